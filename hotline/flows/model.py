@@ -1,0 +1,141 @@
+"""The IVR flow as validated data: what ivr_flows/*.yaml becomes after loading.
+
+Every node names the node(s) it leads to; the loader (``hotline.flows.loader``)
+checks that all names resolve, every node is reachable and every prompt exists.
+The engine (``hotline.flows.engine``) walks these nodes; nothing here speaks ARI.
+"""
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+from typing import Literal, Union
+
+AgencyKind = Literal["department", "district", "provincial_office", "postal_service"]
+
+
+@dataclass(frozen=True)
+class PlayNode:
+    """Play prompts in order, then go on."""
+
+    name: str
+    prompts: tuple[str, ...]
+    next: str
+    line: int = 0
+
+
+@dataclass(frozen=True)
+class HoursNode:
+    """The hours gate: staffed now (working day, within staffed hours) or not."""
+
+    name: str
+    open: str
+    closed: str
+    line: int = 0
+
+
+@dataclass(frozen=True)
+class MenuNode:
+    """One key chooses the next node. No input or a wrong key: prompt again; after
+    ``max_attempts`` failures go to ``on_failure``."""
+
+    name: str
+    prompt: str
+    options: dict[str, str]           # DTMF key ("0"-"9", "*", "#") -> node name
+    timeout: float = 5.0              # seconds to wait for a key after the prompt ends
+    max_attempts: int = 3
+    invalid_prompt: str | None = None     # said after a wrong key
+    no_input_prompt: str | None = None    # said after silence
+    on_failure: str = "queue"
+    line: int = 0
+
+
+@dataclass(frozen=True)
+class CodeEntryNode:
+    """The caller keys a ``digits``-long directory code of ``kind``; a known code
+    transfers to that agency's one-stop desk. ``list_key`` plays the generated list
+    of codes (prompt name ``list_prompt``). Unknown code: ``invalid_prompt`` and ask
+    again; after ``max_attempts`` failures go to ``on_failure``."""
+
+    name: str
+    kind: AgencyKind
+    prompt: str
+    digits: int = 2
+    timeout: float = 5.0
+    max_attempts: int = 3
+    list_key: str | None = "*"
+    list_prompt: str | None = None
+    invalid_prompt: str | None = None
+    no_input_prompt: str | None = None
+    on_failure: str = "queue"
+    on_transfer_failure: str = "queue"   # desk busy / no answer
+    line: int = 0
+
+
+@dataclass(frozen=True)
+class TransferNode:
+    """Transfer to a fixed directory entry (e.g. key 6: the provincial post office)."""
+
+    name: str
+    kind: AgencyKind
+    code: str
+    prompt: str | None = None          # said before dialling
+    on_failure: str = "queue"          # desk busy / no answer
+    line: int = 0
+
+
+@dataclass(frozen=True)
+class QueueNode:
+    """Hand the caller to the operator queue (implemented by the queue issue)."""
+
+    name: str
+    prompt: str | None = None
+    max_wait: float = 120.0
+    on_timeout: str | None = None      # e.g. voicemail
+    line: int = 0
+
+
+@dataclass(frozen=True)
+class VoicemailNode:
+    """Leave a message after the beep: up to ``max_seconds`` (settings default), ends on '#' or hangup."""
+
+    name: str
+    prompt: str | None = None
+    max_seconds: float | None = None
+    after_prompt: str | None = None    # said after '#', before hanging up
+    line: int = 0
+
+
+@dataclass(frozen=True)
+class TicketStatusNode:
+    """Ticket status by phone (reserved for the tickets issue)."""
+
+    name: str
+    prompt: str | None = None
+    next: str | None = None
+    line: int = 0
+
+
+@dataclass(frozen=True)
+class HangupNode:
+    """Say goodbye (optional) and hang up."""
+
+    name: str
+    prompt: str | None = None
+    line: int = 0
+
+
+Node = Union[PlayNode, HoursNode, MenuNode, CodeEntryNode, TransferNode, QueueNode,
+             VoicemailNode, TicketStatusNode, HangupNode]
+
+
+@dataclass(frozen=True)
+class Flow:
+    """A validated IVR flow."""
+
+    name: str
+    start: str
+    nodes: dict[str, Node]
+    prompts: dict[str, str] = field(default_factory=dict)   # prompt name -> Vietnamese text (templated)
+    source: str = ""                                         # file it came from
+
+    def node(self, name: str) -> Node:
+        return self.nodes[name]
