@@ -1,0 +1,113 @@
+"""SQLAlchemy models of the hotline's records (see DESIGN.md, "Data")."""
+from __future__ import annotations
+
+from datetime import datetime, timezone
+from typing import Any
+
+from sqlalchemy import JSON, DateTime, Float, ForeignKey, Integer, String, Text, UniqueConstraint
+from sqlalchemy.engine import Dialect
+from sqlalchemy.orm import DeclarativeBase, Mapped, mapped_column, relationship
+from sqlalchemy.types import TypeDecorator
+
+
+class UTCDateTime(TypeDecorator[datetime]):
+    """Aware datetimes in, aware UTC datetimes out, on SQLite and PostgreSQL alike."""
+
+    impl = DateTime(timezone=True)
+    cache_ok = True
+
+    def process_bind_param(self, value: datetime | None, dialect: Dialect) -> datetime | None:
+        if value is None:
+            return None
+        if value.tzinfo is None:
+            raise ValueError("naive datetime given to the database; use the hotline clock")
+        return value.astimezone(timezone.utc)
+
+    def process_result_value(self, value: datetime | None, dialect: Dialect) -> datetime | None:
+        if value is None:
+            return None
+        return value.replace(tzinfo=timezone.utc) if value.tzinfo is None else value.astimezone(timezone.utc)
+
+
+class Base(DeclarativeBase):
+    pass
+
+
+class Disposition:
+    """How a call ended (Call.disposition)."""
+
+    IN_PROGRESS = "in_progress"
+    ABANDONED_IVR = "abandoned_ivr"        # caller hung up in the IVR
+    TO_QUEUE = "to_queue"                  # handed to the operator queue
+    TRANSFERRED = "transferred"            # connected to a one-stop desk
+    TRANSFER_FAILED = "transfer_failed"    # desk busy / no answer and the caller left
+    VOICEMAIL = "voicemail"                # left a message
+    CLOSED_HOURS = "closed_hours"          # out of hours, hung up before leaving a message
+    APP_FALLBACK = "app_fallback"          # the ARI app was down: plain-dialplan path
+
+    ALL = (IN_PROGRESS, ABANDONED_IVR, TO_QUEUE, TRANSFERRED, TRANSFER_FAILED, VOICEMAIL,
+           CLOSED_HOURS, APP_FALLBACK)
+
+
+class VoicemailStatus:
+    PENDING = "pending"        # waiting for transcription
+    TOO_SHORT = "too_short"    # under settings.voicemail.min_seconds of audio; kept anyway
+
+
+class Call(Base):
+    """One inbound call, keyed by Asterisk's unique id of the caller's channel."""
+
+    __tablename__ = "calls"
+
+    id: Mapped[int] = mapped_column(Integer, primary_key=True)
+    call_id: Mapped[str] = mapped_column(String(64), unique=True, index=True)
+    channel_id: Mapped[str | None] = mapped_column(String(64))
+    caller: Mapped[str] = mapped_column(String(64), default="")
+    dialled: Mapped[str] = mapped_column(String(64), default="")
+    started_at: Mapped[datetime] = mapped_column(UTCDateTime(), index=True)
+    answered_at: Mapped[datetime | None] = mapped_column(UTCDateTime())
+    ended_at: Mapped[datetime | None] = mapped_column(UTCDateTime())
+    ivr_path: Mapped[list[Any]] = mapped_column(JSON, default=list)
+    hours: Mapped[str | None] = mapped_column(String(16))           # "open" or the closed reason
+    transfer_target: Mapped[str | None] = mapped_column(String(64))  # "department:01"
+    transfer_outcome: Mapped[str | None] = mapped_column(String(32))
+    disposition: Mapped[str] = mapped_column(String(32), default=Disposition.IN_PROGRESS, index=True)
+    node: Mapped[str | None] = mapped_column(String(64))            # last IVR node (for reconciliation)
+
+    recording: Mapped[Recording | None] = relationship(back_populates="call", uselist=False)
+    voicemails: Mapped[list[Voicemail]] = relationship(back_populates="call")
+
+
+class Recording(Base):
+    """The one audio file of a call, both directions, answer to hangup."""
+
+    __tablename__ = "recordings"
+    __table_args__ = (UniqueConstraint("call_id"),)
+
+    id: Mapped[int] = mapped_column(Integer, primary_key=True)
+    call_id: Mapped[int] = mapped_column(ForeignKey("calls.id", ondelete="CASCADE"))
+    path: Mapped[str] = mapped_column(String(512))        # relative to the recordings root
+    duration: Mapped[float] = mapped_column(Float)
+    sha256: Mapped[str] = mapped_column(String(64))
+    size: Mapped[int] = mapped_column(Integer)
+    created_at: Mapped[datetime] = mapped_column(UTCDateTime())
+
+    call: Mapped[Call] = relationship(back_populates="recording")
+
+
+class Voicemail(Base):
+    """A message left out of hours (or when nobody could answer)."""
+
+    __tablename__ = "voicemails"
+
+    id: Mapped[int] = mapped_column(Integer, primary_key=True)
+    call_id: Mapped[int] = mapped_column(ForeignKey("calls.id", ondelete="CASCADE"), index=True)
+    path: Mapped[str] = mapped_column(String(512))        # relative to the recordings root
+    duration: Mapped[float] = mapped_column(Float, default=0.0)
+    sha256: Mapped[str | None] = mapped_column(String(64))
+    status: Mapped[str] = mapped_column(String(16), default=VoicemailStatus.PENDING, index=True)
+    ended_by: Mapped[str | None] = mapped_column(String(16))   # "pound", "hangup", "max_duration"
+    transcript: Mapped[str | None] = mapped_column(Text)
+    created_at: Mapped[datetime] = mapped_column(UTCDateTime())
+
+    call: Mapped[Call] = relationship(back_populates="voicemails")
