@@ -1,0 +1,59 @@
+"""Render asterisk_conf/*.j2 into the runtime configuration Asterisk reads.
+
+Nothing in Asterisk is configured by hand: the templates take the province
+settings, the generated secrets and the transfer directory. Rendering is
+deterministic and writes only files whose content changed.
+"""
+from __future__ import annotations
+
+import os
+from pathlib import Path
+from typing import Any
+
+import jinja2
+
+TEMPLATES = Path(__file__).resolve().parent.parent / "asterisk_conf"
+BANNER = "Rendered by `hotline up` from asterisk_conf/{name}.j2 — do not edit; edit the template or the settings."
+
+
+def render(settings: Any, secrets: Any, directory: Any, dest_dir: Path, clock_offset: float = 0.0,
+           templates: Path = TEMPLATES) -> Path:
+    """Write every ``templates/*.conf.j2`` into ``dest_dir``; return the path of asterisk.conf."""
+    dest_dir.mkdir(parents=True, exist_ok=True)
+    env = jinja2.Environment(
+        loader=jinja2.FileSystemLoader(str(templates)),
+        undefined=jinja2.StrictUndefined,
+        keep_trailing_newline=True,
+        trim_blocks=True,
+        lstrip_blocks=True,
+        autoescape=False,
+    )
+    context = {
+        "settings": settings,
+        "secrets": secrets,
+        "desks": [a for a in directory.entries if a.desk.endpoint],
+        "conf_dir": str(dest_dir),
+        "state_dir": str(settings.paths.state_dir),
+        "prompts_dir": str(prompts_dir(settings)),
+        "clock_offset": int(round(clock_offset)),
+        "voicemail_max": int(settings.voicemail.max_seconds),
+    }
+    for template in sorted(templates.glob("*.conf.j2")):
+        name = template.name.removesuffix(".j2")
+        text = env.get_template(template.name).render(banner=BANNER.format(name=name), **context)
+        _write_if_changed(dest_dir / name, text)
+    return dest_dir / "asterisk.conf"
+
+
+def prompts_dir(settings: Any) -> Path:
+    """Where the rendered 8 kHz prompts live (played by absolute path)."""
+    return Path(settings.paths.state_dir) / "prompts"
+
+
+def _write_if_changed(path: Path, text: str) -> None:
+    if path.exists() and path.read_text(encoding="utf-8") == text:
+        return
+    tmp = path.with_suffix(path.suffix + ".tmp")
+    tmp.write_text(text, encoding="utf-8")
+    os.chmod(tmp, 0o640)
+    os.replace(tmp, path)
