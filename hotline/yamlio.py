@@ -9,7 +9,7 @@ import yaml
 from .errors import ConfigError
 
 
-class LineDict(dict):  # type: ignore[type-arg]
+class LineDict(dict):  # type: ignore[type-arg,unused-ignore]
     """A mapping from a YAML file; ``line`` is where it starts, ``key_lines[k]`` where key k is."""
 
     line: int = 0
@@ -19,7 +19,7 @@ class LineDict(dict):  # type: ignore[type-arg]
         return self.key_lines.get(key, self.line)
 
 
-class LineList(list):  # type: ignore[type-arg]
+class LineList(list):  # type: ignore[type-arg,unused-ignore]
     """A sequence from a YAML file; ``line`` is where it starts, ``item_lines[i]`` where item i is."""
 
     line: int = 0

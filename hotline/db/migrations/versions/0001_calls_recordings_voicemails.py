@@ -1,7 +1,7 @@
 """calls, recordings, voicemails
 
 Revision ID: 0001
-Revises: 
+Revises:
 Create Date: 2026-11-23 14:48:40.194650
 """
 from alembic import op  # noqa: I001
