@@ -68,6 +68,7 @@ class CodeEntryNode:
     on_failure: str = "queue"
     on_transfer_failure: str = "queue"   # desk busy / no answer
     line: int = 0
+    transfer_prompt: str | None = None   # said after a known code, before dialling
 
 
 @dataclass(frozen=True)

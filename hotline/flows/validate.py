@@ -1,0 +1,263 @@
+"""Whole-flow checks on parsed nodes: links, reachability, prompts, directory codes.
+
+Each check adds to a :class:`Problems` collector so that one run reports every
+mistake, each with the line of the YAML file it comes from.
+"""
+from __future__ import annotations
+
+import dataclasses
+import difflib
+import re
+import string
+from collections.abc import Iterable
+from dataclasses import dataclass, field, fields
+from typing import Any, Protocol
+
+from ..errors import ConfigError
+from .model import CodeEntryNode, Flow, HoursNode, MenuNode, Node, PlayNode, TicketStatusNode
+
+GENERATED_PROMPTS = frozenset({"department_list", "district_list"})
+"""Prompts built from the transfer directory at set-up; never written under ``prompts:``."""
+
+PLACEHOLDERS = ("province", "hotline", "staffed_hours", "area_code")
+"""Names a prompt text may use in braces, filled in from the province settings."""
+
+DTMF_KEYS = tuple("0123456789*#")
+
+_TARGET_FIELDS = ("next", "open", "closed", "on_failure", "on_transfer_failure", "on_timeout")
+_PROMPT_FIELDS = ("prompt", "invalid_prompt", "no_input_prompt", "list_prompt",
+                  "transfer_prompt", "after_prompt")
+# Nodes that go on without waiting for the caller or the network: a cycle of them never ends.
+_INSTANT = (PlayNode, HoursNode, TicketStatusNode)
+
+
+class DirectoryLike(Protocol):
+    """What the validator needs from the transfer directory (``hotline.directory``)."""
+
+    def find(self, kind: str, code: str) -> Any: ...
+
+
+@dataclass
+class Problems:
+    """Errors and warnings found in one file, in the order they were found."""
+
+    file: str
+    errors: list[ConfigError] = field(default_factory=list)
+    warnings: list[ConfigError] = field(default_factory=list)
+
+    def error(self, line: int | None, message: str, hint: str = "") -> None:
+        self.errors.append(ConfigError(self.file, line, message, hint))
+
+    def warn(self, line: int | None, message: str, hint: str = "") -> None:
+        self.warnings.append(ConfigError(self.file, line, message, hint))
+
+
+@dataclass
+class SourceLines:
+    """Where things are in the YAML file, for messages about parsed nodes."""
+
+    nodes: dict[str, Any] = field(default_factory=dict)          # node name -> its LineDict
+    options: dict[str, dict[str, int]] = field(default_factory=dict)  # node -> key -> line
+    prompts: dict[str, int] = field(default_factory=dict)        # prompt name -> line
+    broken: dict[str, list[str]] = field(default_factory=dict)   # unparsable node -> its targets
+
+    def exists(self, flow: Flow, name: str) -> bool:
+        """A node of that name is in the file (even one with its own errors)."""
+        return name in flow.nodes or name in self.broken
+
+    def of(self, node: str, field_name: str | None = None, key: str | None = None) -> int:
+        if key is not None and key in self.options.get(node, {}):
+            return self.options[node][key]
+        raw = self.nodes.get(node)
+        if raw is None:
+            return 0
+        return int(raw.line_of(field_name)) if field_name else int(raw.line)
+
+
+def one_of(wrong: str, choices: Iterable[str], limit: int = 8) -> str:
+    """'write one of: a, b, …' with the names closest to ``wrong`` first."""
+    names = sorted(set(choices))
+    close = difflib.get_close_matches(wrong, names, n=3, cutoff=0.6)
+    ordered = close + [n for n in names if n not in close]
+    shown = ", ".join(ordered[:limit]) + (", …" if len(ordered) > limit else "")
+    return f"write one of: {shown}" if shown else "define it first"
+
+
+def links(node: Node) -> list[tuple[str, str | None, str]]:
+    """Every node name ``node`` leads to, as (field, menu key or None, target)."""
+    found: list[tuple[str, str | None, str]] = []
+    if isinstance(node, MenuNode):
+        found += [("options", key, target) for key, target in node.options.items()]
+    for f in fields(node):
+        value = getattr(node, f.name)
+        if f.name in _TARGET_FIELDS and isinstance(value, str):
+            found.append((f.name, None, value))
+    return found
+
+
+def prompt_refs(node: Node) -> list[tuple[str, str]]:
+    """Every prompt name ``node`` plays, as (field, prompt)."""
+    found: list[tuple[str, str]] = []
+    if isinstance(node, PlayNode):
+        found += [("prompts", p) for p in node.prompts]
+    for f in fields(node):
+        value = getattr(node, f.name)
+        if f.name in _PROMPT_FIELDS and isinstance(value, str):
+            found.append((f.name, value))
+    return found
+
+
+def _what(field_name: str, key: str | None) -> str:
+    return f"option '{key}'" if key is not None else field_name
+
+
+def check_links(flow: Flow, src: SourceLines, problems: Problems) -> None:
+    """Every target names an existing node; the start node exists."""
+    for node in flow.nodes.values():
+        for field_name, key, target in links(node):
+            if src.exists(flow, target):
+                continue
+            default = "" if field_name in src.nodes[node.name] or key else " (the default)"
+            problems.error(
+                src.of(node.name, field_name, key),
+                f"node '{node.name}' {_what(field_name, key)}{default} leads to '{target}', "
+                "which does not exist",
+                one_of(target, [*flow.nodes, *src.broken]),
+            )
+
+
+def reachable(flow: Flow, broken: dict[str, list[str]] | None = None) -> set[str]:
+    """Names of the nodes a caller can reach from the start node."""
+    broken = broken or {}
+    seen: set[str] = set()
+    todo = [flow.start]
+    while todo:
+        name = todo.pop()
+        if name in seen:
+            continue
+        if name in flow.nodes:
+            todo += [t for _, _, t in links(flow.nodes[name])]
+        elif name in broken:
+            todo += broken[name]
+        else:
+            continue
+        seen.add(name)
+    return seen
+
+
+def check_reachable(flow: Flow, src: SourceLines, problems: Problems) -> None:
+    """Every node can be reached from ``start``."""
+    if not src.exists(flow, flow.start):
+        return
+    seen = reachable(flow, src.broken)
+    for name in [*flow.nodes, *src.broken]:
+        if name not in seen:
+            problems.error(src.of(name), f"node '{name}' cannot be reached from start '{flow.start}'",
+                           "link it from a menu option or delete it")
+
+
+def check_instant_loops(flow: Flow, src: SourceLines, problems: Problems) -> None:
+    """No cycle made only of play/hours/ticket_status nodes (it would never wait for the caller)."""
+    reported: set[str] = set()
+    for first in flow.nodes:
+        path: list[str] = []
+        name: str | None = first
+        while name in flow.nodes and isinstance(flow.nodes[name], _INSTANT) and name not in path:
+            path.append(name)
+            targets = [t for _, _, t in links(flow.nodes[name])]
+            name = targets[0] if len(targets) == 1 else None   # hours nodes branch: skip
+        if path and name == first and first not in reported:
+            reported.update(path)
+            problems.error(src.of(first), f"nodes {' -> '.join(path + [first])} loop forever "
+                           "without waiting for a key", "send one of them to a menu, queue or hangup node")
+
+
+def check_prompts(flow: Flow, src: SourceLines, problems: Problems, recorded: set[str]) -> None:
+    """Every prompt a node plays is written, generated or recorded; texts use known placeholders."""
+    available = set(flow.prompts) | GENERATED_PROMPTS | recorded
+    used: set[str] = set()
+    for node in flow.nodes.values():
+        for field_name, prompt in prompt_refs(node):
+            used.add(prompt)
+            if prompt not in available:
+                problems.error(
+                    src.of(node.name, field_name),
+                    f"node '{node.name}' {field_name} '{prompt}' is not defined",
+                    f"add '{prompt}: \"…\"' under prompts:, record prompts/{prompt}.wav, or "
+                    + one_of(prompt, available),
+                )
+    for name, text in flow.prompts.items():
+        _check_placeholders(name, text, src.prompts.get(name), problems)
+        if name not in used and not src.broken:
+            problems.warn(src.prompts.get(name), f"prompt '{name}' is defined but no node plays it",
+                          "use it in a node or delete it")
+    for name in sorted(recorded - used if not src.broken else set()):
+        problems.warn(None, f"recording prompts/{name}.wav is not played by any node",
+                      "use the prompt name in a node or delete the file")
+
+
+def _check_placeholders(name: str, text: str, line: int | None, problems: Problems) -> None:
+    allowed = ", ".join("{" + p + "}" for p in PLACEHOLDERS)
+    try:
+        parts = list(string.Formatter().parse(text))
+    except ValueError:
+        problems.error(line, f"prompt '{name}' has an unmatched {{ or }}",
+                       f"placeholders look like {{province}}; the valid ones are {allowed}")
+        return
+    for _, placeholder, spec, conversion in parts:
+        if placeholder is None:
+            continue
+        if placeholder not in PLACEHOLDERS or spec or conversion:
+            close = difflib.get_close_matches(placeholder, PLACEHOLDERS, n=1)
+            guess = f"did you mean {{{close[0]}}}? " if close else ""
+            problems.error(line, f"prompt '{name}' uses the unknown placeholder "
+                           f"{{{placeholder}{'!' + conversion if conversion else ''}"
+                           f"{':' + spec if spec else ''}}}", f"{guess}write one of: {allowed}")
+
+
+def check_directory(flow: Flow, src: SourceLines, problems: Problems, directory: DirectoryLike) -> None:
+    """Every fixed transfer names a code the transfer directory knows."""
+    for node in flow.nodes.values():
+        code = getattr(node, "code", None)
+        kind = getattr(node, "kind", None)
+        if isinstance(code, str) and kind and directory.find(kind, code) is None:
+            problems.error(src.of(node.name, "code"),
+                           f"node '{node.name}' transfers to {kind} code '{code}', "
+                           "which is not in the transfer directory",
+                           f"add a {kind} with code '{code}' to the transfer directory "
+                           "or write a code it lists")
+
+
+def check_code_entry(node: CodeEntryNode, raw: Any, problems: Problems) -> None:
+    """list_key and list_prompt go together, and a generated list matches the kind of code."""
+    if node.list_key and not node.list_prompt:
+        default = "" if "list_key" in raw else " (the default)"
+        problems.error(raw.line_of("list_key"),
+                       f"node '{node.name}' list_key '{node.list_key}'{default} has no list_prompt to play",
+                       f"add list_prompt: {node.kind}_list, or write list_key: null")
+    if node.list_prompt and not node.list_key:
+        problems.error(raw.line_of("list_prompt"), f"node '{node.name}' list_prompt is never played",
+                       'add list_key: "*", or delete list_prompt')
+    if node.list_prompt in GENERATED_PROMPTS and node.list_prompt != f"{node.kind}_list":
+        problems.error(raw.line_of("list_prompt"),
+                       f"node '{node.name}' takes {node.kind} codes but plays the list '{node.list_prompt}'",
+                       f"write list_prompt: {node.kind}_list" if f"{node.kind}_list" in GENERATED_PROMPTS
+                       else "write the prompt with the codes under prompts:")
+
+
+def raw_targets(raw: Any, cls: type | None) -> list[str]:
+    """Node names a node with errors seems to lead to, so its targets are not called unreachable."""
+    defaults = {f.name: f.default for f in dataclasses.fields(cls)} if cls else {}
+    names = [raw.get(f, defaults.get(f)) for f in _TARGET_FIELDS]
+    options = raw.get("options")
+    if isinstance(options, dict):
+        names += list(options.values())
+    return [n for n in names if isinstance(n, str)]
+
+
+def check_comment_keys(text: str, problems: Problems) -> None:
+    """Warn about '#: node' lines: YAML reads them as comments, not as the # key."""
+    for number, line in enumerate(text.splitlines(), 1):
+        if re.match(r"^\s*#\s*:\s*\S", line):
+            problems.warn(number, "this line is a comment, so key # is not set",
+                          'write the # key in quotes, e.g. "#": main')
