@@ -110,8 +110,10 @@ SPECS: dict[str, tuple[type, dict[str, Any]]] = {
     "menu": (m.MenuNode, {**_MENU_LIKE, "options": _OPTIONS}),
     "code_entry": (m.CodeEntryNode, {
         **_MENU_LIKE, "kind": _kind, "digits": _digits, "list_key": _list_key,
-        "list_prompt": _opt_name, "transfer_prompt": _opt_name, "on_transfer_failure": _name}),
-    "transfer": (m.TransferNode, {**_PROMPT, "kind": _kind, "code": _code, "on_failure": _name}),
+        "list_prompt": _opt_name, "transfer_prompt": _opt_name, "busy_prompt": _opt_name,
+        "on_transfer_failure": _name}),
+    "transfer": (m.TransferNode, {**_PROMPT, "kind": _kind, "code": _code, "busy_prompt": _opt_name,
+                                  "on_failure": _name}),
     "queue": (m.QueueNode, {**_PROMPT, "max_wait": _seconds, "on_timeout": _opt_name}),
     "voicemail": (m.VoicemailNode, {**_PROMPT, "max_seconds": _opt_seconds, "after_prompt": _opt_name}),
     "ticket_status": (m.TicketStatusNode, {**_PROMPT, "next": _opt_name}),

@@ -69,6 +69,7 @@ class CodeEntryNode:
     on_transfer_failure: str = "queue"   # desk busy / no answer
     line: int = 0
     transfer_prompt: str | None = None   # said after a known code, before dialling
+    busy_prompt: str | None = None       # said when the desk is busy, before on_transfer_failure
 
 
 @dataclass(frozen=True)
@@ -81,6 +82,7 @@ class TransferNode:
     prompt: str | None = None          # said before dialling
     on_failure: str = "queue"          # desk busy / no answer
     line: int = 0
+    busy_prompt: str | None = None     # said when the desk is busy, before on_failure
 
 
 @dataclass(frozen=True)

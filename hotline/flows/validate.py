@@ -26,7 +26,7 @@ DTMF_KEYS = tuple("0123456789*#")
 
 _TARGET_FIELDS = ("next", "open", "closed", "on_failure", "on_transfer_failure", "on_timeout")
 _PROMPT_FIELDS = ("prompt", "invalid_prompt", "no_input_prompt", "list_prompt",
-                  "transfer_prompt", "after_prompt")
+                  "transfer_prompt", "busy_prompt", "after_prompt")
 # Nodes that go on without waiting for the caller or the network: a cycle of them never ends.
 _INSTANT = (PlayNode, HoursNode, TicketStatusNode)
 
