@@ -1,0 +1,74 @@
+"""Generated credentials: created once, kept private, the same on every call."""
+from __future__ import annotations
+
+import stat
+import tomllib
+from pathlib import Path
+
+import pytest
+
+from hotline.errors import ConfigError
+from hotline.secrets import load_or_create_secrets
+
+
+def test_created_once_and_kept(tmp_path: Path) -> None:
+    state = tmp_path / "var"
+    first = load_or_create_secrets(state)
+    path = state / "secrets.toml"
+    assert path.exists()
+    assert stat.S_IMODE(path.stat().st_mode) == 0o600
+    assert len(first.ari_password) >= 30 and len(first.ami_password) >= 30
+    assert first.ari_password != first.ami_password
+    again = load_or_create_secrets(state)
+    assert (again.ari_password, again.ami_password) == (first.ari_password, first.ami_password)
+    stored = tomllib.loads(path.read_text())
+    assert stored["ari_password"] == first.ari_password
+
+
+def test_endpoint_password_is_generated_on_first_ask_and_persisted(tmp_path: Path) -> None:
+    secrets = load_or_create_secrets(tmp_path)
+    desk = secrets.endpoint_password("desk-d01")
+    assert desk == secrets.endpoint_password("desk-d01")
+    assert desk != secrets.endpoint_password("desk-d02")
+    reloaded = load_or_create_secrets(tmp_path)
+    assert reloaded.endpoint_password("desk-d01") == desk
+    assert reloaded.endpoint_names() == ["desk-d01", "desk-d02"]
+    assert stat.S_IMODE((tmp_path / "secrets.toml").stat().st_mode) == 0o600
+
+
+def test_two_holders_do_not_lose_each_others_endpoints(tmp_path: Path) -> None:
+    one, two = load_or_create_secrets(tmp_path), load_or_create_secrets(tmp_path)
+    a = one.endpoint_password("desk-d01")
+    b = two.endpoint_password("op-1001")
+    assert two.endpoint_password("desk-d01") == a
+    assert load_or_create_secrets(tmp_path).endpoint_names() == ["desk-d01", "op-1001"]
+    assert load_or_create_secrets(tmp_path).endpoint_password("op-1001") == b
+
+
+def test_no_temporary_files_left_behind(tmp_path: Path) -> None:
+    load_or_create_secrets(tmp_path).endpoint_password("desk-d01")
+    assert sorted(p.name for p in tmp_path.iterdir()) == ["secrets.toml", "secrets.toml.lock"]
+
+
+def test_wider_permissions_are_tightened(tmp_path: Path) -> None:
+    load_or_create_secrets(tmp_path)
+    (tmp_path / "secrets.toml").chmod(0o644)
+    load_or_create_secrets(tmp_path)
+    assert stat.S_IMODE((tmp_path / "secrets.toml").stat().st_mode) == 0o600
+
+
+def test_bad_endpoint_name_is_refused(tmp_path: Path) -> None:
+    with pytest.raises(ValueError):
+        load_or_create_secrets(tmp_path).endpoint_password('x" = 1\n[evil')
+
+
+def test_damaged_file_is_a_config_error(tmp_path: Path) -> None:
+    (tmp_path / "secrets.toml").write_text("ari_password = \n")
+    with pytest.raises(ConfigError) as caught:
+        load_or_create_secrets(tmp_path)
+    assert "delete it" in caught.value.hint
+
+
+def test_repr_hides_the_passwords(tmp_path: Path) -> None:
+    secrets = load_or_create_secrets(tmp_path)
+    assert secrets.ari_password not in repr(secrets)
