@@ -73,6 +73,7 @@ class Call(Base):
     transfer_outcome: Mapped[str | None] = mapped_column(String(32))
     disposition: Mapped[str] = mapped_column(String(32), default=Disposition.IN_PROGRESS, index=True)
     node: Mapped[str | None] = mapped_column(String(64))            # last IVR node (for reconciliation)
+    recording_file: Mapped[str | None] = mapped_column(String(512))  # absolute path MixMonitor writes
 
     recording: Mapped[Recording | None] = relationship(back_populates="call", uselist=False)
     voicemails: Mapped[list[Voicemail]] = relationship(back_populates="call")

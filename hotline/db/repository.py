@@ -34,15 +34,17 @@ class CallRepository:
 
     def start_call(self, call_id: str, *, channel_id: str, caller: str, dialled: str,
                    started_at: datetime, answered_at: datetime | None = None,
-                   disposition: str = Disposition.IN_PROGRESS) -> None:
+                   disposition: str = Disposition.IN_PROGRESS, recording_file: str | None = None) -> bool:
+        """Create the call's row; returns False when it already existed (only the channel is updated)."""
         with self._sessions.begin() as s:
             call = s.scalar(select(Call).where(Call.call_id == call_id))
             if call is None:
                 s.add(Call(call_id=call_id, channel_id=channel_id, caller=caller, dialled=dialled,
                            started_at=started_at, answered_at=answered_at, ivr_path=[],
-                           disposition=disposition))
-            else:
-                call.channel_id = channel_id
+                           disposition=disposition, recording_file=recording_file))
+                return True
+            call.channel_id = channel_id
+            return False
 
     def update(self, call_id: str, **fields: Any) -> None:
         """Set plain columns (hours, transfer_target, transfer_outcome, node, disposition, answered_at)."""
@@ -93,11 +95,21 @@ class CallRepository:
         with self._sessions() as s:
             return list(s.scalars(select(Call.call_id).where(Call.ended_at.is_(None))))
 
-    def ended_without_recording(self, limit: int = 500) -> list[str]:
+    def ended_without_recording(self, limit: int = 500) -> list[tuple[str, str | None]]:
+        """(call id, recording file) of ended calls whose recording is not logged yet."""
         with self._sessions() as s:
-            q = (select(Call.call_id).outerjoin(Recording)
+            q = (select(Call.call_id, Call.recording_file).outerjoin(Recording)
                  .where(Call.ended_at.is_not(None), Recording.id.is_(None)).limit(limit))
-            return list(s.scalars(q))
+            return [(row[0], row[1]) for row in s.execute(q)]
+
+    def known_call_ids(self, call_ids: list[str]) -> set[str]:
+        with self._sessions() as s:
+            return set(s.scalars(select(Call.call_id).where(Call.call_id.in_(call_ids))))
+
+    def has_voicemail(self, call_id: str, path: str) -> bool:
+        with self._sessions() as s:
+            q = select(Voicemail.id).join(Call).where(Call.call_id == call_id, Voicemail.path == path)
+            return s.scalar(q) is not None
 
     def get(self, call_id: str) -> dict[str, Any] | None:
         with self._sessions() as s:
@@ -137,6 +149,8 @@ def call_to_dict(call: Call) -> dict[str, Any]:
         "transfer_target": call.transfer_target,
         "transfer_outcome": call.transfer_outcome,
         "disposition": call.disposition,
+        "node": call.node,
+        "recording_file": call.recording_file,
         "recording": None if rec is None else {
             "path": rec.path, "duration": round(rec.duration, 3), "sha256": rec.sha256, "size": rec.size},
         "voicemails": [

@@ -31,6 +31,7 @@ def upgrade() -> None:
     sa.Column('transfer_outcome', sa.String(length=32), nullable=True),
     sa.Column('disposition', sa.String(length=32), nullable=False),
     sa.Column('node', sa.String(length=64), nullable=True),
+    sa.Column('recording_file', sa.String(length=512), nullable=True),
     sa.PrimaryKeyConstraint('id')
     )
     with op.batch_alter_table('calls', schema=None) as batch_op:

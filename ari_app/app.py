@@ -1,0 +1,180 @@
+"""The hotline's Stasis application: event dispatch, reconnection, reconciliation."""
+from __future__ import annotations
+
+import asyncio
+import logging
+import random
+from datetime import datetime
+from pathlib import Path
+from typing import Any
+
+import aiohttp
+
+from hotline.flows import engine as fe
+
+from .call import Call, CallerHungUp
+from .client import AriClient, AriError
+from .reconcile import Reconciler
+from .services import CallServices
+
+log = logging.getLogger("ari_app")
+
+
+class HotlineApp:
+    """Owns the live calls of this Asterisk node; one instance per process."""
+
+    def __init__(self, services: CallServices, reconciler: Reconciler) -> None:
+        self.s = services
+        self.ari: AriClient = services.ari
+        self.reconciler = reconciler
+        self.calls: dict[str, Call] = {}          # caller channel id -> call
+        self.by_channel: dict[str, Call] = {}     # caller and desk channel ids -> call
+        self.tasks: set[asyncio.Task[None]] = set()
+        self.connected = asyncio.Event()
+
+    async def run_forever(self, stop: asyncio.Event) -> None:
+        """Connect, serve, and reconnect with capped exponential backoff until ``stop`` is set."""
+        delay = 0.5
+        await self.ari.open()
+        while not stop.is_set():
+            try:
+                await self._serve(stop)
+                delay = 0.5
+            except (TimeoutError, aiohttp.ClientError, OSError, AriError) as exc:
+                log.warning("ARI unavailable (%s); retrying in %.1f s", exc, delay)
+            self.connected.clear()
+            if stop.is_set():
+                break
+            try:
+                await asyncio.wait_for(stop.wait(), timeout=delay)
+            except TimeoutError:
+                pass
+            delay = min(delay * 2, 10.0) * (0.8 + 0.4 * random.random())
+        await self.ari.close()
+
+    async def _serve(self, stop: asyncio.Event) -> None:
+        events = self.ari.events()
+        first = asyncio.ensure_future(events.__anext__())
+        stopper = asyncio.ensure_future(stop.wait())
+        done, _ = await asyncio.wait({first, stopper}, return_when=asyncio.FIRST_COMPLETED)
+        if stopper in done:
+            first.cancel()
+            return
+        stopper.cancel()
+        log.info("connected to ARI as app %r", self.ari.app)
+        self.connected.set()
+        self.handle(first.result())
+        await self.reconcile()
+        async for event in events:
+            self.handle(event)
+            if stop.is_set():
+                break
+        log.warning("ARI WebSocket closed")
+
+    # -- dispatch ---------------------------------------------------------------
+    def handle(self, event: dict[str, Any]) -> None:
+        kind = event.get("type", "")
+        handler = getattr(self, f"on_{kind}", None)
+        if handler is not None:
+            handler(event)
+
+    def on_StasisStart(self, event: dict[str, Any]) -> None:
+        channel, args = event["channel"], event.get("args") or []
+        if args and args[0] == "desk":
+            call = self.calls.get(args[1]) if len(args) > 1 else None
+            if call is None:
+                self._spawn(self._hangup_stray(channel["id"]))
+                return
+            self.by_channel[channel["id"]] = call
+            self._spawn(call.desk_answered(channel["id"]))
+            return
+        if channel["id"] in self.calls:
+            return
+        rec_file = Path(args[0]) if args else None
+        if rec_file is None:
+            log.warning("channel %s entered Stasis without a recording path; hanging up", channel["id"])
+            self._spawn(self._hangup_stray(channel["id"]))
+            return
+        dialled = args[2] if len(args) > 2 else channel.get("dialplan", {}).get("exten", "")
+        epoch = float(args[1]) if len(args) > 1 and args[1] else None
+        self.start_call(channel, rec_file, dialled, epoch)
+
+    def start_call(self, channel: dict[str, Any], rec_file: Path, dialled: str, epoch: float | None,
+                   resume: tuple[str, str] | None = None) -> Call:
+        call_id = channel["id"]
+        caller = channel.get("caller", {}).get("number", "")
+        call = Call(self.s, call_id=call_id, channel_id=call_id, caller=caller, rec_file=rec_file)
+        self.calls[call_id] = call
+        self.by_channel[call_id] = call
+        if resume is None:
+            first = self.s.engine.start()
+            started = self.s.now() if epoch is None else datetime.fromtimestamp(epoch, self.s.now().tzinfo)
+            self.s.log.start_call(call_id, channel_id=call_id, caller=caller, dialled=dialled,
+                                  started_at=started, answered_at=started, recording_file=str(rec_file))
+        else:
+            first = self.s.engine.resume(*resume)
+        task = self._spawn(call.run(first))
+        task.add_done_callback(lambda _t: self._forget(call))
+        return call
+
+    def on_ChannelDtmfReceived(self, event: dict[str, Any]) -> None:
+        call = self.calls.get(event["channel"]["id"])
+        if call is not None:
+            call.post(fe.Digit(event["digit"]))
+
+    def on_PlaybackFinished(self, event: dict[str, Any]) -> None:
+        playback = event["playback"]
+        channel_id = playback.get("target_uri", "").removeprefix("channel:")
+        call = self.calls.get(channel_id)
+        if call is not None:
+            call.playback_finished(playback["id"])
+
+    def on_RecordingFinished(self, event: dict[str, Any], failed: bool = False) -> None:
+        rec = event["recording"]
+        call = self.calls.get(rec.get("target_uri", "").removeprefix("channel:"))
+        if call is not None:
+            call.recording_finished(rec["name"], rec.get("duration"), failed)
+
+    def on_RecordingFailed(self, event: dict[str, Any]) -> None:
+        self.on_RecordingFinished(event, failed=True)
+
+    def on_StasisEnd(self, event: dict[str, Any]) -> None:
+        self._gone(event["channel"]["id"], None)
+
+    def on_ChannelDestroyed(self, event: dict[str, Any]) -> None:
+        self._gone(event["channel"]["id"], event.get("cause"))
+
+    def _gone(self, channel_id: str, cause: int | None) -> None:
+        call = self.by_channel.get(channel_id)
+        if call is None:
+            return
+        if channel_id == call.channel_id:
+            call.post(CallerHungUp())
+        else:
+            self.by_channel.pop(channel_id, None)
+            call.desk_gone(channel_id, cause)
+
+    # -- helpers ------------------------------------------------------------------
+    def _spawn(self, coro: Any) -> asyncio.Task[None]:
+        task: asyncio.Task[None] = asyncio.ensure_future(coro)
+        self.tasks.add(task)
+        task.add_done_callback(self.tasks.discard)
+        return task
+
+    def _forget(self, call: Call) -> None:
+        for key in [k for k, v in self.by_channel.items() if v is call]:
+            del self.by_channel[key]
+        self.calls.pop(call.channel_id, None)
+
+    async def _hangup_stray(self, channel_id: str) -> None:
+        try:
+            await self.ari.hangup(channel_id)
+        except AriError:
+            pass
+
+    async def reconcile(self) -> None:
+        """After (re)connecting: adopt calls still in the app, close calls that ended meanwhile."""
+        try:
+            await self.reconciler.run(self)
+        except Exception:
+            log.exception("reconciliation failed; will retry at the next connection")

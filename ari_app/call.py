@@ -1,0 +1,244 @@
+"""One object per call: runs the flow engine for one caller channel.
+
+Events from the app's dispatcher land in this call's queue; one task consumes
+them in order, asks the pure engine what to do and performs the actions over
+ARI. Every transition is logged as ``call=<id> main:input --dtmf 3--> department:prompt``.
+"""
+from __future__ import annotations
+
+import asyncio
+import contextlib
+import itertools
+import logging
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Any
+
+from hotline.flows import engine as fe
+
+from .client import AriClient, AriError
+from .services import CallServices
+
+log = logging.getLogger("ari_app.call")
+
+
+@dataclass(frozen=True)
+class CallerHungUp:
+    pass
+
+
+@dataclass(frozen=True)
+class _Timer:
+    event: fe.Event
+    generation: int
+
+
+class Call:
+    """A live call: its channel, its flow state, its timers and its desk leg."""
+
+    def __init__(self, services: CallServices, *, call_id: str, channel_id: str, caller: str,
+                 rec_file: Path, state: fe.CallState | None = None) -> None:
+        self.s = services
+        self.ari: AriClient = services.ari
+        self.call_id = call_id
+        self.channel_id = channel_id
+        self.caller = caller
+        self.rec_file = rec_file
+        self.state = state
+        self.queue: asyncio.Queue[Any] = asyncio.Queue()
+        self.playback_id: str | None = None
+        self.recording_name: str | None = None
+        self.voicemail_max: float = 0.0
+        self.voicemail_ended_by = "hangup"
+        self.desk_channel: str | None = None
+        self.bridge_id: str | None = None
+        self._seq = itertools.count(1)
+        self._generation = 0
+        self._timer: asyncio.TimerHandle | None = None
+        self.done = asyncio.Event()
+
+    # -- inbound (from the dispatcher) ----------------------------------------
+    def post(self, item: Any) -> None:
+        self.queue.put_nowait(item)
+
+    def playback_finished(self, playback_id: str) -> None:
+        if playback_id == self.playback_id:
+            self.playback_id = None
+            self.post(fe.PromptsDone())
+
+    # -- main loop --------------------------------------------------------------
+    async def run(self, first: fe.Step) -> None:
+        try:
+            await self._apply(None, first, "start")
+            while self.state is not None and self.state.phase != "done":
+                item = await self.queue.get()
+                if isinstance(item, CallerHungUp):
+                    break
+                if isinstance(item, _Timer):
+                    if item.generation != self._generation:
+                        continue
+                    item = item.event
+                step = self.s.engine.handle(self.state, item)
+                await self._apply(self.state, step, _describe(item))
+        except Exception:
+            log.exception("call=%s flow failed; hanging up", self.call_id)
+        finally:
+            await self._finish()
+
+    async def _apply(self, before: fe.CallState | None, step: fe.Step, why: str) -> None:
+        state, actions = step
+        if before is None or state != before or actions:
+            log.info("call=%s %s --%s--> %s", self.call_id, before.label if before else "answer", why, state.label)
+        if before is None or state.disposition != before.disposition:
+            self.s.log.update(self.call_id, disposition=state.disposition)
+        self.state = state
+        self._cancel_timer()
+        for action in actions:
+            await self._perform(action)
+
+    async def _perform(self, action: fe.Action) -> None:
+        try:
+            await self._dispatch(action)
+        except AriError as exc:
+            if exc.status == 404:      # the channel went away meanwhile: the hangup event follows
+                log.info("call=%s %s skipped: channel gone", self.call_id, type(action).__name__)
+                return
+            raise
+
+    async def _dispatch(self, action: fe.Action) -> None:
+        if isinstance(action, fe.Play):
+            self.playback_id = f"{self.channel_id}:p{next(self._seq)}"
+            media = [f"sound:{self.s.prompt_path(p)}" for p in action.prompts]
+            await self.ari.play(self.channel_id, media, self.playback_id)
+        elif isinstance(action, fe.StopPlayback):
+            await self._stop_playback()
+        elif isinstance(action, fe.WaitForInput):
+            self._start_timer(action.timeout, fe.InputTimeout())
+        elif isinstance(action, fe.Note):
+            self._note(action)
+        elif isinstance(action, fe.Transfer):
+            await self._transfer(action.agency)
+        elif isinstance(action, fe.EnterQueue):
+            await self.ari.start_moh(self.channel_id)
+            self._start_timer(action.max_wait, fe.QueueTimeout())
+        elif isinstance(action, fe.RecordVoicemail):
+            await self._record_voicemail(action.max_seconds)
+        elif isinstance(action, fe.Hangup):
+            await self.ari.hangup(self.channel_id)
+
+    def _note(self, note: fe.Note) -> None:
+        if note.keys is not None:
+            self.s.log.add_step(self.call_id, note.node, note.keys)
+        if note.fields:
+            fields = {k: v for k, v in note.fields.items() if k != "invalid"}
+            if fields:
+                self.s.log.update(self.call_id, **fields)
+
+    # -- timers -----------------------------------------------------------------
+    def _start_timer(self, seconds: float, event: fe.Event) -> None:
+        self._cancel_timer()
+        gen = self._generation
+        self._timer = asyncio.get_running_loop().call_later(seconds, self.post, _Timer(event, gen))
+
+    def _cancel_timer(self) -> None:
+        self._generation += 1
+        if self._timer is not None:
+            self._timer.cancel()
+            self._timer = None
+
+    # -- playback / voicemail -------------------------------------------------------
+    async def _stop_playback(self) -> None:
+        if self.playback_id is None:
+            return
+        playback, self.playback_id = self.playback_id, None
+        with contextlib.suppress(AriError):
+            await self.ari.stop_playback(playback)
+
+    async def _record_voicemail(self, max_seconds: float | None) -> None:
+        seconds = max_seconds or self.s.settings.voicemail.max_seconds
+        self.recording_name = self.s.voicemail_name(self.rec_file)
+        self.voicemail_max = seconds
+        await self.ari.record(self.channel_id, self.recording_name, max_seconds=seconds, beep=True)
+
+    def recording_finished(self, name: str, duration: float | None, failed: bool) -> None:
+        if name != self.recording_name:
+            return
+        if failed:
+            ended_by = "failed"
+        elif duration is not None and duration >= self.voicemail_max - 1:
+            ended_by = "max_duration"
+        else:
+            ended_by = "pound"
+        self.voicemail_ended_by = ended_by
+        self.post(fe.VoicemailDone(ended_by))
+
+    # -- transfer ---------------------------------------------------------------------
+    async def _transfer(self, agency: Any) -> None:
+        self.desk_channel = f"{self.channel_id}-desk{next(self._seq)}"
+        log.info("call=%s dialling %s %s (%s) via %s", self.call_id, agency.kind, agency.code, agency.name,
+                 agency.desk.dial)
+        with contextlib.suppress(AriError):
+            await self.ari.ring(self.channel_id)
+        try:
+            await self.ari.originate(agency.desk.dial, channel_id=self.desk_channel,
+                                     app_args=f"desk,{self.channel_id}",
+                                     timeout=self.s.settings.ivr.transfer_ring_seconds,
+                                     caller_id=self.caller or "1022", originator=self.channel_id)
+        except AriError as exc:
+            log.warning("call=%s cannot dial %s: %s", self.call_id, agency.desk.dial, exc)
+            self.desk_channel = None
+            self.post(fe.TransferResult(False, "failed"))
+            return
+        self._start_timer(self.s.settings.ivr.transfer_ring_seconds + 5, fe.TransferResult(False, "noanswer"))
+
+    async def desk_answered(self, channel_id: str) -> None:
+        if channel_id != self.desk_channel or self.state is None or self.state.phase != "transfer":
+            with contextlib.suppress(AriError):
+                await self.ari.hangup(channel_id)
+            return
+        self.bridge_id = f"bridge-{self.channel_id}"
+        with contextlib.suppress(AriError):
+            await self.ari.ring_stop(self.channel_id)
+        await self.ari.create_bridge(self.bridge_id, f"1022 {self.call_id}")
+        await self.ari.add_to_bridge(self.bridge_id, [self.channel_id, channel_id])
+        self.post(fe.TransferResult(True))
+
+    def desk_gone(self, channel_id: str, cause: int | None) -> None:
+        if channel_id != self.desk_channel:
+            return
+        self.desk_channel = None
+        if self.state is not None and self.state.phase == "bridged":
+            self.post(fe.BridgeEnded())
+        else:
+            reason = {17: "busy", 18: "noanswer", 19: "noanswer", 21: "rejected"}.get(cause or 0, "failed")
+            self.post(fe.TransferResult(False, reason))
+
+    # -- the end ------------------------------------------------------------------------
+    async def _finish(self) -> None:
+        self._cancel_timer()
+        if self.desk_channel:
+            with contextlib.suppress(AriError):
+                await self.ari.hangup(self.desk_channel)
+        if self.bridge_id:
+            with contextlib.suppress(AriError):
+                await self.ari.destroy_bridge(self.bridge_id)
+        with contextlib.suppress(AriError):
+            await self.ari.hangup(self.channel_id)
+        state = self.state
+        disposition = state.disposition if state else fe.ABANDONED_IVR
+        if self.recording_name:
+            if await self.s.save_voicemail(self.call_id, self.recording_name, self.voicemail_ended_by):
+                disposition = fe.VOICEMAIL
+        await self.s.end_call(self.call_id, disposition, self.rec_file)
+        log.info("call=%s ended: %s", self.call_id, disposition)
+        self.done.set()
+
+
+def _describe(item: Any) -> str:
+    if isinstance(item, fe.Digit):
+        return f"dtmf {item.key}"
+    if isinstance(item, fe.TransferResult):
+        return "desk answered" if item.answered else f"desk {item.reason}"
+    if isinstance(item, fe.VoicemailDone):
+        return f"message ended ({item.ended_by})"
+    return type(item).__name__

@@ -1,0 +1,139 @@
+"""The one module that speaks ARI: REST calls with aiohttp and the event WebSocket."""
+from __future__ import annotations
+
+import json
+import logging
+from collections.abc import AsyncIterator
+from typing import Any
+
+import aiohttp
+
+log = logging.getLogger("ari_app.client")
+
+
+class AriError(Exception):
+    """An ARI request failed; ``status`` is the HTTP status (404: the channel is gone)."""
+
+    def __init__(self, status: int, message: str) -> None:
+        self.status = status
+        super().__init__(f"ARI {status}: {message}")
+
+
+class AriClient:
+    """Thin asyncio ARI client. One instance per process; one HTTP session."""
+
+    def __init__(self, base_url: str, user: str, password: str, app: str) -> None:
+        self.base_url = base_url.rstrip("/")
+        self.app = app
+        self._auth = aiohttp.BasicAuth(user, password)
+        self._session: aiohttp.ClientSession | None = None
+
+    async def open(self) -> None:
+        if self._session is None or self._session.closed:
+            timeout = aiohttp.ClientTimeout(total=10)
+            self._session = aiohttp.ClientSession(auth=self._auth, timeout=timeout,
+                                                  connector=aiohttp.TCPConnector(limit=64))
+
+    async def close(self) -> None:
+        if self._session is not None:
+            await self._session.close()
+            self._session = None
+
+    async def request(self, method: str, path: str, *, params: dict[str, Any] | None = None,
+                      body: Any = None) -> Any:
+        assert self._session is not None, "AriClient.open() first"
+        clean = {k: _param(v) for k, v in (params or {}).items() if v is not None}
+        async with self._session.request(method, f"{self.base_url}/ari{path}", params=clean,
+                                         json=body) as resp:
+            text = await resp.text()
+            if resp.status >= 400:
+                raise AriError(resp.status, text.strip() or resp.reason or "")
+            return json.loads(text) if text else None
+
+    async def events(self) -> AsyncIterator[dict[str, Any]]:
+        """Yield events of our app until the WebSocket closes (raises on connect failure)."""
+        assert self._session is not None, "AriClient.open() first"
+        url = self.base_url.replace("http", "ws", 1) + "/ari/events"
+        async with self._session.ws_connect(url, params={"app": self.app}, heartbeat=20,
+                                            timeout=aiohttp.ClientWSTimeout(ws_close=5)) as ws:
+            async for msg in ws:
+                if msg.type == aiohttp.WSMsgType.TEXT:
+                    yield json.loads(msg.data)
+                elif msg.type in (aiohttp.WSMsgType.CLOSED, aiohttp.WSMsgType.ERROR):
+                    break
+
+    # -- channels -------------------------------------------------------------
+    async def play(self, channel_id: str, media: list[str], playback_id: str) -> Any:
+        return await self.request("POST", f"/channels/{channel_id}/play/{playback_id}",
+                                  params={"media": ",".join(media)})
+
+    async def stop_playback(self, playback_id: str) -> None:
+        await self.request("DELETE", f"/playbacks/{playback_id}")
+
+    async def hangup(self, channel_id: str, reason: str = "normal") -> None:
+        await self.request("DELETE", f"/channels/{channel_id}", params={"reason": reason})
+
+    async def ring(self, channel_id: str) -> None:
+        await self.request("POST", f"/channels/{channel_id}/ring")
+
+    async def ring_stop(self, channel_id: str) -> None:
+        await self.request("DELETE", f"/channels/{channel_id}/ring")
+
+    async def start_moh(self, channel_id: str, moh_class: str = "default") -> None:
+        await self.request("POST", f"/channels/{channel_id}/moh", params={"mohClass": moh_class})
+
+    async def stop_moh(self, channel_id: str) -> None:
+        await self.request("DELETE", f"/channels/{channel_id}/moh")
+
+    async def record(self, channel_id: str, name: str, *, max_seconds: float, beep: bool = True,
+                     terminate_on: str = "#") -> Any:
+        return await self.request("POST", f"/channels/{channel_id}/record", params={
+            "name": name, "format": "wav", "maxDurationSeconds": int(max_seconds),
+            "beep": beep, "terminateOn": terminate_on, "ifExists": "overwrite"})
+
+    async def originate(self, endpoint: str, *, channel_id: str, app_args: str, timeout: float,
+                        caller_id: str, originator: str | None = None) -> Any:
+        return await self.request("POST", "/channels", params={
+            "endpoint": endpoint, "app": self.app, "appArgs": app_args, "channelId": channel_id,
+            "timeout": int(timeout), "callerId": caller_id, "originator": originator})
+
+    async def dial(self, channel_id: str, caller_id: str | None, timeout: float) -> None:
+        await self.request("POST", f"/channels/{channel_id}/dial",
+                           params={"caller": caller_id, "timeout": int(timeout)})
+
+    async def get_variable(self, channel_id: str, name: str) -> str | None:
+        try:
+            data = await self.request("GET", f"/channels/{channel_id}/variable", params={"variable": name})
+        except AriError as exc:
+            if exc.status == 404:
+                return None
+            raise
+        return str(data.get("value")) if data else None
+
+    async def channels(self) -> list[dict[str, Any]]:
+        return list(await self.request("GET", "/channels"))
+
+    async def application(self) -> dict[str, Any]:
+        return dict(await self.request("GET", f"/applications/{self.app}"))
+
+    # -- bridges --------------------------------------------------------------
+    async def create_bridge(self, bridge_id: str, name: str) -> Any:
+        return await self.request("POST", f"/bridges/{bridge_id}", params={"type": "mixing", "name": name})
+
+    async def add_to_bridge(self, bridge_id: str, channels: list[str]) -> None:
+        await self.request("POST", f"/bridges/{bridge_id}/addChannel", params={"channel": ",".join(channels)})
+
+    async def destroy_bridge(self, bridge_id: str) -> None:
+        await self.request("DELETE", f"/bridges/{bridge_id}")
+
+    async def bridges(self) -> list[dict[str, Any]]:
+        return list(await self.request("GET", "/bridges"))
+
+    async def info(self) -> dict[str, Any]:
+        return dict(await self.request("GET", "/asterisk/info"))
+
+
+def _param(value: Any) -> Any:
+    if isinstance(value, bool):
+        return "true" if value else "false"
+    return value

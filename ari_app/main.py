@@ -1,0 +1,49 @@
+"""Composition root of the ARI (Stasis) app: ``python -m ari_app``."""
+from __future__ import annotations
+
+import asyncio
+import logging
+import signal
+import sys
+
+from hotline.context import load_context, setup_logging
+from hotline.db.repository import CallRepository
+from hotline.errors import HotlineError
+from hotline.flows.engine import FlowEngine
+
+from .app import HotlineApp
+from .client import AriClient
+from .reconcile import Reconciler
+from .services import CallLog, CallServices
+
+log = logging.getLogger("ari_app")
+
+
+async def amain() -> None:
+    ctx = load_context()
+    s = ctx.settings
+    sessions = await asyncio.to_thread(ctx.sessions)
+    ari = AriClient(f"http://{s.asterisk.http_bind}:{s.asterisk.http_port}", s.asterisk.ari_user,
+                    ctx.secrets.ari_password, s.asterisk.ari_app)
+    call_log = CallLog(CallRepository(sessions))
+    call_log.start()
+    engine = FlowEngine(ctx.flow, ctx.directory, lambda: ctx.hours.closed_reason(ctx.clock.now()))
+    services = CallServices(settings=s, ari=ari, engine=engine, log=call_log, now=ctx.clock.now,
+                            prompts_dir=s.paths.state_dir / "prompts")
+    app = HotlineApp(services, Reconciler(services))
+    stop = asyncio.Event()
+    loop = asyncio.get_running_loop()
+    for sig in (signal.SIGINT, signal.SIGTERM):
+        loop.add_signal_handler(sig, stop.set)
+    log.info("hotline ARI app starting: flow %s, clock %s", ctx.flow.source, ctx.clock.now().isoformat())
+    await app.run_forever(stop)
+    await call_log.flush()
+
+
+def main() -> None:
+    setup_logging("ari_app")
+    try:
+        asyncio.run(amain())
+    except HotlineError as exc:
+        print(f"ari_app: {exc}", file=sys.stderr)
+        sys.exit(2)

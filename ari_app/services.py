@@ -1,0 +1,135 @@
+"""What a call needs besides ARI: the engine, prompt paths, the call log, finished files."""
+from __future__ import annotations
+
+import asyncio
+import logging
+import time
+from collections.abc import Callable
+from dataclasses import dataclass
+from datetime import datetime
+from pathlib import Path
+from typing import Any
+
+from hotline.db.models import VoicemailStatus
+from hotline.db.repository import CallRepository
+from hotline.flows.engine import FlowEngine
+
+from . import audio
+from .client import AriClient
+
+log = logging.getLogger("ari_app.services")
+
+
+class CallLog:
+    """Writes to the call log in order, off the event loop, without making the caller wait."""
+
+    def __init__(self, repo: CallRepository) -> None:
+        self.repo = repo
+        self._queue: asyncio.Queue[tuple[Callable[..., Any], tuple[Any, ...], dict[str, Any]]] = asyncio.Queue()
+        self._task: asyncio.Task[None] | None = None
+
+    def start(self) -> None:
+        self._task = asyncio.create_task(self._drain(), name="call-log")
+
+    def _submit(self, fn: Callable[..., Any], *args: Any, **kwargs: Any) -> None:
+        self._queue.put_nowait((fn, args, kwargs))
+
+    def start_call(self, call_id: str, **fields: Any) -> None:
+        self._submit(self.repo.start_call, call_id, **fields)
+
+    def update(self, call_id: str, **fields: Any) -> None:
+        self._submit(self.repo.update, call_id, **fields)
+
+    def add_step(self, call_id: str, node: str, keys: str | None) -> None:
+        self._submit(self.repo.add_step, call_id, node, keys)
+
+    async def call(self, fn: Callable[..., Any], *args: Any, **kwargs: Any) -> Any:
+        """Run ``fn`` after everything queued before it; return its result."""
+        fut: asyncio.Future[Any] = asyncio.get_running_loop().create_future()
+
+        def run() -> None:
+            try:
+                result = fn(*args, **kwargs)
+            except Exception as exc:  # delivered to the awaiting caller
+                fut.get_loop().call_soon_threadsafe(fut.set_exception, exc)
+            else:
+                fut.get_loop().call_soon_threadsafe(fut.set_result, result)
+
+        self._submit(run)
+        return await fut
+
+    async def _drain(self) -> None:
+        while True:
+            fn, args, kwargs = await self._queue.get()
+            try:
+                await asyncio.to_thread(fn, *args, **kwargs)
+            except Exception:
+                log.exception("call log write failed: %s%s", getattr(fn, "__name__", fn), args[:1])
+            finally:
+                self._queue.task_done()
+
+    async def flush(self) -> None:
+        await self._queue.join()
+
+
+@dataclass
+class CallServices:
+    """Everything a Call uses, built once by the app's composition root."""
+
+    settings: Any
+    ari: AriClient
+    engine: FlowEngine
+    log: CallLog
+    now: Callable[[], datetime]
+    prompts_dir: Path
+    file_wait: float = 15.0
+
+    def from_real(self, epoch: float) -> datetime:
+        """A real-clock instant (a file's mtime) on the hotline's clock (HOTLINE_FAKE_NOW aware)."""
+        now = self.now()
+        return datetime.fromtimestamp(epoch + (now.timestamp() - time.time()), now.tzinfo)
+
+    @property
+    def recordings_root(self) -> Path:
+        return Path(self.settings.paths.recordings_root)
+
+    def prompt_path(self, name: str) -> str:
+        return str(self.prompts_dir / name)
+
+    def voicemail_name(self, rec_file: Path) -> str:
+        """ARI stored-recording name of a call's message: beside the call's recording."""
+        rel = rec_file.relative_to(self.recordings_root)
+        return str(rel.with_suffix("")) + ".voicemail"
+
+    def voicemail_path(self, name: str) -> Path:
+        return self.recordings_root / f"{name}.wav"
+
+    async def save_voicemail(self, call_id: str, name: str, ended_by: str) -> bool:
+        """Record the Voicemail row once the file is closed; the file is kept whatever it holds."""
+        path = self.voicemail_path(name)
+        if not await asyncio.to_thread(audio.wait_complete, path, self.file_wait):
+            if not path.exists():
+                log.warning("call=%s no message file at %s", call_id, path)
+                return False
+            log.warning("call=%s message file %s not closed in time; logging it as is", call_id, path)
+        facts = await asyncio.to_thread(audio.audio_facts, path, self.recordings_root)
+        too_short = facts.duration < self.settings.voicemail.min_seconds
+        status = VoicemailStatus.TOO_SHORT if too_short else VoicemailStatus.PENDING
+        await self.log.call(self.log.repo.add_voicemail, call_id, facts, status=status, ended_by=ended_by,
+                            created_at=self.now())
+        log.info("call=%s voicemail %s: %.1f s, %s", call_id, facts.path, facts.duration, status)
+        return True
+
+    async def end_call(self, call_id: str, disposition: str, rec_file: Path) -> None:
+        await self.log.call(self.log.repo.end_call, call_id, ended_at=self.now(), disposition=disposition)
+        await self.finish_recording(call_id, rec_file)
+
+    async def finish_recording(self, call_id: str, rec_file: Path) -> bool:
+        """Add the Recording row once MixMonitor has closed the call's file."""
+        if not await asyncio.to_thread(audio.wait_complete, rec_file, self.file_wait):
+            log.warning("call=%s recording %s not complete yet; the sweep will pick it up", call_id, rec_file)
+            return False
+        facts = await asyncio.to_thread(audio.audio_facts, rec_file, self.recordings_root)
+        await self.log.call(self.log.repo.add_recording, call_id, facts, self.now())
+        log.info("call=%s recording %s: %.1f s sha256=%s", call_id, facts.path, facts.duration, facts.sha256[:12])
+        return True

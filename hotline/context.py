@@ -1,0 +1,63 @@
+"""What every process loads at start: settings, clock, directory, flow, database.
+
+Each process's composition root (the ARI app's ``main``, the AGI server's, the
+command line) calls :func:`load_context` once; nothing is loaded at import time.
+"""
+from __future__ import annotations
+
+import logging
+import os
+from collections.abc import Mapping
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Any
+
+from sqlalchemy.orm import Session, sessionmaker
+
+from .calendar import HolidayCalendar, HotlineHours
+from .clock import Clock, clock_from_env
+from .directory import Directory, load_directory
+from .flows.loader import load_flow
+from .flows.model import Flow
+from .secrets import Secrets, load_or_create_secrets
+from .settings import Settings, load_settings
+
+
+@dataclass
+class Context:
+    settings: Settings
+    clock: Clock
+    directory: Directory
+    flow: Flow
+    hours: HotlineHours
+    secrets: Secrets
+
+    def sessions(self, migrate: bool = True) -> sessionmaker[Session]:
+        from .db import open_database
+        return open_database(self.settings.database.url, migrate=migrate)
+
+
+def load_context(settings_path: Path | None = None, env: Mapping[str, str] | None = None) -> Context:
+    """Load and validate everything a process needs; raises ConfigError(s) on a mistake."""
+    env = os.environ if env is None else env
+    settings = load_settings(settings_path, env)
+    clock = clock_from_env(settings.tz, env)
+    directory = load_directory(settings.paths.directory)
+    flow = load_flow(settings.paths.flow, directory=directory, recorded_prompts_dir=settings.paths.prompts_dir)
+    hours = HotlineHours(settings.staffed_hours, HolidayCalendar(settings.holidays), settings.tz)
+    secrets = load_or_create_secrets(settings.paths.state_dir)
+    return Context(settings, clock, directory, flow, hours, secrets)
+
+
+def setup_logging(name: str, level: str | None = None) -> None:
+    """One line per event, greppable: time, process, logger, message."""
+    logging.basicConfig(
+        level=(level or os.environ.get("HOTLINE_LOG_LEVEL", "INFO")).upper(),
+        format=f"%(asctime)s {name} %(name)s %(levelname)s %(message)s",
+    )
+
+
+def describe(ctx: Context) -> dict[str, Any]:
+    s = ctx.settings
+    return {"province": s.province.name, "numbers": s.province.hotline_numbers,
+            "sip": f"{s.sip.bind}:{s.sip.port}", "now": ctx.clock.now().isoformat()}
