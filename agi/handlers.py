@@ -1,0 +1,73 @@
+"""What the dialplan asks the AGI server: logging calls taken by the dialplan fallback."""
+from __future__ import annotations
+
+import logging
+import threading
+from collections.abc import Callable
+from datetime import datetime
+from pathlib import Path
+from typing import Any
+
+from ari_app import audio
+from hotline.db.models import Disposition, VoicemailStatus
+from hotline.db.repository import CallRepository
+
+from .server import Handler
+
+log = logging.getLogger("agi.handlers")
+
+
+class FallbackHandlers:
+    """The dialplan's fallback path (the ARI app is down) logs its calls through these."""
+
+    def __init__(self, repo: CallRepository, recordings_root: Path, now: Callable[[], datetime],
+                 min_voicemail_seconds: float, file_wait: float = 30.0) -> None:
+        self.repo = repo
+        self.root = recordings_root
+        self.now = now
+        self.min_seconds = min_voicemail_seconds
+        self.file_wait = file_wait
+
+    def routes(self) -> dict[str, Handler]:
+        return {"fallback_start": self.fallback_start, "fallback_end": self.fallback_end}
+
+    def fallback_start(self, agi: Any, args: list[str]) -> None:
+        call_id = args[0]
+        epoch = float(args[1]) if len(args) > 1 and args[1] else self.now().timestamp()
+        started = datetime.fromtimestamp(epoch, self.now().tzinfo)
+        caller = agi.env.get("agi_callerid", "")
+        rec_file = self._call_file(started, call_id)
+        self.repo.start_call(call_id, channel_id=agi.env.get("agi_uniqueid", call_id), caller=caller,
+                             dialled=args[2] if len(args) > 2 else "", started_at=started, answered_at=started,
+                             disposition=Disposition.APP_FALLBACK, recording_file=str(rec_file))
+        log.info("call=%s fallback: ARI app unavailable, taking a message", call_id)
+
+    def fallback_end(self, agi: Any, args: list[str]) -> None:
+        call_id = args[0]
+        row = self.repo.get(call_id)
+        if row is None:
+            log.warning("call=%s fallback end without a start; the app's sweep will log it", call_id)
+            return
+        self.repo.end_call(call_id, ended_at=self.now(), disposition=Disposition.APP_FALLBACK)
+        message = _wav(args[1]) if len(args) > 1 and args[1] else None
+        rec_file = Path(row["recording_file"])
+        # The channel is hanging up: its files close after this AGI returns, so wait elsewhere.
+        threading.Thread(target=self._log_files, args=(call_id, rec_file, message), daemon=True).start()
+
+    def _log_files(self, call_id: str, rec_file: Path, message: Path | None) -> None:
+        if message is not None and audio.wait_complete(message, self.file_wait):
+            facts = audio.audio_facts(message, self.root)
+            status = VoicemailStatus.TOO_SHORT if facts.duration < self.min_seconds else VoicemailStatus.PENDING
+            self.repo.add_voicemail(call_id, facts, status=status, ended_by="fallback", created_at=self.now())
+            log.info("call=%s fallback message %s: %.1f s, %s", call_id, facts.path, facts.duration, status)
+        if audio.wait_complete(rec_file, self.file_wait):
+            self.repo.add_recording(call_id, audio.audio_facts(rec_file, self.root), self.now())
+            log.info("call=%s fallback recording logged", call_id)
+
+    def _call_file(self, started: datetime, call_id: str) -> Path:
+        return self.root / f"{started:%Y/%m/%d}" / f"{call_id}.wav"
+
+
+def _wav(recorded_file: str) -> Path:
+    """Record() sets RECORDED_FILE without its extension."""
+    return Path(recorded_file if recorded_file.endswith(".wav") else recorded_file + ".wav")

@@ -1,0 +1,39 @@
+"""Composition root of the FastAGI server: ``python -m agi``."""
+from __future__ import annotations
+
+import logging
+import signal
+import sys
+import threading
+from typing import Any
+
+from hotline.context import load_context, setup_logging
+from hotline.db.repository import CallRepository
+from hotline.errors import HotlineError
+
+from .handlers import FallbackHandlers
+from .server import FastAGIServer
+
+log = logging.getLogger("agi")
+
+
+def main() -> None:
+    setup_logging("agi")
+    try:
+        ctx = load_context()
+    except HotlineError as exc:
+        print(f"agi: {exc}", file=sys.stderr)
+        sys.exit(2)
+    s = ctx.settings
+    repo = CallRepository(ctx.sessions())
+    handlers = FallbackHandlers(repo, s.paths.recordings_root, ctx.clock.now, s.voicemail.min_seconds)
+    server = FastAGIServer((s.agi.bind, s.agi.port), handlers.routes())
+
+    def stop(_sig: int, _frame: Any) -> None:
+        threading.Thread(target=server.shutdown, daemon=True).start()
+
+    signal.signal(signal.SIGTERM, stop)
+    signal.signal(signal.SIGINT, stop)
+    log.info("FastAGI server listening on %s:%d", s.agi.bind, s.agi.port)
+    server.serve_forever(poll_interval=0.5)
+    server.server_close()
