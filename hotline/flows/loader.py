@@ -45,58 +45,39 @@ class _Bad(Exception):
         self.expected, self.example = expected, example
 
 
-def _name(value: Any) -> str:
-    if isinstance(value, str) and _NAME.match(value):
-        return value
-    raise _Bad("a name (letters, digits, _ or -)", "main")
-
-
-def _prompt_list(value: Any) -> tuple[str, ...]:
-    if isinstance(value, list) and value and all(isinstance(p, str) and _NAME.match(p) for p in value):
-        return tuple(value)
-    raise _Bad("a list of prompt names", "[welcome, recording_notice]")
-
-
-def _seconds(value: Any) -> float:
-    if isinstance(value, (int, float)) and not isinstance(value, bool) and value > 0:
-        return float(value)
-    raise _Bad("a number of seconds above 0", "5")
-
-
-def _attempts(value: Any) -> int:
-    if isinstance(value, int) and not isinstance(value, bool) and value >= 1:
-        return value
-    raise _Bad("a whole number, 1 or more", "3")
-
-
-def _digits(value: Any) -> int:
-    if isinstance(value, int) and not isinstance(value, bool) and 1 <= value <= 4:
-        return value
-    raise _Bad("a whole number of digits from 1 to 4", "2")
-
-
-def _list_key(value: Any) -> str | None:
-    if value is None or value in ("*", "#"):
-        return value
-    raise _Bad('"*" or "#" in quotes (a digit would start a code), or null', '"*"')
-
-
-def _kind(value: Any) -> str:
-    if value in _KINDS:
-        return str(value)
-    raise _Bad("one of " + ", ".join(_KINDS), "department")
-
-
-def _code(value: Any) -> str:
-    if isinstance(value, str) and value.isdigit() and len(value) <= 4:
-        return value
-    raise _Bad("a code of 1 to 4 digits in quotes", '"01"')
+def _rule(ok: Callable[[Any], bool], expected: str, example: str, convert: Conv = lambda x: x) -> Conv:
+    """A field check: ``convert(value)`` when ``ok(value)``, else _Bad(expected, example)."""
+    def check(value: Any) -> Any:
+        if ok(value):
+            return convert(value)
+        raise _Bad(expected, example)
+    return check
 
 
 def _optional(check: Conv) -> Conv:
     return lambda value: None if value is None else check(value)
 
 
+def _is_int(value: Any) -> bool:
+    return isinstance(value, int) and not isinstance(value, bool)
+
+
+def _is_name(value: Any) -> bool:
+    return isinstance(value, str) and bool(_NAME.match(value))
+
+
+_name = _rule(_is_name, "a name (letters, digits, _ or -)", "main")
+_prompt_list = _rule(lambda x: isinstance(x, list) and bool(x) and all(map(_is_name, x)),
+                     "a list of prompt names", "[welcome, recording_notice]", tuple)
+_seconds = _rule(lambda x: (_is_int(x) or isinstance(x, float)) and x > 0,
+                 "a number of seconds above 0", "5", float)
+_attempts = _rule(lambda x: _is_int(x) and x >= 1, "a whole number, 1 or more", "3")
+_digits = _rule(lambda x: _is_int(x) and 1 <= x <= 4, "a whole number of digits from 1 to 4", "2")
+_list_key = _rule(lambda x: x is None or x in ("*", "#"),
+                  '"*" or "#" in quotes (a digit would start a code), or null', '"*"')
+_kind = _rule(lambda x: x in _KINDS, "one of " + ", ".join(_KINDS), "department")
+_code = _rule(lambda x: isinstance(x, str) and x.isdigit() and len(x) <= 4,
+              "a code of 1 to 4 digits in quotes", '"01"')
 _opt_name, _opt_seconds = _optional(_name), _optional(_seconds)
 _OPTIONS = object()   # parsed by _options: it needs the line of each key
 _PROMPT: dict[str, Conv] = {"prompt": _opt_name}
@@ -140,8 +121,8 @@ def check_flow(path: Path, *, directory: v.DirectoryLike | None = None,
     flow, src = _parse(doc, path, problems)
     if flow is not None:
         recorded = _recordings(recorded_prompts_dir or path.parent / "prompts")
-        v.check_links(flow, src, problems)
-        v.check_reachable(flow, src, problems)
+        v.check_links(src, problems)
+        v.check_reachable(flow.start, src, problems)
         v.check_instant_loops(flow, src, problems)
         v.check_prompts(flow, src, problems, recorded)
         if directory is not None:
@@ -192,9 +173,9 @@ def _parse(doc: Any, path: Path, problems: v.Problems) -> tuple[m.Flow | None, v
     if "start" not in doc:
         problems.error(doc.line, "the flow has no start:",
                        "add start: with the first node, e.g. start: welcome")
-    elif not isinstance(start, str) or not src.exists(m.Flow("", "", nodes), start):
+    elif not isinstance(start, str) or start not in src.links:
         problems.error(doc.line_of("start"), f"start: {start!r} is not a node",
-                       v.one_of(str(start), [*nodes, *src.broken]))
+                       v.one_of(str(start), src.links))
     flow = m.Flow(name=str(name), start=str(start), nodes=nodes, prompts=prompts, source=str(path))
     return flow, src
 
@@ -228,14 +209,15 @@ def _node(name: str, raw: Any, line: int, src: v.SourceLines, problems: v.Proble
     if not isinstance(raw, LineDict):
         problems.error(line, f"node '{name}' must be a mapping of fields",
                        "write e.g. {type: play, prompts: [welcome], next: main}")
+        src.add(name, _empty_at(line), None, None)
         return None
-    src.nodes[name] = raw
+    raw.line = line   # messages about the whole node (or a field left out) point at "name:"
     kind = raw.get("type")
-    if kind not in SPECS:
+    if not isinstance(kind, str) or kind not in SPECS:
         problems.error(raw.line_of("type"), f"node '{name}' has " +
                        (f"the unknown type {kind!r}" if "type" in raw else "no type:"),
-                       v.one_of(str(kind), SPECS))
-        src.broken[name] = v.raw_targets(raw, None)
+                       v.one_of(str(kind), SPECS, limit=12))
+        src.add(name, raw, None, None)
         return None
     cls, spec = SPECS[kind]
     values: dict[str, Any] = {}
@@ -254,9 +236,10 @@ def _node(name: str, raw: Any, line: int, src: v.SourceLines, problems: v.Proble
             problems.error(raw.line_of(key), f"node '{name}' {key} is {raw[key]!r}, expected {bad.expected}",
                            f"write e.g. {key}: {bad.example}")
     if not ok:
-        src.broken[name] = v.raw_targets(raw, cls)
+        src.add(name, raw, None, cls)
         return None
     node: m.Node = cls(name=name, line=raw.line, **values)
+    src.add(name, raw, node, cls)
     if isinstance(node, m.CodeEntryNode):
         v.check_code_entry(node, raw, problems)
     return node
@@ -308,6 +291,12 @@ def _options(name: str, raw: Any, line: int, src: v.SourceLines,
             options[key], lines[key] = target, key_line
     src.options[name] = lines
     return options if ok else None
+
+
+def _empty_at(line: int) -> LineDict:
+    empty = LineDict()
+    empty.line, empty.key_lines = line, {}
+    return empty
 
 
 def _recordings(folder: Path) -> set[str]:

@@ -52,18 +52,25 @@ class Problems:
         self.warnings.append(ConfigError(self.file, line, message, hint))
 
 
+Link = tuple[str, str | None, str]   # (field, menu key or None, target node)
+PromptRef = tuple[str, str]            # (field, prompt name)
+
+
 @dataclass
 class SourceLines:
-    """Where things are in the YAML file, for messages about parsed nodes."""
+    """Every node of the file (parsed or not) with its links, prompts and lines."""
 
     nodes: dict[str, Any] = field(default_factory=dict)          # node name -> its LineDict
     options: dict[str, dict[str, int]] = field(default_factory=dict)  # node -> key -> line
     prompts: dict[str, int] = field(default_factory=dict)        # prompt name -> line
-    broken: dict[str, list[str]] = field(default_factory=dict)   # unparsable node -> its targets
+    links: dict[str, list[Link]] = field(default_factory=dict)   # node -> where it leads
+    plays: dict[str, list[PromptRef]] = field(default_factory=dict)  # node -> prompts it plays
 
-    def exists(self, flow: Flow, name: str) -> bool:
-        """A node of that name is in the file (even one with its own errors)."""
-        return name in flow.nodes or name in self.broken
+    def add(self, name: str, raw: Any, node: Node | None, cls: type | None) -> None:
+        """Record a node; one with errors (``node`` None) is read from its raw fields."""
+        self.nodes[name] = raw
+        self.links[name] = links(node) if node else _raw_links(raw, cls)
+        self.plays[name] = prompt_refs(node) if node else _raw_prompts(raw, cls)
 
     def of(self, node: str, field_name: str | None = None, key: str | None = None) -> int:
         if key is not None and key in self.options.get(node, {}):
@@ -83,9 +90,9 @@ def one_of(wrong: str, choices: Iterable[str], limit: int = 8) -> str:
     return f"write one of: {shown}" if shown else "define it first"
 
 
-def links(node: Node) -> list[tuple[str, str | None, str]]:
+def links(node: Node) -> list[Link]:
     """Every node name ``node`` leads to, as (field, menu key or None, target)."""
-    found: list[tuple[str, str | None, str]] = []
+    found: list[Link] = []
     if isinstance(node, MenuNode):
         found += [("options", key, target) for key, target in node.options.items()]
     for f in fields(node):
@@ -95,9 +102,9 @@ def links(node: Node) -> list[tuple[str, str | None, str]]:
     return found
 
 
-def prompt_refs(node: Node) -> list[tuple[str, str]]:
+def prompt_refs(node: Node) -> list[PromptRef]:
     """Every prompt name ``node`` plays, as (field, prompt)."""
-    found: list[tuple[str, str]] = []
+    found: list[PromptRef] = []
     if isinstance(node, PlayNode):
         found += [("prompts", p) for p in node.prompts]
     for f in fields(node):
@@ -107,53 +114,73 @@ def prompt_refs(node: Node) -> list[tuple[str, str]]:
     return found
 
 
+def _raw_fields(raw: Any, cls: type | None, names: tuple[str, ...]) -> list[tuple[str, str]]:
+    known = {f.name: f.default for f in dataclasses.fields(cls)} if cls else {}
+    values = [(f, raw.get(f, known.get(f))) for f in names if not cls or f in known]
+    return [(f, value) for f, value in values if isinstance(value, str)]
+
+
+def _raw_links(raw: Any, cls: type | None) -> list[Link]:
+    options = raw.get("options")
+    found: list[Link] = [("options", str(k), t) for k, t in options.items()
+                         if isinstance(t, str)] if isinstance(options, dict) else []
+    return found + [(f, None, t) for f, t in _raw_fields(raw, cls, _TARGET_FIELDS)]
+
+
+def _raw_prompts(raw: Any, cls: type | None) -> list[PromptRef]:
+    played = raw.get("prompts")
+    found = [("prompts", p) for p in played if isinstance(p, str)] if isinstance(played, list) else []
+    return found + _raw_fields(raw, cls, _PROMPT_FIELDS)
+
+
 def _what(field_name: str, key: str | None) -> str:
     return f"option '{key}'" if key is not None else field_name
 
 
-def check_links(flow: Flow, src: SourceLines, problems: Problems) -> None:
-    """Every target names an existing node; the start node exists."""
-    for node in flow.nodes.values():
-        for field_name, key, target in links(node):
-            if src.exists(flow, target):
+def check_links(src: SourceLines, problems: Problems) -> None:
+    """Every target names a node of the file."""
+    for name, node_links in src.links.items():
+        for field_name, key, target in node_links:
+            if target in src.links:
                 continue
-            default = "" if field_name in src.nodes[node.name] or key else " (the default)"
-            problems.error(
-                src.of(node.name, field_name, key),
-                f"node '{node.name}' {_what(field_name, key)}{default} leads to '{target}', "
-                "which does not exist",
-                one_of(target, [*flow.nodes, *src.broken]),
-            )
+            default = "" if field_name in src.nodes[name] or key else " (the default)"
+            problems.error(src.of(name, field_name, key),
+                           f"node '{name}' {_what(field_name, key)}{default} leads to '{target}', "
+                           "which does not exist", one_of(target, src.links))
 
 
-def reachable(flow: Flow, broken: dict[str, list[str]] | None = None) -> set[str]:
-    """Names of the nodes a caller can reach from the start node."""
-    broken = broken or {}
+def reachable(start: str, graph: dict[str, list[Link]]) -> set[str]:
+    """Names of the nodes reachable from ``start`` (graph: node -> its links)."""
     seen: set[str] = set()
-    todo = [flow.start]
+    todo = [start]
     while todo:
         name = todo.pop()
-        if name in seen:
-            continue
-        if name in flow.nodes:
-            todo += [t for _, _, t in links(flow.nodes[name])]
-        elif name in broken:
-            todo += broken[name]
-        else:
+        if name in seen or name not in graph:
             continue
         seen.add(name)
+        todo += [t for _, _, t in graph[name]]
     return seen
 
 
-def check_reachable(flow: Flow, src: SourceLines, problems: Problems) -> None:
+def check_reachable(start: str, src: SourceLines, problems: Problems) -> None:
     """Every node can be reached from ``start``."""
-    if not src.exists(flow, flow.start):
+    if start not in src.links:
         return
-    seen = reachable(flow, src.broken)
-    for name in [*flow.nodes, *src.broken]:
+    # A link to a misspelt name (reported by check_links) counts as a link to the closest node.
+    graph = {name: [(f, k, _closest(t, src.links)) for f, k, t in node_links]
+             for name, node_links in src.links.items()}
+    seen = reachable(start, graph)
+    for name in src.links:
         if name not in seen:
-            problems.error(src.of(name), f"node '{name}' cannot be reached from start '{flow.start}'",
+            problems.error(src.of(name), f"node '{name}' cannot be reached from start '{start}'",
                            "link it from a menu option or delete it")
+
+
+def _closest(name: str, names: Iterable[str]) -> str:
+    if name in names:
+        return name
+    close = difflib.get_close_matches(name, list(names), n=1, cutoff=0.6)
+    return close[0] if close else name
 
 
 def check_instant_loops(flow: Flow, src: SourceLines, problems: Problems) -> None:
@@ -176,22 +203,21 @@ def check_prompts(flow: Flow, src: SourceLines, problems: Problems, recorded: se
     """Every prompt a node plays is written, generated or recorded; texts use known placeholders."""
     available = set(flow.prompts) | GENERATED_PROMPTS | recorded
     used: set[str] = set()
-    for node in flow.nodes.values():
-        for field_name, prompt in prompt_refs(node):
+    for name, plays in src.plays.items():
+        for field_name, prompt in plays:
             used.add(prompt)
             if prompt not in available:
                 problems.error(
-                    src.of(node.name, field_name),
-                    f"node '{node.name}' {field_name} '{prompt}' is not defined",
+                    src.of(name, field_name), f"node '{name}' {field_name} '{prompt}' is not defined",
                     f"add '{prompt}: \"…\"' under prompts:, record prompts/{prompt}.wav, or "
                     + one_of(prompt, available),
                 )
     for name, text in flow.prompts.items():
         _check_placeholders(name, text, src.prompts.get(name), problems)
-        if name not in used and not src.broken:
+        if name not in used:
             problems.warn(src.prompts.get(name), f"prompt '{name}' is defined but no node plays it",
                           "use it in a node or delete it")
-    for name in sorted(recorded - used if not src.broken else set()):
+    for name in sorted(recorded - used):
         problems.warn(None, f"recording prompts/{name}.wav is not played by any node",
                       "use the prompt name in a node or delete the file")
 
@@ -243,16 +269,6 @@ def check_code_entry(node: CodeEntryNode, raw: Any, problems: Problems) -> None:
                        f"node '{node.name}' takes {node.kind} codes but plays the list '{node.list_prompt}'",
                        f"write list_prompt: {node.kind}_list" if f"{node.kind}_list" in GENERATED_PROMPTS
                        else "write the prompt with the codes under prompts:")
-
-
-def raw_targets(raw: Any, cls: type | None) -> list[str]:
-    """Node names a node with errors seems to lead to, so its targets are not called unreachable."""
-    defaults = {f.name: f.default for f in dataclasses.fields(cls)} if cls else {}
-    names = [raw.get(f, defaults.get(f)) for f in _TARGET_FIELDS]
-    options = raw.get("options")
-    if isinstance(options, dict):
-        names += list(options.values())
-    return [n for n in names if isinstance(n, str)]
 
 
 def check_comment_keys(text: str, problems: Problems) -> None:

@@ -1,0 +1,329 @@
+"""The IVR flow format: the shipped flow loads, and every mistake is reported with its line."""
+from __future__ import annotations
+
+import dataclasses
+import logging
+import string
+from pathlib import Path
+
+import pytest
+
+from hotline.errors import ConfigError, ConfigErrors
+from hotline.flows import (
+    GENERATED_PROMPTS,
+    NODE_TYPES,
+    PLACEHOLDERS,
+    CodeEntryNode,
+    MenuNode,
+    check_flow,
+    load_flow,
+    prompt_refs,
+)
+from hotline.flows.loader import SPECS
+
+ROOT = Path(__file__).resolve().parents[2]
+SHIPPED = ROOT / "ivr_flows" / "hotline_1022.yaml"
+FIXTURES = Path(__file__).parent / "fixtures" / "flows"
+MINIMAL = (FIXTURES / "minimal.yaml").read_text(encoding="utf-8")
+
+
+class Directory:
+    """Stands in for hotline.directory: find(kind, code) -> agency or None."""
+
+    def __init__(self, *entries: tuple[str, str]) -> None:
+        self.entries = set(entries)
+
+    def find(self, kind: str, code: str) -> object | None:
+        return (kind, code) if (kind, code) in self.entries else None
+
+
+def write(tmp_path: Path, text: str, name: str = "flow.yaml") -> Path:
+    path = tmp_path / name
+    path.write_text(text, encoding="utf-8")
+    return path
+
+
+def edit(old: str, new: str, text: str = MINIMAL) -> str:
+    assert text.count(old) == 1, old
+    return text.replace(old, new)
+
+
+def line_of(text: str, fragment: str) -> int:
+    """1-based line of the first line containing ``fragment``."""
+    return next(n for n, line in enumerate(text.splitlines(), 1) if fragment in line)
+
+
+def errors_of(path: Path, **kwargs: object) -> list[ConfigError]:
+    with pytest.raises(ConfigErrors) as caught:
+        check_flow(path, **kwargs)  # type: ignore[arg-type]
+    return caught.value.errors
+
+
+def only_error(path: Path, **kwargs: object) -> ConfigError:
+    errors = errors_of(path, **kwargs)
+    assert len(errors) == 1, "\n".join(map(str, errors))
+    return errors[0]
+
+
+# -- the shipped flow ---------------------------------------------------------------
+
+def test_shipped_flow_loads_without_warnings() -> None:
+    report = check_flow(SHIPPED, directory=Directory(("postal_service", "01")))
+    flow = report.flow
+    assert report.warnings == []
+    assert flow.name == "hotline-1022" and flow.start == "welcome"
+    main = flow.node("main")
+    assert isinstance(main, MenuNode)
+    assert sorted(main.options) == sorted("01234569")
+    assert main.options["3"] == "department" and main.options["6"] == "pickup"
+
+
+def test_shipped_flow_prompts_are_vietnamese_and_complete() -> None:
+    flow = load_flow(SHIPPED)
+    assert not GENERATED_PROMPTS & set(flow.prompts)
+    played = {p for node in flow.nodes.values() for _, p in prompt_refs(node)}
+    assert played - set(flow.prompts) == GENERATED_PROMPTS
+    assert "ghi âm" in flow.prompts["recording_notice"]
+    assert "{staffed_hours}" in flow.prompts["closed_hours"]
+    assert "phím thăng" in flow.prompts["leave_message"]
+    for words in ("thủ tục hành chính", "phản ánh, kiến nghị", "bưu chính công ích", "phím 0"):
+        assert words in flow.prompts["main_menu"]
+    assert "đang được xây dựng" in flow.prompts["ticket_status_unavailable"]
+    for name, text in flow.prompts.items():
+        fields = {f for _, f, _, _ in string.Formatter().parse(text) if f}
+        assert fields <= set(PLACEHOLDERS), name
+        assert "1022" not in text, f"{name}: espeak-ng reads 1022 as a quantity"
+
+
+def test_shipped_flow_code_entries_play_the_generated_lists() -> None:
+    flow = load_flow(SHIPPED)
+    for name in ("department", "district"):
+        node = flow.node(name)
+        assert isinstance(node, CodeEntryNode)
+        assert (node.kind, node.digits, node.list_key, node.list_prompt) == (name, 2, "*", f"{name}_list")
+
+
+def test_every_node_type_accepts_exactly_its_dataclass_fields() -> None:
+    for type_name, (cls, spec) in SPECS.items():
+        assert NODE_TYPES[type_name] is cls
+        assert set(spec) == {f.name for f in dataclasses.fields(cls)} - {"name", "line"}, type_name
+
+
+# -- each kind of mistake ------------------------------------------------------------
+
+def test_unknown_target_names_line_and_closest_node(tmp_path: Path) -> None:
+    text = edit('"3": department', '"3": departmnt')
+    error = only_error(write(tmp_path, text))
+    assert (error.file, error.line) == (str(tmp_path / "flow.yaml"), line_of(text, "departmnt"))
+    assert "option '3' leads to 'departmnt', which does not exist" in error.message
+    assert error.hint.startswith("write one of: department")
+    assert str(error).startswith(f"{tmp_path / 'flow.yaml'}:{error.line}: node 'main'")
+
+
+def test_default_target_that_does_not_exist_says_so(tmp_path: Path) -> None:
+    text = edit("  queue: {type: queue", "  operator: {type: queue")
+    text = edit('"0": queue', '"0": operator', text)
+    text = edit("    on_failure: queue\n", "", text)
+    errors = errors_of(write(tmp_path, text))
+    messages = [e.message for e in errors]
+    assert any("on_failure (the default) leads to 'queue'" in m for m in messages), messages
+
+
+def test_unreachable_node(tmp_path: Path) -> None:
+    text = MINIMAL + "  spare: {type: hangup}\n"
+    error = only_error(write(tmp_path, text))
+    assert error.line == line_of(text, "spare:")
+    assert error.message == "node 'spare' cannot be reached from start 'welcome'"
+    assert error.hint == "link it from a menu option or delete it"
+
+
+def test_missing_prompt(tmp_path: Path) -> None:
+    text = edit("prompt: to_operator", "prompt: to_operatr")
+    path = write(tmp_path, text)
+    errors = errors_of(path)
+    assert [e.line for e in errors] == [line_of(text, "to_operatr")]
+    assert "'to_operatr' is not defined" in errors[0].message
+    assert "prompts/to_operatr.wav" in errors[0].hint and "to_operator" in errors[0].hint
+
+
+def test_recorded_wav_stands_in_for_a_prompt(tmp_path: Path) -> None:
+    text = edit("prompt: to_operator", "prompt: hold_music")
+    path = write(tmp_path, text + "\n")
+    (tmp_path / "prompts").mkdir()
+    (tmp_path / "prompts" / "hold_music.wav").write_bytes(b"RIFF")
+    report = check_flow(path)          # prompts/ beside the flow file by default
+    assert [w.message for w in report.warnings] == ["prompt 'to_operator' is defined but no node plays it"]
+    other = tmp_path / "elsewhere"
+    other.mkdir()
+    assert "hold_music" in only_error(path, recorded_prompts_dir=other).message
+
+
+def test_generated_prompt_may_not_be_written(tmp_path: Path) -> None:
+    text = edit("prompts:\n", 'prompts:\n  department_list: "mã 01, Sở Tư pháp"\n')
+    error = only_error(write(tmp_path, text))
+    assert error.line == line_of(text, "department_list:")
+    assert "generated from the transfer directory" in error.message
+
+
+def test_unknown_placeholder(tmp_path: Path) -> None:
+    text = edit("{province}", "{provinse}")
+    error = only_error(write(tmp_path, text))
+    assert error.line == line_of(text, "{provinse}")
+    assert "{provinse}" in error.message and "did you mean {province}?" in error.hint
+
+
+def test_unmatched_brace(tmp_path: Path) -> None:
+    text = edit("{province}", "{province")
+    assert "unmatched" in only_error(write(tmp_path, text)).message
+
+
+def test_key_written_as_int_and_as_string_is_a_duplicate(tmp_path: Path) -> None:
+    text = edit('"0": queue\n', '"0": queue\n      0: voicemail\n')
+    error = only_error(write(tmp_path, text))
+    assert error.line == line_of(text, "0: voicemail")
+    assert error.message == "node 'main' has key '0' twice"
+    first = line_of(text, '"0": queue')
+    assert f"on line {first}" in error.hint
+
+
+def test_same_key_twice_is_caught_by_the_yaml_loader(tmp_path: Path) -> None:
+    text = edit('"0": queue\n', '"0": queue\n      "0": voicemail\n')
+    error = only_error(write(tmp_path, text))
+    assert error.line == line_of(text, '"0": voicemail') and "twice" in error.message
+
+
+def test_int_key_is_accepted_as_a_string(tmp_path: Path) -> None:
+    flow = load_flow(write(tmp_path, edit('"0": queue', "0: queue")))
+    node = flow.node("main")
+    assert isinstance(node, MenuNode) and node.options["0"] == "queue"
+
+
+@pytest.mark.parametrize("key", ["10", '"a"', '"**"', "true"])
+def test_bad_key(tmp_path: Path, key: str) -> None:
+    text = edit('"6": pickup', f"{key}: pickup")
+    error = only_error(write(tmp_path, text))
+    assert error.line == line_of(text, f"{key}: pickup")
+    assert "is not a phone key" in error.message and '"*" or "#"' in error.hint
+
+
+def test_unquoted_star_gets_a_quoting_hint(tmp_path: Path) -> None:
+    text = edit('"6": pickup', "*: pickup")
+    error = only_error(write(tmp_path, text))
+    assert error.line == line_of(text, "*: pickup")
+    assert "not valid YAML" in error.message and '"*"' in error.hint
+
+
+def test_hash_key_written_as_a_comment_is_a_warning(tmp_path: Path) -> None:
+    text = edit('"6": pickup\n', '"6": pickup\n      #: main\n')
+    report = check_flow(write(tmp_path, text))
+    assert [(w.line, w.hint) for w in report.warnings] == [
+        (line_of(text, "#: main"), 'write the # key in quotes, e.g. "#": main')]
+
+
+def test_yaml_syntax_error(tmp_path: Path) -> None:
+    text = edit("prompts: [welcome], next: main}", "prompts: [welcome, next: main}")
+    error = only_error(write(tmp_path, text))
+    assert error.file == str(tmp_path / "flow.yaml")
+    assert error.line == line_of(text, "[welcome, next")
+    assert error.message.startswith("not valid YAML")
+
+
+def test_unknown_directory_code(tmp_path: Path) -> None:
+    text = edit('code: "01"', 'code: "07"')
+    path = write(tmp_path, text)
+    error = only_error(path, directory=Directory(("postal_service", "01")))
+    assert error.line == line_of(text, 'code: "07"')
+    assert "postal_service code '07'" in error.message and "transfer directory" in error.hint
+    check_flow(path)                   # without a directory the code is not looked up
+
+
+def test_code_written_without_quotes(tmp_path: Path) -> None:
+    text = edit('code: "01"', "code: 01")
+    error = only_error(write(tmp_path, text))
+    assert error.line == line_of(text, "code: 01") and 'code: "01"' in error.hint
+
+
+def test_unknown_node_type(tmp_path: Path) -> None:
+    text = edit("type: menu", "type: manu")
+    error = only_error(write(tmp_path, text))
+    assert error.line == line_of(text, "type: manu")
+    assert error.message == "node 'main' has the unknown type 'manu'"
+    assert error.hint.startswith("write one of: menu")
+    assert all(t in error.hint for t in NODE_TYPES)
+
+
+def test_unknown_field(tmp_path: Path) -> None:
+    text = edit("    prompt: main_menu", "    promt: main_menu")
+    errors = errors_of(write(tmp_path, text))
+    assert [e.line for e in errors] == [line_of(text, "main:"), line_of(text, "promt")]
+    assert errors[0].message == "node 'main' (menu) is missing prompt"
+    assert "unknown field 'promt'" in errors[1].message
+    assert errors[1].hint.startswith("write one of: prompt") and "menu node" in errors[1].hint
+
+
+@pytest.mark.parametrize(("old", "new", "expected"), [
+    ("    on_failure: queue", "    timeout: 0", "above 0"),
+    ("    on_failure: queue", "    max_attempts: 0", "1 or more"),
+    ("    prompt: enter_code", "    prompt: enter_code\n    digits: 5", "from 1 to 4"),
+    ("    prompt: enter_code", '    prompt: enter_code\n    list_key: "1"', "a digit would start a code"),
+    ("kind: postal_service", "kind: post_office", "one of department"),
+    ("prompts: [welcome]", "prompts: welcome", "a list of prompt names"),
+])
+def test_bad_field_value(tmp_path: Path, old: str, new: str, expected: str) -> None:
+    text = edit(old, new)
+    error = only_error(write(tmp_path, text))
+    assert error.line == line_of(text, new.strip().splitlines()[-1])
+    assert expected in error.message
+
+
+def test_list_prompt_must_match_the_code_kind(tmp_path: Path) -> None:
+    text = edit("list_prompt: department_list", "list_prompt: district_list")
+    error = only_error(write(tmp_path, text))
+    assert error.line == line_of(text, "district_list") and error.hint == "write list_prompt: department_list"
+
+
+def test_missing_start_and_nodes(tmp_path: Path) -> None:
+    errors = errors_of(write(tmp_path, 'flow: empty\nprompts:\n  welcome: "Xin chào."\n'))
+    assert [e.message for e in errors] == ["the flow has no nodes: section (or it is empty)",
+                                           "the flow has no start:"]
+
+
+def test_start_must_be_a_node(tmp_path: Path) -> None:
+    text = edit("start: welcome", "start: welcom")
+    errors = errors_of(write(tmp_path, text))
+    assert errors[0].line == line_of(text, "start: welcom") and "welcome" in errors[0].hint
+
+
+def test_play_nodes_in_a_loop(tmp_path: Path) -> None:
+    text = edit("next: main}", "next: again}") + "  again: {type: play, prompts: [welcome], next: welcome}\n"
+    messages = [e.message for e in errors_of(write(tmp_path, text))]
+    assert "nodes welcome -> again -> welcome loop forever without waiting for a key" in messages
+
+
+# -- all at once ---------------------------------------------------------------------
+
+def test_several_errors_are_reported_together_in_line_order() -> None:
+    path = FIXTURES / "many_errors.yaml"
+    errors = errors_of(path)
+    found = [(e.line or 0, e.message) for e in errors]
+    assert [line for line, _ in found] == sorted(line for line, _ in found)
+    expected = [
+        (5, "unknown placeholder {provinse}"),
+        (13, "option '0' leads to 'queu'"),
+        (14, "option '3' leads to 'departmnt'"),
+        (15, "timeout is 0"),
+        (17, "prompt 'to_operatr' is not defined"),
+        (18, "node 'orphan' cannot be reached"),
+        (19, "unknown type 'manu'"),
+    ]
+    for line, words in expected:
+        assert any(n == line and words in m for n, m in found), (line, words, found)
+    assert all(e.file == str(path) for e in errors)
+    assert str(errors[0]) in str(ConfigErrors(errors))
+
+
+def test_load_flow_logs_warnings(tmp_path: Path, caplog: pytest.LogCaptureFixture) -> None:
+    text = edit("prompts:\n", 'prompts:\n  spare: "Xin cảm ơn quý vị."\n')
+    with caplog.at_level(logging.WARNING, logger="hotline.flows.loader"):
+        load_flow(write(tmp_path, text))
+    assert f"flow.yaml:{line_of(text, 'spare:')}: prompt 'spare' is defined but no node plays it" in caplog.text
