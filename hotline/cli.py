@@ -1,0 +1,120 @@
+"""The ``hotline`` command line: one entry point for IT staff and for scripts."""
+from __future__ import annotations
+
+import json
+import sys
+from typing import Any
+
+import click
+
+from .errors import ConfigError, ConfigErrors, HotlineError
+
+
+def _fail(exc: Exception) -> None:
+    errors = exc.errors if isinstance(exc, ConfigErrors) else [exc]
+    for err in errors:
+        click.secho(f"✗ {err}", fg="red", err=True)
+    sys.exit(2)
+
+
+def _context() -> Any:
+    from .context import load_context
+    try:
+        return load_context()
+    except (ConfigError, ConfigErrors, HotlineError) as exc:
+        _fail(exc)
+
+
+@click.group(context_settings={"help_option_names": ["-h", "--help"]})
+def main() -> None:
+    """Tổng đài 1022 — the 1022 public-service hotline (Asterisk 22 + Python)."""
+
+
+@main.command()
+def check() -> None:
+    """Validate settings, transfer directory and IVR flow; exit 2 with file:line on a mistake."""
+    ctx = _context()
+    s = ctx.settings
+    deps = ctx.directory.of_kind("department")
+    dists = ctx.directory.of_kind("district")
+    click.echo(f"✓ settings   {s.source} — {s.province.name}, numbers {', '.join(s.province.hotline_numbers)}")
+    click.echo(f"✓ directory  {s.paths.directory} — {len(deps)} departments, {len(dists)} districts, "
+               f"{len(ctx.directory.entries)} entries")
+    click.echo(f"✓ flow       {ctx.flow.source} — {len(ctx.flow.nodes)} nodes, {len(ctx.flow.prompts)} prompts")
+    now = ctx.clock.now()
+    reason = ctx.hours.closed_reason(now)
+    click.echo(f"✓ clock      {now.isoformat()} — {'open' if reason is None else 'closed (' + reason + ')'}")
+
+
+@main.command()
+@click.option("--json", "as_json", is_flag=True, help="Machine-readable output.")
+@click.option("--kind", type=click.Choice(["department", "district", "provincial_office", "postal_service"]))
+def directory(as_json: bool, kind: str | None) -> None:
+    """List the transfer directory (one-stop desks the IVR and operators transfer to)."""
+    ctx = _context()
+    entries = ctx.directory.to_json()
+    if kind:
+        entries = [e for e in entries if e["kind"] == kind]
+    if as_json:
+        click.echo(json.dumps(entries, ensure_ascii=False, indent=2))
+        return
+    for e in entries:
+        click.echo(f"{e['kind']:<18} {e['code']}  {e['name']:<45} {e['desk']['dial']}")
+
+
+@main.command()
+@click.option("--json", "as_json", is_flag=True, help="Machine-readable output.")
+@click.option("--limit", default=20, show_default=True, help="How many of the latest calls.")
+def calls(as_json: bool, limit: int) -> None:
+    """The latest calls with their IVR path, disposition and recording."""
+    from .db.repository import CallRepository
+    ctx = _context()
+    rows = CallRepository(ctx.sessions()).latest(limit)
+    if as_json:
+        click.echo(json.dumps(rows, ensure_ascii=False, indent=2))
+        return
+    for r in rows:
+        keys = " ".join(step["keys"] for step in r["ivr_path"])
+        rec = r["recording"]["path"] if r["recording"] else "-"
+        click.echo(f"{r['started_at'][:19]}  {r['caller']:<12} {r['disposition']:<16} keys[{keys}]  {rec}")
+
+
+@main.group()
+def db() -> None:
+    """Database schema."""
+
+
+@db.command("upgrade")
+def db_upgrade() -> None:
+    """Migrate the database to the newest schema (idempotent)."""
+    ctx = _context()
+    ctx.sessions(migrate=True)
+    click.echo(f"✓ database at the newest schema: {ctx.settings.database.url}")
+
+
+@main.command("render-config")
+def render_config() -> None:
+    """Render asterisk_conf/ templates into the state directory (done by `hotline up` too)."""
+    from .asterisk_config import render
+    ctx = _context()
+    path = render(ctx.settings, ctx.secrets, ctx.directory, ctx.settings.paths.state_dir / "asterisk",
+                  clock_offset=ctx.clock.offset_seconds())
+    click.echo(f"✓ Asterisk configuration rendered: {path.parent}")
+
+
+def _register_optional() -> None:
+    """Commands whose modules pull heavier dependencies are registered if importable."""
+    try:
+        from .system.commands import setup_command, up_command
+        main.add_command(setup_command, "setup")
+        main.add_command(up_command, "up")
+    except ImportError:
+        pass
+    try:
+        from .sipp.cli import call_command
+        main.add_command(call_command, "call")
+    except ImportError:
+        pass
+
+
+_register_optional()
