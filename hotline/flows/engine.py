@@ -126,7 +126,7 @@ Action = Play | StopPlayback | WaitForInput | Transfer | EnterQueue | RecordVoic
 @dataclass(frozen=True)
 class CallState:
     node: str
-    phase: str = "prompt"         # prompt | input | transfer | bridged | queue | voicemail | after | done
+    phase: str = "prompt"   # prompt | input | announce | transfer | bridged | queue | voicemail | after | done
     attempts: int = 0
     digits: str = ""
     disposition: str = ABANDONED_IVR
@@ -229,6 +229,8 @@ class FlowEngine:
     def _after_prompts(self, node: Node, state: CallState) -> Step:
         if state.phase == "after" or state.phase == "done":
             return replace(state, phase="done"), [Hangup()]
+        if state.phase == "announce" and isinstance(node, CodeEntryNode):
+            return self._dial(node, self.directory.find(node.kind, state.digits), state)
         if state.phase != "prompt":
             return state, []
         if isinstance(node, PlayNode):
@@ -275,6 +277,9 @@ class FlowEngine:
         agency = self.directory.find(node.kind, digits)
         if agency is None:
             return self._failed(node, state, node.invalid_prompt, stop, digits)
+        if node.transfer_prompt:   # "please hold, transferring…", then dial
+            return (replace(state, phase="announce", digits=digits),
+                    [*stop, Note(node.name, keys=digits), Play((node.transfer_prompt,))])
         nxt, actions = self._dial(node, agency, replace(state, digits=digits))
         return nxt, [*stop, Note(node.name, keys=digits), *actions]
 

@@ -1,0 +1,154 @@
+"""The flow engine, key by key, on the shipped 1022 flow."""
+from __future__ import annotations
+
+from dataclasses import dataclass
+from pathlib import Path
+
+import pytest
+
+from hotline.flows import engine as fe
+from hotline.flows.loader import load_flow
+
+ROOT = Path(__file__).resolve().parents[2]
+
+
+@dataclass(frozen=True)
+class Desk:
+    dial: str
+
+
+@dataclass(frozen=True)
+class Agency:
+    kind: str
+    code: str
+    name: str
+    desk: Desk
+
+
+class Directory:
+    def __init__(self) -> None:
+        self.entries = [Agency("department", "01", "Sở Tư pháp", Desk("PJSIP/desk-d01")),
+                        Agency("district", "02", "Thành phố Sa Đéc", Desk("PJSIP/desk-h02")),
+                        Agency("postal_service", "01", "Bưu điện tỉnh", Desk("PJSIP/desk-bd"))]
+
+    def find(self, kind: str, code: str) -> Agency | None:
+        return next((a for a in self.entries if a.kind == kind and a.code == code), None)
+
+
+def make(closed: str | None = None) -> fe.FlowEngine:
+    flow = load_flow(ROOT / "ivr_flows" / "hotline_1022.yaml")
+    return fe.FlowEngine(flow, Directory(), lambda: closed)
+
+
+def run(engine: fe.FlowEngine, *events: fe.Event) -> tuple[fe.CallState, list[fe.Action]]:
+    state, actions = engine.start()
+    everything = list(actions)
+    for event in events:
+        state, actions = engine.handle(state, event)
+        everything.extend(actions)
+    return state, everything
+
+
+def plays(actions: list[fe.Action]) -> list[tuple[str, ...]]:
+    return [a.prompts for a in actions if isinstance(a, fe.Play)]
+
+
+def test_open_call_reaches_main_menu_after_welcome() -> None:
+    state, actions = run(make(), fe.PromptsDone())
+    assert plays(actions) == [("welcome", "recording_notice"), ("main_menu",)]
+    assert state.node == "main" and state.phase == "prompt"
+    assert fe.Note("hours", fields={"hours": "open"}) in actions
+
+
+def test_closed_hours_reads_hours_then_records_a_message() -> None:
+    state, actions = run(make("weekend"), fe.PromptsDone(), fe.PromptsDone(), fe.PromptsDone())
+    assert plays(actions)[1:] == [("closed_hours",), ("leave_message",)]
+    assert isinstance(actions[-1], fe.RecordVoicemail)
+    assert state.disposition == fe.CLOSED_HOURS
+    state, actions = make("weekend").handle(state, fe.VoicemailDone("pound"))
+    assert state.disposition == fe.VOICEMAIL and plays(actions) == [("message_saved",)]
+    state, actions = make("weekend").handle(state, fe.PromptsDone())
+    assert actions == [fe.Hangup()]
+
+
+def test_key_during_menu_prompt_stops_it_and_goes_on() -> None:
+    state, actions = run(make(), fe.PromptsDone(), fe.Digit("3"))
+    assert fe.StopPlayback() in actions and fe.Note("main", keys="3") in actions
+    assert state.node == "department"
+
+
+def test_department_code_transfers_to_that_desk() -> None:
+    engine = make()
+    state, actions = run(engine, fe.PromptsDone(), fe.Digit("3"), fe.PromptsDone(), fe.Digit("0"), fe.Digit("1"))
+    assert state.phase == "announce" and plays(actions)[-1] == ("transferring",)
+    state, actions = engine.handle(state, fe.PromptsDone())
+    transfer = [a for a in actions if isinstance(a, fe.Transfer)]
+    assert transfer and transfer[0].agency.desk.dial == "PJSIP/desk-d01"
+    state, actions = engine.handle(state, fe.TransferResult(True))
+    assert state.phase == "bridged" and state.disposition == fe.TRANSFERRED
+
+
+def test_unknown_code_is_refused_and_asked_again() -> None:
+    state, actions = run(make(), fe.PromptsDone(), fe.Digit("3"), fe.PromptsDone(), fe.Digit("9"), fe.Digit("9"))
+    assert state.node == "department" and state.attempts == 1
+    assert plays(actions)[-1] == ("unknown_code", "enter_department_code")
+
+
+def test_star_lists_the_codes_without_counting_a_failure() -> None:
+    state, actions = run(make(), fe.PromptsDone(), fe.Digit("3"), fe.Digit("*"))
+    assert plays(actions)[-1] == ("department_list", "enter_department_code")
+    assert state.attempts == 0
+
+
+def test_three_silences_go_to_the_operator() -> None:
+    engine = make()
+    state, _ = run(engine, fe.PromptsDone())
+    for attempt in (1, 2):
+        state, _ = engine.handle(state, fe.PromptsDone())
+        state, actions = engine.handle(state, fe.InputTimeout())
+        assert state.attempts == attempt and plays(actions) == [("no_input", "main_menu")]
+    state, _ = engine.handle(state, fe.PromptsDone())
+    state, actions = engine.handle(state, fe.InputTimeout())
+    assert state.node == "queue" and state.disposition == fe.TO_QUEUE
+
+
+def test_wrong_keys_three_times_go_to_the_operator() -> None:
+    state, actions = run(make(), fe.PromptsDone(), fe.Digit("7"), fe.Digit("8"), fe.Digit("#"))
+    assert state.node == "queue"
+    assert [a.keys for a in actions if isinstance(a, fe.Note) and a.keys] == ["7", "8", "#"]
+
+
+def test_nine_repeats_the_menu() -> None:
+    state, actions = run(make(), fe.PromptsDone(), fe.PromptsDone(), fe.Digit("9"))
+    assert state.node == "main" and state.attempts == 0 and plays(actions)[-1] == ("main_menu",)
+
+
+def test_desk_busy_says_why_and_goes_to_the_queue() -> None:
+    engine = make()
+    state, _ = run(engine, fe.PromptsDone(), fe.Digit("6"), fe.PromptsDone())
+    assert state.phase == "transfer"
+    state, actions = engine.handle(state, fe.TransferResult(False, "busy"))
+    assert state.node == "queue" and plays(actions) == [("desk_unavailable", "to_operator")]
+    assert fe.Note("pickup", fields={"transfer_outcome": "busy"}) in actions
+
+
+def test_queue_timeout_offers_voicemail() -> None:
+    engine = make()
+    state, _ = run(engine, fe.PromptsDone(), fe.Digit("0"), fe.PromptsDone())
+    assert state.phase == "queue"
+    state, actions = engine.handle(state, fe.QueueTimeout())
+    assert state.node == "operators_busy"
+
+
+def test_stale_events_are_ignored() -> None:
+    engine = make()
+    state, _ = run(engine, fe.PromptsDone(), fe.Digit("0"), fe.PromptsDone())
+    assert engine.handle(state, fe.Digit("5")) == (state, [])
+    assert engine.handle(state, fe.InputTimeout()) == (state, [])
+
+
+@pytest.mark.parametrize("node", ["main", "department", "nonexistent"])
+def test_resume_after_restart(node: str) -> None:
+    state, actions = make().resume(node)
+    assert state.node == (node if node != "nonexistent" else "welcome")
+    assert plays(actions)
