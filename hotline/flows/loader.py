@@ -6,6 +6,7 @@ Every mistake in the file is collected and reported at once as
 from __future__ import annotations
 
 import dataclasses
+import difflib
 import logging
 import re
 from collections.abc import Callable
@@ -246,21 +247,19 @@ def _node(name: str, raw: Any, line: int, src: v.SourceLines, problems: v.Proble
 
 
 def _fields_known(name: str, kind: str, raw: Any, spec: dict[str, Any], problems: v.Problems) -> bool:
-    ok = True
-    for key in raw:
-        if key != "type" and key not in spec:
-            ok = False
-            problems.error(raw.line_of(key), f"node '{name}' has the unknown field {key!r}",
-                           f"{v.one_of(str(key), spec, limit=12)} (the fields of a {kind} node)")
     cls = SPECS[kind][0]
-    required = [f.name for f in dataclasses.fields(cls) if f.name != "name"
-                and f.default is dataclasses.MISSING and f.default_factory is dataclasses.MISSING]
-    missing = [f for f in required if f not in raw]
+    missing = [f.name for f in dataclasses.fields(cls) if f.name != "name" and f.name not in raw
+               and f.default is dataclasses.MISSING and f.default_factory is dataclasses.MISSING]
+    unknown = [key for key in raw if key != "type" and key not in spec]
+    for key in unknown:
+        meant = difflib.get_close_matches(str(key), missing, n=1)
+        missing = [f for f in missing if f not in meant]      # 'promt' for a missing 'prompt': one error
+        problems.error(raw.line_of(key), f"node '{name}' has the unknown field {key!r}",
+                       f"{v.one_of(str(key), spec, limit=12)} (the fields of a {kind} node)")
     if missing:
-        ok = False
         problems.error(raw.line, f"node '{name}' ({kind}) is missing " + ", ".join(missing),
                        f"add {missing[0]}: …; see ivr_flows/README.md for the fields of a {kind} node")
-    return ok
+    return not unknown and not missing
 
 
 def _options(name: str, raw: Any, line: int, src: v.SourceLines,
