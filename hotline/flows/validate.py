@@ -247,11 +247,13 @@ def check_directory(flow: Flow, src: SourceLines, problems: Problems, directory:
         code = getattr(node, "code", None)
         kind = getattr(node, "kind", None)
         if isinstance(code, str) and kind and directory.find(kind, code) is None:
+            listed: list[Any] = getattr(directory, "of_kind", lambda _kind: [])(kind)
+            known = ", ".join(f'"{a.code}" ({a.name})' for a in listed[:6]) + (", …" if len(listed) > 6 else "")
             problems.error(src.of(node.name, "code"),
                            f"node '{node.name}' transfers to {kind} code '{code}', "
                            "which is not in the transfer directory",
-                           f"add a {kind} with code '{code}' to the transfer directory "
-                           "or write a code it lists")
+                           f"write one of: {known}" if known else
+                           f"add a {kind} with code '{code}' to the transfer directory")
 
 
 def check_code_entry(node: CodeEntryNode, raw: Any, problems: Problems) -> None:

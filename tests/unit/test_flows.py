@@ -8,6 +8,7 @@ from pathlib import Path
 
 import pytest
 
+from hotline.directory import load_directory
 from hotline.errors import ConfigError, ConfigErrors
 from hotline.flows import (
     GENERATED_PROMPTS,
@@ -233,8 +234,19 @@ def test_unknown_directory_code(tmp_path: Path) -> None:
     path = write(tmp_path, text)
     error = only_error(path, directory=Directory(("postal_service", "01")))
     assert error.line == line_of(text, 'code: "07"')
-    assert "postal_service code '07'" in error.message and "transfer directory" in error.hint
+    assert "postal_service code '07'" in error.message
+    assert error.hint == "add a postal_service with code '07' to the transfer directory"
     check_flow(path)                   # without a directory the code is not looked up
+
+
+def test_shipped_flow_matches_the_shipped_directory(tmp_path: Path) -> None:
+    directory = load_directory(ROOT / "transfer_directory")
+    check_flow(SHIPPED, directory=directory)
+    text = edit('code: "01"', 'code: "07"', SHIPPED.read_text(encoding="utf-8"))
+    error = only_error(write(tmp_path, text), directory=directory)
+    assert error.line == line_of(text, 'code: "07"')
+    postal = directory.find("postal_service", "01")
+    assert postal is not None and error.hint == f'write one of: "01" ({postal.name})'
 
 
 def test_code_written_without_quotes(tmp_path: Path) -> None:
