@@ -340,6 +340,19 @@ def test_several_errors_are_reported_together_in_line_order() -> None:
     assert str(errors[0]) in str(ConfigErrors(errors))
 
 
+def test_readme_shows_what_the_validator_prints(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+    text = SHIPPED.read_text(encoding="utf-8")
+    for old, new in [('"3": department ', '"3": departmnt '), ("prompt: to_operator", "prompt: to_operater"),
+                     ("{staffed_hours}", "{gio_lam_viec}")]:
+        text = edit(old, new, text)
+    (tmp_path / "ivr_flows").mkdir()
+    write(tmp_path / "ivr_flows", text, "hotline_1022.yaml")
+    monkeypatch.chdir(tmp_path)
+    printed = [str(e) for e in errors_of(Path("ivr_flows/hotline_1022.yaml"))]
+    readme = (ROOT / "ivr_flows" / "README.md").read_text(encoding="utf-8")
+    assert printed == [line for line in readme.splitlines() if line.startswith("ivr_flows/hotline_1022.yaml:")]
+
+
 def test_load_flow_logs_warnings(tmp_path: Path, caplog: pytest.LogCaptureFixture) -> None:
     text = edit("prompts:\n", 'prompts:\n  spare: "Xin cảm ơn quý vị."\n')
     with caplog.at_level(logging.WARNING, logger="hotline.flows.loader"):
