@@ -1,0 +1,195 @@
+"""``hotline setup`` and ``hotline up``: the two commands that install and run the whole hotline."""
+from __future__ import annotations
+
+import ipaddress
+import logging
+import os
+import signal
+import sys
+import time
+from collections.abc import Callable
+from dataclasses import dataclass
+from pathlib import Path
+from types import FrameType
+from typing import Any
+
+import click
+
+from hotline.errors import HotlineError
+
+from .asterisk import AsteriskInstall, AsteriskProcess, asterisk_version, ensure_asterisk
+from .services import ensure_postgres, ensure_redis, is_postgres_url
+from .shell import Progress, SetupError
+from .supervisor import ProcessSpec, Supervisor
+
+log = logging.getLogger("hotline.up")
+
+APP_READY_WARNING = 30.0   # seconds before `up` says the ARI app has not connected yet
+
+
+@dataclass
+class SetupResult:
+    """What ``hotline setup`` made sure of."""
+
+    install: AsteriskInstall
+    version: tuple[int, int, int]
+    redis_url: str
+    directory: Any
+    prompts: dict[str, Path]
+
+
+def echo(message: str) -> None:
+    click.echo(message)
+
+
+def run_setup(settings: Any, progress: Progress) -> SetupResult:
+    """Ensure Asterisk, Redis, PostgreSQL (if configured) and the rendered voice prompts."""
+    if os.geteuid() != 0:
+        raise SetupError("The set-up installs packages, mounts directories and runs Asterisk in a chroot: "
+                         "run it as root (sudo).")
+    from hotline.asterisk_config import prompts_dir
+    from hotline.directory import load_directory
+    from hotline.flows.loader import load_flow
+    from hotline.prompts import render_prompts
+
+    state_dir = Path(settings.paths.state_dir)
+    state_dir.mkdir(parents=True, exist_ok=True)
+    install = ensure_asterisk(settings, progress)
+    version = asterisk_version(install)
+    progress(f"[setup] Asterisk {'.'.join(map(str, version))} ready ({install.describe()})")
+    redis_url = ensure_redis(settings.redis.url, state_dir, progress)
+    progress(f"[setup] Redis answers at {redis_url}")
+    if is_postgres_url(settings.database.url):
+        ensure_postgres(settings.database.url, progress)
+        progress("[setup] PostgreSQL database ready")
+    directory = load_directory(settings.paths.directory)
+    flow = load_flow(settings.paths.flow, directory=directory, recorded_prompts_dir=settings.paths.prompts_dir)
+    prompts = render_prompts(settings, flow, directory, prompts_dir(settings), progress)
+    progress(f"[setup] {len(prompts)} voice prompts ready in {prompts_dir(settings)}")
+    return SetupResult(install, version, redis_url, directory, prompts)
+
+
+def sip_uris(settings: Any) -> list[str]:
+    """The SIP addresses callers reach, one per hotline number ("sip:1022@127.0.0.1:5060")."""
+    host = str(settings.sip.bind)
+    address = ipaddress.ip_address(host)
+    if address.is_unspecified:
+        host = "127.0.0.1" if address.version == 4 else "::1"
+    if ":" in host:
+        host = f"[{host}]"
+    return [f"sip:{number}@{host}:{settings.sip.port}" for number in settings.province.hotline_numbers]
+
+
+def answering_banner(settings: Any, version: tuple[int, int, int]) -> str:
+    """The line printed once the hotline answers calls."""
+    numbers = list(settings.province.hotline_numbers)
+    uris = sip_uris(settings)
+    listed = " và ".join([", ".join(uris[:-1]), uris[-1]] if len(uris) > 1 else uris)
+    return (f"Tổng đài {numbers[0]} đang trả lời: {listed} (UDP) — "
+            f"Asterisk {'.'.join(map(str, version))}")
+
+
+def _load_settings() -> Any:
+    from hotline.settings import load_settings
+
+    return load_settings()
+
+
+def _fail(exc: HotlineError) -> click.ClickException:
+    return click.ClickException(str(exc))
+
+
+@click.command("setup")
+def setup_command() -> None:
+    """Install and prepare everything the hotline needs (safe to run again)."""
+    try:
+        run_setup(_load_settings(), echo)
+    except HotlineError as exc:
+        raise _fail(exc) from None
+
+
+class _Watch:
+    """Checked by the supervisor: is Asterisk alive? Announce once the ARI app has connected."""
+
+    def __init__(self, asterisk: AsteriskProcess, app_name: str, banner: str, app_log: Path) -> None:
+        self.asterisk, self.app_name, self.banner, self.app_log = asterisk, app_name, banner, app_log
+        self.started = time.monotonic()
+        self.next_look = 0.0
+        self.announced = self.warned = False
+
+    def __call__(self) -> str | None:
+        if not self.asterisk.is_running():
+            return f"Asterisk stopped unexpectedly; see {self.asterisk.log_path}"
+        now = time.monotonic()
+        if self.announced or now < self.next_look:
+            return None
+        self.next_look = now + 1.0
+        try:
+            apps = self.asterisk.rx("ari show apps", timeout=5)
+        except SetupError:
+            apps = ""
+        if any(line.strip() == self.app_name for line in apps.splitlines()):
+            self.announced = True
+            echo(self.banner)
+            echo("Nhấn Ctrl-C để dừng (press Ctrl-C to stop).")
+        elif not self.warned and now - self.started > APP_READY_WARNING:
+            self.warned = True
+            echo(f"[up] The call application has not connected to Asterisk yet; see {self.app_log}")
+        return None
+
+
+def _raise_interrupt(_signum: int, _frame: FrameType | None) -> None:
+    raise KeyboardInterrupt
+
+
+@click.command("up")
+@click.option("--fake-now", metavar="ISO", default=None,
+              help="Run the hotline's clock from this time, e.g. 2027-02-05T23:05:00+07:00 (for tests and demos).")
+def up_command(fake_now: str | None) -> None:
+    """Set up, then run Asterisk and the hotline's processes until Ctrl-C."""
+    signal.signal(signal.SIGTERM, _raise_interrupt)
+    try:
+        code = _up(fake_now, echo)
+    except HotlineError as exc:
+        raise _fail(exc) from None
+    except KeyboardInterrupt:
+        code = 0
+    if code:
+        sys.exit(code)
+
+
+def _up(fake_now: str | None, progress: Progress, supervisor_factory: Callable[[Path], Supervisor] = Supervisor) -> int:
+    from hotline.asterisk_config import render
+    from hotline.clock import clock_from_env, fake_clock_env, parse_fake_now
+    from hotline.context import setup_logging
+    from hotline.secrets import load_or_create_secrets
+
+    setup_logging("up")
+    settings = _load_settings()
+    env: dict[str, str] = {}
+    if fake_now:
+        env.update(fake_clock_env(parse_fake_now(fake_now, settings.tz)))
+        os.environ.update(env)
+    result = run_setup(settings, progress)
+    env["HOTLINE_REDIS_URL"] = result.redis_url
+    state_dir = Path(settings.paths.state_dir)
+    recordings = Path(settings.paths.recordings_root)
+    secrets = load_or_create_secrets(state_dir)
+    clock = clock_from_env(settings.tz)
+    conf = render(settings, secrets, result.directory, dest_dir=state_dir / "asterisk",
+                  clock_offset=clock.offset_seconds())
+    asterisk = AsteriskProcess(result.install, conf, bind_paths=[state_dir, recordings],
+                               owned_paths=[state_dir / "spool", state_dir / "log", state_dir / "run", recordings])
+    try:
+        progress("[up] Starting Asterisk")
+        asterisk.start()
+        specs = [ProcessSpec("ari_app", [sys.executable, "-m", "ari_app"], env),
+                 ProcessSpec("agi", [sys.executable, "-m", "agi"], env)]
+        supervisor = supervisor_factory(state_dir)
+        progress(f"[up] Starting the call application and the AGI server (logs in {supervisor.log_dir})")
+        watch = _Watch(asterisk, settings.asterisk.ari_app, answering_banner(settings, result.version),
+                       supervisor.log_dir / "ari_app.log")
+        return supervisor.run(specs, check=watch)
+    finally:
+        progress("[up] Stopping Asterisk")
+        asterisk.stop()
