@@ -204,6 +204,26 @@ class SippProcess:
                                    f"{pattern!r}; see {self.errors_path} and {self.stderr_path}")
             time.sleep(poll)
 
+    def problems(self) -> list[str]:
+        """What SIPp reported as going wrong, with a hint where one is known.
+
+        Leaves out the receive timeouts that end each interruptible wait and the
+        check that marks a rejected call failed: both are planned.
+        """
+        found = []
+        events = re.split(r"\d{4}-\d\d-\d\d\t[\d:.]+\t[\d.]+: ", _read(self.errors_path))[1:]
+        for event in events:
+            if "jumping to label" not in event and "hotline_failed" not in event and event.strip():
+                found.append(event.strip().splitlines()[0])
+        if not events:  # fatal start-up errors (bad option, port in use) reach only stderr
+            skip = ("In pcap", "max pkt length", "base port", "Resolving remote host")
+            found = [line.strip() for line in _read(self.stderr_path).splitlines()
+                     if line.strip() and not line.startswith(skip)]
+        if any("raw IPv4 socket" in line for line in found):
+            found.append("hint: play_pcap_audio sends through a raw socket: run as root or "
+                         "`setcap cap_net_raw+ep $(command -v sipp)`")
+        return found
+
     def stats(self) -> SippStats:
         """SIPp's counters as last dumped (every second while running, and at exit)."""
         return read_stats(self.stats_path)
@@ -213,6 +233,13 @@ class SippProcess:
 
     def __exit__(self, *exc: object) -> None:
         self.terminate()
+
+
+def _read(path: Path) -> str:
+    try:
+        return path.read_text(encoding="latin-1")
+    except FileNotFoundError:
+        return ""
 
 
 @atexit.register

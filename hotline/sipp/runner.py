@@ -21,7 +21,7 @@ from hotline.sipp.process import (
 )
 from hotline.sipp.scenario import AwaitHangup, CallerScript, Keys, Speak, Wait, write_caller_scenario
 
-OUTCOMES = ("remote_bye", "local_bye", "rejected", "no_answer")
+OUTCOMES = ("remote_bye", "local_bye", "rejected", "no_answer", "no_response", "error")
 
 
 def _workdir(workdir: str | Path | None, prefix: str) -> Path:
@@ -35,7 +35,7 @@ class CallResult:
     """How one SIPp call went."""
 
     exit_code: int
-    outcome: str             # remote_bye | local_bye | rejected | no_answer | error
+    outcome: str             # one of OUTCOMES
     call_id: str | None
     answered: bool
     status_code: int | None  # the rejecting SIP status, if rejected
@@ -49,6 +49,7 @@ class CallResult:
     errors_path: Path
     messages_path: Path
     hold_expired: bool = False
+    problems: list[str] = field(default_factory=list)
 
     @property
     def ok(self) -> bool:
@@ -78,7 +79,7 @@ class CallerProcess(SippProcess):
                           [line.split(" ", 2)[-1] for line in self.events("STEP")], self.stats(),
                           self.elapsed, self.files.workdir, self.stdout_path, self.stderr_path,
                           self.log_path, self.errors_path, self.messages_path,
-                          hold_expired=bool(self.events("HOLD_EXPIRED")))
+                          hold_expired=bool(self.events("HOLD_EXPIRED")), problems=self.problems())
 
 
 def _script_seconds(script: CallerScript) -> float:

@@ -13,8 +13,10 @@ from xml.sax.saxutils import quoteattr
 
 from hotline.sipp.pcap import RtpSequencer, pcap_duration, read_telephone_pcm, write_pcap
 
-# A check that never matches: SIPp then counts the call as failed but still plays the scenario out.
-FAIL_MARK = '<ereg regexp="^HOTLINE-NEVER-MATCHES$" search_in="msg" check_it="true" assign_to="failed"/>'
+# A test that never holds: SIPp then counts the call as failed but still plays the scenario out.
+FAIL_MARK = ('<assign assign_to="hotline_failed" value="1"/><test assign_to="hotline_failed_ok"'
+             ' variable="hotline_failed" compare="equal" value="0" check_it="true"/>'
+             '<log message="FAILED [$hotline_failed_ok]"/>')
 REJECT_CODES = (403, 404, 408, 480, 484, 486, 487, 488, 500, 502, 503, 603)
 
 
@@ -147,13 +149,15 @@ def _invite(caller: str) -> str:
     return send((head + body).format(caller=caller), retrans=True, extra=' start_rtd="answer"')
 
 
-def _answer_phase(caller: str, answer_timeout_ms: int) -> str:
-    """INVITE, provisional responses, a rejection or no answer (CANCEL), or 200 and ACK."""
+def _answer_phase(caller: str, answer_timeout_ms: int, response_timeout_ms: int) -> str:
+    """INVITE; no response at all, a rejection, no answer (then CANCEL), or 200 and ACK."""
     wait = f'timeout="{answer_timeout_ms}" ontimeout="no_answer"'
     xml = _invite(caller)
-    xml += f'  <recv response="100" optional="true" {wait}/>\n'
-    xml += f'  <recv response="180" optional="true" {wait}/>\n'
-    xml += f'  <recv response="183" optional="true" {wait}/>\n'
+    xml += (f'  <recv response="100" optional="true" timeout="{min(response_timeout_ms, answer_timeout_ms)}"'
+            ' ontimeout="no_response"/>\n')
+    ringing = log_action("RINGING [call_id]")
+    xml += f'  <recv response="180" optional="true" {wait}>{ringing}</recv>\n'
+    xml += f'  <recv response="183" optional="true" {wait}>{ringing}</recv>\n'
     for code in REJECT_CODES:
         outcome = quoteattr(f"OUTCOME rejected {code} [call_id]")
         xml += (f'  <recv response="{code}" optional="true" next="rejected">'
@@ -165,7 +169,7 @@ def _answer_phase(caller: str, answer_timeout_ms: int) -> str:
 
 
 def _endings(caller: str) -> str:
-    """The labelled tails every path jumps to: local BYE, remote BYE, rejected, no answer."""
+    """The labelled tails every path jumps to: local or remote BYE, rejected, no answer, no response."""
     bye = "BYE sip:[service]@[remote_ip]:[remote_port] SIP/2.0" + _DIALOG + "CSeq: 2 BYE\n" + _CONTACT
     reply_200 = "SIP/2.0 200 OK\n[last_Via:]\n[last_From:]\n[last_To:]\n[last_Call-ID:]\n[last_CSeq:]\n"
     ack_reject = ("ACK sip:[service]@[remote_ip]:[remote_port] SIP/2.0\n[last_Via:]\n[last_From:]\n"
@@ -185,20 +189,29 @@ def _endings(caller: str) -> str:
     xml += '  <label id="no_answer"/>\n' + nop("OUTCOME no_answer [call_id]") + send(cancel, retrans=True)
     xml += f'  <recv response="200" optional="true"/>\n  <recv response="487"><action>{FAIL_MARK}</action></recv>\n'
     xml += send(ack_reject) + '  <nop next="end"/>\n'
+    # A <nop>'s failed check does not count, so no response ends on a receive timeout (a failed call).
+    xml += '  <label id="no_response"/>\n' + nop("OUTCOME no_response [call_id]")
+    xml += '  <recv request="HOTLINE-NEVER" timeout="1"/>\n'
+
     xml += '  <label id="end"/>\n' + nop("END [call_id]")
     return xml
 
 
 def build_caller_xml(script: CallerScript, workdir: str | Path, *, caller: str = "0912345678",
-                     answer_timeout: float = 60.0, sequencer: RtpSequencer | None = None) -> str:
-    """The caller scenario's XML; DTMF and speech pcaps are written into ``workdir``."""
+                     answer_timeout: float = 60.0, response_timeout: float = 8.0,
+                     sequencer: RtpSequencer | None = None) -> str:
+    """The caller scenario's XML; DTMF and speech pcaps are written into ``workdir``.
+
+    No response at all within ``response_timeout`` (not even 100 Trying) ends the
+    call as ``no_response``; no 200 within ``answer_timeout`` cancels it as ``no_answer``.
+    """
     workdir = Path(workdir)
     workdir.mkdir(parents=True, exist_ok=True)
     if not (caller.replace("+", "").isalnum() or caller.startswith("[field")):
         raise ValueError(f"caller number {caller!r} must be digits (or letters)")
     rtp = sequencer or RtpSequencer()
     xml = ('<?xml version="1.0" encoding="ISO-8859-1" ?>\n<scenario name="hotline caller">\n'
-           + _answer_phase(caller, int(answer_timeout * 1000)))
+           + _answer_phase(caller, int(answer_timeout * 1000), int(response_timeout * 1000)))
     for index, step in enumerate(script.normalized(), start=1):
         xml += _step_xml(index, step, workdir, rtp)
     xml += _endings(caller)
