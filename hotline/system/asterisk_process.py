@@ -10,16 +10,14 @@ from __future__ import annotations
 import logging
 import os
 import re
-import signal
 import stat
 import subprocess
-import time
 from pathlib import Path
 from types import TracebackType
 from typing import IO, TYPE_CHECKING
 
 from . import mounts
-from .shell import SetupError, run, tail_file, wait_until
+from .shell import SetupError, run, tail_file, terminate, wait_until
 
 if TYPE_CHECKING:
     from .asterisk import AsteriskInstall
@@ -32,14 +30,21 @@ REMOTE_FLAGS = ("-r", "-R", "-rx", "-x")
 
 
 def read_directories(conf_path: Path) -> dict[str, str]:
-    """The ``[directories]`` section of an asterisk.conf (``astrundir`` -> path, ...)."""
+    """The ``[directories]`` section of an asterisk.conf (``astrundir`` -> path, ...).
+
+    Raises SetupError for ``[directories](!)``: that marks a template, which Asterisk ignores.
+    """
     found: dict[str, str] = {}
     section = ""
-    for raw in conf_path.read_text(encoding="utf-8").splitlines():
+    for number, raw in enumerate(conf_path.read_text(encoding="utf-8").splitlines(), 1):
         line = raw.split(";", 1)[0].strip()
-        header = re.match(r"\[([^]]+)\]", line)
+        header = re.match(r"\[([^]]+)\]\s*(\([^)]*\))?", line)
         if header:
             section = header[1].strip().lower()
+            if section == "directories" and header[2] and "!" in header[2]:
+                raise SetupError(f"{conf_path}:{number}: '{line}' makes the section a template, so Asterisk "
+                                 "ignores it and uses its built-in directories (and another Asterisk's control "
+                                 "socket). Write '[directories]' without '(!)' (in asterisk_conf/asterisk.conf.j2).")
         elif section == "directories" and ("=>" in line or "=" in line):
             key, _, value = line.partition("=>") if "=>" in line else line.partition("=")
             found[key.strip().lower()] = value.strip()
@@ -74,6 +79,7 @@ class AsteriskProcess:
         self._log_path = log_path
         self._proc: subprocess.Popen[bytes] | None = None
         self._log: IO[bytes] | None = None
+        self._mounted: list[Path] = []
 
     @property
     def log_path(self) -> Path:
@@ -140,9 +146,16 @@ class AsteriskProcess:
                 proc.wait(10)
         self._stop_leftovers()
         root = self.install.root
-        if root is not None and not mounts.processes_in_root(root):
-            for target in mounts.unmount_all_under(root):
-                log.debug("unmounted %s", target)
+        if root is not None:
+            if not mounts.processes_in_root(root):
+                for target in mounts.unmount_all_under(root):
+                    log.debug("unmounted %s", target)
+            else:   # another Asterisk runs in the root: leave its mounts, remove ours
+                table = mounts.read_mounts()
+                for ours in reversed(self._mounted):
+                    if mounts.is_mount_point(ours, table):
+                        mounts.unmount(ours)
+            self._mounted = []
         if self._log is not None:
             self._log.close()
             self._log = None
@@ -165,7 +178,15 @@ class AsteriskProcess:
             done = subprocess.run(argv, capture_output=True, timeout=10, stdin=subprocess.DEVNULL)
         except subprocess.TimeoutExpired:
             return False
-        return done.returncode == 0
+        return done.returncode == 0 and self._pid_file() == self._proc.pid
+
+    def _pid_file(self) -> int | None:
+        """The pid in astrundir/asterisk.pid: proves the Asterisk that answers is ours."""
+        rundir = read_directories(self.conf_path).get("astrundir", "/var/run/asterisk")
+        try:
+            return int(Path(rundir, "asterisk.pid").read_text().strip())
+        except (OSError, ValueError):
+            return None
 
     def _is_ours(self, pid: int) -> bool:
         """True for an Asterisk server (not a remote console) running our asterisk.conf in our root."""
@@ -181,7 +202,10 @@ class AsteriskProcess:
         """Stop an Asterisk with our configuration that an earlier run left behind."""
         own = self._proc.pid if self._proc is not None and self._proc.poll() is None else None
         candidates = set(mounts.pids())
-        rundir = read_directories(self.conf_path).get("astrundir") if self.conf_path.is_file() else None
+        try:
+            rundir = read_directories(self.conf_path).get("astrundir") if self.conf_path.is_file() else None
+        except SetupError:
+            rundir = None
         if rundir:
             try:
                 candidates.add(int(Path(rundir, "asterisk.pid").read_text().strip()))
@@ -190,7 +214,7 @@ class AsteriskProcess:
         for pid in sorted(candidates - {own}):
             if self._is_ours(pid):
                 log.warning("stopping an Asterisk left running by an earlier run (pid %d)", pid)
-                _terminate(pid)
+                terminate(pid)
 
     def _prepare_root(self, root: Path) -> None:
         if not mounts.processes_in_root(root):
@@ -205,6 +229,7 @@ class AsteriskProcess:
             for path in self.bind_paths:
                 if mounts.bind(root, path):
                     log.debug("mounted %s inside %s", path, root)
+                self._mounted.append(mounts.target_in_root(root, path))   # ours to remove, even if left by a dead run
             _ensure_devices(root)
         finally:
             os.umask(old_umask)
@@ -259,24 +284,3 @@ def _ensure_devices(root: Path) -> None:
         except PermissionError:
             node.touch()
             run(["mount", "--bind", f"/dev/{name}", node], f"make /dev/{name} available to Asterisk")
-
-
-def _terminate(pid: int, timeout: float = 10) -> None:
-    """SIGTERM, then SIGKILL after ``timeout``; returns once the process is gone."""
-    for sig, wait in ((signal.SIGTERM, timeout), (signal.SIGKILL, 5.0)):
-        try:
-            os.kill(pid, sig)
-        except ProcessLookupError:
-            return
-        deadline = time.monotonic() + wait
-        while time.monotonic() < deadline:
-            if not Path(f"/proc/{pid}").exists() or _is_zombie(pid):
-                return
-            time.sleep(0.1)
-
-
-def _is_zombie(pid: int) -> bool:
-    try:
-        return Path(f"/proc/{pid}/stat").read_text().rsplit(")", 1)[1].split()[0] == "Z"
-    except (OSError, IndexError):
-        return True

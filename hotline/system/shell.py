@@ -2,6 +2,7 @@
 from __future__ import annotations
 
 import os
+import signal
 import subprocess
 import time
 from collections.abc import Callable, Mapping, Sequence
@@ -79,3 +80,26 @@ def wait_until(check: Callable[[], T | None], timeout: float, what: str, interva
         if time.monotonic() >= deadline:
             raise SetupError(f"Gave up waiting for {what} after {timeout:.0f} s. {hint}".strip())
         time.sleep(min(interval, max(0.0, deadline - time.monotonic())))
+
+
+def terminate(pid: int, timeout: float = 10, group: bool = False) -> None:
+    """SIGTERM a process (or its process group), SIGKILL after ``timeout``; return once it is gone."""
+    for sig, wait in ((signal.SIGTERM, timeout), (signal.SIGKILL, 5.0)):
+        try:
+            os.killpg(pid, sig) if group else os.kill(pid, sig)
+        except (ProcessLookupError, PermissionError):
+            return
+        deadline = time.monotonic() + wait
+        while time.monotonic() < deadline:
+            if not is_alive(pid):
+                return
+            time.sleep(0.1)
+
+
+def is_alive(pid: int) -> bool:
+    """True while the process exists and is not a zombie."""
+    try:
+        state = Path(f"/proc/{pid}/stat").read_text().rsplit(")", 1)[1].split()[0]
+    except (OSError, IndexError):
+        return False
+    return state != "Z"

@@ -1,6 +1,8 @@
 """Keeps the hotline's Python processes running for ``hotline up``.
 
-Each child logs to ``<state_dir>/log/<name>.log``. A child that exits while the
+Each child logs to ``<state_dir>/log/<name>.log`` and has its pid in
+``<state_dir>/pids/<name>.pid``, so that a child left running by a supervisor that was
+killed is stopped before a new one starts. A child that exits while the
 hotline is running is started again after a pause that doubles on each quick failure
 (1 s, 2 s, 4 s ... at most 30 s) and resets once it has run for a minute.
 """
@@ -17,6 +19,8 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from types import FrameType
 from typing import IO
+
+from .shell import terminate
 
 log = logging.getLogger("hotline.supervisor")
 
@@ -50,6 +54,7 @@ class Supervisor:
 
     def __init__(self, state_dir: Path, poll_interval: float = 0.2) -> None:
         self.log_dir = Path(state_dir) / "log"
+        self.pid_dir = Path(state_dir) / "pids"
         self.poll_interval = poll_interval
         self._children: list[_Child] = []
         self._stopping = threading.Event()
@@ -61,9 +66,11 @@ class Supervisor:
         if self._thread is not None:
             raise RuntimeError("the supervisor is already running")
         self.log_dir.mkdir(parents=True, exist_ok=True)
+        self.pid_dir.mkdir(parents=True, exist_ok=True)
         self._stopping.clear()
         self._children = [_Child(spec) for spec in specs]
         for child in self._children:
+            self._stop_leftover(child.spec)
             self._spawn(child)
         self._thread = threading.Thread(target=self._watch, name="supervisor", daemon=True)
         self._thread.start()
@@ -88,6 +95,7 @@ class Supervisor:
                     _signal_group(child.proc, signal.SIGKILL)
                     child.proc.wait()
             for child in self._children:
+                (self.pid_dir / f"{child.spec.name}.pid").unlink(missing_ok=True)
                 if child.log_file is not None:
                     child.log_file.close()
                     child.log_file = None
@@ -140,8 +148,21 @@ class Supervisor:
                                       stderr=subprocess.STDOUT, env=env, start_new_session=True)
         child.started = time.monotonic()
         child.restart_at = None
+        (self.pid_dir / f"{child.spec.name}.pid").write_text(f"{child.proc.pid}\n")
         log.info("started %s (pid %d, log %s)", child.spec.name, child.proc.pid,
                  self.log_dir / f"{child.spec.name}.log")
+
+    def _stop_leftover(self, spec: ProcessSpec) -> None:
+        """Stop the same program left running by an earlier supervisor that died without stopping it."""
+        try:
+            pid = int((self.pid_dir / f"{spec.name}.pid").read_text().strip())
+            argv = Path(f"/proc/{pid}/cmdline").read_bytes().split(b"\0")[:-1]
+        except (OSError, ValueError):
+            return
+        if [a.decode("utf-8", "surrogateescape") for a in argv] != list(spec.argv):
+            return
+        log.warning("stopping %s left running by an earlier run (pid %d)", spec.name, pid)
+        terminate(pid, group=True)
 
     def _watch(self) -> None:
         while not self._stopping.wait(self.poll_interval):
