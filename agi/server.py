@@ -63,6 +63,8 @@ class _RequestHandler(socketserver.StreamRequestHandler):
         reader = io.TextIOWrapper(self.rfile, encoding="utf-8", newline="\n")  # type: ignore[type-var]
         writer = io.TextIOWrapper(self.wfile, encoding="utf-8", write_through=True)  # type: ignore[type-var]
         agi = SocketAGI(reader, writer)
+        if not agi.env:     # a health check that connected and left
+            return
         route = self.server.routes.get(agi.script)
         if route is None:
             log.warning("unknown AGI script %r from %s", agi.script, agi.env.get("agi_channel"))

@@ -53,23 +53,23 @@ class HotlineApp:
         await self.ari.close()
 
     async def _serve(self, stop: asyncio.Event) -> None:
-        events = self.ari.events()
-        first = asyncio.ensure_future(events.__anext__())
-        stopper = asyncio.ensure_future(stop.wait())
-        done, _ = await asyncio.wait({first, stopper}, return_when=asyncio.FIRST_COMPLETED)
-        if stopper in done:
-            first.cancel()
-            return
-        stopper.cancel()
-        log.info("connected to ARI as app %r", self.ari.app)
-        self.connected.set()
-        self.handle(first.result())
-        await self.reconcile()
-        async for event in events:
-            self.handle(event)
-            if stop.is_set():
-                break
-        log.warning("ARI WebSocket closed")
+        async with self.ari.websocket() as ws:
+            log.info("connected to ARI as app %r", self.ari.app)
+            self.connected.set()
+            closer = asyncio.ensure_future(self._close_on(stop, ws))
+            try:
+                await self.reconcile()
+                async for event in self.ari.events(ws):
+                    self.handle(event)
+            finally:
+                closer.cancel()
+        if not stop.is_set():
+            log.warning("ARI WebSocket closed")
+
+    @staticmethod
+    async def _close_on(stop: asyncio.Event, ws: Any) -> None:
+        await stop.wait()
+        await ws.close()
 
     # -- dispatch ---------------------------------------------------------------
     def handle(self, event: dict[str, Any]) -> None:

@@ -50,17 +50,21 @@ class AriClient:
                 raise AriError(resp.status, text.strip() or resp.reason or "")
             return json.loads(text) if text else None
 
-    async def events(self) -> AsyncIterator[dict[str, Any]]:
-        """Yield events of our app until the WebSocket closes (raises on connect failure)."""
+    def websocket(self) -> Any:
+        """The event WebSocket of our app (an async context manager; iterate it for events)."""
         assert self._session is not None, "AriClient.open() first"
         url = self.base_url.replace("http", "ws", 1) + "/ari/events"
-        async with self._session.ws_connect(url, params={"app": self.app}, heartbeat=20,
-                                            timeout=aiohttp.ClientWSTimeout(ws_close=5)) as ws:
-            async for msg in ws:
-                if msg.type == aiohttp.WSMsgType.TEXT:
-                    yield json.loads(msg.data)
-                elif msg.type in (aiohttp.WSMsgType.CLOSED, aiohttp.WSMsgType.ERROR):
-                    break
+        return self._session.ws_connect(url, params={"app": self.app}, heartbeat=20,
+                                        timeout=aiohttp.ClientWSTimeout(ws_close=5))
+
+    @staticmethod
+    async def events(ws: Any) -> AsyncIterator[dict[str, Any]]:
+        """Yield decoded events from an open WebSocket until it closes."""
+        async for msg in ws:
+            if msg.type == aiohttp.WSMsgType.TEXT:
+                yield json.loads(msg.data)
+            elif msg.type in (aiohttp.WSMsgType.CLOSED, aiohttp.WSMsgType.ERROR):
+                break
 
     # -- channels -------------------------------------------------------------
     async def play(self, channel_id: str, media: list[str], playback_id: str) -> Any:

@@ -42,7 +42,26 @@ def render(settings: Any, secrets: Any, directory: Any, dest_dir: Path, clock_of
         name = template.name.removesuffix(".j2")
         text = env.get_template(template.name).render(banner=BANNER.format(name=name), **context)
         _write_if_changed(dest_dir / name, text)
+    _link_recording_spool(Path(settings.paths.state_dir), Path(settings.paths.recordings_root))
     return dest_dir / "asterisk.conf"
+
+
+def _link_recording_spool(state_dir: Path, recordings_root: Path) -> None:
+    """ARI stores recordings under <astspooldir>/recording: point that at the recordings root,
+    so a caller's message lands beside the call's recording (YYYY/MM/DD/<call id>.voicemail.wav)."""
+    spool = state_dir / "spool"
+    spool.mkdir(parents=True, exist_ok=True)
+    link = spool / "recording"
+    if link.is_symlink() and Path(os.readlink(link)) == recordings_root:
+        return
+    if link.is_dir() and not link.is_symlink():
+        if any(link.iterdir()):
+            raise RuntimeError(f"{link} holds files: move them under {recordings_root} and delete the folder")
+        link.rmdir()
+    elif link.is_symlink():
+        link.unlink()
+    recordings_root.mkdir(parents=True, exist_ok=True)
+    link.symlink_to(recordings_root)
 
 
 def prompts_dir(settings: Any) -> Path:
@@ -56,4 +75,7 @@ def _write_if_changed(path: Path, text: str) -> None:
     tmp = path.with_suffix(path.suffix + ".tmp")
     tmp.write_text(text, encoding="utf-8")
     os.chmod(tmp, 0o640)
+    if path.exists():   # keep the group Asterisk reads it with (set when Asterisk starts)
+        st = path.stat()
+        os.chown(tmp, st.st_uid, st.st_gid)
     os.replace(tmp, path)

@@ -1,0 +1,52 @@
+"""Integration fixtures: one real Asterisk per session, the real app processes, SIPp callers."""
+from __future__ import annotations
+
+import os
+import shutil
+import tempfile
+from collections.abc import Iterator
+from pathlib import Path
+
+import pytest
+
+from tests.support.stack import Stack
+
+pytestmark = pytest.mark.asterisk
+
+
+def _base_dir() -> Path:
+    # Bind-mounted into the Asterisk root: keep it short and outside the checkout.
+    return Path(tempfile.mkdtemp(prefix="hotline-it-", dir="/var/tmp"))
+
+
+@pytest.fixture(scope="session")
+def stack() -> Iterator[Stack]:
+    if os.geteuid() != 0:
+        pytest.fail("integration tests run Asterisk in a chroot with bind mounts: run them as root "
+                    "(scripts/test does)")
+    base = _base_dir()
+    url = os.environ.get("HOTLINE_TEST_DATABASE_URL")
+    s = Stack(base, database_url=url)
+    try:
+        s.start()
+        yield s
+    finally:
+        s.stop()
+        artifacts = Path(os.environ.get("HOTLINE_TEST_ARTIFACTS", "test-artifacts")) / "integration-logs"
+        artifacts.mkdir(parents=True, exist_ok=True)
+        for log in list(s.logs.glob("*.log")) + list((s.state / "log").glob("*.log")):
+            shutil.copy(log, artifacts / log.name)
+        shutil.rmtree(base, ignore_errors=True)
+
+
+@pytest.fixture()
+def open_hours(stack: Stack) -> Stack:
+    """The hotline clock on a Wednesday at 10:00 (staffed), whatever the real time."""
+    from datetime import datetime
+    stack.set_clock(datetime.fromisoformat("2026-11-25T10:00:00+07:00"))
+    return stack
+
+
+@pytest.fixture()
+def workdir(tmp_path: Path) -> Path:
+    return tmp_path

@@ -1,0 +1,197 @@
+"""The real hotline for integration tests: Asterisk 22 in its root, the ARI app, the AGI server.
+
+Asterisk starts once per test session; the Python processes are restarted
+whenever a test needs another instant on the hotline clock (HOTLINE_FAKE_NOW).
+"""
+from __future__ import annotations
+
+import base64
+import json
+import os
+import signal
+import subprocess
+import sys
+import time
+import urllib.error
+import urllib.request
+from collections.abc import Callable
+from datetime import datetime
+from pathlib import Path
+from typing import Any, TypeVar
+
+import yaml
+
+from hotline.asterisk_config import render
+from hotline.clock import fake_clock_env
+from hotline.context import Context, load_context
+from hotline.db.repository import CallRepository
+from hotline.prompts import render_prompts
+from hotline.system.asterisk import ensure_asterisk
+from hotline.system.asterisk_process import AsteriskProcess
+
+ROOT = Path(__file__).resolve().parents[2]
+T = TypeVar("T")
+
+# Desk phones the tests run with SIPp, by directory entry: endpoint -> UDP port.
+DESK_PORTS = {"desk-d01": 15071, "desk-d02": 15072, "desk-h01": 15073, "desk-bd": 15074}
+
+
+def wait_for(condition: Callable[[], T], timeout: float, what: str, interval: float = 0.1) -> T:
+    """Poll ``condition`` until it returns something truthy; fail with ``what`` at the deadline."""
+    deadline = time.monotonic() + timeout
+    last: Any = None
+    while time.monotonic() < deadline:
+        last = condition()
+        if last:
+            return last
+        time.sleep(interval)
+    raise AssertionError(f"timed out after {timeout:.0f} s waiting for {what} (last value: {last!r})")
+
+
+def write_test_directory(dest: Path) -> Path:
+    """The shipped directory, with fixed contacts for the desks the tests answer with SIPp."""
+    dest.mkdir(parents=True, exist_ok=True)
+    for src in sorted((ROOT / "transfer_directory").glob("*.yaml")):
+        data = yaml.safe_load(src.read_text(encoding="utf-8"))
+        for entry in data.get("entries", []):
+            desk = entry.get("desk") or {}
+            port = DESK_PORTS.get(desk.get("endpoint", ""))
+            if port:
+                desk["contact"] = f"sip:{desk['endpoint']}@127.0.0.1:{port}"
+        (dest / src.name).write_text(yaml.safe_dump(data, allow_unicode=True, sort_keys=False), encoding="utf-8")
+    return dest
+
+
+class Stack:
+    def __init__(self, base: Path, database_url: str | None = None) -> None:
+        self.base = base
+        self.state = base / "state"
+        self.recordings = base / "recordings"
+        self.logs = base / "logs"
+        for d in (self.state, self.recordings, self.logs):
+            d.mkdir(parents=True, exist_ok=True)
+        directory = write_test_directory(base / "directory")
+        self.env: dict[str, str] = {
+            **os.environ,
+            "HOTLINE_STATE_DIR": str(self.state),
+            "HOTLINE_RECORDINGS_ROOT": str(self.recordings),
+            "HOTLINE_DIRECTORY": str(directory),
+            "HOTLINE_DATABASE_URL": database_url or f"sqlite:///{self.state}/hotline.db",
+            "PYTHONUNBUFFERED": "1",
+        }
+        for key in ("HOTLINE_FAKE_NOW", "HOTLINE_FAKE_ANCHOR"):
+            self.env.pop(key, None)
+        self.ctx: Context = load_context(env=self.env)
+        self.repo = CallRepository(self.ctx.sessions())
+        self.asterisk: AsteriskProcess | None = None
+        self.procs: dict[str, subprocess.Popen[bytes]] = {}
+        self.fake_now: datetime | None = None
+
+    # -- lifecycle ------------------------------------------------------------
+    def start(self) -> None:
+        s = self.ctx.settings
+        render_prompts(s, self.ctx.flow, self.ctx.directory, s.paths.state_dir / "prompts", lambda _m: None)
+        conf = self._render(0.0)
+        install = ensure_asterisk(s, lambda _m: None)
+        self.asterisk = AsteriskProcess(install, conf, bind_paths=[self.state, self.recordings],
+                                        owned_paths=[self.state / "spool", self.state / "log", self.state / "run",
+                                                     self.recordings])
+        self.asterisk.start()
+        self.start_apps()
+
+    def stop(self) -> None:
+        self.stop_apps()
+        if self.asterisk is not None:
+            self.asterisk.stop()
+
+    def _render(self, offset: float) -> Path:
+        return render(self.ctx.settings, self.ctx.secrets, self.ctx.directory, self.state / "asterisk",
+                      clock_offset=offset)
+
+    def set_clock(self, fake_now: datetime | None) -> None:
+        """Restart the app processes on another instant of the hotline clock (None: real time)."""
+        if fake_now == self.fake_now and self.procs:
+            return
+        self.stop_apps()
+        self.fake_now = fake_now
+        self.start_apps()
+
+    def start_apps(self) -> None:
+        env = dict(self.env)
+        offset = 0.0
+        if self.fake_now is not None:
+            anchor = time.time()
+            env.update(fake_clock_env(self.fake_now, anchor))
+            offset = self.fake_now.timestamp() - anchor
+        self._render(offset)
+        assert self.asterisk is not None
+        self.asterisk.rx("dialplan reload")
+        self.start_proc("agi", env)
+        self.start_proc("ari_app", env)
+        wait_for(self.app_registered, 20, "the ARI app to register")
+
+    def start_proc(self, name: str, env: dict[str, str] | None = None) -> None:
+        log = (self.logs / f"{name}.log").open("ab")
+        self.procs[name] = subprocess.Popen([sys.executable, "-m", name], cwd=ROOT, env=env or self.env,
+                                            stdout=log, stderr=subprocess.STDOUT, start_new_session=True)
+        if name == "agi":
+            wait_for(lambda: _port_open(self.ctx.settings.agi.bind, self.ctx.settings.agi.port), 15,
+                     "the AGI server to listen")
+
+    def kill(self, name: str, sig: int = signal.SIGKILL) -> None:
+        proc = self.procs.pop(name, None)
+        if proc is not None and proc.poll() is None:
+            proc.send_signal(sig)
+            proc.wait(timeout=15)
+
+    def stop_apps(self) -> None:
+        for name in list(self.procs):
+            self.kill(name, signal.SIGTERM)
+
+    # -- ARI ------------------------------------------------------------------------
+    def ari(self, path: str, method: str = "GET") -> Any:
+        s = self.ctx.settings
+        req = urllib.request.Request(f"http://{s.asterisk.http_bind}:{s.asterisk.http_port}/ari{path}",
+                                     method=method)
+        token = base64.b64encode(f"{s.asterisk.ari_user}:{self.ctx.secrets.ari_password}".encode()).decode()
+        req.add_header("Authorization", f"Basic {token}")
+        with urllib.request.urlopen(req, timeout=5) as resp:
+            body = resp.read()
+        return json.loads(body) if body else None
+
+    def app_registered(self) -> bool:
+        try:
+            self.ari(f"/applications/{self.ctx.settings.asterisk.ari_app}")
+        except (urllib.error.URLError, OSError):
+            return False
+        # An app is listed while it has a WebSocket; the dialplan's Stasis() needs exactly that.
+        return "hotline" in self.asterisk.rx("ari show apps") if self.asterisk else False
+
+    def app_unregistered(self) -> bool:
+        return not self.app_registered()
+
+    def channels(self) -> list[dict[str, Any]]:
+        return list(self.ari("/channels"))
+
+    def bridges(self) -> list[dict[str, Any]]:
+        return list(self.ari("/bridges"))
+
+    # -- the call log -------------------------------------------------------------------
+    def ended_call(self, caller: str, timeout: float = 30) -> dict[str, Any]:
+        """The latest call from ``caller`` once it is closed and its recording logged."""
+        def done() -> dict[str, Any] | None:
+            for row in self.repo.latest(50):
+                if row["caller"] == caller and row["ended_at"] and row["recording"]:
+                    return row
+            return None
+        return wait_for(done, timeout, f"the call from {caller} to be closed with its recording")
+
+    def call_rows(self, caller: str) -> list[dict[str, Any]]:
+        return [r for r in self.repo.latest(200) if r["caller"] == caller]
+
+
+def _port_open(host: str, port: int) -> bool:
+    import socket
+    with socket.socket() as sock:
+        sock.settimeout(0.5)
+        return sock.connect_ex((host, port)) == 0
