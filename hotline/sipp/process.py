@@ -17,6 +17,7 @@ import subprocess
 import time
 from dataclasses import dataclass, field
 from pathlib import Path
+from typing import Self
 
 SIPP_BINARY = os.environ.get("HOTLINE_SIPP", "sipp")
 _LIVE: set[SippProcess] = set()  # terminated at interpreter exit
@@ -228,7 +229,7 @@ class SippProcess:
         """SIPp's counters as last dumped (every second while running, and at exit)."""
         return read_stats(self.stats_path)
 
-    def __enter__(self) -> SippProcess:
+    def __enter__(self) -> Self:
         return self
 
     def __exit__(self, *exc: object) -> None:
