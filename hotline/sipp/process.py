@@ -4,6 +4,10 @@ SIPp quirks handled here: without ``-p`` a UAC binds port 5060 when it is free
 (Asterisk's port), every instance binds a UDP control port (8888 by default)
 and two media ports (``-mp`` and ``-mp`` + 2), so all of them are picked free.
 ``-nostdin`` keeps it from reading a terminal that CI does not have.
+``play_pcap_audio`` sends through a raw socket: SIPp must run as root or with
+CAP_NET_RAW, or the call aborts with "Can't create raw IPv4 socket".
+The ``<log>`` lines (``-log_file``) are written as they happen, so a test can
+wait on them while the call is going on; the statistics CSV only every second.
 """
 from __future__ import annotations
 
@@ -19,8 +23,12 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Self
 
-SIPP_BINARY = os.environ.get("HOTLINE_SIPP", "sipp")
 _LIVE: set[SippProcess] = set()  # terminated at interpreter exit
+
+
+def sipp_binary() -> str:
+    """The SIPp to run: ``$HOTLINE_SIPP`` or ``sipp`` on the PATH."""
+    return os.environ.get("HOTLINE_SIPP", "sipp")
 
 
 def udp_port_free(port: int, host: str = "0.0.0.0") -> bool:
@@ -64,6 +72,7 @@ class SippFiles:
 
     workdir: Path
     name: str
+    messages: bool = True  # -trace_msg: every SIP message (too much for load runs)
 
     def path(self, suffix: str) -> Path:
         """A file of this run, e.g. ``path("logs.log")``."""
@@ -71,11 +80,13 @@ class SippFiles:
 
     def options(self) -> list[str]:
         """The tracing options that put SIPp's files here."""
-        return ["-trace_logs", "-log_file", str(self.path("logs.log")),
-                "-trace_err", "-error_file", str(self.path("errors.log")),
-                "-trace_msg", "-message_file", str(self.path("messages.log")),
-                "-trace_stat", "-stf", str(self.path("stats.csv")), "-fd", "1",
-                "-trace_screen", "-screen_file", str(self.path("screen.log"))]
+        options = ["-trace_logs", "-log_file", str(self.path("logs.log")),
+                   "-trace_err", "-error_file", str(self.path("errors.log")),
+                   "-trace_stat", "-stf", str(self.path("stats.csv")), "-fd", "1",
+                   "-trace_screen", "-screen_file", str(self.path("screen.log"))]
+        if self.messages:
+            options += ["-trace_msg", "-message_file", str(self.path("messages.log"))]
+        return options
 
 
 @dataclass
@@ -255,7 +266,7 @@ def _terminate_all() -> None:
 def base_command(scenario: Path, files: SippFiles, *, local_ip: str, local_port: int,
                  media_port: int, timeout: float | None) -> list[str]:
     """The options every run shares: scenario, addresses and ports, tracing, safety timeout."""
-    command = [SIPP_BINARY, "-sf", str(scenario), "-i", local_ip, "-mi", local_ip,
+    command = [sipp_binary(), "-sf", str(scenario), "-i", local_ip, "-mi", local_ip,
                "-p", str(local_port), "-mp", str(media_port), "-cp", str(free_udp_port()),
                "-nostdin", "-f", "5", *files.options()]
     if timeout:

@@ -228,7 +228,7 @@ def run_load(target_host: str, target_port: int, dialled: str, script: CallerScr
         inf.write_text("SEQUENTIAL\n" + "".join(f"{number};\n" for number in callers), encoding="ascii")
         caller, extra = "[field0]", ["-inf", str(inf)]
     scenario = write_caller_scenario(script, work, caller=caller, answer_timeout=answer_timeout)
-    files = SippFiles(work, "load")
+    files = SippFiles(work, "load", messages=False)
     command = base_command(scenario, files, local_ip=local_ip_for(target_host), local_port=free_udp_port(),
                            media_port=free_media_port(), timeout=timeout)
     command += ["-s", dialled, "-r", f"{rate_per_s:g}", "-l", str(limit_concurrent), "-m", str(total_calls),
