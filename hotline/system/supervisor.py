@@ -44,7 +44,7 @@ class _Child:
     proc: subprocess.Popen[bytes] | None = None
     log_file: IO[bytes] | None = None
     started: float = 0.0
-    backoff: float = FIRST_BACKOFF
+    backoff: float = 0.0
     restart_at: float | None = None
     restarts: int = 0
 
@@ -52,7 +52,9 @@ class _Child:
 class Supervisor:
     """Starts, watches and stops child processes."""
 
-    def __init__(self, state_dir: Path, poll_interval: float = 0.2) -> None:
+    def __init__(self, state_dir: Path, poll_interval: float = 0.2, first_backoff: float = FIRST_BACKOFF,
+                 max_backoff: float = MAX_BACKOFF) -> None:
+        self.first_backoff, self.max_backoff = first_backoff, max_backoff
         self.log_dir = Path(state_dir) / "log"
         self.pid_dir = Path(state_dir) / "pids"
         self.poll_interval = poll_interval
@@ -68,7 +70,7 @@ class Supervisor:
         self.log_dir.mkdir(parents=True, exist_ok=True)
         self.pid_dir.mkdir(parents=True, exist_ok=True)
         self._stopping.clear()
-        self._children = [_Child(spec) for spec in specs]
+        self._children = [_Child(spec, backoff=self.first_backoff) for spec in specs]
         for child in self._children:
             self._stop_leftover(child.spec)
             self._spawn(child)
@@ -183,11 +185,11 @@ class Supervisor:
             return
         ran = now - child.started
         if ran >= STABLE_AFTER:
-            child.backoff = FIRST_BACKOFF
+            child.backoff = self.first_backoff
         log.warning("%s exited with code %s after %.1f s; restarting in %.0f s (see %s)", child.spec.name,
                     child.proc.returncode, ran, child.backoff, self.log_dir / f"{child.spec.name}.log")
         child.restart_at = now + child.backoff
-        child.backoff = min(child.backoff * 2, MAX_BACKOFF)
+        child.backoff = min(child.backoff * 2, self.max_backoff)
 
 
 def _signal_group(proc: subprocess.Popen[bytes] | None, sig: signal.Signals) -> None:

@@ -127,6 +127,13 @@ def test_asterisk_directories_are_read_from_asterisk_conf(tmp_path: Path) -> Non
     assert read_directories(conf) == {"astetcdir": "/s/asterisk", "astrundir": "/s/run"}
 
 
+def test_a_directories_template_is_refused(tmp_path: Path) -> None:
+    conf = tmp_path / "asterisk.conf"
+    conf.write_text("[directories](!)\nastrundir => /s/run\n")
+    with pytest.raises(SetupError, match=r"asterisk.conf:1: .*Write '\[directories\]' without"):
+        read_directories(conf)
+
+
 def test_a_directory_asterisk_cannot_enter_is_found() -> None:
     base = Path(tempfile.mkdtemp(prefix="hotline-test-", dir="/tmp"))   # pytest's tmp_path is itself 0700
     try:
@@ -179,10 +186,8 @@ def test_wait_until_returns_the_condition_or_says_what_it_waited_for() -> None:
         wait_until(lambda: None, 0.2, "the impossible", interval=0.05)
 
 
-def test_the_supervisor_restarts_a_child_that_exits_and_stops_all(tmp_path: Path,
-                                                                  monkeypatch: pytest.MonkeyPatch) -> None:
-    monkeypatch.setattr(supervisor, "FIRST_BACKOFF", 0.1)
-    sup = supervisor.Supervisor(tmp_path, poll_interval=0.05)
+def test_the_supervisor_restarts_a_child_that_exits_and_stops_all(tmp_path: Path) -> None:
+    sup = supervisor.Supervisor(tmp_path, poll_interval=0.05, first_backoff=0.1)
     sup.start([
         supervisor.ProcessSpec("crashes", [sys.executable, "-c", "import os; print(os.environ['MARK'])"],
                                {"MARK": "hello"}),
@@ -196,3 +201,19 @@ def test_the_supervisor_restarts_a_child_that_exits_and_stops_all(tmp_path: Path
         sup.stop(timeout=5)
     assert not Path(f"/proc/{sleeper}").exists() or "Z" in Path(f"/proc/{sleeper}/stat").read_text().split()[2]
     assert (tmp_path / "log" / "crashes.log").read_text().count("hello") >= 2
+
+
+def test_a_child_left_by_a_killed_supervisor_is_stopped_first(tmp_path: Path) -> None:
+    spec = supervisor.ProcessSpec("sleeps", [sys.executable, "-c", "import time; time.sleep(60)"])
+    first = supervisor.Supervisor(tmp_path, poll_interval=0.05)
+    first.start([spec])
+    second = supervisor.Supervisor(tmp_path, poll_interval=0.05)
+    try:
+        orphan = first.pids()["sleeps"]
+        second.start([spec])   # as if `first` had been killed without stopping its child
+        assert orphan is not None and first._children[0].proc is not None
+        assert first._children[0].proc.wait(10) is not None
+        assert second.pids()["sleeps"] not in (None, orphan)
+    finally:
+        second.stop(timeout=5)
+        first.stop(timeout=5)
