@@ -96,10 +96,9 @@ class HotlineApp:
             self._spawn(self._hangup_stray(channel["id"]))
             return
         dialled = args[2] if len(args) > 2 else channel.get("dialplan", {}).get("exten", "")
-        epoch = float(args[1]) if len(args) > 1 and args[1] else None
-        self.start_call(channel, rec_file, dialled, epoch)
+        self.start_call(channel, rec_file, dialled, self.s.event_time(event))
 
-    def start_call(self, channel: dict[str, Any], rec_file: Path, dialled: str, epoch: float | None,
+    def start_call(self, channel: dict[str, Any], rec_file: Path, dialled: str, answered: datetime | None,
                    resume: tuple[str, str] | None = None) -> Call:
         call_id = channel["id"]
         caller = channel.get("caller", {}).get("number", "")
@@ -108,9 +107,12 @@ class HotlineApp:
         self.by_channel[call_id] = call
         if resume is None:
             first = self.s.engine.start()
-            started = self.s.now() if epoch is None else datetime.fromtimestamp(epoch, self.s.now().tzinfo)
+            created = channel.get("creationtime")
+            started = self.s.from_real(datetime.fromisoformat(created).timestamp()) if created else None
+            answered = answered or self.s.now()
             self.s.log.start_call(call_id, channel_id=call_id, caller=caller, dialled=dialled,
-                                  started_at=started, answered_at=started, recording_file=str(rec_file))
+                                  started_at=started or answered, answered_at=answered,
+                                  recording_file=str(rec_file))
         else:
             first = self.s.engine.resume(*resume)
         task = self._spawn(call.run(first))
@@ -139,17 +141,20 @@ class HotlineApp:
         self.on_RecordingFinished(event, failed=True)
 
     def on_StasisEnd(self, event: dict[str, Any]) -> None:
-        self._gone(event["channel"]["id"], None)
+        self._gone(event, None)
 
     def on_ChannelDestroyed(self, event: dict[str, Any]) -> None:
-        self._gone(event["channel"]["id"], event.get("cause"))
+        self._gone(event, event.get("cause"))
 
-    def _gone(self, channel_id: str, cause: int | None) -> None:
+    def _gone(self, event: dict[str, Any], cause: int | None) -> None:
+        channel_id = event["channel"]["id"]
         call = self.by_channel.get(channel_id)
+        if call is None and "-desk" in channel_id:    # a desk leg that never answered
+            call = self.calls.get(channel_id.rsplit("-desk", 1)[0])
         if call is None:
             return
         if channel_id == call.channel_id:
-            call.post(CallerHungUp())
+            call.post(CallerHungUp(self.s.event_time(event)))
         else:
             self.by_channel.pop(channel_id, None)
             call.desk_gone(channel_id, cause)

@@ -11,6 +11,7 @@ import contextlib
 import itertools
 import logging
 from dataclasses import dataclass
+from datetime import datetime
 from pathlib import Path
 from typing import Any
 
@@ -24,7 +25,7 @@ log = logging.getLogger("ari_app.call")
 
 @dataclass(frozen=True)
 class CallerHungUp:
-    pass
+    at: datetime | None = None     # when Asterisk saw the hangup, on the hotline clock
 
 
 @dataclass(frozen=True)
@@ -56,6 +57,7 @@ class Call:
         self._generation = 0
         self._timer: asyncio.TimerHandle | None = None
         self.done = asyncio.Event()
+        self.ended_at: datetime | None = None
 
     # -- inbound (from the dispatcher) ----------------------------------------
     def post(self, item: Any) -> None:
@@ -73,6 +75,7 @@ class Call:
             while self.state is not None and self.state.phase != "done":
                 item = await self.queue.get()
                 if isinstance(item, CallerHungUp):
+                    self.ended_at = item.at
                     break
                 if isinstance(item, _Timer):
                     if item.generation != self._generation:
@@ -229,7 +232,7 @@ class Call:
         if self.recording_name:
             if await self.s.save_voicemail(self.call_id, self.recording_name, self.voicemail_ended_by):
                 disposition = fe.VOICEMAIL
-        await self.s.end_call(self.call_id, disposition, self.rec_file)
+        await self.s.end_call(self.call_id, disposition, self.rec_file, self.ended_at)
         log.info("call=%s ended: %s", self.call_id, disposition)
         self.done.set()
 

@@ -58,8 +58,7 @@ class Reconciler:
             disposition = fe.ABANDONED_IVR
         if row is None:
             dialled = args[2] if len(args) > 2 else ""
-            epoch = float(args[1]) if len(args) > 1 and args[1] else None
-            call = app.start_call(channel, Path(args[0]), dialled, epoch)
+            call = app.start_call(channel, Path(args[0]), dialled, None)
             log.info("call=%s adopted (not in the log): flow restarted", channel["id"])
             return
         if bridge is not None:

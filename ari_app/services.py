@@ -89,6 +89,13 @@ class CallServices:
         now = self.now()
         return datetime.fromtimestamp(epoch + (now.timestamp() - time.time()), now.tzinfo)
 
+    def event_time(self, event: dict[str, Any]) -> datetime:
+        """When Asterisk says an event happened, on the hotline clock."""
+        stamp = event.get("timestamp")
+        if not stamp:
+            return self.now()
+        return self.from_real(datetime.fromisoformat(stamp).timestamp())
+
     @property
     def recordings_root(self) -> Path:
         return Path(self.settings.paths.recordings_root)
@@ -120,8 +127,9 @@ class CallServices:
         log.info("call=%s voicemail %s: %.1f s, %s", call_id, facts.path, facts.duration, status)
         return True
 
-    async def end_call(self, call_id: str, disposition: str, rec_file: Path) -> None:
-        await self.log.call(self.log.repo.end_call, call_id, ended_at=self.now(), disposition=disposition)
+    async def end_call(self, call_id: str, disposition: str, rec_file: Path, ended_at: datetime | None = None) -> None:
+        await self.log.call(self.log.repo.end_call, call_id, ended_at=ended_at or self.now(),
+                            disposition=disposition)
         await self.finish_recording(call_id, rec_file)
 
     async def finish_recording(self, call_id: str, rec_file: Path) -> bool:

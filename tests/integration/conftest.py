@@ -16,7 +16,9 @@ pytestmark = pytest.mark.asterisk
 
 def _base_dir() -> Path:
     # Bind-mounted into the Asterisk root: keep it short and outside the checkout.
-    return Path(tempfile.mkdtemp(prefix="hotline-it-", dir="/var/tmp"))
+    base = Path(tempfile.mkdtemp(prefix="hotline-it-", dir="/var/tmp"))
+    base.chmod(0o755)   # Asterisk runs as its own user and must reach the state directory
+    return base
 
 
 @pytest.fixture(scope="session")
@@ -50,3 +52,14 @@ def open_hours(stack: Stack) -> Stack:
 @pytest.fixture()
 def workdir(tmp_path: Path) -> Path:
     return tmp_path
+
+
+SPEECH = ("Tôi là Nguyễn Văn Bình ở phường Mỹ Phú, thành phố Cao Lãnh. Tôi muốn hỏi về thủ tục "
+          "cấp giấy chứng nhận quyền sử dụng đất. Số điện thoại của tôi là không chín một hai.")
+
+
+@pytest.fixture(scope="session")
+def speech(tmp_path_factory: pytest.TempPathFactory) -> Path:
+    """A caller speaking Vietnamese (espeak-ng), about 10 s: what a real phone sends as RTP."""
+    from tests.support.calls import speech_wav
+    return speech_wav(tmp_path_factory.mktemp("speech") / "message.wav", SPEECH)

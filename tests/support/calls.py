@@ -1,0 +1,49 @@
+"""Callers and desks for integration tests: timings taken from the real rendered prompts."""
+from __future__ import annotations
+
+import subprocess
+from pathlib import Path
+
+from hotline.prompts import prompt_duration
+from hotline.sipp.runner import CallerProcess, CallResult, start_caller
+from hotline.sipp.scenario import CallerScript, Step
+
+from .stack import Stack
+
+
+def prompt_seconds(stack: Stack, *names: str) -> float:
+    prompts = stack.ctx.settings.paths.state_dir / "prompts"
+    return sum(prompt_duration(prompts / f"{name}.wav") for name in names)
+
+
+def menu_starts(stack: Stack) -> float:
+    """Seconds after answer when the main menu starts (and keys are listened to)."""
+    return prompt_seconds(stack, "welcome", "recording_notice") + 1.0
+
+
+def recording_starts(stack: Stack) -> float:
+    """Seconds after answer when a closed-hours caller may speak (after the beep)."""
+    return prompt_seconds(stack, "welcome", "recording_notice", "closed_hours", "leave_message") + 2.0
+
+
+def call(stack: Stack, steps: list[Step], *, caller: str, dialled: str = "1022", workdir: Path,
+         timeout: float | None = None) -> CallResult:
+    process = start(stack, steps, caller=caller, dialled=dialled, workdir=workdir)
+    try:
+        return process.result(timeout)
+    finally:
+        process.terminate()
+
+
+def start(stack: Stack, steps: list[Step], *, caller: str, dialled: str = "1022", workdir: Path) -> CallerProcess:
+    s = stack.ctx.settings
+    return start_caller(s.sip.bind, s.sip.port, dialled, CallerScript(list(steps)), caller=caller,
+                        workdir=workdir)
+
+
+def speech_wav(dest: Path, text: str) -> Path:
+    """A Vietnamese sentence spoken by espeak-ng, as a caller's message."""
+    raw = dest.with_suffix(".raw.wav")
+    subprocess.run(["espeak-ng", "-v", "vi", "-w", str(raw), text], check=True)
+    subprocess.run(["sox", str(raw), "-r", "8000", "-c", "1", "-b", "16", str(dest)], check=True)
+    return dest
