@@ -122,7 +122,7 @@ class HotlineApp:
     def on_ChannelDtmfReceived(self, event: dict[str, Any]) -> None:
         call = self.calls.get(event["channel"]["id"])
         if call is not None:
-            call.post(fe.Digit(event["digit"]))
+            call.dtmf(event["digit"])
 
     def on_PlaybackFinished(self, event: dict[str, Any]) -> None:
         playback = event["playback"]

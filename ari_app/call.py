@@ -63,6 +63,11 @@ class Call:
     def post(self, item: Any) -> None:
         self.queue.put_nowait(item)
 
+    def dtmf(self, key: str) -> None:
+        if key == "#" and self.recording_name and self.voicemail_ended_by == "hangup":
+            self.voicemail_ended_by = "pound"       # '#' is what ends a message; seen before RecordingFinished
+        self.post(fe.Digit(key))
+
     def playback_finished(self, playback_id: str) -> None:
         if playback_id == self.playback_id:
             self.playback_id = None
@@ -168,10 +173,12 @@ class Call:
             return
         if failed:
             ended_by = "failed"
+        elif self.voicemail_ended_by == "pound":
+            ended_by = "pound"
         elif duration is not None and duration >= self.voicemail_max - 1:
             ended_by = "max_duration"
         else:
-            ended_by = "pound"
+            ended_by = "hangup"
         self.voicemail_ended_by = ended_by
         self.post(fe.VoicemailDone(ended_by))
 
