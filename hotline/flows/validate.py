@@ -17,6 +17,8 @@ from ..errors import ConfigError
 from .model import CodeEntryNode, Flow, HoursNode, MenuNode, Node, PlayNode, TicketStatusNode
 
 GENERATED_PROMPTS = frozenset({"department_list", "district_list"})
+# Played by the dialplan itself when the ARI app is down (asterisk_conf/extensions.conf.j2, [fallback]).
+DIALPLAN_PROMPTS = frozenset({"fallback_message", "message_saved"})
 """Prompts built from the transfer directory at set-up; never written under ``prompts:``."""
 
 PLACEHOLDERS = ("province", "hotline", "staffed_hours", "area_code")
@@ -202,7 +204,11 @@ def check_instant_loops(flow: Flow, src: SourceLines, problems: Problems) -> Non
 def check_prompts(flow: Flow, src: SourceLines, problems: Problems, recorded: set[str]) -> None:
     """Every prompt a node plays is written, generated or recorded; texts use known placeholders."""
     available = set(flow.prompts) | GENERATED_PROMPTS | recorded
-    used: set[str] = set()
+    used: set[str] = set(DIALPLAN_PROMPTS)
+    for prompt in sorted(DIALPLAN_PROMPTS - available if flow.prompts else set()):
+        problems.error(min(src.prompts.values(), default=None), f"prompt '{prompt}' is missing: the dialplan plays it when the "
+                       "call application is down", f"add '{prompt}: \"…\"' under prompts: or record "
+                       f"prompts/{prompt}.wav")
     for name, plays in src.plays.items():
         for field_name, prompt in plays:
             used.add(prompt)
