@@ -97,8 +97,13 @@ class Call:
         state, actions = step
         if before is None or state != before or actions:
             log.info("call=%s %s --%s--> %s", self.call_id, before.label if before else "answer", why, state.label)
+        changed: dict[str, Any] = {}
         if before is None or state.disposition != before.disposition:
-            self.s.log.update(self.call_id, disposition=state.disposition)
+            changed["disposition"] = state.disposition
+        if before is None or state.node != before.node:
+            changed["node"] = state.node      # where a restarted app resumes the call
+        if changed:
+            self.s.log.update(self.call_id, **changed)
         self.state = state
         self._cancel_timer()
         for action in actions:

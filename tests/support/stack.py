@@ -86,6 +86,7 @@ class Stack:
         self.asterisk: AsteriskProcess | None = None
         self.procs: dict[str, subprocess.Popen[bytes]] = {}
         self.fake_now: datetime | None = None
+        self.app_env: dict[str, str] = dict(self.env)
 
     # -- lifecycle ------------------------------------------------------------
     def start(self) -> None:
@@ -124,6 +125,7 @@ class Stack:
             env.update(fake_clock_env(self.fake_now, anchor))
             offset = self.fake_now.timestamp() - anchor
         self._render(offset)
+        self.app_env = env
         assert self.asterisk is not None
         self.asterisk.rx("dialplan reload")
         self.start_proc("agi", env)
@@ -132,11 +134,13 @@ class Stack:
 
     def start_proc(self, name: str, env: dict[str, str] | None = None) -> None:
         log = (self.logs / f"{name}.log").open("ab")
-        self.procs[name] = subprocess.Popen([sys.executable, "-m", name], cwd=ROOT, env=env or self.env,
+        self.procs[name] = subprocess.Popen([sys.executable, "-m", name], cwd=ROOT, env=env or self.app_env,
                                             stdout=log, stderr=subprocess.STDOUT, start_new_session=True)
         if name == "agi":
             wait_for(lambda: _port_open(self.ctx.settings.agi.bind, self.ctx.settings.agi.port), 15,
                      "the AGI server to listen")
+        if self.procs[name].poll() is not None:
+            raise AssertionError(f"{name} exited at start: see {self.logs / (name + '.log')}")
 
     def kill(self, name: str, sig: int = signal.SIGKILL) -> None:
         proc = self.procs.pop(name, None)
