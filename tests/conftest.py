@@ -1,0 +1,34 @@
+"""Fixtures shared by every test: a real database, SQLite and PostgreSQL alike."""
+from __future__ import annotations
+
+import os
+from collections.abc import Iterator
+from pathlib import Path
+
+import pytest
+from sqlalchemy import create_engine, text
+
+PG_URL = os.environ.get("HOTLINE_TEST_POSTGRES_URL", "postgresql://postgres@127.0.0.1:5432/hotline_test")
+
+
+@pytest.fixture(scope="session")
+def postgres_url() -> str:
+    """A PostgreSQL database for the suite (started and created by the project's own set-up code)."""
+    from hotline.system.services import ensure_postgres
+    ensure_postgres(PG_URL, lambda _m: None)
+    return PG_URL
+
+
+@pytest.fixture(params=["sqlite", pytest.param("postgresql", marks=pytest.mark.postgres)])
+def database_url(request: pytest.FixtureRequest, tmp_path: Path) -> Iterator[str]:
+    """An empty database: a SQLite file, or the PostgreSQL test database with a clean schema."""
+    if request.param == "sqlite":
+        yield f"sqlite:///{tmp_path}/hotline.db"
+        return
+    url = request.getfixturevalue("postgres_url")
+    engine = create_engine(url.replace("postgresql://", "postgresql+psycopg://", 1))
+    with engine.begin() as conn:
+        conn.execute(text("DROP SCHEMA IF EXISTS public CASCADE"))
+        conn.execute(text("CREATE SCHEMA public"))
+    engine.dispose()
+    yield url

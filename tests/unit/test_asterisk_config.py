@@ -1,0 +1,84 @@
+"""asterisk_conf/ rendered from the settings and the directory: nothing configured by hand."""
+from __future__ import annotations
+
+import re
+from pathlib import Path
+
+import pytest
+
+from hotline.asterisk_config import render
+from hotline.context import load_context
+
+ROOT = Path(__file__).resolve().parents[2]
+
+
+@pytest.fixture()
+def rendered(tmp_path: Path) -> tuple[Path, object]:
+    env = {"HOTLINE_STATE_DIR": str(tmp_path / "state"), "HOTLINE_RECORDINGS_ROOT": str(tmp_path / "rec")}
+    ctx = load_context(env=env)
+    conf = render(ctx.settings, ctx.secrets, ctx.directory, tmp_path / "conf", clock_offset=3600.4)
+    return conf.parent, ctx
+
+
+def sections(text: str) -> list[tuple[str, list[str]]]:
+    """(section name, the comment lines right above it) for each [section]."""
+    out, comments = [], []
+    for line in text.splitlines():
+        if line.startswith(";"):
+            comments.append(line)
+        elif m := re.match(r"^\[([^\]]+)\]", line):
+            out.append((m.group(1), comments))
+            comments = []
+        elif line.strip():
+            comments = []
+    return out
+
+
+def test_every_dialplan_context_says_why_and_what_it_lets_in(rendered: tuple[Path, object]) -> None:
+    text = (rendered[0] / "extensions.conf").read_text()
+    contexts = [(n, c) for n, c in sections(text) if n not in ("general", "globals")]
+    assert {n for n, _ in contexts} == {"from-citizens", "from-desks", "hotline", "fallback"}
+    for name, comments in contexts:
+        joined = " ".join(comments)
+        assert "Why:" in joined and "Lets in:" in joined, name
+
+
+def test_citizens_reach_only_the_hotline_numbers(rendered: tuple[Path, object]) -> None:
+    text = (rendered[0] / "extensions.conf").read_text()
+    block = text.split("[from-citizens]")[1].split("\n[")[0]
+    targets = re.findall(r"Goto\(([^)]*)\)", block)
+    assert targets == ["hotline,start,1", "hotline,start,1"]
+    assert re.findall(r"^exten => (\d+),1,", block, re.M) == ["1022", "02771022"]
+    assert "Hangup(1)" in block                        # anything else is refused
+
+
+def test_management_interfaces_are_loopback_only_with_generated_secrets(rendered: tuple[Path, object]) -> None:
+    conf_dir, ctx = rendered
+    http = (conf_dir / "http.conf").read_text()
+    assert "bindaddr = 127.0.0.1" in http
+    manager = (conf_dir / "manager.conf").read_text()
+    assert "bindaddr = 127.0.0.1" in manager and "permit = 127.0.0.1/255.255.255.255" in manager
+    assert f"secret = {ctx.secrets.ami_password}" in manager   # type: ignore[attr-defined]
+    assert f"password = {ctx.secrets.ari_password}" in (conf_dir / "ari.conf").read_text()  # type: ignore[attr-defined]
+    assert len(ctx.secrets.ari_password) >= 20   # type: ignore[attr-defined]
+
+
+def test_every_desk_is_an_endpoint_and_the_clock_offset_reaches_the_dialplan(rendered: tuple[Path, object]) -> None:
+    conf_dir, ctx = rendered
+    pjsip = (conf_dir / "pjsip.conf").read_text()
+    for agency in ctx.directory.entries:     # type: ignore[attr-defined]
+        assert f"[{agency.desk.endpoint}](endpoint-common)" in pjsip
+        assert f"password = {ctx.secrets.endpoint_password(agency.desk.endpoint)}" in pjsip  # type: ignore[attr-defined]
+    assert "bind = 127.0.0.1:5060" in pjsip
+    assert "CLOCK_OFFSET = 3600" in (conf_dir / "extensions.conf").read_text()
+    asterisk = (conf_dir / "asterisk.conf").read_text()
+    assert "[directories]\n" in asterisk and f"astetcdir => {conf_dir}" in asterisk
+
+
+def test_rendering_twice_rewrites_nothing(tmp_path: Path, rendered: tuple[Path, object]) -> None:
+    conf_dir, ctx = rendered
+    before = {p.name: p.stat().st_mtime_ns for p in conf_dir.iterdir()}
+    render(ctx.settings, ctx.secrets, ctx.directory, conf_dir, clock_offset=3600.4)  # type: ignore[attr-defined]
+    assert before == {p.name: p.stat().st_mtime_ns for p in conf_dir.iterdir()}
+    link = Path(ctx.settings.paths.state_dir) / "spool" / "recording"   # type: ignore[attr-defined]
+    assert link.resolve() == Path(ctx.settings.paths.recordings_root)   # type: ignore[attr-defined]
