@@ -10,8 +10,6 @@ from typing import Any
 
 import aiohttp
 
-from hotline.flows import engine as fe
-
 from .call import Call, CallerHungUp
 from .client import AriClient, AriError
 from .reconcile import Reconciler

@@ -66,7 +66,8 @@ def load_yaml(path: Path) -> Any:
     try:
         text = path.read_text(encoding="utf-8")
     except OSError as exc:
-        raise ConfigError(path, None, f"cannot read the file ({exc.strerror})", "check the path in province.toml") from exc
+        raise ConfigError(path, None, f"cannot read the file ({exc.strerror})",
+                          "check the path in province.toml") from exc
     loader = _Loader(text)
     loader.name = str(path)
     try:
@@ -74,6 +75,7 @@ def load_yaml(path: Path) -> Any:
     except yaml.MarkedYAMLError as exc:
         mark = exc.problem_mark or exc.context_mark
         line = mark.line + 1 if mark else None
-        raise ConfigError(path, line, f"not valid YAML: {exc.problem or exc}", "check indentation and quoting on that line") from exc
+        raise ConfigError(path, line, f"not valid YAML: {exc.problem or exc}",
+                          "check indentation and quoting on that line") from exc
     finally:
         loader.dispose()

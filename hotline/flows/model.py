@@ -7,7 +7,7 @@ The engine (``hotline.flows.engine``) walks these nodes; nothing here speaks ARI
 from __future__ import annotations
 
 from dataclasses import dataclass, field
-from typing import Literal, Union
+from typing import Literal
 
 AgencyKind = Literal["department", "district", "provincial_office", "postal_service"]
 
@@ -126,8 +126,8 @@ class HangupNode:
     line: int = 0
 
 
-Node = Union[PlayNode, HoursNode, MenuNode, CodeEntryNode, TransferNode, QueueNode,
-             VoicemailNode, TicketStatusNode, HangupNode]
+Node = (PlayNode | HoursNode | MenuNode | CodeEntryNode | TransferNode | QueueNode
+        | VoicemailNode | TicketStatusNode | HangupNode)
 
 
 @dataclass(frozen=True)

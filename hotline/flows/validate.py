@@ -206,7 +206,8 @@ def check_prompts(flow: Flow, src: SourceLines, problems: Problems, recorded: se
     available = set(flow.prompts) | GENERATED_PROMPTS | recorded
     used: set[str] = set(DIALPLAN_PROMPTS)
     for prompt in sorted(DIALPLAN_PROMPTS - available if flow.prompts else set()):
-        problems.error(min(src.prompts.values(), default=None), f"prompt '{prompt}' is missing: the dialplan plays it when the "
+        problems.error(min(src.prompts.values(), default=None),
+                       f"prompt '{prompt}' is missing: the dialplan plays it when the "
                        "call application is down", f"add '{prompt}: \"…\"' under prompts: or record "
                        f"prompts/{prompt}.wav")
     for name, plays in src.plays.items():

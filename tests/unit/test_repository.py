@@ -1,14 +1,14 @@
 """The call log on SQLite and PostgreSQL: migrations, idempotent writes, what `hotline calls` shows."""
 from __future__ import annotations
 
-from datetime import datetime, timedelta, timezone
+from datetime import UTC, datetime, timedelta, timezone
 
 from sqlalchemy import inspect
 
 from hotline.db import open_database
 from hotline.db.repository import AudioFacts, CallRepository
 
-T0 = datetime(2027, 2, 8, 3, 0, tzinfo=timezone.utc)
+T0 = datetime(2027, 2, 8, 3, 0, tzinfo=UTC)
 
 
 def test_migration_creates_the_schema_and_is_idempotent(database_url: str) -> None:
