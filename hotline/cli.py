@@ -102,19 +102,13 @@ def render_config() -> None:
     click.echo(f"✓ Asterisk configuration rendered: {path.parent}")
 
 
-def _register_optional() -> None:
-    """Commands whose modules pull heavier dependencies are registered if importable."""
-    try:
-        from .system.commands import setup_command, up_command
-        main.add_command(setup_command, "setup")
-        main.add_command(up_command, "up")
-    except ImportError:
-        pass
-    try:
-        from .sipp.cli import call_command
-        main.add_command(call_command, "call")
-    except ImportError:
-        pass
+def _register_commands() -> None:
+    """Commands that live beside their subsystem (set-up and processes, SIPp test calls)."""
+    from .sipp.cli import call_command
+    from .system.commands import setup_command, up_command
+    main.add_command(setup_command, "setup")
+    main.add_command(up_command, "up")
+    main.add_command(call_command, "call")
 
 
-_register_optional()
+_register_commands()

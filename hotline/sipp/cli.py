@@ -91,7 +91,7 @@ def _follow(process: CallerProcess) -> None:
 @click.option("--hold", type=click.FloatRange(0, MAX_HOLD_SECONDS), default=None,
               help=f"Seconds to stay on the line after the keys, then hang up "
                    f"[default: until the hotline hangs up, at most {MAX_HOLD_SECONDS:.0f}].")
-@click.option("--wait-before-keys", type=click.FloatRange(0, 120), default=8.0, show_default=True,
+@click.option("--wait-before-keys", type=click.FloatRange(0, 120), default=11.0, show_default=True,
               help="Seconds to listen to the welcome prompt before the first key.")
 @click.option("--pause-between-keys", type=click.FloatRange(0, 120), default=3.0, show_default=True,
               help="Seconds between key groups.")
