@@ -54,6 +54,9 @@ def run_setup(settings: Any, progress: Progress) -> SetupResult:
 
     state_dir = Path(settings.paths.state_dir)
     state_dir.mkdir(parents=True, exist_ok=True)
+    # The province's files first: a mistake there stops set-up before anything is installed.
+    directory = load_directory(settings.paths.directory)
+    flow = load_flow(settings.paths.flow, directory=directory, recorded_prompts_dir=settings.paths.prompts_dir)
     install = ensure_asterisk(settings, progress)
     version = asterisk_version(install)
     progress(f"[setup] Asterisk {'.'.join(map(str, version))} ready ({install.describe()})")
@@ -62,8 +65,6 @@ def run_setup(settings: Any, progress: Progress) -> SetupResult:
     if is_postgres_url(settings.database.url):
         ensure_postgres(settings.database.url, progress)
         progress("[setup] PostgreSQL database ready")
-    directory = load_directory(settings.paths.directory)
-    flow = load_flow(settings.paths.flow, directory=directory, recorded_prompts_dir=settings.paths.prompts_dir)
     prompts = render_prompts(settings, flow, directory, prompts_dir(settings), progress)
     progress(f"[setup] {len(prompts)} voice prompts ready in {prompts_dir(settings)}")
     return SetupResult(install, version, redis_url, directory, prompts)
