@@ -28,6 +28,9 @@ def stack() -> Iterator[Stack]:
                     "(scripts/test does)")
     base = _base_dir()
     url = os.environ.get("HOTLINE_TEST_DATABASE_URL")
+    if url and url.startswith("postgresql"):
+        from tests.support.db import fresh_postgres
+        fresh_postgres(url)
     s = Stack(base, database_url=url)
     try:
         s.start()

@@ -34,6 +34,7 @@ def assert_nothing_left(stack: Stack, call_id: str) -> None:
              10, f"the bridge of {call_id} to be gone")
 
 
+@pytest.mark.postgres_calls
 @pytest.mark.parametrize("dialled", ["1022", "02771022"])
 def test_caller_hears_welcome_and_call_is_recorded(open_hours: Stack, workdir: Path, dialled: str) -> None:
     caller = f"091000{len(dialled):04d}"
@@ -57,6 +58,7 @@ def test_numbers_other_than_the_hotline_are_refused(open_hours: Stack, workdir: 
     assert open_hours.call_rows("0910000099") == []
 
 
+@pytest.mark.postgres_calls
 def test_department_code_reaches_that_desk(open_hours: Stack, workdir: Path, speech: Path) -> None:
     desk = start_uas(DESK_PORTS["desk-d01"], ring_seconds=1, talk_seconds=4, hangup="local",
                      workdir=workdir / "desk")

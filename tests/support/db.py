@@ -1,0 +1,16 @@
+"""A clean PostgreSQL schema for a test or a test session."""
+from __future__ import annotations
+
+from sqlalchemy import create_engine, text
+
+
+def fresh_postgres(url: str) -> str:
+    """Make sure the database exists and answers, then empty its public schema; returns ``url``."""
+    from hotline.system.services import ensure_postgres
+    ensure_postgres(url, lambda _m: None)
+    engine = create_engine(url.replace("postgresql://", "postgresql+psycopg://", 1))
+    with engine.begin() as conn:
+        conn.execute(text("DROP SCHEMA IF EXISTS public CASCADE"))
+        conn.execute(text("CREATE SCHEMA public"))
+    engine.dispose()
+    return url
