@@ -74,9 +74,19 @@ class Call(Base):
     disposition: Mapped[str] = mapped_column(String(32), default=Disposition.IN_PROGRESS, index=True)
     node: Mapped[str | None] = mapped_column(String(64))            # last IVR node (for reconciliation)
     recording_file: Mapped[str | None] = mapped_column(String(512))  # absolute path MixMonitor writes
+    # The operator queue (filled from app_queue's AMI events and the app's return from Queue()).
+    queued_at: Mapped[datetime | None] = mapped_column(UTCDateTime())
+    queue_answered_at: Mapped[datetime | None] = mapped_column(UTCDateTime())   # an operator picked up
+    queue_left_at: Mapped[datetime | None] = mapped_column(UTCDateTime())
+    queue_outcome: Mapped[str | None] = mapped_column(String(16))   # answered|abandoned|timeout|empty|message
+    operator: Mapped[str | None] = mapped_column(String(64), index=True)   # operator name who answered
+    talk_seconds: Mapped[float | None] = mapped_column(Float)              # with the operator
+    hangup_by: Mapped[str | None] = mapped_column(String(16))              # caller|operator|desk|system
+    survey_score: Mapped[int | None] = mapped_column(Integer)              # 1 satisfied, 2 normal, 3 not
 
     recording: Mapped[Recording | None] = relationship(back_populates="call", uselist=False)
     voicemails: Mapped[list[Voicemail]] = relationship(back_populates="call")
+    transfers: Mapped[list[Transfer]] = relationship(back_populates="call", order_by="Transfer.id")
 
 
 class Recording(Base):
@@ -112,3 +122,47 @@ class Voicemail(Base):
     created_at: Mapped[datetime] = mapped_column(UTCDateTime())
 
     call: Mapped[Call] = relationship(back_populates="voicemails")
+
+
+class Transfer(Base):
+    """One attempt to send a caller on to a one-stop desk (from the IVR or by an operator)."""
+
+    __tablename__ = "transfers"
+
+    id: Mapped[int] = mapped_column(Integer, primary_key=True)
+    call_id: Mapped[int] = mapped_column(ForeignKey("calls.id", ondelete="CASCADE"), index=True)
+    kind: Mapped[str] = mapped_column(String(16))            # ivr | blind | attended
+    target: Mapped[str] = mapped_column(String(64), index=True)   # "department:01"
+    requested_by: Mapped[str | None] = mapped_column(String(64))  # operator name, None from the IVR
+    started_at: Mapped[datetime] = mapped_column(UTCDateTime())
+    answered_at: Mapped[datetime | None] = mapped_column(UTCDateTime())
+    ended_at: Mapped[datetime | None] = mapped_column(UTCDateTime())
+    outcome: Mapped[str | None] = mapped_column(String(16))  # answered|busy|noanswer|failed|returned|completed
+
+    call: Mapped[Call] = relationship(back_populates="transfers")
+
+
+class Operator(Base):
+    """An operator (tổng đài viên) with a SIP endpoint: a WebRTC console or a desk phone."""
+
+    __tablename__ = "operators"
+
+    id: Mapped[int] = mapped_column(Integer, primary_key=True)
+    name: Mapped[str] = mapped_column(String(64), unique=True)        # login and endpoint name: op-lan
+    display_name: Mapped[str] = mapped_column(String(128))             # "Nguyễn Thị Lan"
+    contact: Mapped[str | None] = mapped_column(String(256))           # fixed contact instead of registering
+    created_at: Mapped[datetime] = mapped_column(UTCDateTime())
+    active: Mapped[bool] = mapped_column(default=True)
+
+
+class OperatorEvent(Base):
+    """Every change of an operator's state (logged_out, available, on_call, wrap_up, paused)."""
+
+    __tablename__ = "operator_events"
+
+    id: Mapped[int] = mapped_column(Integer, primary_key=True)
+    operator_id: Mapped[int] = mapped_column(ForeignKey("operators.id", ondelete="CASCADE"), index=True)
+    at: Mapped[datetime] = mapped_column(UTCDateTime(), index=True)
+    state: Mapped[str] = mapped_column(String(16))
+    reason: Mapped[str | None] = mapped_column(String(64))             # pause reason: break, training, meeting
+    call_id: Mapped[str | None] = mapped_column(String(64))
