@@ -13,6 +13,7 @@ from typing import Any
 import jinja2
 
 TEMPLATES = Path(__file__).resolve().parent.parent / "asterisk_conf"
+QUEUE_NAME = "hotline"      # the app_queue queue of the operators (queues.conf, AMI QueueAdd)
 BANNER = "Rendered by `hotline up` from asterisk_conf/{name}.j2 — do not edit; edit the template or the settings."
 
 
@@ -37,6 +38,7 @@ def render(settings: Any, secrets: Any, directory: Any, dest_dir: Path, clock_of
         "prompts_dir": str(prompts_dir(settings)),
         "clock_offset": int(round(clock_offset)),
         "voicemail_max": int(settings.voicemail.max_seconds),
+        "queue_name": QUEUE_NAME,
     }
     for template in sorted(templates.glob("*.conf.j2")):
         name = template.name.removesuffix(".j2")
