@@ -10,6 +10,8 @@ from typing import Any
 
 import aiohttp
 
+from hotline.flows import engine as fe
+
 from .call import Call, CallerHungUp
 from .client import AriClient, AriError
 from .reconcile import Reconciler
@@ -86,6 +88,9 @@ class HotlineApp:
             self.by_channel[channel["id"]] = call
             self._spawn(call.desk_answered(channel["id"]))
             return
+        if args and args[0] == "queue-return":
+            self._queue_return(event, args)
+            return
         if channel["id"] in self.calls:
             return
         rec_file = Path(args[0]) if args else None
@@ -117,6 +122,30 @@ class HotlineApp:
         task.add_done_callback(lambda _t: self._forget(call))
         return call
 
+    def _queue_return(self, event: dict[str, Any], args: list[str]) -> None:
+        channel = event["channel"]
+        status, operator = (args[1] if len(args) > 1 else ""), (args[2] if len(args) > 2 else "")
+        call = self.calls.get(channel["id"])
+        if call is None:       # the app restarted while the caller was in the queue
+            call = self.adopt_in_queue(channel)
+        log.info("call=%s back from the queue: %s %s", channel["id"], status or "?", operator)
+        call.queue_returned(status, operator)
+
+    def adopt_in_queue(self, channel: dict[str, Any], rec_file: Path | None = None) -> Call:
+        """A caller this process did not send to the queue (restart): follow them from the queue node."""
+        queue_node = next((n for n, node in self.s.engine.flow.nodes.items() if type(node).__name__ == "QueueNode"),
+                          self.s.engine.flow.start)
+        state = fe.CallState(node=queue_node, phase="queue", disposition=fe.TO_QUEUE)
+        rec = rec_file or Path(self.s.recordings_root / "unknown.wav")
+        call = Call(self.s, call_id=channel["id"], channel_id=channel["id"],
+                    caller=channel.get("caller", {}).get("number", ""), rec_file=rec, state=state)
+        call.in_dialplan = True
+        self.calls[call.channel_id] = call
+        self.by_channel[call.channel_id] = call
+        task = self._spawn(call.run(None))
+        task.add_done_callback(lambda _t: self._forget(call))
+        return call
+
     def on_ChannelDtmfReceived(self, event: dict[str, Any]) -> None:
         call = self.calls.get(event["channel"]["id"])
         if call is not None:
@@ -139,6 +168,9 @@ class HotlineApp:
         self.on_RecordingFinished(event, failed=True)
 
     def on_StasisEnd(self, event: dict[str, Any]) -> None:
+        call = self.calls.get(event["channel"]["id"])
+        if call is not None and call.in_dialplan:
+            return      # left for the queue on purpose; ChannelDestroyed tells a hangup there
         self._gone(event, None)
 
     def on_ChannelDestroyed(self, event: dict[str, Any]) -> None:

@@ -22,6 +22,8 @@ from .services import CallServices
 
 log = logging.getLogger("ari_app.call")
 
+QUEUE_CONTEXT = "hotline-queue"   # asterisk_conf/extensions.conf.j2
+
 
 @dataclass(frozen=True)
 class CallerHungUp:
@@ -58,6 +60,7 @@ class Call:
         self._timer: asyncio.TimerHandle | None = None
         self.done = asyncio.Event()
         self.ended_at: datetime | None = None
+        self.in_dialplan = False      # in app_queue: a StasisEnd is not a hangup
 
     # -- inbound (from the dispatcher) ----------------------------------------
     def post(self, item: Any) -> None:
@@ -74,9 +77,11 @@ class Call:
             self.post(fe.PromptsDone())
 
     # -- main loop --------------------------------------------------------------
-    async def run(self, first: fe.Step) -> None:
+    async def run(self, first: fe.Step | None) -> None:
+        """Run the flow from ``first`` (None: carry on from ``self.state``, for an adopted call)."""
         try:
-            await self._apply(None, first, "start")
+            if first is not None:
+                await self._apply(None, first, "start")
             while self.state is not None and self.state.phase != "done":
                 item = await self.queue.get()
                 if isinstance(item, CallerHungUp):
@@ -132,8 +137,7 @@ class Call:
         elif isinstance(action, fe.Transfer):
             await self._transfer(action.agency)
         elif isinstance(action, fe.EnterQueue):
-            await self.ari.start_moh(self.channel_id)
-            self._start_timer(action.max_wait, fe.QueueTimeout())
+            await self._enter_queue(action.max_wait)
         elif isinstance(action, fe.RecordVoicemail):
             await self._record_voicemail(action.max_seconds)
         elif isinstance(action, fe.Hangup):
@@ -158,6 +162,19 @@ class Call:
         if self._timer is not None:
             self._timer.cancel()
             self._timer = None
+
+    # -- the operator queue (app_queue, in the dialplan) ------------------------------
+    async def _enter_queue(self, max_wait: float) -> None:
+        """Hand the caller to app_queue; the dialplan sends them back with the outcome."""
+        await self.ari.subscribe(f"channel:{self.channel_id}")   # still hear of the hangup while away
+        await self.ari.set_variable(self.channel_id, "QUEUE_MAX_WAIT", str(int(max_wait)))
+        self.in_dialplan = True
+        self.s.log.update(self.call_id, queued_at=self.s.now())
+        await self.ari.continue_in_dialplan(self.channel_id, QUEUE_CONTEXT)
+
+    def queue_returned(self, status: str, operator: str) -> None:
+        self.in_dialplan = False
+        self.post(fe.QueueReturned(status, operator))
 
     # -- playback / voicemail -------------------------------------------------------
     async def _stop_playback(self) -> None:
@@ -237,8 +254,9 @@ class Call:
         if self.bridge_id:
             with contextlib.suppress(AriError):
                 await self.ari.destroy_bridge(self.bridge_id)
-        with contextlib.suppress(AriError):
-            await self.ari.hangup(self.channel_id)
+        if not self.in_dialplan or self.ended_at is None:
+            with contextlib.suppress(AriError):
+                await self.ari.hangup(self.channel_id)
         state = self.state
         disposition = state.disposition if state else fe.ABANDONED_IVR
         if self.recording_name:

@@ -105,6 +105,19 @@ class AriClient:
         await self.request("POST", f"/channels/{channel_id}/dial",
                            params={"caller": caller_id, "timeout": int(timeout)})
 
+    async def set_variable(self, channel_id: str, name: str, value: str) -> None:
+        await self.request("POST", f"/channels/{channel_id}/variable", params={"variable": name, "value": value})
+
+    async def continue_in_dialplan(self, channel_id: str, context: str, extension: str = "s",
+                                   priority: int = 1) -> None:
+        """Leave Stasis for the dialplan (the channel may come back with a new StasisStart)."""
+        await self.request("POST", f"/channels/{channel_id}/continue",
+                           params={"context": context, "extension": extension, "priority": priority})
+
+    async def subscribe(self, event_source: str) -> None:
+        """Keep receiving a resource's events while it is outside the app (e.g. in the dialplan)."""
+        await self.request("POST", f"/applications/{self.app}/subscription", params={"eventSource": event_source})
+
     async def get_variable(self, channel_id: str, name: str) -> str | None:
         try:
             data = await self.request("GET", f"/channels/{channel_id}/variable", params={"variable": name})

@@ -44,9 +44,12 @@ class Disposition:
     VOICEMAIL = "voicemail"                # left a message
     CLOSED_HOURS = "closed_hours"          # out of hours, hung up before leaving a message
     APP_FALLBACK = "app_fallback"          # the ARI app was down: plain-dialplan path
+    ANSWERED = "answered"                  # an operator answered from the queue
+    ABANDONED_QUEUE = "abandoned_queue"    # caller hung up while waiting in the operator queue
 
+    FROM_QUEUE = (ANSWERED, ABANDONED_QUEUE)   # what the queue's events tell; finer than TO_QUEUE
     ALL = (IN_PROGRESS, ABANDONED_IVR, TO_QUEUE, TRANSFERRED, TRANSFER_FAILED, VOICEMAIL,
-           CLOSED_HOURS, APP_FALLBACK)
+           CLOSED_HOURS, APP_FALLBACK, ANSWERED, ABANDONED_QUEUE)
 
 
 class VoicemailStatus:

@@ -68,7 +68,9 @@ class CallRepository:
             if call.ended_at is not None:
                 return False
             call.ended_at = ended_at
-            call.disposition = disposition
+            # The queue's own facts (from AMI) are finer than "sent to the queue": keep them.
+            if not (disposition == Disposition.TO_QUEUE and call.disposition in Disposition.FROM_QUEUE):
+                call.disposition = disposition
             return True
 
     def add_recording(self, call_id: str, audio: AudioFacts, created_at: datetime) -> None:

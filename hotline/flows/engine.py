@@ -19,6 +19,7 @@ from .model import (
     Node,
     PlayNode,
     QueueNode,
+    SurveyNode,
     TicketStatusNode,
     TransferNode,
     VoicemailNode,
@@ -31,6 +32,7 @@ TO_QUEUE = "to_queue"
 TRANSFERRED = "transferred"
 TRANSFER_FAILED = "transfer_failed"
 VOICEMAIL = "voicemail"
+ANSWERED = "answered"            # an operator answered (set by the queue's AMI events, or on return)
 
 
 # ----------------------------------------------------------------- events
@@ -70,7 +72,17 @@ class QueueTimeout:
     """The caller waited the queue's maximum without an operator."""
 
 
-Event = PromptsDone | Digit | InputTimeout | TransferResult | BridgeEnded | VoicemailDone | QueueTimeout
+@dataclass(frozen=True)
+class QueueReturned:
+    """The caller came back from app_queue: QUEUESTATUS (CONTINUE after an operator hung up first,
+    TIMEOUT, JOINEMPTY, LEAVEEMPTY, FULL, …, or MESSAGE for the leave-a-message key)."""
+
+    status: str
+    operator: str = ""
+
+
+Event = (PromptsDone | Digit | InputTimeout | TransferResult | BridgeEnded | VoicemailDone | QueueTimeout
+         | QueueReturned)
 
 
 # ----------------------------------------------------------------- actions
@@ -199,6 +211,9 @@ class FlowEngine:
     def _enter_TicketStatusNode(self, node: TicketStatusNode, state: CallState) -> Step:
         return state, [Play((node.prompt,))] if node.prompt else self._after_prompts(node, state)[1]
 
+    def _enter_SurveyNode(self, node: SurveyNode, state: CallState) -> Step:
+        return state, [Play((node.prompt,), interruptible=True)]
+
     def _enter_HangupNode(self, node: HangupNode, state: CallState) -> Step:
         if node.prompt:
             return state, [Play((node.prompt,))]
@@ -224,7 +239,30 @@ class FlowEngine:
             return self.enter(node.on_timeout, state)
         if isinstance(event, QueueTimeout):
             return replace(state, phase="done"), [Hangup()]
+        if isinstance(event, QueueReturned):
+            return self._queue_returned(node, state, event)
         return state, []
+
+    def _queue_returned(self, node: Node, state: CallState, event: QueueReturned) -> Step:
+        if not isinstance(node, QueueNode) or state.phase != "queue":
+            return state, []
+        status = event.status.upper()
+        if status == "CONTINUE":          # answered, then the operator hung up first
+            fields = {"queue_outcome": "answered", "hangup_by": "operator"}
+            if event.operator:
+                fields["operator"] = event.operator
+            note, state = Note(node.name, fields=fields), replace(state, disposition=ANSWERED)
+            target = node.on_operator_hangup
+        elif status == "MESSAGE":
+            note, target = Note(node.name, keys="1", fields={"queue_outcome": "message"}), \
+                node.on_message or node.on_timeout
+        else:
+            outcome = "timeout" if status == "TIMEOUT" else "empty"
+            note, target = Note(node.name, fields={"queue_outcome": outcome}), node.on_timeout
+        if target is None:
+            return replace(state, phase="done"), [note, Hangup()]
+        nxt, actions = self.enter(target, state)
+        return nxt, [note, *actions]
 
     def _after_prompts(self, node: Node, state: CallState) -> Step:
         if state.phase == "after" or state.phase == "done":
@@ -235,7 +273,7 @@ class FlowEngine:
             return state, []
         if isinstance(node, PlayNode):
             return self.enter(node.next, state)
-        if isinstance(node, (MenuNode, CodeEntryNode)):
+        if isinstance(node, (MenuNode, CodeEntryNode, SurveyNode)):
             return replace(state, phase="input"), [WaitForInput(node.timeout)]
         if isinstance(node, TransferNode):
             return self._dial(node, self.directory.find(node.kind, node.code), state)
@@ -252,6 +290,8 @@ class FlowEngine:
             return state, []
         if isinstance(node, MenuNode):
             return self._menu_digit(node, state, key)
+        if isinstance(node, SurveyNode):
+            return self._survey_digit(node, state, key)
         if isinstance(node, CodeEntryNode):
             return self._code_digit(node, state, key)
         return state, []
@@ -263,6 +303,16 @@ class FlowEngine:
             return self._failed(node, state, node.invalid_prompt, stop, key)
         nxt, actions = self.enter(target, state)
         return nxt, [*stop, Note(node.name, keys=key), *actions]
+
+    def _survey_digit(self, node: SurveyNode, state: CallState, key: str) -> Step:
+        stop: list[Action] = [StopPlayback()] if state.phase == "prompt" else []
+        score = node.SCORES.get(key)
+        if score is None:
+            return self._failed(node, state, node.invalid_prompt, stop, key)
+        note = Note(node.name, keys=key, fields={"survey_score": score})
+        if node.thanks_prompt:
+            return replace(state, phase="after"), [*stop, note, Play((node.thanks_prompt,))]
+        return replace(state, phase="done"), [*stop, note, Hangup()]
 
     def _code_digit(self, node: CodeEntryNode, state: CallState, key: str) -> Step:
         stop: list[Action] = [StopPlayback()] if state.phase == "prompt" else []
@@ -284,16 +334,24 @@ class FlowEngine:
         return nxt, [*stop, Note(node.name, keys=digits), *actions]
 
     def _timeout(self, node: Node, state: CallState) -> Step:
-        if state.phase != "input" or not isinstance(node, (MenuNode, CodeEntryNode)):
+        if state.phase != "input" or not isinstance(node, (MenuNode, CodeEntryNode, SurveyNode)):
             return state, []
+        if isinstance(node, SurveyNode):
+            return self._failed(node, state, None, [], None)
         if state.digits:   # a code half keyed counts as a wrong code
             return self._failed(node, state, node.invalid_prompt, [], state.digits)
         return self._failed(node, state, node.no_input_prompt, [], None)
 
-    def _failed(self, node: MenuNode | CodeEntryNode, state: CallState, say: str | None,
+    def _failed(self, node: MenuNode | CodeEntryNode | SurveyNode, state: CallState, say: str | None,
                 stop: list[Action], keys: str | None) -> Step:
         attempts = state.attempts + 1
         note = [Note(node.name, keys=keys, fields={"invalid": True})] if keys else []
+        if isinstance(node, SurveyNode) and attempts >= node.max_attempts:   # no answer: nothing stored
+            return replace(state, phase="done"), [*stop, *note, Hangup()]
+        if isinstance(node, SurveyNode):
+            prompts = tuple(p for p in (say, node.prompt) if p)
+            return (replace(state, phase="prompt", attempts=attempts),
+                    [*stop, *note, Play(prompts, interruptible=True)])
         if attempts >= node.max_attempts:
             nxt, actions = self.enter(node.on_failure, state)
             return nxt, [*stop, *note, *actions]

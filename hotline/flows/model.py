@@ -92,7 +92,9 @@ class QueueNode:
     name: str
     prompt: str | None = None
     max_wait: float = 120.0
-    on_timeout: str | None = None      # e.g. voicemail
+    on_timeout: str | None = None          # no operator in time, or none logged in: e.g. voicemail
+    on_message: str | None = None          # the caller pressed 1 to leave a message (default: on_timeout)
+    on_operator_hangup: str | None = None  # the operator hung up first: e.g. the survey
     line: int = 0
 
 
@@ -118,6 +120,21 @@ class TicketStatusNode:
 
 
 @dataclass(frozen=True)
+class SurveyNode:
+    """After an operator hung up first: 1 satisfied, 2 normal, 3 not satisfied. No answer stores nothing."""
+
+    name: str
+    prompt: str
+    thanks_prompt: str | None = None
+    timeout: float = 6.0
+    max_attempts: int = 2
+    invalid_prompt: str | None = None
+    line: int = 0
+
+    SCORES = {"1": 1, "2": 2, "3": 3}
+
+
+@dataclass(frozen=True)
 class HangupNode:
     """Say goodbye (optional) and hang up."""
 
@@ -127,7 +144,7 @@ class HangupNode:
 
 
 Node = (PlayNode | HoursNode | MenuNode | CodeEntryNode | TransferNode | QueueNode
-        | VoicemailNode | TicketStatusNode | HangupNode)
+        | VoicemailNode | TicketStatusNode | SurveyNode | HangupNode)
 
 
 @dataclass(frozen=True)

@@ -26,9 +26,10 @@ PLACEHOLDERS = ("province", "hotline", "staffed_hours", "area_code")
 
 DTMF_KEYS = tuple("0123456789*#")
 
-_TARGET_FIELDS = ("next", "open", "closed", "on_failure", "on_transfer_failure", "on_timeout")
+_TARGET_FIELDS = ("next", "open", "closed", "on_failure", "on_transfer_failure", "on_timeout", "on_message",
+                  "on_operator_hangup")
 _PROMPT_FIELDS = ("prompt", "invalid_prompt", "no_input_prompt", "list_prompt",
-                  "transfer_prompt", "busy_prompt", "after_prompt")
+                  "transfer_prompt", "busy_prompt", "after_prompt", "thanks_prompt")
 # Nodes that go on without waiting for the caller or the network: a cycle of them never ends.
 _INSTANT = (PlayNode, HoursNode, TicketStatusNode)
 
