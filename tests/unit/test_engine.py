@@ -152,3 +152,48 @@ def test_resume_after_restart(node: str) -> None:
     state, actions = make().resume(node)
     assert state.node == (node if node != "nonexistent" else "welcome")
     assert plays(actions)
+
+
+def in_queue(engine: fe.FlowEngine) -> fe.CallState:
+    state, _ = run(engine, fe.PromptsDone(), fe.Digit("0"), fe.PromptsDone())
+    assert state.phase == "queue" and state.disposition == fe.TO_QUEUE
+    return state
+
+
+def test_operator_hangs_up_first_the_caller_rates_the_call() -> None:
+    engine = make()
+    state, actions = engine.handle(in_queue(engine), fe.QueueReturned("CONTINUE", "op-lan"))
+    assert state.node == "survey" and state.disposition == fe.ANSWERED
+    assert fe.Note("queue", fields={"queue_outcome": "answered", "hangup_by": "operator",
+                                    "operator": "op-lan"}) in actions
+    assert plays(actions) == [("survey_question",)]
+    state, actions = engine.handle(state, fe.Digit("1"))
+    assert fe.Note("survey", keys="1", fields={"survey_score": 1}) in actions
+    assert plays(actions) == [("survey_thanks",)]
+    state, actions = engine.handle(state, fe.PromptsDone())
+    assert actions == [fe.Hangup()]
+
+
+def test_survey_without_an_answer_stores_nothing() -> None:
+    engine = make()
+    state, _ = engine.handle(in_queue(engine), fe.QueueReturned("CONTINUE"))
+    notes: list[fe.Action] = []
+    for _ in range(2):
+        state, actions = engine.handle(state, fe.PromptsDone())
+        state, actions = engine.handle(state, fe.InputTimeout())
+        notes += [a for a in actions if isinstance(a, fe.Note)]
+    assert actions[-1] == fe.Hangup() and notes == []
+
+
+def test_queue_timeout_or_no_operator_offers_voicemail() -> None:
+    engine = make()
+    for status, outcome in (("TIMEOUT", "timeout"), ("JOINEMPTY", "empty"), ("LEAVEEMPTY", "empty")):
+        state, actions = engine.handle(in_queue(engine), fe.QueueReturned(status))
+        assert state.node == "operators_busy"
+        assert fe.Note("queue", fields={"queue_outcome": outcome}) in actions
+
+
+def test_key_one_in_the_queue_leaves_a_message() -> None:
+    engine = make()
+    state, actions = engine.handle(in_queue(engine), fe.QueueReturned("MESSAGE"))
+    assert state.node == "voicemail" and plays(actions) == [("leave_message",)]
