@@ -185,7 +185,8 @@ def _up(fake_now: str | None, progress: Progress, supervisor_factory: Callable[[
         progress("[up] Starting Asterisk")
         asterisk.start()
         specs = [ProcessSpec("ari_app", [sys.executable, "-m", "ari_app"], env),
-                 ProcessSpec("agi", [sys.executable, "-m", "agi"], env)]
+                 ProcessSpec("agi", [sys.executable, "-m", "agi"], env),
+                 ProcessSpec("monitor", [sys.executable, "-m", "monitor"], env)]
         supervisor = supervisor_factory(state_dir)
         progress(f"[up] Starting the call application and the AGI server (logs in {supervisor.log_dir})")
         watch = _Watch(asterisk, settings.asterisk.ari_app, answering_banner(settings, result.version),

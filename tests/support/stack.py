@@ -129,6 +129,7 @@ class Stack:
         assert self.asterisk is not None
         self.asterisk.rx("dialplan reload")
         self.start_proc("agi", env)
+        self.start_proc("monitor", env)
         self.start_proc("ari_app", env)
         wait_for(self.app_registered, 20, "the ARI app to register")
 

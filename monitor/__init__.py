@@ -1,0 +1,1 @@
+"""The monitor: app_queue's AMI events to the wallboard (Redis) and to the call log's queue facts."""

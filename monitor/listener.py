@@ -1,0 +1,97 @@
+"""The AMI adapter of the monitor (panoramisk 1.4): connect, log in, listen, rebuild on reconnect.
+
+The only module of ``monitor`` that speaks AMI. It reconnects with a growing delay
+(1, 2, 4 … up to 30 s) and, after each successful login, asks ``QueueStatus`` so
+that the picture is rebuilt from what app_queue knows now (AMI does not replay
+the events missed while disconnected).
+"""
+from __future__ import annotations
+
+import asyncio
+import logging
+from collections.abc import Callable, Iterable
+from typing import Any
+
+from panoramisk import Manager
+
+from .state import Event
+
+log = logging.getLogger("monitor.ami")
+
+
+class BackoffManager(Manager):
+    """panoramisk's Manager with an exponential reconnect delay and a logged login refusal."""
+
+    def __init__(self, min_delay: int = 1, max_delay: int = 30, **config: Any) -> None:
+        super().__init__(reconnect_timeout=min_delay, **config)
+        self.min_delay, self.max_delay = min_delay, max_delay
+        self.reconnect_timeout: int = min_delay
+
+    def connection_made(self, f: asyncio.Future[Any]) -> None:
+        failed = f.cancelled() or f.exception() is not None
+        if failed:
+            self.reconnect_timeout = min(self.reconnect_timeout * 2, self.max_delay)
+            log.warning("AMI not reachable at %s:%s; next try in %d s",
+                        self.config["host"], self.config["port"], self.reconnect_timeout)
+            self.loop.call_later(self.reconnect_timeout, self.connect)
+            return
+        self.reconnect_timeout = self.min_delay
+        super().connection_made(f)
+
+    def login(self, future: asyncio.Future[Any]) -> bool:
+        ok = bool(super().login(future))
+        if not ok:
+            log.error("AMI login refused for user %r: check manager.conf and secrets.toml",
+                      self.config.get("username"))
+        return ok
+
+
+class AmiListener:
+    """Feeds app_queue's events to ``on_event`` and QueueStatus answers to ``on_status``."""
+
+    def __init__(self, host: str, port: int, username: str, secret: str, events: Iterable[str],
+                 on_event: Callable[[Event], None], on_status: Callable[[list[Event]], None]) -> None:
+        self._config: dict[str, Any] = {"host": host, "port": port, "username": username, "secret": secret}
+        self._events = tuple(events)
+        self._on_event, self._on_status = on_event, on_status
+        self.manager: BackoffManager | None = None
+        self._tasks: set[asyncio.Task[None]] = set()
+
+    def start(self) -> None:
+        loop = asyncio.get_running_loop()
+        self.manager = BackoffManager(loop=loop, ping_delay=5, ping_interval=5,
+                                      on_login=self._logged_in, on_disconnect=self._disconnected,
+                                      **self._config)
+        for name in self._events:
+            self.manager.register_event(name, self._dispatch)
+        self.manager.connect()
+
+    def close(self) -> None:
+        if self.manager is not None:
+            self.manager.close()
+        for task in list(self._tasks):
+            task.cancel()
+
+    def _dispatch(self, _manager: Manager, event: Event) -> None:
+        try:
+            self._on_event(event)
+        except Exception:  # one bad event must not stop the listener
+            log.exception("event %r not handled", dict(event))
+
+    def _logged_in(self, manager: Manager) -> None:
+        log.info("AMI logged in at %s:%s; asking QueueStatus", self._config["host"], self._config["port"])
+        task = asyncio.ensure_future(self._queue_status(manager))
+        self._tasks.add(task)
+        task.add_done_callback(self._tasks.discard)
+
+    def _disconnected(self, _manager: Manager, exc: Any) -> None:
+        log.warning("AMI connection lost (%s); reconnecting", exc)
+
+    async def _queue_status(self, manager: Manager) -> None:
+        try:
+            answer = await asyncio.wait_for(manager.send_action({"Action": "QueueStatus"}), 15)
+        except (TimeoutError, OSError) as exc:
+            log.warning("QueueStatus got no answer (%s); the picture is rebuilt at the next login", exc)
+            return
+        messages = answer if isinstance(answer, list) else [answer]
+        self._on_status([m for m in messages if "event" in m])

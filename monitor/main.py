@@ -1,0 +1,62 @@
+"""Composition root of the monitor: ``python -m monitor``."""
+from __future__ import annotations
+
+import asyncio
+import contextlib
+import logging
+import signal
+import sys
+
+import redis.asyncio as aioredis
+
+from hotline.context import load_context, setup_logging
+from hotline.errors import HotlineError
+
+from .listener import AmiListener
+from .publish import LivePublisher
+from .service import EVENTS, MonitorService
+from .state import LivePicture
+from .store import CallFactsStore, StoreWorker
+
+log = logging.getLogger("monitor")
+
+REFRESH_SECONDS = 5.0   # the snapshot is rewritten at least this often (waits grow, wrap-ups end)
+
+
+async def amain() -> None:
+    ctx = load_context()
+    s = ctx.settings
+    sessions = await asyncio.to_thread(ctx.sessions)
+    store = StoreWorker(CallFactsStore(sessions))
+    client = aioredis.from_url(s.redis.url, socket_connect_timeout=2, socket_timeout=2)
+    publisher = LivePublisher(client)
+    service = MonitorService(LivePicture(), store, publisher, ctx.clock.now)
+    listener = AmiListener(s.asterisk.ami_bind, s.asterisk.ami_port, s.asterisk.ami_user,
+                           ctx.secrets.ami_password, EVENTS, service.on_event, service.on_status)
+    stop = asyncio.Event()
+    loop = asyncio.get_running_loop()
+    for sig in (signal.SIGINT, signal.SIGTERM):
+        loop.add_signal_handler(sig, stop.set)
+    tasks = [asyncio.create_task(store.run()), asyncio.create_task(service.run_publisher()),
+             asyncio.create_task(service.run_refresher(REFRESH_SECONDS))]
+    log.info("monitor starting: AMI %s:%d, Redis %s, clock %s", s.asterisk.ami_bind, s.asterisk.ami_port,
+             s.redis.url, ctx.clock.now().isoformat())
+    listener.start()
+    await stop.wait()
+    listener.close()
+    with contextlib.suppress(TimeoutError):
+        await asyncio.wait_for(service.drain(), 10)
+    for task in tasks:
+        task.cancel()
+    await asyncio.gather(*tasks, return_exceptions=True)
+    await publisher.close()
+    log.info("monitor stopped")
+
+
+def main() -> None:
+    setup_logging("monitor")
+    try:
+        asyncio.run(amain())
+    except HotlineError as exc:
+        print(f"monitor: {exc}", file=sys.stderr)
+        sys.exit(2)

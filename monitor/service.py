@@ -1,0 +1,80 @@
+"""The monitor's operations: an AMI event in, the picture, the call log and Redis updated.
+
+Knows nothing of panoramisk: ``listener.py`` hands it events as mappings. Event
+handling itself is synchronous and in arrival order (the picture is pure); the
+database writes and the Redis messages go to one task each, in the same order.
+"""
+from __future__ import annotations
+
+import asyncio
+import logging
+from collections.abc import Callable, Iterable
+from datetime import datetime
+from typing import Any
+
+from .facts import call_update
+from .publish import LivePublisher
+from .state import Event, LivePicture
+from .store import StoreWorker
+
+log = logging.getLogger("monitor.service")
+
+#: The AMI events the monitor listens to.
+EVENTS = ("QueueCallerJoin", "QueueCallerLeave", "QueueCallerAbandon", "QueueMemberAdded",
+          "QueueMemberRemoved", "QueueMemberStatus", "QueueMemberPause", "AgentCalled",
+          "AgentConnect", "AgentComplete", "AgentRingNoAnswer")
+
+
+class MonitorService:
+    def __init__(self, picture: LivePicture, store: StoreWorker | None, publisher: LivePublisher,
+                 now: Callable[[], datetime]) -> None:
+        self.picture, self.store, self.publisher, self.now = picture, store, publisher, now
+        self._outbox: asyncio.Queue[tuple[list[dict[str, Any]], dict[str, Any]]] = asyncio.Queue()
+
+    def on_event(self, event: Event) -> None:
+        """One AMI event, as it arrives (called from the listener, never blocks)."""
+        now = self.now()
+        messages = self.picture.apply(event, now)
+        update = call_update(event, now)
+        if update is not None and self.store is not None:
+            self.store.submit(update)
+        if messages:
+            self._outbox.put_nowait((messages, self.picture.snapshot(now)))
+
+    def on_status(self, messages: Iterable[Event]) -> None:
+        """A QueueStatus answer after a (re)connect: rebuild the picture, backfill waiting callers."""
+        now = self.now()
+        messages = list(messages)
+        summary = self.picture.rebuild(messages, now)
+        log.info("picture rebuilt from QueueStatus: %d waiting, %d operators",
+                 summary["waiting"], summary["operators"])
+        if self.store is not None:
+            for m in messages:
+                update = call_update(m, now)
+                if update is not None:
+                    self.store.submit(update)
+        self._outbox.put_nowait(([summary], self.picture.snapshot(now)))
+
+    def refresh(self) -> None:
+        """Periodic: end finished wrap-ups and rewrite the snapshot (waits grow; Redis may be back)."""
+        now = self.now()
+        self._outbox.put_nowait((self.picture.expire(now), self.picture.snapshot(now)))
+
+    async def run_publisher(self) -> None:
+        while True:
+            messages, snapshot = await self._outbox.get()
+            try:
+                await self.publisher.publish(messages, snapshot)
+            finally:
+                self._outbox.task_done()
+
+    async def run_refresher(self, every: float) -> None:
+        while True:
+            await asyncio.sleep(every)
+            self.refresh()
+
+    async def drain(self) -> None:
+        """Wait until everything handed over so far is published and written."""
+        await self._outbox.join()
+        if self.store is not None:
+            await self.store.drain()
