@@ -1,0 +1,190 @@
+"""The call-centre figures (``hotline report``): pure functions over call and transfer rows.
+
+Definitions (the standard contact-centre ones; also in the README):
+
+- **Offered** (cuộc gọi vào hàng đợi): calls that entered the operator queue (``queued_at`` set).
+- **Answered** (đã trả lời): offered calls an operator picked up (``queue_answered_at`` set).
+- **Abandoned** (bỏ máy khi chờ): the caller hung up while waiting (``queue_outcome`` = abandoned).
+  **Short abandons** (bỏ máy trong 5 giây): the abandoned calls that left within 5 s of
+  queueing; they are *included* in Abandoned and shown apart, and they are *not* removed
+  from any denominator.
+- **Abandon rate**: abandoned ÷ offered.
+- **Service level** (mức phục vụ 20 giây): calls answered within 20 s of ``queued_at``
+  (answer − queued ≤ 20 s) ÷ offered (every offered call, short abandons included).
+- **ASA**, average speed of answer (thời gian chờ trung bình): mean of
+  ``queue_answered_at − queued_at`` over answered calls.
+- **AHT**, average handle time (thời gian xử lý trung bình): mean of ``talk_seconds`` plus the
+  configured wrap-up seconds, over answered calls whose talk time is known.
+- **Transfers per desk**: Transfer rows grouped by target; answered = the desk picked up
+  (``answered_at`` set, or outcome answered/completed); answer rate = answered ÷ attempts.
+- **Satisfaction** (hài lòng): surveys answered = calls with a score 1, 2 or 3; the shares of
+  1 (satisfied), 2 (normal) and 3 (not satisfied) among them.
+
+A call counts on the day (hotline time zone) it started; a transfer on the day it started.
+Per operator: the calls that operator answered, and the transfers that operator requested.
+"""
+from __future__ import annotations
+
+from collections import defaultdict
+from collections.abc import Callable, Iterable
+from dataclasses import dataclass
+from datetime import date, datetime, time, timedelta, tzinfo
+from typing import Any
+
+from sqlalchemy import select
+from sqlalchemy.orm import Session, sessionmaker
+
+from .db.models import Call, Transfer
+
+SERVICE_LEVEL_SECONDS = 20.0
+SHORT_ABANDON_SECONDS = 5.0
+ANSWERED_TRANSFER_OUTCOMES = frozenset({"answered", "completed"})
+
+
+@dataclass(frozen=True)
+class CallRow:
+    """What the figures need of a call."""
+
+    call_id: str
+    started_at: datetime
+    queued_at: datetime | None = None
+    queue_answered_at: datetime | None = None
+    queue_left_at: datetime | None = None
+    queue_outcome: str | None = None
+    operator: str | None = None
+    talk_seconds: float | None = None
+    survey_score: int | None = None
+
+
+@dataclass(frozen=True)
+class TransferRow:
+    """What the figures need of a transfer attempt."""
+
+    target: str
+    started_at: datetime
+    answered_at: datetime | None = None
+    requested_by: str | None = None
+    outcome: str | None = None
+
+    @property
+    def answered(self) -> bool:
+        return self.answered_at is not None or self.outcome in ANSWERED_TRANSFER_OUTCOMES
+
+
+def _seconds(a: datetime, b: datetime) -> float:
+    return (b - a).total_seconds()
+
+
+def _ratio(part: int, whole: int) -> float | None:
+    return round(part / whole, 4) if whole else None
+
+
+def _mean(values: list[float]) -> float | None:
+    return round(sum(values) / len(values), 1) if values else None
+
+
+def call_figures(calls: Iterable[CallRow], wrapup_seconds: float) -> dict[str, Any]:
+    """Offered, answered, abandoned, service level, ASA, AHT and satisfaction over ``calls``."""
+    calls = list(calls)
+    offered = [c for c in calls if c.queued_at is not None]
+    answered = [c for c in offered if c.queue_answered_at is not None]
+    abandoned = [c for c in offered if c.queue_outcome == "abandoned"]
+    short = [c for c in abandoned if c.queue_left_at is not None and c.queued_at is not None
+             and _seconds(c.queued_at, c.queue_left_at) <= SHORT_ABANDON_SECONDS]
+    waits = [_seconds(c.queued_at, c.queue_answered_at) for c in answered
+             if c.queued_at is not None and c.queue_answered_at is not None]
+    handles = [c.talk_seconds + wrapup_seconds for c in answered if c.talk_seconds is not None]
+    return {
+        "offered": len(offered),
+        "answered": len(answered),
+        "abandoned": len(abandoned),
+        "short_abandoned": len(short),
+        "abandon_rate": _ratio(len(abandoned), len(offered)),
+        "answered_within_20s": sum(1 for w in waits if w <= SERVICE_LEVEL_SECONDS),
+        "service_level": _ratio(sum(1 for w in waits if w <= SERVICE_LEVEL_SECONDS), len(offered)),
+        "asa_seconds": _mean(waits),
+        "aht_seconds": _mean(handles),
+        **survey_figures(calls),
+    }
+
+
+def survey_figures(calls: Iterable[CallRow]) -> dict[str, Any]:
+    scores = [c.survey_score for c in calls if c.survey_score in (1, 2, 3)]
+    return {
+        "surveys": len(scores),
+        "satisfied_share": _ratio(scores.count(1), len(scores)),
+        "normal_share": _ratio(scores.count(2), len(scores)),
+        "not_satisfied_share": _ratio(scores.count(3), len(scores)),
+    }
+
+
+def transfer_figures(transfers: Iterable[TransferRow]) -> list[dict[str, Any]]:
+    """Attempts, answered and answer rate per desk (target), sorted by target."""
+    by_target: dict[str, list[TransferRow]] = defaultdict(list)
+    for t in transfers:
+        by_target[t.target].append(t)
+    out = []
+    for target in sorted(by_target):
+        rows = by_target[target]
+        answered = sum(1 for t in rows if t.answered)
+        out.append({"target": target, "attempts": len(rows), "answered": answered,
+                    "answer_rate": _ratio(answered, len(rows))})
+    return out
+
+
+def build_report(calls: list[CallRow], transfers: list[TransferRow], tz: tzinfo, wrapup_seconds: float,
+                 by: tuple[str, ...] = ("day", "operator")) -> dict[str, Any]:
+    """The whole report: totals, per day and/or per operator, transfers per desk."""
+    report: dict[str, Any] = {"wrapup_seconds": wrapup_seconds,
+                              "total": call_figures(calls, wrapup_seconds),
+                              "transfers": transfer_figures(transfers)}
+    if "day" in by:
+        report["days"] = _grouped(calls, transfers, lambda c: c.started_at.astimezone(tz).date().isoformat(),
+                                  lambda t: t.started_at.astimezone(tz).date().isoformat(), "day",
+                                  wrapup_seconds)
+    if "operator" in by:
+        report["operators"] = _grouped([c for c in calls if c.operator], transfers,
+                                       lambda c: c.operator or "", lambda t: t.requested_by, "operator",
+                                       wrapup_seconds)
+    return report
+
+
+def _grouped(calls: list[CallRow], transfers: list[TransferRow], call_key: Callable[[CallRow], str],
+             transfer_key: Callable[[TransferRow], str | None], name: str,
+             wrapup_seconds: float) -> list[dict[str, Any]]:
+    call_groups: dict[str, list[CallRow]] = defaultdict(list)
+    transfer_groups: dict[str, list[TransferRow]] = defaultdict(list)
+    for c in calls:
+        call_groups[call_key(c)].append(c)
+    for t in transfers:
+        key = transfer_key(t)
+        if key:
+            transfer_groups[key].append(t)
+    rows = []
+    for key in sorted(set(call_groups) | set(transfer_groups)):
+        group = transfer_groups.get(key, [])
+        answered = sum(1 for t in group if t.answered)
+        rows.append({name: key, **call_figures(call_groups.get(key, []), wrapup_seconds),
+                     "transfers": len(group), "transfers_answered": answered})
+    return rows
+
+
+def period_bounds(first: date, last: date, tz: tzinfo) -> tuple[datetime, datetime]:
+    """[first 00:00, the day after last 00:00) in the hotline's time zone."""
+    return (datetime.combine(first, time(0), tz), datetime.combine(last + timedelta(days=1), time(0), tz))
+
+
+def load_rows(sessions: sessionmaker[Session], first: date, last: date,
+              tz: tzinfo) -> tuple[list[CallRow], list[TransferRow]]:
+    """Calls and transfers that started between ``first`` and ``last`` (whole days, hotline time)."""
+    start, end = period_bounds(first, last, tz)
+    with sessions() as s:
+        calls = [CallRow(c.call_id, c.started_at, c.queued_at, c.queue_answered_at, c.queue_left_at,
+                         c.queue_outcome, c.operator, c.talk_seconds, c.survey_score)
+                 for c in s.scalars(select(Call).where(Call.started_at >= start, Call.started_at < end)
+                                    .order_by(Call.started_at))]
+        transfers = [TransferRow(t.target, t.started_at, t.answered_at, t.requested_by, t.outcome)
+                     for t in s.scalars(select(Transfer).where(Transfer.started_at >= start,
+                                                               Transfer.started_at < end)
+                                        .order_by(Transfer.started_at))]
+    return calls, transfers

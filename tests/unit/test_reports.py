@@ -1,0 +1,122 @@
+"""`hotline report`: the call-centre figures from hand-built calls in a real database (exact numbers)."""
+from __future__ import annotations
+
+import json
+from datetime import UTC, date, datetime, timedelta
+from pathlib import Path
+from zoneinfo import ZoneInfo
+
+from click.testing import CliRunner
+
+from hotline.cli import main
+from hotline.db import open_database
+from hotline.db.models import Call, Transfer
+from hotline.reports import build_report, load_rows
+
+TZ = ZoneInfo("Asia/Ho_Chi_Minh")
+DAY1 = datetime(2027, 3, 1, 9, 0, tzinfo=TZ)
+S = timedelta(seconds=1)
+
+
+def _call(call_id: str, started: datetime, *, wait: float | None = None, answered_after: float | None = None,
+          left_after: float | None = None, outcome: str | None = None, operator: str | None = None,
+          talk: float | None = None, survey: int | None = None) -> Call:
+    queued = started + 30 * S if wait is not None or answered_after is not None or outcome else None
+    return Call(call_id=call_id, channel_id=call_id, caller="0912345678", dialled="1022", started_at=started,
+                ivr_path=[], disposition="answered" if answered_after is not None else "to_queue",
+                queued_at=queued,
+                queue_answered_at=queued + answered_after * S if queued and answered_after is not None else None,
+                queue_left_at=queued + left_after * S if queued and left_after is not None else None,
+                queue_outcome="answered" if answered_after is not None else outcome,
+                operator=operator, talk_seconds=talk, survey_score=survey)
+
+
+def fill(url: str) -> None:
+    sessions = open_database(url)
+    day2_first = datetime(2027, 3, 1, 17, 30, tzinfo=UTC)   # 00:30 on 2 March in Vietnam
+    calls = [
+        _call("a1", DAY1, answered_after=10, operator="op-lan", talk=100, survey=1),
+        _call("a2", DAY1 + 300 * S, answered_after=30, operator="op-lan", talk=200, survey=2),
+        _call("a3", DAY1 + 600 * S, answered_after=20, operator="op-hoa", talk=60, survey=1),  # exactly 20 s
+        _call("a4", DAY1 + 900 * S, left_after=3, outcome="abandoned"),                        # short abandon
+        _call("a5", DAY1 + 1200 * S, left_after=40, outcome="abandoned"),
+        _call("a6", DAY1 + 1500 * S),                                                          # IVR only
+        _call("b1", day2_first, answered_after=6, operator="op-hoa", talk=40, survey=3),
+        _call("b2", day2_first + 600 * S, left_after=120, outcome="timeout"),
+        _call("x0", datetime(2027, 2, 28, 16, 59, tzinfo=UTC), answered_after=1, operator="op-lan", talk=5),
+        _call("x1", datetime(2027, 3, 3, 8, 0, tzinfo=TZ), answered_after=1, operator="op-lan", talk=5),
+    ]
+    with sessions.begin() as s:
+        s.add_all(calls)
+        s.flush()
+        ids = {c.call_id: c.id for c in calls}
+        s.add_all([
+            Transfer(call_id=ids["a1"], kind="blind", target="department:01", requested_by="op-lan",
+                     started_at=DAY1 + 60 * S, answered_at=DAY1 + 70 * S, outcome="answered"),
+            Transfer(call_id=ids["a2"], kind="attended", target="department:01", requested_by="op-lan",
+                     started_at=DAY1 + 400 * S, outcome="noanswer"),
+            Transfer(call_id=ids["a6"], kind="ivr", target="department:01", started_at=DAY1 + 1510 * S,
+                     outcome="busy"),
+            Transfer(call_id=ids["b1"], kind="ivr", target="district:02", started_at=day2_first + 10 * S,
+                     answered_at=day2_first + 20 * S, outcome="completed"),
+        ])
+
+
+def test_figures_per_day_operator_and_desk(database_url: str) -> None:
+    fill(database_url)
+    calls, transfers = load_rows(open_database(database_url), date(2027, 3, 1), date(2027, 3, 2), TZ)
+    assert sorted(c.call_id for c in calls) == ["a1", "a2", "a3", "a4", "a5", "a6", "b1", "b2"]
+    report = build_report(calls, transfers, TZ, wrapup_seconds=10)
+    day1, day2 = report["days"]
+    assert day1 == {
+        "day": "2027-03-01", "offered": 5, "answered": 3, "abandoned": 2, "short_abandoned": 1,
+        "abandon_rate": 0.4, "answered_within_20s": 2, "service_level": 0.4, "asa_seconds": 20.0,
+        "aht_seconds": 130.0, "surveys": 3, "satisfied_share": 0.6667, "normal_share": 0.3333,
+        "not_satisfied_share": 0.0, "transfers": 3, "transfers_answered": 1}
+    assert day2["day"] == "2027-03-02"   # started 00:30 local time, 17:30 UTC the day before
+    assert (day2["offered"], day2["answered"], day2["abandoned"], day2["service_level"]) == (2, 1, 0, 0.5)
+    assert (day2["asa_seconds"], day2["aht_seconds"], day2["not_satisfied_share"]) == (6.0, 50.0, 1.0)
+    total = report["total"]
+    assert (total["offered"], total["answered"], total["abandoned"], total["short_abandoned"]) == (7, 4, 2, 1)
+    assert (total["service_level"], total["abandon_rate"]) == (0.4286, 0.2857)
+    assert (total["asa_seconds"], total["aht_seconds"]) == (16.5, 110.0)
+    assert (total["surveys"], total["satisfied_share"], total["normal_share"]) == (4, 0.5, 0.25)
+    lan, hoa = sorted(report["operators"], key=lambda r: r["operator"], reverse=True)
+    assert (lan["operator"], lan["answered"], lan["asa_seconds"], lan["aht_seconds"]) == ("op-lan", 2, 20.0, 160.0)
+    assert (lan["transfers"], lan["transfers_answered"], lan["satisfied_share"]) == (2, 1, 0.5)
+    assert (hoa["operator"], hoa["answered"], hoa["asa_seconds"], hoa["aht_seconds"]) == ("op-hoa", 2, 13.0, 60.0)
+    assert (hoa["satisfied_share"], hoa["not_satisfied_share"], hoa["transfers"]) == (0.5, 0.5, 0)
+    assert report["transfers"] == [
+        {"target": "department:01", "attempts": 3, "answered": 1, "answer_rate": 0.3333},
+        {"target": "district:02", "attempts": 1, "answered": 1, "answer_rate": 1.0}]
+
+
+def test_an_empty_period_has_no_rates() -> None:
+    report = build_report([], [], TZ, wrapup_seconds=0)
+    assert report["total"]["offered"] == 0 and report["total"]["service_level"] is None
+    assert report["days"] == [] and report["operators"] == [] and report["transfers"] == []
+
+
+def test_the_command_prints_vietnamese_tables_and_english_json(database_url: str, tmp_path: Path) -> None:
+    fill(database_url)
+    env = {"HOTLINE_DATABASE_URL": database_url, "HOTLINE_STATE_DIR": str(tmp_path / "state"),
+           "HOTLINE_FAKE_NOW": ""}
+    runner = CliRunner()
+    result = runner.invoke(main, ["report", "--from", "2027-03-01", "--to", "2027-03-02", "--json"], env=env)
+    assert result.exit_code == 0, result.output
+    data = json.loads(result.output)
+    assert data["from"] == "2027-03-01" and data["timezone"] == "Asia/Ho_Chi_Minh"
+    assert data["total"]["offered"] == 7 and data["total"]["service_level"] == 0.4286
+    result = runner.invoke(main, ["report", "--from", "2027-03-01", "--to", "2027-03-01"], env=env)
+    assert result.exit_code == 0, result.output
+    text = result.output
+    for heading in ("Cuộc gọi vào hàng đợi", "Đã trả lời", "Bỏ máy khi chờ", "Mức phục vụ 20 giây",
+                    "Thời gian chờ trung bình", "Thời gian xử lý trung bình", "Hài lòng", "Tổng đài viên"):
+        assert heading in text
+    day_line = next(line for line in text.splitlines() if line.startswith("2027-03-01"))
+    assert day_line.split()[:6] == ["2027-03-01", "5", "3", "2", "1", "40.0%"]
+    only_ops = runner.invoke(main, ["report", "--from", "2027-03-01", "--to", "2027-03-01", "--by", "operator"],
+                             env=env)
+    assert "Theo ngày" not in only_ops.output and "op-lan" in only_ops.output
+    bad = runner.invoke(main, ["report", "--from", "2027-13-01", "--to", "2027-03-01"], env=env)
+    assert bad.exit_code == 2 and "YYYY-MM-DD" in bad.output
