@@ -7,6 +7,7 @@ deterministic and writes only files whose content changed.
 from __future__ import annotations
 
 import os
+from collections.abc import Collection, Sequence
 from pathlib import Path
 from typing import Any
 
@@ -14,12 +15,20 @@ import jinja2
 
 TEMPLATES = Path(__file__).resolve().parent.parent / "asterisk_conf"
 QUEUE_NAME = "hotline"      # the app_queue queue of the operators (queues.conf, AMI QueueAdd)
+SYSTEM_DATA_DIR = Path("/usr/share/asterisk")   # astdatadir of the Debian package (as Asterisk sees it)
+QUEUE_LANGUAGE = "vi"       # the callers' language in the queue: sounds/vi/queue-*.wav, digits/*
 BANNER = "Rendered by `hotline up` from asterisk_conf/{name}.j2 — do not edit; edit the template or the settings."
 
 
 def render(settings: Any, secrets: Any, directory: Any, dest_dir: Path, clock_offset: float = 0.0,
-           templates: Path = TEMPLATES) -> Path:
-    """Write every ``templates/*.conf.j2`` into ``dest_dir``; return the path of asterisk.conf."""
+           templates: Path = TEMPLATES, operators: Sequence[Any] = (), only: Collection[str] = ()) -> Path:
+    """Write every ``templates/*.conf.j2`` into ``dest_dir``; return the path of asterisk.conf.
+
+    Args:
+        operators: the operators' endpoints (objects with ``name``, ``display_name``, ``contact``),
+            e.g. ``OperatorService.endpoints()``.
+        only: render just these files (``{"pjsip.conf"}``); default all.
+    """
     dest_dir.mkdir(parents=True, exist_ok=True)
     env = jinja2.Environment(
         loader=jinja2.FileSystemLoader(str(templates)),
@@ -39,13 +48,62 @@ def render(settings: Any, secrets: Any, directory: Any, dest_dir: Path, clock_of
         "clock_offset": int(round(clock_offset)),
         "voicemail_max": int(settings.voicemail.max_seconds),
         "queue_name": QUEUE_NAME,
+        "operators": list(operators),
+        "data_dir": str(data_dir(settings)),
     }
     for template in sorted(templates.glob("*.conf.j2")):
         name = template.name.removesuffix(".j2")
+        if only and name not in only:
+            continue
         text = env.get_template(template.name).render(banner=BANNER.format(name=name), **context)
         _write_if_changed(dest_dir / name, text)
     _link_recording_spool(Path(settings.paths.state_dir), Path(settings.paths.recordings_root))
+    _link_data_dir(settings)
     return dest_dir / "asterisk.conf"
+
+
+def data_dir(settings: Any) -> Path:
+    """This instance's astdatadir: the package's data, plus the hotline's own sounds/vi."""
+    return Path(settings.paths.state_dir) / "asterisk-data"
+
+
+def sounds_dir(settings: Any, language: str = QUEUE_LANGUAGE) -> Path:
+    """Where the hotline's sounds in ``language`` are rendered (Asterisk finds them as sounds/<language>)."""
+    return Path(settings.paths.state_dir) / "sounds" / language
+
+
+def _link_data_dir(settings: Any) -> None:
+    """Build ``<state_dir>/asterisk-data``: links to the package's data dir (hold music, sounds/en,
+    documentation...) and ``sounds/vi`` -> ``<state_dir>/sounds/vi``.
+
+    A data dir per instance, not a link inside the shared Asterisk root, so that two instances
+    sharing one root (tests beside a running hotline) each play their own rendered sounds.
+    Link targets are paths as Asterisk sees them (inside its root, when it runs in one).
+    """
+    root_view = Path(settings.asterisk.root) / SYSTEM_DATA_DIR.relative_to("/")
+    system = root_view if root_view.is_dir() else SYSTEM_DATA_DIR
+    data = data_dir(settings)
+    (data / "sounds").mkdir(parents=True, exist_ok=True)
+    entries = {p.name for p in system.iterdir()} if system.is_dir() else {"moh", "documentation", "rest-api"}
+    for name in sorted(entries - {"sounds"}):
+        _ensure_link(data / name, SYSTEM_DATA_DIR / name)
+    system_sounds = system / "sounds"
+    languages = {p.name for p in system_sounds.iterdir()} if system_sounds.is_dir() else {"en"}
+    for name in sorted(languages - {QUEUE_LANGUAGE}):
+        _ensure_link(data / "sounds" / name, SYSTEM_DATA_DIR / "sounds" / name)
+    own = sounds_dir(settings)
+    own.mkdir(parents=True, exist_ok=True)
+    _ensure_link(data / "sounds" / QUEUE_LANGUAGE, own)
+
+
+def _ensure_link(link: Path, target: Path) -> None:
+    if link.is_symlink():
+        if Path(os.readlink(link)) == target:
+            return
+        link.unlink()
+    elif link.exists():
+        raise RuntimeError(f"{link} is not a link: remove it (it is rebuilt by `hotline render-config`)")
+    link.symlink_to(target)
 
 
 def _link_recording_spool(state_dir: Path, recordings_root: Path) -> None:

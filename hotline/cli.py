@@ -97,19 +97,22 @@ def render_config() -> None:
     """Render asterisk_conf/ templates into the state directory (done by `hotline up` too)."""
     from .asterisk_config import render
     ctx = _context()
+    from .operators import context_service
     path = render(ctx.settings, ctx.secrets, ctx.directory, ctx.settings.paths.state_dir / "asterisk",
-                  clock_offset=ctx.clock.offset_seconds())
+                  clock_offset=ctx.clock.offset_seconds(), operators=context_service(ctx).endpoints())
     click.echo(f"✓ Asterisk configuration rendered: {path.parent}")
 
 
 def _register_commands() -> None:
     """Commands that live beside their subsystem (set-up and processes, SIPp test calls)."""
     from .report_cli import report_command
+    from .operators_cli import operators_group
     from .sipp.cli import call_command
     from .system.commands import setup_command, up_command
     main.add_command(setup_command, "setup")
     main.add_command(up_command, "up")
     main.add_command(call_command, "call")
+    main.add_command(operators_group, "operators")
     main.add_command(report_command, "report")
 
 

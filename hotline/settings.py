@@ -281,6 +281,15 @@ class IvrSettings(_Section):
     transfer_ring_seconds: Seconds = 30.0
 
 
+class QueueSettings(_Section):
+    """The operators' queue (app_queue): ring time, after-call work, announcements, longest wait."""
+
+    ring_seconds: Seconds = 15.0        # an operator's phone rings this long before the next is tried
+    wrapup_seconds: float = Field(default=15.0, ge=0)   # after-call work before the next call
+    announce_seconds: Seconds = 30.0    # position and estimated wait are announced this often
+    max_wait: Seconds = 120.0           # then the caller is offered voicemail
+
+
 class DatabaseSettings(_Section):
     url: str = ""   # empty: SQLite in paths.state_dir
 
@@ -302,6 +311,7 @@ class Settings(_Section):
     paths: PathSettings = Field(default_factory=PathSettings)
     voicemail: VoicemailSettings = Field(default_factory=VoicemailSettings)
     ivr: IvrSettings = Field(default_factory=IvrSettings)
+    queue: QueueSettings = Field(default_factory=QueueSettings)
     database: DatabaseSettings = Field(default_factory=DatabaseSettings)
     redis: RedisSettings = Field(default_factory=RedisSettings)
 

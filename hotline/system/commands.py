@@ -51,6 +51,7 @@ def run_setup(settings: Any, progress: Progress) -> SetupResult:
     from hotline.directory import load_directory
     from hotline.flows.loader import load_flow
     from hotline.prompts import render_prompts
+    from hotline.queue_sounds import render_queue_sounds
 
     state_dir = Path(settings.paths.state_dir)
     state_dir.mkdir(parents=True, exist_ok=True)
@@ -67,6 +68,8 @@ def run_setup(settings: Any, progress: Progress) -> SetupResult:
         progress("[setup] PostgreSQL database ready")
     prompts = render_prompts(settings, flow, directory, prompts_dir(settings), progress)
     progress(f"[setup] {len(prompts)} voice prompts ready in {prompts_dir(settings)}")
+    sounds = render_queue_sounds(settings, progress)
+    progress(f"[setup] {len(sounds)} Vietnamese queue sounds ready")
     return SetupResult(install, version, redis_url, directory, prompts)
 
 
@@ -159,6 +162,24 @@ def up_command(fake_now: str | None) -> None:
         sys.exit(code)
 
 
+def _operators(settings: Any, secrets: Any, clock: Any, directory: Any) -> Any:
+    from hotline.db import open_database
+    from hotline.operators import operator_service
+
+    return operator_service(settings, secrets, clock, directory, open_database(settings.database.url))
+
+
+def _restore_logins(operators: Any, progress: Progress) -> None:
+    """Operators logged in (the database says so) are put back in the queue."""
+    try:
+        restored = operators.restore_logins()
+    except HotlineError as exc:
+        progress(f"[up] Could not put logged-in operators back in the queue: {exc}")
+        return
+    if restored:
+        progress(f"[up] Operators back in the queue: {', '.join(restored)}")
+
+
 def _up(fake_now: str | None, progress: Progress, supervisor_factory: Callable[[Path], Supervisor] = Supervisor) -> int:
     from hotline.asterisk_config import render
     from hotline.clock import clock_from_env, fake_clock_env, parse_fake_now
@@ -177,13 +198,15 @@ def _up(fake_now: str | None, progress: Progress, supervisor_factory: Callable[[
     recordings = Path(settings.paths.recordings_root)
     secrets = load_or_create_secrets(state_dir)
     clock = clock_from_env(settings.tz)
+    operators = _operators(settings, secrets, clock, result.directory)
     conf = render(settings, secrets, result.directory, dest_dir=state_dir / "asterisk",
-                  clock_offset=clock.offset_seconds())
+                  clock_offset=clock.offset_seconds(), operators=operators.endpoints())
     asterisk = AsteriskProcess(result.install, conf, bind_paths=[state_dir, recordings],
                                owned_paths=[state_dir / "spool", state_dir / "log", state_dir / "run", recordings])
     try:
         progress("[up] Starting Asterisk")
         asterisk.start()
+        _restore_logins(operators, progress)
         specs = [ProcessSpec("ari_app", [sys.executable, "-m", "ari_app"], env),
                  ProcessSpec("agi", [sys.executable, "-m", "agi"], env),
                  ProcessSpec("monitor", [sys.executable, "-m", "monitor"], env)]

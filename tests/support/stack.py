@@ -25,7 +25,9 @@ from hotline.asterisk_config import render
 from hotline.clock import fake_clock_env
 from hotline.context import Context, load_context
 from hotline.db.repository import CallRepository
+from hotline.operators import context_service
 from hotline.prompts import render_prompts
+from hotline.queue_sounds import render_queue_sounds
 from hotline.system.asterisk import ensure_asterisk
 from hotline.system.asterisk_process import AsteriskProcess
 
@@ -83,6 +85,7 @@ class Stack:
             self.env.pop(key, None)
         self.ctx: Context = load_context(env=self.env)
         self.repo = CallRepository(self.ctx.sessions())
+        self.operators = context_service(self.ctx)
         self.asterisk: AsteriskProcess | None = None
         self.procs: dict[str, subprocess.Popen[bytes]] = {}
         self.fake_now: datetime | None = None
@@ -92,12 +95,14 @@ class Stack:
     def start(self) -> None:
         s = self.ctx.settings
         render_prompts(s, self.ctx.flow, self.ctx.directory, s.paths.state_dir / "prompts", lambda _m: None)
+        render_queue_sounds(s, lambda _m: None)
         conf = self._render(0.0)
         install = ensure_asterisk(s, lambda _m: None)
         self.asterisk = AsteriskProcess(install, conf, bind_paths=[self.state, self.recordings],
                                         owned_paths=[self.state / "spool", self.state / "log", self.state / "run",
                                                      self.recordings])
         self.asterisk.start()
+        self.operators.restore_logins()
         self.start_apps()
 
     def stop(self) -> None:
@@ -107,7 +112,7 @@ class Stack:
 
     def _render(self, offset: float) -> Path:
         return render(self.ctx.settings, self.ctx.secrets, self.ctx.directory, self.state / "asterisk",
-                      clock_offset=offset)
+                      clock_offset=offset, operators=self.operators.endpoints())
 
     def set_clock(self, fake_now: datetime | None) -> None:
         """Restart the app processes on another instant of the hotline clock (None: real time)."""
