@@ -105,8 +105,8 @@ def render_config() -> None:
 
 def _register_commands() -> None:
     """Commands that live beside their subsystem (set-up and processes, SIPp test calls)."""
-    from .report_cli import report_command
     from .operators_cli import operators_group
+    from .report_cli import report_command
     from .sipp.cli import call_command
     from .system.commands import setup_command, up_command
     main.add_command(setup_command, "setup")
