@@ -153,6 +153,14 @@ def call_to_dict(call: Call) -> dict[str, Any]:
         "disposition": call.disposition,
         "node": call.node,
         "recording_file": call.recording_file,
+        "queued_at": _iso(call.queued_at),
+        "queue_answered_at": _iso(call.queue_answered_at),
+        "queue_left_at": _iso(call.queue_left_at),
+        "queue_outcome": call.queue_outcome,
+        "operator": call.operator,
+        "talk_seconds": call.talk_seconds,
+        "hangup_by": call.hangup_by,
+        "survey_score": call.survey_score,
         "recording": None if rec is None else {
             "path": rec.path, "duration": round(rec.duration, 3), "sha256": rec.sha256, "size": rec.size},
         "voicemails": [
