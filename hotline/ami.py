@@ -1,7 +1,7 @@
 """The one module that speaks AMI (Asterisk Manager Interface), through panoramisk 1.4.
 
 ``AmiClient`` sends actions and waits for their answers: the operator queue's members
-(QueueAdd, QueueRemove, QueuePause, QueueStatus), CLI commands (``pjsip reload``) and
+(QueueAdd, QueueRemove, QueuePause, QueueStatus), CLI commands (``module reload res_pjsip.so``) and
 Originate. ``SyncAmi`` wraps it for the command line (one ``asyncio.run`` per call).
 """
 from __future__ import annotations
@@ -28,6 +28,10 @@ DEVICE_STATES = {0: "unknown", 1: "not_in_use", 2: "in_use", 3: "busy", 4: "inva
 
 class AmiError(HotlineError):
     """AMI unreachable, login refused, or an action answered with an error."""
+
+
+class AmiUnavailable(AmiError):
+    """Nothing answers on the AMI port (Asterisk is not running)."""
 
 
 @dataclass(frozen=True)
@@ -91,7 +95,7 @@ class AmiClient:
             await asyncio.wait_for(manager.connect(), self.timeout)
         except (TimeoutError, OSError) as exc:
             self._silence(manager)
-            raise AmiError(f"cannot reach {where} ({exc or 'timed out'}): is Asterisk running "
+            raise AmiUnavailable(f"cannot reach {where} ({exc or 'timed out'}): is Asterisk running "
                            "(`hotline up`), and is [asterisk] ami_port right?") from None
         try:
             login = await asyncio.wait_for(self._login_future(manager), self.timeout)
@@ -121,7 +125,9 @@ class AmiClient:
         """Send one action; return its response, AmiError on an error response."""
         response = await self._send({"Action": name, **fields}, as_list=False)
         if not response.success:
-            raise AmiError(f"AMI {name} failed: {response.message or response}")
+            output = response.get("Output")
+            detail = " ".join(output) if isinstance(output, list) else output or response.message or response
+            raise AmiError(f"AMI {name} failed: {detail}")
         return response
 
     async def queue_add(self, queue: str, interface: str, member_name: str, state_interface: str,
@@ -147,7 +153,7 @@ class AmiClient:
         return [QueueMember.from_event(m) for m in items if m.get("Event") == "QueueMember"]
 
     async def command(self, cli: str) -> str:
-        """Run an Asterisk CLI command (``pjsip reload``); return its output."""
+        """Run an Asterisk CLI command (``module reload res_pjsip.so``); return its output."""
         response = await self.action("Command", Command=cli)
         output = response.get("Output", "")
         lines = output if isinstance(output, list) else [output]

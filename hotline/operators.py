@@ -308,8 +308,8 @@ def context_service(ctx: Any) -> OperatorService:
 
 
 def apply_endpoints(ctx: Any, service: OperatorService) -> bool:
-    """Re-render pjsip.conf with the operators and, if Asterisk runs, ``pjsip reload``; True if reloaded."""
-    from .ami import ami_client
+    """Re-render pjsip.conf with the operators and, if Asterisk runs, reload PJSIP; True if reloaded."""
+    from .ami import AmiUnavailable, ami_client
     from .asterisk_config import render
 
     render(ctx.settings, ctx.secrets, ctx.directory, ctx.settings.paths.state_dir / "asterisk",
@@ -317,10 +317,10 @@ def apply_endpoints(ctx: Any, service: OperatorService) -> bool:
 
     async def reload() -> None:
         async with ami_client(ctx.settings, ctx.secrets) as client:
-            await client.command("pjsip reload")
+            await client.command("module reload res_pjsip.so")
     try:
         asyncio.run(reload())
-    except AmiError as exc:
+    except AmiUnavailable as exc:
         log.info("pjsip.conf rendered; not reloaded (%s)", exc)
         return False
     return True
