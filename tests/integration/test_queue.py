@@ -1,0 +1,97 @@
+"""Callers through the real IVR into the real app_queue, answered by SIPp operator phones."""
+from __future__ import annotations
+
+import subprocess
+import sys
+from collections.abc import Iterator
+from pathlib import Path
+
+import pytest
+
+from hotline.sipp.runner import start_uas
+from hotline.sipp.scenario import AwaitHangup, HangUp, Keys, Speak, Wait
+from tests.support.calls import call, menu_starts, prompt_seconds
+from tests.support.stack import ROOT, Stack
+
+pytestmark = pytest.mark.asterisk
+
+PORTS = {"op-q-an": 15291, "op-q-bao": 15292}
+
+
+def hotline(stack: Stack, *args: str) -> str:
+    done = subprocess.run([sys.executable, "-c", "from hotline.cli import main; main()", *args], cwd=ROOT,
+                          env=stack.app_env, capture_output=True, text=True, timeout=60)
+    assert done.returncode == 0, done.stderr + done.stdout
+    return done.stdout
+
+
+@pytest.fixture()
+def operators(open_hours: Stack) -> Iterator[dict[str, int]]:
+    for name, port in PORTS.items():
+        hotline(open_hours, "operators", "add", name, "--name", f"Tổng đài viên {name}",
+                "--contact", f"sip:{name}@127.0.0.1:{port}")
+    yield PORTS
+    for name in PORTS:
+        hotline(open_hours, "operators", "remove", name)
+
+
+def to_queue(stack: Stack) -> float:
+    """Seconds from answer until a caller who pressed 0 at the menu is queued."""
+    return menu_starts(stack) + prompt_seconds(stack, "to_operator") + 1.0
+
+
+def test_operator_answers_hangs_up_and_the_caller_rates_the_call(open_hours: Stack, operators: dict[str, int],
+                                                                  workdir: Path, speech: Path) -> None:
+    phone = start_uas(operators["op-q-an"], ring_seconds=1, talk_seconds=4, hangup="local", workdir=workdir / "op")
+    try:
+        hotline(open_hours, "operators", "login", "op-q-an")
+        # The caller talks to the operator; the operator hangs up after 4 s; the caller presses 1
+        # while the survey question plays.
+        result = call(open_hours, [Wait(menu_starts(open_hours)), Keys("0"),
+                                   Wait(to_queue(open_hours) - menu_starts(open_hours)),
+                                   Speak(speech), Keys("1"), AwaitHangup(40)],
+                      caller="0950000001", workdir=workdir)
+        assert result.ok and result.ended_by_remote, result.problems
+        assert phone.answered == 1
+    finally:
+        hotline(open_hours, "operators", "logout", "op-q-an")
+        phone.terminate()
+    row = open_hours.ended_call("0950000001")
+    assert row["disposition"] == "answered"
+    assert row["operator"] == "op-q-an" and row["queue_outcome"] == "answered"
+    assert row["survey_score"] == 1
+    assert row["queued_at"] and row["queue_answered_at"] and row["queued_at"] <= row["queue_answered_at"]
+    # One recording holds IVR, queue, the talk with the operator and the survey.
+    assert row["recording"]["duration"] >= to_queue(open_hours) + 4
+
+
+def test_caller_hanging_up_first_stores_no_survey(open_hours: Stack, operators: dict[str, int], workdir: Path,
+                                                  speech: Path) -> None:
+    phone = start_uas(operators["op-q-an"], ring_seconds=1, talk_seconds=30, hangup="remote",
+                      workdir=workdir / "op")
+    try:
+        hotline(open_hours, "operators", "login", "op-q-an")
+        result = call(open_hours, [Wait(menu_starts(open_hours)), Keys("0"),
+                                   Wait(to_queue(open_hours) - menu_starts(open_hours)), Speak(speech), HangUp()],
+                      caller="0950000002", workdir=workdir)
+        assert result.ok, result.problems
+    finally:
+        hotline(open_hours, "operators", "logout", "op-q-an")
+        phone.terminate()
+    row = open_hours.ended_call("0950000002")
+    assert row["disposition"] == "answered" and row["survey_score"] is None
+    assert row["hangup_by"] == "caller"
+
+
+def test_no_operator_logged_in_offers_voicemail(open_hours: Stack, workdir: Path, speech: Path) -> None:
+    busy = prompt_seconds(open_hours, "operators_busy", "leave_message") + 1.5
+    result = call(open_hours, [Wait(menu_starts(open_hours)), Keys("0"),
+                               Wait(to_queue(open_hours) - menu_starts(open_hours) + busy), Speak(speech), Keys("#"),
+                               AwaitHangup(30)],
+                  caller="0950000003", workdir=workdir)
+    assert result.ok and result.ended_by_remote, result.problems
+    row = open_hours.ended_call("0950000003")
+    assert row["queue_outcome"] == "empty"
+    assert row["disposition"] == "voicemail"
+    [vm] = row["voicemails"]
+    assert vm["status"] == "pending" and vm["duration"] > 5
