@@ -164,8 +164,9 @@ class Call:
             self._timer = None
 
     # -- the operator queue (app_queue, in the dialplan) ------------------------------
-    async def _enter_queue(self, max_wait: float) -> None:
+    async def _enter_queue(self, max_wait: float | None) -> None:
         """Hand the caller to app_queue; the dialplan sends them back with the outcome."""
+        max_wait = max_wait or self.s.settings.queue.max_wait
         await self.ari.subscribe(f"channel:{self.channel_id}")   # still hear of the hangup while away
         await self.ari.set_variable(self.channel_id, "QUEUE_MAX_WAIT", str(int(max_wait)))
         self.in_dialplan = True

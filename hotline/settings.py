@@ -277,7 +277,6 @@ class VoicemailSettings(_Section):
 
 class IvrSettings(_Section):
     digit_timeout: Seconds = 5.0
-    queue_max_wait: Seconds = 120.0
     transfer_ring_seconds: Seconds = 30.0
 
 

@@ -109,7 +109,7 @@ class Transfer:
 
 @dataclass(frozen=True)
 class EnterQueue:
-    max_wait: float
+    max_wait: float | None       # None: the province's default
 
 
 @dataclass(frozen=True)

@@ -96,7 +96,7 @@ SPECS: dict[str, tuple[type, dict[str, Any]]] = {
         "on_transfer_failure": _name}),
     "transfer": (m.TransferNode, {**_PROMPT, "kind": _kind, "code": _code, "busy_prompt": _opt_name,
                                   "on_failure": _name}),
-    "queue": (m.QueueNode, {**_PROMPT, "max_wait": _seconds, "on_timeout": _opt_name, "on_message": _opt_name,
+    "queue": (m.QueueNode, {**_PROMPT, "max_wait": _opt_seconds, "on_timeout": _opt_name, "on_message": _opt_name,
                             "on_operator_hangup": _opt_name}),
     "survey": (m.SurveyNode, {"prompt": _name, "thanks_prompt": _opt_name, "timeout": _seconds,
                               "max_attempts": _attempts, "invalid_prompt": _opt_name}),

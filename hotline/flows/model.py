@@ -91,7 +91,7 @@ class QueueNode:
 
     name: str
     prompt: str | None = None
-    max_wait: float = 120.0
+    max_wait: float | None = None          # seconds; default: province.toml [queue] max_wait
     on_timeout: str | None = None          # no operator in time, or none logged in: e.g. voicemail
     on_message: str | None = None          # the caller pressed 1 to leave a message (default: on_timeout)
     on_operator_hangup: str | None = None  # the operator hung up first: e.g. the survey

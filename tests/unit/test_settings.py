@@ -68,7 +68,8 @@ def test_minimal_file_gets_every_default(tmp_path: Path) -> None:
     assert s.paths.recordings_root == REPO_ROOT / "recordings"
     assert s.paths.prompts_dir == REPO_ROOT / "ivr_flows" / "prompts"
     assert (s.voicemail.max_seconds, s.voicemail.min_seconds) == (180.0, 2.0)
-    assert (s.ivr.digit_timeout, s.ivr.queue_max_wait, s.ivr.transfer_ring_seconds) == (5.0, 120.0, 30.0)
+    assert (s.ivr.digit_timeout, s.ivr.transfer_ring_seconds) == (5.0, 30.0)
+    assert s.queue.max_wait == 120.0
     assert s.redis.url == "redis://127.0.0.1:6379/0"
     assert s.holidays.extra == [] and s.holidays.removed == []
 
