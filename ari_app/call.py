@@ -55,6 +55,7 @@ class Call:
         self.voicemail_ended_by = "hangup"
         self.desk_channel: str | None = None
         self.bridge_id: str | None = None
+        self.transfer_id: int | None = None
         self._seq = itertools.count(1)
         self._generation = 0
         self._timer: asyncio.TimerHandle | None = None
@@ -212,6 +213,9 @@ class Call:
                  agency.desk.dial)
         with contextlib.suppress(AriError):
             await self.ari.ring(self.channel_id)
+        # Logged before dialling: a busy desk answers within milliseconds.
+        self.transfer_id = await self.s.log.call(self.s.log.repo.start_transfer, self.call_id, kind="ivr",
+                                                 target=f"{agency.kind}:{agency.code}", started_at=self.s.now())
         try:
             await self.ari.originate(agency.desk.dial, channel_id=self.desk_channel,
                                      app_args=f"desk,{self.channel_id}",
@@ -220,9 +224,14 @@ class Call:
         except AriError as exc:
             log.warning("call=%s cannot dial %s: %s", self.call_id, agency.desk.dial, exc)
             self.desk_channel = None
+            self._transfer_log(outcome="failed", ended_at=self.s.now())
             self.post(fe.TransferResult(False, "failed"))
             return
         self._start_timer(self.s.settings.ivr.transfer_ring_seconds + 5, fe.TransferResult(False, "noanswer"))
+
+    def _transfer_log(self, **fields: Any) -> None:
+        if self.transfer_id is not None:
+            self.s.log.submit(self.s.log.repo.finish_transfer, self.transfer_id, **fields)
 
     async def desk_answered(self, channel_id: str) -> None:
         if channel_id != self.desk_channel or self.state is None or self.state.phase != "transfer":
@@ -234,6 +243,7 @@ class Call:
             await self.ari.ring_stop(self.channel_id)
         await self.ari.create_bridge(self.bridge_id, f"1022 {self.call_id}")
         await self.ari.add_to_bridge(self.bridge_id, [self.channel_id, channel_id])
+        self._transfer_log(outcome="answered", answered_at=self.s.now())
         self.post(fe.TransferResult(True))
 
     def desk_gone(self, channel_id: str, cause: int | None) -> None:
@@ -241,15 +251,21 @@ class Call:
             return
         self.desk_channel = None
         if self.state is not None and self.state.phase == "bridged":
+            self._transfer_log(ended_at=self.s.now())
             self.post(fe.BridgeEnded())
         else:
             reason = {17: "busy", 18: "noanswer", 19: "noanswer", 21: "rejected"}.get(cause or 0, "failed")
+            self._transfer_log(outcome=reason, ended_at=self.s.now())
             self.post(fe.TransferResult(False, reason))
 
     # -- the end ------------------------------------------------------------------------
     async def _finish(self) -> None:
         self._cancel_timer()
         if self.desk_channel:
+            if self.state is not None and self.state.phase == "transfer":   # the caller left while it rang
+                self._transfer_log(outcome="abandoned", ended_at=self.s.now())
+            elif self.state is not None and self.state.phase == "bridged":
+                self._transfer_log(ended_at=self.s.now())
             with contextlib.suppress(AriError):
                 await self.ari.hangup(self.desk_channel)
         if self.bridge_id:

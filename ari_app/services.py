@@ -31,17 +31,18 @@ class CallLog:
     def start(self) -> None:
         self._task = asyncio.create_task(self._drain(), name="call-log")
 
-    def _submit(self, fn: Callable[..., Any], *args: Any, **kwargs: Any) -> None:
+    def submit(self, fn: Callable[..., Any], *args: Any, **kwargs: Any) -> None:
+        """Queue a repository write; it runs after everything queued before it."""
         self._queue.put_nowait((fn, args, kwargs))
 
     def start_call(self, call_id: str, **fields: Any) -> None:
-        self._submit(self.repo.start_call, call_id, **fields)
+        self.submit(self.repo.start_call, call_id, **fields)
 
     def update(self, call_id: str, **fields: Any) -> None:
-        self._submit(self.repo.update, call_id, **fields)
+        self.submit(self.repo.update, call_id, **fields)
 
     def add_step(self, call_id: str, node: str, keys: str | None) -> None:
-        self._submit(self.repo.add_step, call_id, node, keys)
+        self.submit(self.repo.add_step, call_id, node, keys)
 
     async def call(self, fn: Callable[..., Any], *args: Any, **kwargs: Any) -> Any:
         """Run ``fn`` after everything queued before it; return its result."""
@@ -55,7 +56,7 @@ class CallLog:
             else:
                 fut.get_loop().call_soon_threadsafe(fut.set_result, result)
 
-        self._submit(run)
+        self.submit(run)
         return await fut
 
     async def _drain(self) -> None:

@@ -13,7 +13,7 @@ from typing import Any
 from sqlalchemy import select
 from sqlalchemy.orm import Session, selectinload, sessionmaker
 
-from .models import Call, Disposition, Recording, Voicemail
+from .models import Call, Disposition, Recording, Transfer, Voicemail
 
 
 @dataclass(frozen=True)
@@ -93,6 +93,33 @@ class CallRepository:
                 s.add(vm)
             vm.duration, vm.sha256, vm.status, vm.ended_by = audio.duration, audio.sha256, status, ended_by
 
+    def start_transfer(self, call_id: str, *, kind: str, target: str, started_at: datetime,
+                       requested_by: str | None = None) -> int:
+        """A new attempt to reach a desk (kind ivr|blind|attended); returns its id."""
+        with self._sessions.begin() as s:
+            call = self._get(s, call_id)
+            row = Transfer(call_id=call.id, kind=kind, target=target, requested_by=requested_by,
+                           started_at=started_at)
+            s.add(row)
+            call.transfer_target = target
+            s.flush()
+            return row.id
+
+    def finish_transfer(self, transfer_id: int, *, outcome: str | None = None,
+                        answered_at: datetime | None = None, ended_at: datetime | None = None) -> None:
+        """Record how an attempt went; fields left None keep their value."""
+        with self._sessions.begin() as s:
+            row = s.get(Transfer, transfer_id)
+            if row is None:
+                raise LookupError(f"no transfer {transfer_id}")
+            if outcome is not None:
+                row.outcome = outcome
+                row.call.transfer_outcome = outcome
+            if answered_at is not None:
+                row.answered_at = answered_at
+            if ended_at is not None:
+                row.ended_at = ended_at
+
     def open_call_ids(self) -> list[str]:
         with self._sessions() as s:
             return list(s.scalars(select(Call.call_id).where(Call.ended_at.is_(None))))
@@ -115,13 +142,15 @@ class CallRepository:
 
     def get(self, call_id: str) -> dict[str, Any] | None:
         with self._sessions() as s:
-            call = s.scalar(select(Call).options(selectinload(Call.recording), selectinload(Call.voicemails))
+            call = s.scalar(select(Call).options(selectinload(Call.recording), selectinload(Call.voicemails),
+                                                 selectinload(Call.transfers))
                             .where(Call.call_id == call_id))
             return call_to_dict(call) if call else None
 
     def latest(self, limit: int = 20) -> list[dict[str, Any]]:
         with self._sessions() as s:
-            q = (select(Call).options(selectinload(Call.recording), selectinload(Call.voicemails))
+            q = (select(Call).options(selectinload(Call.recording), selectinload(Call.voicemails),
+                                      selectinload(Call.transfers))
                  .order_by(Call.started_at.desc(), Call.id.desc()).limit(limit))
             return [call_to_dict(c) for c in s.scalars(q)]
 
@@ -163,6 +192,11 @@ def call_to_dict(call: Call) -> dict[str, Any]:
         "survey_score": call.survey_score,
         "recording": None if rec is None else {
             "path": rec.path, "duration": round(rec.duration, 3), "sha256": rec.sha256, "size": rec.size},
+        "transfers": [
+            {"kind": t.kind, "target": t.target, "requested_by": t.requested_by, "started_at": _iso(t.started_at),
+             "answered_at": _iso(t.answered_at), "ended_at": _iso(t.ended_at), "outcome": t.outcome}
+            for t in call.transfers
+        ],
         "voicemails": [
             {"path": v.path, "duration": round(v.duration, 3), "status": v.status, "ended_by": v.ended_by}
             for v in call.voicemails

@@ -74,6 +74,9 @@ def test_department_code_reaches_that_desk(open_hours: Stack, workdir: Path, spe
     row = open_hours.ended_call("0910000101")
     assert row["disposition"] == "transferred"
     assert row["transfer_target"] == "department:01" and row["transfer_outcome"] == "answered"
+    [transfer] = row["transfers"]
+    assert (transfer["kind"], transfer["target"], transfer["outcome"]) == ("ivr", "department:01", "answered")
+    assert transfer["started_at"] <= transfer["answered_at"] <= transfer["ended_at"]
     assert [s["keys"] for s in row["ivr_path"]] == ["3", "01"]
     assert_recording_covers_call(open_hours, row)
     # IVR part + ringing + the 4 s talk with the desk are all in the one file.
@@ -110,6 +113,7 @@ def test_busy_desk_sends_the_caller_to_the_operator_queue(open_hours: Stack, wor
         desk.terminate()
     row = open_hours.ended_call("0910000103")
     assert row["transfer_target"] == "department:02" and row["transfer_outcome"] == "busy"
+    assert [(t["kind"], t["outcome"], t["answered_at"]) for t in row["transfers"]] == [("ivr", "busy", None)]
     assert row["disposition"] == "to_queue"
 
 
