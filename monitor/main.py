@@ -30,7 +30,7 @@ async def amain() -> None:
     store = StoreWorker(CallFactsStore(sessions))
     client = aioredis.from_url(s.redis.url, socket_connect_timeout=2, socket_timeout=2)
     publisher = LivePublisher(client)
-    service = MonitorService(LivePicture(), store, publisher, ctx.clock.now)
+    service = MonitorService(LivePicture(int(ctx.settings.queue.wrapup_seconds)), store, publisher, ctx.clock.now)
     listener = AmiListener(s.asterisk.ami_bind, s.asterisk.ami_port, s.asterisk.ami_user,
                            ctx.secrets.ami_password, EVENTS, service.on_event, service.on_status)
     stop = asyncio.Event()

@@ -113,7 +113,10 @@ class Member:
 class LivePicture:
     """Who waits and what each operator does, from AMI events; returns what changed."""
 
-    def __init__(self) -> None:
+    def __init__(self, default_wrapup_seconds: int = 0) -> None:
+        # Members added over AMI carry no wrap-up of their own (Wrapuptime 0): app_queue then
+        # applies the queue's wrapuptime, which is this default (province.toml [queue]).
+        self.default_wrapup_seconds = default_wrapup_seconds
         self.waiting: dict[str, Waiting] = {}
         self.members: dict[str, Member] = {}
         self._connected_since: dict[str, datetime] = {}   # answered callers until their Leave event
@@ -204,8 +207,9 @@ class LivePicture:
     def _on_AgentComplete(self, e: Event, now: datetime) -> list[dict[str, Any]]:
         member = self._member(e, now)
         member.call_id, member.in_call = None, False
-        if member.wrapup_seconds > 0:
-            member.wrap_up_until = now + timedelta(seconds=member.wrapup_seconds)
+        wrapup = member.wrapup_seconds or self.default_wrapup_seconds
+        if wrapup > 0:
+            member.wrap_up_until = now + timedelta(seconds=wrapup)
         message = self._operator_message(member, now)
         message.update(talk_time=number(e, "TalkTime"), reason_ended=field(e, "Reason"))
         return [message]

@@ -277,3 +277,19 @@ def test_redis_down_is_logged_once_and_the_monitor_keeps_going(caplog: pytest.Lo
     with caplog.at_level("WARNING", logger="monitor.publish"):
         assert asyncio.run(scenario()) == [False, False, False]
     assert sum("Redis unreachable" in r.message for r in caplog.records) == 1
+
+
+def test_members_added_over_ami_take_the_queue_wrap_up() -> None:
+    """QueueAdd gives a member no wrap-up of its own (Wrapuptime: 0): the queue's one applies."""
+    picture = LivePicture(default_wrapup_seconds=15)
+    picture.apply(ami(MEMBER_TEXT_NO_WRAPUP), T0)
+    picture.apply(CONNECT, T0 + timedelta(seconds=1))
+    [done] = picture.apply(COMPLETE, T0 + timedelta(seconds=20))
+    assert done["state"] == WRAP_UP
+    assert picture.expire(T0 + timedelta(seconds=34)) == []
+    [back] = picture.expire(T0 + timedelta(seconds=35))
+    assert back["state"] == AVAILABLE
+
+
+MEMBER_TEXT_NO_WRAPUP = ("Event: QueueMemberAdded\nPrivilege: agent,all\n"
+                         + member_headers().replace("Wrapuptime: 10", "Wrapuptime: 0"))
