@@ -38,6 +38,12 @@ T = TypeVar("T")
 DESK_PORTS = {"desk-d01": 15071, "desk-d02": 15072, "desk-h01": 15073, "desk-bd": 15074}
 
 
+def desk_ports() -> dict[str, int]:
+    """DESK_PORTS, shifted by HOTLINE_TEST_DESK_PORT_OFFSET (a second stack on the same host)."""
+    offset = int(os.environ.get("HOTLINE_TEST_DESK_PORT_OFFSET", "0"))
+    return {name: port + offset for name, port in DESK_PORTS.items()}
+
+
 def wait_for(condition: Callable[[], T], timeout: float, what: str, interval: float = 0.1) -> T:
     """Poll ``condition`` until it returns something truthy; fail with ``what`` at the deadline."""
     deadline = time.monotonic() + timeout
@@ -57,7 +63,7 @@ def write_test_directory(dest: Path) -> Path:
         data = yaml.safe_load(src.read_text(encoding="utf-8"))
         for entry in data.get("entries", []):
             desk = entry.get("desk") or {}
-            port = DESK_PORTS.get(desk.get("endpoint", ""))
+            port = desk_ports().get(desk.get("endpoint", ""))
             if port:
                 desk["contact"] = f"sip:{desk['endpoint']}@127.0.0.1:{port}"
         (dest / src.name).write_text(yaml.safe_dump(data, allow_unicode=True, sort_keys=False), encoding="utf-8")
