@@ -13,6 +13,7 @@ from hotline.errors import HotlineError
 
 from .handlers import FallbackHandlers
 from .server import FastAGIServer
+from .transfers import TransferHandlers
 
 log = logging.getLogger("agi")
 
@@ -27,7 +28,8 @@ def main() -> None:
     s = ctx.settings
     repo = CallRepository(ctx.sessions())
     handlers = FallbackHandlers(repo, s.paths.recordings_root, ctx.clock.now, s.voicemail.min_seconds)
-    server = FastAGIServer((s.agi.bind, s.agi.port), handlers.routes())
+    transfers = TransferHandlers(repo, ctx.clock.now)
+    server = FastAGIServer((s.agi.bind, s.agi.port), {**handlers.routes(), **transfers.routes()})
 
     def stop(_sig: int, _frame: Any) -> None:
         threading.Thread(target=server.shutdown, daemon=True).start()

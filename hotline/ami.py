@@ -170,6 +170,25 @@ class AmiClient:
             fields["Variable"] = [f"{k}={v}" for k, v in variables.items()]
         await self.action("Originate", **fields)
 
+    async def channels(self) -> list[dict[str, str]]:
+        """Every live channel (CoreShowChannels): Channel, Uniqueid, BridgeId, Application..."""
+        responses = await self._send({"Action": "CoreShowChannels"}, as_list=True)
+        items = responses if isinstance(responses, list) else [responses]
+        if items and not items[0].success:
+            raise AmiError(f"AMI CoreShowChannels failed: {items[0].message or items[0]}")
+        return [{str(k): str(v) for k, v in m.items()} for m in items if m.get("Event") == "CoreShowChannel"]
+
+    async def set_var(self, channel: str, name: str, value: str) -> None:
+        await self.action("Setvar", Channel=channel, Variable=name, Value=value)
+
+    async def blind_transfer(self, channel: str, context: str, exten: str) -> None:
+        """Send ``channel``'s bridge peer to ``exten@context`` (``channel`` is the transferer)."""
+        await self.action("BlindTransfer", Channel=channel, Context=context, Exten=exten)
+
+    async def attended_transfer(self, channel: str, context: str, exten: str) -> None:
+        """Start a consultation call from ``channel`` to ``exten@context`` (the bridge's atxfer feature)."""
+        await self.action("Atxfer", Channel=channel, Context=context, Exten=exten)
+
     # -- internals ----------------------------------------------------------------------
     async def _send(self, action: dict[str, Any], as_list: bool) -> Any:
         if self.manager is None:

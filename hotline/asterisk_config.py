@@ -42,6 +42,7 @@ def render(settings: Any, secrets: Any, directory: Any, dest_dir: Path, clock_of
         "settings": settings,
         "secrets": secrets,
         "desks": [a for a in directory.entries if a.desk.endpoint],
+        "transfer_desks": transfer_desks(directory),
         "conf_dir": str(dest_dir),
         "state_dir": str(settings.paths.state_dir),
         "prompts_dir": str(prompts_dir(settings)),
@@ -60,6 +61,13 @@ def render(settings: Any, secrets: Any, directory: Any, dest_dir: Path, clock_of
     _link_recording_spool(Path(settings.paths.state_dir), Path(settings.paths.recordings_root))
     _link_data_dir(settings)
     return dest_dir / "asterisk.conf"
+
+
+def transfer_desks(directory: Any) -> list[dict[str, str]]:
+    """The extensions of [hotline-desk-transfer]: one per directory entry, with its dial string."""
+    from .transfers import transfer_exten
+    return [{"exten": transfer_exten(a.kind, a.code), "kind": a.kind, "code": a.code, "dial": a.desk.dial}
+            for a in directory.entries]
 
 
 def data_dir(settings: Any) -> Path:

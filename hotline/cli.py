@@ -109,11 +109,13 @@ def _register_commands() -> None:
     from .report_cli import report_command
     from .sipp.cli import call_command
     from .system.commands import setup_command, up_command
+    from .transfers_cli import transfer_command
     main.add_command(setup_command, "setup")
     main.add_command(up_command, "up")
     main.add_command(call_command, "call")
     main.add_command(operators_group, "operators")
     main.add_command(report_command, "report")
+    main.add_command(transfer_command, "transfer")
 
 
 _register_commands()

@@ -120,6 +120,13 @@ class CallRepository:
             if ended_at is not None:
                 row.ended_at = ended_at
 
+    def open_transfer(self, call_id: str) -> int | None:
+        """The id of the call's latest transfer not yet ended (None: none open, or no such call)."""
+        with self._sessions() as s:
+            return s.scalar(select(Transfer.id).join(Call).where(Call.call_id == call_id,
+                                                                   Transfer.ended_at.is_(None))
+                            .order_by(Transfer.id.desc()).limit(1))
+
     def open_call_ids(self) -> list[str]:
         with self._sessions() as s:
             return list(s.scalars(select(Call.call_id).where(Call.ended_at.is_(None))))

@@ -1,0 +1,148 @@
+"""An operator sends the caller on to a one-stop desk: blind, attended, and a desk that does not answer."""
+from __future__ import annotations
+
+import subprocess
+import sys
+from collections.abc import Iterator
+from pathlib import Path
+
+import pytest
+
+from hotline.sipp.runner import DeskProcess, start_uas
+from hotline.sipp.scenario import AwaitHangup, Keys, Speak, Wait
+from tests.support.calls import menu_starts, prompt_seconds, start
+from tests.support.stack import ROOT, Stack, desk_ports, wait_for
+
+pytestmark = pytest.mark.asterisk
+
+OPERATOR, OPERATOR_PORT = "op-x-an", 15495
+DESK = "desk-d02"      # department 02 in the shipped directory
+
+
+def hotline(stack: Stack, *args: str) -> str:
+    done = subprocess.run([sys.executable, "-c", "from hotline.cli import main; main()", *args], cwd=ROOT,
+                          env=stack.app_env, capture_output=True, text=True, timeout=60)
+    assert done.returncode == 0, done.stderr + done.stdout
+    return done.stdout
+
+
+@pytest.fixture()
+def operator(open_hours: Stack, workdir: Path) -> Iterator[DeskProcess]:
+    """A logged-in operator whose phone answers every call and waits for the other side to hang up."""
+    hotline(open_hours, "operators", "add", OPERATOR, "--name", "Tổng đài viên An",
+            "--contact", f"sip:{OPERATOR}@127.0.0.1:{OPERATOR_PORT}")
+    phone = start_uas(OPERATOR_PORT, ring_seconds=1, talk_seconds=60, hangup="remote", workdir=workdir / "op")
+    try:
+        hotline(open_hours, "operators", "login", OPERATOR)
+        yield phone
+    finally:
+        hangup_operator(open_hours)    # a channel left over would keep the operator busy in the next test
+        phone.terminate()
+        hotline(open_hours, "operators", "logout", OPERATOR)
+        hotline(open_hours, "operators", "remove", OPERATOR)
+
+
+def to_queue(stack: Stack) -> float:
+    return menu_starts(stack) + prompt_seconds(stack, "to_operator") + 1.0
+
+
+def caller_steps(stack: Stack, speech: Path, talks: int) -> list:
+    """Press 0, then speak ``talks`` times (RTP flows in every part of the call), then wait for the end."""
+    return [Wait(menu_starts(stack)), Keys("0"), Wait(to_queue(stack) - menu_starts(stack)),
+            *[Speak(speech) for _ in range(talks)], AwaitHangup(90)]
+
+
+def call_id_of(stack: Stack, caller: str) -> str:
+    rows = wait_for(lambda: stack.call_rows(caller), 20, f"the call from {caller} in the log")
+    return str(rows[0]["call_id"])
+
+
+def test_blind_transfer_to_a_department_desk(open_hours: Stack, operator: DeskProcess, workdir: Path,
+                                             speech: Path) -> None:
+    desk = start_uas(desk_ports()[DESK], ring_seconds=1, talk_seconds=5, hangup="local", workdir=workdir / "desk")
+    caller = start(open_hours, caller_steps(open_hours, speech, 3), caller="0950000101", workdir=workdir)
+    try:
+        wait_for(lambda: operator.answered == 1, 60, "the operator to answer")
+        call_id = call_id_of(open_hours, "0950000101")
+        wait_for(lambda: open_hours.call_rows("0950000101")[0]["queue_answered_at"], 10, "queue answer logged")
+        out = hotline(open_hours, "transfer", call_id, "02", "--to", "department", "--operator", OPERATOR)
+        assert "blind" in out
+        wait_for(lambda: desk.answered == 1, 20, "the desk to answer")
+        result = caller.result(60)
+        assert result.ok and result.ended_by_remote, result.problems
+    finally:
+        caller.terminate()
+        desk.terminate()
+    row = open_hours.ended_call("0950000101")
+    [transfer] = row["transfers"]
+    assert transfer["kind"] == "blind" and transfer["target"] == "department:02"
+    assert transfer["requested_by"] == OPERATOR and transfer["outcome"] == "answered"
+    assert transfer["answered_at"] and transfer["ended_at"]
+    assert row["transfer_target"] == "department:02" and row["transfer_outcome"] == "answered"
+    assert row["operator"] == OPERATOR
+    # One recording: IVR, the operator (until the transfer), the desk's 5 s.
+    assert row["recording"]["duration"] >= to_queue(open_hours) + 5
+
+
+def test_attended_transfer_operator_hangs_up_and_caller_joins_desk(open_hours: Stack, operator: DeskProcess,
+                                                                   workdir: Path, speech: Path) -> None:
+    desk = start_uas(desk_ports()[DESK], ring_seconds=1, talk_seconds=12, hangup="local", workdir=workdir / "desk")
+    caller = start(open_hours, caller_steps(open_hours, speech, 4), caller="0950000102", workdir=workdir)
+    try:
+        wait_for(lambda: operator.answered == 1, 60, "the operator to answer")
+        call_id = call_id_of(open_hours, "0950000102")
+        wait_for(lambda: open_hours.call_rows("0950000102")[0]["queue_answered_at"], 10, "queue answer logged")
+        hotline(open_hours, "transfer", call_id, "02", "--to", "department", "--operator", OPERATOR, "--attended")
+        wait_for(lambda: desk.answered == 1, 20, "the desk to answer the consultation")
+        # The operator's phone hangs up the original call and the consultation: the caller joins the desk.
+        # (SIPp's UAS cannot send BYE on demand: the test hangs up the operator's channels through AMI.)
+        hangup_operator(open_hours)
+        result = caller.result(60)
+        assert result.ok and result.ended_by_remote, result.problems
+    finally:
+        caller.terminate()
+        desk.terminate()
+    row = open_hours.ended_call("0950000102")
+    [transfer] = row["transfers"]
+    assert transfer["kind"] == "attended" and transfer["target"] == "department:02"
+    assert transfer["outcome"] == "answered" and transfer["answered_at"]
+    assert desk.outcomes() == ["local_bye"]
+
+
+def test_desk_no_answer_sends_caller_back_to_the_queue(open_hours: Stack, operator: DeskProcess, workdir: Path,
+                                                       speech: Path) -> None:
+    desk = start_uas(desk_ports()[DESK], hangup="noanswer", workdir=workdir / "desk")
+    ring = open_hours.ctx.settings.ivr.transfer_ring_seconds
+    caller = start(open_hours, caller_steps(open_hours, speech, 6), caller="0950000103", workdir=workdir)
+    try:
+        wait_for(lambda: operator.answered == 1, 60, "the operator to answer")
+        call_id = call_id_of(open_hours, "0950000103")
+        wait_for(lambda: open_hours.call_rows("0950000103")[0]["queue_answered_at"], 10, "queue answer logged")
+        hotline(open_hours, "transfer", call_id, "02", "--to", "department", "--operator", OPERATOR)
+        wait_for(lambda: desk.invites == 1, 20, "the desk to ring")
+        # The desk never answers: desk_unavailable, then the queue rings the operator again.
+        wait_for(lambda: operator.answered == 2, ring + 40, "the operator to answer the caller again")
+        hangup_operator(open_hours)
+        caller.result(90)
+    finally:
+        caller.terminate()
+        desk.terminate()
+    row = open_hours.ended_call("0950000103")
+    [transfer] = row["transfers"]
+    assert transfer["kind"] == "blind" and transfer["outcome"] == "noanswer"
+    assert transfer["answered_at"] is None and transfer["ended_at"]
+    assert row["transfer_outcome"] == "noanswer"
+
+
+def hangup_operator(stack: Stack) -> None:
+    """Hang up every channel of the operator's phone (what a real phone's hang-up key does)."""
+    import asyncio
+
+    from hotline.ami import ami_client
+
+    async def work() -> None:
+        async with ami_client(stack.ctx.settings, stack.ctx.secrets) as client:
+            for row in await client.channels():
+                if row.get("Channel", "").startswith(f"PJSIP/{OPERATOR}-"):
+                    await client.action("Hangup", Channel=row["Channel"])
+    asyncio.run(work())

@@ -1,0 +1,41 @@
+"""Operators' transfers: the pure parts (extensions, the operator's channel, outcomes)."""
+from __future__ import annotations
+
+import pytest
+
+from hotline.transfers import TransferError, dial_outcome, operator_channel, transfer_exten
+
+CHANNELS = [
+    {"Channel": "PJSIP/anonymous-00000001", "Uniqueid": "hotline1-1.1", "BridgeId": "b1"},
+    {"Channel": "PJSIP/op-lan-00000002", "Uniqueid": "hotline1-1.2", "BridgeId": "b1"},
+    {"Channel": "PJSIP/anonymous-00000003", "Uniqueid": "hotline1-1.3", "BridgeId": ""},
+    {"Channel": "PJSIP/op-lanh-00000004", "Uniqueid": "hotline1-1.4", "BridgeId": "b2"},
+]
+
+
+def test_extensions_are_digits_by_kind_and_code() -> None:
+    assert transfer_exten("department", "02") == "102"
+    assert transfer_exten("district", "11") == "211"
+    assert transfer_exten("provincial_office", "01") == "301"
+    assert transfer_exten("postal_service", "01") == "401"
+    with pytest.raises(TransferError):
+        transfer_exten("ward", "01")
+
+
+def test_operator_channel_is_the_peer_in_the_callers_bridge() -> None:
+    assert operator_channel(CHANNELS, "hotline1-1.1", "op-lan") == "PJSIP/op-lan-00000002"
+
+
+@pytest.mark.parametrize("call_id, operator, message", [
+    ("nope", "op-lan", "not in progress"),
+    ("hotline1-1.3", "op-lan", "in no bridge"),
+    ("hotline1-1.1", "op-lanh", "not on call"),
+])
+def test_operator_channel_says_why_not(call_id: str, operator: str, message: str) -> None:
+    with pytest.raises(TransferError, match=message):
+        operator_channel(CHANNELS, call_id, operator)
+
+
+def test_dial_status_outcomes() -> None:
+    assert [dial_outcome(s) for s in ("ANSWER", "BUSY", "NOANSWER", "CANCEL", "", "CHANUNAVAIL", "CONGESTION")] == \
+        ["answered", "busy", "noanswer", "abandoned", "abandoned", "failed", "failed"]
