@@ -1,0 +1,157 @@
+"""The bench's own hotline: a settings copy on other ports, the baseline IVR, the real stack.
+
+Everything lives in one temporary directory, so the bench never shares a port, a
+state directory, a database or a recording with the integration tests that may be
+running on the default ports at the same time.
+"""
+from __future__ import annotations
+
+import os
+import re
+import shutil
+import tempfile
+from dataclasses import dataclass
+from datetime import datetime
+from pathlib import Path
+from urllib.parse import urlsplit, urlunsplit
+
+from hotline.settings import load_settings
+from tests.support.stack import ROOT, Stack
+
+#: Ports of the bench's instance (the tests use 5060, 8088, 5038, 4573 and RTP 10000-20000).
+PORTS = {("sip", "port"): 5160, ("asterisk", "http_port"): 8188, ("asterisk", "ami_port"): 5138,
+         ("agi", "port"): 4673, ("asterisk", "rtp_start"): 20000, ("asterisk", "rtp_end"): 30000}
+#: The number that reaches the plain-dialplan baseline, in the bench's Asterisk only.
+BASELINE_NUMBER = "99991022"
+#: The Redis database the bench's monitor writes to (the others use the settings' own, 0 by default).
+REDIS_DB = 15
+#: A staffed instant on the hotline clock (a Wednesday, not a holiday): callers get the menu.
+STAFFED = datetime.fromisoformat("2026-11-25T10:00:00+07:00")
+#: Environment variables that would override the bench's settings copy.
+OVERRIDES = ("HOTLINE_SIP_PORT", "HOTLINE_FLOW", "HOTLINE_DIRECTORY", "HOTLINE_STATE_DIR",
+             "HOTLINE_RECORDINGS_ROOT", "HOTLINE_DATABASE_URL", "HOTLINE_REDIS_URL", "HOTLINE_FAKE_NOW",
+             "HOTLINE_FAKE_ANCHOR")
+
+BASELINE_DIALPLAN = """\
+; Written by bench/ivr_load into its own Asterisk only (a production instance has no such file).
+; Why: the plain-dialplan IVR the ARI app is measured against. Lets in: the bench number
+; {number}, added to the citizens' context of this instance only.
+[from-citizens](+)
+exten => {number},1,Goto(bench-baseline,start,1)
+
+; Why: what [hotline] and the app do until the caller's first key, done by the dialplan alone:
+; answer, record the whole call (MixMonitor), welcome and recording notice, the main menu
+; read for one key (9 repeats it), then hold until the caller hangs up (or {guard} s pass).
+; Lets in: nothing directly (entered by Goto only).
+[bench-baseline]
+exten => start,1,NoOp(Bench baseline call from ${{CALLERID(num)}})
+ same => n,Set(CALL_ID=${{UNIQUEID}})
+ same => n,Set(CALL_EPOCH=$[${{EPOCH}} + ${{CLOCK_OFFSET}}])
+ same => n,Set(CALL_DAY=${{STRFTIME(${{CALL_EPOCH}},${{HOTLINE_TZ}},%Y/%m/%d)}})
+ same => n,Set(REC_FILE=${{RECROOT}}/bench-baseline/${{CALL_DAY}}/${{CALL_ID}}.wav)
+ same => n,Answer()
+ same => n,MixMonitor(${{REC_FILE}})
+ same => n,Playback(${{PROMPTS}}/welcome&${{PROMPTS}}/recording_notice)
+ same => n(menu),Read(KEY,${{PROMPTS}}/main_menu,1,,1,{digit_timeout})
+ same => n,GotoIf($["${{KEY}}" = "9"]?menu)
+ same => n,Wait($[{guard} - (${{EPOCH}} - ${{CALL_EPOCH}} + ${{CLOCK_OFFSET}})])
+ same => n,Hangup()
+"""
+
+
+def settings_copy(source: Path, base: Path) -> Path:
+    """``source`` with the bench's ports and paths (absolute, state under ``base``); comments kept."""
+    resolved = load_settings(source, env={})
+    paths = {("paths", key): str(getattr(resolved.paths, key)) for key in ("flow", "directory", "prompts_dir")}
+    paths |= {("paths", "state_dir"): str(base / "state"), ("paths", "recordings_root"): str(base / "recordings"),
+              ("redis", "url"): _own_redis_db(resolved.redis.url)}
+    dest = base / "province.toml"
+    wanted = {**{k: str(v) for k, v in PORTS.items()}, **{k: f'"{v}"' for k, v in paths.items()}}
+    lines: list[str] = []
+    section = ""
+    seen: set[tuple[str, str]] = set()
+    for line in source.read_text(encoding="utf-8").splitlines():
+        header = re.match(r"\s*\[([A-Za-z_]+)\]\s*(#.*)?$", line)
+        if header:
+            lines += _missing(wanted, seen, section)
+            section = header[1]
+        key = re.match(r"\s*([A-Za-z_]+)\s*=", line)
+        if key and (section, key[1]) in wanted:
+            seen.add((section, key[1]))
+            line = f"{key[1]} = {wanted[(section, key[1])]}   # bench/ivr_load"
+        lines.append(line)
+    lines += _missing(wanted, seen, section)
+    dest.write_text("\n".join(lines) + "\n", encoding="utf-8")
+    return dest
+
+
+def _own_redis_db(url: str) -> str:
+    """The same Redis, database REDIS_DB: the bench's wall-board snapshot stays out of everyone else's."""
+    parts = urlsplit(url)
+    if parts.scheme not in ("redis", "rediss"):
+        return url
+    return urlunsplit(parts._replace(path=f"/{REDIS_DB}"))
+
+
+def _missing(wanted: dict[tuple[str, str], str], seen: set[tuple[str, str]], section: str) -> list[str]:
+    """Lines for the keys of ``section`` the file left out (they go at the end of that section)."""
+    keys = [k for k in wanted if k[0] == section and k not in seen]
+    seen.update(keys)
+    return [f"{key} = {wanted[(sec, key)]}   # bench/ivr_load" for sec, key in keys]
+
+
+@dataclass
+class BenchInstance:
+    """The temporary directory, the settings copy and the started :class:`Stack`."""
+
+    base: Path
+    stack: Stack
+
+    @classmethod
+    def create(cls, guard_seconds: float) -> BenchInstance:
+        base = Path(tempfile.mkdtemp(prefix="hotline-bench-", dir="/var/tmp"))
+        base.chmod(0o755)   # Asterisk runs as its own user and must reach the state directory
+        try:
+            settings = settings_copy(ROOT / "province.toml", base)
+            for name in OVERRIDES:
+                os.environ.pop(name, None)
+            os.environ["HOTLINE_SETTINGS"] = str(settings)
+            stack = Stack(base)
+            _check_ports(stack)
+            conf = stack.state / "asterisk"
+            conf.mkdir(parents=True, exist_ok=True)
+            conf.chmod(0o755)
+            (conf / "extensions_local.conf").write_text(
+                BASELINE_DIALPLAN.format(number=BASELINE_NUMBER, guard=int(guard_seconds),
+                                         digit_timeout=int(stack.ctx.settings.ivr.digit_timeout)),
+                encoding="utf-8")
+        except BaseException:
+            shutil.rmtree(base, ignore_errors=True)
+            raise
+        return cls(base, stack)
+
+    def start(self) -> None:
+        """Start Asterisk and the app processes, on a staffed instant of the hotline clock."""
+        self.stack.start()
+        self.stack.set_clock(STAFFED)
+
+    def logs_hint(self) -> str:
+        """Where to look after a failure (the directory goes unless --keep)."""
+        return f"{self.stack.logs} and {self.stack.state / 'log'} (run again with --keep to keep them)"
+
+    def close(self, keep: bool = False) -> None:
+        """Stop everything (safe after a failed start); delete the directory unless ``keep``."""
+        try:
+            self.stack.stop()
+        finally:
+            if not keep:
+                shutil.rmtree(self.base, ignore_errors=True)
+
+
+def _check_ports(stack: Stack) -> None:
+    s = stack.ctx.settings
+    got = {("sip", "port"): s.sip.port, ("asterisk", "http_port"): s.asterisk.http_port,
+           ("asterisk", "ami_port"): s.asterisk.ami_port, ("agi", "port"): s.agi.port,
+           ("asterisk", "rtp_start"): s.asterisk.rtp_start, ("asterisk", "rtp_end"): s.asterisk.rtp_end}
+    if got != PORTS:
+        raise RuntimeError(f"the bench's settings copy did not take effect: {got} != {PORTS}")
