@@ -1,8 +1,6 @@
 """Callers through the real IVR into the real app_queue, answered by SIPp operator phones."""
 from __future__ import annotations
 
-import subprocess
-import sys
 from collections.abc import Iterator
 from pathlib import Path
 
@@ -11,18 +9,12 @@ import pytest
 from hotline.sipp.runner import start_uas
 from hotline.sipp.scenario import AwaitHangup, HangUp, Keys, Speak, Wait
 from tests.support.calls import call, menu_starts, prompt_seconds
-from tests.support.stack import ROOT, Stack
+from tests.support.queue import hotline
+from tests.support.stack import Stack
 
 pytestmark = pytest.mark.asterisk
 
 PORTS = {"op-q-an": 15291, "op-q-bao": 15292}
-
-
-def hotline(stack: Stack, *args: str) -> str:
-    done = subprocess.run([sys.executable, "-c", "from hotline.cli import main; main()", *args], cwd=ROOT,
-                          env=stack.app_env, capture_output=True, text=True, timeout=60)
-    assert done.returncode == 0, done.stderr + done.stdout
-    return done.stdout
 
 
 @pytest.fixture()
