@@ -8,8 +8,6 @@ from __future__ import annotations
 
 import asyncio
 import json
-import subprocess
-import sys
 from collections.abc import Iterator
 from typing import Any
 
@@ -18,16 +16,10 @@ import pytest
 from hotline.ami import QueueMember, ami_client
 from hotline.asterisk_config import QUEUE_NAME
 from hotline.sipp.runner import start_uas
-from tests.support.stack import ROOT, Stack, wait_for
+from tests.support.queue import hotline
+from tests.support.stack import Stack, wait_for
 
 PHONE_PORTS = {"op-it-lan": 15281, "op-it-binh": 15282}
-
-
-def hotline(stack: Stack, *args: str) -> str:
-    done = subprocess.run([sys.executable, "-c", "from hotline.cli import main; main()", *args], cwd=ROOT,
-                          env=stack.env, capture_output=True, text=True, timeout=60)
-    assert done.returncode == 0, done.stderr + done.stdout
-    return done.stdout
 
 
 def members(stack: Stack) -> dict[str, QueueMember]:
