@@ -32,6 +32,7 @@ def to_queue(stack: Stack) -> float:
     return menu_starts(stack) + prompt_seconds(stack, "to_operator") + 1.0
 
 
+@pytest.mark.postgres_calls
 def test_operator_answers_hangs_up_and_the_caller_rates_the_call(open_hours: Stack, operators: dict[str, int],
                                                                   workdir: Path, speech: Path) -> None:
     phone = start_uas(operators["op-q-an"], ring_seconds=1, talk_seconds=4, hangup="local", workdir=workdir / "op")
