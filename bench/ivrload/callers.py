@@ -38,3 +38,18 @@ def caller_script(workdir: Path, *, key_at: float, hold: float) -> CallerScript:
         rest = hold - STEP_MARGIN
     steps += [Speak(silence_wav(workdir / "after_key.wav", max(rest, 0.1))), HangUp()]
     return CallerScript(steps)
+
+
+QUEUE_KEY = "0"    # main menu: an operator
+
+
+def queue_caller_script(workdir: Path, *, key_at: float, stay: float) -> CallerScript:
+    """Answer, silence until ``key_at`` s, key 0, then silence until the far end hangs up (``stay`` s at most).
+
+    The caller goes on sending silence while it waits, talks and hears the survey, as a phone
+    does; it never hangs up first unless ``stay`` runs out (the bench then counts the call as
+    not ended by Asterisk).
+    """
+    workdir.mkdir(parents=True, exist_ok=True)
+    return CallerScript([Speak(silence_wav(workdir / "before_key.wav", key_at)), Keys(QUEUE_KEY),
+                         Speak(silence_wav(workdir / "stay.wav", stay)), HangUp()])

@@ -1,4 +1,4 @@
-"""``bench/ivr_load``: the IVR under load, through the ARI app and through plain dialplan."""
+"""``bench/ivr_load``: the IVR under load, through the ARI app and through plain dialplan; the operator queue."""
 from __future__ import annotations
 
 import argparse
@@ -19,6 +19,7 @@ from . import report
 from .callers import KEY, caller_script
 from .instance import BASELINE_NUMBER, PORTS, STAFFED, BenchInstance
 from .observer import Observer
+from .queue_run import QueueResult, QueueSpec, run_queue
 from .runs import RunResult, RunSpec, run
 
 EXIT_PASS, EXIT_TARGET_FAILED, EXIT_CANNOT_RUN, EXIT_INTERRUPTED = 0, 1, 2, 130
@@ -34,12 +35,26 @@ def parse(argv: list[str]) -> argparse.Namespace:
     p.add_argument("--ramp-seconds", type=float, default=10.0,
                    help="seconds of new calls in each ramp run (calls = rate x this, at most --limit)")
     p.add_argument("--limit", type=int, default=120, help="most calls at once (SIPp -l)")
+    p.add_argument("--queue", action="store_true",
+                   help="the queue scenario only (with --quick: 10 callers, 3 operators)")
+    p.add_argument("--no-queue", action="store_true", help="the IVR runs only (the full run ends with the queue)")
+    p.add_argument("--queue-callers", type=int, help="callers pressing 0 (default 50; --quick 10)")
+    p.add_argument("--queue-operators", type=int, help="SIPp operator phones (default 10; --quick 3)")
+    p.add_argument("--queue-rate", type=float, default=5.0, help="new callers per second in the queue scenario")
+    p.add_argument("--queue-talk", type=float, default=10.0, help="seconds an operator talks, then hangs up")
     p.add_argument("--json", action="store_true", help="print JSON instead of the table")
     p.add_argument("--keep", action="store_true", help="keep the temporary directory (logs, SIPp files)")
     args = p.parse_args(argv)
     args.calls = args.calls or (20 if args.quick else 120)
     args.rate = args.rate or (2.0 if args.quick else 5.0)
     args.ramp = [] if args.quick else [float(x) for x in args.rates.split(",") if x.strip()]
+    if args.queue and args.no_queue:
+        p.error("--queue and --no-queue exclude each other")
+    args.ivr = not args.queue
+    args.with_queue = args.queue or not (args.quick or args.no_queue)
+    args.queue_spec = QueueSpec(callers=args.queue_callers or (10 if args.quick else 50),
+                                operators=args.queue_operators or (3 if args.quick else 10),
+                                rate=args.queue_rate, talk=args.queue_talk)
     return args
 
 
@@ -75,7 +90,9 @@ def meta(instance: BenchInstance, args: argparse.Namespace, started: float, skip
     return {"date": datetime.now().astimezone().isoformat(timespec="seconds"), "machine": machine(),
             "asterisk": version, "hold": args.hold, "key": KEY, "key_at": menu_starts(instance.stack),
             "limit": args.limit, "elapsed_s": time.monotonic() - started, "skipped": skipped,
-            "main_run": {"rate": args.rate, "calls": args.calls}, "ports": {".".join(k): v for k, v in PORTS.items()},
+            "main_run": {"rate": args.rate, "calls": args.calls} if args.ivr else None,
+            "queue_run": vars(args.queue_spec) if args.with_queue else None,
+            "ports": {".".join(k): v for k, v in PORTS.items()},
             "baseline_number": BASELINE_NUMBER, "hotline_clock": STAFFED.isoformat(),
             "loadavg_before": load_before, "loadavg_after": os.getloadavg(), "others_running": others_running()}
 
@@ -134,13 +151,20 @@ def main(argv: list[str]) -> int:
         observer = Observer(f"http://{s.settings.asterisk.http_bind}:{s.settings.asterisk.http_port}",
                             s.settings.asterisk.ari_user, s.secrets.ari_password)
         observer.start()
-        results, skipped = execute(instance, observer, plan(args), args, log)
+        results, skipped = execute(instance, observer, plan(args), args, log) if args.ivr else ([], [])
+        queue: QueueResult | None = None
+        if args.with_queue:
+            queue = run_queue(instance, observer, args.queue_spec, menu_starts(instance.stack), log)
+            log(f"  {queue.spec.name}: {len(queue.lost)} lost, free->ring p95 "
+                f"{report._num(queue.free_ring_ms.get('p95'), '.0f')} ms, {'pass' if queue.passed else 'FAIL'}")
         info = meta(instance, args, started, skipped, load_before)
-        goals = report.targets(results, args.rate, args.calls)
+        goals = report.targets(results, args.rate, args.calls) if args.ivr else []
+        if queue is not None:
+            goals += report.queue_targets(queue)
         if args.json:
-            print(json.dumps(report.render_json(info, results, goals), indent=2, default=str))
+            print(json.dumps(report.render_json(info, results, goals, queue), indent=2, default=str))
         else:
-            print(report.render_text(info, results, goals))
+            print(report.render_text(info, results, goals, queue))
         return EXIT_TARGET_FAILED if any(g["result"] == "FAIL" for g in goals) else EXIT_PASS
     except KeyboardInterrupt:
         log("interrupted: stopping the stack")

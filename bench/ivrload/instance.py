@@ -21,6 +21,9 @@ from tests.support.stack import ROOT, Stack
 #: Ports of the bench's instance (the tests use 5060, 8088, 5038, 4573 and RTP 10000-20000).
 PORTS = {("sip", "port"): 5160, ("asterisk", "http_port"): 8188, ("asterisk", "ami_port"): 5138,
          ("agi", "port"): 4673, ("asterisk", "rtp_start"): 20000, ("asterisk", "rtp_end"): 30000}
+#: The bench's queue settings: no after-call work, so that an operator is free the moment they hang
+#: up (app_queue counts wrap-up in whole seconds from the member's last call; 0 turns it off).
+QUEUE_SETTINGS = {("queue", "wrapup_seconds"): "0"}
 #: The number that reaches the plain-dialplan baseline, in the bench's Asterisk only.
 BASELINE_NUMBER = "99991022"
 #: The Redis database the bench's monitor writes to (the others use the settings' own, 0 by default).
@@ -66,7 +69,8 @@ def settings_copy(source: Path, base: Path) -> Path:
     paths |= {("paths", "state_dir"): str(base / "state"), ("paths", "recordings_root"): str(base / "recordings"),
               ("redis", "url"): _own_redis_db(resolved.redis.url)}
     dest = base / "province.toml"
-    wanted = {**{k: str(v) for k, v in PORTS.items()}, **{k: f'"{v}"' for k, v in paths.items()}}
+    wanted = {**{k: str(v) for k, v in PORTS.items()}, **QUEUE_SETTINGS,
+              **{k: f'"{v}"' for k, v in paths.items()}}
     lines: list[str] = []
     section = ""
     seen: set[tuple[str, str]] = set()
@@ -81,6 +85,8 @@ def settings_copy(source: Path, base: Path) -> Path:
             line = f"{key[1]} = {wanted[(section, key[1])]}   # bench/ivr_load"
         lines.append(line)
     lines += _missing(wanted, seen, section)
+    for absent in dict.fromkeys(sec for sec, _key in wanted if (sec, _key) not in seen):
+        lines += ["", f"[{absent}]   # bench/ivr_load", *_missing(wanted, seen, absent)]
     dest.write_text("\n".join(lines) + "\n", encoding="utf-8")
     return dest
 
@@ -155,3 +161,5 @@ def _check_ports(stack: Stack) -> None:
            ("asterisk", "rtp_start"): s.asterisk.rtp_start, ("asterisk", "rtp_end"): s.asterisk.rtp_end}
     if got != PORTS:
         raise RuntimeError(f"the bench's settings copy did not take effect: {got} != {PORTS}")
+    if s.queue.wrapup_seconds != float(QUEUE_SETTINGS[("queue", "wrapup_seconds")]):
+        raise RuntimeError(f"the bench's [queue] wrapup_seconds did not take effect: {s.queue.wrapup_seconds}")

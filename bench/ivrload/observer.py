@@ -33,6 +33,16 @@ class ChannelTimes:
     stasis: float | None = None
     first_prompt: float | None = None
     destroyed: float | None = None
+    queued: float | None = None          # entered app_queue (dialplan app Queue)
+    left_queue: float | None = None      # left app_queue's wait: bridged to an operator, or another app
+    bridged: float | None = None         # first bridge entered after ``queued`` (the operator answered)
+
+    def waiting(self) -> tuple[float, float] | None:
+        """The interval the caller waited in the queue for an operator (None if never queued)."""
+        if self.queued is None:
+            return None
+        ends = [t for t in (self.bridged, self.left_queue, self.destroyed) if t is not None]
+        return self.queued, min(ends) if ends else float("inf")
 
     def answer_to_prompt_ms(self) -> float | None:
         if self.up is None or self.first_prompt is None:
@@ -151,10 +161,17 @@ class Observer:
             times.up = at
         elif kind == "ChannelDialplan":
             app = event.get("dialplan_app")
+            if app == "Queue" and times.queued is None:
+                times.queued = at
+            elif times.queued is not None and times.left_queue is None and app != "Queue":
+                times.left_queue = at
             if app == "Stasis" and times.stasis is None:
                 times.stasis = at
             elif app in PROMPT_APPS and times.first_prompt is None:
                 times.first_prompt = at
+        elif kind == "ChannelEnteredBridge":
+            if times.queued is not None and times.bridged is None:
+                times.bridged = at
         elif kind == "ChannelDestroyed":
             times.destroyed = at
 

@@ -4,6 +4,7 @@ from __future__ import annotations
 from dataclasses import dataclass
 from typing import Any
 
+from .queue_run import FREE_RING_P95_MS, QueueResult
 from .runs import PROMPT_P95_MS, RATE_TOLERANCE, RunResult
 
 TARGET_CONCURRENT = 100
@@ -99,22 +100,88 @@ def table(rows: list[list[str]], headers: tuple[str, ...] | list[str]) -> str:
     return "\n".join([line(headers), line(["-" * w for w in widths]), *map(line, rows)])
 
 
-def render_text(meta: dict[str, Any], results: list[RunResult], goals: list[dict[str, Any]]) -> str:
+QUEUE_DEFINITIONS = (
+    "free->ring: from an operator phone's BYE (the operator hangs up; SIPp -trace_msg stamp) to the next "
+    "INVITE that phone receives, minus the wrap-up (bench setting [queue] wrapup_seconds), counted only "
+    "when that operator was needed: more callers waiting in app_queue and not yet bridged (observer: "
+    "ChannelDialplan Queue -> ChannelEnteredBridge) than other phones ringing plus other operators idle. "
+    "At other hang-ups no caller was left for this operator, so the next ring waits for a new caller.",
+    "lost: callers whose number (From of the operator's INVITE) no operator phone answered: rejected, "
+    "cut off, or sent to voicemail after the queue's max wait. wait: queued -> bridged (Asterisk). "
+    "Callers do not rate: the survey asks twice, then the app hangs up. CPU: /proc over the run / callers.",
+)
+
+QUEUE_COLUMNS = ("run", "callers", "ops", "answered", "lost", "free->ring n", "free->ring p50/p95/max ms",
+                 "wait p50/p95/max s", "calls/op min-max", "app CPU ms/call", "ast CPU ms/call", "SIPp CPU s",
+                 "peak", "rec", "pass")
+
+
+def queue_row(q: QueueResult) -> list[str]:
+    fr, w = q.free_ring_ms, q.wait_s
+    per_op = list(q.calls_per_operator.values()) or [0]
+    app_cpu = q.cpu_per_call("ari_app")
+    return [q.spec.name, str(q.spec.callers), str(q.spec.operators), str(q.answered_callers), str(len(q.lost)),
+            f"{q.needed_moments}/{q.free_moments}",
+            f"{_num(fr.get('p50'), '.0f')}/{_num(fr.get('p95'), '.0f')}/{_num(fr.get('max'), '.0f')}",
+            f"{_num(w.get('p50'), '.1f')}/{_num(w.get('p95'), '.1f')}/{_num(w.get('max'), '.1f')}",
+            f"{min(per_op)}-{max(per_op)}", _num(None if app_cpu is None else app_cpu * 1000, ".1f"),
+            _num((q.cpu_per_call("asterisk") or 0) * 1000, ".1f"), _num(q.cpu_s.get("sipp"), ".1f"),
+            str(q.peak_channels), str(q.recordings), "yes" if q.passed else "NO"]
+
+
+def queue_targets(q: QueueResult) -> list[dict[str, Any]]:
+    p95 = q.free_ring_ms.get("p95")
+    figure = f"p95 {_num(p95, '.0f')} ms over {q.needed_moments} hang-ups with a caller waiting"
+    if q.needed_not_rung:
+        figure += f", {q.needed_not_rung} never rung again"
+    return [_target(f"operator free -> phone rings p95 < {FREE_RING_P95_MS:g} ms (queue)", figure,
+                    p95 is not None and p95 < FREE_RING_P95_MS and not q.needed_not_rung, q.needed_moments > 0),
+            _target("zero calls lost (queue)", f"{len(q.lost)} of {q.spec.callers} got no operator",
+                    not q.lost, True)]
+
+
+def render_queue(q: QueueResult) -> list[str]:
+    parts = [f"queue: {q.spec.callers} callers at {q.spec.rate:g}/s press 0; {q.spec.operators} SIPp operator "
+             f"phones ring 0-{q.spec.ring_max:g} s, talk {q.spec.talk:g} s and hang up; wrap-up {q.wrapup_s:g} s; "
+             f"run {q.wall_s:.0f} s", "", table([queue_row(q)], QUEUE_COLUMNS), "",
+             f"callers' SIPp outcomes: {q.outcomes}; app's call log, queue_outcome: {q.app_outcomes}",
+             f"calls per operator: {q.calls_per_operator}",
+             f"app_queue announcements to waiting callers: {q.announcements} (a caller hearing one is not "
+             f"offered to a free operator until it ends; bench/README.md, 'Findings')"]
+    if q.lost:
+        parts.append(f"lost: {', '.join(q.lost[:20])}{' ...' if len(q.lost) > 20 else ''}")
+    if q.worst:
+        parts.append("slowest free->ring: " + "; ".join(
+            f"{w['phone']} at {w['at'][11:]} {w['gap_ms']} ms (waiting {w['waiting']}, ringing {w['ringing']}, "
+            f"idle {w['idle']})" for w in q.worst))
+    parts += [f"SIPp, {q.spec.name}: {problem}" for problem in q.problems]
+    parts += [f"Asterisk, {q.spec.name}: {warning}" for warning in q.asterisk_log.get("other_warnings", [])]
+    return parts
+
+
+def render_text(meta: dict[str, Any], results: list[RunResult], goals: list[dict[str, Any]],
+                queue: QueueResult | None = None) -> str:
+    head = (f"hold {meta['hold']:g} s, key {meta['key']} at {meta['key_at']:.1f} s; concurrency limit "
+            f"{meta['limit']}; " if results else f"key 0 at {meta['key_at']:.1f} s; ")
     parts = [f"bench/ivr_load  {meta['date']}  {meta['machine']}",
-             f"Asterisk {meta['asterisk']}; hold {meta['hold']:g} s, key {meta['key']} at "
-             f"{meta['key_at']:.1f} s; concurrency limit {meta['limit']}; total {meta['elapsed_s']:.0f} s", "",
-             table([run_row(r) for r in results], COLUMNS), ""]
-    for path in ("app", "baseline"):
-        parts.append(f"sustainable rate, {path}: {sustainable(results, path).text()}")
-    parts += ["", table([[g["target"], g["figure"], g["result"]] for g in goals], ("target", "figure", "result")),
+             f"Asterisk {meta['asterisk']}; {head}total {meta['elapsed_s']:.0f} s", ""]
+    if results:
+        parts += [table([run_row(r) for r in results], COLUMNS), ""]
+        for path in ("app", "baseline"):
+            parts.append(f"sustainable rate, {path}: {sustainable(results, path).text()}")
+        parts.append("")
+    if queue is not None:
+        parts += [*render_queue(queue), ""]
+    parts += [table([[g["target"], g["figure"], g["result"]] for g in goals], ("target", "figure", "result")),
               ""]
     for r in results:
         for problem in r.problems:
             parts.append(f"SIPp, {r.spec.name}: {problem}")
         for warning in r.asterisk_log.get("other_warnings", []):
             parts.append(f"Asterisk, {r.spec.name}: {warning}")
-    parts += dns_notes(results)
-    parts += [f"* {d}" for d in DEFINITIONS]
+    parts += dns_notes(results) + ([] if queue is None else _queue_dns(queue))
+    parts += [f"* {d}" for d in DEFINITIONS] if results else []
+    parts += [f"* {d}" for d in QUEUE_DEFINITIONS] if queue is not None else []
     if meta.get("skipped"):
         parts.append(f"* not run (a slower rate of that path already failed): {', '.join(meta['skipped'])}")
     return "\n".join(parts)
@@ -134,10 +201,19 @@ def dns_notes(results: list[RunResult]) -> list[str]:
     return [line + " (bench/README.md, 'Findings')"]
 
 
-def render_json(meta: dict[str, Any], results: list[RunResult], goals: list[dict[str, Any]]) -> dict[str, Any]:
+def _queue_dns(q: QueueResult) -> list[str]:
+    lookups, slow = q.asterisk_log.get("root_lookups", 0), q.asterisk_log.get("slow_lookups_s", [])
+    if not lookups:
+        return []
+    return [f"Asterisk looked up A.ROOT-SERVERS.NET {lookups} times in the queue run ({len(slow)} took >= 1 s)"]
+
+
+def render_json(meta: dict[str, Any], results: list[RunResult], goals: list[dict[str, Any]],
+                queue: QueueResult | None = None) -> dict[str, Any]:
     return {"meta": meta, "runs": [r.to_json() for r in results],
-            "sustainable_rate": {p: vars(sustainable(results, p)) for p in ("app", "baseline")},
-            "targets": goals, "definitions": list(DEFINITIONS)}
+            "sustainable_rate": {p: vars(sustainable(results, p)) for p in ("app", "baseline")} if results else None,
+            "queue": queue.to_json() if queue is not None else None,
+            "targets": goals, "definitions": list(DEFINITIONS) + list(QUEUE_DEFINITIONS if queue else ())}
 
 
 def _num(value: float | None, fmt: str) -> str:
