@@ -101,32 +101,25 @@ class Reconciler:
         for call_id, rec in await asyncio.to_thread(self.repo.ended_without_recording):
             if rec:
                 await self.s.finish_recording(call_id, Path(rec))
-        for day_dir in self._recent_day_dirs():
-            await self._sweep_day(day_dir)
-
-    def _recent_day_dirs(self) -> list[Path]:
-        today = self.s.now().date()
-        dirs = []
-        for back in range(self.sweep_days):
-            day = today - timedelta(days=back)
-            d = self.s.recordings_root / f"{day:%Y/%m/%d}"
-            if d.is_dir():
-                dirs.append(d)
-        return dirs
-
-    async def _sweep_day(self, day_dir: Path) -> None:
-        files = [p for p in day_dir.glob("*.wav") if not p.name.endswith(".voicemail.wav")]
-        ids = [p.stem for p in files]
-        known = await asyncio.to_thread(self.repo.known_call_ids, ids) if ids else set()
-        for path in files:
-            if path.stem in known or not audio.wav_complete(path):
-                continue
+        # Listing a day's recordings touches the disk: done off the event loop.
+        for path in await asyncio.to_thread(self._unlogged_files):
             await self._log_orphan(path)
+
+    def _unlogged_files(self) -> list[Path]:
+        """Closed call recordings of the last days with no call row (blocking: run in a thread)."""
+        today = self.s.now().date()
+        found: list[Path] = []
+        for back in range(self.sweep_days):
+            day_dir = self.s.recordings_root / f"{today - timedelta(days=back):%Y/%m/%d}"
+            files = [p for p in day_dir.glob("*.wav") if not p.name.endswith(".voicemail.wav")]
+            known = self.repo.known_call_ids([p.stem for p in files]) if files else set()
+            found += [p for p in files if p.stem not in known and audio.wav_complete(p)]
+        return found
 
     async def _log_orphan(self, path: Path) -> None:
         """A call taken by the dialplan fallback that nobody logged: log it from its files."""
         facts = await asyncio.to_thread(audio.audio_facts, path, self.s.recordings_root)
-        ended = self.s.from_real(path.stat().st_mtime)
+        ended = self.s.from_real((await asyncio.to_thread(path.stat)).st_mtime)
         started = ended - timedelta(seconds=facts.duration)
         call_id = path.stem
         await asyncio.to_thread(self.repo.start_call, call_id, channel_id=call_id, caller="", dialled="",
