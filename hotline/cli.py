@@ -41,6 +41,13 @@ def check() -> None:
     click.echo(f"✓ directory  {s.paths.directory} — {len(deps)} departments, {len(dists)} districts, "
                f"{len(ctx.directory.entries)} entries")
     click.echo(f"✓ flow       {ctx.flow.source} — {len(ctx.flow.nodes)} nodes, {len(ctx.flow.prompts)} prompts")
+    click.echo(f"✓ categories {s.paths.categories} — {len(ctx.categories)} ticket categories")
+    model = s.transcription.model_dir
+    if (model / "am").is_dir() or (model / "conf").is_dir():
+        click.echo(f"✓ vosk model {model}")
+    else:
+        click.echo(f"! vosk model {model} is not installed: voicemail tickets wait for transcription "
+                   "(README: Transcription)")
     now = ctx.clock.now()
     reason = ctx.hours.closed_reason(now)
     click.echo(f"✓ clock      {now.isoformat()} — {'open' if reason is None else 'closed (' + reason + ')'}")

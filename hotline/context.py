@@ -10,7 +10,7 @@ import os
 from collections.abc import Mapping
 from dataclasses import dataclass
 from pathlib import Path
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 from sqlalchemy.orm import Session, sessionmaker
 
@@ -21,6 +21,10 @@ from .flows.loader import load_flow
 from .flows.model import Flow
 from .secrets import Secrets, load_or_create_secrets
 from .settings import Settings, load_settings
+from .tickets.categories import Categories, load_categories
+
+if TYPE_CHECKING:
+    from .tickets.service import TicketService
 
 
 @dataclass
@@ -31,10 +35,20 @@ class Context:
     flow: Flow
     hours: HotlineHours
     secrets: Secrets
+    categories: Categories
 
     def sessions(self, migrate: bool = True) -> sessionmaker[Session]:
         from .db import open_database
         return open_database(self.settings.database.url, migrate=migrate)
+
+    def tickets(self, sessions: sessionmaker[Session] | None = None) -> TicketService:
+        """The ticket service on ``sessions`` (default: a new migrated session factory)."""
+        from .tickets.deadlines import DeadlineClock
+        from .tickets.service import TicketService
+        s = self.settings
+        return TicketService(sessions or self.sessions(), self.clock.now,
+                             DeadlineClock(s.agency_hours, self.hours.calendar, s.tz), self.categories,
+                             self.directory, s.tickets.code_digits)
 
 
 def load_context(settings_path: Path | None = None, env: Mapping[str, str] | None = None) -> Context:
@@ -45,8 +59,9 @@ def load_context(settings_path: Path | None = None, env: Mapping[str, str] | Non
     directory = load_directory(settings.paths.directory)
     flow = load_flow(settings.paths.flow, directory=directory, recorded_prompts_dir=settings.paths.prompts_dir)
     hours = HotlineHours(settings.staffed_hours, HolidayCalendar(settings.holidays), settings.tz)
+    categories = load_categories(settings.paths.categories)
     secrets = load_or_create_secrets(settings.paths.state_dir)
-    return Context(settings, clock, directory, flow, hours, secrets)
+    return Context(settings, clock, directory, flow, hours, secrets, categories)
 
 
 def setup_logging(name: str, level: str | None = None) -> None:

@@ -45,6 +45,8 @@ ENV_OVERRIDES: dict[str, tuple[str, str]] = {
     "HOTLINE_DIRECTORY": ("paths", "directory"),
     "HOTLINE_DATABASE_URL": ("database", "url"),
     "HOTLINE_REDIS_URL": ("redis", "url"),
+    "HOTLINE_VOSK_MODEL": ("transcription", "model_dir"),
+    "HOTLINE_SMTP_PORT": ("notifications", "smtp_port"),
 }
 _REQUIRED_EXAMPLES = {
     "province": 'add a [province] table with name = "Đồng Tháp" and area_code = "0277"',
@@ -259,6 +261,7 @@ class PathSettings(_Section):
     flow: Path = REPO_ROOT / "ivr_flows" / "hotline_1022.yaml"
     directory: Path = REPO_ROOT / "transfer_directory"
     prompts_dir: Path = REPO_ROOT / "ivr_flows" / "prompts"
+    categories: Path = REPO_ROOT / "ticket_categories.yaml"
 
     _paths = field_validator("*", mode="before")(_resolve_path)
 
@@ -289,6 +292,37 @@ class QueueSettings(_Section):
     max_wait: Seconds = 120.0           # then the caller is offered voicemail
 
 
+class TicketSettings(_Section):
+    """Tickets: the digits of a code a caller keys (the last one is a check digit)."""
+
+    code_digits: int = Field(default=7, ge=5, le=10)
+
+
+class TranscriptionSettings(_Section):
+    """Voicemail transcription by the RQ worker (Vosk)."""
+
+    model_dir: Path = Path("/var/lib/hotline-1022/vosk-model-small-vn-0.4")
+    queue: str = "hotline"          # the RQ queue of the worker's jobs
+    sweep_seconds: Seconds = 10.0   # how often the worker looks for work Redis lost or never got
+    lease_seconds: Seconds = 15.0   # a job that stops renewing its claim this long is run again
+    max_attempts: int = Field(default=5, ge=1)
+
+    _paths = field_validator("model_dir", mode="before")(_resolve_path)
+
+
+class NotificationSettings(_Section):
+    """E-mail to agencies' focal points and to supervisors (reminders, escalations, forwarded tickets)."""
+
+    enabled: bool = True
+    smtp_host: str = "127.0.0.1"
+    smtp_port: Port = 25
+    smtp_user: str = ""
+    smtp_password: str = ""
+    starttls: bool = False
+    sender: str = "tongdai1022@localhost"
+    supervisors: list[str] = Field(default_factory=list)   # escalations go here
+
+
 class DatabaseSettings(_Section):
     url: str = ""   # empty: SQLite in paths.state_dir
 
@@ -311,6 +345,9 @@ class Settings(_Section):
     voicemail: VoicemailSettings = Field(default_factory=VoicemailSettings)
     ivr: IvrSettings = Field(default_factory=IvrSettings)
     queue: QueueSettings = Field(default_factory=QueueSettings)
+    tickets: TicketSettings = Field(default_factory=TicketSettings)
+    transcription: TranscriptionSettings = Field(default_factory=TranscriptionSettings)
+    notifications: NotificationSettings = Field(default_factory=NotificationSettings)
     database: DatabaseSettings = Field(default_factory=DatabaseSettings)
     redis: RedisSettings = Field(default_factory=RedisSettings)
 

@@ -53,8 +53,14 @@ class Disposition:
 
 
 class VoicemailStatus:
-    PENDING = "pending"        # waiting for transcription
-    TOO_SHORT = "too_short"    # under settings.voicemail.min_seconds of audio; kept anyway
+    PENDING = "pending"            # waiting for transcription (worker, Redis or model not there yet)
+    TRANSCRIBING = "transcribing"  # a worker holds it until lease_until
+    TRANSCRIBED = "transcribed"    # transcript, words and confidence stored
+    NO_SPEECH = "no_speech"        # the recognizer heard no words (silence, noise)
+    FAILED = "failed"              # the audio could not be read, after every retry; the file is kept
+    TOO_SHORT = "too_short"        # under settings.voicemail.min_seconds of audio; kept anyway
+
+    WAITING = (PENDING, TRANSCRIBING)
 
 
 class Call(Base):
@@ -123,8 +129,17 @@ class Voicemail(Base):
     ended_by: Mapped[str | None] = mapped_column(String(16))   # "pound", "hangup", "max_duration"
     transcript: Mapped[str | None] = mapped_column(Text)
     created_at: Mapped[datetime] = mapped_column(UTCDateTime())
+    # Transcription (the worker): the recognizer's words with their timings, mean confidence.
+    words: Mapped[list[Any] | None] = mapped_column(JSON)     # [{"word", "start", "end", "conf"}]
+    confidence: Mapped[float | None] = mapped_column(Float)
+    model: Mapped[str | None] = mapped_column(String(128))    # the model directory's name
+    transcribed_at: Mapped[datetime | None] = mapped_column(UTCDateTime())
+    attempts: Mapped[int] = mapped_column(Integer, default=0)  # jobs enqueued for it so far
+    lease_until: Mapped[datetime | None] = mapped_column(UTCDateTime())   # a worker is on it until then
+    error: Mapped[str | None] = mapped_column(Text)           # why it is still waiting, or failed
 
     call: Mapped[Call] = relationship(back_populates="voicemails")
+    ticket: Mapped[Ticket | None] = relationship(back_populates="voicemail", uselist=False)
 
 
 class Transfer(Base):
@@ -169,3 +184,66 @@ class OperatorEvent(Base):
     state: Mapped[str] = mapped_column(String(16))
     reason: Mapped[str | None] = mapped_column(String(64))             # pause reason: break, training, meeting
     call_id: Mapped[str | None] = mapped_column(String(64))
+
+
+class TicketStatus:
+    """Where a request stands (Ticket.status); see hotline/tickets/service.py for the moves."""
+
+    NEW = "new"
+    ASSIGNED = "assigned"          # forwarded to the competent agency
+    IN_PROGRESS = "in_progress"    # the agency is working on it
+    ANSWERED = "answered"          # the agency's answer is in, to be relayed to the citizen
+    CLOSED = "closed"
+    OUT_OF_SCOPE = "out_of_scope"
+    DUPLICATE = "duplicate"
+
+    OPEN = (NEW, ASSIGNED, IN_PROGRESS)
+    ALL = (NEW, ASSIGNED, IN_PROGRESS, ANSWERED, CLOSED, OUT_OF_SCOPE, DUPLICATE)
+
+
+class Ticket(Base):
+    """A citizen's request (phản ánh, kiến nghị), from a voicemail, an operator or another channel."""
+
+    __tablename__ = "tickets"
+
+    id: Mapped[int] = mapped_column(Integer, primary_key=True)
+    code: Mapped[str] = mapped_column(String(16), unique=True, index=True)   # digits a caller keys
+    channel: Mapped[str] = mapped_column(String(16), index=True)   # phone | voicemail | web | email
+    caller: Mapped[str] = mapped_column(String(64), default="")
+    category: Mapped[str] = mapped_column(String(32), index=True)
+    content: Mapped[str] = mapped_column(Text, default="")
+    agency: Mapped[str | None] = mapped_column(String(64), index=True)   # "department:01"
+    status: Mapped[str] = mapped_column(String(16), default=TicketStatus.NEW, index=True)
+    received_at: Mapped[datetime] = mapped_column(UTCDateTime(), index=True)
+    deadline_hours: Mapped[float] = mapped_column(Float)           # working hours: 8 or 48
+    due_at: Mapped[datetime] = mapped_column(UTCDateTime(), index=True)
+    answer: Mapped[str | None] = mapped_column(Text)
+    answered_at: Mapped[datetime | None] = mapped_column(UTCDateTime())
+    closed_at: Mapped[datetime | None] = mapped_column(UTCDateTime())
+    call_id: Mapped[int | None] = mapped_column(ForeignKey("calls.id", ondelete="SET NULL"), index=True)
+    voicemail_id: Mapped[int | None] = mapped_column(ForeignKey("voicemails.id", ondelete="SET NULL"),
+                                                     unique=True)
+    notified_at: Mapped[datetime | None] = mapped_column(UTCDateTime())   # the agency was e-mailed
+    # Reminders to the agency at 50 % and 80 % of the deadline, escalation to supervisors after it.
+    reminded_50_at: Mapped[datetime | None] = mapped_column(UTCDateTime())
+    reminded_80_at: Mapped[datetime | None] = mapped_column(UTCDateTime())
+    escalated_at: Mapped[datetime | None] = mapped_column(UTCDateTime())
+
+    call: Mapped[Call | None] = relationship()
+    voicemail: Mapped[Voicemail | None] = relationship(back_populates="ticket")
+    events: Mapped[list[TicketEvent]] = relationship(back_populates="ticket", order_by="TicketEvent.id")
+
+
+class TicketEvent(Base):
+    """Every change of a ticket: who, when, what (the audit trail supervisors and inspectors read)."""
+
+    __tablename__ = "ticket_events"
+
+    id: Mapped[int] = mapped_column(Integer, primary_key=True)
+    ticket_id: Mapped[int] = mapped_column(ForeignKey("tickets.id", ondelete="CASCADE"), index=True)
+    at: Mapped[datetime] = mapped_column(UTCDateTime(), index=True)
+    actor: Mapped[str] = mapped_column(String(64))        # an operator's name, "system", "worker", …
+    action: Mapped[str] = mapped_column(String(32))       # created, transcribed, assigned, answered, …
+    detail: Mapped[dict[str, Any]] = mapped_column(JSON, default=dict)
+
+    ticket: Mapped[Ticket] = relationship(back_populates="events")

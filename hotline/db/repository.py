@@ -13,7 +13,7 @@ from typing import Any
 from sqlalchemy import select
 from sqlalchemy.orm import Session, selectinload, sessionmaker
 
-from .models import Call, Disposition, Recording, Transfer, Voicemail
+from .models import Call, Disposition, Recording, Transfer, Voicemail, VoicemailStatus
 
 
 @dataclass(frozen=True)
@@ -83,7 +83,8 @@ class CallRepository:
             rec.path, rec.duration, rec.sha256, rec.size = audio.path, audio.duration, audio.sha256, audio.size
 
     def add_voicemail(self, call_id: str, audio: AudioFacts, *, status: str, ended_by: str,
-                      created_at: datetime) -> None:
+                      created_at: datetime) -> int:
+        """Log a message file once (a second call updates it); returns the Voicemail's id."""
         with self._sessions.begin() as s:
             call = self._get(s, call_id)
             vm = s.scalar(select(Voicemail).where(Voicemail.call_id == call.id,
@@ -91,7 +92,11 @@ class CallRepository:
             if vm is None:
                 vm = Voicemail(call_id=call.id, path=audio.path, created_at=created_at)
                 s.add(vm)
-            vm.duration, vm.sha256, vm.status, vm.ended_by = audio.duration, audio.sha256, status, ended_by
+            if vm.status in (None, VoicemailStatus.PENDING, VoicemailStatus.TOO_SHORT):   # not the worker's
+                vm.status = status
+            vm.duration, vm.sha256, vm.ended_by = audio.duration, audio.sha256, ended_by
+            s.flush()
+            return vm.id
 
     def start_transfer(self, call_id: str, *, kind: str, target: str, started_at: datetime,
                        requested_by: str | None = None) -> int:

@@ -1,0 +1,143 @@
+"""The worker's RQ jobs: module-level functions that take ids, idempotent, each opening its own session.
+
+Run again after a crash, each still gives one result: one transcript and one ticket per
+voicemail, one e-mail per forwarding, reminder and escalation (the ticket records each).
+"""
+from __future__ import annotations
+
+import logging
+import time
+from datetime import datetime, timedelta
+from pathlib import Path
+from typing import Any
+
+from ..db.models import TicketStatus
+from .mail import Mail
+from .runtime import Runtime, current
+from .voicemails import VoicemailStore
+
+log = logging.getLogger("hotline.worker.jobs")
+
+FLAGS = {"remind_50": "reminded_50_at", "remind_80": "reminded_80_at", "escalate": "escalated_at"}
+
+
+def store(rt: Runtime) -> VoicemailStore:
+    s = rt.ctx.settings
+    return VoicemailStore(rt.sessions, rt.now, s.paths.recordings_root, s.transcription.lease_seconds)
+
+
+def transcribe_voicemail(voicemail_id: int) -> dict[str, Any]:
+    """Transcribe one voicemail with Vosk into its ticket.
+
+    Args:
+        voicemail_id: the Voicemail row's id.
+    """
+    rt = current()
+    vms = store(rt)
+    transcriber = rt.transcriber()
+    if transcriber is None:
+        model_dir = rt.ctx.settings.transcription.model_dir
+        vms.release(voicemail_id, f"no Vosk model at {model_dir}; waiting for one (README: Transcription)")
+        log.warning("voicemail=%s waits: no Vosk model at %s", voicemail_id, model_dir)
+        return {"status": "waiting_model"}
+    claimed = vms.claim(voicemail_id)
+    if claimed is None:
+        log.info("voicemail=%s skipped: done already or held by another job", voicemail_id)
+        return {"status": "skipped"}
+    renew_every = rt.ctx.settings.transcription.lease_seconds / 3
+    last = time.monotonic()
+
+    def progress(_seconds: float) -> None:
+        nonlocal last
+        if time.monotonic() - last >= renew_every:
+            vms.renew(voicemail_id)
+            last = time.monotonic()
+
+    started = time.monotonic()
+    try:
+        result = transcriber.transcribe(claimed.path, progress)
+    except Exception as exc:
+        attempts = _attempts(rt, voicemail_id)
+        final = attempts >= rt.ctx.settings.transcription.max_attempts
+        vms.release(voicemail_id, f"{type(exc).__name__}: {exc}", failed=final)
+        log.exception("voicemail=%s transcription failed (attempt %d)%s", voicemail_id, attempts,
+                      "; giving up, the audio stays on the ticket" if final else "")
+        raise
+    status, code = vms.finish(voicemail_id, result, transcriber.name)
+    log.info("voicemail=%s ticket=%s %s: %d words, confidence %s, %.1f s of audio in %.1f s", voicemail_id, code,
+             status, len(result.words), result.confidence, result.audio_seconds, time.monotonic() - started)
+    return {"status": status, "ticket": code, "words": len(result.words), "seconds": result.audio_seconds}
+
+
+def _attempts(rt: Runtime, voicemail_id: int) -> int:
+    from ..db.models import Voicemail
+    with rt.sessions() as s:
+        vm = s.get(Voicemail, voicemail_id)
+        return vm.attempts if vm is not None else 0
+
+
+def notify_assigned(ticket_id: int) -> str:
+    """E-mail a forwarded ticket to the agency's focal points, with the call's recording attached.
+
+    Args:
+        ticket_id: the Ticket row's id.
+    """
+    rt = current()
+    t = rt.tickets.by_id(ticket_id)
+    if t is None or t["status"] != TicketStatus.ASSIGNED or t["notified_at"]:
+        return "nothing to do"
+    agency = rt.tickets.agency(t["agency"])
+    to = tuple(f.email for f in agency.focal_points)
+    root = Path(rt.ctx.settings.paths.recordings_root)
+    files = tuple(root / p for p in (t["recording"], (t["voicemail"] or {}).get("path")) if p)
+    due = _local(rt, t["due_at"])
+    body = (f"Kính gửi {agency.name},\n\nTổng đài 1022 {rt.ctx.settings.province.name} chuyển đến quý cơ quan "
+            f"phản ánh, kiến nghị số {t['code']} ({rt.ctx.categories.get(t['category']).name}).\n\n"
+            f"Nội dung: {t['content']}\n\nĐề nghị quý cơ quan trả lời trước {due:%H:%M ngày %d/%m/%Y} "
+            f"({t['deadline_hours']:g} giờ làm việc).\nGhi âm cuộc gọi được gửi kèm thư này.\n")
+    sent = rt.mailer.send(Mail(to, f"[1022] Phản ánh, kiến nghị số {t['code']} chuyển {agency.name}", body, files))
+    rt.tickets.record(ticket_id, "worker", "notified", {"to": list(to), "sent": sent}, notified_at=rt.now())
+    return "sent" if sent else "not sent (notifications off or no focal point)"
+
+
+def milestone(ticket_id: int, name: str) -> str:
+    """A reminder at 50 % or 80 % of a ticket's deadline (name remind_50, remind_80), or its escalation.
+
+    Args:
+        ticket_id: the Ticket row's id.
+        name: remind_50, remind_80 or escalate.
+    """
+    rt = current()
+    t = rt.tickets.by_id(ticket_id)
+    if t is None or t["status"] not in TicketStatus.OPEN or t[FLAGS[name]]:
+        return "nothing to do"
+    at = rt.tickets.deadlines.milestones(datetime.fromisoformat(t["received_at"]), t["deadline_hours"])[name]
+    now = rt.now()
+    if now < at - timedelta(seconds=2):
+        return f"not yet ({at.isoformat()}): the deadline changed"
+    to, subject, body = _milestone_mail(rt, t, name)
+    sent = rt.mailer.send(Mail(to, subject, body))
+    rt.tickets.record(ticket_id, "worker", name, {"to": list(to), "sent": sent, "due_at": t["due_at"],
+                                                  "planned_at": at.isoformat()}, **{FLAGS[name]: now})
+    log.info("ticket=%s %s at %s (planned %s): mail to %s", t["code"], name, now.isoformat(), at.isoformat(), to)
+    return "sent" if sent else "recorded (no mail)"
+
+
+def _milestone_mail(rt: Runtime, t: dict[str, Any], name: str) -> tuple[tuple[str, ...], str, str]:
+    supervisors = tuple(rt.ctx.settings.notifications.supervisors)
+    agency = rt.tickets.agency(t["agency"]) if t["agency"] else None
+    focal = tuple(f.email for f in agency.focal_points) if agency else ()
+    due = _local(rt, t["due_at"])
+    where = agency.name if agency else "Tổng đài 1022 (chưa chuyển cơ quan nào)"
+    if name == "escalate":
+        return (supervisors + focal, f"[1022] QUÁ HẠN: phản ánh, kiến nghị số {t['code']}",
+                f"Phản ánh, kiến nghị số {t['code']} đã quá hạn trả lời ({due:%H:%M ngày %d/%m/%Y}).\n"
+                f"Đơn vị đang xử lý: {where}. Trạng thái: {t['status_vi']}.\n\nNội dung: {t['content']}\n")
+    share = name.removeprefix("remind_")
+    return (focal or supervisors, f"[1022] Nhắc hạn ({share}%): phản ánh, kiến nghị số {t['code']}",
+            f"Phản ánh, kiến nghị số {t['code']} đã dùng {share}% thời hạn trả lời; hạn cuối "
+            f"{due:%H:%M ngày %d/%m/%Y}.\nĐơn vị đang xử lý: {where}.\n\nNội dung: {t['content']}\n")
+
+
+def _local(rt: Runtime, iso: str) -> datetime:
+    return datetime.fromisoformat(iso).astimezone(rt.ctx.settings.tz)

@@ -1,0 +1,43 @@
+"""The RQ worker class `hotline up` runs: ``rq worker --with-scheduler --worker-class
+hotline.worker.rqworker.HotlineWorker``.
+
+A SimpleWorker (jobs run in this process, no fork per job), so the Vosk model is loaded
+once, when the worker starts, and every job uses it. Between jobs it sweeps the database
+for work Redis lost (``hotline.worker.sweep``), every [transcription] sweep_seconds.
+"""
+from __future__ import annotations
+
+import logging
+from typing import Any
+
+from rq.worker import SimpleWorker
+
+from . import runtime
+from .sweep import sweep
+
+log = logging.getLogger("hotline.worker")
+
+
+class HotlineWorker(SimpleWorker):
+    #: after Redis comes back, reconnect within this many seconds (RQ's default backs off to 60)
+    max_connection_wait_time = 2.0
+
+    def __init__(self, *args: Any, **kwargs: Any) -> None:
+        self.runtime = runtime.current()
+        interval = max(1, int(self.runtime.ctx.settings.transcription.sweep_seconds))
+        self._sweep_interval = interval
+        kwargs.setdefault("maintenance_interval", interval)
+        super().__init__(*args, **kwargs)
+        self.runtime.transcriber()      # the model, once, before the first job
+
+    @property
+    def dequeue_timeout(self) -> int:
+        """Wake up at least every sweep interval, even with no job, so the sweep runs."""
+        return self._sweep_interval
+
+    def run_maintenance_tasks(self) -> None:
+        super().run_maintenance_tasks()
+        try:
+            sweep(self.runtime)
+        except Exception:   # the database may be down too: next time
+            log.exception("sweep failed; retrying in %d s", self._sweep_interval)

@@ -1,0 +1,55 @@
+"""The periodic sweep: whatever the database says is pending and Redis does not hold, queue again.
+
+Redis keeps nothing on disk here, a worker may be killed half-way, the app may die between
+saving a message and creating its ticket: the database is the truth, and this makes the
+queue agree with it. Run by the worker at start and every [transcription] sweep_seconds.
+"""
+from __future__ import annotations
+
+import logging
+
+from sqlalchemy import select
+
+from ..db.models import Ticket, TicketStatus
+from .jobs import FLAGS, store
+from .runtime import Runtime
+
+log = logging.getLogger("hotline.worker.sweep")
+
+
+def sweep(rt: Runtime) -> dict[str, int]:
+    """One pass; returns how many of each kind of work it queued."""
+    counts = {"tickets": 0, "transcriptions": 0, "notifications": 0, "milestones": 0, "failed": 0}
+    vms = store(rt)
+    for voicemail_id in vms.without_ticket():
+        created = rt.tickets.for_voicemail(voicemail_id)
+        if created is not None:
+            counts["tickets"] += 1
+            log.info("voicemail=%s had no ticket: created %s", voicemail_id, created["code"])
+            rt.jobs.milestones(created)
+    if rt.model_available():
+        max_attempts = rt.ctx.settings.transcription.max_attempts
+        for voicemail_id, attempts, stale in vms.needing_work(max_attempts):
+            if stale:
+                log.warning("voicemail=%s: its job stopped renewing its lease; queueing it again", voicemail_id)
+            counts["transcriptions"] += rt.jobs.transcription(voicemail_id, attempts, stale)
+        counts["failed"] = vms.exhausted(max_attempts)
+    now = rt.now()
+    for ticket in _open_tickets(rt):
+        if ticket.status == TicketStatus.ASSIGNED and ticket.notified_at is None:
+            counts["notifications"] += rt.jobs.notification(ticket.id)
+        for name, at in rt.tickets.deadlines.milestones(ticket.received_at, ticket.deadline_hours).items():
+            if at <= now and getattr(ticket, FLAGS[name]) is None:
+                counts["milestones"] += rt.jobs.milestone_now({"id": ticket.id}, name, at)
+    if any(counts.values()):
+        log.info("sweep: %s", ", ".join(f"{k} {v}" for k, v in counts.items() if v))
+    return counts
+
+
+def _open_tickets(rt: Runtime, limit: int = 5000) -> list[Ticket]:
+    """Open tickets that still have a notification, a reminder or the escalation ahead of them."""
+    with rt.sessions() as s:
+        q = (select(Ticket).where(Ticket.status.in_(TicketStatus.OPEN), Ticket.escalated_at.is_(None))
+             .order_by(Ticket.due_at).limit(limit))
+        return list(s.scalars(q))
+
