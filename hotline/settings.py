@@ -39,6 +39,9 @@ WEEKDAY_NAMES = ("mon", "tue", "wed", "thu", "fri", "sat", "sun")
 ENV_OVERRIDES: dict[str, tuple[str, str]] = {
     "HOTLINE_SIP_PORT": ("sip", "port"),
     "HOTLINE_ASTERISK_ROOT": ("asterisk", "root"),
+    "HOTLINE_HTTP_PORT": ("asterisk", "http_port"),
+    "HOTLINE_AMI_PORT": ("asterisk", "ami_port"),
+    "HOTLINE_AGI_PORT": ("agi", "port"),
     "HOTLINE_STATE_DIR": ("paths", "state_dir"),
     "HOTLINE_RECORDINGS_ROOT": ("paths", "recordings_root"),
     "HOTLINE_FLOW": ("paths", "flow"),
