@@ -27,7 +27,8 @@ def main() -> None:
         sys.exit(2)
     s = ctx.settings
     repo = CallRepository(ctx.sessions())
-    handlers = FallbackHandlers(repo, s.paths.recordings_root, ctx.clock.now, s.voicemail.min_seconds)
+    handlers = FallbackHandlers(repo, s.paths.recordings_root, ctx.clock.now, s.voicemail.min_seconds,
+                                make_ticket=ctx.tickets(repo.sessions).for_voicemail)
     transfers = TransferHandlers(repo, ctx.clock.now)
     server = FastAGIServer((s.agi.bind, s.agi.port), {**handlers.routes(), **transfers.routes()})
 

@@ -53,6 +53,8 @@ class Call:
         self.recording_name: str | None = None
         self.voicemail_max: float = 0.0
         self.voicemail_ended_by = "hangup"
+        self.voicemail_saved = False
+        self._saving: asyncio.Task[None] | None = None
         self.desk_channel: str | None = None
         self.bridge_id: str | None = None
         self.transfer_id: int | None = None
@@ -204,7 +206,20 @@ class Call:
         else:
             ended_by = "hangup"
         self.voicemail_ended_by = ended_by
-        self.post(fe.VoicemailDone(ended_by))
+        if ended_by in ("pound", "max_duration"):   # the caller is still there: save now, read the code back
+            self._saving = asyncio.create_task(self._save_then_tell(ended_by), name=f"save-{self.call_id}")
+        else:
+            self.post(fe.VoicemailDone(ended_by))
+
+    async def _save_then_tell(self, ended_by: str) -> None:
+        code = None
+        try:
+            saved = await self.s.save_voicemail(self.call_id, self.recording_name or "", ended_by)
+            self.voicemail_saved = saved is not None
+            code = saved.ticket_code if saved else None
+        except Exception:
+            log.exception("call=%s message not saved yet; it is saved again at hangup", self.call_id)
+        self.post(fe.VoicemailDone(ended_by, ticket_code=code or ""))
 
     # -- transfer ---------------------------------------------------------------------
     async def _transfer(self, agency: Any) -> None:
@@ -276,8 +291,11 @@ class Call:
                 await self.ari.hangup(self.channel_id)
         state = self.state
         disposition = state.disposition if state else fe.ABANDONED_IVR
+        if self._saving is not None:
+            await self._saving
         if self.recording_name:
-            if await self.s.save_voicemail(self.call_id, self.recording_name, self.voicemail_ended_by):
+            if self.voicemail_saved or await self.s.save_voicemail(self.call_id, self.recording_name,
+                                                                   self.voicemail_ended_by):
                 disposition = fe.VOICEMAIL
         await self.s.end_call(self.call_id, disposition, self.rec_file, self.ended_at)
         log.info("call=%s ended: %s", self.call_id, disposition)

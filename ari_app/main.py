@@ -6,10 +6,12 @@ import logging
 import signal
 import sys
 
+from hotline.asterisk_config import sounds_dir
 from hotline.context import load_context, setup_logging
 from hotline.db.repository import CallRepository
 from hotline.errors import HotlineError
 from hotline.flows.engine import FlowEngine
+from hotline.worker.queue import JobQueue, connect
 
 from .app import HotlineApp
 from .client import AriClient
@@ -28,8 +30,12 @@ async def amain() -> None:
     call_log = CallLog(CallRepository(sessions))
     call_log.start()
     engine = FlowEngine(ctx.flow, ctx.directory, lambda: ctx.hours.closed_reason(ctx.clock.now()))
+    tickets = ctx.tickets(sessions)
+    jobs = JobQueue(connect(s.redis.url), s.transcription.queue, sessions, ctx.clock.offset_seconds,
+                    tickets.deadlines)
     services = CallServices(settings=s, ari=ari, engine=engine, log=call_log, now=ctx.clock.now,
-                            prompts_dir=s.paths.state_dir / "prompts")
+                            prompts_dir=s.paths.state_dir / "prompts", tickets=tickets, jobs=jobs,
+                            sounds_dir=sounds_dir(s))
     app = HotlineApp(services, Reconciler(services))
     stop = asyncio.Event()
     loop = asyncio.get_running_loop()

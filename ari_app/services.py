@@ -5,7 +5,7 @@ import asyncio
 import logging
 import time
 from collections.abc import Callable
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from datetime import datetime
 from pathlib import Path
 from typing import Any
@@ -13,6 +13,8 @@ from typing import Any
 from hotline.db.models import VoicemailStatus
 from hotline.db.repository import CallRepository
 from hotline.flows.engine import FlowEngine
+from hotline.tickets.service import TicketService
+from hotline.worker.queue import JobQueue
 
 from . import audio
 from .client import AriClient
@@ -73,6 +75,12 @@ class CallLog:
         await self._queue.join()
 
 
+@dataclass(frozen=True)
+class SavedMessage:
+    voicemail_id: int
+    ticket_code: str | None      # None: too short to be a ticket
+
+
 @dataclass
 class CallServices:
     """Everything a Call uses, built once by the app's composition root."""
@@ -83,7 +91,11 @@ class CallServices:
     log: CallLog
     now: Callable[[], datetime]
     prompts_dir: Path
+    tickets: TicketService
+    jobs: JobQueue
+    sounds_dir: Path | None = None     # app_queue's Vietnamese sounds: digits/0 … digits/9
     file_wait: float = 15.0
+    _background: set[asyncio.Task[None]] = field(default_factory=set)
 
     def from_real(self, epoch: float) -> datetime:
         """A real-clock instant (a file's mtime) on the hotline's clock (HOTLINE_FAKE_NOW aware)."""
@@ -102,6 +114,9 @@ class CallServices:
         return Path(self.settings.paths.recordings_root)
 
     def prompt_path(self, name: str) -> str:
+        """A flow prompt's file, or one spoken digit for ``digit:N`` (a ticket code read back)."""
+        if name.startswith("digit:") and self.sounds_dir is not None:
+            return str(self.sounds_dir / "digits" / name.removeprefix("digit:"))
         return str(self.prompts_dir / name)
 
     def voicemail_name(self, rec_file: Path) -> str:
@@ -112,21 +127,37 @@ class CallServices:
     def voicemail_path(self, name: str) -> Path:
         return self.recordings_root / f"{name}.wav"
 
-    async def save_voicemail(self, call_id: str, name: str, ended_by: str) -> bool:
-        """Record the Voicemail row once the file is closed; the file is kept whatever it holds."""
+    async def save_voicemail(self, call_id: str, name: str, ended_by: str) -> SavedMessage | None:
+        """Log the message once its file is closed (the file is kept whatever it holds), make it a
+        ticket at once, and queue its transcription. None when there is no file at all."""
         path = self.voicemail_path(name)
         if not await asyncio.to_thread(audio.wait_complete, path, self.file_wait):
             if not path.exists():
                 log.warning("call=%s no message file at %s", call_id, path)
-                return False
+                return None
             log.warning("call=%s message file %s not closed in time; logging it as is", call_id, path)
         facts = await asyncio.to_thread(audio.audio_facts, path, self.recordings_root)
         too_short = facts.duration < self.settings.voicemail.min_seconds
         status = VoicemailStatus.TOO_SHORT if too_short else VoicemailStatus.PENDING
-        await self.log.call(self.log.repo.add_voicemail, call_id, facts, status=status, ended_by=ended_by,
-                            created_at=self.now())
+        voicemail_id = await self.log.call(self.log.repo.add_voicemail, call_id, facts, status=status,
+                                           ended_by=ended_by, created_at=self.now())
         log.info("call=%s voicemail %s: %.1f s, %s", call_id, facts.path, facts.duration, status)
-        return True
+        ticket = None if too_short else await self.log.call(self.tickets.for_voicemail, voicemail_id)
+        if ticket is not None:
+            log.info("call=%s voicemail %s is ticket %s, due %s", call_id, voicemail_id, ticket["code"],
+                     ticket["due_at"])
+            task = asyncio.create_task(self._queue_work(voicemail_id, ticket), name=f"queue-vm-{voicemail_id}")
+            self._background.add(task)
+            task.add_done_callback(self._background.discard)
+        return SavedMessage(voicemail_id, ticket["code"] if ticket else None)
+
+    async def _queue_work(self, voicemail_id: int, ticket: dict[str, Any]) -> None:
+        """Transcription and deadline reminders; a Redis outage only delays them (the worker's sweep)."""
+        try:
+            await asyncio.to_thread(self.jobs.transcription, voicemail_id)
+            await asyncio.to_thread(self.jobs.milestones, ticket)
+        except Exception:
+            log.exception("voicemail=%s: work not queued; the worker's sweep will queue it", voicemail_id)
 
     async def end_call(self, call_id: str, disposition: str, rec_file: Path, ended_at: datetime | None = None) -> None:
         await self.log.call(self.log.repo.end_call, call_id, ended_at=ended_at or self.now(),

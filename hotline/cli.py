@@ -116,6 +116,7 @@ def _register_commands() -> None:
     from .report_cli import report_command
     from .sipp.cli import call_command
     from .system.commands import setup_command, up_command
+    from .tickets.cli import tickets_group
     from .transfers_cli import transfer_command
     main.add_command(setup_command, "setup")
     main.add_command(up_command, "up")
@@ -123,6 +124,7 @@ def _register_commands() -> None:
     main.add_command(operators_group, "operators")
     main.add_command(report_command, "report")
     main.add_command(transfer_command, "transfer")
+    main.add_command(tickets_group, "tickets")
 
 
 _register_commands()

@@ -32,6 +32,10 @@ class CallRepository:
     def __init__(self, sessions: sessionmaker[Session]) -> None:
         self._sessions = sessions
 
+    @property
+    def sessions(self) -> sessionmaker[Session]:
+        return self._sessions
+
     def start_call(self, call_id: str, *, channel_id: str, caller: str, dialled: str,
                    started_at: datetime, answered_at: datetime | None = None,
                    disposition: str = Disposition.IN_PROGRESS, recording_file: str | None = None) -> bool:

@@ -70,7 +70,19 @@ def run_setup(settings: Any, progress: Progress) -> SetupResult:
     progress(f"[setup] {len(prompts)} voice prompts ready in {prompts_dir(settings)}")
     sounds = render_queue_sounds(settings, progress)
     progress(f"[setup] {len(sounds)} Vietnamese queue sounds ready")
+    _report_vosk_model(settings, progress)
     return SetupResult(install, version, redis_url, directory, prompts)
+
+
+def _report_vosk_model(settings: Any, progress: Progress) -> None:
+    from hotline.worker.transcribe import model_present
+    model = Path(settings.transcription.model_dir)
+    if model_present(model):
+        progress(f"[setup] Vosk model for voicemail transcription: {model}")
+    else:
+        progress(f"[setup] No Vosk model at {model}: voicemail becomes tickets marked 'waiting for "
+                 "transcription' until one is installed there (README.md, Transcription); then they are "
+                 "transcribed without a restart")
 
 
 def sip_uris(settings: Any) -> list[str]:
@@ -185,6 +197,7 @@ def _up(fake_now: str | None, progress: Progress, supervisor_factory: Callable[[
     from hotline.clock import clock_from_env, fake_clock_env, parse_fake_now
     from hotline.context import setup_logging
     from hotline.secrets import load_or_create_secrets
+    from hotline.worker.rqworker import worker_command
 
     setup_logging("up")
     settings = _load_settings()
@@ -209,9 +222,11 @@ def _up(fake_now: str | None, progress: Progress, supervisor_factory: Callable[[
         _restore_logins(operators, progress)
         specs = [ProcessSpec("ari_app", [sys.executable, "-m", "ari_app"], env),
                  ProcessSpec("agi", [sys.executable, "-m", "agi"], env),
-                 ProcessSpec("monitor", [sys.executable, "-m", "monitor"], env)]
+                 ProcessSpec("monitor", [sys.executable, "-m", "monitor"], env),
+                 ProcessSpec("worker", worker_command(result.redis_url, settings.transcription.queue), env)]
         supervisor = supervisor_factory(state_dir)
-        progress(f"[up] Starting the call application and the AGI server (logs in {supervisor.log_dir})")
+        progress(f"[up] Starting the call application, the AGI server, the monitor and the worker "
+                 f"(logs in {supervisor.log_dir})")
         watch = _Watch(asterisk, settings.asterisk.ari_app, answering_banner(settings, result.version),
                        supervisor.log_dir / "ari_app.log")
         return supervisor.run(specs, check=watch)

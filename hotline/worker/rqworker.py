@@ -8,6 +8,7 @@ for work Redis lost (``hotline.worker.sweep``), every [transcription] sweep_seco
 from __future__ import annotations
 
 import logging
+import sys
 from typing import Any
 
 from rq.worker import SimpleWorker
@@ -41,3 +42,9 @@ class HotlineWorker(SimpleWorker):
             sweep(self.runtime)
         except Exception:   # the database may be down too: next time
             log.exception("sweep failed; retrying in %d s", self._sweep_interval)
+
+
+def worker_command(redis_url: str, queue: str) -> list[str]:
+    """The command line of one worker process (``hotline up`` and the test stack run it)."""
+    return [sys.executable, "-m", "rq.cli", "worker", "--with-scheduler", "--worker-class",
+            f"{__name__}.HotlineWorker", "--url", redis_url, "--logging_level", "INFO", queue]

@@ -21,8 +21,10 @@ def test_closed_caller_leaves_a_voicemail(stack: Stack, workdir: Path, speech: P
                                           reason: str) -> None:
     stack.set_clock(datetime.fromisoformat(when))
     caller = f"0930000{['weekend', 'night', 'holiday'].index(reason)}01"
+    # After '#': the ticket's code read back twice, digit by digit, then message_saved.
+    readback = prompt_seconds(stack, "ticket_code_is", "ticket_code_again", "message_saved") + 20
     result = call(stack, [Wait(recording_starts(stack)), Speak(speech), Wait(1), Keys("#"),
-                          AwaitHangup(prompt_seconds(stack, "message_saved") + 15)],
+                          AwaitHangup(readback + 15)],
                   caller=caller, workdir=workdir)
     assert result.ok and result.ended_by_remote, result.problems
     row = stack.ended_call(caller)

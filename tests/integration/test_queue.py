@@ -80,7 +80,7 @@ def test_no_operator_logged_in_offers_voicemail(open_hours: Stack, workdir: Path
     busy = prompt_seconds(open_hours, "operators_busy", "leave_message") + 1.5
     result = call(open_hours, [Wait(menu_starts(open_hours)), Keys("0"),
                                Wait(to_queue(open_hours) - menu_starts(open_hours) + busy), Speak(speech), Keys("#"),
-                               AwaitHangup(30)],
+                               AwaitHangup(60)],   # the ticket code read back twice, then message_saved
                   caller="0950000003", workdir=workdir)
     assert result.ok and result.ended_by_remote, result.problems
     row = open_hours.ended_call("0950000003")

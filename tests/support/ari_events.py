@@ -1,0 +1,58 @@
+"""A second ARI application that only listens (subscribeAll): what Asterisk says it played.
+
+Tests read the PlaybackStarted events of a caller's channel, e.g. the digits of a ticket
+code read back, straight from Asterisk rather than from the app's own logs.
+"""
+from __future__ import annotations
+
+import json
+import threading
+from types import TracebackType
+from typing import Any
+
+from websockets.exceptions import ConnectionClosed
+from websockets.sync.client import connect
+
+from .stack import Stack
+
+APP = "test-observer"
+
+
+class AriEvents:
+    def __init__(self, stack: Stack) -> None:
+        s = stack.ctx.settings
+        self.url = (f"ws://{s.asterisk.http_bind}:{s.asterisk.http_port}/ari/events?app={APP}&subscribeAll=true"
+                    f"&api_key={s.asterisk.ari_user}:{stack.ctx.secrets.ari_password}")
+        self.events: list[dict[str, Any]] = []
+        self._ws: Any = None
+        self._thread: threading.Thread | None = None
+
+    def __enter__(self) -> AriEvents:
+        self._ws = connect(self.url, open_timeout=10)
+        self._thread = threading.Thread(target=self._listen, name="ari-events", daemon=True)
+        self._thread.start()
+        return self
+
+    def __exit__(self, exc_type: type[BaseException] | None, exc: BaseException | None,
+                 tb: TracebackType | None) -> None:
+        self._ws.close()
+        if self._thread is not None:
+            self._thread.join(5)
+
+    def _listen(self) -> None:
+        try:
+            for message in self._ws:
+                self.events.append(json.loads(message))
+        except (ConnectionClosed, OSError):
+            return
+
+    def played(self, channel_id: str) -> list[str]:
+        """The media URIs Asterisk started playing on ``channel_id``, in order (a list of media in one
+        playback: PlaybackStarted for the first, PlaybackContinuing for each next one)."""
+        out = []
+        for event in list(self.events):
+            playback = event.get("playback") or {}
+            if event.get("type") in ("PlaybackStarted", "PlaybackContinuing") \
+                    and playback.get("target_uri") == f"channel:{channel_id}":
+                out.append(str(playback.get("media_uri", "")))
+        return out
