@@ -27,7 +27,8 @@ class HotlineWorker(SimpleWorker):
         self.runtime = runtime.current()
         interval = max(1, int(self.runtime.ctx.settings.transcription.sweep_seconds))
         self._sweep_interval = interval
-        kwargs.setdefault("maintenance_interval", interval)
+        # `rq worker` always passes its own --maintenance-interval (600 s by default): ours wins
+        kwargs["maintenance_interval"] = interval
         super().__init__(*args, **kwargs)
         self.runtime.transcriber()      # the model, once, before the first job
 
