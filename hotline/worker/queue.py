@@ -84,7 +84,7 @@ class JobQueue:
         received = datetime.fromisoformat(ticket["received_at"])
         ok = True
         for name, at in self.deadlines.milestones(received, ticket["deadline_hours"]).items():
-            real_at = at - timedelta(seconds=self.offset_seconds())
+            real_at = _whole_second_after(at - timedelta(seconds=self.offset_seconds()))
             job_id = f"{name}-{ticket['id']}-{int(at.timestamp())}"
             ok = self._enqueue(job_id, f"{JOBS}.milestone", ticket["id"], name, at=real_at) and ok
         return ok
@@ -114,6 +114,12 @@ class JobQueue:
         except redis.RedisError as exc:
             log.warning("%s not queued (Redis: %s); the sweep will queue it", job_id, exc)
             return False
+
+
+def _whole_second_after(t: datetime) -> datetime:
+    """``t`` rounded up to a whole second: RQ truncates a schedule to whole seconds, which would run it early."""
+    whole = t.replace(microsecond=0)
+    return whole if whole == t else whole + timedelta(seconds=1)
 
 
 def _transcribe_id(voicemail_id: int, attempt: int) -> str:
