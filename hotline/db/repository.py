@@ -186,6 +186,7 @@ def call_to_dict(call: Call) -> dict[str, Any]:
     rec = call.recording
     return {
         "call_id": call.call_id,
+        "channel_id": call.channel_id,
         "caller": call.caller,
         "dialled": call.dialled,
         "started_at": _iso(call.started_at),

@@ -13,6 +13,7 @@ from typing import Any
 
 from rq.worker import SimpleWorker
 
+from ..context import setup_logging
 from . import runtime
 from .sweep import sweep
 
@@ -24,6 +25,7 @@ class HotlineWorker(SimpleWorker):
     max_connection_wait_time = 2.0
 
     def __init__(self, *args: Any, **kwargs: Any) -> None:
+        setup_logging("worker")     # the hotline.worker.* lines; `rq worker` configures only rq's own
         self.runtime = runtime.current()
         interval = max(1, int(self.runtime.ctx.settings.transcription.sweep_seconds))
         self._sweep_interval = interval

@@ -26,33 +26,39 @@ class AriEvents:
         self.events: list[dict[str, Any]] = []
         self._ws: Any = None
         self._thread: threading.Thread | None = None
+        self._connected = threading.Event()
+        self._error = ""
 
     def __enter__(self) -> AriEvents:
-        self._ws = connect(self.url, open_timeout=10)
         self._thread = threading.Thread(target=self._listen, name="ari-events", daemon=True)
         self._thread.start()
+        if not self._connected.wait(10):
+            raise AssertionError(f"the ARI observer could not connect: {self._error}")
         return self
 
     def __exit__(self, exc_type: type[BaseException] | None, exc: BaseException | None,
                  tb: TracebackType | None) -> None:
-        self._ws.close()
+        if self._ws is not None:
+            self._ws.close()
         if self._thread is not None:
             self._thread.join(5)
 
     def _listen(self) -> None:
         try:
-            for message in self._ws:
-                self.events.append(json.loads(message))
-        except (ConnectionClosed, OSError):
-            return
+            with connect(self.url, open_timeout=10) as ws:
+                self._ws = ws
+                self._connected.set()
+                for message in ws:
+                    self.events.append(json.loads(message))
+        except (ConnectionClosed, OSError) as exc:
+            self._error = repr(exc)
 
     def played(self, channel_id: str) -> list[str]:
-        """The media URIs Asterisk started playing on ``channel_id``, in order (a list of media in one
-        playback: PlaybackStarted for the first, PlaybackContinuing for each next one)."""
+        """The media URIs Asterisk started playing on ``channel_id``, in order (a playback of several
+        media gives a PlaybackStarted for each one, and a PlaybackContinuing when it moves on)."""
         out = []
         for event in list(self.events):
             playback = event.get("playback") or {}
-            if event.get("type") in ("PlaybackStarted", "PlaybackContinuing") \
-                    and playback.get("target_uri") == f"channel:{channel_id}":
+            if event.get("type") == "PlaybackStarted" and playback.get("target_uri") == f"channel:{channel_id}":
                 out.append(str(playback.get("media_uri", "")))
         return out
