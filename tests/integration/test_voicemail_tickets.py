@@ -71,6 +71,7 @@ def leave_message(stack: Stack, workdir: Path, caller: str, message: Path) -> di
     return stack.ended_call(caller)
 
 
+@pytest.mark.postgres_calls
 def test_saturday_message_read_back_and_transcribed_into_a_ticket(stack: Stack, workdir: Path) -> None:
     stack.set_clock(SATURDAY)
     stack.start_worker()
