@@ -158,14 +158,16 @@ class CallRepository:
 
     def get(self, call_id: str) -> dict[str, Any] | None:
         with self._sessions() as s:
-            call = s.scalar(select(Call).options(selectinload(Call.recording), selectinload(Call.voicemails),
+            call = s.scalar(select(Call).options(selectinload(Call.recording),
+                                                 selectinload(Call.voicemails).selectinload(Voicemail.ticket),
                                                  selectinload(Call.transfers))
                             .where(Call.call_id == call_id))
             return call_to_dict(call) if call else None
 
     def latest(self, limit: int = 20) -> list[dict[str, Any]]:
         with self._sessions() as s:
-            q = (select(Call).options(selectinload(Call.recording), selectinload(Call.voicemails),
+            q = (select(Call).options(selectinload(Call.recording),
+                                      selectinload(Call.voicemails).selectinload(Voicemail.ticket),
                                       selectinload(Call.transfers))
                  .order_by(Call.started_at.desc(), Call.id.desc()).limit(limit))
             return [call_to_dict(c) for c in s.scalars(q)]
@@ -215,7 +217,8 @@ def call_to_dict(call: Call) -> dict[str, Any]:
             for t in call.transfers
         ],
         "voicemails": [
-            {"path": v.path, "duration": round(v.duration, 3), "status": v.status, "ended_by": v.ended_by}
+            {"path": v.path, "duration": round(v.duration, 3), "status": v.status, "ended_by": v.ended_by,
+             "ticket": v.ticket.code if v.ticket is not None else None}
             for v in call.voicemails
         ],
     }

@@ -100,6 +100,7 @@ def test_saturday_message_read_back_and_transcribed_into_a_ticket(stack: Stack, 
     assert due.isoformat() == "2026-11-30T17:00:00+07:00"
     actions = [e["action"] for e in stack.ctx.tickets(stack.repo.sessions).get(code)["events"]]
     assert actions == ["created", "transcribed"]
+    assert [v["ticket"] for v in stack.repo.get(row["call_id"])["voicemails"]] == [code]   # hotline calls
 
 
 def test_redis_down_the_ticket_exists_at_once_and_is_transcribed_when_redis_returns(stack: Stack,

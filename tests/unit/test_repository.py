@@ -42,7 +42,7 @@ def test_a_call_is_logged_once_with_its_path_recording_and_message(database_url:
     assert row["recording"] == {"path": "2027/02/08/c1.wav", "duration": 12.5, "sha256": "ab" * 32,
                                 "size": 200_044}
     assert row["voicemails"] == [{"path": "2027/02/08/c1.voicemail.wav", "duration": 1.2,
-                                  "status": "too_short", "ended_by": "hangup"}]
+                                  "status": "too_short", "ended_by": "hangup", "ticket": None}]
     assert repo.open_call_ids() == []
 
 
