@@ -7,12 +7,14 @@ import sys
 import threading
 from typing import Any
 
+from hotline.asterisk_config import prompts_dir
 from hotline.context import load_context, setup_logging
 from hotline.db.repository import CallRepository
 from hotline.errors import HotlineError
 
 from .handlers import FallbackHandlers
 from .server import FastAGIServer
+from .ticket_status import TicketStatusHandlers
 from .transfers import TransferHandlers
 
 log = logging.getLogger("agi")
@@ -30,7 +32,9 @@ def main() -> None:
     handlers = FallbackHandlers(repo, s.paths.recordings_root, ctx.clock.now, s.voicemail.min_seconds,
                                 make_ticket=ctx.tickets(repo.sessions).for_voicemail)
     transfers = TransferHandlers(repo, ctx.clock.now)
-    server = FastAGIServer((s.agi.bind, s.agi.port), {**handlers.routes(), **transfers.routes()})
+    ticket_status = TicketStatusHandlers(ctx.tickets(repo.sessions), ctx.flow, prompts_dir(s), s.tickets.code_digits)
+    server = FastAGIServer((s.agi.bind, s.agi.port),
+                           {**handlers.routes(), **transfers.routes(), **ticket_status.routes()})
 
     def stop(_sig: int, _frame: Any) -> None:
         threading.Thread(target=server.shutdown, daemon=True).start()

@@ -11,6 +11,7 @@ from typing import Any
 import aiohttp
 
 from hotline.flows import engine as fe
+from hotline.flows.model import TicketStatusNode
 
 from .call import Call, CallerHungUp
 from .client import AriClient, AriError
@@ -91,6 +92,9 @@ class HotlineApp:
         if args and args[0] == "queue-return":
             self._queue_return(event, args)
             return
+        if args and args[0] == "ticket-status-return":
+            self.ticket_status_return(channel, args)
+            return
         if channel["id"] in self.calls:
             return
         rec_file = Path(args[0]) if args else None
@@ -139,6 +143,32 @@ class HotlineApp:
         rec = rec_file or Path(self.s.recordings_root / "unknown.wav")
         call = Call(self.s, call_id=channel["id"], channel_id=channel["id"],
                     caller=channel.get("caller", {}).get("number", ""), rec_file=rec, state=state)
+        call.in_dialplan = True
+        self.calls[call.channel_id] = call
+        self.by_channel[call.channel_id] = call
+        task = self._spawn(call.run(None))
+        task.add_done_callback(lambda _t: self._forget(call))
+        return call
+
+    def ticket_status_return(self, channel: dict[str, Any], args: list[str]) -> None:
+        """Back from [hotline-ticket-status]: args outcome, the codes keyed (a-b-c), node, recording."""
+        outcome, keys, node, rec = (args[1:] + ["", "", "", ""])[:4]
+        call = self.calls.get(channel["id"])
+        if call is None:       # the app restarted while the caller was in the lookup
+            call = self.adopt_in_ticket_status(channel, node, Path(rec) if rec else None)
+        log.info("call=%s back from the ticket lookup: %s", channel["id"], outcome or "?")
+        call.ticket_status_returned(outcome, tuple(keys.split(fe.TICKET_KEYS_SEPARATOR)) if keys else ())
+
+    def adopt_in_ticket_status(self, channel: dict[str, Any], node: str = "", rec_file: Path | None = None,
+                               disposition: str = fe.ABANDONED_IVR) -> Call:
+        """A caller this process did not send to the ticket lookup (restart): follow them from that node."""
+        nodes = self.s.engine.flow.nodes
+        if not isinstance(nodes.get(node), TicketStatusNode):
+            node = next((n for n, v in nodes.items() if isinstance(v, TicketStatusNode)), self.s.engine.flow.start)
+        state = fe.CallState(node=node, phase="ticket_status", disposition=disposition)
+        call = Call(self.s, call_id=channel["id"], channel_id=channel["id"],
+                    caller=channel.get("caller", {}).get("number", ""),
+                    rec_file=rec_file or Path(self.s.recordings_root / "unknown.wav"), state=state)
         call.in_dialplan = True
         self.calls[call.channel_id] = call
         self.by_channel[call.channel_id] = call

@@ -23,6 +23,7 @@ from .services import CallServices
 log = logging.getLogger("ari_app.call")
 
 QUEUE_CONTEXT = "hotline-queue"   # asterisk_conf/extensions.conf.j2
+TICKET_STATUS_CONTEXT = "hotline-ticket-status"
 
 
 @dataclass(frozen=True)
@@ -63,7 +64,7 @@ class Call:
         self._timer: asyncio.TimerHandle | None = None
         self.done = asyncio.Event()
         self.ended_at: datetime | None = None
-        self.in_dialplan = False      # in app_queue: a StasisEnd is not a hangup
+        self.in_dialplan = False      # in app_queue or the ticket lookup: a StasisEnd is not a hangup
 
     # -- inbound (from the dispatcher) ----------------------------------------
     def post(self, item: Any) -> None:
@@ -121,7 +122,9 @@ class Call:
         try:
             await self._dispatch(action)
         except AriError as exc:
-            if exc.status == 404:      # the channel went away meanwhile: the hangup event follows
+            # The channel went away meanwhile (subscribing to it then says its event source is gone):
+            # the hangup event follows.
+            if exc.status == 404 or (exc.status == 422 and "Event source does not exist" in str(exc)):
                 log.info("call=%s %s skipped: channel gone", self.call_id, type(action).__name__)
                 return
             raise
@@ -141,6 +144,8 @@ class Call:
             await self._transfer(action.agency)
         elif isinstance(action, fe.EnterQueue):
             await self._enter_queue(action.max_wait)
+        elif isinstance(action, fe.EnterTicketStatus):
+            await self._enter_ticket_status(action.node)
         elif isinstance(action, fe.RecordVoicemail):
             await self._record_voicemail(action.max_seconds)
         elif isinstance(action, fe.Hangup):
@@ -149,6 +154,8 @@ class Call:
     def _note(self, note: fe.Note) -> None:
         if note.keys is not None:
             self.s.log.add_step(self.call_id, note.node, note.keys)
+            if self.state is not None and note.node != self.state.node:   # add_step set the node keyed at
+                self.s.log.update(self.call_id, node=self.state.node)     # where a restart resumes: here
         if note.fields:
             fields = {k: v for k, v in note.fields.items() if k != "invalid"}
             if fields:
@@ -179,6 +186,18 @@ class Call:
     def queue_returned(self, status: str, operator: str) -> None:
         self.in_dialplan = False
         self.post(fe.QueueReturned(status, operator))
+
+    # -- ticket status by phone (the AGI server, in the dialplan) ------------------------
+    async def _enter_ticket_status(self, node: str) -> None:
+        """Hand the caller to [hotline-ticket-status]; the dialplan sends them back with the outcome."""
+        await self.ari.subscribe(f"channel:{self.channel_id}")   # still hear of the hangup while away
+        await self.ari.set_variable(self.channel_id, "TICKET_NODE", node)
+        self.in_dialplan = True
+        await self.ari.continue_in_dialplan(self.channel_id, TICKET_STATUS_CONTEXT)
+
+    def ticket_status_returned(self, outcome: str, keys: tuple[str, ...]) -> None:
+        self.in_dialplan = False
+        self.post(fe.TicketStatusReturned(outcome, keys))
 
     # -- playback / voicemail -------------------------------------------------------
     async def _stop_playback(self) -> None:
@@ -309,4 +328,6 @@ def _describe(item: Any) -> str:
         return "desk answered" if item.answered else f"desk {item.reason}"
     if isinstance(item, fe.VoicemailDone):
         return f"message ended ({item.ended_by})"
+    if isinstance(item, fe.TicketStatusReturned):
+        return f"ticket lookup {item.outcome or '?'}"
     return type(item).__name__

@@ -1,7 +1,8 @@
 """Put the call log right after the app (re)connects: Asterisk keeps no missed ARI events.
 
 * calls still in the Stasis app are adopted (bridged ones stay bridged, others resume
-  at the node they had reached, a message being recorded keeps recording);
+  at the node they had reached, a message being recorded keeps recording); callers in the
+  ticket lookup (the AGI server, in the dialplan) are followed until they come back or hang up;
 * calls the log thinks open whose channel is gone are closed;
 * recordings and messages whose rows are missing are logged (also files of calls
   taken by the dialplan fallback while neither the app nor the AGI server ran).
@@ -20,6 +21,8 @@ from hotline.flows import engine as fe
 from hotline.flows.model import VoicemailNode
 
 from . import audio
+from .call import TICKET_STATUS_CONTEXT
+from .client import AriError
 from .services import CallServices
 
 if TYPE_CHECKING:
@@ -40,8 +43,16 @@ class Reconciler:
         in_bridge = {ch: b for b in bridges for ch in b.get("channels", [])}
         live = {c["id"] for c in channels}
         for channel in channels:
+            if channel["id"] in app.calls:
+                continue
+            if (channel.get("dialplan") or {}).get("context") == TICKET_STATUS_CONTEXT:
+                await self._adopt_in_ticket_status(app, channel)
+                continue
             args = _stasis_args(channel, self.s.ari.app)
-            if args is None or args[:1] == ["desk"] or channel["id"] in app.calls or not args:
+            if args is None or args[:1] == ["desk"] or not args:
+                continue
+            if args[0] == "ticket-status-return":   # came back while no app listened: carry on from there
+                app.ticket_status_return(channel, args)
                 continue
             await self._adopt(app, channel, args, in_bridge.get(channel["id"]))
         for call_id in await asyncio.to_thread(self.repo.open_call_ids):
@@ -77,6 +88,23 @@ class Reconciler:
             call.voicemail_max = flow_node.max_seconds or self.s.settings.voicemail.max_seconds
             call.state = replace(fe.CallState(node=node), phase="voicemail", disposition=disposition)
         log.info("call=%s adopted at node %s", call.call_id, node)
+
+    async def _adopt_in_ticket_status(self, app: HotlineApp, channel: dict[str, Any]) -> None:
+        """A caller keying a ticket code in the AGI server: hear of their hangup, wait for their return."""
+        row = await asyncio.to_thread(self.repo.get, channel["id"])
+        if row is None:
+            return          # not a call of this hotline's log (nothing to close)
+        try:
+            await self.s.ari.subscribe(f"channel:{channel['id']}")
+        except AriError:    # gone since the listing
+            await self._close_missed(channel["id"])
+            return
+        disposition = row.get("disposition") or fe.ABANDONED_IVR
+        if disposition == Disposition.IN_PROGRESS:
+            disposition = fe.ABANDONED_IVR
+        rec = Path(row["recording_file"]) if row.get("recording_file") else None
+        app.adopt_in_ticket_status(channel, row.get("node") or "", rec, disposition)
+        log.info("call=%s adopted in the ticket lookup", channel["id"])
 
     async def _close_missed(self, call_id: str) -> None:
         row = await asyncio.to_thread(self.repo.get, call_id)

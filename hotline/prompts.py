@@ -41,6 +41,7 @@ def prompt_values(settings: Any) -> dict[str, str]:
         "hotline": spaced_digits(numbers[0]) if numbers else "",
         "staffed_hours": describe_staffed_hours(settings.staffed_hours),
         "area_code": spaced_digits(settings.province.area_code),
+        "ticket_digits": str(settings.tickets.code_digits),
     }
 
 
@@ -61,8 +62,15 @@ def agency_list_text(agencies: Iterable[Any]) -> str:
     return " ".join(sentences) or "Hiện chưa có đơn vị nào trong danh sách."
 
 
+def agency_prompt(kind: str, code: str) -> str:
+    """The generated prompt that says a directory entry's name: ``agency_department_01``."""
+    from hotline.flows.validate import AGENCY_PROMPT_PREFIX
+    return f"{AGENCY_PROMPT_PREFIX}{kind}_{code}"
+
+
 def prompt_texts(settings: Any, flow: Any, directory: Any) -> dict[str, str]:
-    """Every prompt's final text: the flow's (placeholders filled) and the generated lists."""
+    """Every prompt's final text: the flow's (placeholders filled), the generated lists and the
+    agencies' names (a ticket's agency, read back by phone)."""
     from hotline.flows import GENERATED_PROMPTS
 
     values = prompt_values(settings)
@@ -70,6 +78,8 @@ def prompt_texts(settings: Any, flow: Any, directory: Any) -> dict[str, str]:
     kinds = {"department_list": "department", "district_list": "district"}
     for name in sorted(GENERATED_PROMPTS):
         texts[name] = agency_list_text(directory.of_kind(kinds.get(name, name.removesuffix("_list"))))
+    for agency in directory.entries:
+        texts[agency_prompt(agency.kind, agency.code)] = f"{agency.name}."
     return texts
 
 

@@ -34,6 +34,13 @@ TRANSFER_FAILED = "transfer_failed"
 VOICEMAIL = "voicemail"
 ANSWERED = "answered"            # an operator answered (set by the queue's AMI events, or on return)
 
+# ----------------------------------------------------------------- ticket status outcomes
+TICKET_FOUND = "found"           # a ticket was read back to the caller
+TICKET_UNKNOWN = "unknown"       # the last code keyed is no ticket's (set by the AGI after such a try)
+TICKET_FAILED = "failed"         # every try failed; the AGI server said the failure prompt
+TICKET_ERROR = "error"           # the lookup did not run (set by the dialplan: AGI server unreachable)
+TICKET_KEYS_SEPARATOR = "-"      # between the codes of each try, in TICKET_KEYS and the Stasis return
+
 
 # ----------------------------------------------------------------- events
 @dataclass(frozen=True)
@@ -81,8 +88,17 @@ class QueueReturned:
     operator: str = ""
 
 
+@dataclass(frozen=True)
+class TicketStatusReturned:
+    """The caller came back from [hotline-ticket-status]: the outcome (found, failed, …) and
+    the codes keyed, one per try (a silent try keys nothing)."""
+
+    outcome: str
+    keys: tuple[str, ...] = ()
+
+
 Event = (PromptsDone | Digit | InputTimeout | TransferResult | BridgeEnded | VoicemailDone | QueueTimeout
-         | QueueReturned)
+         | QueueReturned | TicketStatusReturned)
 
 
 # ----------------------------------------------------------------- actions
@@ -113,6 +129,13 @@ class EnterQueue:
 
 
 @dataclass(frozen=True)
+class EnterTicketStatus:
+    """Hand the caller to the ticket-status lookup (the AGI server, in the dialplan)."""
+
+    node: str
+
+
+@dataclass(frozen=True)
 class RecordVoicemail:
     max_seconds: float | None
 
@@ -131,14 +154,16 @@ class Note:
     fields: dict[str, Any] = field(default_factory=dict)
 
 
-Action = Play | StopPlayback | WaitForInput | Transfer | EnterQueue | RecordVoicemail | Hangup | Note
+Action = (Play | StopPlayback | WaitForInput | Transfer | EnterQueue | EnterTicketStatus | RecordVoicemail | Hangup
+          | Note)
 
 
 # ----------------------------------------------------------------- state
 @dataclass(frozen=True)
 class CallState:
     node: str
-    phase: str = "prompt"   # prompt | input | announce | transfer | bridged | queue | voicemail | after | done
+    phase: str = "prompt"   # prompt | input | announce | transfer | bridged | queue | ticket_status | voicemail
+    #                         | after | done
     attempts: int = 0
     digits: str = ""
     disposition: str = ABANDONED_IVR
@@ -209,7 +234,7 @@ class FlowEngine:
         return replace(state, phase="voicemail"), [RecordVoicemail(node.max_seconds)]
 
     def _enter_TicketStatusNode(self, node: TicketStatusNode, state: CallState) -> Step:
-        return state, [Play((node.prompt,))] if node.prompt else self._after_prompts(node, state)[1]
+        return replace(state, phase="ticket_status"), [EnterTicketStatus(node.name)]
 
     def _enter_SurveyNode(self, node: SurveyNode, state: CallState) -> Step:
         return state, [Play((node.prompt,), interruptible=True)]
@@ -241,7 +266,25 @@ class FlowEngine:
             return replace(state, phase="done"), [Hangup()]
         if isinstance(event, QueueReturned):
             return self._queue_returned(node, state, event)
+        if isinstance(event, TicketStatusReturned):
+            return self._ticket_status_returned(node, state, event)
         return state, []
+
+    def _ticket_status_returned(self, node: Node, state: CallState, event: TicketStatusReturned) -> Step:
+        if not isinstance(node, TicketStatusNode) or state.phase != "ticket_status":
+            return state, []
+        found = event.outcome == TICKET_FOUND
+        notes: list[Action] = [Note(node.name, keys=keys, fields={} if found and n == len(event.keys) - 1
+                                    else {"invalid": True}) for n, keys in enumerate(event.keys) if keys]
+        if found and node.next is None:
+            return replace(state, phase="done"), [*notes, Hangup()]
+        if found and node.next is not None:
+            nxt, actions = self.enter(node.next, state)
+            return nxt, [*notes, *actions]
+        nxt, actions = self.enter(node.on_failure, state)
+        if event.outcome != TICKET_FAILED:      # the lookup never ran: nobody has told the caller why
+            actions = _prefix_prompt(actions, node.unavailable_prompt)
+        return nxt, [*notes, *actions]
 
     def _queue_returned(self, node: Node, state: CallState, event: QueueReturned) -> Step:
         if not isinstance(node, QueueNode) or state.phase != "queue":
@@ -281,8 +324,6 @@ class FlowEngine:
             return replace(state, phase="queue"), [EnterQueue(node.max_wait)]
         if isinstance(node, VoicemailNode):
             return replace(state, phase="voicemail"), [RecordVoicemail(node.max_seconds)]
-        if isinstance(node, TicketStatusNode) and node.next:
-            return self.enter(node.next, state)
         return replace(state, phase="done"), [Hangup()]
 
     def _digit(self, node: Node, state: CallState, key: str) -> Step:

@@ -101,7 +101,9 @@ SPECS: dict[str, tuple[type, dict[str, Any]]] = {
     "survey": (m.SurveyNode, {"prompt": _name, "thanks_prompt": _opt_name, "timeout": _seconds,
                               "max_attempts": _attempts, "invalid_prompt": _opt_name}),
     "voicemail": (m.VoicemailNode, {**_PROMPT, "max_seconds": _opt_seconds, "after_prompt": _opt_name}),
-    "ticket_status": (m.TicketStatusNode, {**_PROMPT, "next": _opt_name}),
+    "ticket_status": (m.TicketStatusNode, {
+        **_MENU_LIKE, "next": _opt_name, "unknown_prompt": _opt_name, "failure_prompt": _opt_name,
+        "unavailable_prompt": _opt_name}),
     "hangup": (m.HangupNode, dict(_PROMPT)),
 }
 """Node type (as written after ``type:``) -> (dataclass, field -> value check)."""
@@ -198,7 +200,7 @@ def _prompts(raw: Any, doc: Any, src: v.SourceLines, problems: v.Problems) -> di
         if not isinstance(name, str) or not _PROMPT_NAME.match(name):
             problems.error(line, f"prompt name {name!r} is not a plain name",
                            "use lower-case letters, digits and _ (it is also the .wav file name)")
-        elif name in v.GENERATED_PROMPTS:
+        elif v.is_generated(name):
             problems.error(line, f"prompt '{name}' is generated from the transfer directory at set-up",
                            f"delete '{name}:' here; to record it yourself use prompts/{name}.wav")
         elif not isinstance(text, str) or not text.strip():

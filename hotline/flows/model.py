@@ -111,12 +111,33 @@ class VoicemailNode:
 
 @dataclass(frozen=True)
 class TicketStatusNode:
-    """Ticket status by phone (reserved for the tickets issue)."""
+    """Ticket status by phone: the AGI server ([hotline-ticket-status]) asks for a ticket code
+    (``prompt``), checks its check digit, then reads back the status, the agency and whether the
+    answer is ready (the ``READBACK_PROMPTS``, no personal data), and the caller goes to ``next``
+    (None: hang up). A mistyped code says ``invalid_prompt``, a code no ticket has
+    ``unknown_prompt``, silence ``no_input_prompt``; after ``max_attempts`` failed tries
+    ``failure_prompt`` and ``on_failure``. The lookup not running at all: ``unavailable_prompt``,
+    then ``on_failure``."""
 
     name: str
-    prompt: str | None = None
+    prompt: str
     next: str | None = None
+    timeout: float = 6.0                  # seconds for the first key after the prompt, and between keys
+    max_attempts: int = 3
+    invalid_prompt: str | None = None     # the check digit is wrong (or too few digits)
+    unknown_prompt: str | None = None     # a well-formed code that no ticket has
+    no_input_prompt: str | None = None
+    failure_prompt: str | None = None     # said after the last failed try, before on_failure
+    unavailable_prompt: str | None = None   # the lookup could not run (AGI server or database down)
+    on_failure: str = "queue"
     line: int = 0
+
+    # Said by the AGI server for a ticket found: "ticket_status_<status>", then "ticket_agency" and
+    # the agency's generated name prompt, then whether the answer is ready.
+    STATUSES = ("new", "assigned", "in_progress", "answered", "closed", "out_of_scope", "duplicate")
+    FINAL_WITHOUT_ANSWER = ("out_of_scope", "duplicate")   # no "answer ready / not yet" for these
+    READBACK_PROMPTS = (*(f"ticket_status_{s}" for s in STATUSES), "ticket_agency", "ticket_answer_ready",
+                        "ticket_answer_not_ready")
 
 
 @dataclass(frozen=True)

@@ -20,8 +20,10 @@ GENERATED_PROMPTS = frozenset({"department_list", "district_list"})
 # Played by the dialplan itself when the ARI app is down (asterisk_conf/extensions.conf.j2, [fallback]).
 DIALPLAN_PROMPTS = frozenset({"fallback_message", "message_saved"})
 """Prompts built from the transfer directory at set-up; never written under ``prompts:``."""
+AGENCY_PROMPT_PREFIX = "agency_"
+"""``agency_<kind>_<code>``: each directory entry's name, generated at set-up (a ticket's agency)."""
 
-PLACEHOLDERS = ("province", "hotline", "staffed_hours", "area_code")
+PLACEHOLDERS = ("province", "hotline", "staffed_hours", "area_code", "ticket_digits")
 """Names a prompt text may use in braces, filled in from the province settings."""
 
 DTMF_KEYS = tuple("0123456789*#")
@@ -29,9 +31,10 @@ DTMF_KEYS = tuple("0123456789*#")
 _TARGET_FIELDS = ("next", "open", "closed", "on_failure", "on_transfer_failure", "on_timeout", "on_message",
                   "on_operator_hangup")
 _PROMPT_FIELDS = ("prompt", "invalid_prompt", "no_input_prompt", "list_prompt",
-                  "transfer_prompt", "busy_prompt", "after_prompt", "thanks_prompt")
+                  "transfer_prompt", "busy_prompt", "after_prompt", "thanks_prompt",
+                  "unknown_prompt", "failure_prompt", "unavailable_prompt")
 # Nodes that go on without waiting for the caller or the network: a cycle of them never ends.
-_INSTANT = (PlayNode, HoursNode, TicketStatusNode)
+_INSTANT = (PlayNode, HoursNode)
 
 
 class DirectoryLike(Protocol):
@@ -187,7 +190,7 @@ def _closest(name: str, names: Iterable[str]) -> str:
 
 
 def check_instant_loops(flow: Flow, src: SourceLines, problems: Problems) -> None:
-    """No cycle made only of play/hours/ticket_status nodes (it would never wait for the caller)."""
+    """No cycle made only of play/hours nodes (it would never wait for the caller)."""
     reported: set[str] = set()
     for first in flow.nodes:
         path: list[str] = []
@@ -205,7 +208,8 @@ def check_instant_loops(flow: Flow, src: SourceLines, problems: Problems) -> Non
 def check_prompts(flow: Flow, src: SourceLines, problems: Problems, recorded: set[str]) -> None:
     """Every prompt a node plays is written, generated or recorded; texts use known placeholders."""
     available = set(flow.prompts) | GENERATED_PROMPTS | recorded
-    used: set[str] = set(DIALPLAN_PROMPTS)
+    used: set[str] = set(DIALPLAN_PROMPTS) | {p for p in recorded if p.startswith(AGENCY_PROMPT_PREFIX)}
+    _check_readback(flow, src, problems, available, used)
     for prompt in sorted(DIALPLAN_PROMPTS - available if flow.prompts else set()):
         problems.error(min(src.prompts.values(), default=None),
                        f"prompt '{prompt}' is missing: the dialplan plays it when the "
@@ -228,6 +232,25 @@ def check_prompts(flow: Flow, src: SourceLines, problems: Problems, recorded: se
     for name in sorted(recorded - used):
         problems.warn(None, f"recording prompts/{name}.wav is not played by any node",
                       "use the prompt name in a node or delete the file")
+
+
+def _check_readback(flow: Flow, src: SourceLines, problems: Problems, available: set[str],
+                    used: set[str]) -> None:
+    """A ticket_status node reads a ticket back with fixed prompt names (the AGI server plays them)."""
+    node = next((n for n in flow.nodes.values() if isinstance(n, TicketStatusNode)), None)
+    if node is None:
+        return
+    used.update(TicketStatusNode.READBACK_PROMPTS)
+    for prompt in TicketStatusNode.READBACK_PROMPTS:
+        if prompt not in available:
+            problems.error(src.of(node.name), f"node '{node.name}' reads a ticket back with the prompt "
+                           f"'{prompt}', which is not defined",
+                           f"add '{prompt}: \"…\"' under prompts: or record prompts/{prompt}.wav")
+
+
+def is_generated(name: str) -> bool:
+    """A prompt set-up makes from the transfer directory (never written under ``prompts:``)."""
+    return name in GENERATED_PROMPTS or name.startswith(AGENCY_PROMPT_PREFIX)
 
 
 def _check_placeholders(name: str, text: str, line: int | None, problems: Problems) -> None:

@@ -38,10 +38,21 @@ def test_every_dialplan_context_says_why_and_what_it_lets_in(rendered: tuple[Pat
     text = (rendered[0] / "extensions.conf").read_text()
     contexts = [(n, c) for n, c in sections(text) if n not in ("general", "globals")]
     assert {n for n, _ in contexts} >= {"from-citizens", "from-desks", "hotline", "fallback", "hotline-queue",
-                                        "hotline-queue-keys"}
+                                        "hotline-queue-keys", "hotline-ticket-status"}
     for name, comments in contexts:
         joined = " ".join(comments)
         assert "Why:" in joined and "Lets in:" in joined, name
+
+
+def test_ticket_status_runs_the_agi_and_returns_to_the_app(rendered: tuple[Path, object]) -> None:
+    conf_dir, ctx = rendered
+    text = (conf_dir / "extensions.conf").read_text()
+    block = text.split("[hotline-ticket-status]")[1].split("\n[")[0]
+    assert "AGI(${AGI_URL}/ticket_status,${CALL_ID},${TICKET_NODE})" in block
+    app = ctx.settings.asterisk.ari_app   # type: ignore[attr-defined]
+    assert f"Stasis({app},ticket-status-return,${{TICKET_OUTCOME}},${{TICKET_KEYS}}," in block
+    assert "?error:" in block                           # the AGI server did not answer
+    assert "fallback,s,1" in block                      # the app is down when the caller comes back
 
 
 def test_citizens_reach_only_the_hotline_numbers(rendered: tuple[Path, object]) -> None:

@@ -197,3 +197,67 @@ def test_key_one_in_the_queue_leaves_a_message() -> None:
     engine = make()
     state, actions = engine.handle(in_queue(engine), fe.QueueReturned("MESSAGE"))
     assert state.node == "voicemail" and plays(actions) == [("leave_message",)]
+
+
+# -- key 5: ticket status by phone (the AGI server in [hotline-ticket-status]) ----------------
+
+def at_ticket_status(engine: fe.FlowEngine) -> fe.CallState:
+    state, actions = run(engine, fe.PromptsDone(), fe.Digit("5"))
+    assert state.node == "ticket_status" and state.phase == "ticket_status"
+    assert actions[-1] == fe.EnterTicketStatus("ticket_status")
+    assert fe.Note("main", keys="5") in actions
+    return state
+
+
+def test_key_five_hands_the_caller_to_the_ticket_lookup_and_ignores_keys_meanwhile() -> None:
+    engine = make()
+    state = at_ticket_status(engine)
+    assert state.disposition == fe.ABANDONED_IVR          # hanging up there is hanging up in the IVR
+    for event in (fe.Digit("1"), fe.InputTimeout(), fe.PromptsDone(), fe.QueueReturned("TIMEOUT")):
+        assert engine.handle(state, event) == (state, [])
+
+
+def test_ticket_found_returns_to_the_main_menu_with_the_codes_in_the_path() -> None:
+    engine = make()
+    state, actions = engine.handle(at_ticket_status(engine),
+                                   fe.TicketStatusReturned(fe.TICKET_FOUND, ("1234560", "", "3077345")))
+    assert state.node == "main" and state.phase == "prompt"
+    assert [a for a in actions if isinstance(a, fe.Note)] == [
+        fe.Note("ticket_status", keys="1234560", fields={"invalid": True}),
+        fe.Note("ticket_status", keys="3077345")]
+    assert plays(actions) == [("main_menu",)]
+
+
+def test_three_failed_tries_go_to_the_operator_queue() -> None:
+    engine = make()
+    state, actions = engine.handle(at_ticket_status(engine),
+                                   fe.TicketStatusReturned(fe.TICKET_FAILED, ("1111111", "2222222", "3333333")))
+    assert state.node == "queue" and state.disposition == fe.TO_QUEUE
+    assert [a.keys for a in actions if isinstance(a, fe.Note)] == ["1111111", "2222222", "3333333"]
+    assert all(a.fields == {"invalid": True} for a in actions if isinstance(a, fe.Note))
+    assert plays(actions) == [("to_operator",)]          # the AGI server said ticket_too_many_tries
+
+
+@pytest.mark.parametrize("outcome", [fe.TICKET_ERROR, fe.TICKET_UNKNOWN, ""])
+def test_a_lookup_that_did_not_run_says_so_and_goes_to_the_operator(outcome: str) -> None:
+    engine = make()
+    state, actions = engine.handle(at_ticket_status(engine), fe.TicketStatusReturned(outcome))
+    assert state.node == "queue"
+    assert plays(actions) == [("ticket_lookup_unavailable", "to_operator")]
+
+
+def test_ticket_status_return_outside_the_lookup_is_ignored() -> None:
+    engine = make()
+    state, _ = run(engine, fe.PromptsDone())
+    assert engine.handle(state, fe.TicketStatusReturned(fe.TICKET_FOUND)) == (state, [])
+
+
+def test_ticket_found_without_a_next_node_hangs_up(tmp_path: Path) -> None:
+    text = (ROOT / "ivr_flows" / "hotline_1022.yaml").read_text(encoding="utf-8")
+    assert text.count("    next: main\n    on_failure: queue\n") == 1
+    flow_file = tmp_path / "hotline_1022.yaml"
+    flow_file.write_text(text.replace("    next: main\n    on_failure: queue\n", "    on_failure: queue\n"),
+                         encoding="utf-8")
+    engine = fe.FlowEngine(load_flow(flow_file), Directory(), lambda: None)
+    state, actions = engine.handle(at_ticket_status(engine), fe.TicketStatusReturned(fe.TICKET_FOUND, ("3077345",)))
+    assert state.phase == "done" and actions[-1] == fe.Hangup()

@@ -16,6 +16,7 @@ from hotline.flows import (
     PLACEHOLDERS,
     CodeEntryNode,
     MenuNode,
+    TicketStatusNode,
     check_flow,
     load_flow,
     prompt_refs,
@@ -89,7 +90,8 @@ def test_shipped_flow_prompts_are_vietnamese_and_complete() -> None:
     assert "phím thăng" in flow.prompts["leave_message"]
     for words in ("thủ tục hành chính", "phản ánh, kiến nghị", "bưu chính công ích", "phím 0"):
         assert words in flow.prompts["main_menu"]
-    assert "đang được xây dựng" in flow.prompts["ticket_status_unavailable"]
+    assert "{ticket_digits}" in flow.prompts["ticket_enter_code"] and "phím thăng" in flow.prompts["ticket_enter_code"]
+    assert flow.prompts["ticket_agency"] == "Cơ quan đang xử lý là"
     for name, text in flow.prompts.items():
         fields = {f for _, f, _, _ in string.Formatter().parse(text) if f}
         assert fields <= set(PLACEHOLDERS), name
@@ -360,3 +362,88 @@ def test_load_flow_logs_warnings(tmp_path: Path, caplog: pytest.LogCaptureFixtur
     with caplog.at_level(logging.WARNING, logger="hotline.flows.loader"):
         load_flow(write(tmp_path, text))
     assert f"flow.yaml:{line_of(text, 'spare:')}: prompt 'spare' is defined but no node plays it" in caplog.text
+
+
+# -- ticket_status (key 5) --------------------------------------------------------------------
+
+TICKET_PROMPTS = "".join(f'  {name}: "Lời {name}."\n' for name in
+                         ("enter_ticket", *TicketStatusNode.READBACK_PROMPTS))
+TICKET_NODE = "  tickets: {type: ticket_status, prompt: enter_ticket, next: main}\n"
+
+
+def with_ticket_status(prompts: str = TICKET_PROMPTS, node: str = TICKET_NODE) -> str:
+    text = edit("prompts:\n", "prompts:\n" + prompts)
+    text = edit('"6": pickup\n', '"6": pickup\n      "5": tickets\n', text)
+    return text + node
+
+
+def test_shipped_ticket_status_node_asks_three_times_then_the_operator() -> None:
+    node = load_flow(SHIPPED).node("ticket_status")
+    assert isinstance(node, TicketStatusNode)
+    assert (node.prompt, node.max_attempts, node.next, node.on_failure) == ("ticket_enter_code", 3, "main", "queue")
+    assert (node.invalid_prompt, node.unknown_prompt, node.failure_prompt) == (
+        "ticket_code_invalid", "ticket_code_unknown", "ticket_too_many_tries")
+
+
+def test_a_ticket_status_node_with_its_readback_prompts_loads(tmp_path: Path) -> None:
+    report = check_flow(write(tmp_path, with_ticket_status()))
+    assert report.warnings == []      # the readback prompts count as played
+    node = report.flow.node("tickets")
+    assert isinstance(node, TicketStatusNode) and (node.timeout, node.max_attempts) == (6.0, 3)
+
+
+def test_a_missing_readback_prompt_is_named_at_the_node(tmp_path: Path) -> None:
+    prompts = TICKET_PROMPTS.replace('  ticket_agency: "Lời ticket_agency."\n', "")
+    text = with_ticket_status(prompts)
+    error = only_error(write(tmp_path, text))
+    assert error.line == line_of(text, "tickets: {type: ticket_status")
+    assert "'ticket_agency', which is not defined" in error.message
+    assert error.hint == "add 'ticket_agency: \"…\"' under prompts: or record prompts/ticket_agency.wav"
+
+
+def test_a_recorded_readback_prompt_stands_in_for_its_text(tmp_path: Path) -> None:
+    (tmp_path / "prompts").mkdir()
+    (tmp_path / "prompts" / "ticket_answer_ready.wav").write_bytes(b"RIFF")
+    prompts = TICKET_PROMPTS.replace('  ticket_answer_ready: "Lời ticket_answer_ready."\n', "")
+    assert check_flow(write(tmp_path, with_ticket_status(prompts))).warnings == []
+
+
+def test_ticket_status_prompt_fields_must_be_defined(tmp_path: Path) -> None:
+    text = with_ticket_status(node="  tickets: {type: ticket_status, prompt: enter_ticket, next: main,\n"
+                                   "            unknown_prompt: ticket_unknwn}\n")
+    error = only_error(write(tmp_path, text))
+    assert error.line == line_of(text, "unknown_prompt: ticket_unknwn")
+    assert "node 'tickets' unknown_prompt 'ticket_unknwn' is not defined" in error.message
+
+
+def test_ticket_status_needs_a_prompt_and_knows_its_fields(tmp_path: Path) -> None:
+    text = with_ticket_status(node="  tickets: {type: ticket_status, next: main, max_tries: 3}\n")
+    messages = [e.message for e in errors_of(write(tmp_path, text))]
+    assert "node 'tickets' has the unknown field 'max_tries'" in messages
+    assert "node 'tickets' (ticket_status) is missing prompt" in messages
+
+
+def test_ticket_status_leading_back_to_itself_is_no_endless_loop(tmp_path: Path) -> None:
+    """It waits for the caller's keys, unlike a play node."""
+    text = with_ticket_status(node="  tickets: {type: ticket_status, prompt: enter_ticket, next: tickets}\n")
+    assert check_flow(write(tmp_path, text)).flow.node("tickets")
+
+
+def test_agency_name_prompts_are_generated_not_written(tmp_path: Path) -> None:
+    text = edit("prompts:\n", 'prompts:\n  agency_department_01: "Sở Tư pháp"\n')
+    error = only_error(write(tmp_path, text))
+    assert error.line == line_of(text, "agency_department_01:")
+    assert "generated from the transfer directory" in error.message
+
+
+def test_a_recorded_agency_name_is_no_unused_recording(tmp_path: Path) -> None:
+    (tmp_path / "prompts").mkdir()
+    (tmp_path / "prompts" / "agency_department_01.wav").write_bytes(b"RIFF")
+    assert check_flow(write(tmp_path, MINIMAL)).warnings == []
+
+
+def test_ticket_digits_placeholder_is_known(tmp_path: Path) -> None:
+    assert "ticket_digits" in PLACEHOLDERS
+    text = edit('enter_code: "Xin vui lòng nhập mã số gồm hai chữ số."',
+                'enter_code: "Xin vui lòng nhập mã số gồm {ticket_digits} chữ số."')
+    assert check_flow(write(tmp_path, text)).warnings == []

@@ -91,9 +91,15 @@ def test_every_prompt_of_the_default_flow_gets_its_text() -> None:
 
     settings = load_settings(env={})
     flow = load_flow(settings.paths.flow)
-    directory = SimpleNamespace(of_kind=lambda kind: [SimpleNamespace(code="01", name=f"đơn vị {kind}")])
+    directory = SimpleNamespace(of_kind=lambda kind: [SimpleNamespace(code="01", name=f"đơn vị {kind}")],
+                                entries=[SimpleNamespace(kind="department", code="01", name="Sở Tư pháp"),
+                                         SimpleNamespace(kind="district", code="02", name="Thành phố Sa Đéc")])
     texts = prompt_texts(settings, flow, directory)
     assert set(flow.prompts) | {"department_list", "district_list"} <= set(texts)
     assert "{" not in "".join(texts.values())
     assert settings.province.name in texts["welcome"]
     assert texts["department_list"] == "Để gặp đơn vị department, nhấn 0 1."
+    # Every directory entry's name, for a ticket's agency read back by phone.
+    assert texts["agency_department_01"] == "Sở Tư pháp."
+    assert texts["agency_district_02"] == "Thành phố Sa Đéc."
+    assert "gồm 7 chữ số" in texts["ticket_enter_code"]
