@@ -8,7 +8,7 @@ import pytest
 from hotline.sipp.runner import start_uas
 from hotline.sipp.scenario import HangUp, Keys, Step, Wait
 from tests.support.calls import call, menu_starts, prompt_seconds
-from tests.support.stack import DESK_PORTS, Stack, wait_for
+from tests.support.stack import Stack, desk_ports, wait_for
 
 pytestmark = pytest.mark.asterisk
 
@@ -39,7 +39,7 @@ def _steps(stack: Stack, stage: str) -> list[Step]:
 ])
 def test_hangup_at_each_stage(open_hours: Stack, workdir: Path, stage: str, disposition: str) -> None:
     # The district 01 desk rings for 6 s, then talks until the caller leaves.
-    desk = start_uas(DESK_PORTS["desk-h01"], ring_seconds=6, talk_seconds=60, hangup="remote",
+    desk = start_uas(desk_ports()["desk-h01"], ring_seconds=6, talk_seconds=60, hangup="remote",
                      workdir=workdir / "desk")
     caller = f"0920000{abs(hash(stage)) % 1000:03d}"
     try:

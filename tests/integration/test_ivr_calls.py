@@ -9,7 +9,7 @@ import pytest
 from hotline.sipp.runner import start_uas
 from hotline.sipp.scenario import AwaitHangup, HangUp, Keys, Speak, Wait
 from tests.support.calls import call, menu_starts, prompt_seconds
-from tests.support.stack import DESK_PORTS, Stack, wait_for
+from tests.support.stack import Stack, desk_ports, wait_for
 
 pytestmark = pytest.mark.asterisk
 
@@ -60,7 +60,7 @@ def test_numbers_other_than_the_hotline_are_refused(open_hours: Stack, workdir: 
 
 @pytest.mark.postgres_calls
 def test_department_code_reaches_that_desk(open_hours: Stack, workdir: Path, speech: Path) -> None:
-    desk = start_uas(DESK_PORTS["desk-d01"], ring_seconds=1, talk_seconds=4, hangup="local",
+    desk = start_uas(desk_ports()["desk-d01"], ring_seconds=1, talk_seconds=4, hangup="local",
                      workdir=workdir / "desk")
     try:
         # The caller talks to the desk (a phone sends RTP while its user speaks) until the desk hangs up.
@@ -85,7 +85,7 @@ def test_department_code_reaches_that_desk(open_hours: Stack, workdir: Path, spe
 
 
 def test_unknown_code_is_refused_and_asked_again(open_hours: Stack, workdir: Path) -> None:
-    desk = start_uas(DESK_PORTS["desk-d01"], ring_seconds=1, talk_seconds=2, hangup="local",
+    desk = start_uas(desk_ports()["desk-d01"], ring_seconds=1, talk_seconds=2, hangup="local",
                      workdir=workdir / "desk")
     refusal = prompt_seconds(open_hours, "unknown_code")
     try:
@@ -102,7 +102,7 @@ def test_unknown_code_is_refused_and_asked_again(open_hours: Stack, workdir: Pat
 
 
 def test_busy_desk_sends_the_caller_to_the_operator_queue(open_hours: Stack, workdir: Path) -> None:
-    desk = start_uas(DESK_PORTS["desk-d02"], hangup="busy", workdir=workdir / "desk")
+    desk = start_uas(desk_ports()["desk-d02"], hangup="busy", workdir=workdir / "desk")
     try:
         result = call(open_hours, [Wait(menu_starts(open_hours)), Keys("3"), Wait(2), Keys("02"),
                                    Wait(prompt_seconds(open_hours, "transferring", "desk_unavailable") + 4), HangUp()],
