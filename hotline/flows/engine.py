@@ -72,6 +72,7 @@ class BridgeEnded:
 @dataclass(frozen=True)
 class VoicemailDone:
     ended_by: str             # "pound", "max_duration", "hangup"
+    ticket_code: str = ""     # the message's ticket, when it was saved while the caller is still on
 
 
 @dataclass(frozen=True)
@@ -423,13 +424,25 @@ class FlowEngine:
         if state.phase != "voicemail":
             return state, []
         state = replace(state, disposition=VOICEMAIL)
+        prompts = [*_code_readback(node, event.ticket_code)] if isinstance(node, VoicemailNode) else []
         after = getattr(node, "after_prompt", None)
-        if event.ended_by == "hangup" or not after:
+        if after:
+            prompts.append(after)
+        if event.ended_by == "hangup" or not prompts:
             return replace(state, phase="done"), [Hangup()]
-        return replace(state, phase="after"), [Play((after,))]
+        return replace(state, phase="after"), [Play(tuple(prompts))]
 
     def _optional_prompt(self, name: str) -> str | None:
         return name if name in self.flow.prompts else None
+
+
+def _code_readback(node: VoicemailNode, code: str) -> list[str]:
+    """The ticket code read back twice, digit by digit ("digit:N" is the spoken digit N)."""
+    if not code or not node.code_prompt:
+        return []
+    digits = [f"digit:{d}" for d in code if d.isdigit()]
+    again = [node.code_again_prompt] if node.code_again_prompt else [node.code_prompt]
+    return [node.code_prompt, *digits, *again, *digits]
 
 
 def _prefix_prompt(actions: list[Action], prompt: str | None) -> list[Action]:

@@ -100,7 +100,8 @@ SPECS: dict[str, tuple[type, dict[str, Any]]] = {
                             "on_operator_hangup": _opt_name}),
     "survey": (m.SurveyNode, {"prompt": _name, "thanks_prompt": _opt_name, "timeout": _seconds,
                               "max_attempts": _attempts, "invalid_prompt": _opt_name}),
-    "voicemail": (m.VoicemailNode, {**_PROMPT, "max_seconds": _opt_seconds, "after_prompt": _opt_name}),
+    "voicemail": (m.VoicemailNode, {**_PROMPT, "max_seconds": _opt_seconds, "after_prompt": _opt_name,
+                                    "code_prompt": _opt_name, "code_again_prompt": _opt_name}),
     "ticket_status": (m.TicketStatusNode, {
         **_MENU_LIKE, "next": _opt_name, "unknown_prompt": _opt_name, "failure_prompt": _opt_name,
         "unavailable_prompt": _opt_name}),

@@ -106,6 +106,8 @@ class VoicemailNode:
     prompt: str | None = None
     max_seconds: float | None = None
     after_prompt: str | None = None    # said after '#', before hanging up
+    code_prompt: str | None = None     # after '#': "your code is", then the ticket code digit by digit
+    code_again_prompt: str | None = None   # "once again", then the code a second time
     line: int = 0
 
 

@@ -32,7 +32,8 @@ _TARGET_FIELDS = ("next", "open", "closed", "on_failure", "on_transfer_failure",
                   "on_operator_hangup")
 _PROMPT_FIELDS = ("prompt", "invalid_prompt", "no_input_prompt", "list_prompt",
                   "transfer_prompt", "busy_prompt", "after_prompt", "thanks_prompt",
-                  "unknown_prompt", "failure_prompt", "unavailable_prompt")
+                  "unknown_prompt", "failure_prompt", "unavailable_prompt",
+                  "code_prompt", "code_again_prompt")
 # Nodes that go on without waiting for the caller or the network: a cycle of them never ends.
 _INSTANT = (PlayNode, HoursNode)
 

@@ -71,6 +71,21 @@ def test_closed_hours_reads_hours_then_records_a_message() -> None:
     assert actions == [fe.Hangup()]
 
 
+def test_message_ended_with_pound_reads_the_ticket_code_back_twice_digit_by_digit() -> None:
+    state, _ = run(make("weekend"), fe.PromptsDone(), fe.PromptsDone(), fe.PromptsDone())
+    assert state.phase == "voicemail"
+    state, actions = make("weekend").handle(state, fe.VoicemailDone("pound", ticket_code="3077345"))
+    digits = tuple(f"digit:{d}" for d in "3077345")
+    assert plays(actions) == [("ticket_code_is", *digits, "ticket_code_again", *digits, "message_saved")]
+    assert state.disposition == fe.VOICEMAIL and state.phase == "after"
+
+
+def test_message_ended_by_hanging_up_plays_nothing() -> None:
+    state, _ = run(make("weekend"), fe.PromptsDone(), fe.PromptsDone(), fe.PromptsDone())
+    state, actions = make("weekend").handle(state, fe.VoicemailDone("hangup", ticket_code="3077345"))
+    assert actions == [fe.Hangup()] and state.disposition == fe.VOICEMAIL
+
+
 def test_key_during_menu_prompt_stops_it_and_goes_on() -> None:
     state, actions = run(make(), fe.PromptsDone(), fe.Digit("3"))
     assert fe.StopPlayback() in actions and fe.Note("main", keys="3") in actions
