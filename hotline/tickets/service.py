@@ -8,7 +8,7 @@ from __future__ import annotations
 
 from collections.abc import Callable
 from dataclasses import dataclass
-from datetime import datetime
+from datetime import UTC, datetime
 from typing import Any
 
 from sqlalchemy import select
@@ -259,7 +259,8 @@ def _voicemail_content(vm: Voicemail) -> str:
 
 
 def _iso(value: datetime | None) -> str | None:
-    return value.isoformat() if value else None
+    """UTC, as the database gives it back, whether the row was just written or read."""
+    return value.astimezone(UTC).isoformat() if value else None
 
 
 def ticket_to_dict(t: Ticket, events: bool = False) -> dict[str, Any]:
