@@ -8,7 +8,8 @@ from __future__ import annotations
 
 import logging
 from collections.abc import Callable
-from datetime import datetime, timedelta
+from datetime import UTC, datetime, timedelta
+from enum import IntEnum
 from typing import Any
 
 import redis
@@ -24,6 +25,16 @@ log = logging.getLogger("hotline.worker.queue")
 
 LIVE = {s.value for s in (JobStatus.QUEUED, JobStatus.STARTED, JobStatus.SCHEDULED, JobStatus.DEFERRED)}
 JOBS = "hotline.worker.jobs"
+#: A job that failed every retry (the SMTP server down, say) is tried again by the sweep after this.
+FAILED_COOLDOWN = timedelta(minutes=15)
+
+
+class Enqueued(IntEnum):
+    """What an enqueue did: falsy only when Redis could not be reached."""
+
+    REDIS_DOWN = 0
+    ALREADY = 1      # a job for it is waiting, running or scheduled (or failed a moment ago)
+    NEW = 2
 
 
 def connect(url: str) -> redis.Redis:
@@ -43,21 +54,26 @@ class JobQueue:
         self.deadlines = deadlines
 
     def job_status(self, job_id: str) -> str | None:
+        return self._job_status(job_id)[0]
+
+    def _job_status(self, job_id: str) -> tuple[str | None, datetime | None]:
+        """The job's status and when it ended (None, None: no such job, or Redis lost it)."""
         try:
             job = Job.fetch(job_id, connection=self.connection)
         except Exception:   # NoSuchJobError, or a job Redis lost
-            return None
+            return None, None
         status = job.get_status(refresh=False)
-        return None if status is None else JobStatus(status).value
+        ended = job.ended_at.replace(tzinfo=UTC) if job.ended_at and job.ended_at.tzinfo is None else job.ended_at
+        return (None if status is None else JobStatus(status).value), ended
 
-    def transcription(self, voicemail_id: int, attempts: int | None = None, stale: bool = False) -> bool:
+    def transcription(self, voicemail_id: int, attempts: int | None = None, stale: bool = False) -> Enqueued:
         """Enqueue a transcription of the voicemail unless its last job (``attempts``) is still live;
         ``stale``: that job stopped renewing its lease (its worker died), so queue a new one anyway.
         False if Redis is down."""
         try:
             live = attempts is not None and self.job_status(_transcribe_id(voicemail_id, attempts)) in LIVE
             if live and not stale:
-                return True
+                return Enqueued.ALREADY
             attempt = self._attempts(voicemail_id) + 1
             self.queue.enqueue(f"{JOBS}.transcribe_voicemail", voicemail_id,
                                job_id=_transcribe_id(voicemail_id, attempt), job_timeout=1800, result_ttl=3600,
@@ -65,17 +81,17 @@ class JobQueue:
         except redis.RedisError as exc:
             log.warning("voicemail=%s not queued for transcription (Redis: %s); the sweep will queue it",
                         voicemail_id, exc)
-            return False
+            return Enqueued.REDIS_DOWN
         with self.sessions.begin() as s:      # counted once it is really queued
             s.execute(update(Voicemail).where(Voicemail.id == voicemail_id).values(attempts=attempt))
-        return True
+        return Enqueued.NEW
 
     def _attempts(self, voicemail_id: int) -> int:
         with self.sessions() as s:
             vm = s.get(Voicemail, voicemail_id)
             return vm.attempts if vm is not None else 0
 
-    def notification(self, ticket_id: int) -> bool:
+    def notification(self, ticket_id: int) -> Enqueued:
         """E-mail the agency a forwarded ticket (with the call's recording)."""
         return self._enqueue(f"notify-{ticket_id}", f"{JOBS}.notify_assigned", ticket_id)
 
@@ -86,10 +102,10 @@ class JobQueue:
         for name, at in self.deadlines.milestones(received, ticket["deadline_hours"]).items():
             real_at = _whole_second_after(at - timedelta(seconds=self.offset_seconds()))
             job_id = f"{name}-{ticket['id']}-{int(at.timestamp())}"
-            ok = self._enqueue(job_id, f"{JOBS}.milestone", ticket["id"], name, at=real_at) and ok
+            ok = bool(self._enqueue(job_id, f"{JOBS}.milestone", ticket["id"], name, at=real_at)) and ok
         return ok
 
-    def milestone_now(self, ticket: dict[str, Any], name: str, at: datetime) -> bool:
+    def milestone_now(self, ticket: dict[str, Any], name: str, at: datetime) -> Enqueued:
         """Run a reminder or escalation whose time has come (its scheduled job was lost or never made)."""
         return self._enqueue(f"{name}-{ticket['id']}-{int(at.timestamp())}", f"{JOBS}.milestone", ticket["id"], name)
 
@@ -100,20 +116,23 @@ class JobQueue:
         if ticket["status"] == TicketStatus.ASSIGNED and not ticket["notified_at"]:
             self.notification(ticket["id"])
 
-    def _enqueue(self, job_id: str, func: str, *args: Any, at: datetime | None = None) -> bool:
+    def _enqueue(self, job_id: str, func: str, *args: Any, at: datetime | None = None) -> Enqueued:
         try:
-            if self.job_status(job_id) in LIVE:
-                return True
+            status, ended = self._job_status(job_id)
+            if status in LIVE:
+                return Enqueued.ALREADY
+            if status == JobStatus.FAILED.value and ended and datetime.now(UTC) - ended < FAILED_COOLDOWN:
+                return Enqueued.ALREADY     # every retry failed just now: not again at every sweep
             kwargs: dict[str, Any] = {"job_id": job_id, "result_ttl": 86400, "failure_ttl": 7 * 86400,
                                       "retry": Retry(max=3, interval=[10, 60, 300])}
             if at is None:
                 self.queue.enqueue(func, *args, **kwargs)
             else:
                 self.queue.enqueue_at(at, func, *args, **kwargs)
-            return True
+            return Enqueued.NEW
         except redis.RedisError as exc:
             log.warning("%s not queued (Redis: %s); the sweep will queue it", job_id, exc)
-            return False
+            return Enqueued.REDIS_DOWN
 
 
 def _whole_second_after(t: datetime) -> datetime:

@@ -12,6 +12,7 @@ from sqlalchemy import select
 
 from ..db.models import Ticket, TicketStatus
 from .jobs import FLAGS, store
+from .queue import Enqueued
 from .runtime import Runtime
 
 log = logging.getLogger("hotline.worker.sweep")
@@ -32,15 +33,15 @@ def sweep(rt: Runtime) -> dict[str, int]:
         for voicemail_id, attempts, stale in vms.needing_work(max_attempts):
             if stale:
                 log.warning("voicemail=%s: its job stopped renewing its lease; queueing it again", voicemail_id)
-            counts["transcriptions"] += rt.jobs.transcription(voicemail_id, attempts, stale)
+            counts["transcriptions"] += rt.jobs.transcription(voicemail_id, attempts, stale) == Enqueued.NEW
         counts["failed"] = vms.exhausted(max_attempts)
     now = rt.now()
     for ticket in _open_tickets(rt):
         if ticket.status == TicketStatus.ASSIGNED and ticket.notified_at is None:
-            counts["notifications"] += rt.jobs.notification(ticket.id)
+            counts["notifications"] += rt.jobs.notification(ticket.id) == Enqueued.NEW
         for name, at in rt.tickets.deadlines.milestones(ticket.received_at, ticket.deadline_hours).items():
             if at <= now and getattr(ticket, FLAGS[name]) is None:
-                counts["milestones"] += rt.jobs.milestone_now({"id": ticket.id}, name, at)
+                counts["milestones"] += rt.jobs.milestone_now({"id": ticket.id}, name, at) == Enqueued.NEW
     if any(counts.values()):
         log.info("sweep: %s", ", ".join(f"{k} {v}" for k, v in counts.items() if v))
     return counts

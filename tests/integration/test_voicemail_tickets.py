@@ -61,7 +61,12 @@ def transcribed(stack: Stack, call_id: str, timeout: float = 90) -> dict[str, An
         t = ticket_of(stack, call_id)
         vm = (t or {}).get("voicemail") or {}
         return t if vm.get("status") in ("transcribed", "no_speech", "failed") else None
-    return wait_for(done, timeout, f"the voicemail of {call_id} to be transcribed")
+    found = wait_for(done, timeout, f"the voicemail of {call_id} to be transcribed")
+    # Read the ticket again: SQLite gives each SELECT the newest commit, so the poll above may have
+    # read the ticket just before the worker's commit and its voicemail just after.
+    ticket = stack.ctx.tickets(stack.repo.sessions).get(found["code"])
+    assert ticket is not None
+    return ticket
 
 
 def leave_message(stack: Stack, workdir: Path, caller: str, message: Path) -> dict[str, Any]:
@@ -174,6 +179,7 @@ def test_no_model_the_ticket_waits_and_is_transcribed_when_a_model_appears(stack
     model = workdir / "models" / "vosk-model-small-vn-0.4"
     env = {**stack.app_env, "HOTLINE_VOSK_MODEL": str(model)}
     stack.start_proc("worker", env, argv=_worker_argv(stack))
+    stack.wait_worker_ready()
     voicemail_id = _message_row(stack, "no-model-1", korean_speech(workdir / "ko.wav"))
     assert _jobs(stack).transcription(voicemail_id)
     waiting = wait_for(lambda: _vm_error(stack, "no-model-1"), 60, "the job to note that no model is installed")

@@ -158,8 +158,23 @@ class Stack:
         """The transcription worker on the apps' clock (started on demand: it loads a Vosk model)."""
         if name in self.procs and self.procs[name].poll() is None:
             return
-        argv = worker_command(self.redis_url, self.ctx.settings.transcription.queue)
-        self.start_proc(name, self.app_env, argv=argv)
+        self.start_proc(name, self.app_env, argv=worker_command(self.redis_url, self.ctx.settings.transcription.queue))
+        self.wait_worker_ready(name)
+
+    def wait_worker_ready(self, name: str = "worker", timeout: float = 60) -> None:
+        """Until the worker has loaded its model and registered in Redis (RQ keeps its pid there)."""
+        import redis
+        pid = str(self.procs[name].pid)
+        client = redis.Redis.from_url(self.redis_url, socket_connect_timeout=1, socket_timeout=2)
+
+        def registered() -> bool:
+            if self.procs[name].poll() is not None:
+                raise AssertionError(f"the worker exited at start: see {self.logs / (name + '.log')}")
+            return any(client.hget(key, "pid") == pid.encode() for key in client.smembers("rq:workers"))
+        try:
+            wait_for(registered, timeout, f"the worker {name} to register in Redis")
+        finally:
+            client.close()
 
     def _render(self, offset: float) -> Path:
         return render(self.ctx.settings, self.ctx.secrets, self.ctx.directory, self.state / "asterisk",
@@ -241,14 +256,20 @@ class Stack:
     def ended_call(self, caller: str, timeout: float = 30) -> dict[str, Any]:
         """The latest call from ``caller`` once it is closed and its recording logged."""
         def done() -> dict[str, Any] | None:
-            for row in self.repo.latest(50):
-                if row["caller"] == caller and row["ended_at"] and row["recording"]:
-                    return row
-            return None
+            rows = self.call_rows(caller)
+            row = rows[0] if rows else None
+            return row if row and row["ended_at"] and row["recording"] else None
         return wait_for(done, timeout, f"the call from {caller} to be closed with its recording")
 
     def call_rows(self, caller: str) -> list[dict[str, Any]]:
-        return [r for r in self.repo.latest(200) if r["caller"] == caller]
+        """The calls from ``caller``, the latest placed first (by row, not by the hotline clock, which
+        tests set back and forth: a call placed later may carry an earlier time)."""
+        from sqlalchemy import select
+
+        from hotline.db.models import Call
+        with self.repo.sessions() as s:
+            ids = list(s.scalars(select(Call.call_id).where(Call.caller == caller).order_by(Call.id.desc())))
+        return [row for row in (self.repo.get(call_id) for call_id in ids) if row is not None]
 
 
 def _port_open(host: str, port: int) -> bool:
