@@ -10,14 +10,17 @@ import pytest
 from click.testing import CliRunner
 
 from hotline.cli import main
+from hotline.clock import fake_clock_env
 from hotline.context import load_context
 
 
 @pytest.fixture()
 def env(tmp_path: Path, database_url: str) -> dict[str, str]:
     # Port 1 refuses at once: the CLI must still change the ticket, and leave the rest to the sweep.
+    # The fake clock starts now (its anchor), not when this test process imported the clock.
     return {"HOTLINE_STATE_DIR": str(tmp_path / "state"), "HOTLINE_DATABASE_URL": database_url,
-            "HOTLINE_REDIS_URL": "redis://127.0.0.1:1/0", "HOTLINE_FAKE_NOW": "2026-11-25T09:00:00+07:00"}
+            "HOTLINE_REDIS_URL": "redis://127.0.0.1:1/0",
+            **fake_clock_env(datetime.fromisoformat("2026-11-25T09:00:00+07:00"))}
 
 
 def run(env: dict[str, str], *args: str, code: int = 0) -> Any:
