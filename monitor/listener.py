@@ -8,6 +8,7 @@ the events missed while disconnected).
 from __future__ import annotations
 
 import asyncio
+import functools
 import logging
 from collections.abc import Callable, Iterable
 from typing import Any
@@ -77,6 +78,30 @@ class AmiListener:
             self._on_event(event)
         except Exception:  # one bad event must not stop the listener
             log.exception("event %r not handled", dict(event))
+
+    def send(self, action: dict[str, str]) -> None:
+        """Send an action without waiting for its answer; a refusal or a lost connection is logged."""
+        manager = self.manager
+        if manager is None or manager.protocol is None:
+            log.warning("AMI not connected: %s %s not sent", action.get("Action"), action.get("Channel", ""))
+            return
+        try:
+            answer = manager.send_action(action)
+        except Exception as exc:      # the connection went away under us
+            log.warning("AMI %s not sent: %s", action.get("Action"), exc)
+            return
+        if isinstance(answer, asyncio.Future):
+            answer.add_done_callback(functools.partial(self._answered, action))
+
+    @staticmethod
+    def _answered(action: dict[str, str], answer: asyncio.Future[Any]) -> None:
+        if answer.cancelled():
+            return
+        exc = answer.exception()
+        reply: Any = None if exc is not None else answer.result()
+        if exc is not None or str(reply.get("Response", "")).lower() == "error":
+            log.info("AMI %s on %s refused: %s", action.get("Action"), action.get("Channel", ""),
+                     exc if exc is not None else reply.get("Message"))
 
     def _logged_in(self, manager: Manager) -> None:
         log.info("AMI logged in at %s:%s; asking QueueStatus", self._config["host"], self._config["port"])

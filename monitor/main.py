@@ -6,6 +6,8 @@ import contextlib
 import logging
 import signal
 import sys
+import time
+from collections.abc import Callable
 
 import redis.asyncio as aioredis
 
@@ -17,6 +19,7 @@ from .publish import LivePublisher
 from .service import EVENTS, MonitorService
 from .state import LivePicture
 from .store import CallFactsStore, StoreWorker
+from .waker import QueueWaker, wake_action
 
 log = logging.getLogger("monitor")
 
@@ -30,11 +33,21 @@ async def amain() -> None:
     store = StoreWorker(CallFactsStore(sessions))
     client = aioredis.from_url(s.redis.url, socket_connect_timeout=2, socket_timeout=2)
     publisher = LivePublisher(client)
-    service = MonitorService(LivePicture(int(ctx.settings.queue.wrapup_seconds)), store, publisher, ctx.clock.now)
+    picture = LivePicture(int(ctx.settings.queue.wrapup_seconds))
+    loop = asyncio.get_running_loop()
+    timer: list[asyncio.TimerHandle] = []
+
+    def schedule(delay: float, callback: Callable[[], None]) -> None:
+        if timer:
+            timer.pop().cancel()
+        timer.append(loop.call_later(delay, callback))
+
+    waker = QueueWaker(picture, send=lambda wake: listener.send(wake_action(wake)), schedule=schedule,
+                       clock=time.time)
+    service = MonitorService(picture, store, publisher, ctx.clock.now, waker)
     listener = AmiListener(s.asterisk.ami_bind, s.asterisk.ami_port, s.asterisk.ami_user,
                            ctx.secrets.ami_password, EVENTS, service.on_event, service.on_status)
     stop = asyncio.Event()
-    loop = asyncio.get_running_loop()
     for sig in (signal.SIGINT, signal.SIGTERM):
         loop.add_signal_handler(sig, stop.set)
     tasks = [asyncio.create_task(store.run()), asyncio.create_task(service.run_publisher()),

@@ -16,6 +16,7 @@ from .facts import call_update
 from .publish import LivePublisher
 from .state import Event, LivePicture
 from .store import StoreWorker
+from .waker import QueueWaker
 
 log = logging.getLogger("monitor.service")
 
@@ -27,14 +28,19 @@ EVENTS = ("QueueCallerJoin", "QueueCallerLeave", "QueueCallerAbandon", "QueueMem
 
 class MonitorService:
     def __init__(self, picture: LivePicture, store: StoreWorker | None, publisher: LivePublisher,
-                 now: Callable[[], datetime]) -> None:
+                 now: Callable[[], datetime], waker: QueueWaker | None = None) -> None:
         self.picture, self.store, self.publisher, self.now = picture, store, publisher, now
+        self.waker = waker
         self._outbox: asyncio.Queue[tuple[list[dict[str, Any]], dict[str, Any]]] = asyncio.Queue()
 
     def on_event(self, event: Event) -> None:
         """One AMI event, as it arrives (called from the listener, never blocks)."""
         now = self.now()
         messages = self.picture.apply(event, now)
+        if self.waker is not None:
+            if event.get("Event") == "AgentComplete":
+                self.waker.call_ended(str(event.get("MemberName") or event.get("Interface") or ""))
+            self.waker.look()      # before anything else: a free operator's phone should ring now
         update = call_update(event, now)
         if update is not None and self.store is not None:
             self.store.submit(update)
@@ -46,6 +52,8 @@ class MonitorService:
         now = self.now()
         messages = list(messages)
         summary = self.picture.rebuild(messages, now)
+        if self.waker is not None:
+            self.waker.look()
         log.info("picture rebuilt from QueueStatus: %d waiting, %d operators",
                  summary["waiting"], summary["operators"])
         if self.store is not None:

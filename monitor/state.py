@@ -139,6 +139,10 @@ class LivePicture:
         known = self.waiting.get(call_id)
         entry = Waiting(call_id, field(e, "Queue"), field(e, "Channel"), field(e, "CallerIDNum"),
                         number(e, "Position"), known.since if known else now)
+        if known is None:      # a caller with priority (back from a desk) goes in ahead of others
+            for other in self.waiting.values():
+                if other.queue == entry.queue and other.position >= entry.position:
+                    other.position += 1
         self.waiting[call_id] = entry
         return [{"type": "caller_joined", "call_id": call_id, "queue": entry.queue, "caller": entry.caller,
                  "position": entry.position, "count": number(e, "Count")}]
@@ -146,6 +150,7 @@ class LivePicture:
     def _on_QueueCallerLeave(self, e: Event, now: datetime) -> list[dict[str, Any]]:
         call_id = field(e, "Uniqueid")
         entry = self.waiting.pop(call_id, None)
+        self._stop_ringing(call_id)
         since = entry.since if entry else self._connected_since.pop(call_id, None)
         self._renumber(field(e, "Queue"))
         wait = round((now - since).total_seconds()) if since else None
@@ -155,6 +160,7 @@ class LivePicture:
     def _on_QueueCallerAbandon(self, e: Event, now: datetime) -> list[dict[str, Any]]:
         call_id = field(e, "Uniqueid")
         self.waiting.pop(call_id, None)
+        self._stop_ringing(call_id)
         self._renumber(field(e, "Queue"))
         return [{"type": "caller_abandoned", "call_id": call_id, "queue": field(e, "Queue"),
                  "position": number(e, "Position"), "original_position": number(e, "OriginalPosition"),
@@ -292,6 +298,12 @@ class LivePicture:
         log.info("operator=%s state=%s reason=%s call=%s", member.name, state, member.reason or "-",
                  member.call_id or member.ringing_call or "-")
         return {"type": "operator", **member.to_json(now)}
+
+    def _stop_ringing(self, call_id: str) -> None:
+        """A caller who hangs up while an operator's phone rings ends that ring (no RingNoAnswer follows)."""
+        for member in self.members.values():
+            if member.ringing_call == call_id:
+                member.ringing_call = None
 
     def _renumber(self, queue: str) -> None:
         """app_queue moves everyone behind a leaving caller up one place."""

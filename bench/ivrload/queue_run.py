@@ -118,6 +118,7 @@ class QueueResult:
     worst: list[dict[str, Any]] = field(default_factory=list)   # the slowest needed free -> ring moments
     moments: list[dict[str, Any]] = field(default_factory=list)  # every operator hang-up (JSON only)
     announcements: dict[str, int] = field(default_factory=dict)  # app_queue's, from Asterisk's log
+    wakes: dict[str, int] = field(default_factory=dict)          # the monitor's (monitor/waker.py), its log
 
     @property
     def passed(self) -> bool:
@@ -149,6 +150,7 @@ def run_queue(instance: BenchInstance, observer: Observer, spec: QueueSpec, key_
         callers = [f"{CALLER_PREFIX}{i + 1:06d}" for i in range(spec.callers)]
         recordings_before = count_recordings(instance, "app")
         messages = LogWindow(stack.state / "log" / "messages.log")
+        monitor_log = LogWindow(stack.logs / "monitor.log")
         cpu_before, children_before = cpu_seconds(instance), _children_cpu()
         observer.label = spec.name
         started = time.monotonic()
@@ -193,6 +195,8 @@ def run_queue(instance: BenchInstance, observer: Observer, spec: QueueSpec, key_
         asterisk_log=analyse(text := messages.read()), problems=_problems(workdir / "load"),
         announcements={"position/hold time": text.count("their queue position (which was"),
                        "periodic": text.count("Playing periodic announcement")},
+        wakes={"callers woken": (woke := monitor_log.read()).count("monitor.waker INFO wake call="),
+               "woken again": woke.count(" (again, ")},
         worst=[_moment(m) for m in worst], moments=[_moment(m) for m in moments])
 
 

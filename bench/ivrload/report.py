@@ -146,8 +146,8 @@ def render_queue(q: QueueResult) -> list[str]:
              f"run {q.wall_s:.0f} s", "", table([queue_row(q)], QUEUE_COLUMNS), "",
              f"callers' SIPp outcomes: {q.outcomes}; app's call log, queue_outcome: {q.app_outcomes}",
              f"calls per operator: {q.calls_per_operator}",
-             f"app_queue announcements to waiting callers: {q.announcements} (a caller hearing one is not "
-             f"offered to a free operator until it ends; bench/README.md, 'Findings')"]
+             f"app_queue announcements to waiting callers: {q.announcements}; the monitor's wakes of waiting "
+             f"callers when an operator was free: {q.wakes} (bench/README.md, 'Findings')"]
     if q.lost:
         parts.append(f"lost: {', '.join(q.lost[:20])}{' ...' if len(q.lost) > 20 else ''}")
     if q.worst:

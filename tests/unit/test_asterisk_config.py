@@ -94,3 +94,17 @@ def test_rendering_twice_rewrites_nothing(tmp_path: Path, rendered: tuple[Path, 
     assert before == {p.name: p.stat().st_mtime_ns for p in conf_dir.iterdir()}
     link = Path(ctx.settings.paths.state_dir) / "spool" / "recording"   # type: ignore[attr-defined]
     assert link.resolve() == Path(ctx.settings.paths.recordings_root)   # type: ignore[attr-defined]
+
+
+def test_the_monitors_wake_key_is_no_exit_key_of_the_queue(rendered: tuple[Path, object]) -> None:
+    """The monitor "presses" WAKE_DIGIT on waiting callers: app_queue must ignore it and look again."""
+    from monitor.waker import WAKE_DIGIT
+
+    conf_dir, _ctx = rendered
+    queues = (conf_dir / "queues.conf").read_text()
+    [context] = re.findall(r"^context = (\S+)", queues, re.M)
+    block = (conf_dir / "extensions.conf").read_text().split(f"[{context}]")[1].split("\n[")[0]
+    keys = re.findall(r"^exten => ([^,]+),", block, re.M)
+    assert keys == ["1"]
+    assert not any(re.fullmatch(k.lstrip("_").replace("X", "[0-9]").replace(".", ".+"), WAKE_DIGIT)
+                   for k in keys), keys
