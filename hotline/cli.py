@@ -118,6 +118,7 @@ def _register_commands() -> None:
     from .system.commands import setup_command, up_command
     from .tickets.cli import tickets_group
     from .transfers_cli import transfer_command
+    from .users_cli import console_command, users_group
     main.add_command(setup_command, "setup")
     main.add_command(up_command, "up")
     main.add_command(call_command, "call")
@@ -125,6 +126,12 @@ def _register_commands() -> None:
     main.add_command(report_command, "report")
     main.add_command(transfer_command, "transfer")
     main.add_command(tickets_group, "tickets")
+    main.add_command(users_group, "users")
+    main.add_command(console_command, "console")
 
 
 _register_commands()
+
+
+if __name__ == "__main__":
+    main()

@@ -41,6 +41,11 @@ class Secrets:
     def ami_password(self) -> str:
         return str(self._values["ami_password"])
 
+    @property
+    def console_secret_key(self) -> str:
+        """Signs the console's session cookies and CSRF tokens."""
+        return str(self._values["console_secret_key"])
+
     def endpoint_password(self, name: str) -> str:
         """The SIP password of endpoint ``name``, generated and saved the first time."""
         if not _ENDPOINT_RE.match(name):
@@ -75,6 +80,7 @@ def load_or_create_secrets(state_dir: Path) -> Secrets:
                 values.setdefault("ari_password", secrets.token_urlsafe(_TOKEN_BYTES))
                 values.setdefault("ami_password", secrets.token_urlsafe(_TOKEN_BYTES))
                 values.setdefault("endpoints", {})
+                values.setdefault("console_secret_key", secrets.token_urlsafe(32))
                 _write(path, values)
     if path.stat().st_mode & 0o077:
         os.chmod(path, 0o600)
@@ -82,7 +88,7 @@ def load_or_create_secrets(state_dir: Path) -> Secrets:
 
 
 def _complete(values: dict[str, Any]) -> bool:
-    return all(k in values for k in ("ari_password", "ami_password", "endpoints"))
+    return all(k in values for k in ("ari_password", "ami_password", "endpoints", "console_secret_key"))
 
 
 def _read(path: Path) -> dict[str, Any] | None:

@@ -42,6 +42,7 @@ ENV_OVERRIDES: dict[str, tuple[str, str]] = {
     "HOTLINE_HTTP_PORT": ("asterisk", "http_port"),
     "HOTLINE_AMI_PORT": ("asterisk", "ami_port"),
     "HOTLINE_AGI_PORT": ("agi", "port"),
+    "HOTLINE_CONSOLE_PORT": ("console", "port"),
     "HOTLINE_STATE_DIR": ("paths", "state_dir"),
     "HOTLINE_RECORDINGS_ROOT": ("paths", "recordings_root"),
     "HOTLINE_FLOW": ("paths", "flow"),
@@ -326,6 +327,16 @@ class NotificationSettings(_Section):
     supervisors: list[str] = Field(default_factory=list)   # escalations go here
 
 
+class ConsoleSettings(_Section):
+    """The operators' and supervisors' browser console (operator_console/, Flask)."""
+
+    bind: str = "127.0.0.1"        # put a TLS reverse proxy in front for other machines
+    port: Port = 8090
+    page_size: int = Field(default=50, ge=10, le=500)   # tickets, calls, recordings per page
+    secure_cookies: bool = False   # true behind HTTPS: the session cookie is sent over TLS only
+    session_hours: float = Field(default=12.0, gt=0)    # a signed-in session lasts this long
+
+
 class DatabaseSettings(_Section):
     url: str = ""   # empty: SQLite in paths.state_dir
 
@@ -351,6 +362,7 @@ class Settings(_Section):
     tickets: TicketSettings = Field(default_factory=TicketSettings)
     transcription: TranscriptionSettings = Field(default_factory=TranscriptionSettings)
     notifications: NotificationSettings = Field(default_factory=NotificationSettings)
+    console: ConsoleSettings = Field(default_factory=ConsoleSettings)
     database: DatabaseSettings = Field(default_factory=DatabaseSettings)
     redis: RedisSettings = Field(default_factory=RedisSettings)
 

@@ -247,3 +247,47 @@ class TicketEvent(Base):
     detail: Mapped[dict[str, Any]] = mapped_column(JSON, default=dict)
 
     ticket: Mapped[Ticket] = relationship(back_populates="events")
+
+
+class Role:
+    """What a console user may do (operator_console/permissions.py holds the table)."""
+
+    OPERATOR = "operator"          # tổng đài viên: takes calls, writes tickets
+    SUPERVISOR = "supervisor"      # giám sát viên: the floor, recordings, reports
+    ADMIN = "admin"                # quản trị: users and settings, and everything a supervisor does
+    AGENCY = "agency"              # đầu mối của cơ quan: only their agency's tickets
+
+    ALL = (OPERATOR, SUPERVISOR, ADMIN, AGENCY)
+
+
+class User(Base):
+    """Someone who signs in to the console (or uses its API with a token)."""
+
+    __tablename__ = "users"
+
+    id: Mapped[int] = mapped_column(Integer, primary_key=True)
+    username: Mapped[str] = mapped_column(String(64), unique=True)
+    full_name: Mapped[str] = mapped_column(String(128))
+    role: Mapped[str] = mapped_column(String(16))
+    agency: Mapped[str | None] = mapped_column(String(64))       # "department:01" for the agency role
+    operator: Mapped[str | None] = mapped_column(String(64))     # the operator (SIP endpoint) they are
+    password_hash: Mapped[str] = mapped_column(String(255))      # argon2id, PHC string
+    token_hash: Mapped[str | None] = mapped_column(String(64), unique=True)   # sha256 of the API token
+    active: Mapped[bool] = mapped_column(default=True)
+    created_at: Mapped[datetime] = mapped_column(UTCDateTime())
+    last_login_at: Mapped[datetime | None] = mapped_column(UTCDateTime())
+
+
+class AccessLog(Base):
+    """Who played, downloaded, listened to or deleted what, and when (recordings, live calls)."""
+
+    __tablename__ = "access_log"
+
+    id: Mapped[int] = mapped_column(Integer, primary_key=True)
+    at: Mapped[datetime] = mapped_column(UTCDateTime(), index=True)
+    username: Mapped[str] = mapped_column(String(64), index=True)    # "system" for the retention job
+    action: Mapped[str] = mapped_column(String(16))    # play | download | listen | whisper | barge | delete
+    resource: Mapped[str] = mapped_column(String(512))   # the recording's path under the root, a channel…
+    call_id: Mapped[str | None] = mapped_column(String(64), index=True)
+    remote_addr: Mapped[str | None] = mapped_column(String(64))
+    detail: Mapped[dict[str, Any]] = mapped_column(JSON, default=dict)   # e.g. the byte range asked

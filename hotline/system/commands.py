@@ -223,10 +223,11 @@ def _up(fake_now: str | None, progress: Progress, supervisor_factory: Callable[[
         specs = [ProcessSpec("ari_app", [sys.executable, "-m", "ari_app"], env),
                  ProcessSpec("agi", [sys.executable, "-m", "agi"], env),
                  ProcessSpec("monitor", [sys.executable, "-m", "monitor"], env),
-                 ProcessSpec("worker", worker_command(result.redis_url, settings.transcription.queue), env)]
+                 ProcessSpec("worker", worker_command(result.redis_url, settings.transcription.queue), env),
+                 ProcessSpec("console", [sys.executable, "-m", "hotline.cli", "console"], env)]
         supervisor = supervisor_factory(state_dir)
-        progress(f"[up] Starting the call application, the AGI server, the monitor and the worker "
-                 f"(logs in {supervisor.log_dir})")
+        progress(f"[up] Starting the call application, the AGI server, the monitor, the worker and the console "
+                 f"on http://{settings.console.bind}:{settings.console.port}/ (logs in {supervisor.log_dir})")
         watch = _Watch(asterisk, settings.asterisk.ari_app, answering_banner(settings, result.version),
                        supervisor.log_dir / "ari_app.log")
         return supervisor.run(specs, check=watch)

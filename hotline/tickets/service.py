@@ -11,7 +11,7 @@ from dataclasses import dataclass
 from datetime import UTC, datetime
 from typing import Any
 
-from sqlalchemy import select
+from sqlalchemy import func, or_, select
 from sqlalchemy.exc import IntegrityError
 from sqlalchemy.orm import Session, selectinload, sessionmaker
 
@@ -132,17 +132,29 @@ class TicketService:
             return ticket_to_dict(ticket, events=True) if ticket else None
 
     def list(self, *, status: str | None = None, agency: str | None = None, category: str | None = None,
-             overdue: bool = False, limit: int = 50) -> list[dict[str, Any]]:
-        """Tickets, newest first; ``overdue``: open ones past their deadline."""
-        q = _full().order_by(Ticket.received_at.desc(), Ticket.id.desc()).limit(limit)
+             overdue: bool = False, limit: int = 50, channel: str | None = None, search: str | None = None,
+             caller: str | None = None, offset: int = 0) -> list[dict[str, Any]]:
+        """Tickets, newest first; ``overdue``: open ones past their deadline; ``search``: words in the
+        code, the number, the content or the voicemail's transcript (every word, any case)."""
+        q = _full().order_by(Ticket.received_at.desc(), Ticket.id.desc()).limit(limit).offset(offset)
         if status:
             q = q.where(Ticket.status == status)
         if agency:
             q = q.where(Ticket.agency == agency)
         if category:
             q = q.where(Ticket.category == category)
+        if channel:
+            q = q.where(Ticket.channel == channel)
+        if caller:
+            q = q.where(Ticket.caller == caller)
         if overdue:
             q = q.where(Ticket.status.in_(TicketStatus.OPEN), Ticket.due_at < self.now())
+        for word in (search or "").split()[:8]:
+            like = f"%{_escape_like(word.lower())}%"
+            transcript = select(Voicemail.id).where(Voicemail.id == Ticket.voicemail_id,
+                                                    func.lower(Voicemail.transcript).like(like, escape="\\"))
+            q = q.where(or_(func.lower(Ticket.content).like(like, escape="\\"), Ticket.code == word,
+                            Ticket.caller.like(like, escape="\\"), transcript.exists()))
         with self.sessions() as s:
             return [ticket_to_dict(t) for t in s.scalars(q)]
 
@@ -245,6 +257,10 @@ class TicketService:
             raise TicketError(f"no agency {key!r} in the transfer directory; write KIND:CODE such as "
                               "department:01 or provincial_office:01 (see `hotline directory`)")
         return agency
+
+
+def _escape_like(text: str) -> str:
+    return text.replace("\\", "\\\\").replace("%", "\\%").replace("_", "\\_")
 
 
 def _full() -> Any:

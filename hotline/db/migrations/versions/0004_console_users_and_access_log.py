@@ -1,0 +1,58 @@
+"""console users and access log
+
+Revision ID: 0004
+Revises: 0003
+Create Date: 2026-12-01 21:46:42.565329
+"""
+import sqlalchemy as sa
+from alembic import op
+
+revision = '0004'
+down_revision = '0003'
+branch_labels = None
+depends_on = None
+
+
+def upgrade() -> None:
+    op.create_table('access_log',
+    sa.Column('id', sa.Integer(), nullable=False),
+    sa.Column('at', sa.DateTime(timezone=True), nullable=False),
+    sa.Column('username', sa.String(length=64), nullable=False),
+    sa.Column('action', sa.String(length=16), nullable=False),
+    sa.Column('resource', sa.String(length=512), nullable=False),
+    sa.Column('call_id', sa.String(length=64), nullable=True),
+    sa.Column('remote_addr', sa.String(length=64), nullable=True),
+    sa.Column('detail', sa.JSON(), nullable=False),
+    sa.PrimaryKeyConstraint('id')
+    )
+    with op.batch_alter_table('access_log', schema=None) as batch_op:
+        batch_op.create_index(batch_op.f('ix_access_log_at'), ['at'], unique=False)
+        batch_op.create_index(batch_op.f('ix_access_log_call_id'), ['call_id'], unique=False)
+        batch_op.create_index(batch_op.f('ix_access_log_username'), ['username'], unique=False)
+
+    op.create_table('users',
+    sa.Column('id', sa.Integer(), nullable=False),
+    sa.Column('username', sa.String(length=64), nullable=False),
+    sa.Column('full_name', sa.String(length=128), nullable=False),
+    sa.Column('role', sa.String(length=16), nullable=False),
+    sa.Column('agency', sa.String(length=64), nullable=True),
+    sa.Column('operator', sa.String(length=64), nullable=True),
+    sa.Column('password_hash', sa.String(length=255), nullable=False),
+    sa.Column('token_hash', sa.String(length=64), nullable=True),
+    sa.Column('active', sa.Boolean(), nullable=False),
+    sa.Column('created_at', sa.DateTime(timezone=True), nullable=False),
+    sa.Column('last_login_at', sa.DateTime(timezone=True), nullable=True),
+    sa.PrimaryKeyConstraint('id'),
+    sa.UniqueConstraint('token_hash'),
+    sa.UniqueConstraint('username')
+    )
+
+
+def downgrade() -> None:
+    op.drop_table('users')
+    with op.batch_alter_table('access_log', schema=None) as batch_op:
+        batch_op.drop_index(batch_op.f('ix_access_log_username'))
+        batch_op.drop_index(batch_op.f('ix_access_log_call_id'))
+        batch_op.drop_index(batch_op.f('ix_access_log_at'))
+
+    op.drop_table('access_log')

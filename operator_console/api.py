@@ -1,0 +1,67 @@
+"""The JSON API under /api/ (token: ``Authorization: Bearer …``, from ``hotline users token``).
+
+The same permissions as the pages; described in operator_console/openapi.yaml.
+"""
+from __future__ import annotations
+
+from typing import Any
+
+from flask import Blueprint, jsonify, request
+from flask_login import current_user
+from sqlalchemy import select
+
+from hotline.db.models import Call
+from hotline.db.repository import call_to_dict
+
+from .auth import requires
+from .permissions import mask_number
+from .recordings import search_recordings
+from .services import services
+from .tickets import filters_from, visible
+
+bp = Blueprint("api", __name__, url_prefix="/api")
+
+
+def _masked(ticket: dict[str, Any]) -> dict[str, Any]:
+    return {**ticket, "caller": mask_number(ticket.get("caller"), current_user.role)}
+
+
+@bp.route("/me")
+@requires("console.open")
+def me() -> Any:
+    return jsonify(current_user.user.to_dict())
+
+
+@bp.route("/tickets")
+@requires("tickets.view")
+def tickets() -> Any:
+    svc = services()
+    limit = min(int(request.args.get("limit", "50") or 50), 500)
+    rows = svc.tickets.list(limit=limit, offset=int(request.args.get("offset", "0") or 0),
+                            **filters_from(request.args))
+    return jsonify(tickets=[_masked(t) for t in rows])
+
+
+@bp.route("/tickets/<code>")
+@requires("tickets.view")
+def ticket(code: str) -> Any:
+    return jsonify(_masked(visible(services().tickets.get(code))))
+
+
+@bp.route("/calls")
+@requires("calls.view")
+def calls() -> Any:
+    svc = services()
+    q = select(Call).order_by(Call.started_at.desc()).limit(min(int(request.args.get("limit", "50") or 50), 500))
+    if request.args.get("caller"):
+        q = q.where(Call.caller == request.args["caller"])
+    with svc.sessions() as s:
+        return jsonify(calls=[call_to_dict(c) for c in s.scalars(q)])
+
+
+@bp.route("/recordings")
+@requires("recordings.play")
+def recordings() -> Any:
+    rows = search_recordings(request.args, min(int(request.args.get("limit", "50") or 50), 500))
+    return jsonify(recordings=[{**r, "started_at": r["started_at"].isoformat(),
+                                "url": f"/recordings/file/{r['path']}"} for r in rows])

@@ -1,0 +1,40 @@
+"""Who may do what in the console: one table, enforced on the server for every route.
+
+Every view is declared with ``@requires(PERMISSION)`` (``operator_console.auth``); a route with
+no declaration is refused to everyone, and the table-driven test (tests/unit/test_console_roles.py)
+walks every route of the application against this table.
+"""
+from __future__ import annotations
+
+from hotline.db.models import Role
+
+OP, SUP, ADM, AG = Role.OPERATOR, Role.SUPERVISOR, Role.ADMIN, Role.AGENCY
+
+#: permission -> the roles that hold it.
+PERMISSIONS: dict[str, frozenset[str]] = {
+    "console.open": frozenset({OP, SUP, ADM, AG}),          # the home page, their own profile
+    "tickets.view": frozenset({OP, SUP, ADM, AG}),          # agency: their agency's tickets only
+    "tickets.write": frozenset({OP, SUP, ADM}),             # create, categorise, assign, close
+    "tickets.answer": frozenset({OP, SUP, ADM, AG}),        # agency: their agency's tickets only
+    "calls.view": frozenset({OP, SUP, ADM}),                # call history of a number
+    "recordings.play": frozenset({SUP, ADM}),               # replay, download (AccessLog)
+    "users.manage": frozenset({ADM}),
+}
+
+#: Roles that see a caller's full number; the others see it masked (0912***678).
+FULL_NUMBERS = frozenset({OP, SUP, ADM})
+
+
+def allowed(role: str | None, permission: str) -> bool:
+    return role is not None and role in PERMISSIONS.get(permission, frozenset())
+
+
+def mask_number(number: str | None, role: str | None) -> str:
+    """A caller's number as ``role`` may see it: whole, or the first 4 and last 3 digits."""
+    if not number:
+        return ""
+    if role in FULL_NUMBERS:
+        return number
+    if len(number) <= 7:
+        return "*" * len(number)
+    return number[:4] + "*" * (len(number) - 7) + number[-3:]

@@ -1,0 +1,101 @@
+"""Tickets: the inbox (filters, search) and a ticket's page (audio, transcript, timeline, actions).
+
+An agency user sees and answers only their agency's tickets: every query and every action is
+scoped on the server, a ticket of another agency is a 404 for them.
+"""
+from __future__ import annotations
+
+from typing import Any
+
+from flask import Blueprint, abort, flash, redirect, render_template, request, url_for
+from flask_login import current_user
+from werkzeug.wrappers import Response
+
+from hotline.db.models import Role, TicketStatus
+from hotline.tickets.service import STATUS_VI, TicketError
+
+from .auth import requires
+from .services import services
+
+bp = Blueprint("tickets", __name__, url_prefix="/tickets")
+CHANNELS_VI = {"phone": "Điện thoại", "voicemail": "Hộp thư thoại", "web": "Cổng thông tin", "email": "Thư điện tử"}
+
+
+def filters_from(args: Any) -> dict[str, Any]:
+    """The inbox filters a request asks for, scoped to the user's agency when they are one."""
+    f: dict[str, Any] = {k: (args.get(k) or None) for k in ("status", "category", "agency", "channel", "search")}
+    f["overdue"] = args.get("overdue") in ("1", "on", "true")
+    if f["status"] not in (None, *TicketStatus.ALL):
+        f["status"] = None
+    if current_user.role == Role.AGENCY:
+        f["agency"] = current_user.user.agency
+    return f
+
+
+def visible(ticket: dict[str, Any] | None) -> dict[str, Any]:
+    if ticket is None or (current_user.role == Role.AGENCY and ticket["agency"] != current_user.user.agency):
+        abort(404)
+    return ticket
+
+
+@bp.route("/")
+@requires("tickets.view")
+def inbox() -> Any:
+    svc = services()
+    page = max(int(request.args.get("page", "1") or 1), 1)
+    size = svc.ctx.settings.console.page_size
+    f = filters_from(request.args)
+    rows = svc.tickets.list(limit=size + 1, offset=(page - 1) * size, **f)
+    return render_template("inbox.html", tickets=rows[:size], more=len(rows) > size, page=page, f=f,
+                           statuses=STATUS_VI, channels=CHANNELS_VI, categories=svc.ctx.categories.entries,
+                           agencies=svc.ctx.directory.entries, now=svc.ctx.clock.now())
+
+
+@bp.route("/<code>")
+@requires("tickets.view")
+def show(code: str) -> Any:
+    svc = services()
+    ticket = visible(svc.tickets.get(code))
+    return render_template("ticket.html", t=ticket, statuses=STATUS_VI, channels=CHANNELS_VI,
+                           agencies=svc.ctx.directory.entries, now=svc.ctx.clock.now())
+
+
+@bp.route("/<code>/assign", methods=["POST"])
+@requires("tickets.write")
+def assign(code: str) -> Response:
+    return _act(code, lambda t: services().tickets.assign(code, request.form.get("agency", ""),
+                                                         actor=current_user.name,
+                                                         note=request.form.get("note", "")),
+                "Đã chuyển phiếu cho cơ quan.")
+
+
+@bp.route("/<code>/answer", methods=["POST"])
+@requires("tickets.answer")
+def answer(code: str) -> Response:
+    return _act(code, lambda t: services().tickets.answer(code, request.form.get("text", ""),
+                                                         actor=current_user.name), "Đã ghi nội dung trả lời.")
+
+
+@bp.route("/<code>/start", methods=["POST"])
+@requires("tickets.answer")
+def start(code: str) -> Response:
+    return _act(code, lambda t: services().tickets.start(code, actor=current_user.name), "Đã nhận xử lý phiếu.")
+
+
+@bp.route("/<code>/close", methods=["POST"])
+@requires("tickets.write")
+def close(code: str) -> Response:
+    status = request.form.get("status", TicketStatus.CLOSED)
+    return _act(code, lambda t: services().tickets.close(code, actor=current_user.name, status=status,
+                                                        note=request.form.get("note", "")), "Đã đóng phiếu.")
+
+
+def _act(code: str, action: Any, done: str) -> Response:
+    ticket = visible(services().tickets.get(code))
+    try:
+        action(ticket)
+    except TicketError as exc:
+        flash(f"Không thực hiện được: {exc}", "error")
+    else:
+        flash(done, "info")
+    return redirect(url_for("tickets.show", code=code))

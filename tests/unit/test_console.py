@@ -1,0 +1,235 @@
+"""The console (Flask) on a real database: sign-in, roles on every route, CSRF, masked numbers,
+recordings replayed with HTTP ranges and logged, path tricks refused, the JSON API's tokens.
+
+Runs on SQLite and on PostgreSQL (``database_url``). The browser-level tests (Chromium, WebRTC)
+are integration tests; these go through Flask's test client, which runs the same views, gate and
+CSRF checks as a browser's requests.
+"""
+from __future__ import annotations
+
+import re
+import wave
+from datetime import datetime
+from pathlib import Path
+from typing import Any
+
+import pytest
+from flask import Flask
+from flask.testing import FlaskClient
+from sqlalchemy import select
+
+from ari_app.audio import audio_facts
+from hotline.clock import fake_clock_env
+from hotline.context import load_context
+from hotline.db.models import AccessLog, Role, User
+from hotline.db.repository import CallRepository
+from operator_console import create_app
+from operator_console.permissions import PERMISSIONS
+
+PASSWORD = "mật-khẩu-đủ-dài"
+ROLES = {"lan": Role.OPERATOR, "binh": Role.SUPERVISOR, "an": Role.ADMIN, "xd": Role.AGENCY}
+CALLER = "0912345678"
+REC = "2026/11/25/hotline1-1.wav"
+
+
+def _wav(path: Path, seconds: float) -> None:
+    path.parent.mkdir(parents=True, exist_ok=True)
+    with wave.open(str(path), "wb") as w:
+        w.setnchannels(1)
+        w.setsampwidth(2)
+        w.setframerate(8000)
+        w.writeframes(b"\x00\x10" * int(8000 * seconds))
+
+
+@pytest.fixture()
+def world(tmp_path: Path, database_url: str) -> dict[str, Any]:
+    env = {"HOTLINE_STATE_DIR": str(tmp_path / "state"), "HOTLINE_RECORDINGS_ROOT": str(tmp_path / "rec"),
+           "HOTLINE_DATABASE_URL": database_url, "HOTLINE_REDIS_URL": "redis://127.0.0.1:1/0",
+           **fake_clock_env(datetime.fromisoformat("2026-11-25T09:00:00+07:00"))}
+    ctx = load_context(env=env)
+    app = create_app(ctx, testing=True)
+    svc = app.extensions["hotline"]
+    for name, role in ROLES.items():
+        svc.users.add(name, f"Người dùng {name}", role, PASSWORD, agency="department:03" if role == Role.AGENCY
+                      else None)
+    now = ctx.clock.now()
+    repo = CallRepository(svc.sessions)
+    repo.start_call("hotline1-1", channel_id="hotline1-1", caller=CALLER, dialled="1022", started_at=now,
+                    answered_at=now, recording_file=str(tmp_path / "rec" / REC))
+    _wav(tmp_path / "rec" / REC, 3.0)
+    repo.add_recording("hotline1-1", audio_facts(tmp_path / "rec" / REC, tmp_path / "rec"), now)
+    _wav(tmp_path / "rec" / "2026/11/25/stray.wav", 1.0)           # on disk, but no call of ours
+    (tmp_path / "secret.txt").write_text("outside the recordings root")
+    mine = ctx.tickets(svc.sessions).create(channel="phone", caller=CALLER, content="Đèn ĐƯỜNG hẻm 12 không sáng",
+                                            category="infrastructure", actor="lan")
+    svc.tickets.assign(mine["code"], "department:03", actor="lan")
+    other = svc.tickets.create(channel="phone", caller="0987654321", content="Hỏi thủ tục cấp đổi bằng lái",
+                               category="procedures", actor="lan")
+    return {"app": app, "ctx": ctx, "svc": svc, "mine": mine["code"], "other": other["code"], "tmp": tmp_path}
+
+
+def sign_in(app: Flask, username: str) -> FlaskClient:
+    client = app.test_client()
+    page = client.get("/login")
+    token = re.search(r'name="csrf_token" value="([^"]+)"', page.get_data(as_text=True))
+    assert token, "the sign-in form carries a CSRF token"
+    answer = client.post("/login", data={"username": username, "password": PASSWORD, "csrf_token": token.group(1)})
+    assert answer.status_code == 302, answer.get_data(as_text=True)
+    return client
+
+
+def csrf_of(client: FlaskClient, url: str = "/tickets/") -> str:
+    found = re.search(r'name="csrf-token" content="([^"]+)"', client.get(url).get_data(as_text=True))
+    assert found
+    return found.group(1)
+
+
+def urls(app: Flask, world: dict[str, Any]) -> list[tuple[str, str, str]]:
+    """(method, url, endpoint) of every route, with real values for its arguments."""
+    values = {"code": world["mine"], "rel": REC}
+    out = []
+    for rule in app.url_map.iter_rules():
+        if rule.endpoint == "static":
+            continue
+        url = rule.rule
+        for arg in rule.arguments:
+            url = re.sub(r"<(?:[a-z]+:)?" + arg + ">", values[arg], url)
+        for method in sorted((rule.methods or set()) - {"HEAD", "OPTIONS"}):
+            out.append((method, url, rule.endpoint))
+    return out
+
+
+def test_every_route_declares_who_may_use_it_and_the_server_enforces_it(world: dict[str, Any]) -> None:
+    app: Flask = world["app"]
+    app.config["WTF_CSRF_ENABLED"] = False       # CSRF has its own test below
+    routes = urls(app, world)
+    assert len(routes) >= 15
+    for _method, _url, endpoint in routes:
+        permission = getattr(app.view_functions[endpoint], "permission", None)
+        assert permission == "public" or permission in PERMISSIONS, f"{endpoint} declares no permission"
+    for name, role in {**ROLES, None: None}.items():
+        client = sign_in(app, name) if name else app.test_client()
+        for method, url, endpoint in routes:
+            permission = app.view_functions[endpoint].permission
+            if endpoint == "auth.logout":
+                continue                                  # would end the session of the rest of the loop
+            got = client.open(url, method=method).status_code
+            if permission == "public":
+                assert got in (200, 302, 401), (name, method, url, got)
+            elif role is None:
+                assert got == (401 if url.startswith("/api/") else 302), (method, url, got)
+            elif role in PERMISSIONS[permission]:
+                assert got not in (401, 403), (name, method, url, got)
+            else:
+                assert got == 403, (name, method, url, got)
+
+
+def test_every_form_needs_its_csrf_token(world: dict[str, Any]) -> None:
+    app: Flask = world["app"]
+    client = sign_in(app, "an")
+    posts = [(url, endpoint) for method, url, endpoint in urls(app, world) if method == "POST"]
+    assert {e for _u, e in posts} >= {"auth.login", "auth.logout", "tickets.assign", "tickets.answer",
+                                      "tickets.start", "tickets.close"}
+    for url, _endpoint in posts:
+        assert client.post(url, data={}).status_code == 400, url
+    token = csrf_of(client)
+    got = client.post(f"/tickets/{world['other']}/assign", data={"agency": "department:01", "csrf_token": token})
+    assert got.status_code == 302
+    assert world["svc"].tickets.get(world["other"])["agency"] == "department:01"
+
+
+def test_wrong_password_is_refused_in_vietnamese_and_passwords_are_argon2(world: dict[str, Any]) -> None:
+    client = world["app"].test_client()
+    token = re.search(r'name="csrf_token" value="([^"]+)"', client.get("/login").get_data(as_text=True))
+    assert token
+    got = client.post("/login", data={"username": "lan", "password": "sai mật khẩu", "csrf_token": token.group(1)})
+    assert got.status_code == 401 and "Tên đăng nhập hoặc mật khẩu không đúng" in got.get_data(as_text=True)
+    assert client.get("/tickets/").status_code == 302
+    with world["svc"].sessions() as s:
+        hashes = [u.password_hash for u in s.scalars(select(User))]
+    assert all(h.startswith("$argon2id$") and PASSWORD not in h for h in hashes)
+    # after signing in elsewhere, an open redirect is not followed
+    client = sign_in(world["app"], "lan")
+    token2 = csrf_of(client)
+    client.post("/logout", data={"csrf_token": token2})
+    page = client.get("/login?next=//evil.example/")
+    t3 = re.search(r'name="csrf_token" value="([^"]+)"', page.get_data(as_text=True))
+    assert t3
+    got = client.post("/login?next=//evil.example/", data={"username": "lan", "password": PASSWORD,
+                                                          "csrf_token": t3.group(1)})
+    assert got.status_code == 302 and got.headers["Location"] == "/"
+
+
+def test_supervisor_replays_with_a_seek_and_each_play_is_logged(world: dict[str, Any]) -> None:
+    app, svc = world["app"], world["svc"]
+    sup = sign_in(app, "binh")
+    whole = sup.get(f"/recordings/file/{REC}")
+    assert whole.status_code == 200 and whole.headers["Accept-Ranges"] == "bytes"
+    size = int(whole.headers["Content-Length"])
+    assert size == 44 + 2 * 8000 * 3                     # the 3 s WAV itself
+    seek = sup.get(f"/recordings/file/{REC}", headers={"Range": "bytes=24044-"})
+    assert seek.status_code == 206 and seek.headers["Content-Range"] == f"bytes 24044-{size - 1}/{size}"
+    assert len(seek.data) == size - 24044
+    download = sup.get(f"/recordings/file/{REC}?download=1")
+    assert download.status_code == 200 and "attachment" in download.headers["Content-Disposition"]
+    with svc.sessions() as s:
+        log = [(a.username, a.action, a.resource, a.call_id, (a.detail or {}).get("range"))
+               for a in s.scalars(select(AccessLog).order_by(AccessLog.id))]
+    assert log == [("binh", "play", REC, "hotline1-1", None), ("binh", "play", REC, "hotline1-1", "bytes=24044-"),
+                   ("binh", "download", REC, "hotline1-1", None)]
+    op = sign_in(app, "lan")
+    assert op.get(f"/recordings/file/{REC}").status_code == 403
+    for trick in ("../secret.txt", "2026/../../secret.txt", "%2e%2e/secret.txt", "..%2fsecret.txt", "/etc/passwd",
+                  "/" + str(world["tmp"] / "secret.txt"), "2026/11/25/stray.wav", "2026/11/25", "2026/11/25/"):
+        got = sup.get(f"/recordings/file/{trick}", follow_redirects=True)   # Werkzeug merges "//" first
+        assert got.status_code == 404 and b"outside" not in got.data and b"root:" not in got.data, trick
+    with svc.sessions() as s:
+        assert len(list(s.scalars(select(AccessLog)))) == 3      # refused requests served and logged nothing
+
+
+def test_agency_sees_and_answers_only_its_own_tickets_with_numbers_masked(world: dict[str, Any]) -> None:
+    client = sign_in(world["app"], "xd")
+    inbox = client.get("/tickets/").get_data(as_text=True)
+    assert world["mine"] in inbox and world["other"] not in inbox
+    assert CALLER not in inbox and "0912***678" in inbox
+    assert client.get(f"/tickets/{world['other']}").status_code == 404
+    assert client.get("/tickets/?agency=department:01").get_data(as_text=True).count(world["other"]) == 0
+    token = csrf_of(client)
+    got = client.post(f"/tickets/{world['mine']}/answer", data={"text": "Đã sửa đèn ngày 26/11", "csrf_token": token})
+    assert got.status_code == 302
+    assert world["svc"].tickets.get(world["mine"])["status"] == "answered"
+    assert client.post(f"/tickets/{world['other']}/answer",
+                       data={"text": "không phải của tôi", "csrf_token": token}).status_code == 404
+    op = sign_in(world["app"], "lan")
+    assert CALLER in op.get("/tickets/").get_data(as_text=True)
+
+
+def test_inbox_filters_and_search_with_vietnamese_case(world: dict[str, Any]) -> None:
+    client = sign_in(world["app"], "lan")
+    found = client.get("/tickets/?search=đường").get_data(as_text=True)
+    assert world["mine"] in found and world["other"] not in found
+    found = client.get("/tickets/?search=BẰNG+LÁI").get_data(as_text=True)
+    assert world["other"] in found and world["mine"] not in found
+    assigned = client.get("/tickets/?status=assigned").get_data(as_text=True)
+    assert world["mine"] in assigned and world["other"] not in assigned
+    page = client.get(f"/tickets/{world['mine']}").get_data(as_text=True)
+    assert "Chuyển cơ quan" in page and "Sở Xây dựng" in page
+
+
+def test_api_needs_a_token_and_keeps_the_same_rules(world: dict[str, Any]) -> None:
+    app, svc = world["app"], world["svc"]
+    client = app.test_client()
+    assert client.get("/api/tickets").status_code == 401
+    assert client.get("/api/tickets", headers={"Authorization": "Bearer h1022_wrong"}).status_code == 401
+    agency = svc.users.issue_token("xd")
+    got = client.get("/api/tickets", headers={"Authorization": f"Bearer {agency}"})
+    assert got.status_code == 200
+    tickets = got.get_json()["tickets"]
+    assert [t["code"] for t in tickets] == [world["mine"]] and tickets[0]["caller"] == "0912***678"
+    assert client.get("/api/recordings", headers={"Authorization": f"Bearer {agency}"}).status_code == 403
+    sup = svc.users.issue_token("binh")
+    recs = client.get("/api/recordings", headers={"Authorization": f"Bearer {sup}"}).get_json()["recordings"]
+    assert [r["path"] for r in recs] == [REC] and recs[0]["url"] == f"/recordings/file/{REC}"
+    svc.users.set_active("binh", False)
+    assert client.get("/api/recordings", headers={"Authorization": f"Bearer {sup}"}).status_code == 401
+    assert client.post("/api/tickets").status_code in (401, 405)
