@@ -7,17 +7,43 @@ deterministic and writes only files whose content changed.
 from __future__ import annotations
 
 import os
+import subprocess
 from collections.abc import Collection, Sequence
 from pathlib import Path
 from typing import Any
 
 import jinja2
 
+from .errors import ConfigError
+
 TEMPLATES = Path(__file__).resolve().parent.parent / "asterisk_conf"
 QUEUE_NAME = "hotline"      # the app_queue queue of the operators (queues.conf, AMI QueueAdd)
 SYSTEM_DATA_DIR = Path("/usr/share/asterisk")   # astdatadir of the Debian package (as Asterisk sees it)
 QUEUE_LANGUAGE = "vi"       # the callers' language in the queue: sounds/vi/queue-*.wav, digits/*
 BANNER = "Rendered by `hotline up` from asterisk_conf/{name}.j2 — do not edit; edit the template or the settings."
+
+
+def dtls_certificate(dest_dir: Path) -> dict[str, str]:
+    """The self-signed certificate of the softphones' DTLS-SRTP, made once beside the configuration.
+
+    Browsers do not check it against an authority: they pin its fingerprint from the SDP, which the
+    signalling (WebSocket, behind TLS in production) protects.
+    """
+    cert, key = dest_dir / "dtls.pem", dest_dir / "dtls.key"
+    if not (cert.exists() and key.exists()):
+        dest_dir.mkdir(parents=True, exist_ok=True)
+        try:
+            subprocess.run(["openssl", "req", "-x509", "-newkey", "ec", "-pkeyopt", "ec_paramgen_curve:prime256v1",
+                            "-nodes", "-days", "3650", "-subj", "/CN=hotline-1022 softphones",
+                            "-keyout", str(key), "-out", str(cert)], check=True, capture_output=True, timeout=60)
+        except FileNotFoundError:
+            raise ConfigError(cert, None, "openssl is missing: the softphones' DTLS certificate cannot be made",
+                              "install it (apt-get install openssl; scripts/bootstrap does) and run again") from None
+        except subprocess.CalledProcessError as exc:
+            raise ConfigError(cert, None, f"openssl failed: {exc.stderr.decode(errors='replace')[-300:]}",
+                              "check that the configuration directory is writable") from None
+        os.chmod(key, 0o640)
+    return {"dtls_cert": str(cert), "dtls_key": str(key)}
 
 
 def render(settings: Any, secrets: Any, directory: Any, dest_dir: Path, clock_offset: float = 0.0,
@@ -50,6 +76,7 @@ def render(settings: Any, secrets: Any, directory: Any, dest_dir: Path, clock_of
         "voicemail_max": int(settings.voicemail.max_seconds),
         "queue_name": QUEUE_NAME,
         "operators": list(operators),
+        **dtls_certificate(dest_dir),
         "data_dir": str(data_dir(settings)),
     }
     for template in sorted(templates.glob("*.conf.j2")):

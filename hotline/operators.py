@@ -27,6 +27,7 @@ from .errors import HotlineError
 log = logging.getLogger("hotline.operators")
 
 PAUSE_REASONS = ("break", "training", "meeting", "other")
+PHONES = ("desk", "web")
 NAME_RE = re.compile(r"^[a-z0-9][a-z0-9_.-]{1,62}$")
 RESERVED = frozenset({"global", "anonymous", "transport-udp", "endpoint-common", "operator-common"})
 ON_CALL_DEVICE = frozenset({"in_use", "busy", "ring_in_use", "on_hold"})
@@ -53,6 +54,7 @@ class OperatorEndpoint:
     name: str
     display_name: str
     contact: str | None
+    phone: str = "desk"      # desk: SIP over UDP; web: the console's softphone (WebRTC)
 
 
 @dataclass(frozen=True)
@@ -149,8 +151,15 @@ class OperatorService:
         self.reserved = RESERVED | set(reserved)
 
     # -- who -----------------------------------------------------------------------------
-    def add(self, name: str, display_name: str, contact: str | None = None) -> tuple[OperatorEndpoint, str]:
-        """Create (or re-activate) an operator; return it and its SIP password."""
+    def add(self, name: str, display_name: str, contact: str | None = None,
+            phone: str = "desk") -> tuple[OperatorEndpoint, str]:
+        """Create (or re-activate) an operator; return it and its SIP password.
+
+        ``phone``: "desk" (a SIP phone over UDP) or "web" (the console's WebRTC softphone)."""
+        if phone not in PHONES:
+            raise OperatorError(f"phone {phone!r}: desk (a SIP phone) or web (the console's softphone)")
+        if phone == "web" and contact is not None:
+            raise OperatorError("the console's softphone registers itself: no --contact with --web")
         if not NAME_RE.match(name) or name in self.reserved:
             raise OperatorError(f"{name!r} cannot be an operator name: use lower-case letters, digits, '-', "
                                 "'_' or '.', 2-63 characters, not a desk's endpoint (e.g. op-lan)")
@@ -164,10 +173,10 @@ class OperatorService:
                 raise OperatorError(f"operator {name} already exists (hotline operators list)")
             if row is None:
                 row = Operator(name=name, display_name=display_name.strip(), contact=contact,
-                               created_at=self.clock.now(), active=True)
+                               created_at=self.clock.now(), active=True, phone=phone)
                 s.add(row)
             else:
-                row.display_name, row.contact, row.active = display_name.strip(), contact, True
+                row.display_name, row.contact, row.active, row.phone = display_name.strip(), contact, True, phone
             endpoint = _endpoint(row)
         log.info("operator %s added (%s)", name, endpoint.display_name)
         return endpoint, self.secrets.endpoint_password(name)
@@ -289,7 +298,7 @@ class OperatorService:
 
 
 def _endpoint(row: Operator) -> OperatorEndpoint:
-    return OperatorEndpoint(row.name, row.display_name, row.contact)
+    return OperatorEndpoint(row.name, row.display_name, row.contact, row.phone or "desk")
 
 
 def operator_service(settings: Any, secrets: Any, clock: Any, directory: Any,

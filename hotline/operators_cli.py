@@ -40,16 +40,21 @@ def operators_group() -> None:
 @operators_group.command("add")
 @click.argument("name")
 @click.option("--name", "display_name", required=True, help='Full name, e.g. "Nguyễn Thị Lan".')
+@click.option("--web", is_flag=True, help="The operator's phone is the console's softphone (WebRTC), "
+                                           "not a desk SIP phone.")
 @click.option("--contact", default=None, help="Fixed SIP address of the phone instead of registering, "
                                                "e.g. sip:op-lan@192.0.2.10:5060.")
-def add(name: str, display_name: str, contact: str | None) -> None:
+def add(name: str, display_name: str, contact: str | None, web: bool) -> None:
     """Add an operator NAME (login and SIP user name, e.g. op-lan) with a generated SIP password."""
     with _service() as (ctx, service):
-        endpoint, password = service.add(name, display_name, contact)
+        endpoint, password = service.add(name, display_name, contact, phone="web" if web else "desk")
         reloaded = apply_endpoints(ctx, service)
     click.echo(f"✓ operator {endpoint.name} ({endpoint.display_name}) added")
     s = ctx.settings
-    if contact:
+    if web:
+        click.echo("  phone: the console's softphone (sign in to the console as a user with --operator "
+                   f"{name}: hotline users add … --role operator --operator {name})")
+    elif contact:
         click.echo(f"  calls go to {contact}")
     else:
         click.echo(f"  SIP account: user {name}, password {password}, server {s.sip.bind}:{s.sip.port} (UDP)")

@@ -335,6 +335,10 @@ class ConsoleSettings(_Section):
     page_size: int = Field(default=50, ge=10, le=500)   # tickets, calls, recordings per page
     secure_cookies: bool = False   # true behind HTTPS: the session cookie is sent over TLS only
     session_hours: float = Field(default=12.0, gt=0)    # a signed-in session lasts this long
+    # Where browsers reach Asterisk's SIP WebSocket; empty: ws://<asterisk http_bind>:<http_port>/ws
+    # (behind the TLS proxy: wss://console.example.gov.vn/ws).
+    sip_websocket_url: str = ""
+    ice_timeout_ms: int = Field(default=1500, ge=200, le=10000)   # a closed network must not stall a call
 
 
 class DatabaseSettings(_Section):

@@ -17,6 +17,7 @@ PERMISSIONS: dict[str, frozenset[str]] = {
     "tickets.write": frozenset({OP, SUP, ADM}),             # create, categorise, assign, close
     "tickets.answer": frozenset({OP, SUP, ADM, AG}),        # agency: their agency's tickets only
     "calls.view": frozenset({OP, SUP, ADM}),                # call history of a number
+    "phone.use": frozenset({OP, SUP, ADM}),                 # the softphone (users linked to an operator)
     "recordings.play": frozenset({SUP, ADM}),               # replay, download (AccessLog)
     "users.manage": frozenset({ADM}),
 }

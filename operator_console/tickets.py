@@ -7,7 +7,7 @@ from __future__ import annotations
 
 from typing import Any
 
-from flask import Blueprint, abort, flash, redirect, render_template, request, url_for
+from flask import Blueprint, abort, flash, jsonify, redirect, render_template, request, url_for
 from flask_login import current_user
 from werkzeug.wrappers import Response
 
@@ -49,6 +49,19 @@ def inbox() -> Any:
     return render_template("inbox.html", tickets=rows[:size], more=len(rows) > size, page=page, f=f,
                            statuses=STATUS_VI, channels=CHANNELS_VI, categories=svc.ctx.categories.entries,
                            agencies=svc.ctx.directory.entries, now=svc.ctx.clock.now())
+
+
+@bp.route("/latest")
+@requires("tickets.view")
+def latest() -> Any:
+    """Tickets newer than ``after`` (an id) that the open inbox's filters would show, as table rows:
+    the inbox asks every second, so a voicemail's ticket appears without reloading the page."""
+    svc = services()
+    after = request.args.get("after", "")
+    f = filters_from(request.args)
+    rows = svc.tickets.list(limit=50, after_id=int(after) if after.isdigit() else 0, **f)
+    html = render_template("_ticket_rows.html", tickets=rows, channels=CHANNELS_VI, now=svc.ctx.clock.now())
+    return jsonify(ids=[t["id"] for t in rows], html=html)
 
 
 @bp.route("/<code>")

@@ -171,6 +171,8 @@ class Operator(Base):
     contact: Mapped[str | None] = mapped_column(String(256))           # fixed contact instead of registering
     created_at: Mapped[datetime] = mapped_column(UTCDateTime())
     active: Mapped[bool] = mapped_column(default=True)
+    # desk: a SIP phone over UDP; web: the console's browser softphone (WebRTC over WebSocket)
+    phone: Mapped[str] = mapped_column(String(8), default="desk", server_default="desk")
 
 
 class OperatorEvent(Base):

@@ -133,10 +133,12 @@ class TicketService:
 
     def list(self, *, status: str | None = None, agency: str | None = None, category: str | None = None,
              overdue: bool = False, limit: int = 50, channel: str | None = None, search: str | None = None,
-             caller: str | None = None, offset: int = 0) -> list[dict[str, Any]]:
+             caller: str | None = None, offset: int = 0, after_id: int | None = None) -> list[dict[str, Any]]:
         """Tickets, newest first; ``overdue``: open ones past their deadline; ``search``: words in the
         code, the number, the content or the voicemail's transcript (every word, any case)."""
         q = _full().order_by(Ticket.received_at.desc(), Ticket.id.desc()).limit(limit).offset(offset)
+        if after_id is not None:
+            q = q.where(Ticket.id > after_id)
         if status:
             q = q.where(Ticket.status == status)
         if agency:

@@ -233,3 +233,20 @@ def test_api_needs_a_token_and_keeps_the_same_rules(world: dict[str, Any]) -> No
     svc.users.set_active("binh", False)
     assert client.get("/api/recordings", headers={"Authorization": f"Bearer {sup}"}).status_code == 401
     assert client.post("/api/tickets").status_code in (401, 405)
+
+
+def test_an_open_inbox_gets_new_tickets_without_reloading(world: dict[str, Any]) -> None:
+    svc = world["svc"]
+    newest = max(t["id"] for t in svc.tickets.list())
+    op = sign_in(world["app"], "lan")
+    page = op.get("/tickets/").get_data(as_text=True)
+    assert f'data-latest="{newest}"' in page and 'data-live="1"' in page
+    assert op.get(f"/tickets/latest?after={newest}").get_json() == {"ids": [], "html": ""}
+    fresh = svc.tickets.create(channel="voicemail", caller="0911222333", content="Lời nhắn: hỏi về học phí",
+                               actor="worker")
+    got = op.get(f"/tickets/latest?after={newest}").get_json()
+    assert got["ids"] == [fresh["id"]] and fresh["code"] in got["html"] and "Hộp thư thoại" in got["html"]
+    # the filters of the open inbox apply, and an agency never gets another agency's tickets
+    assert op.get(f"/tickets/latest?after={newest}&channel=phone").get_json()["ids"] == []
+    agency = sign_in(world["app"], "xd")
+    assert agency.get(f"/tickets/latest?after={newest}").get_json()["ids"] == []

@@ -1,4 +1,4 @@
-"""console users and access log
+"""console users and access log; operators' phone kind (desk or the console's softphone)
 
 Revision ID: 0004
 Revises: 0003
@@ -46,9 +46,13 @@ def upgrade() -> None:
     sa.UniqueConstraint('token_hash'),
     sa.UniqueConstraint('username')
     )
+    with op.batch_alter_table('operators', schema=None) as batch_op:
+        batch_op.add_column(sa.Column('phone', sa.String(length=8), server_default='desk', nullable=False))
 
 
 def downgrade() -> None:
+    with op.batch_alter_table('operators', schema=None) as batch_op:
+        batch_op.drop_column('phone')
     op.drop_table('users')
     with op.batch_alter_table('access_log', schema=None) as batch_op:
         batch_op.drop_index(batch_op.f('ix_access_log_username'))

@@ -1,0 +1,149 @@
+"""The operator's softphone page and what it calls: its SIP account, state changes, the caller's
+history, transfers and the ticket written during a call.
+
+The page registers to Asterisk itself (SIP.js over WebSocket, WebRTC media); the server only
+hands the signed-in operator their own SIP account and acts for them over AMI, through the same
+services as ``hotline operators`` and ``hotline transfer``.
+"""
+from __future__ import annotations
+
+from typing import Any
+
+from flask import Blueprint, abort, jsonify, render_template, request
+from flask_login import current_user
+from sqlalchemy import select
+
+from hotline.db.models import Call
+from hotline.errors import HotlineError
+from hotline.operators import PAUSE_REASONS, OperatorService, operator_service
+from hotline.tickets.service import TicketError
+from hotline.transfers import TransferRequest, transfer_service
+
+from .auth import requires
+from .services import services
+
+bp = Blueprint("phone", __name__, url_prefix="/phone")
+REASONS_VI = {"break": "Nghỉ giải lao", "training": "Tập huấn", "meeting": "Họp", "other": "Việc khác"}
+
+
+def _operator() -> str:
+    name = current_user.user.operator
+    if not name:
+        abort(409, "Tài khoản này chưa gắn với máy tổng đài viên nào (hotline users add … --operator TÊN).")
+    return str(name)
+
+
+def _operators() -> OperatorService:
+    svc = services()
+    c = svc.ctx
+    return operator_service(c.settings, c.secrets, c.clock, c.directory, svc.sessions)
+
+
+def _fail(exc: Exception) -> Any:
+    return jsonify(error="refused", message=str(exc)), 409
+
+
+@bp.route("/")
+@requires("phone.use")
+def page() -> Any:
+    svc = services()
+    return render_template("phone.html", reasons=REASONS_VI, operator=current_user.user.operator,
+                           agencies=svc.ctx.directory.entries, categories=svc.ctx.categories.entries)
+
+
+@bp.route("/account")
+@requires("phone.use")
+def account() -> Any:
+    """The signed-in operator's own SIP account (nobody else's) and the softphone's settings."""
+    svc = services()
+    name = _operator()
+    s = svc.ctx.settings
+    ws = s.console.sip_websocket_url or f"ws://{s.asterisk.http_bind}:{s.asterisk.http_port}/ws"
+    host = s.asterisk.http_bind
+    return jsonify(websocket=ws, uri=f"sip:{name}@{host}", username=name,
+                   password=svc.ctx.secrets.endpoint_password(name), display_name=current_user.user.full_name,
+                   ice_timeout_ms=s.console.ice_timeout_ms, wrapup_seconds=s.queue.wrapup_seconds)
+
+
+@bp.route("/state", methods=["GET", "POST"])
+@requires("phone.use")
+def state() -> Any:
+    """GET: the operator's state; POST {state: available|paused|logged_out, reason}: change it."""
+    name = _operator()
+    ops = _operators()
+    if request.method == "POST":
+        body = request.get_json(silent=True) or {}
+        wanted, reason = body.get("state"), body.get("reason") or "break"
+        current = next((o for o in ops.states() if o.name == name), None)
+        try:
+            if wanted == "available":
+                if current is None or current.state == "logged_out":
+                    ops.login(name)
+                elif current.state == "paused":
+                    ops.resume(name)
+            elif wanted == "paused":
+                if reason not in PAUSE_REASONS:
+                    return _fail(ValueError(f"lý do tạm nghỉ: một trong {', '.join(PAUSE_REASONS)}"))
+                if current is None or current.state == "logged_out":
+                    ops.login(name)
+                ops.pause(name, reason)
+            elif wanted == "logged_out":
+                ops.logout(name)
+            else:
+                return _fail(ValueError("trạng thái: available, paused hoặc logged_out"))
+        except HotlineError as exc:
+            return _fail(exc)
+    now = next((o for o in ops.states() if o.name == name), None)
+    return jsonify(now.to_json() if now else {"name": name, "state": "logged_out"})
+
+
+@bp.route("/history")
+@requires("calls.view")
+def history() -> Any:
+    """A number's earlier tickets and calls, for the incoming-call card."""
+    svc = services()
+    number = (request.args.get("number") or "").strip()
+    if not number:
+        return jsonify(tickets=[], calls=[])
+    tickets = svc.tickets.list(caller=number, limit=10)
+    with svc.sessions() as s:
+        calls = [{"call_id": c.call_id, "started_at": c.started_at.isoformat(), "disposition": c.disposition,
+                  "operator": c.operator, "talk_seconds": c.talk_seconds}
+                 for c in s.scalars(select(Call).where(Call.caller == number).order_by(Call.started_at.desc())
+                                    .limit(10))]
+    return jsonify(tickets=[{"code": t["code"], "received_at": t["received_at"], "status_vi": t["status_vi"],
+                             "content": t["content"][:200]} for t in tickets], calls=calls)
+
+
+@bp.route("/transfer", methods=["POST"])
+@requires("phone.use")
+def transfer() -> Any:
+    """{call_id, target: "department:01", attended: bool}: blind or attended transfer over AMI."""
+    name = _operator()
+    body = request.get_json(silent=True) or {}
+    kind, _, code = str(body.get("target", "")).partition(":")
+    svc = services()
+    try:
+        channel = transfer_service(svc.ctx.settings, svc.ctx.secrets, svc.ctx.directory).transfer(
+            TransferRequest(str(body.get("call_id", "")), kind, code, name, bool(body.get("attended"))))
+    except HotlineError as exc:
+        return _fail(exc)
+    return jsonify(started=True, channel=channel)
+
+
+@bp.route("/ticket", methods=["POST"])
+@requires("tickets.write")
+def ticket() -> Any:
+    """{call_id, caller, content, category}: the ticket the operator writes during the call."""
+    svc = services()
+    body = request.get_json(silent=True) or {}
+    if not str(body.get("content", "")).strip():
+        return _fail(ValueError("Phiếu cần có nội dung phản ánh, kiến nghị."))
+    try:
+        created = svc.tickets.create(channel="phone", caller=str(body.get("caller", "")),
+                                     content=str(body.get("content", "")).strip(),
+                                     category=body.get("category") or None, actor=current_user.name,
+                                     call_id=str(body["call_id"]) if body.get("call_id") else None)
+    except (TicketError, LookupError) as exc:
+        return _fail(exc)
+    return jsonify(code=created["code"], due_at=created["due_at"])

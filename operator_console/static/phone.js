@@ -1,0 +1,216 @@
+// The operator's softphone: SIP.js over WebSocket to Asterisk, WebRTC audio, and the console's
+// own endpoints (/phone/...) for the operator's state, the caller's history, transfers, tickets.
+import { Inviter, Registerer, RegistererState, SessionState, UserAgent, Web } from "./vendor/sip.js/index.js";
+
+const $ = (id) => document.getElementById(id);
+const csrf = document.querySelector('meta[name="csrf-token"]').content;
+const STATES = { available: "Sẵn sàng", on_call: "Đang nghe máy", wrap_up: "Hoàn tất cuộc gọi",
+                 paused: "Tạm nghỉ", logged_out: "Chưa vào ca" };
+let ua, registerer, session = null, callId = "", caller = "", timer = null, attended = false;
+
+async function api(path, body) {
+  const res = await fetch(path, body === undefined ? {} : {
+    method: "POST", headers: { "Content-Type": "application/json", "X-CSRFToken": csrf },
+    body: JSON.stringify(body) });
+  const data = await res.json().catch(() => ({}));
+  if (!res.ok) { throw new Error(data.message || res.statusText); }
+  return data;
+}
+
+function say(id, text) { $(id).textContent = text; }
+
+function showState(st) {
+  const el = $("op-state");
+  el.dataset.state = st.state;
+  el.textContent = STATES[st.state] || st.state;
+}
+
+async function setState(state) {
+  try {
+    showState(await api("/phone/state", { state, reason: $("pause-reason").value }));
+  } catch (err) { say("call-msg", "Không đổi được trạng thái: " + err.message); }
+}
+
+function attachAudio(s) {
+  const pc = s.sessionDescriptionHandler.peerConnection;
+  const stream = new MediaStream();
+  pc.getReceivers().forEach((r) => { if (r.track) { stream.addTrack(r.track); } });
+  $("remote-audio").srcObject = stream;
+}
+
+function startTimer() {
+  const t0 = Date.now();
+  timer = setInterval(() => {
+    const s = Math.floor((Date.now() - t0) / 1000);
+    say("call-timer", `${Math.floor(s / 60)}:${String(s % 60).padStart(2, "0")}`);
+  }, 500);
+}
+
+function wrapUp(seconds) {
+  if (!seconds) { return; }
+  const el = $("wrapup");
+  let left = seconds;
+  el.hidden = false;
+  const tick = () => {
+    el.textContent = `(hoàn tất cuộc gọi: còn ${left} giây)`;
+    if (left-- <= 0) { clearInterval(id); el.hidden = true; api("/phone/state").then(showState).catch(() => {}); }
+  };
+  const id = setInterval(tick, 1000);
+  tick();
+}
+
+async function loadHistory(number) {
+  const box = $("history");
+  box.textContent = "";
+  if (!number) { return; }
+  try {
+    const h = await api("/phone/history?number=" + encodeURIComponent(number));
+    const part = (title, rows, fmt) => {
+      const h3 = document.createElement("h3"); h3.textContent = title; box.append(h3);
+      const ul = document.createElement("ul");
+      rows.forEach((r) => { const li = document.createElement("li"); li.textContent = fmt(r); ul.append(li); });
+      if (!rows.length) { const li = document.createElement("li"); li.textContent = "Chưa có."; ul.append(li); }
+      box.append(ul);
+    };
+    part("Phiếu trước đây", h.tickets, (t) => `${t.code} · ${t.status_vi} · ${t.content}`);
+    part("Cuộc gọi trước đây", h.calls, (c) => `${new Date(c.started_at).toLocaleString("vi-VN")} · ${c.disposition}`);
+  } catch (err) { box.textContent = "Không tải được lịch sử: " + err.message; }
+}
+
+function ended(msg) {
+  clearInterval(timer);
+  session = null;
+  attended = false;
+  $("btn-back").hidden = true;
+  $("call-card").dataset.state = "ended";
+  say("call-title", "Cuộc gọi đã kết thúc");
+  say("call-msg", msg || "");
+  $("btn-answer").disabled = true;
+  $("btn-hangup").disabled = true;
+}
+
+function incoming(invitation) {
+  if (session) { invitation.reject({ statusCode: 486 }); return; }
+  session = invitation;
+  callId = invitation.request.getHeader("X-Hotline-Call") || "";
+  caller = invitation.remoteIdentity.uri.user || "";
+  const card = $("call-card");
+  card.hidden = false;
+  card.dataset.state = "ringing";
+  card.dataset.callId = callId;
+  say("call-title", "Cuộc gọi đến");
+  say("caller", caller);
+  say("call-msg", "");
+  say("call-timer", "");
+  $("btn-answer").disabled = false;
+  $("btn-hangup").disabled = false;
+  say("ticket-msg", "");
+  loadHistory(caller);
+  invitation.stateChange.addListener((st) => {
+    if (st === SessionState.Established) {
+      card.dataset.state = "talking";
+      say("call-title", "Đang nói chuyện với");
+      $("btn-answer").disabled = true;
+      attachAudio(invitation);
+      startTimer();
+    } else if (st === SessionState.Terminated) {
+      const wasTalking = card.dataset.state === "talking";
+      ended(wasTalking ? "" : "Người gọi đã gác máy.");
+      if (wasTalking) { api("/phone/account").then((a) => wrapUp(a.wrapup_seconds)).catch(() => {}); }
+    }
+  });
+}
+
+async function main() {
+  const acc = await api("/phone/account");
+  ua = new UserAgent({
+    uri: UserAgent.makeURI(acc.uri),
+    displayName: acc.display_name,
+    authorizationUsername: acc.username,
+    authorizationPassword: acc.password,
+    transportOptions: { server: acc.websocket },
+    logBuiltinEnabled: false,
+    sessionDescriptionHandlerFactoryOptions: {
+      iceGatheringTimeout: acc.ice_timeout_ms,           // a closed network must not stall the answer
+      peerConnectionConfiguration: { iceServers: [] },
+    },
+    delegate: {
+      onInvite: incoming,
+      onDisconnect: () => { $("reg-state").dataset.state = "offline"; say("reg-state", "Mất kết nối, đang thử lại…"); },
+      onConnect: () => registerer && registerer.register().catch(() => {}),
+    },
+    reconnectionAttempts: 1000,
+    reconnectionDelay: 3,
+  });
+  registerer = new Registerer(ua, { expires: 120 });
+  registerer.stateChange.addListener((st) => {
+    const el = $("reg-state");
+    el.dataset.state = st === RegistererState.Registered ? "registered" : "offline";
+    el.textContent = st === RegistererState.Registered ? "Đã đăng ký với tổng đài" : "Chưa đăng ký";
+  });
+  await ua.start();
+  await registerer.register();
+  showState(await api("/phone/state"));
+}
+
+$("btn-available").addEventListener("click", () => setState("available"));
+$("btn-pause").addEventListener("click", () => setState("paused"));
+$("btn-logout").addEventListener("click", () => setState("logged_out"));
+$("btn-answer").addEventListener("click", () => {
+  if (session && session.state === SessionState.Initial) {
+    session.accept({ sessionDescriptionHandlerOptions: { constraints: { audio: true, video: false } } })
+      .catch((err) => say("call-msg", "Không trả lời được: " + err.message));
+  }
+});
+$("btn-hangup").addEventListener("click", () => {
+  if (!session) { return; }
+  if (session.state === SessionState.Established) { session.bye(); } else { session.reject(); }
+});
+$("btn-mute").addEventListener("click", (e) => {
+  if (!session || !session.sessionDescriptionHandler) { return; }
+  const muted = e.currentTarget.getAttribute("aria-pressed") !== "true";
+  session.sessionDescriptionHandler.peerConnection.getSenders().forEach((s) => { if (s.track) { s.track.enabled = !muted; } });
+  e.currentTarget.setAttribute("aria-pressed", String(muted));
+  e.currentTarget.textContent = muted ? "Bật tiếng" : "Tắt tiếng";
+});
+$("btn-hold").addEventListener("click", (e) => {
+  if (!session || session.state !== SessionState.Established) { return; }
+  const hold = e.currentTarget.getAttribute("aria-pressed") !== "true";
+  session.invite({ sessionDescriptionHandlerModifiers: hold ? [Web.holdModifier] : [] })
+    .then(() => { e.currentTarget.setAttribute("aria-pressed", String(hold)); e.currentTarget.textContent = hold ? "Tiếp tục" : "Giữ máy"; })
+    .catch((err) => say("call-msg", "Không giữ máy được: " + err.message));
+});
+document.querySelectorAll(".dtmf .key").forEach((b) => b.addEventListener("click", () => {
+  if (session && session.sessionDescriptionHandler) { session.sessionDescriptionHandler.sendDtmf(b.dataset.key); }
+}));
+async function transfer(isAttended) {
+  const target = $("xfer-search").value.trim();
+  if (!target.includes(":")) { say("call-msg", "Chọn đầu mối trong danh sách (ví dụ department:03)."); return; }
+  try {
+    await api("/phone/transfer", { call_id: callId, target, attended: isAttended });
+    attended = isAttended;
+    $("btn-back").hidden = !isAttended;
+    say("call-msg", isAttended ? "Đang gọi đầu mối; gác máy để chuyển, hoặc quay lại người gọi."
+                               : "Đã chuyển cuộc gọi.");
+  } catch (err) { say("call-msg", "Không chuyển được: " + err.message); }
+}
+$("btn-blind").addEventListener("click", () => transfer(false));
+$("btn-attended").addEventListener("click", () => transfer(true));
+$("btn-back").addEventListener("click", () => {     // features.conf atxferabort (*1): back to the caller
+  if (session && session.sessionDescriptionHandler && attended) {
+    session.sessionDescriptionHandler.sendDtmf("*1");
+    $("btn-back").hidden = true;
+  }
+});
+$("ticket-form").addEventListener("submit", async (e) => {
+  e.preventDefault();
+  try {
+    const t = await api("/phone/ticket", { call_id: callId, caller, category: $("ticket-category").value,
+                                           content: $("ticket-content").value });
+    say("ticket-msg", `Đã lưu phiếu ${t.code}.`);
+    $("ticket-msg").dataset.code = t.code;
+    $("ticket-content").value = "";
+  } catch (err) { say("ticket-msg", "Chưa lưu được phiếu: " + err.message); }
+});
+
+main().catch((err) => { $("reg-state").dataset.state = "failed"; say("reg-state", "Không kết nối được: " + err.message); });

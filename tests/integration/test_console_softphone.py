@@ -1,0 +1,167 @@
+"""The console in a real headless Chromium against the real Asterisk: the operator's softphone.
+
+An operator signs in, the page registers over WebSocket (Asterisk's contact list shows it), goes
+available, a SIPp caller presses 0, the page rings with the caller's number, the test clicks
+answer, audio flows both ways (Asterisk's RTP counters of the operator's WebRTC channel), the
+operator writes a ticket during the call and sends the caller on to a SIPp desk; the Call,
+Transfer and Ticket rows show it all. Screenshots go to test-artifacts/console/.
+"""
+from __future__ import annotations
+
+import os
+import re
+import socket
+import subprocess
+import sys
+from collections.abc import Iterator
+from pathlib import Path
+from typing import Any
+
+import pytest
+
+from hotline.sipp.runner import start_uas
+from tests.support.calls import start
+from tests.support.stack import ROOT, Stack, desk_ports, wait_for
+
+from .test_operator_transfers import caller_steps
+
+pytestmark = pytest.mark.asterisk
+playwright = pytest.importorskip("playwright.sync_api")
+
+OPERATOR, USER, PASSWORD = "op-web-lan", "lan.web", "mật-khẩu-thử-nghiệm"
+CALLER = "0950000555"
+DESK = "desk-d02"
+CHROMIUM = os.environ.get("HOTLINE_TEST_CHROMIUM", "/usr/bin/chromium")
+ARTIFACTS = Path(os.environ.get("HOTLINE_TEST_ARTIFACTS", "test-artifacts")) / "console"
+
+
+def hotline(stack: Stack, *args: str) -> str:
+    done = subprocess.run([sys.executable, "-m", "hotline.cli", *args], cwd=ROOT, env=stack.app_env,
+                          capture_output=True, text=True, timeout=60)
+    assert done.returncode == 0, done.stderr + done.stdout
+    return done.stdout
+
+
+def _free_port() -> int:
+    with socket.socket() as s:
+        s.bind(("127.0.0.1", 0))
+        return int(s.getsockname()[1])
+
+
+@pytest.fixture()
+def console(open_hours: Stack) -> Iterator[str]:
+    """`hotline console` of the stack, with a web operator and the user who is that operator."""
+    hotline(open_hours, "operators", "add", OPERATOR, "--name", "Nguyễn Thị Lan", "--web")
+    hotline(open_hours, "users", "add", USER, "--name", "Nguyễn Thị Lan", "--role", "operator",
+            "--operator", OPERATOR, "--password", PASSWORD)
+    port = _free_port()
+    open_hours.start_proc("console", open_hours.app_env,
+                          argv=[sys.executable, "-m", "hotline.cli", "console", "--port", str(port)])
+    url = f"http://127.0.0.1:{port}"
+    wait_for(lambda: _answers(port), 20, "the console to listen")
+    try:
+        yield url
+    finally:
+        open_hours.kill("console")
+        for args in (("operators", "logout", OPERATOR), ("operators", "remove", OPERATOR)):
+            subprocess.run([sys.executable, "-m", "hotline.cli", *args], cwd=ROOT, env=open_hours.app_env,
+                           capture_output=True, timeout=60)
+        hotline(open_hours, "users", "disable", USER)
+
+
+def _answers(port: int) -> bool:
+    with socket.socket() as s:
+        s.settimeout(0.5)
+        return s.connect_ex(("127.0.0.1", port)) == 0
+
+
+@pytest.fixture()
+def page(console: str) -> Iterator[Any]:
+    if not Path(CHROMIUM).exists():
+        pytest.fail(f"no Chromium at {CHROMIUM}: scripts/test installs Debian's chromium")
+    with playwright.sync_playwright() as p:
+        browser = p.chromium.launch(executable_path=CHROMIUM, headless=True, args=[
+            "--use-fake-ui-for-media-stream", "--use-fake-device-for-media-stream",
+            "--disable-features=WebRtcHideLocalIpsWithMdns", "--autoplay-policy=no-user-gesture-required"])
+        context = browser.new_context(viewport={"width": 1366, "height": 768}, locale="vi-VN",
+                                      permissions=["microphone"])
+        pg = context.new_page()
+        pg.set_default_timeout(20_000)
+        try:
+            yield pg
+        finally:
+            context.close()
+            browser.close()
+
+
+def shot(page: Any, name: str) -> None:
+    ARTIFACTS.mkdir(parents=True, exist_ok=True)
+    page.screenshot(path=str(ARTIFACTS / f"{name}.png"), full_page=True)
+
+
+def rtp_counts(stack: Stack, endpoint: str) -> tuple[int, int]:
+    """Received and sent RTP packets of ``endpoint``'s channel (`pjsip show channelstats`)."""
+    assert stack.asterisk is not None
+    out = stack.asterisk.rx("pjsip show channelstats")
+    for line in out.splitlines():
+        if endpoint in line:
+            numbers = [int(n) for n in re.findall(r"(?<![\w.:/-])(\d+)(?![\w.:/-])", line.split(endpoint, 1)[1])]
+            if len(numbers) >= 2:
+                return numbers[0], numbers[-1] if len(numbers) < 4 else numbers[3]
+    return 0, 0
+
+
+def test_operator_answers_in_the_browser_writes_a_ticket_and_transfers(open_hours: Stack, console: str, page: Any,
+                                                                      workdir: Path, speech: Path) -> None:
+    page.goto(console + "/login")
+    page.fill("input[name=username]", USER)
+    page.fill("input[name=password]", PASSWORD)
+    page.click("button[type=submit]")
+    page.goto(console + "/phone/")
+    page.wait_for_selector('#reg-state[data-state="registered"]')
+    assert open_hours.asterisk is not None
+    contacts = wait_for(lambda: OPERATOR in open_hours.asterisk.rx("pjsip show contacts")  # type: ignore[union-attr]
+                        and open_hours.asterisk.rx("pjsip show contacts"), 10,  # type: ignore[union-attr]
+                        "the softphone in Asterisk's contacts")
+    assert "transport=ws" in contacts or "ws" in contacts
+    page.click("#btn-available")
+    page.wait_for_selector('#op-state[data-state="available"]')
+    shot(page, "softphone-ready")
+
+    desk = start_uas(desk_ports()[DESK], ring_seconds=1, talk_seconds=5, hangup="local", workdir=workdir / "desk")
+    caller = start(open_hours, caller_steps(open_hours, speech, 4), caller=CALLER, workdir=workdir)
+    try:
+        page.wait_for_selector('#call-card[data-state="ringing"]', timeout=60_000)
+        assert page.text_content("#caller") == CALLER
+        call_id = page.get_attribute("#call-card", "data-call-id")
+        assert call_id and call_id in {r["call_id"] for r in open_hours.call_rows(CALLER)}
+        shot(page, "softphone-ringing")
+        page.click("#btn-answer")
+        page.wait_for_selector('#call-card[data-state="talking"]')
+        received, sent = wait_for(lambda: (lambda c: c if c[0] > 50 and c[1] > 50 else None)(
+            rtp_counts(open_hours, OPERATOR)), 20, "RTP both ways on the operator's channel")
+        assert received > 50 and sent > 50
+        page.fill("#ticket-content", "Ông Bình hỏi thủ tục cấp giấy phép xây dựng nhà ở riêng lẻ")
+        page.select_option("#ticket-category", "procedures")
+        page.click("#ticket-form button[type=submit]")
+        page.wait_for_selector("#ticket-msg[data-code]")
+        code = page.get_attribute("#ticket-msg", "data-code")
+        shot(page, "softphone-talking")
+        page.fill("#xfer-search", "department:02")
+        page.click("#btn-blind")
+        wait_for(lambda: desk.answered == 1, 30, "the desk to answer the transfer")
+        page.wait_for_selector('#call-card[data-state="ended"]')
+        result = caller.result(90)
+        assert result.ok and result.ended_by_remote, result.problems
+    finally:
+        caller.terminate()
+        desk.terminate()
+    row = open_hours.ended_call(CALLER)
+    assert row["operator"] == OPERATOR and row["queue_answered_at"]
+    [transfer] = row["transfers"]
+    assert (transfer["kind"], transfer["target"], transfer["requested_by"], transfer["outcome"]) == \
+        ("blind", "department:02", OPERATOR, "answered")
+    ticket = open_hours.ctx.tickets().get(str(code))
+    assert ticket is not None and ticket["call_id"] == call_id and ticket["caller"] == CALLER
+    assert ticket["category"] == "procedures" and "giấy phép xây dựng" in ticket["content"]
+    assert [e["actor"] for e in ticket["events"]] == [USER]
