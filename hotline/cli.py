@@ -112,6 +112,7 @@ def render_config() -> None:
 
 def _register_commands() -> None:
     """Commands that live beside their subsystem (set-up and processes, SIPp test calls)."""
+    from .kb_cli import kb_group
     from .operators_cli import operators_group
     from .report_cli import report_command
     from .sipp.cli import call_command
@@ -128,6 +129,7 @@ def _register_commands() -> None:
     main.add_command(tickets_group, "tickets")
     main.add_command(users_group, "users")
     main.add_command(console_command, "console")
+    main.add_command(kb_group, "kb")
 
 
 _register_commands()

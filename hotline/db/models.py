@@ -293,3 +293,20 @@ class AccessLog(Base):
     call_id: Mapped[str | None] = mapped_column(String(64), index=True)
     remote_addr: Mapped[str | None] = mapped_column(String(64))
     detail: Mapped[dict[str, Any]] = mapped_column(JSON, default=dict)   # e.g. the byte range asked
+
+
+class Article(Base):
+    """A knowledge-base article on an administrative procedure: what operators read to callers."""
+
+    __tablename__ = "articles"
+
+    id: Mapped[int] = mapped_column(Integer, primary_key=True)
+    title: Mapped[str] = mapped_column(String(256))
+    category: Mapped[str] = mapped_column(String(32), index=True)      # a ticket category code
+    summary: Mapped[str] = mapped_column(Text, default="")
+    documents: Mapped[str] = mapped_column(Text, default="")           # hồ sơ: one per line
+    fees: Mapped[str] = mapped_column(Text, default="")                # lệ phí
+    time_limit: Mapped[str] = mapped_column(String(256), default="")   # thời hạn giải quyết
+    desk: Mapped[str | None] = mapped_column(String(64))               # "department:03": where to file it
+    updated_at: Mapped[datetime] = mapped_column(UTCDateTime())
+    updated_by: Mapped[str] = mapped_column(String(64))

@@ -213,4 +213,21 @@ $("ticket-form").addEventListener("submit", async (e) => {
   } catch (err) { say("ticket-msg", "Chưa lưu được phiếu: " + err.message); }
 });
 
+let kbTimer = null;
+$("kb-q").addEventListener("input", () => {
+  clearTimeout(kbTimer);
+  kbTimer = setTimeout(async () => {
+    const list = $("kb-results");
+    const found = await api("/kb/search?q=" + encodeURIComponent($("kb-q").value)).catch(() => ({ articles: [] }));
+    list.textContent = "";
+    found.articles.forEach((a) => {
+      const li = document.createElement("li");
+      const link = document.createElement("a");
+      link.href = "/kb/" + a.id; link.target = "_blank"; link.textContent = a.title;
+      li.append(link, document.createTextNode(` — ${a.time_limit}; ${a.fees}`));
+      list.append(li);
+    });
+  }, 250);
+});
+
 main().catch((err) => { $("reg-state").dataset.state = "failed"; say("reg-state", "Không kết nối được: " + err.message); });

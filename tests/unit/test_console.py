@@ -65,7 +65,11 @@ def world(tmp_path: Path, database_url: str) -> dict[str, Any]:
     svc.tickets.assign(mine["code"], "department:03", actor="lan")
     other = svc.tickets.create(channel="phone", caller="0987654321", content="Hỏi thủ tục cấp đổi bằng lái",
                                category="procedures", actor="lan")
-    return {"app": app, "ctx": ctx, "svc": svc, "mine": mine["code"], "other": other["code"], "tmp": tmp_path}
+    from hotline.knowledge import KnowledgeBase
+    article = KnowledgeBase(svc.sessions, ctx.clock.now, ctx.categories, lambda _k: True).save(
+        {"title": "Đăng ký kết hôn", "category": "procedures", "documents": "Tờ khai đăng ký kết hôn"}, actor="an")
+    return {"app": app, "ctx": ctx, "svc": svc, "mine": mine["code"], "other": other["code"], "tmp": tmp_path,
+            "article": article.id}
 
 
 def sign_in(app: Flask, username: str) -> FlaskClient:
@@ -86,7 +90,7 @@ def csrf_of(client: FlaskClient, url: str = "/tickets/") -> str:
 
 def urls(app: Flask, world: dict[str, Any]) -> list[tuple[str, str, str]]:
     """(method, url, endpoint) of every route, with real values for its arguments."""
-    values = {"code": world["mine"], "rel": REC}
+    values = {"code": world["mine"], "rel": REC, "article_id": str(world["article"])}
     out = []
     for rule in app.url_map.iter_rules():
         if rule.endpoint == "static":
@@ -250,3 +254,29 @@ def test_an_open_inbox_gets_new_tickets_without_reloading(world: dict[str, Any])
     assert op.get(f"/tickets/latest?after={newest}&channel=phone").get_json()["ids"] == []
     agency = sign_in(world["app"], "xd")
     assert agency.get(f"/tickets/latest?after={newest}").get_json()["ids"] == []
+
+
+def test_knowledge_base_sample_set_search_and_supervisor_edit(world: dict[str, Any]) -> None:
+    from hotline.knowledge import KnowledgeBase
+    ctx, svc = world["ctx"], world["svc"]
+    base = KnowledgeBase(svc.sessions, ctx.clock.now, ctx.categories, lambda k: ctx.directory.find(
+        *k.partition(":")[::2]) is not None)
+    sample = Path(__file__).resolve().parents[2] / "knowledge_base.yaml"
+    assert base.import_file(sample) == base.import_file(sample) == 6      # a second import updates, adds nothing
+    assert len(base.search()) == 7                                          # with the fixture's own article
+    op = sign_in(world["app"], "lan")
+    found = op.get("/kb/search?q=KHAI+SINH").get_json()["articles"]
+    assert [a["title"] for a in found] == ["Đăng ký khai sinh"]
+    assert "Miễn lệ phí" in found[0]["fees"]
+    page = op.get(f"/kb/{found[0]['id']}").get_data(as_text=True)
+    assert "Giấy chứng sinh" in page and "Thành phố Cao Lãnh" in page
+    assert op.get(f"/kb/{found[0]['id']}/edit").status_code == 403          # operators read, supervisors edit
+    sup = sign_in(world["app"], "binh")
+    token = csrf_of(sup)
+    form = {**{k: found[0][k] or "" for k in ("title", "category", "summary", "documents", "fees", "desk")},
+            "time_limit": "Trong ngày làm việc", "csrf_token": token}
+    assert sup.post(f"/kb/{found[0]['id']}/edit", data=form).status_code == 302
+    assert base.get(found[0]["id"]).time_limit == "Trong ngày làm việc"      # type: ignore[union-attr]
+    assert base.get(found[0]["id"]).updated_by == "binh"                    # type: ignore[union-attr]
+    bad = sup.post("/kb/new", data={"title": "", "category": "procedures", "csrf_token": token})
+    assert bad.status_code == 400 and "cần có tiêu đề" in bad.get_data(as_text=True)

@@ -1,4 +1,4 @@
-"""console users and access log; operators' phone kind (desk or the console's softphone)
+"""console users, access log, knowledge base; operators' phone kind (desk or the console's softphone)
 
 Revision ID: 0004
 Revises: 0003
@@ -46,11 +46,27 @@ def upgrade() -> None:
     sa.UniqueConstraint('token_hash'),
     sa.UniqueConstraint('username')
     )
+    op.create_table('articles',
+    sa.Column('id', sa.Integer(), nullable=False),
+    sa.Column('title', sa.String(length=256), nullable=False),
+    sa.Column('category', sa.String(length=32), nullable=False),
+    sa.Column('summary', sa.Text(), nullable=False),
+    sa.Column('documents', sa.Text(), nullable=False),
+    sa.Column('fees', sa.Text(), nullable=False),
+    sa.Column('time_limit', sa.String(length=256), nullable=False),
+    sa.Column('desk', sa.String(length=64), nullable=True),
+    sa.Column('updated_at', sa.DateTime(timezone=True), nullable=False),
+    sa.Column('updated_by', sa.String(length=64), nullable=False),
+    sa.PrimaryKeyConstraint('id')
+    )
+    with op.batch_alter_table('articles', schema=None) as batch_op:
+        batch_op.create_index(batch_op.f('ix_articles_category'), ['category'], unique=False)
     with op.batch_alter_table('operators', schema=None) as batch_op:
         batch_op.add_column(sa.Column('phone', sa.String(length=8), server_default='desk', nullable=False))
 
 
 def downgrade() -> None:
+    op.drop_table('articles')
     with op.batch_alter_table('operators', schema=None) as batch_op:
         batch_op.drop_column('phone')
     op.drop_table('users')
