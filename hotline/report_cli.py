@@ -82,9 +82,11 @@ def render_text(report: dict[str, Any]) -> str:
     """The report as plain tables with Vietnamese headings."""
     parts = [f"Báo cáo tổng đài từ {report['from']} đến {report['to']} ({report['timezone']}); "
              f"thời gian xử lý gồm {report['wrapup_seconds']:g} giây sau cuộc gọi"]
-    if "days" in report:
-        total = {"day": "Tổng", **report["total"]}
-        parts += ["", "Theo ngày", _table([*report["days"], total], CALL_COLUMNS, ("day", "Ngày"))]
+    for period, title, heading in (("day", "Theo ngày", "Ngày"), ("week", "Theo tuần", "Tuần"),
+                                   ("month", "Theo tháng", "Tháng")):
+        if f"{period}s" in report:
+            total = {period: "Tổng", **report["total"]}
+            parts += ["", title, _table([*report[f"{period}s"], total], CALL_COLUMNS, (period, heading))]
     if "operators" in report:
         parts += ["", "Theo tổng đài viên",
                   _table(report["operators"], [*OPERATOR_COLUMNS, ("transfers", "Chuyển tiếp")],
@@ -99,8 +101,8 @@ def render_text(report: dict[str, Any]) -> str:
 @click.option("--from", "first", required=True, metavar="YYYY-MM-DD", help="First day (hotline time zone).")
 @click.option("--to", "last", required=True, metavar="YYYY-MM-DD", help="Last day, included.")
 @click.option("--json", "as_json", is_flag=True, help="Machine-readable output (English keys).")
-@click.option("--by", type=click.Choice(["day", "operator"]), default=None,
-              help="Only per day or only per operator (default: both).")
+@click.option("--by", type=click.Choice(["day", "week", "month", "operator"]), default=None,
+              help="Only per day, ISO week, month or operator (default: per day and per operator).")
 def report_command(first: str, last: str, as_json: bool, by: str | None) -> None:
     """Call-centre figures: offered, answered, abandoned, service level, ASA, AHT, transfers, satisfaction."""
     from .cli import _context

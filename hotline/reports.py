@@ -34,7 +34,7 @@ from typing import Any
 from sqlalchemy import select
 from sqlalchemy.orm import Session, sessionmaker
 
-from .db.models import Call, Transfer
+from .db.models import Call, Ticket, Transfer
 
 SERVICE_LEVEL_SECONDS = 20.0
 SHORT_ABANDON_SECONDS = 5.0
@@ -138,15 +138,24 @@ def build_report(calls: list[CallRow], transfers: list[TransferRow], tz: tzinfo,
     report: dict[str, Any] = {"wrapup_seconds": wrapup_seconds,
                               "total": call_figures(calls, wrapup_seconds),
                               "transfers": transfer_figures(transfers)}
-    if "day" in by:
-        report["days"] = _grouped(calls, transfers, lambda c: c.started_at.astimezone(tz).date().isoformat(),
-                                  lambda t: t.started_at.astimezone(tz).date().isoformat(), "day",
-                                  wrapup_seconds)
+    for period in ("day", "week", "month"):
+        if period in by:
+            report[f"{period}s"] = _by_period(calls, transfers, period_key(period, tz), period, wrapup_seconds)
     if "operator" in by:
         report["operators"] = _grouped([c for c in calls if c.operator], transfers,
                                        lambda c: c.operator or "", lambda t: t.requested_by, "operator",
                                        wrapup_seconds)
     return report
+
+
+def _by_period(calls: list[CallRow], transfers: list[TransferRow], key: Callable[[datetime], str], name: str,
+               wrapup_seconds: float) -> list[dict[str, Any]]:
+    def call_key(c: CallRow) -> str:
+        return key(c.started_at)
+
+    def transfer_key(t: TransferRow) -> str | None:
+        return key(t.started_at)
+    return _grouped(calls, transfers, call_key, transfer_key, name, wrapup_seconds)
 
 
 def _grouped(calls: list[CallRow], transfers: list[TransferRow], call_key: Callable[[CallRow], str],
@@ -167,6 +176,72 @@ def _grouped(calls: list[CallRow], transfers: list[TransferRow], call_key: Calla
         rows.append({name: key, **call_figures(call_groups.get(key, []), wrapup_seconds),
                      "transfers": len(group), "transfers_answered": answered})
     return rows
+
+
+def period_key(period: str, tz: tzinfo) -> Callable[[datetime], str]:
+    """The label of the day (2026-11-25), ISO week (2026-W48) or month (2026-11) of an instant."""
+    if period == "day":
+        return lambda at: at.astimezone(tz).date().isoformat()
+    if period == "week":
+        def week(at: datetime) -> str:
+            year, number, _ = at.astimezone(tz).isocalendar()
+            return f"{year}-W{number:02d}"
+        return week
+    if period == "month":
+        return lambda at: at.astimezone(tz).strftime("%Y-%m")
+    raise ValueError(f"period: day, week or month, not {period!r}")
+
+
+@dataclass(frozen=True)
+class TicketRow:
+    """What the ticket figures need of a ticket."""
+
+    received_at: datetime
+    category: str
+    channel: str
+    agency: str | None
+    status: str
+    due_at: datetime
+    answered_at: datetime | None = None
+
+
+OPEN_STATUSES = ("new", "assigned", "in_progress")
+
+
+def ticket_figures(tickets: Iterable[TicketRow], now: datetime) -> dict[str, Any]:
+    """Tickets received per category and per channel; per agency: assigned, answered, answered on time
+    (answered at or before the due time), the on-time rate over the answered ones, and overdue (still
+    open after the due time, or answered after it)."""
+    rows = list(tickets)
+    by_category: dict[str, int] = defaultdict(int)
+    by_channel: dict[str, int] = defaultdict(int)
+    agencies: dict[str, list[TicketRow]] = defaultdict(list)
+    for t in rows:
+        by_category[t.category] += 1
+        by_channel[t.channel] += 1
+        if t.agency:
+            agencies[t.agency].append(t)
+    per_agency = []
+    for key in sorted(agencies):
+        group = agencies[key]
+        answered = [t for t in group if t.answered_at is not None]
+        on_time = sum(1 for t in answered if t.answered_at is not None and t.answered_at <= t.due_at)
+        overdue = sum(1 for t in group if (t.status in OPEN_STATUSES and t.due_at < now)
+                      or (t.answered_at is not None and t.answered_at > t.due_at))
+        per_agency.append({"agency": key, "assigned": len(group), "answered": len(answered), "on_time": on_time,
+                           "on_time_rate": _ratio(on_time, len(answered)), "overdue": overdue})
+    open_overdue = sum(1 for t in rows if t.status in OPEN_STATUSES and t.due_at < now)
+    return {"received": len(rows), "by_category": dict(sorted(by_category.items())),
+            "by_channel": dict(sorted(by_channel.items())), "agencies": per_agency, "overdue_open": open_overdue}
+
+
+def load_ticket_rows(sessions: sessionmaker[Session], first: date, last: date, tz: tzinfo) -> list[TicketRow]:
+    """Tickets received between ``first`` and ``last`` (whole days, hotline time)."""
+    start, end = period_bounds(first, last, tz)
+    with sessions() as s:
+        q = (select(Ticket.received_at, Ticket.category, Ticket.channel, Ticket.agency, Ticket.status, Ticket.due_at,
+                    Ticket.answered_at).where(Ticket.received_at >= start, Ticket.received_at < end))
+        return [TicketRow(*r) for r in s.execute(q)]
 
 
 def period_bounds(first: date, last: date, tz: tzinfo) -> tuple[datetime, datetime]:

@@ -22,6 +22,7 @@ def init_app(app: Flask) -> None:
     app.add_template_filter(localtime)
     app.add_template_filter(agency_name)
     app.add_template_filter(event_vi)
+    app.add_template_filter(figure)
     app.add_template_filter(lambda args: {k: v for k, v in args.items() if k != "page"}, "reject_page")
     app.register_error_handler(HTTPException, _error)
 
@@ -39,6 +40,17 @@ def agency_name(key: str | None) -> str:
     kind, _, code = key.partition(":")
     agency = services().ctx.directory.find(kind, code)
     return agency.name if agency else key
+
+
+def figure(value: Any, key: str = "") -> str:
+    """A report cell: shares as percentages, seconds rounded, nothing as a dash."""
+    if value is None:
+        return "—"
+    if key.endswith("_share") or key.endswith("_rate") or key == "service_level":
+        return f"{float(value) * 100:.1f} %".replace(".", ",")
+    if isinstance(value, float):
+        return f"{value:.1f}".replace(".", ",")
+    return str(value)
 
 
 def event_vi(action: str) -> str:

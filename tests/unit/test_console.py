@@ -280,3 +280,26 @@ def test_knowledge_base_sample_set_search_and_supervisor_edit(world: dict[str, A
     assert base.get(found[0]["id"]).updated_by == "binh"                    # type: ignore[union-attr]
     bad = sup.post("/kb/new", data={"title": "", "category": "procedures", "csrf_token": token})
     assert bad.status_code == 400 and "cần có tiêu đề" in bad.get_data(as_text=True)
+
+
+def test_reports_chart_csv_and_xlsx_agree_with_the_rows(world: dict[str, Any]) -> None:
+    import csv
+    import io
+
+    from openpyxl import load_workbook
+    svc = world["svc"]
+    svc.tickets.answer(world["mine"], "Đã sửa đèn", actor="xd")           # answered on time (same morning)
+    sup = sign_in(world["app"], "binh")
+    page = sup.get("/reports/?from=2026-11-01&to=2026-11-30&by=week")
+    text = page.get_data(as_text=True)
+    assert page.status_code == 200 and "<svg" in text and "2026-W48" in text
+    assert "Sở Xây dựng" in text and "100,0 %" in text                 # the one assigned ticket, on time
+    got = sup.get("/reports/export.csv?from=2026-11-01&to=2026-11-30&by=week")
+    rows = list(csv.reader(io.StringIO(got.get_data(as_text=True).lstrip("\ufeff"))))
+    assert rows[0][:3] == ["Tuần", "Cuộc gọi vào hàng đợi", "Đã trả lời"]
+    assert ["Sở Xây dựng", "1", "1", "1", "1.0", "0"] in rows
+    book = load_workbook(io.BytesIO(sup.get("/reports/export.xlsx?from=2026-11-01&to=2026-11-30").data))
+    assert book.sheetnames == ["Cuộc gọi", "Phiếu theo cơ quan"]
+    sheet = list(book["Phiếu theo cơ quan"].values)
+    assert sheet[0][0] == "Cơ quan" and sheet[1][:4] == ("Sở Xây dựng", 1, 1, 1)
+    assert sign_in(world["app"], "lan").get("/reports/").status_code == 403
