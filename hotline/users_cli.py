@@ -110,4 +110,4 @@ def console_command(port: int | None) -> None:
     app = create_app(ctx)
     s = ctx.settings.console
     click.echo(f"Bảng điều khiển 1022: http://{s.bind}:{port or s.port}/")
-    serve(app, host=s.bind, port=port or s.port, threads=16, ident="hotline-1022")
+    serve(app, host=s.bind, port=port or s.port, threads=32, ident="hotline-1022", channel_timeout=3600)

@@ -20,7 +20,7 @@ csrf = CSRFProtect()
 
 def create_app(ctx: Context | None = None, *, testing: bool = False, config: dict[str, Any] | None = None) -> Flask:
     """The console for ``ctx`` (default: the settings of this machine, as every process loads them)."""
-    from . import api, auth, filters, home, knowledge, phone, recordings, reports, tickets
+    from . import api, auth, filters, home, knowledge, phone, recordings, reports, tickets, wallboard
     from .services import ConsoleServices
 
     ctx = ctx or load_context()
@@ -38,7 +38,7 @@ def create_app(ctx: Context | None = None, *, testing: bool = False, config: dic
     csrf.init_app(app)
     auth.init_app(app)
     filters.init_app(app)
-    for module in (auth, home, phone, tickets, knowledge, recordings, reports, api):
+    for module in (auth, home, phone, tickets, knowledge, recordings, reports, wallboard, api):
         app.register_blueprint(module.bp)
     csrf.exempt(api.bp)                  # token-authenticated, never by cookie
     return app

@@ -303,3 +303,72 @@ def test_reports_chart_csv_and_xlsx_agree_with_the_rows(world: dict[str, Any]) -
     sheet = list(book["Phiếu theo cơ quan"].values)
     assert sheet[0][0] == "Cơ quan" and sheet[1][:4] == ("Sở Xây dựng", 1, 1, 1)
     assert sign_in(world["app"], "lan").get("/reports/").status_code == 403
+
+
+def test_wallboard_streams_the_monitors_snapshot_and_live_messages(world: dict[str, Any]) -> None:
+    """Through the real Redis: what the monitor publishes reaches the supervisor's event stream."""
+    import asyncio
+    import json
+    import threading
+
+    import redis
+    import redis.asyncio as aioredis
+
+    from monitor.publish import LivePublisher
+    from operator_console.wallboard import stream_events
+
+    url = "redis://127.0.0.1:6379/14"
+    client = redis.Redis.from_url(url)
+    try:
+        client.ping()
+    except redis.exceptions.ConnectionError:
+        pytest.fail("no Redis on 127.0.0.1:6379: scripts/bootstrap (hotline setup) starts one")
+    snapshot = {"at": "2026-11-25T02:00:00+00:00", "waiting": [{"caller": "0912345678", "wait": 12}],
+                "longest_wait": 12, "operators": [{"operator": "op-lan", "state": "on_call"}], "by_state": {}}
+
+    def publish() -> None:
+        async def go() -> None:
+            publisher = LivePublisher(aioredis.Redis.from_url(url))
+            await publisher.publish([{"type": "caller_joined", "call_id": "c9", "caller": "0912345678"}], snapshot)
+            await publisher.close()
+        asyncio.run(go())
+
+    app = world["app"]
+    with app.test_request_context():
+        events = stream_events(client, max_seconds=4)
+        seen: list[tuple[str, Any]] = []
+        timer = None
+        for chunk in events:
+            if chunk.startswith("event: "):
+                kind, data = chunk.split("\n")[0][7:], json.loads(chunk.split("\n")[1][6:])
+                seen.append((kind, data))
+                if kind == "status" and timer is None:       # subscribed: now the monitor publishes
+                    timer = threading.Timer(0.2, publish)
+                    timer.start()
+                if kind == "snapshot" and any(k == "live" for k, _d in seen):
+                    break
+        events.close()
+    kinds = [k for k, _d in seen]
+    assert kinds[:2] == ["figures", "status"] and seen[1][1] == {"redis": "up"}
+    live = next(d for k, d in seen if k == "live")
+    assert live == {"type": "caller_joined", "call_id": "c9", "caller": "0912345678"}
+    assert seen[-1] == ("snapshot", snapshot)
+    assert seen[0][1]["day"] == "2026-11-25" and seen[0][1]["overdue_tickets"] == 0
+    client.delete("hotline:live:snapshot")
+    client.close()
+    assert sign_in(app, "lan").get("/wallboard/").status_code == 403
+    page = sign_in(app, "binh").get("/wallboard/").get_data(as_text=True)
+    assert "Giám sát trực tuyến" in page and "EventSource" in page
+
+
+def test_wallboard_says_when_redis_is_away(world: dict[str, Any]) -> None:
+    import json
+
+    import redis
+
+    from operator_console.wallboard import stream_events
+    with world["app"].test_request_context():
+        events = stream_events(redis.Redis.from_url("redis://127.0.0.1:1/0", socket_connect_timeout=0.5),
+                               max_seconds=1)
+        chunks = [c for c in events if c.startswith("event: status")]
+    assert chunks and json.loads(chunks[0].split("\n")[1][6:])["redis"] == "down"

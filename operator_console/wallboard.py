@@ -1,0 +1,110 @@
+"""The supervisors' wallboard: the floor live, by Server-Sent Events from the monitor's Redis channel.
+
+The stream sends the monitor's snapshot (``hotline:live:snapshot``: who waits since when, operators
+by state) at once and again on every message of ``hotline:live``, and today's figures (service
+level, abandoned calls, overdue tickets) every ``FIGURES_EVERY`` seconds. While Redis is away it says
+so and tries again; the page shows the last picture greyed out.
+"""
+from __future__ import annotations
+
+import json
+import time
+from collections.abc import Iterator
+from typing import Any
+
+import redis
+from flask import Blueprint, Response, render_template, stream_with_context
+from redis.exceptions import RedisError
+from sqlalchemy import func, select
+
+from hotline.db.models import Ticket, TicketStatus
+from hotline.reports import build_report, load_rows
+
+from .auth import requires
+from .services import services
+
+bp = Blueprint("wallboard", __name__, url_prefix="/wallboard")
+CHANNEL, SNAPSHOT_KEY = "hotline:live", "hotline:live:snapshot"     # monitor/publish.py
+FIGURES_EVERY = 15.0
+HEARTBEAT_EVERY = 15.0
+
+
+def today_figures() -> dict[str, Any]:
+    svc = services()
+    tz = svc.ctx.settings.tz
+    now = svc.ctx.clock.now()
+    today = now.astimezone(tz).date()
+    calls, transfers = load_rows(svc.sessions, today, today, tz)
+    total = build_report(calls, transfers, tz, float(svc.ctx.settings.queue.wrapup_seconds), by=())["total"]
+    with svc.sessions() as s:
+        overdue = s.scalar(select(func.count(Ticket.id)).where(Ticket.status.in_(TicketStatus.OPEN),
+                                                               Ticket.due_at < now)) or 0
+    return {"day": today.isoformat(), "offered": total["offered"], "answered": total["answered"],
+            "abandoned": total["abandoned"], "service_level": total["service_level"], "overdue_tickets": overdue,
+            "at": now.isoformat()}
+
+
+def _event(kind: str, data: Any) -> str:
+    return f"event: {kind}\ndata: {json.dumps(data, ensure_ascii=False, separators=(',', ':'))}\n\n"
+
+
+def stream_events(client: redis.Redis, *, clock: Any = time.monotonic, max_seconds: float | None = None
+                  ) -> Iterator[str]:
+    """The SSE stream: snapshot, live messages, figures, heartbeats; ``max_seconds`` ends it (tests)."""
+    started = clock()
+    next_figures = 0.0
+    last_beat = started
+    pubsub = None
+    yield "retry: 2000\n\n"
+    try:
+        while max_seconds is None or clock() - started < max_seconds:
+            if clock() >= next_figures:
+                yield _event("figures", today_figures())
+                next_figures = clock() + FIGURES_EVERY
+            try:
+                if pubsub is None:
+                    pubsub = client.pubsub(ignore_subscribe_messages=True)
+                    pubsub.subscribe(CHANNEL)
+                    snapshot = client.get(SNAPSHOT_KEY)
+                    yield _event("status", {"redis": "up"})
+                    if snapshot:
+                        yield _event("snapshot", json.loads(snapshot))
+                message = pubsub.get_message(timeout=1.0)
+                if message is not None:
+                    yield _event("live", json.loads(message["data"]))
+                    snapshot = client.get(SNAPSHOT_KEY)
+                    if snapshot:
+                        yield _event("snapshot", json.loads(snapshot))
+            except (RedisError, OSError) as exc:
+                if pubsub is not None:
+                    _close(pubsub)
+                pubsub = None
+                yield _event("status", {"redis": "down", "message": str(exc)[:200]})
+                time.sleep(2.0)
+            if clock() - last_beat >= HEARTBEAT_EVERY:
+                last_beat = clock()
+                yield ": heartbeat\n\n"
+    finally:
+        if pubsub is not None:
+            _close(pubsub)
+
+
+def _close(pubsub: Any) -> None:
+    try:
+        pubsub.close()
+    except (RedisError, OSError):
+        pass
+
+
+@bp.route("/")
+@requires("wallboard.view")
+def page() -> Any:
+    return render_template("wallboard.html", figures=today_figures())
+
+
+@bp.route("/stream")
+@requires("wallboard.view")
+def stream() -> Response:
+    client = redis.Redis.from_url(services().ctx.settings.redis.url, socket_connect_timeout=2, socket_timeout=5)
+    return Response(stream_with_context(stream_events(client)), mimetype="text/event-stream",
+                    headers={"Cache-Control": "no-cache", "X-Accel-Buffering": "no"})
