@@ -3,6 +3,7 @@ from __future__ import annotations
 
 import json
 import sys
+from pathlib import Path
 from typing import Any
 
 import click
@@ -97,6 +98,28 @@ def db_upgrade() -> None:
     ctx = _context()
     ctx.sessions(migrate=True)
     click.echo(f"✓ database at the newest schema: {ctx.settings.database.url}")
+
+
+@main.group()
+def recordings() -> None:
+    """Call recordings: the retention job ([recordings] retention_days)."""
+
+
+@recordings.command("purge")
+@click.option("--dry-run", is_flag=True, help="List what would be deleted, delete nothing.")
+def recordings_purge(dry_run: bool) -> None:
+    """Delete recordings older than [recordings] retention_days now (the worker does it hourly)."""
+    from .retention import purge_recordings
+    ctx = _context()
+    days = ctx.settings.recordings.retention_days
+    if days <= 0:
+        click.echo("[recordings] retention_days is 0: every recording is kept")
+        return
+    done = purge_recordings(ctx.sessions(), Path(ctx.settings.paths.recordings_root), ctx.clock.now(), days,
+                            limit=100_000, dry_run=dry_run)
+    for path in done:
+        click.echo(path)
+    click.echo(f"✓ {len(done)} recordings older than {days} days {'would be ' if dry_run else ''}deleted")
 
 
 @main.command("render-config")

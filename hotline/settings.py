@@ -327,6 +327,12 @@ class NotificationSettings(_Section):
     supervisors: list[str] = Field(default_factory=list)   # escalations go here
 
 
+class RecordingsSettings(_Section):
+    """How long call recordings are kept (voicemails are kept with their tickets, never purged)."""
+
+    retention_days: int = Field(default=0, ge=0)   # 0: keep every recording; else deleted after this many days
+
+
 class ConsoleSettings(_Section):
     """The operators' and supervisors' browser console (operator_console/, Flask)."""
 
@@ -367,6 +373,7 @@ class Settings(_Section):
     transcription: TranscriptionSettings = Field(default_factory=TranscriptionSettings)
     notifications: NotificationSettings = Field(default_factory=NotificationSettings)
     console: ConsoleSettings = Field(default_factory=ConsoleSettings)
+    recordings: RecordingsSettings = Field(default_factory=RecordingsSettings)
     database: DatabaseSettings = Field(default_factory=DatabaseSettings)
     redis: RedisSettings = Field(default_factory=RedisSettings)
 

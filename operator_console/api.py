@@ -4,16 +4,17 @@ The same permissions as the pages; described in operator_console/openapi.yaml.
 """
 from __future__ import annotations
 
+from pathlib import Path
 from typing import Any
 
-from flask import Blueprint, jsonify, request
+from flask import Blueprint, jsonify, request, send_file
 from flask_login import current_user
 from sqlalchemy import select
 
 from hotline.db.models import Call
 from hotline.db.repository import call_to_dict
 
-from .auth import requires
+from .auth import public, requires
 from .permissions import mask_number
 from .recordings import search_recordings
 from .services import services
@@ -24,6 +25,12 @@ bp = Blueprint("api", __name__, url_prefix="/api")
 
 def _masked(ticket: dict[str, Any]) -> dict[str, Any]:
     return {**ticket, "caller": mask_number(ticket.get("caller"), current_user.role)}
+
+
+@bp.route("/openapi.yaml")
+@public
+def openapi() -> Any:
+    return send_file(Path(__file__).with_name("openapi.yaml"), mimetype="application/yaml")
 
 
 @bp.route("/me")

@@ -74,6 +74,8 @@ def file(rel: str) -> Any:
         call_id = call.call_id if call is not None else None
     if owner is None:
         abort(404)
+    if rec is not None and rec.deleted_at is not None:
+        abort(410, "Tệp ghi âm đã được xoá theo thời hạn lưu trữ ([recordings] retention_days).")
     download = request.args.get("download") == "1"
     svc.access(current_user.name, "download" if download else "play", rel, call_id=call_id,
                remote_addr=request.remote_addr, range=request.headers.get("Range"))

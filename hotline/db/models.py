@@ -110,7 +110,8 @@ class Recording(Base):
     duration: Mapped[float] = mapped_column(Float)
     sha256: Mapped[str] = mapped_column(String(64))
     size: Mapped[int] = mapped_column(Integer)
-    created_at: Mapped[datetime] = mapped_column(UTCDateTime())
+    created_at: Mapped[datetime] = mapped_column(UTCDateTime(), index=True)
+    deleted_at: Mapped[datetime | None] = mapped_column(UTCDateTime())   # the retention job removed the file
 
     call: Mapped[Call] = relationship(back_populates="recording")
 

@@ -31,6 +31,7 @@ class Runtime:
     mailer: Mailer
     _transcriber: Transcriber | None = None
     _lock: threading.Lock = field(default_factory=threading.Lock)
+    retention_ran_at: float = 0.0      # monotonic: the retention pass runs at most once an hour
 
     @classmethod
     def build(cls, ctx: Context) -> Runtime:

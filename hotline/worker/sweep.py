@@ -7,20 +7,24 @@ queue agree with it. Run by the worker at start and every [transcription] sweep_
 from __future__ import annotations
 
 import logging
+import time
+from pathlib import Path
 
 from sqlalchemy import select
 
 from ..db.models import Ticket, TicketStatus
+from ..retention import purge_recordings
 from .jobs import FLAGS, store
 from .queue import Enqueued
 from .runtime import Runtime
 
 log = logging.getLogger("hotline.worker.sweep")
+RETENTION_EVERY = 3600.0     # seconds between two retention passes ([recordings] retention_days)
 
 
 def sweep(rt: Runtime) -> dict[str, int]:
     """One pass; returns how many of each kind of work it queued."""
-    counts = {"tickets": 0, "transcriptions": 0, "notifications": 0, "milestones": 0, "failed": 0}
+    counts = {"tickets": 0, "transcriptions": 0, "notifications": 0, "milestones": 0, "failed": 0, "purged": 0}
     vms = store(rt)
     for voicemail_id in vms.without_ticket():
         created = rt.tickets.for_voicemail(voicemail_id)
@@ -42,6 +46,10 @@ def sweep(rt: Runtime) -> dict[str, int]:
         for name, at in rt.tickets.deadlines.milestones(ticket.received_at, ticket.deadline_hours).items():
             if at <= now and getattr(ticket, FLAGS[name]) is None:
                 counts["milestones"] += rt.jobs.milestone_now({"id": ticket.id}, name, at) == Enqueued.NEW
+    days = rt.ctx.settings.recordings.retention_days
+    if days > 0 and time.monotonic() - rt.retention_ran_at >= RETENTION_EVERY:
+        rt.retention_ran_at = time.monotonic()
+        counts["purged"] = len(purge_recordings(rt.sessions, Path(rt.ctx.settings.paths.recordings_root), now, days))
     if any(counts.values()):
         log.info("sweep: %s", ", ".join(f"{k} {v}" for k, v in counts.items() if v))
     return counts

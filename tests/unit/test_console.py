@@ -372,3 +372,39 @@ def test_wallboard_says_when_redis_is_away(world: dict[str, Any]) -> None:
                                max_seconds=1)
         chunks = [c for c in events if c.startswith("event: status")]
     assert chunks and json.loads(chunks[0].split("\n")[1][6:])["redis"] == "down"
+
+
+def test_the_openapi_file_describes_every_api_route(world: dict[str, Any]) -> None:
+    import yaml
+    app: Flask = world["app"]
+    got = app.test_client().get("/api/openapi.yaml")
+    assert got.status_code == 200
+    spec = yaml.safe_load(got.data)
+    assert spec["components"]["securitySchemes"]["bearer"]["scheme"] == "bearer"
+    routes = {re.sub(r"<(?:[a-z]+:)?(\w+)>", r"{\1}", r.rule) for r in app.url_map.iter_rules()
+              if r.rule.startswith("/api/")}
+    assert routes == set(spec["paths"]), routes ^ set(spec["paths"])
+
+
+def test_retention_deletes_old_recordings_logs_each_and_keeps_the_rows(world: dict[str, Any]) -> None:
+    from datetime import timedelta
+
+    from hotline.db.models import Recording
+    from hotline.retention import purge_recordings
+    svc, tmp = world["svc"], world["tmp"]
+    now = world["ctx"].clock.now()
+    root = tmp / "rec"
+    assert purge_recordings(svc.sessions, root, now + timedelta(days=400), 0) == []        # 0: keep everything
+    assert purge_recordings(svc.sessions, root, now + timedelta(days=29), 30) == []       # not old enough
+    assert purge_recordings(svc.sessions, root, now + timedelta(days=31), 30, dry_run=True) == [REC]
+    assert (root / REC).exists()
+    assert purge_recordings(svc.sessions, root, now + timedelta(days=31), 30) == [REC]
+    assert not (root / REC).exists() and (root / "2026/11/25/stray.wav").exists()
+    assert purge_recordings(svc.sessions, root, now + timedelta(days=32), 30) == []       # once only
+    with svc.sessions() as s:
+        [rec] = s.scalars(select(Recording))
+        [log] = s.scalars(select(AccessLog).where(AccessLog.action == "delete"))
+    assert rec.deleted_at is not None and rec.path == REC
+    assert (log.username, log.resource, log.call_id) == ("system", REC, "hotline1-1")
+    sup = sign_in(world["app"], "binh")
+    assert sup.get(f"/recordings/file/{REC}").status_code == 410           # gone, and says so

@@ -61,11 +61,17 @@ def upgrade() -> None:
     )
     with op.batch_alter_table('articles', schema=None) as batch_op:
         batch_op.create_index(batch_op.f('ix_articles_category'), ['category'], unique=False)
+    with op.batch_alter_table('recordings', schema=None) as batch_op:
+        batch_op.add_column(sa.Column('deleted_at', sa.DateTime(timezone=True), nullable=True))
+        batch_op.create_index(batch_op.f('ix_recordings_created_at'), ['created_at'], unique=False)
     with op.batch_alter_table('operators', schema=None) as batch_op:
         batch_op.add_column(sa.Column('phone', sa.String(length=8), server_default='desk', nullable=False))
 
 
 def downgrade() -> None:
+    with op.batch_alter_table('recordings', schema=None) as batch_op:
+        batch_op.drop_index(batch_op.f('ix_recordings_created_at'))
+        batch_op.drop_column('deleted_at')
     op.drop_table('articles')
     with op.batch_alter_table('operators', schema=None) as batch_op:
         batch_op.drop_column('phone')
