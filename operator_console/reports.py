@@ -51,32 +51,54 @@ def figures() -> dict[str, Any]:
             "transfers": report["transfers"], "tickets": tickets}
 
 
-def bars(rows: list[dict[str, Any]], key: str, label: str, value: str, width: int = 900, height: int = 180) -> str:
-    """A bar chart as SVG markup (values escaped by Jinja's |e in the template that embeds it)."""
+def bars(rows: list[dict[str, Any]], key: str, label: str, value: str, width: int = 900, height: int = 160) -> str:
+    """A bar chart as SVG markup: one bar per row, its value above it and its name below."""
     from markupsafe import escape
     values = [float(r.get(value) or 0) for r in rows]
     top = max(values, default=0) or 1
     step = width / max(len(rows), 1)
-    parts = [f'<svg class="chart" viewBox="0 0 {width} {height + 40}" role="img" aria-label="{escape(label)}">']
+    bar = max(min(step * 0.7, 70.0), 2.0)
+    show_names = len(rows) <= 31
+    parts = [f'<svg class="chart" viewBox="0 0 {width} {height + 44}" role="img" aria-label="{escape(label)}">']
     for i, (row, v) in enumerate(zip(rows, values, strict=True)):
-        h = round(v / top * height)
-        x = round(i * step + step * 0.15)
-        parts.append(f'<rect x="{x}" y="{height - h}" width="{max(round(step * 0.7), 1)}" height="{h}">'
-                     f'<title>{escape(str(row.get(key)))}: {v:g}</title></rect>')
-        if len(rows) <= 31:
-            parts.append(f'<text x="{x}" y="{height + 14}" font-size="10">{escape(str(row.get(key))[-5:])}</text>')
-            parts.append(f'<text x="{x}" y="{max(height - h - 3, 10)}" font-size="10">{v:g}</text>')
+        h = round(v / top * (height - 16))
+        x = i * step + (step - bar) / 2
+        name = str(row.get(key))
+        parts.append(f'<rect x="{x:.1f}" y="{height - h}" width="{bar:.1f}" height="{h}">'
+                     f'<title>{escape(name)}: {v:g}</title></rect>')
+        if show_names:
+            short = name if len(name) <= max(int(step / 6.5), 5) else name[:max(int(step / 6.5), 5) - 1] + "…"
+            parts.append(f'<text x="{x + bar / 2:.1f}" y="{height + 16}" font-size="11" text-anchor="middle">'
+                         f'{escape(short)}</text>')
+            parts.append(f'<text x="{x + bar / 2:.1f}" y="{height - h - 4}" font-size="11" '
+                         f'text-anchor="middle">{v:g}</text>')
     parts.append("</svg>")
     return "".join(parts)
+
+
+def _every_day(rows: list[dict[str, Any]], first: date, last: date) -> list[dict[str, Any]]:
+    """One row per day of the period, days without calls as zeros (the chart's time axis is even)."""
+    have = {r["day"]: r for r in rows}
+    out = []
+    day = first
+    while day <= last:
+        out.append(have.get(day.isoformat(), {"day": day.isoformat(), "offered": 0}))
+        day += timedelta(days=1)
+    return out
 
 
 @bp.route("/")
 @requires("reports.view")
 def index() -> Any:
     f = figures()
-    charts = {"calls": bars(f["rows"], f["by"], "Cuộc gọi vào hàng đợi", "offered"),
-              "categories": bars([{"k": k, "v": v} for k, v in f["tickets"]["by_category"].items()], "k",
-                                 "Phiếu theo lĩnh vực", "v")}
+    categories = services().ctx.categories
+    calls = _every_day(f["rows"], f["from"], f["to"]) if f["by"] == "day" else f["rows"]
+    named = [{"k": categories.get(k).name if k in categories else k, "v": v}
+             for k, v in f["tickets"]["by_category"].items()]
+    if f["by"] == "day":
+        calls = [{**r, "day": f"{r['day'][8:10]}/{r['day'][5:7]}"} for r in calls]
+    charts = {"calls": bars(calls, f["by"], "Cuộc gọi vào hàng đợi", "offered"),
+              "categories": bars(named, "k", "Phiếu theo lĩnh vực", "v")}
     return render_template("reports.html", f=f, periods=PERIODS, columns=COLUMNS, agency_columns=AGENCY_COLUMNS,
                            charts=charts)
 

@@ -1,0 +1,189 @@
+"""The console in a real headless Chromium (Playwright), served by waitress as `hotline console` does,
+on a real database and the machine's Redis; no Asterisk needed.
+
+A supervisor replays a recording and seeks in it (the browser's range request gets 206, the
+AccessLog has it), an operator is refused the same file, a voicemail's ticket appears in an open
+inbox within 2 s, the wallboard shows what the monitor publishes, and the report draws its chart.
+Screenshots of the inbox, the wallboard and a report go to test-artifacts/console/.
+"""
+from __future__ import annotations
+
+import asyncio
+import os
+import socket
+import threading
+import time
+import wave
+from collections.abc import Iterator
+from datetime import datetime
+from pathlib import Path
+from typing import Any
+
+import pytest
+from sqlalchemy import select
+
+from ari_app.audio import audio_facts
+from hotline.clock import fake_clock_env
+from hotline.context import load_context
+from hotline.db.models import AccessLog, Role, VoicemailStatus
+from hotline.db.repository import CallRepository
+from operator_console import create_app
+
+playwright = pytest.importorskip("playwright.sync_api")
+
+CHROMIUM = os.environ.get("HOTLINE_TEST_CHROMIUM", "/usr/bin/chromium")
+ARTIFACTS = Path(os.environ.get("HOTLINE_TEST_ARTIFACTS", "test-artifacts")) / "console"
+REDIS_URL = "redis://127.0.0.1:6379/13"
+PASSWORD = "mật-khẩu-thử-nghiệm"
+REC = "2026/11/25/hotline1-7.wav"
+
+
+def _wav(path: Path, seconds: float) -> None:
+    path.parent.mkdir(parents=True, exist_ok=True)
+    with wave.open(str(path), "wb") as w:
+        w.setnchannels(1)
+        w.setsampwidth(2)
+        w.setframerate(8000)
+        w.writeframes(b"\x00\x08\x00\xf8" * int(4000 * seconds))
+
+
+def _free_port() -> int:
+    with socket.socket() as s:
+        s.bind(("127.0.0.1", 0))
+        return int(s.getsockname()[1])
+
+
+@pytest.fixture(scope="module")
+def site(tmp_path_factory: pytest.TempPathFactory) -> Iterator[dict[str, Any]]:
+    from waitress.server import create_server
+    tmp = tmp_path_factory.mktemp("console")
+    env = {"HOTLINE_STATE_DIR": str(tmp / "state"), "HOTLINE_RECORDINGS_ROOT": str(tmp / "rec"),
+           "HOTLINE_REDIS_URL": REDIS_URL, **fake_clock_env(datetime.fromisoformat("2026-11-25T09:00:00+07:00"))}
+    ctx = load_context(env=env)
+    app = create_app(ctx)
+    svc = app.extensions["hotline"]
+    for name, role in (("binh", Role.SUPERVISOR), ("lan", Role.OPERATOR)):
+        svc.users.add(name, f"Người dùng {name}", role, PASSWORD)
+    now = ctx.clock.now()
+    repo = CallRepository(svc.sessions)
+    repo.start_call("hotline1-7", channel_id="hotline1-7", caller="0912000777", dialled="1022", started_at=now,
+                    answered_at=now)
+    _wav(tmp / "rec" / REC, 600.0)       # 10 minutes (9.6 MB): a seek far in asks for a new range
+    repo.add_recording("hotline1-7", audio_facts(tmp / "rec" / REC, tmp / "rec"), now)
+    svc.tickets.create(channel="phone", caller="0912000777", content="Hỏi thủ tục đăng ký khai sinh",
+                       category="procedures", actor="lan")
+    server = create_server(app, host="127.0.0.1", port=_free_port(), threads=8)
+    thread = threading.Thread(target=server.run, daemon=True)
+    thread.start()
+    try:
+        yield {"url": f"http://127.0.0.1:{server.effective_port}", "svc": svc, "ctx": ctx, "tmp": tmp,
+               "repo": repo}
+    finally:
+        server.close()
+
+
+@pytest.fixture()
+def browser() -> Iterator[Any]:
+    if not Path(CHROMIUM).exists():
+        pytest.fail(f"no Chromium at {CHROMIUM}: scripts/test installs Debian's chromium")
+    with playwright.sync_playwright() as p:
+        b = p.chromium.launch(executable_path=CHROMIUM, headless=True,
+                              args=["--autoplay-policy=no-user-gesture-required"])
+        try:
+            yield b
+        finally:
+            b.close()
+
+
+def signed_in(browser: Any, site: dict[str, Any], user: str) -> Any:
+    context = browser.new_context(viewport={"width": 1366, "height": 768}, locale="vi-VN")
+    page = context.new_page()
+    page.set_default_timeout(15_000)
+    page.goto(site["url"] + "/login")
+    page.fill("input[name=username]", user)
+    page.fill("input[name=password]", PASSWORD)
+    page.click("button[type=submit]")
+    page.wait_for_url(site["url"] + "/**")
+    return page
+
+
+def shot(page: Any, name: str) -> None:
+    ARTIFACTS.mkdir(parents=True, exist_ok=True)
+    page.screenshot(path=str(ARTIFACTS / f"{name}.png"), full_page=True)
+
+
+def test_supervisor_replays_and_seeks_an_operator_is_refused(browser: Any, site: dict[str, Any]) -> None:
+    page = signed_in(browser, site, "binh")
+    statuses: list[tuple[int, str | None]] = []
+    page.on("response", lambda r: statuses.append((r.status, r.request.headers.get("range")))
+            if "/recordings/file/" in r.url else None)
+    page.goto(site["url"] + "/recordings/")
+    page.wait_for_selector("audio")
+    page.eval_on_selector("audio", "a => { a.preload = 'metadata'; a.load(); }")
+    page.wait_for_function("document.querySelector('audio').readyState >= 1")
+    assert abs(page.eval_on_selector("audio", "a => a.duration") - 600.0) < 0.5
+    page.eval_on_selector("audio", "a => { a.currentTime = 540.0; return a.play(); }")
+    page.wait_for_function("document.querySelector('audio').currentTime > 540.0")
+    assert any(status == 206 for status, _r in statuses), statuses
+    with site["svc"].sessions() as s:
+        logged = [(a.username, a.action, a.resource, (a.detail or {}).get("range"))
+                  for a in s.scalars(select(AccessLog).order_by(AccessLog.id))]
+    assert logged and all(u == "binh" and act == "play" and res == REC for u, act, res, _r in logged)
+    assert any(r and r.startswith("bytes=") and r != "bytes=0-" for _u, _a, _res, r in logged), logged
+    op = signed_in(browser, site, "lan")
+    refused = op.goto(site["url"] + f"/recordings/file/{REC}")
+    assert refused is not None and refused.status == 403
+    assert "Không có quyền truy cập" in op.text_content("h1")
+
+
+def test_a_voicemail_ticket_appears_in_an_open_inbox_within_2_s(browser: Any, site: dict[str, Any]) -> None:
+    page = signed_in(browser, site, "lan")
+    page.goto(site["url"] + "/tickets/")
+    page.wait_for_selector("#inbox tbody tr")
+    svc, repo, tmp = site["svc"], site["repo"], site["tmp"]
+    now = site["ctx"].clock.now()
+    repo.start_call("hotline1-8", channel_id="hotline1-8", caller="0933444555", dialled="1022", started_at=now)
+    _wav(tmp / "rec" / "2026/11/25/hotline1-8.voicemail.wav", 8.0)
+    facts = audio_facts(tmp / "rec" / "2026/11/25/hotline1-8.voicemail.wav", tmp / "rec")
+    voicemail = repo.add_voicemail("hotline1-8", facts, status=VoicemailStatus.PENDING, ended_by="pound",
+                                   created_at=now)
+    started = time.monotonic()
+    ticket = svc.tickets.for_voicemail(voicemail)
+    assert ticket is not None
+    page.wait_for_selector(f"#inbox a:text('{ticket['code']}')", timeout=2_000)
+    assert time.monotonic() - started < 2.0
+    assert "Hộp thư thoại" in page.text_content("#inbox tbody tr:first-child")
+    shot(page, "inbox")
+
+
+def test_wallboard_shows_what_the_monitor_publishes(browser: Any, site: dict[str, Any]) -> None:
+    import redis.asyncio as aioredis
+
+    from monitor.publish import LivePublisher
+    page = signed_in(browser, site, "binh")
+    page.goto(site["url"] + "/wallboard/")
+    page.wait_for_selector('#live-state[data-state="up"]')
+    snapshot = {"at": "2026-11-25T02:00:05+00:00", "longest_wait": 42, "by_state": {},
+                "waiting": [{"caller": "0912345678", "wait": 42}, {"caller": "0987000111", "wait": 7}],
+                "operators": [{"operator": "op-lan", "state": "on_call", "reason": None, "since": None},
+                              {"operator": "op-binh", "state": "paused", "reason": "break", "since": None}]}
+
+    async def publish() -> None:
+        publisher = LivePublisher(aioredis.Redis.from_url(REDIS_URL))
+        await publisher.publish([{"type": "operator", "operator": "op-binh", "state": "paused"}], snapshot)
+        await publisher.close()
+    done = threading.Thread(target=lambda: asyncio.run(publish()))   # Playwright's own loop runs in this thread
+    done.start()
+    done.join(10)
+    page.wait_for_selector('#w-ops tr[data-operator="op-binh"][data-state="paused"]')
+    assert page.text_content("#w-waiting") == "2" and page.text_content("#w-longest") == "42 giây"
+    assert "Tạm nghỉ (nghỉ giải lao)" in page.text_content('#w-ops tr[data-operator="op-binh"]')
+    shot(page, "wallboard")
+
+
+def test_the_report_draws_its_chart(browser: Any, site: dict[str, Any]) -> None:
+    page = signed_in(browser, site, "binh")
+    page.goto(site["url"] + "/reports/?from=2026-11-01&to=2026-11-30")
+    assert page.locator("svg.chart").count() == 2
+    assert page.locator("svg.chart rect").count() >= 1
+    shot(page, "report")
