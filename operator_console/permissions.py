@@ -20,6 +20,7 @@ PERMISSIONS: dict[str, frozenset[str]] = {
     "phone.use": frozenset({OP, SUP, ADM}),                 # the softphone (users linked to an operator)
     "recordings.play": frozenset({SUP, ADM}),               # replay, download (AccessLog)
     "wallboard.view": frozenset({SUP, ADM}),                # the floor, live
+    "calls.supervise": frozenset({SUP, ADM}),               # listen, whisper, barge (AccessLog)
     "reports.view": frozenset({SUP, ADM}),                  # figures, charts, CSV / XLSX
     "kb.view": frozenset({OP, SUP, ADM, AG}),               # the knowledge base
     "kb.edit": frozenset({SUP, ADM}),

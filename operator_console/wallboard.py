@@ -13,11 +13,15 @@ from collections.abc import Iterator
 from typing import Any
 
 import redis
-from flask import Blueprint, Response, render_template, stream_with_context
+from flask import Blueprint, Response, jsonify, render_template, request, stream_with_context
+from flask_login import current_user
 from redis.exceptions import RedisError
 from sqlalchemy import func, select
 
+from hotline.ami import SyncAmi, ami_client
 from hotline.db.models import Ticket, TicketStatus
+from hotline.errors import HotlineError
+from hotline.operators import NAME_RE
 from hotline.reports import build_report, load_rows
 
 from .auth import requires
@@ -108,3 +112,33 @@ def stream() -> Response:
     client = redis.Redis.from_url(services().ctx.settings.redis.url, socket_connect_timeout=2, socket_timeout=5)
     return Response(stream_with_context(stream_events(client)), mimetype="text/event-stream",
                     headers={"Cache-Control": "no-cache", "X-Accel-Buffering": "no"})
+
+
+SPY_MODES = {"listen": "nghe", "whisper": "nhắc", "barge": "tham gia"}
+SPY_CONTEXT = "hotline-supervise"        # asterisk_conf/extensions.conf.j2
+
+
+@bp.route("/spy", methods=["POST"])
+@requires("calls.supervise")
+def spy() -> Any:
+    """{operator, mode: listen|whisper|barge}: ring the supervisor's own phone, then ChanSpy the call."""
+    svc = services()
+    body = request.get_json(silent=True) or {}
+    operator, mode = str(body.get("operator", "")), str(body.get("mode", ""))
+    own = current_user.user.operator
+    if mode not in SPY_MODES or not NAME_RE.match(operator):
+        return jsonify(error="refused", message="Chọn tổng đài viên và cách giám sát: listen, whisper hoặc barge."), 400
+    if not own:
+        return jsonify(error="refused", message="Tài khoản giám sát chưa gắn với máy điện thoại nào "
+                       "(hotline users add … --operator TÊN_MÁY)."), 409
+    s = svc.ctx.settings
+
+    async def work(client: Any) -> None:
+        await client.originate(f"PJSIP/{own}", SPY_CONTEXT, exten=mode, variables={"SPY_TARGET": f"PJSIP/{operator}-"},
+                               caller_id=f'"Giám sát {operator}" <1022>')
+    try:
+        SyncAmi(lambda: ami_client(s, svc.ctx.secrets)).run(work)
+    except HotlineError as exc:
+        return jsonify(error="refused", message=f"Không gọi được máy của bạn: {exc}"), 409
+    svc.access(current_user.name, mode, f"PJSIP/{operator}", remote_addr=request.remote_addr, phone=own)
+    return jsonify(started=True, mode=mode, operator=operator, phone=own)

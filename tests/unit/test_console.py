@@ -408,3 +408,17 @@ def test_retention_deletes_old_recordings_logs_each_and_keeps_the_rows(world: di
     assert (log.username, log.resource, log.call_id) == ("system", REC, "hotline1-1")
     sup = sign_in(world["app"], "binh")
     assert sup.get(f"/recordings/file/{REC}").status_code == 410           # gone, and says so
+
+
+def test_supervising_a_call_needs_the_supervisors_own_phone(world: dict[str, Any]) -> None:
+    app = world["app"]
+    sup = sign_in(app, "binh")
+    token = csrf_of(sup)
+    got = sup.post("/wallboard/spy", json={"operator": "op-lan", "mode": "listen"}, headers={"X-CSRFToken": token})
+    assert got.status_code == 409 and "chưa gắn với máy" in got.get_json()["message"]
+    bad = sup.post("/wallboard/spy", json={"operator": "op-lan;x", "mode": "listen"}, headers={"X-CSRFToken": token})
+    assert bad.status_code == 400
+    assert sup.post("/wallboard/spy", json={"operator": "op-lan", "mode": "listen"}).status_code == 400   # no CSRF
+    op = sign_in(app, "lan")
+    assert op.post("/wallboard/spy", json={"operator": "op-lan", "mode": "listen"},
+                   headers={"X-CSRFToken": csrf_of(op)}).status_code == 403
