@@ -6,12 +6,13 @@ database: a voicemail's ticket is created the moment the message is saved.
 """
 from __future__ import annotations
 
+import re
 from collections.abc import Callable
 from dataclasses import dataclass
 from datetime import UTC, datetime
 from typing import Any
 
-from sqlalchemy import func, or_, select
+from sqlalchemy import Integer, column, func, select, text
 from sqlalchemy.exc import IntegrityError
 from sqlalchemy.orm import Session, selectinload, sessionmaker
 
@@ -151,13 +152,10 @@ class TicketService:
             q = q.where(Ticket.caller == caller)
         if overdue:
             q = q.where(Ticket.status.in_(TicketStatus.OPEN), Ticket.due_at < self.now())
-        for word in (search or "").split()[:8]:
-            like = f"%{_escape_like(word.lower())}%"
-            transcript = select(Voicemail.id).where(Voicemail.id == Ticket.voicemail_id,
-                                                    func.lower(Voicemail.transcript).like(like, escape="\\"))
-            q = q.where(or_(func.lower(Ticket.content).like(like, escape="\\"), Ticket.code == word,
-                            Ticket.caller.like(like, escape="\\"), transcript.exists()))
+        words = _search_words(search)
         with self.sessions() as s:
+            if words:
+                q = q.where(_matches(s.get_bind().dialect.name, words))
             return [ticket_to_dict(t) for t in s.scalars(q)]
 
     def phone_status(self, code: str) -> dict[str, Any] | None:
@@ -261,8 +259,24 @@ class TicketService:
         return agency
 
 
-def _escape_like(text: str) -> str:
-    return text.replace("\\", "\\\\").replace("%", "\\%").replace("_", "\\_")
+def _search_words(text: str | None) -> list[str]:
+    """The words of a search, as the full-text index splits them (letters and digits, any case)."""
+    return re.findall(r"\w+", (text or "").lower())[:8]
+
+
+def _matches(dialect: str, words: list[str]) -> Any:
+    """Tickets whose content (a voicemail's transcript), number or code hold every word.
+
+    The full-text index of migration 0004: PostgreSQL's GIN index on to_tsvector('simple', …),
+    SQLite's FTS5 table tickets_fts; the same words either way.
+    """
+    if dialect == "postgresql":
+        document = func.to_tsvector("simple", func.coalesce(Ticket.content, "") + " " + func.coalesce(Ticket.caller, "")
+                                    + " " + Ticket.code)
+        return document.op("@@")(func.plainto_tsquery("simple", " ".join(words)))
+    query = " ".join('"' + w.replace('"', "") + '"' for w in words)
+    return Ticket.id.in_(text("SELECT rowid FROM tickets_fts WHERE tickets_fts MATCH :q").bindparams(q=query)
+                         .columns(column("rowid", Integer)))
 
 
 def _full() -> Any:

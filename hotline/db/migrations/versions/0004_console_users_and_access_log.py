@@ -64,11 +64,46 @@ def upgrade() -> None:
     with op.batch_alter_table('recordings', schema=None) as batch_op:
         batch_op.add_column(sa.Column('deleted_at', sa.DateTime(timezone=True), nullable=True))
         batch_op.create_index(batch_op.f('ix_recordings_created_at'), ['created_at'], unique=False)
+    _ticket_search_index()
     with op.batch_alter_table('operators', schema=None) as batch_op:
         batch_op.add_column(sa.Column('phone', sa.String(length=8), server_default='desk', nullable=False))
 
 
+def _ticket_search_index() -> None:
+    """Full-text search of tickets (content, which holds a voicemail's transcript; number; code).
+
+    PostgreSQL: a GIN index on the 'simple' configuration (lower-cased words, diacritics kept).
+    SQLite: an FTS5 table over the tickets, kept in step by triggers, with the same tokens.
+    """
+    if op.get_bind().dialect.name == "postgresql":
+        op.execute("CREATE INDEX ix_tickets_search ON tickets USING gin "
+                   "(to_tsvector('simple', coalesce(content, '') || ' ' || coalesce(caller, '') || ' ' || code))")
+        return
+    op.execute("CREATE VIRTUAL TABLE tickets_fts USING fts5(content, caller, code, content='tickets', "
+               "content_rowid='id', tokenize='unicode61 remove_diacritics 0')")
+    op.execute("CREATE TRIGGER tickets_fts_insert AFTER INSERT ON tickets BEGIN "
+               "INSERT INTO tickets_fts(rowid, content, caller, code) "
+               "VALUES (new.id, new.content, new.caller, new.code); "
+               "END")
+    op.execute("CREATE TRIGGER tickets_fts_delete AFTER DELETE ON tickets BEGIN "
+               "INSERT INTO tickets_fts(tickets_fts, rowid, content, caller, code) "
+               "VALUES ('delete', old.id, old.content, old.caller, old.code); END")
+    op.execute("CREATE TRIGGER tickets_fts_update AFTER UPDATE OF content, caller, code ON tickets BEGIN "
+               "INSERT INTO tickets_fts(tickets_fts, rowid, content, caller, code) "
+               "VALUES ('delete', old.id, old.content, old.caller, old.code); "
+               "INSERT INTO tickets_fts(rowid, content, caller, code) "
+               "VALUES (new.id, new.content, new.caller, new.code); "
+               "END")
+    op.execute("INSERT INTO tickets_fts(tickets_fts) VALUES ('rebuild')")
+
+
 def downgrade() -> None:
+    if op.get_bind().dialect.name == "postgresql":
+        op.execute("DROP INDEX IF EXISTS ix_tickets_search")
+    else:
+        for name in ("tickets_fts_insert", "tickets_fts_delete", "tickets_fts_update"):
+            op.execute(f"DROP TRIGGER IF EXISTS {name}")
+        op.execute("DROP TABLE IF EXISTS tickets_fts")
     with op.batch_alter_table('recordings', schema=None) as batch_op:
         batch_op.drop_index(batch_op.f('ix_recordings_created_at'))
         batch_op.drop_column('deleted_at')
