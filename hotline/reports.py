@@ -27,11 +27,11 @@ from __future__ import annotations
 
 from collections import defaultdict
 from collections.abc import Callable, Iterable
-from dataclasses import dataclass
+from dataclasses import astuple, dataclass
 from datetime import date, datetime, time, timedelta, tzinfo
 from typing import Any
 
-from sqlalchemy import select
+from sqlalchemy import and_, case, func, select
 from sqlalchemy.orm import Session, sessionmaker
 
 from .db.models import Call, Ticket, Transfer
@@ -83,29 +83,65 @@ def _mean(values: list[float]) -> float | None:
     return round(sum(values) / len(values), 1) if values else None
 
 
+@dataclass(frozen=True)
+class CallSums:
+    """The counts and sums the call figures are made of: added up per row, per day in SQL, or per
+    period from days (``+``); ``figures()`` is the one place the definitions turn them into figures."""
+
+    offered: int = 0
+    answered: int = 0
+    abandoned: int = 0
+    short_abandoned: int = 0
+    within_sl: int = 0            # answered within SERVICE_LEVEL_SECONDS of queueing
+    waits: int = 0                # answered calls with both instants (ASA's denominator)
+    wait_seconds: float = 0.0
+    talks: int = 0                # answered calls whose talk time is known (AHT's denominator)
+    talk_seconds: float = 0.0
+    satisfied: int = 0
+    normal: int = 0
+    not_satisfied: int = 0
+
+    def __add__(self, other: CallSums) -> CallSums:
+        return CallSums(*(a + b for a, b in zip(astuple(self), astuple(other), strict=True)))
+
+    @classmethod
+    def of(cls, calls: Iterable[CallRow]) -> CallSums:
+        calls = list(calls)
+        offered = [c for c in calls if c.queued_at is not None]
+        answered = [c for c in offered if c.queue_answered_at is not None]
+        abandoned = [c for c in offered if c.queue_outcome == "abandoned"]
+        short = [c for c in abandoned if c.queue_left_at is not None and c.queued_at is not None
+                 and _seconds(c.queued_at, c.queue_left_at) <= SHORT_ABANDON_SECONDS]
+        waits = [_seconds(c.queued_at, c.queue_answered_at) for c in answered
+                 if c.queued_at is not None and c.queue_answered_at is not None]
+        talks = [c.talk_seconds for c in answered if c.talk_seconds is not None]
+        scores = [c.survey_score for c in calls if c.survey_score in (1, 2, 3)]
+        return cls(len(offered), len(answered), len(abandoned), len(short),
+                   sum(1 for w in waits if w <= SERVICE_LEVEL_SECONDS), len(waits), sum(waits), len(talks),
+                   sum(talks), scores.count(1), scores.count(2), scores.count(3))
+
+    def figures(self, wrapup_seconds: float) -> dict[str, Any]:
+        surveys = self.satisfied + self.normal + self.not_satisfied
+        return {
+            "offered": self.offered,
+            "answered": self.answered,
+            "abandoned": self.abandoned,
+            "short_abandoned": self.short_abandoned,
+            "abandon_rate": _ratio(self.abandoned, self.offered),
+            "answered_within_20s": self.within_sl,
+            "service_level": _ratio(self.within_sl, self.offered),
+            "asa_seconds": round(self.wait_seconds / self.waits, 1) if self.waits else None,
+            "aht_seconds": round(self.talk_seconds / self.talks + wrapup_seconds, 1) if self.talks else None,
+            "surveys": surveys,
+            "satisfied_share": _ratio(self.satisfied, surveys),
+            "normal_share": _ratio(self.normal, surveys),
+            "not_satisfied_share": _ratio(self.not_satisfied, surveys),
+        }
+
+
 def call_figures(calls: Iterable[CallRow], wrapup_seconds: float) -> dict[str, Any]:
     """Offered, answered, abandoned, service level, ASA, AHT and satisfaction over ``calls``."""
-    calls = list(calls)
-    offered = [c for c in calls if c.queued_at is not None]
-    answered = [c for c in offered if c.queue_answered_at is not None]
-    abandoned = [c for c in offered if c.queue_outcome == "abandoned"]
-    short = [c for c in abandoned if c.queue_left_at is not None and c.queued_at is not None
-             and _seconds(c.queued_at, c.queue_left_at) <= SHORT_ABANDON_SECONDS]
-    waits = [_seconds(c.queued_at, c.queue_answered_at) for c in answered
-             if c.queued_at is not None and c.queue_answered_at is not None]
-    handles = [c.talk_seconds + wrapup_seconds for c in answered if c.talk_seconds is not None]
-    return {
-        "offered": len(offered),
-        "answered": len(answered),
-        "abandoned": len(abandoned),
-        "short_abandoned": len(short),
-        "abandon_rate": _ratio(len(abandoned), len(offered)),
-        "answered_within_20s": sum(1 for w in waits if w <= SERVICE_LEVEL_SECONDS),
-        "service_level": _ratio(sum(1 for w in waits if w <= SERVICE_LEVEL_SECONDS), len(offered)),
-        "asa_seconds": _mean(waits),
-        "aht_seconds": _mean(handles),
-        **survey_figures(calls),
-    }
+    return CallSums.of(calls).figures(wrapup_seconds)
 
 
 def survey_figures(calls: Iterable[CallRow]) -> dict[str, Any]:
@@ -249,17 +285,57 @@ def period_bounds(first: date, last: date, tz: tzinfo) -> tuple[datetime, dateti
     return (datetime.combine(first, time(0), tz), datetime.combine(last + timedelta(days=1), time(0), tz))
 
 
+def day_sums(sessions: sessionmaker[Session], first: date, last: date, tz: tzinfo) -> dict[str, CallSums]:
+    """``CallSums`` per day (hotline time) between ``first`` and ``last``, added up by the database.
+
+    The same definitions as ``CallSums.of`` (tests/unit/test_reports.py checks they agree on both
+    databases), for pages that must not load a month of rows: a day is the call's start in the
+    hotline's time zone (its UTC offset at ``first``: Vietnam has no daylight saving).
+    """
+    start, end = period_bounds(first, last, tz)
+    with sessions() as s:
+        dialect = s.get_bind().dialect.name
+        if dialect == "postgresql":
+            day = func.to_char(func.timezone(str(tz), Call.started_at), "YYYY-MM-DD")
+
+            def seconds(a: Any, b: Any) -> Any:
+                return func.extract("epoch", b - a)
+        else:
+            offset = int((start.utcoffset() or timedelta(0)).total_seconds())
+            day = func.date(Call.started_at, f"{offset:+d} seconds")
+
+            def seconds(a: Any, b: Any) -> Any:
+                return (func.julianday(b) - func.julianday(a)) * 86400.0
+        queued, answered = Call.queued_at.is_not(None), Call.queue_answered_at.is_not(None)
+        abandoned = and_(queued, Call.queue_outcome == "abandoned")
+        wait = seconds(Call.queued_at, Call.queue_answered_at)
+
+        def count(condition: Any) -> Any:
+            return func.sum(case((condition, 1), else_=0))
+        q = (select(day.label("day"), count(queued), count(and_(queued, answered)), count(abandoned),
+                    count(and_(abandoned, Call.queue_left_at.is_not(None),
+                               seconds(Call.queued_at, Call.queue_left_at) <= SHORT_ABANDON_SECONDS)),
+                    count(and_(queued, answered, wait <= SERVICE_LEVEL_SECONDS)), count(and_(queued, answered)),
+                    func.coalesce(func.sum(case((and_(queued, answered), wait), else_=0.0)), 0.0),
+                    count(and_(queued, answered, Call.talk_seconds.is_not(None))),
+                    func.coalesce(func.sum(case((and_(queued, answered), Call.talk_seconds), else_=0.0)), 0.0),
+                    count(Call.survey_score == 1), count(Call.survey_score == 2), count(Call.survey_score == 3))
+             .where(Call.started_at >= start, Call.started_at < end).group_by(day))
+        return {str(r[0]): CallSums(int(r[1]), int(r[2]), int(r[3]), int(r[4]), int(r[5]), int(r[6]), float(r[7]),
+                                    int(r[8]), float(r[9]), int(r[10]), int(r[11]), int(r[12])) for r in s.execute(q)}
+
+
 def load_rows(sessions: sessionmaker[Session], first: date, last: date,
               tz: tzinfo) -> tuple[list[CallRow], list[TransferRow]]:
     """Calls and transfers that started between ``first`` and ``last`` (whole days, hotline time)."""
     start, end = period_bounds(first, last, tz)
+    # Only the columns the figures use (a month of a busy province is ~100,000 calls: no ORM objects).
     with sessions() as s:
-        calls = [CallRow(c.call_id, c.started_at, c.queued_at, c.queue_answered_at, c.queue_left_at,
-                         c.queue_outcome, c.operator, c.talk_seconds, c.survey_score)
-                 for c in s.scalars(select(Call).where(Call.started_at >= start, Call.started_at < end)
-                                    .order_by(Call.started_at))]
-        transfers = [TransferRow(t.target, t.started_at, t.answered_at, t.requested_by, t.outcome)
-                     for t in s.scalars(select(Transfer).where(Transfer.started_at >= start,
-                                                               Transfer.started_at < end)
-                                        .order_by(Transfer.started_at))]
+        calls = [CallRow(*r) for r in s.execute(
+            select(Call.call_id, Call.started_at, Call.queued_at, Call.queue_answered_at, Call.queue_left_at,
+                   Call.queue_outcome, Call.operator, Call.talk_seconds, Call.survey_score)
+            .where(Call.started_at >= start, Call.started_at < end).order_by(Call.started_at))]
+        transfers = [TransferRow(*r) for r in s.execute(
+            select(Transfer.target, Transfer.started_at, Transfer.answered_at, Transfer.requested_by, Transfer.outcome)
+            .where(Transfer.started_at >= start, Transfer.started_at < end).order_by(Transfer.started_at))]
     return calls, transfers

@@ -9,7 +9,7 @@ from typing import Any
 
 from flask import Blueprint, Response, render_template, request
 
-from hotline.reports import build_report, load_rows, load_ticket_rows, ticket_figures
+from hotline.reports import CallSums, day_sums, load_ticket_rows, ticket_figures
 
 from .auth import requires
 from .filters import agency_name
@@ -40,15 +40,28 @@ def _args() -> tuple[date, date, str]:
     return first, min(last, first + timedelta(days=366)), period
 
 
+def _period_of(period: str, day: str) -> str:
+    d = date.fromisoformat(day)
+    if period == "week":
+        year, number, _ = d.isocalendar()
+        return f"{year}-W{number:02d}"
+    return day[:7] if period == "month" else day
+
+
 def figures() -> dict[str, Any]:
+    """The call figures added up by the database day by day (``day_sums``), then per period."""
     svc = services()
     first, last, period = _args()
     tz = svc.ctx.settings.tz
-    calls, transfers = load_rows(svc.sessions, first, last, tz)
-    report = build_report(calls, transfers, tz, float(svc.ctx.settings.queue.wrapup_seconds), by=(period,))
+    wrapup = float(svc.ctx.settings.queue.wrapup_seconds)
+    groups: dict[str, CallSums] = {}
+    for day, sums in sorted(day_sums(svc.sessions, first, last, tz).items()):
+        key = _period_of(period, day)
+        groups[key] = groups.get(key, CallSums()) + sums
+    rows = [{period: key, **sums.figures(wrapup)} for key, sums in groups.items()]
+    total = sum(groups.values(), CallSums()).figures(wrapup)
     tickets = ticket_figures(load_ticket_rows(svc.sessions, first, last, tz), svc.ctx.clock.now())
-    return {"from": first, "to": last, "by": period, "rows": report[f"{period}s"], "total": report["total"],
-            "transfers": report["transfers"], "tickets": tickets}
+    return {"from": first, "to": last, "by": period, "rows": rows, "total": total, "tickets": tickets}
 
 
 def bars(rows: list[dict[str, Any]], key: str, label: str, value: str, width: int = 900, height: int = 160) -> str:

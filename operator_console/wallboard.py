@@ -22,7 +22,7 @@ from hotline.ami import SyncAmi, ami_client
 from hotline.db.models import Ticket, TicketStatus
 from hotline.errors import HotlineError
 from hotline.operators import NAME_RE
-from hotline.reports import build_report, load_rows
+from hotline.reports import CallSums, day_sums
 
 from .auth import requires
 from .services import services
@@ -38,8 +38,8 @@ def today_figures() -> dict[str, Any]:
     tz = svc.ctx.settings.tz
     now = svc.ctx.clock.now()
     today = now.astimezone(tz).date()
-    calls, transfers = load_rows(svc.sessions, today, today, tz)
-    total = build_report(calls, transfers, tz, float(svc.ctx.settings.queue.wrapup_seconds), by=())["total"]
+    total = sum(day_sums(svc.sessions, today, today, tz).values(), CallSums()).figures(
+        float(svc.ctx.settings.queue.wrapup_seconds))
     with svc.sessions() as s:
         overdue = s.scalar(select(func.count(Ticket.id)).where(Ticket.status.in_(TicketStatus.OPEN),
                                                                Ticket.due_at < now)) or 0

@@ -120,3 +120,40 @@ def test_the_command_prints_vietnamese_tables_and_english_json(database_url: str
     assert "Theo ngày" not in only_ops.output and "op-lan" in only_ops.output
     bad = runner.invoke(main, ["report", "--from", "2027-13-01", "--to", "2027-03-01"], env=env)
     assert bad.exit_code == 2 and "YYYY-MM-DD" in bad.output
+
+
+def test_the_database_adds_up_the_same_figures_as_the_rows_do(database_url: str) -> None:
+    """``day_sums`` (SQL, for the console's pages) and ``CallSums.of`` (rows) agree, day by day."""
+    import random
+
+    from hotline.db.models import Call as CallModel
+    from hotline.reports import CallSums, day_sums
+    tz = ZoneInfo("Asia/Ho_Chi_Minh")
+    sessions = open_database(database_url)
+    rng = random.Random(7)
+    start = datetime(2026, 10, 31, 16, 0, tzinfo=UTC)          # 23:00 on 31 Oct in Đồng Tháp
+    with sessions.begin() as s:
+        for i in range(400):
+            started = start + timedelta(minutes=37 * i + rng.random())
+            queued = started + timedelta(seconds=12) if rng.random() < 0.8 else None
+            answered = queued + timedelta(seconds=rng.choice((3, 19.5, 20.5, 45, 80))) \
+                if queued and rng.random() < 0.8 else None
+            left = (answered or queued + timedelta(seconds=rng.choice((2, 4.9, 5.1, 30)))) if queued else None
+            s.add(CallModel(call_id=f"sum-{i}", caller="0912", started_at=started, queued_at=queued,
+                            queue_answered_at=answered, queue_left_at=left,
+                            queue_outcome="answered" if answered else ("abandoned" if queued else None),
+                            talk_seconds=rng.choice((None, 33.3, 120.0)) if answered else None,
+                            survey_score=rng.choice((None, 1, 2, 3)) if answered else None))
+    calls, _transfers = load_rows(sessions, date(2026, 11, 1), date(2026, 11, 10), tz)
+    by_day: dict[str, list] = {}
+    for c in calls:
+        by_day.setdefault(c.started_at.astimezone(tz).date().isoformat(), []).append(c)
+    sql = day_sums(sessions, date(2026, 11, 1), date(2026, 11, 10), tz)
+    assert set(sql) == set(by_day) and "2026-10-31" not in sql and len(sql) == 10
+    for day, rows in by_day.items():
+        mine = CallSums.of(rows)
+        theirs = sql[day]
+        assert theirs.figures(15) == mine.figures(15), day
+        assert abs(theirs.wait_seconds - mine.wait_seconds) < 1e-3
+    total = sum(sql.values(), CallSums())
+    assert total.figures(15) == CallSums.of(calls).figures(15)
