@@ -6,6 +6,10 @@ const $ = (id) => document.getElementById(id);
 const csrf = document.querySelector('meta[name="csrf-token"]').content;
 const STATES = { available: "Sẵn sàng", on_call: "Đang nghe máy", wrap_up: "Hoàn tất cuộc gọi",
                  paused: "Tạm nghỉ", logged_out: "Chưa vào ca" };
+const DISPOSITIONS = { answered: "tổng đài viên đã trả lời", abandoned_queue: "bỏ máy khi chờ",
+                       abandoned_ivr: "bỏ máy ở lời chào", to_queue: "vào hàng đợi", transferred: "đã chuyển đầu mối",
+                       transfer_failed: "chuyển không được", voicemail: "để lại lời nhắn",
+                       closed_hours: "ngoài giờ", app_fallback: "ứng dụng tạm ngừng", in_progress: "đang gọi" };
 let ua, registerer, session = null, callId = "", caller = "", timer = null, attended = false;
 
 async function api(path, body) {
@@ -73,7 +77,8 @@ async function loadHistory(number) {
       box.append(ul);
     };
     part("Phiếu trước đây", h.tickets, (t) => `${t.code} · ${t.status_vi} · ${t.content}`);
-    part("Cuộc gọi trước đây", h.calls, (c) => `${new Date(c.started_at).toLocaleString("vi-VN")} · ${c.disposition}`);
+    part("Cuộc gọi trước đây", h.calls, (c) => `${new Date(c.started_at).toLocaleString("vi-VN")} · `
+         + (DISPOSITIONS[c.disposition] || c.disposition));
   } catch (err) { box.textContent = "Không tải được lịch sử: " + err.message; }
 }
 
@@ -113,6 +118,7 @@ function incoming(invitation) {
       $("btn-answer").disabled = true;
       attachAudio(invitation);
       startTimer();
+      showState({ state: "on_call" });
     } else if (st === SessionState.Terminated) {
       const wasTalking = card.dataset.state === "talking";
       ended(wasTalking ? "" : "Người gọi đã gác máy.");

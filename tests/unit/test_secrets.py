@@ -72,3 +72,13 @@ def test_damaged_file_is_a_config_error(tmp_path: Path) -> None:
 def test_repr_hides_the_passwords(tmp_path: Path) -> None:
     secrets = load_or_create_secrets(tmp_path)
     assert secrets.ari_password not in repr(secrets)
+
+
+def test_the_console_key_survives_a_new_endpoint_password(tmp_path: Path) -> None:
+    """Adding a desk or an operator rewrites the file: the console's session key must stay the same."""
+    first = load_or_create_secrets(tmp_path)
+    key = first.console_secret_key
+    assert len(key) >= 32
+    first.endpoint_password("op-lan")
+    again = load_or_create_secrets(tmp_path)
+    assert again.console_secret_key == key and again.endpoint_password("op-lan") == first.endpoint_password("op-lan")
