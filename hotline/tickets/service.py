@@ -12,7 +12,7 @@ from dataclasses import dataclass
 from datetime import UTC, datetime
 from typing import Any
 
-from sqlalchemy import Integer, column, func, select, text
+from sqlalchemy import Integer, column, func, literal_column, select, text
 from sqlalchemy.exc import IntegrityError
 from sqlalchemy.orm import Session, selectinload, sessionmaker
 
@@ -267,13 +267,11 @@ def _search_words(text: str | None) -> list[str]:
 def _matches(dialect: str, words: list[str]) -> Any:
     """Tickets whose content (a voicemail's transcript), number or code hold every word.
 
-    The full-text index of migration 0004: PostgreSQL's GIN index on to_tsvector('simple', …),
-    SQLite's FTS5 table tickets_fts; the same words either way.
+    The full-text index of migration 0004: PostgreSQL's stored tsvector column ``search`` (GIN), SQLite's
+    FTS5 table tickets_fts; the same words either way.
     """
     if dialect == "postgresql":
-        document = func.to_tsvector("simple", func.coalesce(Ticket.content, "") + " " + func.coalesce(Ticket.caller, "")
-                                    + " " + Ticket.code)
-        return document.op("@@")(func.plainto_tsquery("simple", " ".join(words)))
+        return literal_column("tickets.search").op("@@")(func.plainto_tsquery("simple", " ".join(words)))
     query = " ".join('"' + w.replace('"', "") + '"' for w in words)
     return Ticket.id.in_(text("SELECT rowid FROM tickets_fts WHERE tickets_fts MATCH :q").bindparams(q=query)
                          .columns(column("rowid", Integer)))
