@@ -9,7 +9,7 @@ from typing import Any
 
 from flask import Blueprint, Response, render_template, request
 
-from hotline.reports import CallSums, day_sums, load_ticket_rows, ticket_figures
+from hotline.reports import CallSums, day_sums, ticket_figures_sql
 
 from .auth import requires
 from .filters import agency_name
@@ -60,7 +60,7 @@ def figures() -> dict[str, Any]:
         groups[key] = groups.get(key, CallSums()) + sums
     rows = [{period: key, **sums.figures(wrapup)} for key, sums in groups.items()]
     total = sum(groups.values(), CallSums()).figures(wrapup)
-    tickets = ticket_figures(load_ticket_rows(svc.sessions, first, last, tz), svc.ctx.clock.now())
+    tickets = ticket_figures_sql(svc.sessions, first, last, tz, svc.ctx.clock.now())
     return {"from": first, "to": last, "by": period, "rows": rows, "total": total, "tickets": tickets}
 
 

@@ -135,7 +135,11 @@ def measure(url: str, state: Path, iterations: int) -> list[dict[str, Any]]:
            **fake_clock_env(datetime.fromisoformat("2026-11-30T10:00:00+07:00"))}
     app = create_app(load_context(env=env), config={"WTF_CSRF_ENABLED": False})
     svc = app.extensions["hotline"]
-    svc.users.add("bench", "Giám sát viên đo tải", Role.SUPERVISOR, "mật-khẩu-đo-tải")
+    from hotline.users import UserError
+    try:
+        svc.users.add("bench", "Giám sát viên đo tải", Role.SUPERVISOR, "mật-khẩu-đo-tải")
+    except UserError:
+        pass                                              # --reuse: the earlier run made it
     client = app.test_client()
     assert client.post("/login", data={"username": "bench", "password": "mật-khẩu-đo-tải"}).status_code == 302
     cases: list[tuple[str, str, float, int]] = [
@@ -191,6 +195,10 @@ def main(argv: list[str]) -> int:
     parser.add_argument("--pg-url", default=PG_URL, help=f"an empty-able PostgreSQL database (default {PG_URL})")
     parser.add_argument("--json", action="store_true", help="the figures as JSON on stdout")
     parser.add_argument("--keep", action="store_true", help="keep the SQLite file and state directory")
+    parser.add_argument("--reuse", action="store_true",
+                        help="measure databases an earlier --keep run filled (PostgreSQL: --pg-url; SQLite: "
+                             "--sqlite-file) instead of filling new ones")
+    parser.add_argument("--sqlite-file", type=Path, default=None, help="the SQLite file (default: a new one)")
     args = parser.parse_args(argv)
     if args.quick:
         args.rows, args.iterations = min(args.rows, 50_000), 20
@@ -199,19 +207,26 @@ def main(argv: list[str]) -> int:
                                "databases": {}}
     try:
         for db in [d.strip() for d in args.db.split(",") if d.strip()]:
-            log(f"{db}: filling {args.rows:,} tickets and {args.rows:,} calls")
             if db == "postgresql":
-                fresh_postgres(args.pg_url)
                 url = args.pg_url
             elif db == "sqlite":
-                url = f"sqlite:///{base}/bench.db"
+                url = f"sqlite:///{args.sqlite_file or base / 'bench.db'}"
             else:
                 parser.error(f"--db: postgresql or sqlite, not {db!r}")
-            took = fill(url, args.rows)
+            if args.reuse:
+                log(f"{db}: reusing {url}")
+                took: dict[str, float] = {}
+            else:
+                log(f"{db}: filling {args.rows:,} tickets and {args.rows:,} calls")
+                if db == "postgresql":
+                    fresh_postgres(url)
+                took = fill(url, args.rows)
             log(f"{db}: measuring")
             results["databases"][db] = {"fill_s": took, "cases": measure(url, base / f"state-{db}", args.iterations)}
     finally:
-        if not args.keep:
+        if args.keep:
+            log(f"kept {base} (SQLite: {base / 'bench.db'})")
+        else:
             shutil.rmtree(base, ignore_errors=True)
     ok = all(c["pass"] for d in results["databases"].values() for c in d["cases"])
     if args.json:
@@ -233,7 +248,8 @@ def render(results: dict[str, Any]) -> str:
                          f"{c['max_ms']:>8.1f} {'<' + format(c['target_ms'], 'g'):>8}  {verdict}")
     lines.append("")
     for db, d in results["databases"].items():
-        lines.append(f"{db}: filled in " + ", ".join(f"{k} {v:.0f} s" for k, v in d["fill_s"].items()))
+        if d["fill_s"]:
+            lines.append(f"{db}: filled in " + ", ".join(f"{k} {v:.0f} s" for k, v in d["fill_s"].items()))
     return "\n".join(lines)
 
 

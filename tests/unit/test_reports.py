@@ -157,3 +157,28 @@ def test_the_database_adds_up_the_same_figures_as_the_rows_do(database_url: str)
         assert abs(theirs.wait_seconds - mine.wait_seconds) < 1e-3
     total = sum(sql.values(), CallSums())
     assert total.figures(15) == CallSums.of(calls).figures(15)
+
+
+def test_the_database_counts_the_same_ticket_figures_as_the_rows_do(database_url: str) -> None:
+    import random
+
+    from hotline.db.models import Ticket
+    from hotline.reports import load_ticket_rows, ticket_figures, ticket_figures_sql
+    tz = ZoneInfo("Asia/Ho_Chi_Minh")
+    sessions = open_database(database_url)
+    rng = random.Random(11)
+    start = datetime(2026, 10, 31, 16, 0, tzinfo=UTC)
+    with sessions.begin() as s:
+        for i in range(300):
+            received = start + timedelta(minutes=53 * i)
+            status = rng.choice(("new", "assigned", "in_progress", "answered", "closed"))
+            due = received + timedelta(hours=rng.choice((8, 48)))
+            answered = received + timedelta(hours=rng.choice((2, 9, 50))) if status in ("answered", "closed") else None
+            s.add(Ticket(code=f"{i:07d}", channel=rng.choice(("phone", "voicemail")), caller="0912",
+                         category=rng.choice(("procedures", "infrastructure")), content="x", status=status,
+                         agency=None if status == "new" else rng.choice(("department:01", "district:02")),
+                         received_at=received, deadline_hours=8, due_at=due, answered_at=answered))
+    now = datetime(2026, 11, 8, 3, 0, tzinfo=UTC)
+    rows = load_ticket_rows(sessions, date(2026, 11, 1), date(2026, 11, 10), tz)
+    assert 0 < len(rows) < 300
+    assert ticket_figures_sql(sessions, date(2026, 11, 1), date(2026, 11, 10), tz, now) == ticket_figures(rows, now)
