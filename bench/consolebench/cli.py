@@ -199,9 +199,19 @@ def main(argv: list[str]) -> int:
                         help="measure databases an earlier --keep run filled (PostgreSQL: --pg-url; SQLite: "
                              "--sqlite-file) instead of filling new ones")
     parser.add_argument("--sqlite-file", type=Path, default=None, help="the SQLite file (default: a new one)")
+    parser.add_argument("--wallboard", action="store_true",
+                        help="only the wallboard's latency (needs root: a whole bench stack with Asterisk)")
+    parser.add_argument("--samples", type=int, default=40, help="--wallboard: state changes measured (default 40)")
     args = parser.parse_args(argv)
     if args.quick:
         args.rows, args.iterations = min(args.rows, 50_000), 20
+    if args.wallboard:
+        from .wallboard import run_wallboard
+        case = run_wallboard(args.samples, keep=args.keep)
+        results = {"rows": 0, "started": datetime.now(UTC).isoformat(timespec="seconds"),
+                   "databases": {"live": {"fill_s": {}, "cases": [case]}}}
+        print(json.dumps(results, ensure_ascii=False, indent=2) if args.json else render(results))
+        return 0 if case["pass"] else 1
     base = Path(tempfile.mkdtemp(prefix="hotline-console-bench-", dir="/var/tmp"))
     results: dict[str, Any] = {"rows": args.rows, "started": datetime.now(UTC).isoformat(timespec="seconds"),
                                "databases": {}}

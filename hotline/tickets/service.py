@@ -135,8 +135,9 @@ class TicketService:
     def list(self, *, status: str | None = None, agency: str | None = None, category: str | None = None,
              overdue: bool = False, limit: int = 50, channel: str | None = None, search: str | None = None,
              caller: str | None = None, offset: int = 0, after_id: int | None = None) -> list[dict[str, Any]]:
-        """Tickets, newest first; ``overdue``: open ones past their deadline; ``search``: words in the
-        code, the number, the content or the voicemail's transcript (every word, any case)."""
+        """Tickets, newest received first; ``overdue``: open ones past their deadline; ``search``: words in
+        the code, the number, the content or the voicemail's transcript (every word, any case), newest
+        entered first."""
         q = _full().order_by(Ticket.received_at.desc(), Ticket.id.desc()).limit(limit).offset(offset)
         if after_id is not None:
             q = q.where(Ticket.id > after_id)
@@ -155,15 +156,19 @@ class TicketService:
         words = _search_words(search)
         with self.sessions() as s:
             if words:
-                dialect = s.get_bind().dialect.name
-                match = _matches(dialect, words)
-                if dialect == "postgresql" and _rare(s, match):
-                    # Few tickets hold these words: take them from the full-text index and sort them,
-                    # rather than walking a million tickets newest first (the planner's default guess
-                    # for a word it has no statistics on is 0.5 % of the table, and it would walk).
-                    q = q.order_by(None).order_by((Ticket.received_at + literal_column("interval '0 seconds'")).desc(),
-                                                  Ticket.id.desc())
-                q = q.where(match)
+                # Search results come newest entered first (the ticket's id): the full-text indexes hold
+                # tickets in that order, so the first page is read straight off them (bench/README.md).
+                q = q.order_by(None)
+                if s.get_bind().dialect.name == "postgresql":
+                    match = _pg_matches(words)
+                    # Few matches: take them from the GIN index and sort them; many: walk the ids down,
+                    # every few tickets match (the planner, guessing 0.5 % for a word it has no
+                    # statistics on, would walk a million tickets for a rare one).
+                    newest = (Ticket.id + 0).desc() if _rare(s, match) else Ticket.id.desc()
+                    q = q.where(match).order_by(newest)
+                else:
+                    others = any((status, agency, category, channel, caller, overdue, after_id is not None))
+                    q = q.where(_fts_ids(words, None if others else offset + limit)).order_by(Ticket.id.desc())
             return [ticket_to_dict(t) for t in s.scalars(q)]
 
     def phone_status(self, code: str) -> dict[str, Any] | None:
@@ -281,17 +286,18 @@ def _rare(s: Session, match: Any) -> bool:
     return int(found or 0) < RARE_MATCHES
 
 
-def _matches(dialect: str, words: list[str]) -> Any:
-    """Tickets whose content (a voicemail's transcript), number or code hold every word.
-
-    The full-text index of migration 0004: PostgreSQL's stored tsvector column ``search`` (GIN), SQLite's
-    FTS5 table tickets_fts; the same words either way.
-    """
-    if dialect == "postgresql":
-        return literal_column("tickets.search").op("@@")(func.plainto_tsquery("simple", " ".join(words)))
+def _fts_ids(words: list[str], newest: int | None) -> Any:
+    """SQLite: tickets whose FTS5 row holds every word; ``newest``: only the newest so many of them
+    (the doclists are in rowid order: the first page costs the same for a rare or a common word)."""
     query = " ".join('"' + w.replace('"', "") + '"' for w in words)
-    return Ticket.id.in_(text("SELECT rowid FROM tickets_fts WHERE tickets_fts MATCH :q").bindparams(q=query)
-                         .columns(column("rowid", Integer)))
+    sql = "SELECT rowid FROM tickets_fts WHERE tickets_fts MATCH :q ORDER BY rowid DESC"
+    ids = text(sql + " LIMIT :n").bindparams(q=query, n=newest) if newest else text(sql).bindparams(q=query)
+    return Ticket.id.in_(ids.columns(column("rowid", Integer)))
+
+
+def _pg_matches(words: list[str]) -> Any:
+    """PostgreSQL: tickets whose stored tsvector ``search`` (migration 0004) holds every word."""
+    return literal_column("tickets.search").op("@@")(func.plainto_tsquery("simple", " ".join(words)))
 
 
 def _full() -> Any:
