@@ -13,7 +13,6 @@ import os
 import socket
 import threading
 import time
-import wave
 from collections.abc import Iterator
 from datetime import datetime
 from pathlib import Path
@@ -28,6 +27,7 @@ from hotline.context import load_context
 from hotline.db.models import AccessLog, Role, VoicemailStatus
 from hotline.db.repository import CallRepository
 from operator_console import create_app
+from tests.support.audio import write_wav
 
 playwright = pytest.importorskip("playwright.sync_api")
 
@@ -38,13 +38,6 @@ PASSWORD = "mật-khẩu-thử-nghiệm"
 REC = "2026/11/25/hotline1-7.wav"
 
 
-def _wav(path: Path, seconds: float) -> None:
-    path.parent.mkdir(parents=True, exist_ok=True)
-    with wave.open(str(path), "wb") as w:
-        w.setnchannels(1)
-        w.setsampwidth(2)
-        w.setframerate(8000)
-        w.writeframes(b"\x00\x08\x00\xf8" * int(4000 * seconds))
 
 
 def _free_port() -> int:
@@ -68,7 +61,7 @@ def site(tmp_path_factory: pytest.TempPathFactory) -> Iterator[dict[str, Any]]:
     repo = CallRepository(svc.sessions)
     repo.start_call("hotline1-7", channel_id="hotline1-7", caller="0912000777", dialled="1022", started_at=now,
                     answered_at=now)
-    _wav(tmp / "rec" / REC, 600.0)       # 10 minutes (9.6 MB): a seek far in asks for a new range
+    write_wav(tmp / "rec" / REC, 600.0)       # 10 minutes (9.6 MB): a seek far in asks for a new range
     repo.add_recording("hotline1-7", audio_facts(tmp / "rec" / REC, tmp / "rec"), now)
     svc.tickets.create(channel="phone", caller="0912000777", content="Hỏi thủ tục đăng ký khai sinh",
                        category="procedures", actor="lan")
@@ -143,7 +136,7 @@ def test_a_voicemail_ticket_appears_in_an_open_inbox_within_2_s(browser: Any, si
     svc, repo, tmp = site["svc"], site["repo"], site["tmp"]
     now = site["ctx"].clock.now()
     repo.start_call("hotline1-8", channel_id="hotline1-8", caller="0933444555", dialled="1022", started_at=now)
-    _wav(tmp / "rec" / "2026/11/25/hotline1-8.voicemail.wav", 8.0)
+    write_wav(tmp / "rec" / "2026/11/25/hotline1-8.voicemail.wav", 8.0)
     facts = audio_facts(tmp / "rec" / "2026/11/25/hotline1-8.voicemail.wav", tmp / "rec")
     voicemail = repo.add_voicemail("hotline1-8", facts, status=VoicemailStatus.PENDING, ended_by="pound",
                                    created_at=now)

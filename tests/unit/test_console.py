@@ -8,7 +8,6 @@ CSRF checks as a browser's requests.
 from __future__ import annotations
 
 import re
-import wave
 from datetime import datetime
 from pathlib import Path
 from typing import Any
@@ -25,6 +24,7 @@ from hotline.db.models import AccessLog, Role, User
 from hotline.db.repository import CallRepository
 from operator_console import create_app
 from operator_console.permissions import PERMISSIONS
+from tests.support.audio import write_wav
 
 PASSWORD = "mật-khẩu-đủ-dài"
 ROLES = {"lan": Role.OPERATOR, "binh": Role.SUPERVISOR, "an": Role.ADMIN, "xd": Role.AGENCY}
@@ -32,13 +32,6 @@ CALLER = "0912345678"
 REC = "2026/11/25/hotline1-1.wav"
 
 
-def _wav(path: Path, seconds: float) -> None:
-    path.parent.mkdir(parents=True, exist_ok=True)
-    with wave.open(str(path), "wb") as w:
-        w.setnchannels(1)
-        w.setsampwidth(2)
-        w.setframerate(8000)
-        w.writeframes(b"\x00\x10" * int(8000 * seconds))
 
 
 @pytest.fixture()
@@ -56,9 +49,9 @@ def world(tmp_path: Path, database_url: str) -> dict[str, Any]:
     repo = CallRepository(svc.sessions)
     repo.start_call("hotline1-1", channel_id="hotline1-1", caller=CALLER, dialled="1022", started_at=now,
                     answered_at=now, recording_file=str(tmp_path / "rec" / REC))
-    _wav(tmp_path / "rec" / REC, 3.0)
+    write_wav(tmp_path / "rec" / REC, 3.0)
     repo.add_recording("hotline1-1", audio_facts(tmp_path / "rec" / REC, tmp_path / "rec"), now)
-    _wav(tmp_path / "rec" / "2026/11/25/stray.wav", 1.0)           # on disk, but no call of ours
+    write_wav(tmp_path / "rec" / "2026/11/25/stray.wav", 1.0)           # on disk, but no call of ours
     (tmp_path / "secret.txt").write_text("outside the recordings root")
     mine = ctx.tickets(svc.sessions).create(channel="phone", caller=CALLER, content="Đèn ĐƯỜNG hẻm 12 không sáng",
                                             category="infrastructure", actor="lan")
