@@ -14,6 +14,10 @@ EVENTS_VI = {"created": "Tạo phiếu", "transcribed": "Chuyển lời nói th�
              "out_of_scope": "Ngoài phạm vi", "duplicate": "Trùng lặp", "deadline": "Đổi hạn",
              "category": "Đổi lĩnh vực", "notified": "Gửi thư cho cơ quan", "reminded_50": "Nhắc hạn 50 %",
              "reminded_80": "Nhắc hạn 80 %", "escalated": "Báo giám sát: quá hạn"}
+DISPOSITIONS_VI = {"in_progress": "Đang gọi", "abandoned_ivr": "Bỏ máy ở lời chào", "to_queue": "Vào hàng đợi",
+                   "transferred": "Đã chuyển đầu mối", "transfer_failed": "Chuyển không được",
+                   "voicemail": "Để lại lời nhắn", "closed_hours": "Ngoài giờ", "app_fallback": "Ứng dụng tạm ngừng",
+                   "answered": "Tổng đài viên đã trả lời", "abandoned_queue": "Bỏ máy khi chờ"}
 ERRORS_VI = {400: "Yêu cầu không hợp lệ", 401: "Cần đăng nhập", 403: "Không có quyền truy cập",
              404: "Không tìm thấy", 410: "Không còn nữa", 413: "Dữ liệu quá lớn", 500: "Lỗi hệ thống"}
 
@@ -23,6 +27,7 @@ def init_app(app: Flask) -> None:
     app.add_template_filter(agency_name)
     app.add_template_filter(event_vi)
     app.add_template_filter(figure)
+    app.add_template_filter(lambda d: DISPOSITIONS_VI.get(d, d), "disposition_vi")
     app.add_template_filter(lambda args: {k: v for k, v in args.items() if k != "page"}, "reject_page")
     app.register_error_handler(HTTPException, _error)
 

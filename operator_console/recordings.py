@@ -6,10 +6,14 @@ refused, and no directory is ever listed. Every play and download is an AccessLo
 """
 from __future__ import annotations
 
+import sys
+import wave
+from array import array
 from datetime import datetime, time, timedelta
+from pathlib import Path
 from typing import Any
 
-from flask import Blueprint, abort, render_template, request, send_file
+from flask import Blueprint, Response, abort, render_template, request, send_file
 from flask_login import current_user
 from sqlalchemy import select
 from werkzeug.security import safe_join
@@ -58,12 +62,12 @@ def index() -> Any:
     return render_template("recordings.html", rows=rows, args=request.args, tz=svc.ctx.settings.tz)
 
 
-@bp.route("/file/<path:rel>")
-@requires("recordings.play")
-def file(rel: str) -> Any:
+def _known(rel: str) -> tuple[str, str | None]:
+    """The file's absolute path and its call id, if ``rel`` is a recording or a voicemail the database
+    knows under the recordings root; 404 otherwise (``..``, absolute paths, anything else), 410 when the
+    retention job deleted it."""
     svc = services()
-    root = svc.recordings_root
-    joined = safe_join(str(root), rel)
+    joined = safe_join(str(svc.recordings_root), rel)
     if joined is None or rel.startswith("/") or "\\" in rel:
         abort(404)
     with svc.sessions() as s:
@@ -71,11 +75,56 @@ def file(rel: str) -> Any:
         vm = None if rec is not None else s.scalar(select(Voicemail).where(Voicemail.path == rel))
         owner = rec or vm
         call = s.get(Call, owner.call_id) if owner is not None else None
-        call_id = call.call_id if call is not None else None
     if owner is None:
         abort(404)
     if rec is not None and rec.deleted_at is not None:
         abort(410, "Tệp ghi âm đã được xoá theo thời hạn lưu trữ ([recordings] retention_days).")
+    return joined, call.call_id if call is not None else None
+
+
+@bp.route("/waveform/<path:rel>")
+@requires("recordings.play")
+def waveform(rel: str) -> Any:
+    """The recording's loudness as an SVG picture (600 columns), drawn under the player."""
+    joined, _call_id = _known(rel)
+    try:
+        peaks = wave_peaks(Path(joined))
+    except (FileNotFoundError, wave.Error, EOFError):
+        abort(410, "Tệp ghi âm không đọc được hoặc không còn trên đĩa.")
+    height = 60
+    bars = "".join(f'<rect x="{i}" y="{(height - max(round(p * height), 1)) / 2:.1f}" width="0.8" '
+                   f'height="{max(round(p * height), 1)}"/>' for i, p in enumerate(peaks))
+    svg = (f'<svg xmlns="http://www.w3.org/2000/svg" viewBox="0 0 {len(peaks)} {height}" '
+           f'preserveAspectRatio="none"><g fill="#0b5cad">{bars}</g></svg>')
+    return Response(svg, mimetype="image/svg+xml", headers={"Cache-Control": "private, max-age=3600"})
+
+
+def wave_peaks(path: Path, columns: int = 600) -> list[float]:
+    """The loudest sample of each of ``columns`` equal slices of a 16-bit WAV, 0..1."""
+    with wave.open(str(path), "rb") as w:
+        if w.getsampwidth() != 2:
+            raise wave.Error("only 16-bit recordings are drawn")
+        channels, frames = w.getnchannels(), w.getnframes()
+        samples = array("h", w.readframes(frames))
+    if sys.byteorder == "big":
+        samples.byteswap()
+    if channels > 1:
+        samples = samples[::channels]
+    if not samples:
+        return [0.0] * columns
+    step = max(len(samples) // columns, 1)
+    peaks = []
+    for start in range(0, min(len(samples), step * columns), step):
+        chunk = samples[start:start + step]
+        peaks.append(max(max(chunk), -min(chunk)) / 32768)
+    return peaks
+
+
+@bp.route("/file/<path:rel>")
+@requires("recordings.play")
+def file(rel: str) -> Any:
+    svc = services()
+    joined, call_id = _known(rel)
     download = request.args.get("download") == "1"
     svc.access(current_user.name, "download" if download else "play", rel, call_id=call_id,
                remote_addr=request.remote_addr, range=request.headers.get("Range"))

@@ -4,7 +4,8 @@ on a real database and the machine's Redis; no Asterisk needed.
 A supervisor replays a recording and seeks in it (the browser's range request gets 206, the
 AccessLog has it), an operator is refused the same file, a voicemail's ticket appears in an open
 inbox within 2 s, the wallboard shows what the monitor publishes, and the report draws its chart.
-Screenshots of the inbox, the wallboard and a report go to test-artifacts/console/.
+A click on a recording's waveform seeks its player. Screenshots of the recordings, the inbox, the
+wallboard and a report go to test-artifacts/console/.
 """
 from __future__ import annotations
 
@@ -117,6 +118,12 @@ def test_supervisor_replays_and_seeks_an_operator_is_refused(browser: Any, site:
     assert abs(page.eval_on_selector("audio", "a => a.duration") - 600.0) < 0.5
     page.eval_on_selector("audio", "a => { a.currentTime = 540.0; return a.play(); }")
     page.wait_for_function("document.querySelector('audio').currentTime > 540.0")
+    page.eval_on_selector("audio", "a => a.pause()")
+    box = page.locator("[data-wave]").first.bounding_box()
+    assert box is not None
+    page.mouse.click(box["x"] + box["width"] * 0.25, box["y"] + box["height"] / 2)   # a click on the waveform
+    page.wait_for_function("Math.abs(document.querySelector('audio').currentTime - 150) < 3")
+    shot(page, "recordings")
     assert any(status == 206 for status, _r in statuses), statuses
     with site["svc"].sessions() as s:
         logged = [(a.username, a.action, a.resource, (a.detail or {}).get("range"))

@@ -415,3 +415,22 @@ def test_supervising_a_call_needs_the_supervisors_own_phone(world: dict[str, Any
     op = sign_in(app, "lan")
     assert op.post("/wallboard/spy", json={"operator": "op-lan", "mode": "listen"},
                    headers={"X-CSRFToken": csrf_of(op)}).status_code == 403
+
+
+def test_a_recording_is_drawn_as_a_waveform_for_those_who_may_play_it(world: dict[str, Any]) -> None:
+    from operator_console.recordings import wave_peaks
+    tmp = world["tmp"]
+    loud = write_wav(tmp / "peaks.wav", 2.0, frame=b"\x00\x40\x00\xc0")      # +-16384: half scale
+    peaks = wave_peaks(loud)
+    assert len(peaks) == 600 and all(abs(p - 0.5) < 0.01 for p in peaks)
+    sup = sign_in(world["app"], "binh")
+    got = sup.get(f"/recordings/waveform/{REC}")
+    assert got.status_code == 200 and got.mimetype == "image/svg+xml"
+    assert got.get_data(as_text=True).count("<rect") == 600
+    assert sign_in(world["app"], "lan").get(f"/recordings/waveform/{REC}").status_code == 403
+    assert sup.get("/recordings/waveform/../secret.txt", follow_redirects=True).status_code == 404
+    assert sup.get("/recordings/waveform/2026/11/25/stray.wav").status_code == 404
+    page = sup.get("/recordings/").get_data(as_text=True)
+    assert f"/recordings/waveform/{REC}" in page and "data-wave" in page
+    with world["svc"].sessions() as s:
+        assert not list(s.scalars(select(AccessLog)))        # a picture is not a play: nothing logged
