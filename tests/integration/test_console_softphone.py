@@ -2,7 +2,8 @@
 
 An operator signs in, the page registers over WebSocket (Asterisk's contact list shows it), goes
 available, a SIPp caller presses 0, the page rings with the caller's number, the test clicks
-answer, audio flows both ways (Asterisk's RTP counters of the operator's WebRTC channel), the
+answer, audio flows both ways (Asterisk's RTP counters of the operator's WebRTC channel), keys
+from the page's keypad reach Asterisk, hold gives the caller hold music and takes them back, the
 operator writes a ticket during the call and sends the caller on to a SIPp desk; the Call,
 Transfer and Ticket rows show it all. Screenshots go to test-artifacts/console/.
 """
@@ -20,6 +21,7 @@ from typing import Any
 import pytest
 
 from hotline.sipp.runner import start_uas
+from tests.support.ari_events import AriEvents
 from tests.support.calls import start
 from tests.support.stack import ROOT, Stack, desk_ports, wait_for
 
@@ -99,6 +101,12 @@ def shot(page: Any, name: str) -> None:
     page.screenshot(path=str(ARTIFACTS / f"{name}.png"), full_page=True)
 
 
+def _log_since(stack: Stack, offset: int) -> str:
+    with (stack.state / "log" / "messages.log").open("rb") as f:
+        f.seek(offset)
+        return f.read().decode("utf-8", errors="replace")
+
+
 def rtp_counts(stack: Stack, endpoint: str) -> tuple[int, int]:
     """Received and sent RTP packets of ``endpoint``'s channel (`pjsip show channelstats`)."""
     assert stack.asterisk is not None
@@ -130,7 +138,8 @@ def test_operator_answers_in_the_browser_writes_a_ticket_and_transfers(open_hour
     shot(page, "softphone-ready")
 
     desk = start_uas(desk_ports()[DESK], ring_seconds=1, talk_seconds=5, hangup="local", workdir=workdir / "desk")
-    caller = start(open_hours, caller_steps(open_hours, speech, 4), caller=CALLER, workdir=workdir)
+    caller = start(open_hours, caller_steps(open_hours, speech, 6), caller=CALLER, workdir=workdir)
+    events = AriEvents(open_hours).__enter__()
     try:
         page.wait_for_selector('#call-card[data-state="ringing"]', timeout=60_000)
         assert page.text_content("#caller") == CALLER
@@ -142,6 +151,25 @@ def test_operator_answers_in_the_browser_writes_a_ticket_and_transfers(open_hour
         received, sent = wait_for(lambda: (lambda c: c if c[0] > 50 and c[1] > 50 else None)(
             rtp_counts(open_hours, OPERATOR)), 20, "RTP both ways on the operator's channel")
         assert received > 50 and sent > 50
+        # The keypad: Asterisk receives the keys on the operator's channel (RFC 4733 from the browser).
+        page.click('.dtmf .key[data-key="5"]')
+        page.click('.dtmf .key[data-key="#"]')
+        keys = wait_for(lambda: (lambda k: k if len(k) >= 2 else None)(
+            [e["digit"] for e in events.events if e.get("type") == "ChannelDtmfReceived"
+             and e["channel"]["name"].startswith(f"PJSIP/{OPERATOR}-")]), 10, "the keys on the operator's channel")
+        assert keys[:2] == ["5", "#"]
+        # Hold: the caller hears Asterisk's hold music until the operator takes the call back.
+        log_mark = (open_hours.state / "log" / "messages.log").stat().st_size
+        page.click("#btn-hold")
+        page.wait_for_selector('#btn-hold[aria-pressed="true"]')
+        wait_for(lambda: re.search(r"Started music on hold, class '\w+', on channel 'PJSIP/anonymous-",
+                                   _log_since(open_hours, log_mark)), 10, "hold music for the caller")
+        page.click("#btn-hold")
+        page.wait_for_selector('#btn-hold[aria-pressed="false"]')
+        wait_for(lambda: "Stopped music on hold" in _log_since(open_hours, log_mark), 10, "the caller taken back")
+        page.click("#btn-mute")
+        page.wait_for_selector('#btn-mute[aria-pressed="true"]')
+        assert page.text_content("#btn-mute") == "Bật tiếng"
         page.fill("#ticket-content", "Ông Bình hỏi thủ tục cấp giấy phép xây dựng nhà ở riêng lẻ")
         page.select_option("#ticket-category", "procedures")
         page.click("#ticket-form button[type=submit]")
@@ -155,6 +183,7 @@ def test_operator_answers_in_the_browser_writes_a_ticket_and_transfers(open_hour
         result = caller.result(90)
         assert result.ok and result.ended_by_remote, result.problems
     finally:
+        events.__exit__(None, None, None)
         caller.terminate()
         desk.terminate()
     row = open_hours.ended_call(CALLER)
