@@ -70,6 +70,9 @@ def run_setup(settings: Any, progress: Progress) -> SetupResult:
     progress(f"[setup] {len(prompts)} voice prompts ready in {prompts_dir(settings)}")
     sounds = render_queue_sounds(settings, progress)
     progress(f"[setup] {len(sounds)} Vietnamese queue sounds ready")
+    from hotline.asterisk_config import dtls_certificate
+    cert = dtls_certificate(state_dir / "asterisk")
+    progress(f"[setup] DTLS certificate of the console's softphones: {cert['dtls_cert']}")
     _report_vosk_model(settings, progress)
     return SetupResult(install, version, redis_url, directory, prompts)
 

@@ -187,3 +187,29 @@ def test_the_report_draws_its_chart(browser: Any, site: dict[str, Any]) -> None:
     assert page.locator("svg.chart").count() == 2
     assert page.locator("svg.chart rect").count() >= 1
     shot(page, "report")
+
+
+def test_the_transcript_follows_the_voicemail_as_it_plays(browser: Any, site: dict[str, Any]) -> None:
+    from hotline.db.models import Voicemail
+    svc, repo, tmp = site["svc"], site["repo"], site["tmp"]
+    now = site["ctx"].clock.now()
+    repo.start_call("hotline1-9", channel_id="hotline1-9", caller="0944555666", dialled="1022", started_at=now)
+    path = write_wav(tmp / "rec" / "2026/11/25/hotline1-9.voicemail.wav", 6.0)
+    voicemail = repo.add_voicemail("hotline1-9", audio_facts(path, tmp / "rec"), status=VoicemailStatus.PENDING,
+                                   ended_by="pound", created_at=now)
+    words = [{"word": "xin", "start": 0.4, "end": 1.2, "conf": 0.9}, {"word": "chào", "start": 1.2, "end": 2.4,
+             "conf": 0.9}, {"word": "tổng", "start": 3.0, "end": 3.6, "conf": 0.8},
+             {"word": "đài", "start": 3.6, "end": 4.4, "conf": 0.8}]
+    with svc.sessions.begin() as s:
+        vm = s.get(Voicemail, voicemail)
+        vm.words, vm.transcript, vm.status = words, "xin chào tổng đài", VoicemailStatus.TRANSCRIBED
+    ticket = svc.tickets.for_voicemail(voicemail)
+    assert ticket is not None
+    page = signed_in(browser, site, "binh")
+    page.goto(site["url"] + f"/tickets/{ticket['code']}")
+    assert page.locator("#transcript span").all_text_contents() == ["xin", "chào", "tổng", "đài"]
+    page.click("#transcript span:text('tổng')")                     # a click on a word plays from there
+    page.wait_for_selector("#transcript span.spoken:text('tổng')")
+    page.wait_for_selector("#transcript span.spoken:text('đài')", timeout=5_000)   # and it moves on as it plays
+    assert page.locator("#transcript span.spoken").count() == 1
+    shot(page, "ticket")

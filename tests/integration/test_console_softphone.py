@@ -9,6 +9,7 @@ Transfer and Ticket rows show it all. Screenshots go to test-artifacts/console/.
 """
 from __future__ import annotations
 
+import itertools
 import os
 import re
 import socket
@@ -50,9 +51,14 @@ def _free_port() -> int:
         return int(s.getsockname()[1])
 
 
+_users = itertools.count(1)
+
+
 @pytest.fixture()
 def console(open_hours: Stack) -> Iterator[str]:
-    """`hotline console` of the stack, with a web operator and the user who is that operator."""
+    """`hotline console` of the stack, with a web operator and a new user who is that operator."""
+    global USER
+    USER = f"lan.web{next(_users)}"
     hotline(open_hours, "operators", "add", OPERATOR, "--name", "Nguyễn Thị Lan", "--web")
     hotline(open_hours, "users", "add", USER, "--name", "Nguyễn Thị Lan", "--role", "operator",
             "--operator", OPERATOR, "--password", PASSWORD)
@@ -195,3 +201,39 @@ def test_operator_answers_in_the_browser_writes_a_ticket_and_transfers(open_hour
     assert ticket is not None and ticket["call_id"] == call_id and ticket["caller"] == CALLER
     assert ticket["category"] == "procedures" and "giấy phép xây dựng" in ticket["content"]
     assert [e["actor"] for e in ticket["events"]] == [USER]
+
+
+def test_operator_consults_a_desk_then_completes_the_transfer(open_hours: Stack, console: str, page: Any,
+                                                             workdir: Path, speech: Path) -> None:
+    """Attended: the operator talks to the desk first (Atxfer), then hangs up and the caller is the desk's."""
+    page.goto(console + "/login")
+    page.fill("input[name=username]", USER)
+    page.fill("input[name=password]", PASSWORD)
+    page.click("button[type=submit]")
+    page.goto(console + "/phone/")
+    page.wait_for_selector('#reg-state[data-state="registered"]')
+    page.click("#btn-available")
+    page.wait_for_selector('#op-state[data-state="available"]')
+    desk = start_uas(desk_ports()[DESK], ring_seconds=1, talk_seconds=8, hangup="local", workdir=workdir / "desk")
+    caller = start(open_hours, caller_steps(open_hours, speech, 6), caller="0950000556", workdir=workdir)
+    try:
+        page.wait_for_selector('#call-card[data-state="ringing"]', timeout=60_000)
+        page.click("#btn-answer")
+        page.wait_for_selector('#call-card[data-state="talking"]')
+        page.fill("#xfer-search", "department:02")
+        page.click("#btn-attended")
+        page.wait_for_selector("#btn-back:not([hidden])")
+        wait_for(lambda: desk.answered == 1, 30, "the desk to answer the operator's consultation")
+        page.click("#btn-hangup")                          # the operator leaves: the caller joins the desk
+        page.wait_for_selector('#call-card[data-state="ended"]')
+        result = caller.result(90)
+        assert result.ok and result.ended_by_remote, result.problems
+    finally:
+        caller.terminate()
+        desk.terminate()
+    row = open_hours.ended_call("0950000556")
+    [transfer] = row["transfers"]
+    assert (transfer["kind"], transfer["target"], transfer["requested_by"], transfer["outcome"]) == \
+        ("attended", "department:02", OPERATOR, "answered")
+    desk_invites = [m for m in desk.messages_path.read_text(errors="replace").split("\n") if m.startswith("INVITE ")]
+    assert len(desk_invites) == 1                          # the consultation, then the caller on the same call

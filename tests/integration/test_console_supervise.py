@@ -1,4 +1,4 @@
-"""A supervisor listens to an operator's call from the wallboard (real Asterisk, SIPp).
+"""A supervisor listens to, whispers to and barges into an operator's call from the wallboard (real Asterisk, SIPp).
 
 The console (its Flask app, on the stack's settings) originates a call to the supervisor's own
 phone (a SIPp phone here); when it answers, Asterisk's ChanSpy joins the operator's channel.
@@ -56,7 +56,7 @@ def _spying(stack: Stack) -> list[str]:
             if line.startswith(f"PJSIP/{SUPERVISOR_PHONE}-") and "!ChanSpy!" in line]
 
 
-def test_supervisor_listens_to_a_call_and_it_is_logged(open_hours: Stack, phones: tuple[DeskProcess, DeskProcess],
+def test_supervisor_listens_whispers_and_barges_each_logged(open_hours: Stack, phones: tuple[DeskProcess, DeskProcess],
                                                        workdir: Path, speech: Path) -> None:
     op, sup = phones
     app = create_app(open_hours.ctx)
@@ -71,12 +71,15 @@ def test_supervisor_listens_to_a_call_and_it_is_logged(open_hours: Stack, phones
     caller = start(open_hours, caller_steps(open_hours, speech, 6), caller="0950000777", workdir=workdir)
     try:
         wait_for(lambda: op.answered == 1, 60, "the operator to answer")
-        got = client.post("/wallboard/spy", json={"operator": OPERATOR, "mode": "listen"},
-                          headers={"X-CSRFToken": csrf.group(1)})
-        assert got.status_code == 200, got.get_data(as_text=True)
-        wait_for(lambda: sup.answered == 1, 20, "the supervisor's phone to answer")
-        [line] = wait_for(lambda: _spying(open_hours), 10, "ChanSpy on the supervisor's channel")
-        assert f"PJSIP/{OPERATOR}-,qE" in line
+        for n, (mode, options) in enumerate((("listen", "qE"), ("whisper", "qEw"), ("barge", "qEB")), start=1):
+            got = client.post("/wallboard/spy", json={"operator": OPERATOR, "mode": mode},
+                              headers={"X-CSRFToken": csrf.group(1)})
+            assert got.status_code == 200, got.get_data(as_text=True)
+            wait_for(lambda n=n: sup.answered == n, 20, f"the supervisor's phone to answer ({mode})")
+            lines = wait_for(lambda n=n: (lambda found: found if len(found) == n else None)(_spying(open_hours)), 10,
+                             f"ChanSpy ({mode}) on the supervisor's channel")
+            # `core show channels concise`: channel!context!exten!priority!state!application!data!...
+            assert f"PJSIP/{OPERATOR}-,{options}" in [line.split("!")[6] for line in lines], lines
         invite = [m for m in sup.messages_path.read_text(errors="replace").split("\n") if m.startswith("From:")]
         assert any("1022" in m for m in invite)
     finally:
@@ -84,4 +87,4 @@ def test_supervisor_listens_to_a_call_and_it_is_logged(open_hours: Stack, phones
     with open_hours.ctx.sessions()() as s:
         rows = [(a.username, a.action, a.resource, (a.detail or {}).get("phone"))
                 for a in s.scalars(select(AccessLog).where(AccessLog.username == "binh.sv"))]
-    assert rows == [("binh.sv", "listen", f"PJSIP/{OPERATOR}", SUPERVISOR_PHONE)]
+    assert rows == [("binh.sv", mode, f"PJSIP/{OPERATOR}", SUPERVISOR_PHONE) for mode in ("listen", "whisper", "barge")]
