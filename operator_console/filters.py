@@ -27,6 +27,7 @@ def init_app(app: Flask) -> None:
     app.add_template_filter(agency_name)
     app.add_template_filter(event_vi)
     app.add_template_filter(figure)
+    app.add_template_filter(category_name)
     app.add_template_filter(lambda d: DISPOSITIONS_VI.get(d, d), "disposition_vi")
     app.add_template_filter(lambda args: {k: v for k, v in args.items() if k != "page"}, "reject_page")
     app.register_error_handler(HTTPException, _error)
@@ -56,6 +57,11 @@ def figure(value: Any, key: str = "") -> str:
     if isinstance(value, float):
         return f"{value:.1f}".replace(".", ",")
     return str(value)
+
+
+def category_name(code: str | None) -> str:
+    categories = services().ctx.categories
+    return categories.get(code).name if code and code in categories else (code or "—")
 
 
 def event_vi(action: str) -> str:
