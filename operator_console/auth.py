@@ -62,6 +62,8 @@ def init_app(app: Flask) -> None:
 
 @login_manager.user_loader
 def _load(user_id: str) -> SignedIn | None:
+    if request.path.startswith("/api/"):
+        return None          # the API takes a token only, never the session cookie: no CSRF to forge
     user = services().users.get(int(user_id)) if user_id.isdigit() else None
     return SignedIn(user) if user else None
 

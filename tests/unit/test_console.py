@@ -106,11 +106,12 @@ def test_every_route_declares_who_may_use_it_and_the_server_enforces_it(world: d
         assert permission == "public" or permission in PERMISSIONS, f"{endpoint} declares no permission"
     for name, role in {**ROLES, None: None}.items():
         client = sign_in(app, name) if name else app.test_client()
+        token = {"Authorization": f"Bearer {world['svc'].users.issue_token(name)}"} if name else {}
         for method, url, endpoint in routes:
             permission = app.view_functions[endpoint].permission
             if endpoint == "auth.logout":
                 continue                                  # would end the session of the rest of the loop
-            got = client.open(url, method=method).status_code
+            got = client.open(url, method=method, headers=token if url.startswith("/api/") else {}).status_code
             if permission == "public":
                 assert got in (200, 302, 401), (name, method, url, got)
             elif role is None:
@@ -217,6 +218,7 @@ def test_api_needs_a_token_and_keeps_the_same_rules(world: dict[str, Any]) -> No
     app, svc = world["app"], world["svc"]
     client = app.test_client()
     assert client.get("/api/tickets").status_code == 401
+    assert sign_in(app, "binh").get("/api/tickets").status_code == 401     # a session cookie is not a token
     assert client.get("/api/tickets", headers={"Authorization": "Bearer h1022_wrong"}).status_code == 401
     agency = svc.users.issue_token("xd")
     got = client.get("/api/tickets", headers={"Authorization": f"Bearer {agency}"})
