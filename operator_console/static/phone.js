@@ -157,6 +157,7 @@ async function main() {
   await ua.start();
   await registerer.register();
   showState(await api("/phone/state"));
+  setInterval(() => { api("/phone/state").then(showState).catch(() => {}); }, 3000);   // calls, wrap-up, the supervisor
 }
 
 $("btn-available").addEventListener("click", () => setState("available"));

@@ -205,12 +205,20 @@ class Stack:
         wait_for(self.app_registered, 20, "the ARI app to register")
 
     def start_proc(self, name: str, env: dict[str, str] | None = None, argv: list[str] | None = None) -> None:
-        log = (self.logs / f"{name}.log").open("ab")
+        log_path = self.logs / f"{name}.log"
+        mark = log_path.stat().st_size if log_path.exists() else 0
+        log = log_path.open("ab")
         self.procs[name] = subprocess.Popen(argv or [sys.executable, "-m", name], cwd=ROOT, env=env or self.app_env,
                                             stdout=log, stderr=subprocess.STDOUT, start_new_session=True)
         if name == "agi":
             wait_for(lambda: _port_open(self.ctx.settings.agi.bind, self.ctx.settings.agi.port), 15,
                      "the AGI server to listen")
+        if name == "ari_app":
+            # Asterisk keeps listing an app whose WebSocket just closed (`ari show apps`), so a restarted
+            # app counts as there only once it says it is connected; a call placed before that meets
+            # "Stasis app 'hotline' not active" and the dialplan's fallback (seen in CI).
+            wait_for(lambda: b"connected to ARI as app" in _read_from(log_path, mark)
+                     or self.procs[name].poll() is not None, 30, "the ARI app to connect")
         if self.procs[name].poll() is not None:
             raise AssertionError(f"{name} exited at start: see {self.logs / (name + '.log')}")
 
@@ -270,6 +278,12 @@ class Stack:
         with self.repo.sessions() as s:
             ids = list(s.scalars(select(Call.call_id).where(Call.caller == caller).order_by(Call.id.desc())))
         return [row for row in (self.repo.get(call_id) for call_id in ids) if row is not None]
+
+
+def _read_from(path: Path, offset: int) -> bytes:
+    with path.open("rb") as f:
+        f.seek(offset)
+        return f.read()
 
 
 def _port_open(host: str, port: int) -> bool:
