@@ -119,14 +119,19 @@ def rtp_counts(stack: Stack, endpoint: str) -> tuple[int, int]:
     return 0, 0
 
 
-def test_operator_answers_in_the_browser_writes_a_ticket_and_transfers(open_hours: Stack, console: str, page: Any,
-                                                                      workdir: Path, speech: Path) -> None:
+def open_phone(page: Any, console: str) -> None:
+    """Sign in as the operator and open the softphone until it has registered to Asterisk."""
     page.goto(console + "/login")
     page.fill("input[name=username]", USER)
     page.fill("input[name=password]", PASSWORD)
     page.click("button[type=submit]")
     page.goto(console + "/phone/")
     page.wait_for_selector('#reg-state[data-state="registered"]')
+
+
+def test_operator_answers_in_the_browser_writes_a_ticket_and_transfers(open_hours: Stack, console: str, page: Any,
+                                                                      workdir: Path, speech: Path) -> None:
+    open_phone(page, console)
     assert open_hours.asterisk is not None
     asterisk = open_hours.asterisk
     contact = wait_for(lambda: next((line for line in asterisk.rx("pjsip show contacts").splitlines()
@@ -191,12 +196,7 @@ def test_operator_answers_in_the_browser_writes_a_ticket_and_transfers(open_hour
 def test_operator_consults_a_desk_then_completes_the_transfer(open_hours: Stack, console: str, page: Any,
                                                              workdir: Path, speech: Path) -> None:
     """Attended: the operator talks to the desk first (Atxfer), then hangs up and the caller is the desk's."""
-    page.goto(console + "/login")
-    page.fill("input[name=username]", USER)
-    page.fill("input[name=password]", PASSWORD)
-    page.click("button[type=submit]")
-    page.goto(console + "/phone/")
-    page.wait_for_selector('#reg-state[data-state="registered"]')
+    open_phone(page, console)
     page.click("#btn-available")
     page.wait_for_selector('#op-state[data-state="available"]')
     desk = start_uas(desk_ports()[DESK], ring_seconds=1, talk_seconds=8, hangup="local", workdir=workdir / "desk")
