@@ -1,6 +1,6 @@
 // The operator's softphone: SIP.js over WebSocket to Asterisk, WebRTC audio, and the console's
 // own endpoints (/phone/...) for the operator's state, the caller's history, transfers, tickets.
-import { Inviter, Registerer, RegistererState, SessionState, UserAgent, Web } from "./vendor/sip.js/index.js";
+import { Registerer, RegistererState, SessionState, UserAgent } from "./vendor/sip.js/index.js";
 
 const $ = (id) => document.getElementById(id);
 const csrf = document.querySelector('meta[name="csrf-token"]').content;
@@ -82,8 +82,18 @@ async function loadHistory(number) {
   } catch (err) { box.textContent = "Không tải được lịch sử: " + err.message; }
 }
 
+function resetControls() {
+  for (const [id, label] of [["btn-mute", "Tắt tiếng"], ["btn-hold", "Giữ máy"]]) {
+    $(id).setAttribute("aria-pressed", "false");
+    $(id).textContent = label;
+    delete $(id).dataset.busy;
+  }
+  delete $("call-card").dataset.hold;
+}
+
 function ended(msg) {
   clearInterval(timer);
+  resetControls();
   session = null;
   attended = false;
   $("btn-back").hidden = true;
@@ -181,11 +191,26 @@ $("btn-mute").addEventListener("click", (e) => {
   e.currentTarget.textContent = muted ? "Bật tiếng" : "Tắt tiếng";
 });
 $("btn-hold").addEventListener("click", (e) => {
-  if (!session || session.state !== SessionState.Established) { return; }
-  const hold = e.currentTarget.getAttribute("aria-pressed") !== "true";
-  session.invite({ sessionDescriptionHandlerModifiers: hold ? [Web.holdModifier] : [] })
-    .then(() => { e.currentTarget.setAttribute("aria-pressed", String(hold)); e.currentTarget.textContent = hold ? "Tiếp tục" : "Giữ máy"; })
-    .catch((err) => say("call-msg", "Không giữ máy được: " + err.message));
+  // A re-INVITE with the audio sendonly (SIP.js turns the transceiver's direction): Asterisk plays
+  // hold music to the caller until the next re-INVITE puts it back to sendrecv.
+  const btn = e.currentTarget;
+  if (!session || session.state !== SessionState.Established || btn.dataset.busy) { return; }
+  const hold = btn.getAttribute("aria-pressed") !== "true";
+  btn.dataset.busy = "1";
+  const done = (msg) => { delete btn.dataset.busy; if (msg) { say("call-msg", msg); } };
+  session.invite({
+    sessionDescriptionHandlerOptions: { hold },
+    requestDelegate: {
+      onAccept: () => {
+        btn.setAttribute("aria-pressed", String(hold));
+        btn.textContent = hold ? "Tiếp tục" : "Giữ máy";
+        $("call-card").dataset.hold = String(hold);
+        done(hold ? "Người gọi đang nghe nhạc chờ." : "");
+      },
+      onReject: (res) => done((hold ? "Không giữ máy được: " : "Không lấy lại cuộc gọi được: ")
+                             + res.message.statusCode + " " + res.message.reasonPhrase),
+    },
+  }).catch((err) => done("Không giữ máy được: " + err.message));
 });
 document.querySelectorAll(".dtmf .key").forEach((b) => b.addEventListener("click", () => {
   if (session && session.sessionDescriptionHandler) { session.sessionDescriptionHandler.sendDtmf(b.dataset.key); }

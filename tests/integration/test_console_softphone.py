@@ -4,8 +4,9 @@ An operator signs in, the page registers over WebSocket (Asterisk's contact list
 available, a SIPp caller presses 0, the page rings with the caller's number, the test clicks
 answer, audio flows both ways (Asterisk's RTP counters of the operator's WebRTC channel), keys
 from the page's keypad reach Asterisk, the operator writes a ticket during the call and sends the
-caller on to a SIPp desk (blind; and, in a second call, attended); the Call, Transfer and Ticket
-rows show it all. Screenshots go to test-artifacts/console/.
+caller on to a SIPp desk (blind; and, in a second call, attended; in a third, the operator
+consults the desk and goes back to the caller); hold gives the caller Asterisk's hold music until
+the operator takes them back; the Call, Transfer and Ticket rows show it all. Screenshots go to test-artifacts/console/.
 """
 from __future__ import annotations
 
@@ -21,7 +22,7 @@ from typing import Any
 
 import pytest
 
-from hotline.sipp.runner import start_uas
+from hotline.sipp.runner import CallerProcess, DeskProcess, start_uas
 from tests.support.ari_events import AriEvents
 from tests.support.calls import start
 from tests.support.stack import ROOT, Stack, desk_ports, wait_for
@@ -95,11 +96,15 @@ def page(console: str) -> Iterator[Any]:
                                       permissions=["microphone"])
         pg = context.new_page()
         pg.set_default_timeout(20_000)
+        ARTIFACTS.mkdir(parents=True, exist_ok=True)
+        browser_log = (ARTIFACTS / "softphone-browser.log").open("a", encoding="utf-8")
+        pg.on("console", lambda m: browser_log.write(f"{m.type}: {m.text}\n"))
         try:
             yield pg
         finally:
             context.close()
             browser.close()
+            browser_log.close()
 
 
 def shot(page: Any, name: str) -> None:
@@ -119,6 +124,16 @@ def rtp_counts(stack: Stack, endpoint: str) -> tuple[int, int]:
     return 0, 0
 
 
+def _messages_size(stack: Stack) -> int:
+    return (stack.state / "log" / "messages.log").stat().st_size
+
+
+def _messages_since(stack: Stack, mark: int) -> str:
+    with (stack.state / "log" / "messages.log").open("rb") as f:
+        f.seek(mark)
+        return f.read().decode("utf-8", errors="replace")
+
+
 def open_phone(page: Any, console: str) -> None:
     """Sign in as the operator and open the softphone until it has registered to Asterisk."""
     page.goto(console + "/login")
@@ -127,6 +142,28 @@ def open_phone(page: Any, console: str) -> None:
     page.click("button[type=submit]")
     page.goto(console + "/phone/")
     page.wait_for_selector('#reg-state[data-state="registered"]')
+
+
+def consult_a_desk(stack: Stack, console: str, page: Any, speech: Path, workdir: Path, number: str,
+                   desk: DeskProcess) -> CallerProcess:
+    """The operator answers a caller from ``number`` in the page and consults department 02's desk."""
+    open_phone(page, console)
+    page.click("#btn-available")
+    page.wait_for_selector('#op-state[data-state="available"]')
+    caller = start(stack, caller_steps(stack, speech, 6), caller=number, workdir=workdir)
+    try:
+        page.wait_for_selector('#call-card[data-state="ringing"]', timeout=60_000)
+        page.click("#btn-answer")
+        page.wait_for_selector('#call-card[data-state="talking"]')
+        page.fill("#xfer-search", "department:02")
+        page.click("#btn-attended")
+        page.wait_for_selector("#btn-back:not([hidden])")
+        wait_for(lambda: desk.answered == 1, 30, "the desk to answer the operator's consultation")
+    except BaseException:
+        caller.terminate()
+        desk.terminate()
+        raise
+    return caller
 
 
 def test_operator_answers_in_the_browser_writes_a_ticket_and_transfers(open_hours: Stack, console: str, page: Any,
@@ -163,6 +200,17 @@ def test_operator_answers_in_the_browser_writes_a_ticket_and_transfers(open_hour
             [e["digit"] for e in events.events if e.get("type") == "ChannelDtmfReceived"
              and e["channel"]["name"].startswith(f"PJSIP/{OPERATOR}-")]), 10, "the keys on the operator's channel")
         assert keys[:2] == ["5", "#"]
+        # Hold: a re-INVITE (sendonly); the caller hears Asterisk's hold music until taken back.
+        log_mark = _messages_size(open_hours)
+        page.click("#btn-hold")
+        page.wait_for_selector('#btn-hold[aria-pressed="true"]')
+        assert page.get_attribute("#call-card", "data-hold") == "true"
+        wait_for(lambda: re.search(r"Started music on hold, class '\w+', on channel 'PJSIP/anonymous-",
+                                   _messages_since(open_hours, log_mark)), 10, "hold music for the caller")
+        page.click("#btn-hold")
+        page.wait_for_selector('#btn-hold[aria-pressed="false"]')
+        wait_for(lambda: "Stopped music on hold" in _messages_since(open_hours, log_mark), 10,
+                 "the caller taken back off hold")
         page.click("#btn-mute")
         page.wait_for_selector('#btn-mute[aria-pressed="true"]')
         assert page.text_content("#btn-mute") == "Bật tiếng"
@@ -196,23 +244,10 @@ def test_operator_answers_in_the_browser_writes_a_ticket_and_transfers(open_hour
 def test_operator_consults_a_desk_then_completes_the_transfer(open_hours: Stack, console: str, page: Any,
                                                              workdir: Path, speech: Path) -> None:
     """Attended: the operator talks to the desk first (Atxfer), then hangs up and the caller is the desk's."""
-    open_phone(page, console)
-    page.click("#btn-available")
-    page.wait_for_selector('#op-state[data-state="available"]')
     desk = start_uas(desk_ports()[DESK], ring_seconds=1, talk_seconds=8, hangup="local", workdir=workdir / "desk")
-    caller = start(open_hours, caller_steps(open_hours, speech, 6), caller="0950000556", workdir=workdir)
+    caller = consult_a_desk(open_hours, console, page, speech, workdir, "0950000556", desk)
     try:
-        page.wait_for_selector('#call-card[data-state="ringing"]', timeout=60_000)
-        page.click("#btn-answer")
-        page.wait_for_selector('#call-card[data-state="talking"]')
-        page.fill("#xfer-search", "department:02")
-        page.click("#btn-attended")
-        page.wait_for_selector("#btn-back:not([hidden])")
-        wait_for(lambda: desk.answered == 1, 30, "the desk to answer the operator's consultation")
-        page.click("#btn-hangup")                          # the operator leaves: the caller joins the desk
-        page.wait_for_selector('#call-card[data-state="ended"]')
-        result = caller.result(90)
-        assert result.ok and result.ended_by_remote, result.problems
+        operator_hangs_up(page, caller)                    # the operator leaves: the caller joins the desk
     finally:
         caller.terminate()
         desk.terminate()
@@ -222,3 +257,49 @@ def test_operator_consults_a_desk_then_completes_the_transfer(open_hours: Stack,
         ("attended", "department:02", OPERATOR, "answered")
     desk_invites = [m for m in desk.messages_path.read_text(errors="replace").split("\n") if m.startswith("INVITE ")]
     assert len(desk_invites) == 1                          # the consultation, then the caller on the same call
+
+
+def operator_hangs_up(page: Any, caller: CallerProcess) -> None:
+    """The operator's hang-up button ends their part; the caller's call ends without a SIPp error."""
+    page.click("#btn-hangup")
+    page.wait_for_selector('#call-card[data-state="ended"]')
+    result = caller.result(90)
+    assert result.ok and result.ended_by_remote, result.problems
+
+
+def _bridge_of(stack: Stack, channel_prefix: str = "", uniqueid: str = "") -> str:
+    """The bridge id of a channel in `core show channels concise` (by name prefix or by unique id)."""
+    assert stack.asterisk is not None
+    for line in stack.asterisk.rx("core show channels concise").splitlines():
+        fields = line.split("!")
+        if len(fields) >= 14 and ((channel_prefix and fields[0].startswith(channel_prefix))
+                                  or (uniqueid and fields[13] == uniqueid)):
+            return fields[12]
+    return ""
+
+
+def test_operator_consults_a_desk_then_goes_back_to_the_caller(open_hours: Stack, console: str, page: Any,
+                                                              workdir: Path, speech: Path) -> None:
+    """Attended, then 'back to the caller': the desk is hung up and the operator talks to the caller again."""
+    desk = start_uas(desk_ports()[DESK], ring_seconds=1, hangup="remote", workdir=workdir / "desk")
+    number = "0950000557"
+    caller = consult_a_desk(open_hours, console, page, speech, workdir, number, desk)
+    try:
+        call_id = str(page.get_attribute("#call-card", "data-call-id"))
+        page.click("#btn-back")
+        wait_for(lambda: desk.outcomes() == ["remote_bye"], 15, "the desk's consultation hung up")
+        bridged = wait_for(lambda: (lambda b: b if b and b == _bridge_of(open_hours, uniqueid=call_id) else None)(
+            _bridge_of(open_hours, channel_prefix=f"PJSIP/{OPERATOR}-")), 15, "the operator back with the caller")
+        assert bridged
+        assert page.get_attribute("#call-card", "data-state") == "talking"
+        operator_hangs_up(page, caller)                    # the caller hears the survey, then Asterisk ends
+    finally:
+        caller.terminate()
+        desk.terminate()
+    row = open_hours.ended_call(number)
+    assert row["operator"] == OPERATOR
+    [transfer] = row["transfers"]
+    # The desk answered the consultation; the caller stayed with the operator (not transferred).
+    assert (transfer["kind"], transfer["target"], transfer["requested_by"], transfer["outcome"]) == \
+        ("attended", "department:02", OPERATOR, "answered")
+    assert row["disposition"] == "answered"
