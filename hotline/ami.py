@@ -26,6 +26,10 @@ DEVICE_STATES = {0: "unknown", 1: "not_in_use", 2: "in_use", 3: "busy", 4: "inva
                  6: "ringing", 7: "ring_in_use", 8: "on_hold"}
 
 
+_ASTERISK_DOWN_VI = ("Không liên lạc được với tổng đài (Asterisk); hãy thử lại, "
+                     "nếu vẫn không được, báo bộ phận kỹ thuật.")
+
+
 class AmiError(HotlineError):
     """AMI unreachable, login refused, or an action answered with an error."""
 
@@ -96,16 +100,19 @@ class AmiClient:
         except (TimeoutError, OSError) as exc:
             self._silence(manager)
             raise AmiUnavailable(f"cannot reach {where} ({exc or 'timed out'}): is Asterisk running "
-                           "(`hotline up`), and is [asterisk] ami_port right?") from None
+                                 "(`hotline up`), and is [asterisk] ami_port right?", vi=_ASTERISK_DOWN_VI) from None
         try:
             login = await asyncio.wait_for(self._login_future(manager), self.timeout)
         except TimeoutError:
             self._silence(manager)
-            raise AmiError(f"{where} did not answer the login within {self.timeout:.0f} s") from None
+            raise AmiError(f"{where} did not answer the login within {self.timeout:.0f} s",
+                           vi=_ASTERISK_DOWN_VI) from None
         if not login.success:
             self._silence(manager)
             raise AmiError(f"{where} refused the login of {self.user!r} ({login.message or login}); "
-                           "the password is in <state_dir>/secrets.toml and manager.conf is rendered from it")
+                           "the password is in <state_dir>/secrets.toml and manager.conf is rendered from it",
+                           vi="Tổng đài từ chối kết nối của bảng điều khiển; báo bộ phận kỹ thuật "
+                              "(mật khẩu AMI trong secrets.toml).")
         self.manager = manager
         return self
 
@@ -127,7 +134,8 @@ class AmiClient:
         if not response.success:
             output = response.get("Output")
             detail = " ".join(output) if isinstance(output, list) else output or response.message or response
-            raise AmiError(f"AMI {name} failed: {detail}")
+            raise AmiError(f"AMI {name} failed: {detail}",
+                           vi=f"Tổng đài không thực hiện được lệnh {name} ({detail}); hãy thử lại.")
         return response
 
     async def queue_add(self, queue: str, interface: str, member_name: str, state_interface: str,
@@ -149,7 +157,8 @@ class AmiClient:
         responses = await self._send({"Action": "QueueStatus", "Queue": queue}, as_list=True)
         items = responses if isinstance(responses, list) else [responses]
         if items and not items[0].success:
-            raise AmiError(f"AMI QueueStatus failed: {items[0].message or items[0]}")
+            raise AmiError(f"AMI QueueStatus failed: {items[0].message or items[0]}",
+                           vi="Tổng đài không trả lời lệnh QueueStatus; hãy thử lại.")
         return [QueueMember.from_event(m) for m in items if m.get("Event") == "QueueMember"]
 
     async def command(self, cli: str) -> str:
@@ -175,7 +184,8 @@ class AmiClient:
         responses = await self._send({"Action": "CoreShowChannels"}, as_list=True)
         items = responses if isinstance(responses, list) else [responses]
         if items and not items[0].success:
-            raise AmiError(f"AMI CoreShowChannels failed: {items[0].message or items[0]}")
+            raise AmiError(f"AMI CoreShowChannels failed: {items[0].message or items[0]}",
+                           vi="Tổng đài không trả lời lệnh CoreShowChannels; hãy thử lại.")
         return [{str(k): str(v) for k, v in m.items()} for m in items if m.get("Event") == "CoreShowChannel"]
 
     async def set_var(self, channel: str, name: str, value: str) -> None:
@@ -192,12 +202,13 @@ class AmiClient:
     # -- internals ----------------------------------------------------------------------
     async def _send(self, action: dict[str, Any], as_list: bool) -> Any:
         if self.manager is None:
-            raise AmiError("AMI client used before connect()")
+            raise AmiError("AMI client used before connect()", vi=_ASTERISK_DOWN_VI)
         future = self.manager.send_action(action, as_list=as_list)
         try:
             return await asyncio.wait_for(future, self.timeout)
         except TimeoutError:
-            raise AmiError(f"AMI {action['Action']} got no answer within {self.timeout:.0f} s") from None
+            raise AmiError(f"AMI {action['Action']} got no answer within {self.timeout:.0f} s",
+                           vi=_ASTERISK_DOWN_VI) from None
 
     @staticmethod
     async def _login_future(manager: Manager) -> Message:

@@ -5,7 +5,25 @@ from pathlib import Path
 
 
 class HotlineError(Exception):
-    """Base class of every error the hotline reports to a person."""
+    """Base class of every error the hotline reports to a person.
+
+    The message (English) is for the command line and the logs, read by IT staff; ``vi`` says the
+    same in Vietnamese for the console's operators and supervisors (``for_people``).
+    """
+
+    def __init__(self, *args: object, vi: str | None = None) -> None:
+        super().__init__(*args)
+        self.vi = vi
+
+
+#: What the console says when an error has no Vietnamese wording of its own.
+GENERAL_VI = "Hệ thống chưa làm được việc này. Hãy thử lại; nếu vẫn không được, báo bộ phận kỹ thuật"
+
+
+def for_people(exc: BaseException) -> str:
+    """The Vietnamese sentence the console shows for ``exc`` (the English detail only as a last resort)."""
+    vi = getattr(exc, "vi", None)
+    return str(vi) if vi else f"{GENERAL_VI} (chi tiết kỹ thuật: {exc})."
 
 
 class ConfigError(HotlineError):

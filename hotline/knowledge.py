@@ -23,7 +23,10 @@ FIELDS = ("title", "category", "summary", "documents", "fees", "time_limit", "de
 
 
 class ArticleError(HotlineError):
-    """An article that cannot be saved (no title, unknown category or desk)."""
+    """An article that cannot be saved (no title, unknown category or desk); its message is Vietnamese."""
+
+    def __init__(self, message: str) -> None:
+        super().__init__(message, vi=message)
 
 
 @dataclass(frozen=True)

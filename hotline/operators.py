@@ -198,27 +198,29 @@ class OperatorService:
     # -- state -----------------------------------------------------------------------------
     def login(self, name: str) -> None:
         if self._last_state(name) != State.LOGGED_OUT:
-            raise OperatorError(f"operator {name} is already logged in")
+            raise OperatorError(f"operator {name} is already logged in", vi="Bạn đã vào ca rồi.")
         self.queue.add(name)
         self._record(name, State.AVAILABLE)
 
     def logout(self, name: str) -> None:
         if self._last_state(name) == State.LOGGED_OUT:
-            raise OperatorError(f"operator {name} is not logged in")
+            raise OperatorError(f"operator {name} is not logged in", vi="Bạn chưa vào ca.")
         self.queue.remove(name)
         self._record(name, State.LOGGED_OUT)
 
     def pause(self, name: str, reason: str) -> None:
         if reason not in PAUSE_REASONS:
-            raise OperatorError(f"{reason!r} is not a pause reason: use one of {', '.join(PAUSE_REASONS)}")
+            raise OperatorError(f"{reason!r} is not a pause reason: use one of {', '.join(PAUSE_REASONS)}",
+                                vi="Hãy chọn lý do tạm nghỉ trong danh sách.")
         if self._last_state(name) == State.LOGGED_OUT:
-            raise OperatorError(f"operator {name} is not logged in: log in first")
+            raise OperatorError(f"operator {name} is not logged in: log in first",
+                                vi="Bạn chưa vào ca: bấm «Sẵn sàng» trước khi tạm nghỉ.")
         self.queue.pause(name, True, reason)
         self._record(name, State.PAUSED, reason)
 
     def resume(self, name: str) -> None:
         if self._last_state(name) != State.PAUSED:
-            raise OperatorError(f"operator {name} is not paused")
+            raise OperatorError(f"operator {name} is not paused", vi="Bạn không đang tạm nghỉ.")
         self.queue.pause(name, False)
         self._record(name, State.AVAILABLE)
 
@@ -271,7 +273,8 @@ class OperatorService:
     def _row(self, s: Session, name: str) -> Operator:
         row = s.scalar(select(Operator).where(Operator.name == name, Operator.active.is_(True)))
         if row is None:
-            raise OperatorError(f"no operator named {name!r} (hotline operators list)")
+            raise OperatorError(f"no operator named {name!r} (hotline operators list)",
+                                vi=f"Không có tổng đài viên {name!r}; nhờ quản trị viên kiểm tra tài khoản.")
         return row
 
     def _last_event(self, name: str, states: Sequence[str] = (State.AVAILABLE, State.PAUSED, State.LOGGED_OUT)

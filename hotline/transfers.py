@@ -38,7 +38,8 @@ def transfer_exten(kind: str, code: str) -> str:
     try:
         return KIND_DIGITS[kind] + code
     except KeyError:
-        raise TransferError(f"unknown kind {kind!r}: write one of {', '.join(KIND_DIGITS)}") from None
+        raise TransferError(f"unknown kind {kind!r}: write one of {', '.join(KIND_DIGITS)}",
+                            vi=f"Không có loại đầu mối {kind!r}: chọn đầu mối trong danh sách.") from None
 
 
 def dial_outcome(dial_status: str) -> str:
@@ -51,15 +52,18 @@ def operator_channel(channels: Iterable[Mapping[str, str]], call_id: str, operat
     rows = list(channels)
     caller = next((c for c in rows if c.get("Uniqueid") == call_id), None)
     if caller is None:
-        raise TransferError(f"call {call_id} is not in progress (no channel with that id)")
+        raise TransferError(f"call {call_id} is not in progress (no channel with that id)",
+                            vi="Cuộc gọi này đã kết thúc, không còn gì để chuyển.")
     bridge = caller.get("BridgeId") or caller.get("BridgeID") or ""
     if not bridge:
-        raise TransferError(f"call {call_id} is not talking to an operator (its channel is in no bridge)")
+        raise TransferError(f"call {call_id} is not talking to an operator (its channel is in no bridge)",
+                            vi="Người gọi chưa được nối với tổng đài viên nào (đang ở lời chào hoặc đang chờ).")
     prefix = f"PJSIP/{operator}-"
     for row in rows:
         if (row.get("BridgeId") or row.get("BridgeID")) == bridge and row.get("Channel", "").startswith(prefix):
             return row["Channel"]
-    raise TransferError(f"operator {operator} is not on call {call_id}")
+    raise TransferError(f"operator {operator} is not on call {call_id}",
+                        vi="Bạn không đang nói chuyện trong cuộc gọi này, nên không chuyển được.")
 
 
 @dataclass(frozen=True)
@@ -93,7 +97,8 @@ class TransferService:
         """Start the transfer; return the operator's channel it was started from."""
         agency = self.directory.find(request.kind, request.code)
         if agency is None:
-            raise TransferError(f"{request.target} is not in the transfer directory (`hotline directory`)")
+            raise TransferError(f"{request.target} is not in the transfer directory (`hotline directory`)",
+                                vi=f"Không có đầu mối {request.target} trong danh bạ chuyển cuộc gọi.")
         exten = transfer_exten(request.kind, request.code)
 
         async def work(client: AmiClient) -> str:
@@ -128,7 +133,8 @@ async def _caller_channel(client: AmiClient, call_id: str) -> str:
     for row in await client.channels():
         if row.get("Uniqueid") == call_id:
             return row["Channel"]
-    raise TransferError(f"call {call_id} ended before the transfer")
+    raise TransferError(f"call {call_id} ended before the transfer",
+                        vi="Người gọi đã gác máy trước khi kịp chuyển.")
 
 
 def transfer_service(settings: Any, secrets: Any, directory: Any) -> TransferService:

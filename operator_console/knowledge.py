@@ -7,6 +7,7 @@ from flask import Blueprint, abort, flash, jsonify, redirect, render_template, r
 from flask_login import current_user
 from werkzeug.wrappers import Response
 
+from hotline.errors import for_people
 from hotline.knowledge import ArticleError, KnowledgeBase
 
 from .auth import requires
@@ -59,7 +60,7 @@ def edit(article_id: int | None = None) -> Any:
         try:
             saved = base.save(request.form.to_dict(), actor=current_user.name, article_id=article_id)
         except ArticleError as exc:
-            flash(f"Chưa lưu được: {exc}", "error")
+            flash(f"Chưa lưu được: {for_people(exc)}", "error")
             return render_template("kb_edit.html", a=request.form, article_id=article_id,
                                    categories=services().ctx.categories.entries,
                                    agencies=services().ctx.directory.entries), 400

@@ -7,6 +7,7 @@ services as ``hotline operators`` and ``hotline transfer``.
 """
 from __future__ import annotations
 
+import logging
 from typing import Any
 
 from flask import Blueprint, abort, jsonify, render_template, request
@@ -14,7 +15,7 @@ from flask_login import current_user
 from sqlalchemy import select
 
 from hotline.db.models import Call
-from hotline.errors import HotlineError
+from hotline.errors import HotlineError, for_people
 from hotline.operators import PAUSE_REASONS, OperatorService, operator_service
 from hotline.tickets.service import TicketError
 from hotline.transfers import TransferRequest, transfer_service
@@ -22,6 +23,7 @@ from hotline.transfers import TransferRequest, transfer_service
 from .auth import requires
 from .services import services
 
+log = logging.getLogger("hotline.console")
 bp = Blueprint("phone", __name__, url_prefix="/phone")
 REASONS_VI = {"break": "Nghỉ giải lao", "training": "Tập huấn", "meeting": "Họp", "other": "Việc khác"}
 
@@ -39,8 +41,12 @@ def _operators() -> OperatorService:
     return operator_service(c.settings, c.secrets, c.clock, c.directory, svc.sessions)
 
 
-def _fail(exc: Exception) -> Any:
-    return jsonify(error="refused", message=str(exc)), 409
+def _fail(exc: Exception | str) -> Any:
+    """409 with what the operator reads: the error's Vietnamese wording (the English goes to the log)."""
+    if isinstance(exc, str):
+        return jsonify(error="refused", message=exc), 409
+    log.info("operator %s refused: %s", getattr(current_user, "name", "?"), exc)
+    return jsonify(error="refused", message=for_people(exc)), 409
 
 
 @bp.route("/")
@@ -83,14 +89,14 @@ def state() -> Any:
                     ops.resume(name)
             elif wanted == "paused":
                 if reason not in PAUSE_REASONS:
-                    return _fail(ValueError(f"lý do tạm nghỉ: một trong {', '.join(PAUSE_REASONS)}"))
+                    return _fail("Hãy chọn lý do tạm nghỉ: " + ", ".join(REASONS_VI.values()) + ".")
                 if current is None or current.state == "logged_out":
                     ops.login(name)
                 ops.pause(name, reason)
             elif wanted == "logged_out":
                 ops.logout(name)
             else:
-                return _fail(ValueError("trạng thái: available, paused hoặc logged_out"))
+                return _fail("Trạng thái chỉ là: sẵn sàng, tạm nghỉ hoặc kết thúc ca.")
         except HotlineError as exc:
             return _fail(exc)
     now = next((o for o in ops.states() if o.name == name), None)
@@ -138,7 +144,7 @@ def ticket() -> Any:
     svc = services()
     body = request.get_json(silent=True) or {}
     if not str(body.get("content", "")).strip():
-        return _fail(ValueError("Phiếu cần có nội dung phản ánh, kiến nghị."))
+        return _fail("Phiếu cần có nội dung phản ánh, kiến nghị.")
     try:
         created = svc.tickets.create(channel="phone", caller=str(body.get("caller", "")),
                                      content=str(body.get("content", "")).strip(),

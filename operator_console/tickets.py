@@ -12,6 +12,7 @@ from flask_login import current_user
 from werkzeug.wrappers import Response
 
 from hotline.db.models import Role, TicketStatus
+from hotline.errors import for_people
 from hotline.tickets.service import STATUS_VI, TicketError
 
 from .auth import requires
@@ -108,7 +109,7 @@ def _act(code: str, action: Any, done: str) -> Response:
     try:
         action(ticket)
     except TicketError as exc:
-        flash(f"Không thực hiện được: {exc}", "error")
+        flash(f"Không thực hiện được: {for_people(exc)}", "error")
     else:
         flash(done, "info")
     return redirect(url_for("tickets.show", code=code))

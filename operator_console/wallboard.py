@@ -20,7 +20,7 @@ from sqlalchemy import func, select
 
 from hotline.ami import SyncAmi, ami_client
 from hotline.db.models import Ticket, TicketStatus
-from hotline.errors import HotlineError
+from hotline.errors import HotlineError, for_people
 from hotline.operators import NAME_RE
 from hotline.reports import CallSums, day_sums
 
@@ -139,6 +139,6 @@ def spy() -> Any:
     try:
         SyncAmi(lambda: ami_client(s, svc.ctx.secrets)).run(work)
     except HotlineError as exc:
-        return jsonify(error="refused", message=f"Không gọi được máy của bạn: {exc}"), 409
+        return jsonify(error="refused", message=f"Không gọi được máy của bạn: {for_people(exc)}"), 409
     svc.access(current_user.name, mode, f"PJSIP/{operator}", remote_addr=request.remote_addr, phone=own)
     return jsonify(started=True, mode=mode, operator=operator, phone=own)

@@ -18,6 +18,7 @@ from sqlalchemy.orm import Session, selectinload, sessionmaker
 
 from ..db.models import Call, Recording, Ticket, TicketEvent, TicketStatus, Voicemail, VoicemailStatus
 from ..directory import Directory
+from ..errors import HotlineError
 from . import codes
 from .categories import Categories
 from .deadlines import DeadlineClock
@@ -41,12 +42,14 @@ STATUS_VI = {
     TicketStatus.CLOSED: "Đã kết thúc", TicketStatus.OUT_OF_SCOPE: "Không thuộc phạm vi tiếp nhận",
     TicketStatus.DUPLICATE: "Trùng với phản ánh khác",
 }
+#: The statuses a ticket ends in.
+FINAL = (TicketStatus.CLOSED, TicketStatus.OUT_OF_SCOPE, TicketStatus.DUPLICATE)
 WAITING_CONTENT = "(Lời nhắn thoại đang chờ chuyển thành văn bản.)"
 NO_SPEECH_CONTENT = "(Lời nhắn thoại không có tiếng nói.)"
 _CODE_TRIES = 20
 
 
-class TicketError(LookupError):
+class TicketError(HotlineError, LookupError):
     """A ticket operation that cannot be done; the message says what to do instead."""
 
 
@@ -70,7 +73,9 @@ class TicketService:
         with self.sessions.begin() as s:
             call = s.scalar(select(Call).where(Call.call_id == call_id)) if call_id else None
             if call_id and call is None:
-                raise TicketError(f"no call {call_id!r} in the call log; see `hotline calls`")
+                raise TicketError(f"no call {call_id!r} in the call log; see `hotline calls`",
+                                  vi="Không tìm thấy cuộc gọi này trong nhật ký cuộc gọi; hãy lưu phiếu không gắn "
+                                     "cuộc gọi hoặc thử lại.")
             ticket = self._new(s, channel=channel, caller=caller, content=content, category=cat.code,
                                received_at=received_at or self.now(), hours=deadline_hours or cat.deadline_hours,
                                call=call, actor=actor)
@@ -86,7 +91,8 @@ class TicketService:
                 with self.sessions.begin() as s:
                     vm = s.get(Voicemail, voicemail_id)
                     if vm is None:
-                        raise TicketError(f"no voicemail {voicemail_id}")
+                        raise TicketError(f"no voicemail {voicemail_id}",
+                                          vi=f"Không có lời nhắn thoại số {voicemail_id}.")
                     if vm.ticket is not None:
                         return ticket_to_dict(vm.ticket)
                     if vm.status == VoicemailStatus.TOO_SHORT:
@@ -119,7 +125,8 @@ class TicketService:
             code = codes.new_code(self.code_digits)
             if s.scalar(select(Ticket.id).where(Ticket.code == code)) is None:
                 return code
-        raise TicketError(f"no free ticket code of {self.code_digits} digits; raise [tickets] code_digits")
+        raise TicketError(f"no free ticket code of {self.code_digits} digits; raise [tickets] code_digits",
+                          vi="Hết mã phiếu còn trống; báo bộ phận kỹ thuật tăng [tickets] code_digits.")
 
     # -- reading -------------------------------------------------------------------
     def get(self, code: str) -> dict[str, Any] | None:
@@ -196,20 +203,23 @@ class TicketService:
 
     def answer(self, code: str, text: str, *, actor: str) -> dict[str, Any]:
         if not text.strip():
-            raise TicketError("an answer needs its text: --text \"Nội dung trả lời\"")
+            raise TicketError("an answer needs its text: --text \"Nội dung trả lời\"",
+                              vi="Hãy viết nội dung trả lời trước khi lưu.")
         return self._change(code, TicketStatus.ANSWERED, actor, {"answer": text.strip()}, answer=text.strip(),
                             answered_at=self.now())
 
     def close(self, code: str, *, actor: str, status: str = TicketStatus.CLOSED, note: str = "") -> dict[str, Any]:
         """Close (after the answer was relayed), or end it as out of scope or a duplicate."""
-        if status not in (TicketStatus.CLOSED, TicketStatus.OUT_OF_SCOPE, TicketStatus.DUPLICATE):
-            raise TicketError(f"cannot close as {status!r}; use closed, out_of_scope or duplicate")
+        if status not in FINAL:
+            raise TicketError(f"cannot close as {status!r}; use closed, out_of_scope or duplicate",
+                              vi="Chỉ đóng phiếu là: " + ", ".join(f"«{STATUS_VI[st]}»" for st in FINAL) + ".")
         return self._change(code, status, actor, {"note": note}, closed_at=self.now())
 
     def set_deadline(self, code: str, hours: float, *, actor: str) -> dict[str, Any]:
         """Change the working hours the agency has (8 or 48, or what the province decides)."""
         if hours <= 0:
-            raise TicketError("the deadline is a positive number of working hours, e.g. 8 or 48")
+            raise TicketError("the deadline is a positive number of working hours, e.g. 8 or 48",
+                              vi="Thời hạn là số giờ làm việc lớn hơn 0, ví dụ 8 hoặc 48.")
         with self.sessions.begin() as s:
             ticket = self._ticket(s, code)
             ticket.deadline_hours = hours
@@ -232,7 +242,7 @@ class TicketService:
         with self.sessions.begin() as s:
             ticket = s.get(Ticket, ticket_id)
             if ticket is None:
-                raise TicketError(f"no ticket {ticket_id}")
+                raise TicketError(f"no ticket {ticket_id}", vi=f"Không có phiếu số {ticket_id}.")
             for name, value in fields.items():
                 setattr(ticket, name, value)
             self._event(s, ticket, actor, action, detail)
@@ -250,7 +260,10 @@ class TicketService:
         allowed = MOVES[ticket.status]
         if status not in allowed:
             hint = ", ".join(allowed) if allowed else "nothing: it is finished"
-            raise TicketError(f"ticket {ticket.code} is {ticket.status}; it can become {hint}")
+            hint_vi = ", ".join(f"«{STATUS_VI[st]}»" for st in allowed) if allowed else "không gì nữa (đã kết thúc)"
+            raise TicketError(f"ticket {ticket.code} is {ticket.status}; it can become {hint}",
+                              vi=f"Phiếu {ticket.code} đang «{STATUS_VI[ticket.status]}»; "
+                                 f"chỉ chuyển được sang {hint_vi}.")
         self._event(s, ticket, actor, status, {"from": ticket.status, **detail})
         ticket.status = status
 
@@ -260,7 +273,7 @@ class TicketService:
     def _ticket(self, s: Session, code: str) -> Ticket:
         ticket = s.scalar(select(Ticket).where(Ticket.code == code))
         if ticket is None:
-            raise TicketError(f"no ticket {code!r}; see `hotline tickets list`")
+            raise TicketError(f"no ticket {code!r}; see `hotline tickets list`", vi=f"Không có phiếu mã {code}.")
         return ticket
 
     def agency(self, key: str) -> Any:
@@ -268,7 +281,8 @@ class TicketService:
         agency = self.directory.find(kind, code)
         if agency is None:
             raise TicketError(f"no agency {key!r} in the transfer directory; write KIND:CODE such as "
-                              "department:01 or provincial_office:01 (see `hotline directory`)")
+                              "department:01 or provincial_office:01 (see `hotline directory`)",
+                              vi=f"Không có cơ quan {key} trong danh bạ; hãy chọn trong danh sách.")
         return agency
 
 
