@@ -199,6 +199,10 @@ class AmiClient:
         """Start a consultation call from ``channel`` to ``exten@context`` (the bridge's atxfer feature)."""
         await self.action("Atxfer", Channel=channel, Context=context, Exten=exten)
 
+    async def cancel_attended_transfer(self, channel: str) -> None:
+        """End the consultation ``channel`` started (features.conf atxferabort): back to the caller."""
+        await self.action("CancelAtxfer", Channel=channel)
+
     # -- internals ----------------------------------------------------------------------
     async def _send(self, action: dict[str, Any], as_list: bool) -> Any:
         if self.manager is None:

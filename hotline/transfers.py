@@ -66,6 +66,16 @@ def operator_channel(channels: Iterable[Mapping[str, str]], call_id: str, operat
                         vi="Bạn không đang nói chuyện trong cuộc gọi này, nên không chuyển được.")
 
 
+def consulting_channel(channels: Iterable[Mapping[str, str]], call_id: str, operator: str) -> str:
+    """The operator's channel of call ``call_id`` during a consultation (it has left the caller's bridge)."""
+    prefix = f"PJSIP/{operator}-"
+    for row in channels:
+        if row.get("Channel", "").startswith(prefix) and call_id in (row.get("Linkedid"), row.get("LinkedID")):
+            return row["Channel"]
+    raise TransferError(f"operator {operator} has no channel in call {call_id}",
+                        vi="Không thấy máy của bạn trong cuộc gọi này; cuộc gọi có thể đã kết thúc.")
+
+
 @dataclass(frozen=True)
 class TransferRequest:
     """What `hotline transfer` (and later the console) asks for."""
@@ -108,6 +118,16 @@ class TransferService:
         channel: str = self.run(work)
         log.info("call=%s %s transfer by %s to %s (%s) started", request.call_id,
                  "attended" if request.attended else "blind", request.operator, request.target, agency.name)
+        return channel
+
+    def back_to_caller(self, call_id: str, operator: str) -> str:
+        """End the operator's consultation of an attended transfer; the caller is theirs again."""
+        async def work(client: AmiClient) -> str:
+            channel = consulting_channel(await client.channels(), call_id, operator)
+            await client.cancel_attended_transfer(channel)
+            return channel
+        channel: str = self.run(work)
+        log.info("call=%s attended transfer by %s cancelled: back to the caller", call_id, operator)
         return channel
 
     @staticmethod

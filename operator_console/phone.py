@@ -15,6 +15,7 @@ from flask_login import current_user
 from sqlalchemy import select
 
 from hotline.db.models import Call
+from hotline.db.repository import CallRepository
 from hotline.errors import HotlineError, for_people
 from hotline.operators import PAUSE_REASONS, OperatorService, operator_service
 from hotline.tickets.service import TicketError
@@ -135,6 +136,24 @@ def transfer() -> Any:
     except HotlineError as exc:
         return _fail(exc)
     return jsonify(started=True, channel=channel)
+
+
+@bp.route("/transfer/back", methods=["POST"])
+@requires("phone.use")
+def transfer_back() -> Any:
+    """{call_id}: end the operator's consultation (AMI CancelAtxfer); the Transfer row says 'returned'."""
+    name = _operator()
+    call_id = str((request.get_json(silent=True) or {}).get("call_id", ""))
+    svc = services()
+    repo = CallRepository(svc.sessions)
+    attempt = repo.open_transfer(call_id) if call_id else None
+    try:
+        transfer_service(svc.ctx.settings, svc.ctx.secrets, svc.ctx.directory).back_to_caller(call_id, name)
+    except HotlineError as exc:
+        return _fail(exc)
+    if attempt is not None:     # closed now: the consultation's own end (AGI transfer_end) changes nothing
+        repo.finish_transfer(attempt, outcome="returned", ended_at=svc.ctx.clock.now())
+    return jsonify(back=True)
 
 
 @bp.route("/ticket", methods=["POST"])

@@ -205,7 +205,7 @@ $("btn-hold").addEventListener("click", (e) => {
         btn.setAttribute("aria-pressed", String(hold));
         btn.textContent = hold ? "Tiếp tục" : "Giữ máy";
         $("call-card").dataset.hold = String(hold);
-        done(hold ? "Người gọi đang nghe nhạc chờ." : "");
+        done(hold ? "Người gọi đang nghe nhạc chờ." : "Đã nối lại với người gọi.");
       },
       onReject: (res) => done((hold ? "Không giữ máy được: " : "Không lấy lại cuộc gọi được: ")
                              + res.message.statusCode + " " + res.message.reasonPhrase),
@@ -228,11 +228,14 @@ async function transfer(isAttended) {
 }
 $("btn-blind").addEventListener("click", () => transfer(false));
 $("btn-attended").addEventListener("click", () => transfer(true));
-$("btn-back").addEventListener("click", () => {     // features.conf atxferabort (*1): back to the caller
-  if (session && session.sessionDescriptionHandler && attended) {
-    session.sessionDescriptionHandler.sendDtmf("*1");
+$("btn-back").addEventListener("click", async () => {    // the console ends the consultation over AMI
+  if (!session || !attended) { return; }
+  try {
+    await api("/phone/transfer/back", { call_id: callId });
+    attended = false;
     $("btn-back").hidden = true;
-  }
+    say("call-msg", "Đã quay lại với người gọi.");
+  } catch (err) { say("call-msg", "Không quay lại được: " + err.message); }
 });
 $("ticket-form").addEventListener("submit", async (e) => {
   e.preventDefault();

@@ -3,7 +3,7 @@ from __future__ import annotations
 
 import pytest
 
-from hotline.transfers import TransferError, dial_outcome, operator_channel, transfer_exten
+from hotline.transfers import TransferError, consulting_channel, dial_outcome, operator_channel, transfer_exten
 
 CHANNELS = [
     {"Channel": "PJSIP/anonymous-00000001", "Uniqueid": "hotline1-1.1", "BridgeId": "b1"},
@@ -34,6 +34,17 @@ def test_operator_channel_is_the_peer_in_the_callers_bridge() -> None:
 def test_operator_channel_says_why_not(call_id: str, operator: str, message: str) -> None:
     with pytest.raises(TransferError, match=message):
         operator_channel(CHANNELS, call_id, operator)
+
+
+def test_consulting_channel_is_the_operators_channel_of_the_call_out_of_the_callers_bridge() -> None:
+    during = [{"Channel": "PJSIP/anonymous-00000001", "Linkedid": "hotline1-1.1", "BridgeId": "b1"},
+              {"Channel": "PJSIP/op-lanh-00000005", "Linkedid": "hotline1-1.9", "BridgeId": "b3"},
+              {"Channel": "PJSIP/op-lan-00000002", "Linkedid": "hotline1-1.1", "BridgeId": "b4"},
+              {"Channel": "Local/0@hotline-desk-transfer-00000001;2", "Linkedid": "hotline1-1.1", "BridgeId": ""}]
+    assert consulting_channel(during, "hotline1-1.1", "op-lan") == "PJSIP/op-lan-00000002"
+    with pytest.raises(TransferError, match="no channel in call") as refused:
+        consulting_channel(during, "hotline1-1.9", "op-lan")
+    assert refused.value.vi and "cuộc gọi" in refused.value.vi
 
 
 def test_dial_status_outcomes() -> None:
