@@ -11,9 +11,7 @@ the operator takes them back; the Call, Transfer and Ticket rows show it all. Sc
 from __future__ import annotations
 
 import itertools
-import os
 import re
-import socket
 import subprocess
 import sys
 from collections.abc import Iterator
@@ -24,6 +22,7 @@ import pytest
 
 from hotline.sipp.runner import CallerProcess, DeskProcess, start_uas
 from tests.support.ari_events import AriEvents
+from tests.support.browser import MEDIA_ARGS, chromium_page, hotline, serve_console, shot, sign_in
 from tests.support.calls import start
 from tests.support.stack import ROOT, Stack, desk_ports, wait_for
 
@@ -35,23 +34,6 @@ playwright = pytest.importorskip("playwright.sync_api")
 OPERATOR, USER, PASSWORD = "op-web-lan", "lan.web", "mật-khẩu-thử-nghiệm"
 CALLER = "0950000555"
 DESK = "desk-d02"
-CHROMIUM = os.environ.get("HOTLINE_TEST_CHROMIUM", "/usr/bin/chromium")
-ARTIFACTS = Path(os.environ.get("HOTLINE_TEST_ARTIFACTS", "test-artifacts")) / "console"
-
-
-def hotline(stack: Stack, *args: str) -> str:
-    done = subprocess.run([sys.executable, "-m", "hotline.cli", *args], cwd=ROOT, env=stack.app_env,
-                          capture_output=True, text=True, timeout=60)
-    assert done.returncode == 0, done.stderr + done.stdout
-    return done.stdout
-
-
-def _free_port() -> int:
-    with socket.socket() as s:
-        s.bind(("127.0.0.1", 0))
-        return int(s.getsockname()[1])
-
-
 _users = itertools.count(1)
 
 
@@ -63,53 +45,20 @@ def console(open_hours: Stack) -> Iterator[str]:
     hotline(open_hours, "operators", "add", OPERATOR, "--name", "Nguyễn Thị Lan", "--web")
     hotline(open_hours, "users", "add", USER, "--name", "Nguyễn Thị Lan", "--role", "operator",
             "--operator", OPERATOR, "--password", PASSWORD)
-    port = _free_port()
-    open_hours.start_proc("console", open_hours.app_env,
-                          argv=[sys.executable, "-m", "hotline.cli", "console", "--port", str(port)])
-    url = f"http://127.0.0.1:{port}"
-    wait_for(lambda: _answers(port), 20, "the console to listen")
     try:
-        yield url
+        with serve_console(open_hours) as url:
+            yield url
     finally:
-        open_hours.kill("console")
         for args in (("operators", "logout", OPERATOR), ("operators", "remove", OPERATOR)):
             subprocess.run([sys.executable, "-m", "hotline.cli", *args], cwd=ROOT, env=open_hours.app_env,
                            capture_output=True, timeout=60)
         hotline(open_hours, "users", "disable", USER)
 
 
-def _answers(port: int) -> bool:
-    with socket.socket() as s:
-        s.settimeout(0.5)
-        return s.connect_ex(("127.0.0.1", port)) == 0
-
-
 @pytest.fixture()
 def page(console: str) -> Iterator[Any]:
-    if not Path(CHROMIUM).exists():
-        pytest.fail(f"no Chromium at {CHROMIUM}: scripts/test installs Debian's chromium")
-    with playwright.sync_playwright() as p:
-        browser = p.chromium.launch(executable_path=CHROMIUM, headless=True, args=[
-            "--use-fake-ui-for-media-stream", "--use-fake-device-for-media-stream",
-            "--disable-features=WebRtcHideLocalIpsWithMdns", "--autoplay-policy=no-user-gesture-required"])
-        context = browser.new_context(viewport={"width": 1366, "height": 768}, locale="vi-VN",
-                                      permissions=["microphone"])
-        pg = context.new_page()
-        pg.set_default_timeout(20_000)
-        ARTIFACTS.mkdir(parents=True, exist_ok=True)
-        browser_log = (ARTIFACTS / "softphone-browser.log").open("a", encoding="utf-8")
-        pg.on("console", lambda m: browser_log.write(f"{m.type}: {m.text}\n"))
-        try:
-            yield pg
-        finally:
-            context.close()
-            browser.close()
-            browser_log.close()
-
-
-def shot(page: Any, name: str) -> None:
-    ARTIFACTS.mkdir(parents=True, exist_ok=True)
-    page.screenshot(path=str(ARTIFACTS / f"{name}.png"), full_page=True)
+    with chromium_page("softphone", *MEDIA_ARGS, permissions=("microphone",)) as pg:
+        yield pg
 
 
 def rtp_counts(stack: Stack, endpoint: str) -> tuple[int, int]:
@@ -136,10 +85,7 @@ def _messages_since(stack: Stack, mark: int) -> str:
 
 def open_phone(page: Any, console: str) -> None:
     """Sign in as the operator and open the softphone until it has registered to Asterisk."""
-    page.goto(console + "/login")
-    page.fill("input[name=username]", USER)
-    page.fill("input[name=password]", PASSWORD)
-    page.click("button[type=submit]")
+    sign_in(page, console, USER, PASSWORD)
     page.goto(console + "/phone/")
     page.wait_for_selector('#reg-state[data-state="registered"]')
 
@@ -209,6 +155,7 @@ def test_operator_answers_in_the_browser_writes_a_ticket_and_transfers(open_hour
                                    _messages_since(open_hours, log_mark)), 10, "hold music for the caller")
         page.click("#btn-hold")
         page.wait_for_selector('#btn-hold[aria-pressed="false"]')
+        assert page.text_content("#call-msg") == "Đã nối lại với người gọi."
         wait_for(lambda: "Stopped music on hold" in _messages_since(open_hours, log_mark), 10,
                  "the caller taken back off hold")
         page.click("#btn-mute")
@@ -287,6 +234,8 @@ def test_operator_consults_a_desk_then_goes_back_to_the_caller(open_hours: Stack
     try:
         call_id = str(page.get_attribute("#call-card", "data-call-id"))
         page.click("#btn-back")
+        page.wait_for_selector("#btn-back[hidden]", state="attached")
+        assert page.text_content("#call-msg") == "Đã quay lại với người gọi."
         wait_for(lambda: desk.outcomes() == ["remote_bye"], 15, "the desk's consultation hung up")
         bridged = wait_for(lambda: (lambda b: b if b and b == _bridge_of(open_hours, uniqueid=call_id) else None)(
             _bridge_of(open_hours, channel_prefix=f"PJSIP/{OPERATOR}-")), 15, "the operator back with the caller")
@@ -299,7 +248,7 @@ def test_operator_consults_a_desk_then_goes_back_to_the_caller(open_hours: Stack
     row = open_hours.ended_call(number)
     assert row["operator"] == OPERATOR
     [transfer] = row["transfers"]
-    # The desk answered the consultation; the caller stayed with the operator (not transferred).
+    # The desk answered the consultation; the operator went back, the caller was not transferred.
     assert (transfer["kind"], transfer["target"], transfer["requested_by"], transfer["outcome"]) == \
-        ("attended", "department:02", OPERATOR, "answered")
-    assert row["disposition"] == "answered"
+        ("attended", "department:02", OPERATOR, "returned")
+    assert transfer["answered_at"] and transfer["ended_at"] and row["disposition"] == "answered"

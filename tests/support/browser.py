@@ -1,0 +1,96 @@
+"""The console of a test stack in a real headless Chromium (Debian's, driven by Playwright).
+
+`hotline console` runs as its own process on the stack's clock and database, as `hotline up`
+runs it; the browser signs in through the login form like a person.
+"""
+from __future__ import annotations
+
+import os
+import socket
+import subprocess
+import sys
+from collections.abc import Iterator
+from contextlib import contextmanager
+from pathlib import Path
+from typing import Any
+
+from .stack import ROOT, Stack, wait_for
+
+CHROMIUM = os.environ.get("HOTLINE_TEST_CHROMIUM", "/usr/bin/chromium")
+ARTIFACTS = Path(os.environ.get("HOTLINE_TEST_ARTIFACTS", "test-artifacts")) / "console"
+#: What a softphone page needs: a fake microphone, granted without asking.
+MEDIA_ARGS = ("--use-fake-ui-for-media-stream", "--use-fake-device-for-media-stream",
+              "--disable-features=WebRtcHideLocalIpsWithMdns")
+
+
+def hotline(stack: Stack, *args: str) -> str:
+    """``hotline ARGS`` on the stack's clock; fail the test on a non-zero exit."""
+    done = subprocess.run([sys.executable, "-m", "hotline.cli", *args], cwd=ROOT, env=stack.app_env,
+                          capture_output=True, text=True, timeout=60)
+    assert done.returncode == 0, done.stderr + done.stdout
+    return done.stdout
+
+
+def _free_port() -> int:
+    with socket.socket() as s:
+        s.bind(("127.0.0.1", 0))
+        return int(s.getsockname()[1])
+
+
+def _answers(port: int) -> bool:
+    with socket.socket() as s:
+        s.settimeout(0.5)
+        return s.connect_ex(("127.0.0.1", port)) == 0
+
+
+@contextmanager
+def serve_console(stack: Stack) -> Iterator[str]:
+    """`hotline console` of the stack on a free port; yields its URL."""
+    port = _free_port()
+    stack.start_proc("console", stack.app_env, argv=[sys.executable, "-m", "hotline.cli", "console", "--port",
+                                                     str(port)])
+    try:
+        wait_for(lambda: _answers(port), 20, "the console to listen")
+        yield f"http://127.0.0.1:{port}"
+    finally:
+        stack.kill("console")
+
+
+@contextmanager
+def chromium_page(log_name: str, *args: str, permissions: tuple[str, ...] = ()) -> Iterator[Any]:
+    """A page of a new headless Chromium at 1366×768, in Vietnamese; its console goes to ARTIFACTS."""
+    from playwright.sync_api import sync_playwright
+    if not Path(CHROMIUM).exists():
+        raise AssertionError(f"no Chromium at {CHROMIUM}: scripts/test installs Debian's chromium")
+    ARTIFACTS.mkdir(parents=True, exist_ok=True)
+    with sync_playwright() as p, (ARTIFACTS / f"{log_name}-browser.log").open("a", encoding="utf-8") as log:
+        browser = p.chromium.launch(executable_path=CHROMIUM, headless=True,
+                                    args=[*args, "--autoplay-policy=no-user-gesture-required"])
+        context = browser.new_context(viewport={"width": 1366, "height": 768}, locale="vi-VN",
+                                      permissions=list(permissions))
+        page = context.new_page()
+        page.set_default_timeout(20_000)
+        page.on("console", lambda m: _write(log, f"{m.type}: {m.text}\n"))
+        try:
+            yield page
+        finally:
+            context.close()
+            browser.close()
+
+
+def _write(log: Any, line: str) -> None:
+    log.write(line)
+
+
+def sign_in(page: Any, url: str, username: str, password: str) -> None:
+    """The login form, as a person fills it."""
+    page.goto(url + "/login")
+    page.fill("input[name=username]", username)
+    page.fill("input[name=password]", password)
+    page.click("button[type=submit]")
+    page.wait_for_url(lambda u: not u.split("?")[0].endswith("/login"))
+
+
+def shot(page: Any, name: str) -> None:
+    ARTIFACTS.mkdir(parents=True, exist_ok=True)
+    page.screenshot(path=str(ARTIFACTS / f"{name}.png"), full_page=True)
