@@ -14,8 +14,10 @@ PG_URL = os.environ.get("HOTLINE_TEST_POSTGRES_URL", "postgresql://postgres@127.
 def postgres_url() -> str:
     """A PostgreSQL database for the suite (started and created by the project's own set-up code)."""
     from hotline.system.services import ensure_postgres
-    ensure_postgres(PG_URL, lambda _m: None)
-    return PG_URL
+    from tests.support.db import per_stack
+    url = per_stack(PG_URL)
+    ensure_postgres(url, lambda _m: None)
+    return url
 
 
 @pytest.fixture(params=["sqlite", pytest.param("postgresql", marks=pytest.mark.postgres)])

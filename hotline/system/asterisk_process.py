@@ -7,11 +7,14 @@ and, when nothing else runs in the root, its mounts are removed.
 """
 from __future__ import annotations
 
+import fcntl
 import logging
 import os
 import re
 import stat
 import subprocess
+from collections.abc import Iterator
+from contextlib import contextmanager
 from pathlib import Path
 from types import TracebackType
 from typing import IO, TYPE_CHECKING
@@ -67,6 +70,11 @@ def untraversable(path: Path, uid: int, gid: int) -> Path | None:
     return None
 
 
+def writable_dirs(state_dir: Path, recordings_root: Path) -> list[Path]:
+    """The directories of the hotline's that Asterisk writes to (asterisk.conf.j2 names them)."""
+    return [state_dir / name for name in ("spool", "log", "run", "astdb")] + [recordings_root]
+
+
 class AsteriskProcess:
     """One Asterisk started with our asterisk.conf; a context manager that always cleans up."""
 
@@ -105,24 +113,39 @@ class AsteriskProcess:
                              "which renders Asterisk's configuration first.")
         self._stop_leftovers()
         uid, gid = self.install.user_ids()
-        if self.install.root is not None:
-            self._prepare_root(self.install.root)
-        self._own(uid, gid)
-        self._share_config(gid)
-        self._check_reachable(uid, gid)
-        self.log_path.parent.mkdir(parents=True, exist_ok=True)
-        self._log = self.log_path.open("ab")
-        argv = self.install.command("-f", "-n", "-C", str(self.conf_path))
-        log.info("starting Asterisk: %s (output in %s)", " ".join(argv), self.log_path)
-        self._proc = subprocess.Popen(argv, stdin=subprocess.DEVNULL, stdout=self._log,
-                                      stderr=subprocess.STDOUT, start_new_session=True)
-        try:
-            wait_until(self._booted, timeout, "Asterisk to finish starting",
-                       hint=f"Its output is in {self.log_path}.", interval=0.3)
-        except BaseException:
-            self.stop()
-            raise
+        with self._root_lock():     # another Asterisk of this root may be starting or stopping
+            if self.install.root is not None:
+                self._prepare_root(self.install.root)
+            self._own(uid, gid)
+            self._share_config(gid)
+            self._check_reachable(uid, gid)
+            self.log_path.parent.mkdir(parents=True, exist_ok=True)
+            self._log = self.log_path.open("ab")
+            argv = self.install.command("-f", "-n", "-C", str(self.conf_path))
+            log.info("starting Asterisk: %s (output in %s)", " ".join(argv), self.log_path)
+            self._proc = subprocess.Popen(argv, stdin=subprocess.DEVNULL, stdout=self._log,
+                                          stderr=subprocess.STDOUT, start_new_session=True)
+            try:
+                wait_until(self._booted, timeout, "Asterisk to finish starting",
+                           hint=f"Its output is in {self.log_path}.", interval=0.3)
+            except BaseException:
+                self._stop_locked(20)
+                raise
         log.info("Asterisk is up (pid %s)", self._proc.pid)
+
+    @contextmanager
+    def _root_lock(self) -> Iterator[None]:
+        """Serialise mounting and unmounting in a shared root: one Asterisk at a time starts or stops."""
+        root = self.install.root
+        if root is None:
+            yield
+            return
+        with open(Path(root).parent / f".{Path(root).name}.lock", "a") as lock:
+            fcntl.flock(lock, fcntl.LOCK_EX)
+            try:
+                yield
+            finally:
+                fcntl.flock(lock, fcntl.LOCK_UN)
 
     def rx(self, command: str, timeout: float = 30) -> str:
         """Run one Asterisk CLI command and return what it printed."""
@@ -132,6 +155,10 @@ class AsteriskProcess:
 
     def stop(self, timeout: float = 20) -> None:
         """Stop Asterisk (gently, then by force) and remove the mounts; safe to call twice."""
+        with self._root_lock():
+            self._stop_locked(timeout)
+
+    def _stop_locked(self, timeout: float) -> None:
         proc = self._proc
         if proc is not None and proc.poll() is None:
             try:

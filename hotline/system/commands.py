@@ -18,6 +18,7 @@ import click
 from hotline.errors import HotlineError
 
 from .asterisk import AsteriskInstall, AsteriskProcess, asterisk_version, ensure_asterisk
+from .asterisk_process import writable_dirs
 from .services import ensure_postgres, ensure_redis, is_postgres_url
 from .shell import Progress, SetupError
 from .supervisor import ProcessSpec, Supervisor
@@ -218,7 +219,7 @@ def _up(fake_now: str | None, progress: Progress, supervisor_factory: Callable[[
     conf = render(settings, secrets, result.directory, dest_dir=state_dir / "asterisk",
                   clock_offset=clock.offset_seconds(), operators=operators.endpoints())
     asterisk = AsteriskProcess(result.install, conf, bind_paths=[state_dir, recordings],
-                               owned_paths=[state_dir / "spool", state_dir / "log", state_dir / "run", recordings])
+                               owned_paths=writable_dirs(state_dir, recordings))
     try:
         progress("[up] Starting Asterisk")
         asterisk.start()

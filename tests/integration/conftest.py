@@ -9,7 +9,7 @@ from pathlib import Path
 
 import pytest
 
-from tests.support.stack import Stack
+from tests.support.stack import Stack, stack_index
 
 pytestmark = pytest.mark.asterisk
 
@@ -29,8 +29,8 @@ def stack() -> Iterator[Stack]:
     base = _base_dir()
     url = os.environ.get("HOTLINE_TEST_DATABASE_URL")
     if url and url.startswith("postgresql"):
-        from tests.support.db import fresh_postgres
-        fresh_postgres(url)
+        from tests.support.db import fresh_postgres, per_stack
+        url = fresh_postgres(per_stack(url))
     s = Stack(base, database_url=url)
     try:
         s.start()
@@ -38,6 +38,8 @@ def stack() -> Iterator[Stack]:
     finally:
         s.stop()
         artifacts = Path(os.environ.get("HOTLINE_TEST_ARTIFACTS", "test-artifacts")) / "integration-logs"
+        if stack_index():
+            artifacts = artifacts / f"stack{stack_index()}"
         artifacts.mkdir(parents=True, exist_ok=True)
         for log in list(s.logs.glob("*.log")) + list((s.state / "log").glob("*.log")):
             shutil.copy(log, artifacts / log.name)

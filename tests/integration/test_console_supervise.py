@@ -17,14 +17,14 @@ from hotline.db.models import AccessLog
 from hotline.sipp.runner import DeskProcess, start_uas
 from operator_console import create_app
 from tests.support.calls import start
-from tests.support.stack import Stack, wait_for
+from tests.support.stack import Stack, shifted_port, wait_for
 
 from .test_operator_transfers import caller_steps, hotline
 
 pytestmark = pytest.mark.asterisk
 
-OPERATOR, OPERATOR_PORT = "op-sv-hoa", 15496
-SUPERVISOR_PHONE, SUPERVISOR_PORT = "sup-sv-binh", 15497
+OPERATOR, OPERATOR_PORT = "op-sv-hoa", shifted_port(15496)
+SUPERVISOR_PHONE, SUPERVISOR_PORT = "sup-sv-binh", shifted_port(15497)
 PASSWORD = "mật-khẩu-giám-sát"
 
 

@@ -11,11 +11,11 @@ import pytest
 from hotline.sipp.runner import DeskProcess, start_uas
 from hotline.sipp.scenario import AwaitHangup, Keys, Speak, Wait
 from tests.support.calls import menu_starts, prompt_seconds, start
-from tests.support.stack import ROOT, Stack, desk_ports, wait_for
+from tests.support.stack import ROOT, Stack, desk_ports, shifted_port, wait_for
 
 pytestmark = pytest.mark.asterisk
 
-OPERATOR, OPERATOR_PORT = "op-x-an", 15495
+OPERATOR, OPERATOR_PORT = "op-x-an", shifted_port(15495)
 DESK = "desk-d02"      # department 02 in the shipped directory
 
 

@@ -17,9 +17,9 @@ from hotline.ami import QueueMember, ami_client
 from hotline.asterisk_config import QUEUE_NAME
 from hotline.sipp.runner import start_uas
 from tests.support.queue import hotline
-from tests.support.stack import Stack, wait_for
+from tests.support.stack import Stack, shifted_port, wait_for
 
-PHONE_PORTS = {"op-it-lan": 15281, "op-it-binh": 15282}
+PHONE_PORTS = {"op-it-lan": shifted_port(15281), "op-it-binh": shifted_port(15282)}
 
 
 def members(stack: Stack) -> dict[str, QueueMember]:

@@ -10,11 +10,11 @@ from hotline.sipp.runner import start_uas
 from hotline.sipp.scenario import AwaitHangup, HangUp, Keys, Speak, Wait
 from tests.support.calls import call, menu_starts, prompt_seconds
 from tests.support.queue import hotline
-from tests.support.stack import Stack
+from tests.support.stack import Stack, shifted_port
 
 pytestmark = pytest.mark.asterisk
 
-PORTS = {"op-q-an": 15291, "op-q-bao": 15292}
+PORTS = {"op-q-an": shifted_port(15291), "op-q-bao": shifted_port(15292)}
 
 
 @pytest.fixture()

@@ -19,12 +19,12 @@ from hotline.sipp.runner import DeskProcess, start_uas
 from hotline.sipp.scenario import HangUp, Keys, Step, Wait
 from tests.support.calls import menu_starts, start
 from tests.support.queue import byes_sent, hotline, invites, joins_queue
-from tests.support.stack import Stack
+from tests.support.stack import Stack, shifted_port
 
 pytestmark = pytest.mark.asterisk
 
 # Operator phones on ports no other test uses (test_queue: 1529x, test_operators: 1528x).
-PORTS = {"op-qf-an": 15391, "op-qf-binh": 15392}
+PORTS = {"op-qf-an": shifted_port(15391), "op-qf-binh": shifted_port(15392)}
 # A free operator is rung at once (announce-to-first-user = no); this margin covers the IVR's
 # timing estimate, app_queue's `retry` and a busy 2-core CI machine.
 RING_AFTER_JOIN = 4.0

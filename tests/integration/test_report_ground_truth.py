@@ -21,12 +21,12 @@ from hotline.sipp.runner import CallerProcess, DeskProcess, start_uas
 from hotline.sipp.scenario import AwaitHangup, HangUp, Keys, Step, Wait
 from tests.support.calls import menu_starts, prompt_seconds, start
 from tests.support.queue import answers, hotline, joins_queue
-from tests.support.stack import Stack, desk_ports
+from tests.support.stack import Stack, desk_ports, shifted_port
 
 pytestmark = pytest.mark.asterisk
 
 DAY = "2026-11-26"                     # a Thursday no other test uses: the report covers this run only
-PHONES = {"op-rg-an": 15491, "op-rg-binh": 15492}
+PHONES = {"op-rg-an": shifted_port(15491), "op-rg-binh": shifted_port(15492)}
 TALK = 20.0                            # each operator talks 20 s, then hangs up
 
 

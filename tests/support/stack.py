@@ -29,7 +29,7 @@ from hotline.operators import context_service
 from hotline.prompts import render_prompts
 from hotline.queue_sounds import render_queue_sounds
 from hotline.system.asterisk import ensure_asterisk
-from hotline.system.asterisk_process import AsteriskProcess
+from hotline.system.asterisk_process import AsteriskProcess, writable_dirs
 from hotline.system.services import redis_answers
 from hotline.worker.rqworker import worker_command
 
@@ -38,12 +38,36 @@ T = TypeVar("T")
 
 # Desk phones the tests run with SIPp, by directory entry: endpoint -> UDP port.
 DESK_PORTS = {"desk-d01": 15071, "desk-d02": 15072, "desk-h01": 15073, "desk-bd": 15074}
+#: The fixed ports of the n-th stack on one host (pytest-xdist's worker gw<n>) are n × this higher.
+STACK_PORT_STEP = 1000
+
+
+def stack_index() -> int:
+    """0 for the only (or the first) test stack on this host; n for pytest-xdist's worker gw<n>."""
+    worker = os.environ.get("PYTEST_XDIST_WORKER", "")
+    return int(worker[2:]) if worker.startswith("gw") and worker[2:].isdigit() else 0
+
+
+def shifted_port(port: int) -> int:
+    """A fixed port of the tests (SIP, AMI, a SIPp phone's), moved out of the way of other stacks."""
+    return port + STACK_PORT_STEP * stack_index()
 
 
 def desk_ports() -> dict[str, int]:
-    """DESK_PORTS, shifted by HOTLINE_TEST_DESK_PORT_OFFSET (a second stack on the same host)."""
-    offset = int(os.environ.get("HOTLINE_TEST_DESK_PORT_OFFSET", "0"))
-    return {name: port + offset for name, port in DESK_PORTS.items()}
+    """DESK_PORTS of this stack."""
+    return {name: shifted_port(port) for name, port in DESK_PORTS.items()}
+
+
+def stack_port_env() -> dict[str, str]:
+    """Asterisk's, the AGI server's and the console's ports of this stack (environment overrides)."""
+    from hotline.settings import ENV_OVERRIDES, load_settings
+    if stack_index() == 0:
+        return {}
+    s = load_settings(env={k: v for k, v in os.environ.items() if k not in ENV_OVERRIDES})
+    ports = {"HOTLINE_SIP_PORT": s.sip.port, "HOTLINE_HTTP_PORT": s.asterisk.http_port,
+             "HOTLINE_AMI_PORT": s.asterisk.ami_port, "HOTLINE_AGI_PORT": s.agi.port,
+             "HOTLINE_CONSOLE_PORT": s.console.port}
+    return {name: str(shifted_port(port)) for name, port in ports.items()}
 
 
 def wait_for(condition: Callable[[], T], timeout: float, what: str, interval: float = 0.1) -> T:
@@ -107,6 +131,7 @@ class Stack:
             "HOTLINE_REDIS_URL": self.redis_url,
             "HOTLINE_VOSK_MODEL": str(vosk_test_model()),
             "PYTHONUNBUFFERED": "1",
+            **stack_port_env(),
         }
         for key in ("HOTLINE_FAKE_NOW", "HOTLINE_FAKE_ANCHOR"):
             self.env.pop(key, None)
@@ -127,8 +152,7 @@ class Stack:
         conf = self._render(0.0)
         install = ensure_asterisk(s, lambda _m: None)
         self.asterisk = AsteriskProcess(install, conf, bind_paths=[self.state, self.recordings],
-                                        owned_paths=[self.state / "spool", self.state / "log", self.state / "run",
-                                                     self.recordings])
+                                        owned_paths=writable_dirs(self.state, self.recordings))
         self.asterisk.start()
         self.operators.restore_logins()
         self.start_apps()
