@@ -201,6 +201,7 @@ class TicketStatus:
     DUPLICATE = "duplicate"
 
     OPEN = (NEW, ASSIGNED, IN_PROGRESS)
+    FINAL = (CLOSED, OUT_OF_SCOPE, DUPLICATE)   # what closing a ticket may make it
     ALL = (NEW, ASSIGNED, IN_PROGRESS, ANSWERED, CLOSED, OUT_OF_SCOPE, DUPLICATE)
 
 

@@ -157,7 +157,7 @@ def answer_command(code: str, text: str, actor: str, as_json: bool) -> None:
 @tickets_group.command("close")
 @click.argument("code")
 @click.option("--as", "status", default=TicketStatus.CLOSED, show_default=True,
-              type=click.Choice([TicketStatus.CLOSED, TicketStatus.OUT_OF_SCOPE, TicketStatus.DUPLICATE]))
+              type=click.Choice(TicketStatus.FINAL))
 @click.option("--note", default="")
 @_by
 @_json

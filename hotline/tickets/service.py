@@ -42,8 +42,6 @@ STATUS_VI = {
     TicketStatus.CLOSED: "Đã kết thúc", TicketStatus.OUT_OF_SCOPE: "Không thuộc phạm vi tiếp nhận",
     TicketStatus.DUPLICATE: "Trùng với phản ánh khác",
 }
-#: The statuses a ticket ends in.
-FINAL = (TicketStatus.CLOSED, TicketStatus.OUT_OF_SCOPE, TicketStatus.DUPLICATE)
 WAITING_CONTENT = "(Lời nhắn thoại đang chờ chuyển thành văn bản.)"
 NO_SPEECH_CONTENT = "(Lời nhắn thoại không có tiếng nói.)"
 _CODE_TRIES = 20
@@ -210,9 +208,10 @@ class TicketService:
 
     def close(self, code: str, *, actor: str, status: str = TicketStatus.CLOSED, note: str = "") -> dict[str, Any]:
         """Close (after the answer was relayed), or end it as out of scope or a duplicate."""
-        if status not in FINAL:
+        if status not in TicketStatus.FINAL:
             raise TicketError(f"cannot close as {status!r}; use closed, out_of_scope or duplicate",
-                              vi="Chỉ đóng phiếu là: " + ", ".join(f"«{STATUS_VI[st]}»" for st in FINAL) + ".")
+                              vi="Chỉ đóng phiếu là: "
+                                 + ", ".join(f"«{STATUS_VI[st]}»" for st in TicketStatus.FINAL) + ".")
         return self._change(code, status, actor, {"note": note}, closed_at=self.now())
 
     def set_deadline(self, code: str, hours: float, *, actor: str) -> dict[str, Any]:

@@ -16,8 +16,9 @@ from typing import Any, TypeVar
 import pytest
 
 from hotline.sipp.scenario import AwaitHangup, Keys, Speak, Wait
-from tests.support.browser import chromium_page, hotline, serve_console, shot, sign_in
+from tests.support.browser import chromium_page, serve_console, shot, sign_in
 from tests.support.calls import recording_starts, start
+from tests.support.queue import hotline
 from tests.support.stack import Stack, wait_for
 
 from .test_voicemail_tickets import SATURDAY, korean_speech, readback_seconds, ticket_of, transcribed
@@ -31,18 +32,18 @@ CALLER = "0940000777"
 
 
 def appeared(condition: Callable[[], T | None], timeout: float, what: str) -> tuple[float, T]:
-    """Poll ``condition`` every 20 ms; return its value and when the last poll that missed it began
+    """``wait_for`` ``condition`` (every 20 ms); also return when the last poll that missed it began
     (so the time from there on is an upper bound of the time since it became true)."""
-    deadline = time.monotonic() + timeout
-    missed = time.monotonic()
-    while time.monotonic() < deadline:
+    missed = [time.monotonic()]
+
+    def probe() -> T | None:
         began = time.monotonic()
         found = condition()
-        if found is not None:
-            return missed, found
-        missed = began
-        time.sleep(0.02)
-    raise AssertionError(f"timed out after {timeout:.0f} s waiting for {what}")
+        if found is None:
+            missed[0] = began
+        return found
+    found = wait_for(probe, timeout, what, interval=0.02)
+    return missed[0], found
 
 
 @pytest.fixture()

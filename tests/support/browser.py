@@ -7,28 +7,19 @@ from __future__ import annotations
 
 import os
 import socket
-import subprocess
 import sys
 from collections.abc import Iterator
 from contextlib import contextmanager
 from pathlib import Path
 from typing import Any
 
-from .stack import ROOT, Stack, wait_for
+from .stack import Stack, wait_for
 
 CHROMIUM = os.environ.get("HOTLINE_TEST_CHROMIUM", "/usr/bin/chromium")
 ARTIFACTS = Path(os.environ.get("HOTLINE_TEST_ARTIFACTS", "test-artifacts")) / "console"
 #: What a softphone page needs: a fake microphone, granted without asking.
 MEDIA_ARGS = ("--use-fake-ui-for-media-stream", "--use-fake-device-for-media-stream",
               "--disable-features=WebRtcHideLocalIpsWithMdns")
-
-
-def hotline(stack: Stack, *args: str) -> str:
-    """``hotline ARGS`` on the stack's clock; fail the test on a non-zero exit."""
-    done = subprocess.run([sys.executable, "-m", "hotline.cli", *args], cwd=ROOT, env=stack.app_env,
-                          capture_output=True, text=True, timeout=60)
-    assert done.returncode == 0, done.stderr + done.stdout
-    return done.stdout
 
 
 def _free_port() -> int:
