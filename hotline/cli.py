@@ -3,6 +3,7 @@ from __future__ import annotations
 
 import json
 import sys
+import time
 from pathlib import Path
 from typing import Any
 
@@ -43,15 +44,25 @@ def check() -> None:
                f"{len(ctx.directory.entries)} entries")
     click.echo(f"✓ flow       {ctx.flow.source} — {len(ctx.flow.nodes)} nodes, {len(ctx.flow.prompts)} prompts")
     click.echo(f"✓ categories {s.paths.categories} — {len(ctx.categories)} ticket categories")
-    model = s.transcription.model_dir
-    if (model / "am").is_dir() or (model / "conf").is_dir():
-        click.echo(f"✓ vosk model {model}")
-    else:
-        click.echo(f"! vosk model {model} is not installed: voicemail tickets wait for transcription "
-                   "(README: Transcription)")
+    speech_problem = _check_speech(s.transcription)
     now = ctx.clock.now()
     reason = ctx.hours.closed_reason(now)
     click.echo(f"✓ clock      {now.isoformat()} — {'open' if reason is None else 'closed (' + reason + ')'}")
+    if speech_problem:
+        sys.exit(1)
+
+
+def _check_speech(settings: Any) -> str | None:
+    """Load the speech engine as a worker would; print what it is or why it cannot run."""
+    from .speech.engines import EngineUnavailable, describe, open_engine
+    started = time.monotonic()
+    try:
+        engine = open_engine(settings)
+    except EngineUnavailable as exc:
+        click.echo(f"✗ speech     {exc}: voicemail tickets wait for transcription (README: Transcription)")
+        return str(exc)
+    click.echo(f"✓ speech     {describe(settings)}: {engine.name} loads in {time.monotonic() - started:.1f} s")
+    return None
 
 
 @main.command()

@@ -14,7 +14,7 @@ import re
 import tomllib
 from collections.abc import Mapping
 from pathlib import Path
-from typing import Annotated, Any
+from typing import Annotated, Any, Literal
 from zoneinfo import ZoneInfo
 
 from pydantic import (
@@ -50,6 +50,7 @@ ENV_OVERRIDES: dict[str, tuple[str, str]] = {
     "HOTLINE_DATABASE_URL": ("database", "url"),
     "HOTLINE_REDIS_URL": ("redis", "url"),
     "HOTLINE_VOSK_MODEL": ("transcription", "model_dir"),
+    "HOTLINE_TRANSCRIPTION_ENGINE": ("transcription", "engine"),
     "HOTLINE_SMTP_PORT": ("notifications", "smtp_port"),
 }
 _REQUIRED_EXAMPLES = {
@@ -303,8 +304,9 @@ class TicketSettings(_Section):
 
 
 class TranscriptionSettings(_Section):
-    """Voicemail transcription by the RQ worker (Vosk)."""
+    """Voicemail transcription by the RQ worker: viet-asr (built in) or Vosk (a model a province installs)."""
 
+    engine: Literal["viet-asr", "vosk"] = "viet-asr"
     model_dir: Path = Path("/var/lib/hotline-1022/vosk-model-small-vn-0.4")
     queue: str = "hotline"          # the RQ queue of the worker's jobs
     sweep_seconds: Seconds = 10.0   # how often the worker looks for work Redis lost or never got

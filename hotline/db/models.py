@@ -133,7 +133,8 @@ class Voicemail(Base):
     # Transcription (the worker): the recognizer's words with their timings, mean confidence.
     words: Mapped[list[Any] | None] = mapped_column(JSON)     # [{"word", "start", "end", "conf"}]
     confidence: Mapped[float | None] = mapped_column(Float)
-    model: Mapped[str | None] = mapped_column(String(128))    # the model directory's name
+    model: Mapped[str | None] = mapped_column(String(128))    # the engine ("viet-asr 0.1.0.dev11") or Vosk model
+    transcript_raw: Mapped[str | None] = mapped_column(Text)  # the engine's own words (numbers spoken, no case)
     transcribed_at: Mapped[datetime | None] = mapped_column(UTCDateTime())
     attempts: Mapped[int] = mapped_column(Integer, default=0)  # jobs enqueued for it so far
     lease_until: Mapped[datetime | None] = mapped_column(UTCDateTime())   # a worker is on it until then

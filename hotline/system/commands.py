@@ -74,19 +74,19 @@ def run_setup(settings: Any, progress: Progress) -> SetupResult:
     from hotline.asterisk_config import dtls_certificate
     cert = dtls_certificate(state_dir / "asterisk")
     progress(f"[setup] DTLS certificate of the console's softphones: {cert['dtls_cert']}")
-    _report_vosk_model(settings, progress)
+    _report_speech_engine(settings, progress)
     return SetupResult(install, version, redis_url, directory, prompts)
 
 
-def _report_vosk_model(settings: Any, progress: Progress) -> None:
-    from hotline.worker.transcribe import model_present
-    model = Path(settings.transcription.model_dir)
-    if model_present(model):
-        progress(f"[setup] Vosk model for voicemail transcription: {model}")
+def _report_speech_engine(settings: Any, progress: Progress) -> None:
+    from hotline.speech.engines import describe, engine_problem
+    problem = engine_problem(settings.transcription)
+    if problem is None:
+        progress(f"[setup] Voicemail transcription: {describe(settings.transcription)}")
     else:
-        progress(f"[setup] No Vosk model at {model}: voicemail becomes tickets marked 'waiting for "
-                 "transcription' until one is installed there (README.md, Transcription); then they are "
-                 "transcribed without a restart")
+        progress(f"[setup] Voicemail transcription cannot run yet ({problem}): messages become tickets marked "
+                 "'waiting for transcription' and are transcribed, without a restart, once it can "
+                 "(README.md, Transcription)")
 
 
 def sip_uris(settings: Any) -> list[str]:

@@ -154,6 +154,30 @@ def answer_command(code: str, text: str, actor: str, as_json: bool) -> None:
     _run(lambda t: t.service.answer(code, text, actor=actor), as_json)
 
 
+@tickets_group.command("transcribe")
+@click.argument("codes", nargs=-1, required=True)
+@_by
+@_json
+def transcribe_command(codes: tuple[str, ...], actor: str, as_json: bool) -> None:
+    """Transcribe the messages of CODES again with the configured engine (after changing engine or model)."""
+    t = _Tickets()
+    done = []
+    for code in codes:
+        try:
+            ticket = t.service.transcribe_again(code, actor=actor)
+        except TicketError as exc:
+            click.secho(f"✗ {exc.args[0]}", fg="red", err=True)
+            sys.exit(2)
+        queued = t.jobs.transcription(ticket["voicemail"]["id"])    # Redis down: the worker's sweep queues it
+        done.append({"code": code, "queued": bool(queued)})
+    if as_json:
+        click.echo(json.dumps(done, ensure_ascii=False))
+        return
+    for d in done:
+        click.echo(f"✓ {d['code']}: " + ("queued for transcription" if d["queued"] else
+                                         "waiting (Redis is not answering; the worker's sweep will queue it)"))
+
+
 @tickets_group.command("close")
 @click.argument("code")
 @click.option("--as", "status", default=TicketStatus.CLOSED, show_default=True,

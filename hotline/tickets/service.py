@@ -227,6 +227,21 @@ class TicketService:
             self._event(s, ticket, actor, "deadline", {"deadline_hours": hours, "due_at": ticket.due_at.isoformat()})
             return ticket_to_dict(ticket)
 
+    def transcribe_again(self, code: str, *, actor: str) -> dict[str, Any]:
+        """Put the ticket's message back in the worker's queue (another engine or model since): the
+        new transcript replaces the old one, and the ticket's text too unless someone wrote their own."""
+        with self.sessions.begin() as s:
+            ticket = self._ticket(s, code)
+            vm = ticket.voicemail
+            if vm is None:
+                raise TicketError(f"ticket {code} has no voice message", vi=f"Phiếu {code} không có lời nhắn thoại.")
+            if vm.status in VoicemailStatus.WAITING:
+                raise TicketError(f"the message of ticket {code} is already waiting for transcription",
+                                  vi=f"Lời nhắn của phiếu {code} đang chờ chuyển thành văn bản.")
+            self._event(s, ticket, actor, "transcribe_again", {"model": vm.model, "status": vm.status})
+            vm.status, vm.attempts, vm.error, vm.lease_until = VoicemailStatus.PENDING, 0, None, None
+            return ticket_to_dict(ticket)
+
     def set_category(self, code: str, category: str, *, actor: str) -> dict[str, Any]:
         cat = self.categories.get(category)
         with self.sessions.begin() as s:
@@ -343,7 +358,8 @@ def ticket_to_dict(t: Ticket, events: bool = False) -> dict[str, Any]:
         "reminded_80_at": _iso(t.reminded_80_at), "escalated_at": _iso(t.escalated_at),
         "voicemail": None if vm is None else {
             "id": vm.id, "path": vm.path, "duration": round(vm.duration, 3), "status": vm.status,
-            "transcript": vm.transcript, "confidence": vm.confidence, "words": vm.words, "model": vm.model,
+            "transcript": vm.transcript, "transcript_raw": vm.transcript_raw, "confidence": vm.confidence,
+            "words": vm.words, "model": vm.model,
             "transcribed_at": _iso(vm.transcribed_at), "error": vm.error},
     }
     if events:

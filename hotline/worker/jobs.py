@@ -12,6 +12,7 @@ from pathlib import Path
 from typing import Any
 
 from ..db.models import TicketStatus
+from ..speech.engines import transcribe_file
 from .mail import Mail
 from .runtime import Runtime, current
 from .voicemails import VoicemailStore
@@ -27,18 +28,18 @@ def store(rt: Runtime) -> VoicemailStore:
 
 
 def transcribe_voicemail(voicemail_id: int) -> dict[str, Any]:
-    """Transcribe one voicemail with Vosk into its ticket.
+    """Transcribe one voicemail with the configured speech engine into its ticket.
 
     Args:
         voicemail_id: the Voicemail row's id.
     """
     rt = current()
     vms = store(rt)
-    transcriber = rt.transcriber()
-    if transcriber is None:
-        model_dir = rt.ctx.settings.transcription.model_dir
-        vms.release(voicemail_id, f"no Vosk model at {model_dir}; waiting for one (README: Transcription)")
-        log.warning("voicemail=%s waits: no Vosk model at %s", voicemail_id, model_dir)
+    engine = rt.engine()
+    if engine is None:
+        why = rt.engine_error or "the speech engine is not loaded"
+        vms.release(voicemail_id, why)
+        log.warning("voicemail=%s waits: %s", voicemail_id, why)
         return {"status": "waiting_model"}
     claimed = vms.claim(voicemail_id)
     if claimed is None:
@@ -55,7 +56,7 @@ def transcribe_voicemail(voicemail_id: int) -> dict[str, Any]:
 
     started = time.monotonic()
     try:
-        result = transcriber.transcribe(claimed.path, progress)
+        result = transcribe_file(engine, claimed.path, progress)
     except Exception as exc:
         attempts = _attempts(rt, voicemail_id)
         final = attempts >= rt.ctx.settings.transcription.max_attempts
@@ -63,9 +64,10 @@ def transcribe_voicemail(voicemail_id: int) -> dict[str, Any]:
         log.exception("voicemail=%s transcription failed (attempt %d)%s", voicemail_id, attempts,
                       "; giving up, the audio stays on the ticket" if final else "")
         raise
-    status, code = vms.finish(voicemail_id, result, transcriber.name)
-    log.info("voicemail=%s ticket=%s %s: %d words, confidence %s, %.1f s of audio in %.1f s", voicemail_id, code,
-             status, len(result.words), result.confidence, result.audio_seconds, time.monotonic() - started)
+    status, code = vms.finish(voicemail_id, result, engine.name)
+    log.info("voicemail=%s ticket=%s %s by %s: %d words in %d pieces, confidence %s, %.1f s of audio in %.1f s",
+             voicemail_id, code, status, engine.name, len(result.words), result.pieces, result.confidence,
+             result.audio_seconds, time.monotonic() - started)
     return {"status": status, "ticket": code, "words": len(result.words), "seconds": result.audio_seconds}
 
 

@@ -32,7 +32,8 @@ class HotlineWorker(SimpleWorker):
         # `rq worker` always passes its own --maintenance-interval (600 s by default): ours wins
         kwargs["maintenance_interval"] = interval
         super().__init__(*args, **kwargs)
-        self.runtime.transcriber()      # the model, once, before the first job
+        if self.runtime.engine() is None:   # the engine, once, before the first job
+            log.warning("no speech engine: %s; messages wait for transcription", self.runtime.engine_error)
 
     @property
     def dequeue_timeout(self) -> int:

@@ -1,23 +1,24 @@
 """The worker process's composition root: what its jobs use, built once per process.
 
 RQ jobs are plain module-level functions that take ids; they reach the process's
-``Runtime`` through :func:`current`. The worker class builds it (and loads the Vosk
-model) before the first job, so no job ever loads a model.
+``Runtime`` through :func:`current`. The worker class builds it (and loads the speech
+engine) before the first job, so no job ever loads a model.
 """
 from __future__ import annotations
 
 import logging
 import threading
+import time
 from dataclasses import dataclass, field
 from typing import Any
 
 from sqlalchemy.orm import Session, sessionmaker
 
 from ..context import Context, load_context
+from ..speech.engines import Engine, EngineUnavailable, engine_problem, open_engine
 from ..tickets.service import TicketService
 from .mail import Mailer
 from .queue import JobQueue, connect
-from .transcribe import Transcriber, model_present
 
 log = logging.getLogger("hotline.worker")
 
@@ -29,7 +30,8 @@ class Runtime:
     tickets: TicketService
     jobs: JobQueue
     mailer: Mailer
-    _transcriber: Transcriber | None = None
+    _engine: Engine | None = None
+    engine_error: str | None = None    # why the engine is not loaded (the message waits, and says so)
     _lock: threading.Lock = field(default_factory=threading.Lock)
     retention_ran_at: float = 0.0      # monotonic: the retention pass runs at most once an hour
 
@@ -46,19 +48,24 @@ class Runtime:
         return self.ctx.clock.now()
 
     def model_available(self) -> bool:
-        return self._transcriber is not None or model_present(self.ctx.settings.transcription.model_dir)
+        """The engine is loaded, or could be (a cheap check: nothing is loaded)."""
+        return self._engine is not None or engine_problem(self.ctx.settings.transcription) is None
 
-    def transcriber(self) -> Transcriber | None:
-        """The process's one Vosk model, loaded on first need; None while no model is installed."""
+    def engine(self) -> Engine | None:
+        """The process's one speech engine, loaded on first need; None (and ``engine_error``) while it
+        cannot be: a later call tries again (a Vosk model installed meanwhile is picked up)."""
         with self._lock:
-            if self._transcriber is None:
-                model_dir = self.ctx.settings.transcription.model_dir
-                if not model_present(model_dir):
+            if self._engine is None:
+                t = self.ctx.settings.transcription
+                try:
+                    started = time.monotonic()
+                    self._engine = open_engine(t)
+                except EngineUnavailable as exc:
+                    self.engine_error = str(exc)
                     return None
-                log.info("loading the Vosk model %s", model_dir)
-                self._transcriber = Transcriber(model_dir)
-                log.info("Vosk model %s loaded (%d Hz)", self._transcriber.name, self._transcriber.sample_rate)
-            return self._transcriber
+                self.engine_error = None
+                log.info("speech engine %s loaded in %.1f s", self._engine.name, time.monotonic() - started)
+            return self._engine
 
 
 _current: Runtime | None = None

@@ -1,7 +1,7 @@
 """The worker's claim on a voicemail, and what it writes back: one conditional UPDATE each.
 
 A job first claims the message (status transcribing, lease_until); it renews the lease
-while Vosk runs. A job killed half-way stops renewing: once the lease has run out the
+while the engine runs. A job killed half-way stops renewing: once the lease has run out the
 sweep queues the message again, and the next claim wins. However often a job runs,
 there is one ticket per voicemail (tickets.voicemail_id is unique) and one transcript.
 """
@@ -16,8 +16,8 @@ from sqlalchemy import and_, or_, select, update
 from sqlalchemy.orm import Session, sessionmaker
 
 from ..db.models import Ticket, TicketEvent, Voicemail, VoicemailStatus
+from ..speech.transcript import Transcript
 from ..tickets.service import NO_SPEECH_CONTENT, WAITING_CONTENT
-from .transcribe import Transcript
 
 S = VoicemailStatus
 
@@ -70,12 +70,14 @@ class VoicemailStore:
         with self.sessions.begin() as s:
             vm = s.get(Voicemail, voicemail_id)
             assert vm is not None
+            machine_text = ("", WAITING_CONTENT, NO_SPEECH_CONTENT, vm.transcript)   # not an operator's own
             vm.status, vm.transcript, vm.words, vm.confidence = status, result.text, result.words, result.confidence
+            vm.transcript_raw = result.raw_text
             vm.model, vm.transcribed_at, vm.lease_until, vm.error = model, now, None, None
             ticket = s.scalar(select(Ticket).where(Ticket.voicemail_id == voicemail_id))
             if ticket is None:
                 return status, None
-            if ticket.content in ("", WAITING_CONTENT):     # an operator's own text is never overwritten
+            if ticket.content in machine_text:     # an operator's own text is never overwritten
                 ticket.content = result.text if result.has_speech else NO_SPEECH_CONTENT
             s.add(TicketEvent(ticket=ticket, at=now, actor="worker", action="transcribed" if result.has_speech
                               else "no_speech", detail={"model": model, "confidence": result.confidence,

