@@ -150,6 +150,7 @@ def _register_commands() -> None:
     from .operators_cli import operators_group
     from .report_cli import report_command
     from .sipp.cli import call_command
+    from .status_cli import status_command
     from .system.commands import setup_command, up_command
     from .tickets.cli import tickets_group
     from .transfers_cli import transfer_command
@@ -164,6 +165,7 @@ def _register_commands() -> None:
     main.add_command(users_group, "users")
     main.add_command(console_command, "console")
     main.add_command(kb_group, "kb")
+    main.add_command(status_command, "status")
 
 
 _register_commands()

@@ -253,9 +253,10 @@ class Stack:
             raise AssertionError(f"{name} exited at start: see {self.logs / (name + '.log')}")
 
     def kill(self, name: str, sig: int = signal.SIGKILL) -> None:
+        """Signal the process and its children (its own session: a worker's scheduler process too)."""
         proc = self.procs.pop(name, None)
         if proc is not None and proc.poll() is None:
-            proc.send_signal(sig)
+            os.killpg(proc.pid, sig)
             proc.wait(timeout=15)
 
     def stop_apps(self) -> None:

@@ -1,0 +1,91 @@
+"""`hotline up` as a province runs it, on the shipped settings: a caller's message left on a Saturday
+is transcribed into its ticket with no manual step (no model to download, nothing to configure).
+
+Its own state directory, recordings root, SQLite database and Redis, on ports of its own (never the
+test stacks'); the real `hotline up` process with every child it starts.
+"""
+from __future__ import annotations
+
+import os
+import signal
+import subprocess
+import sys
+import tempfile
+from collections.abc import Iterator
+from pathlib import Path
+
+import pytest
+
+from hotline.context import load_context
+from hotline.prompts import prompt_duration
+from hotline.settings import ENV_OVERRIDES
+from hotline.sipp.runner import start_caller
+from hotline.sipp.scenario import AwaitHangup, CallerScript, Keys, Speak, Wait
+from hotline.system.services import redis_answers
+from tests.support.speech_vi import joined_message, samples, score
+from tests.support.stack import ROOT, _free_tcp_port, stack_index, wait_for
+
+pytestmark = pytest.mark.asterisk
+
+SATURDAY = "2026-11-28T10:00:00+07:00"
+PORTS = {"HOTLINE_SIP_PORT": 5460, "HOTLINE_HTTP_PORT": 8488, "HOTLINE_AMI_PORT": 5438, "HOTLINE_AGI_PORT": 4873,
+         "HOTLINE_CONSOLE_PORT": 8490}
+
+
+@pytest.fixture()
+def hotline_up() -> Iterator[tuple[dict[str, str], Path]]:
+    base = Path(tempfile.mkdtemp(prefix="hotline-up-", dir="/var/tmp"))
+    base.chmod(0o755)       # Asterisk, as its own user, reaches the state directory
+    redis_port = _free_tcp_port()
+    redis = subprocess.Popen(["redis-server", "--bind", "127.0.0.1", "--port", str(redis_port), "--save", "",
+                              "--appendonly", "no"], stdout=subprocess.DEVNULL, start_new_session=True)
+    env = {k: v for k, v in os.environ.items() if k not in ENV_OVERRIDES and not k.startswith("HOTLINE_FAKE")}
+    env.update({"HOTLINE_STATE_DIR": str(base / "state"), "HOTLINE_RECORDINGS_ROOT": str(base / "recordings"),
+                "HOTLINE_REDIS_URL": f"redis://127.0.0.1:{redis_port}/0", "PYTHONUNBUFFERED": "1",
+                **{k: str(v + 100 * stack_index()) for k, v in PORTS.items()}})
+    out = (base / "up.log").open("wb")
+    up = subprocess.Popen([sys.executable, "-c", "from hotline.cli import main; main()", "up", "--fake-now", SATURDAY],
+                          cwd=ROOT, env=env, stdout=out, stderr=subprocess.STDOUT, start_new_session=True)
+    try:
+        wait_for(lambda: redis_answers(env["HOTLINE_REDIS_URL"]), 15, "the test's Redis")
+        wait_for(lambda: "đang trả lời" in (base / "up.log").read_text(errors="replace") or up.poll() is not None,
+                 240, "hotline up to answer calls")
+        assert up.poll() is None, (base / "up.log").read_text(errors="replace")[-3000:]
+        yield env, base
+    finally:
+        up.send_signal(signal.SIGTERM)
+        try:
+            up.wait(timeout=60)
+        finally:
+            redis.terminate()
+            redis.wait(timeout=15)
+            artifacts = Path(os.environ.get("HOTLINE_TEST_ARTIFACTS", "test-artifacts")) / "integration-logs"
+            artifacts.mkdir(parents=True, exist_ok=True)
+            subprocess.run(["cp", str(base / "up.log"), str(artifacts / "hotline-up.log")], check=False)
+            subprocess.run(["rm", "-rf", str(base)], check=False)
+
+
+def test_hotline_up_on_the_shipped_settings_transcribes_a_vietnamese_message(
+        hotline_up: tuple[dict[str, str], Path], tmp_path: Path) -> None:
+    env, base = hotline_up
+    ctx = load_context(env=env)
+    assert ctx.settings.transcription.engine == "viet-asr"      # the shipped default, nothing set
+    log = (base / "up.log").read_text(errors="replace")
+    assert "[setup] Voicemail transcription: viet-asr" in log, log[-3000:]
+    prompts = Path(ctx.settings.paths.state_dir) / "prompts"
+    beep = sum(prompt_duration(prompts / f"{n}.wav") for n in ("welcome", "recording_notice", "closed_hours",
+                                                                  "leave_message")) + 2.0
+    message = joined_message(tmp_path / "vi.wav", samples()[:3])
+    script = CallerScript([Wait(beep), Speak(message), Wait(1), Keys("#"), AwaitHangup(60)])
+    s = ctx.settings
+    result = start_caller(s.sip.bind, s.sip.port, "1022", script, caller="0940000901", workdir=tmp_path).result()
+    assert result.ok and result.ended_by_remote, result.problems
+    tickets = ctx.tickets(ctx.sessions())
+
+    def transcribed() -> dict | None:
+        found = [t for t in tickets.list(limit=10) if t["caller"] == "0940000901"]
+        return found[0] if found and found[0]["voicemail"]["status"] == "transcribed" else None
+    ticket = wait_for(transcribed, 90, "the message's ticket to be transcribed by the worker `hotline up` runs")
+    got = score([x.text for x in samples()[:3]], ticket["content"])
+    assert got.wer <= 0.3 and not got.missing, (got, ticket["content"])
+    assert ticket["voicemail"]["model"].startswith("viet-asr ")
