@@ -355,6 +355,12 @@ class DatabaseSettings(_Section):
 
 class RedisSettings(_Section):
     url: str = Field(default="redis://127.0.0.1:6379/0", pattern=r"^(rediss?|unix)://")
+    # The monitor's pub/sub channel for the wallboard; its snapshot is the key "<live_channel>:snapshot".
+    live_channel: str = Field(default="hotline:live", pattern=r"^[A-Za-z0-9:_.-]+$")
+
+    @property
+    def live_snapshot_key(self) -> str:
+        return f"{self.live_channel}:snapshot"
 
 
 class Settings(_Section):

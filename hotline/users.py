@@ -4,20 +4,25 @@ The console (operator_console/) and ``hotline users …`` use this service. Pass
 with argon2-cffi's defaults (argon2id, parameters in the PHC string, so they can be raised later
 and old hashes are re-hashed at the next sign-in). An API token is shown once when issued; only
 its SHA-256 is stored.
+
+A new install has no account: ``hotline up`` (while no admin exists) and the sign-in page (while
+there is no user at all) say the one command that makes the first admin, whose generated password
+is printed once, to whoever runs it (README: The first sign-in).
 """
 from __future__ import annotations
 
 import hashlib
 import re
 import secrets
-from collections.abc import Callable
+import shlex
+from collections.abc import Callable, Mapping
 from dataclasses import dataclass
 from datetime import datetime
 from typing import Any
 
 from argon2 import PasswordHasher
 from argon2.exceptions import InvalidHashError, VerificationError, VerifyMismatchError
-from sqlalchemy import select
+from sqlalchemy import func, select
 from sqlalchemy.orm import Session, sessionmaker
 
 from .db.models import Role, User
@@ -28,6 +33,10 @@ MIN_PASSWORD = 10
 _hasher = PasswordHasher()
 # Verifying against this keeps an unknown user name as slow as a wrong password.
 _DUMMY_HASH = _hasher.hash("not a password of anyone")
+#: ``hotline …`` arguments that make the console's first admin.
+FIRST_ADMIN_ARGS = ("users", "add", "admin", "--name", "Quản trị hệ thống", "--role", Role.ADMIN)
+#: The environment that decides which settings and database a command uses (passed on in the command).
+_SAME_HOTLINE = ("HOTLINE_SETTINGS", "HOTLINE_STATE_DIR")
 
 
 class UserError(HotlineError):
@@ -139,6 +148,16 @@ class UserService:
             if not active:
                 user.token_hash = None
 
+    def count(self, role: str | None = None, *, active_only: bool = True) -> int:
+        """How many users (of ``role``; active ones only unless ``active_only`` is False)."""
+        q = select(func.count(User.id))
+        if role is not None:
+            q = q.where(User.role == role)
+        if active_only:
+            q = q.where(User.active.is_(True))
+        with self.sessions() as s:
+            return int(s.scalar(q) or 0)
+
     def list(self) -> list[ConsoleUser]:
         with self.sessions() as s:
             return [ConsoleUser.of(u) for u in s.scalars(select(User).order_by(User.username))]
@@ -158,3 +177,24 @@ def _check_password(password: str) -> None:
 
 def generate_password() -> str:
     return secrets.token_urlsafe(12)
+
+
+def first_admin_command(program: str = ".venv/bin/hotline", env: Mapping[str, str] | None = None) -> str:
+    """The shell command that makes the first admin, with the settings and state ``env`` chose."""
+    chosen = [f"{k}={shlex.quote(v)}" for k in _SAME_HOTLINE if (v := (env or {}).get(k))]
+    return " ".join([*chosen, shlex.quote(program), *map(shlex.quote, FIRST_ADMIN_ARGS)])
+
+
+def first_admin_hint(users: UserService, program: str, env: Mapping[str, str], console_url: str) -> list[str]:
+    """What ``hotline up`` prints while no admin account exists (the command that makes one); [] once one does.
+
+    No account is made here and no password printed: the person who runs the command sees it, once.
+    """
+    if users.count(Role.ADMIN, active_only=False):
+        return []
+    same_db = (["    (với cùng HOTLINE_DATABASE_URL như khi chạy hotline up)"]
+               if env.get("HOTLINE_DATABASE_URL") else [])
+    return ["Bảng điều khiển chưa có tài khoản quản trị nào (no console admin yet). Tạo tài khoản đầu tiên "
+            "ở một cửa sổ khác, với quyền root; mật khẩu được in ra một lần (printed once):",
+            "    " + first_admin_command(program, env), *same_db,
+            f"rồi đăng nhập {console_url} với tên admin và mật khẩu đó (then sign in as admin)."]

@@ -11,10 +11,12 @@ import click
 
 from .db.models import Role
 from .errors import HotlineError
+from .labels import ROLE
 from .users import UserService, generate_password
 
-ROLE_VI = {Role.OPERATOR: "tổng đài viên", Role.SUPERVISOR: "giám sát viên", Role.ADMIN: "quản trị",
-           Role.AGENCY: "đầu mối cơ quan"}
+
+def _role(code: str) -> str:
+    return ROLE[code].lower()
 
 
 @contextmanager
@@ -49,7 +51,7 @@ def add(username: str, full_name: str, role: str, agency: str | None, operator: 
     password = password or generate_password()
     with _service() as (_ctx, service):
         user = service.add(username, full_name, role, password, agency=agency, operator=operator)
-    click.echo(f"✓ {user.username} ({user.full_name}), {ROLE_VI[user.role]}"
+    click.echo(f"✓ {user.username} ({user.full_name}), {_role(user.role)}"
                + (f", {user.agency}" if user.agency else ""))
     if shown:
         click.echo(f"  password: {password}  (shown once; change it with `hotline users passwd {username}`)")
@@ -65,7 +67,7 @@ def list_users(as_json: bool) -> None:
         return
     for u in users:
         flag = "" if u.active else "  (disabled)"
-        click.echo(f"{u.username:<20} {ROLE_VI[u.role]:<16} {u.full_name}"
+        click.echo(f"{u.username:<20} {_role(u.role):<16} {u.full_name}"
                    + (f"  [{u.agency}]" if u.agency else "") + flag)
 
 

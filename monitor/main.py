@@ -32,7 +32,7 @@ async def amain() -> None:
     sessions = await asyncio.to_thread(ctx.sessions)
     store = StoreWorker(CallFactsStore(sessions))
     client = aioredis.from_url(s.redis.url, socket_connect_timeout=2, socket_timeout=2)
-    publisher = LivePublisher(client)
+    publisher = LivePublisher(client, s.redis.live_channel, s.redis.live_snapshot_key)
     picture = LivePicture(int(ctx.settings.queue.wrapup_seconds))
     loop = asyncio.get_running_loop()
     timer: list[asyncio.TimerHandle] = []

@@ -15,14 +15,11 @@ from redis.exceptions import RedisError
 
 log = logging.getLogger("monitor.publish")
 
-CHANNEL = "hotline:live"
-SNAPSHOT_KEY = "hotline:live:snapshot"
-
 
 class LivePublisher:
-    """Sends messages to ``channel`` and writes the snapshot to ``snapshot_key``."""
+    """Sends messages to ``channel`` and writes the snapshot to ``snapshot_key`` (``[redis] live_channel``)."""
 
-    def __init__(self, client: aioredis.Redis, channel: str = CHANNEL, snapshot_key: str = SNAPSHOT_KEY) -> None:
+    def __init__(self, client: aioredis.Redis, channel: str, snapshot_key: str) -> None:
         self._redis = client
         self.channel, self.snapshot_key = channel, snapshot_key
         self.down = False

@@ -23,6 +23,11 @@ from .tickets import filters_from, visible
 bp = Blueprint("api", __name__, url_prefix="/api")
 
 
+def _number(name: str, default: int, highest: int) -> int:
+    """A whole-number query argument between 0 and ``highest``; ``default`` when absent or not a number."""
+    return min(max(request.args.get(name, default, type=int) or 0, 0), highest)
+
+
 def _masked(ticket: dict[str, Any]) -> dict[str, Any]:
     return {**ticket, "caller": mask_number(ticket.get("caller"), current_user.role)}
 
@@ -43,8 +48,7 @@ def me() -> Any:
 @requires("tickets.view")
 def tickets() -> Any:
     svc = services()
-    limit = min(int(request.args.get("limit", "50") or 50), 500)
-    rows = svc.tickets.list(limit=limit, offset=int(request.args.get("offset", "0") or 0),
+    rows = svc.tickets.list(limit=_number("limit", 50, 500), offset=_number("offset", 0, 10**9),
                             **filters_from(request.args))
     return jsonify(tickets=[_masked(t) for t in rows])
 
@@ -59,7 +63,7 @@ def ticket(code: str) -> Any:
 @requires("calls.view")
 def calls() -> Any:
     svc = services()
-    q = select(Call).order_by(Call.started_at.desc()).limit(min(int(request.args.get("limit", "50") or 50), 500))
+    q = select(Call).order_by(Call.started_at.desc()).limit(_number("limit", 50, 500))
     if request.args.get("caller"):
         q = q.where(Call.caller == request.args["caller"])
     with svc.sessions() as s:
@@ -69,6 +73,6 @@ def calls() -> Any:
 @bp.route("/recordings")
 @requires("recordings.play")
 def recordings() -> Any:
-    rows = search_recordings(request.args, min(int(request.args.get("limit", "50") or 50), 500))
+    rows = search_recordings(request.args, _number("limit", 50, 500))
     return jsonify(recordings=[{**r, "started_at": r["started_at"].isoformat(),
                                 "url": f"/recordings/file/{r['path']}"} for r in rows])

@@ -13,7 +13,7 @@ from flask import Blueprint, Flask, abort, flash, jsonify, redirect, render_temp
 from flask_login import LoginManager, UserMixin, current_user, login_user, logout_user
 from werkzeug.wrappers import Response
 
-from hotline.users import ConsoleUser
+from hotline.users import ConsoleUser, first_admin_command
 
 from .permissions import allowed, mask_number
 from .services import services
@@ -121,13 +121,19 @@ def login() -> Any:
         user = services().users.authenticate(request.form.get("username", ""), request.form.get("password", ""))
         if user is None:
             flash("Tên đăng nhập hoặc mật khẩu không đúng.", "error")
-            return render_template("login.html"), 401
+            return _login_page(), 401
         login_user(SignedIn(user))
         target = request.args.get("next", "")
         if not target.startswith("/") or target.startswith("//") or urlsplit(target).netloc:
             target = url_for("home.index")
         return redirect(target)
-    return render_template("login.html")
+    return _login_page()
+
+
+def _login_page() -> str:
+    """The sign-in form; on an install without any account, also the command that makes the first admin."""
+    first_run = services().users.count(active_only=False) == 0
+    return render_template("login.html", first_admin=first_admin_command() if first_run else None)
 
 
 @bp.route("/logout", methods=["POST"])

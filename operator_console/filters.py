@@ -1,36 +1,33 @@
-"""Jinja filters and error pages: province time, agency names, Vietnamese words."""
+"""Jinja filters and error pages: province time, agency names, the Vietnamese label of every code."""
 from __future__ import annotations
 
 from datetime import datetime
 from typing import Any
 
-from flask import Flask, jsonify, render_template, request
+from flask import Flask, current_app, jsonify, render_template, request
+from flask_wtf.csrf import CSRFError
 from werkzeug.exceptions import HTTPException
+
+from hotline.labels import LABELS, label
 
 from .services import services
 
-EVENTS_VI = {"created": "Tạo phiếu", "transcribed": "Chuyển lời nói thành chữ", "assigned": "Chuyển cơ quan",
-             "in_progress": "Nhận xử lý", "answered": "Trả lời", "closed": "Đóng phiếu",
-             "out_of_scope": "Ngoài phạm vi", "duplicate": "Trùng lặp", "deadline": "Đổi hạn",
-             "category": "Đổi lĩnh vực", "notified": "Gửi thư cho cơ quan", "reminded_50": "Nhắc hạn 50 %",
-             "reminded_80": "Nhắc hạn 80 %", "escalated": "Báo giám sát: quá hạn"}
-DISPOSITIONS_VI = {"in_progress": "Đang gọi", "abandoned_ivr": "Bỏ máy ở lời chào", "to_queue": "Vào hàng đợi",
-                   "transferred": "Đã chuyển đầu mối", "transfer_failed": "Chuyển không được",
-                   "voicemail": "Để lại lời nhắn", "closed_hours": "Ngoài giờ", "app_fallback": "Ứng dụng tạm ngừng",
-                   "answered": "Tổng đài viên đã trả lời", "abandoned_queue": "Bỏ máy khi chờ"}
 ERRORS_VI = {400: "Yêu cầu không hợp lệ", 401: "Cần đăng nhập", 403: "Không có quyền truy cập",
              404: "Không tìm thấy", 410: "Không còn nữa", 413: "Dữ liệu quá lớn", 500: "Lỗi hệ thống"}
+#: What a form or a page's request without its CSRF token (or with an old one) gets.
+CSRF_VI = "Biểu mẫu đã hết hạn hoặc thiếu mã bảo vệ (CSRF). Hãy tải lại trang rồi làm lại."
 
 
 def init_app(app: Flask) -> None:
     app.add_template_filter(localtime)
     app.add_template_filter(agency_name)
-    app.add_template_filter(event_vi)
+    app.add_template_filter(vi)
     app.add_template_filter(figure)
     app.add_template_filter(category_name)
-    app.add_template_filter(lambda d: DISPOSITIONS_VI.get(d, d), "disposition_vi")
+    app.jinja_env.globals["labels"] = LABELS
     app.add_template_filter(lambda args: {k: v for k, v in args.items() if k != "page"}, "reject_page")
     app.register_error_handler(HTTPException, _error)
+    app.register_error_handler(CSRFError, _csrf_refused)
 
 
 def localtime(value: str | datetime | None) -> str:
@@ -64,8 +61,9 @@ def category_name(code: str | None) -> str:
     return categories.get(code).name if code and code in categories else (code or "—")
 
 
-def event_vi(action: str) -> str:
-    return EVENTS_VI.get(action, action)
+def vi(code: str | None, kind: str) -> str:
+    """``{{ call.disposition | vi('disposition') }}``: the code's label in hotline/labels.py."""
+    return label(kind, code)
 
 
 def _error(exc: HTTPException) -> Any:
@@ -76,3 +74,11 @@ def _error(exc: HTTPException) -> Any:
     if request.path.startswith("/api/"):
         return jsonify(error=exc.name.lower().replace(" ", "_"), message=message), code
     return render_template("error.html", code=code, title=title, message=message), code
+
+
+def _csrf_refused(exc: CSRFError) -> Any:
+    """400 that says it is the CSRF token (in Vietnamese; Flask-WTF's English reason goes to the log)."""
+    current_app.logger.info("CSRF refused %s %s: %s", request.method, request.path, exc.description)
+    if request.is_json or request.accept_mimetypes.best == "application/json":
+        return jsonify(error="csrf", message=CSRF_VI), 400
+    return render_template("error.html", code=400, title=ERRORS_VI[400], message=CSRF_VI), 400

@@ -17,6 +17,7 @@ from sqlalchemy import select
 from hotline.db.models import Call
 from hotline.db.repository import CallRepository
 from hotline.errors import HotlineError, for_people
+from hotline.labels import PAUSE_REASON, label
 from hotline.operators import PAUSE_REASONS, OperatorService, operator_service
 from hotline.tickets.service import TicketError
 from hotline.transfers import TransferRequest, transfer_service
@@ -26,7 +27,6 @@ from .services import services
 
 log = logging.getLogger("hotline.console")
 bp = Blueprint("phone", __name__, url_prefix="/phone")
-REASONS_VI = {"break": "Nghỉ giải lao", "training": "Tập huấn", "meeting": "Họp", "other": "Việc khác"}
 
 
 def _operator() -> str:
@@ -54,7 +54,7 @@ def _fail(exc: Exception | str) -> Any:
 @requires("phone.use")
 def page() -> Any:
     svc = services()
-    return render_template("phone.html", reasons=REASONS_VI, operator=current_user.user.operator,
+    return render_template("phone.html", operator=current_user.user.operator,
                            agencies=svc.ctx.directory.entries, categories=svc.ctx.categories.entries)
 
 
@@ -90,7 +90,8 @@ def state() -> Any:
                     ops.resume(name)
             elif wanted == "paused":
                 if reason not in PAUSE_REASONS:
-                    return _fail("Hãy chọn lý do tạm nghỉ: " + ", ".join(REASONS_VI.values()) + ".")
+                    return _fail("Hãy chọn lý do tạm nghỉ: " + ", ".join(PAUSE_REASON[r] for r in PAUSE_REASONS)
+                                 + ".")
                 if current is None or current.state == "logged_out":
                     ops.login(name)
                 ops.pause(name, reason)
@@ -115,7 +116,8 @@ def history() -> Any:
     tickets = svc.tickets.list(caller=number, limit=10)
     with svc.sessions() as s:
         calls = [{"call_id": c.call_id, "started_at": c.started_at.isoformat(), "disposition": c.disposition,
-                  "operator": c.operator, "talk_seconds": c.talk_seconds}
+                  "disposition_vi": label("disposition", c.disposition), "operator": c.operator,
+                  "talk_seconds": c.talk_seconds}
                  for c in s.scalars(select(Call).where(Call.caller == number).order_by(Call.started_at.desc())
                                     .limit(10))]
     return jsonify(tickets=[{"code": t["code"], "received_at": t["received_at"], "status_vi": t["status_vi"],

@@ -13,13 +13,12 @@ from werkzeug.wrappers import Response
 
 from hotline.db.models import Role, TicketStatus
 from hotline.errors import for_people
-from hotline.tickets.service import STATUS_VI, TicketError
+from hotline.tickets.service import TicketError
 
 from .auth import requires
 from .services import services
 
 bp = Blueprint("tickets", __name__, url_prefix="/tickets")
-CHANNELS_VI = {"phone": "Điện thoại", "voicemail": "Hộp thư thoại", "web": "Cổng thông tin", "email": "Thư điện tử"}
 
 
 def filters_from(args: Any) -> dict[str, Any]:
@@ -43,13 +42,13 @@ def visible(ticket: dict[str, Any] | None) -> dict[str, Any]:
 @requires("tickets.view")
 def inbox() -> Any:
     svc = services()
-    page = max(int(request.args.get("page", "1") or 1), 1)
+    page = max(request.args.get("page", 1, type=int) or 1, 1)
     size = svc.ctx.settings.console.page_size
     f = filters_from(request.args)
     rows = svc.tickets.list(limit=size + 1, offset=(page - 1) * size, **f)
     return render_template("inbox.html", tickets=rows[:size], more=len(rows) > size, page=page, f=f,
-                           statuses=STATUS_VI, channels=CHANNELS_VI, categories=svc.ctx.categories.entries,
-                           agencies=svc.ctx.directory.entries, now=svc.ctx.clock.now())
+                           categories=svc.ctx.categories.entries, agencies=svc.ctx.directory.entries,
+                           now=svc.ctx.clock.now())
 
 
 @bp.route("/latest")
@@ -61,7 +60,7 @@ def latest() -> Any:
     after = request.args.get("after", "")
     f = filters_from(request.args)
     rows = svc.tickets.list(limit=50, after_id=int(after) if after.isdigit() else 0, **f)
-    html = render_template("_ticket_rows.html", tickets=rows, channels=CHANNELS_VI, now=svc.ctx.clock.now())
+    html = render_template("_ticket_rows.html", tickets=rows, now=svc.ctx.clock.now())
     return jsonify(ids=[t["id"] for t in rows], html=html)
 
 
@@ -70,8 +69,7 @@ def latest() -> Any:
 def show(code: str) -> Any:
     svc = services()
     ticket = visible(svc.tickets.get(code))
-    return render_template("ticket.html", t=ticket, statuses=STATUS_VI, channels=CHANNELS_VI,
-                           agencies=svc.ctx.directory.entries, now=svc.ctx.clock.now())
+    return render_template("ticket.html", t=ticket, agencies=svc.ctx.directory.entries, now=svc.ctx.clock.now())
 
 
 @bp.route("/<code>/assign", methods=["POST"])

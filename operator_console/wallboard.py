@@ -1,9 +1,10 @@
 """The supervisors' wallboard: the floor live, by Server-Sent Events from the monitor's Redis channel.
 
-The stream sends the monitor's snapshot (``hotline:live:snapshot``: who waits since when, operators
-by state) at once and again on every message of ``hotline:live``, and today's figures (service
-level, abandoned calls, overdue tickets) every ``FIGURES_EVERY`` seconds. While Redis is away it says
-so and tries again; the page shows the last picture greyed out.
+The stream sends the monitor's snapshot (``<[redis] live_channel>:snapshot``, by default
+``hotline:live:snapshot``: who waits since when, operators by state) at once and again on every
+message of the channel (``hotline:live``), and today's figures (service level, abandoned calls,
+overdue tickets) every ``FIGURES_EVERY`` seconds. While Redis is away it says so and tries again;
+the page shows the last picture greyed out.
 """
 from __future__ import annotations
 
@@ -28,7 +29,6 @@ from .auth import requires
 from .services import services
 
 bp = Blueprint("wallboard", __name__, url_prefix="/wallboard")
-CHANNEL, SNAPSHOT_KEY = "hotline:live", "hotline:live:snapshot"     # monitor/publish.py
 FIGURES_EVERY = 15.0
 HEARTBEAT_EVERY = 15.0
 
@@ -52,9 +52,10 @@ def _event(kind: str, data: Any) -> str:
     return f"event: {kind}\ndata: {json.dumps(data, ensure_ascii=False, separators=(',', ':'))}\n\n"
 
 
-def stream_events(client: redis.Redis, *, clock: Any = time.monotonic, max_seconds: float | None = None
-                  ) -> Iterator[str]:
-    """The SSE stream: snapshot, live messages, figures, heartbeats; ``max_seconds`` ends it (tests)."""
+def stream_events(client: redis.Redis, channel: str, snapshot_key: str, *, clock: Any = time.monotonic,
+                  max_seconds: float | None = None) -> Iterator[str]:
+    """The SSE stream of ``channel`` and ``snapshot_key``: snapshot, live messages, figures, heartbeats;
+    ``max_seconds`` ends it (tests)."""
     started = clock()
     next_figures = 0.0
     last_beat = started
@@ -68,15 +69,15 @@ def stream_events(client: redis.Redis, *, clock: Any = time.monotonic, max_secon
             try:
                 if pubsub is None:
                     pubsub = client.pubsub(ignore_subscribe_messages=True)
-                    pubsub.subscribe(CHANNEL)
-                    snapshot = client.get(SNAPSHOT_KEY)
+                    pubsub.subscribe(channel)
+                    snapshot = client.get(snapshot_key)
                     yield _event("status", {"redis": "up"})
                     if snapshot:
                         yield _event("snapshot", json.loads(snapshot))
                 message = pubsub.get_message(timeout=1.0)
                 if message is not None:
                     yield _event("live", json.loads(message["data"]))
-                    snapshot = client.get(SNAPSHOT_KEY)
+                    snapshot = client.get(snapshot_key)
                     if snapshot:
                         yield _event("snapshot", json.loads(snapshot))
             except (RedisError, OSError) as exc:
@@ -109,8 +110,10 @@ def page() -> Any:
 @bp.route("/stream")
 @requires("wallboard.view")
 def stream() -> Response:
-    client = redis.Redis.from_url(services().ctx.settings.redis.url, socket_connect_timeout=2, socket_timeout=5)
-    return Response(stream_with_context(stream_events(client)), mimetype="text/event-stream",
+    live = services().ctx.settings.redis
+    client = redis.Redis.from_url(live.url, socket_connect_timeout=2, socket_timeout=5)
+    return Response(stream_with_context(stream_events(client, live.live_channel, live.live_snapshot_key)),
+                    mimetype="text/event-stream",
                     headers={"Cache-Control": "no-cache", "X-Accel-Buffering": "no"})
 
 

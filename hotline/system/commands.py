@@ -7,7 +7,7 @@ import os
 import signal
 import sys
 import time
-from collections.abc import Callable
+from collections.abc import Callable, Mapping
 from dataclasses import dataclass
 from pathlib import Path
 from types import FrameType
@@ -196,6 +196,20 @@ def _restore_logins(operators: Any, progress: Progress) -> None:
         progress(f"[up] Operators back in the queue: {', '.join(restored)}")
 
 
+def first_admin(settings: Any, progress: Progress, env: Mapping[str, str]) -> None:
+    """While the console has no admin, print the one command that makes one (README: The first sign-in)."""
+    from datetime import UTC, datetime
+
+    from hotline.db import open_database
+    from hotline.users import UserService, first_admin_hint
+
+    program = Path(sys.executable).with_name("hotline")
+    users = UserService(open_database(settings.database.url), lambda: datetime.now(UTC))
+    url = f"http://{settings.console.bind}:{settings.console.port}/"
+    for line in first_admin_hint(users, str(program) if program.exists() else "hotline", env, url):
+        progress(f"[up] {line}")
+
+
 def _up(fake_now: str | None, progress: Progress, supervisor_factory: Callable[[Path], Supervisor] = Supervisor) -> int:
     from hotline.asterisk_config import render
     from hotline.clock import clock_from_env, fake_clock_env, parse_fake_now
@@ -232,6 +246,7 @@ def _up(fake_now: str | None, progress: Progress, supervisor_factory: Callable[[
         supervisor = supervisor_factory(state_dir)
         progress(f"[up] Starting the call application, the AGI server, the monitor, the worker and the console "
                  f"on http://{settings.console.bind}:{settings.console.port}/ (logs in {supervisor.log_dir})")
+        first_admin(settings, progress, os.environ)
         watch = _Watch(asterisk, settings.asterisk.ari_app, answering_banner(settings, result.version),
                        supervisor.log_dir / "ari_app.log")
         return supervisor.run(specs, check=watch)

@@ -19,6 +19,7 @@ from sqlalchemy.orm import Session, selectinload, sessionmaker
 from ..db.models import Call, Recording, Ticket, TicketEvent, TicketStatus, Voicemail, VoicemailStatus
 from ..directory import Directory
 from ..errors import HotlineError
+from ..labels import TICKET_STATUS
 from . import codes
 from .categories import Categories
 from .deadlines import DeadlineClock
@@ -36,12 +37,7 @@ MOVES: dict[str, tuple[str, ...]] = {
     TicketStatus.OUT_OF_SCOPE: (),
     TicketStatus.DUPLICATE: (),
 }
-STATUS_VI = {
-    TicketStatus.NEW: "Mới tiếp nhận", TicketStatus.ASSIGNED: "Đã chuyển cơ quan có thẩm quyền",
-    TicketStatus.IN_PROGRESS: "Đang xử lý", TicketStatus.ANSWERED: "Đã có kết quả trả lời",
-    TicketStatus.CLOSED: "Đã kết thúc", TicketStatus.OUT_OF_SCOPE: "Không thuộc phạm vi tiếp nhận",
-    TicketStatus.DUPLICATE: "Trùng với phản ánh khác",
-}
+STATUS_VI = TICKET_STATUS          # the one table of labels: hotline/labels.py
 WAITING_CONTENT = "(Lời nhắn thoại đang chờ chuyển thành văn bản.)"
 NO_SPEECH_CONTENT = "(Lời nhắn thoại không có tiếng nói.)"
 _CODE_TRIES = 20

@@ -4,12 +4,8 @@ import { Registerer, RegistererState, SessionState, UserAgent } from "./vendor/s
 
 const $ = (id) => document.getElementById(id);
 const csrf = document.querySelector('meta[name="csrf-token"]').content;
-const STATES = { available: "Sẵn sàng", on_call: "Đang nghe máy", wrap_up: "Hoàn tất cuộc gọi",
-                 paused: "Tạm nghỉ", logged_out: "Chưa vào ca" };
-const DISPOSITIONS = { answered: "tổng đài viên đã trả lời", abandoned_queue: "bỏ máy khi chờ",
-                       abandoned_ivr: "bỏ máy ở lời chào", to_queue: "vào hàng đợi", transferred: "đã chuyển đầu mối",
-                       transfer_failed: "chuyển không được", voicemail: "để lại lời nhắn",
-                       closed_hours: "ngoài giờ", app_fallback: "ứng dụng tạm ngừng", in_progress: "đang gọi" };
+// The one table of Vietnamese labels (hotline/labels.py), in the page: never show a code such as "to_queue".
+const LABELS = JSON.parse($("labels").textContent);
 let ua, registerer, session = null, callId = "", caller = "", timer = null, attended = false;
 
 async function api(path, body) {
@@ -26,7 +22,7 @@ function say(id, text) { $(id).textContent = text; }
 function showState(st) {
   const el = $("op-state");
   el.dataset.state = st.state;
-  el.textContent = STATES[st.state] || st.state;
+  el.textContent = LABELS.operator_state[st.state] || st.state;
 }
 
 async function setState(state) {
@@ -78,7 +74,7 @@ async function loadHistory(number) {
     };
     part("Phiếu trước đây", h.tickets, (t) => `${t.code} · ${t.status_vi} · ${t.content}`);
     part("Cuộc gọi trước đây", h.calls, (c) => `${new Date(c.started_at).toLocaleString("vi-VN")} · `
-         + (DISPOSITIONS[c.disposition] || c.disposition));
+         + c.disposition_vi);
   } catch (err) { box.textContent = "Không tải được lịch sử: " + err.message; }
 }
 

@@ -14,12 +14,14 @@ import os
 import socket
 import threading
 import time
+import uuid
 from collections.abc import Iterator
 from datetime import datetime
 from pathlib import Path
 from typing import Any
 
 import pytest
+from playwright import sync_api as playwright  # part of requirements.lock: missing, the run fails
 from sqlalchemy import select
 
 from ari_app.audio import audio_facts
@@ -29,8 +31,6 @@ from hotline.db.models import AccessLog, Role, VoicemailStatus
 from hotline.db.repository import CallRepository
 from operator_console import create_app
 from tests.support.audio import write_wav
-
-playwright = pytest.importorskip("playwright.sync_api")
 
 CHROMIUM = os.environ.get("HOTLINE_TEST_CHROMIUM", "/usr/bin/chromium")
 ARTIFACTS = Path(os.environ.get("HOTLINE_TEST_ARTIFACTS", "test-artifacts")) / "console"
@@ -54,6 +54,7 @@ def site(tmp_path_factory: pytest.TempPathFactory) -> Iterator[dict[str, Any]]:
     env = {"HOTLINE_STATE_DIR": str(tmp / "state"), "HOTLINE_RECORDINGS_ROOT": str(tmp / "rec"),
            "HOTLINE_REDIS_URL": REDIS_URL, **fake_clock_env(datetime.fromisoformat("2026-11-25T09:00:00+07:00"))}
     ctx = load_context(env=env)
+    ctx.settings.redis.live_channel = f"test:live:{uuid.uuid4().hex}"   # its own channel: others run beside it
     app = create_app(ctx)
     svc = app.extensions["hotline"]
     for name, role in (("binh", Role.SUPERVISOR), ("lan", Role.OPERATOR)):
@@ -157,6 +158,7 @@ def test_a_voicemail_ticket_appears_in_an_open_inbox_within_2_s(browser: Any, si
 
 
 def test_wallboard_shows_what_the_monitor_publishes(browser: Any, site: dict[str, Any]) -> None:
+    import redis
     import redis.asyncio as aioredis
 
     from monitor.publish import LivePublisher
@@ -169,7 +171,8 @@ def test_wallboard_shows_what_the_monitor_publishes(browser: Any, site: dict[str
                               {"operator": "op-binh", "state": "paused", "reason": "break", "since": None}]}
 
     async def publish() -> None:
-        publisher = LivePublisher(aioredis.Redis.from_url(REDIS_URL))
+        live = site["ctx"].settings.redis
+        publisher = LivePublisher(aioredis.Redis.from_url(REDIS_URL), live.live_channel, live.live_snapshot_key)
         await publisher.publish([{"type": "operator", "operator": "op-binh", "state": "paused"}], snapshot)
         await publisher.close()
     done = threading.Thread(target=lambda: asyncio.run(publish()))   # Playwright's own loop runs in this thread
@@ -179,6 +182,7 @@ def test_wallboard_shows_what_the_monitor_publishes(browser: Any, site: dict[str
     assert page.text_content("#w-waiting") == "2" and page.text_content("#w-longest") == "42 giây"
     assert "Tạm nghỉ (nghỉ giải lao)" in page.text_content('#w-ops tr[data-operator="op-binh"]')
     shot(page, "wallboard")
+    redis.Redis.from_url(REDIS_URL).delete(site["ctx"].settings.redis.live_snapshot_key)
 
 
 def test_the_report_draws_its_chart(browser: Any, site: dict[str, Any]) -> None:

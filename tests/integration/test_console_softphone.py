@@ -30,7 +30,6 @@ from tests.support.stack import ROOT, Stack, desk_ports, wait_for
 from .test_operator_transfers import caller_steps
 
 pytestmark = pytest.mark.asterisk
-playwright = pytest.importorskip("playwright.sync_api")
 
 OPERATOR, USER, PASSWORD = "op-web-lan", "lan.web", "mật-khẩu-thử-nghiệm"
 CALLER = "0950000555"

@@ -25,7 +25,6 @@ from tests.support.stack import Stack, wait_for
 from .test_voicemail_tickets import SATURDAY, readback_seconds, ticket_of, transcribed
 
 pytestmark = pytest.mark.asterisk
-pytest.importorskip("playwright.sync_api")
 
 T = TypeVar("T")
 USER, PASSWORD = "mai.inbox", "mật-khẩu-hộp-thư"

@@ -13,6 +13,8 @@ from contextlib import contextmanager
 from pathlib import Path
 from typing import Any
 
+from playwright.sync_api import sync_playwright  # part of requirements.lock: missing, the run fails
+
 from .stack import Stack, wait_for
 
 CHROMIUM = os.environ.get("HOTLINE_TEST_CHROMIUM", "/usr/bin/chromium")
@@ -50,7 +52,6 @@ def serve_console(stack: Stack) -> Iterator[str]:
 @contextmanager
 def chromium_page(log_name: str, *args: str, permissions: tuple[str, ...] = ()) -> Iterator[Any]:
     """A page of a new headless Chromium at 1366×768, in Vietnamese; its console goes to ARTIFACTS."""
-    from playwright.sync_api import sync_playwright
     if not Path(CHROMIUM).exists():
         raise AssertionError(f"no Chromium at {CHROMIUM}: scripts/test installs Debian's chromium")
     ARTIFACTS.mkdir(parents=True, exist_ok=True)

@@ -269,7 +269,7 @@ def test_redis_down_is_logged_once_and_the_monitor_keeps_going(caplog: pytest.Lo
 
     async def scenario() -> list[bool]:
         client = aioredis.from_url("redis://127.0.0.1:1/0", socket_connect_timeout=0.5)
-        publisher = LivePublisher(client)
+        publisher = LivePublisher(client, "test:live:down", "test:live:down:snapshot")
         results = [await publisher.publish([{"type": "x"}], {}) for _ in range(3)]
         await publisher.close()
         return results
