@@ -48,8 +48,11 @@ class Runtime:
         return self.ctx.clock.now()
 
     def model_available(self) -> bool:
-        """The engine is loaded, or could be (a cheap check: nothing is loaded)."""
-        return self._engine is not None or engine_problem(self.ctx.settings.transcription) is None
+        """The engine is loaded, or loads now (the sweep asks: while it cannot, messages are not queued,
+        so no attempt of theirs is spent on an engine that is missing or broken)."""
+        if self._engine is None and engine_problem(self.ctx.settings.transcription) is not None:
+            return False
+        return self.engine() is not None
 
     def engine(self) -> Engine | None:
         """The process's one speech engine, loaded on first need; None (and ``engine_error``) while it

@@ -15,6 +15,7 @@ from pathlib import Path
 
 import pytest
 
+from hotline.db.models import Voicemail
 from hotline.tickets.service import NO_SPEECH_CONTENT, WAITING_CONTENT
 from tests.support.speech_vi import joined_message, samples, score
 from tests.support.stack import Stack, wait_for
@@ -148,6 +149,14 @@ def test_engine_failing_to_load_leaves_the_message_waiting_and_says_why(stack: S
         assert _jobs(stack).transcription(voicemail_id)
         why = wait_for(lambda: _vm_error(stack, "engine-broken-1"), 60, "the job to say why it waits")
         assert "viet-asr failed to load" in why and "libvietasr.so" in why
+        # The sweep does not queue it again while the engine cannot load: no attempt is spent on it
+        # (after max_attempts spent, a message would be marked failed for good).
+        sweeps = _sweeps(stack)
+        wait_for(lambda: _sweeps(stack) >= sweeps + 2, stack.ctx.settings.transcription.sweep_seconds * 3 + 10,
+                 "two more sweeps of the worker")
+        with stack.repo.sessions() as s:
+            vm = s.get(Voicemail, voicemail_id)
+            assert vm is not None and vm.attempts == 1 and vm.status == "pending", (vm.attempts, vm.status)
         ticket = ticket_of(stack, "engine-broken-1")
         assert ticket["voicemail"]["status"] == "pending" and ticket["content"] == WAITING_CONTENT
         check = subprocess.run([*_hotline(), "check"], env=broken, capture_output=True, text=True, timeout=120)
@@ -168,6 +177,11 @@ def test_engine_failing_to_load_leaves_the_message_waiting_and_says_why(stack: S
                             timeout=60)
     report = json.loads(status.stdout)
     assert status.returncode == 0 and report["ok"] and report["transcription"]["waiting"] == 0, status.stdout
+
+
+def _sweeps(stack: Stack) -> int:
+    """How many maintenance passes (each with the hotline's sweep) the worker's log shows."""
+    return (stack.logs / "worker.log").read_text(errors="replace").count("cleaning registries for queue")
 
 
 def _hotline() -> list[str]:
