@@ -29,6 +29,10 @@ class Engine(Protocol):
     name: str                    # stored on the message: which engine (and model) transcribed it
     sample_rate: int | None      # what the engine is fed; None: the file's own rate
 
+    def new_message(self) -> None:
+        """The pieces that follow are another message's."""
+        ...
+
     def recognize(self, pcm: bytes, rate: int) -> list[Word]:
         """The words of one piece of 16-bit mono PCM, timed from the piece's start."""
         ...
@@ -84,6 +88,7 @@ def transcribe_pcm(engine: Engine, pcm: bytes, rate: int,
                    progress: Callable[[float], None] | None = None) -> Transcript:
     """Transcribe 16-bit mono PCM at ``rate``, piece by piece between pauses."""
     sentences: list[list[Word]] = []
+    engine.new_message()
     for piece in speech_pieces(pcm, rate):
         begin, end = piece.seconds(rate)
         words = engine.recognize(pcm[piece.start * 2:piece.end * 2], rate)

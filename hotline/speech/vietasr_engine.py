@@ -31,6 +31,9 @@ class VietAsrEngine:
         self.name = f"viet-asr {vietasr.__version__}"
         self._lock = threading.Lock()   # one native pipeline: one piece at a time
 
+    def new_message(self) -> None:
+        """Nothing to reset: each piece is recognized on its own."""
+
     def recognize(self, pcm: bytes, rate: int) -> list[Word]:
         piece = np.frombuffer(pcm, dtype=np.int16)
         audio = np.concatenate([np.zeros(int(LEAD_SECONDS * rate), dtype=np.int16), piece])

@@ -3,7 +3,9 @@ from __future__ import annotations
 
 import json
 import re
+import threading
 from pathlib import Path
+from typing import Any
 
 from .transcript import Word
 
@@ -23,7 +25,8 @@ def model_sample_rate(model_dir: Path) -> int:
 
 
 class VoskEngine:
-    """One loaded Vosk model; each piece gets a fresh recognizer."""
+    """One loaded Vosk model; one recognizer per message, reused piece after piece (``FinalResult`` ends an
+    utterance, the speaker adaptation goes on): a new recognizer per piece doubled the CPU a message cost."""
 
     def __init__(self, model_dir: Path) -> None:
         import vosk
@@ -32,16 +35,26 @@ class VoskEngine:
         self.sample_rate: int | None = model_sample_rate(model_dir)
         self._vosk = vosk
         self._model = vosk.Model(str(model_dir))
+        self._recognizers: dict[int, Any] = {}
+        self._lock = threading.Lock()
+
+    def new_message(self) -> None:
+        """The next pieces are another caller's: start from a fresh recognizer."""
+        with self._lock:
+            self._recognizers.clear()
 
     def recognize(self, pcm: bytes, rate: int) -> list[Word]:
-        recognizer = self._vosk.KaldiRecognizer(self._model, rate)
-        recognizer.SetWords(True)
-        step = int(rate * CHUNK_SECONDS) * 2
-        words: list[Word] = []
-        for offset in range(0, len(pcm), step):
-            if recognizer.AcceptWaveform(pcm[offset:offset + step]):
-                words += _words(recognizer.Result())
-        return words + _words(recognizer.FinalResult())
+        with self._lock:
+            recognizer = self._recognizers.get(rate)
+            if recognizer is None:
+                recognizer = self._recognizers[rate] = self._vosk.KaldiRecognizer(self._model, rate)
+                recognizer.SetWords(True)
+            step = int(rate * CHUNK_SECONDS) * 2
+            words: list[Word] = []
+            for offset in range(0, len(pcm), step):
+                if recognizer.AcceptWaveform(pcm[offset:offset + step]):
+                    words += _words(recognizer.Result())
+            return words + _words(recognizer.FinalResult())
 
 
 def _words(result_json: str) -> list[Word]:
