@@ -2,8 +2,9 @@
 
 The settings are the repository's province.toml; only the environment overrides the worker reads
 anyway point it elsewhere (HOTLINE_STATE_DIR, HOTLINE_RECORDINGS_ROOT, HOTLINE_DATABASE_URL,
-HOTLINE_REDIS_URL, HOTLINE_VOSK_MODEL), so the bench never shares Redis, a database or a
-recording with a running hotline or the test suite.
+HOTLINE_REDIS_URL) or choose the engine measured (HOTLINE_TRANSCRIPTION_ENGINE, and for Vosk
+HOTLINE_VOSK_MODEL), so the bench never shares Redis, a database or a recording with a running
+hotline or the test suite.
 """
 from __future__ import annotations
 
@@ -26,13 +27,16 @@ from .processes import RedisServer, WorkerProcess, wait_registered
 READY_TIMEOUT = 180.0       # a worker loading a large model on a busy machine
 
 
-def worker_env(base: Path, redis_url: str, database_url: str, model_dir: Path) -> dict[str, str]:
+def worker_env(base: Path, redis_url: str, database_url: str, engine: str,
+               model_dir: Path | None) -> dict[str, str]:
     """This process's environment without any HOTLINE_* of the caller's, plus the bench's overrides."""
     env = {k: v for k, v in os.environ.items() if not k.startswith("HOTLINE_")}
     env.update(HOTLINE_SETTINGS=str(REPO_ROOT / "province.toml"), HOTLINE_STATE_DIR=str(base / "state"),
                HOTLINE_RECORDINGS_ROOT=str(base / "recordings"), HOTLINE_DATABASE_URL=database_url,
-               HOTLINE_REDIS_URL=redis_url, HOTLINE_VOSK_MODEL=str(model_dir), HOTLINE_LOG_LEVEL="INFO",
+               HOTLINE_REDIS_URL=redis_url, HOTLINE_TRANSCRIPTION_ENGINE=engine, HOTLINE_LOG_LEVEL="INFO",
                PYTHONUNBUFFERED="1")
+    if model_dir is not None:
+        env["HOTLINE_VOSK_MODEL"] = str(model_dir)
     return env
 
 
@@ -64,7 +68,8 @@ class PostgresSchema:
 @dataclass
 class Instance:
     base: Path
-    model_dir: Path
+    engine: str                     # HOTLINE_TRANSCRIPTION_ENGINE of the workers
+    model_dir: Path | None          # HOTLINE_VOSK_MODEL (Vosk only)
     postgres: PostgresSchema | None
     redis_server: RedisServer
     database_url: str = ""
@@ -74,12 +79,12 @@ class Instance:
     workers: list[WorkerProcess] = field(default_factory=list)
 
     @classmethod
-    def create(cls, model_dir: Path, database_url: str | None) -> Instance:
+    def create(cls, engine: str, model_dir: Path | None, database_url: str | None) -> Instance:
         base = Path(tempfile.mkdtemp(prefix="hotline-transcribe-bench-"))
         for sub in ("state", "recordings/voicemail", "audio", "logs"):
             (base / sub).mkdir(parents=True, exist_ok=True)
         postgres = PostgresSchema(database_url) if database_url else None
-        return cls(base, model_dir, postgres, RedisServer(base / "redis"))
+        return cls(base, engine, model_dir, postgres, RedisServer(base / "redis"))
 
     @property
     def recordings(self) -> Path:
@@ -90,7 +95,7 @@ class Instance:
         self.redis_server.start()
         self.database_url = (self.postgres.create() if self.postgres is not None
                              else f"sqlite:///{self.base / 'state' / 'hotline.db'}")
-        self.env = worker_env(self.base, self.redis_server.url, self.database_url, self.model_dir)
+        self.env = worker_env(self.base, self.redis_server.url, self.database_url, self.engine, self.model_dir)
         self.ctx = load_context(env=self.env)
         self.sessions = self.ctx.sessions()
 

@@ -1,4 +1,5 @@
-"""The two phases: one worker beside plain Vosk, message after message; then two workers on a batch."""
+"""The two phases: one worker beside the reference (plain Vosk, or the pipeline in-process), message after
+message; then two workers on a batch."""
 from __future__ import annotations
 
 import time
@@ -10,7 +11,7 @@ from typing import Any
 
 from .hangups import Hangups, Message
 from .instance import Instance
-from .plain import PlainRun, PlainVosk
+from .plain import PlainRun, Reference
 
 Log = Callable[[str], None]
 WARMUP_SECONDS = 5.0        # one message through each path first, not counted (first-run costs of a process)
@@ -23,7 +24,7 @@ def wait_timeout(length: float, count: int = 1) -> float:
 
 @dataclass
 class Pair:
-    """One file through plain Vosk, then the same file as a voicemail through the worker's job."""
+    """One file through the reference, then the same file as a voicemail through the worker's job."""
 
     plain: PlainRun
     message: Message
@@ -51,19 +52,19 @@ class BatchResult:
 
 
 def run_single(instance: Instance, hangups: Hangups, files: dict[float, Path], plan: list[tuple[float, int]],
-               log: Log) -> SingleResult:
-    """Plain Vosk and the job on one worker, alternately, ``runs`` times per length (shortest first)."""
-    log("starting one worker (rq worker --with-scheduler --worker-class HotlineWorker) and loading the "
-        "model for plain Vosk")
+               reference: Callable[[], Reference], log: Log) -> SingleResult:
+    """The reference and the job on one worker, alternately, ``runs`` times per length (shortest first)."""
+    log(f"starting one worker (rq worker --with-scheduler --worker-class HotlineWorker, engine {instance.engine}) "
+        "and loading the reference's model")
     worker = instance.start_workers(["bench-w1"])[0]
-    plain = PlainVosk(instance.model_dir)
-    log(f"  worker ready in {worker.ready_s:.1f} s (model loaded, registered); plain Vosk's model loaded in "
+    plain = reference()
+    log(f"  worker ready in {worker.ready_s:.1f} s (model loaded, registered); {plain.label}: model loaded in "
         f"{plain.load_s:.1f} s")
     result = SingleResult(plain.load_s, worker.ready_s)
     result.warmup = Pair(plain.run(files[WARMUP_SECONDS]), _one_message(hangups, worker, files[WARMUP_SECONDS],
                                                                          WARMUP_SECONDS))
     warm = result.warmup
-    log(f"  warm-up ({WARMUP_SECONDS:g} s message, not counted): plain RTF {warm.plain.rtf:.3f}, job RTF "
+    log(f"  warm-up ({WARMUP_SECONDS:g} s message, not counted): reference RTF {warm.plain.rtf:.3f}, job RTF "
         f"{_fmt(warm.message.job_s, warm.message.audio_s)}")
     total = sum(runs for _, runs in plan)
     for length, runs in plan:
@@ -71,7 +72,7 @@ def run_single(instance: Instance, hangups: Hangups, files: dict[float, Path], p
             pair = Pair(plain.run(files[length]), _one_message(hangups, worker, files[length], length))
             result.pairs.append(pair)
             m = pair.message
-            log(f"  {len(result.pairs)}/{total} {length:g} s: plain RTF {pair.plain.rtf:.3f}; job RTF "
+            log(f"  {len(result.pairs)}/{total} {length:g} s: reference RTF {pair.plain.rtf:.3f}; job RTF "
                 f"{_fmt(m.job_s, m.audio_s)}, hangup->transcribed {m.latency_s:.2f} s ({m.status})")
     result.memory = worker.memory()
     instance.stop_workers([worker])

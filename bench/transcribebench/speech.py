@@ -1,8 +1,10 @@
-"""Test messages: espeak-ng speech as Asterisk records a voicemail (WAV, 8 kHz, mono, 16-bit).
+"""Test messages as Asterisk records a voicemail (WAV, 8 kHz, mono, 16-bit).
 
-One long speech is synthesized once (a caller's complaint, its sentences repeated), then each
-message is its first N seconds, resampled by sox. Korean by default, for the Korean model that
-stands in here for the Vietnamese one; Vietnamese text for a Vietnamese model.
+For viet-asr, real Vietnamese speech: the six read sentences of tests/fixtures/speech_vi one after
+another with 1 s pauses, looped as long as needed (``make_vi_messages``). For Vosk, espeak-ng
+speech (``make_messages``): one long speech synthesized once (a caller's complaint, its sentences
+repeated). Korean by default, for the Korean model that stands in for the Vietnamese one;
+Vietnamese text for a Vietnamese model. Either way each message is its first N seconds, by sox.
 """
 from __future__ import annotations
 
@@ -14,6 +16,7 @@ from collections.abc import Callable
 from pathlib import Path
 
 RATE = 8000
+VI_PAUSE = 1.0          # seconds between the real sentences, as a caller pauses
 TEXTS = {
     "ko": ("안녕하세요. 저는 동탑성 까오란시에 사는 주민입니다.",
            "토지 사용권 증명서 발급 절차에 대해 문의드리고 싶습니다.",
@@ -40,11 +43,29 @@ def wav_seconds(path: Path) -> float:
 
 
 def make_messages(out: Path, lengths: list[float], voice: str, log: Callable[[str], None]) -> dict[float, Path]:
-    """One WAV per length under ``out``: {length: path}."""
+    """One WAV per length under ``out``, from espeak-ng speech: {length: path}."""
     wanted = sorted(set(lengths))
     started = time.monotonic()
     speech = synthesize(out / f"speech-{voice}.wav", voice, wanted[-1] + 1.0)
     log(f"  espeak-ng -v {voice}: {wav_seconds(speech):.1f} s of speech in {time.monotonic() - started:.1f} s")
+    return cut_messages(speech, out, wanted, log)
+
+
+def make_vi_messages(out: Path, lengths: list[float], log: Callable[[str], None]) -> dict[float, Path]:
+    """One WAV per length under ``out``, from the real Vietnamese sentences looped with 1 s pauses."""
+    from tests.support.speech_vi import joined_message, samples
+    wanted = sorted(set(lengths))
+    items = samples()
+    once = sum(wav_seconds(s.path) + VI_PAUSE for s in items)
+    loops = math.ceil((wanted[-1] + 1.0) / once)
+    speech = joined_message(out / "speech-vi-fixtures.wav", items * loops, pause=VI_PAUSE, rate=RATE)
+    log(f"  tests/fixtures/speech_vi: {len(items)} sentences x {loops} with {VI_PAUSE:g} s pauses, "
+        f"{wav_seconds(speech):.1f} s of speech")
+    return cut_messages(speech, out, wanted, log)
+
+
+def cut_messages(speech: Path, out: Path, wanted: list[float], log: Callable[[str], None]) -> dict[float, Path]:
+    """The first N seconds of ``speech`` for each N, as 8 kHz mono 16-bit WAVs: {N: path}."""
     files: dict[float, Path] = {}
     for i, length in enumerate(wanted, 1):
         path = out / f"message-{length:g}s.wav"

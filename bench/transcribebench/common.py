@@ -1,0 +1,54 @@
+"""What both runs of bench/transcribe share: exit codes, progress lines, the machine's description, signals."""
+from __future__ import annotations
+
+import os
+import signal
+import subprocess
+import sys
+import time
+from pathlib import Path
+from typing import Any, NoReturn
+
+from hotline.settings import REPO_ROOT
+
+EXIT_PASS, EXIT_TARGET_FAILED, EXIT_CANNOT_RUN, EXIT_INTERRUPTED = 0, 1, 2, 130
+
+
+class CannotRun(Exception):
+    """The bench cannot run here (not root, a tool or a model missing): said on stderr, exit status 2."""
+
+
+def log(message: str) -> None:
+    """A progress line on stderr (stdout is the table or the JSON)."""
+    print(f"[{time.strftime('%H:%M:%S')}] {message}", file=sys.stderr, flush=True)
+
+
+def machine() -> str:
+    cpu = next((line.split(":", 1)[1].strip() for line in Path("/proc/cpuinfo").read_text().splitlines()
+                if line.startswith("model name")), "?")
+    mem = int(Path("/proc/meminfo").read_text().split()[1]) / 2**20
+    return f"{os.cpu_count()} cores ({cpu}), {mem:.0f} GB RAM"
+
+
+def commit() -> str:
+    out = subprocess.run(["git", "-C", str(REPO_ROOT), "rev-parse", "--short", "HEAD"], capture_output=True, text=True)
+    dirty = subprocess.run(["git", "-C", str(REPO_ROOT), "status", "--porcelain", "--untracked-files=no"],
+                           capture_output=True, text=True).stdout.strip()
+    return (out.stdout.strip() or "?") + (" (with uncommitted changes)" if dirty else "")
+
+
+def _interrupt(signum: int, _frame: Any) -> NoReturn:
+    raise KeyboardInterrupt(f"signal {signum}")
+
+
+def catch_signals() -> None:
+    """Ctrl-C, SIGTERM and SIGHUP raise KeyboardInterrupt, so that everything started is stopped."""
+    signal.signal(signal.SIGINT, signal.default_int_handler)    # also when started in the background
+    signal.signal(signal.SIGTERM, _interrupt)
+    signal.signal(signal.SIGHUP, _interrupt)
+
+
+def ignore_signals() -> None:
+    """While cleaning up: a second Ctrl-C must not leave processes or mounts behind."""
+    signal.signal(signal.SIGTERM, signal.SIG_IGN)
+    signal.signal(signal.SIGINT, signal.SIG_IGN)
