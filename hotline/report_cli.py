@@ -8,7 +8,8 @@ from typing import Any
 
 import click
 
-from .reports import build_report, load_rows
+from .report_queries import load_rows
+from .reports import build_report
 
 # Column headings for operators and supervisors (Vietnamese), by JSON key.
 CALL_COLUMNS = [

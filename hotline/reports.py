@@ -20,21 +20,21 @@ Definitions (the standard contact-centre ones; also in the README):
 - **Satisfaction** (hài lòng): surveys answered = calls with a score 1, 2 or 3; the shares of
   1 (satisfied), 2 (normal) and 3 (not satisfied) among them.
 
-A call counts on the day (hotline time zone) it started; a transfer on the day it started.
-Per operator: the calls that operator answered, and the transfers that operator requested.
+- **Tickets** (phiếu): received per category and per channel; per agency: assigned, answered,
+  answered on time (at or before the due time), the on-time rate over the answered ones, and overdue
+  (still open after the due time, or answered after it); overdue open: still open after the due time.
+
+A call counts on the day (hotline time zone) it started; a transfer on the day it started; a ticket
+on the day it was received. Per operator: the calls that operator answered, and the transfers that
+operator requested. The database adds the same figures up in ``hotline/report_queries.py``.
 """
 from __future__ import annotations
 
 from collections import defaultdict
-from collections.abc import Callable, Iterable
-from dataclasses import astuple, dataclass
-from datetime import date, datetime, time, timedelta, tzinfo
+from collections.abc import Callable, Iterable, Mapping
+from dataclasses import astuple, dataclass, field
+from datetime import datetime, tzinfo
 from typing import Any
-
-from sqlalchemy import and_, case, func, or_, select
-from sqlalchemy.orm import Session, sessionmaker
-
-from .db.models import Call, Ticket, Transfer
 
 SERVICE_LEVEL_SECONDS = 20.0
 SHORT_ABANDON_SECONDS = 5.0
@@ -144,16 +144,6 @@ def call_figures(calls: Iterable[CallRow], wrapup_seconds: float) -> dict[str, A
     return CallSums.of(calls).figures(wrapup_seconds)
 
 
-def survey_figures(calls: Iterable[CallRow]) -> dict[str, Any]:
-    scores = [c.survey_score for c in calls if c.survey_score in (1, 2, 3)]
-    return {
-        "surveys": len(scores),
-        "satisfied_share": _ratio(scores.count(1), len(scores)),
-        "normal_share": _ratio(scores.count(2), len(scores)),
-        "not_satisfied_share": _ratio(scores.count(3), len(scores)),
-    }
-
-
 def transfer_figures(transfers: Iterable[TransferRow]) -> list[dict[str, Any]]:
     """Attempts, answered and answer rate per desk (target), sorted by target."""
     by_target: dict[str, list[TransferRow]] = defaultdict(list)
@@ -228,6 +218,14 @@ def period_key(period: str, tz: tzinfo) -> Callable[[datetime], str]:
     raise ValueError(f"period: day, week or month, not {period!r}")
 
 
+def operator_rows(sums: dict[str, CallSums], transfers: dict[str, tuple[int, int]],
+                  wrapup_seconds: float) -> list[dict[str, Any]]:
+    """The report's ``operators`` rows from ``operator_sums`` and ``operator_transfers``."""
+    return [{"operator": name, **sums.get(name, CallSums()).figures(wrapup_seconds),
+             "transfers": transfers.get(name, (0, 0))[0], "transfers_answered": transfers.get(name, (0, 0))[1]}
+            for name in sorted(set(sums) | set(transfers))]
+
+
 @dataclass(frozen=True)
 class TicketRow:
     """What the ticket figures need of a ticket."""
@@ -244,128 +242,69 @@ class TicketRow:
 OPEN_STATUSES = ("new", "assigned", "in_progress")
 
 
+@dataclass(frozen=True)
+class AgencySums:
+    """One agency's ticket counts: assigned, answered, answered on time, overdue."""
+
+    assigned: int = 0
+    answered: int = 0
+    on_time: int = 0
+    overdue: int = 0
+
+    def __add__(self, other: AgencySums) -> AgencySums:
+        return AgencySums(*(a + b for a, b in zip(astuple(self), astuple(other), strict=True)))
+
+
+def _merge(a: Mapping[str, Any], b: Mapping[str, Any]) -> dict[str, Any]:
+    return {k: a[k] + b[k] if k in a and k in b else a.get(k, b.get(k)) for k in {*a, *b}}
+
+
+@dataclass(frozen=True)
+class TicketSums:
+    """The ticket counts of a day or a period (``+`` adds days up); ``figures()`` gives the figures."""
+
+    received: int = 0
+    overdue_open: int = 0
+    by_category: Mapping[str, int] = field(default_factory=dict)
+    by_channel: Mapping[str, int] = field(default_factory=dict)
+    agencies: Mapping[str, AgencySums] = field(default_factory=dict)
+
+    def __add__(self, other: TicketSums) -> TicketSums:
+        return TicketSums(self.received + other.received, self.overdue_open + other.overdue_open,
+                          _merge(self.by_category, other.by_category), _merge(self.by_channel, other.by_channel),
+                          _merge(self.agencies, other.agencies))
+
+    @classmethod
+    def of(cls, tickets: Iterable[TicketRow], now: datetime) -> TicketSums:
+        total = cls()
+        for t in tickets:
+            late_open = t.status in OPEN_STATUSES and t.due_at < now
+            on_time = t.answered_at is not None and t.answered_at <= t.due_at
+            late = late_open or (t.answered_at is not None and t.answered_at > t.due_at)
+            agencies = {t.agency: AgencySums(1, int(t.answered_at is not None), int(on_time), int(late))} \
+                if t.agency else {}
+            total += cls(1, int(late_open), {t.category: 1}, {t.channel: 1}, agencies)
+        return total
+
+    def figures(self) -> dict[str, Any]:
+        return {"received": self.received, "by_category": dict(sorted(self.by_category.items())),
+                "by_channel": dict(sorted(self.by_channel.items())),
+                "agencies": [{"agency": key, "assigned": a.assigned, "answered": a.answered, "on_time": a.on_time,
+                              "on_time_rate": _ratio(a.on_time, a.answered), "overdue": a.overdue}
+                             for key, a in sorted(self.agencies.items())],
+                "overdue_open": self.overdue_open}
+
+
 def ticket_figures(tickets: Iterable[TicketRow], now: datetime) -> dict[str, Any]:
-    """Tickets received per category and per channel; per agency: assigned, answered, answered on time
-    (answered at or before the due time), the on-time rate over the answered ones, and overdue (still
-    open after the due time, or answered after it)."""
-    rows = list(tickets)
-    by_category: dict[str, int] = defaultdict(int)
-    by_channel: dict[str, int] = defaultdict(int)
-    agencies: dict[str, list[TicketRow]] = defaultdict(list)
-    for t in rows:
-        by_category[t.category] += 1
-        by_channel[t.channel] += 1
-        if t.agency:
-            agencies[t.agency].append(t)
-    per_agency = []
-    for key in sorted(agencies):
-        group = agencies[key]
-        answered = [t for t in group if t.answered_at is not None]
-        on_time = sum(1 for t in answered if t.answered_at is not None and t.answered_at <= t.due_at)
-        overdue = sum(1 for t in group if (t.status in OPEN_STATUSES and t.due_at < now)
-                      or (t.answered_at is not None and t.answered_at > t.due_at))
-        per_agency.append({"agency": key, "assigned": len(group), "answered": len(answered), "on_time": on_time,
-                           "on_time_rate": _ratio(on_time, len(answered)), "overdue": overdue})
-    open_overdue = sum(1 for t in rows if t.status in OPEN_STATUSES and t.due_at < now)
-    return {"received": len(rows), "by_category": dict(sorted(by_category.items())),
-            "by_channel": dict(sorted(by_channel.items())), "agencies": per_agency, "overdue_open": open_overdue}
+    """Tickets received per category and per channel, per agency (assigned, answered, on time, on-time
+    rate, overdue) and overdue open, over ``tickets``."""
+    return TicketSums.of(tickets, now).figures()
 
 
-def ticket_figures_sql(sessions: sessionmaker[Session], first: date, last: date, tz: tzinfo,
-                       now: datetime) -> dict[str, Any]:
-    """``ticket_figures`` of the tickets received between ``first`` and ``last``, counted by the
-    database (a month is ~100,000 tickets: no rows loaded); tests check both give the same."""
-    start, end = period_bounds(first, last, tz)
-    period = and_(Ticket.received_at >= start, Ticket.received_at < end)
-    is_open = and_(Ticket.status.in_(OPEN_STATUSES), Ticket.due_at < now)
-    late = and_(Ticket.answered_at.is_not(None), Ticket.answered_at > Ticket.due_at)
-
-    def count(condition: Any) -> Any:
-        return func.coalesce(func.sum(case((condition, 1), else_=0)), 0)
-    with sessions() as s:
-        received, overdue_open = s.execute(select(func.count(Ticket.id), count(is_open)).where(period)).one()
-        by_category = dict(s.execute(select(Ticket.category, func.count(Ticket.id)).where(period)
-                                     .group_by(Ticket.category)).all())
-        by_channel = dict(s.execute(select(Ticket.channel, func.count(Ticket.id)).where(period)
-                                    .group_by(Ticket.channel)).all())
-        agencies = s.execute(select(Ticket.agency, func.count(Ticket.id), func.count(Ticket.answered_at),
-                                    count(and_(Ticket.answered_at.is_not(None), Ticket.answered_at <= Ticket.due_at)),
-                                    count(or_(is_open, late)))
-                             .where(period, Ticket.agency.is_not(None)).group_by(Ticket.agency)
-                             .order_by(Ticket.agency)).all()
-    return {"received": int(received), "by_category": {k: int(v) for k, v in sorted(by_category.items())},
-            "by_channel": {k: int(v) for k, v in sorted(by_channel.items())},
-            "agencies": [{"agency": a, "assigned": int(n), "answered": int(ans), "on_time": int(ok),
-                          "on_time_rate": _ratio(int(ok), int(ans)), "overdue": int(over)}
-                         for a, n, ans, ok, over in agencies],
-            "overdue_open": int(overdue_open)}
-
-
-def load_ticket_rows(sessions: sessionmaker[Session], first: date, last: date, tz: tzinfo) -> list[TicketRow]:
-    """Tickets received between ``first`` and ``last`` (whole days, hotline time)."""
-    start, end = period_bounds(first, last, tz)
-    with sessions() as s:
-        q = (select(Ticket.received_at, Ticket.category, Ticket.channel, Ticket.agency, Ticket.status, Ticket.due_at,
-                    Ticket.answered_at).where(Ticket.received_at >= start, Ticket.received_at < end))
-        return [TicketRow(*r) for r in s.execute(q)]
-
-
-def period_bounds(first: date, last: date, tz: tzinfo) -> tuple[datetime, datetime]:
-    """[first 00:00, the day after last 00:00) in the hotline's time zone."""
-    return (datetime.combine(first, time(0), tz), datetime.combine(last + timedelta(days=1), time(0), tz))
-
-
-def day_sums(sessions: sessionmaker[Session], first: date, last: date, tz: tzinfo) -> dict[str, CallSums]:
-    """``CallSums`` per day (hotline time) between ``first`` and ``last``, added up by the database.
-
-    The same definitions as ``CallSums.of`` (tests/unit/test_reports.py checks they agree on both
-    databases), for pages that must not load a month of rows: a day is the call's start in the
-    hotline's time zone (its UTC offset at ``first``: Vietnam has no daylight saving).
-    """
-    start, end = period_bounds(first, last, tz)
-    with sessions() as s:
-        dialect = s.get_bind().dialect.name
-        if dialect == "postgresql":
-            day = func.to_char(func.timezone(str(tz), Call.started_at), "YYYY-MM-DD")
-
-            def seconds(a: Any, b: Any) -> Any:
-                return func.extract("epoch", b - a)
-        else:
-            offset = int((start.utcoffset() or timedelta(0)).total_seconds())
-            day = func.date(Call.started_at, f"{offset:+d} seconds")
-
-            def seconds(a: Any, b: Any) -> Any:
-                return (func.julianday(b) - func.julianday(a)) * 86400.0
-        queued, answered = Call.queued_at.is_not(None), Call.queue_answered_at.is_not(None)
-        abandoned = and_(queued, Call.queue_outcome == "abandoned")
-        wait = seconds(Call.queued_at, Call.queue_answered_at)
-
-        def count(condition: Any) -> Any:
-            return func.sum(case((condition, 1), else_=0))
-        q = (select(day.label("day"), count(queued), count(and_(queued, answered)), count(abandoned),
-                    count(and_(abandoned, Call.queue_left_at.is_not(None),
-                               seconds(Call.queued_at, Call.queue_left_at) <= SHORT_ABANDON_SECONDS)),
-                    count(and_(queued, answered, wait <= SERVICE_LEVEL_SECONDS)), count(and_(queued, answered)),
-                    func.coalesce(func.sum(case((and_(queued, answered), wait), else_=0.0)), 0.0),
-                    count(and_(queued, answered, Call.talk_seconds.is_not(None))),
-                    func.coalesce(func.sum(case((and_(queued, answered), Call.talk_seconds), else_=0.0)), 0.0),
-                    count(Call.survey_score == 1), count(Call.survey_score == 2), count(Call.survey_score == 3))
-             .where(Call.started_at >= start, Call.started_at < end).group_by(day))
-        return {str(r[0]): CallSums(int(r[1]), int(r[2]), int(r[3]), int(r[4]), int(r[5]), int(r[6]), float(r[7]),
-                                    int(r[8]), float(r[9]), int(r[10]), int(r[11]), int(r[12])) for r in s.execute(q)}
-
-
-def load_rows(sessions: sessionmaker[Session], first: date, last: date,
-              tz: tzinfo) -> tuple[list[CallRow], list[TransferRow]]:
-    """Calls and transfers that started between ``first`` and ``last`` (whole days, hotline time)."""
-    start, end = period_bounds(first, last, tz)
-    # Only the columns the figures use (a month of a busy province is ~100,000 calls: no ORM objects).
-    with sessions() as s:
-        calls = [CallRow(*r) for r in s.execute(
-            select(Call.call_id, Call.started_at, Call.queued_at, Call.queue_answered_at, Call.queue_left_at,
-                   Call.queue_outcome, Call.operator, Call.talk_seconds, Call.survey_score)
-            .where(Call.started_at >= start, Call.started_at < end).order_by(Call.started_at))]
-        transfers = [TransferRow(*r) for r in s.execute(
-            select(Transfer.target, Transfer.started_at, Transfer.answered_at, Transfer.requested_by, Transfer.outcome)
-            .where(Transfer.started_at >= start, Transfer.started_at < end).order_by(Transfer.started_at))]
-    return calls, transfers
+def ticket_periods(tickets: Iterable[TicketRow], now: datetime, key: Callable[[datetime], str],
+                   name: str) -> list[dict[str, Any]]:
+    """``ticket_figures`` per period (``key`` of the received time: ``period_key``), oldest first."""
+    groups: dict[str, list[TicketRow]] = defaultdict(list)
+    for t in tickets:
+        groups[key(t.received_at)].append(t)
+    return [{name: k, **ticket_figures(groups[k], now)} for k in sorted(groups)]

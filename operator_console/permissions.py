@@ -1,7 +1,7 @@
 """Who may do what in the console: one table, enforced on the server for every route.
 
 Every view is declared with ``@requires(PERMISSION)`` (``operator_console.auth``); a route with
-no declaration is refused to everyone, and the table-driven test (tests/unit/test_console_roles.py)
+no declaration is refused to everyone, and the table-driven test (tests/unit/test_console.py)
 walks every route of the application against this table.
 """
 from __future__ import annotations
@@ -18,7 +18,9 @@ PERMISSIONS: dict[str, frozenset[str]] = {
     "tickets.answer": frozenset({OP, SUP, ADM, AG}),        # agency: their agency's tickets only
     "calls.view": frozenset({OP, SUP, ADM}),                # call history of a number
     "phone.use": frozenset({OP, SUP, ADM}),                 # the softphone (users linked to an operator)
-    "recordings.play": frozenset({SUP, ADM}),               # replay, download (AccessLog)
+    "recordings.play": frozenset({SUP, ADM}),               # any recording: search, replay, download (AccessLog)
+    "tickets.audio": frozenset({SUP, ADM, AG}),             # a ticket's call recording and voicemail, on its
+                                                            # page (AccessLog with the ticket); agency: its own
     "wallboard.view": frozenset({SUP, ADM}),                # the floor, live
     "calls.supervise": frozenset({SUP, ADM}),               # listen, whisper, barge (AccessLog)
     "reports.view": frozenset({SUP, ADM}),                  # figures, charts, CSV / XLSX

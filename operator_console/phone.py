@@ -10,7 +10,7 @@ from __future__ import annotations
 import logging
 from typing import Any
 
-from flask import Blueprint, abort, jsonify, render_template, request
+from flask import Blueprint, Response, abort, jsonify, render_template, request
 from flask_login import current_user
 from sqlalchemy import select
 
@@ -23,6 +23,7 @@ from hotline.tickets.service import TicketError
 from hotline.transfers import TransferRequest, transfer_service
 
 from .auth import requires
+from .filters import localtime
 from .services import services
 
 log = logging.getLogger("hotline.console")
@@ -31,8 +32,8 @@ bp = Blueprint("phone", __name__, url_prefix="/phone")
 
 def _operator() -> str:
     name = current_user.user.operator
-    if not name:
-        abort(409, "Tài khoản này chưa gắn với máy tổng đài viên nào (hotline users add … --operator TÊN).")
+    if not name:     # the page's script shows the message: JSON, as every answer of these endpoints
+        abort(_refusal("Tài khoản này chưa gắn với máy tổng đài viên nào (hotline users add … --operator TÊN)."))
     return str(name)
 
 
@@ -42,12 +43,18 @@ def _operators() -> OperatorService:
     return operator_service(c.settings, c.secrets, c.clock, c.directory, svc.sessions)
 
 
-def _fail(exc: Exception | str) -> Any:
+def _refusal(message: str) -> Response:
+    answer = jsonify(error="refused", message=message)
+    answer.status_code = 409
+    return answer
+
+
+def _fail(exc: Exception | str) -> Response:
     """409 with what the operator reads: the error's Vietnamese wording (the English goes to the log)."""
     if isinstance(exc, str):
-        return jsonify(error="refused", message=exc), 409
+        return _refusal(exc)
     log.info("operator %s refused: %s", getattr(current_user, "name", "?"), exc)
-    return jsonify(error="refused", message=for_people(exc)), 409
+    return _refusal(for_people(exc))
 
 
 @bp.route("/")
@@ -108,20 +115,26 @@ def state() -> Any:
 @bp.route("/history")
 @requires("calls.view")
 def history() -> Any:
-    """A number's earlier tickets and calls, for the incoming-call card."""
+    """A number's earlier tickets and calls (newest first, ten of each) for the incoming-call card; ``call``:
+    the ringing call itself, left out. Codes with their Vietnamese labels, times in the province's zone; the
+    number itself is never sent back (the roles that may ask see numbers whole: permissions.FULL_NUMBERS)."""
     svc = services()
     number = (request.args.get("number") or "").strip()
+    ringing = (request.args.get("call") or "").strip()
     if not number:
         return jsonify(tickets=[], calls=[])
     tickets = svc.tickets.list(caller=number, limit=10)
+    earlier = [Call.caller == number, *([Call.call_id != ringing] if ringing else [])]
+    q = select(Call).where(*earlier).order_by(Call.started_at.desc(), Call.id.desc()).limit(10)
     with svc.sessions() as s:
-        calls = [{"call_id": c.call_id, "started_at": c.started_at.isoformat(), "disposition": c.disposition,
-                  "disposition_vi": label("disposition", c.disposition), "operator": c.operator,
-                  "talk_seconds": c.talk_seconds}
-                 for c in s.scalars(select(Call).where(Call.caller == number).order_by(Call.started_at.desc())
-                                    .limit(10))]
-    return jsonify(tickets=[{"code": t["code"], "received_at": t["received_at"], "status_vi": t["status_vi"],
-                             "content": t["content"][:200]} for t in tickets], calls=calls)
+        calls = [{"call_id": c.call_id, "started_at": c.started_at.isoformat(), "started_vi": localtime(c.started_at),
+                  "disposition": c.disposition, "disposition_vi": label("disposition", c.disposition),
+                  "operator": c.operator, "talk_seconds": c.talk_seconds}
+                 for c in s.scalars(q)]
+    return jsonify(tickets=[{"code": t["code"], "received_at": t["received_at"],
+                             "received_vi": localtime(t["received_at"]), "status": t["status"],
+                             "status_vi": t["status_vi"], "content": t["content"][:200]} for t in tickets],
+                   calls=calls)
 
 
 @bp.route("/transfer", methods=["POST"])

@@ -2,7 +2,9 @@
 
 A file is served only when it is a call's recording or a voicemail the database knows, by its
 path under the recordings root: ``..``, absolute paths and anything not in the database are
-refused, and no directory is ever listed. Every play and download is an AccessLog row.
+refused, and no directory is ever listed. Every play and download is an AccessLog row. Supervisors
+and admins reach any recording here; a ticket's own audio is also served by the ticket's routes
+(``operator_console/tickets.py``: an agency plays its own tickets' audio there, never here).
 """
 from __future__ import annotations
 
@@ -62,7 +64,7 @@ def index() -> Any:
     return render_template("recordings.html", rows=rows, args=request.args, tz=svc.ctx.settings.tz)
 
 
-def _known(rel: str) -> tuple[str, str | None]:
+def known(rel: str) -> tuple[str, str | None]:
     """The file's absolute path and its call id, if ``rel`` is a recording or a voicemail the database
     knows under the recordings root; 404 otherwise (``..``, absolute paths, anything else), 410 when the
     retention job deleted it."""
@@ -86,7 +88,12 @@ def _known(rel: str) -> tuple[str, str | None]:
 @requires("recordings.play")
 def waveform(rel: str) -> Any:
     """The recording's loudness as an SVG picture (600 columns), drawn under the player."""
-    joined, _call_id = _known(rel)
+    joined, _call_id = known(rel)
+    return waveform_svg(joined)
+
+
+def waveform_svg(joined: str) -> Response:
+    """The SVG picture of a known file's loudness (410 when it cannot be read)."""
     try:
         peaks = wave_peaks(Path(joined))
     except (FileNotFoundError, wave.Error, EOFError):
@@ -123,11 +130,15 @@ def wave_peaks(path: Path, columns: int = 600) -> list[float]:
 @bp.route("/file/<path:rel>")
 @requires("recordings.play")
 def file(rel: str) -> Any:
-    svc = services()
-    joined, call_id = _known(rel)
-    download = request.args.get("download") == "1"
-    svc.access(current_user.name, "download" if download else "play", rel, call_id=call_id,
-               remote_addr=request.remote_addr, range=request.headers.get("Range"))
+    joined, call_id = known(rel)
+    return serve(rel, joined, call_id, download=request.args.get("download") == "1")
+
+
+def serve(rel: str, joined: str, call_id: str | None, *, download: bool = False, **detail: Any) -> Any:
+    """A known file to the signed-in user, with HTTP ranges (seeking); the play or download logged first
+    (AccessLog: who, the file, the call, the range asked, and ``detail`` such as the ticket)."""
+    services().access(current_user.name, "download" if download else "play", rel, call_id=call_id,
+                      remote_addr=request.remote_addr, range=request.headers.get("Range"), **detail)
     try:
         return send_file(joined, mimetype="audio/wav", conditional=True, as_attachment=download,
                          download_name=rel.rsplit("/", 1)[-1], max_age=0)

@@ -1,28 +1,25 @@
-"""Reports: the call-centre figures (hotline/reports.py) and the ticket figures, per day, week or
-month, as charts (SVG drawn on the server: no script needed) and as CSV and XLSX downloads."""
+"""Reports: the call-centre figures and the ticket figures (hotline/reports.py, added up by the
+database: hotline/report_queries.py) per day, ISO week or month, and per operator; as charts (SVG
+drawn on the server: no script needed), as tables, and as CSV and XLSX downloads of the same tables
+(operator_console/report_tables.py)."""
 from __future__ import annotations
 
-import csv
-import io
 from datetime import date, timedelta
 from typing import Any
 
 from flask import Blueprint, Response, render_template, request
+from sqlalchemy import select
 
-from hotline.reports import CallSums, day_sums, ticket_figures_sql
+from hotline.db.models import Operator
+from hotline.report_queries import day_sums, operator_sums, operator_transfers, ticket_day_sums
+from hotline.reports import CallSums, TicketSums, operator_rows
 
 from .auth import requires
 from .filters import agency_name
+from .report_tables import PERIODS, Table, period_label, tables, to_csv, to_xlsx
 from .services import services
 
 bp = Blueprint("reports", __name__, url_prefix="/reports")
-PERIODS = {"day": "Ngày", "week": "Tuần", "month": "Tháng"}
-COLUMNS = [("offered", "Cuộc gọi vào hàng đợi"), ("answered", "Đã trả lời"), ("abandoned", "Bỏ máy khi chờ"),
-           ("short_abandoned", "Bỏ máy trong 5 giây"), ("service_level", "Mức phục vụ 20 giây"),
-           ("asa_seconds", "Thời gian chờ TB (giây)"), ("aht_seconds", "Thời gian xử lý TB (giây)"),
-           ("satisfied_share", "Hài lòng")]
-AGENCY_COLUMNS = [("agency", "Cơ quan"), ("assigned", "Được giao"), ("answered", "Đã trả lời"),
-                  ("on_time", "Đúng hạn"), ("on_time_rate", "Tỉ lệ đúng hạn"), ("overdue", "Quá hạn")]
 
 
 def _args() -> tuple[date, date, str]:
@@ -41,6 +38,7 @@ def _args() -> tuple[date, date, str]:
 
 
 def _period_of(period: str, day: str) -> str:
+    """The key ``hotline.reports.period_key`` gives the instants of ``day`` (2026-W48, 2026-11, the day)."""
     d = date.fromisoformat(day)
     if period == "week":
         year, number, _ = d.isocalendar()
@@ -49,19 +47,39 @@ def _period_of(period: str, day: str) -> str:
 
 
 def figures() -> dict[str, Any]:
-    """The call figures added up by the database day by day (``day_sums``), then per period."""
+    """The report the request asks for: calls and tickets per period (the database adds them up day by
+    day, then per period), the totals, and the operators' figures."""
     svc = services()
     first, last, period = _args()
-    tz = svc.ctx.settings.tz
+    tz, now = svc.ctx.settings.tz, svc.ctx.clock.now()
     wrapup = float(svc.ctx.settings.queue.wrapup_seconds)
-    groups: dict[str, CallSums] = {}
+    calls: dict[str, CallSums] = {}
     for day, sums in sorted(day_sums(svc.sessions, first, last, tz).items()):
         key = _period_of(period, day)
-        groups[key] = groups.get(key, CallSums()) + sums
-    rows = [{period: key, **sums.figures(wrapup)} for key, sums in groups.items()]
-    total = sum(groups.values(), CallSums()).figures(wrapup)
-    tickets = ticket_figures_sql(svc.sessions, first, last, tz, svc.ctx.clock.now())
-    return {"from": first, "to": last, "by": period, "rows": rows, "total": total, "tickets": tickets}
+        calls[key] = calls.get(key, CallSums()) + sums
+    tickets: dict[str, TicketSums] = {}
+    for day, tsums in ticket_day_sums(svc.sessions, first, last, tz, now).items():
+        key = _period_of(period, day)
+        tickets[key] = tickets.get(key, TicketSums()) + tsums
+    operators = operator_rows(operator_sums(svc.sessions, first, last, tz),
+                              operator_transfers(svc.sessions, first, last, tz), wrapup)
+    return {"from": first, "to": last, "by": period,
+            "rows": [{period: key, **sums.figures(wrapup)} for key, sums in calls.items()],
+            "total": sum(calls.values(), CallSums()).figures(wrapup), "operators": operators,
+            "tickets": {"periods": [{period: key, **tickets[key].figures()} for key in sorted(tickets)],
+                        "total": sum(tickets.values(), TicketSums()).figures()}}
+
+
+def report_tables(f: dict[str, Any]) -> list[Table]:
+    """``f`` as the tables the page and both downloads show, with the province's names."""
+    svc = services()
+    with svc.sessions() as s:
+        names = {str(n): str(d) for n, d in s.execute(select(Operator.name, Operator.display_name))}
+
+    def operator_name(name: str) -> str:
+        return f"{names[name]} ({name})" if names.get(name) else name
+    categories = {c.code: c.name for c in svc.ctx.categories.entries}
+    return tables(f, categories, agency_name, operator_name)
 
 
 def bars(rows: list[dict[str, Any]], key: str, label: str, value: str, width: int = 900, height: int = 160) -> str:
@@ -106,54 +124,30 @@ def index() -> Any:
     f = figures()
     categories = services().ctx.categories
     calls = _every_day(f["rows"], f["from"], f["to"]) if f["by"] == "day" else f["rows"]
+    calls = [{**r, "label": f"{r['day'][8:10]}/{r['day'][5:7]}" if f["by"] == "day"
+              else period_label(f["by"], r[f["by"]])} for r in calls]
     named = [{"k": categories.get(k).name if k in categories else k, "v": v}
-             for k, v in f["tickets"]["by_category"].items()]
-    if f["by"] == "day":
-        calls = [{**r, "day": f"{r['day'][8:10]}/{r['day'][5:7]}"} for r in calls]
-    charts = {"calls": bars(calls, f["by"], "Cuộc gọi vào hàng đợi", "offered"),
+             for k, v in f["tickets"]["total"]["by_category"].items()]
+    charts = {"calls": bars(calls, "label", "Cuộc gọi vào hàng đợi", "offered"),
               "categories": bars(named, "k", "Phiếu theo lĩnh vực", "v")}
-    return render_template("reports.html", f=f, periods=PERIODS, columns=COLUMNS, agency_columns=AGENCY_COLUMNS,
-                           charts=charts)
+    return render_template("reports.html", f=f, periods=PERIODS, tables=report_tables(f), charts=charts)
 
 
-def _table() -> tuple[list[str], list[list[Any]], list[str], list[list[Any]]]:
-    f = figures()
-    head = [PERIODS[f["by"]], *[title for _k, title in COLUMNS]]
-    body = [[r[f["by"]], *[r.get(k) for k, _t in COLUMNS]] for r in f["rows"]]
-    body.append(["Tổng", *[f["total"].get(k) for k, _t in COLUMNS]])
-    ahead = [t for _k, t in AGENCY_COLUMNS]
-    abody = [[agency_name(a["agency"]), *[a.get(k) for k, _t in AGENCY_COLUMNS[1:]]] for a in f["tickets"]["agencies"]]
-    return head, body, ahead, abody
+def _filename(ext: str) -> str:
+    first, last, period = _args()
+    return f"attachment; filename=bao-cao-1022-{first}-{last}-{period}.{ext}"
 
 
 @bp.route("/export.csv")
 @requires("reports.view")
 def export_csv() -> Response:
-    head, body, ahead, abody = _table()
-    out = io.StringIO()
-    out.write("\ufeff")                      # Excel opens UTF-8 with Vietnamese correctly only with a BOM
-    writer = csv.writer(out)
-    writer.writerows([head, *body, [], ahead, *abody])
-    first, last, _p = _args()
-    return Response(out.getvalue(), mimetype="text/csv; charset=utf-8",
-                    headers={"Content-Disposition": f"attachment; filename=bao-cao-1022-{first}-{last}.csv"})
+    return Response(to_csv(report_tables(figures())), mimetype="text/csv; charset=utf-8",
+                    headers={"Content-Disposition": _filename("csv")})
 
 
 @bp.route("/export.xlsx")
 @requires("reports.view")
 def export_xlsx() -> Response:
-    from openpyxl import Workbook
-    head, body, ahead, abody = _table()
-    book = Workbook()
-    calls = book.active
-    calls.title = "Cuộc gọi"
-    for row in [head, *body]:
-        calls.append(row)
-    tickets = book.create_sheet("Phiếu theo cơ quan")
-    for row in [ahead, *abody]:
-        tickets.append(row)
-    data = io.BytesIO()
-    book.save(data)
-    first, last, _p = _args()
-    return Response(data.getvalue(), mimetype="application/vnd.openxmlformats-officedocument.spreadsheetml.sheet",
-                    headers={"Content-Disposition": f"attachment; filename=bao-cao-1022-{first}-{last}.xlsx"})
+    return Response(to_xlsx(report_tables(figures())),
+                    mimetype="application/vnd.openxmlformats-officedocument.spreadsheetml.sheet",
+                    headers={"Content-Disposition": _filename("xlsx")})

@@ -1,7 +1,10 @@
 """Tickets: the inbox (filters, search) and a ticket's page (audio, transcript, timeline, actions).
 
 An agency user sees and answers only their agency's tickets: every query and every action is
-scoped on the server, a ticket of another agency is a 404 for them.
+scoped on the server, a ticket of another agency is a 404 for them. A ticket's audio (the call's
+recording, the voicemail) is served by the ticket's own routes to whoever holds ``tickets.audio``:
+an agency's focal point plays its own tickets' audio (another agency's is a 403), every play in the
+AccessLog with the ticket; the recordings search stays with supervisors and admins.
 """
 from __future__ import annotations
 
@@ -16,6 +19,7 @@ from hotline.errors import for_people
 from hotline.tickets.service import TicketError
 
 from .auth import requires
+from .recordings import known, serve, waveform_svg
 from .services import services
 
 bp = Blueprint("tickets", __name__, url_prefix="/tickets")
@@ -70,6 +74,36 @@ def show(code: str) -> Any:
     svc = services()
     ticket = visible(svc.tickets.get(code))
     return render_template("ticket.html", t=ticket, agencies=svc.ctx.directory.entries, now=svc.ctx.clock.now())
+
+
+def _audio_path(code: str, kind: str) -> str:
+    """The path of the ticket's ``kind`` of audio ("recording": the call's, "voicemail"), if the user may
+    hear it: 404 for no such ticket or audio, 403 for another agency's ticket."""
+    ticket = services().tickets.get(code)
+    if ticket is None or kind not in ("recording", "voicemail"):
+        abort(404)
+    if current_user.role == Role.AGENCY and ticket["agency"] != current_user.user.agency:
+        abort(403)
+    path = ticket["recording"] if kind == "recording" else (ticket["voicemail"] or {}).get("path")
+    if not path:
+        abort(404)
+    return str(path)
+
+
+@bp.route("/<code>/audio/<kind>")
+@requires("tickets.audio")
+def audio(code: str, kind: str) -> Any:
+    """The ticket's call recording or voicemail, with seeking; each play logged with the ticket."""
+    rel = _audio_path(code, kind)
+    joined, call_id = known(rel)
+    return serve(rel, joined, call_id, ticket=code)
+
+
+@bp.route("/<code>/waveform")
+@requires("tickets.audio")
+def waveform(code: str) -> Any:
+    """The loudness of the ticket's call recording, drawn under its player (not a play: not logged)."""
+    return waveform_svg(known(_audio_path(code, "recording"))[0])
 
 
 @bp.route("/<code>/assign", methods=["POST"])

@@ -23,7 +23,8 @@ from hotline.ami import SyncAmi, ami_client
 from hotline.db.models import Ticket, TicketStatus
 from hotline.errors import HotlineError, for_people
 from hotline.operators import NAME_RE
-from hotline.reports import CallSums, day_sums
+from hotline.report_queries import day_sums
+from hotline.reports import CallSums
 
 from .auth import requires
 from .services import services

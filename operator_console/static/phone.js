@@ -1,6 +1,7 @@
 // The operator's softphone: SIP.js over WebSocket to Asterisk, WebRTC audio, and the console's
 // own endpoints (/phone/...) for the operator's state, the caller's history, transfers, tickets.
 import { Registerer, RegistererState, SessionState, UserAgent } from "./vendor/sip.js/index.js";
+import { showHistory } from "./history.js";
 
 const $ = (id) => document.getElementById(id);
 const csrf = document.querySelector('meta[name="csrf-token"]').content;
@@ -59,25 +60,6 @@ function wrapUp(seconds) {
   tick();
 }
 
-async function loadHistory(number) {
-  const box = $("history");
-  box.textContent = "";
-  if (!number) { return; }
-  try {
-    const h = await api("/phone/history?number=" + encodeURIComponent(number));
-    const part = (title, rows, fmt) => {
-      const h3 = document.createElement("h3"); h3.textContent = title; box.append(h3);
-      const ul = document.createElement("ul");
-      rows.forEach((r) => { const li = document.createElement("li"); li.textContent = fmt(r); ul.append(li); });
-      if (!rows.length) { const li = document.createElement("li"); li.textContent = "Chưa có."; ul.append(li); }
-      box.append(ul);
-    };
-    part("Phiếu trước đây", h.tickets, (t) => `${t.code} · ${t.status_vi} · ${t.content}`);
-    part("Cuộc gọi trước đây", h.calls, (c) => `${new Date(c.started_at).toLocaleString("vi-VN")} · `
-         + c.disposition_vi);
-  } catch (err) { box.textContent = "Không tải được lịch sử: " + err.message; }
-}
-
 function resetControls() {
   for (const [id, label] of [["btn-mute", "Tắt tiếng"], ["btn-hold", "Giữ máy"]]) {
     $(id).setAttribute("aria-pressed", "false");
@@ -116,7 +98,7 @@ function incoming(invitation) {
   $("btn-answer").disabled = false;
   $("btn-hangup").disabled = false;
   say("ticket-msg", "");
-  loadHistory(caller);
+  showHistory($("history"), caller, callId);
   invitation.stateChange.addListener((st) => {
     if (st === SessionState.Established) {
       card.dataset.state = "talking";

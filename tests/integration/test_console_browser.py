@@ -4,8 +4,10 @@ on a real database and the machine's Redis; no Asterisk needed.
 A supervisor replays a recording and seeks in it (the browser's range request gets 206, the
 AccessLog has it), an operator is refused the same file, a voicemail's ticket appears in an open
 inbox within 2 s, the wallboard shows what the monitor publishes, and the report draws its chart.
-A click on a recording's waveform seeks its player. Screenshots of the recordings, the inbox, the
-wallboard and a report go to test-artifacts/console/.
+A click on a recording's waveform seeks its player. The softphone's call card shows a caller's earlier
+tickets and calls (phone.js's own history script, from the page; ringing a page needs Asterisk: the
+softphone's test). Screenshots of the recordings, the inbox, the wallboard, a report and the call card
+go to test-artifacts/console/.
 """
 from __future__ import annotations
 
@@ -217,3 +219,37 @@ def test_the_transcript_follows_the_voicemail_as_it_plays(browser: Any, site: di
     page.wait_for_selector("#transcript span.spoken:text('đài')", timeout=5_000)   # and it moves on as it plays
     assert page.locator("#transcript span.spoken").count() == 1
     shot(page, "ticket")
+
+
+def test_the_call_card_shows_the_callers_earlier_tickets_and_calls(browser: Any, site: dict[str, Any]) -> None:
+    """What phone.js shows when a call rings (``showHistory``), in the softphone page itself."""
+    number, svc, repo = "0977000555", site["svc"], site["repo"]
+    for call_id, caller, at, disposition in (
+            ("hotline1-50", number, "2026-11-20T08:15:00+07:00", "answered"),
+            ("hotline1-51", number, "2026-11-23T16:40:00+07:00", "voicemail"),
+            ("hotline1-52", "0988000666", "2026-11-24T10:00:00+07:00", "abandoned_queue"),
+            ("hotline1-53", number, "2026-11-25T09:00:00+07:00", "to_queue")):            # the one ringing
+        repo.start_call(call_id, channel_id=call_id, caller=caller, dialled="1022",
+                        started_at=datetime.fromisoformat(at), disposition=disposition)
+    ticket = svc.tickets.create(channel="voicemail", caller=number, content="Hỏi tiến độ cấp phép xây dựng",
+                                category="procedures", actor="worker", call_id="hotline1-51",
+                                received_at=datetime.fromisoformat("2026-11-23T16:41:00+07:00"))
+    svc.tickets.assign(ticket["code"], "department:03", actor="lan")
+    page = signed_in(browser, site, "lan")
+    page.goto(site["url"] + "/phone/")
+    page.wait_for_selector('#reg-state[data-state="failed"]')          # no Asterisk here: nothing rings
+    assert "chưa gắn với máy tổng đài viên" in page.text_content("#reg-state")   # and the page says why
+    page.evaluate("""async ([number, call]) => {
+        const { showHistory } = await import("/static/history.js");
+        document.getElementById("call-card").hidden = false;
+        document.getElementById("caller").textContent = number;
+        await showHistory(document.getElementById("history"), number, call);
+    }""", [number, "hotline1-53"])
+    page.wait_for_selector('#history[data-loaded="1"]')
+    assert page.locator("#history h3").all_text_contents() == ["Phiếu trước đây", "Cuộc gọi trước đây"]
+    assert page.locator('#history ul[data-kind="tickets"] li').all_text_contents() == [
+        f"{ticket['code']} · Đã chuyển cơ quan có thẩm quyền · 23/11/2026 16:41 · Hỏi tiến độ cấp phép xây dựng"]
+    assert page.locator('#history ul[data-kind="calls"] li').all_text_contents() == [
+        "23/11/2026 16:40 · Để lại lời nhắn", "20/11/2026 08:15 · Tổng đài viên đã trả lời"]
+    assert page.locator("#call-card").is_visible()
+    shot(page, "call-card-history")

@@ -74,7 +74,7 @@ def world(tmp_path: Path, database_url: str) -> dict[str, Any]:
     write_wav(tmp_path / "rec" / "2026/11/25/stray.wav", 1.0)           # on disk, but no call of ours
     (tmp_path / "secret.txt").write_text("outside the recordings root")
     mine = ctx.tickets(svc.sessions).create(channel="phone", caller=CALLER, content="Đèn ĐƯỜNG hẻm 12 không sáng",
-                                            category="infrastructure", actor="lan")
+                                            category="infrastructure", actor="lan", call_id="hotline1-1")
     svc.tickets.assign(mine["code"], "department:03", actor="lan")
     other = svc.tickets.create(channel="phone", caller="0987654321", content="Hỏi thủ tục cấp đổi bằng lái",
                                category="procedures", actor="lan")
@@ -103,7 +103,7 @@ def csrf_of(client: FlaskClient, url: str = "/tickets/") -> str:
 
 def urls(app: Flask, world: dict[str, Any]) -> list[tuple[str, str, str]]:
     """(method, url, endpoint) of every route, with real values for its arguments."""
-    values = {"code": world["mine"], "rel": REC, "article_id": str(world["article"])}
+    values = {"code": world["mine"], "rel": REC, "article_id": str(world["article"]), "kind": "recording"}
     out = []
     for rule in app.url_map.iter_rules():
         if rule.endpoint == "static":
@@ -319,6 +319,7 @@ def test_knowledge_base_sample_set_search_and_supervisor_edit(world: dict[str, A
 
 
 def test_reports_chart_csv_and_xlsx_agree_with_the_rows(world: dict[str, Any]) -> None:
+    """A first look (tests/unit/test_console_reports.py checks every table against hotline/reports.py)."""
     import csv
     import io
 
@@ -328,16 +329,17 @@ def test_reports_chart_csv_and_xlsx_agree_with_the_rows(world: dict[str, Any]) -
     sup = sign_in(world["app"], "binh")
     page = sup.get("/reports/?from=2026-11-01&to=2026-11-30&by=week")
     text = page.get_data(as_text=True)
-    assert page.status_code == 200 and "<svg" in text and "2026-W48" in text
+    assert page.status_code == 200 and "<svg" in text and "Tuần 48/2026" in text and "2026-W48" not in text
     assert "Sở Xây dựng" in text and "100,0 %" in text                 # the one assigned ticket, on time
     got = sup.get("/reports/export.csv?from=2026-11-01&to=2026-11-30&by=week")
     rows = list(csv.reader(io.StringIO(got.get_data(as_text=True).lstrip("\ufeff"))))
-    assert rows[0][:3] == ["Tuần", "Cuộc gọi vào hàng đợi", "Đã trả lời"]
-    assert ["Sở Xây dựng", "1", "1", "1", "1.0", "0"] in rows
+    assert rows[0] == ["Cuộc gọi theo tuần"] and rows[1][:3] == ["Tuần", "Cuộc gọi vào hàng đợi", "Đã trả lời"]
+    assert ["Tuần 48/2026", "Sở Xây dựng", "1", "1", "1", "1.0", "0"] in rows
     book = load_workbook(io.BytesIO(sup.get("/reports/export.xlsx?from=2026-11-01&to=2026-11-30").data))
-    assert book.sheetnames == ["Cuộc gọi", "Phiếu theo cơ quan"]
+    assert book.sheetnames == ["Cuộc gọi", "Tổng đài viên", "Phiếu theo lĩnh vực", "Phiếu theo kênh",
+                               "Phiếu theo cơ quan"]
     sheet = list(book["Phiếu theo cơ quan"].values)
-    assert sheet[0][0] == "Cơ quan" and sheet[1][:4] == ("Sở Xây dựng", 1, 1, 1)
+    assert sheet[1][:2] == ("Ngày", "Cơ quan") and sheet[2][:5] == ("25/11/2026", "Sở Xây dựng", 1, 1, 1)
     assert sign_in(world["app"], "lan").get("/reports/").status_code == 403
 
 

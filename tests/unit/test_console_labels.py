@@ -27,7 +27,7 @@ from tests.unit.test_console import world as world  # noqa: F401  (the same fixt
 
 ROOT = Path(__file__).resolve().parents[2]
 #: Not pages: audio, pictures, the event stream, and the JSON API (codes are its vocabulary: openapi.yaml).
-NOT_READ = ("recordings.file", "recordings.waveform", "wallboard.stream", "api.")
+NOT_READ = ("recordings.file", "recordings.waveform", "tickets.audio", "tickets.waveform", "wallboard.stream", "api.")
 CODES = sorted({code for table in LABELS.values() for code in table}, key=len, reverse=True)
 RAW = re.compile(r"(?<![\w-])(" + "|".join(map(re.escape, CODES)) + r")(?![\w-])")
 
@@ -176,6 +176,7 @@ def test_the_softphone_and_the_wallboard_take_their_words_from_the_table(world: 
         embedded = re.search(r'<script type="application/json" id="labels">(.*?)</script>', page, re.S)
         assert embedded and json.loads(embedded.group(1)) == LABELS, url
     scripts = [(ROOT / "operator_console/static/phone.js").read_text(encoding="utf-8"),
+               (ROOT / "operator_console/static/history.js").read_text(encoding="utf-8"),
                (ROOT / "operator_console/templates/wallboard.html").read_text(encoding="utf-8")]
     own_table = re.compile(r"(?<![\w-])(" + "|".join(map(re.escape, CODES)) + r")\s*:\s*[\"']")
     assert not [m.group(0) for text in scripts for m in own_table.finditer(text)]

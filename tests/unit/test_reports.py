@@ -11,7 +11,8 @@ from click.testing import CliRunner
 from hotline.cli import main
 from hotline.db import open_database
 from hotline.db.models import Call, Transfer
-from hotline.reports import build_report, load_rows
+from hotline.report_queries import load_rows, operator_sums, operator_transfers
+from hotline.reports import build_report, operator_rows
 
 TZ = ZoneInfo("Asia/Ho_Chi_Minh")
 DAY1 = datetime(2027, 3, 1, 9, 0, tzinfo=TZ)
@@ -89,6 +90,10 @@ def test_figures_per_day_operator_and_desk(database_url: str) -> None:
     assert report["transfers"] == [
         {"target": "department:01", "attempts": 3, "answered": 1, "answer_rate": 0.3333},
         {"target": "district:02", "attempts": 1, "answered": 1, "answer_rate": 1.0}]
+    sessions = open_database(database_url)                # the console's per-operator table, added up in SQL
+    sql = operator_rows(operator_sums(sessions, date(2027, 3, 1), date(2027, 3, 2), TZ),
+                        operator_transfers(sessions, date(2027, 3, 1), date(2027, 3, 2), TZ), 10)
+    assert sql == report["operators"]
 
 
 def test_an_empty_period_has_no_rates() -> None:
@@ -127,7 +132,8 @@ def test_the_database_adds_up_the_same_figures_as_the_rows_do(database_url: str)
     import random
 
     from hotline.db.models import Call as CallModel
-    from hotline.reports import CallSums, day_sums
+    from hotline.report_queries import day_sums
+    from hotline.reports import CallSums
     tz = ZoneInfo("Asia/Ho_Chi_Minh")
     sessions = open_database(database_url)
     rng = random.Random(7)
@@ -163,7 +169,8 @@ def test_the_database_counts_the_same_ticket_figures_as_the_rows_do(database_url
     import random
 
     from hotline.db.models import Ticket
-    from hotline.reports import load_ticket_rows, ticket_figures, ticket_figures_sql
+    from hotline.report_queries import load_ticket_rows, ticket_day_sums, ticket_figures_sql
+    from hotline.reports import period_key, ticket_figures, ticket_periods
     tz = ZoneInfo("Asia/Ho_Chi_Minh")
     sessions = open_database(database_url)
     rng = random.Random(11)
@@ -182,3 +189,10 @@ def test_the_database_counts_the_same_ticket_figures_as_the_rows_do(database_url
     rows = load_ticket_rows(sessions, date(2026, 11, 1), date(2026, 11, 10), tz)
     assert 0 < len(rows) < 300
     assert ticket_figures_sql(sessions, date(2026, 11, 1), date(2026, 11, 10), tz, now) == ticket_figures(rows, now)
+    by_day = ticket_day_sums(sessions, date(2026, 11, 1), date(2026, 11, 10), tz, now)
+    per_day = ticket_periods(rows, now, period_key("day", tz), "day")
+    assert [{"day": d, **sums.figures()} for d, sums in by_day.items()] == per_day and len(per_day) == 10
+    weeks = ticket_periods(rows, now, period_key("week", tz), "week")
+    assert [w["week"] for w in weeks] == ["2026-W44", "2026-W45", "2026-W46"]
+    assert sum(w["received"] for w in weeks) == len(rows)
+    assert sum(w["by_channel"].get("voicemail", 0) for w in weeks) == sum(r.channel == "voicemail" for r in rows)
