@@ -33,7 +33,8 @@ CHANNEL = {"phone": "Điện thoại", "voicemail": "Hộp thư thoại", "web":
 #: TicketEvent.action: a line of a ticket's timeline.
 TICKET_EVENT = {
     "created": "Tạo phiếu", "transcribed": "Chuyển lời nói thành chữ", "no_speech": "Lời nhắn không có tiếng nói",
-    "transcribe_again": "Chuyển lại lời nói thành chữ", T.ASSIGNED: "Chuyển cơ quan", T.IN_PROGRESS: "Nhận xử lý",
+    "transcribe_again": "Chuyển lại lời nói thành chữ", "transcription_failed": "Không chuyển được lời nói thành chữ",
+    T.ASSIGNED: "Chuyển cơ quan", T.IN_PROGRESS: "Nhận xử lý",
     T.ANSWERED: "Trả lời", T.CLOSED: "Đóng phiếu", T.OUT_OF_SCOPE: "Không thuộc phạm vi",
     T.DUPLICATE: "Trùng lặp", "deadline": "Đổi hạn", "category": "Đổi lĩnh vực", "notified": "Gửi thư cho cơ quan",
     "remind_50": "Nhắc hạn 50 %", "remind_80": "Nhắc hạn 80 %", "escalate": "Báo giám sát: quá hạn",

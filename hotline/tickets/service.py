@@ -40,6 +40,7 @@ MOVES: dict[str, tuple[str, ...]] = {
 STATUS_VI = TICKET_STATUS          # the one table of labels: hotline/labels.py
 WAITING_CONTENT = "(Lời nhắn thoại đang chờ chuyển thành văn bản.)"
 NO_SPEECH_CONTENT = "(Lời nhắn thoại không có tiếng nói.)"
+FAILED_CONTENT = "(Không chuyển được lời nhắn thoại thành văn bản: hãy nghe lời nhắn.)"
 _CODE_TRIES = 20
 
 
@@ -332,7 +333,8 @@ def _full() -> Any:
 def _voicemail_content(vm: Voicemail) -> str:
     if vm.status == VoicemailStatus.TRANSCRIBED and vm.transcript:
         return vm.transcript
-    return NO_SPEECH_CONTENT if vm.status == VoicemailStatus.NO_SPEECH else WAITING_CONTENT
+    return {VoicemailStatus.NO_SPEECH: NO_SPEECH_CONTENT, VoicemailStatus.FAILED: FAILED_CONTENT}.get(
+        vm.status, WAITING_CONTENT)
 
 
 def _iso(value: datetime | None) -> str | None:

@@ -27,6 +27,8 @@ LIVE = {s.value for s in (JobStatus.QUEUED, JobStatus.STARTED, JobStatus.SCHEDUL
 JOBS = "hotline.worker.jobs"
 #: A job that failed every retry (the SMTP server down, say) is tried again by the sweep after this.
 FAILED_COOLDOWN = timedelta(minutes=15)
+#: Seconds between a notification's or milestone's failed run and its next retry (3 retries).
+RETRY_INTERVALS = (10, 60, 300)
 
 
 class Enqueued(IntEnum):
@@ -46,12 +48,16 @@ class JobQueue:
     """Enqueue transcriptions, notifications and deadline milestones."""
 
     def __init__(self, connection: redis.Redis, name: str, sessions: sessionmaker[Session],
-                 offset_seconds: Callable[[], float], deadlines: DeadlineClock) -> None:
+                 offset_seconds: Callable[[], float], deadlines: DeadlineClock, *,
+                 retry_intervals: tuple[int, ...] = RETRY_INTERVALS,
+                 real_now: Callable[[], datetime] = lambda: datetime.now(UTC)) -> None:
         self.connection = connection
         self.queue = Queue(name, connection=connection)
         self.sessions = sessions
         self.offset_seconds = offset_seconds      # hotline clock minus real clock (HOTLINE_FAKE_NOW)
         self.deadlines = deadlines
+        self.retry_intervals = retry_intervals
+        self.real_now = real_now                  # the real clock RQ stamps jobs with (FAILED_COOLDOWN)
 
     def job_status(self, job_id: str) -> str | None:
         return self._job_status(job_id)[0]
@@ -85,6 +91,10 @@ class JobQueue:
         with self.sessions.begin() as s:      # counted once it is really queued
             s.execute(update(Voicemail).where(Voicemail.id == voicemail_id).values(attempts=attempt))
         return Enqueued.NEW
+
+    def transcription_live(self, voicemail_id: int, attempt: int) -> bool:
+        """Whether the job of the voicemail's ``attempt`` is waiting, running or scheduled (False: over, or lost)."""
+        return self.job_status(_transcribe_id(voicemail_id, attempt)) in LIVE
 
     def _attempts(self, voicemail_id: int) -> int:
         with self.sessions() as s:
@@ -121,10 +131,11 @@ class JobQueue:
             status, ended = self._job_status(job_id)
             if status in LIVE:
                 return Enqueued.ALREADY
-            if status == JobStatus.FAILED.value and ended and datetime.now(UTC) - ended < FAILED_COOLDOWN:
+            if status == JobStatus.FAILED.value and ended and self.real_now() - ended < FAILED_COOLDOWN:
                 return Enqueued.ALREADY     # every retry failed just now: not again at every sweep
+            retry = Retry(max=len(self.retry_intervals), interval=list(self.retry_intervals))
             kwargs: dict[str, Any] = {"job_id": job_id, "result_ttl": 86400, "failure_ttl": 7 * 86400,
-                                      "retry": Retry(max=3, interval=[10, 60, 300])}
+                                      "retry": retry}
             if at is None:
                 self.queue.enqueue(func, *args, **kwargs)
             else:

@@ -1,16 +1,21 @@
 """The RQ worker class `hotline up` runs: ``rq worker --with-scheduler --worker-class
 hotline.worker.rqworker.HotlineWorker``.
 
-A SimpleWorker (jobs run in this process, no fork per job), so the Vosk model is loaded
-once, when the worker starts, and every job uses it. Between jobs it sweeps the database
-for work Redis lost (``hotline.worker.sweep``), every [transcription] sweep_seconds.
+A SimpleWorker (jobs run in this process, no fork per job), so the speech engine is loaded
+once, when the worker starts, and every job uses it. Redis going away never stops it: RQ's own
+wait for a job retries a lost connection, but not the state it writes before waiting; that write
+is retried here (seen: a worker that quit when Redis stopped a second after it started).
+Between jobs it sweeps the database for work Redis lost (``hotline.worker.sweep``), every
+[transcription] sweep_seconds.
 """
 from __future__ import annotations
 
 import logging
 import sys
+import time
 from typing import Any
 
+import redis
 from rq.worker import SimpleWorker
 
 from ..context import setup_logging
@@ -34,6 +39,17 @@ class HotlineWorker(SimpleWorker):
         super().__init__(*args, **kwargs)
         if self.runtime.engine() is None:   # the engine, once, before the first job
             log.warning("no speech engine: %s; messages wait for transcription", self.runtime.engine_error)
+
+    def dequeue_job_and_maintain_ttl(self, timeout: int | None, max_idle_time: int | None = None) -> Any:
+        """RQ's wait for a job, again and again while Redis does not answer (backing off to 2 s)."""
+        wait = 0.5
+        while True:
+            try:
+                return super().dequeue_job_and_maintain_ttl(timeout, max_idle_time)
+            except (redis.exceptions.ConnectionError, redis.exceptions.TimeoutError) as exc:
+                log.warning("Redis does not answer (%s); trying again in %.1f s", exc, wait)
+                time.sleep(wait)
+                wait = min(wait * 2, self.max_connection_wait_time)
 
     @property
     def dequeue_timeout(self) -> int:

@@ -33,7 +33,7 @@ class Runtime:
     _engine: Engine | None = None
     engine_error: str | None = None    # why the engine is not loaded (the message waits, and says so)
     _lock: threading.Lock = field(default_factory=threading.Lock)
-    retention_ran_at: float = 0.0      # monotonic: the retention pass runs at most once an hour
+    retention_ran_at: float | None = None   # monotonic: the retention pass runs at most once an hour
 
     @classmethod
     def build(cls, ctx: Context) -> Runtime:

@@ -38,7 +38,8 @@ def sweep(rt: Runtime) -> dict[str, int]:
             if stale:
                 log.warning("voicemail=%s: its job stopped renewing its lease; queueing it again", voicemail_id)
             counts["transcriptions"] += rt.jobs.transcription(voicemail_id, attempts, stale) == Enqueued.NEW
-        counts["failed"] = vms.exhausted(max_attempts)
+        counts["failed"] = sum(vms.give_up(voicemail_id) for voicemail_id, attempts, stale in vms.spent(max_attempts)
+                               if stale or not rt.jobs.transcription_live(voicemail_id, attempts))
     now = rt.now()
     for ticket in _open_tickets(rt):
         if ticket.status == TicketStatus.ASSIGNED and ticket.notified_at is None:
@@ -47,7 +48,8 @@ def sweep(rt: Runtime) -> dict[str, int]:
             if at <= now and getattr(ticket, FLAGS[name]) is None:
                 counts["milestones"] += rt.jobs.milestone_now({"id": ticket.id}, name, at) == Enqueued.NEW
     days = rt.ctx.settings.recordings.retention_days
-    if days > 0 and time.monotonic() - rt.retention_ran_at >= RETENTION_EVERY:
+    last = rt.retention_ran_at      # None: not yet in this process (monotonic time may start near 0 at boot)
+    if days > 0 and (last is None or time.monotonic() - last >= RETENTION_EVERY):
         rt.retention_ran_at = time.monotonic()
         counts["purged"] = len(purge_recordings(rt.sessions, Path(rt.ctx.settings.paths.recordings_root), now, days))
     if any(counts.values()):

@@ -11,15 +11,18 @@ from collections.abc import Callable
 from dataclasses import dataclass
 from datetime import datetime, timedelta
 from pathlib import Path
+from typing import Any
 
-from sqlalchemy import and_, or_, select, update
+from sqlalchemy import and_, func, or_, select, update
 from sqlalchemy.orm import Session, sessionmaker
 
 from ..db.models import Ticket, TicketEvent, Voicemail, VoicemailStatus
 from ..speech.transcript import Transcript
-from ..tickets.service import NO_SPEECH_CONTENT, WAITING_CONTENT
+from ..tickets.service import FAILED_CONTENT, NO_SPEECH_CONTENT, WAITING_CONTENT
 
 S = VoicemailStatus
+#: Why a message failed whose last job stopped renewing its claim (its worker was killed or stopped).
+STOPPED = "the last attempt stopped without finishing (its worker was killed or stopped)"
 
 
 @dataclass(frozen=True)
@@ -58,10 +61,12 @@ class VoicemailStore:
                       .values(lease_until=self.now() + self.lease))
 
     def release(self, voicemail_id: int, error: str, failed: bool = False) -> None:
-        """Give the message back (still pending, with why), or mark it failed for good."""
+        """Give the message back (still pending, with why), or mark it failed for good (its ticket says so)."""
         with self.sessions.begin() as s:
-            s.execute(update(Voicemail).where(Voicemail.id == voicemail_id, Voicemail.status.in_(S.WAITING))
-                      .values(status=S.FAILED if failed else S.PENDING, lease_until=None, error=error[:2000]))
+            done = s.execute(update(Voicemail).where(Voicemail.id == voicemail_id, Voicemail.status.in_(S.WAITING))
+                             .values(status=S.FAILED if failed else S.PENDING, lease_until=None, error=error[:2000]))
+            if failed and done.rowcount == 1:  # type: ignore[attr-defined]
+                self._failed_on_ticket(s, voicemail_id, error)
 
     def finish(self, voicemail_id: int, result: Transcript, model: str) -> tuple[str, str | None]:
         """Store the transcript on the voicemail and its ticket; returns (status, ticket code)."""
@@ -70,7 +75,7 @@ class VoicemailStore:
         with self.sessions.begin() as s:
             vm = s.get(Voicemail, voicemail_id)
             assert vm is not None
-            machine_text = ("", WAITING_CONTENT, NO_SPEECH_CONTENT, vm.transcript)   # not an operator's own
+            machine_text = ("", WAITING_CONTENT, NO_SPEECH_CONTENT, FAILED_CONTENT, vm.transcript)   # not an operator's
             vm.status, vm.transcript, vm.words, vm.confidence = status, result.text, result.words, result.confidence
             vm.transcript_raw = result.raw_text
             vm.model, vm.transcribed_at, vm.lease_until, vm.error = model, now, None, None
@@ -95,14 +100,43 @@ class VoicemailStore:
                  .order_by(Voicemail.id).limit(limit))
             return [(row[0], row[1], bool(row[2])) for row in s.execute(q)]
 
-    def exhausted(self, max_attempts: int) -> int:
-        """Mark failed the messages every attempt failed on (their audio and ticket stay); returns how many."""
+    def spent(self, max_attempts: int, limit: int = 200) -> list[tuple[int, int, bool]]:
+        """(id, attempts, stale) of messages with every attempt queued or run and no transcript: pending after
+        a failed attempt, or held by a job whose lease ran out (stale). The sweep gives up on those whose last
+        job is over (``give_up``); a last attempt still waiting in the queue runs first."""
+        now = self.now()
+        with self.sessions() as s:
+            q = (select(Voicemail.id, Voicemail.attempts, Voicemail.status == S.TRANSCRIBING)
+                 .where(Voicemail.attempts >= max_attempts, self._spent(now)).order_by(Voicemail.id).limit(limit))
+            return [(row[0], row[1], bool(row[2])) for row in s.execute(q)]
+
+    def give_up(self, voicemail_id: int) -> bool:
+        """Mark failed a message whose last attempt is over (its audio and ticket stay, and the ticket says so)."""
+        now = self.now()
         with self.sessions.begin() as s:
-            done = s.execute(update(Voicemail).where(Voicemail.status == S.PENDING,
-                                                     Voicemail.attempts >= max_attempts,
-                                                     Voicemail.error.is_not(None))
-                             .values(status=S.FAILED))
-            return int(done.rowcount)  # type: ignore[attr-defined]
+            done = s.execute(update(Voicemail).where(Voicemail.id == voicemail_id, self._spent(now))
+                             .values(status=S.FAILED, lease_until=None,
+                                     error=func.coalesce(Voicemail.error, STOPPED)))
+            if done.rowcount != 1:  # type: ignore[attr-defined]
+                return False
+            self._failed_on_ticket(s, voicemail_id, s.scalar(select(Voicemail.error)
+                                                             .where(Voicemail.id == voicemail_id)) or "")
+            return True
+
+    @staticmethod
+    def _spent(now: datetime) -> Any:
+        return or_(and_(Voicemail.status == S.PENDING, Voicemail.error.is_not(None)),
+                   and_(Voicemail.status == S.TRANSCRIBING, Voicemail.lease_until < now))
+
+    def _failed_on_ticket(self, s: Session, voicemail_id: int, error: str) -> None:
+        """The ticket of a message that cannot be transcribed says so (unless an operator wrote its text)."""
+        ticket = s.scalar(select(Ticket).where(Ticket.voicemail_id == voicemail_id))
+        if ticket is None:
+            return
+        if ticket.content in ("", WAITING_CONTENT):
+            ticket.content = FAILED_CONTENT
+        s.add(TicketEvent(ticket=ticket, at=self.now(), actor="worker", action="transcription_failed",
+                          detail={"error": error[:500]}))
 
     def without_ticket(self, limit: int = 200) -> list[int]:
         """Messages (not too short) that have no ticket yet: the app died between the two writes."""

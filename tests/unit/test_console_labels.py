@@ -59,7 +59,8 @@ def test_every_code_the_hotline_writes_has_a_vietnamese_label() -> None:
     # Call.queue_outcome: the flow engine's (answered, timeout, empty, message) and the monitor's (abandoned).
     assert set(LABELS["queue_outcome"]) == {"answered", "abandoned", "timeout", "empty", "message"}
     assert set(TICKET_EVENT) >= {*FLAGS, *(set(TicketStatus.ALL) - {TicketStatus.NEW}), "created", "transcribed",
-                                 "no_speech", "transcribe_again", "deadline", "category", "notified"}
+                                 "no_speech", "transcribe_again", "transcription_failed", "deadline", "category",
+                                 "notified"}
     for kind, table in LABELS.items():
         for code, text in table.items():
             assert text.strip() and text != code and not RAW.search(text), (kind, code, text)
