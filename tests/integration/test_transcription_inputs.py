@@ -89,7 +89,12 @@ def _transcribe(stack: Stack, call_id: str, wav: Path, timeout: float = 120) -> 
     def finished() -> dict | None:
         t = ticket_of(stack, call_id)
         return t if t and t["voicemail"]["status"] not in ("pending", "transcribing") else None
-    return wait_for(finished, timeout, f"the worker to finish {call_id}")
+    found = wait_for(finished, timeout, f"the worker to finish {call_id}")
+    # Read the ticket again: SQLite gives each SELECT the newest commit, so the poll may have read the
+    # ticket just before the worker's commit and its voicemail just after.
+    ticket = stack.ctx.tickets(stack.repo.sessions).get(found["code"])
+    assert ticket is not None
+    return ticket
 
 
 @pytest.mark.parametrize("name", sorted(SPEECH))
