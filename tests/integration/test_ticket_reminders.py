@@ -11,7 +11,6 @@ from __future__ import annotations
 import hashlib
 import math
 import os
-import shutil
 import signal
 import socket
 import subprocess
@@ -38,6 +37,7 @@ from hotline.clock import fake_clock_env
 from hotline.context import load_context
 from hotline.db.repository import AudioFacts, CallRepository
 from hotline.worker.runtime import Runtime
+from tests.support.redis_server import redis_server
 from tests.support.stack import wait_for
 
 ROOT = Path(__file__).resolve().parents[2]
@@ -100,32 +100,8 @@ def reminders_dir(tmp_path_factory: pytest.TempPathFactory) -> Path:
 @pytest.fixture(scope="module")
 def redis_url(reminders_dir: Path) -> Iterator[str]:
     """A Redis server of this module's own (the machine's one on 6379 is never touched)."""
-    if shutil.which("redis-server") is None:
-        pytest.fail("redis-server is missing: scripts/bootstrap installs it")
-    port = _free_port()
-    url = f"redis://127.0.0.1:{port}/0"
-    log = (reminders_dir / "redis.log").open("ab")
-    proc = subprocess.Popen(["redis-server", "--bind", "127.0.0.1", "--port", str(port), "--save", "",
-                             "--appendonly", "no", "--dir", str(reminders_dir)],
-                            stdout=log, stderr=subprocess.STDOUT, start_new_session=True)
-    client = redis.Redis.from_url(url, socket_connect_timeout=1)
-
-    def answers() -> bool:
-        if proc.poll() is not None:
-            pytest.fail(f"redis-server exited: see {reminders_dir / 'redis.log'}")
-        try:
-            return bool(client.ping())
-        except redis.RedisError:
-            return False
-
-    try:
-        wait_for(answers, 15, f"Redis on port {port}")
+    with redis_server(reminders_dir) as url:
         yield url
-    finally:
-        client.close()
-        proc.terminate()
-        proc.wait(timeout=15)
-        log.close()
 
 
 @pytest.fixture(scope="module")
