@@ -9,15 +9,16 @@ from pathlib import Path
 from hotline.db.repository import AudioFacts
 
 
-def wav_complete(path: Path) -> bool:
-    """True when the WAV header's sizes agree with the file: the writer has closed it."""
+def wav_complete(path: Path, *, allow_empty: bool = False) -> bool:
+    """True when the WAV header's sizes agree with the file: the writer has closed it. A file with
+    no audio at all looks like one just opened: ``allow_empty`` when its writer said it closed it."""
     try:
         with path.open("rb") as f:
             head = f.read(12)
             if len(head) < 12 or head[:4] != b"RIFF" or head[8:12] != b"WAVE":
                 return False
             riff_size = struct.unpack("<I", head[4:8])[0]
-        return riff_size + 8 == path.stat().st_size and riff_size > 36
+        return riff_size + 8 == path.stat().st_size and (riff_size > 36 or (allow_empty and riff_size == 36))
     except OSError:
         return False
 
@@ -44,11 +45,11 @@ def audio_facts(path: Path, root: Path) -> AudioFacts:
                       sha256=digest, size=path.stat().st_size)
 
 
-def wait_complete(path: Path, timeout: float) -> bool:
+def wait_complete(path: Path, timeout: float, *, allow_empty: bool = False) -> bool:
     """Poll (blocking; run in a thread) until ``path`` is a closed WAV, or the deadline passes."""
     deadline = time.monotonic() + timeout
     while time.monotonic() < deadline:
-        if wav_complete(path):
+        if wav_complete(path, allow_empty=allow_empty):
             return True
         time.sleep(0.05)
-    return wav_complete(path)
+    return wav_complete(path, allow_empty=allow_empty)

@@ -55,6 +55,8 @@ class Call:
         self.voicemail_max: float = 0.0
         self.voicemail_ended_by = "hangup"
         self.voicemail_saved = False
+        self.message: fe.VoicemailDone | None = None    # how the message ended, once it is settled
+        self._recording_reported = asyncio.Event()      # Asterisk said the recording ended
         self._saving: asyncio.Task[None] | None = None
         self.desk_channel: str | None = None
         self.bridge_id: str | None = None
@@ -211,11 +213,16 @@ class Call:
         seconds = max_seconds or self.s.settings.voicemail.max_seconds
         self.recording_name = self.s.voicemail_name(self.rec_file)
         self.voicemail_max = seconds
-        await self.ari.record(self.channel_id, self.recording_name, max_seconds=seconds, beep=True)
+        try:
+            await self.ari.record(self.channel_id, self.recording_name, max_seconds=seconds, beep=True)
+        except AriError:
+            self.recording_name = None      # the caller left first: no recording, nothing to wait for
+            raise
 
     def recording_finished(self, name: str, duration: float | None, failed: bool) -> None:
-        if name != self.recording_name:
+        if name != self.recording_name or self._recording_reported.is_set():
             return
+        self._recording_reported.set()
         if failed:
             ended_by = "failed"
         elif self.voicemail_ended_by == "pound":
@@ -225,20 +232,50 @@ class Call:
         else:
             ended_by = "hangup"
         self.voicemail_ended_by = ended_by
-        if ended_by in ("pound", "max_duration"):   # the caller is still there: save now, read the code back
-            self._saving = asyncio.create_task(self._save_then_tell(ended_by), name=f"save-{self.call_id}")
-        else:
-            self.post(fe.VoicemailDone(ended_by))
+        # Asterisk gives a duration only once it has opened the message file: none, and the caller
+        # left during the beep (no file will ever come); one, and the file is already closed.
+        self._saving = asyncio.create_task(self._save_message(ended_by, on_disk=duration is not None),
+                                           name=f"save-{self.call_id}")
 
-    async def _save_then_tell(self, ended_by: str) -> None:
-        code = None
-        try:
-            saved = await self.s.save_voicemail(self.call_id, self.recording_name or "", ended_by)
-            self.voicemail_saved = saved is not None
-            code = saved.ticket_code if saved else None
-        except Exception:
-            log.exception("call=%s message not saved yet; it is saved again at hangup", self.call_id)
-        self.post(fe.VoicemailDone(ended_by, ticket_code=code or ""))
+    async def _save_message(self, ended_by: str, on_disk: bool | None) -> None:
+        """Log the message (a ticket at once), then tell the flow: the code to read back to a caller
+        still on the line, or that there was no message at all. ``on_disk`` None: not reported by
+        Asterisk, wait for the file to be closed."""
+        saved, recorded = None, on_disk is not False
+        if recorded:
+            try:
+                saved = await self.s.save_voicemail(self.call_id, self.recording_name or "", ended_by,
+                                                    closed=on_disk is True)
+                recorded = saved is not None
+            except Exception:
+                log.exception("call=%s message not saved yet; it is saved again at hangup", self.call_id)
+        else:
+            log.info("call=%s no message: the caller left before the beep ended", self.call_id)
+        self.voicemail_saved = saved is not None
+        self.message = fe.VoicemailDone(ended_by, ticket_code=(saved.ticket_code or "") if saved else "",
+                                        recorded=recorded)
+        self.post(self.message)
+
+    async def _settle_message(self, state: fe.CallState | None) -> fe.CallState | None:
+        """At the end of a call that recorded a message: save it if not yet done and, if the caller left
+        before the flow heard how it ended, let the engine say what the call became."""
+        if not self.recording_name:
+            return state
+        if not self._recording_reported.is_set():   # the hangup came first: the report follows at once
+            with contextlib.suppress(TimeoutError):
+                await asyncio.wait_for(self._recording_reported.wait(), self.s.recording_report_wait)
+        if self._saving is None:    # never reported (a message recorded before a restart): the disk says
+            self._saving = asyncio.create_task(self._save_message(self.voicemail_ended_by, on_disk=None))
+        await self._saving
+        if self.message is not None and self.message.recorded and not self.voicemail_saved:
+            try:
+                self.voicemail_saved = await self.s.save_voicemail(
+                    self.call_id, self.recording_name, self.voicemail_ended_by) is not None
+            except Exception:    # the call is closed all the same; the file stays on disk
+                log.exception("call=%s message not saved", self.call_id)
+        if state is not None and state.phase == "voicemail" and self.message is not None:
+            state, _ = self.s.engine.handle(state, self.message)
+        return state
 
     # -- transfer ---------------------------------------------------------------------
     async def _transfer(self, agency: Any) -> None:
@@ -308,17 +345,19 @@ class Call:
         if not self.in_dialplan or self.ended_at is None:
             with contextlib.suppress(AriError):
                 await self.ari.hangup(self.channel_id)
-        state = self.state
+        self._take_hangup_time()
+        state = await self._settle_message(self.state)
         disposition = state.disposition if state else fe.ABANDONED_IVR
-        if self._saving is not None:
-            await self._saving
-        if self.recording_name:
-            if self.voicemail_saved or await self.s.save_voicemail(self.call_id, self.recording_name,
-                                                                   self.voicemail_ended_by):
-                disposition = fe.VOICEMAIL
         await self.s.end_call(self.call_id, disposition, self.rec_file, self.ended_at)
         log.info("call=%s ended: %s", self.call_id, disposition)
         self.done.set()
+
+    def _take_hangup_time(self) -> None:
+        """The flow ended by itself (it hung up): the caller's hangup, if already queued, says when."""
+        while self.ended_at is None and not self.queue.empty():
+            item = self.queue.get_nowait()
+            if isinstance(item, CallerHungUp):
+                self.ended_at = item.at
 
 
 def _describe(item: Any) -> str:

@@ -21,6 +21,8 @@ from .client import AriClient
 
 log = logging.getLogger("ari_app.services")
 
+CLOSED_FILE_WAIT = 1.0    # a file Asterisk said it closed: only its header's last write may lag
+
 
 class CallLog:
     """Writes to the call log in order, off the event loop, without making the caller wait."""
@@ -94,7 +96,8 @@ class CallServices:
     tickets: TicketService
     jobs: JobQueue
     sounds_dir: Path | None = None     # app_queue's Vietnamese sounds: digits/0 … digits/9
-    file_wait: float = 15.0
+    file_wait: float = 15.0            # for a file nobody said was closed (MixMonitor's, an adopted message)
+    recording_report_wait: float = 2.0  # for Asterisk's word that a message ended, once the caller hung up
     _background: set[asyncio.Task[None]] = field(default_factory=set)
 
     def from_real(self, epoch: float) -> datetime:
@@ -127,11 +130,21 @@ class CallServices:
     def voicemail_path(self, name: str) -> Path:
         return self.recordings_root / f"{name}.wav"
 
-    async def save_voicemail(self, call_id: str, name: str, ended_by: str) -> SavedMessage | None:
+    async def save_voicemail(self, call_id: str, name: str, ended_by: str, *,
+                             closed: bool = False) -> SavedMessage | None:
         """Log the message once its file is closed (the file is kept whatever it holds), make it a
-        ticket at once, and queue its transcription. None when there is no file at all."""
+        ticket at once, and queue its transcription. None when there is no file at all.
+
+        Args:
+            closed: Asterisk reported the recording finished, so the file is complete as it is
+                (even with no audio in it): nothing to wait for.
+        """
         path = self.voicemail_path(name)
-        if not await asyncio.to_thread(audio.wait_complete, path, self.file_wait):
+        if closed and not await asyncio.to_thread(path.exists):
+            log.warning("call=%s no message file at %s", call_id, path)
+            return None
+        wait = CLOSED_FILE_WAIT if closed else self.file_wait
+        if not await asyncio.to_thread(audio.wait_complete, path, wait, allow_empty=closed):
             if not path.exists():
                 log.warning("call=%s no message file at %s", call_id, path)
                 return None

@@ -71,8 +71,9 @@ class BridgeEnded:
 
 @dataclass(frozen=True)
 class VoicemailDone:
-    ended_by: str             # "pound", "max_duration", "hangup"
+    ended_by: str             # "pound", "max_duration", "hangup", "failed"
     ticket_code: str = ""     # the message's ticket, when it was saved while the caller is still on
+    recorded: bool = True     # False: no message file at all (the caller left during the beep)
 
 
 @dataclass(frozen=True)
@@ -423,6 +424,8 @@ class FlowEngine:
     def _voicemail_done(self, node: Node, state: CallState, event: VoicemailDone) -> Step:
         if state.phase != "voicemail":
             return state, []
+        if not event.recorded:    # no message: the disposition stays (closed_hours, to_queue…)
+            return replace(state, phase="done"), [Hangup()]
         state = replace(state, disposition=VOICEMAIL)
         prompts = [*_code_readback(node, event.ticket_code)] if isinstance(node, VoicemailNode) else []
         after = getattr(node, "after_prompt", None)

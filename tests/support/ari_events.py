@@ -62,3 +62,11 @@ class AriEvents:
             if event.get("type") == "PlaybackStarted" and playback.get("target_uri") == f"channel:{channel_id}":
                 out.append(str(playback.get("media_uri", "")))
         return out
+
+    def of_channel(self, channel_id: str, kind: str) -> list[dict[str, Any]]:
+        """The events of type ``kind`` about ``channel_id``: the channel's own, and its recordings' and
+        playbacks' (whose target is the channel), in the order Asterisk sent them."""
+        target = f"channel:{channel_id}"
+        return [event for event in list(self.events) if event.get("type") == kind and (
+            (event.get("channel") or {}).get("id") == channel_id
+            or (event.get("recording") or event.get("playback") or {}).get("target_uri") == target)]

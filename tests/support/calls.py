@@ -21,6 +21,15 @@ def menu_starts(stack: Stack) -> float:
     return prompt_seconds(stack, "welcome", "recording_notice") + 1.0
 
 
+ANSWER_MEDIA_WAIT = 0.5   # Answer() waits this long for the caller's media, which a silent SIPp caller never sends
+
+
+def beep_starts(stack: Stack) -> float:
+    """Seconds after answer when a closed-hours caller starts to hear the beep (Asterisk's own,
+    about 0.45 s) before the message is recorded; on a loaded machine, a little later."""
+    return ANSWER_MEDIA_WAIT + prompt_seconds(stack, "welcome", "recording_notice", "closed_hours", "leave_message")
+
+
 def recording_starts(stack: Stack) -> float:
     """Seconds after answer when a closed-hours caller may speak (after the beep)."""
     return prompt_seconds(stack, "welcome", "recording_notice", "closed_hours", "leave_message") + 2.0

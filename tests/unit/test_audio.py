@@ -32,3 +32,11 @@ def test_wav_still_being_written_is_not_complete(tmp_path: Path) -> None:
     path.write_bytes(bytes(data) + b"\x00" * 320)
     assert not wav_complete(path)
     assert not wav_complete(tmp_path / "missing.wav")
+
+
+def test_closed_wav_without_audio_is_complete_only_when_its_writer_said_so(tmp_path: Path) -> None:
+    path = write_wav(tmp_path / "empty.wav", 0.0)     # a caller who hung up right after the beep
+    assert path.stat().st_size == 44
+    assert not wav_complete(path)                     # looks like a file just opened
+    assert wav_complete(path, allow_empty=True)       # Asterisk reported the recording finished
+    assert wav_duration(path) == 0.0

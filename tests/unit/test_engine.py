@@ -86,6 +86,29 @@ def test_message_ended_by_hanging_up_plays_nothing() -> None:
     assert actions == [fe.Hangup()] and state.disposition == fe.VOICEMAIL
 
 
+@pytest.mark.parametrize("ended_by", ["hangup", "failed"])
+def test_no_message_file_keeps_the_closed_hours_disposition(ended_by: str) -> None:
+    state, _ = run(make("weekend"), fe.PromptsDone(), fe.PromptsDone(), fe.PromptsDone())
+    state, actions = make("weekend").handle(state, fe.VoicemailDone(ended_by, recorded=False))
+    assert actions == [fe.Hangup()]      # never "message saved" when there is none
+    assert state.disposition == fe.CLOSED_HOURS and state.phase == "done"
+
+
+def test_no_message_file_after_the_queue_keeps_to_queue() -> None:
+    engine = make()
+    state, _ = engine.handle(in_queue(engine), fe.QueueReturned("MESSAGE"))
+    state, _ = engine.handle(state, fe.PromptsDone())
+    assert state.phase == "voicemail"
+    state, actions = engine.handle(state, fe.VoicemailDone("hangup", recorded=False))
+    assert actions == [fe.Hangup()] and state.disposition == fe.TO_QUEUE
+
+
+def test_a_too_short_message_still_makes_the_call_a_voicemail() -> None:
+    state, _ = run(make("weekend"), fe.PromptsDone(), fe.PromptsDone(), fe.PromptsDone())
+    state, actions = make("weekend").handle(state, fe.VoicemailDone("hangup"))   # recorded, no ticket
+    assert actions == [fe.Hangup()] and state.disposition == fe.VOICEMAIL
+
+
 def test_key_during_menu_prompt_stops_it_and_goes_on() -> None:
     state, actions = run(make(), fe.PromptsDone(), fe.Digit("3"))
     assert fe.StopPlayback() in actions and fe.Note("main", keys="3") in actions
