@@ -9,8 +9,8 @@ from pathlib import Path
 from typing import Any
 
 from ari_app import audio
-from hotline.db.models import Disposition, VoicemailStatus
-from hotline.db.repository import CallRepository
+from hotline.adapters.db.models import Disposition, VoicemailStatus
+from hotline.adapters.db.repository import CallRepository
 
 from .server import Handler
 

@@ -7,10 +7,10 @@ import sys
 import threading
 from typing import Any
 
-from hotline.asterisk_config import prompts_dir
+from hotline.adapters.asterisk_config import prompts_dir
+from hotline.adapters.db.repository import CallRepository
 from hotline.context import load_context, setup_logging
-from hotline.db.repository import CallRepository
-from hotline.errors import HotlineError
+from hotline.domain.errors import HotlineError
 
 from .handlers import FallbackHandlers
 from .server import FastAGIServer

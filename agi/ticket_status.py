@@ -19,10 +19,10 @@ from typing import Any, Protocol
 
 from asterisk.agi import AGIError
 
-from hotline.flows.engine import TICKET_ERROR, TICKET_FAILED, TICKET_FOUND, TICKET_KEYS_SEPARATOR, TICKET_UNKNOWN
-from hotline.flows.model import Flow, TicketStatusNode
-from hotline.prompts import agency_prompt
-from hotline.tickets import codes
+from hotline.adapters.prompts import agency_prompt
+from hotline.domain.flows.engine import TICKET_ERROR, TICKET_FAILED, TICKET_FOUND, TICKET_KEYS_SEPARATOR, TICKET_UNKNOWN
+from hotline.domain.flows.model import Flow, TicketStatusNode
+from hotline.domain.tickets import codes
 
 from .server import Handler
 
@@ -33,7 +33,7 @@ KEYS_VAR = "TICKET_KEYS"
 
 
 class TicketLookup(Protocol):
-    """What the handler needs from the ticket service (``hotline.tickets.service.TicketService``)."""
+    """What the handler needs from the ticket service (``hotline.services.tickets.TicketService``)."""
 
     def phone_status(self, code: str) -> dict[str, Any] | None: ...
 

@@ -6,8 +6,8 @@ from collections.abc import Callable
 from datetime import datetime
 from typing import Any
 
-from hotline.db.repository import CallRepository
-from hotline.transfers import dial_outcome
+from hotline.adapters.db.repository import CallRepository
+from hotline.services.transfers import dial_outcome
 
 from .server import Handler
 

@@ -10,8 +10,8 @@ from typing import Any
 
 import aiohttp
 
-from hotline.flows import engine as fe
-from hotline.flows.model import TicketStatusNode
+from hotline.domain.flows import engine as fe
+from hotline.domain.flows.model import TicketStatusNode
 
 from .call import Call, CallerHungUp
 from .client import AriClient, AriError

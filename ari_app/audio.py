@@ -6,7 +6,7 @@ import struct
 import time
 from pathlib import Path
 
-from hotline.db.repository import AudioFacts
+from hotline.adapters.db.repository import AudioFacts
 
 
 def wav_complete(path: Path, *, allow_empty: bool = False) -> bool:

@@ -15,7 +15,7 @@ from datetime import datetime
 from pathlib import Path
 from typing import Any
 
-from hotline.flows import engine as fe
+from hotline.domain.flows import engine as fe
 
 from .client import AriClient, AriError
 from .services import CallServices

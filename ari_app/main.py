@@ -6,12 +6,12 @@ import logging
 import signal
 import sys
 
-from hotline.asterisk_config import sounds_dir
+from hotline.adapters.asterisk_config import sounds_dir
+from hotline.adapters.db.repository import CallRepository
+from hotline.adapters.jobqueue import JobQueue, connect
 from hotline.context import load_context, setup_logging
-from hotline.db.repository import CallRepository
-from hotline.errors import HotlineError
-from hotline.flows.engine import FlowEngine
-from hotline.worker.queue import JobQueue, connect
+from hotline.domain.errors import HotlineError
+from hotline.domain.flows.engine import FlowEngine
 
 from .app import HotlineApp
 from .client import AriClient

@@ -16,9 +16,9 @@ from datetime import timedelta
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
-from hotline.db.models import Disposition, VoicemailStatus
-from hotline.flows import engine as fe
-from hotline.flows.model import VoicemailNode
+from hotline.adapters.db.models import Disposition, VoicemailStatus
+from hotline.domain.flows import engine as fe
+from hotline.domain.flows.model import VoicemailNode
 
 from . import audio
 from .call import TICKET_STATUS_CONTEXT

@@ -10,11 +10,11 @@ from datetime import datetime
 from pathlib import Path
 from typing import Any
 
-from hotline.db.models import VoicemailStatus
-from hotline.db.repository import CallRepository
-from hotline.flows.engine import FlowEngine
-from hotline.tickets.service import TicketService
-from hotline.worker.queue import JobQueue
+from hotline.adapters.db.models import VoicemailStatus
+from hotline.adapters.db.repository import CallRepository
+from hotline.adapters.jobqueue import JobQueue
+from hotline.domain.flows.engine import FlowEngine
+from hotline.services.tickets import TicketService
 
 from . import audio
 from .client import AriClient

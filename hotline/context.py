@@ -14,17 +14,17 @@ from typing import TYPE_CHECKING, Any
 
 from sqlalchemy.orm import Session, sessionmaker
 
-from .calendar import HolidayCalendar, HotlineHours
-from .clock import Clock, clock_from_env
-from .directory import Directory, load_directory
-from .flows.loader import load_flow
-from .flows.model import Flow
-from .secrets import Secrets, load_or_create_secrets
-from .settings import Settings, load_settings
-from .tickets.categories import Categories, load_categories
+from hotline.config.secrets import Secrets, load_or_create_secrets
+from hotline.config.settings import Settings, load_settings
+from hotline.domain.calendar import HolidayCalendar, HotlineHours
+from hotline.domain.clock import Clock, clock_from_env
+from hotline.domain.directory import Directory, load_directory
+from hotline.domain.flows.loader import load_flow
+from hotline.domain.flows.model import Flow
+from hotline.domain.tickets.categories import Categories, load_categories
 
 if TYPE_CHECKING:
-    from .tickets.service import TicketService
+    from hotline.services.tickets import TicketService
 
 
 @dataclass
@@ -38,13 +38,13 @@ class Context:
     categories: Categories
 
     def sessions(self, migrate: bool = True) -> sessionmaker[Session]:
-        from .db import open_database
+        from hotline.adapters.db import open_database
         return open_database(self.settings.database.url, migrate=migrate)
 
     def tickets(self, sessions: sessionmaker[Session] | None = None) -> TicketService:
         """The ticket service on ``sessions`` (default: a new migrated session factory)."""
-        from .tickets.deadlines import DeadlineClock
-        from .tickets.service import TicketService
+        from hotline.domain.tickets.deadlines import DeadlineClock
+        from hotline.services.tickets import TicketService
         s = self.settings
         return TicketService(sessions or self.sessions(), self.clock.now,
                              DeadlineClock(s.agency_hours, self.hours.calendar, s.tz), self.categories,

@@ -9,7 +9,7 @@ from dataclasses import dataclass, field
 from datetime import datetime, timedelta
 from typing import Any
 
-from hotline.db.models import Disposition
+from hotline.adapters.db.models import Disposition
 
 from .state import Event, number
 from .state import field as header

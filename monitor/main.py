@@ -12,7 +12,7 @@ from collections.abc import Callable
 import redis.asyncio as aioredis
 
 from hotline.context import load_context, setup_logging
-from hotline.errors import HotlineError
+from hotline.domain.errors import HotlineError
 
 from .listener import AmiListener
 from .publish import LivePublisher

@@ -8,7 +8,7 @@ from sqlalchemy import select
 from sqlalchemy.exc import SQLAlchemyError
 from sqlalchemy.orm import Session, sessionmaker
 
-from hotline.db.models import Call
+from hotline.adapters.db.models import Call
 
 from .facts import REPLACEABLE, CallUpdate
 

@@ -11,8 +11,8 @@ from flask import Blueprint, jsonify, request, send_file
 from flask_login import current_user
 from sqlalchemy import select
 
-from hotline.db.models import Call
-from hotline.db.repository import call_to_dict
+from hotline.adapters.db.models import Call
+from hotline.adapters.db.repository import call_to_dict
 
 from .auth import public, requires
 from .permissions import mask_number

@@ -13,7 +13,7 @@ from flask import Blueprint, Flask, abort, flash, jsonify, redirect, render_temp
 from flask_login import LoginManager, UserMixin, current_user, login_user, logout_user
 from werkzeug.wrappers import Response
 
-from hotline.users import ConsoleUser, first_admin_command
+from hotline.services.users import ConsoleUser, first_admin_command
 
 from .permissions import allowed, mask_number
 from .services import services

@@ -8,7 +8,7 @@ from flask import Flask, current_app, jsonify, render_template, request
 from flask_wtf.csrf import CSRFError
 from werkzeug.exceptions import HTTPException
 
-from hotline.labels import LABELS, label
+from hotline.domain.labels import LABELS, label
 
 from .services import services
 
@@ -62,7 +62,7 @@ def category_name(code: str | None) -> str:
 
 
 def vi(code: str | None, kind: str) -> str:
-    """``{{ call.disposition | vi('disposition') }}``: the code's label in hotline/labels.py."""
+    """``{{ call.disposition | vi('disposition') }}``: the code's label in hotline/domain/labels.py."""
     return label(kind, code)
 
 

@@ -7,8 +7,8 @@ from flask import Blueprint, abort, flash, jsonify, redirect, render_template, r
 from flask_login import current_user
 from werkzeug.wrappers import Response
 
-from hotline.errors import for_people
-from hotline.knowledge import ArticleError, KnowledgeBase
+from hotline.domain.errors import for_people
+from hotline.services.knowledge import ArticleError, KnowledgeBase
 
 from .auth import requires
 from .services import services

@@ -6,7 +6,7 @@ walks every route of the application against this table.
 """
 from __future__ import annotations
 
-from hotline.db.models import Role
+from hotline.adapters.db.models import Role
 
 OP, SUP, ADM, AG = Role.OPERATOR, Role.SUPERVISOR, Role.ADMIN, Role.AGENCY
 

@@ -14,13 +14,13 @@ from flask import Blueprint, Response, abort, jsonify, render_template, request
 from flask_login import current_user
 from sqlalchemy import select
 
-from hotline.db.models import Call
-from hotline.db.repository import CallRepository
-from hotline.errors import HotlineError, for_people
-from hotline.labels import PAUSE_REASON, label
-from hotline.operators import PAUSE_REASONS, OperatorService, operator_service
-from hotline.tickets.service import TicketError
-from hotline.transfers import TransferRequest, transfer_service
+from hotline.adapters.db.models import Call
+from hotline.adapters.db.repository import CallRepository
+from hotline.domain.errors import HotlineError, for_people
+from hotline.domain.labels import PAUSE_REASON, label
+from hotline.services.operators import PAUSE_REASONS, OperatorService, operator_service
+from hotline.services.tickets import TicketError
+from hotline.services.transfers import TransferRequest, transfer_service
 
 from .auth import requires
 from .filters import localtime

@@ -20,7 +20,7 @@ from flask_login import current_user
 from sqlalchemy import select
 from werkzeug.security import safe_join
 
-from hotline.db.models import Call, Recording, Ticket, Voicemail
+from hotline.adapters.db.models import Call, Recording, Ticket, Voicemail
 
 from .auth import requires
 from .services import services

@@ -1,7 +1,7 @@
 """The report as tables: the same tables on the page, in the CSV and in the XLSX (one sheet each).
 
 Everything a person reads is Vietnamese: periods ("25/11/2026", "Tuần 48/2026", "Tháng 11/2026"),
-category names, channel labels (hotline/labels.py), agency and operator names. Cells keep their raw
+category names, channel labels (hotline/domain/labels.py), agency and operator names. Cells keep their raw
 values (shares as fractions: 0.6667); the page formats them with the ``figure`` filter, the XLSX
 with a percentage format.
 """
@@ -14,7 +14,7 @@ from dataclasses import dataclass
 from datetime import date
 from typing import Any
 
-from hotline.labels import CHANNEL
+from hotline.domain.labels import CHANNEL
 
 PERIODS = {"day": "Ngày", "week": "Tuần", "month": "Tháng"}
 TOTAL = "Tổng"

@@ -1,5 +1,5 @@
-"""Reports: the call-centre figures and the ticket figures (hotline/reports.py, added up by the
-database: hotline/report_queries.py) per day, ISO week or month, and per operator; as charts (SVG
+"""Reports: the call-centre figures and the ticket figures (hotline/domain/reports.py, added up by the
+database: hotline/services/report_queries.py) per day, ISO week or month, and per operator; as charts (SVG
 drawn on the server: no script needed), as tables, and as CSV and XLSX downloads of the same tables
 (operator_console/report_tables.py)."""
 from __future__ import annotations
@@ -10,9 +10,9 @@ from typing import Any
 from flask import Blueprint, Response, render_template, request
 from sqlalchemy import select
 
-from hotline.db.models import Operator
-from hotline.report_queries import day_sums, operator_sums, operator_transfers, ticket_day_sums
-from hotline.reports import CallSums, TicketSums, operator_rows
+from hotline.adapters.db.models import Operator
+from hotline.domain.reports import CallSums, TicketSums, operator_rows
+from hotline.services.report_queries import day_sums, operator_sums, operator_transfers, ticket_day_sums
 
 from .auth import requires
 from .filters import agency_name
@@ -38,7 +38,7 @@ def _args() -> tuple[date, date, str]:
 
 
 def _period_of(period: str, day: str) -> str:
-    """The key ``hotline.reports.period_key`` gives the instants of ``day`` (2026-W48, 2026-11, the day)."""
+    """The key ``hotline.domain.reports.period_key`` gives the instants of ``day`` (2026-W48, 2026-11, the day)."""
     d = date.fromisoformat(day)
     if period == "week":
         year, number, _ = d.isocalendar()

@@ -8,10 +8,10 @@ from typing import Any
 from flask import current_app
 from sqlalchemy.orm import Session, sessionmaker
 
+from hotline.adapters.db.models import AccessLog
 from hotline.context import Context
-from hotline.db.models import AccessLog
-from hotline.tickets.service import TicketService
-from hotline.users import UserService
+from hotline.services.tickets import TicketService
+from hotline.services.users import UserService
 
 
 @dataclass

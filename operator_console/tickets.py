@@ -14,9 +14,9 @@ from flask import Blueprint, abort, flash, jsonify, redirect, render_template, r
 from flask_login import current_user
 from werkzeug.wrappers import Response
 
-from hotline.db.models import Role, TicketStatus
-from hotline.errors import for_people
-from hotline.tickets.service import TicketError
+from hotline.adapters.db.models import Role, TicketStatus
+from hotline.domain.errors import for_people
+from hotline.services.tickets import TicketError
 
 from .auth import requires
 from .recordings import known, serve, waveform_svg

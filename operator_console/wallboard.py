@@ -19,12 +19,12 @@ from flask_login import current_user
 from redis.exceptions import RedisError
 from sqlalchemy import func, select
 
-from hotline.ami import SyncAmi, ami_client
-from hotline.db.models import Ticket, TicketStatus
-from hotline.errors import HotlineError, for_people
-from hotline.operators import NAME_RE
-from hotline.report_queries import day_sums
-from hotline.reports import CallSums
+from hotline.adapters.ami import SyncAmi, ami_client
+from hotline.adapters.db.models import Ticket, TicketStatus
+from hotline.domain.errors import HotlineError, for_people
+from hotline.domain.reports import CallSums
+from hotline.services.operators import NAME_RE
+from hotline.services.report_queries import day_sums
 
 from .auth import requires
 from .services import services

@@ -13,8 +13,8 @@ PG_URL = os.environ.get("HOTLINE_TEST_POSTGRES_URL", "postgresql://postgres@127.
 @pytest.fixture(scope="session")
 def postgres_url() -> str:
     """A PostgreSQL database for the suite (started and created by the project's own set-up code)."""
-    from hotline.system.services import ensure_postgres
     from tests.support.db import per_stack
+    from tooling.system.services import ensure_postgres
     url = per_stack(PG_URL)
     ensure_postgres(url, lambda _m: None)
     return url

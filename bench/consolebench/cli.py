@@ -94,8 +94,8 @@ def calls(rows: int, rng: random.Random) -> Iterator[dict[str, Any]]:
 
 def fill(url: str, rows: int, seed: int = 1022) -> dict[str, float]:
     """A fresh database at ``url`` with ``rows`` tickets and calls; returns the seconds each step took."""
-    from hotline.db import open_database
-    from hotline.db.models import Call, Ticket
+    from hotline.adapters.db import open_database
+    from hotline.adapters.db.models import Call, Ticket
     took: dict[str, float] = {}
     sessions = open_database(url)
     engine = sessions.kw["bind"]
@@ -127,16 +127,16 @@ def fill(url: str, rows: int, seed: int = 1022) -> dict[str, float]:
 
 
 def measure(url: str, state: Path, iterations: int) -> list[dict[str, Any]]:
-    from hotline.clock import fake_clock_env
+    from hotline.adapters.db.models import Role
     from hotline.context import load_context
-    from hotline.db.models import Role
+    from hotline.domain.clock import fake_clock_env
     from operator_console import create_app
 
     env = {"HOTLINE_STATE_DIR": str(state), "HOTLINE_DATABASE_URL": url, "HOTLINE_REDIS_URL": "redis://127.0.0.1:1/0",
            **fake_clock_env(datetime.fromisoformat("2026-11-30T10:00:00+07:00"))}
     app = create_app(load_context(env=env), config={"WTF_CSRF_ENABLED": False})
     svc = app.extensions["hotline"]
-    from hotline.users import UserError
+    from hotline.services.users import UserError
     with contextlib.suppress(UserError):                  # --reuse: the earlier run made the user
         svc.users.add("bench", "Giám sát viên đo tải", Role.SUPERVISOR, "mật-khẩu-đo-tải")
     client = app.test_client()
@@ -174,7 +174,7 @@ def measure(url: str, state: Path, iterations: int) -> list[dict[str, Any]]:
 def fresh_postgres(url: str) -> None:
     from sqlalchemy import create_engine
 
-    from hotline.system.services import ensure_postgres
+    from tooling.system.services import ensure_postgres
     base, _, name = url.rpartition("/")
     ensure_postgres(base + "/postgres", lambda _m: None)
     engine = create_engine(base.replace("postgresql://", "postgresql+psycopg://") + "/postgres",

@@ -58,10 +58,10 @@ def run_wallboard(samples: int, keep: bool = False) -> dict[str, Any]:
     from playwright.sync_api import sync_playwright
     from waitress.server import create_server
 
-    from hotline.ami import ami_client
-    from hotline.asterisk_config import QUEUE_NAME
-    from hotline.db.models import Role
-    from hotline.operators import apply_endpoints, interface
+    from hotline.adapters.ami import ami_client
+    from hotline.adapters.asterisk_config import QUEUE_NAME
+    from hotline.adapters.db.models import Role
+    from hotline.services.operators import apply_endpoints, interface
     from operator_console import create_app
 
     instance = BenchInstance.create(guard_seconds=30)

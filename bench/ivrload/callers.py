@@ -10,7 +10,7 @@ from __future__ import annotations
 import wave
 from pathlib import Path
 
-from hotline.sipp.scenario import CallerScript, HangUp, Keys, Speak, Step
+from tooling.sipp.scenario import CallerScript, HangUp, Keys, Speak, Step
 
 KEY = "9"          # main menu: repeat the menu (keeps the caller in the IVR, no desk, no queue)
 KEY_SECONDS = 0.3  # the key's pcap (10 packets of 20 ms) and the scenario's 100 ms margin

@@ -15,7 +15,7 @@ from datetime import datetime
 from pathlib import Path
 from urllib.parse import urlsplit, urlunsplit
 
-from hotline.settings import load_settings
+from hotline.config.settings import load_settings
 from tests.support.stack import ROOT, Stack
 
 #: Ports of the bench's instance (the tests use 5060, 8088, 5038, 4573 and RTP 10000-20000).

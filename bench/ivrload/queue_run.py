@@ -28,9 +28,9 @@ from datetime import datetime
 from pathlib import Path
 from typing import Any
 
-from hotline.operators import State, apply_endpoints
-from hotline.sipp.process import udp_port_free
-from hotline.sipp.runner import DeskProcess, run_load, start_uas
+from hotline.services.operators import State, apply_endpoints
+from tooling.sipp.process import udp_port_free
+from tooling.sipp.runner import DeskProcess, run_load, start_uas
 
 from .asterisk_log import LogWindow, analyse
 from .callers import queue_caller_script

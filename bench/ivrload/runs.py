@@ -12,8 +12,8 @@ from pathlib import Path
 from typing import Any
 
 from ari_app.audio import wav_complete
-from hotline.sipp.runner import run_load
-from hotline.sipp.scenario import CallerScript
+from tooling.sipp.runner import run_load
+from tooling.sipp.scenario import CallerScript
 
 from .asterisk_log import LogWindow, analyse
 from .instance import BASELINE_NUMBER, BenchInstance

@@ -16,12 +16,12 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
-from hotline.sipp.runner import CallerProcess
-from hotline.sipp.scenario import AwaitHangup, Keys, Speak, Step, Wait
-from hotline.speech.engines import open_engine, transcribe_file
+from hotline.adapters.speech.engines import open_engine, transcribe_file
 from tests.support.calls import prompt_seconds, recording_starts, start
 from tests.support.speech_vi import Sample, Score, joined_message, samples, score
 from tests.support.stack import Stack, wait_for
+from tooling.sipp.runner import CallerProcess
+from tooling.sipp.scenario import AwaitHangup, Keys, Speak, Step, Wait
 
 from .speech import RATE, VI_PAUSE
 

@@ -11,7 +11,7 @@ from datetime import datetime
 from pathlib import Path
 from typing import Any
 
-from hotline.speech.engines import vosk_model_present
+from hotline.adapters.speech.engines import vosk_model_present
 
 from . import accuracy_report
 from .accuracy import Outcome, make_items, measure

@@ -120,7 +120,7 @@ DEFINITIONS = (
     "phone path: the 16 kHz fixture converted to 8 kHz by sox, streamed by a SIPp caller as G.711 u-law (PCMU) "
     "after the voicemail beep of the bench's own hotline on a Saturday, 1 s of silence, # ; Asterisk records "
     "it, the ARI app makes the ticket, the real worker (rq worker, HotlineWorker) transcribes it.",
-    "16 kHz direct: hotline.speech.engines.transcribe_file on the 16 kHz fixture file in the bench's process "
+    "16 kHz direct: hotline.adapters.speech.engines.transcribe_file on the 16 kHz fixture file in the bench's process "
     "(the same pipeline, no phone line).",
     "WER: word error rate (jiwer) of the transcript against the text, both lower case without punctuation and "
     "with number words as digits (tests.support.speech_vi.score); overall (the target's): weighted by each "

@@ -13,8 +13,8 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
-from hotline.settings import load_settings
-from hotline.speech.engines import vosk_model_present
+from hotline.adapters.speech.engines import vosk_model_present
+from hotline.config.settings import load_settings
 
 from .common import CannotRun
 from .plain import PlainPipeline, PlainVosk, Reference

@@ -9,7 +9,7 @@ import time
 from pathlib import Path
 from typing import Any, NoReturn
 
-from hotline.settings import REPO_ROOT
+from hotline.config.settings import REPO_ROOT
 
 EXIT_PASS, EXIT_TARGET_FAILED, EXIT_CANNOT_RUN, EXIT_INTERRUPTED = 0, 1, 2, 130
 

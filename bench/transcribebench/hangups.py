@@ -21,9 +21,9 @@ from rq.job import Job, JobStatus
 from sqlalchemy import select
 
 from ari_app.audio import audio_facts
-from hotline.db.models import Disposition, Ticket, Voicemail, VoicemailStatus
-from hotline.db.repository import CallRepository
-from hotline.worker.queue import JobQueue, connect
+from hotline.adapters.db.models import Disposition, Ticket, Voicemail, VoicemailStatus
+from hotline.adapters.db.repository import CallRepository
+from hotline.adapters.jobqueue import JobQueue, connect
 
 from .instance import Instance
 

@@ -19,8 +19,8 @@ import redis
 from sqlalchemy import Engine, create_engine, text
 from sqlalchemy.orm import Session, sessionmaker
 
+from hotline.config.settings import REPO_ROOT
 from hotline.context import Context, load_context
-from hotline.settings import REPO_ROOT
 
 from .processes import RedisServer, WorkerProcess, wait_registered
 

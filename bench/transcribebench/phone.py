@@ -15,7 +15,7 @@ from dataclasses import dataclass
 from datetime import datetime
 from pathlib import Path
 
-from hotline.settings import ENV_OVERRIDES, load_settings
+from hotline.config.settings import ENV_OVERRIDES, load_settings
 from tests.support.stack import ROOT, Stack
 
 PORTS = {("sip", "port"): 5260, ("asterisk", "http_port"): 8288, ("asterisk", "ami_port"): 5238,

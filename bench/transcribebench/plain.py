@@ -6,7 +6,7 @@ model resamples to its 16 kHz itself), the file read in 0.5 s chunks (the engine
 ``AcceptWaveform`` with words on, ``FinalResult``.
 
 ``PlainPipeline`` (``--engine viet-asr``): the product's own pipeline in-process,
-``hotline.speech.engines.transcribe_file`` with the engine loaded once (pydub load, pauses,
+``hotline.adapters.speech.engines.transcribe_file`` with the engine loaded once (pydub load, pauses,
 recognition piece by piece, readable words): the job minus RQ, the database and the lease.
 """
 from __future__ import annotations
@@ -20,7 +20,7 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import Any, Protocol
 
-CHUNK_SECONDS = 0.5     # as hotline.speech.vosk_engine.CHUNK_SECONDS
+CHUNK_SECONDS = 0.5     # as hotline.adapters.speech.vosk_engine.CHUNK_SECONDS
 
 
 def _minor_faults() -> int:
@@ -62,13 +62,13 @@ class PlainPipeline:
     label = "the pipeline in-process"
 
     def __init__(self, settings: Any) -> None:
-        from hotline.speech.engines import open_engine
+        from hotline.adapters.speech.engines import open_engine
         started = time.perf_counter()
         self.engine = open_engine(settings)
         self.load_s = time.perf_counter() - started
 
     def run(self, path: Path) -> PlainRun:
-        from hotline.speech.engines import transcribe_file
+        from hotline.adapters.speech.engines import transcribe_file
         with wave.open(str(path), "rb") as wf:
             audio_s = wf.getnframes() / wf.getframerate()
         return _timed(lambda: len(transcribe_file(self.engine, path).words), audio_s)

@@ -16,7 +16,7 @@ from pathlib import Path
 
 import redis
 
-from hotline.settings import REPO_ROOT
+from hotline.config.settings import REPO_ROOT
 from hotline.worker.rqworker import worker_command
 
 CLK_TCK = os.sysconf("SC_CLK_TCK")

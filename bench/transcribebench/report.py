@@ -18,7 +18,7 @@ def latency_target(audio_s: float) -> float:
 REFERENCE = {
     "vosk": ("plain Vosk", "plain", "plain Vosk: wave + KaldiRecognizer in the bench process, model loaded once "
              "(not timed)"),
-    "viet-asr": ("the pipeline in-process", "pipeline", "the pipeline in-process: hotline.speech.engines."
+    "viet-asr": ("the pipeline in-process", "pipeline", "the pipeline in-process: hotline.adapters.speech.engines."
                  "transcribe_file (pydub load, pauses, viet-asr piece by piece, readable words) in the bench "
                  "process, engine loaded once (not timed)"),
 }

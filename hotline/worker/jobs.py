@@ -11,11 +11,11 @@ from datetime import datetime
 from pathlib import Path
 from typing import Any
 
-from ..db.models import TicketStatus
-from ..speech.engines import transcribe_file
-from .mail import Mail
-from .runtime import Runtime, current
-from .voicemails import VoicemailStore
+from hotline.adapters.db.models import TicketStatus
+from hotline.adapters.mail import Mail
+from hotline.adapters.speech.engines import transcribe_file
+from hotline.worker.runtime import Runtime, current
+from hotline.worker.voicemails import VoicemailStore
 
 log = logging.getLogger("hotline.worker.jobs")
 
@@ -72,7 +72,7 @@ def transcribe_voicemail(voicemail_id: int) -> dict[str, Any]:
 
 
 def _attempts(rt: Runtime, voicemail_id: int) -> int:
-    from ..db.models import Voicemail
+    from hotline.adapters.db.models import Voicemail
     with rt.sessions() as s:
         vm = s.get(Voicemail, voicemail_id)
         return vm.attempts if vm is not None else 0

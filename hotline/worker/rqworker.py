@@ -18,9 +18,9 @@ from typing import Any
 import redis
 from rq.worker import SimpleWorker
 
-from ..context import setup_logging
-from . import runtime
-from .sweep import sweep
+from hotline.context import setup_logging
+from hotline.worker import runtime
+from hotline.worker.sweep import sweep
 
 log = logging.getLogger("hotline.worker")
 

@@ -14,11 +14,11 @@ from typing import Any
 
 from sqlalchemy.orm import Session, sessionmaker
 
-from ..context import Context, load_context
-from ..speech.engines import Engine, EngineUnavailable, engine_problem, open_engine
-from ..tickets.service import TicketService
-from .mail import Mailer
-from .queue import JobQueue, connect
+from hotline.adapters.jobqueue import JobQueue, connect
+from hotline.adapters.mail import Mailer
+from hotline.adapters.speech.engines import Engine, EngineUnavailable, engine_problem, open_engine
+from hotline.context import Context, load_context
+from hotline.services.tickets import TicketService
 
 log = logging.getLogger("hotline.worker")
 

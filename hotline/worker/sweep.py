@@ -12,11 +12,11 @@ from pathlib import Path
 
 from sqlalchemy import select
 
-from ..db.models import Ticket, TicketStatus
-from ..retention import purge_recordings
-from .jobs import FLAGS, store
-from .queue import Enqueued
-from .runtime import Runtime
+from hotline.adapters.db.models import Ticket, TicketStatus
+from hotline.adapters.jobqueue import Enqueued
+from hotline.services.retention import purge_recordings
+from hotline.worker.jobs import FLAGS, store
+from hotline.worker.runtime import Runtime
 
 log = logging.getLogger("hotline.worker.sweep")
 RETENTION_EVERY = 3600.0     # seconds between two retention passes ([recordings] retention_days)

@@ -16,9 +16,9 @@ from typing import Any
 from sqlalchemy import and_, func, or_, select, update
 from sqlalchemy.orm import Session, sessionmaker
 
-from ..db.models import Ticket, TicketEvent, Voicemail, VoicemailStatus
-from ..speech.transcript import Transcript
-from ..tickets.service import FAILED_CONTENT, NO_SPEECH_CONTENT, WAITING_CONTENT
+from hotline.adapters.db.models import Ticket, TicketEvent, Voicemail, VoicemailStatus
+from hotline.adapters.speech.transcript import Transcript
+from hotline.services.tickets import FAILED_CONTENT, NO_SPEECH_CONTENT, WAITING_CONTENT
 
 S = VoicemailStatus
 #: Why a message failed whose last job stopped renewing its claim (its worker was killed or stopped).

@@ -5,7 +5,7 @@ import { showHistory } from "./history.js";
 
 const $ = (id) => document.getElementById(id);
 const csrf = document.querySelector('meta[name="csrf-token"]').content;
-// The one table of Vietnamese labels (hotline/labels.py), in the page: never show a code such as "to_queue".
+// The one table of Vietnamese labels (hotline/domain/labels.py), in the page: never show a code such as "to_queue".
 const LABELS = JSON.parse($("labels").textContent);
 let ua, registerer, session = null, callId = "", caller = "", timer = null, attended = false;
 

@@ -9,9 +9,9 @@ from pathlib import Path
 import pytest
 
 from ari_app.audio import wav_complete
-from hotline.sipp.scenario import AwaitHangup, HangUp, Keys, Speak, Wait
 from tests.support.calls import call, menu_starts, prompt_seconds, start
 from tests.support.stack import Stack, wait_for
+from tooling.sipp.scenario import AwaitHangup, HangUp, Keys, Speak, Wait
 
 pytestmark = pytest.mark.asterisk
 

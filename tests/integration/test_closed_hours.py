@@ -9,10 +9,10 @@ from typing import Any
 
 import pytest
 
-from hotline.sipp.scenario import AwaitHangup, HangUp, Keys, Speak, Wait
 from tests.support.ari_events import AriEvents
 from tests.support.calls import beep_starts, call, prompt_seconds, recording_starts, speech_wav
 from tests.support.stack import Stack, wait_for
+from tooling.sipp.scenario import AwaitHangup, HangUp, Keys, Speak, Wait
 
 pytestmark = pytest.mark.asterisk
 
@@ -154,5 +154,5 @@ def _at(event: dict[str, Any]) -> datetime:
 
 
 def prompt_seconds_of(path: Path) -> float:
-    from hotline.prompts import prompt_duration
+    from hotline.adapters.prompts import prompt_duration
     return prompt_duration(path)

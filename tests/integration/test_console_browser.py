@@ -27,10 +27,10 @@ from playwright import sync_api as playwright  # part of requirements.lock: miss
 from sqlalchemy import select
 
 from ari_app.audio import audio_facts
-from hotline.clock import fake_clock_env
+from hotline.adapters.db.models import AccessLog, Role, VoicemailStatus
+from hotline.adapters.db.repository import CallRepository
 from hotline.context import load_context
-from hotline.db.models import AccessLog, Role, VoicemailStatus
-from hotline.db.repository import CallRepository
+from hotline.domain.clock import fake_clock_env
 from operator_console import create_app
 from tests.support.audio import write_wav
 
@@ -196,7 +196,7 @@ def test_the_report_draws_its_chart(browser: Any, site: dict[str, Any]) -> None:
 
 
 def test_the_transcript_follows_the_voicemail_as_it_plays(browser: Any, site: dict[str, Any]) -> None:
-    from hotline.db.models import Voicemail
+    from hotline.adapters.db.models import Voicemail
     svc, repo, tmp = site["svc"], site["repo"], site["tmp"]
     now = site["ctx"].clock.now()
     repo.start_call("hotline1-9", channel_id="hotline1-9", caller="0944555666", dialled="1022", started_at=now)

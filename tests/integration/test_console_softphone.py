@@ -20,12 +20,12 @@ from typing import Any
 
 import pytest
 
-from hotline.sipp.runner import CallerProcess, DeskProcess, start_uas
 from tests.support.ari_events import AriEvents
 from tests.support.browser import MEDIA_ARGS, chromium_page, serve_console, shot, sign_in
 from tests.support.calls import start
 from tests.support.queue import hotline
 from tests.support.stack import ROOT, Stack, desk_ports, wait_for
+from tooling.sipp.runner import CallerProcess, DeskProcess, start_uas
 
 from .test_operator_transfers import caller_steps
 
@@ -50,7 +50,7 @@ def console(open_hours: Stack) -> Iterator[str]:
             yield url
     finally:
         for args in (("operators", "logout", OPERATOR), ("operators", "remove", OPERATOR)):
-            subprocess.run([sys.executable, "-m", "hotline.cli", *args], cwd=ROOT, env=open_hours.app_env,
+            subprocess.run([sys.executable, "-m", "hotline.cli.main", *args], cwd=ROOT, env=open_hours.app_env,
                            capture_output=True, timeout=60)
         hotline(open_hours, "users", "disable", USER)
 

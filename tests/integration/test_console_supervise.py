@@ -13,11 +13,11 @@ from pathlib import Path
 import pytest
 from sqlalchemy import select
 
-from hotline.db.models import AccessLog
-from hotline.sipp.runner import DeskProcess, start_uas
+from hotline.adapters.db.models import AccessLog
 from operator_console import create_app
 from tests.support.calls import start
 from tests.support.stack import Stack, shifted_port, wait_for
+from tooling.sipp.runner import DeskProcess, start_uas
 
 from .test_operator_transfers import caller_steps, hotline
 

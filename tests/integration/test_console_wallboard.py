@@ -15,10 +15,10 @@ from typing import Any
 
 import pytest
 
-from hotline.sipp.runner import start_uas
 from tests.support.browser import chromium_page, serve_console, shot, sign_in
 from tests.support.queue import hotline
 from tests.support.stack import Stack, shifted_port
+from tooling.sipp.runner import start_uas
 
 pytestmark = pytest.mark.asterisk
 

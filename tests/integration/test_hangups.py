@@ -5,10 +5,10 @@ from pathlib import Path
 
 import pytest
 
-from hotline.sipp.runner import start_uas
-from hotline.sipp.scenario import HangUp, Keys, Step, Wait
 from tests.support.calls import call, menu_starts, prompt_seconds
 from tests.support.stack import Stack, desk_ports, wait_for
+from tooling.sipp.runner import start_uas
+from tooling.sipp.scenario import HangUp, Keys, Step, Wait
 
 pytestmark = pytest.mark.asterisk
 

@@ -16,14 +16,14 @@ from pathlib import Path
 
 import pytest
 
+from hotline.adapters.prompts import prompt_duration
+from hotline.config.settings import ENV_OVERRIDES
 from hotline.context import load_context
-from hotline.prompts import prompt_duration
-from hotline.settings import ENV_OVERRIDES
-from hotline.sipp.runner import start_caller
-from hotline.sipp.scenario import AwaitHangup, CallerScript, Keys, Speak, Wait
-from hotline.system.services import redis_answers
 from tests.support.speech_vi import joined_message, samples, score
 from tests.support.stack import ROOT, _free_tcp_port, stack_index, wait_for
+from tooling.sipp.runner import start_caller
+from tooling.sipp.scenario import AwaitHangup, CallerScript, Keys, Speak, Wait
+from tooling.system.services import redis_answers
 
 pytestmark = pytest.mark.asterisk
 
@@ -44,7 +44,8 @@ def hotline_up() -> Iterator[tuple[dict[str, str], Path]]:
                 "HOTLINE_REDIS_URL": f"redis://127.0.0.1:{redis_port}/0", "PYTHONUNBUFFERED": "1",
                 **{k: str(v + 100 * stack_index()) for k, v in PORTS.items()}})
     out = (base / "up.log").open("wb")
-    up = subprocess.Popen([sys.executable, "-c", "from hotline.cli import main; main()", "up", "--fake-now", SATURDAY],
+    up = subprocess.Popen([sys.executable, "-c", "from hotline.cli.main import main; main()",
+                           "up", "--fake-now", SATURDAY],
                           cwd=ROOT, env=env, stdout=out, stderr=subprocess.STDOUT, start_new_session=True)
     try:
         wait_for(lambda: redis_answers(env["HOTLINE_REDIS_URL"]), 15, "the test's Redis")

@@ -12,12 +12,12 @@ from pathlib import Path
 
 import pytest
 
-from hotline.sipp.runner import start_uas
-from hotline.sipp.scenario import AwaitHangup, Keys, Speak, Wait
 from tests.support.calls import call, menu_starts, prompt_seconds
 from tests.support.queue import hotline
 from tests.support.speech_vi import joined_message, samples, score
 from tests.support.stack import Stack, shifted_port, wait_for
+from tooling.sipp.runner import start_uas
+from tooling.sipp.scenario import AwaitHangup, Keys, Speak, Wait
 
 from .test_voicemail_tickets import readback_seconds, ticket_of, transcribed
 

@@ -8,10 +8,10 @@ from pathlib import Path
 
 import pytest
 
-from hotline.sipp.runner import DeskProcess, start_uas
-from hotline.sipp.scenario import AwaitHangup, Keys, Speak, Wait
 from tests.support.calls import menu_starts, prompt_seconds, start
 from tests.support.stack import ROOT, Stack, desk_ports, shifted_port, wait_for
+from tooling.sipp.runner import DeskProcess, start_uas
+from tooling.sipp.scenario import AwaitHangup, Keys, Speak, Wait
 
 pytestmark = pytest.mark.asterisk
 
@@ -20,7 +20,7 @@ DESK = "desk-d02"      # department 02 in the shipped directory
 
 
 def hotline(stack: Stack, *args: str) -> str:
-    done = subprocess.run([sys.executable, "-c", "from hotline.cli import main; main()", *args], cwd=ROOT,
+    done = subprocess.run([sys.executable, "-c", "from hotline.cli.main import main; main()", *args], cwd=ROOT,
                           env=stack.app_env, capture_output=True, text=True, timeout=60)
     assert done.returncode == 0, done.stderr + done.stdout
     return done.stdout
@@ -138,7 +138,7 @@ def hangup_operator(stack: Stack) -> None:
     """Hang up every channel of the operator's phone (what a real phone's hang-up key does)."""
     import asyncio
 
-    from hotline.ami import ami_client
+    from hotline.adapters.ami import ami_client
 
     async def work() -> None:
         async with ami_client(stack.ctx.settings, stack.ctx.secrets) as client:

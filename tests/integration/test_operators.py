@@ -13,11 +13,11 @@ from typing import Any
 
 import pytest
 
-from hotline.ami import QueueMember, ami_client
-from hotline.asterisk_config import QUEUE_NAME
-from hotline.sipp.runner import start_uas
+from hotline.adapters.ami import QueueMember, ami_client
+from hotline.adapters.asterisk_config import QUEUE_NAME
 from tests.support.queue import hotline
 from tests.support.stack import Stack, shifted_port, wait_for
+from tooling.sipp.runner import start_uas
 
 PHONE_PORTS = {"op-it-lan": shifted_port(15281), "op-it-binh": shifted_port(15282)}
 

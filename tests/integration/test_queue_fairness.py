@@ -15,11 +15,11 @@ from pathlib import Path
 
 import pytest
 
-from hotline.sipp.runner import DeskProcess, start_uas
-from hotline.sipp.scenario import HangUp, Keys, Step, Wait
 from tests.support.calls import menu_starts, start
 from tests.support.queue import byes_sent, hotline, invites, joins_queue
 from tests.support.stack import Stack, shifted_port
+from tooling.sipp.runner import DeskProcess, start_uas
+from tooling.sipp.scenario import HangUp, Keys, Step, Wait
 
 pytestmark = pytest.mark.asterisk
 

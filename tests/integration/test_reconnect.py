@@ -18,10 +18,10 @@ from typing import Any
 import pytest
 import redis
 
-from hotline.sipp.scenario import HangUp, Keys, Wait
 from tests.support.calls import call, menu_starts
 from tests.support.queue import hotline
 from tests.support.stack import Stack, wait_for
+from tooling.sipp.scenario import HangUp, Keys, Wait
 
 pytestmark = pytest.mark.asterisk
 

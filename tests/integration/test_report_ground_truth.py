@@ -17,11 +17,11 @@ from pathlib import Path
 
 import pytest
 
-from hotline.sipp.runner import CallerProcess, DeskProcess, start_uas
-from hotline.sipp.scenario import AwaitHangup, HangUp, Keys, Step, Wait
 from tests.support.calls import menu_starts, prompt_seconds, start
 from tests.support.queue import answers, hotline, joins_queue
 from tests.support.stack import Stack, desk_ports, shifted_port
+from tooling.sipp.runner import CallerProcess, DeskProcess, start_uas
+from tooling.sipp.scenario import AwaitHangup, HangUp, Keys, Step, Wait
 
 pytestmark = pytest.mark.asterisk
 

@@ -33,9 +33,9 @@ from aiosmtpd.controller import Controller
 from rq.job import Job
 from rq.registry import ScheduledJobRegistry
 
-from hotline.clock import fake_clock_env
+from hotline.adapters.db.repository import AudioFacts, CallRepository
 from hotline.context import load_context
-from hotline.db.repository import AudioFacts, CallRepository
+from hotline.domain.clock import fake_clock_env
 from hotline.worker.runtime import Runtime
 from tests.support.redis_server import redis_server
 from tests.support.stack import wait_for

@@ -8,10 +8,10 @@ from pathlib import Path
 
 import pytest
 
-from hotline.sipp.scenario import HangUp, Keys, Step, Wait
-from hotline.tickets import codes
+from hotline.domain.tickets import codes
 from tests.support.calls import call, menu_starts, prompt_seconds, start
 from tests.support.stack import Stack, wait_for
+from tooling.sipp.scenario import HangUp, Keys, Step, Wait
 
 pytestmark = pytest.mark.asterisk
 

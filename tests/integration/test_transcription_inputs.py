@@ -15,8 +15,8 @@ from pathlib import Path
 
 import pytest
 
-from hotline.db.models import Voicemail
-from hotline.tickets.service import NO_SPEECH_CONTENT, WAITING_CONTENT
+from hotline.adapters.db.models import Voicemail
+from hotline.services.tickets import NO_SPEECH_CONTENT, WAITING_CONTENT
 from tests.support.speech_vi import joined_message, samples, score
 from tests.support.stack import Stack, wait_for
 
@@ -191,4 +191,4 @@ def _sweeps(stack: Stack) -> int:
 
 def _hotline() -> list[str]:
     import sys
-    return [sys.executable, "-c", "from hotline.cli import main; main()"]
+    return [sys.executable, "-c", "from hotline.cli.main import main; main()"]

@@ -18,14 +18,14 @@ from typing import Any
 import pytest
 
 from ari_app import audio
-from hotline.db.repository import CallRepository
-from hotline.sipp.scenario import AwaitHangup, Keys, Speak, Wait
-from hotline.tickets.service import NO_SPEECH_CONTENT, WAITING_CONTENT
-from hotline.worker.queue import JobQueue, connect
+from hotline.adapters.db.repository import CallRepository
+from hotline.adapters.jobqueue import JobQueue, connect
+from hotline.services.tickets import NO_SPEECH_CONTENT, WAITING_CONTENT
 from tests.support.ari_events import AriEvents
 from tests.support.calls import call, prompt_seconds, recording_starts
 from tests.support.speech_vi import joined_message, samples, score
 from tests.support.stack import Stack, wait_for
+from tooling.sipp.scenario import AwaitHangup, Keys, Speak, Wait
 
 pytestmark = pytest.mark.asterisk
 

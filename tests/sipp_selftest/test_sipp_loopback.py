@@ -1,4 +1,4 @@
-"""hotline.sipp against itself on loopback: every way a call can end, load, and ``hotline call``."""
+"""tooling.sipp against itself on loopback: every way a call can end, load, and ``hotline call``."""
 from __future__ import annotations
 
 import math
@@ -8,7 +8,8 @@ from pathlib import Path
 
 from click.testing import CliRunner
 
-from hotline.sipp import (
+from hotline.cli.call import call_command, parse_key_groups
+from tooling.sipp import (
     AwaitHangup,
     CallerScript,
     HangUp,
@@ -21,7 +22,6 @@ from hotline.sipp import (
     start_caller,
     start_uas,
 )
-from hotline.sipp.cli import call_command, parse_key_groups
 
 # SIPp (sip-tester) is installed by scripts/bootstrap: without it these tests fail, not skip.
 

@@ -40,7 +40,7 @@ def _answers(port: int) -> bool:
 def serve_console(stack: Stack) -> Iterator[str]:
     """`hotline console` of the stack on a free port; yields its URL."""
     port = _free_port()
-    stack.start_proc("console", stack.app_env, argv=[sys.executable, "-m", "hotline.cli", "console", "--port",
+    stack.start_proc("console", stack.app_env, argv=[sys.executable, "-m", "hotline.cli.main", "console", "--port",
                                                      str(port)])
     try:
         wait_for(lambda: _answers(port), 20, "the console to listen")

@@ -4,9 +4,9 @@ from __future__ import annotations
 import subprocess
 from pathlib import Path
 
-from hotline.prompts import prompt_duration
-from hotline.sipp.runner import CallerProcess, CallResult, start_caller
-from hotline.sipp.scenario import CallerScript, Step
+from hotline.adapters.prompts import prompt_duration
+from tooling.sipp.runner import CallerProcess, CallResult, start_caller
+from tooling.sipp.scenario import CallerScript, Step
 
 from .stack import Stack
 

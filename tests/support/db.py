@@ -17,7 +17,7 @@ def per_stack(url: str) -> str:
 
 def fresh_postgres(url: str) -> str:
     """Make sure the database exists and answers, then empty its public schema; returns ``url``."""
-    from hotline.system.services import ensure_postgres
+    from tooling.system.services import ensure_postgres
     ensure_postgres(url, lambda _m: None)
     engine = create_engine(url.replace("postgresql://", "postgresql+psycopg://", 1))
     with engine.begin() as conn:

@@ -14,7 +14,7 @@ from .stack import ROOT, Stack
 
 def hotline(stack: Stack, *args: str) -> str:
     """Run ``hotline ARGS`` on the stack's current clock; fail the test on a non-zero exit."""
-    done = subprocess.run([sys.executable, "-c", "from hotline.cli import main; main()", *args], cwd=ROOT,
+    done = subprocess.run([sys.executable, "-c", "from hotline.cli.main import main; main()", *args], cwd=ROOT,
                           env=stack.app_env, capture_output=True, text=True, timeout=60)
     assert done.returncode == 0, done.stderr + done.stdout
     return done.stdout

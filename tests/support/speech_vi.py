@@ -12,7 +12,7 @@ from pathlib import Path
 
 import jiwer
 
-from hotline.speech.readable import normalise_text
+from hotline.adapters.speech.readable import normalise_text
 
 from .stack import ROOT
 

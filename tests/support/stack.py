@@ -21,17 +21,17 @@ from typing import Any, TypeVar
 
 import yaml
 
-from hotline.asterisk_config import render
-from hotline.clock import fake_clock_env
+from hotline.adapters.asterisk_config import render
+from hotline.adapters.db.repository import CallRepository
+from hotline.adapters.prompts import render_prompts
+from hotline.adapters.queue_sounds import render_queue_sounds
 from hotline.context import Context, load_context
-from hotline.db.repository import CallRepository
-from hotline.operators import context_service
-from hotline.prompts import render_prompts
-from hotline.queue_sounds import render_queue_sounds
-from hotline.system.asterisk import ensure_asterisk
-from hotline.system.asterisk_process import AsteriskProcess, writable_dirs
-from hotline.system.services import redis_answers
+from hotline.domain.clock import fake_clock_env
+from hotline.services.operators import context_service
 from hotline.worker.rqworker import worker_command
+from tooling.system.asterisk import ensure_asterisk
+from tooling.system.asterisk_process import AsteriskProcess, writable_dirs
+from tooling.system.services import redis_answers
 
 ROOT = Path(__file__).resolve().parents[2]
 T = TypeVar("T")
@@ -60,7 +60,7 @@ def desk_ports() -> dict[str, int]:
 
 def stack_port_env() -> dict[str, str]:
     """Asterisk's, the AGI server's and the console's ports of this stack (environment overrides)."""
-    from hotline.settings import ENV_OVERRIDES, load_settings
+    from hotline.config.settings import ENV_OVERRIDES, load_settings
     if stack_index() == 0:
         return {}
     s = load_settings(env={k: v for k, v in os.environ.items() if k not in ENV_OVERRIDES})
@@ -305,7 +305,7 @@ class Stack:
         tests set back and forth: a call placed later may carry an earlier time)."""
         from sqlalchemy import select
 
-        from hotline.db.models import Call
+        from hotline.adapters.db.models import Call
         with self.repo.sessions() as s:
             ids = list(s.scalars(select(Call.call_id).where(Call.caller == caller).order_by(Call.id.desc())))
         return [row for row in (self.repo.get(call_id) for call_id in ids) if row is not None]

@@ -12,8 +12,8 @@ import pytest
 from asterisk.agi import AGIResultHangup
 
 from agi.ticket_status import TicketStatusHandlers
-from hotline.flows.loader import load_flow
-from hotline.tickets import codes
+from hotline.domain.flows.loader import load_flow
+from hotline.domain.tickets import codes
 
 ROOT = Path(__file__).resolve().parents[2]
 KNOWN = "3077345"          # a Damm-valid code

@@ -6,7 +6,7 @@ from pathlib import Path
 
 import pytest
 
-from hotline.asterisk_config import render
+from hotline.adapters.asterisk_config import render
 from hotline.context import load_context
 
 ROOT = Path(__file__).resolve().parents[2]

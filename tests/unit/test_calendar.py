@@ -6,14 +6,14 @@ from zoneinfo import ZoneInfo
 
 import pytest
 
-from hotline.calendar import (
+from hotline.config.settings import AgencyHours, HolidayEntry, HolidaySettings, StaffedHours
+from hotline.domain.calendar import (
     HolidayCalendar,
     HotlineHours,
     add_working_hours,
     describe_days,
     describe_staffed_hours,
 )
-from hotline.settings import AgencyHours, HolidayEntry, HolidaySettings, StaffedHours
 
 VN = ZoneInfo("Asia/Ho_Chi_Minh")
 WEEKDAYS = [0, 1, 2, 3, 4]

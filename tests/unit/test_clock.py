@@ -7,8 +7,8 @@ from zoneinfo import ZoneInfo
 
 import pytest
 
-from hotline.clock import OffsetClock, SystemClock, clock_from_env, fake_clock_env
-from hotline.errors import ConfigError
+from hotline.domain.clock import OffsetClock, SystemClock, clock_from_env, fake_clock_env
+from hotline.domain.errors import ConfigError
 
 VN = ZoneInfo("Asia/Ho_Chi_Minh")
 

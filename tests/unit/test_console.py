@@ -20,10 +20,10 @@ from flask.testing import FlaskClient
 from sqlalchemy import select
 
 from ari_app.audio import audio_facts
-from hotline.clock import fake_clock_env
+from hotline.adapters.db.models import AccessLog, Role, User
+from hotline.adapters.db.repository import CallRepository
 from hotline.context import load_context
-from hotline.db.models import AccessLog, Role, User
-from hotline.db.repository import CallRepository
+from hotline.domain.clock import fake_clock_env
 from operator_console import create_app
 from operator_console.filters import CSRF_VI
 from operator_console.permissions import PERMISSIONS
@@ -78,7 +78,7 @@ def world(tmp_path: Path, database_url: str) -> dict[str, Any]:
     svc.tickets.assign(mine["code"], "department:03", actor="lan")
     other = svc.tickets.create(channel="phone", caller="0987654321", content="Hỏi thủ tục cấp đổi bằng lái",
                                category="procedures", actor="lan")
-    from hotline.knowledge import KnowledgeBase
+    from hotline.services.knowledge import KnowledgeBase
     article = KnowledgeBase(svc.sessions, ctx.clock.now, ctx.categories, lambda _k: True).save(
         {"title": "Đăng ký kết hôn", "category": "procedures", "documents": "Tờ khai đăng ký kết hôn"}, actor="an")
     return {"app": app, "ctx": ctx, "svc": svc, "mine": mine["code"], "other": other["code"], "tmp": tmp_path,
@@ -293,7 +293,7 @@ def test_an_open_inbox_gets_new_tickets_without_reloading(world: dict[str, Any])
 
 
 def test_knowledge_base_sample_set_search_and_supervisor_edit(world: dict[str, Any]) -> None:
-    from hotline.knowledge import KnowledgeBase
+    from hotline.services.knowledge import KnowledgeBase
     ctx, svc = world["ctx"], world["svc"]
     base = KnowledgeBase(svc.sessions, ctx.clock.now, ctx.categories, lambda k: ctx.directory.find(
         *k.partition(":")[::2]) is not None)
@@ -319,7 +319,7 @@ def test_knowledge_base_sample_set_search_and_supervisor_edit(world: dict[str, A
 
 
 def test_reports_chart_csv_and_xlsx_agree_with_the_rows(world: dict[str, Any]) -> None:
-    """A first look (tests/unit/test_console_reports.py checks every table against hotline/reports.py)."""
+    """A first look (tests/unit/test_console_reports.py checks every table against hotline/domain/reports.py)."""
     import csv
     import io
 
@@ -429,8 +429,8 @@ def test_the_openapi_file_describes_every_api_route(world: dict[str, Any]) -> No
 def test_retention_deletes_old_recordings_logs_each_and_keeps_the_rows(world: dict[str, Any]) -> None:
     from datetime import timedelta
 
-    from hotline.db.models import Recording
-    from hotline.retention import purge_recordings
+    from hotline.adapters.db.models import Recording
+    from hotline.services.retention import purge_recordings
     svc, tmp = world["svc"], world["tmp"]
     now = world["ctx"].clock.now()
     root = tmp / "rec"

@@ -1,5 +1,5 @@
 """No page or export of the console shows a code ("to_queue"): every code the hotline writes has its
-Vietnamese label in one table (hotline/labels.py), and every page, for every role, is read as a
+Vietnamese label in one table (hotline/domain/labels.py), and every page, for every role, is read as a
 person reads it (the text, without tags and scripts) with data holding every code.
 """
 from __future__ import annotations
@@ -17,9 +17,9 @@ import pytest
 from flask import Flask
 
 from ari_app.audio import audio_facts
-from hotline.db.models import Disposition, Role, TicketStatus, VoicemailStatus
-from hotline.db.repository import CallRepository
-from hotline.labels import ACTOR, CHANNEL, LABELS, TICKET_EVENT, label
+from hotline.adapters.db.models import Disposition, Role, TicketStatus, VoicemailStatus
+from hotline.adapters.db.repository import CallRepository
+from hotline.domain.labels import ACTOR, CHANNEL, LABELS, TICKET_EVENT, label
 from operator_console.permissions import PERMISSIONS
 from tests.support.audio import write_wav
 from tests.unit.test_console import CALLER, ROLES, sign_in, urls
@@ -37,9 +37,9 @@ def _constants(cls: type) -> set[str]:
 
 
 def test_every_code_the_hotline_writes_has_a_vietnamese_label() -> None:
-    from hotline.operators import PAUSE_REASONS, State
-    from hotline.tickets.cli import create_command
-    from hotline.transfers import DIAL_OUTCOMES
+    from hotline.cli.tickets import create_command
+    from hotline.services.operators import PAUSE_REASONS, State
+    from hotline.services.transfers import DIAL_OUTCOMES
     from hotline.worker.jobs import FLAGS
     from monitor import state as monitor_state
     cli_channels = next(p.type.choices for p in create_command.params if p.name == "channel")  # type: ignore[attr-defined]

@@ -13,14 +13,14 @@ from typing import Any
 
 import pytest
 
-from hotline.errors import GENERAL_VI, HotlineError, for_people
+from hotline.domain.errors import GENERAL_VI, HotlineError, for_people
 from tests.unit.test_console import csrf_of, sign_in
 from tests.unit.test_console import world as world  # noqa: F401  (the same fixture, re-used)
 
 ROOT = Path(__file__).resolve().parents[2]
 #: Modules whose errors reach the console's pages, and the functions of theirs the console never calls.
-CONSOLE_FACING = {"hotline/transfers.py": set(), "hotline/ami.py": set(), "hotline/tickets/service.py": set(),
-                  "hotline/operators.py": {"add"}}
+CONSOLE_FACING = {"hotline/services/transfers.py": set(), "hotline/adapters/ami.py": set(),
+                  "hotline/services/tickets.py": set(), "hotline/services/operators.py": {"add"}}
 ERRORS = {"TransferError", "AmiError", "AmiUnavailable", "TicketError", "OperatorError"}
 ENGLISH = ("call ", "operator ", "ticket ", "not ", "cannot", "failed", "AMI ")
 

@@ -11,8 +11,8 @@ from __future__ import annotations
 from datetime import datetime
 from typing import Any
 
-from hotline.db.models import Disposition, Role
-from hotline.db.repository import CallRepository
+from hotline.adapters.db.models import Disposition, Role
+from hotline.adapters.db.repository import CallRepository
 from operator_console.permissions import FULL_NUMBERS, PERMISSIONS
 from tests.unit.test_console import PASSWORD, ROLES, sign_in
 from tests.unit.test_console import world as world  # noqa: F401  (the same fixture, re-used)

@@ -1,6 +1,6 @@
 """The report page, its CSV and its XLSX carry what the README lists, per day, week or month: calls
 with the three satisfaction shares, each operator, tickets received per category and per channel,
-answered on time and overdue per agency; in Vietnamese; equal to what hotline/reports.py computes
+answered on time and overdue per agency; in Vietnamese; equal to what hotline/domain/reports.py computes
 from the rows, and to known counts. On SQLite and PostgreSQL (``database_url``).
 """
 from __future__ import annotations
@@ -16,9 +16,9 @@ from zoneinfo import ZoneInfo
 from flask.testing import FlaskClient
 from openpyxl import load_workbook
 
-from hotline.db.models import Call, Operator, Ticket, Transfer
-from hotline.report_queries import load_rows, load_ticket_rows
-from hotline.reports import build_report, period_key, ticket_figures, ticket_periods
+from hotline.adapters.db.models import Call, Operator, Ticket, Transfer
+from hotline.domain.reports import build_report, period_key, ticket_figures, ticket_periods
+from hotline.services.report_queries import load_rows, load_ticket_rows
 from operator_console.filters import figure
 from operator_console.report_tables import AGENCY_COLUMNS, CALL_COLUMNS, OPERATOR_COLUMNS, period_label
 from tests.unit.test_console import sign_in
@@ -93,7 +93,7 @@ def seed(world: dict[str, Any]) -> None:
 
 
 def expected(world: dict[str, Any], by: str) -> dict[str, list[list[Any]]]:
-    """The tables as hotline/reports.py computes them from the rows, by title."""
+    """The tables as hotline/domain/reports.py computes them from the rows, by title."""
     svc, now = world["svc"], world["ctx"].clock.now()
     calls, transfers = load_rows(svc.sessions, FIRST, LAST, TZ)
     report = build_report(calls, transfers, TZ, float(world["ctx"].settings.queue.wrapup_seconds),

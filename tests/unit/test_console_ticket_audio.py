@@ -12,8 +12,8 @@ from typing import Any
 from sqlalchemy import select
 
 from ari_app.audio import audio_facts
-from hotline.db.models import AccessLog, Role, VoicemailStatus
-from hotline.db.repository import CallRepository
+from hotline.adapters.db.models import AccessLog, Role, VoicemailStatus
+from hotline.adapters.db.repository import CallRepository
 from operator_console.permissions import PERMISSIONS
 from tests.support.audio import write_wav
 from tests.unit.test_console import CALLER, PASSWORD, REC, sign_in

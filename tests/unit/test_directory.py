@@ -5,9 +5,9 @@ from pathlib import Path
 
 import pytest
 
-from hotline.directory import Agency, Desk, Directory, load_directory
-from hotline.errors import ConfigError, ConfigErrors
-from hotline.settings import REPO_ROOT
+from hotline.config.settings import REPO_ROOT
+from hotline.domain.directory import Agency, Desk, Directory, load_directory
+from hotline.domain.errors import ConfigError, ConfigErrors
 
 SHIPPED = REPO_ROOT / "transfer_directory"
 

@@ -6,8 +6,8 @@ from pathlib import Path
 
 import pytest
 
-from hotline.flows import engine as fe
-from hotline.flows.loader import load_flow
+from hotline.domain.flows import engine as fe
+from hotline.domain.flows.loader import load_flow
 
 ROOT = Path(__file__).resolve().parents[2]
 

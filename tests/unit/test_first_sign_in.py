@@ -13,11 +13,11 @@ from typing import Any
 import pytest
 from click.testing import CliRunner
 
-from hotline.clock import fake_clock_env
+from hotline.adapters.db.models import Role
+from hotline.cli.system import first_admin
 from hotline.context import Context, load_context
-from hotline.db.models import Role
-from hotline.system.commands import first_admin
-from hotline.users import UserService
+from hotline.domain.clock import fake_clock_env
+from hotline.services.users import UserService
 from operator_console import create_app
 
 
@@ -38,7 +38,7 @@ def _users(ctx: Context) -> UserService:
 
 def _run_as_typed(command: str, env: dict[str, str]) -> Any:
     """The printed command, run as a shell would: its VAR=value words, then `hotline` and its arguments."""
-    from hotline.cli import main
+    from hotline.cli.main import main
     words = shlex.split(command)
     assigned = dict(w.split("=", 1) for w in words if re.match(r"^HOTLINE_\w+=", w))
     program, *args = words[len(assigned):]

@@ -8,9 +8,9 @@ from pathlib import Path
 
 import pytest
 
-from hotline.directory import load_directory
-from hotline.errors import ConfigError, ConfigErrors
-from hotline.flows import (
+from hotline.domain.directory import load_directory
+from hotline.domain.errors import ConfigError, ConfigErrors
+from hotline.domain.flows import (
     GENERATED_PROMPTS,
     NODE_TYPES,
     PLACEHOLDERS,
@@ -21,7 +21,7 @@ from hotline.flows import (
     load_flow,
     prompt_refs,
 )
-from hotline.flows.loader import SPECS
+from hotline.domain.flows.loader import SPECS
 
 ROOT = Path(__file__).resolve().parents[2]
 SHIPPED = ROOT / "ivr_flows" / "hotline_1022.yaml"
@@ -30,7 +30,7 @@ MINIMAL = (FIXTURES / "minimal.yaml").read_text(encoding="utf-8")
 
 
 class Directory:
-    """Stands in for hotline.directory: find(kind, code) -> agency or None."""
+    """Stands in for hotline.domain.directory: find(kind, code) -> agency or None."""
 
     def __init__(self, *entries: tuple[str, str]) -> None:
         self.entries = set(entries)
@@ -359,7 +359,7 @@ def test_readme_shows_what_the_validator_prints(tmp_path: Path, monkeypatch: pyt
 
 def test_load_flow_logs_warnings(tmp_path: Path, caplog: pytest.LogCaptureFixture) -> None:
     text = edit("prompts:\n", 'prompts:\n  spare: "Xin cảm ơn quý vị."\n')
-    with caplog.at_level(logging.WARNING, logger="hotline.flows.loader"):
+    with caplog.at_level(logging.WARNING, logger="hotline.domain.flows.loader"):
         load_flow(write(tmp_path, text))
     assert f"flow.yaml:{line_of(text, 'spare:')}: prompt 'spare' is defined but no node plays it" in caplog.text
 

@@ -9,8 +9,8 @@ from typing import Any
 import pytest
 from panoramisk.message import Message
 
-from hotline.db import open_database
-from hotline.db.repository import CallRepository
+from hotline.adapters.db import open_database
+from hotline.adapters.db.repository import CallRepository
 from monitor.facts import call_update
 from monitor.publish import LivePublisher
 from monitor.service import MonitorService
@@ -188,7 +188,7 @@ def test_queue_facts_are_written_once_and_only_over_a_waiting_disposition(databa
     missing = call_update(ami(ABANDON_TEXT.replace(CALLER, "nobody")), t)
     assert missing is not None and not store.apply(missing)
 
-    from hotline.db.models import Call
+    from hotline.adapters.db.models import Call
     with sessions() as s:
         rows = {c.call_id: c for c in s.query(Call)}
     c1 = rows[CALLER]
@@ -259,7 +259,7 @@ def test_a_change_reaches_a_subscriber_and_the_snapshot_is_stored(redis_db: Any,
     assert received[1]["call_id"] == CALLER and received[1]["position"] == 1
     assert snapshot["waiting"][0]["call_id"] == CALLER and snapshot["by_state"] == {"available": ["op-lan"]}
     assert CallRepository(sessions).get(CALLER) is not None
-    from hotline.db.models import Call
+    from hotline.adapters.db.models import Call
     with sessions() as s:
         assert s.query(Call).filter_by(call_id=CALLER).one().queued_at == T0
 

@@ -12,14 +12,14 @@ from pathlib import Path
 import pytest
 from sqlalchemy import select
 
-from hotline.ami import QueueMember
-from hotline.asterisk_config import render
+from hotline.adapters.ami import QueueMember
+from hotline.adapters.asterisk_config import render
+from hotline.adapters.db import open_database
+from hotline.adapters.db.models import OperatorEvent
+from hotline.adapters.queue_sounds import REQUIRED, REQUIRED_DIGITS, load_queue_sounds
+from hotline.config.secrets import load_or_create_secrets
 from hotline.context import load_context
-from hotline.db import open_database
-from hotline.db.models import OperatorEvent
-from hotline.operators import OperatorEndpoint, OperatorError, OperatorService, State
-from hotline.queue_sounds import REQUIRED, REQUIRED_DIGITS, load_queue_sounds
-from hotline.secrets import load_or_create_secrets
+from hotline.services.operators import OperatorEndpoint, OperatorError, OperatorService, State
 
 
 class FixedClock:

@@ -8,8 +8,8 @@ from types import SimpleNamespace
 
 import pytest
 
-from hotline.errors import ConfigError
-from hotline.prompts import agency_list_text, fill, prompt_duration, render_texts, spaced_digits
+from hotline.adapters.prompts import agency_list_text, fill, prompt_duration, render_texts, spaced_digits
+from hotline.domain.errors import ConfigError
 
 # espeak-ng and sox are installed by scripts/bootstrap: without them these tests fail, not skip.
 
@@ -85,9 +85,9 @@ def test_the_agency_list_reads_codes_digit_by_digit() -> None:
 
 
 def test_every_prompt_of_the_default_flow_gets_its_text() -> None:
-    from hotline.flows.loader import load_flow
-    from hotline.prompts import prompt_texts
-    from hotline.settings import load_settings
+    from hotline.adapters.prompts import prompt_texts
+    from hotline.config.settings import load_settings
+    from hotline.domain.flows.loader import load_flow
 
     settings = load_settings(env={})
     flow = load_flow(settings.paths.flow)

@@ -8,11 +8,11 @@ from zoneinfo import ZoneInfo
 
 from click.testing import CliRunner
 
-from hotline.cli import main
-from hotline.db import open_database
-from hotline.db.models import Call, Transfer
-from hotline.report_queries import load_rows, operator_sums, operator_transfers
-from hotline.reports import build_report, operator_rows
+from hotline.adapters.db import open_database
+from hotline.adapters.db.models import Call, Transfer
+from hotline.cli.main import main
+from hotline.domain.reports import build_report, operator_rows
+from hotline.services.report_queries import load_rows, operator_sums, operator_transfers
 
 TZ = ZoneInfo("Asia/Ho_Chi_Minh")
 DAY1 = datetime(2027, 3, 1, 9, 0, tzinfo=TZ)
@@ -131,9 +131,9 @@ def test_the_database_adds_up_the_same_figures_as_the_rows_do(database_url: str)
     """``day_sums`` (SQL, for the console's pages) and ``CallSums.of`` (rows) agree, day by day."""
     import random
 
-    from hotline.db.models import Call as CallModel
-    from hotline.report_queries import day_sums
-    from hotline.reports import CallSums
+    from hotline.adapters.db.models import Call as CallModel
+    from hotline.domain.reports import CallSums
+    from hotline.services.report_queries import day_sums
     tz = ZoneInfo("Asia/Ho_Chi_Minh")
     sessions = open_database(database_url)
     rng = random.Random(7)
@@ -168,9 +168,9 @@ def test_the_database_adds_up_the_same_figures_as_the_rows_do(database_url: str)
 def test_the_database_counts_the_same_ticket_figures_as_the_rows_do(database_url: str) -> None:
     import random
 
-    from hotline.db.models import Ticket
-    from hotline.report_queries import load_ticket_rows, ticket_day_sums, ticket_figures_sql
-    from hotline.reports import period_key, ticket_figures, ticket_periods
+    from hotline.adapters.db.models import Ticket
+    from hotline.domain.reports import period_key, ticket_figures, ticket_periods
+    from hotline.services.report_queries import load_ticket_rows, ticket_day_sums, ticket_figures_sql
     tz = ZoneInfo("Asia/Ho_Chi_Minh")
     sessions = open_database(database_url)
     rng = random.Random(11)

@@ -5,8 +5,8 @@ from datetime import UTC, datetime, timedelta, timezone
 
 from sqlalchemy import inspect
 
-from hotline.db import open_database
-from hotline.db.repository import AudioFacts, CallRepository
+from hotline.adapters.db import open_database
+from hotline.adapters.db.repository import AudioFacts, CallRepository
 
 T0 = datetime(2027, 2, 8, 3, 0, tzinfo=UTC)
 

@@ -7,8 +7,8 @@ from pathlib import Path
 
 import pytest
 
-from hotline.errors import ConfigError
-from hotline.secrets import load_or_create_secrets
+from hotline.config.secrets import load_or_create_secrets
+from hotline.domain.errors import ConfigError
 
 
 def test_created_once_and_kept(tmp_path: Path) -> None:

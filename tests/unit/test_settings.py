@@ -6,8 +6,8 @@ from pathlib import Path
 
 import pytest
 
-from hotline.errors import ConfigError
-from hotline.settings import REPO_ROOT, load_settings, toml_key_lines
+from hotline.config.settings import REPO_ROOT, load_settings, toml_key_lines
+from hotline.domain.errors import ConfigError
 
 SAMPLE = REPO_ROOT / "province.toml"
 MINIMAL = '[province]\nname = "Đồng Tháp"\narea_code = "0277"\n'

@@ -1,4 +1,4 @@
-"""hotline.sipp: pcap writers, scenario generator, and SIPp-to-SIPp calls on loopback."""
+"""tooling.sipp: pcap writers, scenario generator, and SIPp-to-SIPp calls on loopback."""
 from __future__ import annotations
 
 import math
@@ -11,7 +11,7 @@ from pathlib import Path
 
 import pytest
 
-from hotline.sipp import (
+from tooling.sipp import (
     AwaitHangup,
     CallerScript,
     DtmfSequencer,
@@ -29,8 +29,8 @@ from hotline.sipp import (
     write_audio_pcap,
     write_dtmf_pcap,
 )
-from hotline.sipp.process import read_stats
-from hotline.sipp.rtpsink import RtpSink
+from tooling.sipp.process import read_stats
+from tooling.sipp.rtpsink import RtpSink
 
 # SIPp (sip-tester) and sox are installed by scripts/bootstrap: without them these tests fail.
 

@@ -13,8 +13,8 @@ from types import SimpleNamespace
 import numpy as np
 import pytest
 
-from hotline.speech.engines import EngineUnavailable, engine_problem, open_engine, transcribe_file
-from hotline.speech.pauses import PauseRules, speech_pieces
+from hotline.adapters.speech.engines import EngineUnavailable, engine_problem, open_engine, transcribe_file
+from hotline.adapters.speech.pauses import PauseRules, speech_pieces
 from tests.support.speech_vi import joined_message, samples, score
 from tests.support.stack import ROOT
 
@@ -88,7 +88,7 @@ OFFLINE = """
 import sys
 from pathlib import Path
 from types import SimpleNamespace
-from hotline.speech.engines import open_engine, transcribe_file
+from hotline.adapters.speech.engines import open_engine, transcribe_file
 engine = open_engine(SimpleNamespace(engine="viet-asr", model_dir=Path("/nonexistent")))
 print(transcribe_file(engine, Path(sys.argv[1])).text)
 """

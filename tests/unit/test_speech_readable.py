@@ -7,7 +7,7 @@ from typing import Any
 
 import pytest
 
-from hotline.speech.readable import normalise_text, numbers_to_digits, readable, sentence_case
+from hotline.adapters.speech.readable import normalise_text, numbers_to_digits, readable, sentence_case
 
 
 def words(text: str, conf: float | None = 0.9) -> list[dict[str, Any]]:

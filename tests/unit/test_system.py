@@ -11,12 +11,12 @@ from types import SimpleNamespace
 
 import pytest
 
-from hotline.system import apt, mounts, rootfs, supervisor
-from hotline.system.asterisk import AsteriskInstall, check_version, parse_version
-from hotline.system.asterisk_process import read_directories, untraversable
-from hotline.system.commands import answering_banner, sip_uris
-from hotline.system.services import is_postgres_url, libpq_url, redis_server_argv
-from hotline.system.shell import SetupError, wait_until
+from hotline.cli.system import answering_banner, sip_uris
+from tooling.system import apt, mounts, rootfs, supervisor
+from tooling.system.asterisk import AsteriskInstall, check_version, parse_version
+from tooling.system.asterisk_process import read_directories, untraversable
+from tooling.system.services import is_postgres_url, libpq_url, redis_server_argv
+from tooling.system.shell import SetupError, wait_until
 
 DEB822 = """\
 Types: deb

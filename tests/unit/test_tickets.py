@@ -12,17 +12,17 @@ from zoneinfo import ZoneInfo
 import pytest
 from sqlalchemy import func, select
 
-from hotline.calendar import HolidayCalendar
-from hotline.db import open_database
-from hotline.db.models import Ticket, TicketEvent, TicketStatus, Voicemail, VoicemailStatus
-from hotline.db.repository import AudioFacts, CallRepository
-from hotline.directory import Directory, load_directory
-from hotline.errors import ConfigErrors
-from hotline.settings import REPO_ROOT, HolidaySettings, Settings, load_settings
-from hotline.tickets import codes
-from hotline.tickets.categories import Categories, load_categories
-from hotline.tickets.deadlines import DeadlineClock
-from hotline.tickets.service import TicketError, TicketService
+from hotline.adapters.db import open_database
+from hotline.adapters.db.models import Ticket, TicketEvent, TicketStatus, Voicemail, VoicemailStatus
+from hotline.adapters.db.repository import AudioFacts, CallRepository
+from hotline.config.settings import REPO_ROOT, HolidaySettings, Settings, load_settings
+from hotline.domain.calendar import HolidayCalendar
+from hotline.domain.directory import Directory, load_directory
+from hotline.domain.errors import ConfigErrors
+from hotline.domain.tickets import codes
+from hotline.domain.tickets.categories import Categories, load_categories
+from hotline.domain.tickets.deadlines import DeadlineClock
+from hotline.services.tickets import TicketError, TicketService
 
 VN = ZoneInfo("Asia/Ho_Chi_Minh")
 

@@ -9,9 +9,9 @@ from typing import Any
 import pytest
 from click.testing import CliRunner
 
-from hotline.cli import main
-from hotline.clock import fake_clock_env
+from hotline.cli.main import main
 from hotline.context import load_context
+from hotline.domain.clock import fake_clock_env
 
 
 @pytest.fixture()

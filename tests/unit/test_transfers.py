@@ -3,7 +3,7 @@ from __future__ import annotations
 
 import pytest
 
-from hotline.transfers import TransferError, consulting_channel, dial_outcome, operator_channel, transfer_exten
+from hotline.services.transfers import TransferError, consulting_channel, dial_outcome, operator_channel, transfer_exten
 
 CHANNELS = [
     {"Channel": "PJSIP/anonymous-00000001", "Uniqueid": "hotline1-1.1", "BridgeId": "b1"},

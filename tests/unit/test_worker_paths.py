@@ -25,13 +25,13 @@ from aiosmtpd.controller import Controller
 from rq.job import Job, JobStatus
 from sqlalchemy import select
 
-from hotline.clock import fake_clock_env
+from hotline.adapters.db.models import AccessLog, Call, Recording, Role, Voicemail, VoicemailStatus
+from hotline.adapters.db.repository import AudioFacts, CallRepository
+from hotline.adapters.jobqueue import FAILED_COOLDOWN, RETRY_INTERVALS, JobQueue, connect
 from hotline.context import load_context
-from hotline.db.models import AccessLog, Call, Recording, Role, Voicemail, VoicemailStatus
-from hotline.db.repository import AudioFacts, CallRepository
-from hotline.tickets.service import FAILED_CONTENT
+from hotline.domain.clock import fake_clock_env
+from hotline.services.tickets import FAILED_CONTENT
 from hotline.worker import runtime
-from hotline.worker.queue import FAILED_COOLDOWN, RETRY_INTERVALS, JobQueue, connect
 from hotline.worker.rqworker import HotlineWorker
 from hotline.worker.runtime import Runtime
 from hotline.worker.sweep import RETENTION_EVERY, sweep

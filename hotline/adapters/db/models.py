@@ -1,0 +1,315 @@
+"""SQLAlchemy models of the hotline's records (see DESIGN.md, "Data")."""
+from __future__ import annotations
+
+from datetime import UTC, datetime
+from typing import Any
+
+from sqlalchemy import JSON, DateTime, Float, ForeignKey, Integer, String, Text, UniqueConstraint
+from sqlalchemy.engine import Dialect
+from sqlalchemy.orm import DeclarativeBase, Mapped, mapped_column, relationship
+from sqlalchemy.types import TypeDecorator
+
+
+class UTCDateTime(TypeDecorator[datetime]):
+    """Aware datetimes in, aware UTC datetimes out, on SQLite and PostgreSQL alike."""
+
+    impl = DateTime(timezone=True)
+    cache_ok = True
+
+    def process_bind_param(self, value: datetime | None, dialect: Dialect) -> datetime | None:
+        if value is None:
+            return None
+        if value.tzinfo is None:
+            raise ValueError("naive datetime given to the database; use the hotline clock")
+        return value.astimezone(UTC)
+
+    def process_result_value(self, value: datetime | None, dialect: Dialect) -> datetime | None:
+        if value is None:
+            return None
+        return value.replace(tzinfo=UTC) if value.tzinfo is None else value.astimezone(UTC)
+
+
+class Base(DeclarativeBase):
+    pass
+
+
+class Disposition:
+    """How a call ended (Call.disposition)."""
+
+    IN_PROGRESS = "in_progress"
+    ABANDONED_IVR = "abandoned_ivr"        # caller hung up in the IVR
+    TO_QUEUE = "to_queue"                  # handed to the operator queue
+    TRANSFERRED = "transferred"            # connected to a one-stop desk
+    TRANSFER_FAILED = "transfer_failed"    # desk busy / no answer and the caller left
+    VOICEMAIL = "voicemail"                # left a message
+    CLOSED_HOURS = "closed_hours"          # out of hours, hung up before leaving a message
+    APP_FALLBACK = "app_fallback"          # the ARI app was down: plain-dialplan path
+    ANSWERED = "answered"                  # an operator answered from the queue
+    ABANDONED_QUEUE = "abandoned_queue"    # caller hung up while waiting in the operator queue
+
+    FROM_QUEUE = (ANSWERED, ABANDONED_QUEUE)   # what the queue's events tell; finer than TO_QUEUE
+    ALL = (IN_PROGRESS, ABANDONED_IVR, TO_QUEUE, TRANSFERRED, TRANSFER_FAILED, VOICEMAIL,
+           CLOSED_HOURS, APP_FALLBACK, ANSWERED, ABANDONED_QUEUE)
+
+
+class VoicemailStatus:
+    PENDING = "pending"            # waiting for transcription (worker, Redis or model not there yet)
+    TRANSCRIBING = "transcribing"  # a worker holds it until lease_until
+    TRANSCRIBED = "transcribed"    # transcript, words and confidence stored
+    NO_SPEECH = "no_speech"        # the recognizer heard no words (silence, noise)
+    FAILED = "failed"              # the audio could not be read, after every retry; the file is kept
+    TOO_SHORT = "too_short"        # under settings.voicemail.min_seconds of audio; kept anyway
+
+    WAITING = (PENDING, TRANSCRIBING)
+
+
+class Call(Base):
+    """One inbound call, keyed by Asterisk's unique id of the caller's channel."""
+
+    __tablename__ = "calls"
+
+    id: Mapped[int] = mapped_column(Integer, primary_key=True)
+    call_id: Mapped[str] = mapped_column(String(64), unique=True, index=True)
+    channel_id: Mapped[str | None] = mapped_column(String(64))
+    caller: Mapped[str] = mapped_column(String(64), default="")
+    dialled: Mapped[str] = mapped_column(String(64), default="")
+    started_at: Mapped[datetime] = mapped_column(UTCDateTime(), index=True)
+    answered_at: Mapped[datetime | None] = mapped_column(UTCDateTime())
+    ended_at: Mapped[datetime | None] = mapped_column(UTCDateTime())
+    ivr_path: Mapped[list[Any]] = mapped_column(JSON, default=list)
+    hours: Mapped[str | None] = mapped_column(String(16))           # "open" or the closed reason
+    transfer_target: Mapped[str | None] = mapped_column(String(64))  # "department:01"
+    transfer_outcome: Mapped[str | None] = mapped_column(String(32))
+    disposition: Mapped[str] = mapped_column(String(32), default=Disposition.IN_PROGRESS, index=True)
+    node: Mapped[str | None] = mapped_column(String(64))            # last IVR node (for reconciliation)
+    recording_file: Mapped[str | None] = mapped_column(String(512))  # absolute path MixMonitor writes
+    # The operator queue (filled from app_queue's AMI events and the app's return from Queue()).
+    queued_at: Mapped[datetime | None] = mapped_column(UTCDateTime())
+    queue_answered_at: Mapped[datetime | None] = mapped_column(UTCDateTime())   # an operator picked up
+    queue_left_at: Mapped[datetime | None] = mapped_column(UTCDateTime())
+    queue_outcome: Mapped[str | None] = mapped_column(String(16))   # answered|abandoned|timeout|empty|message
+    operator: Mapped[str | None] = mapped_column(String(64), index=True)   # operator name who answered
+    talk_seconds: Mapped[float | None] = mapped_column(Float)              # with the operator
+    hangup_by: Mapped[str | None] = mapped_column(String(16))              # caller|operator|desk|system
+    survey_score: Mapped[int | None] = mapped_column(Integer)              # 1 satisfied, 2 normal, 3 not
+
+    recording: Mapped[Recording | None] = relationship(back_populates="call", uselist=False)
+    voicemails: Mapped[list[Voicemail]] = relationship(back_populates="call")
+    transfers: Mapped[list[Transfer]] = relationship(back_populates="call", order_by="Transfer.id")
+
+
+class Recording(Base):
+    """The one audio file of a call, both directions, answer to hangup."""
+
+    __tablename__ = "recordings"
+    __table_args__ = (UniqueConstraint("call_id"),)
+
+    id: Mapped[int] = mapped_column(Integer, primary_key=True)
+    call_id: Mapped[int] = mapped_column(ForeignKey("calls.id", ondelete="CASCADE"))
+    path: Mapped[str] = mapped_column(String(512))        # relative to the recordings root
+    duration: Mapped[float] = mapped_column(Float)
+    sha256: Mapped[str] = mapped_column(String(64))
+    size: Mapped[int] = mapped_column(Integer)
+    created_at: Mapped[datetime] = mapped_column(UTCDateTime(), index=True)
+    deleted_at: Mapped[datetime | None] = mapped_column(UTCDateTime())   # the retention job removed the file
+
+    call: Mapped[Call] = relationship(back_populates="recording")
+
+
+class Voicemail(Base):
+    """A message left out of hours (or when nobody could answer)."""
+
+    __tablename__ = "voicemails"
+
+    id: Mapped[int] = mapped_column(Integer, primary_key=True)
+    call_id: Mapped[int] = mapped_column(ForeignKey("calls.id", ondelete="CASCADE"), index=True)
+    path: Mapped[str] = mapped_column(String(512))        # relative to the recordings root
+    duration: Mapped[float] = mapped_column(Float, default=0.0)
+    sha256: Mapped[str | None] = mapped_column(String(64))
+    status: Mapped[str] = mapped_column(String(16), default=VoicemailStatus.PENDING, index=True)
+    ended_by: Mapped[str | None] = mapped_column(String(16))   # "pound", "hangup", "max_duration"
+    transcript: Mapped[str | None] = mapped_column(Text)
+    created_at: Mapped[datetime] = mapped_column(UTCDateTime())
+    # Transcription (the worker): the recognizer's words with their timings, mean confidence.
+    words: Mapped[list[Any] | None] = mapped_column(JSON)     # [{"word", "start", "end", "conf"}]
+    confidence: Mapped[float | None] = mapped_column(Float)
+    model: Mapped[str | None] = mapped_column(String(128))    # the engine ("viet-asr 0.1.0.dev11") or Vosk model
+    transcript_raw: Mapped[str | None] = mapped_column(Text)  # the engine's own words (numbers spoken, no case)
+    transcribed_at: Mapped[datetime | None] = mapped_column(UTCDateTime())
+    attempts: Mapped[int] = mapped_column(Integer, default=0)  # jobs enqueued for it so far
+    lease_until: Mapped[datetime | None] = mapped_column(UTCDateTime())   # a worker is on it until then
+    error: Mapped[str | None] = mapped_column(Text)           # why it is still waiting, or failed
+
+    call: Mapped[Call] = relationship(back_populates="voicemails")
+    ticket: Mapped[Ticket | None] = relationship(back_populates="voicemail", uselist=False)
+
+
+class Transfer(Base):
+    """One attempt to send a caller on to a one-stop desk (from the IVR or by an operator)."""
+
+    __tablename__ = "transfers"
+
+    id: Mapped[int] = mapped_column(Integer, primary_key=True)
+    call_id: Mapped[int] = mapped_column(ForeignKey("calls.id", ondelete="CASCADE"), index=True)
+    kind: Mapped[str] = mapped_column(String(16))            # ivr | blind | attended
+    target: Mapped[str] = mapped_column(String(64), index=True)   # "department:01"
+    requested_by: Mapped[str | None] = mapped_column(String(64))  # operator name, None from the IVR
+    started_at: Mapped[datetime] = mapped_column(UTCDateTime())
+    answered_at: Mapped[datetime | None] = mapped_column(UTCDateTime())
+    ended_at: Mapped[datetime | None] = mapped_column(UTCDateTime())
+    outcome: Mapped[str | None] = mapped_column(String(16))  # answered|busy|noanswer|failed|returned|completed
+
+    call: Mapped[Call] = relationship(back_populates="transfers")
+
+
+class Operator(Base):
+    """An operator (tổng đài viên) with a SIP endpoint: a WebRTC console or a desk phone."""
+
+    __tablename__ = "operators"
+
+    id: Mapped[int] = mapped_column(Integer, primary_key=True)
+    name: Mapped[str] = mapped_column(String(64), unique=True)        # login and endpoint name: op-lan
+    display_name: Mapped[str] = mapped_column(String(128))             # "Nguyễn Thị Lan"
+    contact: Mapped[str | None] = mapped_column(String(256))           # fixed contact instead of registering
+    created_at: Mapped[datetime] = mapped_column(UTCDateTime())
+    active: Mapped[bool] = mapped_column(default=True)
+    # desk: a SIP phone over UDP; web: the console's browser softphone (WebRTC over WebSocket)
+    phone: Mapped[str] = mapped_column(String(8), default="desk", server_default="desk")
+
+
+class OperatorEvent(Base):
+    """Every change of an operator's state (logged_out, available, on_call, wrap_up, paused)."""
+
+    __tablename__ = "operator_events"
+
+    id: Mapped[int] = mapped_column(Integer, primary_key=True)
+    operator_id: Mapped[int] = mapped_column(ForeignKey("operators.id", ondelete="CASCADE"), index=True)
+    at: Mapped[datetime] = mapped_column(UTCDateTime(), index=True)
+    state: Mapped[str] = mapped_column(String(16))
+    reason: Mapped[str | None] = mapped_column(String(64))             # pause reason: break, training, meeting
+    call_id: Mapped[str | None] = mapped_column(String(64))
+
+
+class TicketStatus:
+    """Where a request stands (Ticket.status); see hotline/services/tickets.py for the moves."""
+
+    NEW = "new"
+    ASSIGNED = "assigned"          # forwarded to the competent agency
+    IN_PROGRESS = "in_progress"    # the agency is working on it
+    ANSWERED = "answered"          # the agency's answer is in, to be relayed to the citizen
+    CLOSED = "closed"
+    OUT_OF_SCOPE = "out_of_scope"
+    DUPLICATE = "duplicate"
+
+    OPEN = (NEW, ASSIGNED, IN_PROGRESS)
+    FINAL = (CLOSED, OUT_OF_SCOPE, DUPLICATE)   # what closing a ticket may make it
+    ALL = (NEW, ASSIGNED, IN_PROGRESS, ANSWERED, CLOSED, OUT_OF_SCOPE, DUPLICATE)
+
+
+class Ticket(Base):
+    """A citizen's request (phản ánh, kiến nghị), from a voicemail, an operator or another channel."""
+
+    __tablename__ = "tickets"
+
+    id: Mapped[int] = mapped_column(Integer, primary_key=True)
+    code: Mapped[str] = mapped_column(String(16), unique=True, index=True)   # digits a caller keys
+    channel: Mapped[str] = mapped_column(String(16), index=True)   # phone | voicemail | web | email
+    caller: Mapped[str] = mapped_column(String(64), default="")
+    category: Mapped[str] = mapped_column(String(32), index=True)
+    content: Mapped[str] = mapped_column(Text, default="")
+    agency: Mapped[str | None] = mapped_column(String(64), index=True)   # "department:01"
+    status: Mapped[str] = mapped_column(String(16), default=TicketStatus.NEW, index=True)
+    received_at: Mapped[datetime] = mapped_column(UTCDateTime(), index=True)
+    deadline_hours: Mapped[float] = mapped_column(Float)           # working hours: 8 or 48
+    due_at: Mapped[datetime] = mapped_column(UTCDateTime(), index=True)
+    answer: Mapped[str | None] = mapped_column(Text)
+    answered_at: Mapped[datetime | None] = mapped_column(UTCDateTime())
+    closed_at: Mapped[datetime | None] = mapped_column(UTCDateTime())
+    call_id: Mapped[int | None] = mapped_column(ForeignKey("calls.id", ondelete="SET NULL"), index=True)
+    voicemail_id: Mapped[int | None] = mapped_column(ForeignKey("voicemails.id", ondelete="SET NULL"),
+                                                     unique=True)
+    notified_at: Mapped[datetime | None] = mapped_column(UTCDateTime())   # the agency was e-mailed
+    # Reminders to the agency at 50 % and 80 % of the deadline, escalation to supervisors after it.
+    reminded_50_at: Mapped[datetime | None] = mapped_column(UTCDateTime())
+    reminded_80_at: Mapped[datetime | None] = mapped_column(UTCDateTime())
+    escalated_at: Mapped[datetime | None] = mapped_column(UTCDateTime())
+
+    call: Mapped[Call | None] = relationship()
+    voicemail: Mapped[Voicemail | None] = relationship(back_populates="ticket")
+    events: Mapped[list[TicketEvent]] = relationship(back_populates="ticket", order_by="TicketEvent.id")
+
+
+class TicketEvent(Base):
+    """Every change of a ticket: who, when, what (the audit trail supervisors and inspectors read)."""
+
+    __tablename__ = "ticket_events"
+
+    id: Mapped[int] = mapped_column(Integer, primary_key=True)
+    ticket_id: Mapped[int] = mapped_column(ForeignKey("tickets.id", ondelete="CASCADE"), index=True)
+    at: Mapped[datetime] = mapped_column(UTCDateTime(), index=True)
+    actor: Mapped[str] = mapped_column(String(64))        # an operator's name, "system", "worker", …
+    action: Mapped[str] = mapped_column(String(32))       # created, transcribed, assigned, answered, …
+    detail: Mapped[dict[str, Any]] = mapped_column(JSON, default=dict)
+
+    ticket: Mapped[Ticket] = relationship(back_populates="events")
+
+
+class Role:
+    """What a console user may do (operator_console/permissions.py holds the table)."""
+
+    OPERATOR = "operator"          # tổng đài viên: takes calls, writes tickets
+    SUPERVISOR = "supervisor"      # giám sát viên: the floor, recordings, reports
+    ADMIN = "admin"                # quản trị: users and settings, and everything a supervisor does
+    AGENCY = "agency"              # đầu mối của cơ quan: only their agency's tickets
+
+    ALL = (OPERATOR, SUPERVISOR, ADMIN, AGENCY)
+
+
+class User(Base):
+    """Someone who signs in to the console (or uses its API with a token)."""
+
+    __tablename__ = "users"
+
+    id: Mapped[int] = mapped_column(Integer, primary_key=True)
+    username: Mapped[str] = mapped_column(String(64), unique=True)
+    full_name: Mapped[str] = mapped_column(String(128))
+    role: Mapped[str] = mapped_column(String(16))
+    agency: Mapped[str | None] = mapped_column(String(64))       # "department:01" for the agency role
+    operator: Mapped[str | None] = mapped_column(String(64))     # the operator (SIP endpoint) they are
+    password_hash: Mapped[str] = mapped_column(String(255))      # argon2id, PHC string
+    token_hash: Mapped[str | None] = mapped_column(String(64), unique=True)   # sha256 of the API token
+    active: Mapped[bool] = mapped_column(default=True)
+    created_at: Mapped[datetime] = mapped_column(UTCDateTime())
+    last_login_at: Mapped[datetime | None] = mapped_column(UTCDateTime())
+
+
+class AccessLog(Base):
+    """Who played, downloaded, listened to or deleted what, and when (recordings, live calls)."""
+
+    __tablename__ = "access_log"
+
+    id: Mapped[int] = mapped_column(Integer, primary_key=True)
+    at: Mapped[datetime] = mapped_column(UTCDateTime(), index=True)
+    username: Mapped[str] = mapped_column(String(64), index=True)    # "system" for the retention job
+    action: Mapped[str] = mapped_column(String(16))    # play | download | listen | whisper | barge | delete
+    resource: Mapped[str] = mapped_column(String(512))   # the recording's path under the root, a channel…
+    call_id: Mapped[str | None] = mapped_column(String(64), index=True)
+    remote_addr: Mapped[str | None] = mapped_column(String(64))
+    detail: Mapped[dict[str, Any]] = mapped_column(JSON, default=dict)   # e.g. the byte range asked
+
+
+class Article(Base):
+    """A knowledge-base article on an administrative procedure: what operators read to callers."""
+
+    __tablename__ = "articles"
+
+    id: Mapped[int] = mapped_column(Integer, primary_key=True)
+    title: Mapped[str] = mapped_column(String(256))
+    category: Mapped[str] = mapped_column(String(32), index=True)      # a ticket category code
+    summary: Mapped[str] = mapped_column(Text, default="")
+    documents: Mapped[str] = mapped_column(Text, default="")           # hồ sơ: one per line
+    fees: Mapped[str] = mapped_column(Text, default="")                # lệ phí
+    time_limit: Mapped[str] = mapped_column(String(256), default="")   # thời hạn giải quyết
+    desk: Mapped[str | None] = mapped_column(String(64))               # "department:03": where to file it
+    updated_at: Mapped[datetime] = mapped_column(UTCDateTime())
+    updated_by: Mapped[str] = mapped_column(String(64))

@@ -1,0 +1,224 @@
+"""Calls, recordings and voicemails: the only place that writes those rows.
+
+Synchronous on purpose: asyncio processes call it through ``asyncio.to_thread``.
+Every write is idempotent, so a retried event or a reconciliation after a
+restart never duplicates a row.
+"""
+from __future__ import annotations
+
+from dataclasses import dataclass
+from datetime import datetime
+from typing import Any
+
+from sqlalchemy import select
+from sqlalchemy.orm import Session, selectinload, sessionmaker
+
+from hotline.adapters.db.models import Call, Disposition, Recording, Transfer, Voicemail, VoicemailStatus
+
+
+@dataclass(frozen=True)
+class AudioFacts:
+    """What a finished audio file is: path relative to the recordings root, length, checksum."""
+
+    path: str
+    duration: float
+    sha256: str
+    size: int
+
+
+class CallRepository:
+    """Writes and reads the call log."""
+
+    def __init__(self, sessions: sessionmaker[Session]) -> None:
+        self._sessions = sessions
+
+    @property
+    def sessions(self) -> sessionmaker[Session]:
+        return self._sessions
+
+    def start_call(self, call_id: str, *, channel_id: str, caller: str, dialled: str,
+                   started_at: datetime, answered_at: datetime | None = None,
+                   disposition: str = Disposition.IN_PROGRESS, recording_file: str | None = None) -> bool:
+        """Create the call's row; returns False when it already existed (only the channel is updated)."""
+        with self._sessions.begin() as s:
+            call = s.scalar(select(Call).where(Call.call_id == call_id))
+            if call is None:
+                s.add(Call(call_id=call_id, channel_id=channel_id, caller=caller, dialled=dialled,
+                           started_at=started_at, answered_at=answered_at, ivr_path=[],
+                           disposition=disposition, recording_file=recording_file))
+                return True
+            call.channel_id = channel_id
+            return False
+
+    def update(self, call_id: str, **fields: Any) -> None:
+        """Set plain columns (hours, transfer_target, transfer_outcome, node, disposition, answered_at)."""
+        with self._sessions.begin() as s:
+            call = self._get(s, call_id)
+            for name, value in fields.items():
+                setattr(call, name, value)
+
+    def add_step(self, call_id: str, node: str, key: str | None = None) -> None:
+        """Remember the node the caller reached and, if any, the key(s) pressed there."""
+        with self._sessions.begin() as s:
+            call = self._get(s, call_id)
+            call.node = node
+            if key is not None:
+                call.ivr_path = [*call.ivr_path, {"node": node, "keys": key}]
+
+    def end_call(self, call_id: str, *, ended_at: datetime, disposition: str) -> bool:
+        """Close the call once; returns False when it was already closed."""
+        with self._sessions.begin() as s:
+            call = self._get(s, call_id)
+            if call.ended_at is not None:
+                return False
+            call.ended_at = ended_at
+            # The queue's own facts (from AMI) are finer than "sent to the queue": keep them.
+            if not (disposition == Disposition.TO_QUEUE and call.disposition in Disposition.FROM_QUEUE):
+                call.disposition = disposition
+            return True
+
+    def add_recording(self, call_id: str, audio: AudioFacts, created_at: datetime) -> None:
+        with self._sessions.begin() as s:
+            call = self._get(s, call_id)
+            rec = s.scalar(select(Recording).where(Recording.call_id == call.id))
+            if rec is None:
+                rec = Recording(call_id=call.id, created_at=created_at)
+                s.add(rec)
+            rec.path, rec.duration, rec.sha256, rec.size = audio.path, audio.duration, audio.sha256, audio.size
+
+    def add_voicemail(self, call_id: str, audio: AudioFacts, *, status: str, ended_by: str,
+                      created_at: datetime) -> int:
+        """Log a message file once (a second call updates it); returns the Voicemail's id."""
+        with self._sessions.begin() as s:
+            call = self._get(s, call_id)
+            vm = s.scalar(select(Voicemail).where(Voicemail.call_id == call.id,
+                                                  Voicemail.path == audio.path))
+            if vm is None:
+                vm = Voicemail(call_id=call.id, path=audio.path, created_at=created_at)
+                s.add(vm)
+            if vm.status in (None, VoicemailStatus.PENDING, VoicemailStatus.TOO_SHORT):   # not the worker's
+                vm.status = status
+            vm.duration, vm.sha256, vm.ended_by = audio.duration, audio.sha256, ended_by
+            s.flush()
+            return vm.id
+
+    def start_transfer(self, call_id: str, *, kind: str, target: str, started_at: datetime,
+                       requested_by: str | None = None) -> int:
+        """A new attempt to reach a desk (kind ivr|blind|attended); returns its id."""
+        with self._sessions.begin() as s:
+            call = self._get(s, call_id)
+            row = Transfer(call_id=call.id, kind=kind, target=target, requested_by=requested_by,
+                           started_at=started_at)
+            s.add(row)
+            call.transfer_target = target
+            s.flush()
+            return row.id
+
+    def finish_transfer(self, transfer_id: int, *, outcome: str | None = None,
+                        answered_at: datetime | None = None, ended_at: datetime | None = None) -> None:
+        """Record how an attempt went; fields left None keep their value."""
+        with self._sessions.begin() as s:
+            row = s.get(Transfer, transfer_id)
+            if row is None:
+                raise LookupError(f"no transfer {transfer_id}")
+            if outcome is not None:
+                row.outcome = outcome
+                row.call.transfer_outcome = outcome
+            if answered_at is not None:
+                row.answered_at = answered_at
+            if ended_at is not None:
+                row.ended_at = ended_at
+
+    def open_transfer(self, call_id: str) -> int | None:
+        """The id of the call's latest transfer not yet ended (None: none open, or no such call)."""
+        with self._sessions() as s:
+            return s.scalar(select(Transfer.id).join(Call).where(Call.call_id == call_id,
+                                                                   Transfer.ended_at.is_(None))
+                            .order_by(Transfer.id.desc()).limit(1))
+
+    def open_call_ids(self) -> list[str]:
+        with self._sessions() as s:
+            return list(s.scalars(select(Call.call_id).where(Call.ended_at.is_(None))))
+
+    def ended_without_recording(self, limit: int = 500) -> list[tuple[str, str | None]]:
+        """(call id, recording file) of ended calls whose recording is not logged yet."""
+        with self._sessions() as s:
+            q = (select(Call.call_id, Call.recording_file).outerjoin(Recording)
+                 .where(Call.ended_at.is_not(None), Recording.id.is_(None)).limit(limit))
+            return [(row[0], row[1]) for row in s.execute(q)]
+
+    def known_call_ids(self, call_ids: list[str]) -> set[str]:
+        with self._sessions() as s:
+            return set(s.scalars(select(Call.call_id).where(Call.call_id.in_(call_ids))))
+
+    def has_voicemail(self, call_id: str, path: str) -> bool:
+        with self._sessions() as s:
+            q = select(Voicemail.id).join(Call).where(Call.call_id == call_id, Voicemail.path == path)
+            return s.scalar(q) is not None
+
+    def get(self, call_id: str) -> dict[str, Any] | None:
+        with self._sessions() as s:
+            call = s.scalar(select(Call).options(selectinload(Call.recording),
+                                                 selectinload(Call.voicemails).selectinload(Voicemail.ticket),
+                                                 selectinload(Call.transfers))
+                            .where(Call.call_id == call_id))
+            return call_to_dict(call) if call else None
+
+    def latest(self, limit: int = 20) -> list[dict[str, Any]]:
+        with self._sessions() as s:
+            q = (select(Call).options(selectinload(Call.recording),
+                                      selectinload(Call.voicemails).selectinload(Voicemail.ticket),
+                                      selectinload(Call.transfers))
+                 .order_by(Call.started_at.desc(), Call.id.desc()).limit(limit))
+            return [call_to_dict(c) for c in s.scalars(q)]
+
+    @staticmethod
+    def _get(s: Session, call_id: str) -> Call:
+        call = s.scalar(select(Call).where(Call.call_id == call_id))
+        if call is None:
+            raise LookupError(f"no call {call_id!r} in the call log")
+        return call
+
+
+def _iso(value: datetime | None) -> str | None:
+    return value.isoformat() if value else None
+
+
+def call_to_dict(call: Call) -> dict[str, Any]:
+    rec = call.recording
+    return {
+        "call_id": call.call_id,
+        "channel_id": call.channel_id,
+        "caller": call.caller,
+        "dialled": call.dialled,
+        "started_at": _iso(call.started_at),
+        "answered_at": _iso(call.answered_at),
+        "ended_at": _iso(call.ended_at),
+        "hours": call.hours,
+        "ivr_path": call.ivr_path,
+        "transfer_target": call.transfer_target,
+        "transfer_outcome": call.transfer_outcome,
+        "disposition": call.disposition,
+        "node": call.node,
+        "recording_file": call.recording_file,
+        "queued_at": _iso(call.queued_at),
+        "queue_answered_at": _iso(call.queue_answered_at),
+        "queue_left_at": _iso(call.queue_left_at),
+        "queue_outcome": call.queue_outcome,
+        "operator": call.operator,
+        "talk_seconds": call.talk_seconds,
+        "hangup_by": call.hangup_by,
+        "survey_score": call.survey_score,
+        "recording": None if rec is None else {
+            "path": rec.path, "duration": round(rec.duration, 3), "sha256": rec.sha256, "size": rec.size},
+        "transfers": [
+            {"kind": t.kind, "target": t.target, "requested_by": t.requested_by, "started_at": _iso(t.started_at),
+             "answered_at": _iso(t.answered_at), "ended_at": _iso(t.ended_at), "outcome": t.outcome}
+            for t in call.transfers
+        ],
+        "voicemails": [
+            {"path": v.path, "duration": round(v.duration, 3), "status": v.status, "ended_by": v.ended_by,
+             "ticket": v.ticket.code if v.ticket is not None else None}
+            for v in call.voicemails
+        ],
+    }

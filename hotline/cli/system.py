@@ -1,0 +1,254 @@
+"""``hotline setup`` and ``hotline up``: the two commands that install and run the whole hotline."""
+from __future__ import annotations
+
+import ipaddress
+import logging
+import os
+import signal
+import sys
+import time
+from collections.abc import Callable, Mapping
+from dataclasses import dataclass
+from pathlib import Path
+from types import FrameType
+from typing import Any
+
+import click
+
+from hotline.domain.errors import HotlineError
+from tooling.system.asterisk import AsteriskInstall, AsteriskProcess, asterisk_version, ensure_asterisk
+from tooling.system.asterisk_process import writable_dirs
+from tooling.system.services import ensure_postgres, ensure_redis, is_postgres_url
+from tooling.system.shell import Progress, SetupError
+from tooling.system.supervisor import ProcessSpec, Supervisor
+
+log = logging.getLogger("hotline.up")
+
+APP_READY_WARNING = 30.0   # seconds before `up` says the ARI app has not connected yet
+
+
+@dataclass
+class SetupResult:
+    """What ``hotline setup`` made sure of."""
+
+    install: AsteriskInstall
+    version: tuple[int, int, int]
+    redis_url: str
+    directory: Any
+    prompts: dict[str, Path]
+
+
+def echo(message: str) -> None:
+    click.echo(message)
+
+
+def run_setup(settings: Any, progress: Progress) -> SetupResult:
+    """Ensure Asterisk, Redis, PostgreSQL (if configured) and the rendered voice prompts."""
+    if os.geteuid() != 0:
+        raise SetupError("The set-up installs packages, mounts directories and runs Asterisk in a chroot: "
+                         "run it as root (sudo).")
+    from hotline.adapters.asterisk_config import prompts_dir
+    from hotline.adapters.prompts import render_prompts
+    from hotline.adapters.queue_sounds import render_queue_sounds
+    from hotline.domain.directory import load_directory
+    from hotline.domain.flows.loader import load_flow
+
+    state_dir = Path(settings.paths.state_dir)
+    state_dir.mkdir(parents=True, exist_ok=True)
+    # The province's files first: a mistake there stops set-up before anything is installed.
+    directory = load_directory(settings.paths.directory)
+    flow = load_flow(settings.paths.flow, directory=directory, recorded_prompts_dir=settings.paths.prompts_dir)
+    install = ensure_asterisk(settings, progress)
+    version = asterisk_version(install)
+    progress(f"[setup] Asterisk {'.'.join(map(str, version))} ready ({install.describe()})")
+    redis_url = ensure_redis(settings.redis.url, state_dir, progress)
+    progress(f"[setup] Redis answers at {redis_url}")
+    if is_postgres_url(settings.database.url):
+        ensure_postgres(settings.database.url, progress)
+        progress("[setup] PostgreSQL database ready")
+    prompts = render_prompts(settings, flow, directory, prompts_dir(settings), progress)
+    progress(f"[setup] {len(prompts)} voice prompts ready in {prompts_dir(settings)}")
+    sounds = render_queue_sounds(settings, progress)
+    progress(f"[setup] {len(sounds)} Vietnamese queue sounds ready")
+    from hotline.adapters.asterisk_config import dtls_certificate
+    cert = dtls_certificate(state_dir / "asterisk")
+    progress(f"[setup] DTLS certificate of the console's softphones: {cert['dtls_cert']}")
+    _report_speech_engine(settings, progress)
+    return SetupResult(install, version, redis_url, directory, prompts)
+
+
+def _report_speech_engine(settings: Any, progress: Progress) -> None:
+    from hotline.adapters.speech.engines import describe, engine_problem
+    problem = engine_problem(settings.transcription)
+    if problem is None:
+        progress(f"[setup] Voicemail transcription: {describe(settings.transcription)}")
+    else:
+        progress(f"[setup] Voicemail transcription cannot run yet ({problem}): messages become tickets marked "
+                 "'waiting for transcription' and are transcribed, without a restart, once it can "
+                 "(README.md, Transcription)")
+
+
+def sip_uris(settings: Any) -> list[str]:
+    """The SIP addresses callers reach, one per hotline number ("sip:1022@127.0.0.1:5060")."""
+    host = str(settings.sip.bind)
+    address = ipaddress.ip_address(host)
+    if address.is_unspecified:
+        host = "127.0.0.1" if address.version == 4 else "::1"
+    if ":" in host:
+        host = f"[{host}]"
+    return [f"sip:{number}@{host}:{settings.sip.port}" for number in settings.province.hotline_numbers]
+
+
+def answering_banner(settings: Any, version: tuple[int, int, int]) -> str:
+    """The line printed once the hotline answers calls."""
+    numbers = list(settings.province.hotline_numbers)
+    uris = sip_uris(settings)
+    listed = " và ".join([", ".join(uris[:-1]), uris[-1]] if len(uris) > 1 else uris)
+    return (f"Tổng đài {numbers[0]} đang trả lời: {listed} (UDP) — "
+            f"Asterisk {'.'.join(map(str, version))}")
+
+
+def _load_settings() -> Any:
+    from hotline.config.settings import load_settings
+
+    return load_settings()
+
+
+def _fail(exc: HotlineError) -> click.ClickException:
+    return click.ClickException(str(exc))
+
+
+@click.command("setup")
+def setup_command() -> None:
+    """Install and prepare everything the hotline needs (safe to run again)."""
+    try:
+        run_setup(_load_settings(), echo)
+    except HotlineError as exc:
+        raise _fail(exc) from None
+
+
+class _Watch:
+    """Checked by the supervisor: is Asterisk alive? Announce once the ARI app has connected."""
+
+    def __init__(self, asterisk: AsteriskProcess, app_name: str, banner: str, app_log: Path) -> None:
+        self.asterisk, self.app_name, self.banner, self.app_log = asterisk, app_name, banner, app_log
+        self.started = time.monotonic()
+        self.next_look = 0.0
+        self.announced = self.warned = False
+
+    def __call__(self) -> str | None:
+        if not self.asterisk.is_running():
+            return f"Asterisk stopped unexpectedly; see {self.asterisk.log_path}"
+        now = time.monotonic()
+        if self.announced or now < self.next_look:
+            return None
+        self.next_look = now + 1.0
+        try:
+            apps = self.asterisk.rx("ari show apps", timeout=5)
+        except SetupError:
+            apps = ""
+        if any(line.strip() == self.app_name for line in apps.splitlines()):
+            self.announced = True
+            echo(self.banner)
+            echo("Nhấn Ctrl-C để dừng (press Ctrl-C to stop).")
+        elif not self.warned and now - self.started > APP_READY_WARNING:
+            self.warned = True
+            echo(f"[up] The call application has not connected to Asterisk yet; see {self.app_log}")
+        return None
+
+
+def _raise_interrupt(_signum: int, _frame: FrameType | None) -> None:
+    raise KeyboardInterrupt
+
+
+@click.command("up")
+@click.option("--fake-now", metavar="ISO", default=None,
+              help="Run the hotline's clock from this time, e.g. 2027-02-05T23:05:00+07:00 (for tests and demos).")
+def up_command(fake_now: str | None) -> None:
+    """Set up, then run Asterisk and the hotline's processes until Ctrl-C."""
+    signal.signal(signal.SIGTERM, _raise_interrupt)
+    try:
+        code = _up(fake_now, echo)
+    except HotlineError as exc:
+        raise _fail(exc) from None
+    except KeyboardInterrupt:
+        code = 0
+    if code:
+        sys.exit(code)
+
+
+def _operators(settings: Any, secrets: Any, clock: Any, directory: Any) -> Any:
+    from hotline.adapters.db import open_database
+    from hotline.services.operators import operator_service
+
+    return operator_service(settings, secrets, clock, directory, open_database(settings.database.url))
+
+
+def _restore_logins(operators: Any, progress: Progress) -> None:
+    """Operators logged in (the database says so) are put back in the queue."""
+    try:
+        restored = operators.restore_logins()
+    except HotlineError as exc:
+        progress(f"[up] Could not put logged-in operators back in the queue: {exc}")
+        return
+    if restored:
+        progress(f"[up] Operators back in the queue: {', '.join(restored)}")
+
+
+def first_admin(settings: Any, progress: Progress, env: Mapping[str, str]) -> None:
+    """While the console has no admin, print the one command that makes one (README: The first sign-in)."""
+    from datetime import UTC, datetime
+
+    from hotline.adapters.db import open_database
+    from hotline.services.users import UserService, first_admin_hint
+
+    program = Path(sys.executable).with_name("hotline")
+    users = UserService(open_database(settings.database.url), lambda: datetime.now(UTC))
+    url = f"http://{settings.console.bind}:{settings.console.port}/"
+    for line in first_admin_hint(users, str(program) if program.exists() else "hotline", env, url):
+        progress(f"[up] {line}")
+
+
+def _up(fake_now: str | None, progress: Progress, supervisor_factory: Callable[[Path], Supervisor] = Supervisor) -> int:
+    from hotline.adapters.asterisk_config import render
+    from hotline.config.secrets import load_or_create_secrets
+    from hotline.context import setup_logging
+    from hotline.domain.clock import clock_from_env, fake_clock_env, parse_fake_now
+    from hotline.worker.rqworker import worker_command
+
+    setup_logging("up")
+    settings = _load_settings()
+    env: dict[str, str] = {}
+    if fake_now:
+        env.update(fake_clock_env(parse_fake_now(fake_now, settings.tz)))
+        os.environ.update(env)
+    result = run_setup(settings, progress)
+    env["HOTLINE_REDIS_URL"] = result.redis_url
+    state_dir = Path(settings.paths.state_dir)
+    recordings = Path(settings.paths.recordings_root)
+    secrets = load_or_create_secrets(state_dir)
+    clock = clock_from_env(settings.tz)
+    operators = _operators(settings, secrets, clock, result.directory)
+    conf = render(settings, secrets, result.directory, dest_dir=state_dir / "asterisk",
+                  clock_offset=clock.offset_seconds(), operators=operators.endpoints())
+    asterisk = AsteriskProcess(result.install, conf, bind_paths=[state_dir, recordings],
+                               owned_paths=writable_dirs(state_dir, recordings))
+    try:
+        progress("[up] Starting Asterisk")
+        asterisk.start()
+        _restore_logins(operators, progress)
+        specs = [ProcessSpec("ari_app", [sys.executable, "-m", "ari_app"], env),
+                 ProcessSpec("agi", [sys.executable, "-m", "agi"], env),
+                 ProcessSpec("monitor", [sys.executable, "-m", "monitor"], env),
+                 ProcessSpec("worker", worker_command(result.redis_url, settings.transcription.queue), env),
+                 ProcessSpec("console", [sys.executable, "-m", "hotline.cli.main", "console"], env)]
+        supervisor = supervisor_factory(state_dir)
+        progress(f"[up] Starting the call application, the AGI server, the monitor, the worker and the console "
+                 f"on http://{settings.console.bind}:{settings.console.port}/ (logs in {supervisor.log_dir})")
+        first_admin(settings, progress, os.environ)
+        watch = _Watch(asterisk, settings.asterisk.ari_app, answering_banner(settings, result.version),
+                       supervisor.log_dir / "ari_app.log")
+        return supervisor.run(specs, check=watch)
+    finally:
+        progress("[up] Stopping Asterisk")
+        asterisk.stop()

@@ -1,0 +1,1 @@
+"""The province's settings (province.toml) and the generated credentials, validated on load."""

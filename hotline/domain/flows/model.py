@@ -1,0 +1,184 @@
+"""The IVR flow as validated data: what ivr_flows/*.yaml becomes after loading.
+
+Every node names the node(s) it leads to; the loader (``hotline.domain.flows.loader``)
+checks that all names resolve, every node is reachable and every prompt exists.
+The engine (``hotline.domain.flows.engine``) walks these nodes; nothing here speaks ARI.
+"""
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+from typing import Literal
+
+AgencyKind = Literal["department", "district", "provincial_office", "postal_service"]
+
+
+@dataclass(frozen=True)
+class PlayNode:
+    """Play prompts in order, then go on."""
+
+    name: str
+    prompts: tuple[str, ...]
+    next: str
+    line: int = 0
+
+
+@dataclass(frozen=True)
+class HoursNode:
+    """The hours gate: staffed now (working day, within staffed hours) or not."""
+
+    name: str
+    open: str
+    closed: str
+    line: int = 0
+
+
+@dataclass(frozen=True)
+class MenuNode:
+    """One key chooses the next node. No input or a wrong key: prompt again; after
+    ``max_attempts`` failures go to ``on_failure``."""
+
+    name: str
+    prompt: str
+    options: dict[str, str]           # DTMF key ("0"-"9", "*", "#") -> node name
+    timeout: float = 5.0              # seconds to wait for a key after the prompt ends
+    max_attempts: int = 3
+    invalid_prompt: str | None = None     # said after a wrong key
+    no_input_prompt: str | None = None    # said after silence
+    on_failure: str = "queue"
+    line: int = 0
+
+
+@dataclass(frozen=True)
+class CodeEntryNode:
+    """The caller keys a ``digits``-long directory code of ``kind``; a known code
+    transfers to that agency's one-stop desk. ``list_key`` plays the generated list
+    of codes (prompt name ``list_prompt``). Unknown code: ``invalid_prompt`` and ask
+    again; after ``max_attempts`` failures go to ``on_failure``."""
+
+    name: str
+    kind: AgencyKind
+    prompt: str
+    digits: int = 2
+    timeout: float = 5.0
+    max_attempts: int = 3
+    list_key: str | None = "*"
+    list_prompt: str | None = None
+    invalid_prompt: str | None = None
+    no_input_prompt: str | None = None
+    on_failure: str = "queue"
+    on_transfer_failure: str = "queue"   # desk busy / no answer
+    line: int = 0
+    transfer_prompt: str | None = None   # said after a known code, before dialling
+    busy_prompt: str | None = None       # said when the desk is busy, before on_transfer_failure
+
+
+@dataclass(frozen=True)
+class TransferNode:
+    """Transfer to a fixed directory entry (e.g. key 6: the provincial post office)."""
+
+    name: str
+    kind: AgencyKind
+    code: str
+    prompt: str | None = None          # said before dialling
+    on_failure: str = "queue"          # desk busy / no answer
+    line: int = 0
+    busy_prompt: str | None = None     # said when the desk is busy, before on_failure
+
+
+@dataclass(frozen=True)
+class QueueNode:
+    """Hand the caller to the operator queue (implemented by the queue issue)."""
+
+    name: str
+    prompt: str | None = None
+    max_wait: float | None = None          # seconds; default: province.toml [queue] max_wait
+    on_timeout: str | None = None          # no operator in time, or none logged in: e.g. voicemail
+    on_message: str | None = None          # the caller pressed 1 to leave a message (default: on_timeout)
+    on_operator_hangup: str | None = None  # the operator hung up first: e.g. the survey
+    line: int = 0
+
+
+@dataclass(frozen=True)
+class VoicemailNode:
+    """Leave a message after the beep: up to ``max_seconds`` (settings default), ends on '#' or hangup."""
+
+    name: str
+    prompt: str | None = None
+    max_seconds: float | None = None
+    after_prompt: str | None = None    # said after '#', before hanging up
+    code_prompt: str | None = None     # after '#': "your code is", then the ticket code digit by digit
+    code_again_prompt: str | None = None   # "once again", then the code a second time
+    line: int = 0
+
+
+@dataclass(frozen=True)
+class TicketStatusNode:
+    """Ticket status by phone: the AGI server ([hotline-ticket-status]) asks for a ticket code
+    (``prompt``), checks its check digit, then reads back the status, the agency and whether the
+    answer is ready (the ``READBACK_PROMPTS``, no personal data), and the caller goes to ``next``
+    (None: hang up). A mistyped code says ``invalid_prompt``, a code no ticket has
+    ``unknown_prompt``, silence ``no_input_prompt``; after ``max_attempts`` failed tries
+    ``failure_prompt`` and ``on_failure``. The lookup not running at all: ``unavailable_prompt``,
+    then ``on_failure``."""
+
+    name: str
+    prompt: str
+    next: str | None = None
+    timeout: float = 6.0                  # seconds for the first key after the prompt, and between keys
+    max_attempts: int = 3
+    invalid_prompt: str | None = None     # the check digit is wrong (or too few digits)
+    unknown_prompt: str | None = None     # a well-formed code that no ticket has
+    no_input_prompt: str | None = None
+    failure_prompt: str | None = None     # said after the last failed try, before on_failure
+    unavailable_prompt: str | None = None   # the lookup could not run (AGI server or database down)
+    on_failure: str = "queue"
+    line: int = 0
+
+    # Said by the AGI server for a ticket found: "ticket_status_<status>", then "ticket_agency" and
+    # the agency's generated name prompt, then whether the answer is ready.
+    STATUSES = ("new", "assigned", "in_progress", "answered", "closed", "out_of_scope", "duplicate")
+    FINAL_WITHOUT_ANSWER = ("out_of_scope", "duplicate")   # no "answer ready / not yet" for these
+    READBACK_PROMPTS = (*(f"ticket_status_{s}" for s in STATUSES), "ticket_agency", "ticket_answer_ready",
+                        "ticket_answer_not_ready")
+
+
+@dataclass(frozen=True)
+class SurveyNode:
+    """After an operator hung up first: 1 satisfied, 2 normal, 3 not satisfied. No answer stores nothing."""
+
+    name: str
+    prompt: str
+    thanks_prompt: str | None = None
+    timeout: float = 6.0
+    max_attempts: int = 2
+    invalid_prompt: str | None = None
+    line: int = 0
+
+    SCORES = {"1": 1, "2": 2, "3": 3}
+
+
+@dataclass(frozen=True)
+class HangupNode:
+    """Say goodbye (optional) and hang up."""
+
+    name: str
+    prompt: str | None = None
+    line: int = 0
+
+
+Node = (PlayNode | HoursNode | MenuNode | CodeEntryNode | TransferNode | QueueNode
+        | VoicemailNode | TicketStatusNode | SurveyNode | HangupNode)
+
+
+@dataclass(frozen=True)
+class Flow:
+    """A validated IVR flow."""
+
+    name: str
+    start: str
+    nodes: dict[str, Node]
+    prompts: dict[str, str] = field(default_factory=dict)   # prompt name -> Vietnamese text (templated)
+    source: str = ""                                         # file it came from
+
+    def node(self, name: str) -> Node:
+        return self.nodes[name]

@@ -1,0 +1,87 @@
+"""The Vietnamese words for the codes the hotline stores: one table for every page and export.
+
+The database, the JSON API, the logs and the command line keep the codes (``to_queue``); a person
+reading the console reads these labels ("Vào hàng đợi"). The console uses them through the Jinja
+filter ``vi`` (``{{ call.disposition | vi('disposition') }}``) and hands the whole table to its
+scripts (``operator_console/templates/_labels.html``); tests/unit/test_console_labels.py checks
+that every code the hotline writes has its label and that no page shows a code.
+"""
+from __future__ import annotations
+
+from hotline.adapters.db.models import Disposition as D
+from hotline.adapters.db.models import Role as R
+from hotline.adapters.db.models import TicketStatus as T
+from hotline.adapters.db.models import VoicemailStatus as V
+
+#: Call.disposition: how the call ended (README: Dispositions).
+DISPOSITION = {
+    D.IN_PROGRESS: "Đang gọi", D.ABANDONED_IVR: "Bỏ máy khi nghe hướng dẫn", D.TO_QUEUE: "Vào hàng đợi",
+    D.ANSWERED: "Tổng đài viên đã trả lời", D.ABANDONED_QUEUE: "Bỏ máy khi chờ",
+    D.TRANSFERRED: "Đã chuyển đầu mối", D.TRANSFER_FAILED: "Chuyển đầu mối không được",
+    D.VOICEMAIL: "Để lại lời nhắn", D.CLOSED_HOURS: "Ngoài giờ, không để lại lời nhắn",
+    D.APP_FALLBACK: "Ứng dụng tạm ngừng, tổng đài nhận lời nhắn",
+}
+#: Ticket.status.
+TICKET_STATUS = {
+    T.NEW: "Mới tiếp nhận", T.ASSIGNED: "Đã chuyển cơ quan có thẩm quyền", T.IN_PROGRESS: "Đang xử lý",
+    T.ANSWERED: "Đã có kết quả trả lời", T.CLOSED: "Đã kết thúc", T.OUT_OF_SCOPE: "Không thuộc phạm vi tiếp nhận",
+    T.DUPLICATE: "Trùng với phản ánh khác",
+}
+#: Ticket.channel: how the request came in.
+CHANNEL = {"phone": "Điện thoại", "voicemail": "Hộp thư thoại", "web": "Cổng thông tin", "email": "Thư điện tử",
+           "other": "Kênh khác"}
+#: TicketEvent.action: a line of a ticket's timeline.
+TICKET_EVENT = {
+    "created": "Tạo phiếu", "transcribed": "Chuyển lời nói thành chữ", "no_speech": "Lời nhắn không có tiếng nói",
+    "transcribe_again": "Chuyển lại lời nói thành chữ", "transcription_failed": "Không chuyển được lời nói thành chữ",
+    T.ASSIGNED: "Chuyển cơ quan", T.IN_PROGRESS: "Nhận xử lý",
+    T.ANSWERED: "Trả lời", T.CLOSED: "Đóng phiếu", T.OUT_OF_SCOPE: "Không thuộc phạm vi",
+    T.DUPLICATE: "Trùng lặp", "deadline": "Đổi hạn", "category": "Đổi lĩnh vực", "notified": "Gửi thư cho cơ quan",
+    "remind_50": "Nhắc hạn 50 %", "remind_80": "Nhắc hạn 80 %", "escalate": "Báo giám sát: quá hạn",
+}
+#: TicketEvent.actor when no person did it (a person's actor is their user name, shown as it is).
+ACTOR = {"system": "Hệ thống", "worker": "Hệ thống (tự động)", "cli": "Quản trị (dòng lệnh)"}
+#: Transfer.kind.
+TRANSFER_KIND = {"ivr": "Người gọi tự chọn", "blind": "Chuyển ngay", "attended": "Hỏi trước rồi chuyển"}
+#: Transfer.outcome and Call.transfer_outcome.
+TRANSFER_OUTCOME = {
+    "answered": "Đầu mối đã nghe máy", "busy": "Máy bận", "noanswer": "Không nghe máy", "rejected": "Từ chối",
+    "failed": "Không gọi được", "abandoned": "Người gọi gác máy khi đang chuyển",
+    "returned": "Tổng đài viên quay lại người gọi", "completed": "Đã chuyển xong",
+}
+#: Call.queue_outcome: how the caller left the operator queue.
+QUEUE_OUTCOME = {
+    "answered": "Tổng đài viên đã trả lời", "abandoned": "Bỏ máy khi chờ",
+    "timeout": "Chờ quá lâu, chuyển sang để lại lời nhắn", "empty": "Không có tổng đài viên trong ca",
+    "message": "Người gọi chọn để lại lời nhắn",
+}
+#: An operator's state (OperatorEvent.state, the softphone, the wallboard).
+OPERATOR_STATE = {
+    "logged_out": "Chưa vào ca", "available": "Sẵn sàng", "ringing": "Đang đổ chuông", "on_call": "Đang nghe máy",
+    "wrap_up": "Hoàn tất cuộc gọi", "paused": "Tạm nghỉ", "unavailable": "Mất kết nối máy",
+}
+#: Why an operator pauses (hotline.services.operators.PAUSE_REASONS).
+PAUSE_REASON = {"break": "Nghỉ giải lao", "training": "Tập huấn", "meeting": "Họp", "other": "Việc khác"}
+#: User.role.
+ROLE = {R.OPERATOR: "Tổng đài viên", R.SUPERVISOR: "Giám sát viên", R.ADMIN: "Quản trị",
+        R.AGENCY: "Đầu mối cơ quan"}
+#: Voicemail.status.
+VOICEMAIL_STATUS = {
+    V.PENDING: "Chờ chuyển thành chữ", V.TRANSCRIBING: "Đang chuyển thành chữ", V.TRANSCRIBED: "Đã chuyển thành chữ",
+    V.NO_SPEECH: "Không có tiếng nói", V.FAILED: "Không đọc được tệp", V.TOO_SHORT: "Quá ngắn",
+}
+
+#: Every table by the name templates and scripts use: ``labels.disposition``, ``vi('ticket_status')``.
+LABELS: dict[str, dict[str, str]] = {
+    "disposition": DISPOSITION, "ticket_status": TICKET_STATUS, "channel": CHANNEL, "ticket_event": TICKET_EVENT,
+    "actor": ACTOR, "transfer_kind": TRANSFER_KIND, "transfer_outcome": TRANSFER_OUTCOME,
+    "queue_outcome": QUEUE_OUTCOME, "operator_state": OPERATOR_STATE, "pause_reason": PAUSE_REASON, "role": ROLE,
+    "voicemail_status": VOICEMAIL_STATUS,
+}
+
+
+def label(kind: str, code: str | None) -> str:
+    """The Vietnamese label of ``code`` in the table ``kind``; "—" for none; a code the table lacks as it is."""
+    if not code:
+        return "—"
+    return LABELS[kind].get(code, code)

@@ -1,0 +1,366 @@
+"""Tickets: create, forward, answer and close them, each change written as a TicketEvent.
+
+Synchronous on purpose (asyncio processes call it through ``asyncio.to_thread``).
+Everything that must survive a Redis or worker outage happens here, in the
+database: a voicemail's ticket is created the moment the message is saved.
+"""
+from __future__ import annotations
+
+import re
+from collections.abc import Callable
+from dataclasses import dataclass
+from datetime import UTC, datetime
+from typing import Any
+
+from sqlalchemy import Integer, column, func, literal_column, select, text
+from sqlalchemy.exc import IntegrityError
+from sqlalchemy.orm import Session, selectinload, sessionmaker
+
+from hotline.adapters.db.models import Call, Recording, Ticket, TicketEvent, TicketStatus, Voicemail, VoicemailStatus
+from hotline.domain.directory import Directory
+from hotline.domain.errors import HotlineError
+from hotline.domain.labels import TICKET_STATUS
+from hotline.domain.tickets import codes
+from hotline.domain.tickets.categories import Categories
+from hotline.domain.tickets.deadlines import DeadlineClock
+
+# Which status may follow which; anything else is refused with the list of what is allowed.
+MOVES: dict[str, tuple[str, ...]] = {
+    TicketStatus.NEW: (TicketStatus.ASSIGNED, TicketStatus.IN_PROGRESS, TicketStatus.ANSWERED,
+                       TicketStatus.OUT_OF_SCOPE, TicketStatus.DUPLICATE),
+    TicketStatus.ASSIGNED: (TicketStatus.ASSIGNED, TicketStatus.IN_PROGRESS, TicketStatus.ANSWERED,
+                            TicketStatus.OUT_OF_SCOPE, TicketStatus.DUPLICATE),
+    TicketStatus.IN_PROGRESS: (TicketStatus.ASSIGNED, TicketStatus.ANSWERED, TicketStatus.OUT_OF_SCOPE,
+                               TicketStatus.DUPLICATE),
+    TicketStatus.ANSWERED: (TicketStatus.CLOSED, TicketStatus.IN_PROGRESS),
+    TicketStatus.CLOSED: (),
+    TicketStatus.OUT_OF_SCOPE: (),
+    TicketStatus.DUPLICATE: (),
+}
+STATUS_VI = TICKET_STATUS          # the one table of labels: hotline/domain/labels.py
+WAITING_CONTENT = "(Lời nhắn thoại đang chờ chuyển thành văn bản.)"
+NO_SPEECH_CONTENT = "(Lời nhắn thoại không có tiếng nói.)"
+FAILED_CONTENT = "(Không chuyển được lời nhắn thoại thành văn bản: hãy nghe lời nhắn.)"
+_CODE_TRIES = 20
+
+
+class TicketError(HotlineError, LookupError):
+    """A ticket operation that cannot be done; the message says what to do instead."""
+
+
+@dataclass
+class TicketService:
+    sessions: sessionmaker[Session]
+    now: Callable[[], datetime]
+    deadlines: DeadlineClock
+    categories: Categories
+    directory: Directory
+    code_digits: int = 7
+
+    # -- creating ------------------------------------------------------------------
+    def create(self, *, channel: str, caller: str = "", content: str = "", category: str | None = None,
+               agency: str | None = None, received_at: datetime | None = None, actor: str = "system",
+               call_id: str | None = None, deadline_hours: float | None = None) -> dict[str, Any]:
+        """A new ticket (an operator's, or from another channel); returns it as a dict."""
+        cat = self.categories.get(category) if category else self.categories.default
+        if agency is not None:
+            self.agency(agency)
+        with self.sessions.begin() as s:
+            call = s.scalar(select(Call).where(Call.call_id == call_id)) if call_id else None
+            if call_id and call is None:
+                raise TicketError(f"no call {call_id!r} in the call log; see `hotline calls`",
+                                  vi="Không tìm thấy cuộc gọi này trong nhật ký cuộc gọi; hãy lưu phiếu không gắn "
+                                     "cuộc gọi hoặc thử lại.")
+            ticket = self._new(s, channel=channel, caller=caller, content=content, category=cat.code,
+                               received_at=received_at or self.now(), hours=deadline_hours or cat.deadline_hours,
+                               call=call, actor=actor)
+            if agency:
+                self._move(s, ticket, TicketStatus.ASSIGNED, actor, {"agency": agency})
+                ticket.agency = agency
+            return ticket_to_dict(ticket)
+
+    def for_voicemail(self, voicemail_id: int) -> dict[str, Any] | None:
+        """The voicemail's ticket, created now if it has none (idempotent; None for a too-short message)."""
+        for _ in range(2):
+            try:
+                with self.sessions.begin() as s:
+                    vm = s.get(Voicemail, voicemail_id)
+                    if vm is None:
+                        raise TicketError(f"no voicemail {voicemail_id}",
+                                          vi=f"Không có lời nhắn thoại số {voicemail_id}.")
+                    if vm.ticket is not None:
+                        return ticket_to_dict(vm.ticket)
+                    if vm.status == VoicemailStatus.TOO_SHORT:
+                        return None
+                    ticket = self._new(s, channel="voicemail", caller=vm.call.caller,
+                                       content=_voicemail_content(vm), category=self.categories.default.code,
+                                       received_at=vm.created_at, hours=self.categories.default.deadline_hours,
+                                       call=vm.call, actor="system", voicemail=vm)
+                    return ticket_to_dict(ticket)
+            except IntegrityError:   # another process created it at the same moment: read theirs
+                continue
+        with self.sessions() as s:
+            found = s.scalar(select(Ticket).where(Ticket.voicemail_id == voicemail_id))
+            return ticket_to_dict(found) if found else None
+
+    def _new(self, s: Session, *, channel: str, caller: str, content: str, category: str, received_at: datetime,
+             hours: float, call: Call | None, actor: str, voicemail: Voicemail | None = None) -> Ticket:
+        ticket = Ticket(code=self._free_code(s), channel=channel, caller=caller, content=content,
+                        category=category, status=TicketStatus.NEW, received_at=received_at,
+                        deadline_hours=hours, due_at=self.deadlines.due(received_at, hours), call=call,
+                        voicemail=voicemail)
+        s.add(ticket)
+        s.flush()
+        self._event(s, ticket, actor, "created", {"channel": channel, "category": category,
+                                                  "deadline_hours": hours, "due_at": ticket.due_at.isoformat()})
+        return ticket
+
+    def _free_code(self, s: Session) -> str:
+        for _ in range(_CODE_TRIES):
+            code = codes.new_code(self.code_digits)
+            if s.scalar(select(Ticket.id).where(Ticket.code == code)) is None:
+                return code
+        raise TicketError(f"no free ticket code of {self.code_digits} digits; raise [tickets] code_digits",
+                          vi="Hết mã phiếu còn trống; báo bộ phận kỹ thuật tăng [tickets] code_digits.")
+
+    # -- reading -------------------------------------------------------------------
+    def get(self, code: str) -> dict[str, Any] | None:
+        with self.sessions() as s:
+            ticket = s.scalar(_full().where(Ticket.code == code))
+            return ticket_to_dict(ticket, events=True) if ticket else None
+
+    def by_id(self, ticket_id: int) -> dict[str, Any] | None:
+        with self.sessions() as s:
+            ticket = s.scalar(_full().where(Ticket.id == ticket_id))
+            return ticket_to_dict(ticket, events=True) if ticket else None
+
+    def list(self, *, status: str | None = None, agency: str | None = None, category: str | None = None,
+             overdue: bool = False, limit: int = 50, channel: str | None = None, search: str | None = None,
+             caller: str | None = None, offset: int = 0, after_id: int | None = None) -> list[dict[str, Any]]:
+        """Tickets, newest received first; ``overdue``: open ones past their deadline; ``search``: words in
+        the code, the number, the content or the voicemail's transcript (every word, any case), newest
+        entered first."""
+        q = _full().order_by(Ticket.received_at.desc(), Ticket.id.desc()).limit(limit).offset(offset)
+        if after_id is not None:
+            q = q.where(Ticket.id > after_id)
+        if status:
+            q = q.where(Ticket.status == status)
+        if agency:
+            q = q.where(Ticket.agency == agency)
+        if category:
+            q = q.where(Ticket.category == category)
+        if channel:
+            q = q.where(Ticket.channel == channel)
+        if caller:
+            q = q.where(Ticket.caller == caller)
+        if overdue:
+            q = q.where(Ticket.status.in_(TicketStatus.OPEN), Ticket.due_at < self.now())
+        words = _search_words(search)
+        with self.sessions() as s:
+            if words:
+                # Search results come newest entered first (the ticket's id): the full-text indexes hold
+                # tickets in that order, so the first page is read straight off them (bench/README.md).
+                q = q.order_by(None)
+                if s.get_bind().dialect.name == "postgresql":
+                    match = _pg_matches(words)
+                    # Few matches: take them from the GIN index and sort them; many: walk the ids down,
+                    # every few tickets match (the planner, guessing 0.5 % for a word it has no
+                    # statistics on, would walk a million tickets for a rare one).
+                    newest = (Ticket.id + 0).desc() if _rare(s, match) else Ticket.id.desc()
+                    q = q.where(match).order_by(newest)
+                else:
+                    others = any((status, agency, category, channel, caller, overdue, after_id is not None))
+                    q = q.where(_fts_ids(words, None if others else offset + limit)).order_by(Ticket.id.desc())
+            return [ticket_to_dict(t) for t in s.scalars(q)]
+
+    def phone_status(self, code: str) -> dict[str, Any] | None:
+        """What the phone may say about a ticket: status, agency name, answer ready. No personal data."""
+        with self.sessions() as s:
+            ticket = s.scalar(select(Ticket).where(Ticket.code == code))
+            if ticket is None:
+                return None
+            agency = self.agency(ticket.agency) if ticket.agency else None
+            return {"code": ticket.code, "status": ticket.status,
+                    "agency": None if agency is None else {"kind": agency.kind, "code": agency.code,
+                                                           "name": agency.name},
+                    "answer_ready": ticket.status in (TicketStatus.ANSWERED, TicketStatus.CLOSED)
+                    and bool(ticket.answer)}
+
+    # -- changing ------------------------------------------------------------------
+    def assign(self, code: str, agency: str, *, actor: str, note: str = "") -> dict[str, Any]:
+        """Forward to an agency ("department:01", "provincial_office:01" when competence is unclear)."""
+        self.agency(agency)
+        return self._change(code, TicketStatus.ASSIGNED, actor, {"agency": agency, "note": note},
+                            agency=agency, notified_at=None)
+
+    def start(self, code: str, *, actor: str) -> dict[str, Any]:
+        return self._change(code, TicketStatus.IN_PROGRESS, actor, {})
+
+    def answer(self, code: str, text: str, *, actor: str) -> dict[str, Any]:
+        if not text.strip():
+            raise TicketError("an answer needs its text: --text \"Nội dung trả lời\"",
+                              vi="Hãy viết nội dung trả lời trước khi lưu.")
+        return self._change(code, TicketStatus.ANSWERED, actor, {"answer": text.strip()}, answer=text.strip(),
+                            answered_at=self.now())
+
+    def close(self, code: str, *, actor: str, status: str = TicketStatus.CLOSED, note: str = "") -> dict[str, Any]:
+        """Close (after the answer was relayed), or end it as out of scope or a duplicate."""
+        if status not in TicketStatus.FINAL:
+            raise TicketError(f"cannot close as {status!r}; use closed, out_of_scope or duplicate",
+                              vi="Chỉ đóng phiếu là: "
+                                 + ", ".join(f"«{STATUS_VI[st]}»" for st in TicketStatus.FINAL) + ".")
+        return self._change(code, status, actor, {"note": note}, closed_at=self.now())
+
+    def set_deadline(self, code: str, hours: float, *, actor: str) -> dict[str, Any]:
+        """Change the working hours the agency has (8 or 48, or what the province decides)."""
+        if hours <= 0:
+            raise TicketError("the deadline is a positive number of working hours, e.g. 8 or 48",
+                              vi="Thời hạn là số giờ làm việc lớn hơn 0, ví dụ 8 hoặc 48.")
+        with self.sessions.begin() as s:
+            ticket = self._ticket(s, code)
+            ticket.deadline_hours = hours
+            ticket.due_at = self.deadlines.due(ticket.received_at, hours)
+            ticket.reminded_50_at = ticket.reminded_80_at = ticket.escalated_at = None
+            self._event(s, ticket, actor, "deadline", {"deadline_hours": hours, "due_at": ticket.due_at.isoformat()})
+            return ticket_to_dict(ticket)
+
+    def transcribe_again(self, code: str, *, actor: str) -> dict[str, Any]:
+        """Put the ticket's message back in the worker's queue (another engine or model since): the
+        new transcript replaces the old one, and the ticket's text too unless someone wrote their own."""
+        with self.sessions.begin() as s:
+            ticket = self._ticket(s, code)
+            vm = ticket.voicemail
+            if vm is None:
+                raise TicketError(f"ticket {code} has no voice message", vi=f"Phiếu {code} không có lời nhắn thoại.")
+            if vm.status in VoicemailStatus.WAITING:
+                raise TicketError(f"the message of ticket {code} is already waiting for transcription",
+                                  vi=f"Lời nhắn của phiếu {code} đang chờ chuyển thành văn bản.")
+            self._event(s, ticket, actor, "transcribe_again", {"model": vm.model, "status": vm.status})
+            vm.status, vm.attempts, vm.error, vm.lease_until = VoicemailStatus.PENDING, 0, None, None
+            return ticket_to_dict(ticket)
+
+    def set_category(self, code: str, category: str, *, actor: str) -> dict[str, Any]:
+        cat = self.categories.get(category)
+        with self.sessions.begin() as s:
+            ticket = self._ticket(s, code)
+            ticket.category = cat.code
+            self._event(s, ticket, actor, "category", {"category": cat.code})
+            return ticket_to_dict(ticket)
+
+    def record(self, ticket_id: int, actor: str, action: str, detail: dict[str, Any],
+               **fields: Any) -> dict[str, Any]:
+        """Set plain fields and log why (the worker: transcribed, notified, reminded, escalated)."""
+        with self.sessions.begin() as s:
+            ticket = s.get(Ticket, ticket_id)
+            if ticket is None:
+                raise TicketError(f"no ticket {ticket_id}", vi=f"Không có phiếu số {ticket_id}.")
+            for name, value in fields.items():
+                setattr(ticket, name, value)
+            self._event(s, ticket, actor, action, detail)
+            return ticket_to_dict(ticket)
+
+    def _change(self, code: str, status: str, actor: str, detail: dict[str, Any], **fields: Any) -> dict[str, Any]:
+        with self.sessions.begin() as s:
+            ticket = self._ticket(s, code)
+            self._move(s, ticket, status, actor, {k: v for k, v in detail.items() if v})
+            for name, value in fields.items():
+                setattr(ticket, name, value)
+            return ticket_to_dict(ticket)
+
+    def _move(self, s: Session, ticket: Ticket, status: str, actor: str, detail: dict[str, Any]) -> None:
+        allowed = MOVES[ticket.status]
+        if status not in allowed:
+            hint = ", ".join(allowed) if allowed else "nothing: it is finished"
+            hint_vi = ", ".join(f"«{STATUS_VI[st]}»" for st in allowed) if allowed else "không gì nữa (đã kết thúc)"
+            raise TicketError(f"ticket {ticket.code} is {ticket.status}; it can become {hint}",
+                              vi=f"Phiếu {ticket.code} đang «{STATUS_VI[ticket.status]}»; "
+                                 f"chỉ chuyển được sang {hint_vi}.")
+        self._event(s, ticket, actor, status, {"from": ticket.status, **detail})
+        ticket.status = status
+
+    def _event(self, s: Session, ticket: Ticket, actor: str, action: str, detail: dict[str, Any]) -> None:
+        s.add(TicketEvent(ticket=ticket, at=self.now(), actor=actor, action=action, detail=detail))
+
+    def _ticket(self, s: Session, code: str) -> Ticket:
+        ticket = s.scalar(select(Ticket).where(Ticket.code == code))
+        if ticket is None:
+            raise TicketError(f"no ticket {code!r}; see `hotline tickets list`", vi=f"Không có phiếu mã {code}.")
+        return ticket
+
+    def agency(self, key: str) -> Any:
+        kind, _, code = key.partition(":")
+        agency = self.directory.find(kind, code)
+        if agency is None:
+            raise TicketError(f"no agency {key!r} in the transfer directory; write KIND:CODE such as "
+                              "department:01 or provincial_office:01 (see `hotline directory`)",
+                              vi=f"Không có cơ quan {key} trong danh bạ; hãy chọn trong danh sách.")
+        return agency
+
+
+def _search_words(text: str | None) -> list[str]:
+    """The words of a search, as the full-text index splits them (letters and digits, any case)."""
+    return re.findall(r"\w+", (text or "").lower())[:8]
+
+
+RARE_MATCHES = 3000    # fewer matches than this: sort them (PostgreSQL), more: walk newest first (bench/README)
+
+
+def _rare(s: Session, match: Any) -> bool:
+    """Whether fewer than RARE_MATCHES tickets match (the GIN index answers it in milliseconds)."""
+    found = s.scalar(select(func.count()).select_from(select(Ticket.id).where(match).limit(RARE_MATCHES).subquery()))
+    return int(found or 0) < RARE_MATCHES
+
+
+def _fts_ids(words: list[str], newest: int | None) -> Any:
+    """SQLite: tickets whose FTS5 row holds every word; ``newest``: only the newest so many of them
+    (the doclists are in rowid order: the first page costs the same for a rare or a common word)."""
+    query = " ".join('"' + w.replace('"', "") + '"' for w in words)
+    sql = "SELECT rowid FROM tickets_fts WHERE tickets_fts MATCH :q ORDER BY rowid DESC"
+    ids = text(sql + " LIMIT :n").bindparams(q=query, n=newest) if newest else text(sql).bindparams(q=query)
+    return Ticket.id.in_(ids.columns(column("rowid", Integer)))
+
+
+def _pg_matches(words: list[str]) -> Any:
+    """PostgreSQL: tickets whose stored tsvector ``search`` (migration 0004) holds every word."""
+    return literal_column("tickets.search").op("@@")(func.plainto_tsquery("simple", " ".join(words)))
+
+
+def _full() -> Any:
+    return select(Ticket).options(selectinload(Ticket.events), selectinload(Ticket.voicemail),
+                                  selectinload(Ticket.call).selectinload(Call.recording))
+
+
+def _voicemail_content(vm: Voicemail) -> str:
+    if vm.status == VoicemailStatus.TRANSCRIBED and vm.transcript:
+        return vm.transcript
+    return {VoicemailStatus.NO_SPEECH: NO_SPEECH_CONTENT, VoicemailStatus.FAILED: FAILED_CONTENT}.get(
+        vm.status, WAITING_CONTENT)
+
+
+def _iso(value: datetime | None) -> str | None:
+    """UTC, as the database gives it back, whether the row was just written or read."""
+    return value.astimezone(UTC).isoformat() if value else None
+
+
+def ticket_to_dict(t: Ticket, events: bool = False) -> dict[str, Any]:
+    vm = t.voicemail
+    rec: Recording | None = t.call.recording if t.call is not None else None
+    out: dict[str, Any] = {
+        "code": t.code, "id": t.id, "channel": t.channel, "caller": t.caller, "category": t.category,
+        "content": t.content, "agency": t.agency, "status": t.status, "status_vi": STATUS_VI[t.status],
+        "received_at": _iso(t.received_at), "deadline_hours": t.deadline_hours, "due_at": _iso(t.due_at),
+        "answer": t.answer, "answered_at": _iso(t.answered_at), "closed_at": _iso(t.closed_at),
+        "call_id": t.call.call_id if t.call is not None else None,
+        "recording": rec.path if rec is not None else None,
+        "notified_at": _iso(t.notified_at), "reminded_50_at": _iso(t.reminded_50_at),
+        "reminded_80_at": _iso(t.reminded_80_at), "escalated_at": _iso(t.escalated_at),
+        "voicemail": None if vm is None else {
+            "id": vm.id, "path": vm.path, "duration": round(vm.duration, 3), "status": vm.status,
+            "transcript": vm.transcript, "transcript_raw": vm.transcript_raw, "confidence": vm.confidence,
+            "words": vm.words, "model": vm.model,
+            "transcribed_at": _iso(vm.transcribed_at), "error": vm.error},
+    }
+    if events:
+        out["events"] = [{"at": _iso(e.at), "actor": e.actor, "action": e.action, "detail": e.detail}
+                         for e in t.events]
+    return out

@@ -1,0 +1,188 @@
+"""Redis and PostgreSQL: use the ones that answer; otherwise install and start our own."""
+from __future__ import annotations
+
+import getpass
+import glob
+import re
+import shutil
+import socket
+import subprocess
+from pathlib import Path
+from urllib.parse import unquote, urlsplit
+
+from tooling.system import apt
+from tooling.system.shell import Progress, SetupError, run, wait_until
+
+LOCAL_HOSTS = {"127.0.0.1", "localhost", "::1", ""}
+
+
+def redis_answers(url: str) -> bool:
+    """True when a Redis server answers PING at ``url``."""
+    import redis
+
+    client = redis.Redis.from_url(url, socket_connect_timeout=1, socket_timeout=2)
+    try:
+        return bool(client.ping())
+    except (redis.exceptions.RedisError, OSError):
+        return False
+    finally:
+        client.close()
+
+
+def redis_server_argv(port: int, state_dir: Path) -> list[str]:
+    """The command that starts the hotline's own Redis (loopback only, files in the state directory)."""
+    data = state_dir / "redis"
+    return ["redis-server", "--bind", "127.0.0.1", "--port", str(port), "--dir", str(data),
+            "--daemonize", "yes", "--pidfile", str(data / "redis.pid"), "--logfile", str(data / "redis.log"),
+            "--save", "60 1000", "--appendonly", "no"]
+
+
+def ensure_redis(url: str, state_dir: Path, progress: Progress) -> str:
+    """Return a Redis URL that answers: the configured one, or our own server started on its port."""
+    if redis_answers(url):
+        return url
+    parts = urlsplit(url)
+    if parts.scheme not in ("redis", "rediss") or parts.hostname not in LOCAL_HOSTS:
+        raise SetupError(f"Redis does not answer at {url}. Start it, or fix [redis] url in province.toml.")
+    port = parts.port or 6379
+    if shutil.which("redis-server") is None:
+        apt.install(["redis-server"], progress)
+        if redis_answers(url):   # the package may have started its own
+            return url
+    progress(f"[setup] Starting Redis on 127.0.0.1:{port} (files in {state_dir / 'redis'})")
+    (state_dir / "redis").mkdir(parents=True, exist_ok=True)
+    run(redis_server_argv(port, state_dir), "start Redis",
+        f"See {state_dir / 'redis' / 'redis.log'}; is port {port} used by another program?")
+    wait_until(lambda: redis_answers(url), 20, f"Redis to answer on 127.0.0.1:{port}",
+               hint=f"See {state_dir / 'redis' / 'redis.log'}.")
+    return url
+
+
+def is_postgres_url(url: str) -> bool:
+    return re.match(r"postgres(?:ql)?(?:\+\w+)?://", url) is not None
+
+
+def libpq_url(url: str) -> str:
+    """A SQLAlchemy URL ("postgresql+psycopg://...") as libpq takes it ("postgresql://...")."""
+    return re.sub(r"^postgres(?:ql)?(?:\+\w+)?://", "postgresql://", url)
+
+
+def _connect_error(url: str, dbname: str | None = None) -> str | None:
+    """None when PostgreSQL accepts a connection to ``url`` (or to ``dbname`` on its server), else why not."""
+    import psycopg
+
+    kwargs = {"dbname": dbname} if dbname else {}
+    try:
+        with psycopg.connect(libpq_url(url), connect_timeout=3, **kwargs):  # type: ignore[arg-type]
+            return None
+    except psycopg.Error as exc:
+        return str(exc).strip() or type(exc).__name__
+
+
+def ensure_postgres(url: str, progress: Progress) -> None:
+    """Make the PostgreSQL database of ``url`` exist and answer; other databases (SQLite) need nothing."""
+    if not is_postgres_url(url) or _connect_error(url) is None:
+        return
+    parts = urlsplit(libpq_url(url))
+    host, port = parts.hostname or "127.0.0.1", parts.port or 5432
+    user = unquote(parts.username or "") or getpass.getuser()
+    dbname = unquote(parts.path.lstrip("/")) or user
+    local = parts.hostname in LOCAL_HOSTS
+    if not _port_open(host, port):
+        if not local:
+            raise SetupError(f"PostgreSQL does not answer at {host}:{port}. Start it, or fix [database] url "
+                             "in province.toml.")
+        _start_local_cluster(port, progress)
+        _create_role(user, unquote(parts.password or ""), port, progress)
+        if _psql(port, f"SELECT 1 FROM pg_database WHERE datname = {_literal(dbname)}") != "1":
+            progress(f"[setup] Creating the PostgreSQL database {dbname!r}")
+            _psql(port, f"CREATE DATABASE {_ident(dbname)} OWNER {_ident(user)}")
+    problem = _connect_error(url) or ""
+    if f'role "{user}" does not exist' in problem and local:
+        _create_role(user, unquote(parts.password or ""), port, progress)
+        problem = _connect_error(url) or ""
+    if f'database "{dbname}" does not exist' in problem:
+        progress(f"[setup] Creating the PostgreSQL database {dbname!r}")
+        _create_database(url, dbname, user, port, local)
+        problem = _connect_error(url) or ""
+    if problem:
+        raise SetupError(f"PostgreSQL refuses {url}: {problem}. Check the user and password in [database] url, "
+                         "and that pg_hba.conf lets that user in from this machine.")
+
+
+def _port_open(host: str, port: int) -> bool:
+    try:
+        socket.create_connection((host, port), timeout=2).close()
+        return True
+    except OSError:
+        return False
+
+
+def _clusters() -> list[tuple[str, str, int, str]]:
+    """(version, name, port, status) of each local cluster, from pg_lsclusters."""
+    out = run(["pg_lsclusters", "--no-header"], "list the PostgreSQL clusters")
+    found = []
+    for line in out.splitlines():
+        fields = line.split()
+        if len(fields) >= 4 and fields[2].isdigit():
+            found.append((fields[0], fields[1], int(fields[2]), fields[3]))
+    return found
+
+
+def _start_local_cluster(port: int, progress: Progress) -> None:
+    if shutil.which("pg_lsclusters") is None or not glob.glob("/usr/lib/postgresql/*/bin/postgres"):
+        apt.install(["postgresql"], progress)
+    clusters = [c for c in _clusters() if c[2] == port]
+    if not clusters:
+        version = sorted(Path(p).parent.parent.name for p in glob.glob("/usr/lib/postgresql/*/bin/postgres"))[-1]
+        taken = {c[1] for c in _clusters() if c[0] == version}
+        name = "main" if "main" not in taken else f"hotline{port}"
+        progress(f"[setup] Creating a PostgreSQL {version} cluster {name!r} on port {port}")
+        run(["pg_createcluster", "--port", str(port), version, name], "create a PostgreSQL cluster")
+        clusters = [c for c in _clusters() if c[2] == port]
+    version, name, _, status = clusters[0]
+    if status != "online":
+        progress(f"[setup] Starting PostgreSQL {version}/{name} on port {port}")
+        run(["pg_ctlcluster", "--skip-systemctl-redirect", version, name, "start"], "start PostgreSQL",
+            f"See /var/log/postgresql/postgresql-{version}-{name}.log.")
+    wait_until(lambda: _psql(port, "SELECT 1", check=False) == "1", 30, f"PostgreSQL to answer on port {port}")
+
+
+def _psql(port: int, sql: str, check: bool = True) -> str:
+    """Run SQL as the postgres superuser over the local socket; return the output."""
+    argv = ["runuser", "-u", "postgres", "--", "psql", "-p", str(port), "-XAtqc", sql]
+    if not check:
+        done = subprocess.run(argv, capture_output=True, text=True, stdin=subprocess.DEVNULL)
+        return done.stdout.strip() if done.returncode == 0 else ""
+    return run(argv, "run SQL as PostgreSQL's superuser").strip()
+
+
+def _literal(value: str) -> str:
+    return "'" + value.replace("'", "''") + "'"
+
+
+def _ident(value: str) -> str:
+    return '"' + value.replace('"', '""') + '"'
+
+
+def _create_role(user: str, password: str, port: int, progress: Progress) -> None:
+    if _psql(port, f"SELECT 1 FROM pg_roles WHERE rolname = {_literal(user)}") == "1":
+        return
+    progress(f"[setup] Creating the PostgreSQL user {user!r}")
+    secret = f" PASSWORD {_literal(password)}" if password else ""
+    _psql(port, f"CREATE ROLE {_ident(user)} LOGIN CREATEDB{secret}")
+
+
+def _create_database(url: str, dbname: str, user: str, port: int, local: bool) -> None:
+    import psycopg
+    from psycopg import sql
+
+    try:
+        with psycopg.connect(libpq_url(url), dbname="postgres", autocommit=True, connect_timeout=3) as conn:
+            conn.execute(sql.SQL("CREATE DATABASE {}").format(sql.Identifier(dbname)))
+        return
+    except psycopg.Error as exc:
+        if not local:
+            raise SetupError(f"Cannot create the PostgreSQL database {dbname!r}: {exc}. Ask the database "
+                             f"administrator to create it for user {user!r}.") from None
+    _psql(port, f"CREATE DATABASE {_ident(dbname)} OWNER {_ident(user)}")

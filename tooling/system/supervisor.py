@@ -1,0 +1,202 @@
+"""Keeps the hotline's Python processes running for ``hotline up``.
+
+Each child logs to ``<state_dir>/log/<name>.log`` and has its pid in
+``<state_dir>/pids/<name>.pid``, so that a child left running by a supervisor that was
+killed is stopped before a new one starts. A child that exits while the
+hotline is running is started again after a pause that doubles on each quick failure
+(1 s, 2 s, 4 s ... at most 30 s) and resets once it has run for a minute.
+"""
+from __future__ import annotations
+
+import logging
+import os
+import signal
+import subprocess
+import threading
+import time
+from collections.abc import Callable, Mapping, Sequence
+from dataclasses import dataclass, field
+from pathlib import Path
+from types import FrameType
+from typing import IO
+
+from tooling.system.shell import terminate
+
+log = logging.getLogger("hotline.supervisor")
+
+FIRST_BACKOFF = 1.0
+MAX_BACKOFF = 30.0
+STABLE_AFTER = 60.0
+
+
+@dataclass(frozen=True)
+class ProcessSpec:
+    """A child process: its name (for logs), command and extra environment."""
+
+    name: str
+    argv: Sequence[str]
+    env: Mapping[str, str] = field(default_factory=dict)
+
+
+@dataclass
+class _Child:
+    spec: ProcessSpec
+    proc: subprocess.Popen[bytes] | None = None
+    log_file: IO[bytes] | None = None
+    started: float = 0.0
+    backoff: float = 0.0
+    restart_at: float | None = None
+    restarts: int = 0
+
+
+class Supervisor:
+    """Starts, watches and stops child processes."""
+
+    def __init__(self, state_dir: Path, poll_interval: float = 0.2, first_backoff: float = FIRST_BACKOFF,
+                 max_backoff: float = MAX_BACKOFF) -> None:
+        self.first_backoff, self.max_backoff = first_backoff, max_backoff
+        self.log_dir = Path(state_dir) / "log"
+        self.pid_dir = Path(state_dir) / "pids"
+        self.poll_interval = poll_interval
+        self._children: list[_Child] = []
+        self._stopping = threading.Event()
+        self._thread: threading.Thread | None = None
+        self._lock = threading.Lock()
+
+    def start(self, specs: Sequence[ProcessSpec]) -> None:
+        """Start the children and a thread that restarts them; returns at once."""
+        if self._thread is not None:
+            raise RuntimeError("the supervisor is already running")
+        self.log_dir.mkdir(parents=True, exist_ok=True)
+        self.pid_dir.mkdir(parents=True, exist_ok=True)
+        self._stopping.clear()
+        self._children = [_Child(spec, backoff=self.first_backoff) for spec in specs]
+        for child in self._children:
+            self._stop_leftover(child.spec)
+            self._spawn(child)
+        self._thread = threading.Thread(target=self._watch, name="supervisor", daemon=True)
+        self._thread.start()
+
+    def stop(self, timeout: float = 10.0) -> None:
+        """Stop every child (SIGTERM, then SIGKILL after ``timeout``); safe to call twice."""
+        self._stopping.set()
+        if self._thread is not None:
+            self._thread.join()
+            self._thread = None
+        with self._lock:
+            running = [c for c in self._children if c.proc is not None and c.proc.poll() is None]
+            for child in running:
+                _signal_group(child.proc, signal.SIGTERM)
+            deadline = time.monotonic() + timeout
+            for child in running:
+                assert child.proc is not None
+                try:
+                    child.proc.wait(max(0.0, deadline - time.monotonic()))
+                except subprocess.TimeoutExpired:
+                    log.warning("%s did not stop within %.0f s; killing it", child.spec.name, timeout)
+                    _signal_group(child.proc, signal.SIGKILL)
+                    child.proc.wait()
+            for child in self._children:
+                (self.pid_dir / f"{child.spec.name}.pid").unlink(missing_ok=True)
+                if child.log_file is not None:
+                    child.log_file.close()
+                    child.log_file = None
+        log.info("all processes stopped")
+
+    def run(self, specs: Sequence[ProcessSpec], check: Callable[[], str | None] | None = None) -> int:
+        """Run the children until SIGINT/SIGTERM (return 0) or until ``check`` reports a problem (return 1).
+
+        Args:
+            specs: the processes to run.
+            check: called every poll; returns None while all is well, else what went wrong.
+        """
+        stop = threading.Event()
+        problem: list[str] = []
+
+        def on_signal(signum: int, _frame: FrameType | None) -> None:
+            log.info("received %s; stopping", signal.Signals(signum).name)
+            stop.set()
+
+        previous = {sig: signal.signal(sig, on_signal) for sig in (signal.SIGINT, signal.SIGTERM)}
+        try:
+            self.start(specs)
+            while not stop.wait(self.poll_interval):
+                found = check() if check is not None else None
+                if found:
+                    log.error("%s; stopping", found)
+                    problem.append(found)
+                    break
+        finally:
+            self.stop()
+            for sig, handler in previous.items():
+                signal.signal(sig, handler)
+        return 1 if problem else 0
+
+    def pids(self) -> dict[str, int | None]:
+        """The pid of each child now (None while it waits to be restarted)."""
+        with self._lock:
+            return {c.spec.name: (c.proc.pid if c.proc is not None and c.proc.poll() is None else None)
+                    for c in self._children}
+
+    def restarts(self) -> dict[str, int]:
+        with self._lock:
+            return {c.spec.name: c.restarts for c in self._children}
+
+    def _spawn(self, child: _Child) -> None:
+        if child.log_file is None:
+            child.log_file = (self.log_dir / f"{child.spec.name}.log").open("ab")
+        env = {**os.environ, **child.spec.env}
+        child.proc = subprocess.Popen(list(child.spec.argv), stdin=subprocess.DEVNULL, stdout=child.log_file,
+                                      stderr=subprocess.STDOUT, env=env, start_new_session=True)
+        child.started = time.monotonic()
+        child.restart_at = None
+        (self.pid_dir / f"{child.spec.name}.pid").write_text(f"{child.proc.pid}\n")
+        log.info("started %s (pid %d, log %s)", child.spec.name, child.proc.pid,
+                 self.log_dir / f"{child.spec.name}.log")
+
+    def _stop_leftover(self, spec: ProcessSpec) -> None:
+        """Stop the same program left running by an earlier supervisor that died without stopping it."""
+        try:
+            pid = int((self.pid_dir / f"{spec.name}.pid").read_text().strip())
+            argv = Path(f"/proc/{pid}/cmdline").read_bytes().split(b"\0")[:-1]
+        except (OSError, ValueError):
+            return
+        if [a.decode("utf-8", "surrogateescape") for a in argv] != list(spec.argv):
+            return
+        log.warning("stopping %s left running by an earlier run (pid %d)", spec.name, pid)
+        terminate(pid, group=True)
+
+    def _watch(self) -> None:
+        while not self._stopping.wait(self.poll_interval):
+            with self._lock:
+                if self._stopping.is_set():
+                    return
+                for child in self._children:
+                    self._check(child)
+
+    def _check(self, child: _Child) -> None:
+        now = time.monotonic()
+        if child.restart_at is not None:
+            if now >= child.restart_at:
+                child.restarts += 1
+                self._spawn(child)
+            return
+        if child.proc is None or child.proc.poll() is None:
+            return
+        ran = now - child.started
+        if ran >= STABLE_AFTER:
+            child.backoff = self.first_backoff
+        log.warning("%s exited with code %s after %.1f s; restarting in %.0f s (see %s)", child.spec.name,
+                    child.proc.returncode, ran, child.backoff, self.log_dir / f"{child.spec.name}.log")
+        child.restart_at = now + child.backoff
+        child.backoff = min(child.backoff * 2, self.max_backoff)
+
+
+def _signal_group(proc: subprocess.Popen[bytes] | None, sig: signal.Signals) -> None:
+    """Signal the child's whole process group (it was started in its own session)."""
+    if proc is None:
+        return
+    try:
+        os.killpg(proc.pid, sig)
+    except (ProcessLookupError, PermissionError):
+        pass
