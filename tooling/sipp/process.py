@@ -176,15 +176,6 @@ class SippProcess:
                 self.popen.kill()
         return self.wait(grace)
 
-    def stop_gracefully(self, timeout: float = 10.0) -> int:
-        """Ask SIPp to place no new call and exit once ongoing calls end (SIGUSR1); kill on timeout."""
-        if self.running:
-            self.popen.send_signal(signal.SIGUSR1)
-        try:
-            return self.wait(timeout)
-        except TimeoutError:
-            return self.terminate()
-
     def log_lines(self) -> list[str]:
         """The scenario's <log> lines written so far."""
         try:

@@ -1,4 +1,5 @@
-"""SQLAlchemy models of the hotline's records (see DESIGN.md, "Data")."""
+"""SQLAlchemy models of the hotline's records: calls, recordings, voicemails, transfers, operators, tickets
+and their events, users, the access log and the knowledge base (Alembic migrations in hotline/adapters/db)."""
 from __future__ import annotations
 
 from datetime import UTC, datetime

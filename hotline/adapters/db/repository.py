@@ -151,11 +151,6 @@ class CallRepository:
         with self._sessions() as s:
             return set(s.scalars(select(Call.call_id).where(Call.call_id.in_(call_ids))))
 
-    def has_voicemail(self, call_id: str, path: str) -> bool:
-        with self._sessions() as s:
-            q = select(Voicemail.id).join(Call).where(Call.call_id == call_id, Voicemail.path == path)
-            return s.scalar(q) is not None
-
     def get(self, call_id: str) -> dict[str, Any] | None:
         with self._sessions() as s:
             call = s.scalar(select(Call).options(selectinload(Call.recording),
