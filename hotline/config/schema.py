@@ -1,0 +1,376 @@
+"""The province settings' schema: ``province.toml``'s tables as typed, validated pydantic models.
+
+Each validator explains a mistake with what to write instead (``hotline.config.files`` turns that
+into a ``ConfigError`` with the file and the line).
+"""
+from __future__ import annotations
+
+import datetime as dt
+import ipaddress
+import os
+import re
+from pathlib import Path
+from typing import Annotated, Any, Literal
+from zoneinfo import ZoneInfo
+
+from pydantic import (
+    BaseModel,
+    ConfigDict,
+    Field,
+    PrivateAttr,
+    ValidationInfo,
+    field_validator,
+    model_validator,
+)
+from pydantic_core import PydanticCustomError
+
+REPO_ROOT = Path(__file__).resolve().parents[2]
+DEFAULT_ASTERISK_ROOT = Path("/var/cache/hotline-1022/asterisk-root")
+WEEKDAY_NAMES = ("mon", "tue", "wed", "thu", "fri", "sat", "sun")
+Port = Annotated[int, Field(ge=1, le=65535)]
+Seconds = Annotated[float, Field(gt=0)]
+
+
+def _bad(message: str, hint: str, at: tuple[str | int, ...] = ()) -> PydanticCustomError:
+    return PydanticCustomError("hotline", "{message}", {"message": message, "hint": hint, "at": at})
+
+
+def _parse_time(value: Any) -> dt.time:
+    if isinstance(value, dt.time):
+        return value
+    if isinstance(value, str) and (m := re.fullmatch(r"(\d{1,2}):(\d{2})", value.strip())):
+        if int(m[1]) < 24 and int(m[2]) < 60:
+            return dt.time(int(m[1]), int(m[2]))
+    raise _bad(f"{value!r} is not a time", 'write HH:MM, e.g. "07:00"')
+
+
+def _parse_days(value: Any) -> list[int]:
+    hint = 'write days as ["mon", "tue", "wed", "thu", "fri"] (mon tue wed thu fri sat sun)'
+    if not isinstance(value, list) or not value:
+        raise _bad("must be a non-empty list of days", hint)
+    days: set[int] = set()
+    for i, item in enumerate(value):
+        if isinstance(item, str) and item.strip().lower() in WEEKDAY_NAMES:
+            days.add(WEEKDAY_NAMES.index(item.strip().lower()))
+        elif isinstance(item, int) and not isinstance(item, bool) and 0 <= item <= 6:
+            days.add(item)
+        else:
+            raise _bad(f"{item!r} is not a day of the week", hint, (i,))
+    return sorted(days)
+
+
+def _check_bind(value: Any) -> str:
+    try:
+        return str(ipaddress.ip_address(str(value).strip()))
+    except ValueError:
+        hint = 'write an address such as "127.0.0.1" or "0.0.0.0"'
+        raise _bad(f"{value!r} is not an IP address", hint) from None
+
+
+def _resolve_path(value: Any, info: ValidationInfo) -> Path:
+    if not isinstance(value, (str, Path)) or not str(value).strip():
+        raise _bad(f"{value!r} is not a path", 'write a path in quotes, e.g. "var" or "/srv/hotline/var"')
+    path = Path(value).expanduser()
+    base = Path((info.context or {}).get("base") or Path.cwd())
+    return Path(os.path.normpath(path if path.is_absolute() else base / path))
+
+
+class _Section(BaseModel):
+    model_config = ConfigDict(extra="forbid")
+
+
+class ProvinceSettings(_Section):
+    name: str
+    area_code: str
+    hotline_numbers: list[str] = Field(default_factory=list)
+    timezone: str = "Asia/Ho_Chi_Minh"
+
+    @field_validator("name", mode="before")
+    @classmethod
+    def _name(cls, value: Any) -> str:
+        if not isinstance(value, str) or not value.strip():
+            raise _bad("the province name is empty", 'write it with diacritics, e.g. name = "Đồng Tháp"')
+        return value.strip()
+
+    @field_validator("area_code", mode="before")
+    @classmethod
+    def _area_code(cls, value: Any) -> str:
+        if not isinstance(value, str) or not re.fullmatch(r"0\d{2,3}", value.strip()):
+            hint = 'write the digits in quotes with the leading 0, e.g. area_code = "0277"'
+            raise _bad(f"{value!r} is not an area code", hint)
+        return value.strip()
+
+    @field_validator("hotline_numbers", mode="before")
+    @classmethod
+    def _numbers(cls, value: Any) -> list[str]:
+        hint = 'write the dialled numbers in quotes, e.g. ["1022", "02771022"]'
+        if not isinstance(value, list) or not value:
+            raise _bad("must be a non-empty list of numbers", hint)
+        for i, number in enumerate(value):
+            if not isinstance(number, str) or not re.fullmatch(r"\d{3,15}", number):
+                raise _bad(f"{number!r} is not a phone number (digits only)", hint, (i,))
+        return value
+
+    @field_validator("timezone")
+    @classmethod
+    def _timezone(cls, value: str) -> str:
+        try:
+            ZoneInfo(value)
+        except (ValueError, KeyError, OSError):
+            hint = 'write an IANA name, e.g. "Asia/Ho_Chi_Minh"'
+            raise _bad(f"{value!r} is not a known time zone", hint) from None
+        return value
+
+    @model_validator(mode="after")
+    def _default_numbers(self) -> ProvinceSettings:
+        if "hotline_numbers" not in self.model_fields_set:
+            self.hotline_numbers = ["1022", f"{self.area_code}1022"]
+        return self
+
+
+class StaffedHours(_Section):
+    days: list[int] = Field(default_factory=lambda: [0, 1, 2, 3, 4])
+    open: dt.time = dt.time(7, 0)
+    close: dt.time = dt.time(23, 0)
+
+    _days = field_validator("days", mode="before")(_parse_days)
+    _times = field_validator("open", "close", mode="before")(_parse_time)
+
+    @model_validator(mode="after")
+    def _ordered(self) -> StaffedHours:
+        if self.close <= self.open:
+            raise _bad(f"close {self.close:%H:%M} is not after open {self.open:%H:%M}",
+                       'hours cannot run past midnight; e.g. open = "07:00", close = "23:00"', ("close",))
+        return self
+
+
+class AgencyHours(_Section):
+    days: list[int] = Field(default_factory=lambda: [0, 1, 2, 3, 4])
+    periods: list[tuple[dt.time, dt.time]] = Field(
+        default_factory=lambda: [(dt.time(7, 0), dt.time(11, 30)), (dt.time(13, 30), dt.time(17, 0))])
+
+    _days = field_validator("days", mode="before")(_parse_days)
+
+    @field_validator("periods", mode="before")
+    @classmethod
+    def _periods(cls, value: Any) -> list[tuple[dt.time, dt.time]]:
+        hint = 'write periods = [["07:00", "11:30"], ["13:30", "17:00"]] — in order, not overlapping'
+        if not isinstance(value, list) or not value:
+            raise _bad("must be a non-empty list of [start, end] pairs", hint)
+        periods: list[tuple[dt.time, dt.time]] = []
+        for i, pair in enumerate(value):
+            if not isinstance(pair, (list, tuple)) or len(pair) != 2:
+                raise _bad(f"period {pair!r} is not a [start, end] pair", hint, (i,))
+            start, end = _parse_time(pair[0]), _parse_time(pair[1])
+            if end <= start:
+                raise _bad(f"period {i + 1} ends before it starts", hint, (i,))
+            if periods and start < periods[-1][1]:
+                raise _bad(f"period {i + 1} starts before period {i} ends", hint, (i,))
+            periods.append((start, end))
+        return periods
+
+
+class HolidayEntry(_Section):
+    date: dt.date
+    name: str
+
+    @field_validator("name")
+    @classmethod
+    def _name(cls, value: str) -> str:
+        if not value.strip():
+            raise _bad("the name is empty", 'name the day in Vietnamese, e.g. name = "Nghỉ Tết Nguyên Đán"')
+        return value.strip()
+
+
+class HolidaySettings(_Section):
+    computed: bool = True
+    extra: list[HolidayEntry] = Field(default_factory=list)
+    working_days: list[HolidayEntry] = Field(default_factory=list)
+    removed: list[dt.date] = Field(default_factory=list)
+
+
+class SipSettings(_Section):
+    bind: str = "127.0.0.1"
+    port: Port = 5060
+
+    _bind = field_validator("bind", mode="before")(_check_bind)
+
+
+class AsteriskSettings(_Section):
+    system_name: str = Field(default="hotline1", pattern=r"^[A-Za-z0-9_-]+$")
+    http_bind: str = "127.0.0.1"
+    http_port: Port = 8088
+    ami_bind: str = "127.0.0.1"
+    ami_port: Port = 5038
+    ari_app: str = Field(default="hotline", pattern=r"^[A-Za-z0-9_-]+$")
+    ari_user: str = Field(default="hotline", pattern=r"^[A-Za-z0-9_-]+$")
+    ami_user: str = Field(default="hotline", pattern=r"^[A-Za-z0-9_-]+$")
+    rtp_start: Port = 10000
+    rtp_end: Port = 20000
+    root: Path = DEFAULT_ASTERISK_ROOT
+    min_version: int = Field(default=22, ge=1)
+
+    _binds = field_validator("http_bind", "ami_bind", mode="before")(_check_bind)
+    _root = field_validator("root", mode="before")(_resolve_path)
+
+    @model_validator(mode="after")
+    def _rtp(self) -> AsteriskSettings:
+        if self.rtp_end <= self.rtp_start:
+            raise _bad(f"rtp_end {self.rtp_end} is not above rtp_start {self.rtp_start}",
+                       "e.g. rtp_start = 10000, rtp_end = 20000", ("rtp_end",))
+        return self
+
+
+class AgiSettings(_Section):
+    bind: str = "127.0.0.1"
+    port: Port = 4573
+
+    _bind = field_validator("bind", mode="before")(_check_bind)
+
+
+class PathSettings(_Section):
+    state_dir: Path = REPO_ROOT / "var"
+    recordings_root: Path = REPO_ROOT / "recordings"
+    flow: Path = REPO_ROOT / "ivr_flows" / "hotline_1022.yaml"
+    directory: Path = REPO_ROOT / "transfer_directory"
+    prompts_dir: Path = REPO_ROOT / "ivr_flows" / "prompts"
+    categories: Path = REPO_ROOT / "ticket_categories.yaml"
+
+    _paths = field_validator("*", mode="before")(_resolve_path)
+
+
+class VoicemailSettings(_Section):
+    max_seconds: Seconds = 180.0
+    min_seconds: float = Field(default=2.0, ge=0)
+
+    @model_validator(mode="after")
+    def _ordered(self) -> VoicemailSettings:
+        if self.min_seconds >= self.max_seconds:
+            raise _bad("min_seconds is not below max_seconds", "e.g. min_seconds = 2.0, max_seconds = 180",
+                       ("min_seconds",))
+        return self
+
+
+class IvrSettings(_Section):
+    digit_timeout: Seconds = 5.0
+    transfer_ring_seconds: Seconds = 30.0
+
+
+class QueueSettings(_Section):
+    """The operators' queue (app_queue): ring time, after-call work, announcements, longest wait."""
+
+    ring_seconds: Seconds = 15.0        # an operator's phone rings this long before the next is tried
+    wrapup_seconds: float = Field(default=15.0, ge=0)   # after-call work before the next call
+    announce_seconds: Seconds = 30.0    # position and estimated wait are announced this often
+    max_wait: Seconds = 120.0           # then the caller is offered voicemail
+
+
+class TicketSettings(_Section):
+    """Tickets: the digits of a code a caller keys (the last one is a check digit)."""
+
+    code_digits: int = Field(default=7, ge=5, le=10)
+
+
+class TranscriptionSettings(_Section):
+    """Voicemail transcription by the RQ worker: viet-asr (built in) or Vosk (a model a province installs)."""
+
+    engine: Literal["viet-asr", "vosk"] = "viet-asr"
+    model_dir: Path = Path("/var/lib/hotline-1022/vosk-model-small-vn-0.4")
+    queue: str = "hotline"          # the RQ queue of the worker's jobs
+    sweep_seconds: Seconds = 10.0   # how often the worker looks for work Redis lost or never got
+    lease_seconds: Seconds = 15.0   # a job that stops renewing its claim this long is run again
+    max_attempts: int = Field(default=5, ge=1)
+
+    _paths = field_validator("model_dir", mode="before")(_resolve_path)
+
+
+class NotificationSettings(_Section):
+    """E-mail to agencies' focal points and to supervisors (reminders, escalations, forwarded tickets)."""
+
+    enabled: bool = True
+    smtp_host: str = "127.0.0.1"
+    smtp_port: Port = 25
+    smtp_user: str = ""
+    smtp_password: str = ""
+    starttls: bool = False
+    sender: str = "tongdai1022@localhost"
+    supervisors: list[str] = Field(default_factory=list)   # escalations go here
+
+
+class RecordingsSettings(_Section):
+    """How long call recordings are kept (voicemails are kept with their tickets, never purged)."""
+
+    retention_days: int = Field(default=0, ge=0)   # 0: keep every recording; else deleted after this many days
+
+
+class ConsoleSettings(_Section):
+    """The operators' and supervisors' browser console (operator_console/, Flask)."""
+
+    bind: str = "127.0.0.1"        # put a TLS reverse proxy in front for other machines
+    port: Port = 8090
+    page_size: int = Field(default=50, ge=10, le=500)   # tickets, calls, recordings per page
+    secure_cookies: bool = False   # true behind HTTPS: the session cookie is sent over TLS only
+    session_hours: float = Field(default=12.0, gt=0)    # a signed-in session lasts this long
+    # Where browsers reach Asterisk's SIP WebSocket; empty: ws://<asterisk http_bind>:<http_port>/ws
+    # (behind the TLS proxy: wss://console.example.gov.vn/ws).
+    sip_websocket_url: str = ""
+    ice_timeout_ms: int = Field(default=1500, ge=200, le=10000)   # a closed network must not stall a call
+
+
+class DatabaseSettings(_Section):
+    url: str = ""   # empty: SQLite in paths.state_dir
+
+
+class RedisSettings(_Section):
+    url: str = Field(default="redis://127.0.0.1:6379/0", pattern=r"^(rediss?|unix)://")
+    # The monitor's pub/sub channel for the wallboard; its snapshot is the key "<live_channel>:snapshot".
+    live_channel: str = Field(default="hotline:live", pattern=r"^[A-Za-z0-9:_.-]+$")
+
+    @property
+    def live_snapshot_key(self) -> str:
+        return f"{self.live_channel}:snapshot"
+
+
+class Settings(_Section):
+    """Everything a province configures; see the sample province.toml."""
+
+    province: ProvinceSettings
+    staffed_hours: StaffedHours = Field(default_factory=StaffedHours)
+    agency_hours: AgencyHours = Field(default_factory=AgencyHours)
+    holidays: HolidaySettings = Field(default_factory=HolidaySettings)
+    sip: SipSettings = Field(default_factory=SipSettings)
+    asterisk: AsteriskSettings = Field(default_factory=AsteriskSettings)
+    agi: AgiSettings = Field(default_factory=AgiSettings)
+    paths: PathSettings = Field(default_factory=PathSettings)
+    voicemail: VoicemailSettings = Field(default_factory=VoicemailSettings)
+    ivr: IvrSettings = Field(default_factory=IvrSettings)
+    queue: QueueSettings = Field(default_factory=QueueSettings)
+    tickets: TicketSettings = Field(default_factory=TicketSettings)
+    transcription: TranscriptionSettings = Field(default_factory=TranscriptionSettings)
+    notifications: NotificationSettings = Field(default_factory=NotificationSettings)
+    console: ConsoleSettings = Field(default_factory=ConsoleSettings)
+    recordings: RecordingsSettings = Field(default_factory=RecordingsSettings)
+    database: DatabaseSettings = Field(default_factory=DatabaseSettings)
+    redis: RedisSettings = Field(default_factory=RedisSettings)
+
+    _source: Path = PrivateAttr(default=REPO_ROOT / "province.toml")
+    _repo_root: Path = PrivateAttr(default=REPO_ROOT)
+
+    @model_validator(mode="after")
+    def _default_database(self) -> Settings:
+        if not self.database.url:
+            self.database.url = f"sqlite:///{self.paths.state_dir}/hotline.db"
+        return self
+
+    @property
+    def source(self) -> Path:
+        """The settings file these values were loaded from."""
+        return self._source
+
+    @property
+    def repo_root(self) -> Path:
+        return self._repo_root
+
+    @property
+    def tz(self) -> ZoneInfo:
+        return ZoneInfo(self.province.timezone)
