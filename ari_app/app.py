@@ -12,6 +12,7 @@ import aiohttp
 
 from hotline.domain.flows import engine as fe
 from hotline.domain.flows.model import TicketStatusNode
+from hotline.domain.vocabulary import Disposition
 
 from .call import Call, CallerHungUp
 from .client import AriClient, AriError
@@ -139,7 +140,7 @@ class HotlineApp:
         """A caller this process did not send to the queue (restart): follow them from the queue node."""
         queue_node = next((n for n, node in self.s.engine.flow.nodes.items() if type(node).__name__ == "QueueNode"),
                           self.s.engine.flow.start)
-        state = fe.CallState(node=queue_node, phase="queue", disposition=fe.TO_QUEUE)
+        state = fe.CallState(node=queue_node, phase="queue", disposition=Disposition.TO_QUEUE)
         rec = rec_file or Path(self.s.recordings_root / "unknown.wav")
         call = Call(self.s, call_id=channel["id"], channel_id=channel["id"],
                     caller=channel.get("caller", {}).get("number", ""), rec_file=rec, state=state)
@@ -160,7 +161,7 @@ class HotlineApp:
         call.ticket_status_returned(outcome, tuple(keys.split(fe.TICKET_KEYS_SEPARATOR)) if keys else ())
 
     def adopt_in_ticket_status(self, channel: dict[str, Any], node: str = "", rec_file: Path | None = None,
-                               disposition: str = fe.ABANDONED_IVR) -> Call:
+                               disposition: str = Disposition.ABANDONED_IVR) -> Call:
         """A caller this process did not send to the ticket lookup (restart): follow them from that node."""
         nodes = self.s.engine.flow.nodes
         if not isinstance(nodes.get(node), TicketStatusNode):

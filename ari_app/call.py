@@ -16,14 +16,12 @@ from pathlib import Path
 from typing import Any
 
 from hotline.domain.flows import engine as fe
+from hotline.domain.vocabulary import Context, Disposition
 
 from .client import AriClient, AriError
 from .services import CallServices
 
 log = logging.getLogger("ari_app.call")
-
-QUEUE_CONTEXT = "hotline-queue"   # asterisk_conf/extensions.conf.j2
-TICKET_STATUS_CONTEXT = "hotline-ticket-status"
 
 
 @dataclass(frozen=True)
@@ -183,7 +181,7 @@ class Call:
         await self.ari.set_variable(self.channel_id, "QUEUE_MAX_WAIT", str(int(max_wait)))
         self.in_dialplan = True
         self.s.log.update(self.call_id, queued_at=self.s.now())
-        await self.ari.continue_in_dialplan(self.channel_id, QUEUE_CONTEXT)
+        await self.ari.continue_in_dialplan(self.channel_id, Context.QUEUE)
 
     def queue_returned(self, status: str, operator: str) -> None:
         self.in_dialplan = False
@@ -195,7 +193,7 @@ class Call:
         await self.ari.subscribe(f"channel:{self.channel_id}")   # still hear of the hangup while away
         await self.ari.set_variable(self.channel_id, "TICKET_NODE", node)
         self.in_dialplan = True
-        await self.ari.continue_in_dialplan(self.channel_id, TICKET_STATUS_CONTEXT)
+        await self.ari.continue_in_dialplan(self.channel_id, Context.TICKET_STATUS)
 
     def ticket_status_returned(self, outcome: str, keys: tuple[str, ...]) -> None:
         self.in_dialplan = False
@@ -347,7 +345,7 @@ class Call:
                 await self.ari.hangup(self.channel_id)
         self._take_hangup_time()
         state = await self._settle_message(self.state)
-        disposition = state.disposition if state else fe.ABANDONED_IVR
+        disposition = state.disposition if state else Disposition.ABANDONED_IVR
         await self.s.end_call(self.call_id, disposition, self.rec_file, self.ended_at)
         log.info("call=%s ended: %s", self.call_id, disposition)
         self.done.set()

@@ -16,12 +16,12 @@ from datetime import timedelta
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
-from hotline.adapters.db.models import Disposition, VoicemailStatus
+from hotline.adapters.db.models import VoicemailStatus
 from hotline.domain.flows import engine as fe
 from hotline.domain.flows.model import VoicemailNode
+from hotline.domain.vocabulary import Context, Disposition
 
 from . import audio
-from .call import TICKET_STATUS_CONTEXT
 from .client import AriError
 from .services import CallServices
 
@@ -45,7 +45,7 @@ class Reconciler:
         for channel in channels:
             if channel["id"] in app.calls:
                 continue
-            if (channel.get("dialplan") or {}).get("context") == TICKET_STATUS_CONTEXT:
+            if (channel.get("dialplan") or {}).get("context") == Context.TICKET_STATUS:
                 await self._adopt_in_ticket_status(app, channel)
                 continue
             args = _stasis_args(channel, self.s.ari.app)
@@ -64,9 +64,9 @@ class Reconciler:
                      bridge: dict[str, Any] | None) -> None:
         row = await asyncio.to_thread(self.repo.get, channel["id"])
         node = (row or {}).get("node") or self.s.engine.flow.start
-        disposition = (row or {}).get("disposition") or fe.ABANDONED_IVR
+        disposition = (row or {}).get("disposition") or Disposition.ABANDONED_IVR
         if disposition == Disposition.IN_PROGRESS:
-            disposition = fe.ABANDONED_IVR
+            disposition = Disposition.ABANDONED_IVR
         if row is None:
             dialled = args[2] if len(args) > 2 else ""
             call = app.start_call(channel, Path(args[0]), dialled, None)
@@ -78,7 +78,7 @@ class Reconciler:
             call.bridge_id, call.desk_channel = bridge["id"], (others[0] if others else None)
             if call.desk_channel:
                 app.by_channel[call.desk_channel] = call
-            call.state = fe.CallState(node=node, phase="bridged", disposition=fe.TRANSFERRED)
+            call.state = fe.CallState(node=node, phase="bridged", disposition=Disposition.TRANSFERRED)
             log.info("call=%s adopted: still bridged to %s", call.call_id, call.desk_channel)
             return
         flow_node = self.s.engine.flow.nodes.get(node)
@@ -99,9 +99,9 @@ class Reconciler:
         except AriError:    # gone since the listing
             await self._close_missed(channel["id"])
             return
-        disposition = row.get("disposition") or fe.ABANDONED_IVR
+        disposition = row.get("disposition") or Disposition.ABANDONED_IVR
         if disposition == Disposition.IN_PROGRESS:
-            disposition = fe.ABANDONED_IVR
+            disposition = Disposition.ABANDONED_IVR
         rec = Path(row["recording_file"]) if row.get("recording_file") else None
         app.adopt_in_ticket_status(channel, row.get("node") or "", rec, disposition)
         log.info("call=%s adopted in the ticket lookup", channel["id"])
@@ -112,7 +112,7 @@ class Reconciler:
             return
         disposition = row["disposition"]
         if disposition == Disposition.IN_PROGRESS:
-            disposition = fe.ABANDONED_IVR
+            disposition = Disposition.ABANDONED_IVR
         rec_file = Path(row["recording_file"]) if row.get("recording_file") else None
         ended = self.s.now()
         if rec_file is not None and rec_file.exists():
@@ -120,7 +120,7 @@ class Reconciler:
         vm_name = self.s.voicemail_name(rec_file) if rec_file else None
         if vm_name and self.s.voicemail_path(vm_name).exists():
             await self.s.save_voicemail(call_id, vm_name, "hangup")
-            disposition = fe.VOICEMAIL
+            disposition = Disposition.VOICEMAIL
         await asyncio.to_thread(self.repo.end_call, call_id, ended_at=ended, disposition=disposition)
         log.info("call=%s ended while the app was away: %s", call_id, disposition)
 

@@ -23,6 +23,7 @@ from hotline.adapters.ami import SyncAmi, ami_client
 from hotline.adapters.db.models import Ticket, TicketStatus
 from hotline.domain.errors import HotlineError, for_people
 from hotline.domain.reports import CallSums
+from hotline.domain.vocabulary import Context
 from hotline.services.operators import NAME_RE
 from hotline.services.report_queries import day_sums
 
@@ -119,7 +120,6 @@ def stream() -> Response:
 
 
 SPY_MODES = {"listen": "nghe", "whisper": "nhắc", "barge": "tham gia"}
-SPY_CONTEXT = "hotline-supervise"        # asterisk_conf/extensions.conf.j2
 
 
 @bp.route("/spy", methods=["POST"])
@@ -138,7 +138,8 @@ def spy() -> Any:
     s = svc.ctx.settings
 
     async def work(client: Any) -> None:
-        await client.originate(f"PJSIP/{own}", SPY_CONTEXT, exten=mode, variables={"SPY_TARGET": f"PJSIP/{operator}-"},
+        await client.originate(f"PJSIP/{own}", Context.SUPERVISE, exten=mode,
+                               variables={"SPY_TARGET": f"PJSIP/{operator}-"},
                                caller_id=f'"Giám sát {operator}" <1022>')
     try:
         SyncAmi(lambda: ami_client(s, svc.ctx.secrets)).run(work)

@@ -59,8 +59,8 @@ def run_wallboard(samples: int, keep: bool = False) -> dict[str, Any]:
     from waitress.server import create_server
 
     from hotline.adapters.ami import ami_client
-    from hotline.adapters.asterisk_config import QUEUE_NAME
     from hotline.adapters.db.models import Role
+    from hotline.domain.vocabulary import QUEUE_NAME
     from hotline.services.operators import apply_endpoints, interface
     from operator_console import create_app
 

@@ -15,9 +15,9 @@ from typing import Any
 import jinja2
 
 from hotline.domain.errors import ConfigError
+from hotline.domain.vocabulary import QUEUE_NAME
 
 TEMPLATES = Path(__file__).resolve().parents[2] / "asterisk_conf"
-QUEUE_NAME = "hotline"      # the app_queue queue of the operators (queues.conf, AMI QueueAdd)
 SYSTEM_DATA_DIR = Path("/usr/share/asterisk")   # astdatadir of the Debian package (as Asterisk sees it)
 QUEUE_LANGUAGE = "vi"       # the callers' language in the queue: sounds/vi/queue-*.wav, digits/*
 BANNER = "Rendered by `hotline up` from asterisk_conf/{name}.j2 — do not edit; edit the template or the settings."

@@ -8,10 +8,11 @@ that every code the hotline writes has its label and that no page shows a code.
 """
 from __future__ import annotations
 
-from hotline.adapters.db.models import Disposition as D
 from hotline.adapters.db.models import Role as R
 from hotline.adapters.db.models import TicketStatus as T
 from hotline.adapters.db.models import VoicemailStatus as V
+from hotline.domain.vocabulary import Disposition as D
+from hotline.domain.vocabulary import OperatorState as O
 
 #: Call.disposition: how the call ended (README: Dispositions).
 DISPOSITION = {
@@ -57,8 +58,8 @@ QUEUE_OUTCOME = {
 }
 #: An operator's state (OperatorEvent.state, the softphone, the wallboard).
 OPERATOR_STATE = {
-    "logged_out": "Chưa vào ca", "available": "Sẵn sàng", "ringing": "Đang đổ chuông", "on_call": "Đang nghe máy",
-    "wrap_up": "Hoàn tất cuộc gọi", "paused": "Tạm nghỉ", "unavailable": "Mất kết nối máy",
+    O.LOGGED_OUT: "Chưa vào ca", O.AVAILABLE: "Sẵn sàng", O.RINGING: "Đang đổ chuông", O.ON_CALL: "Đang nghe máy",
+    O.WRAP_UP: "Hoàn tất cuộc gọi", O.PAUSED: "Tạm nghỉ", O.UNAVAILABLE: "Mất kết nối máy",
 }
 #: Why an operator pauses (hotline.services.operators.PAUSE_REASONS).
 PAUSE_REASON = {"break": "Nghỉ giải lao", "training": "Tập huấn", "meeting": "Họp", "other": "Việc khác"}

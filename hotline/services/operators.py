@@ -20,9 +20,9 @@ from sqlalchemy import select
 from sqlalchemy.orm import Session, sessionmaker
 
 from hotline.adapters.ami import AmiClient, AmiError, QueueMember
-from hotline.adapters.asterisk_config import QUEUE_NAME
 from hotline.adapters.db.models import Operator, OperatorEvent
 from hotline.domain.errors import HotlineError
+from hotline.domain.vocabulary import QUEUE_NAME
 
 log = logging.getLogger("hotline.services.operators")
 

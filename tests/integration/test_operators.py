@@ -14,7 +14,7 @@ from typing import Any
 import pytest
 
 from hotline.adapters.ami import QueueMember, ami_client
-from hotline.adapters.asterisk_config import QUEUE_NAME
+from hotline.domain.vocabulary import QUEUE_NAME
 from tests.support.queue import hotline
 from tests.support.stack import Stack, shifted_port, wait_for
 from tooling.sipp.runner import start_uas

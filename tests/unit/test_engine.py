@@ -8,6 +8,7 @@ import pytest
 
 from hotline.domain.flows import engine as fe
 from hotline.domain.flows.loader import load_flow
+from hotline.domain.vocabulary import Disposition
 
 ROOT = Path(__file__).resolve().parents[2]
 
@@ -64,9 +65,9 @@ def test_closed_hours_reads_hours_then_records_a_message() -> None:
     state, actions = run(make("weekend"), fe.PromptsDone(), fe.PromptsDone(), fe.PromptsDone())
     assert plays(actions)[1:] == [("closed_hours",), ("leave_message",)]
     assert isinstance(actions[-1], fe.RecordVoicemail)
-    assert state.disposition == fe.CLOSED_HOURS
+    assert state.disposition == Disposition.CLOSED_HOURS
     state, actions = make("weekend").handle(state, fe.VoicemailDone("pound"))
-    assert state.disposition == fe.VOICEMAIL and plays(actions) == [("message_saved",)]
+    assert state.disposition == Disposition.VOICEMAIL and plays(actions) == [("message_saved",)]
     state, actions = make("weekend").handle(state, fe.PromptsDone())
     assert actions == [fe.Hangup()]
 
@@ -77,13 +78,13 @@ def test_message_ended_with_pound_reads_the_ticket_code_back_twice_digit_by_digi
     state, actions = make("weekend").handle(state, fe.VoicemailDone("pound", ticket_code="3077345"))
     digits = tuple(f"digit:{d}" for d in "3077345")
     assert plays(actions) == [("ticket_code_is", *digits, "ticket_code_again", *digits, "message_saved")]
-    assert state.disposition == fe.VOICEMAIL and state.phase == "after"
+    assert state.disposition == Disposition.VOICEMAIL and state.phase == "after"
 
 
 def test_message_ended_by_hanging_up_plays_nothing() -> None:
     state, _ = run(make("weekend"), fe.PromptsDone(), fe.PromptsDone(), fe.PromptsDone())
     state, actions = make("weekend").handle(state, fe.VoicemailDone("hangup", ticket_code="3077345"))
-    assert actions == [fe.Hangup()] and state.disposition == fe.VOICEMAIL
+    assert actions == [fe.Hangup()] and state.disposition == Disposition.VOICEMAIL
 
 
 @pytest.mark.parametrize("ended_by", ["hangup", "failed"])
@@ -91,7 +92,7 @@ def test_no_message_file_keeps_the_closed_hours_disposition(ended_by: str) -> No
     state, _ = run(make("weekend"), fe.PromptsDone(), fe.PromptsDone(), fe.PromptsDone())
     state, actions = make("weekend").handle(state, fe.VoicemailDone(ended_by, recorded=False))
     assert actions == [fe.Hangup()]      # never "message saved" when there is none
-    assert state.disposition == fe.CLOSED_HOURS and state.phase == "done"
+    assert state.disposition == Disposition.CLOSED_HOURS and state.phase == "done"
 
 
 def test_no_message_file_after_the_queue_keeps_to_queue() -> None:
@@ -100,13 +101,13 @@ def test_no_message_file_after_the_queue_keeps_to_queue() -> None:
     state, _ = engine.handle(state, fe.PromptsDone())
     assert state.phase == "voicemail"
     state, actions = engine.handle(state, fe.VoicemailDone("hangup", recorded=False))
-    assert actions == [fe.Hangup()] and state.disposition == fe.TO_QUEUE
+    assert actions == [fe.Hangup()] and state.disposition == Disposition.TO_QUEUE
 
 
 def test_a_too_short_message_still_makes_the_call_a_voicemail() -> None:
     state, _ = run(make("weekend"), fe.PromptsDone(), fe.PromptsDone(), fe.PromptsDone())
     state, actions = make("weekend").handle(state, fe.VoicemailDone("hangup"))   # recorded, no ticket
-    assert actions == [fe.Hangup()] and state.disposition == fe.VOICEMAIL
+    assert actions == [fe.Hangup()] and state.disposition == Disposition.VOICEMAIL
 
 
 def test_key_during_menu_prompt_stops_it_and_goes_on() -> None:
@@ -123,7 +124,7 @@ def test_department_code_transfers_to_that_desk() -> None:
     transfer = [a for a in actions if isinstance(a, fe.Transfer)]
     assert transfer and transfer[0].agency.desk.dial == "PJSIP/desk-d01"
     state, actions = engine.handle(state, fe.TransferResult(True))
-    assert state.phase == "bridged" and state.disposition == fe.TRANSFERRED
+    assert state.phase == "bridged" and state.disposition == Disposition.TRANSFERRED
 
 
 def test_unknown_code_is_refused_and_asked_again() -> None:
@@ -147,7 +148,7 @@ def test_three_silences_go_to_the_operator() -> None:
         assert state.attempts == attempt and plays(actions) == [("no_input", "main_menu")]
     state, _ = engine.handle(state, fe.PromptsDone())
     state, actions = engine.handle(state, fe.InputTimeout())
-    assert state.node == "queue" and state.disposition == fe.TO_QUEUE
+    assert state.node == "queue" and state.disposition == Disposition.TO_QUEUE
 
 
 def test_wrong_keys_three_times_go_to_the_operator() -> None:
@@ -194,14 +195,14 @@ def test_resume_after_restart(node: str) -> None:
 
 def in_queue(engine: fe.FlowEngine) -> fe.CallState:
     state, _ = run(engine, fe.PromptsDone(), fe.Digit("0"), fe.PromptsDone())
-    assert state.phase == "queue" and state.disposition == fe.TO_QUEUE
+    assert state.phase == "queue" and state.disposition == Disposition.TO_QUEUE
     return state
 
 
 def test_operator_hangs_up_first_the_caller_rates_the_call() -> None:
     engine = make()
     state, actions = engine.handle(in_queue(engine), fe.QueueReturned("CONTINUE", "op-lan"))
-    assert state.node == "survey" and state.disposition == fe.ANSWERED
+    assert state.node == "survey" and state.disposition == Disposition.ANSWERED
     assert fe.Note("queue", fields={"queue_outcome": "answered", "hangup_by": "operator",
                                     "operator": "op-lan"}) in actions
     assert plays(actions) == [("survey_question",)]
@@ -250,7 +251,7 @@ def at_ticket_status(engine: fe.FlowEngine) -> fe.CallState:
 def test_key_five_hands_the_caller_to_the_ticket_lookup_and_ignores_keys_meanwhile() -> None:
     engine = make()
     state = at_ticket_status(engine)
-    assert state.disposition == fe.ABANDONED_IVR          # hanging up there is hanging up in the IVR
+    assert state.disposition == Disposition.ABANDONED_IVR          # hanging up there is hanging up in the IVR
     for event in (fe.Digit("1"), fe.InputTimeout(), fe.PromptsDone(), fe.QueueReturned("TIMEOUT")):
         assert engine.handle(state, event) == (state, [])
 
@@ -270,7 +271,7 @@ def test_three_failed_tries_go_to_the_operator_queue() -> None:
     engine = make()
     state, actions = engine.handle(at_ticket_status(engine),
                                    fe.TicketStatusReturned(fe.TICKET_FAILED, ("1111111", "2222222", "3333333")))
-    assert state.node == "queue" and state.disposition == fe.TO_QUEUE
+    assert state.node == "queue" and state.disposition == Disposition.TO_QUEUE
     assert [a.keys for a in actions if isinstance(a, fe.Note)] == ["1111111", "2222222", "3333333"]
     assert all(a.fields == {"invalid": True} for a in actions if isinstance(a, fe.Note))
     assert plays(actions) == [("to_operator",)]          # the AGI server said ticket_too_many_tries

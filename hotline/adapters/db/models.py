@@ -10,6 +10,8 @@ from sqlalchemy.engine import Dialect
 from sqlalchemy.orm import DeclarativeBase, Mapped, mapped_column, relationship
 from sqlalchemy.types import TypeDecorator
 
+from hotline.domain.vocabulary import Disposition as Disposition  # Call.disposition's words, defined there
+
 
 class UTCDateTime(TypeDecorator[datetime]):
     """Aware datetimes in, aware UTC datetimes out, on SQLite and PostgreSQL alike."""
@@ -32,25 +34,6 @@ class UTCDateTime(TypeDecorator[datetime]):
 
 class Base(DeclarativeBase):
     pass
-
-
-class Disposition:
-    """How a call ended (Call.disposition)."""
-
-    IN_PROGRESS = "in_progress"
-    ABANDONED_IVR = "abandoned_ivr"        # caller hung up in the IVR
-    TO_QUEUE = "to_queue"                  # handed to the operator queue
-    TRANSFERRED = "transferred"            # connected to a one-stop desk
-    TRANSFER_FAILED = "transfer_failed"    # desk busy / no answer and the caller left
-    VOICEMAIL = "voicemail"                # left a message
-    CLOSED_HOURS = "closed_hours"          # out of hours, hung up before leaving a message
-    APP_FALLBACK = "app_fallback"          # the ARI app was down: plain-dialplan path
-    ANSWERED = "answered"                  # an operator answered from the queue
-    ABANDONED_QUEUE = "abandoned_queue"    # caller hung up while waiting in the operator queue
-
-    FROM_QUEUE = (ANSWERED, ABANDONED_QUEUE)   # what the queue's events tell; finer than TO_QUEUE
-    ALL = (IN_PROGRESS, ABANDONED_IVR, TO_QUEUE, TRANSFERRED, TRANSFER_FAILED, VOICEMAIL,
-           CLOSED_HOURS, APP_FALLBACK, ANSWERED, ABANDONED_QUEUE)
 
 
 class VoicemailStatus:

@@ -24,15 +24,7 @@ from hotline.domain.flows.model import (
     TransferNode,
     VoicemailNode,
 )
-
-# ----------------------------------------------------------------- dispositions
-ABANDONED_IVR = "abandoned_ivr"
-CLOSED_HOURS = "closed_hours"
-TO_QUEUE = "to_queue"
-TRANSFERRED = "transferred"
-TRANSFER_FAILED = "transfer_failed"
-VOICEMAIL = "voicemail"
-ANSWERED = "answered"            # an operator answered (set by the queue's AMI events, or on return)
+from hotline.domain.vocabulary import Disposition
 
 # ----------------------------------------------------------------- ticket status outcomes
 TICKET_FOUND = "found"           # a ticket was read back to the caller
@@ -168,7 +160,7 @@ class CallState:
     #                         | after | done
     attempts: int = 0
     digits: str = ""
-    disposition: str = ABANDONED_IVR
+    disposition: str = Disposition.ABANDONED_IVR
 
     @property
     def label(self) -> str:
@@ -189,7 +181,7 @@ class FlowEngine:
     def start(self) -> Step:
         return self.enter(self.flow.start, CallState(node=self.flow.start))
 
-    def resume(self, node: str, disposition: str = ABANDONED_IVR) -> Step:
+    def resume(self, node: str, disposition: str = Disposition.ABANDONED_IVR) -> Step:
         """Re-enter ``node`` after an app restart (unknown names restart the flow)."""
         target = node if node in self.flow.nodes else self.flow.start
         return self.enter(target, CallState(node=target, disposition=disposition))
@@ -210,7 +202,7 @@ class FlowEngine:
         if reason is None:
             nxt, actions = self.enter(node.open, state)
         else:
-            nxt, actions = self.enter(node.closed, replace(state, disposition=CLOSED_HOURS))
+            nxt, actions = self.enter(node.closed, replace(state, disposition=Disposition.CLOSED_HOURS))
         return nxt, [note, *actions]
 
     def _enter_MenuNode(self, node: MenuNode, state: CallState) -> Step:
@@ -225,7 +217,7 @@ class FlowEngine:
         return self._dial(node, self.directory.find(node.kind, node.code), state)
 
     def _enter_QueueNode(self, node: QueueNode, state: CallState) -> Step:
-        state = replace(state, disposition=TO_QUEUE)
+        state = replace(state, disposition=Disposition.TO_QUEUE)
         if node.prompt:
             return state, [Play((node.prompt,))]
         return replace(state, phase="queue"), [EnterQueue(node.max_wait)]
@@ -296,7 +288,7 @@ class FlowEngine:
             fields = {"queue_outcome": "answered", "hangup_by": "operator"}
             if event.operator:
                 fields["operator"] = event.operator
-            note, state = Note(node.name, fields=fields), replace(state, disposition=ANSWERED)
+            note, state = Note(node.name, fields=fields), replace(state, disposition=Disposition.ANSWERED)
             target = node.on_operator_hangup
         elif status == "MESSAGE":
             note, target = Note(node.name, keys="1", fields={"queue_outcome": "message"}), \
@@ -411,14 +403,14 @@ class FlowEngine:
         if state.phase != "transfer":
             return state, []
         if event.answered:
-            return (replace(state, phase="bridged", disposition=TRANSFERRED),
+            return (replace(state, phase="bridged", disposition=Disposition.TRANSFERRED),
                     [Note(node.name, fields={"transfer_outcome": "answered"})])
         fallback = getattr(node, "on_transfer_failure", None) or getattr(node, "on_failure", None)
         note = Note(node.name, fields={"transfer_outcome": event.reason or "failed"})
         if not fallback:
             return replace(state, phase="done"), [note, Hangup()]
         busy = getattr(node, "busy_prompt", None) or self._optional_prompt("desk_unavailable")
-        nxt, actions = self.enter(fallback, replace(state, disposition=TRANSFER_FAILED))
+        nxt, actions = self.enter(fallback, replace(state, disposition=Disposition.TRANSFER_FAILED))
         return nxt, [note, *_prefix_prompt(actions, busy)]
 
     def _voicemail_done(self, node: Node, state: CallState, event: VoicemailDone) -> Step:
@@ -426,7 +418,7 @@ class FlowEngine:
             return state, []
         if not event.recorded:    # no message: the disposition stays (closed_hours, to_queue…)
             return replace(state, phase="done"), [Hangup()]
-        state = replace(state, disposition=VOICEMAIL)
+        state = replace(state, disposition=Disposition.VOICEMAIL)
         prompts = [*_code_readback(node, event.ticket_code)] if isinstance(node, VoicemailNode) else []
         after = getattr(node, "after_prompt", None)
         if after:

@@ -1,0 +1,89 @@
+"""The words the hotline's processes share with Asterisk, Redis and each other: defined once, here.
+
+Dialplan contexts (``asterisk_conf/extensions.conf.j2``) and the operator queue's name
+(``queues.conf.j2``), how a call ended (``Call.disposition``), an operator's state (the wallboard,
+``OperatorEvent.state``), app_queue's view of an operator's phone, and the monitor's Redis names.
+Pure constants: no I/O, no Asterisk library.
+"""
+from __future__ import annotations
+
+
+class Context:
+    """Dialplan contexts of ``extensions.conf.j2`` (tests/unit/test_vocabulary.py checks each is there)."""
+
+    FROM_CITIZENS = "from-citizens"             # every citizen call enters here
+    FROM_DESKS = "from-desks"                   # desks and operators' phones calling the hotline
+    HOTLINE = "hotline"                         # answer, recording, then the ARI app's IVR
+    QUEUE = "hotline-queue"                     # the operator queue (app_queue)
+    OPERATOR_LEG = "hotline-operator-leg"       # the operator's leg of a queue call
+    SUPERVISE = "hotline-supervise"             # a supervisor's ChanSpy (AMI Originate from the console)
+    QUEUE_KEYS = "hotline-queue-keys"           # the keys a waiting caller may press
+    TICKET_STATUS = "hotline-ticket-status"     # ticket status read back by the AGI server
+    DESK_TRANSFER = "hotline-desk-transfer"     # an operator's transfer to a desk (AMI transfers)
+    DESK_ANSWERED = "hotline-desk-answered"     # the desk's channel when it answers a transfer
+    FALLBACK = "fallback"                       # the plain path when the ARI app is down
+
+    ALL = (FROM_CITIZENS, FROM_DESKS, HOTLINE, QUEUE, OPERATOR_LEG, SUPERVISE, QUEUE_KEYS, TICKET_STATUS,
+           DESK_TRANSFER, DESK_ANSWERED, FALLBACK)
+
+
+QUEUE_NAME = "hotline"      # the app_queue queue of the operators (queues.conf, AMI QueueAdd)
+
+
+class Disposition:
+    """How a call ended (Call.disposition)."""
+
+    IN_PROGRESS = "in_progress"
+    ABANDONED_IVR = "abandoned_ivr"        # caller hung up in the IVR
+    TO_QUEUE = "to_queue"                  # handed to the operator queue
+    TRANSFERRED = "transferred"            # connected to a one-stop desk
+    TRANSFER_FAILED = "transfer_failed"    # desk busy / no answer and the caller left
+    VOICEMAIL = "voicemail"                # left a message
+    CLOSED_HOURS = "closed_hours"          # out of hours, hung up before leaving a message
+    APP_FALLBACK = "app_fallback"          # the ARI app was down: plain-dialplan path
+    ANSWERED = "answered"                  # an operator answered from the queue (AMI events, or on return)
+    ABANDONED_QUEUE = "abandoned_queue"    # caller hung up while waiting in the operator queue
+
+    FROM_QUEUE = (ANSWERED, ABANDONED_QUEUE)   # what the queue's events tell; finer than TO_QUEUE
+    ALL = (IN_PROGRESS, ABANDONED_IVR, TO_QUEUE, TRANSFERRED, TRANSFER_FAILED, VOICEMAIL,
+           CLOSED_HOURS, APP_FALLBACK, ANSWERED, ABANDONED_QUEUE)
+
+
+class OperatorState:
+    """An operator's state: on the wallboard, in OperatorEvent.state and OperatorStatus.state."""
+
+    LOGGED_OUT = "logged_out"
+    AVAILABLE = "available"
+    RINGING = "ringing"
+    ON_CALL = "on_call"
+    WRAP_UP = "wrap_up"
+    PAUSED = "paused"
+    UNAVAILABLE = "unavailable"     # logged in, but the phone is not registered
+
+    ALL = (LOGGED_OUT, AVAILABLE, RINGING, ON_CALL, WRAP_UP, PAUSED, UNAVAILABLE)
+
+
+class DeviceState:
+    """app_queue's view of an operator's phone (AST_DEVICE_*), as words; ``ami.device_state`` decodes."""
+
+    UNKNOWN = "unknown"
+    NOT_IN_USE = "not_in_use"
+    IN_USE = "in_use"
+    BUSY = "busy"
+    INVALID = "invalid"
+    UNAVAILABLE = "unavailable"
+    RINGING = "ringing"
+    RING_IN_USE = "ring_in_use"
+    ON_HOLD = "on_hold"
+
+    ON_CALL = frozenset({IN_USE, BUSY, RING_IN_USE, ON_HOLD})
+    OFFLINE = frozenset({INVALID, UNAVAILABLE})        # the phone is not registered
+    IDLE = frozenset({UNKNOWN, NOT_IN_USE})            # what app_queue counts as available
+
+
+LIVE_CHANNEL = "hotline:live"   # the default of [redis] live_channel: the monitor's pub/sub channel
+
+
+def live_snapshot_key(channel: str) -> str:
+    """The Redis key of the monitor's snapshot beside its pub/sub ``channel``."""
+    return f"{channel}:snapshot"

@@ -1,0 +1,34 @@
+"""The shared vocabulary matches what Asterisk is given: every context name is a context of the dialplan."""
+from __future__ import annotations
+
+import re
+from pathlib import Path
+
+from hotline.adapters.asterisk_config import render
+from hotline.context import load_context
+from hotline.domain.vocabulary import QUEUE_NAME, Context, Disposition, OperatorState, live_snapshot_key
+
+
+def _rendered(tmp_path: Path, name: str) -> str:
+    env = {"HOTLINE_STATE_DIR": str(tmp_path / "state"), "HOTLINE_RECORDINGS_ROOT": str(tmp_path / "rec")}
+    ctx = load_context(env=env)
+    conf = render(ctx.settings, ctx.secrets, ctx.directory, tmp_path / "conf")
+    return (conf.parent / name).read_text()
+
+
+def test_every_context_name_is_a_context_of_the_rendered_dialplan(tmp_path: Path) -> None:
+    text = _rendered(tmp_path, "extensions.conf")
+    contexts = set(re.findall(r"^\[([^\]]+)\]", text, re.M)) - {"general", "globals"}
+    assert set(Context.ALL) == contexts
+
+
+def test_the_queue_name_is_the_queue_of_queues_conf(tmp_path: Path) -> None:
+    text = _rendered(tmp_path, "queues.conf")
+    assert QUEUE_NAME in set(re.findall(r"^\[([^\]]+)\]", text, re.M))
+    assert re.findall(r"^context = (\S+)", text, re.M) == [Context.QUEUE_KEYS]
+
+
+def test_the_words_are_distinct_and_the_snapshot_key_follows_the_channel() -> None:
+    assert len(set(Disposition.ALL)) == len(Disposition.ALL)
+    assert len(set(OperatorState.ALL)) == len(OperatorState.ALL)
+    assert live_snapshot_key("hotline:live") == "hotline:live:snapshot"
