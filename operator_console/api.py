@@ -9,10 +9,6 @@ from typing import Any
 
 from flask import Blueprint, jsonify, request, send_file
 from flask_login import current_user
-from sqlalchemy import select
-
-from hotline.adapters.db.models import Call
-from hotline.adapters.db.repository import call_to_dict
 
 from .auth import public, requires
 from .permissions import mask_number
@@ -62,12 +58,7 @@ def ticket(code: str) -> Any:
 @bp.route("/calls")
 @requires("calls.view")
 def calls() -> Any:
-    svc = services()
-    q = select(Call).order_by(Call.started_at.desc()).limit(_number("limit", 50, 500))
-    if request.args.get("caller"):
-        q = q.where(Call.caller == request.args["caller"])
-    with svc.sessions() as s:
-        return jsonify(calls=[call_to_dict(c) for c in s.scalars(q)])
+    return jsonify(calls=services().calls.latest(_number("limit", 50, 500), caller=request.args.get("caller")))
 
 
 @bp.route("/recordings")

@@ -17,10 +17,7 @@ bp = Blueprint("kb", __name__, url_prefix="/kb")
 
 
 def kb() -> KnowledgeBase:
-    svc = services()
-    c = svc.ctx
-    return KnowledgeBase(svc.sessions, c.clock.now, c.categories,
-                         lambda key: c.directory.find(*key.partition(":")[::2]) is not None)
+    return services().knowledge
 
 
 @bp.route("/")

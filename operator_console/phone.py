@@ -12,15 +12,12 @@ from typing import Any
 
 from flask import Blueprint, Response, abort, jsonify, render_template, request
 from flask_login import current_user
-from sqlalchemy import select
 
-from hotline.adapters.db.models import Call
-from hotline.adapters.db.repository import CallRepository
 from hotline.domain.errors import HotlineError, for_people
 from hotline.domain.labels import PAUSE_REASON, label
-from hotline.services.operators import PAUSE_REASONS, OperatorService, operator_service
+from hotline.services.operators import PAUSE_REASONS
 from hotline.services.tickets import TicketError
-from hotline.services.transfers import TransferRequest, transfer_service
+from hotline.services.transfers import TransferRequest
 
 from .auth import requires
 from .filters import localtime
@@ -35,12 +32,6 @@ def _operator() -> str:
     if not name:     # the page's script shows the message: JSON, as every answer of these endpoints
         abort(_refusal("Tài khoản này chưa gắn với máy tổng đài viên nào (hotline users add … --operator TÊN)."))
     return str(name)
-
-
-def _operators() -> OperatorService:
-    svc = services()
-    c = svc.ctx
-    return operator_service(c.settings, c.secrets, c.clock, c.directory, svc.sessions)
 
 
 def _refusal(message: str) -> Response:
@@ -84,7 +75,7 @@ def account() -> Any:
 def state() -> Any:
     """GET: the operator's state; POST {state: available|paused|logged_out, reason}: change it."""
     name = _operator()
-    ops = _operators()
+    ops = services().operators
     if request.method == "POST":
         body = request.get_json(silent=True) or {}
         wanted, reason = body.get("state"), body.get("reason") or "break"
@@ -124,13 +115,10 @@ def history() -> Any:
     if not number:
         return jsonify(tickets=[], calls=[])
     tickets = svc.tickets.list(caller=number, limit=10)
-    earlier = [Call.caller == number, *([Call.call_id != ringing] if ringing else [])]
-    q = select(Call).where(*earlier).order_by(Call.started_at.desc(), Call.id.desc()).limit(10)
-    with svc.sessions() as s:
-        calls = [{"call_id": c.call_id, "started_at": c.started_at.isoformat(), "started_vi": localtime(c.started_at),
-                  "disposition": c.disposition, "disposition_vi": label("disposition", c.disposition),
-                  "operator": c.operator, "talk_seconds": c.talk_seconds}
-                 for c in s.scalars(q)]
+    calls = [{"call_id": c["call_id"], "started_at": c["started_at"], "started_vi": localtime(c["started_at"]),
+              "disposition": c["disposition"], "disposition_vi": label("disposition", c["disposition"]),
+              "operator": c["operator"], "talk_seconds": c["talk_seconds"]}
+             for c in svc.calls.latest(10, caller=number, leave_out=ringing)]
     return jsonify(tickets=[{"code": t["code"], "received_at": t["received_at"],
                              "received_vi": localtime(t["received_at"]), "status": t["status"],
                              "status_vi": t["status_vi"], "content": t["content"][:200]} for t in tickets],
@@ -144,9 +132,8 @@ def transfer() -> Any:
     name = _operator()
     body = request.get_json(silent=True) or {}
     kind, _, code = str(body.get("target", "")).partition(":")
-    svc = services()
     try:
-        channel = transfer_service(svc.ctx.settings, svc.ctx.secrets, svc.ctx.directory).transfer(
+        channel = services().transfers.transfer(
             TransferRequest(str(body.get("call_id", "")), kind, code, name, bool(body.get("attended"))))
     except HotlineError as exc:
         return _fail(exc)
@@ -160,14 +147,13 @@ def transfer_back() -> Any:
     name = _operator()
     call_id = str((request.get_json(silent=True) or {}).get("call_id", ""))
     svc = services()
-    repo = CallRepository(svc.sessions)
-    attempt = repo.open_transfer(call_id) if call_id else None
+    attempt = svc.calls.open_transfer(call_id) if call_id else None
     try:
-        transfer_service(svc.ctx.settings, svc.ctx.secrets, svc.ctx.directory).back_to_caller(call_id, name)
+        svc.transfers.back_to_caller(call_id, name)
     except HotlineError as exc:
         return _fail(exc)
     if attempt is not None:     # closed now: the consultation's own end (AGI transfer_end) changes nothing
-        repo.finish_transfer(attempt, outcome="returned", ended_at=svc.ctx.clock.now())
+        svc.calls.finish_transfer(attempt, outcome="returned", ended_at=svc.ctx.clock.now())
     return jsonify(back=True)
 
 

@@ -11,16 +11,15 @@ from __future__ import annotations
 import sys
 import wave
 from array import array
-from datetime import datetime, time, timedelta
+from datetime import datetime, time, timedelta, tzinfo
 from pathlib import Path
 from typing import Any
 
 from flask import Blueprint, Response, abort, render_template, request, send_file
 from flask_login import current_user
-from sqlalchemy import select
 from werkzeug.security import safe_join
 
-from hotline.adapters.db.models import Call, Recording, Ticket, Voicemail
+from hotline.adapters.db.repository import RecordingSearch
 
 from .auth import requires
 from .services import services
@@ -31,29 +30,22 @@ bp = Blueprint("recordings", __name__, url_prefix="/recordings")
 def search_recordings(args: Any, limit: int) -> list[dict[str, Any]]:
     """Recordings by day range, caller, operator, desk (transfer target) or ticket code, newest first."""
     svc = services()
-    tz = svc.ctx.settings.tz
-    q = (select(Recording, Call).join(Call, Recording.call_id == Call.id)
-         .order_by(Call.started_at.desc()).limit(limit))
-    for key, bound in (("from", False), ("to", True)):
-        value = args.get(key)
-        if value:
-            try:
-                day = datetime.combine(datetime.fromisoformat(value).date(), time(), tz)
-            except ValueError:
-                continue
-            q = q.where(Call.started_at < day + timedelta(days=1)) if bound else q.where(Call.started_at >= day)
-    if args.get("caller"):
-        q = q.where(Call.caller == args["caller"].strip())
-    if args.get("operator"):
-        q = q.where(Call.operator == args["operator"].strip())
-    if args.get("desk"):
-        q = q.where(Call.transfer_target == args["desk"].strip())
-    if args.get("ticket"):
-        q = q.where(Call.id.in_(select(Ticket.call_id).where(Ticket.code == args["ticket"].strip())))
-    with svc.sessions() as s:
-        return [{"path": r.path, "duration": r.duration, "size": r.size, "call_id": c.call_id,
-                 "caller": c.caller, "operator": c.operator, "started_at": c.started_at,
-                 "disposition": c.disposition, "desk": c.transfer_target} for r, c in s.execute(q)]
+    first, last = (_day(args.get(key), svc.ctx.settings.tz) for key in ("from", "to"))
+
+    def arg(name: str) -> str | None:
+        value = args.get(name)
+        return str(value).strip() if value else None
+    search = RecordingSearch(since=first, before=last + timedelta(days=1) if last else None, caller=arg("caller"),
+                             operator=arg("operator"), desk=arg("desk"), ticket=arg("ticket"))
+    return svc.calls.recordings(search, limit)
+
+
+def _day(value: str | None, tz: tzinfo) -> datetime | None:
+    """The start of the day ``value`` names (an ISO date or date-time), None when absent or not a date."""
+    try:
+        return datetime.combine(datetime.fromisoformat(value).date(), time(), tz) if value else None
+    except ValueError:
+        return None
 
 
 @bp.route("/")
@@ -72,16 +64,12 @@ def known(rel: str) -> tuple[str, str | None]:
     joined = safe_join(str(svc.recordings_root), rel)
     if joined is None or rel.startswith("/") or "\\" in rel:
         abort(404)
-    with svc.sessions() as s:
-        rec = s.scalar(select(Recording).where(Recording.path == rel))
-        vm = None if rec is not None else s.scalar(select(Voicemail).where(Voicemail.path == rel))
-        owner = rec or vm
-        call = s.get(Call, owner.call_id) if owner is not None else None
-    if owner is None:
+    found = svc.calls.audio_file(rel)
+    if found is None:
         abort(404)
-    if rec is not None and rec.deleted_at is not None:
+    if found.deleted:
         abort(410, "Tệp ghi âm đã được xoá theo thời hạn lưu trữ ([recordings] retention_days).")
-    return joined, call.call_id if call is not None else None
+    return joined, found.call_id
 
 
 @bp.route("/waveform/<path:rel>")

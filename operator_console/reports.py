@@ -8,11 +8,15 @@ from datetime import date, timedelta
 from typing import Any
 
 from flask import Blueprint, Response, render_template, request
-from sqlalchemy import select
 
-from hotline.adapters.db.models import Operator
 from hotline.domain.reports import CallSums, TicketSums, operator_rows
-from hotline.services.report_queries import day_sums, operator_sums, operator_transfers, ticket_day_sums
+from hotline.services.report_queries import (
+    day_sums,
+    operator_names,
+    operator_sums,
+    operator_transfers,
+    ticket_day_sums,
+)
 
 from .auth import requires
 from .filters import agency_name
@@ -73,8 +77,7 @@ def figures() -> dict[str, Any]:
 def report_tables(f: dict[str, Any]) -> list[Table]:
     """``f`` as the tables the page and both downloads show, with the province's names."""
     svc = services()
-    with svc.sessions() as s:
-        names = {str(n): str(d) for n, d in s.execute(select(Operator.name, Operator.display_name))}
+    names = operator_names(svc.sessions)
 
     def operator_name(name: str) -> str:
         return f"{names[name]} ({name})" if names.get(name) else name

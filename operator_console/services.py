@@ -1,31 +1,71 @@
-"""What the console's views use: built once per application from the hotline's context."""
+"""What the console's views use: built once per application (``create_app``) from the hotline's context."""
 from __future__ import annotations
 
 from dataclasses import dataclass
+from functools import cached_property
 from pathlib import Path
 from typing import Any
 
+import redis
 from flask import current_app
 from sqlalchemy.orm import Session, sessionmaker
 
+from hotline.adapters.ami import SyncAmi, ami_client
 from hotline.adapters.db.models import AccessLog
+from hotline.adapters.db.repository import CallRepository
 from hotline.context import Context
+from hotline.services.knowledge import KnowledgeBase
+from hotline.services.operators import OperatorService, operator_service
 from hotline.services.tickets import TicketService
+from hotline.services.transfers import TransferService, transfer_service
 from hotline.services.users import UserService
 
 
 @dataclass
 class ConsoleServices:
+    """The services, repositories and clients of one console application, shared by its requests.
+
+    Args:
+        ctx: the hotline's context (settings, clock, directory, categories, secrets).
+        sessions: the database.
+        tickets: tickets (the same service as ``hotline tickets``).
+        users: console users and their tokens.
+        operators: operators' states in the queue, over AMI (the softphone page).
+        transfers: blind and attended transfers over AMI.
+        knowledge: the knowledge base.
+        calls: the call log (calls, recordings, voicemails, transfers).
+        ami: one AMI conversation at a time (the supervisor's ChanSpy call).
+    """
+
     ctx: Context
     sessions: sessionmaker[Session]
     tickets: TicketService
     users: UserService
+    operators: OperatorService
+    transfers: TransferService
+    knowledge: KnowledgeBase
+    calls: CallRepository
+    ami: SyncAmi
 
     @classmethod
     def build(cls, ctx: Context) -> ConsoleServices:
+        """Everything from ``ctx``: the database opened once; AMI connects per action, Redis on first use."""
         sessions = ctx.sessions()
-        return cls(ctx, sessions, ctx.tickets(sessions),
-                   UserService(sessions, ctx.clock.now, lambda key: _agency_known(ctx, key)))
+        c = ctx.settings
+
+        def agency_known(key: str) -> bool:
+            kind, _, code = key.partition(":")
+            return ctx.directory.find(kind, code) is not None
+        return cls(ctx, sessions, ctx.tickets(sessions), UserService(sessions, ctx.clock.now, agency_known),
+                   operator_service(c, ctx.secrets, ctx.clock, ctx.directory, sessions),
+                   transfer_service(c, ctx.secrets, ctx.directory),
+                   KnowledgeBase(sessions, ctx.clock.now, ctx.categories, agency_known),
+                   CallRepository(sessions), SyncAmi(lambda: ami_client(c, ctx.secrets)))
+
+    @cached_property
+    def live(self) -> redis.Redis:
+        """The Redis the monitor publishes the floor to (the wallboard), made on first use."""
+        return redis.Redis.from_url(self.ctx.settings.redis.url, socket_connect_timeout=2, socket_timeout=5)
 
     @property
     def recordings_root(self) -> Path:
@@ -33,16 +73,13 @@ class ConsoleServices:
 
     def access(self, username: str, action: str, resource: str, *, call_id: str | None = None,
                remote_addr: str | None = None, **detail: Any) -> None:
+        """One AccessLog row: who played, downloaded or listened to what."""
         with self.sessions.begin() as s:
             s.add(AccessLog(at=self.ctx.clock.now(), username=username, action=action, resource=resource,
                             call_id=call_id, remote_addr=remote_addr, detail=detail))
 
 
-def _agency_known(ctx: Context, key: str) -> bool:
-    kind, _, code = key.partition(":")
-    return ctx.directory.find(kind, code) is not None
-
-
 def services() -> ConsoleServices:
+    """The current application's services."""
     found: ConsoleServices = current_app.extensions["hotline"]
     return found

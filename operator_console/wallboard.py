@@ -17,15 +17,12 @@ import redis
 from flask import Blueprint, Response, jsonify, render_template, request, stream_with_context
 from flask_login import current_user
 from redis.exceptions import RedisError
-from sqlalchemy import func, select
 
-from hotline.adapters.ami import SyncAmi, ami_client
-from hotline.adapters.db.models import Ticket, TicketStatus
 from hotline.domain.errors import HotlineError, for_people
 from hotline.domain.reports import CallSums
 from hotline.domain.vocabulary import Context
 from hotline.services.operators import NAME_RE
-from hotline.services.report_queries import day_sums
+from hotline.services.report_queries import day_sums, overdue_open_tickets
 
 from .auth import requires
 from .services import services
@@ -42,9 +39,7 @@ def today_figures() -> dict[str, Any]:
     today = now.astimezone(tz).date()
     total = sum(day_sums(svc.sessions, today, today, tz).values(), CallSums()).figures(
         float(svc.ctx.settings.queue.wrapup_seconds))
-    with svc.sessions() as s:
-        overdue = s.scalar(select(func.count(Ticket.id)).where(Ticket.status.in_(TicketStatus.OPEN),
-                                                               Ticket.due_at < now)) or 0
+    overdue = overdue_open_tickets(svc.sessions, now)
     return {"day": today.isoformat(), "offered": total["offered"], "answered": total["answered"],
             "abandoned": total["abandoned"], "service_level": total["service_level"], "overdue_tickets": overdue,
             "at": now.isoformat()}
@@ -112,9 +107,9 @@ def page() -> Any:
 @bp.route("/stream")
 @requires("wallboard.view")
 def stream() -> Response:
-    live = services().ctx.settings.redis
-    client = redis.Redis.from_url(live.url, socket_connect_timeout=2, socket_timeout=5)
-    return Response(stream_with_context(stream_events(client, live.live_channel, live.live_snapshot_key)),
+    svc = services()
+    live = svc.ctx.settings.redis
+    return Response(stream_with_context(stream_events(svc.live, live.live_channel, live.live_snapshot_key)),
                     mimetype="text/event-stream",
                     headers={"Cache-Control": "no-cache", "X-Accel-Buffering": "no"})
 
@@ -135,14 +130,13 @@ def spy() -> Any:
     if not own:
         return jsonify(error="refused", message="Tài khoản giám sát chưa gắn với máy điện thoại nào "
                        "(hotline users add … --operator TÊN_MÁY)."), 409
-    s = svc.ctx.settings
 
     async def work(client: Any) -> None:
         await client.originate(f"PJSIP/{own}", Context.SUPERVISE, exten=mode,
                                variables={"SPY_TARGET": f"PJSIP/{operator}-"},
                                caller_id=f'"Giám sát {operator}" <1022>')
     try:
-        SyncAmi(lambda: ami_client(s, svc.ctx.secrets)).run(work)
+        svc.ami.run(work)
     except HotlineError as exc:
         return jsonify(error="refused", message=f"Không gọi được máy của bạn: {for_people(exc)}"), 409
     svc.access(current_user.name, mode, f"PJSIP/{operator}", remote_addr=request.remote_addr, phone=own)

@@ -9,7 +9,7 @@ from typing import Any
 from sqlalchemy import and_, case, func, or_, select
 from sqlalchemy.orm import Session, sessionmaker
 
-from hotline.adapters.db.models import Call, Ticket, Transfer
+from hotline.adapters.db.models import Call, Operator, Ticket, TicketStatus, Transfer
 from hotline.domain.reports import (
     ANSWERED_TRANSFER_OUTCOMES,
     OPEN_STATUSES,
@@ -156,3 +156,16 @@ def load_ticket_rows(sessions: sessionmaker[Session], first: date, last: date, t
         q = (select(Ticket.received_at, Ticket.category, Ticket.channel, Ticket.agency, Ticket.status, Ticket.due_at,
                     Ticket.answered_at).where(Ticket.received_at >= start, Ticket.received_at < end))
         return [TicketRow(*r) for r in s.execute(q)]
+
+
+def overdue_open_tickets(sessions: sessionmaker[Session], now: datetime) -> int:
+    """How many tickets are still open after their due time (the wallboard's figure)."""
+    with sessions() as s:
+        return s.scalar(select(func.count(Ticket.id)).where(Ticket.status.in_(TicketStatus.OPEN),
+                                                            Ticket.due_at < now)) or 0
+
+
+def operator_names(sessions: sessionmaker[Session]) -> dict[str, str]:
+    """Each operator's display name by its name (the reports' tables name operators)."""
+    with sessions() as s:
+        return {str(n): str(d) for n, d in s.execute(select(Operator.name, Operator.display_name))}

@@ -170,7 +170,12 @@ def test_the_database_counts_the_same_ticket_figures_as_the_rows_do(database_url
 
     from hotline.adapters.db.models import Ticket
     from hotline.domain.reports import period_key, ticket_figures, ticket_periods
-    from hotline.services.report_queries import load_ticket_rows, ticket_day_sums, ticket_figures_sql
+    from hotline.services.report_queries import (
+        load_ticket_rows,
+        overdue_open_tickets,
+        ticket_day_sums,
+        ticket_figures_sql,
+    )
     tz = ZoneInfo("Asia/Ho_Chi_Minh")
     sessions = open_database(database_url)
     rng = random.Random(11)
@@ -196,3 +201,6 @@ def test_the_database_counts_the_same_ticket_figures_as_the_rows_do(database_url
     assert [w["week"] for w in weeks] == ["2026-W44", "2026-W45", "2026-W46"]
     assert sum(w["received"] for w in weeks) == len(rows)
     assert sum(w["by_channel"].get("voicemail", 0) for w in weeks) == sum(r.channel == "voicemail" for r in rows)
+    every = load_ticket_rows(sessions, date(2026, 10, 1), date(2027, 1, 31), tz)
+    late = sum(r.status in ("new", "assigned", "in_progress") and r.due_at < now for r in every)
+    assert len(every) == 300 and 0 < late == overdue_open_tickets(sessions, now)    # the wallboard's figure

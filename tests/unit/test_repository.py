@@ -6,7 +6,7 @@ from datetime import UTC, datetime, timedelta, timezone
 from sqlalchemy import inspect
 
 from hotline.adapters.db import open_database
-from hotline.adapters.db.repository import AudioFacts, CallRepository
+from hotline.adapters.db.repository import AudioFacts, AudioFile, CallRepository, RecordingSearch
 
 T0 = datetime(2027, 2, 8, 3, 0, tzinfo=UTC)
 
@@ -63,3 +63,25 @@ def test_times_come_back_aware_and_in_utc(database_url: str) -> None:
     local = T0.astimezone(timezone(timedelta(hours=7)))
     repo.start_call("c9", channel_id="c9", caller="", dialled="1022", started_at=local)
     assert repo.get("c9")["started_at"] == T0.isoformat()  # type: ignore[index]
+
+
+def test_the_console_reads_calls_recordings_and_files_through_the_repository(database_url: str) -> None:
+    repo = CallRepository(open_database(database_url))
+    for i, caller in enumerate(("0912000001", "0912000002", "0912000001")):
+        repo.start_call(f"c{i}", channel_id=f"c{i}", caller=caller, dialled="1022",
+                        started_at=T0 + timedelta(minutes=i))
+        repo.add_recording(f"c{i}", AudioFacts(f"2027/02/08/c{i}.wav", 3.0, "ab" * 32, 48_044), T0)
+    repo.update("c1", operator="op-lan", transfer_target="department:03")
+    repo.add_voicemail("c2", AudioFacts("2027/02/08/c2.voicemail.wav", 4.0, "cd" * 32, 64_044),
+                       status="pending", ended_by="hangup", created_at=T0)
+    assert [c["call_id"] for c in repo.latest(caller="0912000001")] == ["c2", "c0"]
+    assert [c["call_id"] for c in repo.latest(caller="0912000001", leave_out="c2")] == ["c0"]
+    assert [r["call_id"] for r in repo.recordings(RecordingSearch(), 10)] == ["c2", "c1", "c0"]
+    assert [r["call_id"] for r in repo.recordings(RecordingSearch(since=T0 + timedelta(minutes=1),
+                                                                  before=T0 + timedelta(minutes=2)), 10)] == ["c1"]
+    [found] = repo.recordings(RecordingSearch(operator="op-lan", desk="department:03"), 10)
+    assert found["path"] == "2027/02/08/c1.wav" and found["caller"] == "0912000002"
+    assert repo.recordings(RecordingSearch(caller=""), 10) == []         # an empty filter still filters
+    assert repo.audio_file("2027/02/08/c0.wav") == AudioFile("c0", deleted=False)
+    assert repo.audio_file("2027/02/08/c2.voicemail.wav") == AudioFile("c2", deleted=False)
+    assert repo.audio_file("2027/02/08/nothing.wav") is None

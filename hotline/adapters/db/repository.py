@@ -13,7 +13,7 @@ from typing import Any
 from sqlalchemy import select
 from sqlalchemy.orm import Session, selectinload, sessionmaker
 
-from hotline.adapters.db.models import Call, Disposition, Recording, Transfer, Voicemail, VoicemailStatus
+from hotline.adapters.db.models import Call, Disposition, Recording, Ticket, Transfer, Voicemail, VoicemailStatus
 
 
 @dataclass(frozen=True)
@@ -24,6 +24,26 @@ class AudioFacts:
     duration: float
     sha256: str
     size: int
+
+
+@dataclass(frozen=True)
+class AudioFile:
+    """A known audio file: the call it belongs to, and whether the retention job deleted it."""
+
+    call_id: str | None
+    deleted: bool
+
+
+@dataclass(frozen=True)
+class RecordingSearch:
+    """What the recordings search filters on (None: no filter); ``since`` and ``before`` bound the call's start."""
+
+    since: datetime | None = None
+    before: datetime | None = None
+    caller: str | None = None
+    operator: str | None = None
+    desk: str | None = None
+    ticket: str | None = None
 
 
 class CallRepository:
@@ -159,13 +179,49 @@ class CallRepository:
                             .where(Call.call_id == call_id))
             return call_to_dict(call) if call else None
 
-    def latest(self, limit: int = 20) -> list[dict[str, Any]]:
+    def latest(self, limit: int = 20, *, caller: str | None = None,
+               leave_out: str | None = None) -> list[dict[str, Any]]:
+        """The newest calls (``call_to_dict``), of one ``caller`` if given, without the call ``leave_out``."""
+        q = (select(Call).options(selectinload(Call.recording),
+                                  selectinload(Call.voicemails).selectinload(Voicemail.ticket),
+                                  selectinload(Call.transfers))
+             .order_by(Call.started_at.desc(), Call.id.desc()).limit(limit))
+        if caller:
+            q = q.where(Call.caller == caller)
+        if leave_out:
+            q = q.where(Call.call_id != leave_out)
         with self._sessions() as s:
-            q = (select(Call).options(selectinload(Call.recording),
-                                      selectinload(Call.voicemails).selectinload(Voicemail.ticket),
-                                      selectinload(Call.transfers))
-                 .order_by(Call.started_at.desc(), Call.id.desc()).limit(limit))
             return [call_to_dict(c) for c in s.scalars(q)]
+
+    def recordings(self, search: RecordingSearch, limit: int) -> list[dict[str, Any]]:
+        """Call recordings matching ``search``, newest call first: the file and its call's facts."""
+        q = (select(Recording, Call).join(Call, Recording.call_id == Call.id)
+             .order_by(Call.started_at.desc()).limit(limit))
+        if search.since is not None:
+            q = q.where(Call.started_at >= search.since)
+        if search.before is not None:
+            q = q.where(Call.started_at < search.before)
+        for column, value in ((Call.caller, search.caller), (Call.operator, search.operator),
+                              (Call.transfer_target, search.desk)):
+            if value is not None:
+                q = q.where(column == value)
+        if search.ticket is not None:
+            q = q.where(Call.id.in_(select(Ticket.call_id).where(Ticket.code == search.ticket)))
+        with self._sessions() as s:
+            return [{"path": r.path, "duration": r.duration, "size": r.size, "call_id": c.call_id,
+                     "caller": c.caller, "operator": c.operator, "started_at": c.started_at,
+                     "disposition": c.disposition, "desk": c.transfer_target} for r, c in s.execute(q)]
+
+    def audio_file(self, path: str) -> AudioFile | None:
+        """The call recording or, failing that, the voicemail stored at ``path`` (None: neither)."""
+        with self._sessions() as s:
+            rec = s.scalar(select(Recording).where(Recording.path == path))
+            owner = rec if rec is not None else s.scalar(select(Voicemail).where(Voicemail.path == path))
+            if owner is None:
+                return None
+            call = s.get(Call, owner.call_id)
+            return AudioFile(call.call_id if call is not None else None,
+                             rec is not None and rec.deleted_at is not None)
 
     @staticmethod
     def _get(s: Session, call_id: str) -> Call:
