@@ -1,9 +1,12 @@
 """The browser console of the 1022 hotline (Flask): operators, supervisors, admins, agencies.
 
 ``create_app()`` is the application factory; each area is a blueprint: ``auth`` (sign-in),
-``home``, ``tickets`` (inbox, ticket page), ``recordings`` (search, replay with HTTP ranges,
-the AccessLog) and ``api`` (JSON under /api/, token-authenticated). Every route declares the
-permission it needs (``operator_console.permissions``); a route without one is refused.
+``home``, ``phone`` (the softphone page and what it calls), ``tickets`` (inbox, ticket page),
+``knowledge``, ``recordings`` (search, replay with HTTP ranges, the AccessLog), ``reports``,
+``wallboard`` (supervisors, live) and ``api`` (JSON under /api/, token-authenticated). Every route declares the
+permission it needs (``operator_console.permissions``); a route without one is refused. The views
+share one ``ConsoleServices`` (``operator_console.services``), built here and kept in
+``app.extensions["hotline"]``; none builds a service or runs SQL itself.
 """
 from __future__ import annotations
 
