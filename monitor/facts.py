@@ -9,10 +9,9 @@ from dataclasses import dataclass, field
 from datetime import datetime, timedelta
 from typing import Any
 
-from hotline.adapters.db.models import Disposition
-
-from .state import Event, number
-from .state import field as header
+from hotline.adapters.ami import Event, number
+from hotline.adapters.ami import field as header
+from hotline.domain.vocabulary import Disposition
 
 #: Dispositions the queue may replace: the call is still in the IVR or waiting.
 REPLACEABLE = frozenset({Disposition.IN_PROGRESS, Disposition.TO_QUEUE})

@@ -11,10 +11,10 @@ from collections.abc import Callable
 
 import redis.asyncio as aioredis
 
+from hotline.adapters.ami import AmiListener
 from hotline.context import load_context, setup_logging
 from hotline.domain.errors import HotlineError
 
-from .listener import AmiListener
 from .publish import LivePublisher
 from .service import EVENTS, MonitorService
 from .state import LivePicture

@@ -1,6 +1,6 @@
 """The monitor's operations: an AMI event in, the picture, the call log and Redis updated.
 
-Knows nothing of panoramisk: ``listener.py`` hands it events as mappings. Event
+Knows nothing of panoramisk: the AMI adapter's listener hands it events as mappings. Event
 handling itself is synchronous and in arrival order (the picture is pure); the
 database writes and the Redis messages go to one task each, in the same order.
 """
@@ -12,9 +12,11 @@ from collections.abc import Callable, Iterable
 from datetime import datetime
 from typing import Any
 
+from hotline.adapters.ami import Event, field
+
 from .facts import call_update
 from .publish import LivePublisher
-from .state import Event, LivePicture
+from .state import LivePicture
 from .store import StoreWorker
 from .waker import QueueWaker
 
@@ -38,8 +40,8 @@ class MonitorService:
         now = self.now()
         messages = self.picture.apply(event, now)
         if self.waker is not None:
-            if event.get("Event") == "AgentComplete":
-                self.waker.call_ended(str(event.get("MemberName") or event.get("Interface") or ""))
+            if field(event, "Event") == "AgentComplete":
+                self.waker.call_ended(field(event, "MemberName") or field(event, "Interface"))
             self.waker.look()      # before anything else: a free operator's phone should ring now
         update = call_update(event, now)
         if update is not None and self.store is not None:

@@ -12,44 +12,15 @@ hotline's call id); the operator's leg (a PJSIP or Local channel) is ``DestUniqu
 from __future__ import annotations
 
 import logging
-from collections.abc import Iterable, Mapping
+from collections.abc import Iterable
 from dataclasses import dataclass
 from datetime import datetime, timedelta
 from typing import Any
 
+from hotline.adapters.ami import Event, device_state, field, number
+from hotline.domain.vocabulary import DeviceState, OperatorState
+
 log = logging.getLogger("monitor.state")
-
-Event = Mapping[str, Any]
-
-# Operator states shown on the wallboard (OperatorEvent.state uses the same words).
-LOGGED_OUT, AVAILABLE, RINGING, ON_CALL, WRAP_UP, PAUSED, UNAVAILABLE = (
-    "logged_out", "available", "ringing", "on_call", "wrap_up", "paused", "unavailable")
-
-# app_queue's numeric device states (QueueMemberStatus.Status).
-_BUSY_STATUSES = {2, 3, 7, 8}        # in use, busy, ringing while in use, on hold
-_UNAVAILABLE_STATUSES = {4, 5}       # invalid, unavailable (phone not registered)
-_RINGING_STATUS = 6
-
-
-def field(event: Event, name: str, default: str = "") -> str:
-    """A header of an AMI event, case-insensitively (panoramisk's Message already is)."""
-    value = event.get(name)
-    if value is None:
-        for key, val in event.items():
-            if key.lower() == name.lower():
-                value = val
-                break
-    if isinstance(value, list):
-        value = value[-1] if value else None
-    return default if value is None else str(value)
-
-
-def number(event: Event, name: str, default: int = 0) -> int:
-    try:
-        return int(float(field(event, name)))
-    except ValueError:
-        return default
-
 
 @dataclass
 class Waiting:
@@ -75,7 +46,7 @@ class Member:
     name: str
     interface: str = ""
     queue: str = ""
-    status: int = 0
+    status: str = DeviceState.UNKNOWN      # app_queue's view of the phone
     paused: bool = False
     reason: str = ""
     in_call: bool = False
@@ -88,26 +59,27 @@ class Member:
 
     def state(self, now: datetime) -> str:
         if not self.logged_in:
-            return LOGGED_OUT
+            return OperatorState.LOGGED_OUT
         if self.paused:
-            return PAUSED
-        if self.in_call or self.call_id or self.status in _BUSY_STATUSES:
-            return ON_CALL
-        if self.ringing_call or self.status == _RINGING_STATUS:
-            return RINGING
-        if self.status in _UNAVAILABLE_STATUSES:
-            return UNAVAILABLE
+            return OperatorState.PAUSED
+        if self.in_call or self.call_id or self.status in DeviceState.ON_CALL:
+            return OperatorState.ON_CALL
+        if self.ringing_call or self.status == DeviceState.RINGING:
+            return OperatorState.RINGING
+        if self.status in DeviceState.OFFLINE:
+            return OperatorState.UNAVAILABLE
         if self.wrap_up_until is not None and now < self.wrap_up_until:
-            return WRAP_UP
-        return AVAILABLE
+            return OperatorState.WRAP_UP
+        return OperatorState.AVAILABLE
 
     def to_json(self, now: datetime) -> dict[str, Any]:
         state = self.state(now)
+        wrap_up = self.wrap_up_until if state == OperatorState.WRAP_UP else None
         return {"operator": self.name, "interface": self.interface, "queue": self.queue, "state": state,
-                "reason": self.reason if state == PAUSED else None,
+                "reason": self.reason if state == OperatorState.PAUSED else None,
                 "call_id": self.call_id or self.ringing_call,
                 "since": self.since.isoformat() if self.since else None,
-                "wrap_up_until": self.wrap_up_until.isoformat() if state == WRAP_UP and self.wrap_up_until else None}
+                "wrap_up_until": wrap_up.isoformat() if wrap_up else None}
 
 
 class LivePicture:
@@ -283,7 +255,7 @@ class LivePicture:
         member.interface = field(e, interface_key) or member.interface
         member.queue = field(e, "Queue") or member.queue
         if field(e, "Status"):
-            member.status = number(e, "Status")
+            member.status = device_state(number(e, "Status"))
         if field(e, "Paused"):
             member.paused = field(e, "Paused") == "1"
             member.reason = field(e, "PausedReason") if member.paused else ""

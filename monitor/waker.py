@@ -26,6 +26,9 @@ import math
 from collections.abc import Callable
 from dataclasses import dataclass, field
 
+from hotline.adapters.ami import play_dtmf
+from hotline.domain.vocabulary import DeviceState
+
 from .state import LivePicture, Member
 
 log = logging.getLogger("monitor.waker")
@@ -34,7 +37,6 @@ WAKE_DIGIT = "D"              # not an extension of [hotline-queue-keys]: app_qu
 WAKE_DURATION_MS = 100        # >= Asterisk's 80 ms minimum: a shorter key is held back until 80 ms
 AGAIN_AFTER = 0.03            # a woken caller not ringing by then is woken once more (see below)
 RETRY_AFTER = 1.0             # then at most once a second, as app_queue itself looks
-_IDLE_STATUSES = {0, 1}       # AST_DEVICE_UNKNOWN, AST_DEVICE_NOT_INUSE: what app_queue counts as available
 
 
 @dataclass(frozen=True)
@@ -75,7 +77,7 @@ class QueueWaker:
     def free_operators(self, now: float) -> list[Member]:
         return [m for m in self.picture.members.values()
                 if m.logged_in and not m.paused and not m.in_call and not m.call_id and not m.ringing_call
-                and m.status in _IDLE_STATUSES and self.ready_at.get(m.name, 0.0) <= now]
+                and m.status in DeviceState.IDLE and self.ready_at.get(m.name, 0.0) <= now]
 
     def look(self) -> list[Wake]:
         """Wake whoever can be served now; arm the next look. Returns the wakes sent."""
@@ -112,11 +114,5 @@ class QueueWaker:
 
 
 def wake_action(wake: Wake) -> dict[str, str]:
-    """The AMI action that "presses" the wake key on a waiting caller's channel.
-
-    ``Async: false`` is for panoramisk 1.4, not Asterisk (which ignores it): PlayDTMF answers
-    "DTMF successfully queued", and panoramisk reads the action's ``Async`` header for any answer
-    ending so (Originate's), failing with a KeyError that drops the connection when it is absent.
-    """
-    return {"Action": "PlayDTMF", "Channel": wake.channel, "Digit": WAKE_DIGIT,
-            "Duration": str(WAKE_DURATION_MS), "Receive": "yes", "Async": "false"}
+    """The AMI action that "presses" the wake key on a waiting caller's channel."""
+    return play_dtmf(wake.channel, WAKE_DIGIT, WAKE_DURATION_MS)

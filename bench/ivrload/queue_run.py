@@ -28,7 +28,8 @@ from datetime import datetime
 from pathlib import Path
 from typing import Any
 
-from hotline.services.operators import State, apply_endpoints
+from hotline.domain.vocabulary import OperatorState
+from hotline.services.operators import apply_endpoints
 from tooling.sipp.process import udp_port_free
 from tooling.sipp.runner import DeskProcess, run_load, start_uas
 
@@ -237,7 +238,7 @@ def log_in(instance: BenchInstance, names: list[str], timeout: float = 15.0) -> 
     deadline = time.monotonic() + timeout
     while True:
         states = {st.name: st for st in service.states() if st.name in names}
-        free = [n for n in names if states.get(n) and states[n].state == State.AVAILABLE
+        free = [n for n in names if states.get(n) and states[n].state == OperatorState.AVAILABLE
                 and states[n].device == "not_in_use"]
         if len(free) == len(names):
             return

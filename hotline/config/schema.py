@@ -24,6 +24,8 @@ from pydantic import (
 )
 from pydantic_core import PydanticCustomError
 
+from hotline.domain.vocabulary import LIVE_CHANNEL, live_snapshot_key
+
 REPO_ROOT = Path(__file__).resolve().parents[2]
 DEFAULT_ASTERISK_ROOT = Path("/var/cache/hotline-1022/asterisk-root")
 WEEKDAY_NAMES = ("mon", "tue", "wed", "thu", "fri", "sat", "sun")
@@ -324,11 +326,11 @@ class DatabaseSettings(_Section):
 class RedisSettings(_Section):
     url: str = Field(default="redis://127.0.0.1:6379/0", pattern=r"^(rediss?|unix)://")
     # The monitor's pub/sub channel for the wallboard; its snapshot is the key "<live_channel>:snapshot".
-    live_channel: str = Field(default="hotline:live", pattern=r"^[A-Za-z0-9:_.-]+$")
+    live_channel: str = Field(default=LIVE_CHANNEL, pattern=r"^[A-Za-z0-9:_.-]+$")
 
     @property
     def live_snapshot_key(self) -> str:
-        return f"{self.live_channel}:snapshot"
+        return live_snapshot_key(self.live_channel)
 
 
 class Settings(_Section):

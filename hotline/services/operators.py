@@ -7,7 +7,6 @@ and the console's softphone page use this one service.
 """
 from __future__ import annotations
 
-import asyncio
 import logging
 import re
 import time
@@ -19,10 +18,10 @@ from typing import Any, Protocol
 from sqlalchemy import select
 from sqlalchemy.orm import Session, sessionmaker
 
-from hotline.adapters.ami import AmiClient, AmiError, QueueMember
+from hotline.adapters.ami import AmiClient, AmiError, AmiUnavailable, QueueMember, SyncAmi, ami_client
 from hotline.adapters.db.models import Operator, OperatorEvent
 from hotline.domain.errors import HotlineError
-from hotline.domain.vocabulary import QUEUE_NAME
+from hotline.domain.vocabulary import QUEUE_NAME, DeviceState, OperatorState
 
 log = logging.getLogger("hotline.services.operators")
 
@@ -30,17 +29,6 @@ PAUSE_REASONS = ("break", "training", "meeting", "other")
 PHONES = ("desk", "web")
 NAME_RE = re.compile(r"^[a-z0-9][a-z0-9_.-]{1,62}$")
 RESERVED = frozenset({"global", "anonymous", "transport-udp", "endpoint-common", "operator-common"})
-ON_CALL_DEVICE = frozenset({"in_use", "busy", "ring_in_use", "on_hold"})
-
-
-class State:
-    """An operator's state (OperatorEvent.state and OperatorStatus.state)."""
-
-    LOGGED_OUT = "logged_out"
-    AVAILABLE = "available"
-    ON_CALL = "on_call"
-    WRAP_UP = "wrap_up"
-    PAUSED = "paused"
 
 
 class OperatorError(HotlineError):
@@ -62,7 +50,7 @@ class OperatorStatus:
     name: str
     display_name: str
     contact: str | None
-    state: str                 # State.*
+    state: str                 # OperatorState.*
     reason: str | None         # pause reason
     since: datetime | None     # time of the last login/pause/resume/logout event
     device: str | None         # app_queue's view of the phone (not_in_use, ringing, unavailable...); None: unknown
@@ -94,12 +82,7 @@ class AmiQueueMembers:
 
     def __init__(self, client_factory: Callable[[], AmiClient], queue: str = QUEUE_NAME) -> None:
         self.client_factory, self.queue = client_factory, queue
-
-    def _run(self, work: Callable[[AmiClient], Any]) -> Any:
-        async def once() -> Any:
-            async with self.client_factory() as client:
-                return await work(client)
-        return asyncio.run(once())
+        self._run = SyncAmi(client_factory).run
 
     def add(self, name: str, paused: bool = False, reason: str | None = None) -> None:
         async def work(c: AmiClient) -> None:
@@ -183,7 +166,7 @@ class OperatorService:
 
     def remove(self, name: str) -> None:
         """Log the operator out and deactivate them (their calls and events are kept)."""
-        if self._last_state(name) != State.LOGGED_OUT:
+        if self._last_state(name) != OperatorState.LOGGED_OUT:
             self.logout(name)
         with self.sessions.begin() as s:
             self._row(s, name).active = False
@@ -197,41 +180,41 @@ class OperatorService:
 
     # -- state -----------------------------------------------------------------------------
     def login(self, name: str) -> None:
-        if self._last_state(name) != State.LOGGED_OUT:
+        if self._last_state(name) != OperatorState.LOGGED_OUT:
             raise OperatorError(f"operator {name} is already logged in", vi="Bạn đã vào ca rồi.")
         self.queue.add(name)
-        self._record(name, State.AVAILABLE)
+        self._record(name, OperatorState.AVAILABLE)
 
     def logout(self, name: str) -> None:
-        if self._last_state(name) == State.LOGGED_OUT:
+        if self._last_state(name) == OperatorState.LOGGED_OUT:
             raise OperatorError(f"operator {name} is not logged in", vi="Bạn chưa vào ca.")
         self.queue.remove(name)
-        self._record(name, State.LOGGED_OUT)
+        self._record(name, OperatorState.LOGGED_OUT)
 
     def pause(self, name: str, reason: str) -> None:
         if reason not in PAUSE_REASONS:
             raise OperatorError(f"{reason!r} is not a pause reason: use one of {', '.join(PAUSE_REASONS)}",
                                 vi="Hãy chọn lý do tạm nghỉ trong danh sách.")
-        if self._last_state(name) == State.LOGGED_OUT:
+        if self._last_state(name) == OperatorState.LOGGED_OUT:
             raise OperatorError(f"operator {name} is not logged in: log in first",
                                 vi="Bạn chưa vào ca: bấm «Sẵn sàng» trước khi tạm nghỉ.")
         self.queue.pause(name, True, reason)
-        self._record(name, State.PAUSED, reason)
+        self._record(name, OperatorState.PAUSED, reason)
 
     def resume(self, name: str) -> None:
-        if self._last_state(name) != State.PAUSED:
+        if self._last_state(name) != OperatorState.PAUSED:
             raise OperatorError(f"operator {name} is not paused", vi="Bạn không đang tạm nghỉ.")
         self.queue.pause(name, False)
-        self._record(name, State.AVAILABLE)
+        self._record(name, OperatorState.AVAILABLE)
 
     def restore_logins(self) -> list[str]:
         """Re-add to the queue every operator whose last event is a login (at start; idempotent)."""
         restored = []
         for op in self.endpoints():
             event = self._last_event(op.name)
-            if event is None or event.state == State.LOGGED_OUT:
+            if event is None or event.state == OperatorState.LOGGED_OUT:
                 continue
-            paused = event.state == State.PAUSED
+            paused = event.state == OperatorState.PAUSED
             self.queue.add(op.name, paused=paused, reason=event.reason if paused else None)
             restored.append(op.name)
         if restored:
@@ -250,10 +233,10 @@ class OperatorService:
 
     def _merge(self, op: OperatorEndpoint, event: OperatorEvent | None, member: QueueMember | None,
                live: bool) -> OperatorStatus:
-        state = event.state if event is not None else State.LOGGED_OUT
-        reason = event.reason if event is not None and state == State.PAUSED else None
+        state = event.state if event is not None else OperatorState.LOGGED_OUT
+        reason = event.reason if event is not None and state == OperatorState.PAUSED else None
         if live and member is None:
-            state, reason = State.LOGGED_OUT, None
+            state, reason = OperatorState.LOGGED_OUT, None
         elif member is not None:
             state, reason = self._member_state(member, reason)
         return OperatorStatus(op.name, op.display_name, op.contact, state, reason,
@@ -261,13 +244,13 @@ class OperatorService:
                               member.calls_taken if member else 0, (member is not None) if live else None)
 
     def _member_state(self, member: QueueMember, db_reason: str | None) -> tuple[str, str | None]:
-        if member.in_call or member.status in ON_CALL_DEVICE:
-            return State.ON_CALL, None
+        if member.in_call or member.status in DeviceState.ON_CALL:
+            return OperatorState.ON_CALL, None
         if member.paused:
-            return State.PAUSED, member.paused_reason or db_reason
+            return OperatorState.PAUSED, member.paused_reason or db_reason
         if member.last_call and time.time() - member.last_call < self.wrapup_seconds:
-            return State.WRAP_UP, None
-        return State.AVAILABLE, None
+            return OperatorState.WRAP_UP, None
+        return OperatorState.AVAILABLE, None
 
     # -- database ----------------------------------------------------------------------------
     def _row(self, s: Session, name: str) -> Operator:
@@ -277,8 +260,8 @@ class OperatorService:
                                 vi=f"Không có tổng đài viên {name!r}; nhờ quản trị viên kiểm tra tài khoản.")
         return row
 
-    def _last_event(self, name: str, states: Sequence[str] = (State.AVAILABLE, State.PAUSED, State.LOGGED_OUT)
-                    ) -> OperatorEvent | None:
+    def _last_event(self, name: str, states: Sequence[str] = (OperatorState.AVAILABLE, OperatorState.PAUSED,
+                                                              OperatorState.LOGGED_OUT)) -> OperatorEvent | None:
         """The operator's last login/pause/resume/logout (on_call and wrap_up events do not change it)."""
         with self.sessions() as s:
             op = self._row(s, name)
@@ -291,7 +274,7 @@ class OperatorService:
 
     def _last_state(self, name: str) -> str:
         event = self._last_event(name)
-        return event.state if event is not None else State.LOGGED_OUT
+        return event.state if event is not None else OperatorState.LOGGED_OUT
 
     def _record(self, name: str, state: str, reason: str | None = None) -> None:
         with self.sessions.begin() as s:
@@ -307,8 +290,6 @@ def _endpoint(row: Operator) -> OperatorEndpoint:
 def operator_service(settings: Any, secrets: Any, clock: Any, directory: Any,
                      sessions: sessionmaker[Session]) -> OperatorService:
     """The service wired to the hotline's AMI (a Context gives every argument)."""
-    from hotline.adapters.ami import ami_client
-
     desks = [a.desk.endpoint for a in directory.entries if a.desk.endpoint]
     return OperatorService(sessions, secrets, clock, AmiQueueMembers(lambda: ami_client(settings, secrets)),
                            wrapup_seconds=settings.queue.wrapup_seconds, reserved=desks)
@@ -321,17 +302,12 @@ def context_service(ctx: Any) -> OperatorService:
 
 def apply_endpoints(ctx: Any, service: OperatorService) -> bool:
     """Re-render pjsip.conf with the operators and, if Asterisk runs, reload PJSIP; True if reloaded."""
-    from hotline.adapters.ami import AmiUnavailable, ami_client
     from hotline.adapters.asterisk_config import render
 
     render(ctx.settings, ctx.secrets, ctx.directory, ctx.settings.paths.state_dir / "asterisk",
            operators=service.endpoints(), only={"pjsip.conf"})
-
-    async def reload() -> None:
-        async with ami_client(ctx.settings, ctx.secrets) as client:
-            await client.command("module reload res_pjsip.so")
     try:
-        asyncio.run(reload())
+        SyncAmi(lambda: ami_client(ctx.settings, ctx.secrets)).run(lambda c: c.command("module reload res_pjsip.so"))
     except AmiUnavailable as exc:
         log.info("pjsip.conf rendered; not reloaded (%s)", exc)
         return False

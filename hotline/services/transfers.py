@@ -3,8 +3,8 @@
 The dialplan context [hotline-desk-transfer] rings the desk, logs the attempt through the
 AGI server and sends the caller back to the queue (ahead of new callers) when the desk is
 busy or does not answer. This service only finds the operator's channel of the call and
-starts the transfer over AMI; the pure parts (extension numbers, channel lookup, outcome
-words) are apart and unit-tested.
+starts the transfer over AMI (the AMI adapter reads the channel lists); the pure parts
+(extension numbers, which channel, outcome words) are apart and unit-tested.
 """
 from __future__ import annotations
 
@@ -13,13 +13,13 @@ from collections.abc import Awaitable, Callable, Iterable, Mapping
 from dataclasses import dataclass
 from typing import Any, TypeVar
 
-from hotline.adapters.ami import AmiClient
+from hotline.adapters.ami import AmiClient, SyncAmi, ami_client, bridge_id, channel_with_id, endpoint_channel, field
 from hotline.domain.errors import HotlineError
+from hotline.domain.vocabulary import Context
 
 log = logging.getLogger("hotline.services.transfers")
 T = TypeVar("T")
 
-CONTEXT = "hotline-desk-transfer"
 CONSULT_EXTEN = "0"     # an attended transfer's extension: goes on to XFER_EXTEN
 KIND_DIGITS = {"department": "1", "district": "2", "provincial_office": "3", "postal_service": "4"}
 """The first digit of a desk's extension in [hotline-desk-transfer]; digits only: Atxfer sends them as DTMF."""
@@ -50,28 +50,26 @@ def dial_outcome(dial_status: str) -> str:
 def operator_channel(channels: Iterable[Mapping[str, str]], call_id: str, operator: str) -> str:
     """The operator's channel bridged with the caller's channel ``call_id`` (CoreShowChannel rows)."""
     rows = list(channels)
-    caller = next((c for c in rows if c.get("Uniqueid") == call_id), None)
+    caller = channel_with_id(rows, call_id)
     if caller is None:
         raise TransferError(f"call {call_id} is not in progress (no channel with that id)",
                             vi="Cuộc gọi này đã kết thúc, không còn gì để chuyển.")
-    bridge = caller.get("BridgeId") or caller.get("BridgeID") or ""
+    bridge = bridge_id(caller)
     if not bridge:
         raise TransferError(f"call {call_id} is not talking to an operator (its channel is in no bridge)",
                             vi="Người gọi chưa được nối với tổng đài viên nào (đang ở lời chào hoặc đang chờ).")
-    prefix = f"PJSIP/{operator}-"
-    for row in rows:
-        if (row.get("BridgeId") or row.get("BridgeID")) == bridge and row.get("Channel", "").startswith(prefix):
-            return row["Channel"]
+    channel = endpoint_channel(rows, operator, bridge=bridge)
+    if channel is not None:
+        return channel
     raise TransferError(f"operator {operator} is not on call {call_id}",
                         vi="Bạn không đang nói chuyện trong cuộc gọi này, nên không chuyển được.")
 
 
 def consulting_channel(channels: Iterable[Mapping[str, str]], call_id: str, operator: str) -> str:
     """The operator's channel of call ``call_id`` during a consultation (it has left the caller's bridge)."""
-    prefix = f"PJSIP/{operator}-"
-    for row in channels:
-        if row.get("Channel", "").startswith(prefix) and call_id in (row.get("Linkedid"), row.get("LinkedID")):
-            return row["Channel"]
+    channel = endpoint_channel(channels, operator, linkedid=call_id)
+    if channel is not None:
+        return channel
     raise TransferError(f"operator {operator} has no channel in call {call_id}",
                         vi="Không thấy máy của bạn trong cuộc gọi này; cuộc gọi có thể đã kết thúc.")
 
@@ -140,24 +138,23 @@ class TransferService:
             for name, value in marks.items():
                 await client.set_var(channel, name, value)
             # Asterisk 22 keeps only the first DTMF digit Atxfer sends: one digit, then XFER_EXTEN.
-            await client.attended_transfer(channel, CONTEXT, CONSULT_EXTEN)
+            await client.attended_transfer(channel, Context.DESK_TRANSFER, CONSULT_EXTEN)
             return
         # Blind: the caller's own channel runs [hotline-desk-transfer] (and keeps CALL_ID).
         caller = await _caller_channel(client, request.call_id)
         for name, value in {"XFER_CALL_ID": request.call_id, "XFER_KIND": kind, "XFER_BY": request.operator}.items():
             await client.set_var(caller, name, value)
-        await client.blind_transfer(channel, CONTEXT, exten)
+        await client.blind_transfer(channel, Context.DESK_TRANSFER, exten)
 
 
 async def _caller_channel(client: AmiClient, call_id: str) -> str:
-    for row in await client.channels():
-        if row.get("Uniqueid") == call_id:
-            return row["Channel"]
+    row = channel_with_id(await client.channels(), call_id)
+    if row is not None:
+        return field(row, "Channel")
     raise TransferError(f"call {call_id} ended before the transfer",
                         vi="Người gọi đã gác máy trước khi kịp chuyển.")
 
 
 def transfer_service(settings: Any, secrets: Any, directory: Any) -> TransferService:
     """The service wired to the hotline's AMI."""
-    from hotline.adapters.ami import SyncAmi, ami_client
     return TransferService(directory, SyncAmi(lambda: ami_client(settings, secrets)).run)

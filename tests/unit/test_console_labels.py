@@ -38,19 +38,17 @@ def _constants(cls: type) -> set[str]:
 
 def test_every_code_the_hotline_writes_has_a_vietnamese_label() -> None:
     from hotline.cli.tickets import create_command
-    from hotline.services.operators import PAUSE_REASONS, State
+    from hotline.domain.vocabulary import OperatorState
+    from hotline.services.operators import PAUSE_REASONS
     from hotline.services.transfers import DIAL_OUTCOMES
     from hotline.worker.jobs import FLAGS
-    from monitor import state as monitor_state
     cli_channels = next(p.type.choices for p in create_command.params if p.name == "channel")  # type: ignore[attr-defined]
     assert set(LABELS["disposition"]) == set(Disposition.ALL)
     assert set(LABELS["ticket_status"]) == set(TicketStatus.ALL)
     assert set(LABELS["role"]) == set(Role.ALL)
     assert set(LABELS["voicemail_status"]) == _constants(VoicemailStatus)
     assert set(LABELS["pause_reason"]) == set(PAUSE_REASONS)
-    assert set(LABELS["operator_state"]) == _constants(State) | {
-        getattr(monitor_state, n) for n in ("LOGGED_OUT", "AVAILABLE", "RINGING", "ON_CALL", "WRAP_UP", "PAUSED",
-                                            "UNAVAILABLE")}
+    assert set(LABELS["operator_state"]) == set(OperatorState.ALL)
     assert set(CHANNEL) == {*cli_channels, "voicemail"}
     # Transfer rows: Dial()'s outcomes (agi), a desk's hangup causes and a caller leaving (ari_app/call.py),
     # an operator back to the caller (console) or completing (models.Transfer.outcome).

@@ -11,10 +11,11 @@ from panoramisk.message import Message
 
 from hotline.adapters.db import open_database
 from hotline.adapters.db.repository import CallRepository
+from hotline.domain.vocabulary import OperatorState
 from monitor.facts import call_update
 from monitor.publish import LivePublisher
 from monitor.service import MonitorService
-from monitor.state import AVAILABLE, ON_CALL, PAUSED, RINGING, WRAP_UP, LivePicture
+from monitor.state import LivePicture
 from monitor.store import CallFactsStore, StoreWorker
 
 T0 = datetime(2027, 3, 1, 2, 0, tzinfo=UTC)   # 09:00 in Đồng Tháp
@@ -67,35 +68,36 @@ ABANDON = ami("Event: QueueCallerAbandon\nPrivilege: agent,all\n" + caller_heade
 def test_a_caller_waits_is_answered_and_the_operator_goes_through_wrap_up() -> None:
     picture = LivePicture()
     [added] = picture.apply(MEMBER, T0)
-    assert added["state"] == AVAILABLE and added["operator"] == "op-lan"
+    assert added["state"] == OperatorState.AVAILABLE and added["operator"] == "op-lan"
     [joined] = picture.apply(JOIN, T0)
     assert joined == {"type": "caller_joined", "call_id": CALLER, "queue": "hotline", "caller": "0912345678",
                       "position": 1, "count": 1, "at": T0.isoformat(), "event": "QueueCallerJoin"}
     snap = picture.snapshot(T0 + timedelta(seconds=9))
     assert snap["waiting"][0]["wait"] == 9 and snap["waiting"][0]["since"] == T0.isoformat()
     [ringing] = picture.apply(CALLED, T0 + timedelta(seconds=9))
-    assert ringing["state"] == RINGING and ringing["call_id"] == CALLER
+    assert ringing["state"] == OperatorState.RINGING and ringing["call_id"] == CALLER
     [connected] = picture.apply(CONNECT, T0 + timedelta(seconds=12))
-    assert connected["state"] == ON_CALL and connected["hold_time"] == 12 and connected["call_id"] == CALLER
+    assert connected["state"] == OperatorState.ON_CALL
+    assert connected["hold_time"] == 12 and connected["call_id"] == CALLER
     [left] = picture.apply(LEAVE, T0 + timedelta(seconds=12))
     assert left["type"] == "caller_left" and left["wait"] == 12
     assert picture.snapshot(T0)["waiting"] == []
     [done] = picture.apply(COMPLETE, T0 + timedelta(seconds=107))
-    assert done["state"] == WRAP_UP and done["talk_time"] == 95 and done["reason_ended"] == "agent"
-    assert picture.snapshot(T0 + timedelta(seconds=110))["by_state"] == {WRAP_UP: ["op-lan"]}
+    assert done["state"] == OperatorState.WRAP_UP and done["talk_time"] == 95 and done["reason_ended"] == "agent"
+    assert picture.snapshot(T0 + timedelta(seconds=110))["by_state"] == {OperatorState.WRAP_UP: ["op-lan"]}
     assert picture.expire(T0 + timedelta(seconds=110)) == []
     [back] = picture.expire(T0 + timedelta(seconds=117))
-    assert back["state"] == AVAILABLE and back["event"] == "WrapUpEnd"
+    assert back["state"] == OperatorState.AVAILABLE and back["event"] == "WrapUpEnd"
 
 
 def test_pause_with_reason_and_status_changes_only_when_something_changed() -> None:
     picture = LivePicture()
     picture.apply(MEMBER, T0)
     [paused] = picture.apply(ami("Event: QueueMemberPause\n" + member_headers(paused=1, reason="break")), T0)
-    assert paused["state"] == PAUSED and paused["reason"] == "break"
+    assert paused["state"] == OperatorState.PAUSED and paused["reason"] == "break"
     assert picture.apply(ami("Event: QueueMemberStatus\n" + member_headers(paused=1, reason="break")), T0) == []
     [resumed] = picture.apply(ami("Event: QueueMemberPause\n" + member_headers()), T0)
-    assert resumed["state"] == AVAILABLE and resumed["reason"] is None
+    assert resumed["state"] == OperatorState.AVAILABLE and resumed["reason"] is None
     [gone] = picture.apply(ami("Event: QueueMemberStatus\n" + member_headers(status=5)), T0)
     assert gone["state"] == "unavailable"
     [out] = picture.apply(ami("Event: QueueMemberRemoved\n" + member_headers(status=5)), T0)
@@ -138,7 +140,7 @@ def test_queue_status_rebuilds_the_picture_after_a_reconnect() -> None:
     assert snap["waiting"] == [{"call_id": "c9", "queue": "hotline", "channel": "PJSIP/anonymous-00000009",
                                 "caller": "0977000999", "position": 1,
                                 "since": (T0 - timedelta(seconds=30)).isoformat(), "wait": 30}]
-    assert snap["by_state"] == {ON_CALL: ["op-lan"], PAUSED: ["op-hoa"]}
+    assert snap["by_state"] == {OperatorState.ON_CALL: ["op-lan"], OperatorState.PAUSED: ["op-hoa"]}
     assert snap["longest_wait"] == 30
     backfill = call_update(status[3], T0)
     assert backfill is not None and backfill.first == {"queued_at": T0 - timedelta(seconds=30)}
@@ -285,10 +287,10 @@ def test_members_added_over_ami_take_the_queue_wrap_up() -> None:
     picture.apply(ami(MEMBER_TEXT_NO_WRAPUP), T0)
     picture.apply(CONNECT, T0 + timedelta(seconds=1))
     [done] = picture.apply(COMPLETE, T0 + timedelta(seconds=20))
-    assert done["state"] == WRAP_UP
+    assert done["state"] == OperatorState.WRAP_UP
     assert picture.expire(T0 + timedelta(seconds=34)) == []
     [back] = picture.expire(T0 + timedelta(seconds=35))
-    assert back["state"] == AVAILABLE
+    assert back["state"] == OperatorState.AVAILABLE
 
 
 MEMBER_TEXT_NO_WRAPUP = ("Event: QueueMemberAdded\nPrivilege: agent,all\n"

@@ -19,7 +19,8 @@ from hotline.adapters.db.models import OperatorEvent
 from hotline.adapters.queue_sounds import REQUIRED, REQUIRED_DIGITS, load_queue_sounds
 from hotline.config.secrets import load_or_create_secrets
 from hotline.context import load_context
-from hotline.services.operators import OperatorEndpoint, OperatorError, OperatorService, State
+from hotline.domain.vocabulary import OperatorState
+from hotline.services.operators import OperatorEndpoint, OperatorError, OperatorService
 
 
 class FixedClock:
@@ -106,7 +107,7 @@ def test_every_state_change_is_an_event_and_reaches_the_queue(service: OperatorS
     with pytest.raises(OperatorError, match="not a pause reason"):
         service.pause("op-lan", "lunch")
     service.pause("op-lan", "training")
-    assert [(s.state, s.reason) for s in service.states()] == [(State.PAUSED, "training")]
+    assert [(s.state, s.reason) for s in service.states()] == [(OperatorState.PAUSED, "training")]
     service.resume("op-lan")
     service.logout("op-lan")
     assert queue.calls == [("add", "op-lan", "False"), ("pause", "op-lan", "True"), ("pause", "op-lan", "False"),
@@ -114,7 +115,7 @@ def test_every_state_change_is_an_event_and_reaches_the_queue(service: OperatorS
     with service.sessions() as s:
         events = [(e.state, e.reason) for e in s.scalars(select(OperatorEvent).order_by(OperatorEvent.id))]
     assert events == [("available", None), ("paused", "training"), ("available", None), ("logged_out", None)]
-    assert service.states()[0].state == State.LOGGED_OUT
+    assert service.states()[0].state == OperatorState.LOGGED_OUT
 
 
 def test_states_merge_the_queue_view(service: OperatorService) -> None:

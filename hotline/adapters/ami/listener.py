@@ -1,9 +1,9 @@
-"""The AMI adapter of the monitor (panoramisk 1.4): connect, log in, listen, rebuild on reconnect.
+"""One long-lived AMI connection for a process that follows events (the monitor).
 
-The only module of ``monitor`` that speaks AMI. It reconnects with a growing delay
-(1, 2, 4 … up to 30 s) and, after each successful login, asks ``QueueStatus`` so
-that the picture is rebuilt from what app_queue knows now (AMI does not replay
-the events missed while disconnected).
+It reconnects with a growing delay (1, 2, 4 … up to 30 s) and, after each successful login,
+asks ``QueueStatus`` so that the listener's owner can rebuild its picture from what app_queue
+knows now (AMI does not replay the events missed while disconnected). Actions sent on it are
+fire-and-forget: a refusal or a lost connection is logged.
 """
 from __future__ import annotations
 
@@ -15,9 +15,9 @@ from typing import Any
 
 from panoramisk import Manager
 
-from .state import Event
+from .messages import Event
 
-log = logging.getLogger("monitor.ami")
+log = logging.getLogger("hotline.adapters.ami.listener")
 
 
 class BackoffManager(Manager):
@@ -48,7 +48,7 @@ class BackoffManager(Manager):
 
 
 class AmiListener:
-    """Feeds app_queue's events to ``on_event`` and QueueStatus answers to ``on_status``."""
+    """Feeds the ``events`` named to ``on_event`` and each login's QueueStatus answer to ``on_status``."""
 
     def __init__(self, host: str, port: int, username: str, secret: str, events: Iterable[str],
                  on_event: Callable[[Event], None], on_status: Callable[[list[Event]], None]) -> None:

@@ -1,15 +1,15 @@
-"""The one module that speaks AMI (Asterisk Manager Interface), through panoramisk 1.4.
+"""AMI actions and their answers: ``AmiClient`` (asyncio) and ``SyncAmi`` (blocking callers).
 
 ``AmiClient`` sends actions and waits for their answers: the operator queue's members
-(QueueAdd, QueueRemove, QueuePause, QueueStatus), CLI commands (``module reload res_pjsip.so``) and
-Originate. ``SyncAmi`` wraps it for the command line (one ``asyncio.run`` per call).
+(QueueAdd, QueueRemove, QueuePause, QueueStatus), CLI commands (``module reload res_pjsip.so``),
+channel lists, transfers and Originate. ``SyncAmi.run`` runs one conversation (connect, act,
+close) for the command line and the console.
 """
 from __future__ import annotations
 
 import asyncio
 import logging
 from collections.abc import Awaitable, Callable, Mapping
-from dataclasses import dataclass
 from typing import Any, TypeVar
 
 from panoramisk import Manager
@@ -17,14 +17,11 @@ from panoramisk.message import Message
 
 from hotline.domain.errors import HotlineError
 
+from .messages import QueueMember, events_named
+
 log = logging.getLogger("hotline.adapters.ami")
 T = TypeVar("T")
 _NEVER = 10 ** 9    # panoramisk reconnects by itself after this many seconds: a client here reconnects itself
-
-#: app_queue's member Status (AST_DEVICE_*) -> a word.
-DEVICE_STATES = {0: "unknown", 1: "not_in_use", 2: "in_use", 3: "busy", 4: "invalid", 5: "unavailable",
-                 6: "ringing", 7: "ring_in_use", 8: "on_hold"}
-
 
 _ASTERISK_DOWN_VI = ("Không liên lạc được với tổng đài (Asterisk); hãy thử lại, "
                      "nếu vẫn không được, báo bộ phận kỹ thuật.")
@@ -36,40 +33,6 @@ class AmiError(HotlineError):
 
 class AmiUnavailable(AmiError):
     """Nothing answers on the AMI port (Asterisk is not running)."""
-
-
-@dataclass(frozen=True)
-class QueueMember:
-    """One member of a queue as QueueStatus reports it."""
-
-    name: str
-    interface: str
-    state_interface: str
-    status: str            # DEVICE_STATES value: not_in_use, in_use, ringing, unavailable...
-    paused: bool
-    paused_reason: str
-    in_call: bool
-    calls_taken: int
-    last_call: int         # epoch seconds of the end of the member's last call (0: none)
-    last_pause: int        # epoch seconds
-    wrapup_seconds: int = 0
-
-    @classmethod
-    def from_event(cls, event: Mapping[str, Any]) -> QueueMember:
-        def num(key: str) -> int:
-            try:
-                return int(str(event.get(key) or 0))
-            except ValueError:
-                return 0
-        return cls(name=str(event.get("Name") or event.get("MemberName") or ""),
-                   interface=str(event.get("Location") or event.get("Interface") or ""),
-                   state_interface=str(event.get("StateInterface") or ""),
-                   status=DEVICE_STATES.get(num("Status"), "unknown"),
-                   paused=str(event.get("Paused")) == "1",
-                   paused_reason=str(event.get("PausedReason") or ""),
-                   in_call=str(event.get("InCall")) == "1",
-                   calls_taken=num("CallsTaken"), last_call=num("LastCall"), last_pause=num("LastPause"),
-                   wrapup_seconds=num("Wrapuptime"))
 
 
 class AmiClient:
@@ -159,7 +122,7 @@ class AmiClient:
         if items and not items[0].success:
             raise AmiError(f"AMI QueueStatus failed: {items[0].message or items[0]}",
                            vi="Tổng đài không trả lời lệnh QueueStatus; hãy thử lại.")
-        return [QueueMember.from_event(m) for m in items if m.get("Event") == "QueueMember"]
+        return [QueueMember.from_event(m) for m in events_named(items, "QueueMember")]
 
     async def command(self, cli: str) -> str:
         """Run an Asterisk CLI command (``module reload res_pjsip.so``); return its output."""
@@ -186,7 +149,7 @@ class AmiClient:
         if items and not items[0].success:
             raise AmiError(f"AMI CoreShowChannels failed: {items[0].message or items[0]}",
                            vi="Tổng đài không trả lời lệnh CoreShowChannels; hãy thử lại.")
-        return [{str(k): str(v) for k, v in m.items()} for m in items if m.get("Event") == "CoreShowChannel"]
+        return [{str(k): str(v) for k, v in m.items()} for m in events_named(items, "CoreShowChannel")]
 
     async def set_var(self, channel: str, name: str, value: str) -> None:
         await self.action("Setvar", Channel=channel, Variable=name, Value=value)
@@ -248,9 +211,3 @@ class SyncAmi:
             async with self.factory() as client:
                 return await work(client)
         return asyncio.run(once())
-
-    def queue_status(self, queue: str) -> list[QueueMember]:
-        return self.run(lambda c: c.queue_status(queue))
-
-    def command(self, cli: str) -> str:
-        return self.run(lambda c: c.command(cli))

@@ -1,0 +1,29 @@
+"""The one adapter that speaks AMI (Asterisk Manager Interface), through panoramisk 1.4.
+
+Every process that talks to Asterisk's manager goes through here:
+
+- ``client``: ``AmiClient`` sends actions and waits for their answers (queue members, channel
+  lists, transfers, Originate, CLI commands); ``SyncAmi.run`` runs one conversation for blocking
+  callers (the command line, the console).
+- ``listener``: ``AmiListener`` keeps one connection open for the monitor: events, a QueueStatus
+  after every login, fire-and-forget actions.
+- ``messages``: what the others read and build, without a connection: event headers, app_queue's
+  device states, queue members, channel lists, the PlayDTMF action.
+"""
+from .client import AmiClient, AmiError, AmiUnavailable, SyncAmi, ami_client
+from .listener import AmiListener
+from .messages import (
+    Event,
+    QueueMember,
+    bridge_id,
+    channel_with_id,
+    device_state,
+    endpoint_channel,
+    field,
+    number,
+    play_dtmf,
+)
+
+__all__ = ["AmiClient", "AmiError", "AmiListener", "AmiUnavailable", "Event", "QueueMember", "SyncAmi",
+           "ami_client", "bridge_id", "channel_with_id", "device_state", "endpoint_channel", "field", "number",
+           "play_dtmf"]
