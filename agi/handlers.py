@@ -9,8 +9,9 @@ from pathlib import Path
 from typing import Any
 
 from ari_app import audio
-from hotline.adapters.db.models import Disposition, VoicemailStatus
+from hotline.adapters.db.models import VoicemailStatus
 from hotline.adapters.db.repository import CallRepository
+from hotline.domain.vocabulary import Disposition
 
 from .server import Handler
 

@@ -21,9 +21,10 @@ from rq.job import Job, JobStatus
 from sqlalchemy import select
 
 from ari_app.audio import audio_facts
-from hotline.adapters.db.models import Disposition, Ticket, Voicemail, VoicemailStatus
+from hotline.adapters.db.models import Ticket, Voicemail, VoicemailStatus
 from hotline.adapters.db.repository import CallRepository
 from hotline.adapters.jobqueue import JobQueue, connect
+from hotline.domain.vocabulary import Disposition
 
 from .instance import Instance
 

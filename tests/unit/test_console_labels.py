@@ -17,9 +17,10 @@ import pytest
 from flask import Flask
 
 from ari_app.audio import audio_facts
-from hotline.adapters.db.models import Disposition, Role, TicketStatus, VoicemailStatus
+from hotline.adapters.db.models import Role, TicketStatus, VoicemailStatus
 from hotline.adapters.db.repository import CallRepository
 from hotline.domain.labels import ACTOR, CHANNEL, LABELS, TICKET_EVENT, label
+from hotline.domain.vocabulary import Disposition
 from operator_console.permissions import PERMISSIONS
 from tests.support.audio import write_wav
 from tests.unit.test_console import CALLER, ROLES, sign_in, urls

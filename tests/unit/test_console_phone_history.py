@@ -11,8 +11,9 @@ from __future__ import annotations
 from datetime import datetime
 from typing import Any
 
-from hotline.adapters.db.models import Disposition, Role
+from hotline.adapters.db.models import Role
 from hotline.adapters.db.repository import CallRepository
+from hotline.domain.vocabulary import Disposition
 from operator_console.permissions import FULL_NUMBERS, PERMISSIONS
 from tests.unit.test_console import PASSWORD, ROLES, sign_in
 from tests.unit.test_console import world as world  # noqa: F401  (the same fixture, re-used)

@@ -10,7 +10,7 @@ from sqlalchemy.engine import Dialect
 from sqlalchemy.orm import DeclarativeBase, Mapped, mapped_column, relationship
 from sqlalchemy.types import TypeDecorator
 
-from hotline.domain.vocabulary import Disposition as Disposition  # Call.disposition's words, defined there
+from hotline.domain.vocabulary import Disposition
 
 
 class UTCDateTime(TypeDecorator[datetime]):

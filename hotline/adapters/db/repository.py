@@ -13,7 +13,8 @@ from typing import Any
 from sqlalchemy import select
 from sqlalchemy.orm import Session, selectinload, sessionmaker
 
-from hotline.adapters.db.models import Call, Disposition, Recording, Ticket, Transfer, Voicemail, VoicemailStatus
+from hotline.adapters.db.models import Call, Recording, Ticket, Transfer, Voicemail, VoicemailStatus
+from hotline.domain.vocabulary import Disposition
 
 
 @dataclass(frozen=True)
