@@ -9,9 +9,9 @@ from pathlib import Path
 from typing import Any
 
 from ari_app import audio
-from hotline.adapters.db.models import VoicemailStatus
 from hotline.adapters.db.repository import CallRepository
 from hotline.domain.vocabulary import Disposition
+from hotline.services.messages import MessageIntake
 
 from .server import Handler
 
@@ -22,13 +22,11 @@ class FallbackHandlers:
     """The dialplan's fallback path (the ARI app is down) logs its calls through these."""
 
     def __init__(self, repo: CallRepository, recordings_root: Path, now: Callable[[], datetime],
-                 min_voicemail_seconds: float, file_wait: float = 30.0,
-                 make_ticket: Callable[[int], Any] | None = None) -> None:
+                 messages: MessageIntake, file_wait: float = 30.0) -> None:
         self.repo = repo
-        self.make_ticket = make_ticket      # a message is a ticket at once (TicketService.for_voicemail)
+        self.messages = messages            # a message is a ticket at once, as in the ARI app
         self.root = recordings_root
         self.now = now
-        self.min_seconds = min_voicemail_seconds
         self.file_wait = file_wait
 
     def routes(self) -> dict[str, Handler]:
@@ -59,15 +57,9 @@ class FallbackHandlers:
 
     def _log_files(self, call_id: str, rec_file: Path, message: Path | None) -> None:
         if message is not None and audio.wait_complete(message, self.file_wait):
-            facts = audio.audio_facts(message, self.root)
-            status = VoicemailStatus.TOO_SHORT if facts.duration < self.min_seconds else VoicemailStatus.PENDING
-            voicemail_id = self.repo.add_voicemail(call_id, facts, status=status, ended_by="fallback",
-                                                   created_at=self.now())
-            log.info("call=%s fallback message %s: %.1f s, %s", call_id, facts.path, facts.duration, status)
-            if self.make_ticket is not None and status == VoicemailStatus.PENDING:
-                ticket = self.make_ticket(voicemail_id)
-                log.info("call=%s fallback message is ticket %s (the worker's sweep transcribes it)", call_id,
-                         ticket["code"] if ticket else "-")
+            saved = self.messages.take(call_id, audio.audio_facts(message, self.root), ended_by="fallback")
+            log.info("call=%s fallback message %s", call_id,
+                     f"is ticket {saved.ticket_code}" if saved.ticket else "is too short for a ticket")
         if audio.wait_complete(rec_file, self.file_wait):
             self.repo.add_recording(call_id, audio.audio_facts(rec_file, self.root), self.now())
             log.info("call=%s fallback recording logged", call_id)

@@ -11,6 +11,7 @@ from hotline.adapters.asterisk_config import prompts_dir
 from hotline.adapters.db.repository import CallRepository
 from hotline.context import load_context, setup_logging
 from hotline.domain.errors import HotlineError
+from hotline.services.messages import MessageIntake
 
 from .handlers import FallbackHandlers
 from .server import FastAGIServer
@@ -29,8 +30,8 @@ def main() -> None:
         sys.exit(2)
     s = ctx.settings
     repo = CallRepository(ctx.sessions())
-    handlers = FallbackHandlers(repo, s.paths.recordings_root, ctx.clock.now, s.voicemail.min_seconds,
-                                make_ticket=ctx.tickets(repo.sessions).for_voicemail)
+    messages = MessageIntake(repo, ctx.tickets(repo.sessions), s.voicemail.min_seconds, ctx.clock.now)
+    handlers = FallbackHandlers(repo, s.paths.recordings_root, ctx.clock.now, messages)
     transfers = TransferHandlers(repo, ctx.clock.now)
     ticket_status = TicketStatusHandlers(ctx.tickets(repo.sessions), ctx.flow, prompts_dir(s), s.tickets.code_digits)
     server = FastAGIServer((s.agi.bind, s.agi.port),

@@ -16,7 +16,6 @@ from datetime import timedelta
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
-from hotline.adapters.db.models import VoicemailStatus
 from hotline.domain.flows import engine as fe
 from hotline.domain.flows.model import VoicemailNode
 from hotline.domain.vocabulary import Context, Disposition
@@ -158,10 +157,7 @@ class Reconciler:
         vm = path.with_name(f"{call_id}.voicemail.wav")
         if vm.exists() and audio.wav_complete(vm):
             vm_facts = await asyncio.to_thread(audio.audio_facts, vm, self.s.recordings_root)
-            short = vm_facts.duration < self.s.settings.voicemail.min_seconds
-            await asyncio.to_thread(self.repo.add_voicemail, call_id, vm_facts,
-                                    status=VoicemailStatus.TOO_SHORT if short else VoicemailStatus.PENDING,
-                                    ended_by="unknown", created_at=self.s.now())
+            await self.s.keep_message(call_id, vm_facts, "unknown")
         log.info("call=%s logged from its files (dialplan fallback)", call_id)
 
 

@@ -10,10 +10,10 @@ from datetime import datetime
 from pathlib import Path
 from typing import Any
 
-from hotline.adapters.db.models import VoicemailStatus
-from hotline.adapters.db.repository import CallRepository
+from hotline.adapters.db.repository import AudioFacts, CallRepository
 from hotline.adapters.jobqueue import JobQueue
 from hotline.domain.flows.engine import FlowEngine
+from hotline.services.messages import MessageIntake, SavedMessage
 from hotline.services.tickets import TicketService
 
 from . import audio
@@ -77,12 +77,6 @@ class CallLog:
         await self._queue.join()
 
 
-@dataclass(frozen=True)
-class SavedMessage:
-    voicemail_id: int
-    ticket_code: str | None      # None: too short to be a ticket
-
-
 @dataclass
 class CallServices:
     """Everything a Call uses, built once by the app's composition root."""
@@ -98,7 +92,12 @@ class CallServices:
     sounds_dir: Path | None = None     # app_queue's Vietnamese sounds: digits/0 … digits/9
     file_wait: float = 15.0            # for a file nobody said was closed (MixMonitor's, an adopted message)
     recording_report_wait: float = 2.0  # for Asterisk's word that a message ended, once the caller hung up
+    messages: MessageIntake = field(init=False)    # the one intake path, on the call log, tickets and jobs
     _background: set[asyncio.Task[None]] = field(default_factory=set)
+
+    def __post_init__(self) -> None:
+        self.messages = MessageIntake(self.log.repo, self.tickets, self.settings.voicemail.min_seconds,
+                                      self.now, self.jobs)
 
     def from_real(self, epoch: float) -> datetime:
         """A real-clock instant (a file's mtime) on the hotline's clock (HOTLINE_FAKE_NOW aware)."""
@@ -150,27 +149,19 @@ class CallServices:
                 return None
             log.warning("call=%s message file %s not closed in time; logging it as is", call_id, path)
         facts = await asyncio.to_thread(audio.audio_facts, path, self.recordings_root)
-        too_short = facts.duration < self.settings.voicemail.min_seconds
-        status = VoicemailStatus.TOO_SHORT if too_short else VoicemailStatus.PENDING
-        voicemail_id = await self.log.call(self.log.repo.add_voicemail, call_id, facts, status=status,
-                                           ended_by=ended_by, created_at=self.now())
-        log.info("call=%s voicemail %s: %.1f s, %s", call_id, facts.path, facts.duration, status)
-        ticket = None if too_short else await self.log.call(self.tickets.for_voicemail, voicemail_id)
-        if ticket is not None:
-            log.info("call=%s voicemail %s is ticket %s, due %s", call_id, voicemail_id, ticket["code"],
-                     ticket["due_at"])
-            task = asyncio.create_task(self._queue_work(voicemail_id, ticket), name=f"queue-vm-{voicemail_id}")
+        return await self.keep_message(call_id, facts, ended_by)
+
+    async def keep_message(self, call_id: str, facts: AudioFacts, ended_by: str) -> SavedMessage:
+        """The message's rows and ticket, in the call log's order; its work queued in the background
+        (a Redis outage must not delay the caller)."""
+        saved: SavedMessage = await self.log.call(self.messages.save, call_id, facts, ended_by=ended_by,
+                                                  created_at=self.now())
+        if saved.ticket is not None:
+            task = asyncio.create_task(asyncio.to_thread(self.messages.queue_work, saved),
+                                       name=f"queue-vm-{saved.voicemail_id}")
             self._background.add(task)
             task.add_done_callback(self._background.discard)
-        return SavedMessage(voicemail_id, ticket["code"] if ticket else None)
-
-    async def _queue_work(self, voicemail_id: int, ticket: dict[str, Any]) -> None:
-        """Transcription and deadline reminders; a Redis outage only delays them (the worker's sweep)."""
-        try:
-            await asyncio.to_thread(self.jobs.transcription, voicemail_id)
-            await asyncio.to_thread(self.jobs.milestones, ticket)
-        except Exception:
-            log.exception("voicemail=%s: work not queued; the worker's sweep will queue it", voicemail_id)
+        return saved
 
     async def end_call(self, call_id: str, disposition: str, rec_file: Path, ended_at: datetime | None = None) -> None:
         await self.log.call(self.log.repo.end_call, call_id, ended_at=ended_at or self.now(),
