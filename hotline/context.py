@@ -41,14 +41,18 @@ class Context:
         from hotline.adapters.db import open_database
         return open_database(self.settings.database.url, migrate=migrate)
 
-    def tickets(self, sessions: sessionmaker[Session] | None = None) -> TicketService:
-        """The ticket service on ``sessions`` (default: a new migrated session factory)."""
+    def tickets(self, sessions: sessionmaker[Session] | None = None, *, jobs: bool = False) -> TicketService:
+        """The ticket service on ``sessions`` (default: a new migrated session factory); ``jobs``: it
+        schedules its follow-up jobs on the worker's queue (Redis is reached on first use)."""
+        from hotline.adapters.jobqueue import JobQueue, connect
         from hotline.domain.tickets.deadlines import DeadlineClock
         from hotline.services.tickets import TicketService
-        s = self.settings
-        return TicketService(sessions or self.sessions(), self.clock.now,
-                             DeadlineClock(s.agency_hours, self.hours.calendar, s.tz), self.categories,
-                             self.directory, s.tickets.code_digits)
+        s, sessions = self.settings, sessions or self.sessions()
+        deadlines = DeadlineClock(s.agency_hours, self.hours.calendar, s.tz)
+        queue = JobQueue(connect(s.redis.url), s.transcription.queue, sessions, self.clock.offset_seconds,
+                         deadlines) if jobs else None
+        return TicketService(sessions, self.clock.now, deadlines, self.categories, self.directory,
+                             s.tickets.code_digits, queue)
 
 
 def load_context(settings_path: Path | None = None, env: Mapping[str, str] | None = None) -> Context:

@@ -56,7 +56,7 @@ class ConsoleServices:
         def agency_known(key: str) -> bool:
             kind, _, code = key.partition(":")
             return ctx.directory.find(kind, code) is not None
-        return cls(ctx, sessions, ctx.tickets(sessions), UserService(sessions, ctx.clock.now, agency_known),
+        return cls(ctx, sessions, ctx.tickets(sessions, jobs=True), UserService(sessions, ctx.clock.now, agency_known),
                    operator_service(c, ctx.secrets, ctx.clock, ctx.directory, sessions),
                    transfer_service(c, ctx.secrets, ctx.directory),
                    KnowledgeBase(sessions, ctx.clock.now, ctx.categories, agency_known),

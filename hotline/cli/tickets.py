@@ -14,17 +14,12 @@ from hotline.services.tickets import TicketError
 
 
 class _Tickets:
-    """The command's context: the ticket service and the worker's queue, built once per command."""
+    """The command's context: the ticket service (with the worker's queue), built once per command."""
 
     def __init__(self) -> None:
-        from hotline.adapters.jobqueue import JobQueue, connect
         from hotline.cli.main import _context
         self.ctx = _context()
-        sessions = self.ctx.sessions()
-        self.service = self.ctx.tickets(sessions)
-        s = self.ctx.settings
-        self.jobs = JobQueue(connect(s.redis.url), s.transcription.queue, sessions, self.ctx.clock.offset_seconds,
-                             self.service.deadlines)
+        self.service = self.ctx.tickets(jobs=True)      # reminders, the agency's e-mail: the service queues them
 
     def local(self, iso: str | None) -> str:
         if not iso:
@@ -39,7 +34,6 @@ def _run(change: Callable[[_Tickets], dict[str, Any]], as_json: bool) -> None:
     except (TicketError, LookupError) as exc:
         click.secho(f"✗ {exc.args[0] if exc.args else exc}", fg="red", err=True)
         sys.exit(2)
-    t.jobs.after_change(ticket)     # reminders, the agency's e-mail; a Redis outage: the worker's sweep
     _show(t, ticket, as_json)
 
 
@@ -168,8 +162,7 @@ def transcribe_command(codes: tuple[str, ...], actor: str, as_json: bool) -> Non
         except TicketError as exc:
             click.secho(f"✗ {exc.args[0]}", fg="red", err=True)
             sys.exit(2)
-        queued = t.jobs.transcription(ticket["voicemail"]["id"])    # Redis down: the worker's sweep queues it
-        done.append({"code": code, "queued": bool(queued)})
+        done.append({"code": code, "queued": ticket["queued"]})     # Redis down: the worker's sweep queues it
     if as_json:
         click.echo(json.dumps(done, ensure_ascii=False))
         return

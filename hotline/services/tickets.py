@@ -3,6 +3,9 @@
 Synchronous on purpose (asyncio processes call it through ``asyncio.to_thread``).
 Everything that must survive a Redis or worker outage happens here, in the
 database: a voicemail's ticket is created the moment the message is saved.
+A change then schedules its own follow-up jobs on the worker's queue (the agency's
+e-mail, the deadline reminders, a transcription), whoever made it: the console or
+the command line. A Redis outage only delays them (the worker's sweep queues them).
 """
 from __future__ import annotations
 
@@ -10,7 +13,7 @@ import re
 from collections.abc import Callable
 from dataclasses import dataclass
 from datetime import UTC, datetime
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 from sqlalchemy import Integer, column, func, literal_column, select, text
 from sqlalchemy.exc import IntegrityError
@@ -23,6 +26,9 @@ from hotline.domain.labels import TICKET_STATUS
 from hotline.domain.tickets import codes
 from hotline.domain.tickets.categories import Categories
 from hotline.domain.tickets.deadlines import DeadlineClock
+
+if TYPE_CHECKING:
+    from hotline.adapters.jobqueue import JobQueue
 
 # Which status may follow which; anything else is refused with the list of what is allowed.
 MOVES: dict[str, tuple[str, ...]] = {
@@ -50,12 +56,16 @@ class TicketError(HotlineError, LookupError):
 
 @dataclass
 class TicketService:
+    """Tickets on ``sessions``; ``jobs``: the worker's queue its changes schedule their jobs on (None:
+    nothing scheduled, the worker's sweep finds the work)."""
+
     sessions: sessionmaker[Session]
     now: Callable[[], datetime]
     deadlines: DeadlineClock
     categories: Categories
     directory: Directory
     code_digits: int = 7
+    jobs: JobQueue | None = None
 
     # -- creating ------------------------------------------------------------------
     def create(self, *, channel: str, caller: str = "", content: str = "", category: str | None = None,
@@ -77,7 +87,8 @@ class TicketService:
             if agency:
                 self._move(s, ticket, TicketStatus.ASSIGNED, actor, {"agency": agency})
                 ticket.agency = agency
-            return ticket_to_dict(ticket)
+            created = ticket_to_dict(ticket)
+        return self._followed_up(created)
 
     def for_voicemail(self, voicemail_id: int) -> dict[str, Any] | None:
         """The voicemail's ticket, created now if it has none (idempotent; None for a too-short message)."""
@@ -222,11 +233,13 @@ class TicketService:
             ticket.due_at = self.deadlines.due(ticket.received_at, hours)
             ticket.reminded_50_at = ticket.reminded_80_at = ticket.escalated_at = None
             self._event(s, ticket, actor, "deadline", {"deadline_hours": hours, "due_at": ticket.due_at.isoformat()})
-            return ticket_to_dict(ticket)
+            changed = ticket_to_dict(ticket)
+        return self._followed_up(changed)
 
     def transcribe_again(self, code: str, *, actor: str) -> dict[str, Any]:
         """Put the ticket's message back in the worker's queue (another engine or model since): the
-        new transcript replaces the old one, and the ticket's text too unless someone wrote their own."""
+        new transcript replaces the old one, and the ticket's text too unless someone wrote their own.
+        The ticket's ``queued``: whether the queue took it now (False: the worker's sweep will)."""
         with self.sessions.begin() as s:
             ticket = self._ticket(s, code)
             vm = ticket.voicemail
@@ -237,7 +250,9 @@ class TicketService:
                                   vi=f"Lời nhắn của phiếu {code} đang chờ chuyển thành văn bản.")
             self._event(s, ticket, actor, "transcribe_again", {"model": vm.model, "status": vm.status})
             vm.status, vm.attempts, vm.error, vm.lease_until = VoicemailStatus.PENDING, 0, None, None
-            return ticket_to_dict(ticket)
+            again = ticket_to_dict(ticket)
+        queued = self.jobs is not None and bool(self.jobs.transcription(again["voicemail"]["id"]))
+        return {**again, "queued": queued}
 
     def set_category(self, code: str, category: str, *, actor: str) -> dict[str, Any]:
         cat = self.categories.get(category)
@@ -245,7 +260,8 @@ class TicketService:
             ticket = self._ticket(s, code)
             ticket.category = cat.code
             self._event(s, ticket, actor, "category", {"category": cat.code})
-            return ticket_to_dict(ticket)
+            changed = ticket_to_dict(ticket)
+        return self._followed_up(changed)
 
     def record(self, ticket_id: int, actor: str, action: str, detail: dict[str, Any],
                **fields: Any) -> dict[str, Any]:
@@ -265,7 +281,15 @@ class TicketService:
             self._move(s, ticket, status, actor, {k: v for k, v in detail.items() if v})
             for name, value in fields.items():
                 setattr(ticket, name, value)
-            return ticket_to_dict(ticket)
+            changed = ticket_to_dict(ticket)
+        return self._followed_up(changed)
+
+    def _followed_up(self, ticket: dict[str, Any]) -> dict[str, Any]:
+        """Schedule what the new or changed ticket needs (its reminders, its agency's e-mail), once it is
+        committed; returns it."""
+        if self.jobs is not None:
+            self.jobs.after_change(ticket)
+        return ticket
 
     def _move(self, s: Session, ticket: Ticket, status: str, actor: str, detail: dict[str, Any]) -> None:
         allowed = MOVES[ticket.status]
