@@ -1,5 +1,8 @@
 """The worker's RQ jobs: module-level functions that take ids, idempotent, each opening its own session.
 
+Each also takes ``runtime``, what it uses (database, tickets, queue, mailer, speech engine): the
+worker (HotlineWorker) passes its own; a job called without one builds one from the environment.
+
 Run again after a crash, each still gives one result: one transcript and one ticket per
 voicemail, one e-mail per forwarding, reminder and escalation (the ticket records each).
 """
@@ -14,7 +17,7 @@ from typing import Any
 from hotline.adapters.db.models import TicketStatus
 from hotline.adapters.mail import Mail
 from hotline.adapters.speech.engines import transcribe_file
-from hotline.worker.runtime import Runtime, current
+from hotline.worker.runtime import Runtime
 from hotline.worker.voicemails import VoicemailStore
 
 log = logging.getLogger("hotline.worker.jobs")
@@ -27,13 +30,14 @@ def store(rt: Runtime) -> VoicemailStore:
     return VoicemailStore(rt.sessions, rt.now, s.paths.recordings_root, s.transcription.lease_seconds)
 
 
-def transcribe_voicemail(voicemail_id: int) -> dict[str, Any]:
+def transcribe_voicemail(voicemail_id: int, runtime: Runtime | None = None) -> dict[str, Any]:
     """Transcribe one voicemail with the configured speech engine into its ticket.
 
     Args:
         voicemail_id: the Voicemail row's id.
+        runtime: what the job uses (the worker's; default: built from the environment).
     """
-    rt = current()
+    rt = runtime or Runtime.build()
     vms = store(rt)
     engine = rt.engine()
     if engine is None:
@@ -78,13 +82,14 @@ def _attempts(rt: Runtime, voicemail_id: int) -> int:
         return vm.attempts if vm is not None else 0
 
 
-def notify_assigned(ticket_id: int) -> str:
+def notify_assigned(ticket_id: int, runtime: Runtime | None = None) -> str:
     """E-mail a forwarded ticket to the agency's focal points, with the call's recording attached.
 
     Args:
         ticket_id: the Ticket row's id.
+        runtime: what the job uses (the worker's; default: built from the environment).
     """
-    rt = current()
+    rt = runtime or Runtime.build()
     t = rt.tickets.by_id(ticket_id)
     if t is None or t["status"] != TicketStatus.ASSIGNED or t["notified_at"]:
         return "nothing to do"
@@ -102,14 +107,15 @@ def notify_assigned(ticket_id: int) -> str:
     return "sent" if sent else "not sent (notifications off or no focal point)"
 
 
-def milestone(ticket_id: int, name: str) -> str:
+def milestone(ticket_id: int, name: str, runtime: Runtime | None = None) -> str:
     """A reminder at 50 % or 80 % of a ticket's deadline (name remind_50, remind_80), or its escalation.
 
     Args:
         ticket_id: the Ticket row's id.
         name: remind_50, remind_80 or escalate.
+        runtime: what the job uses (the worker's; default: built from the environment).
     """
-    rt = current()
+    rt = runtime or Runtime.build()
     t = rt.tickets.by_id(ticket_id)
     if t is None or t["status"] not in TicketStatus.OPEN or t[FLAGS[name]]:
         return "nothing to do"

@@ -1,8 +1,8 @@
-"""The worker process's composition root: what its jobs use, built once per process.
+"""What the worker's jobs use, built once per worker process by its composition root.
 
-RQ jobs are plain module-level functions that take ids; they reach the process's
-``Runtime`` through :func:`current`. The worker class builds it (and loads the speech
-engine) before the first job, so no job ever loads a model.
+RQ jobs are plain module-level functions that take ids and an optional ``runtime``: the worker
+class (``hotline.worker.rqworker.HotlineWorker``) builds one Runtime, loads the speech engine
+before the first job, and hands the Runtime to every job it runs, so no job ever loads a model.
 """
 from __future__ import annotations
 
@@ -14,7 +14,7 @@ from typing import Any
 
 from sqlalchemy.orm import Session, sessionmaker
 
-from hotline.adapters.jobqueue import JobQueue, connect
+from hotline.adapters.jobqueue import JobQueue
 from hotline.adapters.mail import Mailer
 from hotline.adapters.speech.engines import Engine, EngineUnavailable, engine_problem, open_engine
 from hotline.context import Context, load_context
@@ -36,13 +36,13 @@ class Runtime:
     retention_ran_at: float | None = None   # monotonic: the retention pass runs at most once an hour
 
     @classmethod
-    def build(cls, ctx: Context) -> Runtime:
-        s = ctx.settings
+    def build(cls, ctx: Context | None = None) -> Runtime:
+        """Everything the jobs use, from ``ctx`` (default: loaded from the environment)."""
+        ctx = ctx or load_context()
         sessions = ctx.sessions()
-        tickets = ctx.tickets(sessions)
-        jobs = JobQueue(connect(s.redis.url), s.transcription.queue, sessions, ctx.clock.offset_seconds,
-                        tickets.deadlines)
-        return cls(ctx, sessions, tickets, jobs, Mailer(s.notifications))
+        tickets = ctx.tickets(sessions, jobs=True)
+        assert tickets.jobs is not None
+        return cls(ctx, sessions, tickets, tickets.jobs, Mailer(ctx.settings.notifications))
 
     def now(self) -> Any:
         return self.ctx.clock.now()
@@ -70,19 +70,3 @@ class Runtime:
                 log.info("speech engine %s loaded in %.1f s", self._engine.name, time.monotonic() - started)
             return self._engine
 
-
-_current: Runtime | None = None
-
-
-def current() -> Runtime:
-    """This process's Runtime (built from the environment on first use)."""
-    global _current
-    if _current is None:
-        _current = Runtime.build(load_context())
-    return _current
-
-
-def install(runtime: Runtime) -> None:
-    """Use ``runtime`` for this process's jobs (the worker class and tests)."""
-    global _current
-    _current = runtime

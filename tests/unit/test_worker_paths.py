@@ -31,7 +31,6 @@ from hotline.adapters.jobqueue import FAILED_COOLDOWN, RETRY_INTERVALS, JobQueue
 from hotline.context import load_context
 from hotline.domain.clock import fake_clock_env
 from hotline.services.tickets import FAILED_CONTENT
-from hotline.worker import runtime
 from hotline.worker.rqworker import HotlineWorker
 from hotline.worker.runtime import Runtime
 from hotline.worker.sweep import RETENTION_EVERY, sweep
@@ -107,7 +106,7 @@ def sink() -> Iterator[tuple[SmtpSink, int]]:
         controller.stop()
 
 
-def make_runtime(tmp: Path, redis_url: str, monkeypatch: pytest.MonkeyPatch, *, database_url: str = "",
+def make_runtime(tmp: Path, redis_url: str, *, database_url: str = "",
                  engine: str = "vosk", smtp_port: int = 25) -> Runtime:
     """The worker's Runtime on settings written as a province writes them, on the fake hotline clock NOW.
     ``engine`` vosk without its model: no speech engine is loaded (those tests need none)."""
@@ -117,15 +116,13 @@ def make_runtime(tmp: Path, redis_url: str, monkeypatch: pytest.MonkeyPatch, *, 
                                         queue=queue, smtp_port=smtp_port, redis_url=redis_url), encoding="utf-8")
     env = {k: v for k, v in os.environ.items() if not k.startswith("HOTLINE_")}
     env.update(fake_clock_env(NOW))
-    rt = Runtime.build(load_context(settings, env))
-    monkeypatch.setattr(runtime, "_current", rt)      # what the worker's jobs reach through runtime.current()
-    return rt
+    return Runtime.build(load_context(settings, env))
 
 
 def run_worker(rt: Runtime) -> None:
     """The worker as `hotline up` runs it, in burst mode: one sweep (as at start), then every queued job."""
     handlers = {sig: signal.getsignal(sig) for sig in (signal.SIGINT, signal.SIGTERM)}
-    worker = HotlineWorker([rt.ctx.settings.transcription.queue], connection=rt.jobs.connection)
+    worker = HotlineWorker([rt.ctx.settings.transcription.queue], connection=rt.jobs.connection, runtime=rt)
     try:
         worker.work(burst=True, logging_level="WARNING")
     finally:                       # RQ installs its own; pytest's process keeps its
@@ -166,8 +163,8 @@ def voicemail_of(rt: Runtime, call_id: str) -> Voicemail:
 # -- (c) the retention pass -------------------------------------------------------------------------
 
 def test_the_hourly_retention_pass_deletes_old_recordings_and_keeps_calls_and_messages(
-        tmp_path: Path, redis_url: str, database_url: str, monkeypatch: pytest.MonkeyPatch) -> None:
-    rt = make_runtime(tmp_path, redis_url, monkeypatch, database_url=database_url)
+        tmp_path: Path, redis_url: str, database_url: str) -> None:
+    rt = make_runtime(tmp_path, redis_url, database_url=database_url)
     old = recorded_call(rt, "hotline1-100", NOW - timedelta(days=40))
     message = write_wav(tmp_path / "message.wav", 8.0).read_bytes()
     old_vm = recorded_call(rt, "hotline1-101", NOW - timedelta(days=31), voicemail=message)
@@ -211,9 +208,9 @@ def test_the_hourly_retention_pass_deletes_old_recordings_and_keeps_calls_and_me
 # -- (d) an e-mail failing every retry, then the sweep after the cooldown ----------------------------
 
 def test_an_e_mail_failing_every_retry_is_queued_again_by_the_sweep_after_the_cooldown(
-        tmp_path: Path, redis_url: str, sink: tuple[SmtpSink, int], monkeypatch: pytest.MonkeyPatch) -> None:
+        tmp_path: Path, redis_url: str, sink: tuple[SmtpSink, int]) -> None:
     mails, port = sink
-    rt = make_runtime(tmp_path, redis_url, monkeypatch, smtp_port=port)
+    rt = make_runtime(tmp_path, redis_url, smtp_port=port)
     recorded_call(rt, "hotline1-200", NOW - timedelta(hours=1))
     ticket = rt.tickets.create(channel="phone", caller="0912345678", content="Hỏi về cấp đổi giấy phép lái xe",
                                actor="lan", call_id="hotline1-200")
@@ -272,9 +269,9 @@ class RealClock:
 # -- (e) a transcription failing its last attempt -----------------------------------------------------
 
 def test_a_transcription_failing_its_last_attempt_leaves_the_ticket_with_its_audio_saying_so(
-        tmp_path: Path, redis_url: str, monkeypatch: pytest.MonkeyPatch) -> None:
+        tmp_path: Path, redis_url: str) -> None:
     from operator_console import create_app
-    rt = make_runtime(tmp_path, redis_url, monkeypatch, engine="viet-asr")      # the real engine, loaded
+    rt = make_runtime(tmp_path, redis_url, engine="viet-asr")      # the real engine, loaded
     unreadable = b"RIFF\x24\x00\x00\x00WAVEfmt " + os.urandom(4000)             # a broken file on disk
     files = recorded_call(rt, "hotline1-300", NOW - timedelta(minutes=5), voicemail=unreadable)
     vm = voicemail_of(rt, "hotline1-300")
@@ -327,7 +324,7 @@ def test_a_last_attempt_whose_worker_died_fails_the_message_instead_of_holding_i
     """The last attempt's job was killed half-way: its claim runs out, and the message is failed (not left
     "transcribing" for ever), its ticket saying so."""
     from hotline.worker.jobs import store
-    rt = make_runtime(tmp_path, redis_url, monkeypatch, engine="viet-asr")
+    rt = make_runtime(tmp_path, redis_url, engine="viet-asr")
     recorded_call(rt, "hotline1-400", NOW - timedelta(minutes=5), voicemail=write_wav(tmp_path / "m.wav", 3.0)
                   .read_bytes())
     vm = voicemail_of(rt, "hotline1-400")
