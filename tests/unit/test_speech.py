@@ -13,7 +13,13 @@ from types import SimpleNamespace
 import numpy as np
 import pytest
 
-from hotline.adapters.speech.engines import EngineUnavailable, engine_problem, open_engine, transcribe_file
+from hotline.adapters.speech.engines import (
+    EngineUnavailable,
+    engine_problem,
+    open_engine,
+    transcribe_file,
+    vosk_model_present,
+)
 from hotline.adapters.speech.pauses import PauseRules, speech_pieces
 from tests.support.speech_vi import joined_message, samples, score
 from tests.support.stack import ROOT
@@ -82,6 +88,15 @@ def test_choosing_the_engine(tmp_path: Path) -> None:
     assert "no Vosk model at" in (engine_problem(vosk) or "")
     with pytest.raises(EngineUnavailable, match="no Vosk model"):
         open_engine(vosk)
+
+
+def test_a_vosk_model_needs_both_its_acoustic_model_and_its_configuration(tmp_path: Path) -> None:
+    """The one check `hotline check`, `hotline status` and the worker share (engine_problem)."""
+    vosk = SimpleNamespace(engine="vosk", model_dir=tmp_path)
+    (tmp_path / "am").mkdir()
+    assert not vosk_model_present(tmp_path) and engine_problem(vosk)
+    (tmp_path / "conf").mkdir()
+    assert vosk_model_present(tmp_path) and engine_problem(vosk) is None
 
 
 OFFLINE = """
