@@ -9,9 +9,17 @@ from pathlib import Path
 
 import pytest
 
+from tests.support.ports import Phones
 from tests.support.stack import Stack, stack_index
 
-pytestmark = pytest.mark.asterisk
+
+def pytest_collection_modifyitems(config: pytest.Config, items: list[pytest.Item]) -> None:
+    """Mark ``asterisk`` every test that runs on the stack (a conftest's pytestmark marks nothing); the tests
+    of the worker and of the console alone (test_ticket_reminders, test_console_browser) need no Asterisk."""
+    here = Path(__file__).parent
+    for item in items:
+        if here in item.path.parents and "stack" in getattr(item, "fixturenames", ()):
+            item.add_marker(pytest.mark.asterisk)
 
 
 def _base_dir() -> Path:
@@ -44,6 +52,12 @@ def stack() -> Iterator[Stack]:
         for log in list(s.logs.glob("*.log")) + list((s.state / "log").glob("*.log")):
             shutil.copy(log, artifacts / log.name)
         shutil.rmtree(base, ignore_errors=True)
+
+
+@pytest.fixture(scope="session")
+def phone_ports() -> Phones:
+    """SIPp operator phones: a port of its own for each name, on this stack's ports."""
+    return Phones()
 
 
 @pytest.fixture()

@@ -23,7 +23,7 @@ import pytest
 from tests.support.ari_events import AriEvents
 from tests.support.browser import MEDIA_ARGS, chromium_page, serve_console, shot, sign_in
 from tests.support.calls import start
-from tests.support.queue import hotline
+from tests.support.cli import hotline
 from tests.support.stack import ROOT, Stack, desk_ports, wait_for
 from tooling.sipp.runner import CallerProcess, DeskProcess, start_uas
 

@@ -16,28 +16,29 @@ from sqlalchemy import select
 from hotline.adapters.db.models import AccessLog
 from operator_console import create_app
 from tests.support.calls import start
-from tests.support.stack import Stack, shifted_port, wait_for
+from tests.support.cli import add_operator, hotline
+from tests.support.ports import Phones
+from tests.support.stack import Stack, wait_for
 from tooling.sipp.runner import DeskProcess, start_uas
 
-from .test_operator_transfers import caller_steps, hotline
+from .test_operator_transfers import caller_steps
 
 pytestmark = pytest.mark.asterisk
 
-OPERATOR, OPERATOR_PORT = "op-sv-hoa", shifted_port(15496)
-SUPERVISOR_PHONE, SUPERVISOR_PORT = "sup-sv-binh", shifted_port(15497)
+OPERATOR, SUPERVISOR_PHONE = "op-sv-hoa", "sup-sv-binh"
 PASSWORD = "mật-khẩu-giám-sát"
 
 
 @pytest.fixture()
-def phones(open_hours: Stack, workdir: Path) -> Iterator[tuple[DeskProcess, DeskProcess]]:
-    hotline(open_hours, "operators", "add", OPERATOR, "--name", "Tổng đài viên Hoa",
-            "--contact", f"sip:{OPERATOR}@127.0.0.1:{OPERATOR_PORT}")
-    hotline(open_hours, "operators", "add", SUPERVISOR_PHONE, "--name", "Giám sát viên Bình",
-            "--contact", f"sip:{SUPERVISOR_PHONE}@127.0.0.1:{SUPERVISOR_PORT}")
+def phones(open_hours: Stack, workdir: Path, phone_ports: Phones) -> Iterator[tuple[DeskProcess, DeskProcess]]:
+    add_operator(open_hours, phone_ports.phone(OPERATOR), "Tổng đài viên Hoa")
+    add_operator(open_hours, phone_ports.phone(SUPERVISOR_PHONE), "Giám sát viên Bình")
     hotline(open_hours, "users", "add", "binh.sv", "--name", "Trần Văn Bình", "--role", "supervisor",
             "--operator", SUPERVISOR_PHONE, "--password", PASSWORD)
-    op = start_uas(OPERATOR_PORT, ring_seconds=1, talk_seconds=60, hangup="remote", workdir=workdir / "op")
-    sup = start_uas(SUPERVISOR_PORT, ring_seconds=1, talk_seconds=60, hangup="remote", workdir=workdir / "sup")
+    op = start_uas(phone_ports.port(OPERATOR), ring_seconds=1, talk_seconds=60, hangup="remote",
+                   workdir=workdir / "op")
+    sup = start_uas(phone_ports.port(SUPERVISOR_PHONE), ring_seconds=1, talk_seconds=60, hangup="remote",
+                    workdir=workdir / "sup")
     try:
         hotline(open_hours, "operators", "login", OPERATOR)
         yield op, sup

@@ -17,7 +17,7 @@ import pytest
 
 from tests.support.browser import chromium_page, serve_console, shot, sign_in
 from tests.support.calls import recording_starts, start
-from tests.support.queue import hotline
+from tests.support.cli import hotline
 from tests.support.speech_vi import joined_message, samples
 from tests.support.stack import Stack, wait_for
 from tooling.sipp.scenario import AwaitHangup, Keys, Speak, Wait

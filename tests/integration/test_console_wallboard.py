@@ -16,25 +16,25 @@ from typing import Any
 import pytest
 
 from tests.support.browser import chromium_page, serve_console, shot, sign_in
-from tests.support.queue import hotline
-from tests.support.stack import Stack, shifted_port
+from tests.support.cli import add_operator, hotline
+from tests.support.ports import Phones
+from tests.support.stack import Stack
 from tooling.sipp.runner import start_uas
 
 pytestmark = pytest.mark.asterisk
 
-OPERATOR, PHONE_PORT = "op-wb-mai", shifted_port(15591)
+OPERATOR = "op-wb-mai"
 USER, PASSWORD = "giamsat.wb", "mật-khẩu-bảng-giám-sát"
 #: How long a change may take from the command's end to the page (the monitor's, Redis's and the SSE's part).
 DEADLINE_MS = 5_000
 
 
 @pytest.fixture()
-def wallboard(stack: Stack, workdir: Path) -> Iterator[Any]:
+def wallboard(stack: Stack, workdir: Path, phone_ports: Phones) -> Iterator[Any]:
     """A supervisor's wallboard open on the stack's console, and an operator with a SIPp phone, logged out."""
-    hotline(stack, "operators", "add", OPERATOR, "--name", "Phạm Thị Mai",
-            "--contact", f"sip:{OPERATOR}@127.0.0.1:{PHONE_PORT}")
+    add_operator(stack, phone_ports.phone(OPERATOR), "Phạm Thị Mai")
     hotline(stack, "users", "add", USER, "--name", "Trần Văn Giám", "--role", "supervisor", "--password", PASSWORD)
-    phone = start_uas(PHONE_PORT, ring_seconds=1, talk_seconds=5, workdir=workdir / "phone")
+    phone = start_uas(phone_ports.port(OPERATOR), ring_seconds=1, talk_seconds=5, workdir=workdir / "phone")
     try:
         assert stack.procs["monitor"].poll() is None, "the stack's monitor is not running"
         with serve_console(stack) as url, chromium_page("wallboard-live") as page:

@@ -13,9 +13,10 @@ from pathlib import Path
 import pytest
 
 from tests.support.calls import call, menu_starts, prompt_seconds
-from tests.support.queue import hotline
+from tests.support.cli import add_operator, hotline
+from tests.support.ports import Phones
 from tests.support.speech_vi import joined_message, samples, score
-from tests.support.stack import Stack, shifted_port, wait_for
+from tests.support.stack import Stack, wait_for
 from tooling.sipp.runner import start_uas
 from tooling.sipp.scenario import AwaitHangup, Keys, Speak, Wait
 
@@ -23,16 +24,15 @@ from .test_voicemail_tickets import readback_seconds, ticket_of, transcribed
 
 pytestmark = pytest.mark.asterisk
 
-OPERATOR, PORT = "op-mp-lan", shifted_port(15511)
+OPERATOR = "op-mp-lan"
 SENTENCES = samples()[2:4]
 
 
 @pytest.fixture()
-def ringing_operator(open_hours: Stack, workdir: Path) -> Iterator[str]:
+def ringing_operator(open_hours: Stack, workdir: Path, phone_ports: Phones) -> Iterator[str]:
     """An available operator whose phone rings and is never picked up: callers wait in the queue."""
-    hotline(open_hours, "operators", "add", OPERATOR, "--name", "Trần Thị Lan",
-            "--contact", f"sip:{OPERATOR}@127.0.0.1:{PORT}")
-    phone = start_uas(PORT, ring_seconds=600, workdir=workdir / "op")
+    add_operator(open_hours, phone_ports.phone(OPERATOR), "Trần Thị Lan")
+    phone = start_uas(phone_ports.port(OPERATOR), ring_seconds=600, workdir=workdir / "op")
     try:
         hotline(open_hours, "operators", "login", OPERATOR)
         yield OPERATOR

@@ -1,37 +1,30 @@
 """An operator sends the caller on to a one-stop desk: blind, attended, and a desk that does not answer."""
 from __future__ import annotations
 
-import subprocess
-import sys
 from collections.abc import Iterator
 from pathlib import Path
 
 import pytest
 
 from tests.support.calls import menu_starts, prompt_seconds, start
-from tests.support.stack import ROOT, Stack, desk_ports, shifted_port, wait_for
+from tests.support.cli import add_operator, hotline
+from tests.support.ports import Phones
+from tests.support.stack import Stack, desk_ports, wait_for
 from tooling.sipp.runner import DeskProcess, start_uas
 from tooling.sipp.scenario import AwaitHangup, Keys, Speak, Wait
 
 pytestmark = pytest.mark.asterisk
 
-OPERATOR, OPERATOR_PORT = "op-x-an", shifted_port(15495)
+OPERATOR = "op-x-an"
 DESK = "desk-d02"      # department 02 in the shipped directory
 
 
-def hotline(stack: Stack, *args: str) -> str:
-    done = subprocess.run([sys.executable, "-c", "from hotline.cli.main import main; main()", *args], cwd=ROOT,
-                          env=stack.app_env, capture_output=True, text=True, timeout=60)
-    assert done.returncode == 0, done.stderr + done.stdout
-    return done.stdout
-
-
 @pytest.fixture()
-def operator(open_hours: Stack, workdir: Path) -> Iterator[DeskProcess]:
+def operator(open_hours: Stack, workdir: Path, phone_ports: Phones) -> Iterator[DeskProcess]:
     """A logged-in operator whose phone answers every call and waits for the other side to hang up."""
-    hotline(open_hours, "operators", "add", OPERATOR, "--name", "Tổng đài viên An",
-            "--contact", f"sip:{OPERATOR}@127.0.0.1:{OPERATOR_PORT}")
-    phone = start_uas(OPERATOR_PORT, ring_seconds=1, talk_seconds=60, hangup="remote", workdir=workdir / "op")
+    add_operator(open_hours, phone_ports.phone(OPERATOR), "Tổng đài viên An")
+    phone = start_uas(phone_ports.port(OPERATOR), ring_seconds=1, talk_seconds=60, hangup="remote",
+                      workdir=workdir / "op")
     try:
         hotline(open_hours, "operators", "login", OPERATOR)
         yield phone

@@ -15,11 +15,12 @@ import pytest
 
 from hotline.adapters.ami import QueueMember, ami_client
 from hotline.domain.vocabulary import QUEUE_NAME
-from tests.support.queue import hotline
-from tests.support.stack import Stack, shifted_port, wait_for
+from tests.support.cli import add_operator, hotline
+from tests.support.ports import Phones
+from tests.support.stack import Stack, wait_for
 from tooling.sipp.runner import start_uas
 
-PHONE_PORTS = {"op-it-lan": shifted_port(15281), "op-it-binh": shifted_port(15282)}
+NAMES = ("op-it-lan", "op-it-binh")
 
 
 def members(stack: Stack) -> dict[str, QueueMember]:
@@ -34,11 +35,10 @@ def listed(stack: Stack) -> dict[str, dict[str, Any]]:
 
 
 @pytest.fixture()
-def operators(stack: Stack) -> Iterator[list[str]]:
-    names = list(PHONE_PORTS)
-    for name, port in PHONE_PORTS.items():
-        hotline(stack, "operators", "add", name, "--name", f"Điện thoại viên {name}",
-                "--contact", f"sip:{name}@127.0.0.1:{port}")
+def operators(stack: Stack, phone_ports: Phones) -> Iterator[list[str]]:
+    names = list(NAMES)
+    for phone in phone_ports.phones(*NAMES).values():
+        add_operator(stack, phone, f"Điện thoại viên {phone.name}")
     yield names
     for name in names:
         hotline(stack, "operators", "remove", name)
@@ -81,9 +81,9 @@ def test_logged_in_operators_return_to_the_queue_after_a_restart(stack: Stack, o
         hotline(stack, "operators", "logout", name)
 
 
-def test_a_paused_operator_is_never_rung(stack: Stack, operators: list[str]) -> None:
+def test_a_paused_operator_is_never_rung(stack: Stack, operators: list[str], phone_ports: Phones) -> None:
     lan, binh = operators
-    phones = {name: start_uas(PHONE_PORTS[name], ring_seconds=1, talk_seconds=4) for name in operators}
+    phones = {name: start_uas(phone_ports.port(name), ring_seconds=1, talk_seconds=4) for name in operators}
     try:
         hotline(stack, "operators", "login", lan)
         hotline(stack, "operators", "login", binh)

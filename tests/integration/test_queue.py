@@ -7,23 +7,24 @@ from pathlib import Path
 import pytest
 
 from tests.support.calls import call, menu_starts, prompt_seconds
-from tests.support.queue import hotline
-from tests.support.stack import Stack, shifted_port
+from tests.support.cli import add_operator, hotline
+from tests.support.ports import Phones
+from tests.support.stack import Stack
 from tooling.sipp.runner import start_uas
 from tooling.sipp.scenario import AwaitHangup, HangUp, Keys, Speak, Wait
 
 pytestmark = pytest.mark.asterisk
 
-PORTS = {"op-q-an": shifted_port(15291), "op-q-bao": shifted_port(15292)}
+NAMES = ("op-q-an", "op-q-bao")
 
 
 @pytest.fixture()
-def operators(open_hours: Stack) -> Iterator[dict[str, int]]:
-    for name, port in PORTS.items():
-        hotline(open_hours, "operators", "add", name, "--name", f"Tổng đài viên {name}",
-                "--contact", f"sip:{name}@127.0.0.1:{port}")
-    yield PORTS
-    for name in PORTS:
+def operators(open_hours: Stack, phone_ports: Phones) -> Iterator[dict[str, int]]:
+    phones = phone_ports.phones(*NAMES)
+    for phone in phones.values():
+        add_operator(open_hours, phone, f"Tổng đài viên {phone.name}")
+    yield {name: phone.port for name, phone in phones.items()}
+    for name in phones:
         hotline(open_hours, "operators", "remove", name)
 
 

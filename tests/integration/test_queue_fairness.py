@@ -16,15 +16,16 @@ from pathlib import Path
 import pytest
 
 from tests.support.calls import menu_starts, start
-from tests.support.queue import byes_sent, hotline, invites, joins_queue
-from tests.support.stack import Stack, shifted_port
+from tests.support.cli import add_operator, hotline
+from tests.support.ports import Phone, Phones
+from tests.support.queue import byes_sent, invites, joins_queue
+from tests.support.stack import Stack
 from tooling.sipp.runner import DeskProcess, start_uas
 from tooling.sipp.scenario import HangUp, Keys, Step, Wait
 
 pytestmark = pytest.mark.asterisk
 
-# Operator phones on ports no other test uses (test_queue: 1529x, test_operators: 1528x).
-PORTS = {"op-qf-an": shifted_port(15391), "op-qf-binh": shifted_port(15392)}
+NAMES = ("op-qf-an", "op-qf-binh")
 # A free operator is rung at once (announce-to-first-user = no); this margin covers the IVR's
 # timing estimate, app_queue's `retry` and a busy 2-core CI machine.
 RING_AFTER_JOIN = 4.0
@@ -34,12 +35,11 @@ WOKEN_WITHIN = 0.5
 
 
 @pytest.fixture()
-def operators(open_hours: Stack) -> Iterator[list[str]]:
-    for name, port in PORTS.items():
-        hotline(open_hours, "operators", "add", name, "--name", f"Tổng đài viên {name}",
-                "--contact", f"sip:{name}@127.0.0.1:{port}")
-    yield list(PORTS)
-    for name in PORTS:
+def operators(open_hours: Stack, phone_ports: Phones) -> Iterator[list[str]]:
+    for phone in phone_ports.phones(*NAMES).values():
+        add_operator(open_hours, phone, f"Tổng đài viên {phone.name}")
+    yield list(NAMES)
+    for name in NAMES:
         if _state(open_hours, name) != "logged_out":
             hotline(open_hours, "operators", "logout", name)
         hotline(open_hours, "operators", "remove", name)
@@ -59,8 +59,8 @@ def _at(value: str | datetime) -> datetime:
     return value if isinstance(value, datetime) else datetime.fromisoformat(value)
 
 
-def _phone(workdir: Path, name: str, **options: object) -> DeskProcess:
-    return start_uas(PORTS[name], workdir=workdir / name, **options)  # type: ignore[arg-type]
+def _phone(workdir: Path, phone: Phone, **options: object) -> DeskProcess:
+    return start_uas(phone.port, workdir=workdir / phone.name, **options)  # type: ignore[arg-type]
 
 
 def _queue_channel(stack: Stack, call_id: str) -> str:
@@ -78,10 +78,10 @@ def _played(stack: Stack, channel: str) -> list[str]:
 
 
 def test_longest_idle_first_position_announced_abandon_recorded(open_hours: Stack, operators: list[str],
-                                                                 workdir: Path) -> None:
+                                                                 workdir: Path, phone_ports: Phones) -> None:
     an, binh = operators
-    phones = {an: _phone(workdir, an, ring_seconds=1, talk_seconds=30, hangup="remote"),
-              binh: _phone(workdir, binh, ring_seconds=1, talk_seconds=30, hangup="remote")}
+    phones = {an: _phone(workdir, phone_ports.phone(an), ring_seconds=1, talk_seconds=30, hangup="remote"),
+              binh: _phone(workdir, phone_ports.phone(binh), ring_seconds=1, talk_seconds=30, hangup="remote")}
     callers = []
     try:
         # An takes (and ends) a call first; Bình logs in afterwards and has taken none: once An's
@@ -130,11 +130,11 @@ def test_longest_idle_first_position_announced_abandon_recorded(open_hours: Stac
 
 
 def test_paused_operator_never_rung_and_wrap_up_delays_the_next_call(open_hours: Stack, operators: list[str],
-                                                                     workdir: Path) -> None:
+                                                                     workdir: Path, phone_ports: Phones) -> None:
     an, binh = operators
     wrapup = open_hours.ctx.settings.queue.wrapup_seconds
-    phones = {an: _phone(workdir, an, ring_seconds=1, talk_seconds=30, hangup="remote"),
-              binh: _phone(workdir, binh, ring_seconds=1, talk_seconds=3, hangup="local")}
+    phones = {an: _phone(workdir, phone_ports.phone(an), ring_seconds=1, talk_seconds=30, hangup="remote"),
+              binh: _phone(workdir, phone_ports.phone(binh), ring_seconds=1, talk_seconds=3, hangup="local")}
     callers = []
     try:
         hotline(open_hours, "operators", "login", an)

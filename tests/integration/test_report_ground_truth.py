@@ -18,26 +18,27 @@ from pathlib import Path
 import pytest
 
 from tests.support.calls import menu_starts, prompt_seconds, start
-from tests.support.queue import answers, hotline, joins_queue
-from tests.support.stack import Stack, desk_ports, shifted_port
+from tests.support.cli import add_operator, hotline
+from tests.support.ports import Phones
+from tests.support.queue import answers, joins_queue
+from tests.support.stack import Stack, desk_ports
 from tooling.sipp.runner import CallerProcess, DeskProcess, start_uas
 from tooling.sipp.scenario import AwaitHangup, HangUp, Keys, Step, Wait
 
 pytestmark = pytest.mark.asterisk
 
 DAY = "2026-11-26"                     # a Thursday no other test uses: the report covers this run only
-PHONES = {"op-rg-an": shifted_port(15491), "op-rg-binh": shifted_port(15492)}
+NAMES = ("op-rg-an", "op-rg-binh")
 TALK = 20.0                            # each operator talks 20 s, then hangs up
 
 
 @pytest.fixture()
-def staffed(stack: Stack) -> Iterator[Stack]:
+def staffed(stack: Stack, phone_ports: Phones) -> Iterator[Stack]:
     stack.set_clock(datetime.fromisoformat(f"{DAY}T10:00:00+07:00"))
-    for name, port in PHONES.items():
-        hotline(stack, "operators", "add", name, "--name", f"Tổng đài viên {name}",
-                "--contact", f"sip:{name}@127.0.0.1:{port}")
+    for phone in phone_ports.phones(*NAMES).values():
+        add_operator(stack, phone, f"Tổng đài viên {phone.name}")
     yield stack
-    for name in PHONES:
+    for name in NAMES:
         hotline(stack, "operators", "remove", name)
 
 
@@ -58,7 +59,8 @@ def rate(key: str, start: float, until: float) -> list[Step]:
     return [*steps, AwaitHangup(30)]
 
 
-def test_report_matches_the_ground_truth_of_twenty_calls(staffed: Stack, workdir: Path) -> None:
+def test_report_matches_the_ground_truth_of_twenty_calls(staffed: Stack, workdir: Path,
+                                                        phone_ports: Phones) -> None:
     stack = staffed
     wrapup = stack.ctx.settings.queue.wrapup_seconds
     # Measured on this machine: the late callers are answered 40-50 s after joining (talk 20 s,
@@ -82,8 +84,8 @@ def test_report_matches_the_ground_truth_of_twenty_calls(staffed: Stack, workdir
     desks: list[DeskProcess] = []
     callers: dict[str, CallerProcess] = {}
     try:
-        for name, port in PHONES.items():
-            phones[name] = start_uas(port, ring_seconds=1, talk_seconds=TALK, hangup="local",
+        for name in NAMES:
+            phones[name] = start_uas(phone_ports.port(name), ring_seconds=1, talk_seconds=TALK, hangup="local",
                                      workdir=workdir / name)
             hotline(stack, "operators", "login", name)
         desks.append(start_uas(desk_ports()["desk-d01"], ring_seconds=1, talk_seconds=3, hangup="local",
@@ -95,7 +97,7 @@ def test_report_matches_the_ground_truth_of_twenty_calls(staffed: Stack, workdir
     finally:
         for process in [*callers.values(), *phones.values(), *desks]:
             process.terminate()
-        for name in PHONES:
+        for name in NAMES:
             hotline(stack, "operators", "logout", name)
     assert all(r.ok for r in results.values()), {n: r.problems for n, r in results.items() if not r.ok}
     rows = {number: stack.ended_call(number) for number in script}   # every call closed, recording logged

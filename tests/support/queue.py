@@ -1,23 +1,13 @@
-"""Queue tests' helpers: the hotline CLI, queue timings, and what an operator phone's SIPp trace shows."""
+"""Queue tests' helpers: queue timings, and what an operator phone's SIPp trace shows."""
 from __future__ import annotations
 
 import re
-import subprocess
-import sys
 from dataclasses import dataclass
 from datetime import datetime
 from pathlib import Path
 
 from .calls import menu_starts, prompt_seconds
-from .stack import ROOT, Stack
-
-
-def hotline(stack: Stack, *args: str) -> str:
-    """Run ``hotline ARGS`` on the stack's current clock; fail the test on a non-zero exit."""
-    done = subprocess.run([sys.executable, "-c", "from hotline.cli.main import main; main()", *args], cwd=ROOT,
-                          env=stack.app_env, capture_output=True, text=True, timeout=60)
-    assert done.returncode == 0, done.stderr + done.stdout
-    return done.stdout
+from .stack import Stack
 
 
 def joins_queue(stack: Stack) -> float:
