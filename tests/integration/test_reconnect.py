@@ -19,7 +19,7 @@ import pytest
 import redis
 
 from tests.support.calls import call, menu_starts
-from tests.support.queue import hotline
+from tests.support.cli import hotline
 from tests.support.stack import Stack, wait_for
 from tooling.sipp.scenario import HangUp, Keys, Wait
 
