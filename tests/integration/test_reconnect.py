@@ -27,7 +27,7 @@ pytestmark = pytest.mark.asterisk
 
 #: ari_app/app.py: "ARI unavailable (…); retrying in 1.0 s", the delay doubling (±20 %) up to 10 s.
 ARI_RETRY = re.compile(rb"ARI unavailable \(.*\); retrying in ([\d.]+) s")
-#: monitor/listener.py: "AMI not reachable at HOST:PORT; next try in 2 s", doubling up to 30 s.
+#: hotline/adapters/ami/listener.py: "AMI not reachable at HOST:PORT; next try in 2 s", doubling up to 30 s.
 AMI_RETRY = re.compile(rb"AMI not reachable at \S+; next try in (\d+) s")
 OPERATOR = "op-rc-son"
 
