@@ -1,0 +1,112 @@
+"""ari_app.call.Call on a fake ARI client: what a call asks of Asterisk, key by key (no Asterisk here)."""
+from __future__ import annotations
+
+import asyncio
+from pathlib import Path
+
+from ari_app.call import Call
+from hotline.domain.vocabulary import Context, Disposition
+from tests.support.ari_app import AppUnderTest, run_app
+from tests.support.fake_ari import stasis_channel
+
+
+def _start(t: AppUnderTest, tmp: Path, channel_id: str = "c1") -> Call:
+    rec = tmp / "recordings" / "2026" / "11" / "25" / f"{channel_id}.wav"
+    t.app.handle({"type": "StasisStart", "channel": stasis_channel(channel_id, str(rec)),
+                  "args": [str(rec), "1764900000", "1022"]})
+    return t.app.calls[channel_id]
+
+
+def _played(t: AppUnderTest) -> list[str]:
+    """The prompt names of each play request, in order."""
+    return [" ".join(Path(m.removeprefix("sound:")).name for m in r.args[1]) for r in t.ari.asked("play")]
+
+
+async def _prompt_done(t: AppUnderTest, call: Call) -> None:
+    """Asterisk says the current prompt ended."""
+    playback = await t.settle(lambda: call.playback_id, "a prompt to play")
+    t.app.handle({"type": "PlaybackFinished", "playback": {"id": playback, "target_uri": f"channel:{call.channel_id}"}})
+    await t.settle(lambda: call.playback_id != playback, "the prompt to end")
+
+
+async def _at_main_menu(t: AppUnderTest, tmp: Path) -> Call:
+    call = _start(t, tmp)
+    await _prompt_done(t, call)      # welcome, recording notice; staffed: the main menu
+    await t.settle(lambda: call.state is not None and call.state.node == "main", "the main menu")
+    return call
+
+
+async def _hang_up(t: AppUnderTest, call: Call) -> dict:
+    t.app.handle({"type": "ChannelDestroyed", "channel": {"id": call.channel_id}, "cause": 16})
+    await asyncio.wait_for(call.done.wait(), 5)
+    await t.flush()
+    row = t.repo.get(call.call_id)
+    assert row is not None
+    return row
+
+
+def test_a_new_call_is_logged_and_hears_the_welcome_then_the_menu(tmp_path: Path) -> None:
+    async def scenario(t: AppUnderTest) -> None:
+        await _at_main_menu(t, tmp_path)
+        assert _played(t) == ["welcome recording_notice", "main_menu"]
+        await t.flush()
+        row = t.repo.get("c1")
+        assert row is not None and row["caller"] == "0912345678" and row["node"] == "main"
+        assert row["ended_at"] is None
+    run_app(tmp_path, scenario)
+
+
+def test_the_caller_hanging_up_in_the_menu_closes_the_call_abandoned(tmp_path: Path) -> None:
+    async def scenario(t: AppUnderTest) -> None:
+        call = await _at_main_menu(t, tmp_path)
+        row = await _hang_up(t, call)
+        assert row["ended_at"] is not None and row["disposition"] == Disposition.ABANDONED_IVR
+        assert "c1" not in t.app.calls
+    run_app(tmp_path, scenario)
+
+
+def test_key_0_hands_the_caller_to_app_queue_and_the_call_follows_them_there(tmp_path: Path) -> None:
+    async def scenario(t: AppUnderTest) -> None:
+        call = await _at_main_menu(t, tmp_path)
+        t.app.handle({"type": "ChannelDtmfReceived", "channel": {"id": "c1"}, "digit": "0"})
+        await _prompt_done(t, call)      # to_operator
+        await t.settle(lambda: t.ari.asked("continue_in_dialplan"), "the caller sent to the queue")
+        [sent] = t.ari.asked("continue_in_dialplan")
+        assert sent.args == ("c1", Context.QUEUE) and call.in_dialplan
+        assert ("channel:c1",) in [r.args for r in t.ari.asked("subscribe")]     # a hangup there is heard
+        t.app.handle({"type": "StasisEnd", "channel": {"id": "c1"}})             # left on purpose
+        assert not call.done.is_set()
+        row = await _hang_up(t, call)
+        assert row["disposition"] == Disposition.TO_QUEUE and row["queued_at"] is not None
+    run_app(tmp_path, scenario)
+
+
+def test_key_3_and_a_department_code_dial_the_desk_and_bridge_it_when_it_answers(tmp_path: Path) -> None:
+    async def scenario(t: AppUnderTest) -> None:
+        call = await _at_main_menu(t, tmp_path)
+        t.app.handle({"type": "ChannelDtmfReceived", "channel": {"id": "c1"}, "digit": "3"})
+        await t.settle(lambda: call.state is not None and call.state.node == "department", "the code entry")
+        for key in "02":
+            t.app.handle({"type": "ChannelDtmfReceived", "channel": {"id": "c1"}, "digit": key})
+        await _prompt_done(t, call)      # transferring
+        [dial] = await t.settle(lambda: t.ari.asked("originate"), "the desk dialled")
+        desk = dial.kwargs["channel_id"]
+        assert dial.kwargs["app_args"] == "desk,c1"
+        t.app.handle({"type": "StasisStart", "channel": {"id": desk}, "args": ["desk", "c1"]})
+        [added] = await t.settle(lambda: t.ari.asked("add_to_bridge"), "the desk bridged")
+        assert added.args[1] == ["c1", desk]
+        await t.settle(lambda: call.state is not None and call.state.phase == "bridged", "the call bridged")
+        row = await _hang_up(t, call)
+        assert row["disposition"] == Disposition.TRANSFERRED
+        assert ("hangup", (desk,)) in [(r.name, r.args) for r in t.ari.requests]
+        assert t.ari.asked("destroy_bridge")
+    run_app(tmp_path, scenario)
+
+
+def test_a_request_on_a_channel_already_gone_is_skipped_and_the_call_still_closes(tmp_path: Path) -> None:
+    async def scenario(t: AppUnderTest) -> None:
+        t.ari.gone.add("c1")
+        call = _start(t, tmp_path)
+        row = await _hang_up(t, call)
+        assert row["ended_at"] is not None
+    run_app(tmp_path, scenario)
