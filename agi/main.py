@@ -13,6 +13,7 @@ from hotline.context import load_context, setup_logging
 from hotline.domain.errors import HotlineError
 from hotline.services.messages import MessageIntake
 
+from .admission import AdmissionHandlers
 from .handlers import FallbackHandlers
 from .server import FastAGIServer
 from .ticket_status import TicketStatusHandlers
@@ -29,13 +30,15 @@ def main() -> None:
         print(f"agi: {exc}", file=sys.stderr)
         sys.exit(2)
     s = ctx.settings
-    repo = CallRepository(ctx.sessions())
+    repo = CallRepository(ctx.sessions(tolerate_outage=True))     # callers go on without the database
     messages = MessageIntake(repo, ctx.tickets(repo.sessions), s.voicemail.min_seconds, ctx.clock.now)
-    handlers = FallbackHandlers(repo, s.paths.recordings_root, ctx.clock.now, messages)
+    handlers = FallbackHandlers(repo, s.paths.recordings_root, ctx.clock.now, messages, s.paths.state_dir,
+                                min_free_mb=s.recordings.min_free_mb)
     transfers = TransferHandlers(repo, ctx.clock.now)
     ticket_status = TicketStatusHandlers(ctx.tickets(repo.sessions), ctx.flow, prompts_dir(s), s.tickets.code_digits)
-    server = FastAGIServer((s.agi.bind, s.agi.port),
-                           {**handlers.routes(), **transfers.routes(), **ticket_status.routes()})
+    admission = AdmissionHandlers(repo, ctx.clock.now)
+    server = FastAGIServer((s.agi.bind, s.agi.port), {**handlers.routes(), **transfers.routes(),
+                                                      **ticket_status.routes(), **admission.routes()})
 
     def stop(_sig: int, _frame: Any) -> None:
         threading.Thread(target=server.shutdown, daemon=True).start()

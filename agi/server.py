@@ -14,6 +14,8 @@ from typing import Any
 
 from asterisk.agi import AGI
 
+from hotline.heartbeat import Heartbeat
+
 log = logging.getLogger("agi")
 
 Handler = Callable[["SocketAGI", list[str]], None]
@@ -51,9 +53,16 @@ class FastAGIServer(socketserver.ThreadingTCPServer):
     daemon_threads = True
     allow_reuse_address = True
 
-    def __init__(self, address: tuple[str, int], routes: dict[str, Handler]) -> None:
+    def __init__(self, address: tuple[str, int], routes: dict[str, Handler],
+                 heartbeat: Heartbeat | None = None) -> None:
+        """``heartbeat``: beaten from the serve loop (default: the one ``hotline up``'s supervisor names)."""
         self.routes = routes
+        self.heartbeat = heartbeat if heartbeat is not None else Heartbeat.from_env()
         super().__init__(address, _RequestHandler)
+
+    def service_actions(self) -> None:
+        """Called by serve_forever on every turn of its loop: a serve loop that stops turning stops the beat."""
+        self.heartbeat.beat()
 
 
 class _RequestHandler(socketserver.StreamRequestHandler):

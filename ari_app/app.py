@@ -11,12 +11,11 @@ from typing import Any
 import aiohttp
 
 from hotline.domain.flows import engine as fe
-from hotline.domain.flows.model import TicketStatusNode
 from hotline.domain.vocabulary import Disposition
 
 from .call import Call, CallerHungUp
 from .client import AriClient, AriError
-from .reconcile import Reconciler
+from .reconcile import Reconciler, stasis_args
 from .services import CallServices
 
 log = logging.getLogger("ari_app")
@@ -47,6 +46,7 @@ class HotlineApp:
             self.connected.clear()
             if stop.is_set():
                 break
+            await self.ari.reset()      # pooled connections may have died with the WebSocket's
             try:
                 await asyncio.wait_for(stop.wait(), timeout=delay)
             except TimeoutError:
@@ -59,12 +59,14 @@ class HotlineApp:
             log.info("connected to ARI as app %r", self.ari.app)
             self.connected.set()
             closer = asyncio.ensure_future(self._close_on(stop, ws))
+            checker = asyncio.ensure_future(self._reconcile_every(self.s.settings.asterisk.reconcile_seconds))
             try:
                 await self.reconcile()
                 async for event in self.ari.events(ws):
                     self.handle(event)
             finally:
                 closer.cancel()
+                checker.cancel()
         if not stop.is_set():
             log.warning("ARI WebSocket closed")
 
@@ -91,7 +93,7 @@ class HotlineApp:
             self._spawn(call.desk_answered(channel["id"]))
             return
         if args and args[0] == "queue-return":
-            self._queue_return(event, args)
+            self.queue_return(channel, args)
             return
         if args and args[0] == "ticket-status-return":
             self.ticket_status_return(channel, args)
@@ -106,76 +108,83 @@ class HotlineApp:
         dialled = args[2] if len(args) > 2 else channel.get("dialplan", {}).get("exten", "")
         self.start_call(channel, rec_file, dialled, self.s.event_time(event))
 
-    def start_call(self, channel: dict[str, Any], rec_file: Path, dialled: str, answered: datetime | None,
-                   resume: tuple[str, str] | None = None) -> Call:
+    def start_call(self, channel: dict[str, Any], rec_file: Path, dialled: str, answered: datetime | None) -> Call:
+        """A new caller in the app: their call row, then the flow from its start."""
+        call = self._new_call(channel, rec_file)
+        created = channel.get("creationtime")
+        started = self.s.from_real(datetime.fromisoformat(created).timestamp()) if created else None
+        answered = answered or self.s.now()
+        self.s.log.start_call(call.call_id, channel_id=call.call_id, caller=call.caller, dialled=dialled,
+                              started_at=started or answered, answered_at=answered, recording_file=str(rec_file))
+        self._run(call, self.s.engine.start(), "start")
+        return call
+
+    def adopt(self, channel: dict[str, Any], rec_file: Path | None, node: str, disposition: str,
+              where: str = fe.AT_NODE, bridge: dict[str, Any] | None = None, transfer_key: str | None = None,
+              desk: dict[str, Any] | None = None) -> Call:
+        """Carry on a call this process did not start (an app restart, a missed event), through the
+        engine: ``where`` (engine.ADOPTION_PLACES) is where Asterisk shows the caller, ``node`` and
+        ``disposition`` what the call log says (and, bridged or transferring, the desk attempt's key to
+        close it with; transferring, ``desk`` is the desk's leg Asterisk lists). The one way a call is
+        resumed."""
+        call = self._new_call(channel, rec_file or self.s.recordings_root / "unknown.wav")
+        step = self.s.engine.adopt(node, disposition, where)
+        state = step[0]
+        if state.phase == "bridged" and bridge is not None:
+            others = [c for c in bridge.get("channels", []) if c != call.channel_id]
+            call.bridge_id, call.desk_channel = bridge["id"], (others[0] if others else None)
+            if call.desk_channel:
+                self.by_channel[call.desk_channel] = call
+            call.transfer_key = transfer_key
+        call.in_dialplan = state.phase in ("queue", "ticket_status")
+        if state.phase == "voicemail":
+            call.adopt_message(self._voicemail_seconds(state.node))
+        self._run(call, step, f"adopted {where}")
+        if desk is not None and state.phase == "transfer":
+            call.desk_channel, call.transfer_key = desk["id"], transfer_key
+            self.by_channel[desk["id"]] = call
+            # After the run's first step (tasks start in order): it sets the state and clears the timers.
+            answered = desk.get("state") == "Up" and (stasis_args(desk, self.s.ari.app) or [""])[0] == "desk"
+            self._spawn(call.resume_transfer(desk["id"], answered))
+        elif desk is not None:      # a desk leg the flow no longer wants (its node is no transfer now)
+            self._spawn(self._hangup_stray(desk["id"]))
+        return call
+
+    def _voicemail_seconds(self, node: str) -> float:
+        flow_node = self.s.engine.flow.nodes.get(node)
+        return getattr(flow_node, "max_seconds", None) or self.s.settings.voicemail.max_seconds
+
+    def _new_call(self, channel: dict[str, Any], rec_file: Path) -> Call:
         call_id = channel["id"]
-        caller = channel.get("caller", {}).get("number", "")
-        call = Call(self.s, call_id=call_id, channel_id=call_id, caller=caller, rec_file=rec_file)
+        call = Call(self.s, call_id=call_id, channel_id=call_id, caller=channel.get("caller", {}).get("number", ""),
+                    rec_file=rec_file)
         self.calls[call_id] = call
         self.by_channel[call_id] = call
-        if resume is None:
-            first = self.s.engine.start()
-            created = channel.get("creationtime")
-            started = self.s.from_real(datetime.fromisoformat(created).timestamp()) if created else None
-            answered = answered or self.s.now()
-            self.s.log.start_call(call_id, channel_id=call_id, caller=caller, dialled=dialled,
-                                  started_at=started or answered, answered_at=answered,
-                                  recording_file=str(rec_file))
-        else:
-            first = self.s.engine.resume(*resume)
-        task = self._spawn(call.run(first))
-        task.add_done_callback(lambda _t: self._forget(call))
         return call
 
-    def _queue_return(self, event: dict[str, Any], args: list[str]) -> None:
-        channel = event["channel"]
-        status, operator = (args[1] if len(args) > 1 else ""), (args[2] if len(args) > 2 else "")
+    def _run(self, call: Call, first: fe.Step, why: str) -> None:
+        task = self._spawn(call.run(first, why))
+        task.add_done_callback(lambda _t: self._forget(call))
+
+    def queue_return(self, channel: dict[str, Any], args: list[str]) -> None:
+        """Back from app_queue: args status (QUEUESTATUS; CONTINUE after an operator hung up first;
+        MESSAGE for key 1), the operator and the call's recording."""
+        status, operator, rec = (args[1:] + ["", "", ""])[:3]
         call = self.calls.get(channel["id"])
         if call is None:       # the app restarted while the caller was in the queue
-            call = self.adopt_in_queue(channel)
+            call = self.adopt(channel, Path(rec) if rec else None, "", Disposition.TO_QUEUE, fe.IN_QUEUE)
         log.info("call=%s back from the queue: %s %s", channel["id"], status or "?", operator)
         call.queue_returned(status, operator)
-
-    def adopt_in_queue(self, channel: dict[str, Any], rec_file: Path | None = None) -> Call:
-        """A caller this process did not send to the queue (restart): follow them from the queue node."""
-        queue_node = next((n for n, node in self.s.engine.flow.nodes.items() if type(node).__name__ == "QueueNode"),
-                          self.s.engine.flow.start)
-        state = fe.CallState(node=queue_node, phase="queue", disposition=Disposition.TO_QUEUE)
-        rec = rec_file or Path(self.s.recordings_root / "unknown.wav")
-        call = Call(self.s, call_id=channel["id"], channel_id=channel["id"],
-                    caller=channel.get("caller", {}).get("number", ""), rec_file=rec, state=state)
-        call.in_dialplan = True
-        self.calls[call.channel_id] = call
-        self.by_channel[call.channel_id] = call
-        task = self._spawn(call.run(None))
-        task.add_done_callback(lambda _t: self._forget(call))
-        return call
 
     def ticket_status_return(self, channel: dict[str, Any], args: list[str]) -> None:
         """Back from [hotline-ticket-status]: args outcome, the codes keyed (a-b-c), node, recording."""
         outcome, keys, node, rec = (args[1:] + ["", "", "", ""])[:4]
         call = self.calls.get(channel["id"])
         if call is None:       # the app restarted while the caller was in the lookup
-            call = self.adopt_in_ticket_status(channel, node, Path(rec) if rec else None)
+            call = self.adopt(channel, Path(rec) if rec else None, node, Disposition.ABANDONED_IVR,
+                              fe.IN_TICKET_STATUS)
         log.info("call=%s back from the ticket lookup: %s", channel["id"], outcome or "?")
         call.ticket_status_returned(outcome, tuple(keys.split(fe.TICKET_KEYS_SEPARATOR)) if keys else ())
-
-    def adopt_in_ticket_status(self, channel: dict[str, Any], node: str = "", rec_file: Path | None = None,
-                               disposition: str = Disposition.ABANDONED_IVR) -> Call:
-        """A caller this process did not send to the ticket lookup (restart): follow them from that node."""
-        nodes = self.s.engine.flow.nodes
-        if not isinstance(nodes.get(node), TicketStatusNode):
-            node = next((n for n, v in nodes.items() if isinstance(v, TicketStatusNode)), self.s.engine.flow.start)
-        state = fe.CallState(node=node, phase="ticket_status", disposition=disposition)
-        call = Call(self.s, call_id=channel["id"], channel_id=channel["id"],
-                    caller=channel.get("caller", {}).get("number", ""),
-                    rec_file=rec_file or Path(self.s.recordings_root / "unknown.wav"), state=state)
-        call.in_dialplan = True
-        self.calls[call.channel_id] = call
-        self.by_channel[call.channel_id] = call
-        task = self._spawn(call.run(None))
-        task.add_done_callback(lambda _t: self._forget(call))
-        return call
 
     def on_ChannelDtmfReceived(self, event: dict[str, Any]) -> None:
         call = self.calls.get(event["channel"]["id"])
@@ -243,4 +252,14 @@ class HotlineApp:
         try:
             await self.reconciler.run(self)
         except Exception:
-            log.exception("reconciliation failed; will retry at the next connection")
+            log.exception("reconciliation failed; the periodic check and the next connection try again")
+
+    async def _reconcile_every(self, seconds: float) -> None:
+        """While connected: the calls held and the open rows checked against Asterisk's channels (a
+        hangup or a return missed by the event stream), every ``seconds``."""
+        while True:
+            await asyncio.sleep(seconds)
+            try:
+                await self.reconciler.run(self, periodic=True)
+            except Exception:
+                log.exception("periodic reconciliation failed; trying again in %.0f s", seconds)

@@ -1,7 +1,9 @@
 """Facts about finished audio files: complete?, length, checksum (no ARI here)."""
 from __future__ import annotations
 
+import asyncio
 import hashlib
+import os
 import struct
 import time
 from pathlib import Path
@@ -40,9 +42,55 @@ def wav_duration(path: Path) -> float:
 
 
 def audio_facts(path: Path, root: Path) -> AudioFacts:
-    digest = hashlib.sha256(path.read_bytes()).hexdigest()
+    """The file's facts for its row. The file is made durable first (fsync): a row, and a ticket, must
+    never stand for audio that a power cut could still take away."""
+    with path.open("rb") as f:
+        os.fsync(f.fileno())
+        digest = hashlib.sha256(f.read()).hexdigest()
     return AudioFacts(path=str(path.relative_to(root)), duration=wav_duration(path),
                       sha256=digest, size=path.stat().st_size)
+
+
+def repair_wav(path: Path) -> bool:
+    """A WAV its writer never closed (Asterisk killed, or its disk full, mid-recording) still says in its
+    header that it holds no audio. Rewrite the RIFF and data sizes to the audio actually on disk (whole
+    sample frames; a torn last frame is cut off). True when the header was rewritten; never run it on a
+    file that is still being written (its writer would not know)."""
+    with path.open("r+b") as f:
+        head = f.read(12)
+        size = os.fstat(f.fileno()).st_size
+        if len(head) < 12 or head[:4] != b"RIFF" or head[8:12] != b"WAVE":
+            return False
+        pos, block = 12, 2
+        while pos + 8 <= size:
+            f.seek(pos)
+            cid, length = f.read(4), struct.unpack("<I", f.read(4))[0]
+            if cid == b"fmt ":
+                block = max(struct.unpack("<HHIIH", f.read(14))[4], 1)
+            elif cid == b"data":
+                data = size - pos - 8
+                data -= data % block
+                if length == data and struct.unpack("<I", head[4:8])[0] == pos + data:
+                    return False
+                f.truncate(pos + 8 + data)
+                f.seek(pos + 4)
+                f.write(struct.pack("<I", data))
+                f.seek(4)
+                f.write(struct.pack("<I", pos + data))
+                f.flush()
+                os.fsync(f.fileno())
+                return True
+            pos += 8 + length + (length & 1)
+    return False
+
+
+def abandoned(path: Path, quiet_seconds: float) -> bool:
+    """Not closed by its writer and untouched for ``quiet_seconds``: nobody is writing it any more (a
+    recording being made is written to every 20 ms)."""
+    try:
+        return not wav_complete(path, allow_empty=True) and time.time() - path.stat().st_mtime > quiet_seconds
+    except OSError:
+        return False
 
 
 def wait_complete(path: Path, timeout: float, *, allow_empty: bool = False) -> bool:
@@ -53,3 +101,16 @@ def wait_complete(path: Path, timeout: float, *, allow_empty: bool = False) -> b
             return True
         time.sleep(0.05)
     return wav_complete(path, allow_empty=allow_empty)
+
+
+async def until_complete(path: Path, timeout: float, *, allow_empty: bool = False, every: float = 0.05) -> bool:
+    """:func:`wait_complete` for the event loop: a worker thread for each look, never for the whole wait. A file
+    that never closes (Asterisk on a full disk leaves a call's recording empty) must not hold a thread for
+    ``timeout``: a few calls ending together would hold them all, and every other file and spool operation
+    of the app, and its exit, would wait behind them."""
+    deadline = time.monotonic() + timeout
+    while not await asyncio.to_thread(wav_complete, path, allow_empty=allow_empty):
+        if time.monotonic() >= deadline:
+            return False
+        await asyncio.sleep(every)
+    return True

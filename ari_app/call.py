@@ -10,6 +10,7 @@ import asyncio
 import contextlib
 import itertools
 import logging
+import uuid
 from dataclasses import dataclass
 from datetime import datetime
 from pathlib import Path
@@ -17,7 +18,9 @@ from typing import Any
 
 from hotline.domain.flows import engine as fe
 from hotline.domain.vocabulary import Context, Disposition
+from hotline.services.alerts import note_lost_message
 
+from . import audio
 from .client import AriClient, AriError
 from .services import CallServices
 
@@ -58,13 +61,15 @@ class Call:
         self._saving: asyncio.Task[None] | None = None
         self.desk_channel: str | None = None
         self.bridge_id: str | None = None
-        self.transfer_id: int | None = None
+        self.transfer_key: str | None = None    # the desk attempt's name in the call log (no DB round-trip)
         self._seq = itertools.count(1)
         self._generation = 0
         self._timer: asyncio.TimerHandle | None = None
         self.done = asyncio.Event()
         self.ended_at: datetime | None = None
         self.in_dialplan = False      # in app_queue or the ticket lookup: a StasisEnd is not a hangup
+        self._saving_watch: asyncio.Future[None] | None = None
+        self._lost_note: asyncio.Future[None] | None = None
 
     # -- inbound (from the dispatcher) ----------------------------------------
     def post(self, item: Any) -> None:
@@ -81,11 +86,12 @@ class Call:
             self.post(fe.PromptsDone())
 
     # -- main loop --------------------------------------------------------------
-    async def run(self, first: fe.Step | None) -> None:
-        """Run the flow from ``first`` (None: carry on from ``self.state``, for an adopted call)."""
+    async def run(self, first: fe.Step, why: str = "start") -> None:
+        """Run the flow from ``first``: the engine's start, or its adoption of a call already under way."""
         try:
-            if first is not None:
-                await self._apply(None, first, "start")
+            await self._apply(None, first, why)
+            if self.in_dialplan:        # adopted in app_queue or the ticket lookup: hear of a hangup there
+                await self._perform_subscribe()
             while self.state is not None and self.state.phase != "done":
                 item = await self.queue.get()
                 if isinstance(item, CallerHungUp):
@@ -97,10 +103,14 @@ class Call:
                     item = item.event
                 step = self.s.engine.handle(self.state, item)
                 await self._apply(self.state, step, _describe(item))
+        except asyncio.CancelledError:
+            # The app is stopping: the caller stays where they are in Asterisk, and the next start adopts
+            # them. Finishing here would hang up every caller at each restart of the app.
+            log.info("call=%s left as it is for the next start of the app", self.call_id)
+            raise
         except Exception:
             log.exception("call=%s flow failed; hanging up", self.call_id)
-        finally:
-            await self._finish()
+        await self._finish()
 
     async def _apply(self, before: fe.CallState | None, step: fe.Step, why: str) -> None:
         state, actions = step
@@ -117,6 +127,13 @@ class Call:
         self._cancel_timer()
         for action in actions:
             await self._perform(action)
+
+    async def _perform_subscribe(self) -> None:
+        try:
+            await self.ari.subscribe(f"channel:{self.channel_id}")
+        except AriError:        # gone since Asterisk listed it: the reconciler closes its row
+            log.info("call=%s gone before it could be followed", self.call_id)
+            self.post(CallerHungUp(None))
 
     async def _perform(self, action: fe.Action) -> None:
         try:
@@ -217,12 +234,39 @@ class Call:
             self.recording_name = None      # the caller left first: no recording, nothing to wait for
             raise
 
+    def adopt_message(self, max_seconds: float) -> None:
+        """Adopted while recording a message (an app restart): the recording goes on in Asterisk. Its
+        file says whether it has ended meanwhile (a closed WAV) or is still being written; a report
+        that never comes is settled from the disk after the longest message."""
+        self.recording_name = self.s.voicemail_name(self.rec_file)
+        self.voicemail_max = max_seconds
+        self._saving_watch = asyncio.ensure_future(self._watch_adopted_message())
+
+    async def _watch_adopted_message(self) -> None:
+        name = self.recording_name or ""
+        path = self.s.voicemail_path(name)
+        if await asyncio.to_thread(audio.wav_complete, path, allow_empty=True):
+            # Ended while no app listened, the caller still on the line: as if they pressed '#'.
+            self.voicemail_ended_by = "pound"
+            self.recording_finished(name, await asyncio.to_thread(audio.wav_duration, path), failed=False)
+            return
+        log.info("call=%s adopted while recording a message: recording goes on", self.call_id)
+        with contextlib.suppress(TimeoutError):
+            await asyncio.wait_for(self._recording_reported.wait(), self.voicemail_max + 5)
+        if not self._recording_reported.is_set():     # no word from Asterisk: the file will say
+            self._recording_reported.set()
+            self._saving = asyncio.create_task(self._save_message(self.voicemail_ended_by, on_disk=None))
+
     def recording_finished(self, name: str, duration: float | None, failed: bool) -> None:
         if name != self.recording_name or self._recording_reported.is_set():
             return
         self._recording_reported.set()
         if failed:
             ended_by = "failed"
+            log.error("call=%s Asterisk could not record the message %s", self.call_id, name)
+            lost = asyncio.to_thread(note_lost_message, self.s.settings.paths.state_dir, self.call_id,
+                                     "Asterisk could not record the message (disk full or not writable?)")
+            self._lost_note = asyncio.ensure_future(lost)       # the watch e-mails the supervisors
         elif self.voicemail_ended_by == "pound":
             ended_by = "pound"
         elif duration is not None and duration >= self.voicemail_max - 1:
@@ -283,8 +327,9 @@ class Call:
         with contextlib.suppress(AriError):
             await self.ari.ring(self.channel_id)
         # Logged before dialling: a busy desk answers within milliseconds.
-        self.transfer_id = await self.s.log.call(self.s.log.repo.start_transfer, self.call_id, kind="ivr",
-                                                 target=f"{agency.kind}:{agency.code}", started_at=self.s.now())
+        self.transfer_key = uuid.uuid4().hex
+        self.s.log.start_transfer(self.call_id, self.transfer_key, kind="ivr", target=f"{agency.kind}:{agency.code}",
+                                  started_at=self.s.now())
         try:
             await self.ari.originate(agency.desk.dial, channel_id=self.desk_channel,
                                      app_args=f"desk,{self.channel_id}",
@@ -299,8 +344,8 @@ class Call:
         self._start_timer(self.s.settings.ivr.transfer_ring_seconds + 5, fe.TransferResult(False, "noanswer"))
 
     def _transfer_log(self, **fields: Any) -> None:
-        if self.transfer_id is not None:
-            self.s.log.submit(self.s.log.repo.finish_transfer, self.transfer_id, **fields)
+        if self.transfer_key is not None:
+            self.s.log.finish_transfer(self.call_id, self.transfer_key, **fields)
 
     async def desk_answered(self, channel_id: str) -> None:
         if channel_id != self.desk_channel or self.state is None or self.state.phase != "transfer":
@@ -314,6 +359,14 @@ class Call:
         await self.ari.add_to_bridge(self.bridge_id, [self.channel_id, channel_id])
         self._transfer_log(outcome="answered", answered_at=self.s.now())
         self.post(fe.TransferResult(True))
+
+    async def resume_transfer(self, channel_id: str, answered: bool) -> None:
+        """Adopted while its desk's leg ``channel_id`` rang (an app restart): bridge it if it has answered
+        meanwhile, else wait for its answer as the first process would have."""
+        if answered:
+            await self.desk_answered(channel_id)
+        else:
+            self._start_timer(self.s.settings.ivr.transfer_ring_seconds + 5, fe.TransferResult(False, "noanswer"))
 
     def desk_gone(self, channel_id: str, cause: int | None) -> None:
         if channel_id != self.desk_channel:
@@ -330,6 +383,8 @@ class Call:
     # -- the end ------------------------------------------------------------------------
     async def _finish(self) -> None:
         self._cancel_timer()
+        if self._saving_watch is not None:
+            self._saving_watch.cancel()
         if self.desk_channel:
             if self.state is not None and self.state.phase == "transfer":   # the caller left while it rang
                 self._transfer_log(outcome="abandoned", ended_at=self.s.now())

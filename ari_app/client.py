@@ -10,6 +10,10 @@ import aiohttp
 
 log = logging.getLogger("ari_app.client")
 
+#: Seconds between the WebSocket's pings; with no pong within half of it the connection is closed, so a
+#: silently dropped WebSocket is noticed within 1.5 times this (7.5 s) and the app reconnects.
+WS_HEARTBEAT = 5.0
+
 
 class AriError(Exception):
     """An ARI request failed; ``status`` is the HTTP status (404: the channel is gone)."""
@@ -34,6 +38,12 @@ class AriClient:
             self._session = aiohttp.ClientSession(auth=self._auth, timeout=timeout,
                                                   connector=aiohttp.TCPConnector(limit=64))
 
+    async def reset(self) -> None:
+        """A new HTTP session: after a lost WebSocket, never send a request down a pooled connection that
+        may have gone silent with it (it would wait the whole request timeout)."""
+        await self.close()
+        await self.open()
+
     async def close(self) -> None:
         if self._session is not None:
             await self._session.close()
@@ -54,7 +64,7 @@ class AriClient:
         """The event WebSocket of our app (an async context manager; iterate it for events)."""
         assert self._session is not None, "AriClient.open() first"
         url = self.base_url.replace("http", "ws", 1) + "/ari/events"
-        return self._session.ws_connect(url, params={"app": self.app}, heartbeat=20,
+        return self._session.ws_connect(url, params={"app": self.app}, heartbeat=WS_HEARTBEAT,
                                         timeout=aiohttp.ClientWSTimeout(ws_close=5))
 
     @staticmethod

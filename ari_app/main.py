@@ -5,13 +5,17 @@ import asyncio
 import logging
 import signal
 import sys
+from pathlib import Path
 
 from hotline.adapters.asterisk_config import sounds_dir
 from hotline.adapters.db.repository import CallRepository
+from hotline.adapters.db.spool import Spool
+from hotline.adapters.disk import message_space_problem
 from hotline.adapters.jobqueue import JobQueue, connect
 from hotline.context import load_context, setup_logging
 from hotline.domain.errors import HotlineError
 from hotline.domain.flows.engine import FlowEngine
+from hotline.heartbeat import Heartbeat
 
 from .app import HotlineApp
 from .client import AriClient
@@ -24,12 +28,15 @@ log = logging.getLogger("ari_app")
 async def amain() -> None:
     ctx = load_context()
     s = ctx.settings
-    sessions = await asyncio.to_thread(ctx.sessions)
+    sessions = await asyncio.to_thread(ctx.sessions, tolerate_outage=True)     # callers go on without it
     ari = AriClient(f"http://{s.asterisk.http_bind}:{s.asterisk.http_port}", s.asterisk.ari_user,
                     ctx.secrets.ari_password, s.asterisk.ari_app)
-    call_log = CallLog(CallRepository(sessions))
+    spool = await asyncio.to_thread(Spool, s.call_log_spool)
+    call_log = CallLog(CallRepository(sessions), spool, deadline=s.database.write_deadline,
+                       retry_max=s.database.retry_max_seconds)
     call_log.start()
-    engine = FlowEngine(ctx.flow, ctx.directory, lambda: ctx.hours.closed_reason(ctx.clock.now()))
+    engine = FlowEngine(ctx.flow, ctx.directory, lambda: ctx.hours.closed_reason(ctx.clock.now()),
+                        lambda: _no_message_space(s.paths.recordings_root, s.recordings.min_free_mb))
     tickets = ctx.tickets(sessions)
     jobs = JobQueue(connect(s.redis.url), s.transcription.queue, sessions, ctx.clock.offset_seconds,
                     tickets.deadlines)
@@ -42,8 +49,17 @@ async def amain() -> None:
     for sig in (signal.SIGINT, signal.SIGTERM):
         loop.add_signal_handler(sig, stop.set)
     log.info("hotline ARI app starting: flow %s, clock %s", ctx.flow.source, ctx.clock.now().isoformat())
+    beat = asyncio.create_task(Heartbeat.from_env().run())     # from the loop: a blocked loop is seen
     await app.run_forever(stop)
-    await call_log.flush()
+    beat.cancel()
+    await call_log.close()     # what the database has not taken stays in the spool for the next start
+
+
+def _no_message_space(root: Path, min_free_mb: int) -> str | None:
+    problem = message_space_problem(root, min_free_mb)
+    if problem:
+        log.error("no message can be taken: %s", problem)
+    return problem
 
 
 def main() -> None:

@@ -10,71 +10,20 @@ from datetime import datetime
 from pathlib import Path
 from typing import Any
 
-from hotline.adapters.db.repository import AudioFacts, CallRepository
+from hotline.adapters.db.repository import AudioFacts
 from hotline.adapters.jobqueue import JobQueue
 from hotline.domain.flows.engine import FlowEngine
 from hotline.services.messages import MessageIntake, SavedMessage
 from hotline.services.tickets import TicketService
 
 from . import audio
+from .call_log import PENDING, CallLog
 from .client import AriClient
 
 log = logging.getLogger("ari_app.services")
 
 CLOSED_FILE_WAIT = 1.0    # a file Asterisk said it closed: only its header's last write may lag
-
-
-class CallLog:
-    """Writes to the call log in order, off the event loop, without making the caller wait."""
-
-    def __init__(self, repo: CallRepository) -> None:
-        self.repo = repo
-        self._queue: asyncio.Queue[tuple[Callable[..., Any], tuple[Any, ...], dict[str, Any]]] = asyncio.Queue()
-        self._task: asyncio.Task[None] | None = None
-
-    def start(self) -> None:
-        self._task = asyncio.create_task(self._drain(), name="call-log")
-
-    def submit(self, fn: Callable[..., Any], *args: Any, **kwargs: Any) -> None:
-        """Queue a repository write; it runs after everything queued before it."""
-        self._queue.put_nowait((fn, args, kwargs))
-
-    def start_call(self, call_id: str, **fields: Any) -> None:
-        self.submit(self.repo.start_call, call_id, **fields)
-
-    def update(self, call_id: str, **fields: Any) -> None:
-        self.submit(self.repo.update, call_id, **fields)
-
-    def add_step(self, call_id: str, node: str, keys: str | None) -> None:
-        self.submit(self.repo.add_step, call_id, node, keys)
-
-    async def call(self, fn: Callable[..., Any], *args: Any, **kwargs: Any) -> Any:
-        """Run ``fn`` after everything queued before it; return its result."""
-        fut: asyncio.Future[Any] = asyncio.get_running_loop().create_future()
-
-        def run() -> None:
-            try:
-                result = fn(*args, **kwargs)
-            except Exception as exc:  # delivered to the awaiting caller
-                fut.get_loop().call_soon_threadsafe(fut.set_exception, exc)
-            else:
-                fut.get_loop().call_soon_threadsafe(fut.set_result, result)
-
-        self.submit(run)
-        return await fut
-
-    async def _drain(self) -> None:
-        while True:
-            fn, args, kwargs = await self._queue.get()
-            try:
-                await asyncio.to_thread(fn, *args, **kwargs)
-            except Exception:
-                log.exception("call log write failed: %s%s", getattr(fn, "__name__", fn), args[:1])
-            finally:
-                self._queue.task_done()
-
-    async def flush(self) -> None:
-        await self._queue.join()
+QUIET_FOR_REPAIR = 10.0   # seconds unwritten after which an unclosed recording of an ended call is its writer's no more
 
 
 @dataclass
@@ -98,6 +47,7 @@ class CallServices:
     def __post_init__(self) -> None:
         self.messages = MessageIntake(self.log.repo, self.tickets, self.settings.voicemail.min_seconds,
                                       self.now, self.jobs)
+        self.log.register("save_message", self.messages.save, after_replay=self._queue_work)
 
     def from_real(self, epoch: float) -> datetime:
         """A real-clock instant (a file's mtime) on the hotline's clock (HOTLINE_FAKE_NOW aware)."""
@@ -143,37 +93,51 @@ class CallServices:
             log.warning("call=%s no message file at %s", call_id, path)
             return None
         wait = CLOSED_FILE_WAIT if closed else self.file_wait
-        if not await asyncio.to_thread(audio.wait_complete, path, wait, allow_empty=closed):
+        if not await audio.until_complete(path, wait, allow_empty=closed):
             if not path.exists():
                 log.warning("call=%s no message file at %s", call_id, path)
                 return None
-            log.warning("call=%s message file %s not closed in time; logging it as is", call_id, path)
+            repaired = await asyncio.to_thread(audio.repair_wav, path)     # Asterisk died or its disk filled
+            log.warning("call=%s message file %s never closed by Asterisk: %s", call_id, path,
+                        "its header repaired to the audio on disk" if repaired else "logged as it is")
         facts = await asyncio.to_thread(audio.audio_facts, path, self.recordings_root)
         return await self.keep_message(call_id, facts, ended_by)
 
     async def keep_message(self, call_id: str, facts: AudioFacts, ended_by: str) -> SavedMessage:
         """The message's rows and ticket, in the call log's order; its work queued in the background
-        (a Redis outage must not delay the caller)."""
-        saved: SavedMessage = await self.log.call(self.messages.save, call_id, facts, ended_by=ended_by,
-                                                  created_at=self.now())
+        (a Redis outage must not delay the caller). Without the database, the message waits in the call
+        log's spool: its rows, ticket and work come when the spool is replayed."""
+        saved = await self.log.call("save_message", call_id, facts, ended_by=ended_by, created_at=self.now())
+        if saved is PENDING:
+            log.warning("call=%s message %s kept in the call log's spool: ticket once the database is back",
+                        call_id, facts.path)
+            return SavedMessage(None, None)
+        self._queue_work(saved)
+        return saved
+
+    def _queue_work(self, saved: SavedMessage) -> None:
         if saved.ticket is not None:
             task = asyncio.create_task(asyncio.to_thread(self.messages.queue_work, saved),
                                        name=f"queue-vm-{saved.voicemail_id}")
             self._background.add(task)
             task.add_done_callback(self._background.discard)
-        return saved
 
     async def end_call(self, call_id: str, disposition: str, rec_file: Path, ended_at: datetime | None = None) -> None:
-        await self.log.call(self.log.repo.end_call, call_id, ended_at=ended_at or self.now(),
-                            disposition=disposition)
+        await self.log.call("end_call", call_id, ended_at=ended_at or self.now(), disposition=disposition)
         await self.finish_recording(call_id, rec_file)
 
     async def finish_recording(self, call_id: str, rec_file: Path) -> bool:
         """Add the Recording row once MixMonitor has closed the call's file."""
-        if not await asyncio.to_thread(audio.wait_complete, rec_file, self.file_wait):
-            log.warning("call=%s recording %s not complete yet; the sweep will pick it up", call_id, rec_file)
-            return False
+        if not await audio.until_complete(rec_file, self.file_wait):
+            # Nobody has written it for a while (a recording being made is written every 20 ms): its writer
+            # died with Asterisk. Repaired now rather than at the sweep, minutes later.
+            if not (await asyncio.to_thread(audio.abandoned, rec_file, QUIET_FOR_REPAIR)
+                    and await asyncio.to_thread(audio.repair_wav, rec_file)):
+                log.warning("call=%s recording %s not complete yet; the sweep will pick it up", call_id, rec_file)
+                return False
+            log.warning("call=%s recording %s never closed by Asterisk: its header repaired to the audio on disk",
+                        call_id, rec_file)
         facts = await asyncio.to_thread(audio.audio_facts, rec_file, self.recordings_root)
-        await self.log.call(self.log.repo.add_recording, call_id, facts, self.now())
+        await self.log.call("add_recording", call_id, facts, self.now())
         log.info("call=%s recording %s: %.1f s sha256=%s", call_id, facts.path, facts.duration, facts.sha256[:12])
         return True

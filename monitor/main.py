@@ -11,9 +11,10 @@ from collections.abc import Callable
 
 import redis.asyncio as aioredis
 
-from hotline.adapters.ami import AmiListener
+from hotline.adapters.ami import AmiListener, ami_login
 from hotline.context import load_context, setup_logging
 from hotline.domain.errors import HotlineError
+from hotline.heartbeat import Heartbeat
 
 from .publish import LivePublisher
 from .service import EVENTS, MonitorService
@@ -29,7 +30,7 @@ REFRESH_SECONDS = 5.0   # the snapshot is rewritten at least this often (waits g
 async def amain() -> None:
     ctx = load_context()
     s = ctx.settings
-    sessions = await asyncio.to_thread(ctx.sessions)
+    sessions = await asyncio.to_thread(ctx.sessions, tolerate_outage=True)     # callers go on without it
     store = StoreWorker(CallFactsStore(sessions))
     client = aioredis.from_url(s.redis.url, socket_connect_timeout=2, socket_timeout=2)
     publisher = LivePublisher(client, s.redis.live_channel, s.redis.live_snapshot_key)
@@ -45,13 +46,15 @@ async def amain() -> None:
     waker = QueueWaker(picture, send=lambda wake: listener.send(wake_action(wake)), schedule=schedule,
                        clock=time.time)
     service = MonitorService(picture, store, publisher, ctx.clock.now, waker)
-    listener = AmiListener(s.asterisk.ami_bind, s.asterisk.ami_port, s.asterisk.ami_user,
-                           ctx.secrets.ami_password, EVENTS, service.on_event, service.on_status)
+    user, secret = ami_login(s, ctx.secrets.for_ami("monitor"))
+    listener = AmiListener(s.asterisk.ami_bind, s.asterisk.ami_port, user, secret, EVENTS, service.on_event,
+                           service.on_status)
     stop = asyncio.Event()
     for sig in (signal.SIGINT, signal.SIGTERM):
         loop.add_signal_handler(sig, stop.set)
     tasks = [asyncio.create_task(store.run()), asyncio.create_task(service.run_publisher()),
-             asyncio.create_task(service.run_refresher(REFRESH_SECONDS))]
+             asyncio.create_task(service.run_refresher(REFRESH_SECONDS)),
+             asyncio.create_task(Heartbeat.from_env().run())]     # from the loop: a blocked loop is seen
     log.info("monitor starting: AMI %s:%d, Redis %s, clock %s", s.asterisk.ami_bind, s.asterisk.ami_port,
              s.redis.url, ctx.clock.now().isoformat())
     listener.start()

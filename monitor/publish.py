@@ -8,20 +8,28 @@ from __future__ import annotations
 
 import json
 import logging
+import time
 from typing import Any
 
 import redis.asyncio as aioredis
 from redis.exceptions import RedisError
 
+from hotline.domain.vocabulary import live_beat_key
+
 log = logging.getLogger("monitor.publish")
 
 
+BEAT_TTL = 3600    # seconds the proof of life outlives a monitor that stopped writing it
+
+
 class LivePublisher:
-    """Sends messages to ``channel`` and writes the snapshot to ``snapshot_key`` (``[redis] live_channel``)."""
+    """Sends messages to ``channel`` and writes the snapshot to ``snapshot_key`` (``[redis] live_channel``),
+    and beside it the real time it did (``live_beat_key``: how ``hotline status`` sees the monitor alive)."""
 
     def __init__(self, client: aioredis.Redis, channel: str, snapshot_key: str) -> None:
         self._redis = client
         self.channel, self.snapshot_key = channel, snapshot_key
+        self.beat_key = live_beat_key(channel)
         self.down = False
 
     async def publish(self, messages: list[dict[str, Any]], snapshot: dict[str, Any]) -> bool:
@@ -29,6 +37,7 @@ class LivePublisher:
         try:
             async with self._redis.pipeline(transaction=False) as pipe:
                 pipe.set(self.snapshot_key, _dumps(snapshot))
+                pipe.set(self.beat_key, f"{time.time():.3f}", ex=BEAT_TTL)
                 for message in messages:
                     pipe.publish(self.channel, _dumps(message))
                 await pipe.execute()

@@ -19,6 +19,7 @@ from . import report
 from .callers import KEY, caller_script
 from .instance import BASELINE_NUMBER, PORTS, STAFFED, BenchInstance
 from .observer import Observer
+from .overload import OverloadSpec, overload_targets, render_overload, run_overload
 from .queue_run import QueueResult, QueueSpec, run_queue
 from .runs import RunResult, RunSpec, run
 
@@ -42,6 +43,11 @@ def parse(argv: list[str]) -> argparse.Namespace:
     p.add_argument("--queue-operators", type=int, help="SIPp operator phones (default 10; --quick 3)")
     p.add_argument("--queue-rate", type=float, default=5.0, help="new callers per second in the queue scenario")
     p.add_argument("--queue-talk", type=float, default=10.0, help="seconds an operator talks, then hangs up")
+    p.add_argument("--overload", action="store_true",
+                   help="the overload run only: twice the sustainable rate ([capacity] max_calls / --hold) for "
+                        "--overload-seconds, then a probe caller a second")
+    p.add_argument("--overload-seconds", type=float, default=60.0, help="seconds of new calls in the overload run")
+    p.add_argument("--overload-factor", type=float, default=2.0, help="the overload run's rate / the sustainable")
     p.add_argument("--json", action="store_true", help="print JSON instead of the table")
     p.add_argument("--keep", action="store_true", help="keep the temporary directory (logs, SIPp files)")
     args = p.parse_args(argv)
@@ -50,8 +56,10 @@ def parse(argv: list[str]) -> argparse.Namespace:
     args.ramp = [] if args.quick else [float(x) for x in args.rates.split(",") if x.strip()]
     if args.queue and args.no_queue:
         p.error("--queue and --no-queue exclude each other")
-    args.ivr = not args.queue
-    args.with_queue = args.queue or not (args.quick or args.no_queue)
+    if args.overload and (args.queue or args.quick):
+        p.error("--overload runs alone (no --queue, no --quick)")
+    args.ivr = not (args.queue or args.overload)
+    args.with_queue = not args.overload and (args.queue or not (args.quick or args.no_queue))
     args.queue_spec = QueueSpec(callers=args.queue_callers or (10 if args.quick else 50),
                                 operators=args.queue_operators or (3 if args.quick else 10),
                                 rate=args.queue_rate, talk=args.queue_talk)
@@ -117,6 +125,27 @@ def others_running() -> dict[str, int]:
     return found
 
 
+def _overload(instance: BenchInstance, observer: Observer, args: argparse.Namespace, started: float,
+              load_before: tuple[float, float, float]) -> int:
+    """The overload run, its figures and targets; the exit status."""
+    max_calls = instance.stack.ctx.settings.capacity.max_calls
+    if not max_calls:
+        raise SystemExit("[capacity] max_calls is 0 (no admission limit): nothing to overload")
+    spec = OverloadSpec(max_calls, args.hold, args.overload_factor, args.overload_seconds)
+    result = run_overload(instance, observer, spec, menu_starts(instance.stack), log)
+    info = meta(instance, args, started, [], load_before) | {"overload_run": result.spec.name}
+    goals = overload_targets(result)
+    if args.json:
+        print(json.dumps({"meta": info, "overload": result.to_json(), "targets": goals}, indent=2, default=str))
+    else:
+        print("\n".join([f"bench/ivr_load --overload  {info['date']}  {info['machine']}",
+                         f"Asterisk {info['asterisk']}; total {info['elapsed_s']:.0f} s", "",
+                         *render_overload(result), "",
+                         report.table([[g["target"], g["figure"], g["result"]] for g in goals],
+                                      ("target", "figure", "result"))]))
+    return EXIT_TARGET_FAILED if any(g["result"] == "FAIL" for g in goals) else EXIT_PASS
+
+
 def preflight() -> None:
     if os.geteuid() != 0:
         raise SystemExit("bench/ivr_load runs Asterisk in its chroot with bind mounts: run it as root")
@@ -152,6 +181,8 @@ def main(argv: list[str]) -> int:
                             s.settings.asterisk.ari_user, s.secrets.ari_password)
         observer.start()
         results, skipped = execute(instance, observer, plan(args), args, log) if args.ivr else ([], [])
+        if args.overload:
+            return _overload(instance, observer, args, started, load_before)
         queue: QueueResult | None = None
         if args.with_queue:
             queue = run_queue(instance, observer, args.queue_spec, menu_starts(instance.stack), log)

@@ -20,6 +20,8 @@ import aiohttp
 APP = "bench-observer"
 #: Dialplan applications that start the baseline's first prompt.
 PROMPT_APPS = {"Playback", "Background", "Read"}
+#: The prompt [hotline-busy] plays to a caller turned away (past [capacity] max_calls).
+BUSY_PROMPT = "all_lines_busy"
 
 
 @dataclass
@@ -36,6 +38,8 @@ class ChannelTimes:
     queued: float | None = None          # entered app_queue (dialplan app Queue)
     left_queue: float | None = None      # left app_queue's wait: bridged to an operator, or another app
     bridged: float | None = None         # first bridge entered after ``queued`` (the operator answered)
+    caller: str = ""                     # the caller's number (the overload run's probes have their own)
+    busy: float | None = None            # the "all lines are busy" message started (turned away, never Up)
 
     def waiting(self) -> tuple[float, float] | None:
         """The interval the caller waited in the queue for an operator (None if never queued)."""
@@ -155,7 +159,8 @@ class Observer:
         if kind == "ChannelCreated" or times is None:
             if times is None:
                 times = ChannelTimes(self.label, channel.get("dialplan", {}).get("exten", ""),
-                                     _epoch(channel.get("creationtime")) or at)
+                                     _epoch(channel.get("creationtime")) or at,
+                                     caller=channel.get("caller", {}).get("number", ""))
                 self.channels[channel["id"]] = times
         if kind == "ChannelStateChange" and channel.get("state") == "Up" and times.up is None:
             times.up = at
@@ -165,6 +170,9 @@ class Observer:
                 times.queued = at
             elif times.queued is not None and times.left_queue is None and app != "Queue":
                 times.left_queue = at
+            if app == "Playback" and BUSY_PROMPT in event.get("dialplan_app_data", ""):
+                times.busy = at
+                return
             if app == "Stasis" and times.stasis is None:
                 times.stasis = at
             elif app in PROMPT_APPS and times.first_prompt is None:

@@ -17,7 +17,7 @@ from pathlib import Path
 import redis
 
 from hotline.config.settings import REPO_ROOT
-from hotline.worker.rqworker import worker_command
+from tooling.system.assembly import command
 
 CLK_TCK = os.sysconf("SC_CLK_TCK")
 
@@ -93,7 +93,7 @@ class RedisServer:
 
 @dataclass
 class WorkerProcess:
-    """One `rq worker --with-scheduler --worker-class HotlineWorker` process: ``worker_command``, what
+    """One `rq worker --with-scheduler --worker-class HotlineWorker` process: ``tooling.system.assembly.command``, what
     `hotline up` runs (``python -m rq.cli worker ...``), with a name of the bench's."""
 
     name: str
@@ -106,7 +106,7 @@ class WorkerProcess:
     @classmethod
     def spawn(cls, name: str, redis_url: str, queue: str, env: Mapping[str, str], logdir: Path) -> WorkerProcess:
         log_path = logdir / f"{name}.log"
-        cmd = [*worker_command(redis_url, queue), "--name", name]     # what `hotline up` runs, named
+        cmd = [*command("worker", redis_url, queue), "--name", name]     # what `hotline up` runs, named
         with log_path.open("ab") as out:
             proc = subprocess.Popen(cmd, cwd=REPO_ROOT, env=dict(env), stdin=subprocess.DEVNULL, stdout=out,
                                     stderr=subprocess.STDOUT, start_new_session=True)

@@ -15,6 +15,7 @@ from typing import Any
 import redis
 from rq import Queue, Retry
 from rq.job import Job, JobStatus
+from rq.serializers import JSONSerializer
 from sqlalchemy import update
 from sqlalchemy.orm import Session, sessionmaker
 
@@ -52,7 +53,7 @@ class JobQueue:
                  retry_intervals: tuple[int, ...] = RETRY_INTERVALS,
                  real_now: Callable[[], datetime] = lambda: datetime.now(UTC)) -> None:
         self.connection = connection
-        self.queue = Queue(name, connection=connection)
+        self.queue = Queue(name, connection=connection, serializer=JSONSerializer)   # the worker reads JSON only
         self.sessions = sessions
         self.offset_seconds = offset_seconds      # hotline clock minus real clock (HOTLINE_FAKE_NOW)
         self.deadlines = deadlines
@@ -65,7 +66,7 @@ class JobQueue:
     def _job_status(self, job_id: str) -> tuple[str | None, datetime | None]:
         """The job's status and when it ended (None, None: no such job, or Redis lost it)."""
         try:
-            job = Job.fetch(job_id, connection=self.connection)
+            job = Job.fetch(job_id, connection=self.connection, serializer=JSONSerializer)
         except Exception:   # NoSuchJobError, or a job Redis lost
             return None, None
         status = job.get_status(refresh=False)

@@ -1,78 +1,68 @@
-"""``hotline status``: is the hotline doing its work? Exit 0 only when all is well.
+"""``hotline status``: is every part of the hotline doing its work? Exit 0 only when all is well.
 
-Today it answers for transcription (the engine, the worker, the messages waiting); the fault-
-tolerance work adds Asterisk, the app, the AGI server, the monitor, the database and the disk.
+The checks are ``hotline.services.health``'s (the console's ``/healthz`` runs the same), each with a
+deadline: the answer comes within a few seconds even when a part hangs.
 """
 from __future__ import annotations
 
 import json
+import logging
 import sys
-from datetime import datetime
 from typing import Any
 
 import click
-from sqlalchemy import func, select
 
-from hotline.adapters.db.models import Voicemail, VoicemailStatus
-
-
-def transcription_status(ctx: Any) -> dict[str, Any]:
-    """The engine (without loading it), the workers registered in Redis, the messages waiting."""
-    from hotline.adapters.jobqueue import connect
-    from hotline.adapters.speech.engines import describe, engine_problem
-    t = ctx.settings.transcription
-    problems: list[str] = []
-    problem = engine_problem(t)
-    if problem:
-        problems.append(problem)
-    workers, queued = _workers(connect(ctx.settings.redis.url), t.queue, problems)
-    with ctx.sessions()() as s:
-        waiting = s.execute(select(func.count(), func.min(Voicemail.created_at))
-                            .where(Voicemail.status.in_(VoicemailStatus.WAITING))).one()
-        failed = s.scalar(select(func.count()).where(Voicemail.status == VoicemailStatus.FAILED)) or 0
-        last_error = s.scalar(select(Voicemail.error).where(Voicemail.status.in_(VoicemailStatus.WAITING),
-                                                           Voicemail.error.is_not(None))
-                              .order_by(Voicemail.id.desc()).limit(1))
-    oldest = _age(ctx.clock.now(), waiting[1])
-    if last_error:
-        problems.append(f"messages wait: {last_error}")
-    return {"engine": describe(t), "ok": not problems, "problems": problems, "workers": workers,
-            "queued_jobs": queued, "waiting": int(waiting[0]), "oldest_waiting_seconds": oldest,
-            "failed": int(failed)}
+from hotline.services.health import HealthProbe, Report
 
 
-def _workers(redis: Any, queue: str, problems: list[str]) -> tuple[int | None, int | None]:
-    from rq import Queue, Worker
-    try:
-        workers = len(Worker.all(connection=redis))
-        queued = Queue(queue, connection=redis).count
-    except Exception as exc:   # Redis down: said, not raised
-        problems.append(f"Redis does not answer ({type(exc).__name__}): the worker cannot get jobs")
-        return None, None
-    if workers == 0:
-        problems.append("no worker is running (hotline up starts one)")
-    return workers, queued
+def status_report(ctx: Any) -> Report:
+    return HealthProbe(ctx.settings, ctx.secrets, ctx.clock.now).run()
 
 
-def _age(now: datetime, since: datetime | None) -> float | None:
-    return None if since is None else round((now - since).total_seconds(), 1)
+def _line(name: str, facts: dict[str, Any]) -> str:
+    """The facts of one part worth a glance, in a few words."""
+    f = facts
+    if name == "asterisk" and f.get("version"):
+        up = f.get("uptime_seconds")
+        return f"{f['version']}, {f.get('channels')} channel(s), {f.get('calls')} call(s), up {_duration(up)}"
+    if name == "worker" and f.get("workers") is not None:
+        return f"{f['workers']} worker(s), {f.get('queued_jobs')} job(s) queued"
+    if name == "monitor" and f.get("snapshot_age_seconds") is not None:
+        return f"wallboard snapshot {f['snapshot_age_seconds']:.0f} s old"
+    if name == "database" and f.get("answer_ms") is not None:
+        return f"{f['kind']}, SELECT 1 in {f['answer_ms']:.0f} ms"
+    if name == "spool":
+        return "not installed" if f.get("depth") is None else f"{f['depth']} write(s) waiting, {f['rejected']} refused"
+    if name == "disk" and f.get("free_mb") is not None:
+        return f"{f['free_mb']:.0f} MB free (minimum {f['min_free_mb']} MB)"
+    if name == "transcription" and f.get("engine"):
+        oldest = f", the oldest for {f['oldest_waiting_seconds']:.0f} s" if f.get("oldest_waiting_seconds") else ""
+        return f"{f['engine']}; {f['waiting']} message(s) waiting{oldest}, {f['failed']} failed"
+    if name == "redis" and f.get("version"):
+        return f"Redis {f['version']}"
+    return ""
+
+
+def _duration(seconds: int | None) -> str:
+    if seconds is None:
+        return "?"
+    hours, rest = divmod(int(seconds), 3600)
+    return f"{hours} h {rest // 60} min" if hours else f"{rest // 60} min {rest % 60} s"
 
 
 @click.command("status")
 @click.option("--json", "as_json", is_flag=True, help="Machine-readable output.")
 def status_command(as_json: bool) -> None:
-    """Is the hotline doing its work (transcription: engine, workers, messages waiting)? Exit 1 if not."""
+    """Is every part doing its work (Asterisk, the ARI app, AGI, the monitor, workers, Redis, the database, the
+    call-log spool, disk, transcription)? Exit 1 if not."""
     from hotline.cli.main import _context
-    report = {"transcription": transcription_status(_context())}
-    ok = all(part["ok"] for part in report.values())
+    logging.getLogger("hotline.adapters.ami").setLevel(logging.CRITICAL)   # said in the report, once
+    report = status_report(_context())
     if as_json:
-        click.echo(json.dumps({"ok": ok, **report}, ensure_ascii=False, indent=2))
+        click.echo(json.dumps(report.to_json(), ensure_ascii=False, indent=2))
     else:
-        t = report["transcription"]
-        mark = "✓" if t["ok"] else "✗"
-        oldest = f", the oldest for {t['oldest_waiting_seconds']:.0f} s" if t["oldest_waiting_seconds"] else ""
-        click.echo(f"{mark} transcription  {t['engine']}; {t['workers'] if t['workers'] is not None else '?'} "
-                   f"worker(s), {t['waiting']} message(s) waiting{oldest}, {t['failed']} failed")
-        for p in t["problems"]:
-            click.echo(f"    {p}")
-    sys.exit(0 if ok else 1)
+        for name, check in report.checks.items():
+            click.echo(f"{'✓' if check.ok else '✗'} {name:<14} {_line(name, check.facts)}".rstrip())
+            for p in check.problems:
+                click.echo(f"    {p}")
+    sys.exit(0 if report.ok else 1)

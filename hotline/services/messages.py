@@ -24,9 +24,10 @@ log = logging.getLogger("hotline.services.messages")
 
 @dataclass(frozen=True)
 class SavedMessage:
-    """A message's rows: its Voicemail's id and its ticket (None: too short to be a ticket)."""
+    """A message's rows: its Voicemail's id and its ticket (None: too short to be a ticket). Both None:
+    the message waits in the ARI app's call-log spool for the database (its rows come at replay)."""
 
-    voicemail_id: int
+    voicemail_id: int | None
     ticket: dict[str, Any] | None
 
     @property
@@ -69,7 +70,7 @@ class MessageIntake:
 
     def queue_work(self, saved: SavedMessage) -> None:
         """Its transcription and deadline reminders; a Redis outage only delays them (the worker's sweep)."""
-        if self.jobs is None or saved.ticket is None:
+        if self.jobs is None or saved.ticket is None or saved.voicemail_id is None:
             return
         try:
             self.jobs.transcription(saved.voicemail_id)

@@ -11,10 +11,9 @@ from __future__ import annotations
 import logging
 import time
 from datetime import datetime
-from pathlib import Path
 from typing import Any
 
-from hotline.adapters.db.models import TicketStatus
+from hotline.adapters.db.models import AccessLog, TicketStatus
 from hotline.adapters.mail import Mail
 from hotline.adapters.speech.engines import transcribe_file
 from hotline.worker.runtime import Runtime
@@ -83,7 +82,9 @@ def _attempts(rt: Runtime, voicemail_id: int) -> int:
 
 
 def notify_assigned(ticket_id: int, runtime: Runtime | None = None) -> str:
-    """E-mail a forwarded ticket to the agency's focal points, with the call's recording attached.
+    """E-mail a forwarded ticket to the agency's focal points: its content and a link to its page in the
+    console (where the agency plays the audio, each play in the AccessLog); never the recording itself.
+    The e-mail is in the AccessLog (it carries the citizen's request).
 
     Args:
         ticket_id: the Ticket row's id.
@@ -95,16 +96,25 @@ def notify_assigned(ticket_id: int, runtime: Runtime | None = None) -> str:
         return "nothing to do"
     agency = rt.tickets.agency(t["agency"])
     to = tuple(f.email for f in agency.focal_points)
-    root = Path(rt.ctx.settings.paths.recordings_root)
-    files = tuple(root / p for p in (t["recording"], (t["voicemail"] or {}).get("path")) if p)
     due = _local(rt, t["due_at"])
+    link = ticket_link(rt, t["code"])
     body = (f"Kính gửi {agency.name},\n\nTổng đài 1022 {rt.ctx.settings.province.name} chuyển đến quý cơ quan "
             f"phản ánh, kiến nghị số {t['code']} ({rt.ctx.categories.get(t['category']).name}).\n\n"
             f"Nội dung: {t['content']}\n\nĐề nghị quý cơ quan trả lời trước {due:%H:%M ngày %d/%m/%Y} "
-            f"({t['deadline_hours']:g} giờ làm việc).\nGhi âm cuộc gọi được gửi kèm thư này.\n")
-    sent = rt.mailer.send(Mail(to, f"[1022] Phản ánh, kiến nghị số {t['code']} chuyển {agency.name}", body, files))
-    rt.tickets.record(ticket_id, "worker", "notified", {"to": list(to), "sent": sent}, notified_at=rt.now())
+            f"({t['deadline_hours']:g} giờ làm việc).\nXem phiếu, nghe ghi âm và trả lời tại: {link}\n")
+    sent = rt.mailer.send(Mail(to, f"[1022] Phản ánh, kiến nghị số {t['code']} chuyển {agency.name}", body))
+    now = rt.now()
+    if sent:
+        with rt.sessions.begin() as s:
+            s.add(AccessLog(at=now, username="worker", action="email", resource=f"ticket:{t['code']}",
+                            call_id=t["call_id"], detail={"to": list(to), "link": link}))
+    rt.tickets.record(ticket_id, "worker", "notified", {"to": list(to), "sent": sent}, notified_at=now)
     return "sent" if sent else "not sent (notifications off or no focal point)"
+
+
+def ticket_link(rt: Runtime, code: str) -> str:
+    """The ticket's page in the console, as agencies reach it ([notifications] console_url)."""
+    return f"{rt.ctx.settings.notifications.console_url.rstrip('/')}/tickets/{code}"
 
 
 def milestone(ticket_id: int, name: str, runtime: Runtime | None = None) -> str:
@@ -149,3 +159,7 @@ def _milestone_mail(rt: Runtime, t: dict[str, Any], name: str) -> tuple[tuple[st
 
 def _local(rt: Runtime, iso: str) -> datetime:
     return datetime.fromisoformat(iso).astimezone(rt.ctx.settings.tz)
+
+
+#: every function a job may name (the worker refuses any other: hotline.worker.rqworker.ALLOWED_JOBS)
+JOB_FUNCTIONS = (transcribe_voicemail, notify_assigned, milestone)

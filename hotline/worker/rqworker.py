@@ -9,6 +9,9 @@ the state it writes before waiting; that write is retried here (seen: a worker t
 Redis stopped a second after it started).
 Between jobs it sweeps the database for work Redis lost (``hotline.worker.sweep``), every
 [transcription] sweep_seconds.
+It runs only the hotline's own jobs (``hotline.worker.jobs.JOB_FUNCTIONS``): whoever can write to Redis
+must not be able to name ``os.system``; any other job is refused before its function is even imported.
+Jobs are JSON (``JOB_SERIALIZER``), never pickle: reading a pickled job would already run what it names.
 """
 from __future__ import annotations
 
@@ -19,25 +22,47 @@ from functools import partial
 from typing import Any
 
 import redis
+from rq import worker_registration
+from rq.exceptions import DeserializationError
 from rq.job import Job
 from rq.queue import Queue
+from rq.serializers import JSONSerializer
 from rq.worker import SimpleWorker
 
 from hotline.context import setup_logging
+from hotline.domain.redact import redact_url
+from hotline.worker.jobs import JOB_FUNCTIONS
 from hotline.worker.runtime import Runtime
 from hotline.worker.sweep import sweep
 
 log = logging.getLogger("hotline.worker")
+#: the only functions a job may name: the hotline's own jobs, by their import path
+ALLOWED_JOBS = frozenset(f"{f.__module__}.{f.__name__}" for f in JOB_FUNCTIONS)
+
+
+def _allowed(job: Job) -> bool:
+    """Whether ``job`` names one of the hotline's job functions (and can be read as JSON at all)."""
+    try:
+        return isinstance(job, RuntimeJob) and job.instance is None and job.func_name in ALLOWED_JOBS
+    except DeserializationError:
+        return False
+
+
+class JobRefused(Exception):
+    """A job names a function that is not one of the hotline's jobs."""
 
 
 class RuntimeJob(Job):
     """A job whose function is called with the worker's Runtime (``runtime=``). The Runtime lives on
-    this in-memory object only: what is stored in Redis (the function's path and its ids) is unchanged."""
+    this in-memory object only: what is stored in Redis (the function's path and its ids) is unchanged.
+    Only the hotline's own job functions are ever resolved (:data:`ALLOWED_JOBS`)."""
 
     runtime: Runtime | None = None
 
     @property
     def func(self) -> Any:
+        if not _allowed(self):
+            raise JobRefused(f"job {self.id} names {self.func_name!r}, not one of the hotline's jobs: refused")
         func = super().func
         return func if self.runtime is None or func is None else partial(func, runtime=self.runtime)
 
@@ -55,15 +80,18 @@ class HotlineWorker(SimpleWorker):
         # `rq worker` always passes its own --maintenance-interval (600 s by default) and job class: ours win
         kwargs["maintenance_interval"] = interval
         kwargs["job_class"] = RuntimeJob
+        kwargs["serializer"] = JSONSerializer     # as JobQueue writes them; a pickled job is never unpickled
         super().__init__(*args, **kwargs)
         if self.runtime.engine() is None:   # the engine, once, before the first job
             log.warning("no speech engine: %s; messages wait for transcription", self.runtime.engine_error)
 
     def execute_job(self, job: Job, queue: Queue) -> None:
-        """Run ``job`` here, with this worker's Runtime."""
+        """Run ``job`` here, with this worker's Runtime; a job that is not one of the hotline's fails unrun."""
         if isinstance(job, RuntimeJob):
             job.runtime = self.runtime
-        super().execute_job(job, queue)
+        if not _allowed(job):
+            log.error("job %s is not one of the hotline's jobs: refused, not run", job.id)
+        super().execute_job(job, queue)     # a refused job fails in RuntimeJob.func, before anything runs
 
     def dequeue_job_and_maintain_ttl(self, timeout: int | None, max_idle_time: int | None = None) -> Any:
         """RQ's wait for a job, again and again while Redis does not answer (backing off to 2 s)."""
@@ -75,6 +103,11 @@ class HotlineWorker(SimpleWorker):
                 log.warning("Redis does not answer (%s); trying again in %.1f s", exc, wait)
                 time.sleep(wait)
                 wait = min(wait * 2, self.max_connection_wait_time)
+            except Exception as exc:    # a job that is not JSON (pickled by someone else): refused, never read
+                if getattr(exc, "job_id", None) is None:
+                    raise
+                log.error("job %s cannot be read as one of the hotline's jobs (%s): refused, not run",
+                          exc.job_id, type(exc).__name__)   # type: ignore[attr-defined]
 
     @property
     def dequeue_timeout(self) -> int:
@@ -83,13 +116,36 @@ class HotlineWorker(SimpleWorker):
 
     def run_maintenance_tasks(self) -> None:
         super().run_maintenance_tasks()
+        self.register_again()
         try:
             sweep(self.runtime)
         except Exception:   # the database may be down too: next time
             log.exception("sweep failed; retrying in %d s", self._sweep_interval)
 
 
+    def register_again(self) -> None:
+        """Register in Redis again if Redis lost this worker (restarted without its data): RQ only refreshes
+        a registration, so `hotline status` (and `rq info`) would see no worker while this one works."""
+        try:
+            if self.connection.sismember(worker_registration.REDIS_WORKER_KEYS, self.key):
+                return
+            self.connection.delete(self.key)     # what heartbeats wrote since: a hash without the registration
+            self.register_birth()
+        except redis.exceptions.RedisError as exc:
+            log.warning("could not register again in Redis (%s); next time", exc)
+            return
+        log.info("registered again in Redis (it had lost this worker)")
+
+
 def worker_command(redis_url: str, queue: str) -> list[str]:
-    """The command line of one worker process (``hotline up`` and the test stack run it)."""
+    """The command line of one worker process (``hotline up`` and the test stack run it). A Redis URL with a
+    password is left out (anyone may read a command line in ``ps``): the worker then reads it from
+    ``RQ_REDIS_URL`` in its environment (worker_env)."""
+    url = ["--url", redis_url] if redact_url(redis_url) == redis_url else []
     return [sys.executable, "-m", "rq.cli", "worker", "--with-scheduler", "--worker-class",
-            f"{__name__}.HotlineWorker", "--url", redis_url, "--logging_level", "INFO", queue]
+            f"{__name__}.HotlineWorker", *url, "--logging_level", "INFO", queue]
+
+
+def worker_env(redis_url: str) -> dict[str, str]:
+    """The environment a worker started by worker_command needs beside the hotline's own."""
+    return {"RQ_REDIS_URL": redis_url}

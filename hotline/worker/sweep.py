@@ -14,17 +14,18 @@ from sqlalchemy import select
 
 from hotline.adapters.db.models import Ticket, TicketStatus
 from hotline.adapters.jobqueue import Enqueued
-from hotline.services.retention import purge_recordings
+from hotline.services.retention import enforce_retention
 from hotline.worker.jobs import FLAGS, store
 from hotline.worker.runtime import Runtime
 
 log = logging.getLogger("hotline.worker.sweep")
-RETENTION_EVERY = 3600.0     # seconds between two retention passes ([recordings] retention_days)
+RETENTION_EVERY = 3600.0     # seconds between two retention passes ([recordings], [retention])
 
 
 def sweep(rt: Runtime) -> dict[str, int]:
     """One pass; returns how many of each kind of work it queued."""
-    counts = {"tickets": 0, "transcriptions": 0, "notifications": 0, "milestones": 0, "failed": 0, "purged": 0}
+    counts = {"tickets": 0, "transcriptions": 0, "notifications": 0, "milestones": 0, "failed": 0, "purged": 0,
+              "messages": 0, "transcripts": 0, "ticket_content": 0, "caller_numbers": 0, "asterisk_logs": 0}
     vms = store(rt)
     for voicemail_id in vms.without_ticket():
         created = rt.tickets.for_voicemail(voicemail_id)
@@ -47,11 +48,12 @@ def sweep(rt: Runtime) -> dict[str, int]:
         for name, at in rt.tickets.deadlines.milestones(ticket.received_at, ticket.deadline_hours).items():
             if at <= now and getattr(ticket, FLAGS[name]) is None:
                 counts["milestones"] += rt.jobs.milestone_now({"id": ticket.id}, name, at) == Enqueued.NEW
-    days = rt.ctx.settings.recordings.retention_days
     last = rt.retention_ran_at      # None: not yet in this process (monotonic time may start near 0 at boot)
-    if days > 0 and (last is None or time.monotonic() - last >= RETENTION_EVERY):
+    if last is None or time.monotonic() - last >= RETENTION_EVERY:
         rt.retention_ran_at = time.monotonic()
-        counts["purged"] = len(purge_recordings(rt.sessions, Path(rt.ctx.settings.paths.recordings_root), now, days))
+        removed = enforce_retention(rt.sessions, Path(rt.ctx.settings.paths.recordings_root), now, rt.ctx.settings)
+        counts["purged"] = removed.pop("recordings")
+        counts.update(removed)
     if any(counts.values()):
         log.info("sweep: %s", ", ".join(f"{k} {v}" for k, v in counts.items() if v))
     return counts

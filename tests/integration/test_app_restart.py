@@ -60,7 +60,8 @@ def test_app_killed_mid_call(open_hours: Stack, workdir: Path, speech: Path) -> 
         assert result_c.ok, result_c.problems
         row_c = stack.ended_call("0940000003")
         assert [s["keys"] for s in row_c["ivr_path"]] == ["0"]
-        assert row_c["disposition"] == "to_queue"
+        # Sent to the queue; the monitor's queue events may already say the caller left it waiting (finer).
+        assert row_c["disposition"] in ("to_queue", "abandoned_queue")
         # The file holds the whole call except what nobody sent: while the app was away and its
         # last prompt had ended, neither SIPp nor Asterisk sent audio (see README, known limits).
         length = (datetime.fromisoformat(row_c["ended_at"]) - datetime.fromisoformat(row_c["answered_at"]))

@@ -117,15 +117,15 @@ def test_supervisor_replays_and_seeks_an_operator_is_refused(browser: Any, site:
     page.goto(site["url"] + "/recordings/")
     page.wait_for_selector("audio")
     page.eval_on_selector("audio", "a => { a.preload = 'metadata'; a.load(); }")
-    page.wait_for_function("document.querySelector('audio').readyState >= 1")
+    page.wait_for_function("() => document.querySelector('audio').readyState >= 1")
     assert abs(page.eval_on_selector("audio", "a => a.duration") - 600.0) < 0.5
     page.eval_on_selector("audio", "a => { a.currentTime = 540.0; return a.play(); }")
-    page.wait_for_function("document.querySelector('audio').currentTime > 540.0")
+    page.wait_for_function("() => document.querySelector('audio').currentTime > 540.0")
     page.eval_on_selector("audio", "a => a.pause()")
     box = page.locator("[data-wave]").first.bounding_box()
     assert box is not None
     page.mouse.click(box["x"] + box["width"] * 0.25, box["y"] + box["height"] / 2)   # a click on the waveform
-    page.wait_for_function("Math.abs(document.querySelector('audio').currentTime - 150) < 3")
+    page.wait_for_function("() => Math.abs(document.querySelector('audio').currentTime - 150) < 3")
     shot(page, "recordings")
     assert any(status == 206 for status, _r in statuses), statuses
     with site["svc"].sessions() as s:

@@ -7,39 +7,21 @@ AGI server, app_queue with a SIPp operator phone that keeps ringing, and the rea
 from __future__ import annotations
 
 import json
-from collections.abc import Iterator
 from pathlib import Path
 
 import pytest
 
 from tests.support.calls import call, menu_starts, prompt_seconds
-from tests.support.cli import add_operator, hotline
-from tests.support.ports import Phones
+from tests.support.cli import hotline
 from tests.support.speech_vi import joined_message, samples, score
 from tests.support.stack import Stack, wait_for
-from tooling.sipp.runner import start_uas
 from tooling.sipp.scenario import AwaitHangup, Keys, Speak, Wait
 
 from .test_voicemail_tickets import readback_seconds, ticket_of, transcribed
 
 pytestmark = pytest.mark.asterisk
 
-OPERATOR = "op-mp-lan"
 SENTENCES = samples()[2:4]
-
-
-@pytest.fixture()
-def ringing_operator(open_hours: Stack, workdir: Path, phone_ports: Phones) -> Iterator[str]:
-    """An available operator whose phone rings and is never picked up: callers wait in the queue."""
-    add_operator(open_hours, phone_ports.phone(OPERATOR), "Trần Thị Lan")
-    phone = start_uas(phone_ports.port(OPERATOR), ring_seconds=600, workdir=workdir / "op")
-    try:
-        hotline(open_hours, "operators", "login", OPERATOR)
-        yield OPERATOR
-    finally:
-        hotline(open_hours, "operators", "logout", OPERATOR)
-        phone.terminate()
-        hotline(open_hours, "operators", "remove", OPERATOR)
 
 
 def _heard(vm: dict) -> None:

@@ -113,8 +113,8 @@ def _forget_members(stack: Stack, names: list[str]) -> None:
 
 def _queue_caller(stack: Stack, max_wait: int) -> None:
     """A caller straight into [hotline-queue]: a Local channel whose other half just waits."""
-    async def originate() -> None:
-        async with ami_client(stack.ctx.settings, stack.ctx.secrets) as client:
+    async def originate() -> None:   # the console's account: the only one that may Originate
+        async with ami_client(stack.ctx.settings, stack.ctx.secrets.for_ami("console")) as client:
             await client.action("Originate", Channel="Local/s@hotline-queue", Application="Wait", Data="15",
                                 Async="true", CallerID="0911000111",
                                 Variable=[f"QUEUE_MAX_WAIT={max_wait}", "CALL_ID=it-operators"])

@@ -14,7 +14,6 @@ import os
 import signal
 import socket
 import subprocess
-import sys
 import threading
 import time
 import wave
@@ -32,6 +31,7 @@ import redis
 from aiosmtpd.controller import Controller
 from rq.job import Job
 from rq.registry import ScheduledJobRegistry
+from rq.serializers import JSONSerializer
 
 from hotline.adapters.db.repository import AudioFacts, CallRepository
 from hotline.context import load_context
@@ -39,6 +39,7 @@ from hotline.domain.clock import fake_clock_env
 from hotline.worker.runtime import Runtime
 from tests.support.redis_server import redis_server
 from tests.support.stack import wait_for
+from tooling.system.assembly import command
 
 ROOT = Path(__file__).resolve().parents[2]
 VN = ZoneInfo("Asia/Ho_Chi_Minh")
@@ -179,10 +180,8 @@ def hotline(reminders_dir: Path, redis_url: str, sink: tuple[SmtpSink, int]) -> 
     rt = Runtime.build(load_context(settings, env))
     log_path = reminders_dir / "worker.log"
     log = log_path.open("ab")
-    rq = Path(sys.executable).with_name("rq")
-    worker = subprocess.Popen([str(rq), "worker", "--with-scheduler", "--worker-class",
-                               "hotline.worker.rqworker.HotlineWorker", "--url", redis_url, QUEUE],
-                              cwd=ROOT, env=env, stdout=log, stderr=subprocess.STDOUT, start_new_session=True)
+    worker = subprocess.Popen(command("worker", redis_url, QUEUE), cwd=ROOT, env=env, stdout=log,
+                              stderr=subprocess.STDOUT, start_new_session=True)
     client = redis.Redis.from_url(redis_url)
 
     def ready() -> bool:
@@ -347,18 +346,16 @@ def test_forwarding_reminders_and_escalation_e_mails_at_their_working_time_insta
     h.rt.jobs.after_change(ticket)
     code = ticket["code"]
 
-    # the forwarding e-mail: to the office's focal points, the call's recording attached
+    # the forwarding e-mail: to the office's focal points, a link to the ticket's page, no recording attached
     [notice] = wait_for(lambda: mails_by_kind(mails, code).get("notify", []), 15,
                         f"the forwarding e-mail of {code}")
     assert sorted(notice.rcpt_tos) == sorted(focal_points(h, agency)) and len(notice.rcpt_tos) == 2
     assert notice.mail_from == "tongdai1022@dongthap.example.gov.vn"
     assert "Văn phòng UBND tỉnh Đồng Tháp" in str(notice.message["Subject"])
-    [attachment] = list(notice.message.iter_attachments())
-    assert attachment.get_filename() == "hotline1-1795600000.1.wav"
-    assert attachment.get_content_maintype() == "audio"
-    assert attachment.get_content() == audio
+    assert list(notice.message.iter_attachments()) == [] and audio
     body = text_of(notice)
     assert code in body and "Hỏi về quy hoạch đất ở" in body
+    assert f"{h.rt.ctx.settings.notifications.console_url}/tickets/{code}" in body
     assert f"{p.instants['escalate']:%H:%M ngày %d/%m/%Y}" in body
     assert h.rt.tickets.by_id(ticket["id"])["notified_at"]  # type: ignore[index]
 
@@ -371,7 +368,8 @@ def test_forwarding_reminders_and_escalation_e_mails_at_their_working_time_insta
     check_milestones(h, mails, ticket, p, agency, LATE)
     # they fired from Redis's schedule (created before their instant), not from the sweep
     for name, instant in p.instants.items():
-        job = Job.fetch(f"{name}-{ticket['id']}-{int(instant.timestamp())}", connection=h.redis)
+        job = Job.fetch(f"{name}-{ticket['id']}-{int(instant.timestamp())}", connection=h.redis,
+                        serializer=JSONSerializer)
         assert job.created_at is not None
         assert h.hotline_time(job.created_at.timestamp()) < instant, name
 

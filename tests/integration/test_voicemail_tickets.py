@@ -223,5 +223,5 @@ def _vm_error(stack: Stack, call_id: str) -> str | None:
 
 
 def _worker_argv(stack: Stack) -> list[str]:
-    from hotline.worker.rqworker import worker_command
-    return worker_command(stack.redis_url, stack.ctx.settings.transcription.queue)
+    from tooling.system.assembly import command
+    return command("worker", stack.redis_url, stack.ctx.settings.transcription.queue)

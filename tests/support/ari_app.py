@@ -14,6 +14,7 @@ from ari_app.call import CallerHungUp
 from ari_app.reconcile import Reconciler
 from ari_app.services import CallLog, CallServices
 from hotline.adapters.db.repository import CallRepository
+from hotline.adapters.db.spool import Spool
 from hotline.context import Context, load_context
 from hotline.domain.flows.engine import FlowEngine
 
@@ -70,7 +71,7 @@ def build_app(tmp: Path, now: datetime = OPEN) -> AppUnderTest:
     ctx = load_context(env=env)
     sessions = ctx.sessions()
     ari = FakeAri(ctx.settings.asterisk.ari_app)
-    call_log = CallLog(CallRepository(sessions))
+    call_log = CallLog(CallRepository(sessions), Spool(ctx.settings.call_log_spool))
     call_log.start()
     engine = FlowEngine(ctx.flow, ctx.directory, lambda: ctx.hours.closed_reason(now))
     services = CallServices(settings=ctx.settings, ari=ari, engine=engine, log=call_log,  # type: ignore[arg-type]

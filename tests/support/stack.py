@@ -10,7 +10,6 @@ import json
 import os
 import signal
 import subprocess
-import sys
 import time
 import urllib.error
 import urllib.request
@@ -21,16 +20,15 @@ from typing import Any, TypeVar
 
 import yaml
 
-from hotline.adapters.asterisk_config import render
 from hotline.adapters.db.repository import CallRepository
 from hotline.adapters.prompts import render_prompts
 from hotline.adapters.queue_sounds import render_queue_sounds
 from hotline.context import Context, load_context
 from hotline.domain.clock import fake_clock_env
 from hotline.services.operators import context_service
-from hotline.worker.rqworker import worker_command
+from tooling.system.assembly import asterisk_process, command, render_asterisk_config
 from tooling.system.asterisk import ensure_asterisk
-from tooling.system.asterisk_process import AsteriskProcess, writable_dirs
+from tooling.system.asterisk_process import AsteriskProcess
 from tooling.system.services import redis_answers
 
 ROOT = Path(__file__).resolve().parents[2]
@@ -48,26 +46,29 @@ def stack_index() -> int:
     return int(worker[2:]) if worker.startswith("gw") and worker[2:].isdigit() else 0
 
 
-def shifted_port(port: int) -> int:
-    """A fixed port of the tests (SIP, AMI, a SIPp phone's), moved out of the way of other stacks."""
-    return port + STACK_PORT_STEP * stack_index()
+def shifted_port(port: int, index: int | None = None) -> int:
+    """A fixed port of the tests (SIP, AMI, a SIPp phone's), moved out of the way of other stacks (``index``:
+    the stack's place, default stack_index())."""
+    return port + STACK_PORT_STEP * (stack_index() if index is None else index)
 
 
-def desk_ports() -> dict[str, int]:
-    """DESK_PORTS of this stack."""
-    return {name: shifted_port(port) for name, port in DESK_PORTS.items()}
+def desk_ports(index: int | None = None) -> dict[str, int]:
+    """DESK_PORTS of this stack (of the stack at ``index``)."""
+    return {name: shifted_port(port, index) for name, port in DESK_PORTS.items()}
 
 
-def stack_port_env() -> dict[str, str]:
-    """Asterisk's, the AGI server's and the console's ports of this stack (environment overrides)."""
+def stack_port_env(index: int | None = None) -> dict[str, str]:
+    """Asterisk's, the AGI server's and the console's ports of this stack (of the stack at ``index``), as
+    environment overrides."""
     from hotline.config.settings import ENV_OVERRIDES, load_settings
-    if stack_index() == 0:
+    index = stack_index() if index is None else index
+    if index == 0:
         return {}
     s = load_settings(env={k: v for k, v in os.environ.items() if k not in ENV_OVERRIDES})
     ports = {"HOTLINE_SIP_PORT": s.sip.port, "HOTLINE_HTTP_PORT": s.asterisk.http_port,
              "HOTLINE_AMI_PORT": s.asterisk.ami_port, "HOTLINE_AGI_PORT": s.agi.port,
              "HOTLINE_CONSOLE_PORT": s.console.port}
-    return {name: str(shifted_port(port)) for name, port in ports.items()}
+    return {name: str(shifted_port(port, index)) for name, port in ports.items()}
 
 
 def wait_for(condition: Callable[[], T], timeout: float, what: str, interval: float = 0.1) -> T:
@@ -82,14 +83,15 @@ def wait_for(condition: Callable[[], T], timeout: float, what: str, interval: fl
     raise AssertionError(f"timed out after {timeout:.0f} s waiting for {what} (last value: {last!r})")
 
 
-def write_test_directory(dest: Path) -> Path:
-    """The shipped directory, with fixed contacts for the desks the tests answer with SIPp."""
+def write_test_directory(dest: Path, index: int | None = None) -> Path:
+    """The shipped directory, with fixed contacts for the desks the tests answer with SIPp (on the ports of
+    the stack at ``index``)."""
     dest.mkdir(parents=True, exist_ok=True)
     for src in sorted((ROOT / "transfer_directory").glob("*.yaml")):
         data = yaml.safe_load(src.read_text(encoding="utf-8"))
         for entry in data.get("entries", []):
             desk = entry.get("desk") or {}
-            port = desk_ports().get(desk.get("endpoint", ""))
+            port = desk_ports(index).get(desk.get("endpoint", ""))
             if port:
                 desk["contact"] = f"sip:{desk['endpoint']}@127.0.0.1:{port}"
         (dest / src.name).write_text(yaml.safe_dump(data, allow_unicode=True, sort_keys=False), encoding="utf-8")
@@ -111,14 +113,20 @@ def _free_tcp_port() -> int:
 
 
 class Stack:
-    def __init__(self, base: Path, database_url: str | None = None) -> None:
+    """``port_index``: the stack's place among the fixed ports (default this test worker's, stack_index());
+    a stack of a test's own beside the worker's takes another. ``settings``: a province.toml of the test's
+    own (HOTLINE_SETTINGS) instead of the shipped one."""
+
+    def __init__(self, base: Path, database_url: str | None = None, *, port_index: int | None = None,
+                 settings: Path | None = None) -> None:
         self.base = base
+        self.port_index = stack_index() if port_index is None else port_index
         self.state = base / "state"
         self.recordings = base / "recordings"
         self.logs = base / "logs"
         for d in (self.state, self.recordings, self.logs):
             d.mkdir(parents=True, exist_ok=True)
-        directory = write_test_directory(base / "directory")
+        directory = write_test_directory(base / "directory", self.port_index)
         # The stack's own Redis (tests stop and start it), never the machine's.
         self.redis_port = _free_tcp_port()
         self.redis_url = f"redis://127.0.0.1:{self.redis_port}/0"
@@ -133,7 +141,8 @@ class Stack:
             "HOTLINE_VOSK_MODEL": str(vosk_test_model()),     # for the tests of the Vosk engine
             "HOTLINE_TRANSCRIPTION_ENGINE": "viet-asr",
             "PYTHONUNBUFFERED": "1",
-            **stack_port_env(),
+            **({"HOTLINE_SETTINGS": str(settings)} if settings else {}),
+            **stack_port_env(self.port_index),
         }
         for key in ("HOTLINE_FAKE_NOW", "HOTLINE_FAKE_ANCHOR"):
             self.env.pop(key, None)
@@ -154,8 +163,7 @@ class Stack:
         render_queue_sounds(s, lambda _m: None)
         conf = self._render(0.0)
         install = ensure_asterisk(s, lambda _m: None)
-        self.asterisk = AsteriskProcess(install, conf, bind_paths=[self.state, self.recordings],
-                                        owned_paths=writable_dirs(self.state, self.recordings))
+        self.asterisk = asterisk_process(install, conf, self.state, self.recordings)
         self.asterisk.start()
         self.operators.restore_logins()
         self.start_apps()
@@ -188,7 +196,7 @@ class Stack:
             return
         self.kill(name, signal.SIGTERM)
         env = {**self.app_env, "HOTLINE_TRANSCRIPTION_ENGINE": engine}
-        self.start_proc(name, env, argv=worker_command(self.redis_url, self.ctx.settings.transcription.queue))
+        self.start_proc(name, env, argv=command("worker", self.redis_url, self.ctx.settings.transcription.queue))
         self.worker_engines[name] = engine
         self.wait_worker_ready(name)
 
@@ -208,8 +216,8 @@ class Stack:
             client.close()
 
     def _render(self, offset: float) -> Path:
-        return render(self.ctx.settings, self.ctx.secrets, self.ctx.directory, self.state / "asterisk",
-                      clock_offset=offset, operators=self.operators.endpoints())
+        return render_asterisk_config(self.ctx.settings, self.ctx.secrets, self.ctx.directory, self.state, offset,
+                                      self.operators.endpoints())
 
     def set_clock(self, fake_now: datetime | None) -> None:
         """Restart the app processes on another instant of the hotline clock (None: real time)."""
@@ -239,7 +247,8 @@ class Stack:
         log_path = self.logs / f"{name}.log"
         mark = log_path.stat().st_size if log_path.exists() else 0
         log = log_path.open("ab")
-        self.procs[name] = subprocess.Popen(argv or [sys.executable, "-m", name], cwd=ROOT, env=env or self.app_env,
+        argv = argv or command(name, self.redis_url, self.ctx.settings.transcription.queue)
+        self.procs[name] = subprocess.Popen(argv, cwd=ROOT, env=env or self.app_env,
                                             stdout=log, stderr=subprocess.STDOUT, start_new_session=True)
         if name == "agi":
             wait_for(lambda: _port_open(self.ctx.settings.agi.bind, self.ctx.settings.agi.port), 15,

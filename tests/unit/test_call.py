@@ -110,3 +110,17 @@ def test_a_request_on_a_channel_already_gone_is_skipped_and_the_call_still_close
         row = await _hang_up(t, call)
         assert row["ended_at"] is not None
     run_app(tmp_path, scenario)
+
+
+def test_a_message_asterisk_could_not_record_is_noted_for_the_supervisors_alert(tmp_path: Path) -> None:
+    async def scenario(t: AppUnderTest) -> None:
+        t.app.handle({"type": "StasisStart", "channel": {"id": "c9", "caller": {"number": "0912345678"}},
+                      "args": [str(tmp_path / "recordings" / "c9.wav"), "1764900000", "1022"]})
+        await t.settle(lambda: "c9" in t.app.calls, "the call")
+        call = t.app.calls["c9"]
+        call.recording_name = "c9.voicemail"
+        t.app.handle({"type": "RecordingFailed", "recording": {"name": "c9.voicemail", "target_uri": "channel:c9"}})
+        lost = t.ctx.settings.paths.state_dir / "alerts" / "lost_messages.jsonl"
+        await t.settle(lambda: lost.exists() and "c9" in lost.read_text(), "the lost message noted")
+        assert "0912345678" not in lost.read_text()          # the call's id and why, nothing personal
+    run_app(tmp_path, scenario)

@@ -87,12 +87,58 @@ def test_message_ended_by_hanging_up_plays_nothing() -> None:
     assert actions == [fe.Hangup()] and state.disposition == Disposition.VOICEMAIL
 
 
-@pytest.mark.parametrize("ended_by", ["hangup", "failed"])
-def test_no_message_file_keeps_the_closed_hours_disposition(ended_by: str) -> None:
+def test_no_message_file_keeps_the_closed_hours_disposition() -> None:
     state, _ = run(make("weekend"), fe.PromptsDone(), fe.PromptsDone(), fe.PromptsDone())
-    state, actions = make("weekend").handle(state, fe.VoicemailDone(ended_by, recorded=False))
+    state, actions = make("weekend").handle(state, fe.VoicemailDone("hangup", recorded=False))
     assert actions == [fe.Hangup()]      # never "message saved" when there is none
     assert state.disposition == Disposition.CLOSED_HOURS and state.phase == "done"
+
+
+@pytest.mark.parametrize("recorded", [False, True])
+def test_a_recording_that_failed_is_never_said_to_be_saved(recorded: bool) -> None:
+    """Asterisk could not write the message (its disk filled): the caller hears that it may not be kept
+    whole and when to call again; what was written, if anything, is still kept as a message."""
+    state, _ = run(make("weekend"), fe.PromptsDone(), fe.PromptsDone(), fe.PromptsDone())
+    state, actions = make("weekend").handle(state, fe.VoicemailDone("failed", ticket_code="3077345",
+                                                                     recorded=recorded))
+    assert plays(actions) == [("message_not_saved", "call_back_later")] and state.phase == "after"
+    assert state.disposition == (Disposition.VOICEMAIL if recorded else Disposition.CLOSED_HOURS)
+    assert make("weekend").handle(state, fe.PromptsDone())[1] == [fe.Hangup()]
+
+
+def _no_room(closed: str | None) -> fe.FlowEngine:
+    flow = load_flow(ROOT / "ivr_flows" / "hotline_1022.yaml")
+    return fe.FlowEngine(flow, Directory(), lambda: closed, lambda: "only 12 MB free")
+
+
+def test_closed_hours_with_no_room_for_a_message_says_so_and_when_to_call_again() -> None:
+    engine = _no_room("weekend")
+    state, actions = run(engine, fe.PromptsDone(), fe.PromptsDone())
+    assert plays(actions)[-1] == ("no_message_now", "call_back_later")
+    assert not any(isinstance(a, fe.RecordVoicemail) for a in actions)
+    state, actions = engine.handle(state, fe.PromptsDone())
+    assert actions == [fe.Hangup()] and state.disposition == Disposition.CLOSED_HOURS
+
+
+def test_staffed_with_no_room_for_a_message_the_caller_goes_to_an_operator_once() -> None:
+    engine = _no_room(None)
+    state, actions = engine.handle(in_queue(engine), fe.QueueReturned("MESSAGE"))   # key 1 in the queue
+    assert plays(actions) == [("no_message_now", "call_back_later")]    # waited already: not queued again
+    assert not any(isinstance(a, (fe.RecordVoicemail, fe.EnterQueue)) for a in actions)
+    state = fe.CallState(node="voicemail", disposition=Disposition.ABANDONED_IVR)
+    state, actions = engine.enter("voicemail", state)        # e.g. after a desk that did not answer
+    assert state.node == "queue" and plays(actions) == [("no_message_now", "to_operator")]
+
+
+def test_the_disk_filling_while_the_message_prompt_plays_is_caught_before_the_beep() -> None:
+    problems: list[str | None] = [None]
+    flow = load_flow(ROOT / "ivr_flows" / "hotline_1022.yaml")
+    engine = fe.FlowEngine(flow, Directory(), lambda: "weekend", lambda: problems[0])
+    state, actions = run(engine, fe.PromptsDone(), fe.PromptsDone())
+    assert plays(actions)[-1] == ("leave_message",)
+    problems[0] = "not writable"
+    state, actions = engine.handle(state, fe.PromptsDone())
+    assert plays(actions) == [("no_message_now", "call_back_later")] and state.phase == "after"
 
 
 def test_no_message_file_after_the_queue_keeps_to_queue() -> None:
@@ -226,7 +272,8 @@ def test_survey_without_an_answer_stores_nothing() -> None:
 
 def test_queue_timeout_or_no_operator_offers_voicemail() -> None:
     engine = make()
-    for status, outcome in (("TIMEOUT", "timeout"), ("JOINEMPTY", "empty"), ("LEAVEEMPTY", "empty")):
+    for status, outcome in (("TIMEOUT", "timeout"), ("JOINEMPTY", "empty"), ("LEAVEEMPTY", "empty"),
+                            ("FULL", "full")):   # [queue] max_waiting callers already wait
         state, actions = engine.handle(in_queue(engine), fe.QueueReturned(status))
         assert state.node == "operators_busy"
         assert fe.Note("queue", fields={"queue_outcome": outcome}) in actions
@@ -300,3 +347,25 @@ def test_ticket_found_without_a_next_node_hangs_up(tmp_path: Path) -> None:
     engine = fe.FlowEngine(load_flow(flow_file), Directory(), lambda: None)
     state, actions = engine.handle(at_ticket_status(engine), fe.TicketStatusReturned(fe.TICKET_FOUND, ("3077345",)))
     assert state.phase == "done" and actions[-1] == fe.Hangup()
+
+
+@pytest.mark.parametrize(("where", "node", "phase", "disposition"), [
+    (fe.BRIDGED, "department", "bridged", Disposition.TRANSFERRED),
+    (fe.TRANSFERRING, "department", "transfer", Disposition.CLOSED_HOURS),
+    (fe.RECORDING, "voicemail", "voicemail", Disposition.CLOSED_HOURS),
+    (fe.IN_QUEUE, "", "queue", Disposition.TO_QUEUE),
+    (fe.IN_TICKET_STATUS, "", "ticket_status", Disposition.CLOSED_HOURS),
+])
+def test_adopting_a_caller_where_asterisk_holds_them_takes_no_action(where: str, node: str, phase: str,
+                                                                       disposition: str) -> None:
+    state, actions = make().adopt(node, Disposition.CLOSED_HOURS, where)
+    assert (state.phase, state.disposition, actions) == (phase, disposition, [])
+    assert state.node in make().flow.nodes
+
+
+def test_adopting_at_a_node_enters_it_again_and_an_unknown_place_is_refused() -> None:
+    assert make().adopt("main", Disposition.IN_PROGRESS) == make().resume("main", Disposition.ABANDONED_IVR)
+    assert make().adopt("main", Disposition.IN_PROGRESS, fe.RECORDING)[0].phase == "prompt"   # not a message node
+    assert make().adopt("main", Disposition.IN_PROGRESS, fe.TRANSFERRING)[0].phase == "prompt"  # nor a transfer
+    with pytest.raises(ValueError):
+        make().adopt("main", Disposition.IN_PROGRESS, "elsewhere")

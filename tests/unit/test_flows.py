@@ -307,7 +307,9 @@ def test_missing_start_and_nodes(tmp_path: Path) -> None:
     messages = [e.message for e in errors]
     assert messages[:2] == ["the flow has no nodes: section (or it is empty)", "the flow has no start:"]
     # The dialplan's own prompts are still asked for: the fallback path needs them.
-    assert sorted(m.split("'")[1] for m in messages[2:]) == ["fallback_message", "message_saved"]
+    assert sorted(m.split("'")[1] for m in messages[2:]) == ["all_lines_busy", "call_back_later", "fallback_message",
+                                                             "message_not_saved", "message_saved",
+                                                             "system_unavailable"]
 
 
 def test_start_must_be_a_node(tmp_path: Path) -> None:
@@ -347,7 +349,7 @@ def test_several_errors_are_reported_together_in_line_order() -> None:
 def test_readme_shows_what_the_validator_prints(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
     text = SHIPPED.read_text(encoding="utf-8")
     for old, new in [('"3": department ', '"3": departmnt '), ("prompt: to_operator", "prompt: to_operater"),
-                     ("{staffed_hours}", "{gio_lam_viec}")]:
+                     ("{staffed_hours},", "{gio_lam_viec},")]:
         text = edit(old, new, text)
     (tmp_path / "ivr_flows").mkdir()
     write(tmp_path / "ivr_flows", text, "hotline_1022.yaml")

@@ -54,6 +54,9 @@ def test_sweep_queries(database_url: str) -> None:
     repo.end_call("c0", ended_at=T0, disposition="abandoned_ivr")
     repo.end_call("c1", ended_at=T0, disposition="abandoned_ivr")
     repo.add_recording("c1", AudioFacts("c1.wav", 1.0, "0" * 64, 10), T0)
+    # A caller turned away (every line busy) was never recorded: nothing to wait for.
+    repo.start_call("busy", channel_id="busy", caller="", dialled="1022", started_at=T0, disposition="turned_away")
+    repo.end_call("busy", ended_at=T0, disposition="turned_away")
     assert repo.ended_without_recording() == [("c0", "/r/c0.wav")]
     assert repo.known_call_ids(["c0", "c2", "zz"]) == {"c0", "c2"}
 

@@ -3,6 +3,7 @@ from __future__ import annotations
 
 import pickle
 from functools import partial
+from pathlib import Path
 from typing import Any
 
 import redis
@@ -20,3 +21,75 @@ def test_a_job_run_by_the_worker_gets_its_runtime_and_redis_never_sees_it() -> N
     bound = job.func
     assert isinstance(bound, partial) and bound.func is jobs.milestone and bound.keywords == {"runtime": runtime}
     assert pickle.loads(job.data) == ("hotline.worker.jobs.milestone", None, (7, "remind_50"), {})
+
+
+def test_a_worker_that_redis_lost_registers_again(tmp_path: Path) -> None:
+    """Redis restarted without its data: the worker keeps working and, at its next maintenance, is listed again
+    (`hotline status` counts the workers Redis lists)."""
+    from types import SimpleNamespace
+
+    from rq import Queue, Worker
+
+    from hotline.worker.rqworker import HotlineWorker
+    from tests.support.redis_server import redis_server
+
+    runtime: Any = SimpleNamespace(ctx=SimpleNamespace(settings=SimpleNamespace(
+        transcription=SimpleNamespace(sweep_seconds=10))), engine=lambda: object())
+    with redis_server(tmp_path) as url:
+        client = redis.Redis.from_url(url)
+        worker = HotlineWorker([Queue("q", connection=client)], connection=client, runtime=runtime)
+        worker.register_birth()
+        assert [w.name for w in Worker.all(connection=client)] == [worker.name]
+        client.flushall()                      # what a restarted Redis without persistence holds
+        worker.heartbeat()                     # RQ's own refresh writes the hash, not the registration
+        assert Worker.all(connection=client) == []
+        worker.register_again()
+        assert [w.name for w in Worker.all(connection=client, queue=Queue("q", connection=client))] == [worker.name]
+        worker.register_again()                # registered: nothing to do
+        assert len(Worker.all(connection=client)) == 1
+        client.close()
+
+
+class Owner:
+    """Pickled, it runs ``touch`` when unpickled: what a pickle-reading worker would do before any check."""
+
+    def __init__(self, path: Path) -> None:
+        self.path = path
+
+    def __reduce__(self) -> tuple[Any, ...]:
+        import os
+        return (os.system, (f"touch {self.path}",))
+
+
+def test_a_job_naming_any_other_function_is_refused_and_never_run(tmp_path: Path) -> None:
+    """Whoever can write to Redis queues ``os.system``, or a pickle that runs it when read: the worker fails
+    the first without running it and never unpickles the second, and goes on working (issue 13)."""
+    from types import SimpleNamespace
+
+    from rq import Queue
+    from rq.job import JobStatus
+    from rq.serializers import JSONSerializer
+
+    from hotline.adapters.jobqueue import JOBS
+    from hotline.worker.rqworker import ALLOWED_JOBS, HotlineWorker
+    from tests.support.redis_server import redis_server
+
+    owned, unpickled = tmp_path / "owned", tmp_path / "unpickled"
+    runtime: Any = SimpleNamespace(ctx=SimpleNamespace(settings=SimpleNamespace(
+        transcription=SimpleNamespace(sweep_seconds=10))), engine=lambda: object())
+    with redis_server(tmp_path / "redis") as url:
+        client = redis.Redis.from_url(url)
+        Queue("q", connection=client).enqueue("hotline.worker.jobs.milestone", Owner(unpickled), "remind_50")
+        queue = Queue("q", connection=client, serializer=JSONSerializer)     # as the hotline's JobQueue writes
+        bad = [queue.enqueue("os.system", f"touch {owned}"),
+               queue.enqueue("subprocess.run", ["touch", str(owned)]),
+               queue.enqueue("hotline.worker.jobs.Runtime.build")]
+        worker = HotlineWorker([queue], connection=client, runtime=runtime)
+        worker.work(burst=True)
+        for job in bad:                     # read after the pickled one: the worker went on
+            job.refresh()
+            assert job.get_status() == JobStatus.FAILED
+            assert "not one of the hotline's jobs: refused" in (job.latest_result().exc_string or "")
+        assert not owned.exists() and not unpickled.exists()
+        client.close()
+    assert ALLOWED_JOBS == {f"{JOBS}.{name}" for name in ("transcribe_voicemail", "notify_assigned", "milestone")}

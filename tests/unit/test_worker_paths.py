@@ -23,6 +23,7 @@ from typing import Any
 import pytest
 from aiosmtpd.controller import Controller
 from rq.job import Job, JobStatus
+from rq.serializers import JSONSerializer
 from sqlalchemy import select
 
 from hotline.adapters.db.models import AccessLog, Call, Recording, Role, Voicemail, VoicemailStatus
@@ -117,6 +118,11 @@ def make_runtime(tmp: Path, redis_url: str, *, database_url: str = "",
     env = {k: v for k, v in os.environ.items() if not k.startswith("HOTLINE_")}
     env.update(fake_clock_env(NOW))
     return Runtime.build(load_context(settings, env))
+
+
+def fetch_job(rt: Runtime, job_id: str) -> Job:
+    """A job as the hotline writes them (JSON)."""
+    return Job.fetch(job_id, connection=rt.jobs.connection, serializer=JSONSerializer)
 
 
 def run_worker(rt: Runtime) -> None:
@@ -219,7 +225,7 @@ def test_an_e_mail_failing_every_retry_is_queued_again_by_the_sweep_after_the_co
 
     # as shipped: three retries, 10, 60 and 300 s after each failure
     assert rt.jobs.notification(ticket["id"])
-    shipped = Job.fetch(job_id, connection=rt.jobs.connection)
+    shipped = fetch_job(rt, job_id)
     assert (shipped.retries_left, shipped.retry_intervals) == (3, list(RETRY_INTERVALS)) == (3, [10, 60, 300])
     shipped.delete()
 
@@ -229,14 +235,14 @@ def test_an_e_mail_failing_every_retry_is_queued_again_by_the_sweep_after_the_co
                        rt.ctx.clock.offset_seconds, rt.tickets.deadlines, retry_intervals=(0, 0, 0), real_now=real)
     rt.jobs.after_change(ticket)
     run_worker(rt)
-    job = Job.fetch(job_id, connection=rt.jobs.connection)
+    job = fetch_job(rt, job_id)
     assert job.get_status() == JobStatus.FAILED and mails.refused == 4          # the first run and 3 retries
     assert "451" in (job.latest_result().exc_string or "")                  # type: ignore[union-attr]
     assert rt.tickets.by_id(ticket["id"])["notified_at"] is None          # type: ignore[index]
 
     real.advance(FAILED_COOLDOWN - timedelta(minutes=1))       # during the cooldown: the sweep leaves it
     run_worker(rt)
-    assert mails.refused == 4 and Job.fetch(job_id, connection=rt.jobs.connection).get_status() == JobStatus.FAILED
+    assert mails.refused == 4 and fetch_job(rt, job_id).get_status() == JobStatus.FAILED
 
     mails.refusing = False                                     # the mail server is back
     real.advance(timedelta(minutes=2))                         # and the cooldown is over
@@ -245,7 +251,7 @@ def test_an_e_mail_failing_every_retry_is_queued_again_by_the_sweep_after_the_co
     [mail] = mails.received
     assert sorted(mail.rcpt_tos) == sorted(f.email for f in rt.tickets.agency("department:03").focal_points)
     assert ticket["code"] in mail.content.decode("utf-8", "replace")
-    assert Job.fetch(job_id, connection=rt.jobs.connection).get_status() == JobStatus.FINISHED
+    assert fetch_job(rt, job_id).get_status() == JobStatus.FINISHED
     row = rt.tickets.by_id(ticket["id"])
     assert row is not None and row["notified_at"]
     assert [e["detail"]["sent"] for e in row["events"] if e["action"] == "notified"] == [True]
@@ -287,7 +293,7 @@ def test_a_transcription_failing_its_last_attempt_leaves_the_ticket_with_its_aud
     run_worker(rt)                     # the last attempt runs, and fails too
     vm = voicemail_of(rt, "hotline1-300")
     assert (vm.status, vm.attempts) == ("failed", 2) and vm.error and "CouldntDecodeError" in vm.error
-    jobs = [Job.fetch(f"transcribe-{vm.id}-{n}", connection=rt.jobs.connection) for n in (1, 2)]
+    jobs = [fetch_job(rt, f"transcribe-{vm.id}-{n}") for n in (1, 2)]
     assert [j.get_status() for j in jobs] == [JobStatus.FAILED, JobStatus.FAILED]    # both ran and failed
     run_worker(rt)                     # and that is the end of it
     assert not Job.exists(f"transcribe-{vm.id}-3", connection=rt.jobs.connection)
@@ -335,7 +341,9 @@ def test_a_last_attempt_whose_worker_died_fails_the_message_instead_of_holding_i
     assert store(rt).claim(vm.id) is not None       # ... then was killed: nothing renews the claim
     assert sweep(rt)["failed"] == 0                 # while the claim holds, it may still be running
     monkeypatch.setattr(rt.ctx.clock, "now", lambda: NOW + timedelta(minutes=1))     # the lease (15 s) ran out
-    assert sweep(rt) == {**dict.fromkeys(("tickets", "transcriptions", "notifications", "milestones", "purged"), 0),
+    assert sweep(rt) == {**dict.fromkeys(("tickets", "transcriptions", "notifications", "milestones", "purged",
+                                          "messages", "transcripts", "ticket_content", "caller_numbers",
+                                          "asterisk_logs"), 0),
                          "failed": 1}
     vm = voicemail_of(rt, "hotline1-400")
     assert vm.status == "failed" and vm.error and "stopped without finishing" in vm.error

@@ -11,6 +11,7 @@ import fcntl
 import logging
 import os
 import re
+import signal
 import stat
 import subprocess
 from collections.abc import Iterator
@@ -104,8 +105,32 @@ class AsteriskProcess:
     def is_running(self) -> bool:
         return self.pid is not None
 
-    def start(self, timeout: float = 60) -> None:
-        """Start Asterisk and return once it is fully booted (SetupError otherwise)."""
+    def exited(self) -> str | None:
+        """None while the Asterisk this object started runs (or none was started), else how it ended."""
+        if self._proc is None or self._proc.poll() is None:
+            return None
+        code = self._proc.returncode
+        return f"signal {-code}" if code < 0 else f"exit code {code}"
+
+    def kill(self) -> None:
+        """SIGKILL Asterisk (also a stopped or hung one) and reap it; its mounts stay for the next start."""
+        proc = self._proc
+        if proc is not None and proc.poll() is None:
+            try:
+                os.killpg(proc.pid, signal.SIGKILL)
+            except (ProcessLookupError, PermissionError):
+                proc.kill()
+            proc.wait(10)
+        if self._log is not None:
+            self._log.close()
+            self._log = None
+
+    def start(self, timeout: float = 60, walk_owned: bool = True) -> None:
+        """Start Asterisk and return once it is fully booted (SetupError otherwise).
+
+        ``walk_owned=False`` (a restart after a crash) gives Asterisk's user only the top directories it
+        writes to, not every file under them: years of recordings would delay the restart.
+        """
         if self.is_running():
             return
         if not self.conf_path.is_file():
@@ -116,7 +141,7 @@ class AsteriskProcess:
         with self._root_lock():     # another Asterisk of this root may be starting or stopping
             if self.install.root is not None:
                 self._prepare_root(self.install.root)
-            self._own(uid, gid)
+            self._own(uid, gid, walk_owned)
             self._share_config(gid)
             self._check_reachable(uid, gid)
             self.log_path.parent.mkdir(parents=True, exist_ok=True)
@@ -256,15 +281,21 @@ class AsteriskProcess:
             for path in self.bind_paths:
                 if mounts.bind(root, path):
                     log.debug("mounted %s inside %s", path, root)
-                self._mounted.append(mounts.target_in_root(root, path))   # ours to remove, even if left by a dead run
+                ours = mounts.target_in_root(root, path)
+                if ours not in self._mounted:       # ours to remove, even if left by a dead run
+                    self._mounted.append(ours)
             _ensure_devices(root)
         finally:
             os.umask(old_umask)
 
-    def _own(self, uid: int, gid: int) -> None:
+    def _own(self, uid: int, gid: int, walk: bool = True) -> None:
         """Give the directories Asterisk writes to its user (only entries not already its own)."""
         for top in self.owned_paths:
             top.mkdir(parents=True, exist_ok=True)
+            if not walk:
+                if (top.stat().st_uid, top.stat().st_gid) != (uid, gid):
+                    os.chown(top, uid, gid)
+                continue
             for dirpath, dirnames, filenames in os.walk(top):
                 for name in [".", *dirnames, *filenames]:
                     path = os.path.join(dirpath, name)

@@ -5,6 +5,10 @@ Each child logs to ``<state_dir>/log/<name>.log`` and has its pid in
 killed is stopped before a new one starts. A child that exits while the
 hotline is running is started again after a pause that doubles on each quick failure
 (1 s, 2 s, 4 s ... at most 30 s) and resets once it has run for a minute.
+
+A child whose spec has a ``heartbeat`` deadline is given a file to touch (``<state_dir>/heartbeat/<name>``,
+named in its environment: hotline/heartbeat.py) and is killed, then restarted as above, once that file is
+older than the deadline (a hung or stopped process); its first beat may take ``STARTUP_GRACE``.
 """
 from __future__ import annotations
 
@@ -20,6 +24,7 @@ from pathlib import Path
 from types import FrameType
 from typing import IO
 
+from hotline.heartbeat import ENV as HEARTBEAT_ENV
 from tooling.system.shell import terminate
 
 log = logging.getLogger("hotline.supervisor")
@@ -27,15 +32,18 @@ log = logging.getLogger("hotline.supervisor")
 FIRST_BACKOFF = 1.0
 MAX_BACKOFF = 30.0
 STABLE_AFTER = 60.0
+STARTUP_GRACE = 60.0    # seconds a new child has for its first heartbeat (imports, database, a model)
 
 
 @dataclass(frozen=True)
 class ProcessSpec:
-    """A child process: its name (for logs), command and extra environment."""
+    """A child process: its name (for logs), command and extra environment; ``heartbeat``: the seconds it
+    may go without touching its heartbeat file before it is restarted (None: it is not asked to beat)."""
 
     name: str
     argv: Sequence[str]
     env: Mapping[str, str] = field(default_factory=dict)
+    heartbeat: float | None = None
 
 
 @dataclass
@@ -53,10 +61,12 @@ class Supervisor:
     """Starts, watches and stops child processes."""
 
     def __init__(self, state_dir: Path, poll_interval: float = 0.2, first_backoff: float = FIRST_BACKOFF,
-                 max_backoff: float = MAX_BACKOFF) -> None:
+                 max_backoff: float = MAX_BACKOFF, startup_grace: float = STARTUP_GRACE) -> None:
         self.first_backoff, self.max_backoff = first_backoff, max_backoff
+        self.startup_grace = startup_grace
         self.log_dir = Path(state_dir) / "log"
         self.pid_dir = Path(state_dir) / "pids"
+        self.heartbeat_dir = Path(state_dir) / "heartbeat"
         self.poll_interval = poll_interval
         self._children: list[_Child] = []
         self._stopping = threading.Event()
@@ -69,6 +79,7 @@ class Supervisor:
             raise RuntimeError("the supervisor is already running")
         self.log_dir.mkdir(parents=True, exist_ok=True)
         self.pid_dir.mkdir(parents=True, exist_ok=True)
+        self.heartbeat_dir.mkdir(parents=True, exist_ok=True)
         self._stopping.clear()
         self._children = [_Child(spec, backoff=self.first_backoff) for spec in specs]
         for child in self._children:
@@ -142,10 +153,17 @@ class Supervisor:
         with self._lock:
             return {c.spec.name: c.restarts for c in self._children}
 
+    def heartbeat_file(self, name: str) -> Path:
+        return self.heartbeat_dir / name
+
     def _spawn(self, child: _Child) -> None:
         if child.log_file is None:
             child.log_file = (self.log_dir / f"{child.spec.name}.log").open("ab")
         env = {**os.environ, **child.spec.env}
+        if child.spec.heartbeat is not None:
+            beat = self.heartbeat_file(child.spec.name)
+            beat.unlink(missing_ok=True)    # an earlier run's beat proves nothing about this one
+            env[HEARTBEAT_ENV] = str(beat)
         child.proc = subprocess.Popen(list(child.spec.argv), stdin=subprocess.DEVNULL, stdout=child.log_file,
                                       stderr=subprocess.STDOUT, env=env, start_new_session=True)
         child.started = time.monotonic()
@@ -181,7 +199,10 @@ class Supervisor:
                 child.restarts += 1
                 self._spawn(child)
             return
-        if child.proc is None or child.proc.poll() is None:
+        if child.proc is None:
+            return
+        if child.proc.poll() is None:
+            self._check_heartbeat(child, now)
             return
         ran = now - child.started
         if ran >= STABLE_AFTER:
@@ -190,6 +211,23 @@ class Supervisor:
                     child.proc.returncode, ran, child.backoff, self.log_dir / f"{child.spec.name}.log")
         child.restart_at = now + child.backoff
         child.backoff = min(child.backoff * 2, self.max_backoff)
+
+    def _check_heartbeat(self, child: _Child, now: float) -> None:
+        """Kill a child whose heartbeat is older than its deadline; its exit is then restarted as any other."""
+        deadline = child.spec.heartbeat
+        if deadline is None:
+            return
+        try:
+            silent = time.time() - self.heartbeat_file(child.spec.name).stat().st_mtime
+        except FileNotFoundError:   # no beat yet: it is still starting, within its grace
+            silent = now - child.started - max(self.startup_grace - deadline, 0.0)
+        if silent <= deadline:
+            return
+        assert child.proc is not None
+        log.error("%s stopped its heartbeat (silent for %.1f s, deadline %.0f s); killing it (pid %d)",
+                  child.spec.name, silent, deadline, child.proc.pid)
+        _signal_group(child.proc, signal.SIGKILL)
+        child.proc.wait()
 
 
 def _signal_group(proc: subprocess.Popen[bytes] | None, sig: signal.Signals) -> None:

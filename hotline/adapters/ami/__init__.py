@@ -7,10 +7,11 @@ Every process that talks to Asterisk's manager goes through here:
   callers (the command line, the console).
 - ``listener``: ``AmiListener`` keeps one connection open for the monitor: events, a QueueStatus
   after every login, fire-and-forget actions.
+- ``accounts``: the AMI account of each process and the classes it may use (manager.conf).
 - ``messages``: what the others read and build, without a connection: event headers, app_queue's
   device states, queue members, channel lists, the PlayDTMF action.
 """
-from .client import AmiClient, AmiError, AmiUnavailable, SyncAmi, ami_client
+from .client import AmiClient, AmiError, AmiUnavailable, SyncAmi, ami_client, ami_login
 from .listener import AmiListener
 from .messages import (
     Event,
@@ -25,5 +26,5 @@ from .messages import (
 )
 
 __all__ = ["AmiClient", "AmiError", "AmiListener", "AmiUnavailable", "Event", "QueueMember", "SyncAmi",
-           "ami_client", "bridge_id", "channel_with_id", "device_state", "endpoint_channel", "field", "number",
-           "play_dtmf"]
+           "ami_client", "ami_login", "bridge_id", "channel_with_id", "device_state", "endpoint_channel", "field",
+           "number", "play_dtmf"]

@@ -17,6 +17,7 @@ from panoramisk.message import Message
 
 from hotline.domain.errors import HotlineError
 
+from .accounts import ami_user
 from .messages import QueueMember, events_named
 
 log = logging.getLogger("hotline.adapters.ami")
@@ -195,9 +196,16 @@ class AmiClient:
 
 
 def ami_client(settings: Any, secrets: Any, events: bool = False, timeout: float = 5.0) -> AmiClient:
-    """The hotline's AMI client from its settings and generated secrets (not yet connected)."""
+    """The hotline's AMI client from its settings and generated secrets (not yet connected), logging in with
+    the process's own account (``secrets.ami_account``, hotline.adapters.ami.accounts)."""
     a = settings.asterisk
-    return AmiClient(a.ami_bind, a.ami_port, a.ami_user, secrets.ami_password, events=events, timeout=timeout)
+    user, secret = ami_login(settings, secrets)
+    return AmiClient(a.ami_bind, a.ami_port, user, secret, events=events, timeout=timeout)
+
+
+def ami_login(settings: Any, secrets: Any) -> tuple[str, str]:
+    """(user, secret) of the process's AMI account."""
+    return ami_user(settings.asterisk.ami_user, secrets.ami_account), secrets.own_ami_password
 
 
 class SyncAmi:

@@ -3,7 +3,9 @@
 It reconnects with a growing delay (1, 2, 4 … up to 30 s) and, after each successful login,
 asks ``QueueStatus`` so that the listener's owner can rebuild its picture from what app_queue
 knows now (AMI does not replay the events missed while disconnected). Actions sent on it are
-fire-and-forget: a refusal or a lost connection is logged.
+fire-and-forget: a refusal or a lost connection is logged. Its pings are checked: a Ping not
+answered within the ping interval means an Asterisk that is stopped or a link gone silent (TCP
+says nothing for minutes), so the connection is dropped and made again.
 """
 from __future__ import annotations
 
@@ -27,6 +29,27 @@ class BackoffManager(Manager):
         super().__init__(reconnect_timeout=min_delay, **config)
         self.min_delay, self.max_delay = min_delay, max_delay
         self.reconnect_timeout: int = min_delay
+        self.unanswered_pings = 0       # pings dropped for want of an answer, since the start
+
+    def ping(self) -> None:
+        """panoramisk sends a Ping and forgets it; this one also checks that it is answered in time."""
+        self.pinger = self.loop.call_later(self.ping_interval, self.ping)
+        protocol = self.protocol
+        if protocol is None or protocol.closed:
+            return
+        answer = protocol.send({"Action": "Ping"})
+        check = self.loop.call_later(self.ping_interval, self._ping_unanswered, protocol, answer)
+        answer.add_done_callback(lambda _f: check.cancel())
+
+    def _ping_unanswered(self, protocol: Any, answer: asyncio.Future[Any]) -> None:
+        if answer.done() or protocol is not self.protocol or protocol.closed:
+            return
+        self.unanswered_pings += 1
+        log.warning("AMI at %s:%s did not answer a ping in %d s; reconnecting",
+                    self.config["host"], self.config["port"], self.ping_interval)
+        transport = getattr(protocol, "transport", None)
+        if transport is not None:
+            transport.abort()       # connection_lost follows: on_disconnect, then a new connection
 
     def connection_made(self, f: asyncio.Future[Any]) -> None:
         failed = f.cancelled() or f.exception() is not None
@@ -51,8 +74,10 @@ class AmiListener:
     """Feeds the ``events`` named to ``on_event`` and each login's QueueStatus answer to ``on_status``."""
 
     def __init__(self, host: str, port: int, username: str, secret: str, events: Iterable[str],
-                 on_event: Callable[[Event], None], on_status: Callable[[list[Event]], None]) -> None:
+                 on_event: Callable[[Event], None], on_status: Callable[[list[Event]], None],
+                 ping_interval: int = 5) -> None:
         self._config: dict[str, Any] = {"host": host, "port": port, "username": username, "secret": secret}
+        self._ping_interval = ping_interval
         self._events = tuple(events)
         self._on_event, self._on_status = on_event, on_status
         self.manager: BackoffManager | None = None
@@ -60,7 +85,8 @@ class AmiListener:
 
     def start(self) -> None:
         loop = asyncio.get_running_loop()
-        self.manager = BackoffManager(loop=loop, ping_delay=5, ping_interval=5,
+        self.manager = BackoffManager(loop=loop, ping_delay=self._ping_interval,
+                                      ping_interval=self._ping_interval,
                                       on_login=self._logged_in, on_disconnect=self._disconnected,
                                       **self._config)
         for name in self._events:

@@ -78,13 +78,16 @@ class CallRepository:
             for name, value in fields.items():
                 setattr(call, name, value)
 
-    def add_step(self, call_id: str, node: str, key: str | None = None) -> None:
-        """Remember the node the caller reached and, if any, the key(s) pressed there."""
+    def add_step(self, call_id: str, node: str, key: str | None = None, step: str | None = None) -> None:
+        """Remember the node the caller reached and, if any, the key(s) pressed there; ``step``, the
+        writer's id of this step, makes a replayed write add it once."""
         with self._sessions.begin() as s:
             call = self._get(s, call_id)
             call.node = node
-            if key is not None:
-                call.ivr_path = [*call.ivr_path, {"node": node, "keys": key}]
+            if key is None or (step is not None and any(e.get("id") == step for e in call.ivr_path)):
+                return
+            entry = {"node": node, "keys": key} if step is None else {"node": node, "keys": key, "id": step}
+            call.ivr_path = [*call.ivr_path, entry]
 
     def end_call(self, call_id: str, *, ended_at: datetime, disposition: str) -> bool:
         """Close the call once; returns False when it was already closed."""
@@ -124,24 +127,29 @@ class CallRepository:
             return vm.id
 
     def start_transfer(self, call_id: str, *, kind: str, target: str, started_at: datetime,
-                       requested_by: str | None = None) -> int:
-        """A new attempt to reach a desk (kind ivr|blind|attended); returns its id."""
+                       requested_by: str | None = None, key: str | None = None) -> int:
+        """A new attempt to reach a desk (kind ivr|blind|attended); returns its id. ``key``, the
+        writer's own name for the attempt, makes a replayed write create it once."""
         with self._sessions.begin() as s:
             call = self._get(s, call_id)
+            if key is not None and (known := s.scalar(select(Transfer).where(Transfer.key == key))) is not None:
+                return known.id
             row = Transfer(call_id=call.id, kind=kind, target=target, requested_by=requested_by,
-                           started_at=started_at)
+                           started_at=started_at, key=key)
             s.add(row)
             call.transfer_target = target
             s.flush()
             return row.id
 
-    def finish_transfer(self, transfer_id: int, *, outcome: str | None = None,
+    def finish_transfer(self, transfer: int | str, *, outcome: str | None = None,
                         answered_at: datetime | None = None, ended_at: datetime | None = None) -> None:
-        """Record how an attempt went; fields left None keep their value."""
+        """Record how an attempt went (``transfer``: its id, or the key it was started with); fields
+        left None keep their value."""
         with self._sessions.begin() as s:
-            row = s.get(Transfer, transfer_id)
+            row = (s.get(Transfer, transfer) if isinstance(transfer, int)
+                   else s.scalar(select(Transfer).where(Transfer.key == transfer)))
             if row is None:
-                raise LookupError(f"no transfer {transfer_id}")
+                raise LookupError(f"no transfer {transfer}")
             if outcome is not None:
                 row.outcome = outcome
                 row.call.transfer_outcome = outcome
@@ -157,20 +165,33 @@ class CallRepository:
                                                                    Transfer.ended_at.is_(None))
                             .order_by(Transfer.id.desc()).limit(1))
 
+    def open_transfer_key(self, call_id: str) -> str | None:
+        """The key of the call's latest transfer not yet ended (None: none open, or started without one)."""
+        with self._sessions() as s:
+            return s.scalar(select(Transfer.key).join(Call).where(Call.call_id == call_id, Transfer.ended_at.is_(None))
+                            .order_by(Transfer.id.desc()).limit(1))
+
     def open_call_ids(self) -> list[str]:
         with self._sessions() as s:
             return list(s.scalars(select(Call.call_id).where(Call.ended_at.is_(None))))
 
     def ended_without_recording(self, limit: int = 500) -> list[tuple[str, str | None]]:
-        """(call id, recording file) of ended calls whose recording is not logged yet."""
+        """(call id, recording file) of ended calls whose recording is not logged yet (calls that were
+        never recorded, such as callers turned away, are not waiting for one)."""
         with self._sessions() as s:
             q = (select(Call.call_id, Call.recording_file).outerjoin(Recording)
-                 .where(Call.ended_at.is_not(None), Recording.id.is_(None)).limit(limit))
+                 .where(Call.ended_at.is_not(None), Call.recording_file.is_not(None), Recording.id.is_(None))
+                 .limit(limit))
             return [(row[0], row[1]) for row in s.execute(q)]
 
     def known_call_ids(self, call_ids: list[str]) -> set[str]:
         with self._sessions() as s:
             return set(s.scalars(select(Call.call_id).where(Call.call_id.in_(call_ids))))
+
+    def known_message_paths(self, paths: list[str]) -> set[str]:
+        """Which of these message files (paths under the recordings root) have a Voicemail row."""
+        with self._sessions() as s:
+            return set(s.scalars(select(Voicemail.path).where(Voicemail.path.in_(paths))))
 
     def get(self, call_id: str) -> dict[str, Any] | None:
         with self._sessions() as s:
@@ -247,7 +268,7 @@ def call_to_dict(call: Call) -> dict[str, Any]:
         "answered_at": _iso(call.answered_at),
         "ended_at": _iso(call.ended_at),
         "hours": call.hours,
-        "ivr_path": call.ivr_path,
+        "ivr_path": [{k: v for k, v in step.items() if k != "id"} for step in call.ivr_path],   # not the writer's id
         "transfer_target": call.transfer_target,
         "transfer_outcome": call.transfer_outcome,
         "disposition": call.disposition,

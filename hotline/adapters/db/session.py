@@ -5,6 +5,7 @@ from pathlib import Path
 from typing import Any
 
 from sqlalchemy import Engine, create_engine, event
+from sqlalchemy import exc as sa_exc
 from sqlalchemy.orm import Session, sessionmaker
 
 
@@ -28,6 +29,16 @@ def make_engine(url: str) -> Engine:
     if url.startswith("postgresql://"):
         url = "postgresql+psycopg://" + url.removeprefix("postgresql://")
     return create_engine(url, pool_pre_ping=True)
+
+
+def unreachable(engine: Engine) -> str | None:
+    """Why the database cannot be reached now (down, refusing connections), or None when it answers."""
+    try:
+        with engine.connect():
+            return None
+    except (sa_exc.OperationalError, sa_exc.InterfaceError, sa_exc.DisconnectionError, sa_exc.TimeoutError) as exc:
+        text = str(getattr(exc, "orig", None) or exc)
+        return text.splitlines()[0][:160] if text else type(exc).__name__
 
 
 def _lower(value: Any) -> Any:

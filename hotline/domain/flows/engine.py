@@ -33,6 +33,15 @@ TICKET_FAILED = "failed"         # every try failed; the AGI server said the fai
 TICKET_ERROR = "error"           # the lookup did not run (set by the dialplan: AGI server unreachable)
 TICKET_KEYS_SEPARATOR = "-"      # between the codes of each try, in TICKET_KEYS and the Stasis return
 
+# ----------------------------------------------------------------- where an adopted call is
+AT_NODE = "node"                 # in the app, between steps of its node: the node starts again
+BRIDGED = "bridged"              # in the app, bridged to a desk
+TRANSFERRING = "transferring"    # in the app, its desk's leg ringing or answered but not yet bridged
+RECORDING = "recording"          # in the app, a message being recorded
+IN_QUEUE = "queue"               # in app_queue (the dialplan)
+IN_TICKET_STATUS = "ticket_status"   # in the ticket lookup (the dialplan and the AGI server)
+ADOPTION_PLACES = (AT_NODE, BRIDGED, TRANSFERRING, RECORDING, IN_QUEUE, IN_TICKET_STATUS)
+
 
 # ----------------------------------------------------------------- events
 @dataclass(frozen=True)
@@ -173,10 +182,12 @@ Step = tuple[CallState, list[Action]]
 class FlowEngine:
     """Walks a validated Flow. ``closed_reason()`` answers the hours gate (None when staffed)."""
 
-    def __init__(self, flow: Flow, directory: Any, closed_reason: Callable[[], str | None]) -> None:
+    def __init__(self, flow: Flow, directory: Any, closed_reason: Callable[[], str | None],
+                 message_problem: Callable[[], str | None] = lambda: None) -> None:
         self.flow = flow
         self.directory = directory
         self.closed_reason = closed_reason
+        self.message_problem = message_problem      # why no message can be written now (None: it can)
 
     def start(self) -> Step:
         return self.enter(self.flow.start, CallState(node=self.flow.start))
@@ -185,6 +196,40 @@ class FlowEngine:
         """Re-enter ``node`` after an app restart (unknown names restart the flow)."""
         target = node if node in self.flow.nodes else self.flow.start
         return self.enter(target, CallState(node=target, disposition=disposition))
+
+    def adopt(self, node: str, disposition: str, where: str = AT_NODE) -> Step:
+        """Carry on a call another process ran (an app restart), from where Asterisk shows the caller.
+
+        ``where`` is one of ADOPTION_PLACES. At a node (AT_NODE) the node is entered again (its prompt
+        played again); a caller still bridged to a desk, whose desk is being dialled (TRANSFERRING, at a
+        transfer or code-entry node), recording a message, waiting in app_queue or keying a code in the
+        ticket lookup is left where they are: the state says so and no action is taken (the call hears of
+        the desk's answer, the bridge's end, the message's end or the return as any other call).
+        """
+        if where not in ADOPTION_PLACES:
+            raise ValueError(f"unknown place of an adopted call: {where!r}")
+        if disposition == Disposition.IN_PROGRESS:
+            disposition = Disposition.ABANDONED_IVR
+        nodes = self.flow.nodes
+        if where == BRIDGED:
+            known = node if node in nodes else self.flow.start
+            return CallState(node=known, phase="bridged", disposition=Disposition.TRANSFERRED), []
+        if where == TRANSFERRING and isinstance(nodes.get(node), (TransferNode, CodeEntryNode)):
+            return CallState(node=node, phase="transfer", disposition=disposition), []
+        if where == RECORDING and isinstance(nodes.get(node), VoicemailNode):
+            return CallState(node=node, phase="voicemail", disposition=disposition), []
+        if where == IN_QUEUE:
+            return CallState(node=self._node_of(node, QueueNode), phase="queue", disposition=Disposition.TO_QUEUE), []
+        if where == IN_TICKET_STATUS:
+            return CallState(node=self._node_of(node, TicketStatusNode), phase="ticket_status",
+                             disposition=disposition), []
+        return self.resume(node, disposition)
+
+    def _node_of(self, name: str, kind: type[Node]) -> str:
+        """``name`` if it is a node of ``kind``, else the flow's first such node (else its start)."""
+        if isinstance(self.flow.nodes.get(name), kind):
+            return name
+        return next((n for n, v in self.flow.nodes.items() if isinstance(v, kind)), self.flow.start)
 
     # -- entering a node ------------------------------------------------------
     def enter(self, name: str, state: CallState) -> Step:
@@ -223,9 +268,25 @@ class FlowEngine:
         return replace(state, phase="queue"), [EnterQueue(node.max_wait)]
 
     def _enter_VoicemailNode(self, node: VoicemailNode, state: CallState) -> Step:
+        if self.message_problem() is not None:
+            return self._no_message(node, state)
         if node.prompt:
             return state, [Play((node.prompt,))]
         return replace(state, phase="voicemail"), [RecordVoicemail(node.max_seconds)]
+
+    def _no_message(self, node: VoicemailNode, state: CallState) -> Step:
+        """No message can be written now: the caller is told so, never that a message was saved. While
+        staffed, a caller who has not waited for an operator yet goes to the queue; anyone else hears
+        when to call again and the call ends."""
+        queue = self._node_of("", QueueNode)
+        if (self.closed_reason() is None and state.disposition != Disposition.TO_QUEUE
+                and isinstance(self.flow.nodes.get(queue), QueueNode)):
+            nxt, actions = self.enter(queue, state)
+            return nxt, _prefix_prompt(actions, node.unavailable_prompt)
+        prompts = tuple(p for p in (node.unavailable_prompt, node.call_back_prompt) if p)
+        if not prompts:
+            return replace(state, phase="done"), [Hangup()]
+        return replace(state, phase="after"), [Play(prompts)]
 
     def _enter_TicketStatusNode(self, node: TicketStatusNode, state: CallState) -> Step:
         return replace(state, phase="ticket_status"), [EnterTicketStatus(node.name)]
@@ -294,7 +355,7 @@ class FlowEngine:
             note, target = Note(node.name, keys="1", fields={"queue_outcome": "message"}), \
                 node.on_message or node.on_timeout
         else:
-            outcome = "timeout" if status == "TIMEOUT" else "empty"
+            outcome = {"TIMEOUT": "timeout", "FULL": "full"}.get(status, "empty")   # FULL: [queue] max_waiting
             note, target = Note(node.name, fields={"queue_outcome": outcome}), node.on_timeout
         if target is None:
             return replace(state, phase="done"), [note, Hangup()]
@@ -317,6 +378,8 @@ class FlowEngine:
         if isinstance(node, QueueNode):
             return replace(state, phase="queue"), [EnterQueue(node.max_wait)]
         if isinstance(node, VoicemailNode):
+            if self.message_problem() is not None:      # the disk filled while the prompt played
+                return self._no_message(node, state)
             return replace(state, phase="voicemail"), [RecordVoicemail(node.max_seconds)]
         return replace(state, phase="done"), [Hangup()]
 
@@ -416,6 +479,13 @@ class FlowEngine:
     def _voicemail_done(self, node: Node, state: CallState, event: VoicemailDone) -> Step:
         if state.phase != "voicemail":
             return state, []
+        if event.ended_by == "failed":     # Asterisk could not write it (disk full…): never say "saved"
+            if event.recorded:
+                state = replace(state, disposition=Disposition.VOICEMAIL)
+            sorry = tuple(p for p in (getattr(node, "failed_prompt", None), getattr(node, "call_back_prompt", None))
+                          if p)
+            return (replace(state, phase="after"), [Play(sorry)]) if sorry else \
+                (replace(state, phase="done"), [Hangup()])
         if not event.recorded:    # no message: the disposition stays (closed_hours, to_queue…)
             return replace(state, phase="done"), [Hangup()]
         state = replace(state, disposition=Disposition.VOICEMAIL)

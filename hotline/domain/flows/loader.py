@@ -101,7 +101,9 @@ SPECS: dict[str, tuple[type, dict[str, Any]]] = {
     "survey": (m.SurveyNode, {"prompt": _name, "thanks_prompt": _opt_name, "timeout": _seconds,
                               "max_attempts": _attempts, "invalid_prompt": _opt_name}),
     "voicemail": (m.VoicemailNode, {**_PROMPT, "max_seconds": _opt_seconds, "after_prompt": _opt_name,
-                                    "code_prompt": _opt_name, "code_again_prompt": _opt_name}),
+                                    "code_prompt": _opt_name, "code_again_prompt": _opt_name,
+                                    "unavailable_prompt": _opt_name, "failed_prompt": _opt_name,
+                                    "call_back_prompt": _opt_name}),
     "ticket_status": (m.TicketStatusNode, {
         **_MENU_LIKE, "next": _opt_name, "unknown_prompt": _opt_name, "failure_prompt": _opt_name,
         "unavailable_prompt": _opt_name}),

@@ -108,6 +108,9 @@ class VoicemailNode:
     after_prompt: str | None = None    # said after '#', before hanging up
     code_prompt: str | None = None     # after '#': "your code is", then the ticket code digit by digit
     code_again_prompt: str | None = None   # "once again", then the code a second time
+    unavailable_prompt: str | None = None  # no message can be taken now (disk full, not writable)
+    failed_prompt: str | None = None       # the recording failed: the message may not be kept whole
+    call_back_prompt: str | None = None    # after either: when to call again
     line: int = 0
 
 

@@ -17,8 +17,11 @@ from hotline.domain.errors import ConfigError
 from hotline.domain.flows.model import CodeEntryNode, Flow, HoursNode, MenuNode, Node, PlayNode, TicketStatusNode
 
 GENERATED_PROMPTS = frozenset({"department_list", "district_list"})
-# Played by the dialplan itself when the ARI app is down (asterisk_conf/extensions.conf.j2, [fallback]).
-DIALPLAN_PROMPTS = frozenset({"fallback_message", "message_saved"})
+# Played by the dialplan itself (asterisk_conf/extensions.conf.j2): when the ARI app is down ([fallback];
+# system_unavailable when no message can be written either), and to a caller past [capacity] max_calls
+# ([hotline-busy]).
+DIALPLAN_PROMPTS = frozenset({"fallback_message", "message_saved", "all_lines_busy", "system_unavailable",
+                              "message_not_saved", "call_back_later"})
 """Prompts built from the transfer directory at set-up; never written under ``prompts:``."""
 AGENCY_PROMPT_PREFIX = "agency_"
 """``agency_<kind>_<code>``: each directory entry's name, generated at set-up (a ticket's agency)."""
@@ -33,7 +36,7 @@ _TARGET_FIELDS = ("next", "open", "closed", "on_failure", "on_transfer_failure",
 _PROMPT_FIELDS = ("prompt", "invalid_prompt", "no_input_prompt", "list_prompt",
                   "transfer_prompt", "busy_prompt", "after_prompt", "thanks_prompt",
                   "unknown_prompt", "failure_prompt", "unavailable_prompt",
-                  "code_prompt", "code_again_prompt")
+                  "code_prompt", "code_again_prompt", "failed_prompt", "call_back_prompt")
 # Nodes that go on without waiting for the caller or the network: a cycle of them never ends.
 _INSTANT = (PlayNode, HoursNode)
 
@@ -213,9 +216,9 @@ def check_prompts(flow: Flow, src: SourceLines, problems: Problems, recorded: se
     _check_readback(flow, src, problems, available, used)
     for prompt in sorted(DIALPLAN_PROMPTS - available if flow.prompts else set()):
         problems.error(min(src.prompts.values(), default=None),
-                       f"prompt '{prompt}' is missing: the dialplan plays it when the "
-                       "call application is down", f"add '{prompt}: \"…\"' under prompts: or record "
-                       f"prompts/{prompt}.wav")
+                       f"prompt '{prompt}' is missing: the dialplan plays it itself (the call "
+                       "application down, no room for messages, or every line busy)",
+                       f"add '{prompt}: \"…\"' under prompts: or record prompts/{prompt}.wav")
     for name, plays in src.plays.items():
         for field_name, prompt in plays:
             used.add(prompt)
