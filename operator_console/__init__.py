@@ -3,13 +3,15 @@
 ``create_app()`` is the application factory; each area is a blueprint: ``auth`` (sign-in),
 ``home``, ``phone`` (the softphone page and what it calls), ``tickets`` (inbox, ticket page),
 ``knowledge``, ``recordings`` (search, replay with HTTP ranges, the AccessLog), ``reports``,
-``wallboard`` (supervisors, live) and ``api`` (JSON under /api/, token-authenticated). Every route declares the
+``wallboard`` (supervisors, live, with the alerts' banner), ``api`` (JSON under /api/, token-authenticated)
+and ``health`` (``/healthz``, open to anyone, no personal data). Every route declares the
 permission it needs (``operator_console.permissions``); a route without one is refused. The views
 share one ``ConsoleServices`` (``operator_console.services``), built here and kept in
 ``app.extensions["hotline"]``; none builds a service or runs SQL itself.
 """
 from __future__ import annotations
 
+import dataclasses
 from datetime import timedelta
 from typing import Any
 
@@ -23,10 +25,26 @@ csrf = CSRFProtect()
 
 def create_app(ctx: Context | None = None, *, testing: bool = False, config: dict[str, Any] | None = None) -> Flask:
     """The console for ``ctx`` (default: the settings of this machine, as every process loads them)."""
-    from . import api, auth, filters, home, knowledge, phone, recordings, reports, tickets, wallboard
+    from . import (
+        api,
+        auth,
+        filters,
+        hardening,
+        health,
+        home,
+        knowledge,
+        phone,
+        privacy,
+        recordings,
+        reports,
+        signin,
+        tickets,
+        wallboard,
+    )
     from .services import ConsoleServices
 
     ctx = ctx or load_context()
+    ctx = dataclasses.replace(ctx, secrets=ctx.secrets.for_ami("console"))   # the console's own AMI account
     app = Flask(__name__)
     s = ctx.settings.console
     app.config.update(
@@ -39,9 +57,13 @@ def create_app(ctx: Context | None = None, *, testing: bool = False, config: dic
     app.config.update(config or {})
     app.extensions["hotline"] = ConsoleServices.build(ctx)
     csrf.init_app(app)
+    hardening.init_app(app, sip_websocket_url=hardening.sip_websocket_url(ctx.settings), proxy_hops=s.proxy_hops)
     auth.init_app(app)
     filters.init_app(app)
-    for module in (auth, home, phone, tickets, knowledge, recordings, reports, wallboard, api):
+    for module in (auth, home, phone, tickets, knowledge, recordings, reports, wallboard, api, health, privacy):
         app.register_blueprint(module.bp)
     csrf.exempt(api.bp)                  # token-authenticated, never by cookie
+    signin.init_app(app, redis_url=ctx.settings.redis.url, failures=s.signin_failures,
+                    per_address=s.signin_per_address, minutes=s.signin_lock_minutes, slots=s.hashing_slots,
+                    key_prefix=app.config.get("SIGNIN_KEY_PREFIX", "hotline:console:signin"))
     return app

@@ -15,6 +15,8 @@ from werkzeug.wrappers import Response
 
 from hotline.services.users import ConsoleUser, first_admin_command
 
+from . import signin
+from .permissions import PUBLIC as PUBLIC_ROUTES
 from .permissions import allowed, mask_number
 from .services import services
 
@@ -94,9 +96,9 @@ def _gate() -> Any:
         return None
     func = _view(request.endpoint)
     permission = getattr(func, "permission", None)
-    if permission == PUBLIC:
+    if permission == PUBLIC and request.endpoint in PUBLIC_ROUTES:
         return None
-    if permission is None:
+    if permission is None or permission == PUBLIC:
         abort(403, "Trang này chưa được cấp quyền cho vai trò nào.")
     if not current_user.is_authenticated:
         return login_manager.unauthorized()
@@ -118,8 +120,14 @@ def login() -> Any:
     if current_user.is_authenticated:
         return redirect(url_for("home.index"))
     if request.method == "POST":
-        user = services().users.authenticate(request.form.get("username", ""), request.form.get("password", ""))
+        username = request.form.get("username", "")
+        try:
+            with signin.hash_slots().take():
+                user = services().users.authenticate(username, request.form.get("password", ""))
+        except signin.Busy:
+            return signin.busy_page()
         if user is None:
+            signin.log_failure(username, services().ctx.clock.now())
             flash("Tên đăng nhập hoặc mật khẩu không đúng.", "error")
             return _login_page(), 401
         login_user(SignedIn(user))

@@ -27,9 +27,18 @@ PERMISSIONS: dict[str, frozenset[str]] = {
     "kb.view": frozenset({OP, SUP, ADM, AG}),               # the knowledge base
     "kb.edit": frozenset({SUP, ADM}),
     "users.manage": frozenset({ADM}),
+    "privacy.export": frozenset({ADM}),                     # a citizen's data, as one archive (AccessLog)
 }
 
-#: Roles that see a caller's full number; the others see it masked (0912***678).
+#: The routes open to anyone, signed in or not (``@public``; the gate refuses a ``@public`` view not listed
+#: here): endpoint -> why.
+PUBLIC: dict[str, str] = {
+    "auth.login": "the sign-in page",
+    "api.openapi": "the API's description (no data)",
+    "health.healthz": "the hotline's health for monitoring: parts up or down, counts and ages, no personal data",
+}
+
+#: Roles that see a caller's full number, and may search by it; the others see it masked (*******678).
 FULL_NUMBERS = frozenset({OP, SUP, ADM})
 
 
@@ -38,11 +47,12 @@ def allowed(role: str | None, permission: str) -> bool:
 
 
 def mask_number(number: str | None, role: str | None) -> str:
-    """A caller's number as ``role`` may see it: whole, or the first 4 and last 3 digits."""
+    """A caller's number as ``role`` may see it: whole, or only its last 3 digits (never the rest: a masked
+    number must not be recoverable from what an agency sees)."""
     if not number:
         return ""
     if role in FULL_NUMBERS:
         return number
-    if len(number) <= 7:
+    if len(number) <= 3:
         return "*" * len(number)
-    return number[:4] + "*" * (len(number) - 7) + number[-3:]
+    return "*" * (len(number) - 3) + number[-3:]

@@ -21,6 +21,7 @@ from hotline.services.transfers import TransferRequest
 
 from .auth import requires
 from .filters import localtime
+from .hardening import sip_websocket_url
 from .services import services
 
 log = logging.getLogger("hotline.console")
@@ -63,7 +64,7 @@ def account() -> Any:
     svc = services()
     name = _operator()
     s = svc.ctx.settings
-    ws = s.console.sip_websocket_url or f"ws://{s.asterisk.http_bind}:{s.asterisk.http_port}/ws"
+    ws = sip_websocket_url(s)
     host = s.asterisk.http_bind
     return jsonify(websocket=ws, uri=f"sip:{name}@{host}", username=name,
                    password=svc.ctx.secrets.endpoint_password(name), display_name=current_user.user.full_name,

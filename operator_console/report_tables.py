@@ -11,10 +11,10 @@ import csv
 import io
 from collections.abc import Callable, Mapping
 from dataclasses import dataclass
-from datetime import date
 from typing import Any
 
 from hotline.domain.labels import CHANNEL
+from hotline.domain.reports import period_label as period_label  # re-exported for the pages and exports
 
 PERIODS = {"day": "Ngày", "week": "Tuần", "month": "Tháng"}
 TOTAL = "Tổng"
@@ -22,7 +22,8 @@ CALL_COLUMNS = [("offered", "Cuộc gọi vào hàng đợi"), ("answered", "Đ�
                 ("short_abandoned", "Bỏ máy trong 5 giây"), ("service_level", "Mức phục vụ 20 giây"),
                 ("asa_seconds", "Thời gian chờ TB (giây)"), ("aht_seconds", "Thời gian xử lý TB (giây)"),
                 ("surveys", "Khảo sát"), ("satisfied_share", "Hài lòng"), ("normal_share", "Bình thường"),
-                ("not_satisfied_share", "Không hài lòng")]
+                ("not_satisfied_share", "Không hài lòng"), ("calls", "Tổng cuộc gọi đến"),
+                ("turned_away", "Từ chối do bận")]
 OPERATOR_COLUMNS = [("answered", "Đã trả lời"), ("asa_seconds", "Thời gian chờ TB (giây)"),
                     ("aht_seconds", "Thời gian xử lý TB (giây)"), ("surveys", "Khảo sát"),
                     ("satisfied_share", "Hài lòng"), ("normal_share", "Bình thường"),
@@ -41,18 +42,6 @@ class Table:
     head: list[str]
     keys: list[str]
     rows: list[list[Any]]
-
-
-def period_label(period: str, key: str) -> str:
-    """"2026-11-25" → "25/11/2026", "2026-W48" → "Tuần 48/2026", "2026-11" → "Tháng 11/2026"."""
-    if period == "week" and "-W" in key:
-        year, week = key.split("-W")
-        return f"Tuần {int(week)}/{year}"
-    if period == "month" and len(key) == 7:
-        return f"Tháng {key[5:7]}/{key[:4]}"
-    if period == "day" and len(key) == 10:
-        return date.fromisoformat(key).strftime("%d/%m/%Y")
-    return key
 
 
 def tables(f: Mapping[str, Any], categories: Mapping[str, str], agency_name: Callable[[str], str],

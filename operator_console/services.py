@@ -14,11 +14,14 @@ from hotline.adapters.ami import SyncAmi, ami_client
 from hotline.adapters.db.models import AccessLog
 from hotline.adapters.db.repository import CallRepository
 from hotline.context import Context
+from hotline.services.health import CachedHealth, HealthProbe
 from hotline.services.knowledge import KnowledgeBase
 from hotline.services.operators import OperatorService, operator_service
 from hotline.services.tickets import TicketService
 from hotline.services.transfers import TransferService, transfer_service
 from hotline.services.users import UserService
+
+HEALTH_TTL = 2.0    # seconds /healthz answers from the last run of the checks
 
 
 @dataclass
@@ -66,6 +69,17 @@ class ConsoleServices:
     def live(self) -> redis.Redis:
         """The Redis the monitor publishes the floor to (the wallboard), made on first use."""
         return redis.Redis.from_url(self.ctx.settings.redis.url, socket_connect_timeout=2, socket_timeout=5)
+
+    @cached_property
+    def health(self) -> CachedHealth:
+        """Every part's health for ``/healthz``, checked at most every HEALTH_TTL seconds."""
+        probe = HealthProbe(self.ctx.settings, self.ctx.secrets, self.ctx.clock.now)
+        return CachedHealth(probe, HEALTH_TTL)
+
+    def alerts_banner(self) -> list[dict[str, str]]:
+        """The alerts ``hotline watch`` told the supervisors of and that are not resolved (Vietnamese lines)."""
+        from hotline.services.alerts import AlertStore, alerts_dir, banner
+        return banner(AlertStore(alerts_dir(self.ctx.settings.paths.state_dir)).read(), self.ctx.settings.tz)
 
     @property
     def recordings_root(self) -> Path:

@@ -19,6 +19,7 @@ from hotline.domain.errors import for_people
 from hotline.services.tickets import TicketError
 
 from .auth import requires
+from .permissions import FULL_NUMBERS
 from .recordings import known, serve, waveform_svg
 from .services import services
 
@@ -33,6 +34,7 @@ def filters_from(args: Any) -> dict[str, Any]:
         f["status"] = None
     if current_user.role == Role.AGENCY:
         f["agency"] = current_user.user.agency
+    f["by_number"] = current_user.role in FULL_NUMBERS    # agencies never find a ticket by the caller's number
     return f
 
 

@@ -3,14 +3,15 @@
 The stream sends the monitor's snapshot (``<[redis] live_channel>:snapshot``, by default
 ``hotline:live:snapshot``: who waits since when, operators by state) at once and again on every
 message of the channel (``hotline:live``), and today's figures (service level, abandoned calls,
-overdue tickets) every ``FIGURES_EVERY`` seconds. While Redis is away it says so and tries again;
-the page shows the last picture greyed out.
+overdue tickets) every ``FIGURES_EVERY`` seconds, and the alerts' banner (``hotline watch``'s open alerts)
+whenever it changes. While Redis is away it says so and tries again; the page shows the last picture
+greyed out.
 """
 from __future__ import annotations
 
 import json
 import time
-from collections.abc import Iterator
+from collections.abc import Callable, Iterator
 from typing import Any
 
 import redis
@@ -29,6 +30,7 @@ from .services import services
 
 bp = Blueprint("wallboard", __name__, url_prefix="/wallboard")
 FIGURES_EVERY = 15.0
+ALERTS_EVERY = 2.0       # the banner is read this often (a small file) and sent when it changes
 HEARTBEAT_EVERY = 15.0
 
 
@@ -50,11 +52,13 @@ def _event(kind: str, data: Any) -> str:
 
 
 def stream_events(client: redis.Redis, channel: str, snapshot_key: str, *, clock: Any = time.monotonic,
-                  max_seconds: float | None = None) -> Iterator[str]:
-    """The SSE stream of ``channel`` and ``snapshot_key``: snapshot, live messages, figures, heartbeats;
-    ``max_seconds`` ends it (tests)."""
+                  max_seconds: float | None = None,
+                  alerts: Callable[[], list[dict[str, str]]] | None = None) -> Iterator[str]:
+    """The SSE stream of ``channel`` and ``snapshot_key``: snapshot, live messages, figures, heartbeats, and
+    ``alerts()`` when it changes from what the page showed (none); ``max_seconds`` ends it (tests)."""
     started = clock()
-    next_figures = 0.0
+    next_figures = next_alerts = 0.0
+    shown: list[dict[str, str]] = []
     last_beat = started
     pubsub = None
     yield "retry: 2000\n\n"
@@ -63,6 +67,11 @@ def stream_events(client: redis.Redis, channel: str, snapshot_key: str, *, clock
             if clock() >= next_figures:
                 yield _event("figures", today_figures())
                 next_figures = clock() + FIGURES_EVERY
+            if alerts is not None and clock() >= next_alerts:
+                next_alerts = clock() + ALERTS_EVERY
+                if (now_shown := alerts()) != shown:
+                    shown = now_shown
+                    yield _event("alerts", {"alerts": shown})
             try:
                 if pubsub is None:
                     pubsub = client.pubsub(ignore_subscribe_messages=True)
@@ -101,7 +110,7 @@ def _close(pubsub: Any) -> None:
 @bp.route("/")
 @requires("wallboard.view")
 def page() -> Any:
-    return render_template("wallboard.html", figures=today_figures())
+    return render_template("wallboard.html", figures=today_figures(), alerts=services().alerts_banner())
 
 
 @bp.route("/stream")
@@ -109,7 +118,8 @@ def page() -> Any:
 def stream() -> Response:
     svc = services()
     live = svc.ctx.settings.redis
-    return Response(stream_with_context(stream_events(svc.live, live.live_channel, live.live_snapshot_key)),
+    return Response(stream_with_context(stream_events(svc.live, live.live_channel, live.live_snapshot_key,
+                                                      alerts=svc.alerts_banner)),
                     mimetype="text/event-stream",
                     headers={"Cache-Control": "no-cache", "X-Accel-Buffering": "no"})
 

@@ -1,16 +1,24 @@
-"""E-mail to agencies' focal points and supervisors (SMTP, province.toml [notifications])."""
+"""E-mail to agencies' focal points and supervisors (SMTP, province.toml [notifications]).
+
+Text only: no recording or other file ever leaves by e-mail (a ticket's mail links to its page in the
+console, where a play is in the AccessLog). STARTTLS verifies the server's certificate and host name
+against the system's CAs, or ``[notifications] ca_file`` for a province's own CA.
+"""
 from __future__ import annotations
 
 import logging
-import mimetypes
 import smtplib
+import ssl
 from dataclasses import dataclass
+from email import policy
 from email.message import EmailMessage
-from pathlib import Path
 
 from hotline.config.settings import NotificationSettings
 
 log = logging.getLogger("hotline.adapters.mail")
+# Headers are not folded: Python's folding of a long Vietnamese subject into several encoded words drops
+# the space where it folds ("Lời nhắnkhông lưu được" in every mail reader); one long encoded word keeps it.
+_POLICY = policy.SMTP.clone(max_line_length=998)
 
 
 @dataclass(frozen=True)
@@ -18,7 +26,6 @@ class Mail:
     to: tuple[str, ...]
     subject: str
     body: str
-    attachments: tuple[Path, ...] = ()
 
 
 class Mailer:
@@ -29,24 +36,22 @@ class Mailer:
         """Send ``mail``; False when notifications are off or nobody is to receive it. SMTP errors raise."""
         if not self.settings.enabled or not mail.to:
             return False
-        msg = EmailMessage()
+        msg = EmailMessage(policy=_POLICY)
         msg["From"] = self.settings.sender
         msg["To"] = ", ".join(mail.to)
         msg["Subject"] = mail.subject
         msg.set_content(mail.body)
-        for path in mail.attachments:
-            if not path.is_file():
-                log.warning("attachment %s is missing; sending without it", path)
-                continue
-            kind, _ = mimetypes.guess_type(path.name)
-            main, sub = (kind or "application/octet-stream").split("/", 1)
-            msg.add_attachment(path.read_bytes(), maintype=main, subtype=sub, filename=path.name)
         s = self.settings
         with smtplib.SMTP(s.smtp_host, s.smtp_port, timeout=20) as smtp:
             if s.starttls:
-                smtp.starttls()
+                smtp.starttls(context=tls_context(s))
             if s.smtp_user:
                 smtp.login(s.smtp_user, s.smtp_password)
             smtp.send_message(msg)
         log.info("mail to %s: %s", msg["To"], mail.subject)
         return True
+
+
+def tls_context(settings: NotificationSettings) -> ssl.SSLContext:
+    """Certificate and host name verified: the system's CAs, or only the province's own (``ca_file``)."""
+    return ssl.create_default_context(cafile=str(settings.ca_file) if settings.ca_file else None)

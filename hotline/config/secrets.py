@@ -27,11 +27,26 @@ _ENDPOINT_RE = re.compile(r"^[A-Za-z0-9][A-Za-z0-9_.-]*$")
 
 
 class Secrets:
-    """The credentials of one installation; ``endpoint_password`` creates missing ones on first ask."""
+    """The credentials of one installation; ``endpoint_password`` and ``ami_password_of`` create missing ones
+    on first ask. ``ami_account``: the AMI account this process logs in with (``for_ami`` chooses another)."""
 
-    def __init__(self, path: Path, values: dict[str, Any]) -> None:
+    def __init__(self, path: Path, values: dict[str, Any], ami_account: str = "cli") -> None:
         self.path = path
         self._values = values
+        self.ami_account = ami_account
+
+    def for_ami(self, account: str) -> Secrets:
+        """The same credentials, logging in to AMI as ``account`` (a process's composition root chooses it)."""
+        return Secrets(self.path, self._values, account)
+
+    def ami_password_of(self, account: str) -> str:
+        """The password of AMI account ``account`` (hotline.adapters.ami.accounts), generated the first time."""
+        return self._generated("ami", account)
+
+    @property
+    def own_ami_password(self) -> str:
+        """The password of this process's AMI account."""
+        return self.ami_password_of(self.ami_account)
 
     @property
     def ari_password(self) -> str:
@@ -50,15 +65,19 @@ class Secrets:
         """The SIP password of endpoint ``name``, generated and saved the first time."""
         if not _ENDPOINT_RE.match(name):
             raise ValueError(f"{name!r} is not an endpoint name")
-        known = self._values["endpoints"].get(name)
+        return self._generated("endpoints", name)
+
+    def _generated(self, table: str, name: str) -> str:
+        """``name``'s password in ``table`` of the file, generated and saved the first time."""
+        known = self._values.get(table, {}).get(name)
         if known:
             return str(known)
         with _locked(self.path):
-            self._values = _read(self.path) or self._values
-            if name not in self._values["endpoints"]:
-                self._values["endpoints"][name] = secrets.token_urlsafe(_TOKEN_BYTES)
+            self._values.update(_read(self.path) or {})
+            if name not in self._values.setdefault(table, {}):
+                self._values[table][name] = secrets.token_urlsafe(_TOKEN_BYTES)
                 _write(self.path, self._values)
-        return str(self._values["endpoints"][name])
+        return str(self._values[table][name])
 
     def endpoint_names(self) -> list[str]:
         """Endpoints that have a password so far."""
@@ -116,6 +135,9 @@ def _write(path: Path, values: dict[str, Any]) -> None:
                if "console_secret_key" in values else []),
              "", "[endpoints]"]
     lines += [f"{json.dumps(name)} = {json.dumps(pw)}" for name, pw in sorted(values["endpoints"].items())]
+    if values.get("ami"):
+        lines += ["", "[ami]   # one AMI account per process (hotline.adapters.ami.accounts)"]
+        lines += [f"{json.dumps(name)} = {json.dumps(pw)}" for name, pw in sorted(values["ami"].items())]
     fd, tmp = tempfile.mkstemp(prefix=".secrets-", suffix=".tmp", dir=path.parent)   # created 0600
     try:
         with os.fdopen(fd, "w", encoding="utf-8") as out:

@@ -27,8 +27,10 @@ from tests.unit.test_console import CALLER, ROLES, sign_in, urls
 from tests.unit.test_console import world as world  # noqa: F401  (the same fixture, re-used)
 
 ROOT = Path(__file__).resolve().parents[2]
-#: Not pages: audio, pictures, the event stream, and the JSON API (codes are its vocabulary: openapi.yaml).
-NOT_READ = ("recordings.file", "recordings.waveform", "tickets.audio", "tickets.waveform", "wallboard.stream", "api.")
+#: Not pages: audio, pictures, the event stream, the JSON API (codes are its vocabulary: openapi.yaml) and the
+#: monitoring systems' /healthz.
+NOT_READ = ("recordings.file", "recordings.waveform", "tickets.audio", "tickets.waveform", "wallboard.stream", "api.",
+            "health.")
 CODES = sorted({code for table in LABELS.values() for code in table}, key=len, reverse=True)
 RAW = re.compile(r"(?<![\w-])(" + "|".join(map(re.escape, CODES)) + r")(?![\w-])")
 
@@ -56,7 +58,7 @@ def test_every_code_the_hotline_writes_has_a_vietnamese_label() -> None:
     assert set(LABELS["transfer_outcome"]) == {*DIAL_OUTCOMES.values(), "failed", "rejected", "returned", "completed"}
     assert set(LABELS["transfer_kind"]) == {"ivr", "blind", "attended"}
     # Call.queue_outcome: the flow engine's (answered, timeout, empty, message) and the monitor's (abandoned).
-    assert set(LABELS["queue_outcome"]) == {"answered", "abandoned", "timeout", "empty", "message"}
+    assert set(LABELS["queue_outcome"]) == {"answered", "abandoned", "timeout", "empty", "message", "full"}
     assert set(TICKET_EVENT) >= {*FLAGS, *(set(TicketStatus.ALL) - {TicketStatus.NEW}), "created", "transcribed",
                                  "no_speech", "transcribe_again", "transcription_failed", "deadline", "category",
                                  "notified"}

@@ -189,7 +189,8 @@ def test_the_page_is_in_vietnamese_with_its_charts(world: dict[str, Any]) -> Non
     text = sup.get(f"/reports/?from={FIRST}&to={LAST}&by=week").get_data(as_text=True)
     assert text.count('<svg class="chart"') == 2 and "2026-W" not in text
     tables = page_tables(sup, f"from={FIRST}&to={LAST}&by=week")
-    assert tables["Cuộc gọi theo tuần"][0][-3:] == ["Hài lòng", "Bình thường", "Không hài lòng"]
+    assert tables["Cuộc gọi theo tuần"][0][-5:] == ["Hài lòng", "Bình thường", "Không hài lòng", "Tổng cuộc gọi đến",
+                                                      "Từ chối do bận"]
     assert "Thủ tục hành chính" in tables["Phiếu tiếp nhận theo lĩnh vực, theo tuần"][0]
     assert tables["Phiếu tiếp nhận theo kênh, theo tuần"][0][2:] == [
         "Điện thoại", "Hộp thư thoại", "Cổng thông tin", "Thư điện tử", "Kênh khác"]

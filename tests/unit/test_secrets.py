@@ -82,3 +82,15 @@ def test_the_console_key_survives_a_new_endpoint_password(tmp_path: Path) -> Non
     first.endpoint_password("op-lan")
     again = load_or_create_secrets(tmp_path)
     assert again.console_secret_key == key and again.endpoint_password("op-lan") == first.endpoint_password("op-lan")
+
+
+def test_each_ami_account_gets_its_own_password_kept_beside_the_endpoints(tmp_path: Path) -> None:
+    secrets = load_or_create_secrets(tmp_path)
+    desk = secrets.endpoint_password("desk-d01")
+    monitor = secrets.for_ami("monitor")
+    assert (monitor.ami_account, secrets.ami_account) == ("monitor", "cli")
+    assert monitor.own_ami_password == secrets.ami_password_of("monitor") != secrets.own_ami_password
+    again = load_or_create_secrets(tmp_path)
+    assert again.ami_password_of("monitor") == monitor.own_ami_password
+    assert again.endpoint_password("desk-d01") == desk
+    assert tomllib.loads((tmp_path / "secrets.toml").read_text())["ami"]["monitor"] == monitor.own_ami_password

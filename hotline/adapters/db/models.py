@@ -123,6 +123,7 @@ class Voicemail(Base):
     attempts: Mapped[int] = mapped_column(Integer, default=0)  # jobs enqueued for it so far
     lease_until: Mapped[datetime | None] = mapped_column(UTCDateTime())   # a worker is on it until then
     error: Mapped[str | None] = mapped_column(Text)           # why it is still waiting, or failed
+    deleted_at: Mapped[datetime | None] = mapped_column(UTCDateTime())   # the audio file went (retention, erasure)
 
     call: Mapped[Call] = relationship(back_populates="voicemails")
     ticket: Mapped[Ticket | None] = relationship(back_populates="voicemail", uselist=False)
@@ -142,6 +143,9 @@ class Transfer(Base):
     answered_at: Mapped[datetime | None] = mapped_column(UTCDateTime())
     ended_at: Mapped[datetime | None] = mapped_column(UTCDateTime())
     outcome: Mapped[str | None] = mapped_column(String(16))  # answered|busy|noanswer|failed|returned|completed
+    # The ARI app's own name for the attempt (a UUID): it logs the attempt without waiting for the
+    # database's id, and a write replayed from its spool finds the row it made.
+    key: Mapped[str | None] = mapped_column(String(64), unique=True, index=True)
 
     call: Mapped[Call] = relationship(back_populates="transfers")
 
@@ -275,7 +279,8 @@ class AccessLog(Base):
     id: Mapped[int] = mapped_column(Integer, primary_key=True)
     at: Mapped[datetime] = mapped_column(UTCDateTime(), index=True)
     username: Mapped[str] = mapped_column(String(64), index=True)    # "system" for the retention job
-    action: Mapped[str] = mapped_column(String(16))    # play | download | listen | whisper | barge | delete
+    action: Mapped[str] = mapped_column(String(16))    # play | download | listen | whisper | barge | delete |
+    #                                                    email | export | erase | retention
     resource: Mapped[str] = mapped_column(String(512))   # the recording's path under the root, a channel…
     call_id: Mapped[str | None] = mapped_column(String(64), index=True)
     remote_addr: Mapped[str | None] = mapped_column(String(64))

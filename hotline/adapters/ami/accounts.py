@@ -1,0 +1,45 @@
+"""The hotline's AMI accounts: one per process, each with only the classes its actions and events need.
+
+Asterisk checks an action against the account's ``write`` classes (any one of the action's classes will
+do) and sends an event only if its class is in ``read``. The classes each action needs are Asterisk 22's
+(manager.c, app_queue.c): QueueAdd/QueueRemove/QueuePause ``agent``; PlayDTMF, Setvar, BlindTransfer,
+Atxfer, CancelAtxfer ``call``; CoreShowChannels, CoreSettings, CoreStatus ``reporting``; Originate
+``originate``; Command ``command``; QueueStatus and Ping none. No account has ``system`` or ``config``
+(restart, reload, read or write any configuration file).
+"""
+from __future__ import annotations
+
+from dataclasses import dataclass
+
+
+@dataclass(frozen=True)
+class AmiAccount:
+    """One process's account: its name (the AMI user is ``<[asterisk] ami_user>-<name>``) and classes."""
+
+    name: str
+    read: str
+    write: str
+    why: str
+
+
+ACCOUNTS = (
+    AmiAccount("monitor", "agent", "call",
+               "the monitor: app_queue's events; QueueStatus after each login; PlayDTMF wakes a waiting caller"),
+    AmiAccount("console", "", "agent,call,reporting,originate,command",
+               "the console: operators' states (Queue*), transfers (channel list, Setvar, BlindTransfer, Atxfer), "
+               "a supervisor's ChanSpy call (Originate), /healthz (CoreSettings, CoreStatus, two `show` commands)"),
+    AmiAccount("watch", "", "reporting,command",
+               "hotline watch: the health checks (CoreSettings, CoreStatus, CoreShowChannels, two `show` commands)"),
+    AmiAccount("cli", "", "agent,call,reporting,command",
+               "the hotline command: operators (Queue*, `module reload res_pjsip.so`), transfer, status"),
+)
+NAMES = tuple(a.name for a in ACCOUNTS)
+#: The account a process uses unless its composition root chooses another: the command line's.
+DEFAULT = "cli"
+
+
+def ami_user(prefix: str, account: str) -> str:
+    """The AMI user name of ``account`` (``hotline-monitor``)."""
+    if account not in NAMES:
+        raise ValueError(f"no AMI account {account!r}; the hotline's are {', '.join(NAMES)}")
+    return f"{prefix}-{account}"

@@ -1,0 +1,74 @@
+"""``hotline privacy …``: a citizen's data rights (Law 91/2025/QH15) from the command line."""
+from __future__ import annotations
+
+import getpass
+import json
+import os
+import sys
+from pathlib import Path
+from typing import Any
+
+import click
+
+from hotline.services.privacy import PrivacyError, PrivacyService
+
+
+def _service() -> PrivacyService:
+    from hotline.cli.main import _context
+    ctx = _context()
+    return PrivacyService(ctx.sessions(), Path(ctx.settings.paths.recordings_root), ctx.clock.now)
+
+
+def _who(by: str | None) -> str:
+    """Who asked: --by, else the account that ran the command (through sudo: the one who ran sudo)."""
+    return by or f"cli:{os.environ.get('SUDO_USER') or getpass.getuser()}"
+
+
+def _done(result: dict[str, Any], as_json: bool, line: str) -> None:
+    if as_json:
+        click.echo(json.dumps(result, ensure_ascii=False, indent=2))
+    else:
+        click.echo(line)
+
+
+@click.group("privacy")
+def privacy_group() -> None:
+    """A citizen's data: give them everything kept about their number, or erase it (each in the AccessLog)."""
+
+
+@privacy_group.command("export")
+@click.option("--caller", required=True, help="The citizen's number (0912345678, 84912345678 or +84912345678).")
+@click.option("--out", "out", type=click.Path(dir_okay=False, path_type=Path), default=None,
+              help="The archive to write (default: ./du-lieu-<last 3 digits>-<date>.zip).")
+@click.option("--by", default=None, help="Who serves the request (default: the account running the command).")
+@click.option("--json", "as_json", is_flag=True)
+def export_command(caller: str, out: Path | None, by: str | None, as_json: bool) -> None:
+    """One zip of every call, recording, message, transcript and ticket kept about a number."""
+    svc = _service()
+    archive = out or Path(f"du-lieu-{caller[-3:]}-{svc.now():%Y%m%d-%H%M%S}.zip")
+    try:
+        result = svc.export(caller, archive, actor=_who(by))
+    except PrivacyError as exc:
+        click.secho(f"✗ {exc}", fg="red", err=True)
+        sys.exit(2)
+    _done(result, as_json, f"✓ {archive}: {len(result['calls'])} calls, {len(result['tickets'])} tickets, "
+                           f"{result['files']} audio files")
+
+
+@privacy_group.command("erase")
+@click.option("--caller", required=True, help="The citizen's number.")
+@click.option("--reason", required=True, help="Why (the citizen's request and its reference): kept in the AccessLog.")
+@click.option("--dry-run", is_flag=True, help="Say what would be erased, erase nothing.")
+@click.option("--force", is_flag=True, help="Erase even while one of the citizen's tickets is open.")
+@click.option("--by", default=None, help="Who serves the request (default: the account running the command).")
+@click.option("--json", "as_json", is_flag=True)
+def erase_command(caller: str, reason: str, dry_run: bool, force: bool, by: str | None, as_json: bool) -> None:
+    """Delete the number's recordings, messages and transcripts and take the number and the personal content
+    out of its calls and tickets; the reports' figures stay as they were."""
+    try:
+        result = _service().erase(caller, actor=_who(by), reason=reason, force=force, dry_run=dry_run)
+    except PrivacyError as exc:
+        click.secho(f"✗ {exc}", fg="red", err=True)
+        sys.exit(2)
+    _done(result, as_json, f"✓ {'would erase' if dry_run else 'erased'}: {len(result['calls'])} calls, "
+                           f"{len(result['tickets'])} tickets, {result['files']} audio files")

@@ -1,0 +1,44 @@
+"""tooling/system/sip_guard.py: fail2ban's jail and the nftables table rendered from [security]."""
+from __future__ import annotations
+
+import configparser
+from pathlib import Path
+
+from hotline.config.settings import load_settings
+from tooling.system.sip_guard import Guard, fail2ban_command, nft_ruleset, render_fail2ban
+
+
+def _guard(tmp_path: Path, **limits: int) -> Guard:
+    return Guard(5060, tmp_path / "log" / "security.log", tmp_path / "fail2ban", **limits)
+
+
+def test_the_jail_bans_max_failures_within_find_seconds_for_ban_minutes(tmp_path: Path) -> None:
+    conf = render_fail2ban(_guard(tmp_path, ban_minutes=30, max_failures=5, find_seconds=60))
+    jail = configparser.ConfigParser(interpolation=None)
+    jail.read(conf / "jail.conf")
+    section = jail["hotline-sip"]
+    assert (section["maxretry"], section["findtime"], section["bantime"]) == ("5", "60", "1800")
+    assert section["filter"] == "asterisk" and section["logpath"] == str(tmp_path / "log" / "security.log")
+    assert section["action"] == "hotline-nft[table=hotline_sip_5060]"
+    assert (conf / "filter.d" / "asterisk.conf").resolve() == Path("/etc/fail2ban/filter.d/asterisk.conf").resolve()
+    server = (conf / "fail2ban.conf").read_text()
+    assert f"socket = {conf}/fail2ban.sock" in server and "logtarget = STDOUT" in server
+    assert (tmp_path / "log" / "security.log").exists()      # fail2ban starts before Asterisk writes it
+
+
+def test_fail2ban_runs_in_the_foreground_on_its_own_configuration(tmp_path: Path) -> None:
+    argv = fail2ban_command(_guard(tmp_path))
+    assert argv[1:] == ["-f", "-x", "-c", str(tmp_path / "fail2ban"), "start"]
+
+
+def test_the_table_drops_banned_sources_and_limits_invites_per_source(tmp_path: Path) -> None:
+    rules = nft_ruleset(_guard(tmp_path, invites_per_second=20))
+    assert "delete table inet hotline_sip_5060" in rules     # re-created empty at each start
+    assert "th dport 5060 ip saddr @banned drop" in rules and "ip6 saddr @banned6 drop" in rules
+    assert "0x494e56495445 update @invites { ip saddr limit rate over 20/second burst 40 packets }" in rules
+    assert "@invites {" not in nft_ruleset(_guard(tmp_path, invites_per_second=0))
+
+
+def test_the_settings_default_to_five_failures_in_a_minute() -> None:
+    s = load_settings(env={}).security
+    assert (s.max_failures, s.find_seconds, s.sip_guard) == (5, 60, True) and s.ban_minutes >= 1
