@@ -21,6 +21,7 @@ from hotline.domain.clock import Clock, clock_from_env
 from hotline.domain.directory import Directory, load_directory
 from hotline.domain.flows.loader import load_flow
 from hotline.domain.flows.model import Flow
+from hotline.domain.redact import redact_url
 from hotline.domain.tickets.categories import Categories, load_categories
 
 if TYPE_CHECKING:
@@ -37,9 +38,10 @@ class Context:
     secrets: Secrets
     categories: Categories
 
-    def sessions(self, migrate: bool = True) -> sessionmaker[Session]:
+    def sessions(self, migrate: bool = True, *, tolerate_outage: bool = False) -> sessionmaker[Session]:
+        """The database's session factory (``tolerate_outage``: see open_database)."""
         from hotline.adapters.db import open_database
-        return open_database(self.settings.database.url, migrate=migrate)
+        return open_database(self.settings.database.url, migrate=migrate, tolerate_outage=tolerate_outage)
 
     def tickets(self, sessions: sessionmaker[Session] | None = None, *, jobs: bool = False) -> TicketService:
         """The ticket service on ``sessions`` (default: a new migrated session factory); ``jobs``: it
@@ -68,9 +70,18 @@ def load_context(settings_path: Path | None = None, env: Mapping[str, str] | Non
     return Context(settings, clock, directory, flow, hours, secrets, categories)
 
 
+class RedactingFormatter(logging.Formatter):
+    """Log lines with every URL's password masked (hotline.domain.redact), tracebacks included."""
+
+    def format(self, record: logging.LogRecord) -> str:
+        return redact_url(super().format(record))
+
+
 def setup_logging(name: str, level: str | None = None) -> None:
-    """One line per event, greppable: time, process, logger, message."""
+    """One line per event, greppable: time, process, logger, message; no URL's password."""
     logging.basicConfig(
         level=(level or os.environ.get("HOTLINE_LOG_LEVEL", "INFO")).upper(),
         format=f"%(asctime)s {name} %(name)s %(levelname)s %(message)s",
     )
+    for handler in logging.getLogger().handlers:
+        handler.setFormatter(RedactingFormatter(handler.formatter._fmt if handler.formatter else None))

@@ -14,6 +14,7 @@ from typing import Any
 
 import jinja2
 
+from hotline.adapters.ami.accounts import ACCOUNTS as AMI_ACCOUNTS
 from hotline.domain.errors import ConfigError
 from hotline.domain.vocabulary import QUEUE_NAME
 
@@ -76,6 +77,7 @@ def render(settings: Any, secrets: Any, directory: Any, dest_dir: Path, clock_of
         "voicemail_max": int(settings.voicemail.max_seconds),
         "queue_name": QUEUE_NAME,
         "operators": list(operators),
+        "ami_accounts": AMI_ACCOUNTS,
         **dtls_certificate(dest_dir),
         "data_dir": str(data_dir(settings)),
     }

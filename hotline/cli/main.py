@@ -10,6 +10,7 @@ from typing import Any
 import click
 
 from hotline.domain.errors import ConfigError, ConfigErrors, HotlineError
+from hotline.domain.redact import redact_url
 
 
 def _fail(exc: Exception) -> None:
@@ -108,7 +109,7 @@ def db_upgrade() -> None:
     """Migrate the database to the newest schema (idempotent)."""
     ctx = _context()
     ctx.sessions(migrate=True)
-    click.echo(f"✓ database at the newest schema: {ctx.settings.database.url}")
+    click.echo(f"✓ database at the newest schema: {redact_url(ctx.settings.database.url)}")
 
 
 @main.group()
@@ -150,12 +151,14 @@ def _register_commands() -> None:
     from hotline.cli.console import console_command
     from hotline.cli.kb import kb_group
     from hotline.cli.operators import operators_group
+    from hotline.cli.privacy import privacy_group
     from hotline.cli.report import report_command
     from hotline.cli.status import status_command
     from hotline.cli.system import setup_command, up_command
     from hotline.cli.tickets import tickets_group
     from hotline.cli.transfers import transfer_command
     from hotline.cli.users import users_group
+    from hotline.cli.watch import watch_command
     main.add_command(setup_command, "setup")
     main.add_command(up_command, "up")
     main.add_command(call_command, "call")
@@ -167,6 +170,8 @@ def _register_commands() -> None:
     main.add_command(console_command, "console")
     main.add_command(kb_group, "kb")
     main.add_command(status_command, "status")
+    main.add_command(watch_command, "watch")
+    main.add_command(privacy_group, "privacy")
 
 
 _register_commands()

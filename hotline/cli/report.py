@@ -8,7 +8,7 @@ from typing import Any
 
 import click
 
-from hotline.domain.reports import build_report
+from hotline.domain.reports import build_report, period_label
 from hotline.services.report_queries import load_rows
 
 # Column headings for operators and supervisors (Vietnamese), by JSON key.
@@ -24,9 +24,11 @@ CALL_COLUMNS = [
     ("satisfied_share", "Hài lòng"),
     ("normal_share", "Bình thường"),
     ("not_satisfied_share", "Không hài lòng"),
+    ("calls", "Tổng cuộc gọi đến"),
+    ("turned_away", "Từ chối do bận"),
 ]
 OPERATOR_COLUMNS = [c for c in CALL_COLUMNS if c[0] not in ("offered", "abandoned", "short_abandoned",
-                                                            "service_level")]
+                                                            "service_level", "calls", "turned_away")]
 TRANSFER_COLUMNS = [("target", "Nơi chuyển đến"), ("attempts", "Lần chuyển"), ("answered", "Đã nghe máy"),
                     ("answer_rate", "Tỉ lệ nghe máy")]
 SHARES = {"service_level", "satisfied_share", "normal_share", "not_satisfied_share", "answer_rate",
@@ -87,7 +89,8 @@ def render_text(report: dict[str, Any]) -> str:
                                    ("month", "Theo tháng", "Tháng")):
         if f"{period}s" in report:
             total = {period: "Tổng", **report["total"]}
-            parts += ["", title, _table([*report[f"{period}s"], total], CALL_COLUMNS, (period, heading))]
+            rows = [{**row, period: period_label(period, row[period])} for row in report[f"{period}s"]]
+            parts += ["", title, _table([*rows, total], CALL_COLUMNS, (period, heading))]
     if "operators" in report:
         parts += ["", "Theo tổng đài viên",
                   _table(report["operators"], [*OPERATOR_COLUMNS, ("transfers", "Chuyển tiếp")],

@@ -16,11 +16,14 @@ from typing import Any
 import click
 
 from hotline.domain.errors import HotlineError
+from hotline.domain.redact import redact_url
+from tooling.system import sip_guard
+from tooling.system.assembly import asterisk_process, process_specs, render_asterisk_config
 from tooling.system.asterisk import AsteriskInstall, AsteriskProcess, asterisk_version, ensure_asterisk
-from tooling.system.asterisk_process import writable_dirs
-from tooling.system.services import ensure_postgres, ensure_redis, is_postgres_url
+from tooling.system.services import OwnRedis, ensure_postgres, ensure_redis, is_postgres_url
 from tooling.system.shell import Progress, SetupError
 from tooling.system.supervisor import ProcessSpec, Supervisor
+from tooling.system.watchdog import Watchdog, WatchedAsterisk
 
 log = logging.getLogger("hotline.up")
 
@@ -62,7 +65,9 @@ def run_setup(settings: Any, progress: Progress) -> SetupResult:
     version = asterisk_version(install)
     progress(f"[setup] Asterisk {'.'.join(map(str, version))} ready ({install.describe()})")
     redis_url = ensure_redis(settings.redis.url, state_dir, progress)
-    progress(f"[setup] Redis answers at {redis_url}")
+    progress(f"[setup] Redis answers at {redact_url(redis_url)}")
+    if settings.security.sip_guard:
+        sip_guard.ensure_packages(progress)
     if is_postgres_url(settings.database.url):
         ensure_postgres(settings.database.url, progress)
         progress("[setup] PostgreSQL database ready")
@@ -128,7 +133,7 @@ def setup_command() -> None:
 
 
 class _Watch:
-    """Checked by the supervisor: is Asterisk alive? Announce once the ARI app has connected."""
+    """Checked by the supervisor: announce once the ARI app has connected (Asterisk's own Watchdog restarts it)."""
 
     def __init__(self, asterisk: AsteriskProcess, app_name: str, banner: str, app_log: Path) -> None:
         self.asterisk, self.app_name, self.banner, self.app_log = asterisk, app_name, banner, app_log
@@ -137,8 +142,6 @@ class _Watch:
         self.announced = self.warned = False
 
     def __call__(self) -> str | None:
-        if not self.asterisk.is_running():
-            return f"Asterisk stopped unexpectedly; see {self.asterisk.log_path}"
         now = time.monotonic()
         if self.announced or now < self.next_look:
             return None
@@ -195,6 +198,21 @@ def _restore_logins(operators: Any, progress: Progress) -> None:
         progress(f"[up] Operators back in the queue: {', '.join(restored)}")
 
 
+def _watchdogs(settings: Any, secrets: Any, asterisk: AsteriskProcess, redis_url: str, operators: Any,
+               progress: Progress) -> list[Watchdog]:
+    """Asterisk restarted when it dies or stops answering ARI (operators then back in the queue), and the
+    Redis the hotline started for itself, if it did."""
+    a = settings.asterisk
+    host = "127.0.0.1" if ipaddress.ip_address(str(a.http_bind)).is_unspecified else str(a.http_bind)
+    watched = WatchedAsterisk(asterisk, f"http://{host}:{a.http_port}", a.ari_user, secrets.ari_password)
+    dogs = [Watchdog(watched, after_restart=lambda: _restore_logins(operators, progress))]
+    redis = OwnRedis.find(redis_url, Path(settings.paths.state_dir))
+    if redis is not None:
+        redis.persist()
+        dogs.append(Watchdog(redis))
+    return dogs
+
+
 def first_admin(settings: Any, progress: Progress, env: Mapping[str, str]) -> None:
     """While the console has no admin, print the one command that makes one (README: The first sign-in)."""
     from datetime import UTC, datetime
@@ -210,11 +228,9 @@ def first_admin(settings: Any, progress: Progress, env: Mapping[str, str]) -> No
 
 
 def _up(fake_now: str | None, progress: Progress, supervisor_factory: Callable[[Path], Supervisor] = Supervisor) -> int:
-    from hotline.adapters.asterisk_config import render
     from hotline.config.secrets import load_or_create_secrets
     from hotline.context import setup_logging
     from hotline.domain.clock import clock_from_env, fake_clock_env, parse_fake_now
-    from hotline.worker.rqworker import worker_command
 
     setup_logging("up")
     settings = _load_settings()
@@ -229,26 +245,43 @@ def _up(fake_now: str | None, progress: Progress, supervisor_factory: Callable[[
     secrets = load_or_create_secrets(state_dir)
     clock = clock_from_env(settings.tz)
     operators = _operators(settings, secrets, clock, result.directory)
-    conf = render(settings, secrets, result.directory, dest_dir=state_dir / "asterisk",
-                  clock_offset=clock.offset_seconds(), operators=operators.endpoints())
-    asterisk = AsteriskProcess(result.install, conf, bind_paths=[state_dir, recordings],
-                               owned_paths=writable_dirs(state_dir, recordings))
+    conf = render_asterisk_config(settings, secrets, result.directory, state_dir, clock.offset_seconds(),
+                                  operators.endpoints())
+    asterisk = asterisk_process(result.install, conf, state_dir, recordings)
     try:
         progress("[up] Starting Asterisk")
         asterisk.start()
         _restore_logins(operators, progress)
-        specs = [ProcessSpec("ari_app", [sys.executable, "-m", "ari_app"], env),
-                 ProcessSpec("agi", [sys.executable, "-m", "agi"], env),
-                 ProcessSpec("monitor", [sys.executable, "-m", "monitor"], env),
-                 ProcessSpec("worker", worker_command(result.redis_url, settings.transcription.queue), env),
-                 ProcessSpec("console", [sys.executable, "-m", "hotline.cli.main", "console"], env)]
+        specs = process_specs(env, result.redis_url, settings.transcription.queue)
+        specs += _sip_guard(settings, state_dir, progress)
         supervisor = supervisor_factory(state_dir)
         progress(f"[up] Starting the call application, the AGI server, the monitor, the worker and the console "
                  f"on http://{settings.console.bind}:{settings.console.port}/ (logs in {supervisor.log_dir})")
         first_admin(settings, progress, os.environ)
         watch = _Watch(asterisk, settings.asterisk.ari_app, answering_banner(settings, result.version),
                        supervisor.log_dir / "ari_app.log")
-        return supervisor.run(specs, check=watch)
+        dogs = _watchdogs(settings, secrets, asterisk, result.redis_url, operators, progress)
+        for dog in dogs:
+            dog.start()
+        try:
+            return supervisor.run(specs, check=watch)
+        finally:
+            for dog in dogs:
+                dog.stop()
     finally:
         progress("[up] Stopping Asterisk")
         asterisk.stop()
+        if settings.security.sip_guard:
+            sip_guard.remove_firewall(sip_guard.Guard.from_settings(settings, state_dir))
+
+
+def _sip_guard(settings: Any, state_dir: Path, progress: Progress) -> list[ProcessSpec]:
+    """The SIP edge's nftables table, and fail2ban's jail on Asterisk's security log as a supervised child."""
+    if not settings.security.sip_guard:
+        return []
+    guard = sip_guard.Guard.from_settings(settings, state_dir)
+    sip_guard.install_firewall(guard)
+    sip_guard.render_fail2ban(guard)
+    progress(f"[up] SIP guard: {guard.max_failures} failed authentications in {guard.find_seconds} s ban a source "
+             f"for {guard.ban_minutes} min (fail2ban); at most {guard.invites_per_second} INVITEs/s per source")
+    return [ProcessSpec("sip_guard", sip_guard.fail2ban_command(guard))]

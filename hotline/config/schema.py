@@ -211,6 +211,7 @@ class AsteriskSettings(_Section):
     rtp_end: Port = 20000
     root: Path = DEFAULT_ASTERISK_ROOT
     min_version: int = Field(default=22, ge=1)
+    reconcile_seconds: float = Field(default=30.0, ge=5, le=3600)
 
     _binds = field_validator("http_bind", "ami_bind", mode="before")(_check_bind)
     _root = field_validator("root", mode="before")(_resolve_path)
@@ -265,6 +266,33 @@ class QueueSettings(_Section):
     wrapup_seconds: float = Field(default=15.0, ge=0)   # after-call work before the next call
     announce_seconds: Seconds = 30.0    # position and estimated wait are announced this often
     max_wait: Seconds = 120.0           # then the caller is offered voicemail
+    # Callers waiting at once (app_queue maxlen); one more is offered voicemail at once, as after
+    # max_wait (QUEUESTATUS FULL). 0: no limit.
+    max_waiting: int = Field(default=50, ge=0)
+
+
+class CapacitySettings(_Section):
+    """Admission control: how many citizen calls this server takes at once (bench/ivr_load sizes it).
+
+    Past ``max_calls`` the dialplan plays the next caller a short "all lines are busy" before any
+    answer and refuses the call (486), logged with the disposition ``turned_away``; admitted callers
+    keep their IVR as fast as ever. Asterisk's own ``maxcalls`` is the hard ceiling above it, over
+    every channel that runs dialplan (callers, the busy message's, transfers' local channels):
+    refused there, a caller hears nothing (503).
+    """
+
+    max_calls: int = Field(default=120, ge=0)          # citizen calls at once; 0: no limit
+    asterisk_max_calls: int = Field(default=0, ge=0)   # 0: twice max_calls (none if max_calls is 0)
+
+    @model_validator(mode="after")
+    def _ceiling(self) -> CapacitySettings:
+        if "asterisk_max_calls" not in self.model_fields_set or not self.asterisk_max_calls:
+            self.asterisk_max_calls = 2 * self.max_calls
+        elif self.max_calls and self.asterisk_max_calls <= self.max_calls:
+            raise _bad(f"asterisk_max_calls {self.asterisk_max_calls} is not above max_calls {self.max_calls}",
+                       "leave it out (twice max_calls), or leave room for the busy message's calls, e.g. "
+                       f"asterisk_max_calls = {2 * self.max_calls}", ("asterisk_max_calls",))
+        return self
 
 
 class TicketSettings(_Section):
@@ -295,14 +323,59 @@ class NotificationSettings(_Section):
     smtp_user: str = ""
     smtp_password: str = ""
     starttls: bool = False
+    # STARTTLS verifies the server's certificate and host name: against the system's CAs, or only this
+    # file's (PEM) when the province's mail server has a certificate of its own CA.
+    ca_file: Path | None = None
     sender: str = "tongdai1022@localhost"
     supervisors: list[str] = Field(default_factory=list)   # escalations go here
+    # The console's address as agencies reach it: a forwarded ticket's e-mail links to its page there.
+    console_url: str = Field(default="http://127.0.0.1:8090", pattern=r"^https?://")
+
+    _paths = field_validator("ca_file", mode="before")(_resolve_path)
 
 
 class RecordingsSettings(_Section):
-    """How long call recordings are kept (voicemails are kept with their tickets, never purged)."""
+    """How long call recordings are kept (messages: [retention] messages_days)."""
 
-    retention_days: int = Field(default=0, ge=0)   # 0: keep every recording; else deleted after this many days
+    retention_days: int = Field(default=365, ge=0)   # 0: keep every recording; else deleted after this many days
+    # Below this much free space under the recordings root no message is offered (the caller is told),
+    # `hotline status` fails and the supervisors are alerted.
+    min_free_mb: int = Field(default=500, ge=0)
+
+
+class RetentionSettings(_Section):
+    """How long each kind of a citizen's personal data is kept (Law 91/2025/QH15); the worker removes each
+    at its limit, hourly. 0: kept for ever. Recordings: [recordings] retention_days. Open tickets' data is
+    held until they are answered or closed."""
+
+    messages_days: int = Field(default=365, ge=0)          # voice messages' audio files
+    transcripts_days: int = Field(default=365, ge=0)       # messages' transcripts and word timings
+    ticket_content_days: int = Field(default=1825, ge=0)   # a ticket's content, answer, notes and number
+    caller_numbers_days: int = Field(default=365, ge=0)    # the caller's number in call rows
+    asterisk_logs_days: int = Field(default=30, ge=0)      # Asterisk's messages.log, rotated daily
+
+
+class AlertSettings(_Section):
+    """Alerts to the supervisors (``[notifications] supervisors``, by e-mail) and the wallboard's banner.
+
+    ``hotline watch`` checks every ``check_seconds``; a component down for more than ``after_seconds``
+    is alerted once, and its recovery once. Low disk and a message that could not be saved are alerted
+    at once.
+    """
+
+    after_seconds: float = Field(default=60.0, ge=0)   # a component down this long is alerted (once)
+    check_seconds: Seconds = 5.0                        # how often `hotline watch` checks everything
+
+
+class SecuritySettings(_Section):
+    """The SIP edge: fail2ban bans a source that fails SIP authentication ``max_failures`` times within
+    ``find_seconds`` for ``ban_minutes``; nftables drops a source's INVITEs above ``invites_per_second``."""
+
+    ban_minutes: int = Field(default=60, ge=1)           # how long a password-guessing source is banned
+    max_failures: int = Field(default=5, ge=1)           # failed authentications that ban a source ...
+    find_seconds: int = Field(default=60, ge=1)          # ... within this many seconds
+    invites_per_second: int = Field(default=20, ge=0)    # per source (0: no limit); one SBC carries every call
+    sip_guard: bool = True                               # false: no fail2ban jail, no firewall rules
 
 
 class ConsoleSettings(_Section):
@@ -317,10 +390,28 @@ class ConsoleSettings(_Section):
     # (behind the TLS proxy: wss://console.example.gov.vn/ws).
     sip_websocket_url: str = ""
     ice_timeout_ms: int = Field(default=1500, ge=200, le=10000)   # a closed network must not stall a call
+    # Reverse proxies in front that the client's address is taken from (X-Forwarded-For): 0 none, 1 the
+    # documented nginx/Caddy. Never more than there are: a client could then choose its own address.
+    proxy_hops: int = Field(default=0, ge=0, le=5)
+    signin_failures: int = Field(default=5, ge=1, le=100)      # wrong passwords before an account is locked
+    signin_lock_minutes: float = Field(default=15.0, gt=0)     # ... for this long (the window they are counted in)
+    signin_per_address: int = Field(default=20, ge=1)          # wrong passwords from one address in that window
+    hashing_slots: int = Field(default=2, ge=1, le=16)         # argon2 checks at once (64 MiB each); more: 503
+    token_days: float = Field(default=90.0, gt=0)              # an API token expires this long after it is issued
+    max_streams: int = Field(default=32, ge=1, le=500)         # wallboard live streams at once, every user's
+    streams_per_user: int = Field(default=3, ge=1, le=50)      # ... and one user's (tabs, screens)
+    idle_seconds: int = Field(default=60, ge=5, le=3600)       # an idle connection is closed after this long
 
 
 class DatabaseSettings(_Section):
     url: str = ""   # empty: SQLite in paths.state_dir
+    # The ARI app's call-log writes the database cannot take (down, locked, slower than
+    # write_deadline) wait in an fsynced spool here and are replayed in order once it is back.
+    spool_dir: Path | None = None       # empty: <paths.state_dir>/spool/calllog
+    write_deadline: Seconds = 3.0       # a write slower than this goes to the spool, and the ones after it
+    retry_max_seconds: Seconds = 5.0    # the longest wait between two tries of the spool's oldest write
+
+    _paths = field_validator("spool_dir", mode="before")(_resolve_path)
 
 
 class RedisSettings(_Section):
@@ -347,11 +438,15 @@ class Settings(_Section):
     voicemail: VoicemailSettings = Field(default_factory=VoicemailSettings)
     ivr: IvrSettings = Field(default_factory=IvrSettings)
     queue: QueueSettings = Field(default_factory=QueueSettings)
+    capacity: CapacitySettings = Field(default_factory=CapacitySettings)
     tickets: TicketSettings = Field(default_factory=TicketSettings)
     transcription: TranscriptionSettings = Field(default_factory=TranscriptionSettings)
     notifications: NotificationSettings = Field(default_factory=NotificationSettings)
     console: ConsoleSettings = Field(default_factory=ConsoleSettings)
+    security: SecuritySettings = Field(default_factory=SecuritySettings)
     recordings: RecordingsSettings = Field(default_factory=RecordingsSettings)
+    retention: RetentionSettings = Field(default_factory=RetentionSettings)
+    alerts: AlertSettings = Field(default_factory=AlertSettings)
     database: DatabaseSettings = Field(default_factory=DatabaseSettings)
     redis: RedisSettings = Field(default_factory=RedisSettings)
 
@@ -363,6 +458,11 @@ class Settings(_Section):
         if not self.database.url:
             self.database.url = f"sqlite:///{self.paths.state_dir}/hotline.db"
         return self
+
+    @property
+    def call_log_spool(self) -> Path:
+        """Where the ARI app's call-log writes wait for the database: [database] spool_dir."""
+        return self.database.spool_dir or self.paths.state_dir / "spool" / "calllog"
 
     @property
     def source(self) -> Path:

@@ -12,7 +12,9 @@ from hotline.config.schema import (
     WEEKDAY_NAMES,
     AgencyHours,
     AgiSettings,
+    AlertSettings,
     AsteriskSettings,
+    CapacitySettings,
     ConsoleSettings,
     DatabaseSettings,
     HolidayEntry,
@@ -34,7 +36,8 @@ from hotline.config.schema import (
 
 __all__ = [
     "DEFAULT_ASTERISK_ROOT", "ENV_OVERRIDES", "REPO_ROOT", "WEEKDAY_NAMES", "AgencyHours", "AgiSettings",
-    "AsteriskSettings", "ConsoleSettings", "DatabaseSettings", "HolidayEntry", "HolidaySettings", "IvrSettings",
+    "AlertSettings", "AsteriskSettings", "CapacitySettings", "ConsoleSettings", "DatabaseSettings", "HolidayEntry",
+    "HolidaySettings", "IvrSettings",
     "NotificationSettings", "PathSettings", "ProvinceSettings", "QueueSettings", "RecordingsSettings",
     "RedisSettings", "Settings", "SipSettings", "StaffedHours", "TicketSettings", "TranscriptionSettings",
     "VoicemailSettings", "load_settings", "toml_key_lines",

@@ -21,6 +21,7 @@ DISPOSITION = {
     D.TRANSFERRED: "Đã chuyển đầu mối", D.TRANSFER_FAILED: "Chuyển đầu mối không được",
     D.VOICEMAIL: "Để lại lời nhắn", D.CLOSED_HOURS: "Ngoài giờ, không để lại lời nhắn",
     D.APP_FALLBACK: "Ứng dụng tạm ngừng, tổng đài nhận lời nhắn",
+    D.TURNED_AWAY: "Từ chối do tất cả các đường dây đều bận",
 }
 #: Ticket.status.
 TICKET_STATUS = {
@@ -54,7 +55,7 @@ TRANSFER_OUTCOME = {
 QUEUE_OUTCOME = {
     "answered": "Tổng đài viên đã trả lời", "abandoned": "Bỏ máy khi chờ",
     "timeout": "Chờ quá lâu, chuyển sang để lại lời nhắn", "empty": "Không có tổng đài viên trong ca",
-    "message": "Người gọi chọn để lại lời nhắn",
+    "message": "Người gọi chọn để lại lời nhắn", "full": "Hàng đợi đã đầy, chuyển sang để lại lời nhắn",
 }
 #: An operator's state (OperatorEvent.state, the softphone, the wallboard).
 OPERATOR_STATE = {
@@ -70,6 +71,15 @@ ROLE = {R.OPERATOR: "Tổng đài viên", R.SUPERVISOR: "Giám sát viên", R.AD
 VOICEMAIL_STATUS = {
     V.PENDING: "Chờ chuyển thành chữ", V.TRANSCRIBING: "Đang chuyển thành chữ", V.TRANSCRIBED: "Đã chuyển thành chữ",
     V.NO_SPEECH: "Không có tiếng nói", V.FAILED: "Không đọc được tệp", V.TOO_SHORT: "Quá ngắn",
+}
+#: A part of the hotline, in the supervisors' alerts and the wallboard's banner (not in LABELS: pages never show
+#: these codes, and words such as "disk" are no codes in a page's text).
+COMPONENT = {
+    "asterisk": "Tổng đài (Asterisk)", "ari_app": "Ứng dụng trả lời cuộc gọi (ARI)",
+    "agi": "Máy chủ AGI (tra cứu phản ánh qua điện thoại)", "monitor": "Bộ theo dõi hàng đợi (màn hình giám sát)",
+    "worker": "Tiến trình xử lý nền (chuyển lời nhắn thành chữ, gửi thư)", "redis": "Redis (hàng đợi công việc)",
+    "database": "Cơ sở dữ liệu", "spool": "Hàng chờ ghi nhật ký cuộc gọi", "disk": "Dung lượng ổ đĩa lưu ghi âm",
+    "transcription": "Chuyển lời nhắn thành chữ", "lost_messages": "Lời nhắn không lưu được",
 }
 
 #: Every table by the name templates and scripts use: ``labels.disposition``, ``vi('ticket_status')``.

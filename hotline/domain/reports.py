@@ -19,6 +19,9 @@ Definitions (the standard contact-centre ones; also in the README):
   (``answered_at`` set, or outcome answered/completed); answer rate = answered ÷ attempts.
 - **Satisfaction** (hài lòng): surveys answered = calls with a score 1, 2 or 3; the shares of
   1 (satisfied), 2 (normal) and 3 (not satisfied) among them.
+- **Calls** (tổng cuộc gọi đến): every call row, whatever became of it; **turned away** (từ chối do
+  bận): the calls over ``[capacity] max_calls`` that heard "all lines are busy" and were refused
+  (disposition ``turned_away``), included in Calls.
 
 - **Tickets** (phiếu): received per category and per channel; per agency: assigned, answered,
   answered on time (at or before the due time), the on-time rate over the answered ones, and overdue
@@ -33,12 +36,15 @@ from __future__ import annotations
 from collections import defaultdict
 from collections.abc import Callable, Iterable, Mapping
 from dataclasses import astuple, dataclass, field
-from datetime import datetime, tzinfo
+from datetime import date, datetime, tzinfo
 from typing import Any
+
+from hotline.domain.vocabulary import Disposition
 
 SERVICE_LEVEL_SECONDS = 20.0
 SHORT_ABANDON_SECONDS = 5.0
 ANSWERED_TRANSFER_OUTCOMES = frozenset({"answered", "completed"})
+TURNED_AWAY = Disposition.TURNED_AWAY
 
 
 @dataclass(frozen=True)
@@ -54,6 +60,7 @@ class CallRow:
     operator: str | None = None
     talk_seconds: float | None = None
     survey_score: int | None = None
+    disposition: str | None = None
 
 
 @dataclass(frozen=True)
@@ -100,6 +107,8 @@ class CallSums:
     satisfied: int = 0
     normal: int = 0
     not_satisfied: int = 0
+    calls: int = 0                # every call row
+    turned_away: int = 0          # refused over [capacity] max_calls
 
     def __add__(self, other: CallSums) -> CallSums:
         return CallSums(*(a + b for a, b in zip(astuple(self), astuple(other), strict=True)))
@@ -118,7 +127,8 @@ class CallSums:
         scores = [c.survey_score for c in calls if c.survey_score in (1, 2, 3)]
         return cls(len(offered), len(answered), len(abandoned), len(short),
                    sum(1 for w in waits if w <= SERVICE_LEVEL_SECONDS), len(waits), sum(waits), len(talks),
-                   sum(talks), scores.count(1), scores.count(2), scores.count(3))
+                   sum(talks), scores.count(1), scores.count(2), scores.count(3), len(calls),
+                   sum(1 for c in calls if c.disposition == TURNED_AWAY))
 
     def figures(self, wrapup_seconds: float) -> dict[str, Any]:
         surveys = self.satisfied + self.normal + self.not_satisfied
@@ -136,6 +146,8 @@ class CallSums:
             "satisfied_share": _ratio(self.satisfied, surveys),
             "normal_share": _ratio(self.normal, surveys),
             "not_satisfied_share": _ratio(self.not_satisfied, surveys),
+            "calls": self.calls,
+            "turned_away": self.turned_away,
         }
 
 
@@ -202,6 +214,19 @@ def _grouped(calls: list[CallRow], transfers: list[TransferRow], call_key: Calla
         rows.append({name: key, **call_figures(call_groups.get(key, []), wrapup_seconds),
                      "transfers": len(group), "transfers_answered": answered})
     return rows
+
+
+def period_label(period: str, key: str) -> str:
+    """How a period's key reads for people: "2026-11-25" → "25/11/2026", "2026-W48" → "Tuần 48/2026",
+    "2026-11" → "Tháng 11/2026" (the console's tables and exports, and ``hotline report``)."""
+    if period == "week" and "-W" in key:
+        year, week = key.split("-W")
+        return f"Tuần {int(week)}/{year}"
+    if period == "month" and len(key) == 7:
+        return f"Tháng {key[5:7]}/{key[:4]}"
+    if period == "day" and len(key) == 10:
+        return date.fromisoformat(key).strftime("%d/%m/%Y")
+    return key
 
 
 def period_key(period: str, tz: tzinfo) -> Callable[[datetime], str]:

@@ -14,6 +14,7 @@ class Context:
     FROM_CITIZENS = "from-citizens"             # every citizen call enters here
     FROM_DESKS = "from-desks"                   # desks and operators' phones calling the hotline
     HOTLINE = "hotline"                         # answer, recording, then the ARI app's IVR
+    BUSY = "hotline-busy"                       # past [capacity] max_calls: "all lines are busy"
     QUEUE = "hotline-queue"                     # the operator queue (app_queue)
     OPERATOR_LEG = "hotline-operator-leg"       # the operator's leg of a queue call
     SUPERVISE = "hotline-supervise"             # a supervisor's ChanSpy (AMI Originate from the console)
@@ -23,7 +24,7 @@ class Context:
     DESK_ANSWERED = "hotline-desk-answered"     # the desk's channel when it answers a transfer
     FALLBACK = "fallback"                       # the plain path when the ARI app is down
 
-    ALL = (FROM_CITIZENS, FROM_DESKS, HOTLINE, QUEUE, OPERATOR_LEG, SUPERVISE, QUEUE_KEYS, TICKET_STATUS,
+    ALL = (FROM_CITIZENS, FROM_DESKS, HOTLINE, BUSY, QUEUE, OPERATOR_LEG, SUPERVISE, QUEUE_KEYS, TICKET_STATUS,
            DESK_TRANSFER, DESK_ANSWERED, FALLBACK)
 
 
@@ -43,10 +44,11 @@ class Disposition:
     APP_FALLBACK = "app_fallback"          # the ARI app was down: plain-dialplan path
     ANSWERED = "answered"                  # an operator answered from the queue (AMI events, or on return)
     ABANDONED_QUEUE = "abandoned_queue"    # caller hung up while waiting in the operator queue
+    TURNED_AWAY = "turned_away"            # past [capacity] max_calls: heard "all lines are busy", refused
 
     FROM_QUEUE = (ANSWERED, ABANDONED_QUEUE)   # what the queue's events tell; finer than TO_QUEUE
     ALL = (IN_PROGRESS, ABANDONED_IVR, TO_QUEUE, TRANSFERRED, TRANSFER_FAILED, VOICEMAIL,
-           CLOSED_HOURS, APP_FALLBACK, ANSWERED, ABANDONED_QUEUE)
+           CLOSED_HOURS, APP_FALLBACK, ANSWERED, ABANDONED_QUEUE, TURNED_AWAY)
 
 
 class OperatorState:
@@ -87,3 +89,9 @@ LIVE_CHANNEL = "hotline:live"   # the default of [redis] live_channel: the monit
 def live_snapshot_key(channel: str) -> str:
     """The Redis key of the monitor's snapshot beside its pub/sub ``channel``."""
     return f"{channel}:snapshot"
+
+
+def live_beat_key(channel: str) -> str:
+    """The Redis key where the monitor writes the real time (Unix seconds) of its last snapshot: its proof of
+    life for ``hotline status`` (the snapshot's own ``at`` is on the hotline clock, which tests move)."""
+    return f"{channel}:beat"

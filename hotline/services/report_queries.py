@@ -15,6 +15,7 @@ from hotline.domain.reports import (
     OPEN_STATUSES,
     SERVICE_LEVEL_SECONDS,
     SHORT_ABANDON_SECONDS,
+    TURNED_AWAY,
     AgencySums,
     CallRow,
     CallSums,
@@ -92,12 +93,14 @@ def _sums_by(sessions: sessionmaker[Session], first: date, last: date, tz: tzinf
                     func.coalesce(func.sum(case((and_(queued, answered), wait), else_=0.0)), 0.0),
                     count(and_(queued, answered, Call.talk_seconds.is_not(None))),
                     func.coalesce(func.sum(case((and_(queued, answered), Call.talk_seconds), else_=0.0)), 0.0),
-                    count(Call.survey_score == 1), count(Call.survey_score == 2), count(Call.survey_score == 3))
+                    count(Call.survey_score == 1), count(Call.survey_score == 2), count(Call.survey_score == 3),
+                    func.count(Call.id), count(Call.disposition == TURNED_AWAY))
              .where(Call.started_at >= start, Call.started_at < end).group_by(key))
         if by_operator:
             q = q.where(Call.operator.is_not(None), Call.operator != "")
         return {str(r[0]): CallSums(int(r[1]), int(r[2]), int(r[3]), int(r[4]), int(r[5]), int(r[6]), float(r[7]),
-                                    int(r[8]), float(r[9]), int(r[10]), int(r[11]), int(r[12])) for r in s.execute(q)}
+                                    int(r[8]), float(r[9]), int(r[10]), int(r[11]), int(r[12]), int(r[13]),
+                                    int(r[14])) for r in s.execute(q)}
 
 
 def load_rows(sessions: sessionmaker[Session], first: date, last: date,
@@ -106,9 +109,9 @@ def load_rows(sessions: sessionmaker[Session], first: date, last: date,
     start, end = period_bounds(first, last, tz)
     # Only the columns the figures use (a month of a busy province is ~100,000 calls: no ORM objects).
     with sessions() as s:
-        calls = [CallRow(*r) for r in s.execute(
+        calls = [CallRow(*tuple(r)) for r in s.execute(
             select(Call.call_id, Call.started_at, Call.queued_at, Call.queue_answered_at, Call.queue_left_at,
-                   Call.queue_outcome, Call.operator, Call.talk_seconds, Call.survey_score)
+                   Call.queue_outcome, Call.operator, Call.talk_seconds, Call.survey_score, Call.disposition)
             .where(Call.started_at >= start, Call.started_at < end).order_by(Call.started_at))]
         transfers = [TransferRow(*r) for r in s.execute(
             select(Transfer.target, Transfer.started_at, Transfer.answered_at, Transfer.requested_by, Transfer.outcome)

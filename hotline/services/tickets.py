@@ -15,7 +15,7 @@ from dataclasses import dataclass
 from datetime import UTC, datetime
 from typing import TYPE_CHECKING, Any
 
-from sqlalchemy import Integer, column, func, literal_column, select, text
+from sqlalchemy import Integer, column, func, literal_column, or_, select, text
 from sqlalchemy.exc import IntegrityError
 from sqlalchemy.orm import Session, selectinload, sessionmaker
 
@@ -147,10 +147,11 @@ class TicketService:
 
     def list(self, *, status: str | None = None, agency: str | None = None, category: str | None = None,
              overdue: bool = False, limit: int = 50, channel: str | None = None, search: str | None = None,
-             caller: str | None = None, offset: int = 0, after_id: int | None = None) -> list[dict[str, Any]]:
+             caller: str | None = None, offset: int = 0, after_id: int | None = None,
+             by_number: bool = True) -> list[dict[str, Any]]:
         """Tickets, newest received first; ``overdue``: open ones past their deadline; ``search``: words in
         the code, the number, the content or the voicemail's transcript (every word, any case), newest
-        entered first."""
+        entered first; ``by_number`` False (an agency's search): a word matches the caller's number never."""
         q = _full().order_by(Ticket.received_at.desc(), Ticket.id.desc()).limit(limit).offset(offset)
         if after_id is not None:
             q = q.where(Ticket.id > after_id)
@@ -167,6 +168,8 @@ class TicketService:
         if overdue:
             q = q.where(Ticket.status.in_(TicketStatus.OPEN), Ticket.due_at < self.now())
         words = _search_words(search)
+        if words and not by_number:
+            q = q.where(*(_not_by_number(w) for w in words))
         with self.sessions() as s:
             if words:
                 # Search results come newest entered first (the ticket's id): the full-text indexes hold
@@ -180,7 +183,8 @@ class TicketService:
                     newest = (Ticket.id + 0).desc() if _rare(s, match) else Ticket.id.desc()
                     q = q.where(match).order_by(newest)
                 else:
-                    others = any((status, agency, category, channel, caller, overdue, after_id is not None))
+                    others = any((status, agency, category, channel, caller, overdue, after_id is not None,
+                                  not by_number))
                     q = q.where(_fts_ids(words, None if others else offset + limit)).order_by(Ticket.id.desc())
             return [ticket_to_dict(t) for t in s.scalars(q)]
 
@@ -333,6 +337,14 @@ def _rare(s: Session, match: Any) -> bool:
     """Whether fewer than RARE_MATCHES tickets match (the GIN index answers it in milliseconds)."""
     found = s.scalar(select(func.count()).select_from(select(Ticket.id).where(match).limit(RARE_MATCHES).subquery()))
     return int(found or 0) < RARE_MATCHES
+
+
+def _not_by_number(word: str) -> Any:
+    """A ticket matches ``word`` other than by its caller's number: the number does not hold it, or the
+    code, the content or the transcript does (numbers are digits: no case to fold)."""
+    return or_(~Ticket.caller.contains(word, autoescape=True), Ticket.code.contains(word, autoescape=True),
+               Ticket.content.contains(word, autoescape=True),
+               Ticket.voicemail.has(Voicemail.transcript.contains(word, autoescape=True)))
 
 
 def _fts_ids(words: list[str], newest: int | None) -> Any:

@@ -55,6 +55,28 @@ def test_ticket_status_runs_the_agi_and_returns_to_the_app(rendered: tuple[Path,
     assert "fallback,s,1" in block                      # the app is down when the caller comes back
 
 
+def test_every_return_into_the_app_falls_back_to_a_message_when_the_app_is_down(rendered: tuple[Path, object]) -> None:
+    """Stasis() fails when no app is connected: each place a caller comes back into the app goes on to the
+    fallback (apology and a message), never to a hangup."""
+    text = (rendered[0] / "extensions.conf").read_text()
+    lines = text.splitlines()
+    stasis = [n for n, line in enumerate(lines) if "Stasis(" in line and not line.lstrip().startswith(";")]
+    assert len(stasis) >= 4         # the first entry, back from the queue, its key 1, back from the ticket lookup
+    for n in stasis:
+        assert lines[n + 1].strip() == 'same => n,GotoIf($["${STASISSTATUS}" = "FAILED"]?fallback,s,1)', lines[n]
+    assert "queue-return,${QUEUESTATUS},${MEMBERNAME},${REC_FILE})" in text      # an adopting app needs the file
+
+
+def test_a_message_the_fallback_could_not_record_gets_the_apology_and_reaches_the_alert(
+        rendered: tuple[Path, object]) -> None:
+    """Record() failing in the fallback: the caller hears why and when to call back, and the hangup's AGI
+    gets Record()'s status (agi/handlers.py notes a failure for ``hotline watch``)."""
+    block = (rendered[0] / "extensions.conf").read_text().split("[fallback]")[1].split("\n[")[0]
+    assert 'GotoIf($["${RECORD_STATUS}" = "ERROR"]?failed)' in block
+    assert "n(failed),Playback(${PROMPTS}/message_not_saved&${PROMPTS}/call_back_later)" in block
+    assert "exten => h,1,AGI(${AGI_URL}/fallback_end,${CALL_ID},${RECORDED_FILE},${RECORD_STATUS})" in block
+
+
 def test_citizens_reach_only_the_hotline_numbers(rendered: tuple[Path, object]) -> None:
     text = (rendered[0] / "extensions.conf").read_text()
     block = text.split("[from-citizens]")[1].split("\n[")[0]
@@ -70,7 +92,7 @@ def test_management_interfaces_are_loopback_only_with_generated_secrets(rendered
     assert "bindaddr = 127.0.0.1" in http
     manager = (conf_dir / "manager.conf").read_text()
     assert "bindaddr = 127.0.0.1" in manager and "permit = 127.0.0.1/255.255.255.255" in manager
-    assert f"secret = {ctx.secrets.ami_password}" in manager   # type: ignore[attr-defined]
+    assert f"secret = {ctx.secrets.ami_password_of('monitor')}" in manager   # type: ignore[attr-defined]
     assert f"password = {ctx.secrets.ari_password}" in (conf_dir / "ari.conf").read_text()  # type: ignore[attr-defined]
     assert len(ctx.secrets.ari_password) >= 20   # type: ignore[attr-defined]
 
@@ -108,3 +130,62 @@ def test_the_monitors_wake_key_is_no_exit_key_of_the_queue(rendered: tuple[Path,
     assert keys == ["1"]
     assert not any(re.fullmatch(k.lstrip("_").replace("X", "[0-9]").replace(".", ".+"), WAKE_DIGIT)
                    for k in keys), keys
+
+
+def test_callers_past_max_calls_hear_all_lines_busy_and_are_logged(rendered: tuple[Path, object]) -> None:
+    conf_dir, ctx = rendered
+    settings = ctx.settings   # type: ignore[attr-defined]
+    text = (conf_dir / "extensions.conf").read_text()
+    assert re.search(rf"^MAX_CALLS = {settings.capacity.max_calls}\b", text, re.M)
+    start = text.split("\n[hotline]")[1].split("\n[")[0]
+    lines = [line for line in start.splitlines() if line.startswith(("exten", " same"))]
+    # Counted first, checked next: nothing (no Answer, no recording) before the check.
+    assert "Set(GROUP(hotline)=citizens)" in lines[1]
+    assert "GROUP_COUNT(citizens@hotline)} > ${MAX_CALLS}]?hotline-busy,s,1" in lines[2]
+    busy = text.split("\n[hotline-busy]")[1].split("\n[")[0]
+    assert "Set(GROUP(hotline)=)" in busy                                 # no longer counted
+    assert "Answer" not in busy and "Progress()" in busy                  # early media: nothing to pay
+    assert "Playback(${PROMPTS}/all_lines_busy,noanswer)" in busy and "Hangup(17)" in busy
+    assert "h,1,AGI(${AGI_URL}/turned_away,${CALL_ID},${CALL_EPOCH},${DIALLED})" in busy
+    options = (conf_dir / "asterisk.conf").read_text()
+    assert re.search(rf"^maxcalls = {settings.capacity.asterisk_max_calls}$", options, re.M)
+    assert re.search(r"^maxload = 0$", options, re.M)
+    queues = (conf_dir / "queues.conf").read_text()
+    assert re.search(rf"^maxlen = {settings.queue.max_waiting}$", queues, re.M)
+
+
+def test_no_admission_limit_renders_no_check(tmp_path: Path) -> None:
+    env = {"HOTLINE_STATE_DIR": str(tmp_path / "state"), "HOTLINE_RECORDINGS_ROOT": str(tmp_path / "rec")}
+    ctx = load_context(env=env)
+    ctx.settings.capacity.max_calls = ctx.settings.capacity.asterisk_max_calls = 0
+    ctx.settings.queue.max_waiting = 0
+    conf_dir = render(ctx.settings, ctx.secrets, ctx.directory, tmp_path / "conf").parent
+    assert "GROUP_COUNT" not in (conf_dir / "extensions.conf").read_text()
+    assert not re.search(r"^maxcalls", (conf_dir / "asterisk.conf").read_text(), re.M)
+    assert re.search(r"^maxlen = 0$", (conf_dir / "queues.conf").read_text(), re.M)
+
+
+def test_the_sip_edge_refuses_anonymous_transfers_and_logs_security_events(rendered: tuple[Path, object]) -> None:
+    conf = rendered[0]
+    pjsip = (conf / "pjsip.conf").read_text()
+    anonymous = pjsip.split("[anonymous](endpoint-common)")[1].split("\n[")[0]
+    assert "allow_transfer = no" in anonymous
+    assert "\n;[trunk-telco]\n;type = identify" in pjsip and "\n[trunk-telco" not in pjsip   # documented, off
+    assert re.search(r"^security\.log => security$", (conf / "logger.conf").read_text(), re.M)
+
+
+def test_each_process_has_its_own_ami_account_with_only_what_it_uses(rendered: tuple[Path, object]) -> None:
+    import configparser
+    conf_dir, ctx = rendered
+    manager = configparser.ConfigParser(inline_comment_prefixes=(";",), interpolation=None, strict=False)
+    manager.read_string((conf_dir / "manager.conf").read_text())
+    accounts = {name: manager[name] for name in manager.sections() if name != "general"}
+    assert set(accounts) == {"hotline-monitor", "hotline-console", "hotline-watch", "hotline-cli"}
+    classes = {name: set(a["write"].split(",")) | set(a["read"].split(",")) for name, a in accounts.items()}
+    assert all(not c & {"system", "config", "all"} for c in classes.values()), classes
+    assert accounts["hotline-monitor"]["read"] == "agent" and accounts["hotline-monitor"]["write"] == "call"
+    assert "originate" in classes["hotline-console"] and "originate" not in classes["hotline-cli"]
+    assert classes["hotline-watch"] == {"reporting", "command", "none"}
+    secrets = {a["secret"] for a in accounts.values()}
+    assert len(secrets) == 4 and all(len(s) >= 30 for s in secrets)
+    assert ctx.secrets.for_ami("watch").own_ami_password == accounts["hotline-watch"]["secret"]  # type: ignore[attr-defined]

@@ -21,10 +21,10 @@ S = timedelta(seconds=1)
 
 def _call(call_id: str, started: datetime, *, wait: float | None = None, answered_after: float | None = None,
           left_after: float | None = None, outcome: str | None = None, operator: str | None = None,
-          talk: float | None = None, survey: int | None = None) -> Call:
+          talk: float | None = None, survey: int | None = None, disposition: str | None = None) -> Call:
     queued = started + 30 * S if wait is not None or answered_after is not None or outcome else None
     return Call(call_id=call_id, channel_id=call_id, caller="0912345678", dialled="1022", started_at=started,
-                ivr_path=[], disposition="answered" if answered_after is not None else "to_queue",
+                ivr_path=[], disposition=disposition or ("answered" if answered_after is not None else "to_queue"),
                 queued_at=queued,
                 queue_answered_at=queued + answered_after * S if queued and answered_after is not None else None,
                 queue_left_at=queued + left_after * S if queued and left_after is not None else None,
@@ -42,6 +42,7 @@ def fill(url: str) -> None:
         _call("a4", DAY1 + 900 * S, left_after=3, outcome="abandoned"),                        # short abandon
         _call("a5", DAY1 + 1200 * S, left_after=40, outcome="abandoned"),
         _call("a6", DAY1 + 1500 * S),                                                          # IVR only
+        _call("a7", DAY1 + 1600 * S, disposition="turned_away"),                     # over [capacity] max_calls
         _call("b1", day2_first, answered_after=6, operator="op-hoa", talk=40, survey=3),
         _call("b2", day2_first + 600 * S, left_after=120, outcome="timeout"),
         _call("x0", datetime(2027, 2, 28, 16, 59, tzinfo=UTC), answered_after=1, operator="op-lan", talk=5),
@@ -66,14 +67,14 @@ def fill(url: str) -> None:
 def test_figures_per_day_operator_and_desk(database_url: str) -> None:
     fill(database_url)
     calls, transfers = load_rows(open_database(database_url), date(2027, 3, 1), date(2027, 3, 2), TZ)
-    assert sorted(c.call_id for c in calls) == ["a1", "a2", "a3", "a4", "a5", "a6", "b1", "b2"]
+    assert sorted(c.call_id for c in calls) == ["a1", "a2", "a3", "a4", "a5", "a6", "a7", "b1", "b2"]
     report = build_report(calls, transfers, TZ, wrapup_seconds=10)
     day1, day2 = report["days"]
     assert day1 == {
         "day": "2027-03-01", "offered": 5, "answered": 3, "abandoned": 2, "short_abandoned": 1,
         "abandon_rate": 0.4, "answered_within_20s": 2, "service_level": 0.4, "asa_seconds": 20.0,
         "aht_seconds": 130.0, "surveys": 3, "satisfied_share": 0.6667, "normal_share": 0.3333,
-        "not_satisfied_share": 0.0, "transfers": 3, "transfers_answered": 1}
+        "not_satisfied_share": 0.0, "calls": 7, "turned_away": 1, "transfers": 3, "transfers_answered": 1}
     assert day2["day"] == "2027-03-02"   # started 00:30 local time, 17:30 UTC the day before
     assert (day2["offered"], day2["answered"], day2["abandoned"], day2["service_level"]) == (2, 1, 0, 0.5)
     assert (day2["asa_seconds"], day2["aht_seconds"], day2["not_satisfied_share"]) == (6.0, 50.0, 1.0)
@@ -82,6 +83,7 @@ def test_figures_per_day_operator_and_desk(database_url: str) -> None:
     assert (total["service_level"], total["abandon_rate"]) == (0.4286, 0.2857)
     assert (total["asa_seconds"], total["aht_seconds"]) == (16.5, 110.0)
     assert (total["surveys"], total["satisfied_share"], total["normal_share"]) == (4, 0.5, 0.25)
+    assert (total["calls"], total["turned_away"], day2["calls"], day2["turned_away"]) == (9, 1, 2, 0)
     lan, hoa = sorted(report["operators"], key=lambda r: r["operator"], reverse=True)
     assert (lan["operator"], lan["answered"], lan["asa_seconds"], lan["aht_seconds"]) == ("op-lan", 2, 20.0, 160.0)
     assert (lan["transfers"], lan["transfers_answered"], lan["satisfied_share"]) == (2, 1, 0.5)
@@ -118,11 +120,13 @@ def test_the_command_prints_vietnamese_tables_and_english_json(database_url: str
     for heading in ("Cuộc gọi vào hàng đợi", "Đã trả lời", "Bỏ máy khi chờ", "Mức phục vụ 20 giây",
                     "Thời gian chờ trung bình", "Thời gian xử lý trung bình", "Hài lòng", "Tổng đài viên"):
         assert heading in text
-    day_line = next(line for line in text.splitlines() if line.startswith("2027-03-01"))
-    assert day_line.split()[:6] == ["2027-03-01", "5", "3", "2", "1", "40.0%"]
+    day_line = next(line for line in text.splitlines() if line.startswith("01/03/2027"))
+    assert day_line.split()[:6] == ["01/03/2027", "5", "3", "2", "1", "40.0%"]
     only_ops = runner.invoke(main, ["report", "--from", "2027-03-01", "--to", "2027-03-01", "--by", "operator"],
                              env=env)
     assert "Theo ngày" not in only_ops.output and "op-lan" in only_ops.output
+    weeks = runner.invoke(main, ["report", "--from", "2027-03-01", "--to", "2027-03-02", "--by", "week"], env=env)
+    assert "Tuần 9/2027" in weeks.output and "2027-W09" not in weeks.output      # as the console says it
     bad = runner.invoke(main, ["report", "--from", "2027-13-01", "--to", "2027-03-01"], env=env)
     assert bad.exit_code == 2 and "YYYY-MM-DD" in bad.output
 
@@ -149,7 +153,8 @@ def test_the_database_adds_up_the_same_figures_as_the_rows_do(database_url: str)
                             queue_answered_at=answered, queue_left_at=left,
                             queue_outcome="answered" if answered else ("abandoned" if queued else None),
                             talk_seconds=rng.choice((None, 33.3, 120.0)) if answered else None,
-                            survey_score=rng.choice((None, 1, 2, 3)) if answered else None))
+                            survey_score=rng.choice((None, 1, 2, 3)) if answered else None,
+                            disposition="turned_away" if not queued and rng.random() < 0.5 else "answered"))
     calls, _transfers = load_rows(sessions, date(2026, 11, 1), date(2026, 11, 10), tz)
     by_day: dict[str, list] = {}
     for c in calls:
@@ -163,6 +168,7 @@ def test_the_database_adds_up_the_same_figures_as_the_rows_do(database_url: str)
         assert abs(theirs.wait_seconds - mine.wait_seconds) < 1e-3
     total = sum(sql.values(), CallSums())
     assert total.figures(15) == CallSums.of(calls).figures(15)
+    assert total.calls == len(calls) and 0 < total.turned_away < total.calls - total.offered + 1
 
 
 def test_the_database_counts_the_same_ticket_figures_as_the_rows_do(database_url: str) -> None:

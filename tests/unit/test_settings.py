@@ -217,3 +217,15 @@ def test_key_lines_follow_tables_arrays_and_multiline_strings() -> None:
     assert lines[("a", "y", 1, "k")] == 7
     assert lines[("b", "c", 1)] == 11
     assert lines[("b", "c", 1, "q.r")] == 12
+
+
+def test_capacity_defaults_and_asterisks_ceiling_above_admission(tmp_path: Path) -> None:
+    s = load_settings(SAMPLE, env={})
+    assert (s.capacity.max_calls, s.capacity.asterisk_max_calls) == (120, 240)   # the ceiling: twice
+    assert s.queue.max_waiting == 50
+    s = load_settings(write(tmp_path, MINIMAL + "[capacity]\nmax_calls = 0\n"), env={})
+    assert (s.capacity.max_calls, s.capacity.asterisk_max_calls) == (0, 0)       # no limit at all
+    path = write(tmp_path, MINIMAL + "[capacity]\nmax_calls = 100\nasterisk_max_calls = 100\n")
+    error = error_for(path)
+    assert error.line == line_of(path, "asterisk_max_calls") and "not above max_calls" in error.message
+    assert "asterisk_max_calls = 200" in error.hint

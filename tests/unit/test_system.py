@@ -159,6 +159,7 @@ def test_our_redis_listens_on_loopback_only(tmp_path: Path) -> None:
     argv = redis_server_argv(6390, tmp_path)
     assert argv[argv.index("--bind") + 1] == "127.0.0.1" and argv[argv.index("--port") + 1] == "6390"
     assert argv[argv.index("--dir") + 1] == str(tmp_path / "redis")
+    assert argv[argv.index("--appendonly") + 1] == "yes"    # queued jobs survive a crash of Redis
 
 
 def test_database_urls() -> None:

@@ -10,17 +10,18 @@ import subprocess
 from pathlib import Path
 from urllib.parse import unquote, urlsplit
 
+from hotline.domain.redact import redact_url
 from tooling.system import apt
-from tooling.system.shell import Progress, SetupError, run, wait_until
+from tooling.system.shell import Progress, SetupError, is_alive, run, terminate, wait_until
 
 LOCAL_HOSTS = {"127.0.0.1", "localhost", "::1", ""}
 
 
-def redis_answers(url: str) -> bool:
-    """True when a Redis server answers PING at ``url``."""
+def redis_answers(url: str, timeout: float = 2.0) -> bool:
+    """True when a Redis server answers PING at ``url`` within ``timeout`` seconds."""
     import redis
 
-    client = redis.Redis.from_url(url, socket_connect_timeout=1, socket_timeout=2)
+    client = redis.Redis.from_url(url, socket_connect_timeout=min(1.0, timeout), socket_timeout=timeout)
     try:
         return bool(client.ping())
     except (redis.exceptions.RedisError, OSError):
@@ -30,11 +31,12 @@ def redis_answers(url: str) -> bool:
 
 
 def redis_server_argv(port: int, state_dir: Path) -> list[str]:
-    """The command that starts the hotline's own Redis (loopback only, files in the state directory)."""
+    """The command that starts the hotline's own Redis (loopback only, files in the state directory; the
+    append-only file keeps queued jobs across a crash, at most a second of writes lost)."""
     data = state_dir / "redis"
     return ["redis-server", "--bind", "127.0.0.1", "--port", str(port), "--dir", str(data),
             "--daemonize", "yes", "--pidfile", str(data / "redis.pid"), "--logfile", str(data / "redis.log"),
-            "--save", "60 1000", "--appendonly", "no"]
+            "--save", "60 1000", "--appendonly", "yes", "--appendfsync", "everysec"]
 
 
 def ensure_redis(url: str, state_dir: Path, progress: Progress) -> str:
@@ -43,7 +45,7 @@ def ensure_redis(url: str, state_dir: Path, progress: Progress) -> str:
         return url
     parts = urlsplit(url)
     if parts.scheme not in ("redis", "rediss") or parts.hostname not in LOCAL_HOSTS:
-        raise SetupError(f"Redis does not answer at {url}. Start it, or fix [redis] url in province.toml.")
+        raise SetupError(f"Redis does not answer at {redact_url(url)}. Start it, or fix [redis] url in province.toml.")
     port = parts.port or 6379
     if shutil.which("redis-server") is None:
         apt.install(["redis-server"], progress)
@@ -56,6 +58,63 @@ def ensure_redis(url: str, state_dir: Path, progress: Progress) -> str:
     wait_until(lambda: redis_answers(url), 20, f"Redis to answer on 127.0.0.1:{port}",
                hint=f"See {state_dir / 'redis' / 'redis.log'}.")
     return url
+
+
+class OwnRedis:
+    """The Redis ``ensure_redis`` started for the hotline (its pid file in ``<state_dir>/redis``), as a
+    Watchdog (tooling/system/watchdog.py) sees it: PING as the probe, the same command to start it again."""
+
+    name = "Redis"
+
+    def __init__(self, url: str, state_dir: Path) -> None:
+        self.url, self.state_dir = url, state_dir
+        self.port = urlsplit(url).port or 6379
+        self.pid_file = state_dir / "redis" / "redis.pid"
+
+    @classmethod
+    def find(cls, url: str, state_dir: Path) -> OwnRedis | None:
+        """Our Redis when the server at ``url`` is the one ``ensure_redis`` started, else None (not ours to watch)."""
+        own = cls(url, state_dir)
+        return own if own.pid() is not None else None
+
+    def pid(self) -> int | None:
+        """The pid of our redis-server, from its pid file, if that process runs."""
+        try:
+            pid = int(self.pid_file.read_text().strip())
+            argv = Path(f"/proc/{pid}/cmdline").read_bytes()
+        except (OSError, ValueError):
+            return None
+        return pid if b"redis-server" in argv and f":{self.port}".encode() in argv and is_alive(pid) else None
+
+    def persist(self) -> None:
+        """Turn the append-only file on in a server an earlier version started without it."""
+        import redis
+
+        client = redis.Redis.from_url(self.url, socket_connect_timeout=2, socket_timeout=5)
+        try:
+            client.config_set("appendonly", "yes")
+        except (redis.exceptions.RedisError, OSError):
+            pass
+        finally:
+            client.close()
+
+    def exited(self) -> str | None:
+        return None if self.pid() is not None else "its process is gone"
+
+    def answers(self, timeout: float) -> bool:
+        return redis_answers(self.url, timeout)
+
+    def kill(self) -> None:
+        pid = self.pid()
+        if pid is not None:
+            terminate(pid, timeout=0)
+
+    def start(self) -> None:
+        """Start it again from its files in the state directory; return once it answers."""
+        run(redis_server_argv(self.port, self.state_dir), "start Redis again",
+            f"See {self.state_dir / 'redis' / 'redis.log'}; is port {self.port} used by another program?")
+        wait_until(lambda: self.answers(2.0), 20, f"Redis to answer on 127.0.0.1:{self.port}",
+                   hint=f"See {self.state_dir / 'redis' / 'redis.log'}.")
 
 
 def is_postgres_url(url: str) -> bool:
@@ -106,8 +165,8 @@ def ensure_postgres(url: str, progress: Progress) -> None:
         _create_database(url, dbname, user, port, local)
         problem = _connect_error(url) or ""
     if problem:
-        raise SetupError(f"PostgreSQL refuses {url}: {problem}. Check the user and password in [database] url, "
-                         "and that pg_hba.conf lets that user in from this machine.")
+        raise SetupError(f"PostgreSQL refuses {redact_url(url)}: {redact_url(problem)}. Check the user and "
+                         "password in [database] url, and that pg_hba.conf lets that user in from this machine.")
 
 
 def _port_open(host: str, port: int) -> bool:
@@ -150,11 +209,12 @@ def _start_local_cluster(port: int, progress: Progress) -> None:
 
 def _psql(port: int, sql: str, check: bool = True) -> str:
     """Run SQL as the postgres superuser over the local socket; return the output."""
-    argv = ["runuser", "-u", "postgres", "--", "psql", "-p", str(port), "-XAtqc", sql]
+    argv = ["runuser", "-u", "postgres", "--", "psql", "-p", str(port), "-XAtq", "-v", "ON_ERROR_STOP=1"]
+    # On standard input, never the command line: a role's password must not show in `ps` or an error.
     if not check:
-        done = subprocess.run(argv, capture_output=True, text=True, stdin=subprocess.DEVNULL)
+        done = subprocess.run(argv, capture_output=True, text=True, input=sql)
         return done.stdout.strip() if done.returncode == 0 else ""
-    return run(argv, "run SQL as PostgreSQL's superuser").strip()
+    return run(argv, "run SQL as PostgreSQL's superuser", input_text=sql).strip()
 
 
 def _literal(value: str) -> str:
