@@ -7,7 +7,8 @@ is what the wallboard shows: callers waiting since when, operators by state.
 (re)connect, when events may have been missed).
 
 Callers are keyed by ``Uniqueid``: for the queue events it is the caller's channel (the
-hotline's call id); the operator's leg (a PJSIP or Local channel) is ``DestUniqueid``.
+hotline's call id); the operator's leg (a PJSIP or Local channel) is ``DestUniqueid``. A caller's number
+is kept masked (last 3 digits): nothing the monitor publishes holds a whole one.
 """
 from __future__ import annotations
 
@@ -18,13 +19,15 @@ from datetime import datetime, timedelta
 from typing import Any
 
 from hotline.adapters.ami import Event, device_state, field, number
+from hotline.domain.redact import masked_number
 from hotline.domain.vocabulary import DeviceState, OperatorState
 
 log = logging.getLogger("monitor.state")
 
 @dataclass
 class Waiting:
-    """A caller waiting in a queue."""
+    """A caller waiting in a queue; ``caller``: the number masked as an agency sees it (``*******678``), since
+    the picture goes to Redis for the wallboard (supervisors open the call in the console for the whole number)."""
 
     call_id: str
     queue: str
@@ -109,7 +112,7 @@ class LivePicture:
     def _on_QueueCallerJoin(self, e: Event, now: datetime) -> list[dict[str, Any]]:
         call_id = field(e, "Uniqueid")
         known = self.waiting.get(call_id)
-        entry = Waiting(call_id, field(e, "Queue"), field(e, "Channel"), field(e, "CallerIDNum"),
+        entry = Waiting(call_id, field(e, "Queue"), field(e, "Channel"), masked_number(field(e, "CallerIDNum")),
                         number(e, "Position"), known.since if known else now)
         if known is None:      # a caller with priority (back from a desk) goes in ahead of others
             for other in self.waiting.values():
@@ -204,7 +207,7 @@ class LivePicture:
                 old = self.waiting.get(call_id)
                 since = old.since if old else now - timedelta(seconds=number(m, "Wait"))
                 waiting[call_id] = Waiting(call_id, field(m, "Queue"), field(m, "Channel"),
-                                           field(m, "CallerIDNum"), number(m, "Position"), since)
+                                           masked_number(field(m, "CallerIDNum")), number(m, "Position"), since)
             elif kind == "QueueMember":
                 name = field(m, "Name") or field(m, "MemberName") or field(m, "Location")
                 old_member = self.members.get(name)

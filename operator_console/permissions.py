@@ -7,6 +7,7 @@ walks every route of the application against this table.
 from __future__ import annotations
 
 from hotline.adapters.db.models import Role
+from hotline.domain.redact import masked_number
 
 OP, SUP, ADM, AG = Role.OPERATOR, Role.SUPERVISOR, Role.ADMIN, Role.AGENCY
 
@@ -49,10 +50,6 @@ def allowed(role: str | None, permission: str) -> bool:
 def mask_number(number: str | None, role: str | None) -> str:
     """A caller's number as ``role`` may see it: whole, or only its last 3 digits (never the rest: a masked
     number must not be recoverable from what an agency sees)."""
-    if not number:
-        return ""
-    if role in FULL_NUMBERS:
+    if number and role in FULL_NUMBERS:
         return number
-    if len(number) <= 3:
-        return "*" * len(number)
-    return "*" * (len(number) - 3) + number[-3:]
+    return masked_number(number)

@@ -70,7 +70,7 @@ def test_a_caller_waits_is_answered_and_the_operator_goes_through_wrap_up() -> N
     [added] = picture.apply(MEMBER, T0)
     assert added["state"] == OperatorState.AVAILABLE and added["operator"] == "op-lan"
     [joined] = picture.apply(JOIN, T0)
-    assert joined == {"type": "caller_joined", "call_id": CALLER, "queue": "hotline", "caller": "0912345678",
+    assert joined == {"type": "caller_joined", "call_id": CALLER, "queue": "hotline", "caller": "*******678",
                       "position": 1, "count": 1, "at": T0.isoformat(), "event": "QueueCallerJoin"}
     snap = picture.snapshot(T0 + timedelta(seconds=9))
     assert snap["waiting"][0]["wait"] == 9 and snap["waiting"][0]["since"] == T0.isoformat()
@@ -138,7 +138,7 @@ def test_queue_status_rebuilds_the_picture_after_a_reconnect() -> None:
     assert summary["waiting"] == 1 and summary["operators"] == 2
     snap = picture.snapshot(T0)
     assert snap["waiting"] == [{"call_id": "c9", "queue": "hotline", "channel": "PJSIP/anonymous-00000009",
-                                "caller": "0977000999", "position": 1,
+                                "caller": "*******999", "position": 1,
                                 "since": (T0 - timedelta(seconds=30)).isoformat(), "wait": 30}]
     assert snap["by_state"] == {OperatorState.ON_CALL: ["op-lan"], OperatorState.PAUSED: ["op-hoa"]}
     assert snap["longest_wait"] == 30
