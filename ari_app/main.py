@@ -38,7 +38,7 @@ async def amain() -> None:
     engine = FlowEngine(ctx.flow, ctx.directory, lambda: ctx.hours.closed_reason(ctx.clock.now()),
                         lambda: _no_message_space(s.paths.recordings_root, s.recordings.min_free_mb))
     tickets = ctx.tickets(sessions)
-    jobs = JobQueue(connect(s.redis.url), s.transcription.queue, sessions, ctx.clock.offset_seconds,
+    jobs = JobQueue(connect(ctx.redis_url), s.transcription.queue, sessions, ctx.clock.offset_seconds,
                     tickets.deadlines)
     services = CallServices(settings=s, ari=ari, engine=engine, log=call_log, now=ctx.clock.now,
                             prompts_dir=s.paths.state_dir / "prompts", tickets=tickets, jobs=jobs,

@@ -38,6 +38,12 @@ class Context:
     secrets: Secrets
     categories: Categories
 
+    @property
+    def redis_url(self) -> str:
+        """The Redis every client uses: the settings' URL, or the hotline's own with its generated password."""
+        from hotline.config.redis_url import redis_url
+        return redis_url(self.settings.redis, self.secrets)
+
     def sessions(self, migrate: bool = True, *, tolerate_outage: bool = False) -> sessionmaker[Session]:
         """The database's session factory (``tolerate_outage``: see open_database)."""
         from hotline.adapters.db import open_database
@@ -51,7 +57,7 @@ class Context:
         from hotline.services.tickets import TicketService
         s, sessions = self.settings, sessions or self.sessions()
         deadlines = DeadlineClock(s.agency_hours, self.hours.calendar, s.tz)
-        queue = JobQueue(connect(s.redis.url), s.transcription.queue, sessions, self.clock.offset_seconds,
+        queue = JobQueue(connect(self.redis_url), s.transcription.queue, sessions, self.clock.offset_seconds,
                          deadlines) if jobs else None
         return TicketService(sessions, self.clock.now, deadlines, self.categories, self.directory,
                              s.tickets.code_digits, queue)

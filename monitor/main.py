@@ -14,6 +14,7 @@ import redis.asyncio as aioredis
 from hotline.adapters.ami import AmiListener, ami_login
 from hotline.context import load_context, setup_logging
 from hotline.domain.errors import HotlineError
+from hotline.domain.redact import redact_url
 from hotline.heartbeat import Heartbeat
 
 from .publish import LivePublisher
@@ -32,7 +33,7 @@ async def amain() -> None:
     s = ctx.settings
     sessions = await asyncio.to_thread(ctx.sessions, tolerate_outage=True)     # callers go on without it
     store = StoreWorker(CallFactsStore(sessions))
-    client = aioredis.from_url(s.redis.url, socket_connect_timeout=2, socket_timeout=2)
+    client = aioredis.from_url(ctx.redis_url, socket_connect_timeout=2, socket_timeout=2)
     publisher = LivePublisher(client, s.redis.live_channel, s.redis.live_snapshot_key)
     picture = LivePicture(int(ctx.settings.queue.wrapup_seconds))
     loop = asyncio.get_running_loop()
@@ -56,7 +57,7 @@ async def amain() -> None:
              asyncio.create_task(service.run_refresher(REFRESH_SECONDS)),
              asyncio.create_task(Heartbeat.from_env().run())]     # from the loop: a blocked loop is seen
     log.info("monitor starting: AMI %s:%d, Redis %s, clock %s", s.asterisk.ami_bind, s.asterisk.ami_port,
-             s.redis.url, ctx.clock.now().isoformat())
+             redact_url(ctx.redis_url), ctx.clock.now().isoformat())
     listener.start()
     await stop.wait()
     listener.close()

@@ -63,7 +63,7 @@ def create_app(ctx: Context | None = None, *, testing: bool = False, config: dic
     for module in (auth, home, phone, tickets, knowledge, recordings, reports, wallboard, api, health, privacy):
         app.register_blueprint(module.bp)
     csrf.exempt(api.bp)                  # token-authenticated, never by cookie
-    signin.init_app(app, redis_url=ctx.settings.redis.url, failures=s.signin_failures,
+    signin.init_app(app, redis_url=ctx.redis_url, failures=s.signin_failures,
                     per_address=s.signin_per_address, minutes=s.signin_lock_minutes, slots=s.hashing_slots,
                     key_prefix=app.config.get("SIGNIN_KEY_PREFIX", "hotline:console:signin"))
     return app

@@ -68,7 +68,7 @@ class ConsoleServices:
     @cached_property
     def live(self) -> redis.Redis:
         """The Redis the monitor publishes the floor to (the wallboard), made on first use."""
-        return redis.Redis.from_url(self.ctx.settings.redis.url, socket_connect_timeout=2, socket_timeout=5)
+        return redis.Redis.from_url(self.ctx.redis_url, socket_connect_timeout=2, socket_timeout=5)
 
     @cached_property
     def health(self) -> CachedHealth:

@@ -64,7 +64,8 @@ def run_setup(settings: Any, progress: Progress) -> SetupResult:
     install = ensure_asterisk(settings, progress)
     version = asterisk_version(install)
     progress(f"[setup] Asterisk {'.'.join(map(str, version))} ready ({install.describe()})")
-    redis_url = ensure_redis(settings.redis.url, state_dir, progress)
+    from hotline.config.secrets import load_or_create_secrets
+    redis_url = ensure_redis(settings.redis, load_or_create_secrets(state_dir), state_dir, progress)
     progress(f"[setup] Redis answers at {redact_url(redis_url)}")
     if settings.security.sip_guard:
         sip_guard.ensure_packages(progress)
@@ -239,7 +240,8 @@ def _up(fake_now: str | None, progress: Progress, supervisor_factory: Callable[[
         env.update(fake_clock_env(parse_fake_now(fake_now, settings.tz)))
         os.environ.update(env)
     result = run_setup(settings, progress)
-    env["HOTLINE_REDIS_URL"] = result.redis_url
+    # Each child builds the same Redis URL from the settings and secrets.toml; only the worker (rq's command
+    # line) is given it, in its environment (tooling/system/assembly.py), never in its argv.
     state_dir = Path(settings.paths.state_dir)
     recordings = Path(settings.paths.recordings_root)
     secrets = load_or_create_secrets(state_dir)

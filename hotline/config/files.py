@@ -35,6 +35,7 @@ ENV_OVERRIDES: dict[str, tuple[str, str]] = {
     "HOTLINE_DIRECTORY": ("paths", "directory"),
     "HOTLINE_DATABASE_URL": ("database", "url"),
     "HOTLINE_REDIS_URL": ("redis", "url"),
+    "HOTLINE_REDIS_PORT": ("redis", "port"),
     "HOTLINE_VOSK_MODEL": ("transcription", "model_dir"),
     "HOTLINE_TRANSCRIPTION_ENGINE": ("transcription", "engine"),
     "HOTLINE_SMTP_PORT": ("notifications", "smtp_port"),

@@ -415,13 +415,25 @@ class DatabaseSettings(_Section):
 
 
 class RedisSettings(_Section):
-    url: str = Field(default="redis://127.0.0.1:6379/0", pattern=r"^(rediss?|unix)://")
+    # Empty: the hotline's own Redis, which `hotline up` starts on 127.0.0.1:<port> with the password it
+    # generated into secrets.toml (hotline.config.redis_url). Else a province's own Redis, its password in the
+    # URL ("redis://:PASSWORD@10.0.0.5:6379/0"); `hotline up` never starts that one.
+    url: str = ""
+    port: Port = 6380
     # The monitor's pub/sub channel for the wallboard; its snapshot is the key "<live_channel>:snapshot".
     live_channel: str = Field(default=LIVE_CHANNEL, pattern=r"^[A-Za-z0-9:_.-]+$")
 
     @property
     def live_snapshot_key(self) -> str:
         return live_snapshot_key(self.live_channel)
+
+    @field_validator("url")
+    @classmethod
+    def _a_redis_url(cls, url: str) -> str:
+        if url and not re.match(r"(rediss?|unix)://", url):
+            raise _bad("not a Redis URL", 'leave url out for the hotline\'s own Redis, or write '
+                       '"redis://:PASSWORD@10.0.0.5:6379/0"')
+        return url
 
 
 class Settings(_Section):

@@ -1,7 +1,7 @@
 """Generated credentials, created once and kept in ``<state_dir>/secrets.toml`` (mode 0600).
 
-Nobody types these passwords: the ARI/AMI clients and the generated Asterisk
-configuration read them from here, and a desk's SIP password is generated the
+Nobody types these passwords: the ARI/AMI/Redis clients and the generated Asterisk
+configuration (and the hotline's own Redis) read them from here, and a desk's SIP password is generated the
 first time it is asked for. Writes are atomic and serialised with a lock file,
 so several processes can share one state directory.
 """
@@ -57,6 +57,11 @@ class Secrets:
         return str(self._values["ami_password"])
 
     @property
+    def redis_password(self) -> str:
+        """The password of the hotline's own Redis (``[redis] url`` empty): every client sends it."""
+        return str(self._values["redis_password"])
+
+    @property
     def console_secret_key(self) -> str:
         """Signs the console's session cookies and CSRF tokens."""
         return str(self._values["console_secret_key"])
@@ -100,6 +105,7 @@ def load_or_create_secrets(state_dir: Path) -> Secrets:
                 values.setdefault("ami_password", secrets.token_urlsafe(_TOKEN_BYTES))
                 values.setdefault("endpoints", {})
                 values.setdefault("console_secret_key", secrets.token_urlsafe(32))
+                values.setdefault("redis_password", secrets.token_urlsafe(_TOKEN_BYTES))
                 _write(path, values)
     if path.stat().st_mode & 0o077:
         os.chmod(path, 0o600)
@@ -107,7 +113,8 @@ def load_or_create_secrets(state_dir: Path) -> Secrets:
 
 
 def _complete(values: dict[str, Any]) -> bool:
-    return all(k in values for k in ("ari_password", "ami_password", "endpoints", "console_secret_key"))
+    return all(k in values for k in ("ari_password", "ami_password", "endpoints", "console_secret_key",
+                                     "redis_password"))
 
 
 def _read(path: Path) -> dict[str, Any] | None:
@@ -120,7 +127,8 @@ def _read(path: Path) -> dict[str, Any] | None:
     except tomllib.TOMLDecodeError as exc:
         raise ConfigError(path, None, f"the generated secrets file is damaged ({exc})",
                           "delete it to generate new passwords (desks must then be re-provisioned)") from exc
-    bad = [k for k in ("ari_password", "ami_password") if k in values and not isinstance(values[k], str)]
+    bad = [k for k in ("ari_password", "ami_password", "redis_password")
+           if k in values and not isinstance(values[k], str)]
     if bad or not isinstance(values.get("endpoints", {}), dict):
         raise ConfigError(path, None, f"the generated secrets file has unexpected values ({', '.join(bad)})",
                           "delete it to generate new passwords (desks must then be re-provisioned)")
@@ -133,6 +141,7 @@ def _write(path: Path, values: dict[str, Any]) -> None:
              f"ami_password = {json.dumps(values['ami_password'])}",
              *([f"console_secret_key = {json.dumps(values['console_secret_key'])}"]
                if "console_secret_key" in values else []),
+             *([f"redis_password = {json.dumps(values['redis_password'])}"] if "redis_password" in values else []),
              "", "[endpoints]"]
     lines += [f"{json.dumps(name)} = {json.dumps(pw)}" for name, pw in sorted(values["endpoints"].items())]
     if values.get("ami"):

@@ -287,7 +287,9 @@ class HealthProbe:
 
     def __init__(self, settings: Any, secrets: Any, now: Callable[[], datetime], deadline: float = DEADLINE) -> None:
         self.settings, self.secrets, self.now, self.deadline = settings, secrets, now, deadline
-        self.redis = redis.Redis.from_url(settings.redis.url, socket_connect_timeout=TIMEOUT, socket_timeout=TIMEOUT)
+        from hotline.config.redis_url import redis_url
+        self.redis = redis.Redis.from_url(redis_url(settings.redis, secrets), socket_connect_timeout=TIMEOUT,
+                                          socket_timeout=TIMEOUT)
         self.engine = health_engine(settings.database.url)
 
     def run(self) -> Report:

@@ -1,4 +1,5 @@
-"""A Redis server of a test's own on a free port (the machine's one on 6379 is never touched)."""
+"""A Redis server of a test's own on a free port (the machine's one on 6379 is never touched): a bare one, or
+the hotline's own as `hotline up` starts it, locked with the generated password."""
 from __future__ import annotations
 
 import shutil
@@ -7,10 +8,15 @@ import subprocess
 from collections.abc import Iterator
 from contextlib import contextmanager
 from pathlib import Path
+from typing import TYPE_CHECKING
+from unittest.mock import patch
 
 import redis
 
 from .stack import wait_for
+
+if TYPE_CHECKING:
+    from hotline.context import Context
 
 
 def free_port() -> int:
@@ -48,3 +54,39 @@ def redis_server(workdir: Path) -> Iterator[str]:
         client.close()
         proc.terminate()
         proc.wait(timeout=15)
+
+
+@contextmanager
+def hotline_redis(ctx: Context) -> Iterator[str]:
+    """The hotline's own Redis as ``hotline up`` starts it for ``ctx`` (``[redis] url`` empty): ensure_redis,
+    the generated password on standard input, daemonized, keeping nothing on disk here. Yields the URL every
+    client builds (``ctx.redis_url``); stops the server on exit."""
+    from tooling.system import services
+
+    assert not ctx.settings.redis.url, "the settings name a Redis of their own"
+    state_dir = Path(ctx.settings.paths.state_dir)
+    production = services.redis_server_argv
+
+    def no_files(port: int, state: Path) -> list[str]:
+        return [*production(port, state), "--save", "", "--appendonly", "no"]
+
+    with patch.object(services, "redis_server_argv", no_files):
+        url = services.ensure_redis(ctx.settings.redis, ctx.secrets, state_dir, lambda _m: None)
+    try:
+        yield url
+    finally:
+        own = services.OwnRedis.find(url, state_dir)
+        if own is not None:
+            own.kill()
+
+
+def locked_env(tmp: Path) -> dict[str, str]:
+    """The environment of a hotline on the shipped settings with its own Redis (``[redis] url`` empty) on a free
+    port, its state under ``tmp``, AMI on a closed port, and a speech engine that loads nothing."""
+    import os
+    env = {k: v for k, v in os.environ.items() if not k.startswith("HOTLINE_")}
+    env.update({"HOTLINE_STATE_DIR": str(tmp / "state"), "HOTLINE_RECORDINGS_ROOT": str(tmp / "recordings"),
+                "HOTLINE_DATABASE_URL": f"sqlite:///{tmp}/hotline.db", "HOTLINE_REDIS_PORT": str(free_port()),
+                "HOTLINE_AMI_PORT": str(free_port()), "HOTLINE_TRANSCRIPTION_ENGINE": "vosk",
+                "HOTLINE_VOSK_MODEL": str(tmp / "no-model"), "PYTHONUNBUFFERED": "1"})
+    return env

@@ -1,12 +1,23 @@
-"""tooling/system/assembly.py: the one description of the hotline's processes."""
+"""tooling/system/assembly.py: the one description of the hotline's processes; no command line holds a password
+(the hotline's own Redis and a real worker on it, seen as `ps` shows them)."""
 from __future__ import annotations
 
+import os
+import signal
+import subprocess
 import sys
+from collections.abc import Iterator
+from pathlib import Path
 
 import pytest
+import redis
 
+from hotline.context import Context, load_context
 from hotline.worker.rqworker import worker_command
+from tests.support.redis_server import hotline_redis, locked_env
+from tests.support.stack import ROOT, wait_for
 from tooling.system.assembly import PROCESSES, command, process_specs
+from tooling.system.services import OwnRedis
 
 
 def test_every_process_has_its_command() -> None:
@@ -40,3 +51,50 @@ def test_a_redis_password_stays_off_the_workers_command_line() -> None:
     assert "s3cret" not in " ".join(worker.argv)
     assert worker.env["RQ_REDIS_URL"] == url          # rq's own variable for --url
     assert "--url" in worker_command("redis://127.0.0.1:6379/0", "q")
+
+
+@pytest.fixture()
+def locked(tmp_path: Path) -> Iterator[tuple[Context, dict[str, str]]]:
+    env = locked_env(tmp_path)
+    ctx = load_context(env=env)
+    with hotline_redis(ctx):
+        yield ctx, env
+
+
+def _command_lines() -> str:
+    """Every process's command line, as `ps -eo args` shows them to any user of the machine."""
+    return subprocess.run(["ps", "-eo", "args"], capture_output=True, text=True, check=True).stdout
+
+
+def test_no_command_line_holds_the_generated_redis_password(locked: tuple[Context, dict[str, str]],
+                                                            tmp_path: Path) -> None:
+    ctx, env = locked
+    password = ctx.secrets.redis_password
+    specs = process_specs({}, ctx.redis_url, ctx.settings.transcription.queue)
+    assert all(password not in " ".join(s.argv) for s in specs)
+    assert [s.name for s in specs if password in "".join(s.env.values())] == ["worker"]    # RQ_REDIS_URL
+    own = OwnRedis.find(ctx.redis_url, Path(ctx.settings.paths.state_dir))
+    assert own is not None and (pid := own.pid()) is not None
+    assert password.encode() not in Path(f"/proc/{pid}/cmdline").read_bytes()         # read on standard input
+    worker = specs[PROCESSES.index("worker")]
+    with (tmp_path / "worker.log").open("wb") as log:
+        proc = subprocess.Popen(worker.argv, cwd=ROOT, env={**env, **worker.env}, stdout=log,
+                                stderr=subprocess.STDOUT, start_new_session=True)
+    client = redis.Redis.from_url(ctx.redis_url, socket_timeout=5)
+
+    def registered() -> bool:
+        assert proc.poll() is None, (tmp_path / "worker.log").read_text()
+        return any(client.hget(key, "pid") == str(proc.pid).encode() for key in client.smembers("rq:workers"))
+    try:
+        wait_for(registered, 60, "the worker to register in the locked Redis")
+        assert password not in _command_lines()
+        assert password.encode() not in Path(f"/proc/{proc.pid}/cmdline").read_bytes()
+    finally:
+        os.killpg(proc.pid, signal.SIGTERM)
+        try:
+            proc.wait(timeout=10)
+        except subprocess.TimeoutExpired:   # a SIGTERM during the worker's first sweep is not always heeded
+            os.killpg(proc.pid, signal.SIGKILL)
+            proc.wait(timeout=10)
+        client.close()
+    assert password not in (tmp_path / "worker.log").read_text()

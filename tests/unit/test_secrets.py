@@ -94,3 +94,16 @@ def test_each_ami_account_gets_its_own_password_kept_beside_the_endpoints(tmp_pa
     assert again.ami_password_of("monitor") == monitor.own_ami_password
     assert again.endpoint_password("desk-d01") == desk
     assert tomllib.loads((tmp_path / "secrets.toml").read_text())["ami"]["monitor"] == monitor.own_ami_password
+
+
+def test_an_older_file_gains_a_redis_password_and_keeps_the_rest(tmp_path: Path) -> None:
+    (tmp_path / "secrets.toml").write_text('ari_password = "a"\nami_password = "b"\nconsole_secret_key = "k"\n'
+                                           '\n[endpoints]\n"desk-d01" = "d"\n')
+    (tmp_path / "secrets.toml").chmod(0o600)
+    upgraded = load_or_create_secrets(tmp_path)
+    assert (upgraded.ari_password, upgraded.endpoint_password("desk-d01")) == ("a", "d")
+    assert len(upgraded.redis_password) >= 30
+    again = load_or_create_secrets(tmp_path)
+    assert again.redis_password == upgraded.redis_password
+    assert stat.S_IMODE((tmp_path / "secrets.toml").stat().st_mode) == 0o600
+    assert "redis_password" not in repr(again)

@@ -5,6 +5,7 @@ from __future__ import annotations
 
 import logging
 import os
+import secrets
 import shutil
 import signal
 import socket
@@ -17,9 +18,10 @@ from pathlib import Path
 
 import pytest
 
+from hotline.config.redis_url import own_redis_url
 from hotline.heartbeat import ENV, Heartbeat
 from tooling.system import supervisor
-from tooling.system.services import OwnRedis, redis_server_argv
+from tooling.system.services import OwnRedis, redis_server_argv, redis_server_config
 from tooling.system.shell import SetupError, is_alive, wait_until
 from tooling.system.watchdog import Watchdog
 
@@ -188,8 +190,9 @@ def own_redis(tmp_path: Path) -> Iterator[OwnRedis]:
         pytest.fail("redis-server is not installed (scripts/test installs it)")
     port = free_port()
     (tmp_path / "redis").mkdir()
-    subprocess.run(redis_server_argv(port, tmp_path), check=True)
-    redis = OwnRedis(f"redis://127.0.0.1:{port}/0", tmp_path)
+    password = secrets.token_urlsafe(24)
+    subprocess.run(redis_server_argv(port, tmp_path), input=redis_server_config(password), text=True, check=True)
+    redis = OwnRedis(own_redis_url(port, password), tmp_path)
     wait_until(lambda: redis.answers(1.0), 20, "our Redis")
     yield redis
     redis.kill()
@@ -214,6 +217,8 @@ def test_our_redis_is_found_restarted_when_killed_and_keeps_its_data(own_redis: 
         wait_until(lambda: dog.restarts == 1, 20, "our Redis restarted")
         assert own_redis.pid() not in (None, old)
         assert client.get("hotline:test:kept") == b"yes"
+        with pytest.raises(redis_lib.AuthenticationError):      # started again with its password
+            redis_lib.Redis(host="127.0.0.1", port=own_redis.port).ping()
     finally:
         dog.stop()
         client.close()

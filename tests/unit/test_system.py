@@ -15,7 +15,7 @@ from hotline.cli.system import answering_banner, sip_uris
 from tooling.system import apt, mounts, rootfs, supervisor
 from tooling.system.asterisk import AsteriskInstall, check_version, parse_version
 from tooling.system.asterisk_process import read_directories, untraversable
-from tooling.system.services import is_postgres_url, libpq_url, redis_server_argv
+from tooling.system.services import is_postgres_url, libpq_url, redis_server_argv, redis_server_config
 from tooling.system.shell import SetupError, wait_until
 
 DEB822 = """\
@@ -160,6 +160,10 @@ def test_our_redis_listens_on_loopback_only(tmp_path: Path) -> None:
     assert argv[argv.index("--bind") + 1] == "127.0.0.1" and argv[argv.index("--port") + 1] == "6390"
     assert argv[argv.index("--dir") + 1] == str(tmp_path / "redis")
     assert argv[argv.index("--appendonly") + 1] == "yes"    # queued jobs survive a crash of Redis
+    assert argv[1] == "-" and "requirepass" not in argv       # the password comes on standard input
+    assert redis_server_config("abc_DEF-123") == 'requirepass "abc_DEF-123"\n'
+    with pytest.raises(ValueError):
+        redis_server_config('a" rename-command CONFIG ""')
 
 
 def test_database_urls() -> None:

@@ -1,4 +1,4 @@
-"""Redis and PostgreSQL: use the ones that answer; otherwise install and start our own."""
+"""Redis and PostgreSQL: use the ones configured; otherwise install and start our own (Redis with a password)."""
 from __future__ import annotations
 
 import getpass
@@ -10,6 +10,9 @@ import subprocess
 from pathlib import Path
 from urllib.parse import unquote, urlsplit
 
+from hotline.config.redis_url import is_own, redis_url
+from hotline.config.schema import RedisSettings
+from hotline.config.secrets import Secrets
 from hotline.domain.redact import redact_url
 from tooling.system import apt
 from tooling.system.shell import Progress, SetupError, is_alive, run, terminate, wait_until
@@ -32,29 +35,47 @@ def redis_answers(url: str, timeout: float = 2.0) -> bool:
 
 def redis_server_argv(port: int, state_dir: Path) -> list[str]:
     """The command that starts the hotline's own Redis (loopback only, files in the state directory; the
-    append-only file keeps queued jobs across a crash, at most a second of writes lost)."""
+    append-only file keeps queued jobs across a crash, at most a second of writes lost). Its password is
+    read from standard input (redis_server_config), never from this command line: ``ps`` shows it to anyone."""
     data = state_dir / "redis"
-    return ["redis-server", "--bind", "127.0.0.1", "--port", str(port), "--dir", str(data),
-            "--daemonize", "yes", "--pidfile", str(data / "redis.pid"), "--logfile", str(data / "redis.log"),
-            "--save", "60 1000", "--appendonly", "yes", "--appendfsync", "everysec"]
+    return ["redis-server", "-", "--bind", "127.0.0.1", "--port", str(port), "--protected-mode", "yes",
+            "--dir", str(data), "--daemonize", "yes", "--pidfile", str(data / "redis.pid"),
+            "--logfile", str(data / "redis.log"), "--save", "60 1000", "--appendonly", "yes",
+            "--appendfsync", "everysec"]
 
 
-def ensure_redis(url: str, state_dir: Path, progress: Progress) -> str:
-    """Return a Redis URL that answers: the configured one, or our own server started on its port."""
+def redis_server_config(password: str) -> str:
+    """What ``redis-server -`` reads on standard input: the password every client must send."""
+    if not password or any(c.isspace() or c in "\"'" for c in password):
+        raise ValueError("a Redis password must be a non-empty token without spaces or quotes")
+    return f'requirepass "{password}"\n'
+
+
+def ensure_redis(redis: RedisSettings, secrets: Secrets, state_dir: Path, progress: Progress) -> str:
+    """Return the Redis URL every client uses (hotline.config.redis_url) once it answers: a province's own
+    Redis as configured, or the hotline's own, started here on 127.0.0.1 with the generated password."""
+    url = redis_url(redis, secrets)
     if redis_answers(url):
+        if not is_own(redis) and urlsplit(url).password is None:
+            progress(f"[setup] Warning: Redis at {redact_url(url)} takes clients without a password: give it one "
+                     "(requirepass) and put it in [redis] url, or leave url empty for the hotline's own Redis.")
         return url
-    parts = urlsplit(url)
-    if parts.scheme not in ("redis", "rediss") or parts.hostname not in LOCAL_HOSTS:
-        raise SetupError(f"Redis does not answer at {redact_url(url)}. Start it, or fix [redis] url in province.toml.")
-    port = parts.port or 6379
+    if not is_own(redis):
+        raise SetupError(f"Redis does not answer at {redact_url(url)}. Start it, fix [redis] url in province.toml, "
+                         "or leave url empty: the hotline then runs its own Redis.")
+    port = redis.port
+    if _port_open("127.0.0.1", port):
+        raise SetupError(f"Port {port} of 127.0.0.1 is taken by a program that is not the hotline's Redis (or one "
+                         "started with another password). Stop it, or choose a free [redis] port (env "
+                         "HOTLINE_REDIS_PORT).")
     if shutil.which("redis-server") is None:
         apt.install(["redis-server"], progress)
-        if redis_answers(url):   # the package may have started its own
-            return url
-    progress(f"[setup] Starting Redis on 127.0.0.1:{port} (files in {state_dir / 'redis'})")
+    progress(f"[setup] Starting the hotline's own Redis on 127.0.0.1:{port}, with its password from "
+             f"{secrets.path} (files in {state_dir / 'redis'})")
     (state_dir / "redis").mkdir(parents=True, exist_ok=True)
     run(redis_server_argv(port, state_dir), "start Redis",
-        f"See {state_dir / 'redis' / 'redis.log'}; is port {port} used by another program?")
+        f"See {state_dir / 'redis' / 'redis.log'}; is port {port} used by another program?",
+        input_text=redis_server_config(secrets.redis_password))
     wait_until(lambda: redis_answers(url), 20, f"Redis to answer on 127.0.0.1:{port}",
                hint=f"See {state_dir / 'redis' / 'redis.log'}.")
     return url
@@ -62,7 +83,8 @@ def ensure_redis(url: str, state_dir: Path, progress: Progress) -> str:
 
 class OwnRedis:
     """The Redis ``ensure_redis`` started for the hotline (its pid file in ``<state_dir>/redis``), as a
-    Watchdog (tooling/system/watchdog.py) sees it: PING as the probe, the same command to start it again."""
+    Watchdog (tooling/system/watchdog.py) sees it: PING as the probe, the same command to start it again.
+    ``url``: the one its clients use, with the generated password (it is started again with that one)."""
 
     name = "Redis"
 
@@ -112,7 +134,8 @@ class OwnRedis:
     def start(self) -> None:
         """Start it again from its files in the state directory; return once it answers."""
         run(redis_server_argv(self.port, self.state_dir), "start Redis again",
-            f"See {self.state_dir / 'redis' / 'redis.log'}; is port {self.port} used by another program?")
+            f"See {self.state_dir / 'redis' / 'redis.log'}; is port {self.port} used by another program?",
+            input_text=redis_server_config(unquote(urlsplit(self.url).password or "")))
         wait_until(lambda: self.answers(2.0), 20, f"Redis to answer on 127.0.0.1:{self.port}",
                    hint=f"See {self.state_dir / 'redis' / 'redis.log'}.")
 
