@@ -38,6 +38,7 @@ from tests.support.stack import ROOT, _free_tcp_port, desk_ports, stack_index, w
 from tooling.sipp.process import free_udp_port
 from tooling.sipp.runner import CallerProcess, start_caller, start_uas
 from tooling.sipp.scenario import AwaitHangup, CallerScript, HangUp, Keys, Speak, Step, Wait
+from tooling.system.assembly import PROCESSES
 from tooling.system.asterisk import AsteriskInstall
 from tooling.system.services import OwnRedis
 from tooling.system.shell import is_alive
@@ -116,8 +117,9 @@ def up() -> Iterator[Up]:
     env.update({"HOTLINE_STATE_DIR": str(base / "state"), "HOTLINE_RECORDINGS_ROOT": str(base / "recordings"),
                 # the shipped desks, with SIPp desks of the test's own at the district desks' addresses
                 "HOTLINE_DIRECTORY": str(write_test_directory(base / "directory")),
-                # nothing answers there: `hotline up` starts its own Redis, which it then supervises
-                "HOTLINE_REDIS_URL": f"redis://127.0.0.1:{_free_tcp_port()}/0", "PYTHONUNBUFFERED": "1",
+                # no [redis] url: `hotline up` starts its own Redis here, locked with the generated password,
+                # and supervises it
+                "HOTLINE_REDIS_PORT": str(_free_tcp_port()), "PYTHONUNBUFFERED": "1",
                 **{k: str(v + 100 * stack_index()) for k, v in PORTS.items()}})
     out = (base / "up.log").open("wb")
     proc = subprocess.Popen([sys.executable, "-c", "from hotline.cli.main import main; main()",
@@ -133,8 +135,9 @@ def up() -> Iterator[Up]:
         try:
             proc.wait(timeout=60)
         finally:
-            redis = OwnRedis(env["HOTLINE_REDIS_URL"], base / "state")
-            redis.kill()
+            redis = OwnRedis.find(hotline.ctx.redis_url, base / "state")
+            if redis is not None:
+                redis.kill()
             artifacts = Path(os.environ.get("HOTLINE_TEST_ARTIFACTS", "test-artifacts")) / "integration-logs"
             artifacts.mkdir(parents=True, exist_ok=True)
             subprocess.run(["cp", str(base / "up.log"), str(artifacts / "hotline-up-faults.log")], check=False)
@@ -386,9 +389,17 @@ def test_a_hung_ari_app_is_restarted_on_its_heartbeat(up: Up) -> None:
 def test_our_redis_killed_is_restarted_with_its_data(up: Up) -> None:
     import redis as redis_lib
 
-    own = OwnRedis(up.env["HOTLINE_REDIS_URL"], up.state)
+    own = OwnRedis(up.ctx.redis_url, up.state)
     old = own.pid()
     assert old is not None, "hotline up did not start its own Redis"
+    password = up.ctx.secrets.redis_password
+    children = [pid for pid in (up.child_pid(name) for name in PROCESSES) if pid is not None]
+    assert up.child_pid("worker") in children         # the one given the URL, in its environment
+    for pid in [old, *children]:            # what `ps` shows anyone: never the password
+        assert password.encode() not in Path(f"/proc/{pid}/cmdline").read_bytes()
+    assert password not in up.text()
+    with pytest.raises(redis_lib.AuthenticationError):      # locked: the generated password or nothing
+        redis_lib.Redis(host="127.0.0.1", port=own.port).ping()
     client = redis_lib.Redis.from_url(own.url)
     try:
         assert client.config_get("appendonly") == {"appendonly": "yes"}

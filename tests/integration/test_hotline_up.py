@@ -7,12 +7,14 @@ test stacks'); the real `hotline up` process with every child it starts.
 from __future__ import annotations
 
 import os
+import secrets
 import signal
 import subprocess
 import sys
 import tempfile
 from collections.abc import Iterator
 from pathlib import Path
+from urllib.parse import urlsplit
 
 import pytest
 
@@ -23,7 +25,7 @@ from tests.support.speech_vi import joined_message, samples, score
 from tests.support.stack import ROOT, _free_tcp_port, stack_index, wait_for
 from tooling.sipp.runner import start_caller
 from tooling.sipp.scenario import AwaitHangup, CallerScript, Keys, Speak, Wait
-from tooling.system.services import redis_answers
+from tooling.system.services import redis_answers, redis_server_config
 
 pytestmark = pytest.mark.asterisk
 
@@ -36,12 +38,17 @@ PORTS = {"HOTLINE_SIP_PORT": 5460, "HOTLINE_HTTP_PORT": 8488, "HOTLINE_AMI_PORT"
 def hotline_up() -> Iterator[tuple[dict[str, str], Path]]:
     base = Path(tempfile.mkdtemp(prefix="hotline-up-", dir="/var/tmp"))
     base.chmod(0o755)       # Asterisk, as its own user, reaches the state directory
-    redis_port = _free_tcp_port()
-    redis = subprocess.Popen(["redis-server", "--bind", "127.0.0.1", "--port", str(redis_port), "--save", "",
-                              "--appendonly", "no"], stdout=subprocess.DEVNULL, start_new_session=True)
+    redis_port, password = _free_tcp_port(), secrets.token_urlsafe(24)
+    # a province's own Redis, with its own password in [redis] url (given on standard input, never in `ps`)
+    redis = subprocess.Popen(["redis-server", "-", "--bind", "127.0.0.1", "--port", str(redis_port), "--save", "",
+                              "--appendonly", "no"], stdin=subprocess.PIPE, stdout=subprocess.DEVNULL,
+                             start_new_session=True)
+    assert redis.stdin is not None
+    redis.stdin.write(redis_server_config(password).encode())
+    redis.stdin.close()
     env = {k: v for k, v in os.environ.items() if k not in ENV_OVERRIDES and not k.startswith("HOTLINE_FAKE")}
     env.update({"HOTLINE_STATE_DIR": str(base / "state"), "HOTLINE_RECORDINGS_ROOT": str(base / "recordings"),
-                "HOTLINE_REDIS_URL": f"redis://127.0.0.1:{redis_port}/0", "PYTHONUNBUFFERED": "1",
+                "HOTLINE_REDIS_URL": f"redis://:{password}@127.0.0.1:{redis_port}/0", "PYTHONUNBUFFERED": "1",
                 **{k: str(v + 100 * stack_index()) for k, v in PORTS.items()}})
     out = (base / "up.log").open("wb")
     up = subprocess.Popen([sys.executable, "-c", "from hotline.cli.main import main; main()",
@@ -73,6 +80,8 @@ def test_hotline_up_on_the_shipped_settings_transcribes_a_vietnamese_message(
     assert ctx.settings.transcription.engine == "viet-asr"      # the shipped default, nothing set
     log = (base / "up.log").read_text(errors="replace")
     assert "[setup] Voicemail transcription: viet-asr" in log, log[-3000:]
+    password = urlsplit(env["HOTLINE_REDIS_URL"]).password
+    assert password and password not in log and "[setup] Redis answers at redis://:***@127.0.0.1:" in log
     prompts = Path(ctx.settings.paths.state_dir) / "prompts"
     beep = sum(prompt_duration(prompts / f"{n}.wav") for n in ("welcome", "recording_notice", "closed_hours",
                                                                   "leave_message")) + 2.0

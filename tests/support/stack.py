@@ -26,10 +26,11 @@ from hotline.adapters.queue_sounds import render_queue_sounds
 from hotline.context import Context, load_context
 from hotline.domain.clock import fake_clock_env
 from hotline.services.operators import context_service
+from hotline.worker.rqworker import worker_env
 from tooling.system.assembly import asterisk_process, command, render_asterisk_config
 from tooling.system.asterisk import ensure_asterisk
 from tooling.system.asterisk_process import AsteriskProcess
-from tooling.system.services import redis_answers
+from tooling.system.services import redis_answers, redis_server_config
 
 ROOT = Path(__file__).resolve().parents[2]
 T = TypeVar("T")
@@ -127,9 +128,9 @@ class Stack:
         for d in (self.state, self.recordings, self.logs):
             d.mkdir(parents=True, exist_ok=True)
         directory = write_test_directory(base / "directory", self.port_index)
-        # The stack's own Redis (tests stop and start it), never the machine's.
+        # The stack's own Redis (tests stop and start it), never the machine's: the hotline's own as `hotline up`
+        # runs it ([redis] url left out), on a free port, locked with the password of the stack's secrets.toml.
         self.redis_port = _free_tcp_port()
-        self.redis_url = f"redis://127.0.0.1:{self.redis_port}/0"
         self.redis: subprocess.Popen[bytes] | None = None
         self.env: dict[str, str] = {
             **os.environ,
@@ -137,16 +138,21 @@ class Stack:
             "HOTLINE_RECORDINGS_ROOT": str(self.recordings),
             "HOTLINE_DIRECTORY": str(directory),
             "HOTLINE_DATABASE_URL": database_url or f"sqlite:///{self.state}/hotline.db",
-            "HOTLINE_REDIS_URL": self.redis_url,
+            "HOTLINE_REDIS_PORT": str(self.redis_port),
             "HOTLINE_VOSK_MODEL": str(vosk_test_model()),     # for the tests of the Vosk engine
             "HOTLINE_TRANSCRIPTION_ENGINE": "viet-asr",
             "PYTHONUNBUFFERED": "1",
             **({"HOTLINE_SETTINGS": str(settings)} if settings else {}),
             **stack_port_env(self.port_index),
         }
-        for key in ("HOTLINE_FAKE_NOW", "HOTLINE_FAKE_ANCHOR"):
+        for key in ("HOTLINE_FAKE_NOW", "HOTLINE_FAKE_ANCHOR", "HOTLINE_REDIS_URL"):
             self.env.pop(key, None)
         self.ctx: Context = load_context(env=self.env)
+        if self.ctx.settings.redis.url:
+            raise AssertionError("a stack runs the hotline's own Redis: leave [redis] url out of its settings")
+        #: what every client of the stack's Redis uses (with the password: environments and constructors only)
+        self.redis_url = self.ctx.redis_url
+        self.env.update(worker_env(self.redis_url))    # RQ_REDIS_URL: a worker's command line never holds it
         self.repo = CallRepository(self.ctx.sessions())
         self.operators = context_service(self.ctx)
         self.asterisk: AsteriskProcess | None = None
@@ -178,9 +184,13 @@ class Stack:
     def start_redis(self) -> None:
         """Start (or restart) the stack's Redis; like the machine's, it keeps nothing on disk."""
         log = (self.logs / "redis.log").open("ab")
-        self.redis = subprocess.Popen(["redis-server", "--bind", "127.0.0.1", "--port", str(self.redis_port),
+        self.redis = subprocess.Popen(["redis-server", "-", "--bind", "127.0.0.1", "--port", str(self.redis_port),
                                        "--save", "", "--appendonly", "no", "--dir", str(self.state)],
-                                      stdout=log, stderr=subprocess.STDOUT, start_new_session=True)
+                                      stdin=subprocess.PIPE, stdout=log, stderr=subprocess.STDOUT,
+                                      start_new_session=True)
+        assert self.redis.stdin is not None     # the password on standard input, as `hotline up` gives it
+        self.redis.stdin.write(redis_server_config(self.ctx.secrets.redis_password).encode())
+        self.redis.stdin.close()
         wait_for(lambda: redis_answers(self.redis_url), 15, f"Redis on port {self.redis_port}")
 
     def stop_redis(self) -> None:
