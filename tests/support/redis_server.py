@@ -26,17 +26,21 @@ def free_port() -> int:
 
 
 @contextmanager
-def redis_server(workdir: Path) -> Iterator[str]:
-    """Start ``redis-server`` keeping nothing on disk; yields its URL, stops it on exit."""
+def redis_server(workdir: Path, password: str = "") -> Iterator[str]:
+    """Start ``redis-server`` keeping nothing on disk (requiring ``password``, if given, as a province's own
+    Redis would); yields its URL, stops it on exit."""
     if shutil.which("redis-server") is None:
         raise AssertionError("redis-server is missing: scripts/bootstrap installs it")
     workdir.mkdir(parents=True, exist_ok=True)
     port = free_port()
-    url = f"redis://127.0.0.1:{port}/0"
+    url = f"redis://{f':{password}@' if password else ''}127.0.0.1:{port}/0"
     with (workdir / "redis.log").open("ab") as log:
-        proc = subprocess.Popen(["redis-server", "--bind", "127.0.0.1", "--port", str(port), "--save", "",
+        proc = subprocess.Popen(["redis-server", "-", "--bind", "127.0.0.1", "--port", str(port), "--save", "",
                                  "--appendonly", "no", "--dir", str(workdir)],
-                                stdout=log, stderr=subprocess.STDOUT, start_new_session=True)
+                                stdin=subprocess.PIPE, stdout=log, stderr=subprocess.STDOUT, start_new_session=True)
+    assert proc.stdin is not None
+    proc.stdin.write(f'requirepass "{password}"\n'.encode() if password else b"")
+    proc.stdin.close()
     client = redis.Redis.from_url(url, socket_connect_timeout=1)
 
     def answers() -> bool:

@@ -27,10 +27,12 @@ from monitor.publish import LivePublisher
 from monitor.service import MonitorService
 from monitor.state import LivePicture
 from operator_console import create_app
-from tests.support.redis_server import hotline_redis, locked_env
+from tests.support.redis_server import hotline_redis, locked_env, redis_server
 from tests.support.stack import ROOT, wait_for
 from tests.unit.test_monitor import MEMBER, T0, ami, caller_headers
 from tooling.system.assembly import command
+from tooling.system.services import ensure_redis
+from tooling.system.shell import SetupError
 
 NUMBER = "0912345678"
 
@@ -150,3 +152,28 @@ def test_the_monitor_process_reaches_it_from_the_settings(locked: tuple[Context,
     text = (tmp_path / "monitor.log").read_text()
     assert "monitor starting" in text and ctx.secrets.redis_password not in text
     assert "Redis redis://:***@127.0.0.1:" in text
+
+
+def test_a_provinces_own_redis_with_its_password_keeps_working(tmp_path: Path) -> None:
+    env = locked_env(tmp_path)
+    with redis_server(tmp_path / "province-redis", password="tinh-dong-thap-7Qx") as url:
+        env["HOTLINE_REDIS_URL"] = url
+        ctx = load_context(env=env)
+        assert ctx.redis_url == url
+        said: list[str] = []
+        assert ensure_redis(ctx.settings.redis, ctx.secrets, tmp_path / "state", said.append) == url
+        assert said == [] and not (tmp_path / "state" / "redis").exists()      # nothing of ours started
+        probe = HealthProbe(ctx.settings, ctx.secrets, ctx.clock.now)
+        assert not check_redis(probe.redis).problems
+        assert create_app(ctx, testing=True).extensions["hotline"].live.ping()
+    with pytest.raises(SetupError) as gone:          # never started by the hotline; its password never shown
+        ensure_redis(ctx.settings.redis, ctx.secrets, tmp_path / "state", said.append)
+    assert "tinh-dong-thap-7Qx" not in str(gone.value) and "redis://:***@127.0.0.1:" in str(gone.value)
+
+
+def test_another_program_on_the_hotlines_port_stops_set_up(tmp_path: Path) -> None:
+    with redis_server(tmp_path / "other") as other:
+        env = {**locked_env(tmp_path), "HOTLINE_REDIS_PORT": str(urlsplit(other).port)}
+        ctx = load_context(env=env)
+        with pytest.raises(SetupError, match="HOTLINE_REDIS_PORT"):
+            ensure_redis(ctx.settings.redis, ctx.secrets, tmp_path / "state", lambda _m: None)

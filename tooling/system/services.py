@@ -33,6 +33,23 @@ def redis_answers(url: str, timeout: float = 2.0) -> bool:
         client.close()
 
 
+def requires_password(host: str, port: int) -> bool:
+    """True when the Redis at ``host``:``port`` refuses a client without a password (NOAUTH). A Redis without
+    one accepts any password a client sends, so answering with the right one proves nothing."""
+    import redis
+
+    client = redis.Redis(host=host, port=port, protocol=2, socket_connect_timeout=1, socket_timeout=2)
+    try:
+        client.ping()
+    except redis.exceptions.AuthenticationError:
+        return True
+    except (redis.exceptions.RedisError, OSError):
+        return False
+    finally:
+        client.close()
+    return False
+
+
 def redis_server_argv(port: int, state_dir: Path) -> list[str]:
     """The command that starts the hotline's own Redis (loopback only, files in the state directory; the
     append-only file keeps queued jobs across a crash, at most a second of writes lost). Its password is
@@ -56,7 +73,11 @@ def ensure_redis(redis: RedisSettings, secrets: Secrets, state_dir: Path, progre
     Redis as configured, or the hotline's own, started here on 127.0.0.1 with the generated password."""
     url = redis_url(redis, secrets)
     if redis_answers(url):
-        if not is_own(redis) and urlsplit(url).password is None:
+        if is_own(redis) and not requires_password("127.0.0.1", redis.port):   # it takes any password too
+            raise SetupError(f"A Redis without a password holds port {redis.port} of 127.0.0.1: it is not the "
+                             "hotline's own. Stop it, or choose a free [redis] port (env HOTLINE_REDIS_PORT).")
+        parts = urlsplit(url)
+        if not is_own(redis) and parts.password is None and "password=" not in parts.query:
             progress(f"[setup] Warning: Redis at {redact_url(url)} takes clients without a password: give it one "
                      "(requirepass) and put it in [redis] url, or leave url empty for the hotline's own Redis.")
         return url
