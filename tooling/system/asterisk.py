@@ -15,7 +15,7 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
-from tooling.system import apt, rootfs
+from tooling.system import apt, asterisk_user, rootfs
 from tooling.system.asterisk_process import AsteriskProcess
 from tooling.system.shell import Progress, SetupError
 
@@ -117,6 +117,8 @@ def ensure_asterisk(settings: Any, progress: Progress) -> AsteriskInstall:
                 progress(f"[setup] The Asterisk root {root} is incomplete; building it again")
                 rootfs.remove_tree(root)
             rootfs.build_root(root, progress)
+        # The root's own `asterisk` made the host's (a uid of its own, not another host user's).
+        asterisk_user.align(root, progress)
         install = AsteriskInstall(root=root)
     check_version(asterisk_version(install), min_major, install)
     return install
