@@ -15,12 +15,14 @@ from typing import Any
 
 import click
 
+from hotline.config.redis_url import is_own
+from hotline.config.redis_url import redis_url as redis_url_of
 from hotline.domain.errors import HotlineError
 from hotline.domain.redact import redact_url
 from tooling.system import sip_guard
 from tooling.system.assembly import asterisk_process, process_specs, render_asterisk_config
 from tooling.system.asterisk import AsteriskInstall, AsteriskProcess, asterisk_version, ensure_asterisk
-from tooling.system.services import OwnRedis, ensure_postgres, ensure_redis, is_postgres_url
+from tooling.system.services import OwnRedis, ensure_postgres, ensure_redis, ensure_redis_installed, is_postgres_url
 from tooling.system.shell import Progress, SetupError
 from tooling.system.supervisor import ProcessSpec, Supervisor
 from tooling.system.watchdog import Watchdog, WatchedAsterisk
@@ -45,8 +47,13 @@ def echo(message: str) -> None:
     click.echo(message)
 
 
-def run_setup(settings: Any, progress: Progress) -> SetupResult:
-    """Ensure Asterisk, Redis, PostgreSQL (if configured) and the rendered voice prompts."""
+def run_setup(settings: Any, progress: Progress, *, start_redis: bool = True) -> SetupResult:
+    """Ensure Asterisk, Redis, PostgreSQL (if configured) and the rendered voice prompts.
+
+    ``start_redis``: start the hotline's own Redis when no ``[redis] url`` is set (``hotline up``, which then
+    supervises it). ``hotline setup`` passes False: it installs redis-server and leaves the server to
+    ``hotline up``, so that no Redis outlives a set-up (a second checkout's set-up, with its own password,
+    would find the fixed port taken). A province's own Redis is checked either way."""
     if os.geteuid() != 0:
         raise SetupError("The set-up installs packages, mounts directories and runs Asterisk in a chroot: "
                          "run it as root (sudo).")
@@ -65,8 +72,15 @@ def run_setup(settings: Any, progress: Progress) -> SetupResult:
     version = asterisk_version(install)
     progress(f"[setup] Asterisk {'.'.join(map(str, version))} ready ({install.describe()})")
     from hotline.config.secrets import load_or_create_secrets
-    redis_url = ensure_redis(settings.redis, load_or_create_secrets(state_dir), state_dir, progress)
-    progress(f"[setup] Redis answers at {redact_url(redis_url)}")
+    secrets = load_or_create_secrets(state_dir)
+    if start_redis or not is_own(settings.redis):
+        redis_url = ensure_redis(settings.redis, secrets, state_dir, progress)
+        progress(f"[setup] Redis answers at {redact_url(redis_url)}")
+    else:
+        redis_url = redis_url_of(settings.redis, secrets)
+        ensure_redis_installed(progress)
+        progress(f"[setup] Redis: the hotline's own, started by hotline up on 127.0.0.1:{settings.redis.port} "
+                 f"with the password in {secrets.path}")
     if settings.security.sip_guard:
         sip_guard.ensure_packages(progress)
     if is_postgres_url(settings.database.url):
@@ -128,7 +142,7 @@ def _fail(exc: HotlineError) -> click.ClickException:
 def setup_command() -> None:
     """Install and prepare everything the hotline needs (safe to run again)."""
     try:
-        run_setup(_load_settings(), echo)
+        run_setup(_load_settings(), echo, start_redis=False)
     except HotlineError as exc:
         raise _fail(exc) from None
 

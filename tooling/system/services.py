@@ -68,6 +68,12 @@ def redis_server_config(password: str) -> str:
     return f'requirepass "{password}"\n'
 
 
+def ensure_redis_installed(progress: Progress) -> None:
+    """Debian's redis-server, the program the hotline's own Redis runs."""
+    if shutil.which("redis-server") is None:
+        apt.install(["redis-server"], progress)
+
+
 def ensure_redis(redis: RedisSettings, secrets: Secrets, state_dir: Path, progress: Progress) -> str:
     """Return the Redis URL every client uses (hotline.config.redis_url) once it answers: a province's own
     Redis as configured, or the hotline's own, started here on 127.0.0.1 with the generated password."""
@@ -89,8 +95,7 @@ def ensure_redis(redis: RedisSettings, secrets: Secrets, state_dir: Path, progre
         raise SetupError(f"Port {port} of 127.0.0.1 is taken by a program that is not the hotline's Redis (or one "
                          "started with another password). Stop it, or choose a free [redis] port (env "
                          "HOTLINE_REDIS_PORT).")
-    if shutil.which("redis-server") is None:
-        apt.install(["redis-server"], progress)
+    ensure_redis_installed(progress)
     progress(f"[setup] Starting the hotline's own Redis on 127.0.0.1:{port}, with its password from "
              f"{secrets.path} (files in {state_dir / 'redis'})")
     (state_dir / "redis").mkdir(parents=True, exist_ok=True)
