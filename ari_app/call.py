@@ -326,10 +326,12 @@ class Call:
                  agency.desk.dial)
         with contextlib.suppress(AriError):
             await self.ari.ring(self.channel_id)
-        # Logged before dialling: a busy desk answers within milliseconds.
+        # Logged before dialling, and awaited (in the database, or in the durable spool when it is away):
+        # a busy desk answers within milliseconds, and an app killed while the desk rings must find the
+        # attempt after its restart (a write only queued in memory died with it).
         self.transfer_key = uuid.uuid4().hex
-        self.s.log.start_transfer(self.call_id, self.transfer_key, kind="ivr", target=f"{agency.kind}:{agency.code}",
-                                  started_at=self.s.now())
+        await self.s.log.call("start_transfer", self.call_id, key=self.transfer_key, kind="ivr",
+                              target=f"{agency.kind}:{agency.code}", started_at=self.s.now())
         try:
             await self.ari.originate(agency.desk.dial, channel_id=self.desk_channel,
                                      app_args=f"desk,{self.channel_id}",

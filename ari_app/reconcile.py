@@ -79,8 +79,10 @@ class Reconciler:
         waiting = self.s.log.pending_calls()
         unheld = {c for c in await asyncio.to_thread(self.repo.open_call_ids)
                   if c not in live and c not in app.calls and c not in waiting}
-        for call_id in (unheld & self._unheld) if periodic else unheld:
-            await self._close_missed(call_id)
+        # Side by side: each waits for its files (up to the services' file_wait), and a crash of Asterisk
+        # leaves every live call here at once.
+        await asyncio.gather(*(self._close_missed(call_id)
+                               for call_id in sorted((unheld & self._unheld) if periodic else unheld)))
         self._unheld = unheld if periodic else set()
         self._passes = 0 if not periodic else self._passes + 1
         if not periodic or self._passes % SWEEP_EVERY == 0:
@@ -159,6 +161,10 @@ class Reconciler:
             disposition = Disposition.VOICEMAIL
         await asyncio.to_thread(self.repo.end_call, call_id, ended_at=ended, disposition=disposition)
         log.info("call=%s ended while the app was away: %s", call_id, disposition)
+        if rec_file is not None and await asyncio.to_thread(rec_file.exists):
+            # Now, as for a call the app followed to its end: its writer gone (Asterisk died with it), the
+            # file is repaired once quiet, rather than at a sweep minutes later.
+            await self.s.finish_recording(call_id, rec_file)
 
     async def sweep_files(self, busy: frozenset[str] = frozenset()) -> None:
         """Log the files that have no row yet: call recordings, and messages (each becomes a row and a

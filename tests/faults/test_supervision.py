@@ -288,21 +288,33 @@ def nothing_lost(up: Up, live: LiveCalls, fault: float, what: str) -> None:
     """The live calls of a crash: closed with a defined disposition, their recordings whole and logged (headers
     repaired to the audio on disk), every message begun a ticket."""
     callers = live.callers
+    missing: list[str] = []
 
-    def settled() -> dict[str, Any]:      # {}: not yet
+    def settled() -> dict[str, Any]:      # {}: not yet (``missing`` says what is)
         with up.sessions() as session:
             calls = {c.caller: c for c in session.scalars(select(Call).where(Call.caller.in_(callers)))}
             recordings = {r.call_id: r for r in session.scalars(select(Recording))}
             messages = {v.call_id: v for v in session.scalars(select(Voicemail))}
             tickets = {t.voicemail_id for t in session.scalars(select(Ticket)) if t.voicemail_id}
             session.expunge_all()
-        if len(calls) < len(callers) or any(c.ended_at is None or c.id not in recordings for c in calls.values()):
-            return {}
-        begun = [c for c in calls.values() if callers[c.caller] == "message"]
-        if any(c.id not in messages or messages[c.id].id not in tickets for c in begun):
+        missing[:] = [f"{n} ({kind}): no row" for n, kind in callers.items() if n not in calls]
+        for number, c in calls.items():
+            kind = callers[number]
+            if c.ended_at is None:
+                missing.append(f"{number} ({kind}): open, node {c.node}")
+            elif c.id not in recordings:
+                missing.append(f"{number} ({kind}): no recording row ({c.recording_file})")
+            elif kind == "message" and c.id not in messages:
+                missing.append(f"{number} (message): no message row, disposition {c.disposition}")
+            elif kind == "message" and messages[c.id].id not in tickets:
+                missing.append(f"{number} (message): no ticket")
+        if missing:
             return {}
         return {"calls": calls, "recordings": recordings, "messages": messages}
-    found = wait_for(settled, 120, f"the {len(callers)} calls closed, their recordings and messages logged")
+    try:
+        found = wait_for(settled, 120, f"the {len(callers)} calls closed, their recordings and messages logged")
+    except AssertionError as exc:
+        raise AssertionError(f"{exc}; still missing: {missing}; the app's log:\n{up.text(0)[-6000:]}") from None
     print(f"{what}: every row closed, recording logged and message a ticket {time.monotonic() - fault:.1f} s "
           f"after the fault")
     root = up.base / "recordings"
