@@ -157,6 +157,7 @@ def _register_commands() -> None:
     from hotline.cli.system import setup_command, up_command
     from hotline.cli.tickets import tickets_group
     from hotline.cli.transfers import transfer_command
+    from hotline.cli.units import unit_group
     from hotline.cli.users import users_group
     from hotline.cli.watch import watch_command
     main.add_command(setup_command, "setup")
@@ -172,6 +173,7 @@ def _register_commands() -> None:
     main.add_command(status_command, "status")
     main.add_command(watch_command, "watch")
     main.add_command(privacy_group, "privacy")
+    main.add_command(unit_group, "unit")
 
 
 _register_commands()

@@ -80,11 +80,14 @@ class AsteriskProcess:
     """One Asterisk started with our asterisk.conf; a context manager that always cleans up."""
 
     def __init__(self, install: AsteriskInstall, conf_path: Path, bind_paths: list[Path],
-                 owned_paths: list[Path], log_path: Path | None = None) -> None:
+                 owned_paths: list[Path], log_path: Path | None = None, not_owned: list[Path] | None = None) -> None:
+        """``not_owned``: folders inside ``owned_paths`` that stay their owner's (the call-log spool inside
+        Asterisk's spool belongs to the ARI app's user)."""
         self.install = install
         self.conf_path = Path(os.path.abspath(conf_path))
         self.bind_paths = sorted({Path(os.path.abspath(p)) for p in bind_paths}, key=lambda p: len(p.parts))
         self.owned_paths = [Path(os.path.abspath(p)) for p in owned_paths]
+        self.not_owned = {Path(os.path.abspath(p)) for p in not_owned or []}
         self._log_path = log_path
         self._proc: subprocess.Popen[bytes] | None = None
         self._log: IO[bytes] | None = None
@@ -137,16 +140,11 @@ class AsteriskProcess:
             raise SetupError(f"Cannot start Asterisk: {self.conf_path} does not exist. Run `hotline up`, "
                              "which renders Asterisk's configuration first.")
         self._stop_leftovers()
-        uid, gid = self.install.user_ids()
         with self._root_lock():     # another Asterisk of this root may be starting or stopping
-            if self.install.root is not None:
-                self._prepare_root(self.install.root)
-            self._own(uid, gid, walk_owned)
-            self._share_config(gid)
-            self._check_reachable(uid, gid)
+            self._prepare_locked(walk_owned)
             self.log_path.parent.mkdir(parents=True, exist_ok=True)
             self._log = self.log_path.open("ab")
-            argv = self.install.command("-f", "-n", "-C", str(self.conf_path))
+            argv = self.command()
             log.info("starting Asterisk: %s (output in %s)", " ".join(argv), self.log_path)
             self._proc = subprocess.Popen(argv, stdin=subprocess.DEVNULL, stdout=self._log,
                                           stderr=subprocess.STDOUT, start_new_session=True)
@@ -157,6 +155,50 @@ class AsteriskProcess:
                 self._stop_locked(20)
                 raise
         log.info("Asterisk is up (pid %s)", self._proc.pid)
+
+    def prepare(self, walk_owned: bool = True) -> None:
+        """What comes before Asterisk's own command, as root: an Asterisk of an earlier run stopped, the shared
+        directories mounted in its root, its directories its user's, its configuration readable by its group.
+        ``start`` does it; the systemd unit runs it before ``command()`` (tooling/system/units.py)."""
+        if not self.conf_path.is_file():
+            raise SetupError(f"Cannot prepare Asterisk: {self.conf_path} does not exist. Run `hotline render-config`.")
+        self._stop_leftovers()
+        with self._root_lock():
+            self._prepare_locked(walk_owned)
+
+    def command(self) -> list[str]:
+        """Asterisk's own command line, in the foreground (as ``start`` runs it, and the systemd unit)."""
+        return self.install.command("-f", "-n", "-C", str(self.conf_path))
+
+    def wait_booted(self, timeout: float = 60) -> None:
+        """Return once an Asterisk on this configuration has fully booted (SetupError at the deadline)."""
+        argv = self.install.command("-C", str(self.conf_path), "-rx", "core waitfullybooted")
+
+        def booted() -> bool:
+            try:
+                done = subprocess.run(argv, capture_output=True, timeout=10, stdin=subprocess.DEVNULL)
+            except subprocess.TimeoutExpired:
+                return False
+            return done.returncode == 0
+
+        wait_until(booted, timeout, "Asterisk to finish starting", hint=f"See {self.log_path}.", interval=0.3)
+
+    def release(self) -> None:
+        """After Asterisk stopped (the systemd unit's ExecStopPost): its mounts removed unless another Asterisk
+        runs in the root."""
+        root = self.install.root
+        if root is not None and not self._mounted:      # a process of its own: ours are the shared paths
+            self._mounted = [mounts.target_in_root(root, path) for path in self.bind_paths]
+        with self._root_lock():
+            self._unmount_locked()
+
+    def _prepare_locked(self, walk_owned: bool) -> None:
+        uid, gid = self.install.user_ids()
+        if self.install.root is not None:
+            self._prepare_root(self.install.root)
+        self._own(uid, gid, walk_owned)
+        self._share_config(gid)
+        self._check_reachable(uid, gid)
 
     @contextmanager
     def _root_lock(self) -> Iterator[None]:
@@ -197,6 +239,12 @@ class AsteriskProcess:
                 proc.kill()
                 proc.wait(10)
         self._stop_leftovers()
+        self._unmount_locked()
+        if self._log is not None:
+            self._log.close()
+            self._log = None
+
+    def _unmount_locked(self) -> None:
         root = self.install.root
         if root is not None:
             if not mounts.processes_in_root(root):
@@ -208,9 +256,6 @@ class AsteriskProcess:
                     if mounts.is_mount_point(ours, table):
                         mounts.unmount(ours)
             self._mounted = []
-        if self._log is not None:
-            self._log.close()
-            self._log = None
 
     def __enter__(self) -> AsteriskProcess:
         self.start()
@@ -297,6 +342,7 @@ class AsteriskProcess:
                     os.chown(top, uid, gid)
                 continue
             for dirpath, dirnames, filenames in os.walk(top):
+                dirnames[:] = [d for d in dirnames if Path(dirpath, d) not in self.not_owned]
                 for name in [".", *dirnames, *filenames]:
                     path = os.path.join(dirpath, name)
                     st = os.lstat(path)
