@@ -19,7 +19,7 @@ from hotline.config.redis_url import is_own
 from hotline.config.redis_url import redis_url as redis_url_of
 from hotline.domain.errors import HotlineError
 from hotline.domain.redact import redact_url
-from tooling.system import sip_guard
+from tooling.system import production, sip_guard
 from tooling.system.assembly import asterisk_process, process_specs, render_asterisk_config
 from tooling.system.asterisk import AsteriskInstall, AsteriskProcess, asterisk_version, ensure_asterisk
 from tooling.system.services import OwnRedis, ensure_postgres, ensure_redis, ensure_redis_installed, is_postgres_url
@@ -139,10 +139,21 @@ def _fail(exc: HotlineError) -> click.ClickException:
 
 
 @click.command("setup")
-def setup_command() -> None:
+@click.option("--systemd", "with_systemd", is_flag=True,
+              help="Also install the production units: the hotline user, one systemd unit per process under "
+                   "hotline.target (enabled where systemd runs).")
+@click.option("--units-dir", type=click.Path(path_type=Path), default=production.UNITS_DIR, show_default=True,
+              help="Where the units are written (with --systemd).")
+@click.option("--etc-dir", type=click.Path(path_type=Path), default=production.ETC_DIR, show_default=True,
+              help="Where the units' secrets are written, readable by root alone (with --systemd).")
+def setup_command(with_systemd: bool, units_dir: Path, etc_dir: Path) -> None:
     """Install and prepare everything the hotline needs (safe to run again)."""
     try:
-        run_setup(_load_settings(), echo, start_redis=False)
+        settings = _load_settings()
+        result = run_setup(settings, echo, start_redis=False)
+        if with_systemd:
+            production.install(settings, result.install, result.redis_url, echo, units_dir=units_dir,
+                               etc_dir=etc_dir)
     except HotlineError as exc:
         raise _fail(exc) from None
 
@@ -263,7 +274,7 @@ def _up(fake_now: str | None, progress: Progress, supervisor_factory: Callable[[
     operators = _operators(settings, secrets, clock, result.directory)
     conf = render_asterisk_config(settings, secrets, result.directory, state_dir, clock.offset_seconds(),
                                   operators.endpoints())
-    asterisk = asterisk_process(result.install, conf, state_dir, recordings)
+    asterisk = asterisk_process(result.install, conf, state_dir, recordings, settings.call_log_spool)
     try:
         progress("[up] Starting Asterisk")
         asterisk.start()

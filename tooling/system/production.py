@@ -1,0 +1,227 @@
+"""``hotline setup --systemd``: the hotline's system user, the folders it writes, the units, systemd told.
+
+Every Python process of the hotline (and its own Redis) runs under systemd as the system user ``hotline``
+(no login shell, its home the state directory), in group ``asterisk`` besides its own so that it may delete
+recordings on time; Asterisk starts as root in its root and drops to its own user, as under ``hotline up``.
+Only this set-up needs root. Idempotent: a second run changes nothing that is already so.
+"""
+from __future__ import annotations
+
+import os
+import stat
+import subprocess
+import sys
+from collections.abc import Callable, Mapping
+from pathlib import Path
+from typing import Any
+
+from hotline.config.files import ENV_OVERRIDES
+from hotline.config.redis_url import is_own
+from hotline.config.schema import REPO_ROOT
+from tooling.system import units
+from tooling.system.assembly import asterisk_process
+from tooling.system.asterisk import AsteriskInstall
+from tooling.system.asterisk_process import untraversable
+from tooling.system.asterisk_user import HOST, Tables, ids_of
+from tooling.system.services import redis_server_config
+from tooling.system.shell import Progress, SetupError, run
+from tooling.system.sip_guard import Guard, fail2ban_command
+
+USER = units.USER
+UNITS_DIR = Path("/etc/systemd/system")
+ETC_DIR = Path("/etc/hotline")
+#: The variables of the set-up's environment the processes are given too (where the settings are).
+PASSED_ENV = (*ENV_OVERRIDES, "HOTLINE_LOG_LEVEL")
+
+Runner = Callable[[list[str]], None]
+
+
+def _run(argv: list[str]) -> None:
+    done = subprocess.run(argv, capture_output=True, text=True, stdin=subprocess.DEVNULL)
+    if done.returncode != 0:
+        raise SetupError(f"Could not create the hotline's system user ({' '.join(argv)}): {done.stderr.strip()}. "
+                         f"Create it yourself (adduser --system --group --home {argv[-1]} {USER}) and run the "
+                         "set-up again.")
+
+
+def ensure_user(home: Path, progress: Progress, host: Tables = HOST, run_: Runner = _run) -> tuple[int, int]:
+    """The system user and group ``hotline`` (created if missing: no login shell, home ``home``); (uid, gid)."""
+    if ids_of(host.group, USER) is None:
+        run_(["groupadd", "--system", USER])
+    uid = ids_of(host.passwd, USER)
+    if uid is None:
+        run_(["useradd", "--system", "--gid", USER, "--home-dir", str(home), "--no-create-home",
+              "--shell", "/usr/sbin/nologin", "--comment", "Hotline 1022 services", USER])
+        uid = ids_of(host.passwd, USER)
+        progress(f"[setup] Created the system user {USER} (uid {uid}, no login shell, home {home}): "
+                 "the hotline's processes run as this user under systemd")
+    gid = ids_of(host.group, USER)
+    if uid is None or gid is None:
+        raise SetupError(f"The system user {USER} is still missing after useradd: create it yourself "
+                         f"(adduser --system --group --home {home} {USER}) and run the set-up again.")
+    return uid, gid
+
+
+def give_folders(settings: Any, owner: tuple[int, int], asterisk_gid: int, progress: Progress) -> None:
+    """The state directory and what the processes write in it become ``owner``'s; the recordings stay
+    Asterisk's, writable by its group (the hotline's processes delete and check them)."""
+    state = Path(settings.paths.state_dir)
+    state.mkdir(parents=True, exist_ok=True)
+    os.chown(state, *owner)
+    tops = [settings.call_log_spool, state / "alerts", *([state / "redis"] if is_own(settings.redis) else [])]
+    database = _sqlite_file(settings.database.url)
+    if database is not None:
+        tops.append(database.parent)
+    for top in tops:
+        top.mkdir(parents=True, exist_ok=True)
+        _chown_tree(top, owner, recurse=top != state)
+    files = [state / "secrets.toml"]
+    if database is not None:
+        files += [database.with_name(database.name + suffix) for suffix in ("", "-wal", "-shm")]
+    for path in files:
+        if path.exists():
+            os.chown(path, *owner)
+    recordings = Path(settings.paths.recordings_root)
+    recordings.mkdir(parents=True, exist_ok=True)
+    _share_with_group(recordings, asterisk_gid)
+    progress(f"[setup] {state} and what the processes write there belong to {USER}; the recordings in "
+             f"{recordings} stay Asterisk's, writable by its group")
+
+
+def _sqlite_file(url: str) -> Path | None:
+    return Path(url.removeprefix("sqlite:///")) if url.startswith("sqlite:///") else None
+
+
+def _chown_tree(top: Path, owner: tuple[int, int], recurse: bool) -> None:
+    os.chown(top, *owner)
+    if not recurse:
+        return
+    for folder, dirs, files in os.walk(top):
+        for name in [*dirs, *files]:
+            os.lchown(os.path.join(folder, name), *owner)
+
+
+def _share_with_group(top: Path, gid: int) -> None:
+    """Group ``gid`` may write everything under ``top``; new folders inherit the group (setgid)."""
+    for folder, dirs, files in os.walk(top):
+        for name, is_dir in [(".", True), *((d, True) for d in dirs), *((f, False) for f in files)]:
+            path = os.path.join(folder, name)
+            st = os.lstat(path)
+            if stat.S_ISLNK(st.st_mode):
+                continue
+            if st.st_gid != gid:
+                os.lchown(path, -1, gid)
+            extra = stat.S_IRGRP | stat.S_IWGRP | (stat.S_IXGRP | stat.S_ISGID if is_dir else 0)
+            if st.st_mode & extra != extra:
+                os.chmod(path, stat.S_IMODE(st.st_mode) | extra)
+
+
+def check_reachable(settings: Any, owner: tuple[int, int]) -> None:
+    """Refuse a checkout, Python, settings or state the hotline user cannot even enter (a clone in /root)."""
+    p = settings.paths
+    python = Path(os.path.realpath(sys.executable))     # a venv's interpreter may live elsewhere (pyenv in /root)
+    found = first_unreachable([REPO_ROOT, Path(sys.executable).parent, python, Path(sys.base_prefix),
+                               settings.source, p.flow, p.directory, p.prompts_dir, p.categories, p.state_dir,
+                               p.recordings_root], owner)
+    if found is not None:
+        path, blocked = found
+        raise SetupError(f"The system user {USER} cannot enter {blocked}, so it cannot reach {path}. Run "
+                         f"`chmod o+x {blocked}`, or keep the checkout, its Python and the hotline's files where "
+                         "every user may enter (/opt, /srv, /usr), and run the set-up again.")
+
+
+def first_unreachable(paths: list[Path], owner: tuple[int, int]) -> tuple[Path, Path] | None:
+    """The first of ``paths`` that user ``owner`` cannot reach, with the folder that stops it."""
+    for path in paths:
+        blocked = untraversable(Path(os.path.abspath(path)), *owner)
+        if blocked is not None:
+            return path, blocked
+    return None
+
+
+def plan(settings: Any, redis_url: str, install: AsteriskInstall, env: Mapping[str, str],
+         etc_dir: Path = ETC_DIR) -> units.Plan:
+    """What the units of this install are made of."""
+    state, recordings = Path(settings.paths.state_dir), Path(settings.paths.recordings_root)
+    database = _sqlite_file(settings.database.url)
+    extra = [settings.call_log_spool, *([database.parent] if database is not None else [])]
+    asterisk = asterisk_process(install, state / "asterisk" / "asterisk.conf", state, recordings,
+                                settings.call_log_spool)
+    passed = {k: env[k] for k in PASSED_ENV if env.get(k)}
+    return units.Plan(
+        python=Path(sys.executable), workdir=REPO_ROOT, state_dir=state, recordings_root=recordings,
+        writable=units.python_writable(state, recordings, extra), redis_url=redis_url,
+        queue=settings.transcription.queue, asterisk=asterisk.command(), asterisk_root=install.root,
+        env={"HOTLINE_SETTINGS": str(settings.source), **passed},
+        own_redis=units.redis_command(settings.redis.port, state) if is_own(settings.redis) else None,
+        sip_guard=fail2ban_command(Guard.from_settings(settings, state)) if settings.security.sip_guard else None,
+        env_file=etc_dir / "hotline.env", redis_auth_file=etc_dir / "redis.conf")
+
+
+def write_secrets(the_plan: units.Plan, redis_password: str) -> None:
+    """The environment file and the Redis password file: root's alone (0600 in a 0700 folder); systemd reads
+    them before it drops to the hotline's user."""
+    folder = the_plan.env_file.parent
+    folder.mkdir(parents=True, exist_ok=True)
+    folder.chmod(0o700)
+    files = {the_plan.env_file: units.env_file_text(the_plan)}
+    if the_plan.own_redis is not None:
+        files[the_plan.redis_auth_file] = redis_server_config(redis_password)
+    for path, text in files.items():
+        tmp = path.with_name(path.name + ".tmp")
+        fd = os.open(tmp, os.O_WRONLY | os.O_CREAT | os.O_TRUNC, 0o600)
+        with os.fdopen(fd, "w", encoding="utf-8") as out:
+            out.write(text)
+        os.replace(tmp, path)
+
+
+def write_units(the_plan: units.Plan, units_dir: Path, progress: Progress) -> dict[str, str]:
+    """The units written into ``units_dir``; a hotline unit no longer part of the hotline removed."""
+    rendered = units.render(the_plan)
+    changed = units.write(rendered, units_dir)
+    for old in units_dir.glob("hotline-*.service"):
+        if old.name not in rendered:
+            old.unlink()
+            progress(f"[setup] Removed {old} (no longer part of the hotline)")
+    progress(f"[setup] systemd units in {units_dir}: {', '.join(sorted(rendered))} "
+             f"({len(changed)} written, the others unchanged)")
+    return rendered
+
+
+def systemd_running() -> bool:
+    """True when systemd is the machine's init (sd_booted's test)."""
+    return Path("/run/systemd/system").is_dir()
+
+
+def enable(units_dir: Path, progress: Progress, running: bool | None = None) -> bool:
+    """``systemctl daemon-reload`` and ``enable hotline.target`` where systemd runs; else say what to do."""
+    if not (systemd_running() if running is None else running):
+        progress(f"[setup] systemd is not running on this machine (its first process is not systemd), so the "
+                 f"units in {units_dir} were written but not loaded, enabled or started. On a server booted with "
+                 "systemd, run: systemctl daemon-reload && systemctl enable --now hotline.target")
+        return False
+    run(["systemctl", "daemon-reload"], "reload systemd's units")
+    run(["systemctl", "enable", units.TARGET], "enable the hotline's units at boot")
+    progress(f"[setup] {units.TARGET} enabled: the hotline starts at boot. Start it now with "
+             "`systemctl start hotline.target` (stop `hotline up` first: both use the same ports)")
+    return True
+
+
+def install(settings: Any, asterisk: AsteriskInstall, redis_url: str, progress: Progress, *,
+            units_dir: Path = UNITS_DIR, etc_dir: Path = ETC_DIR, host: Tables = HOST, run_: Runner = _run,
+            running: bool | None = None) -> dict[str, str]:
+    """All of ``hotline setup --systemd`` after the common set-up; returns the units written."""
+    from hotline.adapters.db import open_database
+    from hotline.config.secrets import load_or_create_secrets
+
+    state = Path(settings.paths.state_dir)
+    owner = ensure_user(state, progress, host, run_)
+    check_reachable(settings, owner)
+    open_database(settings.database.url)    # the schema made now: the database file is the hotline's from the start
+    give_folders(settings, owner, asterisk.user_ids()[1], progress)
+    the_plan = plan(settings, redis_url, asterisk, os.environ, etc_dir)
+    write_secrets(the_plan, load_or_create_secrets(state).redis_password)
+    progress(f"[setup] The units' secrets are in {etc_dir} (readable by root alone); no unit holds one")
+    rendered = write_units(the_plan, units_dir, progress)
+    enable(units_dir, progress, running)
+    return rendered
