@@ -65,6 +65,7 @@ def create_app(ctx: Context | None = None, *, testing: bool = False, config: dic
                    privacy):
         app.register_blueprint(module.bp)
     csrf.exempt(api.bp)                  # token-authenticated, never by cookie
+    wallboard.init_app(app, total=s.max_streams, per_user=s.streams_per_user)
     signin.init_app(app, redis_url=ctx.redis_url, failures=s.signin_failures,
                     per_address=s.signin_per_address, minutes=s.signin_lock_minutes, slots=s.hashing_slots,
                     key_prefix=app.config.get("SIGNIN_KEY_PREFIX", "hotline:console:signin"))
