@@ -88,7 +88,7 @@ def served(tmp_path: Path, database_url: str) -> Iterator[Served]:
     app = create_app(ctx)
     server = create_server(app, host="127.0.0.1", port=0, **waitress_options(ctx.settings.console))
     threading.Thread(target=server.run, daemon=True).start()
-    site = Served(app, app.extensions["hotline"], int(server.effective_port),   # type: ignore[union-attr]
+    site = Served(app, app.extensions["hotline"], int(server.effective_port),
                   app.extensions["hotline.streams"])
     try:
         yield site
