@@ -1,4 +1,9 @@
-"""Sign-in (Flask-Login sessions, CSRF by Flask-WTF), API tokens, and the permission gate.
+"""Sign-in (Flask-Login over server-side sessions, CSRF by Flask-WTF), API tokens, and the permission gate.
+
+Signing in starts a row of ``console_sessions`` (hotline.services.console_sessions); the cookie carries
+only that session's random id, and every request loads the user through the live row, so logout, a
+password change, disabling the account or a new role end a copied cookie too. The API takes a bearer
+token only, checked for its expiry; a refused one gets 401 with a Vietnamese message saying why.
 
 ``@requires(permission)`` declares what a view needs. A ``before_request`` hook refuses every
 request whose view declares nothing, so a new route is closed until someone says who may use it.
@@ -9,13 +14,14 @@ from collections.abc import Callable
 from typing import Any, TypeVar
 from urllib.parse import urlsplit
 
-from flask import Blueprint, Flask, abort, flash, jsonify, redirect, render_template, request, url_for
+from flask import Blueprint, Flask, abort, flash, g, jsonify, redirect, render_template, request, url_for
 from flask_login import LoginManager, UserMixin, current_user, login_user, logout_user
 from werkzeug.wrappers import Response
 
-from hotline.services.users import ConsoleUser, first_admin_command
+from hotline.services.users import ConsoleUser, TokenUse, first_admin_command
 
 from . import signin
+from .filters import localtime
 from .permissions import PUBLIC as PUBLIC_ROUTES
 from .permissions import allowed, mask_number
 from .services import services
@@ -26,12 +32,21 @@ login_manager.login_view = "auth.login"
 login_manager.login_message = "Vui lòng đăng nhập để tiếp tục."
 F = TypeVar("F", bound=Callable[..., Any])
 PUBLIC = "public"                   # the sign-in page and the static files
+TOKEN_VI = {
+    "missing": "Thiếu mã truy cập (Authorization: Bearer …).",
+    "unknown": "Mã truy cập không đúng hoặc đã bị thu hồi (mật khẩu đã đổi, tài khoản bị khoá). "
+               "Hãy xin mã mới: hotline users token TÊN.",
+    "expired": "Mã truy cập đã hết hạn{at}. Hãy xin mã mới: hotline users token TÊN.",
+}
 
 
 class SignedIn(UserMixin):
-    def __init__(self, user: ConsoleUser) -> None:
+    """The user of a request: through a console session (``session_id``, ``digest``) or an API token."""
+
+    def __init__(self, user: ConsoleUser, session_id: str | None = None, digest: str | None = None) -> None:
         self.user = user
-        self.id = str(user.id)
+        self.id = session_id or ""           # what Flask-Login keeps in the cookie: the session's id only
+        self.session_id, self.digest = session_id, digest
 
     @property
     def role(self) -> str:
@@ -63,11 +78,11 @@ def init_app(app: Flask) -> None:
 
 
 @login_manager.user_loader
-def _load(user_id: str) -> SignedIn | None:
+def _load(session_id: str) -> SignedIn | None:
     if request.path.startswith("/api/"):
         return None          # the API takes a token only, never the session cookie: no CSRF to forge
-    user = services().users.get(int(user_id)) if user_id.isdigit() else None
-    return SignedIn(user) if user else None
+    live = services().console_sessions.live(session_id)
+    return SignedIn(live.user, session_id, live.digest) if live else None
 
 
 @login_manager.request_loader
@@ -77,14 +92,18 @@ def _token(req: Any) -> SignedIn | None:
     header = req.headers.get("Authorization", "")
     if not header.startswith("Bearer "):
         return None
-    user = services().users.by_token(header.removeprefix("Bearer ").strip())
-    return SignedIn(user) if user else None
+    use = services().users.use_token(header.removeprefix("Bearer ").strip())
+    g.token_use = use
+    return SignedIn(use.user) if use.user else None
 
 
 @login_manager.unauthorized_handler
 def _unauthorized() -> Any:
     if request.path.startswith("/api/"):
-        return jsonify(error="unauthorized", message="Thiếu hoặc sai mã truy cập (Authorization: Bearer …)."), 401
+        use: TokenUse = g.get("token_use") or TokenUse(None, "missing")
+        refused = use.refused or "missing"
+        at = f" lúc {localtime(use.expired_at)}" if use.expired_at else ""
+        return jsonify(error="unauthorized", reason=refused, message=TOKEN_VI[refused].format(at=at)), 401
     return redirect(url_for("auth.login", next=request.full_path.rstrip("?")))
 
 
@@ -130,7 +149,8 @@ def login() -> Any:
             signin.log_failure(username, services().ctx.clock.now())
             flash("Tên đăng nhập hoặc mật khẩu không đúng.", "error")
             return _login_page(), 401
-        login_user(SignedIn(user))
+        session_id = services().console_sessions.start(user.id, signin.client_address())
+        login_user(SignedIn(user, session_id))
         target = request.args.get("next", "")
         if not target.startswith("/") or target.startswith("//") or urlsplit(target).netloc:
             target = url_for("home.index")
@@ -147,6 +167,8 @@ def _login_page() -> str:
 @bp.route("/logout", methods=["POST"])
 @requires("console.open")
 def logout() -> Response:
+    if current_user.session_id:
+        services().console_sessions.end(current_user.session_id)
     logout_user()
     flash("Bạn đã đăng xuất.", "info")
     return redirect(url_for("auth.login"))

@@ -2,6 +2,7 @@
 from __future__ import annotations
 
 from dataclasses import dataclass
+from datetime import timedelta
 from functools import cached_property
 from pathlib import Path
 from typing import Any
@@ -14,6 +15,7 @@ from hotline.adapters.ami import SyncAmi, ami_client
 from hotline.adapters.db.models import AccessLog
 from hotline.adapters.db.repository import CallRepository
 from hotline.context import Context
+from hotline.services.console_sessions import ConsoleSessions
 from hotline.services.health import CachedHealth, HealthProbe
 from hotline.services.knowledge import KnowledgeBase
 from hotline.services.operators import OperatorService, operator_service
@@ -33,6 +35,7 @@ class ConsoleServices:
         sessions: the database.
         tickets: tickets (the same service as ``hotline tickets``).
         users: console users and their tokens.
+        console_sessions: the sign-in sessions every request loads its user through.
         operators: operators' states in the queue, over AMI (the softphone page).
         transfers: blind and attended transfers over AMI.
         knowledge: the knowledge base.
@@ -44,6 +47,7 @@ class ConsoleServices:
     sessions: sessionmaker[Session]
     tickets: TicketService
     users: UserService
+    console_sessions: ConsoleSessions
     operators: OperatorService
     transfers: TransferService
     knowledge: KnowledgeBase
@@ -59,7 +63,10 @@ class ConsoleServices:
         def agency_known(key: str) -> bool:
             kind, _, code = key.partition(":")
             return ctx.directory.find(kind, code) is not None
-        return cls(ctx, sessions, ctx.tickets(sessions, jobs=True), UserService(sessions, ctx.clock.now, agency_known),
+        users = UserService(sessions, ctx.clock.now, agency_known, token_days=c.console.token_days)
+        console_sessions = ConsoleSessions(sessions, ctx.clock.now, lifetime=timedelta(hours=c.console.session_hours),
+                                           idle=timedelta(minutes=c.console.session_idle_minutes))
+        return cls(ctx, sessions, ctx.tickets(sessions, jobs=True), users, console_sessions,
                    operator_service(c, ctx.secrets, ctx.clock, ctx.directory, sessions),
                    transfer_service(c, ctx.secrets, ctx.directory),
                    KnowledgeBase(sessions, ctx.clock.now, ctx.categories, agency_known),

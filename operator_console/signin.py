@@ -5,7 +5,8 @@
   is refused until that window has passed, even with the right password; one address gets
   ``signin_per_address`` wrong passwords in the same window, whichever accounts it tries. Only failures
   count: a user who signs in right is never slowed. While Redis is away the counts are kept in this
-  process's memory (sign-in still works, still limited).
+  process's memory (sign-in still works, still limited). A wrong current password on the page where a
+  signed-in user changes theirs (``account.password``) counts as a wrong sign-in of that account and address.
 - **Log**: every failure and every refusal is one line of ``hotline.console.signin`` with the user name
   tried, the client's address (``ProxyFix`` behind the proxy) and the time; never the password.
 - **Memory**: each argon2 check takes 64 MiB for its ~0.1 s. At most ``[console] hashing_slots`` run at
@@ -23,6 +24,7 @@ from typing import Any
 
 from flask import Flask, Response, flash, render_template, request
 from flask_limiter import Limiter, RequestLimit
+from flask_login import current_user
 
 log = logging.getLogger("hotline.console.signin")
 HASH_WAIT = 2.0            # seconds a sign-in waits for an argon2 slot before it is turned away
@@ -59,6 +61,10 @@ def account_tried() -> str:
     return request.form.get("username", "").strip().lower()[:64] or "-"
 
 
+def account_signed_in() -> str:
+    return str(getattr(current_user, "name", "") or "-")
+
+
 def client_address() -> str:
     return request.remote_addr or "-"
 
@@ -67,31 +73,40 @@ def failed(response: Response) -> bool:
     return response.status_code == 401
 
 
+#: The views where a wrong password counts toward the lockout: endpoint -> (the account tried, the page shown
+#: when it is locked).
+GUARDED: dict[str, tuple[Any, str]] = {"auth.login": (account_tried, "login.html"),
+                                       "account.password": (account_signed_in, "account_password.html")}
+
+
 def init_app(app: Flask, *, redis_url: str, failures: int, per_address: int, minutes: float, slots: int,
              key_prefix: str = "hotline:console:signin") -> Limiter:
-    """Guard the sign-in view (``auth.login``, already registered) of ``app``; the Limiter is the app's own."""
+    """Guard the views of ``GUARDED`` (already registered) of ``app``; the Limiter is the app's own."""
     limiter = Limiter(client_address, app=app, storage_uri=limits_storage(redis_url), key_prefix=key_prefix,
                       strategy="fixed-window", in_memory_fallback_enabled=True, swallow_errors=True,
                       headers_enabled=False, storage_options={"socket_connect_timeout": 1, "socket_timeout": 2})
     window = f"{minutes:g} minutes" if minutes != 1 else "1 minute"
 
     def refused(limit: RequestLimit) -> Response:
-        log.warning("console sign-in refused (locked): user=%r address=%s limit=%s", account_tried(),
+        account, page = GUARDED[request.endpoint or "auth.login"]
+        log.warning("console sign-in refused (locked): user=%r address=%s limit=%s", account(),
                     client_address(), limit.limit)
         flash(LOCKED_VI.format(minutes=f"{minutes:g}"), "error")
-        return Response(render_template("login.html", first_admin=None), 429)
-    view: Any = app.view_functions["auth.login"]
-    guarded: Any = limiter.limit(f"{failures} per {window}", key_func=account_tried, methods=["POST"],
-                            deduct_when=failed, on_breach=refused, scope="signin-account")(view)
-    guarded = limiter.limit(f"{per_address} per {window}", key_func=client_address, methods=["POST"],
-                            deduct_when=failed, on_breach=refused, scope="signin-address")(guarded)
-    app.view_functions["auth.login"] = guarded
+        return Response(render_template(page, first_admin=None), 429)
+    for endpoint, (account, _page) in GUARDED.items():
+        view: Any = app.view_functions[endpoint]
+        # Shared: one count per account and one per address, whichever of the views the wrong password came to.
+        guarded: Any = limiter.shared_limit(f"{failures} per {window}", "signin-account", key_func=account,
+                                            methods=["POST"], deduct_when=failed, on_breach=refused)(view)
+        guarded = limiter.shared_limit(f"{per_address} per {window}", "signin-address", key_func=client_address,
+                                       methods=["POST"], deduct_when=failed, on_breach=refused)(guarded)
+        app.view_functions[endpoint] = guarded
     app.extensions["hotline.hash_slots"] = HashSlots(slots)
     return limiter
 
 
-def log_failure(username: str, at: Any) -> None:
-    log.warning("console sign-in failed: user=%r address=%s at=%s", username.strip().lower()[:64],
+def log_failure(username: str, at: Any, what: str = "sign-in") -> None:
+    log.warning("console %s failed: user=%r address=%s at=%s", what, username.strip().lower()[:64],
                 client_address(), at.isoformat())
 
 
@@ -101,7 +116,7 @@ def hash_slots() -> HashSlots:
     return found
 
 
-def busy_page() -> tuple[str, int]:
+def busy_page(page: str = "login.html") -> tuple[str, int]:
     flash(BUSY_VI, "error")
-    return render_template("login.html", first_admin=None), 503
+    return render_template(page, first_admin=None), 503
 

@@ -6,16 +6,26 @@ message of the channel (``hotline:live``), and today's figures (service level, a
 overdue tickets) every ``FIGURES_EVERY`` seconds, and the alerts' banner (``hotline watch``'s open alerts)
 whenever it changes. While Redis is away it says so and tries again; the page shows the last picture
 greyed out.
+
+Each stream holds one of the server's threads for as long as it is open, so they are capped in this process
+(``StreamSlots``): ``[console] streams_per_user`` (3) for one user, refused with 429, and ``max_streams`` (32)
+in all, refused with 503; both in Vietnamese, answered at once, so sign-in and every other page keep their
+threads (``operator_console.serving`` gives waitress enough). Every ``CHECK_EVERY`` seconds a stream checks
+that its console session is still live (not logged out, expired, ended by a password change, a new role or
+a disabled account) and that its user may still see the wallboard; otherwise it says why (event ``end``)
+and ends. A stream keeps its session from going idle: a wall screen is in use.
 """
 from __future__ import annotations
 
 import json
+import logging
+import threading
 import time
 from collections.abc import Callable, Iterator
 from typing import Any
 
 import redis
-from flask import Blueprint, Response, jsonify, render_template, request, stream_with_context
+from flask import Blueprint, Flask, Response, current_app, jsonify, render_template, request, stream_with_context
 from flask_login import current_user
 from redis.exceptions import RedisError
 
@@ -26,12 +36,61 @@ from hotline.services.operators import NAME_RE
 from hotline.services.report_queries import day_sums, overdue_open_tickets
 
 from .auth import requires
+from .permissions import allowed
 from .services import services
 
 bp = Blueprint("wallboard", __name__, url_prefix="/wallboard")
+log = logging.getLogger("hotline.console.wallboard")
 FIGURES_EVERY = 15.0
 ALERTS_EVERY = 2.0       # the banner is read this often (a small file) and sent when it changes
 HEARTBEAT_EVERY = 15.0
+CHECK_EVERY = 5.0        # a stream re-checks its session and its user's role this often
+PER_USER_VI = ("Bạn đã mở {n} màn hình giám sát trực tuyến, tối đa cho một người. Hãy đóng bớt một màn hình "
+               "rồi tải lại trang này.")
+TOTAL_VI = ("Máy chủ đang phục vụ tối đa {n} màn hình giám sát trực tuyến. Hãy thử lại sau ít phút, "
+            "hoặc đóng các màn hình không dùng đến.")
+ENDED_VI = "Phiên đăng nhập đã kết thúc (đăng xuất, đổi mật khẩu, hết hạn hoặc tài khoản bị khoá). Hãy đăng nhập lại."
+NOT_ALLOWED_VI = "Vai trò của bạn không còn được xem màn hình giám sát."
+
+
+class StreamSlots:
+    """The live streams open in this process: at most ``total``, and ``per_user`` of one user."""
+
+    def __init__(self, total: int, per_user: int) -> None:
+        self.total, self.per_user = total, per_user
+        self._lock = threading.Lock()
+        self._open: dict[int, int] = {}
+
+    def take(self, user_id: int) -> str | None:
+        """Take a slot for ``user_id``; None when taken, else what is full: ``"user"`` or ``"total"``."""
+        with self._lock:
+            if self._open.get(user_id, 0) >= self.per_user:
+                return "user"
+            if sum(self._open.values()) >= self.total:
+                return "total"
+            self._open[user_id] = self._open.get(user_id, 0) + 1
+            return None
+
+    def give_back(self, user_id: int) -> None:
+        with self._lock:
+            left = self._open.get(user_id, 0) - 1
+            if left > 0:
+                self._open[user_id] = left
+            else:
+                self._open.pop(user_id, None)
+
+    def open_count(self) -> int:
+        with self._lock:
+            return sum(self._open.values())
+
+
+def init_app(app: Flask, *, total: int, per_user: int) -> None:
+    app.extensions["hotline.streams"] = StreamSlots(total, per_user)
+
+
+def stream_slots() -> StreamSlots:
+    found: StreamSlots = current_app.extensions["hotline.streams"]
+    return found
 
 
 def today_figures() -> dict[str, Any]:
@@ -53,17 +112,29 @@ def _event(kind: str, data: Any) -> str:
 
 def stream_events(client: redis.Redis, channel: str, snapshot_key: str, *, clock: Any = time.monotonic,
                   max_seconds: float | None = None,
-                  alerts: Callable[[], list[dict[str, str]]] | None = None) -> Iterator[str]:
+                  alerts: Callable[[], list[dict[str, str]]] | None = None,
+                  check: Callable[[], str | None] | None = None, check_every: float = CHECK_EVERY,
+                  gone: Callable[[], bool] | None = None) -> Iterator[str]:
     """The SSE stream of ``channel`` and ``snapshot_key``: snapshot, live messages, figures, heartbeats, and
-    ``alerts()`` when it changes from what the page showed (none); ``max_seconds`` ends it (tests)."""
+    ``alerts()`` when it changes from what the page showed (none); ``max_seconds`` ends it (tests). Every
+    ``check_every`` seconds ``check()`` says why the stream must end (event ``end``), or None; it ends
+    silently once ``gone()`` (the client closed the connection, as waitress tells)."""
     started = clock()
     next_figures = next_alerts = 0.0
+    next_check = started + check_every
     shown: list[dict[str, str]] = []
     last_beat = started
     pubsub = None
     yield "retry: 2000\n\n"
     try:
         while max_seconds is None or clock() - started < max_seconds:
+            if gone is not None and gone():
+                return
+            if check is not None and clock() >= next_check:
+                next_check = clock() + check_every
+                if (why := check()) is not None:
+                    yield _event("end", {"message": why})
+                    return
             if clock() >= next_figures:
                 yield _event("figures", today_figures())
                 next_figures = clock() + FIGURES_EVERY
@@ -116,12 +187,35 @@ def page() -> Any:
 @bp.route("/stream")
 @requires("wallboard.view")
 def stream() -> Response:
-    svc = services()
+    svc, slots = services(), stream_slots()
+    user, session_id = current_user.user, current_user.session_id
+    full = slots.take(user.id)
+    if full is not None:
+        log.warning("wallboard stream refused (%s full): user=%s open=%d", full, user.username, slots.open_count())
+        if full == "user":
+            return _refused("too_many_streams", PER_USER_VI.format(n=slots.per_user), 429)
+        return _refused("busy", TOTAL_VI.format(n=slots.total), 503)
+
+    def still_allowed() -> str | None:
+        found = svc.console_sessions.live(session_id) if session_id else None
+        if found is None:
+            return ENDED_VI
+        return None if allowed(found.user.role, "wallboard.view") else NOT_ALLOWED_VI
     live = svc.ctx.settings.redis
-    return Response(stream_with_context(stream_events(svc.live, live.live_channel, live.live_snapshot_key,
-                                                      alerts=svc.alerts_banner)),
-                    mimetype="text/event-stream",
-                    headers={"Cache-Control": "no-cache", "X-Accel-Buffering": "no"})
+    response = Response(stream_with_context(stream_events(svc.live, live.live_channel, live.live_snapshot_key,
+                                                          alerts=svc.alerts_banner, check=still_allowed,
+                                                          gone=request.environ.get("waitress.client_disconnected"))),
+                        mimetype="text/event-stream",
+                        headers={"Cache-Control": "no-cache", "X-Accel-Buffering": "no"})
+    response.call_on_close(lambda: slots.give_back(user.id))      # however the stream ends
+    return response
+
+
+def _refused(error: str, message: str, status: int) -> Response:
+    response = jsonify(error=error, message=message)
+    response.status_code = status
+    response.headers["Retry-After"] = "30"
+    return response
 
 
 SPY_MODES = {"listen": "nghe", "whisper": "nhắc", "barge": "tham gia"}

@@ -12,8 +12,9 @@ def console_command(port: int | None) -> None:
 
     from hotline.cli.main import _context
     from operator_console import create_app
+    from operator_console.serving import waitress_options
     ctx = _context()
     app = create_app(ctx)
     s = ctx.settings.console
     click.echo(f"Bảng điều khiển 1022: http://{s.bind}:{port or s.port}/")
-    serve(app, host=s.bind, port=port or s.port, threads=32, ident="hotline-1022", channel_timeout=3600)
+    serve(app, host=s.bind, port=port or s.port, **waitress_options(s))

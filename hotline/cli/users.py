@@ -1,4 +1,4 @@
-"""``hotline users …``: console accounts (add, list, password, API token, disable)."""
+"""``hotline users …``: console accounts (add, list, password, role, API token, disable)."""
 from __future__ import annotations
 
 import json
@@ -26,7 +26,8 @@ def _service() -> Iterator[tuple[Any, UserService]]:
     try:
         directory = ctx.directory
         yield ctx, UserService(ctx.sessions(), ctx.clock.now,
-                               lambda key: directory.find(*key.partition(":")[::2]) is not None)
+                               lambda key: directory.find(*key.partition(":")[::2]) is not None,
+                               token_days=ctx.settings.console.token_days)
     except HotlineError as exc:
         click.secho(f"✗ {exc}", fg="red", err=True)
         sys.exit(2)
@@ -75,26 +76,40 @@ def list_users(as_json: bool) -> None:
 @click.argument("username")
 @click.option("--password", prompt=True, hide_input=True, confirmation_prompt=True)
 def passwd(username: str, password: str) -> None:
-    """Set USERNAME's password."""
+    """Set USERNAME's password: their console sessions end and their API token stops working."""
     with _service() as (_ctx, service):
-        service.set_password(username, password)
-    click.echo(f"✓ password of {username} changed")
+        ended = service.set_password(username, password)
+    click.echo(f"✓ password of {username} changed; {ended} console session(s) ended, API token revoked")
+
+
+@users_group.command("role")
+@click.argument("username")
+@click.argument("role", type=click.Choice(Role.ALL))
+@click.option("--agency", default=None, help="KIND:CODE of the agency (role agency), e.g. department:01.")
+def role(username: str, role: str, agency: str | None) -> None:
+    """Give USERNAME another ROLE: their console sessions end (they sign in again)."""
+    with _service() as (_ctx, service):
+        ended = service.set_role(username, role, agency=agency)
+    click.echo(f"✓ {username} is now {_role(role)}; {ended} console session(s) ended")
 
 
 @users_group.command("token")
 @click.argument("username")
 def token(username: str) -> None:
-    """Issue a new API token for USERNAME (the old one stops working)."""
-    with _service() as (_ctx, service):
+    """Issue a new API token for USERNAME (the old one stops working); it expires after [console] token_days."""
+    with _service() as (ctx, service):
         value = service.issue_token(username)
+        expires = service.token_expiry(username)
     click.echo(value)
+    if expires is not None:
+        click.echo(f"  expires {expires.astimezone(ctx.settings.tz):%Y-%m-%d %H:%M}; a password change revokes it",
+                   err=True)
 
 
 @users_group.command("disable")
 @click.argument("username")
 def disable(username: str) -> None:
-    """Disable USERNAME: no sign-in, and the API token stops working."""
+    """Disable USERNAME: no sign-in, their console sessions end and the API token stops working."""
     with _service() as (_ctx, service):
         service.set_active(username, False)
     click.echo(f"✓ {username} disabled")
-

@@ -385,7 +385,8 @@ class ConsoleSettings(_Section):
     port: Port = 8090
     page_size: int = Field(default=50, ge=10, le=500)   # tickets, calls, recordings per page
     secure_cookies: bool = False   # true behind HTTPS: the session cookie is sent over TLS only
-    session_hours: float = Field(default=12.0, gt=0)    # a signed-in session lasts this long
+    session_hours: float = Field(default=12.0, gt=0)    # a signed-in session lasts this long at most
+    session_idle_minutes: float = Field(default=60.0, gt=0)   # ... and ends after this long unused
     # Where browsers reach Asterisk's SIP WebSocket; empty: ws://<asterisk http_bind>:<http_port>/ws
     # (behind the TLS proxy: wss://console.example.gov.vn/ws).
     sip_websocket_url: str = ""

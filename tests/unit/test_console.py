@@ -44,6 +44,7 @@ DECLARED = {
     ("POST", "kb.edit"): 400,                # an article without a title
     ("POST", "wallboard.spy"): 400,          # no operator, no way of listening
     ("POST", "privacy.export"): 400,         # no number
+    ("POST", "account.password"): 400,       # no password (refused before any check: no wrong sign-in counted)
 }
 
 

@@ -1,5 +1,6 @@
 """SQLAlchemy models of the hotline's records: calls, recordings, voicemails, transfers, operators, tickets
-and their events, users, the access log and the knowledge base (Alembic migrations in hotline/adapters/db)."""
+and their events, users, the access log and the knowledge base (Alembic migrations in hotline/adapters/db;
+the console's sign-in sessions are in ``console_models``)."""
 from __future__ import annotations
 
 from datetime import UTC, datetime
@@ -266,6 +267,8 @@ class User(Base):
     operator: Mapped[str | None] = mapped_column(String(64))     # the operator (SIP endpoint) they are
     password_hash: Mapped[str] = mapped_column(String(255))      # argon2id, PHC string
     token_hash: Mapped[str | None] = mapped_column(String(64), unique=True)   # sha256 of the API token
+    token_expires_at: Mapped[datetime | None] = mapped_column(UTCDateTime())  # [console] token_days after issue
+    token_used_at: Mapped[datetime | None] = mapped_column(UTCDateTime())     # last API request (to the minute)
     active: Mapped[bool] = mapped_column(default=True)
     created_at: Mapped[datetime] = mapped_column(UTCDateTime())
     last_login_at: Mapped[datetime | None] = mapped_column(UTCDateTime())
