@@ -19,7 +19,9 @@ from typing import Any
 from sqlalchemy import or_, select, text
 from sqlalchemy.orm import Session, sessionmaker
 
-from hotline.adapters.db.models import AccessLog, Call, Recording, Ticket, TicketStatus, Voicemail
+from hotline.adapters.db.models import Call, Recording, Ticket, TicketStatus, Voicemail
+from hotline.domain.vocabulary import AccessAction
+from hotline.services.access_log import add_access
 
 #: what a ticket's content and answer become when retention removes them
 EXPIRED = "[Nội dung đã xoá khi hết thời hạn lưu trữ]"
@@ -50,8 +52,8 @@ def purge_recordings(sessions: sessionmaker[Session], root: Path, now: datetime,
                 continue
             path.unlink(missing_ok=True)
             rec.deleted_at = now
-            s.add(AccessLog(at=now, username="system", action="delete", resource=rec.path, call_id=call_id,
-                            detail={"retention_days": days, "recorded_at": rec.created_at.isoformat()}))
+            add_access(s, at=now, username="system", action=AccessAction.DELETE, resource=rec.path, call_id=call_id,
+                       retention_days=days, recorded_at=rec.created_at.isoformat())
     if done and not dry_run:
         log.info("retention: %d recordings older than %d days deleted", len(done), days)
     return done
@@ -121,8 +123,8 @@ def purge_messages(sessions: sessionmaker[Session], root: Path, now: datetime, d
             if delete_file(root, vm.path):
                 done.append(vm.path)
             vm.deleted_at = now
-            s.add(AccessLog(at=now, username="system", action="delete", resource=vm.path, call_id=call_id,
-                            detail={"retention_days": days, "kind": "message"}))
+            add_access(s, at=now, username="system", action=AccessAction.DELETE, resource=vm.path, call_id=call_id,
+                       retention_days=days, kind="message")
     if done:
         log.info("retention: %d messages older than %d days deleted", len(done), days)
     return done
@@ -207,6 +209,6 @@ def compact_search_index(s: Session) -> None:
 
 def _logged(s: Session, now: datetime, resource: str, days: int, ids: list[Any]) -> None:
     if ids:
-        s.add(AccessLog(at=now, username="system", action="retention", resource=resource,
-                        detail={"retention_days": days, "count": len(ids), "ids": ids[:1000]}))
+        add_access(s, at=now, username="system", action=AccessAction.RETENTION, resource=resource,
+                   retention_days=days, count=len(ids), ids=ids)
         log.info("retention: %s of %d rows older than %d days removed", resource, len(ids), days)
