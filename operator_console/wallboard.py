@@ -118,6 +118,7 @@ def page() -> Any:
 def stream() -> Response:
     svc = services()
     live = svc.ctx.settings.redis
+    svc.access(current_user.name, "wallboard_open", "wallboard", remote_addr=request.remote_addr)   # AccessLog
     return Response(stream_with_context(stream_events(svc.live, live.live_channel, live.live_snapshot_key,
                                                       alerts=svc.alerts_banner)),
                     mimetype="text/event-stream",
