@@ -1,12 +1,13 @@
 """The retention of a citizen's personal data (Law 91/2025/QH15): each kind removed at its limit.
 
 Call recordings older than [recordings] retention_days, and by [retention]: messages' audio files,
-their transcripts, tickets' content (with their number, answer and notes) and callers' numbers in
-call rows. Run by the worker's sweep (at most once an hour) and by ``hotline recordings purge``.
-Each file deleted is an AccessLog row (user "system", action "delete"), each pass over rows one
-(action "retention"); the rows stay with what the reports count (dispositions, times, categories,
-agencies, durations), so the figures do not change. An open ticket's data is held until it is
-answered or closed. ``scrub_ticket`` is also what a citizen's erasure does (hotline.services.privacy).
+their transcripts, tickets' content (with their number, answer and notes), callers' numbers in call
+rows and the AccessLog's own rows (hotline.services.access_log). Run by the worker's sweep (at most once
+an hour) and by ``hotline recordings purge``. Each file deleted is an AccessLog row (user "system",
+action "delete"), each pass over rows one (action "retention"); the rows stay with what the reports
+count (dispositions, times, categories, agencies, durations), so the figures do not change. An open
+ticket's data is held until it is answered or closed. ``scrub_ticket`` is also what a citizen's erasure
+does (hotline.services.privacy).
 """
 from __future__ import annotations
 
@@ -21,7 +22,7 @@ from sqlalchemy.orm import Session, sessionmaker
 
 from hotline.adapters.db.models import Call, Recording, Ticket, TicketStatus, Voicemail
 from hotline.domain.vocabulary import AccessAction
-from hotline.services.access_log import add_access
+from hotline.services.access_log import add_access, purge_access_log
 
 #: what a ticket's content and answer become when retention removes them
 EXPIRED = "[Nội dung đã xoá khi hết thời hạn lưu trữ]"
@@ -68,7 +69,8 @@ def enforce_retention(sessions: sessionmaker[Session], root: Path, now: datetime
             "ticket_content": purge_ticket_content(sessions, now, r.ticket_content_days),
             "caller_numbers": purge_caller_numbers(sessions, now, r.caller_numbers_days),
             "asterisk_logs": len(rotate_asterisk_log(settings.paths.state_dir / "log", now.astimezone(settings.tz),
-                                                     r.asterisk_logs_days))}
+                                                     r.asterisk_logs_days)),
+            "access_log": purge_access_log(sessions, now, r.access_log_days)}
 
 
 ASTERISK_LOG = "messages.log"     # logger.conf: every call's channel, with the caller's number
