@@ -134,7 +134,9 @@ def test_every_route_declares_who_may_use_it_and_the_server_enforces_it(world: d
             permission = app.view_functions[endpoint].permission
             if endpoint == "auth.logout":
                 continue                                  # would end the session of the rest of the loop
-            got = client.open(url, method=method, headers=token if url.startswith("/api/") else {}).status_code
+            answer = client.open(url, method=method, headers=token if url.startswith("/api/") else {})
+            got = answer.status_code
+            answer.close()          # as a browser leaving the page: the wallboard's stream ends here, not later
             if permission == "public":
                 # /healthz: 503, this world has no Asterisk, Redis or worker
                 assert got in ((503,) if endpoint == "health.healthz" else (200, 302, 401)), (name, method, url, got)
