@@ -4,9 +4,10 @@
 sessions), ``account`` (a user's own password), ``home``, ``phone`` (the softphone page and what it calls),
 ``tickets`` (inbox, ticket page), ``knowledge``, ``recordings`` (search, replay with HTTP ranges, the
 AccessLog), ``reports``, ``wallboard`` (supervisors, live, with the alerts' banner), ``api`` (JSON under
-/api/, token-authenticated) and ``health`` (``/healthz``, open to anyone, no personal data). Every route declares the
-permission it needs (``operator_console.permissions``); a route without one is refused. The views
-share one ``ConsoleServices`` (``operator_console.services``), built here and kept in
+/api/, token-authenticated), ``health`` (``/healthz``, open to anyone, no personal data) and ``access_log``
+(admins: who read which personal data; every such read is logged through ``services.log_read``). Every
+route declares the permission it needs (``operator_console.permissions``); a route without one is
+refused. The views share one ``ConsoleServices`` (``operator_console.services``), built here and kept in
 ``app.extensions["hotline"]``; none builds a service or runs SQL itself.
 """
 from __future__ import annotations
@@ -26,6 +27,7 @@ csrf = CSRFProtect()
 def create_app(ctx: Context | None = None, *, testing: bool = False, config: dict[str, Any] | None = None) -> Flask:
     """The console for ``ctx`` (default: the settings of this machine, as every process loads them)."""
     from . import (
+        access_log,
         account,
         api,
         auth,
@@ -61,8 +63,8 @@ def create_app(ctx: Context | None = None, *, testing: bool = False, config: dic
     hardening.init_app(app, sip_websocket_url=hardening.sip_websocket_url(ctx.settings), proxy_hops=s.proxy_hops)
     auth.init_app(app)
     filters.init_app(app)
-    for module in (auth, account, home, phone, tickets, knowledge, recordings, reports, wallboard, api, health,
-                   privacy):
+        access_log,
+        account,
         app.register_blueprint(module.bp)
     csrf.exempt(api.bp)                  # token-authenticated, never by cookie
     wallboard.init_app(app, total=s.max_streams, per_user=s.streams_per_user)

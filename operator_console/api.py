@@ -1,6 +1,7 @@
 """The JSON API under /api/ (token: ``Authorization: Bearer …``, from ``hotline users token``).
 
-The same permissions as the pages; described in operator_console/openapi.yaml.
+The same permissions as the pages; described in operator_console/openapi.yaml. Every read of personal data
+(tickets, calls, recordings) is an AccessLog row with the token's user and the client's address.
 """
 from __future__ import annotations
 
@@ -10,11 +11,13 @@ from typing import Any
 from flask import Blueprint, jsonify, request, send_file
 from flask_login import current_user
 
+from hotline.domain.vocabulary import AccessAction
+
 from .auth import public, requires
 from .permissions import mask_number
-from .recordings import search_recordings
-from .services import services
-from .tickets import filters_from, visible
+from .recordings import log_recordings, search_recordings
+from .services import log_read, services
+from .tickets import filters_from, log_list, log_ticket, visible
 
 bp = Blueprint("api", __name__, url_prefix="/api")
 
@@ -44,26 +47,34 @@ def me() -> Any:
 @requires("tickets.view")
 def tickets() -> Any:
     svc = services()
-    rows = svc.tickets.list(limit=_number("limit", 50, 500), offset=_number("offset", 0, 10**9),
-                            **filters_from(request.args))
+    f = filters_from(request.args)
+    limit, offset = _number("limit", 50, 500), _number("offset", 0, 10**9)
+    rows = svc.tickets.list(limit=limit, offset=offset, **f)
+    log_list(AccessAction.API_TICKET_LIST, rows, f, limit=limit, offset=offset)
     return jsonify(tickets=[_masked(t) for t in rows])
 
 
 @bp.route("/tickets/<code>")
 @requires("tickets.view")
 def ticket(code: str) -> Any:
-    return jsonify(_masked(visible(services().tickets.get(code))))
+    ticket = visible(services().tickets.get(code))
+    log_ticket(AccessAction.API_TICKET_VIEW, ticket, transcript=bool((ticket["voicemail"] or {}).get("transcript")))
+    return jsonify(_masked(ticket))
 
 
 @bp.route("/calls")
 @requires("calls.view")
 def calls() -> Any:
-    return jsonify(calls=services().calls.latest(_number("limit", 50, 500), caller=request.args.get("caller")))
+    caller = request.args.get("caller")
+    rows = services().calls.latest(_number("limit", 50, 500), caller=caller)
+    log_read(AccessAction.API_CALL_LIST, "calls", caller=caller, count=len(rows), calls=[c["call_id"] for c in rows])
+    return jsonify(calls=rows)
 
 
 @bp.route("/recordings")
 @requires("recordings.play")
 def recordings() -> Any:
     rows = search_recordings(request.args, _number("limit", 50, 500))
+    log_recordings(AccessAction.API_RECORDINGS, rows)
     return jsonify(recordings=[{**r, "started_at": r["started_at"].isoformat(),
                                 "url": f"/recordings/file/{r['path']}"} for r in rows])

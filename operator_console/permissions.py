@@ -29,6 +29,7 @@ PERMISSIONS: dict[str, frozenset[str]] = {
     "kb.edit": frozenset({SUP, ADM}),
     "users.manage": frozenset({ADM}),
     "privacy.export": frozenset({ADM}),                     # a citizen's data, as one archive (AccessLog)
+    "access_log.view": frozenset({ADM}),                    # the AccessLog: who read which personal data; CSV
 }
 
 #: The routes open to anyone, signed in or not (``@public``; the gate refuses a ``@public`` view not listed

@@ -15,6 +15,8 @@ from flask_login import current_user
 
 from hotline.domain.errors import HotlineError, for_people
 from hotline.domain.labels import PAUSE_REASON, label
+from hotline.domain.redact import masked_number
+from hotline.domain.vocabulary import AccessAction
 from hotline.services.operators import PAUSE_REASONS
 from hotline.services.tickets import TicketError
 from hotline.services.transfers import TransferRequest
@@ -22,7 +24,7 @@ from hotline.services.transfers import TransferRequest
 from .auth import requires
 from .filters import localtime
 from .hardening import sip_websocket_url
-from .services import services
+from .services import log_read, services
 
 log = logging.getLogger("hotline.console")
 bp = Blueprint("phone", __name__, url_prefix="/phone")
@@ -109,7 +111,8 @@ def state() -> Any:
 def history() -> Any:
     """A number's earlier tickets and calls (newest first, ten of each) for the incoming-call card; ``call``:
     the ringing call itself, left out. Codes with their Vietnamese labels, times in the province's zone; the
-    number itself is never sent back (the roles that may ask see numbers whole: permissions.FULL_NUMBERS)."""
+    number itself is never sent back (the roles that may ask see numbers whole: permissions.FULL_NUMBERS).
+    Each look-up is an AccessLog row (the number masked, the tickets and calls shown)."""
     svc = services()
     number = (request.args.get("number") or "").strip()
     ringing = (request.args.get("call") or "").strip()
@@ -120,6 +123,8 @@ def history() -> Any:
               "disposition": c["disposition"], "disposition_vi": label("disposition", c["disposition"]),
               "operator": c["operator"], "talk_seconds": c["talk_seconds"]}
              for c in svc.calls.latest(10, caller=number, leave_out=ringing)]
+    log_read(AccessAction.CALLER_HISTORY, f"caller:{masked_number(number)}", call_id=ringing or None, number=number,
+             codes=[t["code"] for t in tickets], calls=[c["call_id"] for c in calls])
     return jsonify(tickets=[{"code": t["code"], "received_at": t["received_at"],
                              "received_vi": localtime(t["received_at"]), "status": t["status"],
                              "status_vi": t["status_vi"], "content": t["content"][:200]} for t in tickets],

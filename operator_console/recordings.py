@@ -2,7 +2,7 @@
 
 A file is served only when it is a call's recording or a voicemail the database knows, by its
 path under the recordings root: ``..``, absolute paths and anything not in the database are
-refused, and no directory is ever listed. Every play and download is an AccessLog row. Supervisors
+refused, and no directory is ever listed. Every search, play and download is an AccessLog row. Supervisors
 and admins reach any recording here; a ticket's own audio is also served by the ticket's routes
 (``operator_console/tickets.py``: an agency plays its own tickets' audio there, never here).
 """
@@ -16,13 +16,13 @@ from pathlib import Path
 from typing import Any
 
 from flask import Blueprint, Response, abort, render_template, request, send_file
-from flask_login import current_user
 from werkzeug.security import safe_join
 
 from hotline.adapters.db.repository import RecordingSearch
+from hotline.domain.vocabulary import AccessAction
 
 from .auth import requires
-from .services import services
+from .services import log_read, services
 
 bp = Blueprint("recordings", __name__, url_prefix="/recordings")
 
@@ -40,6 +40,14 @@ def search_recordings(args: Any, limit: int) -> list[dict[str, Any]]:
     return svc.calls.recordings(search, limit)
 
 
+def log_recordings(action: str, rows: list[dict[str, Any]]) -> None:
+    """The AccessLog row of a recordings search shown: what was asked (the number masked) and which calls."""
+    a = request.args
+    log_read(action, "recordings", count=len(rows), calls=[r["call_id"] for r in rows], caller=a.get("caller"),
+             operator=a.get("operator"), desk=a.get("desk"), ticket=a.get("ticket"), from_day=a.get("from"),
+             to_day=a.get("to"))
+
+
 def _day(value: str | None, tz: tzinfo) -> datetime | None:
     """The start of the day ``value`` names (an ISO date or date-time), None when absent or not a date."""
     try:
@@ -53,6 +61,7 @@ def _day(value: str | None, tz: tzinfo) -> datetime | None:
 def index() -> Any:
     svc = services()
     rows = search_recordings(request.args, svc.ctx.settings.console.page_size)
+    log_recordings(AccessAction.RECORDING_LIST, rows)
     return render_template("recordings.html", rows=rows, args=request.args, tz=svc.ctx.settings.tz)
 
 
@@ -125,8 +134,8 @@ def file(rel: str) -> Any:
 def serve(rel: str, joined: str, call_id: str | None, *, download: bool = False, **detail: Any) -> Any:
     """A known file to the signed-in user, with HTTP ranges (seeking); the play or download logged first
     (AccessLog: who, the file, the call, the range asked, and ``detail`` such as the ticket)."""
-    services().access(current_user.name, "download" if download else "play", rel, call_id=call_id,
-                      remote_addr=request.remote_addr, range=request.headers.get("Range"), **detail)
+    log_read(AccessAction.DOWNLOAD if download else AccessAction.PLAY, rel, call_id=call_id,
+             range=request.headers.get("Range"), **detail)
     try:
         return send_file(joined, mimetype="audio/wav", conditional=True, as_attachment=download,
                          download_name=rel.rsplit("/", 1)[-1], max_age=0)

@@ -10,6 +10,7 @@ from typing import Any
 from flask import Blueprint, Response, render_template, request
 
 from hotline.domain.reports import CallSums, TicketSums, operator_rows
+from hotline.domain.vocabulary import AccessAction
 from hotline.services.report_queries import (
     day_sums,
     operator_names,
@@ -21,7 +22,7 @@ from hotline.services.report_queries import (
 from .auth import requires
 from .filters import agency_name
 from .report_tables import PERIODS, Table, period_label, tables, to_csv, to_xlsx
-from .services import services
+from .services import log_read, services
 
 bp = Blueprint("reports", __name__, url_prefix="/reports")
 
@@ -141,9 +142,17 @@ def _filename(ext: str) -> str:
     return f"attachment; filename=bao-cao-1022-{first}-{last}-{period}.{ext}"
 
 
+def _log_download(ext: str) -> None:
+    """A download is an AccessLog row: its operators' table names people and their figures."""
+    first, last, period = _args()
+    log_read(AccessAction.REPORT_EXPORT, "reports", format=ext, from_day=first.isoformat(), to_day=last.isoformat(),
+             by=period)
+
+
 @bp.route("/export.csv")
 @requires("reports.view")
 def export_csv() -> Response:
+    _log_download("csv")
     return Response(to_csv(report_tables(figures())), mimetype="text/csv; charset=utf-8",
                     headers={"Content-Disposition": _filename("csv")})
 
@@ -151,6 +160,7 @@ def export_csv() -> Response:
 @bp.route("/export.xlsx")
 @requires("reports.view")
 def export_xlsx() -> Response:
+    _log_download("xlsx")
     return Response(to_xlsx(report_tables(figures())),
                     mimetype="application/vnd.openxmlformats-officedocument.spreadsheetml.sheet",
                     headers={"Content-Disposition": _filename("xlsx")})

@@ -8,13 +8,14 @@ from pathlib import Path
 from typing import Any
 
 import redis
-from flask import current_app
+from flask import current_app, request
+from flask_login import current_user
 from sqlalchemy.orm import Session, sessionmaker
 
 from hotline.adapters.ami import SyncAmi, ami_client
-from hotline.adapters.db.models import AccessLog
 from hotline.adapters.db.repository import CallRepository
 from hotline.context import Context
+from hotline.services.access_log import AccessLogService
 from hotline.services.console_sessions import ConsoleSessions
 from hotline.services.health import CachedHealth, HealthProbe
 from hotline.services.knowledge import KnowledgeBase
@@ -41,6 +42,7 @@ class ConsoleServices:
         knowledge: the knowledge base.
         calls: the call log (calls, recordings, voicemails, transfers).
         ami: one AMI conversation at a time (the supervisor's ChanSpy call).
+        access_log: the AccessLog (every read of personal data; the admins' page).
     """
 
     ctx: Context
@@ -53,6 +55,7 @@ class ConsoleServices:
     knowledge: KnowledgeBase
     calls: CallRepository
     ami: SyncAmi
+    access_log: AccessLogService
 
     @classmethod
     def build(cls, ctx: Context) -> ConsoleServices:
@@ -70,7 +73,8 @@ class ConsoleServices:
                    operator_service(c, ctx.secrets, ctx.clock, ctx.directory, sessions),
                    transfer_service(c, ctx.secrets, ctx.directory),
                    KnowledgeBase(sessions, ctx.clock.now, ctx.categories, agency_known),
-                   CallRepository(sessions), SyncAmi(lambda: ami_client(c, ctx.secrets)))
+                   CallRepository(sessions), SyncAmi(lambda: ami_client(c, ctx.secrets)),
+                   AccessLogService(sessions, ctx.clock.now))
 
     @cached_property
     def live(self) -> redis.Redis:
@@ -94,10 +98,15 @@ class ConsoleServices:
 
     def access(self, username: str, action: str, resource: str, *, call_id: str | None = None,
                remote_addr: str | None = None, **detail: Any) -> None:
-        """One AccessLog row: who played, downloaded or listened to what."""
-        with self.sessions.begin() as s:
-            s.add(AccessLog(at=self.ctx.clock.now(), username=username, action=action, resource=resource,
-                            call_id=call_id, remote_addr=remote_addr, detail=detail))
+        """One AccessLog row: who played, downloaded, listened to or read what (hotline.services.access_log)."""
+        self.access_log.add(username, action, resource, call_id=call_id, remote_addr=remote_addr, **detail)
+
+
+def log_read(action: str, resource: str, *, call_id: str | None = None, **detail: Any) -> None:
+    """The AccessLog row of what the signed-in user is shown now, with the client's address (ProxyFix's, behind
+    the configured proxy: operator_console/hardening.py)."""
+    services().access_log.add(current_user.name, action, resource, call_id=call_id, remote_addr=request.remote_addr,
+                              **detail)
 
 
 def services() -> ConsoleServices:

@@ -1,5 +1,8 @@
 """Tickets: the inbox (filters, search) and a ticket's page (audio, transcript, timeline, actions).
 
+Every list and every ticket shown is an AccessLog row (a ticket's transcript one more), with the user and
+the client's address.
+
 An agency user sees and answers only their agency's tickets: every query and every action is
 scoped on the server, a ticket of another agency is a 404 for them. A ticket's audio (the call's
 recording, the voicemail) is served by the ticket's own routes to whoever holds ``tickets.audio``:
@@ -16,12 +19,13 @@ from werkzeug.wrappers import Response
 
 from hotline.adapters.db.models import Role, TicketStatus
 from hotline.domain.errors import for_people
+from hotline.domain.vocabulary import AccessAction
 from hotline.services.tickets import TicketError
 
 from .auth import requires
 from .permissions import FULL_NUMBERS
 from .recordings import known, serve, waveform_svg
-from .services import services
+from .services import log_read, services
 
 bp = Blueprint("tickets", __name__, url_prefix="/tickets")
 
@@ -38,6 +42,24 @@ def filters_from(args: Any) -> dict[str, Any]:
     return f
 
 
+def asked(f: dict[str, Any]) -> dict[str, Any]:
+    """The filters a user set (for the AccessLog: a search is kept with its numbers masked)."""
+    return {k: v for k, v in f.items() if k in ("status", "category", "agency", "channel", "search", "overdue") and v}
+
+
+def log_list(action: str, rows: list[dict[str, Any]], f: dict[str, Any], **detail: Any) -> None:
+    """One AccessLog row for a list of tickets shown: its codes and what was asked."""
+    log_read(action, "tickets", count=len(rows), codes=[t["code"] for t in rows], **asked(f), **detail)
+
+
+def log_ticket(action: str, ticket: dict[str, Any], *, transcript: bool) -> None:
+    """The AccessLog rows of one ticket shown, and of its message's transcript if that was shown too."""
+    log_read(action, f"ticket:{ticket['code']}", call_id=ticket["call_id"])
+    if transcript:
+        log_read(AccessAction.TRANSCRIPT_VIEW, f"ticket:{ticket['code']}", call_id=ticket["call_id"],
+                 voicemail=ticket["voicemail"]["path"])
+
+
 def visible(ticket: dict[str, Any] | None) -> dict[str, Any]:
     if ticket is None or (current_user.role == Role.AGENCY and ticket["agency"] != current_user.user.agency):
         abort(404)
@@ -52,6 +74,7 @@ def inbox() -> Any:
     size = svc.ctx.settings.console.page_size
     f = filters_from(request.args)
     rows = svc.tickets.list(limit=size + 1, offset=(page - 1) * size, **f)
+    log_list(AccessAction.TICKET_LIST, rows[:size], f, page=page)
     return render_template("inbox.html", tickets=rows[:size], more=len(rows) > size, page=page, f=f,
                            categories=svc.ctx.categories.entries, agencies=svc.ctx.directory.entries,
                            now=svc.ctx.clock.now())
@@ -66,6 +89,8 @@ def latest() -> Any:
     after = request.args.get("after", "")
     f = filters_from(request.args)
     rows = svc.tickets.list(limit=50, after_id=int(after) if after.isdigit() else 0, **f)
+    if rows:                # asked every second: a row only when new tickets are shown
+        log_list(AccessAction.TICKET_LIST, rows, f, live=True)
     html = render_template("_ticket_rows.html", tickets=rows, now=svc.ctx.clock.now())
     return jsonify(ids=[t["id"] for t in rows], html=html)
 
@@ -75,6 +100,7 @@ def latest() -> Any:
 def show(code: str) -> Any:
     svc = services()
     ticket = visible(svc.tickets.get(code))
+    log_ticket(AccessAction.TICKET_VIEW, ticket, transcript=bool((ticket["voicemail"] or {}).get("words")))
     return render_template("ticket.html", t=ticket, agencies=svc.ctx.directory.entries, now=svc.ctx.clock.now())
 
 

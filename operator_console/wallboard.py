@@ -202,6 +202,7 @@ def stream() -> Response:
             return ENDED_VI
         return None if allowed(found.user.role, "wallboard.view") else NOT_ALLOWED_VI
     live = svc.ctx.settings.redis
+    svc.access(current_user.name, "wallboard_open", "wallboard", remote_addr=request.remote_addr)   # AccessLog
     response = Response(stream_with_context(stream_events(svc.live, live.live_channel, live.live_snapshot_key,
                                                           alerts=svc.alerts_banner, check=still_allowed,
                                                           gone=request.environ.get("waitress.client_disconnected"))),

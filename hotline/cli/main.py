@@ -86,10 +86,14 @@ def directory(as_json: bool, kind: str | None) -> None:
 @click.option("--json", "as_json", is_flag=True, help="Machine-readable output.")
 @click.option("--limit", default=20, show_default=True, help="How many of the latest calls.")
 def calls(as_json: bool, limit: int) -> None:
-    """The latest calls with their IVR path, disposition and recording."""
+    """The latest calls with their IVR path, disposition and recording (in the AccessLog: who listed them)."""
     from hotline.adapters.db.repository import CallRepository
+    from hotline.cli.audit import log_read
+    from hotline.domain.vocabulary import AccessAction
     ctx = _context()
-    rows = CallRepository(ctx.sessions()).latest(limit)
+    sessions = ctx.sessions()
+    rows = CallRepository(sessions).latest(limit)
+    log_read(ctx, sessions, AccessAction.CLI_CALL_LIST, "calls", count=len(rows), calls=[r["call_id"] for r in rows])
     if as_json:
         click.echo(json.dumps(rows, ensure_ascii=False, indent=2))
         return

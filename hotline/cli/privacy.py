@@ -1,15 +1,14 @@
 """``hotline privacy …``: a citizen's data rights (Law 91/2025/QH15) from the command line."""
 from __future__ import annotations
 
-import getpass
 import json
-import os
 import sys
 from pathlib import Path
 from typing import Any
 
 import click
 
+from hotline.cli.audit import who as _who
 from hotline.services.privacy import PrivacyError, PrivacyService
 
 
@@ -17,11 +16,6 @@ def _service() -> PrivacyService:
     from hotline.cli.main import _context
     ctx = _context()
     return PrivacyService(ctx.sessions(), Path(ctx.settings.paths.recordings_root), ctx.clock.now)
-
-
-def _who(by: str | None) -> str:
-    """Who asked: --by, else the account that ran the command (through sudo: the one who ran sudo)."""
-    return by or f"cli:{os.environ.get('SUDO_USER') or getpass.getuser()}"
 
 
 def _done(result: dict[str, Any], as_json: bool, line: str) -> None:

@@ -10,6 +10,8 @@ from typing import Any
 import click
 
 from hotline.adapters.db.models import TicketStatus
+from hotline.cli.audit import log_read
+from hotline.domain.vocabulary import AccessAction
 from hotline.services.tickets import TicketError
 
 
@@ -78,9 +80,11 @@ def tickets_group() -> None:
 @_json
 def list_command(status: str | None, agency: str | None, category: str | None, overdue: bool, limit: int,
                  as_json: bool) -> None:
-    """The latest tickets."""
+    """The latest tickets (in the AccessLog: who listed which)."""
     t = _Tickets()
     rows = t.service.list(status=status, agency=agency, category=category, overdue=overdue, limit=limit)
+    log_read(t.ctx, t.service.sessions, AccessAction.CLI_TICKET_LIST, "tickets", count=len(rows),
+             codes=[r["code"] for r in rows], status=status, agency=agency, category=category, overdue=overdue or None)
     if as_json:
         click.echo(json.dumps(rows, ensure_ascii=False, indent=2))
         return
@@ -93,12 +97,13 @@ def list_command(status: str | None, agency: str | None, category: str | None, o
 @click.argument("code")
 @_json
 def show_command(code: str, as_json: bool) -> None:
-    """One ticket with its history."""
+    """One ticket with its history (in the AccessLog: who read it)."""
     t = _Tickets()
     ticket = t.service.get(code)
     if ticket is None:
         click.secho(f"✗ no ticket {code!r}; see `hotline tickets list`", fg="red", err=True)
         sys.exit(2)
+    log_read(t.ctx, t.service.sessions, AccessAction.CLI_TICKET_VIEW, f"ticket:{code}", call_id=ticket["call_id"])
     _show(t, ticket, as_json)
 
 

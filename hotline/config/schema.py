@@ -353,6 +353,7 @@ class RetentionSettings(_Section):
     ticket_content_days: int = Field(default=1825, ge=0)   # a ticket's content, answer, notes and number
     caller_numbers_days: int = Field(default=365, ge=0)    # the caller's number in call rows
     asterisk_logs_days: int = Field(default=30, ge=0)      # Asterisk's messages.log, rotated daily
+    access_log_days: int = Field(default=1825, ge=0)       # AccessLog rows: who read which personal data
 
 
 class AlertSettings(_Section):

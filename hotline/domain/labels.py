@@ -11,6 +11,7 @@ from __future__ import annotations
 from hotline.adapters.db.models import Role as R
 from hotline.adapters.db.models import TicketStatus as T
 from hotline.adapters.db.models import VoicemailStatus as V
+from hotline.domain.vocabulary import AccessAction as A
 from hotline.domain.vocabulary import Disposition as D
 from hotline.domain.vocabulary import OperatorState as O
 
@@ -71,6 +72,23 @@ ROLE = {R.OPERATOR: "Tổng đài viên", R.SUPERVISOR: "Giám sát viên", R.AD
 VOICEMAIL_STATUS = {
     V.PENDING: "Chờ chuyển thành chữ", V.TRANSCRIBING: "Đang chuyển thành chữ", V.TRANSCRIBED: "Đã chuyển thành chữ",
     V.NO_SPEECH: "Không có tiếng nói", V.FAILED: "Không đọc được tệp", V.TOO_SHORT: "Quá ngắn",
+}
+#: AccessLog.action: what someone did with a citizen's personal data, on the admins' page /access-log/ and its
+#: CSV (not in LABELS: "play", "listen" or "erase" are also plain words of other pages, such as the command
+#: ``hotline privacy erase``; tests/unit/test_console_access_log.py checks that page shows no code).
+ACCESS_ACTION = {
+    A.PLAY: "Nghe ghi âm", A.DOWNLOAD: "Tải ghi âm về", A.LISTEN: "Nghe cuộc gọi đang diễn ra",
+    A.WHISPER: "Nhắc tổng đài viên trong cuộc gọi", A.BARGE: "Tham gia cuộc gọi",
+    A.DELETE: "Xoá tệp khi hết thời hạn lưu trữ", A.RETENTION: "Xoá dữ liệu hết thời hạn lưu trữ",
+    A.EMAIL: "Gửi thư có dữ liệu cá nhân", A.EXPORT: "Trích xuất dữ liệu cho công dân",
+    A.ERASE: "Xoá dữ liệu theo yêu cầu của công dân", A.TICKET_VIEW: "Xem phiếu",
+    A.TICKET_LIST: "Xem danh sách phiếu", A.TRANSCRIPT_VIEW: "Xem văn bản lời nhắn", A.RECORDING_LIST: "Tìm ghi âm",
+    A.CALLER_HISTORY: "Xem lịch sử của số gọi", A.REPORT_EXPORT: "Tải báo cáo về",
+    A.WALLBOARD_OPEN: "Mở màn hình giám sát trực tuyến", A.LOG_EXPORT: "Tải nhật ký truy cập về",
+    A.API_TICKET_VIEW: "Xem phiếu qua API", A.API_TICKET_LIST: "Xem danh sách phiếu qua API",
+    A.API_CALL_LIST: "Xem danh sách cuộc gọi qua API", A.API_RECORDINGS: "Tìm ghi âm qua API",
+    A.CLI_TICKET_VIEW: "Xem phiếu bằng dòng lệnh", A.CLI_TICKET_LIST: "Xem danh sách phiếu bằng dòng lệnh",
+    A.CLI_CALL_LIST: "Xem danh sách cuộc gọi bằng dòng lệnh",
 }
 #: A part of the hotline, in the supervisors' alerts and the wallboard's banner (not in LABELS: pages never show
 #: these codes, and words such as "disk" are no codes in a page's text).

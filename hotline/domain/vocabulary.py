@@ -2,7 +2,8 @@
 
 Dialplan contexts (``asterisk_conf/extensions.conf.j2``) and the operator queue's name
 (``queues.conf.j2``), how a call ended (``Call.disposition``), an operator's state (the wallboard,
-``OperatorEvent.state``), app_queue's view of an operator's phone, and the monitor's Redis names.
+``OperatorEvent.state``), app_queue's view of an operator's phone, what an AccessLog row records, and the
+monitor's Redis names.
 Pure constants: no I/O, no Asterisk library.
 """
 from __future__ import annotations
@@ -81,6 +82,44 @@ class DeviceState:
     ON_CALL = frozenset({IN_USE, BUSY, RING_IN_USE, ON_HOLD})
     OFFLINE = frozenset({INVALID, UNAVAILABLE})        # the phone is not registered
     IDLE = frozenset({UNKNOWN, NOT_IN_USE})            # what app_queue counts as available
+
+
+class AccessAction:
+    """What an AccessLog row says someone did with a citizen's personal data (``AccessLog.action``, at most
+    16 characters); each has its Vietnamese label in hotline/domain/labels.py. Reads through the JSON API
+    and the command line have their own codes, so the console's page tells the doors apart."""
+
+    PLAY = "play"                          # a recording or a message played in the console
+    DOWNLOAD = "download"                  # ... or downloaded
+    LISTEN = "listen"                      # a supervisor listening to a live call (ChanSpy)
+    WHISPER = "whisper"                    # ... speaking to the operator only
+    BARGE = "barge"                        # ... joining the call
+    DELETE = "delete"                      # a file deleted by the retention pass
+    RETENTION = "retention"                # a retention pass over rows (transcripts, numbers, the AccessLog)
+    EMAIL = "email"                        # an e-mail carrying a citizen's request (to an agency)
+    EXPORT = "export"                      # a citizen's data given to them (hotline privacy export)
+    ERASE = "erase"                        # a citizen's data erased
+    TICKET_VIEW = "ticket_view"            # a ticket's page
+    TICKET_LIST = "ticket_list"            # the inbox: a page of tickets (and the rows it gets live)
+    TRANSCRIPT_VIEW = "transcript_view"    # a message's transcript shown (the ticket's page, the API)
+    RECORDING_LIST = "recording_list"      # the recordings search (callers' numbers)
+    CALLER_HISTORY = "caller_history"      # a number's earlier calls and tickets (the softphone's call card)
+    REPORT_EXPORT = "report_export"        # a report downloaded (CSV, XLSX: operators' names and figures)
+    WALLBOARD_OPEN = "wallboard_open"      # the wallboard's live stream opened (waiting callers, masked)
+    LOG_EXPORT = "log_export"              # the AccessLog itself downloaded (CSV)
+    API_TICKET_VIEW = "api_ticket_view"    # GET /api/tickets/<code>
+    API_TICKET_LIST = "api_ticket_list"    # GET /api/tickets
+    API_CALL_LIST = "api_call_list"        # GET /api/calls
+    API_RECORDINGS = "api_recordings"      # GET /api/recordings
+    CLI_TICKET_VIEW = "cli_ticket_view"    # hotline tickets show
+    CLI_TICKET_LIST = "cli_ticket_list"    # hotline tickets list
+    CLI_CALL_LIST = "cli_call_list"        # hotline calls
+
+    ALL = (PLAY, DOWNLOAD, LISTEN, WHISPER, BARGE, DELETE, RETENTION, EMAIL, EXPORT, ERASE, TICKET_VIEW,
+           TICKET_LIST, TRANSCRIPT_VIEW, RECORDING_LIST, CALLER_HISTORY, REPORT_EXPORT, WALLBOARD_OPEN, LOG_EXPORT,
+           API_TICKET_VIEW, API_TICKET_LIST, API_CALL_LIST, API_RECORDINGS, CLI_TICKET_VIEW, CLI_TICKET_LIST,
+           CLI_CALL_LIST)
+    SPY = (LISTEN, WHISPER, BARGE)
 
 
 LIVE_CHANNEL = "hotline:live"   # the default of [redis] live_channel: the monitor's pub/sub channel

@@ -27,6 +27,8 @@ from sqlalchemy.orm import Session, selectinload, sessionmaker
 from hotline.adapters.db.models import AccessLog, Call, Ticket, TicketStatus
 from hotline.domain.errors import HotlineError
 from hotline.domain.labels import label
+from hotline.domain.vocabulary import AccessAction
+from hotline.services.access_log import add_access
 from hotline.services.retention import compact_search_index, delete_file, scrub_ticket, scrub_transcript
 
 log = logging.getLogger("hotline.services.privacy")
@@ -98,8 +100,8 @@ class PrivacyService:
                     if path.is_file():
                         z.write(path, f"{'ghi_am' if kind == 'recording' else 'loi_nhan'}/{Path(rel).name}")
             summary = {**found.summary(), "archive": archive.name}
-            s.add(AccessLog(at=self.now(), username=actor, action="export", resource="privacy:export",
-                            remote_addr=remote_addr, detail=summary))
+            add_access(s, at=self.now(), username=actor, action=AccessAction.EXPORT, resource="privacy:export",
+                       remote_addr=remote_addr, **summary)
         log.info("privacy export by %s: %d calls, %d tickets, %d files", actor, len(summary["calls"]),
                  len(summary["tickets"]), summary["files"])
         return summary
@@ -134,8 +136,8 @@ class PrivacyService:
                 scrub_ticket(ticket, ERASED)
             _mask_in_access_log(s, forms)
             compact_search_index(s)
-            s.add(AccessLog(at=now, username=actor, action="erase", resource="privacy:erase",
-                            remote_addr=remote_addr, detail=summary))
+            add_access(s, at=now, username=actor, action=AccessAction.ERASE, resource="privacy:erase",
+                       remote_addr=remote_addr, **summary)
         self._rewrite_sqlite_file()
         log.info("privacy erasure by %s (%s): %d calls, %d tickets, %d files", actor, reason,
                  len(summary["calls"]), len(summary["tickets"]), summary["files"])

@@ -1,12 +1,13 @@
 """The retention of a citizen's personal data (Law 91/2025/QH15): each kind removed at its limit.
 
 Call recordings older than [recordings] retention_days, and by [retention]: messages' audio files,
-their transcripts, tickets' content (with their number, answer and notes) and callers' numbers in
-call rows. Run by the worker's sweep (at most once an hour) and by ``hotline recordings purge``.
-Each file deleted is an AccessLog row (user "system", action "delete"), each pass over rows one
-(action "retention"); the rows stay with what the reports count (dispositions, times, categories,
-agencies, durations), so the figures do not change. An open ticket's data is held until it is
-answered or closed. ``scrub_ticket`` is also what a citizen's erasure does (hotline.services.privacy).
+their transcripts, tickets' content (with their number, answer and notes), callers' numbers in call
+rows and the AccessLog's own rows (hotline.services.access_log). Run by the worker's sweep (at most once
+an hour) and by ``hotline recordings purge``. Each file deleted is an AccessLog row (user "system",
+action "delete"), each pass over rows one (action "retention"); the rows stay with what the reports
+count (dispositions, times, categories, agencies, durations), so the figures do not change. An open
+ticket's data is held until it is answered or closed. ``scrub_ticket`` is also what a citizen's erasure
+does (hotline.services.privacy).
 """
 from __future__ import annotations
 
@@ -19,7 +20,9 @@ from typing import Any
 from sqlalchemy import or_, select, text
 from sqlalchemy.orm import Session, sessionmaker
 
-from hotline.adapters.db.models import AccessLog, Call, Recording, Ticket, TicketStatus, Voicemail
+from hotline.adapters.db.models import Call, Recording, Ticket, TicketStatus, Voicemail
+from hotline.domain.vocabulary import AccessAction
+from hotline.services.access_log import add_access, purge_access_log
 
 #: what a ticket's content and answer become when retention removes them
 EXPIRED = "[Nội dung đã xoá khi hết thời hạn lưu trữ]"
@@ -50,8 +53,8 @@ def purge_recordings(sessions: sessionmaker[Session], root: Path, now: datetime,
                 continue
             path.unlink(missing_ok=True)
             rec.deleted_at = now
-            s.add(AccessLog(at=now, username="system", action="delete", resource=rec.path, call_id=call_id,
-                            detail={"retention_days": days, "recorded_at": rec.created_at.isoformat()}))
+            add_access(s, at=now, username="system", action=AccessAction.DELETE, resource=rec.path, call_id=call_id,
+                       retention_days=days, recorded_at=rec.created_at.isoformat())
     if done and not dry_run:
         log.info("retention: %d recordings older than %d days deleted", len(done), days)
     return done
@@ -66,7 +69,8 @@ def enforce_retention(sessions: sessionmaker[Session], root: Path, now: datetime
             "ticket_content": purge_ticket_content(sessions, now, r.ticket_content_days),
             "caller_numbers": purge_caller_numbers(sessions, now, r.caller_numbers_days),
             "asterisk_logs": len(rotate_asterisk_log(settings.paths.state_dir / "log", now.astimezone(settings.tz),
-                                                     r.asterisk_logs_days))}
+                                                     r.asterisk_logs_days)),
+            "access_log": purge_access_log(sessions, now, r.access_log_days)}
 
 
 ASTERISK_LOG = "messages.log"     # logger.conf: every call's channel, with the caller's number
@@ -121,8 +125,8 @@ def purge_messages(sessions: sessionmaker[Session], root: Path, now: datetime, d
             if delete_file(root, vm.path):
                 done.append(vm.path)
             vm.deleted_at = now
-            s.add(AccessLog(at=now, username="system", action="delete", resource=vm.path, call_id=call_id,
-                            detail={"retention_days": days, "kind": "message"}))
+            add_access(s, at=now, username="system", action=AccessAction.DELETE, resource=vm.path, call_id=call_id,
+                       retention_days=days, kind="message")
     if done:
         log.info("retention: %d messages older than %d days deleted", len(done), days)
     return done
@@ -207,6 +211,6 @@ def compact_search_index(s: Session) -> None:
 
 def _logged(s: Session, now: datetime, resource: str, days: int, ids: list[Any]) -> None:
     if ids:
-        s.add(AccessLog(at=now, username="system", action="retention", resource=resource,
-                        detail={"retention_days": days, "count": len(ids), "ids": ids[:1000]}))
+        add_access(s, at=now, username="system", action=AccessAction.RETENTION, resource=resource,
+                   retention_days=days, count=len(ids), ids=ids)
         log.info("retention: %s of %d rows older than %d days removed", resource, len(ids), days)

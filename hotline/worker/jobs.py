@@ -13,9 +13,11 @@ import time
 from datetime import datetime
 from typing import Any
 
-from hotline.adapters.db.models import AccessLog, TicketStatus
+from hotline.adapters.db.models import TicketStatus
 from hotline.adapters.mail import Mail
 from hotline.adapters.speech.engines import transcribe_file
+from hotline.domain.vocabulary import AccessAction
+from hotline.services.access_log import add_access
 from hotline.worker.runtime import Runtime
 from hotline.worker.voicemails import VoicemailStore
 
@@ -106,8 +108,8 @@ def notify_assigned(ticket_id: int, runtime: Runtime | None = None) -> str:
     now = rt.now()
     if sent:
         with rt.sessions.begin() as s:
-            s.add(AccessLog(at=now, username="worker", action="email", resource=f"ticket:{t['code']}",
-                            call_id=t["call_id"], detail={"to": list(to), "link": link}))
+            add_access(s, at=now, username="worker", action=AccessAction.EMAIL, resource=f"ticket:{t['code']}",
+                       call_id=t["call_id"], to=list(to), link=link)
     rt.tickets.record(ticket_id, "worker", "notified", {"to": list(to), "sent": sent}, notified_at=now)
     return "sent" if sent else "not sent (notifications off or no focal point)"
 

@@ -124,3 +124,35 @@ def test_asterisks_log_is_rotated_daily_and_each_copy_deleted_after_its_days(tmp
     assert not copy.exists()
     asterisk.close()
     assert rotate_asterisk_log(logs, day + timedelta(days=90), 0) == []              # 0: left alone
+
+
+def test_the_access_log_goes_at_its_limit_and_not_a_minute_earlier(rt: Runtime) -> None:
+    """[retention] access_log_days (1825 by default): older AccessLog rows are deleted by the same pass, which
+    is itself one row; 0 keeps them for ever."""
+    from hotline.domain.vocabulary import AccessAction
+    from hotline.services.access_log import add_access
+    days = rt.ctx.settings.retention.access_log_days
+    province = (Path(__file__).resolve().parents[2] / "province.toml").read_text(encoding="utf-8")
+    assert days == 1825 and "# access_log_days = 1825" in province
+    t0, root = NOW - timedelta(days=days + 10), Path(rt.ctx.settings.paths.recordings_root)
+    with rt.sessions.begin() as s:
+        add_access(s, at=t0, username="lan", action=AccessAction.TICKET_VIEW, resource="ticket:1234567")
+        add_access(s, at=t0 + timedelta(days=1), username="binh", action=AccessAction.PLAY, resource="a.wav")
+
+    def log() -> list[tuple[str, str, str, dict[str, Any]]]:
+        with rt.sessions() as s:
+            return [(a.username, a.action, a.resource, a.detail)
+                    for a in s.scalars(select(AccessLog).order_by(AccessLog.id))]
+    assert enforce_retention(rt.sessions, root, t0 + timedelta(days=days, minutes=-1), rt.ctx.settings)[
+        "access_log"] == 0
+    assert [row[:2] for row in log()] == [("lan", "ticket_view"), ("binh", "play")]
+    assert enforce_retention(rt.sessions, root, t0 + timedelta(days=days, minutes=1), rt.ctx.settings)[
+        "access_log"] == 1
+    assert log() == [("binh", "play", "a.wav", {}),
+                     ("system", "retention", "access_log", {"retention_days": days, "count": 1})]
+    assert enforce_retention(rt.sessions, root, t0 + timedelta(days=days, minutes=2), rt.ctx.settings)[
+        "access_log"] == 0
+    assert len(log()) == 2                                   # a pass that deletes nothing writes nothing
+    rt.ctx.settings.retention.access_log_days = 0
+    assert enforce_retention(rt.sessions, root, t0 + timedelta(days=9000), rt.ctx.settings)["access_log"] == 0
+    assert len(log()) == 2

@@ -275,16 +275,16 @@ class User(Base):
 
 
 class AccessLog(Base):
-    """Who played, downloaded, listened to or deleted what, and when (recordings, live calls)."""
+    """Who read, played, sent, exported or deleted which personal data, when and from where (written only
+    through hotline.services.access_log, which masks numbers)."""
 
     __tablename__ = "access_log"
 
     id: Mapped[int] = mapped_column(Integer, primary_key=True)
     at: Mapped[datetime] = mapped_column(UTCDateTime(), index=True)
     username: Mapped[str] = mapped_column(String(64), index=True)    # "system" for the retention job
-    action: Mapped[str] = mapped_column(String(16))    # play | download | listen | whisper | barge | delete |
-    #                                                    email | export | erase | retention
-    resource: Mapped[str] = mapped_column(String(512))   # the recording's path under the root, a channel…
+    action: Mapped[str] = mapped_column(String(16))      # hotline.domain.vocabulary.AccessAction
+    resource: Mapped[str] = mapped_column(String(512))   # a recording's path, "ticket:<code>", a channel…
     call_id: Mapped[str | None] = mapped_column(String(64), index=True)
     remote_addr: Mapped[str | None] = mapped_column(String(64))
     detail: Mapped[dict[str, Any]] = mapped_column(JSON, default=dict)   # e.g. the byte range asked
