@@ -63,8 +63,8 @@ def create_app(ctx: Context | None = None, *, testing: bool = False, config: dic
     hardening.init_app(app, sip_websocket_url=hardening.sip_websocket_url(ctx.settings), proxy_hops=s.proxy_hops)
     auth.init_app(app)
     filters.init_app(app)
-        access_log,
-        account,
+    for module in (auth, account, home, phone, tickets, knowledge, recordings, reports, wallboard, api, health,
+                   privacy, access_log):
         app.register_blueprint(module.bp)
     csrf.exempt(api.bp)                  # token-authenticated, never by cookie
     wallboard.init_app(app, total=s.max_streams, per_user=s.streams_per_user)
