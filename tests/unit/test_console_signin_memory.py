@@ -1,0 +1,123 @@
+"""200 sign-ins at once against the real ``hotline console`` process (waitress, as served in production):
+its memory stays within argon2's slots, every browser gets an answer, and those that found no slot are told
+in Vietnamese to try again. Each argon2id check takes 64 MiB; without the slots, 32 parallel POSTs took
+~2 GiB and both cores Asterisk needs (issue 13)."""
+from __future__ import annotations
+
+import html
+import http.client
+import os
+import re
+import subprocess
+import sys
+import threading
+import time
+from datetime import datetime
+from pathlib import Path
+from urllib.parse import urlencode
+
+from hotline.adapters.db.models import Role
+from hotline.context import load_context
+from hotline.domain.clock import fake_clock_env
+from operator_console import create_app
+from operator_console.signin import BUSY_VI
+from tests.unit.test_console import PASSWORD, closed_port
+
+ROOT = Path(__file__).resolve().parents[2]
+CLIENTS = 200
+ARGON2_MIB = 64
+#: Beyond the slots' argon2 memory: 200 sockets, the request threads' work, the allocator's slack.
+OVERHEAD_MIB = 64
+
+
+def _status_kib(pid: int, field: str) -> int:
+    text = Path(f"/proc/{pid}/status").read_text()
+    found = re.search(rf"^{field}:\s+(\d+) kB", text, re.M)
+    assert found, f"{field} in /proc/{pid}/status"
+    return int(found.group(1))
+
+
+def _login_form(port: int) -> tuple[str, str]:
+    """The session cookie and the CSRF token of a fresh sign-in page."""
+    conn = http.client.HTTPConnection("127.0.0.1", port, timeout=30)
+    conn.request("GET", "/login")
+    page = conn.getresponse()
+    body = page.read().decode()
+    conn.close()
+    token = re.search(r'name="csrf_token" value="([^"]+)"', body)
+    cookie = (page.getheader("Set-Cookie") or "").split(";")[0]
+    assert page.status == 200 and token and cookie.startswith("session="), (page.status, cookie)
+    return cookie, token.group(1)
+
+
+def _sign_in(port: int, cookie: str, token: str, username: str) -> tuple[int, str]:
+    conn = http.client.HTTPConnection("127.0.0.1", port, timeout=60)
+    conn.request("POST", "/login", body=urlencode({"username": username, "password": PASSWORD, "csrf_token": token}),
+                 headers={"Cookie": cookie, "Content-Type": "application/x-www-form-urlencoded"})
+    answer = conn.getresponse()
+    body = answer.read().decode()
+    conn.close()
+    return answer.status, body
+
+
+def test_200_parallel_sign_ins_keep_the_consoles_memory_within_its_argon2_slots(tmp_path: Path) -> None:
+    env = {"HOTLINE_STATE_DIR": str(tmp_path / "state"), "HOTLINE_RECORDINGS_ROOT": str(tmp_path / "rec"),
+           "HOTLINE_DATABASE_URL": f"sqlite:///{tmp_path}/hotline.db", "HOTLINE_REDIS_URL": "redis://127.0.0.1:1/0",
+           "HOTLINE_AMI_PORT": str(closed_port()),
+           **fake_clock_env(datetime.fromisoformat("2026-11-25T09:00:00+07:00"))}
+    ctx = load_context(env=env)
+    slots = ctx.settings.console.hashing_slots
+    svc = create_app(ctx).extensions["hotline"]          # the database made as the console makes it
+    svc.users.add("qt.admin", "Quản trị viên", Role.ADMIN, PASSWORD)
+    port = closed_port()
+    console = subprocess.Popen([sys.executable, "-c", "from hotline.cli.main import main; main()", "console",
+                                "--port", str(port)], cwd=ROOT, env={**os.environ, **env},
+                               stdout=subprocess.PIPE, stderr=subprocess.STDOUT)
+    try:
+        deadline = time.monotonic() + 30
+        while True:
+            assert console.poll() is None, console.stdout.read().decode() if console.stdout else ""
+            try:
+                _login_form(port)
+                break
+            except OSError:
+                assert time.monotonic() < deadline, "the console answers within 30 s"
+                time.sleep(0.2)
+        status, _ = _sign_in(port, *_login_form(port), "qt.admin")      # one argon2 check: its memory is known
+        assert status == 302
+        before = _status_kib(console.pid, "VmHWM")
+
+        forms = [_login_form(port) for _ in range(CLIENTS)]
+        answers: list[tuple[int, str] | BaseException] = []
+        start = threading.Barrier(CLIENTS)
+
+        def client(cookie: str, token: str) -> None:
+            start.wait()
+            try:
+                answers.append(_sign_in(port, cookie, token, "qt.admin"))
+            except BaseException as exc:     # noqa: BLE001 - a refused or reset connection is the finding
+                answers.append(exc)
+        threads = [threading.Thread(target=client, args=form) for form in forms]
+        began = time.monotonic()
+        for t in threads:
+            t.start()
+        for t in threads:
+            t.join(120)
+        took = time.monotonic() - began
+        peak = _status_kib(console.pid, "VmHWM")
+    finally:
+        console.terminate()
+        console.wait(10)
+    failed = [a for a in answers if isinstance(a, BaseException)]
+    assert len(answers) == CLIENTS and not failed, failed[:3]
+    statuses = [a[0] for a in answers if not isinstance(a, BaseException)]
+    signed_in, busy = statuses.count(302), statuses.count(503)
+    assert signed_in + busy == CLIENTS, sorted(set(statuses))
+    assert signed_in >= slots and busy > 0
+    assert all(html.escape(BUSY_VI) in body or BUSY_VI in body
+               for code, body in (a for a in answers if not isinstance(a, BaseException)) if code == 503)
+    grown_mib = (peak - before) / 1024
+    bound = slots * ARGON2_MIB + OVERHEAD_MIB
+    print(f"\n{CLIENTS} sign-ins at once in {took:.1f} s: {signed_in} signed in, {busy} told to try again; "
+          f"peak memory {before / 1024:.0f} → {peak / 1024:.0f} MiB (+{grown_mib:.0f}, bound {bound} MiB)")
+    assert grown_mib <= bound
