@@ -16,6 +16,7 @@ from typing import Any
 from flask import Blueprint, Response, render_template, request
 
 from hotline.domain.labels import ACCESS_ACTION, ACTOR, label
+from hotline.domain.sheets import safe_row
 from hotline.domain.vocabulary import AccessAction
 from hotline.services.access_log import AccessQuery
 
@@ -134,7 +135,7 @@ def export_csv() -> Response:
     w = csv.writer(out)
     w.writerow(COLUMNS)
     for row in rows:
-        w.writerow(shown(row).values())
+        w.writerow(safe_row(shown(row).values()))
     log_read(AccessAction.LOG_EXPORT, "access_log", count=len(rows), user=q.username, filter_action=q.action,
              from_day=request.args.get("from"), to_day=request.args.get("to"), ref=q.ref)
     day = services().ctx.clock.now().astimezone(services().ctx.settings.tz).date()

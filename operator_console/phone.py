@@ -8,6 +8,7 @@ services as ``hotline operators`` and ``hotline transfer``.
 from __future__ import annotations
 
 import logging
+import re
 from typing import Any
 
 from flask import Blueprint, Response, abort, jsonify, render_template, request
@@ -27,6 +28,7 @@ from .hardening import sip_websocket_url
 from .services import log_read, services
 
 log = logging.getLogger("hotline.console")
+CALL_ID = re.compile(r"[A-Za-z0-9._-]{1,64}")     # a channel id as Asterisk and the app name them
 bp = Blueprint("phone", __name__, url_prefix="/phone")
 
 
@@ -116,6 +118,8 @@ def history() -> Any:
     svc = services()
     number = (request.args.get("number") or "").strip()
     ringing = (request.args.get("call") or "").strip()
+    if ringing and not CALL_ID.fullmatch(ringing):      # it goes into the AccessLog: an id, never free text
+        return jsonify(error="bad_call", message="Mã cuộc gọi không hợp lệ."), 400
     if not number:
         return jsonify(tickets=[], calls=[])
     tickets = svc.tickets.list(caller=number, limit=10)

@@ -15,6 +15,7 @@ from typing import Any
 
 from hotline.domain.labels import CHANNEL
 from hotline.domain.reports import period_label as period_label  # re-exported for the pages and exports
+from hotline.domain.sheets import safe_row
 
 PERIODS = {"day": "Ngày", "week": "Tuần", "month": "Tháng"}
 TOTAL = "Tổng"
@@ -98,7 +99,7 @@ def to_csv(report: list[Table]) -> str:
     for i, table in enumerate(report):
         if i:
             writer.writerow([])
-        writer.writerows([[table.title], table.head, *table.rows])
+        writer.writerows([[table.title], table.head, *(safe_row(r) for r in table.rows)])
     return out.getvalue()
 
 
@@ -115,7 +116,7 @@ def to_xlsx(report: list[Table]) -> bytes:
         sheet.append(table.head)
         sheet["A1"].font = Font(bold=True)
         for row in table.rows:
-            sheet.append(row)
+            sheet.append(safe_row(row))
         for col, key in enumerate(table.keys, start=1):
             if is_share(key):
                 for cells in sheet.iter_rows(min_row=3, min_col=col, max_col=col):

@@ -36,6 +36,9 @@ def _run(change: Callable[[_Tickets], dict[str, Any]], as_json: bool) -> None:
     except (TicketError, LookupError) as exc:
         click.secho(f"✗ {exc.args[0] if exc.args else exc}", fg="red", err=True)
         sys.exit(2)
+    # The whole ticket is printed after a change (number, content, answer): a read like `tickets show`.
+    log_read(t.ctx, t.service.sessions, AccessAction.CLI_TICKET_VIEW, f"ticket:{ticket['code']}",
+             call_id=ticket.get("call_id"))
     _show(t, ticket, as_json)
 
 

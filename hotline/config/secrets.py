@@ -107,8 +107,9 @@ def load_or_create_secrets(state_dir: Path) -> Secrets:
                 values.setdefault("console_secret_key", secrets.token_urlsafe(32))
                 values.setdefault("redis_password", secrets.token_urlsafe(_TOKEN_BYTES))
                 _write(path, values)
-    if path.stat().st_mode & 0o077:
-        os.chmod(path, 0o600)
+    mode = path.stat().st_mode & 0o777
+    if mode & 0o037:        # others nothing, the group at most read (hotline's under systemd: 0640 root:hotline)
+        os.chmod(path, mode & 0o740)
     return Secrets(path, values)
 
 
@@ -153,10 +154,23 @@ def _write(path: Path, values: dict[str, Any]) -> None:
             out.write("\n".join(lines) + "\n")
             out.flush()
             os.fsync(out.fileno())
+        _keep_owner(path, Path(tmp))
         os.replace(tmp, path)
     except BaseException:
         Path(tmp).unlink(missing_ok=True)
         raise
+
+
+def _keep_owner(path: Path, new: Path) -> None:
+    """The rewritten file keeps the old one's owner, group and mode: root adding an operator must not take it
+    from the ``hotline`` user its processes run as under systemd (tooling/system/production.py)."""
+    try:
+        old = path.stat()
+    except FileNotFoundError:
+        return
+    if (old.st_uid, old.st_gid) != (os.getuid(), os.getgid()):
+        os.chown(new, old.st_uid, old.st_gid)
+    os.chmod(new, old.st_mode & 0o777)
 
 
 @contextmanager

@@ -27,15 +27,24 @@ from hotline.domain.vocabulary import AccessAction
 log = logging.getLogger("hotline.services.access_log")
 
 NUMBER_KEYS = frozenset({"number", "caller"})           # a caller's number: only its last 3 digits kept
-TEXT_KEYS = frozenset({"search", "reason", "note"})     # free text: long runs of digits masked
 LIST_MOST = 1000                                        # codes or call ids kept in one row
-_DIGIT_RUN = re.compile(r"\+?\d(?:[ .]?\d){7,}")
+# 8 or more digits, written together or with the separators people type: "0912 345 678", "0912.345.678",
+# "0912-345-678", "(091) 234-5678", "+84-912-345-678".
+_DIGIT_RUN = re.compile(r"\+?\(?\d(?:(?:[ .\-]|\) ?|\)?[ .\-]\(?)?\d){7,}\)?")
+_CALL_ID = re.compile(r"\d{9,11}\.\d{1,9}")      # Asterisk's unique id (epoch seconds.sequence): not a number
+_DATE = re.compile(r"\d{4}-\d{2}-\d{2}|\d{2}[/.-]\d{2}[/.-]\d{4}")     # 2026-12-06, 06/12/2026, 06.12.2026
 
 
 def masked_text(text: str) -> str:
     """``text`` with every run of 8 or more digits (a phone number, spaced or not) cut to its last 3 digits;
-    ticket codes (7 digits unless ``[tickets] code_digits`` says more) and dates stay readable."""
-    return _DIGIT_RUN.sub(lambda m: masked_number(m.group(0)), text)
+    ticket codes (7 digits unless ``[tickets] code_digits`` says more), dates and Asterisk's call ids
+    (``1733456789.42``) stay readable."""
+    def mask(m: re.Match[str]) -> str:
+        found = m.group(0)
+        if _CALL_ID.fullmatch(found) or _DATE.fullmatch(found):
+            return found
+        return masked_number(re.sub(r"[^\d+]", "", found))
+    return _DIGIT_RUN.sub(mask, text)
 
 
 def safe_detail(detail: dict[str, Any]) -> dict[str, Any]:
@@ -46,12 +55,12 @@ def safe_detail(detail: dict[str, Any]) -> dict[str, Any]:
             continue
         if isinstance(value, str) and key in NUMBER_KEYS:
             value = masked_number(value.strip())
-        elif isinstance(value, str) and key in TEXT_KEYS:
+        elif isinstance(value, str):        # any text may hold a number someone typed (a search, a reason)
             value = masked_text(value)
         elif isinstance(value, dict):
             value = safe_detail(value)
         elif isinstance(value, list | tuple):
-            value = list(value)[:LIST_MOST]
+            value = [masked_text(v) if isinstance(v, str) else v for v in list(value)[:LIST_MOST]]
         out[key] = value
     return out
 
@@ -61,7 +70,8 @@ def add_access(s: Session, *, at: datetime, username: str, action: str, resource
     """One AccessLog row in ``s`` (the writer's own transaction: the row goes with what it records)."""
     if action not in AccessAction.ALL:
         raise ValueError(f"{action!r} is no AccessLog action (hotline.domain.vocabulary.AccessAction)")
-    row = AccessLog(at=at, username=username[:64], action=action, resource=resource[:512], call_id=call_id,
+    row = AccessLog(at=at, username=username[:64], action=action, resource=masked_text(resource)[:512],
+                    call_id=masked_text(call_id)[:64] if call_id else None,
                     remote_addr=remote_addr, detail=safe_detail(detail))
     s.add(row)
     return row

@@ -14,6 +14,7 @@ import csv
 import io
 import json
 import logging
+import os
 import zipfile
 from collections.abc import Callable
 from dataclasses import dataclass, field
@@ -27,8 +28,9 @@ from sqlalchemy.orm import Session, selectinload, sessionmaker
 from hotline.adapters.db.models import AccessLog, Call, Ticket, TicketStatus
 from hotline.domain.errors import HotlineError
 from hotline.domain.labels import label
+from hotline.domain.sheets import safe_row
 from hotline.domain.vocabulary import AccessAction
-from hotline.services.access_log import add_access
+from hotline.services.access_log import add_access, masked_text
 from hotline.services.retention import compact_search_index, delete_file, scrub_ticket, scrub_transcript
 
 log = logging.getLogger("hotline.services.privacy")
@@ -92,7 +94,9 @@ class PrivacyService:
         with self.sessions.begin() as s:
             found = self.find(s, number)
             index = _index(found)
-            with zipfile.ZipFile(archive, "w", zipfile.ZIP_DEFLATED) as z:
+            # Only its owner may read it (a citizen's recordings and words), whatever the umask.
+            with os.fdopen(os.open(archive, os.O_WRONLY | os.O_CREAT | os.O_TRUNC, 0o600), "wb") as raw, \
+                    zipfile.ZipFile(raw, "w", zipfile.ZIP_DEFLATED) as z:
                 z.writestr("muc_luc.json", json.dumps(index, ensure_ascii=False, indent=2))
                 z.writestr("muc_luc.csv", _csv(index))
                 for kind, rel in found.files():
@@ -139,7 +143,7 @@ class PrivacyService:
             add_access(s, at=now, username=actor, action=AccessAction.ERASE, resource="privacy:erase",
                        remote_addr=remote_addr, **summary)
         self._rewrite_sqlite_file()
-        log.info("privacy erasure by %s (%s): %d calls, %d tickets, %d files", actor, reason,
+        log.info("privacy erasure by %s (%s): %d calls, %d tickets, %d files", actor, masked_text(reason),
                  len(summary["calls"]), len(summary["tickets"]), summary["files"])
         return summary
 
@@ -207,9 +211,9 @@ def _csv(index: dict[str, Any]) -> str:
     w = csv.writer(out)
     w.writerow(["Loại", "Mã", "Thời điểm", "Tệp", "Nội dung"])
     for c in index["Cuộc gọi"]:
-        w.writerow(["Cuộc gọi", c["Mã cuộc gọi"], c["Bắt đầu"], c["Ghi âm"], c["Kết quả"]])
+        w.writerow(safe_row(["Cuộc gọi", c["Mã cuộc gọi"], c["Bắt đầu"], c["Ghi âm"], c["Kết quả"]]))
         for m in c["Lời nhắn"]:
-            w.writerow(["Lời nhắn", c["Mã cuộc gọi"], m["Ghi lúc"], m["Tệp"], m["Bản ghi lời nhắn"]])
+            w.writerow(safe_row(["Lời nhắn", c["Mã cuộc gọi"], m["Ghi lúc"], m["Tệp"], m["Bản ghi lời nhắn"]]))
     for t in index["Phiếu phản ánh, kiến nghị"]:
-        w.writerow(["Phiếu", t["Mã phiếu"], t["Tiếp nhận"], "", t["Nội dung"]])
+        w.writerow(safe_row(["Phiếu", t["Mã phiếu"], t["Tiếp nhận"], "", t["Nội dung"]]))
     return "\ufeff" + out.getvalue()     # a BOM: spreadsheet programs then read the Vietnamese right

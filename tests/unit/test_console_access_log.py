@@ -158,6 +158,12 @@ def test_the_command_lines_reads_are_logged_with_the_account(world: dict[str, An
     assert log == [(who(), "cli_ticket_view", f"ticket:{world['mine']}", "hotline1-1", None),
                    (who(), "cli_ticket_list", "tickets", None, None), (who(), "cli_call_list", "calls", None, None)]
     assert who().startswith("cli:")
+    # A change prints the whole ticket too (number, content, events): one more read in the log.
+    before = last_id(world)
+    result = CliRunner().invoke(main, ["tickets", "start", world["other"], "--by", "xd"], env=env)
+    assert result.exit_code == 0, result.output
+    assert [(r.username, r.action, r.resource) for r in rows(world, before)] == [
+        (who(), "cli_ticket_view", f"ticket:{world['other']}")]
 
 
 def _seed(world: dict[str, Any]) -> dict[str, Any]:
@@ -265,14 +271,52 @@ def test_the_largest_and_smallest_pages_are_served(world: dict[str, Any]) -> Non
 
 def test_no_row_ever_holds_a_whole_number() -> None:
     assert masked_text("0912345678 đèn hẻm 12") == "*******678 đèn hẻm 12"
-    assert masked_text("+84 912 345 678") == "************678"
+    for typed in ("+84 912 345 678", "+84-912-345-678", "+84912345678"):
+        assert masked_text(typed) == "*********678", typed
+    for typed in ("0912-345-678", "(091) 234-5678", "0912.345.678", "0912 345 678"):
+        assert masked_text(f"gọi {typed} hôm qua") == "gọi *******678 hôm qua", typed
+    # Asterisk's call ids, recording paths and dates are not numbers: they stay readable.
+    assert masked_text("2026/12/06/1733456789.123.wav") == "2026/12/06/1733456789.123.wav"
+    assert masked_text("từ 06/12/2026 đến 2026-12-31") == "từ 06/12/2026 đến 2026-12-31"
     assert masked_text("phiếu 1234567, ngày 2026-11-25") == "phiếu 1234567, ngày 2026-11-25"   # codes and dates
     assert safe_detail({"number": "0912345678", "caller": "+84912345678", "reason": "Đơn của số 0912345678",
                         "codes": ["1234567"], "range": None, "forced": False}) == {
         "number": "*******678", "caller": "*********678", "reason": "Đơn của số *******678",
         "codes": ["1234567"], "forced": False}
+    # Every text of a row, whatever its key, and the resource and call id too.
+    assert safe_detail({"ref": "0912-345-678", "user": "0912345678", "codes": ["0912345678"]}) == {
+        "ref": "*******678", "user": "*******678", "codes": ["*******678"]}
+    row = add_access(_Rows(), at=datetime.now(), username="x", action=AccessAction.TICKET_LIST,
+                     resource="tickets?search=0912 345 678", call_id="0912345678")
+    assert (row.resource, row.call_id) == ("tickets?search=*******678", "*******678")
     with pytest.raises(ValueError):
         add_access(None, at=datetime.now(), username="x", action="read", resource="y")  # type: ignore[arg-type]
+
+
+class _Rows:
+    def add(self, row: AccessLog) -> None:
+        self.row = row
+
+
+def test_a_downloaded_log_never_holds_a_formula_a_reader_typed(world: dict[str, Any]) -> None:
+    """An operator's search (or any text a row keeps) that starts like a formula is plain text in the CSV."""
+    with world["svc"].sessions.begin() as s:
+        add_access(s, at=datetime.fromisoformat("2026-11-25T08:00:00+07:00"), username="lan",
+                   action=AccessAction.TICKET_LIST, resource="tickets", remote_addr="10.0.0.5",
+                   search='=HYPERLINK("//x/a","Mở")')
+    admin = sign_in(world["app"], "an")
+    got = admin.get("/access-log/export.csv?user=lan")
+    cells = [c for r in csv.reader(io.StringIO(got.get_data(as_text=True).lstrip("\ufeff"))) for c in r]
+    assert any("HYPERLINK" in c for c in cells)
+    assert all(not c.startswith(("=", "+", "@")) for c in cells), cells
+
+
+def test_the_caller_history_takes_only_a_call_id_for_the_ringing_call(world: dict[str, Any]) -> None:
+    operator = sign_in(world["app"], "lan")
+    before = last_id(world)
+    got = operator.get('/phone/history?number=0912345678&call==HYPERLINK("//x/a","Mở")')
+    assert got.status_code == 400 and got.get_json()["message"] == "Mã cuộc gọi không hợp lệ."
+    assert rows(world, before) == []
 
 
 def test_every_action_has_its_vietnamese_label() -> None:

@@ -110,6 +110,7 @@ def test_a_citizens_data_exported_then_erased(tmp_path: Path, database_url: str)
     got = cli(tmp_path, "privacy", "export", "--caller", "+84912345678", "--out", str(out / "a.zip"),
               "--by", "admin-an", "--json")
     assert got["calls"] == ["hotline1-500", "hotline1-501"] and sorted(got["tickets"]) == sorted(made["tickets"])
+    assert (out / "a.zip").stat().st_mode & 0o777 == 0o600        # the citizen's data: its owner's alone
     with zipfile.ZipFile(out / "a.zip") as z:
         names = set(z.namelist())
         assert names == {"muc_luc.json", "muc_luc.csv", "ghi_am/hotline1-500.wav", "ghi_am/hotline1-501.wav",

@@ -52,9 +52,10 @@ def test_no_temporary_files_left_behind(tmp_path: Path) -> None:
 
 def test_wider_permissions_are_tightened(tmp_path: Path) -> None:
     load_or_create_secrets(tmp_path)
-    (tmp_path / "secrets.toml").chmod(0o644)
+    (tmp_path / "secrets.toml").chmod(0o666)
     load_or_create_secrets(tmp_path)
-    assert stat.S_IMODE((tmp_path / "secrets.toml").stat().st_mode) == 0o600
+    # Others nothing, the group read at most (the hotline user's group reads it under systemd).
+    assert stat.S_IMODE((tmp_path / "secrets.toml").stat().st_mode) == 0o640
 
 
 def test_bad_endpoint_name_is_refused(tmp_path: Path) -> None:
@@ -107,3 +108,20 @@ def test_an_older_file_gains_a_redis_password_and_keeps_the_rest(tmp_path: Path)
     assert again.redis_password == upgraded.redis_password
     assert stat.S_IMODE((tmp_path / "secrets.toml").stat().st_mode) == 0o600
     assert "redis_password" not in repr(again)
+
+
+def test_a_new_password_keeps_the_files_owner_and_mode(tmp_path: Path) -> None:
+    """Under systemd the processes run as ``hotline`` and read the file (0640 root:hotline); root adding an
+    operator writes a new desk password into it, which must not take it from them."""
+    import os
+    state = tmp_path / "var"
+    load_or_create_secrets(state)
+    path = state / "secrets.toml"
+    if os.getuid() == 0:
+        os.chown(path, 0, 4321)          # a group of its own, as the set-up gives it hotline's
+    path.chmod(0o640)
+    load_or_create_secrets(state).endpoint_password("op-lan")
+    assert "op-lan" in tomllib.loads(path.read_text())["endpoints"]
+    assert stat.S_IMODE(path.stat().st_mode) == 0o640
+    if os.getuid() == 0:
+        assert (path.stat().st_uid, path.stat().st_gid) == (0, 4321)
