@@ -2,19 +2,21 @@
 
 The current password is asked first; a wrong one counts toward the sign-in lockout of the account and the
 address (``operator_console.signin``) and is logged like a wrong sign-in. A change revokes the user's API
-token and ends every other console session of theirs; the one that made the change goes on.
+token and ends every other console session of theirs; the one that made the change is ended too and the user
+goes on in a new one (a new session id: a copy of the old cookie signs nobody in).
 """
 from __future__ import annotations
 
 from typing import Any
 
 from flask import Blueprint, flash, redirect, render_template, request, url_for
-from flask_login import current_user
+from flask_login import current_user, login_user
 
+from hotline.adapters.db.console_models import EndReason
 from hotline.services.users import MIN_PASSWORD
 
 from . import signin
-from .auth import requires
+from .auth import SignedIn, requires
 from .services import services
 
 bp = Blueprint("account", __name__, url_prefix="/account")
@@ -50,5 +52,14 @@ def password() -> Any:
         signin.log_failure(current_user.name, svc.ctx.clock.now(), "password change")
         flash(WRONG_VI, "error")
         return render_template(PAGE), 401          # 401: counted as a wrong sign-in (signin.failed)
+    _new_session(svc)
     flash(DONE_VI.format(ended=ended), "info")
     return redirect(url_for("account.password"))
+
+
+def _new_session(svc: Any) -> None:
+    """End the session that changed the password and sign the user in again under a new session id."""
+    user = current_user.user
+    if current_user.session_id:
+        svc.console_sessions.end(current_user.session_id, EndReason.PASSWORD)
+    login_user(SignedIn(user, svc.console_sessions.start(user.id, signin.client_address())))

@@ -70,9 +70,16 @@ CHECKS: dict[str, Callable[[str], str | None]] = {
 }
 
 
+#: Names no page reads that url_for(**request.args) would take as its own arguments (_method, _external,
+#: _anchor, _scheme, endpoint): a 500 (BuildError, TypeError) otherwise.
+RESERVED = ("endpoint",)
+
+
 def query_problem(args: Any) -> str | None:
     """What is wrong with a request's query parameters (in Vietnamese), or None."""
     for name in args:
+        if name.startswith("_") or name in RESERVED:
+            return f"Tham số '{name}' không được dùng trong địa chỉ."
         for value in args.getlist(name):
             if len(value) > (most := LONGER.get(name, MAX_TEXT)):
                 return f"Tham số '{name}' dài quá {most} ký tự."

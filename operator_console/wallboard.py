@@ -202,12 +202,17 @@ def stream() -> Response:
             return ENDED_VI
         return None if allowed(found.user.role, "wallboard.view") else NOT_ALLOWED_VI
     live = svc.ctx.settings.redis
-    svc.access(current_user.name, "wallboard_open", "wallboard", remote_addr=request.remote_addr)   # AccessLog
-    response = Response(stream_with_context(stream_events(svc.live, live.live_channel, live.live_snapshot_key,
-                                                          alerts=svc.alerts_banner, check=still_allowed,
-                                                          gone=request.environ.get("waitress.client_disconnected"))),
-                        mimetype="text/event-stream",
-                        headers={"Cache-Control": "no-cache", "X-Accel-Buffering": "no"})
+    gone = request.environ.get("waitress.client_disconnected")
+    try:    # until the response owns the slot, a failure (the AccessLog write) gives it back
+        svc.access(current_user.name, "wallboard_open", "wallboard", remote_addr=request.remote_addr)   # AccessLog
+        response = Response(stream_with_context(stream_events(svc.live, live.live_channel, live.live_snapshot_key,
+                                                              alerts=svc.alerts_banner, check=still_allowed,
+                                                              gone=gone)),
+                            mimetype="text/event-stream",
+                            headers={"Cache-Control": "no-cache", "X-Accel-Buffering": "no"})
+    except BaseException:
+        slots.give_back(user.id)
+        raise
     response.call_on_close(lambda: slots.give_back(user.id))      # however the stream ends
     return response
 

@@ -12,6 +12,7 @@ import json
 import os
 import re
 import secrets
+import stat
 import tempfile
 import tomllib
 from collections.abc import Iterator
@@ -107,10 +108,16 @@ def load_or_create_secrets(state_dir: Path) -> Secrets:
                 values.setdefault("console_secret_key", secrets.token_urlsafe(32))
                 values.setdefault("redis_password", secrets.token_urlsafe(_TOKEN_BYTES))
                 _write(path, values)
-    mode = path.stat().st_mode & 0o777
-    if mode & 0o037:        # others nothing, the group at most read (hotline's under systemd: 0640 root:hotline)
-        os.chmod(path, mode & 0o740)
+    _tighten(path)
     return Secrets(path, values)
+
+
+def _tighten(path: Path) -> None:
+    """Keep the file 0600, or 0640 where ``hotline setup --systemd`` let the hotline's group read it (root's,
+    group ``hotline``); a file of another user's is left as it is (its owner alone may change it)."""
+    st = path.stat()
+    if stat.S_IMODE(st.st_mode) & 0o077 not in (0, 0o040) and st.st_uid == os.geteuid():
+        os.chmod(path, 0o600)
 
 
 def _complete(values: dict[str, Any]) -> bool:
@@ -150,27 +157,28 @@ def _write(path: Path, values: dict[str, Any]) -> None:
         lines += [f"{json.dumps(name)} = {json.dumps(pw)}" for name, pw in sorted(values["ami"].items())]
     fd, tmp = tempfile.mkstemp(prefix=".secrets-", suffix=".tmp", dir=path.parent)   # created 0600
     try:
+        _keep_group(fd, path)
         with os.fdopen(fd, "w", encoding="utf-8") as out:
             out.write("\n".join(lines) + "\n")
             out.flush()
             os.fsync(out.fileno())
-        _keep_owner(path, Path(tmp))
         os.replace(tmp, path)
     except BaseException:
         Path(tmp).unlink(missing_ok=True)
         raise
 
 
-def _keep_owner(path: Path, new: Path) -> None:
-    """The rewritten file keeps the old one's owner, group and mode: root adding an operator must not take it
-    from the ``hotline`` user its processes run as under systemd (tooling/system/production.py)."""
+def _keep_group(fd: int, path: Path) -> None:
+    """The new file keeps the group read the old one gave (0640 root:hotline under systemd): root's CLI
+    adding an endpoint must not take the file from the hotline's processes."""
     try:
-        old = path.stat()
+        st = path.stat()
     except FileNotFoundError:
         return
-    if (old.st_uid, old.st_gid) != (os.getuid(), os.getgid()):
-        os.chown(new, old.st_uid, old.st_gid)
-    os.chmod(new, old.st_mode & 0o777)
+    if stat.S_IMODE(st.st_mode) & 0o077 == 0o040:
+        if st.st_gid != os.getegid():
+            os.fchown(fd, -1, st.st_gid)
+        os.fchmod(fd, 0o640)
 
 
 @contextmanager

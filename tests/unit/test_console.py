@@ -177,6 +177,12 @@ def test_odd_query_arguments_are_refused_with_400_in_vietnamese_never_a_500(worl
                 "/tickets/?status=lost", "/tickets/?search=" + "9" * 201):
         got = admin.get(url)
         assert got.status_code == 400 and "Tham số" in got.get_data(as_text=True), url
+    # names url_for(**request.args) would take as its own (a BuildError or TypeError, a 500, before)
+    for url in ("/reports/?_method=POST", "/reports/?_external=1", "/reports/?_anchor=x", "/reports/?endpoint=x",
+                "/tickets/?_scheme=ftp", "/access-log/?_method=POST"):
+        got = admin.get(url)
+        assert got.status_code == 400, url
+        assert "không được dùng trong địa chỉ" in got.get_data(as_text=True), url
     for url in ("/tickets/?page=2", "/tickets/?page=", "/recordings/?from=2026-11-25", "/reports/?by=week",
                 "/phone/history?number="):
         assert admin.get(url).status_code == 200, url

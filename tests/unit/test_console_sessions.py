@@ -130,8 +130,9 @@ def test_a_password_change_on_the_command_line_ends_every_session_and_the_token(
     assert sign_in(site.app, "binh") and signed_in(sign_in(site.app, "an"))   # other users untouched
 
 
-def test_a_password_change_on_the_page_keeps_this_session_and_ends_the_others(site: Site) -> None:
+def test_a_password_change_on_the_page_renews_this_session_and_ends_the_others(site: Site) -> None:
     here, elsewhere = sign_in(site.app, "an"), sign_in(site.app, "an")
+    old_copy = copy_of(site.app, here)      # the changing session's cookie, copied before the change
     token = site.svc.users.issue_token("an")
     page = here.get("/account/password")
     assert page.status_code == 200
@@ -147,6 +148,10 @@ def test_a_password_change_on_the_page_keeps_this_session_and_ends_the_others(si
     done = here.post("/account/password", data={**form, "csrf_token": csrf_of(here)}, follow_redirects=True)
     assert done.status_code == 200 and DONE_VI.format(ended=1) in done.get_data(as_text=True)
     assert signed_in(here) and not signed_in(elsewhere)
+    # the changer goes on under a new session id: the copied cookie of the old one gets the sign-in page
+    assert not signed_in(old_copy)
+    assert "/login" in old_copy.get("/account/password").headers.get("Location", "")
+    assert signed_in(here)
     assert api(site, token).status_code == 401
     assert try_password(site.app.test_client(), "an", PASSWORD).status_code == 401
     assert try_password(site.app.test_client(), "an", NEW_PASSWORD).status_code == 302

@@ -173,3 +173,24 @@ def test_an_idle_connection_is_closed_while_a_stream_goes_on(served: Served) -> 
     events, ended = read_events(stream, 3)               # the stream, older than that, still sends
     assert ended == float("inf") and ("status", {"redis": "down"}) in [(k, {"redis": d.get("redis")})
                                                                         for k, d in events]
+
+
+def test_a_stream_whose_access_log_row_fails_gives_its_slot_back(tmp_path: Path, database_url: str,
+                                                                 monkeypatch: pytest.MonkeyPatch) -> None:
+    env = {"HOTLINE_STATE_DIR": str(tmp_path / "state"), "HOTLINE_RECORDINGS_ROOT": str(tmp_path / "rec"),
+           "HOTLINE_DATABASE_URL": database_url, "HOTLINE_REDIS_URL": "redis://127.0.0.1:1/0",
+           **fake_clock_env(datetime.fromisoformat("2026-11-25T09:00:00+07:00"))}
+    ctx = load_context(env=env)
+    ctx.settings.asterisk.ami_port = closed_port()
+    app = create_app(ctx)
+    app.config["PROPAGATE_EXCEPTIONS"] = False
+    svc, slots = app.extensions["hotline"], app.extensions["hotline.streams"]
+    svc.users.add("gs-log", "Giám sát viên", Role.SUPERVISOR, PASSWORD)
+    client = sign_in(app, "gs-log")
+
+    def down(*_: Any, **__: Any) -> None:
+        raise RuntimeError("the database is down")
+    monkeypatch.setattr(svc, "access", down)
+    for _ in range(slots.per_user + 1):     # more than the user's slots: none was kept by a failed open
+        assert client.get("/wallboard/stream").status_code == 500
+    assert slots.open_count() == 0

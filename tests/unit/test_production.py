@@ -87,7 +87,8 @@ def test_setup_systemd_gives_the_hotline_user_its_folders_and_writes_units_and_s
     (recordings / "2026/11/25/call.wav").write_bytes(b"RIFF")
     (state / "spool/calllog").mkdir(parents=True)
     (state / "spool/calllog/spool.sqlite").write_bytes(b"")
-    settings = load_settings(env={"HOTLINE_STATE_DIR": str(state), "HOTLINE_RECORDINGS_ROOT": str(recordings)})
+    settings = load_settings(env={"HOTLINE_STATE_DIR": str(state), "HOTLINE_RECORDINGS_ROOT": str(recordings),
+                                  "HOTLINE_DATABASE_URL": f"sqlite:///{state}/db/hotline.db"})
     from hotline.config.secrets import load_or_create_secrets
     secrets = load_or_create_secrets(state)
     host, said = Host(tmp_path / "host-etc"), []
@@ -100,10 +101,17 @@ def test_setup_systemd_gives_the_hotline_user_its_folders_and_writes_units_and_s
     rendered = production.install(settings, _asterisk_root(tmp_path), "redis://:pw@127.0.0.1:6380/0", said.append,
                                   units_dir=units_dir, etc_dir=etc, host=host.tables, run_=host.run, running=False)
     hotline = (4991, 4990)
-    for path in (state, state / "secrets.toml", state / "hotline.db", state / "spool/calllog",
-                 state / "spool/calllog/spool.sqlite", state / "alerts", state / "redis"):
+    for path in (state / "db", state / "db/hotline.db", state / "spool/calllog", state / "spool/calllog/spool.sqlite",
+                 state / "alerts", state / "redis"):
         assert (path.stat().st_uid, path.stat().st_gid) == hotline, path
-    assert stat.S_IMODE((state / "secrets.toml").stat().st_mode) == 0o600
+    # the state directory stays root's: root-run steps read fail2ban's and Asterisk's configuration there
+    assert (state.stat().st_uid, state.stat().st_gid, stat.S_IMODE(state.stat().st_mode)) == (0, 0, 0o755)
+    secret = (state / "secrets.toml").stat()
+    assert (secret.st_uid, secret.st_gid, stat.S_IMODE(secret.st_mode)) == (0, 4990, 0o640)
+    # root's CLI writing the secrets (a new operator's password) keeps them the hotline's to read
+    assert load_or_create_secrets(state).endpoint_password("op-new")
+    secret = (state / "secrets.toml").stat()
+    assert (secret.st_uid, secret.st_gid, stat.S_IMODE(secret.st_mode)) == (0, 4990, 0o640)
     for path in (recordings, recordings / "2026/11/25"):
         mode = path.stat().st_mode
         assert path.stat().st_gid == ASTERISK_IDS[1] and mode & stat.S_IWGRP and mode & stat.S_ISGID, path
@@ -124,6 +132,34 @@ def test_setup_systemd_gives_the_hotline_user_its_folders_and_writes_units_and_s
     assert ids_of(host.tables.passwd, "hotline") == 4991
 
 
+@as_root
+def test_an_earlier_set_up_s_state_directory_is_taken_back_and_a_planted_link_refused(open_tmp: Path) -> None:
+    state = open_tmp / "state"
+    state.mkdir()
+    os.chown(state, 4991, 4990)     # as the earlier set-up left it: the hotline user could rename root's folders
+    settings = load_settings(env={"HOTLINE_STATE_DIR": str(state), "HOTLINE_RECORDINGS_ROOT": str(open_tmp / "rec"),
+                                  "HOTLINE_DATABASE_URL": f"sqlite:///{state}/db/hotline.db"})
+    (state / "alerts").symlink_to("/etc")
+    with pytest.raises(SetupError, match="alerts is a symbolic link"):
+        production.give_folders(settings, (4991, 4990), ASTERISK_IDS[1], [].append)
+    assert Path("/etc").stat().st_uid == 0
+    (state / "alerts").unlink()
+    production.give_folders(settings, (4991, 4990), ASTERISK_IDS[1], [].append)
+    assert (state.stat().st_uid, stat.S_IMODE(state.stat().st_mode)) == (0, 0o755)
+    assert (state / "alerts").stat().st_uid == 4991
+
+
+def test_sqlite_in_the_state_directory_itself_is_refused_under_systemd(tmp_path: Path) -> None:
+    state = tmp_path / "state"
+    settings = load_settings(env={"HOTLINE_STATE_DIR": str(state), "HOTLINE_RECORDINGS_ROOT": str(tmp_path)})
+    with pytest.raises(SetupError, match=r"is in the state directory itself.*\[database\] url"):
+        production.hotline_writable(settings)
+    moved = load_settings(env={"HOTLINE_STATE_DIR": str(state), "HOTLINE_RECORDINGS_ROOT": str(tmp_path),
+                               "HOTLINE_DATABASE_URL": f"sqlite:///{state}/db/hotline.db"})
+    assert state / "db" in production.hotline_writable(moved)
+    assert state not in production.hotline_writable(moved)
+
+
 def test_this_machine_without_systemd_is_told_so_and_nothing_is_enabled(tmp_path: Path) -> None:
     said: list[str] = []
     running = production.systemd_running()
@@ -134,7 +170,8 @@ def test_this_machine_without_systemd_is_told_so_and_nothing_is_enabled(tmp_path
 
 
 def test_a_unit_no_longer_part_of_the_hotline_is_removed(tmp_path: Path) -> None:
-    settings = load_settings(env={"HOTLINE_STATE_DIR": str(tmp_path / "s"), "HOTLINE_RECORDINGS_ROOT": str(tmp_path)})
+    settings = load_settings(env={"HOTLINE_STATE_DIR": str(tmp_path / "s"), "HOTLINE_RECORDINGS_ROOT": str(tmp_path),
+                                  "HOTLINE_DATABASE_URL": f"sqlite:///{tmp_path}/s/db/hotline.db"})
     plan = production.plan(settings, "redis://:pw@127.0.0.1:6380/0", AsteriskInstall(root=None), {}, tmp_path)
     (tmp_path / "units").mkdir()
     (tmp_path / "units" / "hotline-old.service").write_text("[Service]\n")
@@ -167,3 +204,22 @@ def test_asterisk_leaves_the_call_log_spool_inside_its_spool_to_its_owner(tmp_pa
     process._own(*ASTERISK_IDS)
     assert (spool / "voicemail").stat().st_uid == ASTERISK_IDS[0]
     assert (spool / "calllog").stat().st_uid == 4991 and (spool / "calllog/spool.sqlite").stat().st_uid == 4991
+
+
+@as_root
+def test_asterisk_is_not_given_what_a_link_planted_in_a_folder_others_write_points_to(open_tmp: Path) -> None:
+    state = open_tmp / "state"
+    state.mkdir()
+    os.chown(state, 4991, 4990)     # a folder another user writes
+    secret = open_tmp / "root-secret"
+    secret.mkdir()
+    (state / "spool").symlink_to(secret)
+    process = AsteriskProcess(_asterisk_root(open_tmp), open_tmp / "asterisk.conf", [state], [state / "spool"])
+    with pytest.raises(SetupError, match="symbolic link that a user other than root could have made"):
+        process._own(*ASTERISK_IDS)
+    with pytest.raises(SetupError, match="symbolic link"):
+        process._own(*ASTERISK_IDS, walk=False)
+    assert secret.stat().st_uid == 0
+    os.chown(state, 0, 0)           # root's own link in a folder of root's: followed as before
+    process._own(*ASTERISK_IDS)
+    assert secret.stat().st_uid == ASTERISK_IDS[0]

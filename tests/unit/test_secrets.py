@@ -52,10 +52,9 @@ def test_no_temporary_files_left_behind(tmp_path: Path) -> None:
 
 def test_wider_permissions_are_tightened(tmp_path: Path) -> None:
     load_or_create_secrets(tmp_path)
-    (tmp_path / "secrets.toml").chmod(0o666)
+    (tmp_path / "secrets.toml").chmod(0o644)
     load_or_create_secrets(tmp_path)
-    # Others nothing, the group read at most (the hotline user's group reads it under systemd).
-    assert stat.S_IMODE((tmp_path / "secrets.toml").stat().st_mode) == 0o640
+    assert stat.S_IMODE((tmp_path / "secrets.toml").stat().st_mode) == 0o600
 
 
 def test_bad_endpoint_name_is_refused(tmp_path: Path) -> None:

@@ -19,7 +19,6 @@ from hotline.heartbeat import EVERY
 from tooling.system import production, units
 from tooling.system.assembly import HEARTBEATS, PROCESSES
 from tooling.system.asterisk import AsteriskInstall
-from tooling.system.asterisk_process import writable_dirs
 
 REDIS_PASSWORD = "r3dis-Pa55"
 DB_PASSWORD = "db$pa%ss\"w"
@@ -31,7 +30,8 @@ def _plan(tmp: Path, *, root: Path | None = Path("/srv/asterisk-root"), env: dic
           **overrides: str) -> units.Plan:
     state, recordings = tmp / "state", tmp / "recordings"
     settings = load_settings(env={"HOTLINE_STATE_DIR": str(state), "HOTLINE_RECORDINGS_ROOT": str(recordings),
-                                  **overrides})
+                                  # SQLite in a folder of its own: the state directory itself stays root's
+                                  "HOTLINE_DATABASE_URL": f"sqlite:///{state}/db/hotline.db", **overrides})
     return production.plan(settings, f"redis://:{REDIS_PASSWORD}@127.0.0.1:6380/0", AsteriskInstall(root=root),
                            {"HOTLINE_STATE_DIR": str(state), **(env or {})}, tmp / "etc")
 
@@ -92,7 +92,7 @@ def test_verify_passes_with_spaces_percent_and_dollar_signs_in_the_paths(tmp_pat
     done = _verify(folder)
     assert done.returncode == 0 and done.stdout == "" and done.stderr == "", done.stdout + done.stderr
     agi = _service(rendered["hotline-agi.service"])["Service"]
-    assert f'"{str(odd).replace("%", "%%")}/state"' in agi["ReadWritePaths"]
+    assert f'"{str(odd).replace("%", "%%")}/state/alerts"' in agi["ReadWritePaths"]
     assert f'Environment="HOTLINE_STATE_DIR={str(odd).replace("%", "%%")}/state"\n' in \
         rendered["hotline-agi.service"]       # $ as it is: Environment= expands no variable
     assert "$$mới" in _service(rendered["hotline-asterisk.service"])["Service"]["ExecStart"]   # not a variable
@@ -103,7 +103,8 @@ def test_python_processes_run_as_hotline_with_a_watchdog_where_their_loop_beats(
     for name in PROCESSES:
         service = _service(rendered[units.unit_name(name)])["Service"]
         assert (service["User"], service["Group"]) == ("hotline", "hotline"), name
-        assert service["SupplementaryGroups"] == "asterisk"
+        # the worker deletes recordings and rotates Asterisk's log; the console and hotline watch need not
+        assert service.get("SupplementaryGroups") == ("asterisk" if name in units.ASTERISK_GROUP else None), name
         assert service["NoNewPrivileges"] == "yes" and service["ProtectSystem"] == "strict"
         assert service["PrivateTmp"] == "yes" and service["ProtectHome"] == "yes"
         assert service["CapabilityBoundingSet"] == ""
@@ -154,11 +155,17 @@ def test_read_write_paths_cover_what_the_processes_write(tmp_path: Path) -> None
     state, recordings = tmp_path / "state", tmp_path / "recordings"
     for name in PYTHON_PROCESSES:
         paths = [Path(p) for p in _service(units.render(the_plan)[name])["Service"]["ReadWritePaths"].split()]
-        for needed in [state, *writable_dirs(state, recordings), state / "spool" / "calllog", tmp_path / "db"]:
+        for needed in [state / "spool" / "calllog", state / "alerts", state / "log", recordings, tmp_path / "db"]:
             assert any(needed.is_relative_to(p) for p in paths), (name, needed)
         assert not any(p.is_relative_to(q) for p in paths for q in paths if p != q)    # none inside another
+        # root-run steps read the state directory (fail2ban's, Asterisk's configuration): not the hotline's
+        for kept in [state, state / "fail2ban", state / "asterisk", state / "redis", state / "run", state / "astdb"]:
+            assert not any(kept.is_relative_to(p) for p in paths), (name, kept)
+    redis = _service(units.render(the_plan)["hotline-redis.service"])["Service"]
+    assert redis["ReadWritePaths"] == str(state / "redis")
     elsewhere = tmp_path / "elsewhere" / "calllog"
-    assert set(units.python_writable(state, recordings, [elsewhere, state / "x"])) == {state, recordings, elsewhere}
+    assert set(units.python_writable(state, recordings, [elsewhere, state / "alerts", state / "alerts" / "x"])) == \
+        {state / "log", recordings, elsewhere, state / "alerts"}
 
 
 def test_a_checkout_in_a_home_directory_gets_home_read_only_not_hidden(tmp_path: Path) -> None:

@@ -337,6 +337,7 @@ class AsteriskProcess:
         """Give the directories Asterisk writes to its user (only entries not already its own)."""
         for top in self.owned_paths:
             top.mkdir(parents=True, exist_ok=True)
+            _refuse_planted_link(top)     # a link left is root's own: followed, as before
             if not walk:
                 if (top.stat().st_uid, top.stat().st_gid) != (uid, gid):
                     os.chown(top, uid, gid)
@@ -372,6 +373,20 @@ class AsteriskProcess:
                 raise SetupError(f"Asterisk runs as user 'asterisk' (uid {uid}) and cannot enter {blocked}, "
                                  f"so it cannot reach {path}. Run `chmod o+x {blocked}` or choose a state "
                                  "directory it can reach (HOTLINE_STATE_DIR).")
+
+
+def _refuse_planted_link(path: Path) -> None:
+    """Root gives ``path`` to Asterisk's user: a symbolic link there is followed only if root made it where
+    no one else could (root's link in a folder of root's that only root writes); any other link may have been
+    planted to have root give away a file of its own (/etc/shadow), so it is refused."""
+    if not path.is_symlink():
+        return
+    link, parent = os.lstat(path), os.stat(path.parent)
+    if link.st_uid == 0 and parent.st_uid == 0 and not parent.st_mode & (stat.S_IWGRP | stat.S_IWOTH):
+        return
+    raise SetupError(f"{path} is a symbolic link that a user other than root could have made (in {path.parent}): "
+                     "root does not give what it points to to Asterisk's user. Replace it by the folder itself "
+                     "(or a link made by root in a folder only root writes) and start again.")
 
 
 def _ensure_devices(root: Path) -> None:

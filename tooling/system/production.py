@@ -1,9 +1,11 @@
 """``hotline setup --systemd``: the hotline's system user, the folders it writes, the units, systemd told.
 
 Every Python process of the hotline (and its own Redis) runs under systemd as the system user ``hotline``
-(no login shell, its home the state directory), in group ``asterisk`` besides its own so that it may delete
-recordings on time; Asterisk starts as root in its root and drops to its own user, as under ``hotline up``.
-Only this set-up needs root. Idempotent: a second run changes nothing that is already so.
+(no login shell, its home the state directory; the worker in group ``asterisk`` besides its own so that it
+may delete recordings on time). The state directory stays root's: root-run steps read fail2ban's and
+Asterisk's configuration there; ``hotline`` owns only the folders its processes write. Asterisk starts as
+root in its root and drops to its own user, as under ``hotline up``. Only this set-up needs root.
+Idempotent: a second run changes nothing that is already so.
 """
 from __future__ import annotations
 
@@ -62,40 +64,87 @@ def ensure_user(home: Path, progress: Progress, host: Tables = HOST, run_: Runne
     return uid, gid
 
 
-def give_folders(settings: Any, owner: tuple[int, int], asterisk_gid: int, progress: Progress) -> None:
-    """The state directory and what the processes write in it become ``owner``'s; the recordings stay
-    Asterisk's, writable by its group (the hotline's processes delete and check them)."""
-    state = Path(settings.paths.state_dir)
-    state.mkdir(parents=True, exist_ok=True)
-    os.chown(state, *owner)
-    tops = [settings.call_log_spool, state / "alerts", *([state / "redis"] if is_own(settings.redis) else [])]
+def hotline_writable(settings: Any, redis: bool = True) -> list[Path]:
+    """The folders of the state directory the hotline's processes write, each of them its own (the state
+    directory itself stays root's: root-run steps read what is in it, fail2ban's and Asterisk's configuration):
+    the call-log spool, ``alerts/``, the SQLite database's folder, ``redis/`` for its own Redis (``redis``)."""
+    state = Path(os.path.abspath(settings.paths.state_dir))
+    folders = [Path(settings.call_log_spool), state / "alerts"]
+    if redis and is_own(settings.redis):
+        folders.append(state / "redis")
     database = _sqlite_file(settings.database.url)
     if database is not None:
-        tops.append(database.parent)
-    for top in tops:
+        folder = Path(os.path.abspath(database.parent))
+        if state.is_relative_to(folder):
+            raise SetupError(
+                f"The SQLite database {database} is in the state directory itself ({folder}): SQLite writes "
+                f"beside it, and under systemd the user {USER} may not write there (root-run steps read that "
+                f"folder). Move it into a folder of its own: `mkdir {state / 'db'} && mv {database}* "
+                f"{state / 'db'}/`, set [database] url = \"sqlite:///{state / 'db' / database.name}\" in "
+                "province.toml (or use PostgreSQL), and run the set-up again.")
+        folders.append(folder)
+    folders = [Path(os.path.abspath(f)) for f in folders]
+    for folder in folders:
+        if state.is_relative_to(folder):
+            raise SetupError(f"{folder}, written by the hotline's processes, is the state directory {state} or "
+                             f"holds it: under systemd the user {USER} may not write there (root-run steps read "
+                             "that folder). Choose a folder of its own inside it and run the set-up again.")
+    return folders
+
+
+def give_folders(settings: Any, owner: tuple[int, int], asterisk_gid: int, progress: Progress) -> None:
+    """The state directory stays root's (0755); the folders the processes write in it become ``owner``'s and
+    ``secrets.toml`` readable by its group (0640 root:hotline); the recordings stay Asterisk's, writable by its
+    group (the hotline's worker deletes them on time)."""
+    state = Path(settings.paths.state_dir)
+    state.mkdir(parents=True, exist_ok=True)
+    _keep_roots(state)
+    (state / "log").mkdir(exist_ok=True)    # Asterisk's (asterisk-prepare gives it): the worker rotates its log
+    for top in hotline_writable(settings):
         top.mkdir(parents=True, exist_ok=True)
-        _chown_tree(top, owner, recurse=top != state)
-    files = [state / "secrets.toml"]
+        _chown_tree(top, owner)
+    database = _sqlite_file(settings.database.url)
     if database is not None:
-        files += [database.with_name(database.name + suffix) for suffix in ("", "-wal", "-shm")]
-    for path in files:
-        if path.exists():
-            os.chown(path, *owner)
+        for path in [database.with_name(database.name + suffix) for suffix in ("", "-wal", "-shm")]:
+            if path.exists() or path.is_symlink():
+                _refuse_link(path)
+                os.lchown(path, *owner)
+    secrets = state / "secrets.toml"
+    if secrets.exists() or secrets.is_symlink():
+        _refuse_link(secrets)
+        os.lchown(secrets, 0, owner[1])
+        os.chmod(secrets, 0o640)
     recordings = Path(settings.paths.recordings_root)
     recordings.mkdir(parents=True, exist_ok=True)
     _share_with_group(recordings, asterisk_gid)
-    progress(f"[setup] {state} and what the processes write there belong to {USER}; the recordings in "
-             f"{recordings} stay Asterisk's, writable by its group")
+    progress(f"[setup] {state} stays root's; what the processes write there belongs to {USER}, secrets.toml is "
+             f"readable by its group; the recordings in {recordings} stay Asterisk's, writable by its group")
+
+
+def _keep_roots(state: Path) -> None:
+    """The state directory root:root 0755 (an earlier set-up gave it to the hotline user)."""
+    _refuse_link(state)
+    st = os.lstat(state)
+    if (st.st_uid, st.st_gid) != (0, 0):
+        os.lchown(state, 0, 0)
+    if stat.S_IMODE(st.st_mode) != 0o755:
+        os.chmod(state, 0o755)
+
+
+def _refuse_link(path: Path) -> None:
+    if path.is_symlink():
+        raise SetupError(f"{path} is a symbolic link: the set-up gives files to the user {USER} only where they "
+                         "are. Replace the link by the folder or file itself and run the set-up again.")
 
 
 def _sqlite_file(url: str) -> Path | None:
     return Path(url.removeprefix("sqlite:///")) if url.startswith("sqlite:///") else None
 
 
-def _chown_tree(top: Path, owner: tuple[int, int], recurse: bool) -> None:
-    os.chown(top, *owner)
-    if not recurse:
-        return
+def _chown_tree(top: Path, owner: tuple[int, int]) -> None:
+    """``top`` and everything in it ``owner``'s, no link followed."""
+    _refuse_link(top)
+    os.lchown(top, *owner)
     for folder, dirs, files in os.walk(top):
         for name in [*dirs, *files]:
             os.lchown(os.path.join(folder, name), *owner)
@@ -143,14 +192,12 @@ def plan(settings: Any, redis_url: str, install: AsteriskInstall, env: Mapping[s
          etc_dir: Path = ETC_DIR) -> units.Plan:
     """What the units of this install are made of."""
     state, recordings = Path(settings.paths.state_dir), Path(settings.paths.recordings_root)
-    database = _sqlite_file(settings.database.url)
-    extra = [settings.call_log_spool, *([database.parent] if database is not None else [])]
     asterisk = asterisk_process(install, state / "asterisk" / "asterisk.conf", state, recordings,
                                 settings.call_log_spool)
     passed = {k: env[k] for k in PASSED_ENV if env.get(k)}
     return units.Plan(
         python=Path(sys.executable), workdir=REPO_ROOT, state_dir=state, recordings_root=recordings,
-        writable=units.python_writable(state, recordings, extra), redis_url=redis_url,
+        writable=units.python_writable(state, recordings, hotline_writable(settings, redis=False)), redis_url=redis_url,
         queue=settings.transcription.queue, asterisk=asterisk.command(), asterisk_root=install.root,
         env={"HOTLINE_SETTINGS": str(settings.source), **passed},
         own_redis=units.redis_command(settings.redis.port, state) if is_own(settings.redis) else None,

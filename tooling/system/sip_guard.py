@@ -134,12 +134,15 @@ def render_fail2ban(guard: Guard) -> Path:
 def _ensure_log(path: Path) -> None:
     """fail2ban's jail needs its log to exist before Asterisk first writes it: an empty one, owned as its folder
     (Asterisk's log directory is Asterisk's), so Asterisk can still append to it."""
-    if path.exists():
+    if path.exists() or path.is_symlink():     # a link left as it is: root creates nothing where it points
         return
     path.parent.mkdir(parents=True, exist_ok=True)
-    path.touch()
-    folder = path.parent.stat()
-    os.chown(path, folder.st_uid, folder.st_gid)
+    fd = os.open(path, os.O_WRONLY | os.O_CREAT | os.O_EXCL | os.O_NOFOLLOW, 0o644)
+    try:
+        folder = path.parent.stat()
+        os.fchown(fd, folder.st_uid, folder.st_gid)
+    finally:
+        os.close(fd)
 
 
 def fail2ban_command(guard: Guard) -> list[str]:

@@ -18,7 +18,6 @@ from pathlib import Path
 
 from hotline.domain.redact import redact_url
 from tooling.system.assembly import HEARTBEATS, PROCESSES, command
-from tooling.system.asterisk_process import writable_dirs
 from tooling.system.services import redis_server_argv
 from tooling.system.supervisor import STARTUP_GRACE
 
@@ -40,6 +39,10 @@ HARDENING = ("NoNewPrivileges=yes", "ProtectSystem=strict", "PrivateTmp=yes", "P
 #: Restarted for as long as it fails, 5 s apart: a start limit would leave the console or the worker failed
 #: for good after a database outage longer than the limit (they exit at start while it is down).
 RESTART = ("Restart=on-failure", "RestartSec=5")
+#: The processes in group ``asterisk`` besides their own: the worker deletes recordings on time and rotates
+#: Asterisk's messages.log (the retention sweep runs there); the call processes keep the group they had. The
+#: console and ``hotline watch`` write nothing of Asterisk's (they read recordings, 0664): not in the group.
+ASTERISK_GROUP = ("ari_app", "agi", "monitor", "worker")
 
 
 @dataclass(frozen=True)
@@ -68,9 +71,10 @@ def unit_name(process: str) -> str:
 
 
 def python_writable(state_dir: Path, recordings_root: Path, extra: Sequence[Path] = ()) -> tuple[Path, ...]:
-    """The folders the Python processes write, fewest first: the state directory (the database, the
-    call-log spool, alerts, the writable_dirs Asterisk shares with them) and the recordings root."""
-    wanted = [state_dir, *writable_dirs(state_dir, recordings_root), *extra]
+    """The folders the Python processes write, fewest first: ``extra`` (the hotline user's folders of the state
+    directory: the call-log spool, alerts, the SQLite database's), Asterisk's log folder (the worker rotates its
+    messages.log) and the recordings root; never the state directory itself (root-run steps read it)."""
+    wanted = [state_dir / "log", recordings_root, *extra]
     kept: list[Path] = []
     for path in sorted({Path(os.path.abspath(p)) for p in wanted}, key=lambda p: (len(p.parts), str(p))):
         if not any(path.is_relative_to(k) for k in kept):
@@ -133,7 +137,8 @@ def _python(plan: Plan, name: str) -> str:
         service += [f"WatchdogSec={beat:.0f}", "WatchdogSignal=SIGKILL",    # as hotline up: no core dump of calls
                     # the first beat: hotline up allows STARTUP_GRACE; a migration of a large database more
                     f"TimeoutStartSec={2 * STARTUP_GRACE:.0f}"]
-    service += [f"User={USER}", f"Group={USER}", "SupplementaryGroups=asterisk",
+    groups = ["SupplementaryGroups=asterisk"] if name in ASTERISK_GROUP else []
+    service += [f"User={USER}", f"Group={USER}", *groups,
                 f"WorkingDirectory={_path(plan.workdir)}", *_environment(plan),
                 f"EnvironmentFile={_path(plan.env_file)}",
                 f"ExecStart={_exec(argv)}", *RESTART, "TimeoutStopSec=20", *HARDENING,
