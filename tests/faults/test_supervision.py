@@ -261,7 +261,13 @@ def live_calls(up: Up, speech: Path, workdir: Path, prefix: str) -> Iterator[Liv
                 live.callers[number] = kind
                 processes.append(start_caller(s.sip.bind, s.sip.port, "1022", CallerScript(scripts[kind]),
                                               caller=number, local_port=free_udp_port(), workdir=workdir / number))
-        wait_for(lambda: _messages_growing(up, prefix, LIVE["message"]), 120, "the 5 messages being recorded")
+        try:
+            wait_for(lambda: _messages_growing(up, prefix, LIVE["message"]), 120, "the 5 messages being recorded")
+        except AssertionError as exc:       # say where each caller is, for the next reader of a CI log
+            with up.sessions() as session:
+                where = [(c.caller, live.callers.get(c.caller), c.node, c.disposition, c.recording_file)
+                         for c in session.scalars(select(Call).where(Call.caller.startswith(prefix)))]
+            raise AssertionError(f"{exc}; the calls: {where}") from None
         wait_for(lambda: desk.answered >= LIVE["desk"], 30, "the 5 desk calls answered")
         yield live
     finally:
