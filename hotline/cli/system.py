@@ -65,6 +65,7 @@ def run_setup(settings: Any, progress: Progress, *, start_redis: bool = True) ->
 
     state_dir = Path(settings.paths.state_dir)
     state_dir.mkdir(parents=True, exist_ok=True)
+    production.move_old_database(settings, progress)
     # The province's files first: a mistake there stops set-up before anything is installed.
     directory = load_directory(settings.paths.directory)
     flow = load_flow(settings.paths.flow, directory=directory, recorded_prompts_dir=settings.paths.prompts_dir)
@@ -225,13 +226,18 @@ def _restore_logins(operators: Any, progress: Progress) -> None:
 
 
 def _watchdogs(settings: Any, secrets: Any, asterisk: AsteriskProcess, redis_url: str, operators: Any,
-               progress: Progress) -> list[Watchdog]:
+               progress: Progress, owner: tuple[int, int] | None = None) -> list[Watchdog]:
     """Asterisk restarted when it dies or stops answering ARI (operators then back in the queue), and the
     Redis the hotline started for itself, if it did."""
     a = settings.asterisk
     host = "127.0.0.1" if ipaddress.ip_address(str(a.http_bind)).is_unspecified else str(a.http_bind)
     watched = WatchedAsterisk(asterisk, f"http://{host}:{a.http_port}", a.ari_user, secrets.ari_password)
-    dogs = [Watchdog(watched, after_restart=lambda: _restore_logins(operators, progress))]
+
+    def after_restart() -> None:
+        _restore_logins(operators, progress)
+        if owner:   # a journal this root process made is the hotline user's, as the database
+            production.give_database(settings, owner)
+    dogs = [Watchdog(watched, after_restart=after_restart)]
     redis = OwnRedis.find(redis_url, Path(settings.paths.state_dir))
     if redis is not None:
         redis.persist()
@@ -275,19 +281,23 @@ def _up(fake_now: str | None, progress: Progress, supervisor_factory: Callable[[
     conf = render_asterisk_config(settings, secrets, result.directory, state_dir, clock.offset_seconds(),
                                   operators.endpoints())
     asterisk = asterisk_process(result.install, conf, state_dir, recordings, settings.call_log_spool)
+    owner = _least_privilege(settings, progress)
     try:
         progress("[up] Starting Asterisk")
         asterisk.start()
         _restore_logins(operators, progress)
-        specs = process_specs(env, result.redis_url, settings.transcription.queue)
+        specs = process_specs(env, result.redis_url, settings.transcription.queue,
+                              user=production.USER if owner else None)
         specs += _sip_guard(settings, state_dir, progress)
         supervisor = supervisor_factory(state_dir)
         progress(f"[up] Starting the call application, the AGI server, the monitor, the worker and the console "
                  f"on http://{settings.console.bind}:{settings.console.port}/ (logs in {supervisor.log_dir})")
         first_admin(settings, progress, os.environ)
+        if owner:   # after this process's own first writes: the database's files are then the user's
+            production.give_folders(settings, owner, result.install.user_ids()[1], progress)
         watch = _Watch(asterisk, settings.asterisk.ari_app, answering_banner(settings, result.version),
                        supervisor.log_dir / "ari_app.log")
-        dogs = _watchdogs(settings, secrets, asterisk, result.redis_url, operators, progress)
+        dogs = _watchdogs(settings, secrets, asterisk, result.redis_url, operators, progress, owner)
         for dog in dogs:
             dog.start()
         try:
@@ -300,6 +310,19 @@ def _up(fake_now: str | None, progress: Progress, supervisor_factory: Callable[[
         asterisk.stop()
         if settings.security.sip_guard:
             sip_guard.remove_firewall(sip_guard.Guard.from_settings(settings, state_dir))
+
+
+def _least_privilege(settings: Any, progress: Progress) -> tuple[int, int] | None:
+    """The system user the hotline's Python processes run as (created if missing; uid, gid), refused with what
+    to do where it could not reach the checkout, its Python or the settings; None where ``hotline up`` does not
+    run as root (nothing to drop: a developer's own Asterisk-less run of the supervisor)."""
+    if os.geteuid() != 0:
+        return None
+    owner = production.ensure_user(Path(settings.paths.state_dir), progress)
+    production.check_reachable(settings, owner)
+    progress(f"[up] The hotline's processes run as the system user {production.USER} (uid {owner[0]}); "
+             "Asterisk as its own user; the SIP guard (firewall) as root")
+    return owner
 
 
 def _sip_guard(settings: Any, state_dir: Path, progress: Progress) -> list[ProcessSpec]:

@@ -438,6 +438,20 @@ class RedisSettings(_Section):
         return url
 
 
+def default_database(state_dir: Path) -> Path:
+    """The SQLite database when ``[database] url`` is empty: ``<state_dir>/db/hotline.db``, in a folder of its
+    own that the hotline's user may write (SQLite writes beside the file; the state directory stays root's).
+    A database an earlier version kept at ``<state_dir>/hotline.db`` is used where it is until the set-up moves
+    it (tooling/system/production.py, move_old_database)."""
+    old = old_default_database(state_dir)
+    return old if old.exists() else Path(state_dir) / "db" / "hotline.db"
+
+
+def old_default_database(state_dir: Path) -> Path:
+    """Where the default SQLite database was before it had a folder of its own."""
+    return Path(state_dir) / "hotline.db"
+
+
 class Settings(_Section):
     """Everything a province configures; see the sample province.toml."""
 
@@ -470,7 +484,7 @@ class Settings(_Section):
     @model_validator(mode="after")
     def _default_database(self) -> Settings:
         if not self.database.url:
-            self.database.url = f"sqlite:///{self.paths.state_dir}/hotline.db"
+            self.database.url = f"sqlite:///{default_database(self.paths.state_dir)}"
         return self
 
     @property

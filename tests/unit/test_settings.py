@@ -51,7 +51,7 @@ def test_sample_file_loads_with_documented_values() -> None:
     assert s.paths.state_dir == REPO_ROOT / "var"
     assert s.paths.flow == REPO_ROOT / "ivr_flows" / "hotline_1022.yaml"
     assert s.paths.directory == REPO_ROOT / "transfer_directory"
-    assert s.database.url == f"sqlite:///{REPO_ROOT}/var/hotline.db"
+    assert s.database.url == f"sqlite:///{REPO_ROOT}/var/db/hotline.db"
     assert s.asterisk.root == Path("/var/cache/hotline-1022/asterisk-root")
 
 
@@ -79,7 +79,7 @@ def test_relative_paths_are_read_from_the_settings_directory(tmp_path: Path) -> 
     s = load_settings(path, env={})
     assert s.paths.state_dir == tmp_path / "state"
     assert s.paths.flow == tmp_path.parent / "flows" / "main.yaml"
-    assert s.database.url == f"sqlite:///{tmp_path}/state/hotline.db"
+    assert s.database.url == f"sqlite:///{tmp_path}/state/db/hotline.db"
 
 
 def test_environment_wins_over_the_file(tmp_path: Path) -> None:
@@ -101,7 +101,7 @@ def test_environment_wins_over_the_file(tmp_path: Path) -> None:
     assert s.paths.directory == tmp_path / "dir"
     assert s.asterisk.root == tmp_path / "ast"
     assert s.redis.url == "redis://127.0.0.1:6390/3"
-    assert s.database.url == f"sqlite:///{tmp_path}/st/hotline.db"
+    assert s.database.url == f"sqlite:///{tmp_path}/st/db/hotline.db"
     s = load_settings(path, env={"HOTLINE_DATABASE_URL": "postgresql+psycopg://h@db/hotline"})
     assert s.database.url == "postgresql+psycopg://h@db/hotline"
 

@@ -21,6 +21,10 @@ PROCESSES = ("ari_app", "agi", "monitor", "worker", "console", "watch")
 #: it: those whose main loop beats. The worker runs a job in its main loop (minutes of transcription) and
 #: the console serves from waitress's threads: they are restarted when they exit, not on a heartbeat.
 HEARTBEATS = {"ari_app": 20.0, "agi": 20.0, "monitor": 20.0}
+#: The processes in group ``asterisk`` besides their own: the worker deletes recordings on time and rotates
+#: Asterisk's messages.log (the retention sweep runs there); the call processes keep the group they had. The
+#: console and ``hotline watch`` write nothing of Asterisk's (they read recordings, 0664): not in the group.
+ASTERISK_GROUP = ("ari_app", "agi", "monitor", "worker")
 
 
 def command(name: str, redis_url: str, queue: str) -> list[str]:
@@ -38,9 +42,11 @@ def command(name: str, redis_url: str, queue: str) -> list[str]:
 
 
 def process_specs(env: Mapping[str, str], redis_url: str, queue: str,
-                  names: Sequence[str] = PROCESSES) -> list[ProcessSpec]:
-    """``names`` as the Supervisor starts them, each with ``env`` added to its environment."""
-    return [ProcessSpec(name, command(name, redis_url, queue), _env(name, env, redis_url), HEARTBEATS.get(name))
+                  names: Sequence[str] = PROCESSES, user: str | None = None) -> list[ProcessSpec]:
+    """``names`` as the Supervisor starts them, each with ``env`` added to its environment; as ``user`` (and
+    group ``asterisk`` for those of ASTERISK_GROUP) where given, as systemd runs them (tooling/system/units.py)."""
+    return [ProcessSpec(name, command(name, redis_url, queue), _env(name, env, redis_url), HEARTBEATS.get(name),
+                        user=user, groups=("asterisk",) if user is not None and name in ASTERISK_GROUP else ())
             for name in names]
 
 

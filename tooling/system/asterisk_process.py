@@ -146,8 +146,10 @@ class AsteriskProcess:
             self._log = self.log_path.open("ab")
             argv = self.command()
             log.info("starting Asterisk: %s (output in %s)", " ".join(argv), self.log_path)
+            # new recordings group-writable, as under systemd (UMask=0002): the hotline's processes, in group
+            # asterisk, finish and delete them
             self._proc = subprocess.Popen(argv, stdin=subprocess.DEVNULL, stdout=self._log,
-                                          stderr=subprocess.STDOUT, start_new_session=True)
+                                          stderr=subprocess.STDOUT, start_new_session=True, umask=0o002)
             try:
                 wait_until(self._booted, timeout, "Asterisk to finish starting",
                            hint=f"Its output is in {self.log_path}.", interval=0.3)

@@ -10,6 +10,7 @@ Idempotent: a second run changes nothing that is already so.
 from __future__ import annotations
 
 import os
+import sqlite3
 import stat
 import subprocess
 import sys
@@ -19,7 +20,7 @@ from typing import Any
 
 from hotline.config.files import ENV_OVERRIDES
 from hotline.config.redis_url import is_own
-from hotline.config.schema import REPO_ROOT
+from hotline.config.schema import REPO_ROOT, old_default_database
 from tooling.system import units
 from tooling.system.assembly import asterisk_process
 from tooling.system.asterisk import AsteriskInstall
@@ -92,6 +93,32 @@ def hotline_writable(settings: Any, redis: bool = True) -> list[Path]:
     return folders
 
 
+def move_old_database(settings: Any, progress: Progress) -> None:
+    """The default SQLite database of an earlier version (``<state>/hotline.db``, beside root's files) moved
+    into ``<state>/db/``, where the hotline's user may write, with its journal files; ``settings`` then name it
+    there. Nothing is done for a database the settings name themselves, or when ``db/`` already holds one."""
+    state = Path(settings.paths.state_dir)
+    old, new = old_default_database(state), state / "db" / "hotline.db"
+    if settings.database.url != f"sqlite:///{old}" or not old.exists() or new.exists():
+        return
+    _refuse_link(old)
+    connection = sqlite3.connect(old)
+    try:        # the write-ahead log into the file, so that one file holds it all
+        connection.execute("PRAGMA wal_checkpoint(TRUNCATE)")
+    finally:
+        connection.close()
+    left = [p for p in (old.with_name(old.name + s) for s in ("-wal", "-journal")) if p.exists()]
+    if left:    # the last connection removes them: another process still has the database open
+        raise SetupError(f"{old} is still open ({left[0]} exists): stop every hotline process (hotline up, the "
+                         "console, a command running) and run this again, to move it into a folder of its own.")
+    new.parent.mkdir(mode=0o755, exist_ok=True)
+    os.replace(old, new)
+    old.with_name(old.name + "-shm").unlink(missing_ok=True)
+    settings.database.url = f"sqlite:///{new}"
+    progress(f"[setup] The SQLite database moved from {old} to {new} (a folder of its own, which the "
+             f"hotline's user {USER} may write)")
+
+
 def give_folders(settings: Any, owner: tuple[int, int], asterisk_gid: int, progress: Progress) -> None:
     """The state directory stays root's (0755); the folders the processes write in it become ``owner``'s and
     ``secrets.toml`` readable by its group (0640 root:hotline); the recordings stay Asterisk's, writable by its
@@ -103,12 +130,7 @@ def give_folders(settings: Any, owner: tuple[int, int], asterisk_gid: int, progr
     for top in hotline_writable(settings):
         top.mkdir(parents=True, exist_ok=True)
         _chown_tree(top, owner)
-    database = _sqlite_file(settings.database.url)
-    if database is not None:
-        for path in [database.with_name(database.name + suffix) for suffix in ("", "-wal", "-shm")]:
-            if path.exists() or path.is_symlink():
-                _refuse_link(path)
-                os.lchown(path, *owner)
+    give_database(settings, owner)
     secrets = state / "secrets.toml"
     if secrets.exists() or secrets.is_symlink():
         _refuse_link(secrets)
@@ -119,6 +141,17 @@ def give_folders(settings: Any, owner: tuple[int, int], asterisk_gid: int, progr
     _share_with_group(recordings, asterisk_gid)
     progress(f"[setup] {state} stays root's; what the processes write there belongs to {USER}, secrets.toml is "
              f"readable by its group; the recordings in {recordings} stay Asterisk's, writable by its group")
+
+
+def give_database(settings: Any, owner: tuple[int, int]) -> None:
+    """The SQLite database's files ``owner``'s: a root-run step that opened it may have made its journal."""
+    database = _sqlite_file(settings.database.url)
+    if database is None:
+        return
+    for path in [database.with_name(database.name + suffix) for suffix in ("", "-wal", "-shm")]:
+        if path.exists() or path.is_symlink():
+            _refuse_link(path)
+            os.lchown(path, *owner)
 
 
 def _keep_roots(state: Path) -> None:

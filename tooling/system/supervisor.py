@@ -14,6 +14,7 @@ from __future__ import annotations
 
 import logging
 import os
+import pwd
 import signal
 import subprocess
 import threading
@@ -22,7 +23,7 @@ from collections.abc import Callable, Mapping, Sequence
 from dataclasses import dataclass, field
 from pathlib import Path
 from types import FrameType
-from typing import IO
+from typing import IO, Any
 
 from hotline.heartbeat import ENV as HEARTBEAT_ENV
 from tooling.system.shell import terminate
@@ -38,12 +39,15 @@ STARTUP_GRACE = 60.0    # seconds a new child has for its first heartbeat (impor
 @dataclass(frozen=True)
 class ProcessSpec:
     """A child process: its name (for logs), command and extra environment; ``heartbeat``: the seconds it
-    may go without touching its heartbeat file before it is restarted (None: it is not asked to beat)."""
+    may go without touching its heartbeat file before it is restarted (None: it is not asked to beat);
+    ``user``: the system user it runs as, in that user's group and ``groups`` alone (None: the supervisor's)."""
 
     name: str
     argv: Sequence[str]
     env: Mapping[str, str] = field(default_factory=dict)
     heartbeat: float | None = None
+    user: str | None = None
+    groups: tuple[str, ...] = ()
 
 
 @dataclass
@@ -82,6 +86,12 @@ class Supervisor:
         self.heartbeat_dir.mkdir(parents=True, exist_ok=True)
         self._stopping.clear()
         self._children = [_Child(spec, backoff=self.first_backoff) for spec in specs]
+        users = {spec.user for spec in specs if spec.user is not None}
+        if len(users) > 1:
+            raise ValueError(f"the children run as one user at most, not {sorted(users)}")
+        if users:   # the children touch their beat there; the supervisor only reads the files' times
+            account = pwd.getpwnam(users.pop())
+            os.lchown(self.heartbeat_dir, account.pw_uid, account.pw_gid)
         for child in self._children:
             self._stop_leftover(child.spec)
             self._spawn(child)
@@ -165,7 +175,8 @@ class Supervisor:
             beat.unlink(missing_ok=True)    # an earlier run's beat proves nothing about this one
             env[HEARTBEAT_ENV] = str(beat)
         child.proc = subprocess.Popen(list(child.spec.argv), stdin=subprocess.DEVNULL, stdout=child.log_file,
-                                      stderr=subprocess.STDOUT, env=env, start_new_session=True)
+                                      stderr=subprocess.STDOUT, env=env, start_new_session=True,
+                                      **_identity(child.spec, env))
         child.started = time.monotonic()
         child.restart_at = None
         (self.pid_dir / f"{child.spec.name}.pid").write_text(f"{child.proc.pid}\n")
@@ -228,6 +239,16 @@ class Supervisor:
                   child.spec.name, silent, deadline, child.proc.pid)
         _signal_group(child.proc, signal.SIGKILL)
         child.proc.wait()
+
+
+def _identity(spec: ProcessSpec, env: dict[str, str]) -> dict[str, Any]:
+    """Popen's arguments that run ``spec`` as its user (their home and name in ``env``); none for the
+    supervisor's own user. The supplementary groups are always set: a child of root would keep root's."""
+    if spec.user is None:
+        return {}
+    account = pwd.getpwnam(spec.user)
+    env.update(HOME=account.pw_dir, USER=spec.user, LOGNAME=spec.user)
+    return {"user": account.pw_uid, "group": account.pw_gid, "extra_groups": list(spec.groups)}
 
 
 def _signal_group(proc: subprocess.Popen[bytes] | None, sig: signal.Signals) -> None:

@@ -17,7 +17,7 @@ from dataclasses import dataclass, field
 from pathlib import Path
 
 from hotline.domain.redact import redact_url
-from tooling.system.assembly import HEARTBEATS, PROCESSES, command
+from tooling.system.assembly import ASTERISK_GROUP, HEARTBEATS, PROCESSES, command
 from tooling.system.services import redis_server_argv
 from tooling.system.supervisor import STARTUP_GRACE
 
@@ -39,10 +39,6 @@ HARDENING = ("NoNewPrivileges=yes", "ProtectSystem=strict", "PrivateTmp=yes", "P
 #: Restarted for as long as it fails, 5 s apart: a start limit would leave the console or the worker failed
 #: for good after a database outage longer than the limit (they exit at start while it is down).
 RESTART = ("Restart=on-failure", "RestartSec=5")
-#: The processes in group ``asterisk`` besides their own: the worker deletes recordings on time and rotates
-#: Asterisk's messages.log (the retention sweep runs there); the call processes keep the group they had. The
-#: console and ``hotline watch`` write nothing of Asterisk's (they read recordings, 0664): not in the group.
-ASTERISK_GROUP = ("ari_app", "agi", "monitor", "worker")
 
 
 @dataclass(frozen=True)
