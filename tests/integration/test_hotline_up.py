@@ -7,6 +7,7 @@ test stacks'); the real `hotline up` process with every child it starts.
 from __future__ import annotations
 
 import os
+import pwd
 import secrets
 import signal
 import subprocess
@@ -34,7 +35,7 @@ PORTS = {"HOTLINE_SIP_PORT": 5460, "HOTLINE_HTTP_PORT": 8488, "HOTLINE_AMI_PORT"
          "HOTLINE_CONSOLE_PORT": 8490}
 
 
-@pytest.fixture()
+@pytest.fixture(scope="module")
 def hotline_up() -> Iterator[tuple[dict[str, str], Path]]:
     base = Path(tempfile.mkdtemp(prefix="hotline-up-", dir="/var/tmp"))
     base.chmod(0o755)       # Asterisk, as its own user, reaches the state directory
@@ -101,3 +102,32 @@ def test_hotline_up_on_the_shipped_settings_transcribes_a_vietnamese_message(
     got = score([x.text for x in samples()[:3]], ticket["content"])
     assert got.wer <= 0.3 and not got.missing, (got, ticket["content"])
     assert ticket["voicemail"]["model"].startswith("viet-asr ")
+
+
+def _ids(pid: int) -> dict[str, list[int]]:
+    """The real, effective, saved and file-system uids and gids of a process, and its supplementary groups."""
+    fields = dict(line.split(":", 1) for line in Path(f"/proc/{pid}/status").read_text().splitlines())
+    return {k: [int(x) for x in fields[k].split()] for k in ("Uid", "Gid", "Groups")}
+
+
+def test_hotline_up_runs_each_process_as_its_own_user(hotline_up: tuple[dict[str, str], Path]) -> None:
+    """Least privilege without systemd: the Python processes as `hotline` (those that touch Asterisk's files in
+    group asterisk too, none keeps root's groups), Asterisk as `asterisk`, only fail2ban as root."""
+    env, _base = hotline_up
+    state = Path(load_context(env=env).settings.paths.state_dir)
+    hotline, asterisk = pwd.getpwnam("hotline"), pwd.getpwnam("asterisk")
+    in_asterisk_group = {"ari_app", "agi", "monitor", "worker"}
+    for name in ("ari_app", "agi", "monitor", "worker", "console", "watch"):
+        ids = _ids(int((state / "pids" / f"{name}.pid").read_text()))
+        assert ids["Uid"] == [hotline.pw_uid] * 4 and ids["Gid"] == [hotline.pw_gid] * 4, (name, ids)
+        assert ids["Groups"] == ([asterisk.pw_gid] if name in in_asterisk_group else []), (name, ids)
+    found = subprocess.run(["pgrep", "-f", "--", f"-f -n -C {state}/asterisk/asterisk.conf"], capture_output=True,
+                           text=True)
+    pids = [int(p) for p in found.stdout.split()]
+    assert pids, f"no Asterisk of {state} found"
+    for pid in pids:
+        ids = _ids(pid)
+        assert ids["Uid"] == [asterisk.pw_uid] * 4 and 0 not in ids["Groups"], ids
+    # what the processes write is theirs, and the state directory stays root's
+    assert (state / "db" / "hotline.db").stat().st_uid == hotline.pw_uid
+    assert state.stat().st_uid == 0 and (state / "secrets.toml").stat().st_mode & 0o777 == 0o640
