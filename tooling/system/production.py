@@ -57,7 +57,7 @@ def ensure_user(home: Path, progress: Progress, host: Tables = HOST, run_: Runne
               "--shell", "/usr/sbin/nologin", "--comment", "Hotline 1022 services", USER])
         uid = ids_of(host.passwd, USER)
         progress(f"[setup] Created the system user {USER} (uid {uid}, no login shell, home {home}): "
-                 "the hotline's processes run as this user under systemd")
+                 "the hotline's processes run as this user")
     gid = ids_of(host.group, USER)
     if uid is None or gid is None:
         raise SetupError(f"The system user {USER} is still missing after useradd: create it yourself "
