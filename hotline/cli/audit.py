@@ -3,16 +3,33 @@ from __future__ import annotations
 
 import getpass
 import os
+import pwd
+from pathlib import Path
 from typing import Any
 
 from sqlalchemy.orm import Session, sessionmaker
 
 from hotline.services.access_log import AccessLogService
 
+#: loginuid of a process outside any login session (a service, a container's shell)
+NO_LOGIN = 2**32 - 1
 
-def who(by: str | None = None) -> str:
-    """``by`` if given, else the account that ran the command (through sudo: the one who ran sudo)."""
-    return by or f"cli:{os.environ.get('SUDO_USER') or getpass.getuser()}"
+
+def who() -> str:
+    """``cli:<account>``, the account that ran the command (what ``--by`` names goes in the row's detail)."""
+    return f"cli:{account()}"
+
+
+def account(loginuid: Path = Path("/proc/self/loginuid")) -> str:
+    """Who ran the command: the account of the login session (the kernel's loginuid: kept through sudo and su,
+    and not one its user may change), else the one who ran sudo, else the process's own."""
+    try:
+        uid = int(loginuid.read_text().strip())
+        if uid != NO_LOGIN:
+            return pwd.getpwuid(uid).pw_name
+    except (OSError, ValueError, KeyError):
+        pass
+    return os.environ.get("SUDO_USER") or getpass.getuser()
 
 
 def log_read(ctx: Any, sessions: sessionmaker[Session], action: str, resource: str, *,

@@ -25,6 +25,9 @@ def _done(result: dict[str, Any], as_json: bool, line: str) -> None:
         click.echo(line)
 
 
+_BY = "Who serves the request, kept in the AccessLog beside the account that ran the command."
+
+
 @click.group("privacy")
 def privacy_group() -> None:
     """A citizen's data: give them everything kept about their number, or erase it (each in the AccessLog)."""
@@ -34,14 +37,14 @@ def privacy_group() -> None:
 @click.option("--caller", required=True, help="The citizen's number (0912345678, 84912345678 or +84912345678).")
 @click.option("--out", "out", type=click.Path(dir_okay=False, path_type=Path), default=None,
               help="The archive to write (default: ./du-lieu-<last 3 digits>-<date>.zip).")
-@click.option("--by", default=None, help="Who serves the request (default: the account running the command).")
+@click.option("--by", default=None, help=_BY)
 @click.option("--json", "as_json", is_flag=True)
 def export_command(caller: str, out: Path | None, by: str | None, as_json: bool) -> None:
     """One zip of every call, recording, message, transcript and ticket kept about a number."""
     svc = _service()
     archive = out or Path(f"du-lieu-{caller[-3:]}-{svc.now():%Y%m%d-%H%M%S}.zip")
     try:
-        result = svc.export(caller, archive, actor=_who(by))
+        result = svc.export(caller, archive, actor=_who(), served_by=by)
     except PrivacyError as exc:
         click.secho(f"✗ {exc}", fg="red", err=True)
         sys.exit(2)
@@ -54,13 +57,14 @@ def export_command(caller: str, out: Path | None, by: str | None, as_json: bool)
 @click.option("--reason", required=True, help="Why (the citizen's request and its reference): kept in the AccessLog.")
 @click.option("--dry-run", is_flag=True, help="Say what would be erased, erase nothing.")
 @click.option("--force", is_flag=True, help="Erase even while one of the citizen's tickets is open.")
-@click.option("--by", default=None, help="Who serves the request (default: the account running the command).")
+@click.option("--by", default=None, help=_BY)
 @click.option("--json", "as_json", is_flag=True)
 def erase_command(caller: str, reason: str, dry_run: bool, force: bool, by: str | None, as_json: bool) -> None:
     """Delete the number's recordings, messages and transcripts and take the number and the personal content
     out of its calls and tickets; the reports' figures stay as they were."""
     try:
-        result = _service().erase(caller, actor=_who(by), reason=reason, force=force, dry_run=dry_run)
+        result = _service().erase(caller, actor=_who(), reason=reason, force=force, dry_run=dry_run,
+                                  served_by=by)
     except PrivacyError as exc:
         click.secho(f"✗ {exc}", fg="red", err=True)
         sys.exit(2)

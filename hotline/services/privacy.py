@@ -89,8 +89,10 @@ class PrivacyService:
                                  .order_by(Ticket.received_at).options(selectinload(Ticket.events))))
         return Found(calls, tickets)
 
-    def export(self, number: str, archive: Path, *, actor: str, remote_addr: str | None = None) -> dict[str, Any]:
-        """Write everything kept about ``number`` to the zip ``archive``; logged. Returns the summary."""
+    def export(self, number: str, archive: Path, *, actor: str, remote_addr: str | None = None,
+               served_by: str | None = None) -> dict[str, Any]:
+        """Write everything kept about ``number`` to the zip ``archive``; logged (``actor`` the row's reader,
+        ``served_by`` who serves the citizen's request, in its detail). Returns the summary."""
         with self.sessions.begin() as s:
             found = self.find(s, number)
             index = _index(found)
@@ -105,13 +107,13 @@ class PrivacyService:
                         z.write(path, f"{'ghi_am' if kind == 'recording' else 'loi_nhan'}/{Path(rel).name}")
             summary = {**found.summary(), "archive": archive.name}
             add_access(s, at=self.now(), username=actor, action=AccessAction.EXPORT, resource="privacy:export",
-                       remote_addr=remote_addr, **summary)
+                       remote_addr=remote_addr, **summary, **_served(served_by))
         log.info("privacy export by %s: %d calls, %d tickets, %d files", actor, len(summary["calls"]),
                  len(summary["tickets"]), summary["files"])
         return summary
 
     def erase(self, number: str, *, actor: str, reason: str, force: bool = False, dry_run: bool = False,
-              remote_addr: str | None = None) -> dict[str, Any]:
+              remote_addr: str | None = None, served_by: str | None = None) -> dict[str, Any]:
         """Erase what is kept about ``number`` (see the module); ``dry_run``: say what would go, change nothing."""
         if not reason.strip():
             raise PrivacyError("an erasure needs its reason", vi="Cần ghi lý do xoá dữ liệu.")
@@ -141,7 +143,7 @@ class PrivacyService:
             _mask_in_access_log(s, forms)
             compact_search_index(s)
             add_access(s, at=now, username=actor, action=AccessAction.ERASE, resource="privacy:erase",
-                       remote_addr=remote_addr, **summary)
+                       remote_addr=remote_addr, **summary, **_served(served_by))
         self._rewrite_sqlite_file()
         log.info("privacy erasure by %s (%s): %d calls, %d tickets, %d files", actor, masked_text(reason),
                  len(summary["calls"]), len(summary["tickets"]), summary["files"])
@@ -217,3 +219,8 @@ def _csv(index: dict[str, Any]) -> str:
     for t in index["Phiếu phản ánh, kiến nghị"]:
         w.writerow(safe_row(["Phiếu", t["Mã phiếu"], t["Tiếp nhận"], "", t["Nội dung"]]))
     return "\ufeff" + out.getvalue()     # a BOM: spreadsheet programs then read the Vietnamese right
+
+
+def _served(served_by: str | None) -> dict[str, str]:
+    """The AccessLog detail naming who served the citizen's request, when another than the reader."""
+    return {"served_by": served_by} if served_by else {}

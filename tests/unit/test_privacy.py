@@ -9,16 +9,19 @@ import csv
 import io
 import json
 import os
+import pwd
 import zipfile
 from datetime import timedelta
 from pathlib import Path
 from typing import Any
 
+import pytest
 from click.testing import CliRunner
 from sqlalchemy import inspect, select, text
 
 from hotline.adapters.db.models import AccessLog, Voicemail
 from hotline.adapters.db.repository import CallRepository
+from hotline.cli.audit import who
 from hotline.cli.main import main
 from hotline.domain.clock import fake_clock_env
 from hotline.services.privacy import ERASED, number_forms
@@ -162,8 +165,10 @@ def test_a_citizens_data_exported_then_erased(tmp_path: Path, database_url: str)
     # -- both requests in the AccessLog: who, why, which rows (never the number) --------------------------
     with rt.sessions() as s:
         log = [(a.username, a.action, a.detail) for a in s.scalars(select(AccessLog).order_by(AccessLog.id))]
-    assert [(who, what) for who, what, _ in log] == [("lan", "caller_history"), ("admin-an", "export"),
-                                                     ("admin-an", "erase")]
+    # the account that ran the command reads; who served the citizen (--by) is beside it, never instead
+    me = who()
+    assert [(who_, what) for who_, what, _ in log] == [("lan", "caller_history"), (me, "export"), (me, "erase")]
+    assert me.startswith("cli:") and log[1][2]["served_by"] == log[2][2]["served_by"] == "admin-an"
     assert log[0][2] == {"number": "*********678"}          # the earlier read is still there, masked
     detail = log[2][2]
     assert detail["reason"] == "Đơn yêu cầu số 12/2027" and detail["calls"] == ["hotline1-500", "hotline1-501"]
@@ -178,3 +183,19 @@ def test_numbers_are_found_in_every_form_they_are_stored() -> None:
     assert set(number_forms("+84 912 345 678")) >= {"0912345678", "84912345678", "+84912345678"}
     assert set(number_forms("0912345678")) >= {"0912345678", "84912345678", "+84912345678"}
     assert "02773856123" in number_forms("+842773856123")
+
+
+def test_the_account_in_the_access_log_is_the_login_s_not_what_the_environment_says(tmp_path: Path,
+                                                                                    monkeypatch: pytest.MonkeyPatch
+                                                                                    ) -> None:
+    """Through sudo or su the kernel keeps the login's uid: SUDO_USER (any value root's shell sets) does not win."""
+    from hotline.cli.audit import NO_LOGIN, account
+
+    monkeypatch.setenv("SUDO_USER", "someone-else")
+    loginuid = tmp_path / "loginuid"
+    loginuid.write_text("0")
+    assert account(loginuid) == "root"
+    loginuid.write_text(str(NO_LOGIN))      # no login session (a service, a container's shell): sudo's word
+    assert account(loginuid) == "someone-else"
+    monkeypatch.delenv("SUDO_USER")
+    assert account(loginuid) == account(tmp_path / "missing") == pwd.getpwuid(os.geteuid()).pw_name
