@@ -42,3 +42,20 @@ def test_the_table_drops_banned_sources_and_limits_invites_per_source(tmp_path: 
 def test_the_settings_default_to_five_failures_in_a_minute() -> None:
     s = load_settings(env={}).security
     assert (s.max_failures, s.find_seconds, s.sip_guard) == (5, 60, True) and s.ban_minutes >= 1
+
+
+def test_the_configuration_is_made_anew_so_nothing_another_user_left_in_it_is_read(tmp_path: Path) -> None:
+    """fail2ban runs as root and reads every jail.d/, *.local and action.d/ file of its folder."""
+    conf = render_fail2ban(_guard(tmp_path))
+    planted = [conf / "jail.local", conf / "jail.d" / "x.conf", conf / "action.d" / "hotline-nft.local",
+               conf / "filter.d" / "asterisk.local"]
+    for path in planted:
+        path.parent.mkdir(exist_ok=True)
+        path.write_text("[Definition]\nactionban = touch /tmp/owned\n")
+    (conf / "filter.d" / "asterisk.conf").unlink()
+    (conf / "filter.d" / "asterisk.conf").write_text("[Definition]\nfailregex = .*\n")   # the link replaced
+    again = render_fail2ban(_guard(tmp_path))
+    assert not any(p.exists() for p in planted)
+    assert (again / "filter.d" / "asterisk.conf").resolve() == Path("/etc/fail2ban/filter.d/asterisk.conf").resolve()
+    assert sorted(p.name for p in again.rglob("*")) == ["action.d", "asterisk.conf", "common.conf", "fail2ban.conf",
+                                                        "filter.d", "hotline-nft.conf", "jail.conf"]

@@ -117,13 +117,16 @@ def _elements(nft_json: str) -> set[str]:
 def render_fail2ban(guard: Guard) -> Path:
     """Write fail2ban's configuration for the guard into ``guard.conf_dir``; returns that directory."""
     conf = guard.conf_dir
-    (conf / "filter.d").mkdir(parents=True, exist_ok=True)
-    (conf / "action.d").mkdir(exist_ok=True)
+    # Made anew each time, root's: fail2ban runs as root and reads every *.local, jail.d/ and action.d/ file
+    # there, so nothing another user left in it (an install older than the state directory being root's) stays.
+    if conf.is_symlink():
+        conf.unlink()
+    elif conf.exists():
+        shutil.rmtree(conf)
+    (conf / "filter.d").mkdir(parents=True, mode=0o755)
+    (conf / "action.d").mkdir(mode=0o755)
     for name in ("asterisk.conf", "common.conf"):
-        link = conf / "filter.d" / name
-        if not link.is_symlink():
-            link.unlink(missing_ok=True)
-            link.symlink_to(DEBIAN_FILTERS / name)
+        (conf / "filter.d" / name).symlink_to(DEBIAN_FILTERS / name)
     (conf / "fail2ban.conf").write_text(_server_conf(conf), encoding="utf-8")
     (conf / "jail.conf").write_text(_jail_conf(guard), encoding="utf-8")
     (conf / "action.d" / "hotline-nft.conf").write_text(_action_conf(guard), encoding="utf-8")
