@@ -47,13 +47,14 @@ def echo(message: str) -> None:
     click.echo(message)
 
 
-def run_setup(settings: Any, progress: Progress, *, start_redis: bool = True) -> SetupResult:
+def run_setup(settings: Any, progress: Progress, *, start_redis: bool = True, user: str | None = None) -> SetupResult:
     """Ensure Asterisk, Redis, PostgreSQL (if configured) and the rendered voice prompts.
 
     ``start_redis``: start the hotline's own Redis when no ``[redis] url`` is set (``hotline up``, which then
     supervises it). ``hotline setup`` passes False: it installs redis-server and leaves the server to
     ``hotline up``, so that no Redis outlives a set-up (a second checkout's set-up, with its own password,
-    would find the fixed port taken). A province's own Redis is checked either way."""
+    would find the fixed port taken). A province's own Redis is checked either way. ``user``: the system user
+    the hotline's own Redis runs as (``hotline up``'s processes' user)."""
     if os.geteuid() != 0:
         raise SetupError("The set-up installs packages, mounts directories and runs Asterisk in a chroot: "
                          "run it as root (sudo).")
@@ -75,7 +76,7 @@ def run_setup(settings: Any, progress: Progress, *, start_redis: bool = True) ->
     from hotline.config.secrets import load_or_create_secrets
     secrets = load_or_create_secrets(state_dir)
     if start_redis or not is_own(settings.redis):
-        redis_url = ensure_redis(settings.redis, secrets, state_dir, progress)
+        redis_url = ensure_redis(settings.redis, secrets, state_dir, progress, user)
         progress(f"[setup] Redis answers at {redact_url(redis_url)}")
     else:
         redis_url = redis_url_of(settings.redis, secrets)
@@ -238,7 +239,7 @@ def _watchdogs(settings: Any, secrets: Any, asterisk: AsteriskProcess, redis_url
         if owner:   # a journal this root process made is the hotline user's, as the database
             production.give_database(settings, owner)
     dogs = [Watchdog(watched, after_restart=after_restart)]
-    redis = OwnRedis.find(redis_url, Path(settings.paths.state_dir))
+    redis = OwnRedis.find(redis_url, Path(settings.paths.state_dir), production.USER if owner else None)
     if redis is not None:
         redis.persist()
         dogs.append(Watchdog(redis))
@@ -270,7 +271,9 @@ def _up(fake_now: str | None, progress: Progress, supervisor_factory: Callable[[
     if fake_now:
         env.update(fake_clock_env(parse_fake_now(fake_now, settings.tz)))
         os.environ.update(env)
-    result = run_setup(settings, progress)
+    owner = _least_privilege(settings, progress)
+    user = production.USER if owner else None
+    result = run_setup(settings, progress, user=user)
     # Each child builds the same Redis URL from the settings and secrets.toml; only the worker (rq's command
     # line) is given it, in its environment (tooling/system/assembly.py), never in its argv.
     state_dir = Path(settings.paths.state_dir)
@@ -281,13 +284,11 @@ def _up(fake_now: str | None, progress: Progress, supervisor_factory: Callable[[
     conf = render_asterisk_config(settings, secrets, result.directory, state_dir, clock.offset_seconds(),
                                   operators.endpoints())
     asterisk = asterisk_process(result.install, conf, state_dir, recordings, settings.call_log_spool)
-    owner = _least_privilege(settings, progress)
     try:
         progress("[up] Starting Asterisk")
         asterisk.start()
         _restore_logins(operators, progress)
-        specs = process_specs(env, result.redis_url, settings.transcription.queue,
-                              user=production.USER if owner else None)
+        specs = process_specs(env, result.redis_url, settings.transcription.queue, user=user)
         specs += _sip_guard(settings, state_dir, progress)
         supervisor = supervisor_factory(state_dir)
         progress(f"[up] Starting the call application, the AGI server, the monitor, the worker and the console "
@@ -318,10 +319,12 @@ def _least_privilege(settings: Any, progress: Progress) -> tuple[int, int] | Non
     run as root (nothing to drop: a developer's own Asterisk-less run of the supervisor)."""
     if os.geteuid() != 0:
         return None
-    owner = production.ensure_user(Path(settings.paths.state_dir), progress)
+    state = Path(settings.paths.state_dir)
+    state.mkdir(parents=True, exist_ok=True)
+    owner = production.ensure_user(state, progress)
     production.check_reachable(settings, owner)
-    progress(f"[up] The hotline's processes run as the system user {production.USER} (uid {owner[0]}); "
-             "Asterisk as its own user; the SIP guard (firewall) as root")
+    progress(f"[up] The hotline's processes and its own Redis run as the system user {production.USER} (uid "
+             f"{owner[0]}); Asterisk as its own user; the SIP guard (firewall) as root")
     return owner
 
 

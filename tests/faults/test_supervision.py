@@ -13,6 +13,7 @@ stacks'); the tests run in the order written and each leaves the hotline serving
 from __future__ import annotations
 
 import os
+import pwd
 import signal
 import subprocess
 import sys
@@ -284,6 +285,12 @@ def _messages_growing(up: Up, prefix: str, count: int) -> bool:
     return len(messages) >= count and all(m.stat().st_size > 44 + 8000 * 2 * 3 for m in messages)   # 3 s each
 
 
+def _uids(pid: int) -> list[int]:
+    """The real, effective, saved and file-system uids of a process."""
+    line = next(x for x in Path(f"/proc/{pid}/status").read_text().splitlines() if x.startswith("Uid:"))
+    return [int(x) for x in line.split()[1:]]
+
+
 def _wav_seconds(path: Path) -> float:
     """The length a player reads from the file's header (a header Asterisk never finished says 0)."""
     with wave.open(str(path)) as w:
@@ -407,9 +414,10 @@ def test_a_hung_ari_app_is_restarted_on_its_heartbeat(up: Up) -> None:
 def test_our_redis_killed_is_restarted_with_its_data(up: Up) -> None:
     import redis as redis_lib
 
-    own = OwnRedis(up.ctx.redis_url, up.state)
+    own = OwnRedis(up.ctx.redis_url, up.state, "hotline")
     old = own.pid()
     assert old is not None, "hotline up did not start its own Redis"
+    assert _uids(old) == [pwd.getpwnam("hotline").pw_uid] * 4     # the processes' user, as under systemd
     password = up.ctx.secrets.redis_password
     children = [pid for pid in (up.child_pid(name) for name in PROCESSES) if pid is not None]
     assert up.child_pid("worker") in children         # the one given the URL, in its environment
@@ -431,5 +439,6 @@ def test_our_redis_killed_is_restarted_with_its_data(up: Up) -> None:
         print(f"\nRedis SIGKILL: answering again after {time.monotonic() - fault:.1f} s")
         assert client.get("hotline:test:faults") == b"kept"
         assert "Redis died" in up.text(mark)
+        assert _uids(own.pid() or 0) == [pwd.getpwnam("hotline").pw_uid] * 4    # restarted as the same user
     finally:
         client.close()

@@ -151,13 +151,14 @@ def test_an_earlier_set_up_s_state_directory_is_taken_back_and_a_planted_link_re
 
 def test_sqlite_in_the_state_directory_itself_is_refused_under_systemd(tmp_path: Path) -> None:
     state = tmp_path / "state"
-    settings = load_settings(env={"HOTLINE_STATE_DIR": str(state), "HOTLINE_RECORDINGS_ROOT": str(tmp_path)})
+    settings = load_settings(env={"HOTLINE_STATE_DIR": str(state), "HOTLINE_RECORDINGS_ROOT": str(tmp_path),
+                                  "HOTLINE_DATABASE_URL": f"sqlite:///{state}/mine.db"})
     with pytest.raises(SetupError, match=r"is in the state directory itself.*\[database\] url"):
         production.hotline_writable(settings)
-    moved = load_settings(env={"HOTLINE_STATE_DIR": str(state), "HOTLINE_RECORDINGS_ROOT": str(tmp_path),
-                               "HOTLINE_DATABASE_URL": f"sqlite:///{state}/db/hotline.db"})
-    assert state / "db" in production.hotline_writable(moved)
-    assert state not in production.hotline_writable(moved)
+    default = load_settings(env={"HOTLINE_STATE_DIR": str(state), "HOTLINE_RECORDINGS_ROOT": str(tmp_path)})
+    assert default.database.url == f"sqlite:///{state}/db/hotline.db"      # the default has its own folder
+    assert state / "db" in production.hotline_writable(default)
+    assert state not in production.hotline_writable(default)
 
 
 def test_this_machine_without_systemd_is_told_so_and_nothing_is_enabled(tmp_path: Path) -> None:

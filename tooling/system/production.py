@@ -27,7 +27,7 @@ from tooling.system.asterisk import AsteriskInstall
 from tooling.system.asterisk_process import untraversable
 from tooling.system.asterisk_user import HOST, Tables, ids_of
 from tooling.system.services import redis_server_config
-from tooling.system.shell import Progress, SetupError, run
+from tooling.system.shell import Progress, SetupError, chown_tree, run
 from tooling.system.sip_guard import Guard, fail2ban_command
 
 USER = units.USER
@@ -175,12 +175,9 @@ def _sqlite_file(url: str) -> Path | None:
 
 
 def _chown_tree(top: Path, owner: tuple[int, int]) -> None:
-    """``top`` and everything in it ``owner``'s, no link followed."""
+    """``top`` and everything in it ``owner``'s, no link followed; ``top`` itself a link refused."""
     _refuse_link(top)
-    os.lchown(top, *owner)
-    for folder, dirs, files in os.walk(top):
-        for name in [*dirs, *files]:
-            os.lchown(os.path.join(folder, name), *owner)
+    chown_tree(top, owner)
 
 
 def _share_with_group(top: Path, gid: int) -> None:

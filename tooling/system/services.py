@@ -3,6 +3,7 @@ from __future__ import annotations
 
 import getpass
 import glob
+import pwd
 import re
 import shutil
 import socket
@@ -15,7 +16,7 @@ from hotline.config.schema import RedisSettings
 from hotline.config.secrets import Secrets
 from hotline.domain.redact import redact_url
 from tooling.system import apt
-from tooling.system.shell import Progress, SetupError, is_alive, run, terminate, wait_until
+from tooling.system.shell import Progress, SetupError, chown_tree, is_alive, run, terminate, wait_until
 
 LOCAL_HOSTS = {"127.0.0.1", "localhost", "::1", ""}
 
@@ -50,12 +51,14 @@ def requires_password(host: str, port: int) -> bool:
     return False
 
 
-def redis_server_argv(port: int, state_dir: Path) -> list[str]:
+def redis_server_argv(port: int, state_dir: Path, user: str | None = None) -> list[str]:
     """The command that starts the hotline's own Redis (loopback only, files in the state directory; the
-    append-only file keeps queued jobs across a crash, at most a second of writes lost). Its password is
-    read from standard input (redis_server_config), never from this command line: ``ps`` shows it to anyone."""
+    append-only file keeps queued jobs across a crash, at most a second of writes lost), as ``user`` (in that
+    user's group alone) where given. Its password is read from standard input (redis_server_config), never
+    from this command line: ``ps`` shows it to anyone."""
     data = state_dir / "redis"
-    return ["redis-server", "-", "--bind", "127.0.0.1", "--port", str(port), "--protected-mode", "yes",
+    as_user = ["setpriv", f"--reuid={user}", f"--regid={user}", "--clear-groups", "--"] if user else []
+    return [*as_user, "redis-server", "-", "--bind", "127.0.0.1", "--port", str(port), "--protected-mode", "yes",
             "--dir", str(data), "--daemonize", "yes", "--pidfile", str(data / "redis.pid"),
             "--logfile", str(data / "redis.log"), "--save", "60 1000", "--appendonly", "yes",
             "--appendfsync", "everysec"]
@@ -74,9 +77,11 @@ def ensure_redis_installed(progress: Progress) -> None:
         apt.install(["redis-server"], progress)
 
 
-def ensure_redis(redis: RedisSettings, secrets: Secrets, state_dir: Path, progress: Progress) -> str:
+def ensure_redis(redis: RedisSettings, secrets: Secrets, state_dir: Path, progress: Progress,
+                 user: str | None = None) -> str:
     """Return the Redis URL every client uses (hotline.config.redis_url) once it answers: a province's own
-    Redis as configured, or the hotline's own, started here on 127.0.0.1 with the generated password."""
+    Redis as configured, or the hotline's own, started here on 127.0.0.1 with the generated password (as
+    ``user``, who then owns its folder, where given)."""
     url = redis_url(redis, secrets)
     if redis_answers(url):
         if is_own(redis) and not requires_password("127.0.0.1", redis.port):   # it takes any password too
@@ -98,13 +103,26 @@ def ensure_redis(redis: RedisSettings, secrets: Secrets, state_dir: Path, progre
     ensure_redis_installed(progress)
     progress(f"[setup] Starting the hotline's own Redis on 127.0.0.1:{port}, with its password from "
              f"{secrets.path} (files in {state_dir / 'redis'})")
-    (state_dir / "redis").mkdir(parents=True, exist_ok=True)
-    run(redis_server_argv(port, state_dir), "start Redis",
+    _redis_folder(state_dir, user)
+    run(redis_server_argv(port, state_dir, user), "start Redis",
         f"See {state_dir / 'redis' / 'redis.log'}; is port {port} used by another program?",
         input_text=redis_server_config(secrets.redis_password))
     wait_until(lambda: redis_answers(url), 20, f"Redis to answer on 127.0.0.1:{port}",
                hint=f"See {state_dir / 'redis' / 'redis.log'}.")
     return url
+
+
+def _redis_folder(state_dir: Path, user: str | None) -> None:
+    """``<state_dir>/redis``, ``user``'s (its files too: a Redis started as root before may have made them)."""
+    data = state_dir / "redis"
+    data.mkdir(parents=True, exist_ok=True)
+    if user is None:
+        return
+    if data.is_symlink():
+        raise SetupError(f"{data} is a symbolic link: Redis's folder is given to {user} only where it is. Replace "
+                         "the link by a folder and run this again.")
+    account = pwd.getpwnam(user)
+    chown_tree(data, (account.pw_uid, account.pw_gid))
 
 
 class OwnRedis:
@@ -114,15 +132,16 @@ class OwnRedis:
 
     name = "Redis"
 
-    def __init__(self, url: str, state_dir: Path) -> None:
-        self.url, self.state_dir = url, state_dir
+    def __init__(self, url: str, state_dir: Path, user: str | None = None) -> None:
+        self.url, self.state_dir, self.user = url, state_dir, user
         self.port = urlsplit(url).port or 6379
         self.pid_file = state_dir / "redis" / "redis.pid"
 
     @classmethod
-    def find(cls, url: str, state_dir: Path) -> OwnRedis | None:
-        """Our Redis when the server at ``url`` is the one ``ensure_redis`` started, else None (not ours to watch)."""
-        own = cls(url, state_dir)
+    def find(cls, url: str, state_dir: Path, user: str | None = None) -> OwnRedis | None:
+        """Our Redis when the server at ``url`` is the one ``ensure_redis`` started, else None (not ours to watch);
+        started again as ``user``."""
+        own = cls(url, state_dir, user)
         return own if own.pid() is not None else None
 
     def pid(self) -> int | None:
@@ -159,7 +178,8 @@ class OwnRedis:
 
     def start(self) -> None:
         """Start it again from its files in the state directory; return once it answers."""
-        run(redis_server_argv(self.port, self.state_dir), "start Redis again",
+        _redis_folder(self.state_dir, self.user)
+        run(redis_server_argv(self.port, self.state_dir, self.user), "start Redis again",
             f"See {self.state_dir / 'redis' / 'redis.log'}; is port {self.port} used by another program?",
             input_text=redis_server_config(unquote(urlsplit(self.url).password or "")))
         wait_until(lambda: self.answers(2.0), 20, f"Redis to answer on 127.0.0.1:{self.port}",
