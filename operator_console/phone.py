@@ -70,8 +70,16 @@ def account() -> Any:
     s = svc.ctx.settings
     ws = sip_websocket_url(s)
     host = s.asterisk.http_bind
+    try:
+        password = svc.ctx.secrets.endpoint_password(name)
+    except PermissionError:     # none yet, and secrets.toml is root's: the console (user hotline) may not add one
+        log.warning("operator %s has no SIP password and the console may not create one; run hotline operators "
+                    "add %s as root", name, name)
+        return jsonify(error="no_sip_account",
+                       message="Điện thoại viên này chưa có tài khoản SIP. Quản trị viên hệ thống cần chạy "
+                               f"`hotline operators add {name}` trên máy chủ rồi tải lại trang."), 503
     return jsonify(websocket=ws, uri=f"sip:{name}@{host}", username=name,
-                   password=svc.ctx.secrets.endpoint_password(name), display_name=current_user.user.full_name,
+                   password=password, display_name=current_user.user.full_name,
                    ice_timeout_ms=s.console.ice_timeout_ms, wrapup_seconds=s.queue.wrapup_seconds)
 
 

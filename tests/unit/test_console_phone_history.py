@@ -11,8 +11,11 @@ from __future__ import annotations
 from datetime import datetime
 from typing import Any
 
+import pytest
+
 from hotline.adapters.db.models import Role
 from hotline.adapters.db.repository import CallRepository
+from hotline.config.secrets import Secrets
 from hotline.domain.vocabulary import Disposition
 from operator_console.permissions import FULL_NUMBERS, PERMISSIONS
 from tests.unit.test_console import PASSWORD, ROLES, sign_in
@@ -90,3 +93,20 @@ def test_the_softphone_page_loads_the_card_script(world: dict[str, Any]) -> None
     phoneless = sign_in(world["app"], "ha").get("/phone/account")          # the page says why, in Vietnamese
     assert phoneless.status_code == 409 and phoneless.get_json()["message"].startswith(
         "Tài khoản này chưa gắn với máy tổng đài viên nào")
+
+
+def test_an_operator_without_a_sip_password_is_told_what_to_run_when_the_console_may_not_make_one(
+        world: dict[str, Any], monkeypatch: pytest.MonkeyPatch) -> None:
+    """Under `hotline up` and systemd the console runs as `hotline`, and secrets.toml is root's: a password
+    it would have to generate cannot be saved. (Root, which runs these tests, may write anywhere: the
+    refusal the system gives the `hotline` user is put in its place.)"""
+    op = sign_in(world["app"], "lan")
+    assert op.get("/phone/account").get_json()["password"]          # one saved already: served as before
+
+    def refused(secrets: Secrets, name: str) -> str:
+        raise PermissionError(13, "Permission denied", str(secrets.path))
+    monkeypatch.setattr(Secrets, "endpoint_password", refused)
+    got = op.get("/phone/account")
+    assert got.status_code == 503 and got.get_json()["error"] == "no_sip_account"
+    assert "hotline operators add op-lan" in got.get_json()["message"]
+    assert got.get_json()["message"].startswith("Điện thoại viên này chưa có tài khoản SIP")
