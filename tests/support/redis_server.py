@@ -71,8 +71,8 @@ def hotline_redis(ctx: Context) -> Iterator[str]:
     state_dir = Path(ctx.settings.paths.state_dir)
     production = services.redis_server_argv
 
-    def no_files(port: int, state: Path) -> list[str]:
-        return [*production(port, state), "--save", "", "--appendonly", "no"]
+    def no_files(port: int, state: Path, user: str | None = None) -> list[str]:
+        return [*production(port, state, user), "--save", "", "--appendonly", "no"]
 
     with patch.object(services, "redis_server_argv", no_files):
         url = services.ensure_redis(ctx.settings.redis, ctx.secrets, state_dir, lambda _m: None)
