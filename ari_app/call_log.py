@@ -153,6 +153,9 @@ class CallLog:
         for task in self._tasks:
             task.cancel()
         await asyncio.gather(*self._tasks, return_exceptions=True)
+        # a database write still running (a cancelled replay's) ends before the log is closed: once closed,
+        # nothing of this log reaches the database (a hung database: given the write deadline, no more)
+        await self._db.settled(self.deadline)
         await asyncio.to_thread(self.spool.close)
 
     # -- the writer ------------------------------------------------------------------------
@@ -299,6 +302,15 @@ class _DatabaseThread:
         self._jobs.put((fut, fn, args))
         return fut
 
+    async def settled(self, timeout: float) -> None:
+        """Return once the work queued before now is done, or after ``timeout`` seconds (a hung database)."""
+        if self._thread is None:
+            return
+        try:
+            await asyncio.wait_for(self.run(_nothing), timeout)
+        except TimeoutError:
+            log.warning("call log: a database write still runs after %.1f s; closing without it", timeout)
+
     def _work(self) -> None:
         while True:
             fut, fn, args = self._jobs.get()
@@ -310,6 +322,10 @@ class _DatabaseThread:
                 fut.get_loop().call_soon_threadsafe(_deliver, fut, outcome)
             except RuntimeError:        # the loop is closed: nobody waits any more
                 pass
+
+
+def _nothing() -> None:
+    return None
 
 
 def _deliver(fut: asyncio.Future[Any], outcome: Any) -> None:
