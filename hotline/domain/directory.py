@@ -14,6 +14,7 @@ merged province has 60 to 160 of them).
 from __future__ import annotations
 
 import re
+import unicodedata
 from collections.abc import Callable
 from dataclasses import dataclass
 from pathlib import Path
@@ -112,6 +113,26 @@ class Directory:
         """The provincial post office (home pickup and return of dossiers)."""
         return self._single("postal_service")
 
+    def search(self, query: str, limit: int = 20) -> list[Agency]:
+        """Entries whose name holds every word of ``query`` at a word's start, diacritics and case ignored
+        ("my tho" finds "Phường Mỹ Tho"), or whose code or ``kind:code`` it is. First the codes, then the
+        names holding the query as written, then as one phrase, then the rest; each by kind and code."""
+        wanted, exact = fold(query), " ".join(query.lower().split())
+        words = wanted.split()
+        if not words:
+            return []
+        found = []
+        for agency in self.entries:
+            padded = f" {fold(agency.name)} "
+            if wanted in (agency.code, f"{agency.kind}:{agency.code}"):
+                rank = 0
+            elif all(f" {w}" in padded for w in words):
+                rank = 1 if f" {exact}" in f" {agency.name.lower()}" else 2 if f" {wanted}" in padded else 3
+            else:
+                continue
+            found.append((rank, KINDS.index(agency.kind), agency.code, agency))
+        return [a for *_key, a in sorted(found, key=lambda f: f[:3])][:limit]
+
     def endpoints(self) -> list[Agency]:
         """Agencies whose desk is a SIP endpoint on this Asterisk."""
         return [a for a in self.entries if a.desk.endpoint]
@@ -121,6 +142,13 @@ class Directory:
 
     def __len__(self) -> int:
         return len(self.entries)
+
+
+def fold(text: str) -> str:
+    """Lower case without diacritics, one space between words: "Phường  Mỹ Tho" -> "phuong my tho"."""
+    decomposed = unicodedata.normalize("NFD", text.replace("đ", "d").replace("Đ", "D"))
+    plain = "".join(c for c in decomposed if not unicodedata.combining(c)).lower()
+    return " ".join(plain.split())
 
 
 def load_directory(path: Path) -> Directory:
