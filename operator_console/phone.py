@@ -15,7 +15,7 @@ from flask import Blueprint, Response, abort, jsonify, render_template, request
 from flask_login import current_user
 
 from hotline.domain.errors import HotlineError, for_people
-from hotline.domain.labels import PAUSE_REASON, label
+from hotline.domain.labels import AGENCY_KIND, PAUSE_REASON, label
 from hotline.domain.redact import masked_number
 from hotline.domain.vocabulary import AccessAction
 from hotline.services.operators import PAUSE_REASONS
@@ -57,8 +57,20 @@ def _fail(exc: Exception | str) -> Response:
 @requires("phone.use")
 def page() -> Any:
     svc = services()
-    return render_template("phone.html", operator=current_user.user.operator,
-                           agencies=svc.ctx.directory.entries, categories=svc.ctx.categories.entries)
+    return render_template("phone.html", operator=current_user.user.operator, categories=svc.ctx.categories.entries)
+
+
+@bp.route("/directory")
+@requires("phone.use")
+def directory() -> Any:
+    """?q=: the transfer directory's entries matching a name (diacritics and case ignored: "my tho" finds
+    "Phường Mỹ Tho") or a code, for the transfer box; at most ``limit`` (20, up to 50)."""
+    query = (request.args.get("q") or "").strip()[:80]
+    limit = request.args.get("limit", "20")
+    count = min(int(limit), 50) if limit.isdigit() and int(limit) > 0 else 20
+    found = services().ctx.directory.search(query, count)
+    return jsonify(agencies=[{"target": f"{a.kind}:{a.code}", "kind": a.kind, "code": a.code, "name": a.name,
+                              "kind_label": AGENCY_KIND.get(a.kind, a.kind)} for a in found])
 
 
 @bp.route("/account")

@@ -9,6 +9,7 @@ from typing import Any
 
 import click
 
+from hotline.domain.directory import KINDS
 from hotline.domain.errors import ConfigError, ConfigErrors, HotlineError
 from hotline.domain.redact import redact_url
 
@@ -38,11 +39,10 @@ def check() -> None:
     """Validate settings, transfer directory and IVR flow; exit 2 with file:line on a mistake."""
     ctx = _context()
     s = ctx.settings
-    deps = ctx.directory.of_kind("department")
-    dists = ctx.directory.of_kind("district")
+    counts = {kind: len(ctx.directory.of_kind(kind)) for kind in ("department", "district", "commune")}
+    tiers = ", ".join(f"{n} {kind}s" for kind, n in counts.items() if n or kind != "commune")
     click.echo(f"✓ settings   {s.source} — {s.province.name}, numbers {', '.join(s.province.hotline_numbers)}")
-    click.echo(f"✓ directory  {s.paths.directory} — {len(deps)} departments, {len(dists)} districts, "
-               f"{len(ctx.directory.entries)} entries")
+    click.echo(f"✓ directory  {s.paths.directory} — {tiers}, {len(ctx.directory.entries)} entries")
     click.echo(f"✓ flow       {ctx.flow.source} — {len(ctx.flow.nodes)} nodes, {len(ctx.flow.prompts)} prompts")
     click.echo(f"✓ categories {s.paths.categories} — {len(ctx.categories)} ticket categories")
     speech_problem = _check_speech(s.transcription)
@@ -68,7 +68,7 @@ def _check_speech(settings: Any) -> str | None:
 
 @main.command()
 @click.option("--json", "as_json", is_flag=True, help="Machine-readable output.")
-@click.option("--kind", type=click.Choice(["department", "district", "provincial_office", "postal_service"]))
+@click.option("--kind", type=click.Choice(list(KINDS)))
 def directory(as_json: bool, kind: str | None) -> None:
     """List the transfer directory (one-stop desks the IVR and operators transfer to)."""
     ctx = _context()

@@ -1,13 +1,20 @@
-"""The transfer directory: departments, districts and offices callers are put through to.
+"""The transfer directory: departments, districts, communes and offices callers are put through to.
 
-``transfer_directory/*.yaml`` lists every agency with the 2-digit code callers
-key, its one-stop desk (a SIP endpoint on this Asterisk, or any dial string)
-and its focal points, who receive forwarded tickets. ``load_directory`` checks
-everything and reports all mistakes at once, each with its file and line.
+``transfer_directory/*.yaml`` lists every agency with the code callers key (its
+kind's length: ``CODE_DIGITS``), its one-stop desk (a SIP endpoint on this
+Asterisk, or any dial string) and its focal points, who receive forwarded
+tickets. ``load_directory`` checks everything and reports all mistakes at once,
+each with its file and line.
+
+Two tiers: the seeds' structure (17 departments, 12 districts) and, since
+1 July 2025, a merged province's departments and its communes, wards and
+special zones ("xã, phường, đặc khu": kind ``commune``, 3-digit codes, as a
+merged province has 60 to 160 of them).
 """
 from __future__ import annotations
 
 import re
+import unicodedata
 from collections.abc import Callable
 from dataclasses import dataclass
 from pathlib import Path
@@ -16,9 +23,12 @@ from typing import Any, Literal, get_args
 from hotline.domain.errors import ConfigError, ConfigErrors
 from hotline.domain.yamlio import LineDict, LineList, load_yaml
 
-AgencyKind = Literal["department", "district", "provincial_office", "postal_service"]
+AgencyKind = Literal["department", "district", "commune", "provincial_office", "postal_service"]
 KINDS: tuple[str, ...] = get_args(AgencyKind)
 SINGLE_KINDS = ("provincial_office", "postal_service")   # exactly one of each
+CODE_DIGITS: dict[str, int] = {"department": 2, "district": 2, "commune": 3, "provincial_office": 2,
+                               "postal_service": 2}
+"""How many digits each kind's codes have: 3 for communes (a merged province has up to ~160), else 2."""
 
 _ENTRY_KEYS = ("code", "kind", "name", "desk", "focal_points")
 _DESK_KEYS = ("endpoint", "contact", "dial")
@@ -103,6 +113,26 @@ class Directory:
         """The provincial post office (home pickup and return of dossiers)."""
         return self._single("postal_service")
 
+    def search(self, query: str, limit: int = 20) -> list[Agency]:
+        """Entries whose name holds every word of ``query`` at a word's start, diacritics and case ignored
+        ("my tho" finds "Phường Mỹ Tho"), or whose code or ``kind:code`` it is. First the codes, then the
+        names holding the query as written, then as one phrase, then the rest; each by kind and code."""
+        wanted, exact = fold(query), " ".join(query.lower().split())
+        words = wanted.split()
+        if not words:
+            return []
+        found = []
+        for agency in self.entries:
+            padded = f" {fold(agency.name)} "
+            if wanted in (agency.code, f"{agency.kind}:{agency.code}"):
+                rank = 0
+            elif all(f" {w}" in padded for w in words):
+                rank = 1 if f" {exact}" in f" {agency.name.lower()}" else 2 if f" {wanted}" in padded else 3
+            else:
+                continue
+            found.append((rank, KINDS.index(agency.kind), agency.code, agency))
+        return [a for *_key, a in sorted(found, key=lambda f: f[:3])][:limit]
+
     def endpoints(self) -> list[Agency]:
         """Agencies whose desk is a SIP endpoint on this Asterisk."""
         return [a for a in self.entries if a.desk.endpoint]
@@ -112,6 +142,13 @@ class Directory:
 
     def __len__(self) -> int:
         return len(self.entries)
+
+
+def fold(text: str) -> str:
+    """Lower case without diacritics, one space between words: "Phường  Mỹ Tho" -> "phuong my tho"."""
+    decomposed = unicodedata.normalize("NFD", text.replace("đ", "d").replace("Đ", "D"))
+    plain = "".join(c for c in decomposed if not unicodedata.combining(c)).lower()
+    return " ".join(plain.split())
 
 
 def load_directory(path: Path) -> Directory:
@@ -184,15 +221,12 @@ def _parse_entry(file: Path, item: LineDict, error: Report) -> Agency | None:
         error(line, message, hint)
 
     _unknown_keys(item, _ENTRY_KEYS, "an entry", fail)
-    code = item.get("code")
-    if isinstance(code, int) and not isinstance(code, bool):
-        fail(item.line_of("code"), f"code {code} is a number: YAML drops the leading zero",
-             f'put the code in quotes: code: "{code:02d}"')
-    elif not isinstance(code, str) or not re.fullmatch(r"\d\d", code):
-        fail(item.line_of("code"), f"code {code!r} is not 2 digits", 'write 2 digits in quotes, e.g. code: "01"')
     kind = item.get("kind")
     if kind not in KINDS:
         fail(item.line_of("kind"), f"unknown kind {kind!r}", f"write one of: {', '.join(KINDS)}")
+    code = item.get("code")
+    _check_code(item, code, CODE_DIGITS.get(kind, 2) if isinstance(kind, str) else 2,
+                kind if kind in KINDS else None, fail)
     name = item.get("name")
     if not isinstance(name, str) or not name.strip():
         fail(item.line_of("name"), "the entry has no name", 'write its name in Vietnamese, e.g. name: "Sở Tư pháp"')
@@ -204,6 +238,22 @@ def _parse_entry(file: Path, item: LineDict, error: Report) -> Agency | None:
     if problems or desk is None:
         return None
     return Agency(str(code), str(kind), str(name).strip(), desk, focal_points, item.line, str(file))
+
+
+def _check_code(item: LineDict, code: Any, digits: int, kind: str | None, fail: Report) -> None:
+    """The code is a string of exactly its kind's number of digits."""
+    whose = f"a {kind} code" if kind else "a code"
+    example = "1".zfill(digits)
+    if isinstance(code, int) and not isinstance(code, bool):
+        fail(item.line_of("code"), f"code {code} is a number: YAML drops the leading zero",
+             f'put the code in quotes: code: "{code:0{digits}d}"')
+    elif not isinstance(code, str) or not code.isascii() or not code.isdigit():
+        fail(item.line_of("code"), f"code {code!r} is not {digits} digits",
+             f'write {digits} digits in quotes, e.g. code: "{example}"')
+    elif len(code) != digits:
+        fail(item.line_of("code"), f"code {code!r} has {len(code)} digits, but {whose} has {digits}",
+             f'write code: "{code.zfill(digits)[-digits:]}"' if len(code) < digits
+             else f'write {digits} digits in quotes, e.g. code: "{example}"')
 
 
 def _parse_desk(item: LineDict, fail: Report) -> Desk | None:

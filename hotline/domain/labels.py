@@ -44,6 +44,11 @@ TICKET_EVENT = {
 }
 #: TicketEvent.actor when no person did it (a person's actor is their user name, shown as it is).
 ACTOR = {"system": "Hệ thống", "worker": "Hệ thống (tự động)", "cli": "Quản trị (dòng lệnh)"}
+#: The transfer directory's kinds (hotline/domain/directory.py).
+AGENCY_KIND = {
+    "department": "Sở, ngành", "district": "Huyện, thị xã, thành phố", "commune": "Xã, phường, đặc khu",
+    "provincial_office": "Văn phòng UBND tỉnh", "postal_service": "Bưu chính công ích",
+}
 #: Transfer.kind.
 TRANSFER_KIND = {"ivr": "Người gọi tự chọn", "blind": "Chuyển ngay", "attended": "Hỏi trước rồi chuyển"}
 #: Transfer.outcome and Call.transfer_outcome.
@@ -105,7 +110,7 @@ LABELS: dict[str, dict[str, str]] = {
     "disposition": DISPOSITION, "ticket_status": TICKET_STATUS, "channel": CHANNEL, "ticket_event": TICKET_EVENT,
     "actor": ACTOR, "transfer_kind": TRANSFER_KIND, "transfer_outcome": TRANSFER_OUTCOME,
     "queue_outcome": QUEUE_OUTCOME, "operator_state": OPERATOR_STATE, "pause_reason": PAUSE_REASON, "role": ROLE,
-    "voicemail_status": VOICEMAIL_STATUS,
+    "voicemail_status": VOICEMAIL_STATUS, "agency_kind": AGENCY_KIND,
 }
 
 

@@ -21,7 +21,7 @@ log = logging.getLogger("hotline.services.transfers")
 T = TypeVar("T")
 
 CONSULT_EXTEN = "0"     # an attended transfer's extension: goes on to XFER_EXTEN
-KIND_DIGITS = {"department": "1", "district": "2", "provincial_office": "3", "postal_service": "4"}
+KIND_DIGITS = {"department": "1", "district": "2", "provincial_office": "3", "postal_service": "4", "commune": "5"}
 """The first digit of a desk's extension in [hotline-desk-transfer]; digits only: Atxfer sends them as DTMF."""
 
 #: Dial()'s DIALSTATUS -> the Transfer row's outcome.
@@ -79,7 +79,7 @@ class TransferRequest:
     """What `hotline transfer` (and later the console) asks for."""
 
     call_id: str
-    kind: str          # directory kind: department, district, provincial_office, postal_service
+    kind: str          # directory kind: department, district, commune, provincial_office, postal_service
     code: str
     operator: str
     attended: bool = False

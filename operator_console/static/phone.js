@@ -226,6 +226,34 @@ $("ticket-form").addEventListener("submit", async (e) => {
   } catch (err) { say("ticket-msg", "Chưa lưu được phiếu: " + err.message); }
 });
 
+// The transfer box: the console searches the directory by name, diacritics ignored ("my tho" finds
+// "Phường Mỹ Tho"), or by code; choosing a result puts its kind:code in the box.
+let xferTimer = null;
+$("xfer-search").addEventListener("input", () => {
+  clearTimeout(xferTimer);
+  say("xfer-chosen", "");
+  xferTimer = setTimeout(async () => {
+    const list = $("xfer-results");
+    const q = $("xfer-search").value.trim();
+    const found = q ? await api("/phone/directory?q=" + encodeURIComponent(q)).catch(() => ({ agencies: [] }))
+                    : { agencies: [] };
+    list.textContent = "";
+    found.agencies.forEach((a) => {
+      const li = document.createElement("li");
+      const pick = document.createElement("button");
+      pick.type = "button"; pick.className = "secondary"; pick.dataset.target = a.target;
+      pick.textContent = `${a.name} (${a.kind_label}, mã ${a.code})`;
+      pick.addEventListener("click", () => {
+        $("xfer-search").value = a.target;
+        say("xfer-chosen", a.name);
+        list.textContent = "";
+      });
+      li.append(pick);
+      list.append(li);
+    });
+  }, 200);
+});
+
 let kbTimer = null;
 $("kb-q").addEventListener("input", () => {
   clearTimeout(kbTimer);

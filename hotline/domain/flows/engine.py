@@ -414,6 +414,9 @@ class FlowEngine:
 
     def _code_digit(self, node: CodeEntryNode, state: CallState, key: str) -> Step:
         stop: list[Action] = [StopPlayback()] if state.phase == "prompt" else []
+        if key == node.list_key and node.on_list:      # a list too long to read: an operator finds it by name
+            nxt, actions = self.enter(node.on_list, state)
+            return nxt, [*stop, Note(node.name, keys=state.digits + key), *actions]
         if key == node.list_key and not state.digits and node.list_prompt:
             return replace(state, phase="prompt"), [*stop, Note(node.name, keys=key),
                                                     Play((node.list_prompt, node.prompt), interruptible=True)]

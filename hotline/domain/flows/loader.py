@@ -93,7 +93,7 @@ SPECS: dict[str, tuple[type, dict[str, Any]]] = {
     "code_entry": (m.CodeEntryNode, {
         **_MENU_LIKE, "kind": _kind, "digits": _digits, "list_key": _list_key,
         "list_prompt": _opt_name, "transfer_prompt": _opt_name, "busy_prompt": _opt_name,
-        "on_transfer_failure": _name}),
+        "on_transfer_failure": _name, "on_list": _opt_name}),
     "transfer": (m.TransferNode, {**_PROMPT, "kind": _kind, "code": _code, "busy_prompt": _opt_name,
                                   "on_failure": _name}),
     "queue": (m.QueueNode, {**_PROMPT, "max_wait": _opt_seconds, "on_timeout": _opt_name, "on_message": _opt_name,

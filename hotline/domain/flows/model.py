@@ -9,7 +9,7 @@ from __future__ import annotations
 from dataclasses import dataclass, field
 from typing import Literal
 
-AgencyKind = Literal["department", "district", "provincial_office", "postal_service"]
+AgencyKind = Literal["department", "district", "commune", "provincial_office", "postal_service"]
 
 
 @dataclass(frozen=True)
@@ -52,8 +52,10 @@ class MenuNode:
 class CodeEntryNode:
     """The caller keys a ``digits``-long directory code of ``kind``; a known code
     transfers to that agency's one-stop desk. ``list_key`` plays the generated list
-    of codes (prompt name ``list_prompt``). Unknown code: ``invalid_prompt`` and ask
-    again; after ``max_attempts`` failures go to ``on_failure``."""
+    of codes (prompt name ``list_prompt``), or, for a list too long to read out (a
+    merged province's communes), goes to ``on_list`` (the operator queue, where the
+    operator finds the desk by name). Unknown code: ``invalid_prompt`` and ask again;
+    after ``max_attempts`` failures go to ``on_failure``."""
 
     name: str
     kind: AgencyKind
@@ -70,6 +72,7 @@ class CodeEntryNode:
     line: int = 0
     transfer_prompt: str | None = None   # said after a known code, before dialling
     busy_prompt: str | None = None       # said when the desk is busy, before on_transfer_failure
+    on_list: str | None = None           # list_key goes here instead of playing list_prompt
 
 
 @dataclass(frozen=True)

@@ -13,6 +13,7 @@ from collections.abc import Iterable
 from dataclasses import dataclass, field, fields
 from typing import Any, Protocol
 
+from hotline.domain.directory import CODE_DIGITS
 from hotline.domain.errors import ConfigError
 from hotline.domain.flows.model import CodeEntryNode, Flow, HoursNode, MenuNode, Node, PlayNode, TicketStatusNode
 
@@ -32,7 +33,7 @@ PLACEHOLDERS = ("province", "hotline", "staffed_hours", "area_code", "ticket_dig
 DTMF_KEYS = tuple("0123456789*#")
 
 _TARGET_FIELDS = ("next", "open", "closed", "on_failure", "on_transfer_failure", "on_timeout", "on_message",
-                  "on_operator_hangup")
+                  "on_operator_hangup", "on_list")
 _PROMPT_FIELDS = ("prompt", "invalid_prompt", "no_input_prompt", "list_prompt",
                   "transfer_prompt", "busy_prompt", "after_prompt", "thanks_prompt",
                   "unknown_prompt", "failure_prompt", "unavailable_prompt",
@@ -292,20 +293,31 @@ def check_directory(flow: Flow, src: SourceLines, problems: Problems, directory:
 
 
 def check_code_entry(node: CodeEntryNode, raw: Any, problems: Problems) -> None:
-    """list_key and list_prompt go together, and a generated list matches the kind of code."""
-    if node.list_key and not node.list_prompt:
+    """The code length is the kind's; list_key leads to a list or a node; a generated list matches the kind."""
+    digits = CODE_DIGITS.get(node.kind)
+    if digits is not None and node.digits != digits:
+        problems.error(raw.line_of("digits") if "digits" in raw else raw.line,
+                       f"node '{node.name}' takes {node.digits}-digit codes, but {node.kind} codes have {digits} "
+                       "digits in the transfer directory", f"write digits: {digits}")
+    if node.list_prompt and node.on_list:
+        problems.error(raw.line_of("on_list"), f"node '{node.name}' has both list_prompt and on_list",
+                       "keep one: list_prompt reads the list, on_list (e.g. on_list: queue) puts the caller "
+                       "through to where the desk is found by name")
+    if node.list_key and not (node.list_prompt or node.on_list):
         default = "" if "list_key" in raw else " (the default)"
+        hint = (f"add list_prompt: {node.kind}_list, or write list_key: null" if f"{node.kind}_list" in
+                GENERATED_PROMPTS else "add on_list: queue (an operator finds it by name), or write list_key: null")
         problems.error(raw.line_of("list_key"),
-                       f"node '{node.name}' list_key '{node.list_key}'{default} has no list_prompt to play",
-                       f"add list_prompt: {node.kind}_list, or write list_key: null")
-    if node.list_prompt and not node.list_key:
-        problems.error(raw.line_of("list_prompt"), f"node '{node.name}' list_prompt is never played",
-                       'add list_key: "*", or delete list_prompt')
+                       f"node '{node.name}' list_key '{node.list_key}'{default} has no list_prompt to play", hint)
+    if (node.list_prompt or node.on_list) and not node.list_key:
+        field_name = "list_prompt" if node.list_prompt else "on_list"
+        problems.error(raw.line_of(field_name), f"node '{node.name}' {field_name} is never used",
+                       f'add list_key: "*", or delete {field_name}')
     if node.list_prompt in GENERATED_PROMPTS and node.list_prompt != f"{node.kind}_list":
         problems.error(raw.line_of("list_prompt"),
                        f"node '{node.name}' takes {node.kind} codes but plays the list '{node.list_prompt}'",
                        f"write list_prompt: {node.kind}_list" if f"{node.kind}_list" in GENERATED_PROMPTS
-                       else "write the prompt with the codes under prompts:")
+                       else "write on_list: queue (the list is too long to read out), or a prompt under prompts:")
 
 
 def check_comment_keys(text: str, problems: Problems) -> None:
