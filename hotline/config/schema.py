@@ -9,6 +9,7 @@ import datetime as dt
 import ipaddress
 import os
 import re
+import socket
 from pathlib import Path
 from typing import Annotated, Any, Literal
 from zoneinfo import ZoneInfo
@@ -452,6 +453,32 @@ def old_default_database(state_dir: Path) -> Path:
     return Path(state_dir) / "hotline.db"
 
 
+def default_node() -> str:
+    """This host's short name (``socket.gethostname()`` up to its first dot): ``[cluster] node``'s default."""
+    name = re.sub(r"[^A-Za-z0-9_-]", "-", socket.gethostname().split(".")[0])
+    return name or "hotline"
+
+
+class ClusterSettings(_Section):
+    """The Asterisk node this host is, among the nodes that share one database (README: Scaling out).
+
+    Every call row records ``node``; a node's ARI app reconciles only its own calls, and writes every
+    ``beat_seconds`` that it is alive; a node not seen for ``dead_after`` seconds is declared dead by a
+    surviving node, which then closes that node's open calls (once).
+    """
+
+    node: str = Field(default_factory=default_node, pattern=r"^[A-Za-z0-9_-]{1,64}$")   # env HOTLINE_NODE
+    beat_seconds: float = Field(default=5.0, ge=1, le=60)      # how often the ARI app says it is alive
+    dead_after: float = Field(default=30.0, ge=10, le=3600)     # unseen this long: declared dead
+
+    @model_validator(mode="after")
+    def _beats_before_death(self) -> ClusterSettings:
+        if self.dead_after < 2 * self.beat_seconds:
+            raise _bad(f"dead_after {self.dead_after:g} is under two beats ({self.beat_seconds:g} s each)",
+                       "e.g. beat_seconds = 5, dead_after = 30", ("dead_after",))
+        return self
+
+
 class Settings(_Section):
     """Everything a province configures; see the sample province.toml."""
 
@@ -477,6 +504,7 @@ class Settings(_Section):
     alerts: AlertSettings = Field(default_factory=AlertSettings)
     database: DatabaseSettings = Field(default_factory=DatabaseSettings)
     redis: RedisSettings = Field(default_factory=RedisSettings)
+    cluster: ClusterSettings = Field(default_factory=ClusterSettings)
 
     _source: Path = PrivateAttr(default=REPO_ROOT / "province.toml")
     _repo_root: Path = PrivateAttr(default=REPO_ROOT)
