@@ -25,7 +25,7 @@ from pydantic import (
 )
 from pydantic_core import PydanticCustomError
 
-from hotline.domain.vocabulary import LIVE_CHANNEL, live_snapshot_key
+from hotline.domain.vocabulary import LIVE_CHANNEL, live_node_channel, live_snapshot_key
 
 REPO_ROOT = Path(__file__).resolve().parents[2]
 DEFAULT_ASTERISK_ROOT = Path("/var/cache/hotline-1022/asterisk-root")
@@ -423,12 +423,9 @@ class RedisSettings(_Section):
     # URL ("redis://:PASSWORD@10.0.0.5:6379/0"); `hotline up` never starts that one.
     url: str = ""
     port: Port = 6380
-    # The monitor's pub/sub channel for the wallboard; its snapshot is the key "<live_channel>:snapshot".
+    # The wallboard's live channels: each node's monitor publishes on "<live_channel>:node:<[cluster] node>" and
+    # keeps its snapshot at "<that channel>:snapshot" (hotline.domain.vocabulary).
     live_channel: str = Field(default=LIVE_CHANNEL, pattern=r"^[A-Za-z0-9:_.-]+$")
-
-    @property
-    def live_snapshot_key(self) -> str:
-        return live_snapshot_key(self.live_channel)
 
     @field_validator("url")
     @classmethod
@@ -514,6 +511,16 @@ class Settings(_Section):
         if not self.database.url:
             self.database.url = f"sqlite:///{default_database(self.paths.state_dir)}"
         return self
+
+    @property
+    def live_node_channel(self) -> str:
+        """This node's monitor's pub/sub channel (``[redis] live_channel`` and ``[cluster] node``)."""
+        return live_node_channel(self.redis.live_channel, self.cluster.node)
+
+    @property
+    def live_snapshot_key(self) -> str:
+        """Where this node's monitor keeps its snapshot for the wallboard."""
+        return live_snapshot_key(self.live_node_channel)
 
     @property
     def call_log_spool(self) -> Path:

@@ -131,6 +131,22 @@ def live_snapshot_key(channel: str) -> str:
     return f"{channel}:snapshot"
 
 
+def live_node_channel(channel: str, node: str) -> str:
+    """One node's monitor's pub/sub channel beside ``[redis] live_channel``: ``<channel>:node:<node>``; its
+    snapshot and beat are ``live_snapshot_key`` and ``live_beat_key`` of it."""
+    return f"{channel}:node:{node}"
+
+
+def live_node_pattern(channel: str) -> str:
+    """The pub/sub pattern of every node's channel (the wallboard subscribes to all)."""
+    return f"{channel}:node:*"
+
+
+def live_nodes_key(channel: str) -> str:
+    """The Redis hash of the nodes whose monitors publish: node -> real time (Unix seconds) of its last snapshot."""
+    return f"{channel}:nodes"
+
+
 def live_beat_key(channel: str) -> str:
     """The Redis key where the monitor writes the real time (Unix seconds) of its last snapshot: its proof of
     life for ``hotline status`` (the snapshot's own ``at`` is on the hotline clock, which tests move)."""
