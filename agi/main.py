@@ -30,7 +30,8 @@ def main() -> None:
         print(f"agi: {exc}", file=sys.stderr)
         sys.exit(2)
     s = ctx.settings
-    repo = CallRepository(ctx.sessions(tolerate_outage=True))     # callers go on without the database
+    # Callers go on without the database; the rows it starts record this node.
+    repo = CallRepository(ctx.sessions(tolerate_outage=True), node=s.cluster.node)
     messages = MessageIntake(repo, ctx.tickets(repo.sessions), s.voicemail.min_seconds, ctx.clock.now)
     handlers = FallbackHandlers(repo, s.paths.recordings_root, ctx.clock.now, messages, s.paths.state_dir,
                                 min_free_mb=s.recordings.min_free_mb)

@@ -15,6 +15,7 @@ from hotline.domain.vocabulary import Disposition
 
 from .call import Call, CallerHungUp
 from .client import AriClient, AriError
+from .cluster import NodeWatch
 from .reconcile import Reconciler, stasis_args
 from .services import CallServices
 
@@ -24,10 +25,11 @@ log = logging.getLogger("ari_app")
 class HotlineApp:
     """Owns the live calls of this Asterisk node; one instance per process."""
 
-    def __init__(self, services: CallServices, reconciler: Reconciler) -> None:
+    def __init__(self, services: CallServices, reconciler: Reconciler, watch: NodeWatch | None = None) -> None:
         self.s = services
         self.ari: AriClient = services.ari
         self.reconciler = reconciler
+        self.watch = watch      # this node's beat and its watch over the others, while connected
         self.calls: dict[str, Call] = {}          # caller channel id -> call
         self.by_channel: dict[str, Call] = {}     # caller and desk channel ids -> call
         self.tasks: set[asyncio.Task[None]] = set()
@@ -60,6 +62,7 @@ class HotlineApp:
             self.connected.set()
             closer = asyncio.ensure_future(self._close_on(stop, ws))
             checker = asyncio.ensure_future(self._reconcile_every(self.s.settings.asterisk.reconcile_seconds))
+            beat = asyncio.ensure_future(self.watch.run()) if self.watch is not None else None
             try:
                 await self.reconcile()
                 async for event in self.ari.events(ws):
@@ -67,6 +70,8 @@ class HotlineApp:
             finally:
                 closer.cancel()
                 checker.cancel()
+                if beat is not None:
+                    beat.cancel()
         if not stop.is_set():
             log.warning("ARI WebSocket closed")
 

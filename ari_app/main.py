@@ -8,6 +8,7 @@ import sys
 from pathlib import Path
 
 from hotline.adapters.asterisk_config import sounds_dir
+from hotline.adapters.db.cluster import ClusterRepository
 from hotline.adapters.db.repository import CallRepository
 from hotline.adapters.db.spool import Spool
 from hotline.adapters.disk import message_space_problem
@@ -19,6 +20,7 @@ from hotline.heartbeat import Heartbeat
 
 from .app import HotlineApp
 from .client import AriClient
+from .cluster import NodeWatch
 from .reconcile import Reconciler
 from .services import CallLog, CallServices
 
@@ -32,7 +34,7 @@ async def amain() -> None:
     ari = AriClient(f"http://{s.asterisk.http_bind}:{s.asterisk.http_port}", s.asterisk.ari_user,
                     ctx.secrets.ari_password, s.asterisk.ari_app)
     spool = await asyncio.to_thread(Spool, s.call_log_spool)
-    call_log = CallLog(CallRepository(sessions), spool, deadline=s.database.write_deadline,
+    call_log = CallLog(CallRepository(sessions, node=s.cluster.node), spool, deadline=s.database.write_deadline,
                        retry_max=s.database.retry_max_seconds)
     call_log.start()
     engine = FlowEngine(ctx.flow, ctx.directory, lambda: ctx.hours.closed_reason(ctx.clock.now()),
@@ -43,12 +45,16 @@ async def amain() -> None:
     services = CallServices(settings=s, ari=ari, engine=engine, log=call_log, now=ctx.clock.now,
                             prompts_dir=s.paths.state_dir / "prompts", tickets=tickets, jobs=jobs,
                             sounds_dir=sounds_dir(s))
-    app = HotlineApp(services, Reconciler(services))
+    reconciler = Reconciler(services)
+    watch = NodeWatch(ClusterRepository(sessions), reconciler, s.cluster.node, beat_seconds=s.cluster.beat_seconds,
+                      dead_after=s.cluster.dead_after)
+    app = HotlineApp(services, reconciler, watch)
     stop = asyncio.Event()
     loop = asyncio.get_running_loop()
     for sig in (signal.SIGINT, signal.SIGTERM):
         loop.add_signal_handler(sig, stop.set)
-    log.info("hotline ARI app starting: flow %s, clock %s", ctx.flow.source, ctx.clock.now().isoformat())
+    log.info("hotline ARI app starting on node %s: flow %s, clock %s", s.cluster.node, ctx.flow.source,
+             ctx.clock.now().isoformat())
     beat = asyncio.create_task(Heartbeat.from_env().run())     # from the loop: a blocked loop is seen
     await app.run_forever(stop)
     beat.cancel()

@@ -11,6 +11,10 @@ Run after the app (re)connects and, more lightly, every ``[ari] reconcile_second
   when it saw it open and unheld twice: a call that just ended has its own write on the way);
 * recordings and messages whose rows are missing are logged (also files of calls
   taken by the dialplan fallback while neither the app nor the AGI server ran).
+
+Only this node's calls (``[cluster] node``; rows from before nodes were recorded count as its own): the
+open rows of another node are never closed or adopted here, whatever Asterisk shows. The calls of a node
+declared dead are closed through ``close_lost`` (``ari_app.cluster``), by the one node that declared it.
 """
 from __future__ import annotations
 
@@ -144,13 +148,19 @@ class Reconciler:
         log.info("call=%s adopted %s (node %s)%s", call.call_id, _PLACES[where], node or "?",
                  f": bridged to {call.desk_channel}" if call.desk_channel else "")
 
-    async def _close_missed(self, call_id: str) -> None:
+    async def close_lost(self, call_ids: list[str], disposition: str) -> None:
+        """Close calls whose node died (``disposition`` for those still in progress), as a missed hangup is."""
+        await asyncio.gather(*(self._close_missed(call_id, disposition) for call_id in sorted(call_ids)))
+
+    async def _close_missed(self, call_id: str, unfinished: str = Disposition.ABANDONED_IVR) -> None:
+        """Close an open row whose channel is gone: ``unfinished`` when it was in progress; a message on
+        disk is kept (a ticket) and the recording finished."""
         row = await asyncio.to_thread(self.repo.get, call_id)
-        if row is None:
+        if row is None or row.get("ended_at"):
             return
         disposition = row["disposition"]
         if disposition == Disposition.IN_PROGRESS:
-            disposition = Disposition.ABANDONED_IVR
+            disposition = unfinished
         rec_file = Path(row["recording_file"]) if row.get("recording_file") else None
         ended = self.s.now()
         if rec_file is not None and rec_file.exists():
@@ -159,7 +169,8 @@ class Reconciler:
         if vm_name and self.s.voicemail_path(vm_name).exists():
             await self.s.save_voicemail(call_id, vm_name, "hangup")
             disposition = Disposition.VOICEMAIL
-        await asyncio.to_thread(self.repo.end_call, call_id, ended_at=ended, disposition=disposition)
+        if not await asyncio.to_thread(self.repo.end_call, call_id, ended_at=ended, disposition=disposition):
+            return      # closed meanwhile by its own writer
         log.info("call=%s ended while the app was away: %s", call_id, disposition)
         if rec_file is not None and await asyncio.to_thread(rec_file.exists):
             # Now, as for a call the app followed to its end: its writer gone (Asterisk died with it), the
@@ -218,7 +229,7 @@ class Reconciler:
             if not files:
                 continue
             known = self.repo.known_message_paths([str(p.relative_to(root)) for p in files.values()])
-            calls = self.repo.known_call_ids(list(files))
+            calls = self.repo.known_call_ids(list(files), mine=True)     # another node's: its own to log
             found += [(c, p) for c, p in files.items()
                       if c in calls and str(p.relative_to(root)) not in known and self._closed(p)]
         return found

@@ -34,7 +34,7 @@ async def amain() -> None:
     sessions = await asyncio.to_thread(ctx.sessions, tolerate_outage=True)     # callers go on without it
     store = StoreWorker(CallFactsStore(sessions))
     client = aioredis.from_url(ctx.redis_url, socket_connect_timeout=2, socket_timeout=2)
-    publisher = LivePublisher(client, s.redis.live_channel, s.redis.live_snapshot_key)
+    publisher = LivePublisher(client, s.redis.live_channel, s.cluster.node)
     picture = LivePicture(int(ctx.settings.queue.wrapup_seconds))
     loop = asyncio.get_running_loop()
     timer: list[asyncio.TimerHandle] = []
@@ -56,8 +56,8 @@ async def amain() -> None:
     tasks = [asyncio.create_task(store.run()), asyncio.create_task(service.run_publisher()),
              asyncio.create_task(service.run_refresher(REFRESH_SECONDS)),
              asyncio.create_task(Heartbeat.from_env().run())]     # from the loop: a blocked loop is seen
-    log.info("monitor starting: AMI %s:%d, Redis %s, clock %s", s.asterisk.ami_bind, s.asterisk.ami_port,
-             redact_url(ctx.redis_url), ctx.clock.now().isoformat())
+    log.info("monitor starting on node %s: AMI %s:%d, Redis %s, clock %s", s.cluster.node, s.asterisk.ami_bind,
+             s.asterisk.ami_port, redact_url(ctx.redis_url), ctx.clock.now().isoformat())
     listener.start()
     await stop.wait()
     listener.close()

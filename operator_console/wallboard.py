@@ -1,11 +1,13 @@
 """The supervisors' wallboard: the floor live, by Server-Sent Events from the monitor's Redis channel.
 
-The stream sends the monitor's snapshot (``<[redis] live_channel>:snapshot``, by default
-``hotline:live:snapshot``: who waits since when, operators by state) at once and again on every
-message of the channel (``hotline:live``), and today's figures (service level, abandoned calls,
-overdue tickets) every ``FIGURES_EVERY`` seconds, and the alerts' banner (``hotline watch``'s open alerts)
-whenever it changes. While Redis is away it says so and tries again; the page shows the last picture
-greyed out.
+The stream sends the floor (``hotline.domain.live.floor``: every node's monitor snapshot,
+``<[redis] live_channel>:node:<node>:snapshot``, added up — who waits since when, operators by state — and
+each node apart, a node silent for ``[cluster] dead_after`` seconds shown stale and left out of the sum) at
+once, again on every message of any node's channel (``hotline:live:node:*``) and whenever it changed
+(read every ``FLOOR_EVERY`` seconds); ``GET /wallboard/live`` returns the same floor as JSON. Today's
+figures (service level, abandoned calls, overdue tickets) every ``FIGURES_EVERY`` seconds, and the
+alerts' banner (``hotline watch``'s open alerts) whenever it changes. While Redis is away it says so and
+tries again; the page shows the last picture greyed out.
 
 Each stream holds one of the server's threads for as long as it is open, so they are capped in this process
 (``StreamSlots``): ``[console] streams_per_user`` (3) for one user, refused with 429, and ``max_streams`` (32)
@@ -30,8 +32,9 @@ from flask_login import current_user
 from redis.exceptions import RedisError
 
 from hotline.domain.errors import HotlineError, for_people
+from hotline.domain.live import NodePicture, floor
 from hotline.domain.reports import CallSums
-from hotline.domain.vocabulary import Context
+from hotline.domain.vocabulary import Context, live_node_channel, live_node_pattern, live_nodes_key, live_snapshot_key
 from hotline.services.operators import NAME_RE
 from hotline.services.report_queries import day_sums, overdue_open_tickets
 
@@ -44,6 +47,7 @@ log = logging.getLogger("hotline.console.wallboard")
 FIGURES_EVERY = 15.0
 ALERTS_EVERY = 2.0       # the banner is read this often (a small file) and sent when it changes
 HEARTBEAT_EVERY = 15.0
+FLOOR_EVERY = 5.0        # the nodes' snapshots are read again this often (a node silent too long goes stale)
 CHECK_EVERY = 5.0        # a stream re-checks its session and its user's role this often
 PER_USER_VI = ("Bạn đã mở {n} màn hình giám sát trực tuyến, tối đa cho một người. Hãy đóng bớt một màn hình "
                "rồi tải lại trang này.")
@@ -106,23 +110,42 @@ def today_figures() -> dict[str, Any]:
             "at": now.isoformat()}
 
 
+def read_floor(client: redis.Redis, live_channel: str, stale_after: float, now: float | None = None
+               ) -> dict[str, Any] | None:
+    """The floor from every node's snapshot beside ``live_channel`` (None: no monitor has written one yet)."""
+    beats = {_text(k): float(v) for k, v in client.hgetall(live_nodes_key(live_channel)).items()}
+    if not beats:
+        return None
+    names = sorted(beats)
+    raws = client.mget([live_snapshot_key(live_node_channel(live_channel, n)) for n in names])
+    pictures = [NodePicture(n, json.loads(raw) if raw else None, beats[n]) for n, raw in zip(names, raws, strict=True)]
+    return floor(pictures, time.time() if now is None else now, stale_after)
+
+
+def _text(value: bytes | str) -> str:
+    return value.decode() if isinstance(value, bytes) else value
+
+
 def _event(kind: str, data: Any) -> str:
     return f"event: {kind}\ndata: {json.dumps(data, ensure_ascii=False, separators=(',', ':'))}\n\n"
 
 
-def stream_events(client: redis.Redis, channel: str, snapshot_key: str, *, clock: Any = time.monotonic,
-                  max_seconds: float | None = None,
+def stream_events(client: redis.Redis, live_channel: str, *, stale_after: float = 30.0,
+                  clock: Any = time.monotonic, max_seconds: float | None = None,
                   alerts: Callable[[], list[dict[str, str]]] | None = None,
                   check: Callable[[], str | None] | None = None, check_every: float = CHECK_EVERY,
                   gone: Callable[[], bool] | None = None) -> Iterator[str]:
-    """The SSE stream of ``channel`` and ``snapshot_key``: snapshot, live messages, figures, heartbeats, and
-    ``alerts()`` when it changes from what the page showed (none); ``max_seconds`` ends it (tests). Every
+    """The SSE stream of every node's channel beside ``live_channel``: the floor (event ``snapshot``), live
+    messages, figures, heartbeats, and ``alerts()`` when it changes from what the page showed (none);
+    ``stale_after``: seconds after which a silent node is left out of the sum; ``max_seconds`` ends it (tests). Every
     ``check_every`` seconds ``check()`` says why the stream must end (event ``end``), or None; it ends
     silently once ``gone()`` (the client closed the connection, as waitress tells)."""
     started = clock()
     next_figures = next_alerts = 0.0
     next_check = started + check_every
     shown: list[dict[str, str]] = []
+    shown_floor: dict[str, Any] | None = None
+    next_floor = 0.0
     last_beat = started
     pubsub = None
     yield "retry: 2000\n\n"
@@ -146,17 +169,18 @@ def stream_events(client: redis.Redis, channel: str, snapshot_key: str, *, clock
             try:
                 if pubsub is None:
                     pubsub = client.pubsub(ignore_subscribe_messages=True)
-                    pubsub.subscribe(channel)
-                    snapshot = client.get(snapshot_key)
+                    pubsub.psubscribe(live_node_pattern(live_channel))
+                    shown_floor, next_floor = None, 0.0
                     yield _event("status", {"redis": "up"})
-                    if snapshot:
-                        yield _event("snapshot", json.loads(snapshot))
-                message = pubsub.get_message(timeout=1.0)
+                message = pubsub.get_message(timeout=1.0) if next_floor else None
                 if message is not None:
                     yield _event("live", json.loads(message["data"]))
-                    snapshot = client.get(snapshot_key)
-                    if snapshot:
-                        yield _event("snapshot", json.loads(snapshot))
+                if message is not None or clock() >= next_floor:
+                    picture = read_floor(client, live_channel, stale_after)
+                    next_floor = clock() + FLOOR_EVERY
+                    if picture is not None and (message is not None or picture != shown_floor):
+                        shown_floor = picture
+                        yield _event("snapshot", picture)
             except (RedisError, OSError) as exc:
                 if pubsub is not None:
                     _close(pubsub)
@@ -205,7 +229,8 @@ def stream() -> Response:
     gone = request.environ.get("waitress.client_disconnected")
     try:    # until the response owns the slot, a failure (the AccessLog write) gives it back
         svc.access(current_user.name, "wallboard_open", "wallboard", remote_addr=request.remote_addr)   # AccessLog
-        response = Response(stream_with_context(stream_events(svc.live, live.live_channel, live.live_snapshot_key,
+        response = Response(stream_with_context(stream_events(svc.live, live.live_channel,
+                                                              stale_after=svc.ctx.settings.cluster.dead_after,
                                                               alerts=svc.alerts_banner, check=still_allowed,
                                                               gone=gone)),
                             mimetype="text/event-stream",
@@ -215,6 +240,20 @@ def stream() -> Response:
         raise
     response.call_on_close(lambda: slots.give_back(user.id))      # however the stream ends
     return response
+
+
+@bp.route("/live")
+@requires("wallboard.view")
+def live_floor() -> Any:
+    """The floor now as JSON: the sum of the nodes (``waiting``, ``operators``, ``by_state``…) and ``nodes``."""
+    svc = services()
+    s = svc.ctx.settings
+    try:
+        picture = read_floor(svc.live, s.redis.live_channel, s.cluster.dead_after)
+    except (RedisError, OSError):
+        return jsonify(error="redis_down", message="Không đọc được dữ liệu trực tuyến: Redis không trả lời."), 503
+    svc.access(current_user.name, "wallboard_open", "wallboard:live", remote_addr=request.remote_addr)   # AccessLog
+    return jsonify(picture or floor([], time.time(), s.cluster.dead_after))
 
 
 def _refused(error: str, message: str, status: int) -> Response:

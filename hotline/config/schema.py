@@ -9,6 +9,7 @@ import datetime as dt
 import ipaddress
 import os
 import re
+import socket
 from pathlib import Path
 from typing import Annotated, Any, Literal
 from zoneinfo import ZoneInfo
@@ -24,7 +25,7 @@ from pydantic import (
 )
 from pydantic_core import PydanticCustomError
 
-from hotline.domain.vocabulary import LIVE_CHANNEL, live_snapshot_key
+from hotline.domain.vocabulary import LIVE_CHANNEL, live_node_channel, live_snapshot_key
 
 REPO_ROOT = Path(__file__).resolve().parents[2]
 DEFAULT_ASTERISK_ROOT = Path("/var/cache/hotline-1022/asterisk-root")
@@ -422,12 +423,9 @@ class RedisSettings(_Section):
     # URL ("redis://:PASSWORD@10.0.0.5:6379/0"); `hotline up` never starts that one.
     url: str = ""
     port: Port = 6380
-    # The monitor's pub/sub channel for the wallboard; its snapshot is the key "<live_channel>:snapshot".
+    # The wallboard's live channels: each node's monitor publishes on "<live_channel>:node:<[cluster] node>" and
+    # keeps its snapshot at "<that channel>:snapshot" (hotline.domain.vocabulary).
     live_channel: str = Field(default=LIVE_CHANNEL, pattern=r"^[A-Za-z0-9:_.-]+$")
-
-    @property
-    def live_snapshot_key(self) -> str:
-        return live_snapshot_key(self.live_channel)
 
     @field_validator("url")
     @classmethod
@@ -450,6 +448,32 @@ def default_database(state_dir: Path) -> Path:
 def old_default_database(state_dir: Path) -> Path:
     """Where the default SQLite database was before it had a folder of its own."""
     return Path(state_dir) / "hotline.db"
+
+
+def default_node() -> str:
+    """This host's short name (``socket.gethostname()`` up to its first dot): ``[cluster] node``'s default."""
+    name = re.sub(r"[^A-Za-z0-9_-]", "-", socket.gethostname().split(".")[0])
+    return name or "hotline"
+
+
+class ClusterSettings(_Section):
+    """The Asterisk node this host is, among the nodes that share one database (README: Scaling out).
+
+    Every call row records ``node``; a node's ARI app reconciles only its own calls, and writes every
+    ``beat_seconds`` that it is alive; a node not seen for ``dead_after`` seconds is declared dead by a
+    surviving node, which then closes that node's open calls (once).
+    """
+
+    node: str = Field(default_factory=default_node, pattern=r"^[A-Za-z0-9_-]{1,64}$")   # env HOTLINE_NODE
+    beat_seconds: float = Field(default=5.0, ge=1, le=60)      # how often the ARI app says it is alive
+    dead_after: float = Field(default=30.0, ge=10, le=3600)     # unseen this long: declared dead
+
+    @model_validator(mode="after")
+    def _beats_before_death(self) -> ClusterSettings:
+        if self.dead_after < 2 * self.beat_seconds:
+            raise _bad(f"dead_after {self.dead_after:g} is under two beats ({self.beat_seconds:g} s each)",
+                       "e.g. beat_seconds = 5, dead_after = 30", ("dead_after",))
+        return self
 
 
 class Settings(_Section):
@@ -477,6 +501,7 @@ class Settings(_Section):
     alerts: AlertSettings = Field(default_factory=AlertSettings)
     database: DatabaseSettings = Field(default_factory=DatabaseSettings)
     redis: RedisSettings = Field(default_factory=RedisSettings)
+    cluster: ClusterSettings = Field(default_factory=ClusterSettings)
 
     _source: Path = PrivateAttr(default=REPO_ROOT / "province.toml")
     _repo_root: Path = PrivateAttr(default=REPO_ROOT)
@@ -486,6 +511,16 @@ class Settings(_Section):
         if not self.database.url:
             self.database.url = f"sqlite:///{default_database(self.paths.state_dir)}"
         return self
+
+    @property
+    def live_node_channel(self) -> str:
+        """This node's monitor's pub/sub channel (``[redis] live_channel`` and ``[cluster] node``)."""
+        return live_node_channel(self.redis.live_channel, self.cluster.node)
+
+    @property
+    def live_snapshot_key(self) -> str:
+        """Where this node's monitor keeps its snapshot for the wallboard."""
+        return live_snapshot_key(self.live_node_channel)
 
     @property
     def call_log_spool(self) -> Path:

@@ -23,6 +23,7 @@ DISPOSITION = {
     D.VOICEMAIL: "Để lại lời nhắn", D.CLOSED_HOURS: "Ngoài giờ, không để lại lời nhắn",
     D.APP_FALLBACK: "Ứng dụng tạm ngừng, tổng đài nhận lời nhắn",
     D.TURNED_AWAY: "Từ chối do tất cả các đường dây đều bận",
+    D.NODE_LOST: "Máy chủ tổng đài ngừng hoạt động, cuộc gọi bị ngắt",
 }
 #: Ticket.status.
 TICKET_STATUS = {

@@ -46,10 +46,11 @@ class Disposition:
     ANSWERED = "answered"                  # an operator answered from the queue (AMI events, or on return)
     ABANDONED_QUEUE = "abandoned_queue"    # caller hung up while waiting in the operator queue
     TURNED_AWAY = "turned_away"            # past [capacity] max_calls: heard "all lines are busy", refused
+    NODE_LOST = "node_lost"                # its Asterisk node died; closed by a surviving node
 
     FROM_QUEUE = (ANSWERED, ABANDONED_QUEUE)   # what the queue's events tell; finer than TO_QUEUE
     ALL = (IN_PROGRESS, ABANDONED_IVR, TO_QUEUE, TRANSFERRED, TRANSFER_FAILED, VOICEMAIL,
-           CLOSED_HOURS, APP_FALLBACK, ANSWERED, ABANDONED_QUEUE, TURNED_AWAY)
+           CLOSED_HOURS, APP_FALLBACK, ANSWERED, ABANDONED_QUEUE, TURNED_AWAY, NODE_LOST)
 
 
 class OperatorState:
@@ -128,6 +129,22 @@ LIVE_CHANNEL = "hotline:live"   # the default of [redis] live_channel: the monit
 def live_snapshot_key(channel: str) -> str:
     """The Redis key of the monitor's snapshot beside its pub/sub ``channel``."""
     return f"{channel}:snapshot"
+
+
+def live_node_channel(channel: str, node: str) -> str:
+    """One node's monitor's pub/sub channel beside ``[redis] live_channel``: ``<channel>:node:<node>``; its
+    snapshot and beat are ``live_snapshot_key`` and ``live_beat_key`` of it."""
+    return f"{channel}:node:{node}"
+
+
+def live_node_pattern(channel: str) -> str:
+    """The pub/sub pattern of every node's channel (the wallboard subscribes to all)."""
+    return f"{channel}:node:*"
+
+
+def live_nodes_key(channel: str) -> str:
+    """The Redis hash of the nodes whose monitors publish: node -> real time (Unix seconds) of its last snapshot."""
+    return f"{channel}:nodes"
 
 
 def live_beat_key(channel: str) -> str:

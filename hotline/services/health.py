@@ -299,7 +299,7 @@ class HealthProbe:
             "asterisk": lambda: check_asterisk_and_app(ami_client(s, self.secrets, timeout=TIMEOUT),
                                                        s.asterisk.ari_app),
             "agi": lambda: check_agi(s.agi.bind, s.agi.port),
-            "monitor": lambda: check_monitor(self.redis, s.redis.live_channel, time.time()),
+            "monitor": lambda: check_monitor(self.redis, s.live_node_channel, time.time()),   # this node's
             "worker": lambda: check_worker(self.redis, s.transcription.queue),
             "redis": lambda: check_redis(self.redis),
             "database": lambda: check_database(self.engine),

@@ -177,7 +177,7 @@ def test_wallboard_shows_what_the_monitor_publishes(browser: Any, site: dict[str
 
     async def publish() -> None:
         live = site["ctx"].settings.redis
-        publisher = LivePublisher(aioredis.Redis.from_url(REDIS_URL), live.live_channel, live.live_snapshot_key)
+        publisher = LivePublisher(aioredis.Redis.from_url(REDIS_URL), live.live_channel, "node-a")
         await publisher.publish([{"type": "operator", "operator": "op-binh", "state": "paused"}], snapshot)
         await publisher.close()
     done = threading.Thread(target=lambda: asyncio.run(publish()))   # Playwright's own loop runs in this thread
@@ -187,7 +187,8 @@ def test_wallboard_shows_what_the_monitor_publishes(browser: Any, site: dict[str
     assert page.text_content("#w-waiting") == "2" and page.text_content("#w-longest") == "42 giây"
     assert "Tạm nghỉ (nghỉ giải lao)" in page.text_content('#w-ops tr[data-operator="op-binh"]')
     shot(page, "wallboard")
-    redis.Redis.from_url(REDIS_URL).delete(site["ctx"].settings.redis.live_snapshot_key)
+    client = redis.Redis.from_url(REDIS_URL)
+    client.delete(*client.keys(f"{site['ctx'].settings.redis.live_channel}:*"))
 
 
 def test_the_report_draws_its_chart(browser: Any, site: dict[str, Any]) -> None:

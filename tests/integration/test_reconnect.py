@@ -111,15 +111,14 @@ def test_the_monitor_logs_in_to_ami_again_and_the_next_change_reaches_redis(stac
     assert monitor.poll() is None and stack.procs["monitor"] is monitor
     assert refused[:2] == [2, 4], refused                                # the delay doubles
 
-    live = stack.ctx.settings.redis
     client = redis.Redis.from_url(stack.redis_url)
     pubsub = client.pubsub(ignore_subscribe_messages=True)
-    pubsub.subscribe(live.live_channel)
+    pubsub.subscribe(stack.ctx.settings.live_node_channel)
     try:
         pubsub.get_message(timeout=1.0)         # the subscription is confirmed before the change
         hotline(stack, "operators", "login", operator)
         wait_for(lambda: _about(pubsub, operator, "available"), 10, f"the monitor to publish {operator}'s login")
-        snapshot = json.loads(client.get(live.live_snapshot_key) or b"{}")
+        snapshot = json.loads(client.get(stack.ctx.settings.live_snapshot_key) or b"{}")
         assert {"operator": operator, "state": "available"}.items() <= next(
             o for o in snapshot["operators"] if o["operator"] == operator).items()
     finally:

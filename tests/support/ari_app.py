@@ -63,15 +63,21 @@ class AppUnderTest:
         await self.flush()
 
 
-def build_app(tmp: Path, now: datetime = OPEN) -> AppUnderTest:
-    """Build the app as ari_app.main does, on ``tmp`` (call it inside the test's event loop)."""
+def build_app(tmp: Path, now: datetime = OPEN, *, node: str | None = None, database_url: str | None = None,
+              recordings: Path | None = None) -> AppUnderTest:
+    """Build the app as ari_app.main does, on ``tmp`` (call it inside the test's event loop); ``node``
+    (``[cluster] node``, default this host's name), ``database_url`` and ``recordings`` (the recordings
+    root, default ``tmp/recordings``) for several nodes sharing a database and a recordings root."""
     env = {k: v for k, v in os.environ.items() if not k.startswith("HOTLINE_")}
-    env.update({"HOTLINE_STATE_DIR": str(tmp / "state"), "HOTLINE_RECORDINGS_ROOT": str(tmp / "recordings"),
-                "HOTLINE_DATABASE_URL": f"sqlite:///{tmp}/hotline.db"})
+    env.update({"HOTLINE_STATE_DIR": str(tmp / "state"),
+                "HOTLINE_RECORDINGS_ROOT": str(recordings or tmp / "recordings"),
+                "HOTLINE_DATABASE_URL": database_url or f"sqlite:///{tmp}/hotline.db"})
+    if node is not None:
+        env["HOTLINE_NODE"] = node
     ctx = load_context(env=env)
     sessions = ctx.sessions()
     ari = FakeAri(ctx.settings.asterisk.ari_app)
-    call_log = CallLog(CallRepository(sessions), Spool(ctx.settings.call_log_spool))
+    call_log = CallLog(CallRepository(sessions, node=ctx.settings.cluster.node), Spool(ctx.settings.call_log_spool))
     call_log.start()
     engine = FlowEngine(ctx.flow, ctx.directory, lambda: ctx.hours.closed_reason(now))
     services = CallServices(settings=ctx.settings, ari=ari, engine=engine, log=call_log,  # type: ignore[arg-type]

@@ -43,6 +43,7 @@ DECLARED = {
     ("POST", "phone.ticket"): 409,           # a ticket without content
     ("POST", "kb.edit"): 400,                # an article without a title
     ("POST", "wallboard.spy"): 400,          # no operator, no way of listening
+    ("GET", "wallboard.live_floor"): 503,    # the floor needs Redis (a closed port here)
     ("POST", "privacy.export"): 400,         # no number
     ("POST", "account.password"): 400,       # no password (refused before any check: no wrong sign-in counted)
 }
@@ -390,14 +391,14 @@ def test_wallboard_streams_the_monitors_snapshot_and_live_messages(world: dict[s
 
     def publish() -> None:
         async def go() -> None:
-            publisher = LivePublisher(aioredis.Redis.from_url(url), own.live_channel, own.live_snapshot_key)
+            publisher = LivePublisher(aioredis.Redis.from_url(url), own.live_channel, "node-a")
             await publisher.publish([{"type": "caller_joined", "call_id": "c9", "caller": "0912345678"}], snapshot)
             await publisher.close()
         asyncio.run(go())
 
     app = world["app"]
     with app.test_request_context():
-        events = stream_events(client, own.live_channel, own.live_snapshot_key, max_seconds=4)
+        events = stream_events(client, own.live_channel, max_seconds=4)
         seen: list[tuple[str, Any]] = []
         timer = None
         for chunk in events:
@@ -413,10 +414,12 @@ def test_wallboard_streams_the_monitors_snapshot_and_live_messages(world: dict[s
     kinds = [k for k, _d in seen]
     assert kinds[:2] == ["figures", "status"] and seen[1][1] == {"redis": "up"}
     live = next(d for k, d in seen if k == "live")
-    assert live == {"type": "caller_joined", "call_id": "c9", "caller": "0912345678"}
-    assert seen[-1] == ("snapshot", snapshot)
+    assert live == {"type": "caller_joined", "call_id": "c9", "caller": "0912345678", "node": "node-a"}
+    kind, shown = seen[-1]
+    assert kind == "snapshot" and shown["waiting"] == [{**snapshot["waiting"][0], "node": "node-a"}]   # type: ignore[index]
+    assert shown["longest_wait"] == 12 and [n["node"] for n in shown["nodes"]] == ["node-a"]
     assert seen[0][1]["day"] == "2026-11-25" and seen[0][1]["overdue_tickets"] == 0
-    client.delete(own.live_snapshot_key, f"{own.live_channel}:beat")
+    client.delete(*client.keys(f"{own.live_channel}:*"))
     client.close()
     assert sign_in(app, "lan").get("/wallboard/").status_code == 403
     page = sign_in(app, "binh").get("/wallboard/").get_data(as_text=True)
@@ -431,7 +434,7 @@ def test_wallboard_says_when_redis_is_away(world: dict[str, Any]) -> None:
     from operator_console.wallboard import stream_events
     with world["app"].test_request_context():
         events = stream_events(redis.Redis.from_url("redis://127.0.0.1:1/0", socket_connect_timeout=0.5),
-                               "test:live:away", "test:live:away:snapshot", max_seconds=1)
+                               "test:live:away", max_seconds=1)
         chunks = [c for c in events if c.startswith("event: status")]
     assert chunks and json.loads(chunks[0].split("\n")[1][6:])["redis"] == "down"
 
@@ -509,3 +512,59 @@ def test_a_recording_is_drawn_as_a_waveform_for_those_who_may_play_it(world: dic
     assert f"/recordings/waveform/{REC}" in page and "data-wave" in page
     with world["svc"].sessions() as s:                       # a picture is not a play: not logged (the search is)
         assert [a.action for a in s.scalars(select(AccessLog))] == ["recording_list"]
+
+
+def test_the_wallboard_adds_up_the_nodes_and_shows_each(world: dict[str, Any]) -> None:
+    """Two nodes' monitors publish on the real Redis: ``/wallboard/live`` gives the sum and each node; a node
+    silent for ``[cluster] dead_after`` is shown stale and left out of the sum."""
+    import asyncio
+    import time
+
+    import redis
+    import redis.asyncio as aioredis
+
+    from hotline.domain.vocabulary import live_nodes_key
+    from monitor.publish import LivePublisher
+
+    url = "redis://127.0.0.1:6379/14"
+    settings = world["ctx"].settings
+    settings.redis.url, settings.redis.live_channel = url, f"test:live:{uuid.uuid4().hex}"
+    client = redis.Redis.from_url(url)
+    at = "2026-11-25T02:00:00+00:00"
+    pictures = {
+        "node-a": {"at": at, "longest_wait": 40, "by_state": {"on_call": ["op-lan"]},
+                   "waiting": [{"call_id": "a1", "caller": "*******678", "wait": 40, "position": 1}],
+                   "operators": [{"operator": "op-lan", "state": "on_call"}]},
+        "node-b": {"at": at, "longest_wait": 12, "by_state": {"available": ["op-binh"]},
+                   "waiting": [{"call_id": "b1", "caller": "*******111", "wait": 12, "position": 1},
+                               {"call_id": "b2", "caller": "*******222", "wait": 3, "position": 2}],
+                   "operators": [{"operator": "op-binh", "state": "available"}]},
+        "node-c": {"at": at, "longest_wait": 99, "by_state": {},
+                   "waiting": [{"call_id": "c1", "caller": "*******333", "wait": 99, "position": 1}],
+                   "operators": []},
+    }
+
+    async def publish() -> None:
+        for node, snapshot in pictures.items():
+            publisher = LivePublisher(aioredis.Redis.from_url(url), settings.redis.live_channel, node)
+            await publisher.publish([], snapshot)
+            await publisher.close()
+    try:
+        asyncio.run(publish())
+        # node-c's monitor went silent longer than dead_after ago (its last snapshot stays in Redis).
+        client.hset(live_nodes_key(settings.redis.live_channel), "node-c", f"{time.time() - 3600:.3f}")
+        sup = sign_in(world["app"], "binh")
+        floor = sup.get("/wallboard/live").get_json()
+        assert [w["call_id"] for w in floor["waiting"]] == ["a1", "b1", "b2"] and floor["longest_wait"] == 40
+        assert {(o["operator"], o["node"]) for o in floor["operators"]} == {("op-lan", "node-a"), ("op-binh", "node-b")}
+        assert floor["by_state"] == {"on_call": ["op-lan"], "available": ["op-binh"]}
+        nodes = {n["node"]: n for n in floor["nodes"]}
+        assert [nodes[n]["waiting"] for n in ("node-a", "node-b", "node-c")] == [1, 2, 1]
+        assert [nodes[n]["stale"] for n in ("node-a", "node-b", "node-c")] == [False, False, True]
+        assert nodes["node-b"]["by_state"] == {"available": 1}
+        assert sign_in(world["app"], "lan").get("/wallboard/live").status_code == 403
+        page = sup.get("/wallboard/").get_data(as_text=True)
+        assert "Theo máy chủ tổng đài" in page and "Mất liên lạc" in page
+    finally:
+        client.delete(*client.keys(f"{settings.redis.live_channel}:*"))
+        client.close()

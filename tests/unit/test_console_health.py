@@ -60,7 +60,7 @@ def test_the_wallboard_shows_the_alerts_banner_in_vietnamese(world: dict[str, An
     from operator_console.wallboard import stream_events
     svc = world["svc"]
     with app.test_request_context():
-        events = stream_events(svc.live, "test:none", "test:none:snapshot", max_seconds=3, alerts=svc.alerts_banner)
+        events = stream_events(svc.live, "test:none", max_seconds=3, alerts=svc.alerts_banner)
         for chunk in events:
             if chunk.startswith("event: alerts"):
                 data = json.loads(chunk.split("\n")[1][6:])

@@ -232,13 +232,13 @@ def test_a_change_reaches_a_subscriber_and_the_snapshot_is_stored(redis_db: Any,
 
     async def scenario() -> tuple[list[dict[str, Any]], dict[str, Any]]:
         client = aioredis.from_url(REDIS_URL)
-        publisher = LivePublisher(client, channel="test:live", snapshot_key="test:live:snapshot")
+        publisher = LivePublisher(client, "test:live", "node-a")
         store = StoreWorker(CallFactsStore(sessions))
         service = MonitorService(LivePicture(), store, publisher, now=lambda: T0)
         tasks = [asyncio.create_task(service.run_publisher()), asyncio.create_task(store.run())]
         listener = aioredis.from_url(REDIS_URL)
         pubsub = listener.pubsub()
-        await pubsub.subscribe("test:live")
+        await pubsub.subscribe("test:live:node:node-a")
         await pubsub.get_message(timeout=1.0)   # the subscribe confirmation
         service.on_event(MEMBER)
         service.on_event(JOIN)
@@ -248,7 +248,7 @@ def test_a_change_reaches_a_subscriber_and_the_snapshot_is_stored(redis_db: Any,
             message = await pubsub.get_message(ignore_subscribe_messages=True, timeout=5.0)
             assert message is not None, "no live message within 5 s"
             received.append(json.loads(message["data"]))
-        snapshot = json.loads(await client.get("test:live:snapshot"))
+        snapshot = json.loads(await client.get("test:live:node:node-a:snapshot"))
         for task in tasks:
             task.cancel()
         await pubsub.aclose()
@@ -271,7 +271,7 @@ def test_redis_down_is_logged_once_and_the_monitor_keeps_going(caplog: pytest.Lo
 
     async def scenario() -> list[bool]:
         client = aioredis.from_url("redis://127.0.0.1:1/0", socket_connect_timeout=0.5)
-        publisher = LivePublisher(client, "test:live:down", "test:live:down:snapshot")
+        publisher = LivePublisher(client, "test:live:down", "node-a")
         results = [await publisher.publish([{"type": "x"}], {}) for _ in range(3)]
         await publisher.close()
         return results

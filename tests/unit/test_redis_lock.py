@@ -102,12 +102,12 @@ def test_the_snapshot_the_monitor_publishes_holds_no_whole_caller_number(
 
     async def scenario() -> list[dict[str, Any]]:
         publisher = LivePublisher(aioredis.from_url(ctx.redis_url, socket_timeout=5), live.live_channel,
-                                  live.live_snapshot_key)      # as monitor/main.py builds it
+                                  ctx.settings.cluster.node)      # as monitor/main.py builds it
         service = MonitorService(LivePicture(), None, publisher, now=lambda: T0)
         task = asyncio.create_task(service.run_publisher())
         listener = aioredis.from_url(ctx.redis_url)
         pubsub = listener.pubsub()
-        await pubsub.subscribe(live.live_channel)
+        await pubsub.subscribe(ctx.settings.live_node_channel)
         await pubsub.get_message(timeout=1.0)
         service.on_event(MEMBER)
         service.on_event(join)
@@ -124,7 +124,7 @@ def test_the_snapshot_the_monitor_publishes_holds_no_whole_caller_number(
         return received
 
     received = asyncio.run(scenario())
-    stored = redis.Redis.from_url(ctx.redis_url).get(live.live_snapshot_key)
+    stored = redis.Redis.from_url(ctx.redis_url).get(ctx.settings.live_snapshot_key)
     assert stored is not None and NUMBER.encode() not in stored and NUMBER[1:-3].encode() not in stored
     snapshot = json.loads(stored)
     assert [w["caller"] for w in snapshot["waiting"]] == ["*******678"]      # what the wallboard lists
@@ -136,7 +136,7 @@ def test_the_monitor_process_reaches_it_from_the_settings(locked: tuple[Context,
                                                          tmp_path: Path) -> None:
     ctx, env = locked
     client = redis.Redis.from_url(ctx.redis_url, socket_timeout=5)
-    snapshot = ctx.settings.redis.live_snapshot_key
+    snapshot = ctx.settings.live_snapshot_key
     with (tmp_path / "monitor.log").open("wb") as log:
         proc = subprocess.Popen(command("monitor", ctx.redis_url, "q"), cwd=ROOT, env=env, stdout=log,
                                 stderr=subprocess.STDOUT, start_new_session=True)

@@ -67,6 +67,8 @@ class Call(Base):
     transfer_outcome: Mapped[str | None] = mapped_column(String(32))
     disposition: Mapped[str] = mapped_column(String(32), default=Disposition.IN_PROGRESS, index=True)
     node: Mapped[str | None] = mapped_column(String(64))            # last IVR node (for reconciliation)
+    # The Asterisk node (server, [cluster] node) the call is on; None: logged before nodes were recorded.
+    asterisk_node: Mapped[str | None] = mapped_column(String(64), index=True)
     recording_file: Mapped[str | None] = mapped_column(String(512))  # absolute path MixMonitor writes
     # The operator queue (filled from app_queue's AMI events and the app's return from Queue()).
     queued_at: Mapped[datetime | None] = mapped_column(UTCDateTime())

@@ -10,7 +10,7 @@ from dataclasses import dataclass
 from datetime import datetime
 from typing import Any
 
-from sqlalchemy import select
+from sqlalchemy import ColumnElement, or_, select, true
 from sqlalchemy.orm import Session, selectinload, sessionmaker
 
 from hotline.adapters.db.models import Call, Recording, Ticket, Transfer, Voicemail, VoicemailStatus
@@ -48,10 +48,17 @@ class RecordingSearch:
 
 
 class CallRepository:
-    """Writes and reads the call log."""
+    """Writes and reads the call log.
 
-    def __init__(self, sessions: sessionmaker[Session]) -> None:
+    Args:
+        node: the Asterisk node (``[cluster] node``) of the process that writes calls (the ARI app, the AGI
+            server): the rows it starts record it, and ``open_call_ids`` lists only that node's calls (with
+            the rows logged before nodes were recorded). None (the console, the command line): every call.
+    """
+
+    def __init__(self, sessions: sessionmaker[Session], node: str | None = None) -> None:
         self._sessions = sessions
+        self.node = node
 
     @property
     def sessions(self) -> sessionmaker[Session]:
@@ -66,7 +73,7 @@ class CallRepository:
             if call is None:
                 s.add(Call(call_id=call_id, channel_id=channel_id, caller=caller, dialled=dialled,
                            started_at=started_at, answered_at=answered_at, ivr_path=[],
-                           disposition=disposition, recording_file=recording_file))
+                           disposition=disposition, recording_file=recording_file, asterisk_node=self.node))
                 return True
             call.channel_id = channel_id
             return False
@@ -171,22 +178,32 @@ class CallRepository:
             return s.scalar(select(Transfer.key).join(Call).where(Call.call_id == call_id, Transfer.ended_at.is_(None))
                             .order_by(Transfer.id.desc()).limit(1))
 
+    def _mine(self) -> ColumnElement[bool]:
+        """This node's calls and those that recorded no node (every call, for a repository of no node)."""
+        if self.node is None:
+            return true()
+        return or_(Call.asterisk_node == self.node, Call.asterisk_node.is_(None))
+
     def open_call_ids(self) -> list[str]:
+        """Open calls: this repository's node's and those that recorded no node (every one without a node)."""
         with self._sessions() as s:
-            return list(s.scalars(select(Call.call_id).where(Call.ended_at.is_(None))))
+            return list(s.scalars(select(Call.call_id).where(Call.ended_at.is_(None), self._mine())))
 
     def ended_without_recording(self, limit: int = 500) -> list[tuple[str, str | None]]:
-        """(call id, recording file) of ended calls whose recording is not logged yet (calls that were
-        never recorded, such as callers turned away, are not waiting for one)."""
+        """(call id, recording file) of this node's ended calls whose recording is not logged yet (calls
+        that were never recorded, such as callers turned away, are not waiting for one)."""
         with self._sessions() as s:
             q = (select(Call.call_id, Call.recording_file).outerjoin(Recording)
-                 .where(Call.ended_at.is_not(None), Call.recording_file.is_not(None), Recording.id.is_(None))
+                 .where(Call.ended_at.is_not(None), Call.recording_file.is_not(None), Recording.id.is_(None),
+                        self._mine())
                  .limit(limit))
             return [(row[0], row[1]) for row in s.execute(q)]
 
-    def known_call_ids(self, call_ids: list[str]) -> set[str]:
+    def known_call_ids(self, call_ids: list[str], *, mine: bool = False) -> set[str]:
+        """Which of these calls have a row (``mine``: a row of this node's, or of no node)."""
+        q = select(Call.call_id).where(Call.call_id.in_(call_ids), self._mine() if mine else true())
         with self._sessions() as s:
-            return set(s.scalars(select(Call.call_id).where(Call.call_id.in_(call_ids))))
+            return set(s.scalars(q))
 
     def known_message_paths(self, paths: list[str]) -> set[str]:
         """Which of these message files (paths under the recordings root) have a Voicemail row."""
@@ -273,6 +290,7 @@ def call_to_dict(call: Call) -> dict[str, Any]:
         "transfer_outcome": call.transfer_outcome,
         "disposition": call.disposition,
         "node": call.node,
+        "asterisk_node": call.asterisk_node,
         "recording_file": call.recording_file,
         "queued_at": _iso(call.queued_at),
         "queue_answered_at": _iso(call.queue_answered_at),

@@ -3,7 +3,7 @@ from __future__ import annotations
 
 from alembic import context
 
-from hotline.adapters.db import console_models  # noqa: F401  (its table in Base.metadata)
+from hotline.adapters.db import cluster, console_models  # noqa: F401  (their tables in Base.metadata)
 from hotline.adapters.db.models import Base
 from hotline.adapters.db.session import make_engine
 
