@@ -21,7 +21,7 @@ from tests.support.calls import menu_starts, prompt_seconds, recording_starts, s
 from tests.support.cli import add_operator, hotline
 from tests.support.ports import Phones
 from tests.support.stack import Stack, desk_ports, wait_for
-from tooling.sipp.runner import start_uas
+from tooling.sipp.runner import CallerProcess, start_uas
 from tooling.sipp.scenario import AwaitHangup, Keys, Speak, Wait
 
 SATURDAY = datetime.fromisoformat("2026-11-28T10:00:00+07:00")
@@ -30,11 +30,24 @@ SATURDAY = datetime.fromisoformat("2026-11-28T10:00:00+07:00")
 def _restart_app(stack: Stack, ready: Callable[[], Any], what: str, timeout: float) -> float:
     """Once ``ready`` holds: SIGKILL the ARI app and start it again; returns when it was killed."""
     wait_for(ready, timeout, what)
+    return _restart(stack)
+
+
+def _restart(stack: Stack) -> float:
+    """SIGKILL the ARI app and start it again; returns when it was killed."""
     stack.kill("ari_app")
     killed = time.monotonic()
     stack.start_proc("ari_app")
     wait_for(stack.app_registered, 20, "the restarted app to register")
     return killed
+
+
+def _to_desk_d01(stack: Stack, caller: str, workdir: Path, speech: Path, speak_after: float) -> CallerProcess:
+    """A caller who keys 3, then 01 (desk d01), speaks ``speak_after`` s after the transfer prompt, and waits
+    for the end."""
+    return start(stack, [Wait(menu_starts(stack)), Keys("3"), Wait(2), Keys("01"),
+                         Wait(prompt_seconds(stack, "transferring") + speak_after), Speak(speech), AwaitHangup(60)],
+                 caller=caller, workdir=workdir / "c")
 
 
 def _row(stack: Stack, caller: str) -> dict[str, Any]:
@@ -86,9 +99,7 @@ def test_killed_while_bridged_to_a_desk_the_call_stays_bridged_and_the_desk_is_n
                      workdir=workdir / "d")
     try:
         with AriEvents(stack) as events:
-            c = start(stack, [Wait(menu_starts(stack)), Keys("3"), Wait(2), Keys("01"),
-                              Wait(prompt_seconds(stack, "transferring") + 2), Speak(speech), AwaitHangup(60)],
-                      caller=caller, workdir=workdir / "c")
+            c = _to_desk_d01(stack, caller, workdir, speech, speak_after=2)
             # Killed once the app has bridged the caller to the desk (not in the milliseconds between the
             # desk's answer and the bridge: README, known limits).
             _restart_app(stack, lambda: desk.answered == 1 and any(len(b.get("channels", [])) == 2
@@ -126,18 +137,14 @@ def test_killed_while_the_desk_rings_or_has_just_answered_the_caller_is_bridged_
                      workdir=workdir / "d")
     try:
         with AriEvents(stack) as events:
-            c = start(stack, [Wait(menu_starts(stack)), Keys("3"), Wait(2), Keys("01"),
-                              Wait(prompt_seconds(stack, "transferring") + 8), Speak(speech), AwaitHangup(60)],
-                      caller=caller, workdir=workdir / "c")
+            c = _to_desk_d01(stack, caller, workdir, speech, speak_after=8)
             wait_for(lambda: desk.invites == 1, 40, "the desk to ring")
             if moment == "answered":
                 os.kill(stack.procs["ari_app"].pid, signal.SIGSTOP)       # hears nothing of the answer
                 wait_for(lambda: _desk_leg_up(stack), 15, "the desk's answered leg in Stasis")
             else:
                 assert desk.answered == 0
-            stack.kill("ari_app")
-            stack.start_proc("ari_app")
-            wait_for(stack.app_registered, 20, "the restarted app to register")
+            _restart(stack)
             result = c.result(90)
         assert result.ok and result.ended_by_remote, result.problems      # ended when the desk hung up
         assert desk.invites == 1 and desk.answered == 1
