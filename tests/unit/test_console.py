@@ -22,7 +22,7 @@ from sqlalchemy import select
 from ari_app.audio import audio_facts
 from hotline.adapters.db.models import AccessLog, Role, User
 from hotline.adapters.db.repository import CallRepository
-from hotline.context import load_context
+from hotline.context import Context, load_context
 from hotline.domain.clock import fake_clock_env
 from operator_console import create_app
 from operator_console.filters import CSRF_VI
@@ -55,13 +55,25 @@ def closed_port() -> int:
         return int(s.getsockname()[1])
 
 
-@pytest.fixture()
-def world(tmp_path: Path, database_url: str) -> dict[str, Any]:
-    env = {"HOTLINE_STATE_DIR": str(tmp_path / "state"), "HOTLINE_RECORDINGS_ROOT": str(tmp_path / "rec"),
-           "HOTLINE_DATABASE_URL": database_url, "HOTLINE_REDIS_URL": "redis://127.0.0.1:1/0",
-           **fake_clock_env(datetime.fromisoformat("2026-11-25T09:00:00+07:00"))}
+def console_env(tmp: Path, database_url: str) -> dict[str, str]:
+    """The tests' hotline: state and recordings under ``tmp``, no Redis, the clock at 09:00 on Wednesday 25
+    November 2026."""
+    return {"HOTLINE_STATE_DIR": str(tmp / "state"), "HOTLINE_RECORDINGS_ROOT": str(tmp / "rec"),
+            "HOTLINE_DATABASE_URL": database_url, "HOTLINE_REDIS_URL": "redis://127.0.0.1:1/0",
+            **fake_clock_env(datetime.fromisoformat("2026-11-25T09:00:00+07:00"))}
+
+
+def console_context(env: dict[str, str]) -> Context:
+    """The context the console is built on in the tests, AMI on a closed port."""
     ctx = load_context(env=env)
     ctx.settings.asterisk.ami_port = closed_port()
+    return ctx
+
+
+@pytest.fixture()
+def world(tmp_path: Path, database_url: str) -> dict[str, Any]:
+    env = console_env(tmp_path, database_url)
+    ctx = console_context(env)
     app = create_app(ctx, testing=True)
     svc = app.extensions["hotline"]
     for name, role in ROLES.items():

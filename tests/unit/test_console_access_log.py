@@ -23,14 +23,13 @@ from hotline.adapters.db.models import AccessLog, Role, Voicemail, VoicemailStat
 from hotline.adapters.db.repository import CallRepository
 from hotline.cli.audit import who
 from hotline.cli.main import main
-from hotline.domain.clock import fake_clock_env
 from hotline.domain.labels import ACCESS_ACTION
 from hotline.domain.vocabulary import AccessAction
 from hotline.services.access_log import add_access, masked_text, safe_detail
 from operator_console import create_app
 from operator_console.permissions import PERMISSIONS
 from tests.support.audio import write_wav
-from tests.unit.test_console import CALLER, REC, sign_in
+from tests.unit.test_console import CALLER, REC, console_env, sign_in
 from tests.unit.test_console import world as world  # noqa: F401  (the same fixture, re-used)
 from tests.unit.test_console_labels import visible
 
@@ -146,10 +145,7 @@ def test_a_page_with_nothing_new_and_an_empty_history_are_not_logged(world: dict
 
 
 def test_the_command_lines_reads_are_logged_with_the_account(world: dict[str, Any], database_url: str) -> None:
-    tmp = world["tmp"]
-    env = {"HOTLINE_STATE_DIR": str(tmp / "state"), "HOTLINE_RECORDINGS_ROOT": str(tmp / "rec"),
-           "HOTLINE_DATABASE_URL": database_url, "HOTLINE_REDIS_URL": "redis://127.0.0.1:1/0",
-           **fake_clock_env(datetime.fromisoformat("2026-11-25T09:00:00+07:00"))}
+    env = console_env(world["tmp"], database_url)
     for args in (["tickets", "show", world["mine"]], ["tickets", "list", "--json"], ["calls"]):
         result = CliRunner().invoke(main, args, env=env)
         assert result.exit_code == 0, result.output
