@@ -9,11 +9,9 @@ night in working time. Not marked ``asterisk``: it runs in the normal suite.
 from __future__ import annotations
 
 import hashlib
-import math
 import os
 import signal
 import subprocess
-import wave
 from collections.abc import Iterator
 from dataclasses import dataclass
 from datetime import datetime, timedelta
@@ -31,6 +29,7 @@ from hotline.adapters.db.repository import AudioFacts, CallRepository
 from hotline.context import load_context
 from hotline.domain.clock import fake_clock_env
 from hotline.worker.runtime import Runtime
+from tests.support.audio import write_tone
 from tests.support.redis_server import redis_server
 from tests.support.smtp import Received, SmtpSink, smtp_sink
 from tests.support.stack import wait_for
@@ -189,24 +188,10 @@ def plan(now: datetime, lead: float, overnight: bool = True) -> Plan:
     return Plan(received, seconds / 3600, instants)
 
 
-def write_wav(path: Path, seconds: float = 1.0) -> bytes:
-    """A real 8 kHz mono WAV (a 440 Hz tone), as MixMonitor writes; returns its bytes."""
-    path.parent.mkdir(parents=True, exist_ok=True)
-    rate = 8000
-    frames = b"".join(int(8000 * math.sin(2 * math.pi * 440 * n / rate)).to_bytes(2, "little", signed=True)
-                      for n in range(int(rate * seconds)))
-    with wave.open(str(path), "wb") as w:
-        w.setnchannels(1)
-        w.setsampwidth(2)
-        w.setframerate(rate)
-        w.writeframes(frames)
-    return path.read_bytes()
-
-
 def recorded_call(h: Hotline, call_id: str) -> bytes:
     """A call in the call log with its recording on disk; returns the recording's bytes."""
     relative = f"2026/11/25/{call_id}.wav"
-    data = write_wav(h.recordings / relative)
+    data = write_tone(h.recordings / relative, 1.0).read_bytes()      # as MixMonitor writes
     repo = CallRepository(h.rt.sessions)
     started = (MORNING - timedelta(days=1)).replace(hour=16, minute=58)
     repo.start_call(call_id, channel_id=call_id, caller="0912345678", dialled="1022", started_at=started,
