@@ -4,7 +4,6 @@ from __future__ import annotations
 import asyncio
 import logging
 import signal
-import sys
 from pathlib import Path
 
 from hotline.adapters.asterisk_config import sounds_dir
@@ -13,8 +12,7 @@ from hotline.adapters.db.repository import CallRepository
 from hotline.adapters.db.spool import Spool
 from hotline.adapters.disk import message_space_problem
 from hotline.adapters.jobqueue import JobQueue, connect
-from hotline.context import load_context, setup_logging
-from hotline.domain.errors import HotlineError
+from hotline.context import load_context, run_service
 from hotline.domain.flows.engine import FlowEngine
 from hotline.heartbeat import Heartbeat
 
@@ -69,9 +67,4 @@ def _no_message_space(root: Path, min_free_mb: int) -> str | None:
 
 
 def main() -> None:
-    setup_logging("ari_app")
-    try:
-        asyncio.run(amain())
-    except HotlineError as exc:
-        print(f"ari_app: {exc}", file=sys.stderr)
-        sys.exit(2)
+    run_service("ari_app", amain)

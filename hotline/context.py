@@ -5,12 +5,14 @@ command line) calls :func:`load_context` once; nothing is loaded at import time.
 """
 from __future__ import annotations
 
+import asyncio
 import logging
 import os
-from collections.abc import Mapping
+import sys
+from collections.abc import Callable, Coroutine, Mapping
 from dataclasses import dataclass
 from pathlib import Path
-from typing import TYPE_CHECKING
+from typing import TYPE_CHECKING, Any
 
 from sqlalchemy.orm import Session, sessionmaker
 
@@ -19,6 +21,7 @@ from hotline.config.settings import Settings, load_settings
 from hotline.domain.calendar import HolidayCalendar, HotlineHours
 from hotline.domain.clock import Clock, clock_from_env
 from hotline.domain.directory import Directory, load_directory
+from hotline.domain.errors import HotlineError
 from hotline.domain.flows.loader import load_flow
 from hotline.domain.flows.model import Flow
 from hotline.domain.redact import redact_url
@@ -91,3 +94,14 @@ def setup_logging(name: str, level: str | None = None) -> None:
     )
     for handler in logging.getLogger().handlers:
         handler.setFormatter(RedactingFormatter(handler.formatter._fmt if handler.formatter else None))
+
+
+def run_service(name: str, amain: Callable[[], Coroutine[Any, Any, None]]) -> None:
+    """An asyncio process's entry point: its logging, then ``amain()``; a configuration or start-up error
+    (HotlineError) is one line on stderr and exit status 2."""
+    setup_logging(name)
+    try:
+        asyncio.run(amain())
+    except HotlineError as exc:
+        print(f"{name}: {exc}", file=sys.stderr)
+        sys.exit(2)

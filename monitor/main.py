@@ -5,15 +5,13 @@ import asyncio
 import contextlib
 import logging
 import signal
-import sys
 import time
 from collections.abc import Callable
 
 import redis.asyncio as aioredis
 
 from hotline.adapters.ami import AmiListener, ami_login
-from hotline.context import load_context, setup_logging
-from hotline.domain.errors import HotlineError
+from hotline.context import load_context, run_service
 from hotline.domain.redact import redact_url
 from hotline.heartbeat import Heartbeat
 
@@ -71,9 +69,4 @@ async def amain() -> None:
 
 
 def main() -> None:
-    setup_logging("monitor")
-    try:
-        asyncio.run(amain())
-    except HotlineError as exc:
-        print(f"monitor: {exc}", file=sys.stderr)
-        sys.exit(2)
+    run_service("monitor", amain)

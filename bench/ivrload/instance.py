@@ -6,14 +6,11 @@ running on the default ports at the same time.
 """
 from __future__ import annotations
 
-import os
-import re
-import shutil
-import tempfile
-from dataclasses import dataclass
 from datetime import datetime
 from pathlib import Path
 from urllib.parse import urlsplit, urlunsplit
+
+import ownstack
 
 from hotline.config.settings import load_settings
 from tests.support.stack import ROOT, Stack
@@ -63,32 +60,10 @@ exten => start,1,NoOp(Bench baseline call from ${{CALLERID(num)}})
 
 
 def settings_copy(source: Path, base: Path) -> Path:
-    """``source`` with the bench's ports and paths (absolute, state under ``base``); comments kept."""
-    resolved = load_settings(source, env={})
-    paths = {("paths", key): str(getattr(resolved.paths, key)) for key in ("flow", "directory", "prompts_dir")}
-    paths |= {("paths", "state_dir"): str(base / "state"), ("paths", "recordings_root"): str(base / "recordings"),
-              ("redis", "url"): _own_redis_db(resolved.redis.url)}
-    dest = base / "province.toml"
-    wanted = {**{k: str(v) for k, v in PORTS.items()}, **QUEUE_SETTINGS,
-              **{k: f'"{v}"' for k, v in paths.items()}}
-    lines: list[str] = []
-    section = ""
-    seen: set[tuple[str, str]] = set()
-    for line in source.read_text(encoding="utf-8").splitlines():
-        header = re.match(r"\s*\[([A-Za-z_]+)\]\s*(#.*)?$", line)
-        if header:
-            lines += _missing(wanted, seen, section)
-            section = header[1]
-        key = re.match(r"\s*([A-Za-z_]+)\s*=", line)
-        if key and (section, key[1]) in wanted:
-            seen.add((section, key[1]))
-            line = f"{key[1]} = {wanted[(section, key[1])]}   # bench/ivr_load"
-        lines.append(line)
-    lines += _missing(wanted, seen, section)
-    for absent in dict.fromkeys(sec for sec, _key in wanted if (sec, _key) not in seen):
-        lines += ["", f"[{absent}]   # bench/ivr_load", *_missing(wanted, seen, absent)]
-    dest.write_text("\n".join(lines) + "\n", encoding="utf-8")
-    return dest
+    """``source`` with the bench's ports, queue settings, Redis database and paths (state under ``base``)."""
+    redis_url = _own_redis_db(load_settings(source, env={}).redis.url)
+    values = {**{k: str(v) for k, v in PORTS.items()}, **QUEUE_SETTINGS, ("redis", "url"): f'"{redis_url}"'}
+    return ownstack.settings_copy(source, base, values, "   # bench/ivr_load")
 
 
 def _own_redis_db(url: str) -> str:
@@ -99,30 +74,12 @@ def _own_redis_db(url: str) -> str:
     return urlunsplit(parts._replace(path=f"/{REDIS_DB}"))
 
 
-def _missing(wanted: dict[tuple[str, str], str], seen: set[tuple[str, str]], section: str) -> list[str]:
-    """Lines for the keys of ``section`` the file left out (they go at the end of that section)."""
-    keys = [k for k in wanted if k[0] == section and k not in seen]
-    seen.update(keys)
-    return [f"{key} = {wanted[(sec, key)]}   # bench/ivr_load" for sec, key in keys]
-
-
-@dataclass
-class BenchInstance:
-    """The temporary directory, the settings copy and the started :class:`Stack`."""
-
-    base: Path
-    stack: Stack
+class BenchInstance(ownstack.OwnStack):
+    """The temporary directory, the settings copy and the started :class:`Stack`, with the baseline IVR."""
 
     @classmethod
     def create(cls, guard_seconds: float) -> BenchInstance:
-        base = Path(tempfile.mkdtemp(prefix="hotline-bench-", dir="/var/tmp"))
-        base.chmod(0o755)   # Asterisk runs as its own user and must reach the state directory
-        try:
-            settings = settings_copy(ROOT / "province.toml", base)
-            for name in OVERRIDES:
-                os.environ.pop(name, None)
-            os.environ["HOTLINE_SETTINGS"] = str(settings)
-            stack = Stack(base)
+        def baseline(stack: Stack) -> None:
             _check_ports(stack)
             conf = stack.state / "asterisk"
             conf.mkdir(parents=True, exist_ok=True)
@@ -131,35 +88,17 @@ class BenchInstance:
                 BASELINE_DIALPLAN.format(number=BASELINE_NUMBER, guard=int(guard_seconds),
                                          digit_timeout=int(stack.ctx.settings.ivr.digit_timeout)),
                 encoding="utf-8")
-        except BaseException:
-            shutil.rmtree(base, ignore_errors=True)
-            raise
-        return cls(base, stack)
 
-    def start(self) -> None:
-        """Start Asterisk and the app processes, on a staffed instant of the hotline clock."""
-        self.stack.start()
-        self.stack.set_clock(STAFFED)
+        return cls.make("hotline-bench-", lambda base: settings_copy(ROOT / "province.toml", base), OVERRIDES,
+                        STAFFED, baseline)
 
     def logs_hint(self) -> str:
         """Where to look after a failure (the directory goes unless --keep)."""
-        return f"{self.stack.logs} and {self.stack.state / 'log'} (run again with --keep to keep them)"
-
-    def close(self, keep: bool = False) -> None:
-        """Stop everything (safe after a failed start); delete the directory unless ``keep``."""
-        try:
-            self.stack.stop()
-        finally:
-            if not keep:
-                shutil.rmtree(self.base, ignore_errors=True)
+        return f"{super().logs_hint()} (run again with --keep to keep them)"
 
 
 def _check_ports(stack: Stack) -> None:
+    ownstack.check_ports(stack, PORTS)
     s = stack.ctx.settings
-    got = {("sip", "port"): s.sip.port, ("asterisk", "http_port"): s.asterisk.http_port,
-           ("asterisk", "ami_port"): s.asterisk.ami_port, ("agi", "port"): s.agi.port,
-           ("asterisk", "rtp_start"): s.asterisk.rtp_start, ("asterisk", "rtp_end"): s.asterisk.rtp_end}
-    if got != PORTS:
-        raise RuntimeError(f"the bench's settings copy did not take effect: {got} != {PORTS}")
     if s.queue.wrapup_seconds != float(QUEUE_SETTINGS[("queue", "wrapup_seconds")]):
         raise RuntimeError(f"the bench's [queue] wrapup_seconds did not take effect: {s.queue.wrapup_seconds}")

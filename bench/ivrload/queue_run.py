@@ -37,7 +37,7 @@ from .asterisk_log import LogWindow, analyse
 from .callers import queue_caller_script
 from .instance import QUEUE_SETTINGS, BenchInstance
 from .observer import Observer
-from .runs import _children_cpu, _log_lines, _problems, count_recordings, cpu_seconds, settle, summary, wait_idle
+from .runs import _log_lines, _problems, count_recordings, measured, summary, wait_idle
 
 FREE_RING_P95_MS = 200.0     # the target: operator free -> their phone ringing, p95
 OPERATOR_PORT = 5171         # operator phone i listens on OPERATOR_PORT + i (the tests use 15xxx)
@@ -152,27 +152,17 @@ def run_queue(instance: BenchInstance, observer: Observer, spec: QueueSpec, key_
         recordings_before = count_recordings(instance, "app")
         messages = LogWindow(stack.state / "log" / "messages.log")
         monitor_log = LogWindow(stack.logs / "monitor.log")
-        cpu_before, children_before = cpu_seconds(instance), _children_cpu()
-        observer.label = spec.name
-        started = time.monotonic()
-        log(f"run {spec.name}: {spec.callers} callers at {spec.rate:g}/s press 0; {spec.operators} operator "
-            f"phones ring 0-{spec.ring_max:g} s, talk {spec.talk:g} s and hang up; wrap-up {WRAPUP_S:g} s")
-        try:
+        with measured(instance, observer, spec.name) as took:
+            log(f"run {spec.name}: {spec.callers} callers at {spec.rate:g}/s press 0; {spec.operators} operator "
+                f"phones ring 0-{spec.ring_max:g} s, talk {spec.talk:g} s and hang up; wrap-up {WRAPUP_S:g} s")
             load = run_load(s.sip.bind, s.sip.port, "1022", script, rate_per_s=spec.rate,
                             limit_concurrent=spec.callers, total_calls=spec.callers, callers=callers,
                             timeout=spec.callers / spec.rate + key_at + stay + 60, workdir=workdir / "load")
-            wait_idle(observer, 60)
-            settle(instance)
-        finally:
-            observer.label = None
-        wall = time.monotonic() - started
-        cpu_after = cpu_seconds(instance)
     finally:
         for phone in phones.values():
             phone.terminate()
         log_out(instance, names)
-    cpu = {proc: cpu_after[proc] - cpu_before.get(proc, 0.0) for proc in cpu_after}
-    cpu["sipp"] = _children_cpu() - children_before
+    cpu = took.cpu_s()      # after the phones ended: their SIPp's CPU counts
     calls = [c for name, phone in phones.items() for c in phone_calls(name, phone.messages_path)]
     times = observer.of_run(spec.name)
     waits = [w for t in times if (w := t.waiting()) is not None]
@@ -183,7 +173,7 @@ def run_queue(instance: BenchInstance, observer: Observer, spec: QueueSpec, key_
     waited = [t.bridged - t.queued for t in times if t.queued is not None and t.bridged is not None]
     worst = sorted((m for m in needed if m.gap_ms is not None), key=lambda m: -(m.gap_ms or 0))[:5]
     return QueueResult(
-        spec=spec, wall_s=wall, wrapup_s=WRAPUP_S, placed=load.stats.outgoing,
+        spec=spec, wall_s=took.wall_s, wrapup_s=WRAPUP_S, placed=load.stats.outgoing,
         outcomes=dict(Counter(line.split()[1] for line in _log_lines(workdir / "load")
                               if line.startswith("OUTCOME "))),
         answered_callers=len(answered & set(callers)), lost=[c for c in callers if c not in answered],

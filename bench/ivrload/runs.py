@@ -7,6 +7,8 @@ import resource
 import statistics
 import time
 from collections import Counter
+from collections.abc import Iterator
+from contextlib import contextmanager
 from dataclasses import asdict, dataclass, field
 from pathlib import Path
 from typing import Any
@@ -89,36 +91,58 @@ def run(instance: BenchInstance, observer: Observer, spec: RunSpec, script: Call
     workdir = instance.base / "sipp" / spec.name
     recordings_before = count_recordings(instance, spec.path)
     messages = LogWindow(stack.state / "log" / "messages.log")
-    cpu_before, children_before = cpu_seconds(instance), _children_cpu()
-    observer.label = spec.name
-    started = time.monotonic()
-    log(f"run {spec.name}: {spec.calls} calls at {spec.rate:g}/s, {spec.hold:g} s each")
-    try:
+    with measured(instance, observer, spec.name) as took:
+        log(f"run {spec.name}: {spec.calls} calls at {spec.rate:g}/s, {spec.hold:g} s each")
         load = run_load(s.sip.bind, s.sip.port, PATHS[spec.path], script, rate_per_s=spec.rate,
                         limit_concurrent=spec.limit, total_calls=spec.calls,
                         timeout=spec.calls / spec.rate + spec.hold + 90, workdir=workdir)
-        wait_idle(observer, 60)
-        settle(instance)
-    finally:
-        observer.label = None
-    wall = time.monotonic() - started
-    cpu_after = cpu_seconds(instance)
-    cpu = {proc: cpu_after[proc] - cpu_before.get(proc, 0.0) for proc in cpu_after}
-    cpu["sipp"] = _children_cpu() - children_before
     outcomes = Counter(line.split()[1] for line in _log_lines(workdir) if line.startswith("OUTCOME "))
     times = observer.of_run(spec.name)
     answered = [t for t in times if t.up is not None]
     held = [t.destroyed - t.up for t in answered if t.destroyed is not None and t.up is not None]
     return RunResult(
-        spec=spec, wall_s=wall, placed=load.stats.outgoing, completed=outcomes.get("local_bye", 0),
+        spec=spec, wall_s=took.wall_s, placed=load.stats.outgoing, completed=outcomes.get("local_bye", 0),
         outcomes=dict(outcomes), sipp_failed=load.stats.failed, setup_rate=setup_rate(workdir),
         invite_200_ms=summary(load.answer_ms, (95, 99)),
         answer_prompt_ms=summary([m for t in answered if (m := t.answer_to_prompt_ms()) is not None]),
         stasis_prompt_ms=summary([m for t in answered if (m := t.stasis_to_prompt_ms()) is not None]),
         no_prompt=sum(1 for t in answered if t.first_prompt is None), channels_seen=len(times),
         peak_channels=observer.peak(spec.name), held_s=statistics.fmean(held) if held else None,
-        recordings=count_recordings(instance, spec.path) - recordings_before, cpu_s=cpu,
+        recordings=count_recordings(instance, spec.path) - recordings_before, cpu_s=took.cpu_s(),
         asterisk_log=analyse(messages.read()), problems=_problems(workdir))
+
+
+@dataclass
+class Took:
+    """What a run took: its wall time, and the CPU seconds of each process (``cpu_s``, once the run is over)."""
+
+    cpu_before: dict[str, float]
+    children_before: float
+    started: float = field(default_factory=time.monotonic)
+    wall_s: float = 0.0
+    cpu_after: dict[str, float] = field(default_factory=dict)
+
+    def cpu_s(self) -> dict[str, float]:
+        """Asterisk's and each app process's CPU seconds, and SIPp's (the children reaped by now) as "sipp"."""
+        cpu = {proc: self.cpu_after[proc] - self.cpu_before.get(proc, 0.0) for proc in self.cpu_after}
+        cpu["sipp"] = _children_cpu() - self.children_before
+        return cpu
+
+
+@contextmanager
+def measured(instance: BenchInstance, observer: Observer, name: str) -> Iterator[Took]:
+    """The block's calls labelled ``name`` for the observer, then until Asterisk and the app are idle: timed."""
+    took = Took(cpu_seconds(instance), _children_cpu())
+    observer.label = name
+    took.started = time.monotonic()
+    try:
+        yield took
+        wait_idle(observer, 60)
+        settle(instance)
+    finally:
+        observer.label = None
+    took.wall_s = time.monotonic() - took.started
+    took.cpu_after = cpu_seconds(instance)
 
 
 def summary(values: list[float], points: tuple[int, ...] = (50, 95, 99)) -> dict[str, float | None]:

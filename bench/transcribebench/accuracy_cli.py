@@ -6,7 +6,6 @@ import json
 import os
 import shutil
 import time
-import traceback
 from datetime import datetime
 from pathlib import Path
 from typing import Any
@@ -17,16 +16,14 @@ from . import accuracy_report
 from .accuracy import Outcome, make_items, measure
 from .choice import configured_vosk_model, is_korean, korean_test_model, transcription_settings
 from .common import (
-    EXIT_CANNOT_RUN,
-    EXIT_INTERRUPTED,
     EXIT_PASS,
     EXIT_TARGET_FAILED,
     CannotRun,
     catch_signals,
     commit,
-    ignore_signals,
     log,
     machine,
+    run_then_close,
 )
 from .phone import PORTS, SATURDAY, PhoneStack
 
@@ -96,7 +93,8 @@ def main(args: argparse.Namespace) -> int:
         log(f"note: {line}")
     catch_signals()
     phone = PhoneStack.create(vosk_model)
-    try:
+
+    def measure_and_report() -> int:
         results = run(phone, engines)
         info = {"header": header(phone, started)}
         if args.json:
@@ -106,15 +104,5 @@ def main(args: argparse.Namespace) -> int:
             print(accuracy_report.render_text(info, results, not_measured))
         failed = any(g["result"] == "FAIL" for s, _ in results for g in s["targets"])
         return EXIT_TARGET_FAILED if failed else EXIT_PASS
-    except KeyboardInterrupt:
-        log("interrupted: stopping SIPp, the worker, the apps and Asterisk")
-        return EXIT_INTERRUPTED
-    except Exception:   # noqa: BLE001 - reported, then everything is stopped all the same
-        traceback.print_exc()
-        log(f"the bench could not finish; logs in {phone.logs_hint()}"
-            + ("" if args.keep else " (deleted at exit; --keep keeps them)"))
-        return EXIT_CANNOT_RUN
-    finally:
-        ignore_signals()
-        phone.close(keep=args.keep)
-        log(f"stopped; {'kept ' + str(phone.base) if args.keep else 'temporary files deleted'}")
+
+    return run_then_close(phone, args.keep, "SIPp, the worker, the apps and Asterisk", measure_and_report)

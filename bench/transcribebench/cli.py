@@ -9,7 +9,6 @@ import os
 import shutil
 import sys
 import time
-import traceback
 from dataclasses import dataclass, field
 from datetime import datetime
 from pathlib import Path
@@ -19,15 +18,14 @@ from . import report
 from .choice import ENGINES, EngineChoice, choose
 from .common import (
     EXIT_CANNOT_RUN,
-    EXIT_INTERRUPTED,
     EXIT_PASS,
     EXIT_TARGET_FAILED,
     CannotRun,
     catch_signals,
     commit,
-    ignore_signals,
     log,
     machine,
+    run_then_close,
 )
 from .hangups import Hangups
 from .instance import Instance
@@ -149,7 +147,8 @@ def latency_main(args: argparse.Namespace) -> int:
     catch_signals()
     clock = Clock()
     instance = Instance.create(choice.engine, choice.model_dir, args.database_url)
-    try:
+
+    def measure_and_report() -> int:
         for note in choice.notes:
             log(f"note: {note}")
         single, batch = measure(args, instance, choice)
@@ -164,15 +163,5 @@ def latency_main(args: argparse.Namespace) -> int:
         else:
             print(report.render_text(info, summary))
         return EXIT_TARGET_FAILED if any(g["result"] == "FAIL" for g in summary["targets"]) else EXIT_PASS
-    except KeyboardInterrupt:
-        log("interrupted: stopping the workers and redis-server")
-        return EXIT_INTERRUPTED
-    except Exception:   # noqa: BLE001 - reported, then everything is stopped all the same
-        traceback.print_exc()
-        kept = "" if args.keep else " (deleted at exit; --keep keeps them)"
-        log(f"the bench could not finish; logs in {instance.logs_hint()}{kept}")
-        return EXIT_CANNOT_RUN
-    finally:
-        ignore_signals()
-        instance.close(keep=args.keep)
-        log(f"stopped; {'kept ' + str(instance.base) if args.keep else 'temporary files deleted'}")
+
+    return run_then_close(instance, args.keep, "the workers and redis-server", measure_and_report)

@@ -6,8 +6,10 @@ import signal
 import subprocess
 import sys
 import time
+import traceback
+from collections.abc import Callable
 from pathlib import Path
-from typing import Any, NoReturn
+from typing import Any, NoReturn, Protocol
 
 from hotline.config.settings import REPO_ROOT
 
@@ -52,3 +54,32 @@ def ignore_signals() -> None:
     """While cleaning up: a second Ctrl-C must not leave processes or mounts behind."""
     signal.signal(signal.SIGTERM, signal.SIG_IGN)
     signal.signal(signal.SIGINT, signal.SIG_IGN)
+
+
+class Started(Protocol):
+    """What a run started in its temporary directory: its logs, and a way to stop it all."""
+
+    base: Path
+
+    def logs_hint(self) -> str: ...
+
+    def close(self, keep: bool) -> None: ...
+
+
+def run_then_close(started: Started, keep: bool, stopping: str, body: Callable[[], int]) -> int:
+    """``body()``'s exit status; Ctrl-C or an error said on stderr; then everything ``started`` stopped and its
+    directory deleted unless ``keep``. ``stopping``: what an interrupt stops, for the progress line."""
+    try:
+        return body()
+    except KeyboardInterrupt:
+        log(f"interrupted: stopping {stopping}")
+        return EXIT_INTERRUPTED
+    except Exception:   # noqa: BLE001 - reported, then everything is stopped all the same
+        traceback.print_exc()
+        kept = "" if keep else " (deleted at exit; --keep keeps them)"
+        log(f"the bench could not finish; logs in {started.logs_hint()}{kept}")
+        return EXIT_CANNOT_RUN
+    finally:
+        ignore_signals()
+        started.close(keep=keep)
+        log(f"stopped; {'kept ' + str(started.base) if keep else 'temporary files deleted'}")

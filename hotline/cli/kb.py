@@ -1,12 +1,11 @@
 """``hotline kb import FILE``: load or update knowledge-base articles from YAML."""
 from __future__ import annotations
 
-import sys
 from pathlib import Path
 
 import click
 
-from hotline.domain.errors import HotlineError
+from hotline.cli.errors import refusal_exits
 from hotline.services.knowledge import KnowledgeBase
 
 
@@ -23,9 +22,6 @@ def import_articles(path: Path) -> None:
     ctx = _context()
     base = KnowledgeBase(ctx.sessions(), ctx.clock.now, ctx.categories,
                          lambda key: ctx.directory.find(*key.partition(":")[::2]) is not None)
-    try:
+    with refusal_exits():
         count = base.import_file(path)
-    except HotlineError as exc:
-        click.secho(f"✗ {exc}", fg="red", err=True)
-        sys.exit(2)
     click.echo(f"✓ {count} articles loaded from {path}")

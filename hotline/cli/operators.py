@@ -2,14 +2,13 @@
 from __future__ import annotations
 
 import json
-import sys
 from collections.abc import Callable, Iterator
 from contextlib import contextmanager
 from typing import Any
 
 import click
 
-from hotline.domain.errors import HotlineError
+from hotline.cli.errors import refusal_exits
 from hotline.services.operators import PAUSE_REASONS, OperatorService, apply_endpoints, context_service
 
 
@@ -17,11 +16,8 @@ from hotline.services.operators import PAUSE_REASONS, OperatorService, apply_end
 def _service() -> Iterator[tuple[Any, OperatorService]]:
     from hotline.cli.main import _context
     ctx = _context()
-    try:
+    with refusal_exits():
         yield ctx, context_service(ctx)
-    except HotlineError as exc:
-        click.secho(f"✗ {exc}", fg="red", err=True)
-        sys.exit(2)
 
 
 def _state_change(verb: str, action: Callable[[OperatorService, str], None]) -> Callable[[str], None]:

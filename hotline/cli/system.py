@@ -15,6 +15,7 @@ from typing import Any
 
 import click
 
+from hotline.cli.errors import as_click_error
 from hotline.config.redis_url import is_own
 from hotline.config.redis_url import redis_url as redis_url_of
 from hotline.domain.errors import HotlineError
@@ -136,10 +137,6 @@ def _load_settings() -> Any:
     return load_settings()
 
 
-def _fail(exc: HotlineError) -> click.ClickException:
-    return click.ClickException(str(exc))
-
-
 @click.command("setup")
 @click.option("--systemd", "with_systemd", is_flag=True,
               help="Also install the production units: the hotline user, one systemd unit per process under "
@@ -150,14 +147,12 @@ def _fail(exc: HotlineError) -> click.ClickException:
               help="Where the units' secrets are written, readable by root alone (with --systemd).")
 def setup_command(with_systemd: bool, units_dir: Path, etc_dir: Path) -> None:
     """Install and prepare everything the hotline needs (safe to run again)."""
-    try:
+    with as_click_error():
         settings = _load_settings()
         result = run_setup(settings, echo, start_redis=False)
         if with_systemd:
             production.install(settings, result.install, result.redis_url, echo, units_dir=units_dir,
                                etc_dir=etc_dir)
-    except HotlineError as exc:
-        raise _fail(exc) from None
 
 
 class _Watch:
@@ -199,9 +194,8 @@ def up_command(fake_now: str | None) -> None:
     """Set up, then run Asterisk and the hotline's processes until Ctrl-C."""
     signal.signal(signal.SIGTERM, _raise_interrupt)
     try:
-        code = _up(fake_now, echo)
-    except HotlineError as exc:
-        raise _fail(exc) from None
+        with as_click_error():
+            code = _up(fake_now, echo)
     except KeyboardInterrupt:
         code = 0
     if code:

@@ -1,12 +1,10 @@
 """``hotline transfer CALL_ID CODE --to KIND --operator NAME [--attended]``."""
 from __future__ import annotations
 
-import sys
-
 import click
 
+from hotline.cli.errors import refusal_exits
 from hotline.domain.directory import KINDS
-from hotline.domain.errors import HotlineError
 from hotline.services.transfers import TransferRequest, transfer_service
 
 
@@ -19,13 +17,10 @@ from hotline.services.transfers import TransferRequest, transfer_service
 def transfer_command(call_id: str, code: str, kind: str, operator: str, attended: bool) -> None:
     """Send the caller of CALL_ID on to the one-stop desk CODE (blind, or attended with --attended)."""
     from hotline.cli.main import _context
-    try:
+    with refusal_exits():
         ctx = _context()
         service = transfer_service(ctx.settings, ctx.secrets, ctx.directory)
         request = TransferRequest(call_id, kind, code, operator, attended)
         channel = service.transfer(request)
-    except HotlineError as exc:
-        click.secho(f"✗ {exc}", fg="red", err=True)
-        sys.exit(2)
     how = "attended (hang up to hand the caller over)" if attended else "blind"
     click.echo(f"✓ call {call_id}: {how} transfer to {request.target} started from {channel}")

@@ -14,7 +14,7 @@ from typing import Any
 
 import click
 
-from hotline.domain.errors import HotlineError
+from hotline.cli.errors import as_click_error
 
 
 def say(message: str) -> None:
@@ -57,7 +57,7 @@ def asterisk_prepare(root: Path | None) -> None:
     from hotline.adapters.asterisk_config import render
     from hotline.services.operators import context_service
 
-    try:
+    with as_click_error():
         ctx = _context()
         s = ctx.settings
         conf = render(s, ctx.secrets, ctx.directory, Path(s.paths.state_dir) / "asterisk",
@@ -65,8 +65,6 @@ def asterisk_prepare(root: Path | None) -> None:
         say(f"Asterisk's configuration rendered: {conf.parent}")
         _asterisk(ctx, root).prepare(walk_owned=False)      # set-up gave it every file once; a restart is quick
         say("Asterisk's root is ready (shared folders mounted, its folders its own)")
-    except HotlineError as exc:
-        raise click.ClickException(str(exc)) from None
 
 
 @unit_group.command("asterisk-ready")
@@ -76,24 +74,20 @@ def asterisk_ready(root: Path | None) -> None:
     from hotline.cli.system import _restore_logins
     from hotline.services.operators import context_service
 
-    try:
+    with as_click_error():
         ctx = _context()
         _asterisk(ctx, root).wait_booted(timeout=120)
         say("Asterisk has fully booted")
         _restore_logins(context_service(ctx), say)
-    except HotlineError as exc:
-        raise click.ClickException(str(exc)) from None
 
 
 @unit_group.command("asterisk-release")
 @ROOT
 def asterisk_release(root: Path | None) -> None:
     """After Asterisk stopped: its root's mounts removed (unless another Asterisk runs there)."""
-    try:
+    with as_click_error():
         _asterisk(_context(), root).release()
         say("Asterisk stopped; its root's mounts removed")
-    except HotlineError as exc:
-        raise click.ClickException(str(exc)) from None
 
 
 def _guard() -> Any:
@@ -108,13 +102,11 @@ def sip_guard_prepare() -> None:
     """The SIP guard's nftables table and fail2ban's configuration."""
     from tooling.system import sip_guard
 
-    try:
+    with as_click_error():
         guard = _guard()
         sip_guard.install_firewall(guard)
         sip_guard.render_fail2ban(guard)
         say(f"SIP guard: nftables table {guard.table}, fail2ban's configuration in {guard.conf_dir}")
-    except HotlineError as exc:
-        raise click.ClickException(str(exc)) from None
 
 
 @unit_group.command("sip-guard-release")

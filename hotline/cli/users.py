@@ -2,7 +2,6 @@
 from __future__ import annotations
 
 import json
-import sys
 from collections.abc import Iterator
 from contextlib import contextmanager
 from typing import Any
@@ -10,7 +9,7 @@ from typing import Any
 import click
 
 from hotline.adapters.db.models import Role
-from hotline.domain.errors import HotlineError
+from hotline.cli.errors import refusal_exits
 from hotline.domain.labels import ROLE
 from hotline.services.users import UserService, generate_password
 
@@ -23,14 +22,11 @@ def _role(code: str) -> str:
 def _service() -> Iterator[tuple[Any, UserService]]:
     from hotline.cli.main import _context
     ctx = _context()
-    try:
+    with refusal_exits():
         directory = ctx.directory
         yield ctx, UserService(ctx.sessions(), ctx.clock.now,
                                lambda key: directory.find(*key.partition(":")[::2]) is not None,
                                token_days=ctx.settings.console.token_days)
-    except HotlineError as exc:
-        click.secho(f"✗ {exc}", fg="red", err=True)
-        sys.exit(2)
 
 
 @click.group("users")

@@ -21,7 +21,7 @@ from tests.support.calls import menu_starts, prompt_seconds, recording_starts, s
 from tests.support.cli import add_operator, hotline
 from tests.support.ports import Phones
 from tests.support.stack import Stack, desk_ports, wait_for
-from tooling.sipp.runner import start_uas
+from tooling.sipp.runner import CallerProcess, start_uas
 from tooling.sipp.scenario import AwaitHangup, Keys, Speak, Wait
 
 SATURDAY = datetime.fromisoformat("2026-11-28T10:00:00+07:00")
@@ -30,6 +30,11 @@ SATURDAY = datetime.fromisoformat("2026-11-28T10:00:00+07:00")
 def _restart_app(stack: Stack, ready: Callable[[], Any], what: str, timeout: float) -> float:
     """Once ``ready`` holds: SIGKILL the ARI app and start it again; returns when it was killed."""
     wait_for(ready, timeout, what)
+    return _restart(stack)
+
+
+def _restart(stack: Stack) -> float:
+    """SIGKILL the ARI app and start it again; returns when it was killed."""
     stack.kill("ari_app")
     killed = time.monotonic()
     stack.start_proc("ari_app")
@@ -37,19 +42,12 @@ def _restart_app(stack: Stack, ready: Callable[[], Any], what: str, timeout: flo
     return killed
 
 
-def _row(stack: Stack, caller: str) -> dict[str, Any]:
-    rows = stack.call_rows(caller)
-    return rows[0] if rows else {}
-
-
-def _heard_since(events: AriEvents, channel: str, mark: int) -> list[str]:
-    """The prompts Asterisk started playing on ``channel`` after the first ``mark`` events."""
-    out = []
-    for event in events.events[mark:]:
-        playback = event.get("playback") or {}
-        if event.get("type") == "PlaybackStarted" and playback.get("target_uri") == f"channel:{channel}":
-            out.append(Path(str(playback.get("media_uri", ""))).name)
-    return out
+def _to_desk_d01(stack: Stack, caller: str, workdir: Path, speech: Path, speak_after: float) -> CallerProcess:
+    """A caller who keys 3, then 01 (desk d01), speaks ``speak_after`` s after the transfer prompt, and waits
+    for the end."""
+    return start(stack, [Wait(menu_starts(stack)), Keys("3"), Wait(2), Keys("01"),
+                         Wait(prompt_seconds(stack, "transferring") + speak_after), Speak(speech), AwaitHangup(60)],
+                 caller=caller, workdir=workdir / "c")
 
 
 def _app_log(stack: Stack) -> str:
@@ -66,7 +64,7 @@ def test_killed_in_the_code_entry_the_caller_is_asked_again_and_reaches_the_desk
             again = prompt_seconds(stack, "enter_department_code")
             c = start(stack, [Wait(menu_starts(stack)), Keys("3"), Wait(again + 9), Keys("01"), AwaitHangup(60)],
                       caller=caller, workdir=workdir / "c")
-            _restart_app(stack, lambda: _row(stack, caller).get("node") == "department", "the code entry", 40)
+            _restart_app(stack, lambda: stack.latest_call(caller).get("node") == "department", "the code entry", 40)
             result = c.result(90)
         assert result.ok and result.ended_by_remote, result.problems
         assert desk.answered == 1
@@ -75,7 +73,7 @@ def test_killed_in_the_code_entry_the_caller_is_asked_again_and_reaches_the_desk
     row = stack.ended_call(caller)
     assert row["disposition"] == "transferred" and [s["keys"] for s in row["ivr_path"]] == ["3", "01"]
     assert [t["outcome"] for t in row["transfers"]] == ["answered"]
-    assert _heard_since(events, row["call_id"], 0).count("enter_department_code") == 2
+    assert events.heard(row["call_id"]).count("enter_department_code") == 2
     assert f"call={row['call_id']} adopted at its node (node department)" in _app_log(stack)
 
 
@@ -86,9 +84,7 @@ def test_killed_while_bridged_to_a_desk_the_call_stays_bridged_and_the_desk_is_n
                      workdir=workdir / "d")
     try:
         with AriEvents(stack) as events:
-            c = start(stack, [Wait(menu_starts(stack)), Keys("3"), Wait(2), Keys("01"),
-                              Wait(prompt_seconds(stack, "transferring") + 2), Speak(speech), AwaitHangup(60)],
-                      caller=caller, workdir=workdir / "c")
+            c = _to_desk_d01(stack, caller, workdir, speech, speak_after=2)
             # Killed once the app has bridged the caller to the desk (not in the milliseconds between the
             # desk's answer and the bridge: README, known limits).
             _restart_app(stack, lambda: desk.answered == 1 and any(len(b.get("channels", [])) == 2
@@ -104,7 +100,7 @@ def test_killed_while_bridged_to_a_desk_the_call_stays_bridged_and_the_desk_is_n
     assert row["disposition"] == "transferred"
     [transfer] = row["transfers"]
     assert transfer["outcome"] == "answered" and transfer["ended_at"] is not None
-    assert _heard_since(events, row["call_id"], mark) == []              # nothing played over the talk
+    assert events.heard(row["call_id"], since=mark) == []              # nothing played over the talk
     assert row["recording"]["duration"] >= menu_starts(stack) + 14
     assert f"call={row['call_id']} adopted still bridged" in _app_log(stack)
 
@@ -126,18 +122,14 @@ def test_killed_while_the_desk_rings_or_has_just_answered_the_caller_is_bridged_
                      workdir=workdir / "d")
     try:
         with AriEvents(stack) as events:
-            c = start(stack, [Wait(menu_starts(stack)), Keys("3"), Wait(2), Keys("01"),
-                              Wait(prompt_seconds(stack, "transferring") + 8), Speak(speech), AwaitHangup(60)],
-                      caller=caller, workdir=workdir / "c")
+            c = _to_desk_d01(stack, caller, workdir, speech, speak_after=8)
             wait_for(lambda: desk.invites == 1, 40, "the desk to ring")
             if moment == "answered":
                 os.kill(stack.procs["ari_app"].pid, signal.SIGSTOP)       # hears nothing of the answer
                 wait_for(lambda: _desk_leg_up(stack), 15, "the desk's answered leg in Stasis")
             else:
                 assert desk.answered == 0
-            stack.kill("ari_app")
-            stack.start_proc("ari_app")
-            wait_for(stack.app_registered, 20, "the restarted app to register")
+            _restart(stack)
             result = c.result(90)
         assert result.ok and result.ended_by_remote, result.problems      # ended when the desk hung up
         assert desk.invites == 1 and desk.answered == 1
@@ -147,7 +139,7 @@ def test_killed_while_the_desk_rings_or_has_just_answered_the_caller_is_bridged_
     assert row["disposition"] == "transferred" and [s["keys"] for s in row["ivr_path"]] == ["3", "01"]
     [transfer] = row["transfers"]
     assert transfer["outcome"] == "answered" and transfer["ended_at"] is not None
-    assert _heard_since(events, row["call_id"], 0).count("enter_department_code") == 1
+    assert events.heard(row["call_id"]).count("enter_department_code") == 1
     assert f"call={row['call_id']} adopted while its desk is dialled (node department)" in _app_log(stack)
 
 
@@ -176,7 +168,7 @@ def test_killed_while_a_message_is_recorded_the_message_is_kept_once_whole(stack
     assert vm["ended_by"] == "pound" and vm["ticket"]
     spoken = 2 * _seconds(speech)       # what the phone sent: no RTP, nothing recorded, in its 4 s pause
     assert spoken - 1.5 <= vm["duration"] <= spoken + 3, (vm, spoken)
-    heard = _heard_since(events, row["call_id"], mark)
+    heard = events.heard(row["call_id"], since=mark)
     assert "leave_message" not in heard and "ticket_code_is" in heard      # no second prompt; the code read back
     assert f"call={row['call_id']} adopted while recording a message" in _app_log(stack)
 
@@ -188,7 +180,7 @@ def test_killed_while_waiting_in_the_queue_key_1_still_leaves_a_message(open_hou
     c = start(stack, [Wait(menu_starts(stack)), Keys("0"), Wait(to_queue - menu_starts(stack) + 10), Keys("1"),
                       Wait(prompt_seconds(stack, "leave_message") + 2), Speak(speech), Keys("#"), AwaitHangup(60)],
               caller=caller, workdir=workdir / "c")
-    _restart_app(stack, lambda: bool(_row(stack, caller).get("queued_at")), "the caller to be queued", 40)
+    _restart_app(stack, lambda: bool(stack.latest_call(caller).get("queued_at")), "the caller to be queued", 40)
     result = c.result(120)
     assert result.ok and result.ended_by_remote, result.problems
     row = stack.ended_call(caller)
@@ -219,8 +211,8 @@ def test_killed_while_the_survey_question_plays_the_caller_is_asked_again_and_th
                       caller=caller, workdir=workdir / "c")
 
             def asked() -> bool:
-                row = _row(stack, caller)
-                return bool(row) and "survey_question" in _heard_since(events, row["call_id"], 0)
+                row = stack.latest_call(caller)
+                return bool(row) and "survey_question" in events.heard(row["call_id"])
             _restart_app(stack, asked, "the survey question", 60)
             result = c.result(90)
         assert result.ok and result.ended_by_remote, result.problems
@@ -232,7 +224,7 @@ def test_killed_while_the_survey_question_plays_the_caller_is_asked_again_and_th
     row = stack.ended_call(caller)
     assert row["disposition"] == "answered" and row["operator"] == SURVEY_OPERATOR
     assert row["survey_score"] == 1
-    heard = _heard_since(events, row["call_id"], 0)
+    heard = events.heard(row["call_id"])
     assert heard.count("survey_question") == 2 and heard[-1] == "survey_thanks", heard
     # The restarted app found the caller in Stasis as back from the queue, and carried on from there.
     assert _app_log(stack).count(f"call={row['call_id']} back from the queue") == 2
@@ -252,7 +244,7 @@ def test_app_down_when_the_caller_comes_back_from_the_queue_the_fallback_takes_a
                       Speak(speech), Keys("#"), AwaitHangup(40)],
               caller=caller, workdir=workdir / "c")
     try:
-        wait_for(lambda: bool(_row(stack, caller).get("queued_at")), 40, "the caller to be queued")
+        wait_for(lambda: bool(stack.latest_call(caller).get("queued_at")), 40, "the caller to be queued")
         stack.kill("ari_app")
         if how == "operator_left":
             hotline(stack, "operators", "logout", ringing_operator)   # leavewhenempty: the caller comes back

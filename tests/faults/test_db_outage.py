@@ -17,14 +17,14 @@ from collections.abc import Iterator
 from contextlib import contextmanager
 from datetime import datetime
 from pathlib import Path
-from typing import Any
 
 import pytest
 
 from hotline.adapters.db.spool import spool_status
+from tests.support import spool as call_log_spool
 from tests.support.ari_events import AriEvents
 from tests.support.calls import menu_starts, prompt_seconds, recording_starts, start
-from tests.support.stack import Stack, desk_ports, wait_for
+from tests.support.stack import Stack, desk_ports, log_since, wait_for
 from tooling.sipp.runner import start_uas
 from tooling.sipp.scenario import AwaitHangup, HangUp, Keys, Speak, Wait
 
@@ -44,28 +44,6 @@ def held(database: Path) -> Iterator[float]:
     finally:
         conn.execute("ROLLBACK")
         conn.close()
-
-
-def _row(stack: Stack, caller: str) -> dict[str, Any]:
-    rows = stack.call_rows(caller)
-    return rows[0] if rows else {}
-
-
-def _log_since(path: Path, mark: int) -> str:
-    return path.read_bytes()[mark:].decode(errors="replace")
-
-
-def _rejected(spool: Path) -> list[tuple[str, str, str]]:
-    """The writes the database refused for good: (operation, call, error), what a person would read."""
-    db = sqlite3.connect(f"file:{spool / 'spool.sqlite'}?mode=ro", uri=True)
-    try:
-        return db.execute("SELECT op, call_id, error FROM rejected ORDER BY seq").fetchall()
-    finally:
-        db.close()
-
-
-def _heard(events: AriEvents, channel: str) -> list[str]:
-    return [Path(uri).name for uri in events.played(channel)]
 
 
 def test_calls_ride_through_a_call_log_held_by_another_writer(stack: Stack, workdir: Path, speech: Path) -> None:
@@ -88,21 +66,21 @@ def test_calls_ride_through_a_call_log_held_by_another_writer(stack: Stack, work
             in_menu = start(stack, [Wait(menu + 3), HangUp()], caller=callers["menu"], workdir=workdir / "menu")
             desk_result, menu_result = to_desk.result(120), in_menu.result(60)
             # Both calls settled by the app (their recordings' rows written, to the spool) before it stops.
-            wait_for(lambda: _log_since(app_log, mark).count(" sha256=") >= 2, 30, "both calls' recordings logged")
+            wait_for(lambda: log_since(app_log, mark).count(" sha256=") >= 2, 30, "both calls' recordings logged")
             peak = wait_for(lambda: spool_status(spool).depth, 10, "writes in the spool")
-            assert _row(stack, callers["desk"]) == {} and _row(stack, callers["menu"]) == {}
+            assert stack.latest_call(callers["desk"]) == {} and stack.latest_call(callers["menu"]) == {}
             stack.set_clock(SATURDAY)       # the app restarted: the next one finds the spool and keeps it
             readback = prompt_seconds(stack, "ticket_code_is", "ticket_code_again", "message_saved") + 20
             message = start(stack, [Wait(recording_starts(stack)), Speak(speech), Wait(1), Keys("#"),
                                     AwaitHangup(readback + 15)], caller=callers["message"], workdir=workdir / "vm")
             message_result = message.result(150)
             peak = max(peak, spool_status(spool).depth)
-            assert _row(stack, callers["message"]) == {}
+            assert stack.latest_call(callers["message"]) == {}
             # The fault lasts its minute, however quickly the calls went.
             wait_for(lambda: time.monotonic() - taken >= LOCK_SECONDS, LOCK_SECONDS + 5, "the lock's minute")
             held_for = time.monotonic() - taken
         released = time.monotonic()
-        [vm] = wait_for(lambda: [v for v in _row(stack, callers["message"]).get("voicemails", []) if v["ticket"]],
+        [vm] = wait_for(lambda: [v for v in stack.latest_call(callers["message"]).get("voicemails", []) if v["ticket"]],
                         TICKET_WITHIN, "the message's ticket after the release")
         ticket_after = time.monotonic() - released
         rows = {name: stack.ended_call(caller, timeout=30) for name, caller in callers.items()}
@@ -118,8 +96,8 @@ def test_calls_ride_through_a_call_log_held_by_another_writer(stack: Stack, work
     assert desk_result.ok and desk_result.ended_by_remote, desk_result.problems     # the desk hung up
     assert menu_result.ok and menu_result.outcome == "local_bye", menu_result.problems
     assert message_result.ok and message_result.ended_by_remote, message_result.problems
-    assert "message_saved" in _heard(events, rows["message"]["call_id"])
-    log = _log_since(app_log, mark)
+    assert "message_saved" in events.heard(rows["message"]["call_id"])
+    log = log_since(app_log, mark)
     assert "flow failed" not in log
     assert "the call log goes to the spool" in log and "writes replayed from the spool" in log
 
@@ -138,7 +116,7 @@ def test_calls_ride_through_a_call_log_held_by_another_writer(stack: Stack, work
     # None of these calls' writes was refused. The spool is the stack's, shared with every test run on it
     # before: a refusal of theirs is printed, not counted here (CI once found 4 the output did not name).
     ours = {row["call_id"] for row in rows.values()}
-    refused = _rejected(spool)
+    refused = call_log_spool.rejected(spool)
     if refused:
         print(f"writes refused on this stack before or beside this test: {refused}")
     assert [r for r in refused if r[1] in ours] == []

@@ -33,7 +33,7 @@ from tests.support.ari_events import AriEvents
 from tests.support.calls import menu_starts, prompt_seconds, recording_starts, start
 from tests.support.health import status, watch_settings
 from tests.support.smtp import SmtpSink, smtp_sink
-from tests.support.stack import Stack, desk_ports, stack_index, wait_for
+from tests.support.stack import Stack, desk_ports, log_since, stack_index, wait_for
 from tooling.sipp.runner import CallResult, start_uas
 from tooling.sipp.scenario import AwaitHangup, Keys, Speak, Step, Wait
 from tooling.system.assembly import command
@@ -114,10 +114,6 @@ class Filler:
         self.path.unlink(missing_ok=True)
 
 
-def _heard(events: AriEvents, channel: str) -> list[str]:
-    return [Path(uri).name for uri in events.played(channel)]
-
-
 def _closed_row(stack: Stack, caller: str, timeout: float = 30) -> dict[str, Any]:
     """The latest call row of ``caller`` once closed (on a full disk its recording may never be logged)."""
     def closed() -> dict[str, Any] | None:
@@ -172,7 +168,7 @@ def _call(stack: Stack, steps: list[Step], caller: str, workdir: Path,
         finally:
             process.terminate()
         row = _closed_row(stack, caller)
-        return result, row, _heard(events, row["call_id"]), events.of_channel(row["call_id"], "RecordingStarted")
+        return result, row, events.heard(row["call_id"]), events.of_channel(row["call_id"], "RecordingStarted")
 
 
 def test_a_full_recordings_disk_takes_no_message_but_calls_go_on_and_supervisors_are_told(
@@ -222,7 +218,7 @@ def test_a_full_recordings_disk_takes_no_message_but_calls_go_on_and_supervisors
         assert not {"leave_message", "message_saved"} & set(heard) and recorded == [], (heard, recorded)
         assert row["disposition"] == "closed_hours" and row["hours"] == "weekend" and row["voicemails"] == []
         assert Path(row["recording_file"]).stat().st_size == 0
-        assert "no message can be taken" in app_log.read_bytes()[mark:].decode(errors="replace")
+        assert "no message can be taken" in log_since(app_log, mark)
         _ticks(store, 3)
         assert len(mail.messages) == 1, mail.subjects()       # one e-mail, however long the disk stays full
 

@@ -33,7 +33,7 @@ from sqlalchemy import func, select
 from hotline.adapters.db.models import Call, Ticket
 from hotline.domain.clock import clock_from_env
 from hotline.domain.vocabulary import Disposition
-from tests.support.stack import Stack, wait_for
+from tests.support.stack import Stack, log_since, wait_for
 
 SATURDAY = datetime.fromisoformat("2026-11-28T10:00:00+07:00")
 RATE = 8000                 # Asterisk's wav: 8 kHz, 16-bit, mono
@@ -164,7 +164,7 @@ def test_an_unclosed_message_and_a_message_without_a_row_become_tickets_of_their
     with wave.open(str(paths[unclosed])) as w:
         assert w.getnframes() / w.getframerate() == MESSAGE
     assert paths[unclosed].read_bytes()[44:] == pcm
-    app_log = log.read_bytes()[mark:].decode(errors="replace")
+    app_log = log_since(log, mark)
     assert f"{paths[unclosed]} was never closed by Asterisk: header repaired" in app_log
     assert _tickets(stack, [unclosed, unlogged]) == 2
     codes = {c: r["voicemails"][0]["ticket"] for c, r in rows.items()}

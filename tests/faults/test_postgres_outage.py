@@ -11,24 +11,22 @@ message is a ticket within 30 s.
 """
 from __future__ import annotations
 
-import json
 import os
 import shutil
-import sqlite3
 import tempfile
 import time
 from collections.abc import Iterator
 from datetime import datetime
 from pathlib import Path
-from typing import Any
 
 import pytest
 
-from hotline.adapters.db.spool import FILE_NAME, spool_status
+from hotline.adapters.db.spool import spool_status
+from tests.support import spool as call_log_spool
 from tests.support.ari_events import AriEvents
 from tests.support.calls import menu_starts, prompt_seconds, recording_starts, start
 from tests.support.own_postgres import OwnPostgres
-from tests.support.stack import Stack, desk_ports, stack_index, wait_for
+from tests.support.stack import Stack, desk_ports, log_since, stack_index, wait_for
 from tooling.sipp.runner import CallerProcess, start_uas
 from tooling.sipp.scenario import AwaitHangup, HangUp, Keys, Speak, Wait
 
@@ -82,37 +80,6 @@ def pg_stack(pg: OwnPostgres) -> Iterator[Stack]:
         shutil.rmtree(base, ignore_errors=True)
 
 
-def _row(stack: Stack, caller: str) -> dict[str, Any]:
-    rows = stack.call_rows(caller)
-    return rows[0] if rows else {}
-
-
-def _log_since(path: Path, mark: int) -> str:
-    return path.read_bytes()[mark:].decode(errors="replace")
-
-
-def _spooled(spool: Path) -> list[tuple[str, str | None, dict[str, Any]]]:
-    """The writes waiting in the spool, oldest first: (operation, call, keyword arguments)."""
-    db = sqlite3.connect(f"file:{spool / FILE_NAME}?mode=ro", uri=True, timeout=5)
-    try:
-        rows = db.execute("SELECT op, call_id, body FROM writes ORDER BY seq").fetchall()
-    finally:
-        db.close()
-    return [(op, call_id, json.loads(body)["kwargs"]) for op, call_id, body in rows]
-
-
-def _rejected(spool: Path) -> list[tuple[str, str, str]]:
-    db = sqlite3.connect(f"file:{spool / FILE_NAME}?mode=ro", uri=True, timeout=5)
-    try:
-        return db.execute("SELECT op, call_id, error FROM rejected ORDER BY seq").fetchall()
-    finally:
-        db.close()
-
-
-def _heard(events: AriEvents, channel: str) -> list[str]:
-    return [Path(uri).name for uri in events.played(channel)]
-
-
 def test_ten_calls_ride_through_a_minute_without_postgresql(pg_stack: Stack, pg: OwnPostgres, workdir: Path,
                                                             speech: Path) -> None:
     stack, spool = pg_stack, pg_stack.ctx.settings.call_log_spool
@@ -122,7 +89,7 @@ def test_ten_calls_ride_through_a_minute_without_postgresql(pg_stack: Stack, pg:
 
     def settled(calls: int) -> bool:
         """As many calls closed by the app (their recordings logged; their rows' last writes made)."""
-        return _log_since(app_log, mark).count(" sha256=") >= calls
+        return log_since(app_log, mark).count(" sha256=") >= calls
 
     desk = start_uas(desk_ports(stack.port_index)["desk-h01"], ring_seconds=1, talk_seconds=4, hangup="local",
                      workdir=workdir / "desk")
@@ -132,7 +99,7 @@ def test_ten_calls_ride_through_a_minute_without_postgresql(pg_stack: Stack, pg:
             message = start(stack, [Wait(recording_starts(stack)), Speak(speech), Wait(1), Keys("#"),
                                     AwaitHangup(readback + 15)], caller=MESSAGE, workdir=workdir / "vm")
             placed = time.monotonic()
-            before = wait_for(lambda: _row(stack, MESSAGE), 15, "the message caller's row before the outage")
+            before = wait_for(lambda: stack.latest_call(MESSAGE), 15, "the message caller's row before the outage")
             wait_for(lambda: time.monotonic() - placed >= recording_starts(stack) - 1, 60, "the beep")
             pg.stop()
             stopped = time.monotonic()
@@ -147,14 +114,14 @@ def test_ten_calls_ride_through_a_minute_without_postgresql(pg_stack: Stack, pg:
                                      workdir=workdir / caller) for n, caller in enumerate(MENU_CALLERS)}
             results = {caller: p.result(120) for caller, p in _both(to_desk, in_menu).items()}
             wait_for(lambda: settled(10), 30, "every call settled by the app")
-            spooled = _spooled(spool)
+            spooled = call_log_spool.spooled(spool)
             peak = len(spooled)
             # The fault lasts its minute, however quickly the calls went.
             wait_for(lambda: time.monotonic() - stopped >= OUTAGE_SECONDS, OUTAGE_SECONDS + 5, "the outage's minute")
             pg.start()
             back = time.monotonic()
             outage = back - stopped
-            [vm] = wait_for(lambda: [v for v in _row(stack, MESSAGE).get("voicemails", []) if v["ticket"]],
+            [vm] = wait_for(lambda: [v for v in stack.latest_call(MESSAGE).get("voicemails", []) if v["ticket"]],
                             TICKET_WITHIN, "the message's ticket after PostgreSQL's return")
             ticket_after = time.monotonic() - back
             rows = {caller: stack.ended_call(caller, timeout=30) for caller in [MESSAGE, *DESK_CALLERS,
@@ -169,12 +136,12 @@ def test_ten_calls_ride_through_a_minute_without_postgresql(pg_stack: Stack, pg:
 
     # No caller was hung up by the app: the desks talked, the menu callers left, the message was taken.
     assert message_result.ok and message_result.ended_by_remote, message_result.problems
-    assert "message_saved" in _heard(events, rows[MESSAGE]["call_id"])
+    assert "message_saved" in events.heard(rows[MESSAGE]["call_id"])
     for caller in DESK_CALLERS:
         assert results[caller].ok and results[caller].ended_by_remote, (caller, results[caller].problems)
     for caller in MENU_CALLERS:
         assert results[caller].ok and results[caller].outcome == "local_bye", (caller, results[caller].problems)
-    log = _log_since(app_log, mark)
+    log = log_since(app_log, mark)
     assert "flow failed" not in log
     assert "the call log goes to the spool" in log and "writes replayed from the spool" in log
 
@@ -204,7 +171,7 @@ def test_ten_calls_ride_through_a_minute_without_postgresql(pg_stack: Stack, pg:
     for row in rows.values():
         assert row["recording"] is not None and row["recording"]["duration"] > 5
     assert ticket_after <= TICKET_WITHIN
-    assert spool_status(spool).rejected == 0, _rejected(spool)
+    assert spool_status(spool).rejected == 0, call_log_spool.rejected(spool)
 
 
 def _both(*groups: dict[str, CallerProcess]) -> dict[str, CallerProcess]:

@@ -45,9 +45,14 @@ def caller_steps(stack: Stack, speech: Path, talks: int) -> list:
             *[Speak(speech) for _ in range(talks)], AwaitHangup(90)]
 
 
-def call_id_of(stack: Stack, caller: str) -> str:
+def transfer_to_desk(stack: Stack, operator: DeskProcess, caller: str, *options: str) -> str:
+    """Once the operator has answered ``caller`` (and the call log says so), ``hotline transfer`` it to the
+    department 02 desk; returns what the command printed."""
+    wait_for(lambda: operator.answered == 1, 60, "the operator to answer")
     rows = wait_for(lambda: stack.call_rows(caller), 20, f"the call from {caller} in the log")
-    return str(rows[0]["call_id"])
+    wait_for(lambda: stack.call_rows(caller)[0]["queue_answered_at"], 10, "queue answer logged")
+    return hotline(stack, "transfer", str(rows[0]["call_id"]), "02", "--to", "department", "--operator", OPERATOR,
+                   *options)
 
 
 def test_blind_transfer_to_a_department_desk(open_hours: Stack, operator: DeskProcess, workdir: Path,
@@ -55,11 +60,7 @@ def test_blind_transfer_to_a_department_desk(open_hours: Stack, operator: DeskPr
     desk = start_uas(desk_ports()[DESK], ring_seconds=1, talk_seconds=5, hangup="local", workdir=workdir / "desk")
     caller = start(open_hours, caller_steps(open_hours, speech, 3), caller="0950000101", workdir=workdir)
     try:
-        wait_for(lambda: operator.answered == 1, 60, "the operator to answer")
-        call_id = call_id_of(open_hours, "0950000101")
-        wait_for(lambda: open_hours.call_rows("0950000101")[0]["queue_answered_at"], 10, "queue answer logged")
-        out = hotline(open_hours, "transfer", call_id, "02", "--to", "department", "--operator", OPERATOR)
-        assert "blind" in out
+        assert "blind" in transfer_to_desk(open_hours, operator, "0950000101")
         wait_for(lambda: desk.answered == 1, 20, "the desk to answer")
         result = caller.result(60)
         assert result.ok and result.ended_by_remote, result.problems
@@ -82,10 +83,7 @@ def test_attended_transfer_operator_hangs_up_and_caller_joins_desk(open_hours: S
     desk = start_uas(desk_ports()[DESK], ring_seconds=1, talk_seconds=12, hangup="local", workdir=workdir / "desk")
     caller = start(open_hours, caller_steps(open_hours, speech, 4), caller="0950000102", workdir=workdir)
     try:
-        wait_for(lambda: operator.answered == 1, 60, "the operator to answer")
-        call_id = call_id_of(open_hours, "0950000102")
-        wait_for(lambda: open_hours.call_rows("0950000102")[0]["queue_answered_at"], 10, "queue answer logged")
-        hotline(open_hours, "transfer", call_id, "02", "--to", "department", "--operator", OPERATOR, "--attended")
+        transfer_to_desk(open_hours, operator, "0950000102", "--attended")
         wait_for(lambda: desk.answered == 1, 20, "the desk to answer the consultation")
         # The operator's phone hangs up the original call and the consultation: the caller joins the desk.
         # (SIPp's UAS cannot send BYE on demand: the test hangs up the operator's channels through AMI.)
@@ -108,10 +106,7 @@ def test_desk_no_answer_sends_caller_back_to_the_queue(open_hours: Stack, operat
     ring = open_hours.ctx.settings.ivr.transfer_ring_seconds
     caller = start(open_hours, caller_steps(open_hours, speech, 6), caller="0950000103", workdir=workdir)
     try:
-        wait_for(lambda: operator.answered == 1, 60, "the operator to answer")
-        call_id = call_id_of(open_hours, "0950000103")
-        wait_for(lambda: open_hours.call_rows("0950000103")[0]["queue_answered_at"], 10, "queue answer logged")
-        hotline(open_hours, "transfer", call_id, "02", "--to", "department", "--operator", OPERATOR)
+        transfer_to_desk(open_hours, operator, "0950000103")
         wait_for(lambda: desk.invites == 1, 20, "the desk to ring")
         # The desk never answers: desk_unavailable, then the queue rings the operator again.
         wait_for(lambda: operator.answered == 2, ring + 40, "the operator to answer the caller again")

@@ -27,110 +27,59 @@ pytestmark = pytest.mark.asterisk
 GUESSER = "127.0.0.77"
 BYSTANDER = "127.0.0.78"
 
-_REGISTER = """<?xml version="1.0" encoding="UTF-8"?>
-<scenario name="a wrong password for a desk">
-  <send retrans="500"><![CDATA[
-REGISTER sip:[remote_ip]:[remote_port] SIP/2.0
-Via: SIP/2.0/[transport] [local_ip]:[local_port];branch=[branch]
-From: <sip:{account}@[remote_ip]>;tag=[pid]SIPpTag[call_number]
-To: <sip:{account}@[remote_ip]>
-Call-ID: [call_id]
-CSeq: 1 REGISTER
-Contact: <sip:{account}@[local_ip]:[local_port]>
-Max-Forwards: 70
-Expires: 60
-Content-Length: 0
-
-]]></send>
-  <recv response="401" auth="true"/>
-  <send retrans="500"><![CDATA[
-REGISTER sip:[remote_ip]:[remote_port] SIP/2.0
-Via: SIP/2.0/[transport] [local_ip]:[local_port];branch=[branch]
-From: <sip:{account}@[remote_ip]>;tag=[pid]SIPpTag[call_number]
-To: <sip:{account}@[remote_ip]>
-Call-ID: [call_id]
-CSeq: 2 REGISTER
-Contact: <sip:{account}@[local_ip]:[local_port]>
-[authentication username={account} password=not-the-password]
-Max-Forwards: 70
-Expires: 60
-Content-Length: 0
-
-]]></send>
-  <recv response="401" optional="true" next="refused"/>
-  <recv response="403"/>
-  <label id="refused"/>
-</scenario>
-"""
-
-_REFER = """<?xml version="1.0" encoding="UTF-8"?>
-<scenario name="an anonymous caller asks to be transferred">
-  <send retrans="500"><![CDATA[
-INVITE sip:1022@[remote_ip]:[remote_port] SIP/2.0
-Via: SIP/2.0/[transport] [local_ip]:[local_port];branch=[branch]
-From: <sip:0930000777@[local_ip]>;tag=[pid]SIPpTag[call_number]
-To: <sip:1022@[remote_ip]>
-Call-ID: [call_id]
-CSeq: 1 INVITE
-Contact: <sip:0930000777@[local_ip]:[local_port]>
-Max-Forwards: 70
-Content-Type: application/sdp
-Content-Length: [len]
-
-v=0
+_VIA = "Via: SIP/2.0/[transport] [local_ip]:[local_port];branch=[branch]"
+_FROM_CALLER = "From: <sip:0930000777@[local_ip]>;tag=[pid]SIPpTag[call_number]"
+_CALLING = (_FROM_CALLER, "To: <sip:1022@[remote_ip]>")
+_IN_CALL = (_FROM_CALLER, "To: <sip:1022@[remote_ip]>[peer_tag_param]")
+_CONTACT = "Contact: <sip:0930000777@[local_ip]:[local_port]>"
+_SDP = """v=0
 o=- 1 1 IN IP[local_ip_type] [local_ip]
 s=-
 c=IN IP[media_ip_type] [media_ip]
 t=0 0
 m=audio [media_port] RTP/AVP 0
-a=rtpmap:0 PCMU/8000
+a=rtpmap:0 PCMU/8000"""
 
-]]></send>
-  <recv response="100" optional="true"/>
-  <recv response="180" optional="true"/>
-  <recv response="183" optional="true"/>
-  <recv response="200" rtd="true" rrs="true"/>
-  <send><![CDATA[
-ACK sip:1022@[remote_ip]:[remote_port] SIP/2.0
-Via: SIP/2.0/[transport] [local_ip]:[local_port];branch=[branch]
-From: <sip:0930000777@[local_ip]>;tag=[pid]SIPpTag[call_number]
-To: <sip:1022@[remote_ip]>[peer_tag_param]
-Call-ID: [call_id]
-CSeq: 1 ACK
-Max-Forwards: 70
-Content-Length: 0
 
-]]></send>
-  <pause milliseconds="1000"/>
-  <send retrans="500"><![CDATA[
-REFER sip:1022@[remote_ip]:[remote_port] SIP/2.0
-Via: SIP/2.0/[transport] [local_ip]:[local_port];branch=[branch]
-From: <sip:0930000777@[local_ip]>;tag=[pid]SIPpTag[call_number]
-To: <sip:1022@[remote_ip]>[peer_tag_param]
-Call-ID: [call_id]
-CSeq: 2 REFER
-Contact: <sip:0930000777@[local_ip]:[local_port]>
-Refer-To: <sip:0999999999@[remote_ip]>
-Referred-By: <sip:0930000777@[local_ip]>
-Max-Forwards: 70
-Content-Length: 0
+def _send(request: str, cseq: str, from_to: tuple[str, str], *headers: str, body: str = "") -> str:
+    """A SIPp ``<send>`` of one request of the scenario's call (retransmitted, but for an ACK)."""
+    lines = [request, _VIA, *from_to, "Call-ID: [call_id]", f"CSeq: {cseq}", *headers, "Max-Forwards: 70",
+             f"Content-Length: {'[len]' if body else '0'}", "", *([body, ""] if body else [])]
+    retrans = "" if request.startswith("ACK ") else ' retrans="500"'
+    return f"  <send{retrans}><![CDATA[\n" + "\n".join(lines) + "\n]]></send>\n"
 
-]]></send>
-  <recv response="603"/>
-  <send retrans="500"><![CDATA[
-BYE sip:1022@[remote_ip]:[remote_port] SIP/2.0
-Via: SIP/2.0/[transport] [local_ip]:[local_port];branch=[branch]
-From: <sip:0930000777@[local_ip]>;tag=[pid]SIPpTag[call_number]
-To: <sip:1022@[remote_ip]>[peer_tag_param]
-Call-ID: [call_id]
-CSeq: 3 BYE
-Max-Forwards: 70
-Content-Length: 0
 
-]]></send>
-  <recv response="200"/>
-</scenario>
-"""
+def _scenario(name: str, *steps: str) -> str:
+    return f'<?xml version="1.0" encoding="UTF-8"?>\n<scenario name="{name}">\n' + "".join(steps) + "</scenario>\n"
+
+
+def _wrong_password(account: str) -> str:
+    """A desk's REGISTER, then its answer to the challenge with a wrong password."""
+    desk = (f"From: <sip:{account}@[remote_ip]>;tag=[pid]SIPpTag[call_number]", f"To: <sip:{account}@[remote_ip]>")
+    register = "REGISTER sip:[remote_ip]:[remote_port] SIP/2.0"
+    contact = f"Contact: <sip:{account}@[local_ip]:[local_port]>"
+    return _scenario(
+        "a wrong password for a desk",
+        _send(register, "1 REGISTER", desk, contact, "Expires: 60"),
+        '  <recv response="401" auth="true"/>\n',
+        _send(register, "2 REGISTER", desk, contact, f"[authentication username={account} password=not-the-password]",
+              "Expires: 60"),
+        '  <recv response="401" optional="true" next="refused"/>\n  <recv response="403"/>\n  <label id="refused"/>\n')
+
+
+_REFER = _scenario(
+    "an anonymous caller asks to be transferred",
+    _send("INVITE sip:1022@[remote_ip]:[remote_port] SIP/2.0", "1 INVITE", _CALLING, _CONTACT,
+          "Content-Type: application/sdp", body=_SDP),
+    '  <recv response="100" optional="true"/>\n  <recv response="180" optional="true"/>\n'
+    '  <recv response="183" optional="true"/>\n  <recv response="200" rtd="true" rrs="true"/>\n',
+    _send("ACK sip:1022@[remote_ip]:[remote_port] SIP/2.0", "1 ACK", _IN_CALL),
+    '  <pause milliseconds="1000"/>\n',
+    _send("REFER sip:1022@[remote_ip]:[remote_port] SIP/2.0", "2 REFER", _IN_CALL, _CONTACT,
+          "Refer-To: <sip:0999999999@[remote_ip]>", "Referred-By: <sip:0930000777@[local_ip]>"),
+    '  <recv response="603"/>\n',
+    _send("BYE sip:1022@[remote_ip]:[remote_port] SIP/2.0", "3 BYE", _IN_CALL),
+    '  <recv response="200"/>\n')
 
 
 def _sipp(stack: Stack, workdir: Path, name: str, xml: str, local_ip: str, calls: int) -> SippProcess:
@@ -143,6 +92,16 @@ def _sipp(stack: Stack, workdir: Path, name: str, xml: str, local_ip: str, calls
     return SippProcess(argv, files, role=name)
 
 
+def _request(method: str, uri: str, sender: str, via: tuple[str, int], call_id: str, to: str | None = None,
+             contact: str | None = None) -> bytes:
+    """One SIP request over UDP from ``via`` (address, port), its branch and tag taken from ``call_id``."""
+    lines = [f"{method} {uri} SIP/2.0", f"Via: SIP/2.0/UDP {via[0]}:{via[1]};branch=z9hG4bK{call_id[:12]}",
+             f"From: {sender};tag={call_id[:8]}", f"To: {to or f'<{uri}>'}", f"Call-ID: {call_id}",
+             f"CSeq: 1 {method}", *([f"Contact: {contact}"] if contact else []), "Max-Forwards: 70",
+             "Content-Length: 0"]
+    return ("\r\n".join(lines) + "\r\n\r\n").encode()
+
+
 def _answers(source: str, port: int, timeout: float) -> bool:
     """Whether Asterisk answers an OPTIONS sent from ``source`` within ``timeout`` seconds."""
     call_id = uuid.uuid4().hex
@@ -150,10 +109,8 @@ def _answers(source: str, port: int, timeout: float) -> bool:
         sock.bind((source, 0))
         local = sock.getsockname()[1]
         sock.settimeout(timeout)
-        sock.sendto((f"OPTIONS sip:127.0.0.1:{port} SIP/2.0\r\nVia: SIP/2.0/UDP {source}:{local};branch=z9hG4bK"
-                     f"{call_id[:12]}\r\nFrom: <sip:probe@{source}>;tag={call_id[:8]}\r\nTo: <sip:127.0.0.1:{port}>"
-                     f"\r\nCall-ID: {call_id}\r\nCSeq: 1 OPTIONS\r\nMax-Forwards: 70\r\nContent-Length: 0\r\n\r\n"
-                     ).encode(), ("127.0.0.1", port))
+        sock.sendto(_request("OPTIONS", f"sip:127.0.0.1:{port}", f"<sip:probe@{source}>", (source, local), call_id),
+                    ("127.0.0.1", port))
         try:
             return call_id.encode() in sock.recv(4096)
         except TimeoutError:
@@ -188,14 +145,14 @@ def test_a_source_guessing_a_desks_password_is_banned_and_others_are_not(
         stack: Stack, guard: sip_guard.Guard, tmp_path: Path) -> None:
     port = guard.sip_port
     assert _answers(GUESSER, port, 2) and _answers(BYSTANDER, port, 2)
-    guesses = _sipp(stack, tmp_path, "guesses", _REGISTER.format(account="desk-d01"), GUESSER, guard.max_failures)
+    guesses = _sipp(stack, tmp_path, "guesses", _wrong_password("desk-d01"), GUESSER, guard.max_failures)
     assert guesses.wait(30) == 0, guesses.problems()      # each wrong password answered (refused) by Asterisk
     refused_at = time.monotonic()
     wait_for(lambda: GUESSER in sip_guard.banned(guard), 10, f"{GUESSER} banned within 10 s")
     banned_after = time.monotonic() - refused_at
     assert not _answers(GUESSER, port, 2)                  # its next packet gets no answer
     assert _answers(BYSTANDER, port, 2) and _answers("127.0.0.1", port, 2)
-    bystander = _sipp(stack, tmp_path, "bystander", _REGISTER.format(account="desk-d02"), BYSTANDER, 1)
+    bystander = _sipp(stack, tmp_path, "bystander", _wrong_password("desk-d02"), BYSTANDER, 1)
     assert bystander.wait(30) == 0, bystander.problems()   # one wrong password is no ban
     assert BYSTANDER not in sip_guard.banned(guard)
     print(f"banned {banned_after:.1f} s after the {guard.max_failures}th wrong password")
@@ -209,11 +166,9 @@ def _invite_flood(source: str, port: int, count: int) -> int:
         sock.bind((source, 0))
         local = sock.getsockname()[1]
         for call_id in ids:
-            sock.sendto((f"INVITE sip:0000@127.0.0.1:{port} SIP/2.0\r\nVia: SIP/2.0/UDP {source}:{local};branch="
-                         f"z9hG4bK{call_id[:12]}\r\nFrom: <sip:0930000999@{source}>;tag={call_id[:8]}\r\n"
-                         f"To: <sip:0000@127.0.0.1>\r\nCall-ID: {call_id}\r\nCSeq: 1 INVITE\r\nContact: "
-                         f"<sip:0930000999@{source}:{local}>\r\nMax-Forwards: 70\r\nContent-Length: 0\r\n\r\n"
-                         ).encode(), ("127.0.0.1", port))
+            sock.sendto(_request("INVITE", f"sip:0000@127.0.0.1:{port}", f"<sip:0930000999@{source}>", (source, local),
+                                 call_id, to="<sip:0000@127.0.0.1>", contact=f"<sip:0930000999@{source}:{local}>"),
+                        ("127.0.0.1", port))
         answered: set[bytes] = set()
         sock.settimeout(0.2)
         deadline = time.monotonic() + 3

@@ -9,26 +9,18 @@ night in working time. Not marked ``asterisk``: it runs in the normal suite.
 from __future__ import annotations
 
 import hashlib
-import math
 import os
 import signal
-import socket
 import subprocess
-import threading
-import time
-import wave
 from collections.abc import Iterator
-from dataclasses import dataclass, field
+from dataclasses import dataclass
 from datetime import datetime, timedelta
-from email import message_from_bytes, policy
-from email.message import EmailMessage
 from pathlib import Path
-from typing import Any, cast
+from typing import Any
 from zoneinfo import ZoneInfo
 
 import pytest
 import redis
-from aiosmtpd.controller import Controller
 from rq.job import Job
 from rq.registry import ScheduledJobRegistry
 from rq.serializers import JSONSerializer
@@ -37,7 +29,9 @@ from hotline.adapters.db.repository import AudioFacts, CallRepository
 from hotline.context import load_context
 from hotline.domain.clock import fake_clock_env
 from hotline.worker.runtime import Runtime
+from tests.support.audio import write_tone
 from tests.support.redis_server import redis_server
+from tests.support.smtp import Received, SmtpSink, smtp_sink
 from tests.support.stack import wait_for
 from tooling.system.assembly import command
 
@@ -56,41 +50,6 @@ SWEEP_SECONDS = 1
 LATE_SWEPT = 2 * SWEEP_SECONDS + LATE
 
 
-def _free_port() -> int:
-    with socket.socket() as sock:
-        sock.bind(("127.0.0.1", 0))
-        return int(sock.getsockname()[1])
-
-
-# -- the SMTP sink ------------------------------------------------------------------------
-
-@dataclass
-class Received:
-    mail_from: str
-    rcpt_tos: list[str]
-    message: EmailMessage
-    real_time: float
-
-
-@dataclass
-class SmtpSink:
-    """aiosmtpd's handler: keeps every message it receives, with the real time it arrived."""
-
-    messages: list[Received] = field(default_factory=list)
-    lock: threading.Lock = field(default_factory=threading.Lock)
-
-    async def handle_DATA(self, server: Any, session: Any, envelope: Any) -> str:
-        msg = message_from_bytes(envelope.content, policy=policy.default)
-        with self.lock:
-            self.messages.append(Received(envelope.mail_from, list(envelope.rcpt_tos), cast(EmailMessage, msg),
-                                          time.time()))
-        return "250 OK"
-
-    def about(self, code: str) -> list[Received]:
-        with self.lock:
-            return [m for m in self.messages if code in str(m.message["Subject"])]
-
-
 # -- fixtures: Redis, the sink, the worker --------------------------------------------------
 
 @pytest.fixture(scope="module")
@@ -106,15 +65,9 @@ def redis_url(reminders_dir: Path) -> Iterator[str]:
 
 
 @pytest.fixture(scope="module")
-def sink() -> Iterator[tuple[SmtpSink, int]]:
-    handler = SmtpSink()
-    port = _free_port()
-    controller = Controller(handler, hostname="127.0.0.1", port=port)
-    controller.start()
-    try:
-        yield handler, port
-    finally:
-        controller.stop()
+def sink() -> Iterator[SmtpSink]:
+    with smtp_sink() as handler:
+        yield handler
 
 
 @dataclass
@@ -168,10 +121,10 @@ url = "{redis_url}"
 
 
 @pytest.fixture(scope="module")
-def hotline(reminders_dir: Path, redis_url: str, sink: tuple[SmtpSink, int]) -> Iterator[Hotline]:
+def hotline(reminders_dir: Path, redis_url: str, sink: SmtpSink) -> Iterator[Hotline]:
     """The real worker process on a fake clock that starts a second before Thursday 07:00."""
     settings = reminders_dir / "province.toml"
-    settings.write_text(SETTINGS.format(queue=QUEUE, sweep=SWEEP_SECONDS, smtp_port=sink[1],
+    settings.write_text(SETTINGS.format(queue=QUEUE, sweep=SWEEP_SECONDS, smtp_port=sink.port,
                                         supervisors=", ".join(f'"{a}"' for a in SUPERVISORS),
                                         redis_url=redis_url), encoding="utf-8")
     env = {k: v for k, v in os.environ.items() if not k.startswith("HOTLINE_")}
@@ -235,24 +188,10 @@ def plan(now: datetime, lead: float, overnight: bool = True) -> Plan:
     return Plan(received, seconds / 3600, instants)
 
 
-def write_wav(path: Path, seconds: float = 1.0) -> bytes:
-    """A real 8 kHz mono WAV (a 440 Hz tone), as MixMonitor writes; returns its bytes."""
-    path.parent.mkdir(parents=True, exist_ok=True)
-    rate = 8000
-    frames = b"".join(int(8000 * math.sin(2 * math.pi * 440 * n / rate)).to_bytes(2, "little", signed=True)
-                      for n in range(int(rate * seconds)))
-    with wave.open(str(path), "wb") as w:
-        w.setnchannels(1)
-        w.setsampwidth(2)
-        w.setframerate(rate)
-        w.writeframes(frames)
-    return path.read_bytes()
-
-
 def recorded_call(h: Hotline, call_id: str) -> bytes:
     """A call in the call log with its recording on disk; returns the recording's bytes."""
     relative = f"2026/11/25/{call_id}.wav"
-    data = write_wav(h.recordings / relative)
+    data = write_tone(h.recordings / relative, 1.0).read_bytes()      # as MixMonitor writes
     repo = CallRepository(h.rt.sessions)
     started = (MORNING - timedelta(days=1)).replace(hour=16, minute=58)
     repo.start_call(call_id, channel_id=call_id, caller="0912345678", dialled="1022", started_at=started,
@@ -332,8 +271,8 @@ def check_milestones(h: Hotline, sink: SmtpSink, ticket: dict[str, Any], p: Plan
 # -- the tests -----------------------------------------------------------------------------------
 
 def test_forwarding_reminders_and_escalation_e_mails_at_their_working_time_instants(
-        hotline: Hotline, sink: tuple[SmtpSink, int]) -> None:
-    h, mails = hotline, sink[0]
+        hotline: Hotline, sink: SmtpSink) -> None:
+    h, mails = hotline, sink
     audio = recorded_call(h, "hotline1-1795600000.1")
     now = wait_past_morning(h)
     p = plan(now, lead=4.0)
@@ -374,9 +313,9 @@ def test_forwarding_reminders_and_escalation_e_mails_at_their_working_time_insta
         assert h.hotline_time(job.created_at.timestamp()) < instant, name
 
 
-def test_a_lost_schedule_is_caught_up_by_the_sweep_exactly_once(hotline: Hotline, sink: tuple[SmtpSink, int]
+def test_a_lost_schedule_is_caught_up_by_the_sweep_exactly_once(hotline: Hotline, sink: SmtpSink
                                                                  ) -> None:
-    h, mails = hotline, sink[0]
+    h, mails = hotline, sink
     now = wait_past_morning(h, 2.5)        # received 2 s before now: this morning
     p = plan(now, lead=4.0, overnight=False)
     agency = "department:01"

@@ -7,6 +7,7 @@ from __future__ import annotations
 
 import json
 import threading
+from pathlib import Path
 from types import TracebackType
 from typing import Any
 
@@ -53,15 +54,20 @@ class AriEvents:
         except (ConnectionClosed, OSError) as exc:
             self._error = repr(exc)
 
-    def played(self, channel_id: str) -> list[str]:
-        """The media URIs Asterisk started playing on ``channel_id``, in order (a playback of several
-        media gives a PlaybackStarted for each one, and a PlaybackContinuing when it moves on)."""
+    def played(self, channel_id: str, since: int = 0) -> list[str]:
+        """The media URIs Asterisk started playing on ``channel_id``, in order, after the first ``since`` events
+        (a playback of several media gives a PlaybackStarted for each one, and a PlaybackContinuing when it
+        moves on)."""
         out = []
-        for event in list(self.events):
+        for event in list(self.events)[since:]:
             playback = event.get("playback") or {}
             if event.get("type") == "PlaybackStarted" and playback.get("target_uri") == f"channel:{channel_id}":
                 out.append(str(playback.get("media_uri", "")))
         return out
+
+    def heard(self, channel_id: str, since: int = 0) -> list[str]:
+        """The prompts (file names) played on ``channel_id`` after the first ``since`` events."""
+        return [Path(uri).name for uri in self.played(channel_id, since)]
 
     def of_channel(self, channel_id: str, kind: str) -> list[dict[str, Any]]:
         """The events of type ``kind`` about ``channel_id``: the channel's own, and its recordings' and

@@ -320,6 +320,11 @@ class Stack:
             return row if row and row["ended_at"] and row["recording"] else None
         return wait_for(done, timeout, f"the call from {caller} to be closed with its recording")
 
+    def latest_call(self, caller: str) -> dict[str, Any]:
+        """The latest call from ``caller`` as it stands now ({} before the call log has it)."""
+        rows = self.call_rows(caller)
+        return rows[0] if rows else {}
+
     def call_rows(self, caller: str) -> list[dict[str, Any]]:
         """The calls from ``caller``, the latest placed first (by row, not by the hotline clock, which
         tests set back and forth: a call placed later may carry an earlier time)."""
@@ -329,6 +334,11 @@ class Stack:
         with self.repo.sessions() as s:
             ids = list(s.scalars(select(Call.call_id).where(Call.caller == caller).order_by(Call.id.desc())))
         return [row for row in (self.repo.get(call_id) for call_id in ids) if row is not None]
+
+
+def log_since(path: Path, mark: int) -> str:
+    """What a log file gained after its first ``mark`` bytes."""
+    return _read_from(path, mark).decode(errors="replace")
 
 
 def _read_from(path: Path, offset: int) -> bytes:

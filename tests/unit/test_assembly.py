@@ -6,16 +6,15 @@ import os
 import signal
 import subprocess
 import sys
-from collections.abc import Iterator
 from pathlib import Path
 
 import pytest
 import redis
 
-from hotline.context import Context, load_context
+from hotline.context import Context
 from hotline.worker.rqworker import worker_command
-from tests.support.redis_server import hotline_redis, locked_env
 from tests.support.stack import ROOT, wait_for
+from tests.unit.test_redis_lock import locked as locked  # noqa: F401  (the same fixture, re-used)
 from tooling.system.assembly import PROCESSES, command, process_specs
 from tooling.system.services import OwnRedis
 
@@ -51,14 +50,6 @@ def test_a_redis_password_stays_off_the_workers_command_line() -> None:
     assert "s3cret" not in " ".join(worker.argv)
     assert worker.env["RQ_REDIS_URL"] == url          # rq's own variable for --url
     assert "--url" in worker_command("redis://127.0.0.1:6379/0", "q")
-
-
-@pytest.fixture()
-def locked(tmp_path: Path) -> Iterator[tuple[Context, dict[str, str]]]:
-    env = locked_env(tmp_path)
-    ctx = load_context(env=env)
-    with hotline_redis(ctx):
-        yield ctx, env
 
 
 def _command_lines() -> str:

@@ -7,7 +7,8 @@ from pathlib import Path
 
 import pytest
 
-from tooling.system.asterisk_user import Tables, align, free_id
+from tests.support.host import FakeHost
+from tooling.system.asterisk_user import align, free_id
 from tooling.system.shell import SetupError
 
 HOST_PASSWD = "root:x:0:0::/root:/bin/sh\nmessagebus:x:100:102::/nonexistent:/usr/sbin/nologin\n" \
@@ -18,25 +19,8 @@ ROOT_PASSWD = "root:x:0:0::/root:/bin/sh\n_apt:x:42:65534::/nonexistent:/usr/sbi
 ROOT_GROUP = "root:x:0:\ndialout:x:20:asterisk\nasterisk:x:101:\n"
 
 
-class Host:
-    """The host's /etc of the test's own; useradd and groupadd write to it as the real ones would."""
-
-    def __init__(self, etc: Path) -> None:
-        etc.mkdir(parents=True)
-        (etc / "passwd").write_text(HOST_PASSWD)
-        (etc / "group").write_text(HOST_GROUP)
-        self.tables = Tables.of(etc)
-        self.commands: list[list[str]] = []
-
-    def run(self, argv: list[str]) -> None:
-        self.commands.append(argv)
-        value = {a: b for a, b in zip(argv, argv[1:], strict=False)}
-        if argv[0] == "groupadd":
-            with self.tables.group.open("a") as f:
-                f.write(f"{argv[-1]}:x:{value['--gid']}:\n")
-        elif argv[0] == "useradd":
-            with self.tables.passwd.open("a") as f:
-                f.write(f"{argv[-1]}:x:{value['--uid']}:{value['--gid']}::/var/lib/asterisk:/usr/sbin/nologin\n")
+def _host(tmp: Path) -> FakeHost:
+    return FakeHost(tmp / "etc", HOST_PASSWD, HOST_GROUP)
 
 
 def _root(tmp: Path) -> Path:
@@ -55,7 +39,7 @@ def _root(tmp: Path) -> Path:
 
 
 def test_a_host_without_an_asterisk_user_gets_one_that_no_one_else_holds_and_the_root_follows(tmp_path: Path) -> None:
-    host, root = Host(tmp_path / "etc"), _root(tmp_path)
+    host, root = _host(tmp_path), _root(tmp_path)
     said: list[str] = []
     uid, gid = align(root, said.append, host.tables, host.run)
     assert uid not in (0, 100, 101, 102) and gid not in (0, 102, 104, 105)     # no host user's, nor group's
@@ -77,22 +61,16 @@ def test_a_host_without_an_asterisk_user_gets_one_that_no_one_else_holds_and_the
 
 
 def test_an_existing_host_asterisk_user_is_the_one_used(tmp_path: Path) -> None:
-    host, root = Host(tmp_path / "etc"), _root(tmp_path)
-    with host.tables.passwd.open("a") as f:
-        f.write("asterisk:x:120:130::/var/lib/asterisk:/usr/sbin/nologin\n")
-    with host.tables.group.open("a") as f:
-        f.write("asterisk:x:130:\n")
+    host, root = _host(tmp_path), _root(tmp_path)
+    host.add_user("asterisk", 120, 130, home="/var/lib/asterisk")
     assert align(root, lambda _m: None, host.tables, host.run) == (120, 130)
     assert host.commands == []
     assert "asterisk:x:120:130:" in (root / "etc/passwd").read_text()
 
 
 def test_a_host_id_another_root_user_holds_is_refused_with_what_to_do(tmp_path: Path) -> None:
-    host, root = Host(tmp_path / "etc"), _root(tmp_path)
-    with host.tables.passwd.open("a") as f:
-        f.write("asterisk:x:42:130::/var/lib/asterisk:/usr/sbin/nologin\n")     # _apt's uid in the root
-    with host.tables.group.open("a") as f:
-        f.write("asterisk:x:130:\n")
+    host, root = _host(tmp_path), _root(tmp_path)
+    host.add_user("asterisk", 42, 130, home="/var/lib/asterisk")     # _apt's uid in the root
     with pytest.raises(SetupError, match="usermod -u"):
         align(root, lambda _m: None, host.tables, host.run)
 

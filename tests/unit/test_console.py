@@ -20,9 +20,9 @@ from flask.testing import FlaskClient
 from sqlalchemy import select
 
 from ari_app.audio import audio_facts
-from hotline.adapters.db.models import AccessLog, Role, User
+from hotline.adapters.db.models import AccessLog, Role, User, VoicemailStatus
 from hotline.adapters.db.repository import CallRepository
-from hotline.context import load_context
+from hotline.context import Context, load_context
 from hotline.domain.clock import fake_clock_env
 from operator_console import create_app
 from operator_console.filters import CSRF_VI
@@ -33,6 +33,7 @@ PASSWORD = "mật-khẩu-đủ-dài"
 ROLES = {"lan": Role.OPERATOR, "binh": Role.SUPERVISOR, "an": Role.ADMIN, "xd": Role.AGENCY}
 CALLER = "0912345678"
 REC = "2026/11/25/hotline1-1.wav"
+VM = "2026/11/25/hotline1-2.voicemail.wav"     # the message of add_voicemail's call
 OPERATORS = {"lan": "op-lan", "binh": "op-binh", "an": "op-an"}     # the users whose phone is the softphone
 #: What the walk's bare request (no form, no JSON body) gets from a route that refuses it for a reason of its
 #: own; every other route answers an allowed role 2xx or 3xx.
@@ -56,13 +57,36 @@ def closed_port() -> int:
         return int(s.getsockname()[1])
 
 
-@pytest.fixture()
-def world(tmp_path: Path, database_url: str) -> dict[str, Any]:
-    env = {"HOTLINE_STATE_DIR": str(tmp_path / "state"), "HOTLINE_RECORDINGS_ROOT": str(tmp_path / "rec"),
-           "HOTLINE_DATABASE_URL": database_url, "HOTLINE_REDIS_URL": "redis://127.0.0.1:1/0",
-           **fake_clock_env(datetime.fromisoformat("2026-11-25T09:00:00+07:00"))}
+def console_env(tmp: Path, database_url: str) -> dict[str, str]:
+    """The tests' hotline: state and recordings under ``tmp``, no Redis, the clock at 09:00 on Wednesday 25
+    November 2026."""
+    return {"HOTLINE_STATE_DIR": str(tmp / "state"), "HOTLINE_RECORDINGS_ROOT": str(tmp / "rec"),
+            "HOTLINE_DATABASE_URL": database_url, "HOTLINE_REDIS_URL": "redis://127.0.0.1:1/0",
+            **fake_clock_env(datetime.fromisoformat("2026-11-25T09:00:00+07:00"))}
+
+
+def console_context(env: dict[str, str]) -> Context:
+    """The context the console is built on in the tests, AMI on a closed port."""
     ctx = load_context(env=env)
     ctx.settings.asterisk.ami_port = closed_port()
+    return ctx
+
+
+def add_voicemail(world: dict[str, Any]) -> int:
+    """A caller's 2 s message on a call of its own (hotline1-2), not yet transcribed; returns its id."""
+    svc, tmp = world["svc"], world["tmp"]
+    repo = CallRepository(svc.sessions)
+    now = world["ctx"].clock.now()
+    repo.start_call("hotline1-2", channel_id="hotline1-2", caller=CALLER, dialled="1022", started_at=now)
+    write_wav(tmp / "rec" / VM, 2.0)
+    return repo.add_voicemail("hotline1-2", audio_facts(tmp / "rec" / VM, tmp / "rec"),
+                              status=VoicemailStatus.PENDING, ended_by="pound", created_at=now)
+
+
+@pytest.fixture()
+def world(tmp_path: Path, database_url: str) -> dict[str, Any]:
+    env = console_env(tmp_path, database_url)
+    ctx = console_context(env)
     app = create_app(ctx, testing=True)
     svc = app.extensions["hotline"]
     for name, role in ROLES.items():

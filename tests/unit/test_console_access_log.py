@@ -18,25 +18,20 @@ from flask import Flask
 from flask.testing import FlaskClient
 from sqlalchemy import select
 
-from ari_app.audio import audio_facts
 from hotline.adapters.db.models import AccessLog, Role, Voicemail, VoicemailStatus
-from hotline.adapters.db.repository import CallRepository
 from hotline.cli.audit import who
 from hotline.cli.main import main
-from hotline.domain.clock import fake_clock_env
 from hotline.domain.labels import ACCESS_ACTION
 from hotline.domain.vocabulary import AccessAction
 from hotline.services.access_log import add_access, masked_text, safe_detail
 from operator_console import create_app
 from operator_console.permissions import PERMISSIONS
-from tests.support.audio import write_wav
-from tests.unit.test_console import CALLER, REC, sign_in
+from tests.unit.test_console import CALLER, REC, add_voicemail, console_env, sign_in
 from tests.unit.test_console import world as world  # noqa: F401  (the same fixture, re-used)
 from tests.unit.test_console_labels import visible
 
 CLIENT = "203.0.113.7"                     # the operator's machine, as the proxy says
 FORWARDED = {"X-Forwarded-For": CLIENT}
-VM = "2026/11/25/hotline1-2.voicemail.wav"
 WHOLE = re.compile(r"(?:\+?84|0)?912\D?345\D?678")   # CALLER in any form a row could hold it
 CODES = re.compile(r"(?<![\w-])(" + "|".join(sorted(AccessAction.ALL, key=len, reverse=True)) + r")(?![\w-])")
 
@@ -54,13 +49,8 @@ def last_id(world: dict[str, Any]) -> int:
 
 def transcribed_message(world: dict[str, Any]) -> str:
     """A voicemail's ticket whose message was transcribed (its words shown on the ticket's page)."""
-    svc, tmp = world["svc"], world["tmp"]
-    repo = CallRepository(svc.sessions)
-    now = world["ctx"].clock.now()
-    repo.start_call("hotline1-2", channel_id="hotline1-2", caller=CALLER, dialled="1022", started_at=now)
-    write_wav(tmp / "rec" / VM, 2.0)
-    vm_id = repo.add_voicemail("hotline1-2", audio_facts(tmp / "rec" / VM, tmp / "rec"),
-                               status=VoicemailStatus.PENDING, ended_by="pound", created_at=now)
+    svc = world["svc"]
+    vm_id = add_voicemail(world)
     with svc.sessions.begin() as s:
         vm = s.get(Voicemail, vm_id)
         vm.status, vm.transcript = VoicemailStatus.TRANSCRIBED, "Đèn hẻm 12 không sáng"
@@ -146,10 +136,7 @@ def test_a_page_with_nothing_new_and_an_empty_history_are_not_logged(world: dict
 
 
 def test_the_command_lines_reads_are_logged_with_the_account(world: dict[str, Any], database_url: str) -> None:
-    tmp = world["tmp"]
-    env = {"HOTLINE_STATE_DIR": str(tmp / "state"), "HOTLINE_RECORDINGS_ROOT": str(tmp / "rec"),
-           "HOTLINE_DATABASE_URL": database_url, "HOTLINE_REDIS_URL": "redis://127.0.0.1:1/0",
-           **fake_clock_env(datetime.fromisoformat("2026-11-25T09:00:00+07:00"))}
+    env = console_env(world["tmp"], database_url)
     for args in (["tickets", "show", world["mine"]], ["tickets", "list", "--json"], ["calls"]):
         result = CliRunner().invoke(main, args, env=env)
         assert result.exit_code == 0, result.output

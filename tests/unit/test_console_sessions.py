@@ -20,12 +20,11 @@ from sqlalchemy import select
 from hotline.adapters.db.console_models import ConsoleSession
 from hotline.adapters.db.models import Role, User
 from hotline.cli.main import main
-from hotline.context import Context, load_context
-from hotline.domain.clock import fake_clock_env
+from hotline.context import Context
 from hotline.services.console_sessions import session_digest
 from operator_console import create_app
 from operator_console.account import DONE_VI, WRONG_VI
-from tests.unit.test_console import PASSWORD, closed_port, csrf_of, sign_in
+from tests.unit.test_console import PASSWORD, console_context, console_env, csrf_of, sign_in
 from tests.unit.test_console_signin_guard import LOCKED, try_password
 
 NEW_PASSWORD = "mật-khẩu-mới-đủ-dài"
@@ -46,11 +45,8 @@ class Site:
 
 @pytest.fixture()
 def site(tmp_path: Path, database_url: str) -> Site:
-    env = {"HOTLINE_STATE_DIR": str(tmp_path / "state"), "HOTLINE_RECORDINGS_ROOT": str(tmp_path / "rec"),
-           "HOTLINE_DATABASE_URL": database_url, "HOTLINE_REDIS_URL": "redis://127.0.0.1:1/0",
-           **fake_clock_env(datetime.fromisoformat("2026-11-25T09:00:00+07:00"))}
-    ctx = load_context(env=env)
-    ctx.settings.asterisk.ami_port = closed_port()
+    env = console_env(tmp_path, database_url)
+    ctx = console_context(env)
     app = create_app(ctx, testing=True)
     svc = app.extensions["hotline"]
     for name, role in ROLES.items():

@@ -12,7 +12,6 @@ import threading
 import time
 from collections.abc import Callable, Iterator
 from dataclasses import dataclass, field
-from datetime import datetime
 from pathlib import Path
 from typing import Any
 
@@ -22,12 +21,10 @@ from sqlalchemy import update
 
 from hotline.adapters.db.models import Role, User
 from hotline.config.schema import ConsoleSettings
-from hotline.context import load_context
-from hotline.domain.clock import fake_clock_env
 from operator_console import create_app
 from operator_console.serving import REQUEST_THREADS, waitress_options
 from operator_console.wallboard import ENDED_VI, NOT_ALLOWED_VI, PER_USER_VI, TOTAL_VI, StreamSlots
-from tests.unit.test_console import PASSWORD, closed_port, sign_in
+from tests.unit.test_console import PASSWORD, console_context, console_env, sign_in
 
 IDLE = 5          # [console] idle_seconds for these servers (the least allowed; 60 by default)
 
@@ -79,11 +76,8 @@ class Served:
 @pytest.fixture()
 def served(tmp_path: Path, database_url: str) -> Iterator[Served]:
     from waitress.server import create_server
-    env = {"HOTLINE_STATE_DIR": str(tmp_path / "state"), "HOTLINE_RECORDINGS_ROOT": str(tmp_path / "rec"),
-           "HOTLINE_DATABASE_URL": database_url, "HOTLINE_REDIS_URL": "redis://127.0.0.1:1/0",
-           **fake_clock_env(datetime.fromisoformat("2026-11-25T09:00:00+07:00"))}
-    ctx = load_context(env=env)
-    ctx.settings.asterisk.ami_port = closed_port()
+    env = console_env(tmp_path, database_url)
+    ctx = console_context(env)
     ctx.settings.console.idle_seconds = IDLE
     app = create_app(ctx)
     server = create_server(app, host="127.0.0.1", port=0, **waitress_options(ctx.settings.console))
@@ -177,11 +171,8 @@ def test_an_idle_connection_is_closed_while_a_stream_goes_on(served: Served) -> 
 
 def test_a_stream_whose_access_log_row_fails_gives_its_slot_back(tmp_path: Path, database_url: str,
                                                                  monkeypatch: pytest.MonkeyPatch) -> None:
-    env = {"HOTLINE_STATE_DIR": str(tmp_path / "state"), "HOTLINE_RECORDINGS_ROOT": str(tmp_path / "rec"),
-           "HOTLINE_DATABASE_URL": database_url, "HOTLINE_REDIS_URL": "redis://127.0.0.1:1/0",
-           **fake_clock_env(datetime.fromisoformat("2026-11-25T09:00:00+07:00"))}
-    ctx = load_context(env=env)
-    ctx.settings.asterisk.ami_port = closed_port()
+    env = console_env(tmp_path, database_url)
+    ctx = console_context(env)
     app = create_app(ctx)
     app.config["PROPAGATE_EXCEPTIONS"] = False
     svc, slots = app.extensions["hotline"], app.extensions["hotline.streams"]

@@ -11,27 +11,16 @@ from typing import Any
 
 from sqlalchemy import select
 
-from ari_app.audio import audio_facts
-from hotline.adapters.db.models import AccessLog, Role, VoicemailStatus
-from hotline.adapters.db.repository import CallRepository
+from hotline.adapters.db.models import AccessLog, Role
 from operator_console.permissions import PERMISSIONS
-from tests.support.audio import write_wav
-from tests.unit.test_console import CALLER, PASSWORD, REC, sign_in
+from tests.unit.test_console import PASSWORD, REC, VM, add_voicemail, sign_in
 from tests.unit.test_console import world as world  # noqa: F401  (the same fixture, re-used)
-
-VM = "2026/11/25/hotline1-2.voicemail.wav"
 
 
 def voicemail_ticket(world: dict[str, Any], agency: str) -> str:
     """A voicemail's ticket (its own call, a 2 s message), forwarded to ``agency``."""
-    svc, tmp = world["svc"], world["tmp"]
-    repo = CallRepository(svc.sessions)
-    now = world["ctx"].clock.now()
-    repo.start_call("hotline1-2", channel_id="hotline1-2", caller=CALLER, dialled="1022", started_at=now)
-    write_wav(tmp / "rec" / VM, 2.0)
-    voicemail = repo.add_voicemail("hotline1-2", audio_facts(tmp / "rec" / VM, tmp / "rec"),
-                                   status=VoicemailStatus.PENDING, ended_by="pound", created_at=now)
-    ticket = svc.tickets.for_voicemail(voicemail)
+    svc = world["svc"]
+    ticket = svc.tickets.for_voicemail(add_voicemail(world))
     assert ticket is not None
     svc.tickets.assign(ticket["code"], agency, actor="lan")
     return str(ticket["code"])

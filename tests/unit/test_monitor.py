@@ -224,6 +224,28 @@ def redis_db() -> Any:
     client.close()
 
 
+async def live_messages(service: MonitorService, redis_url: str, channel: str, events: list[Message]
+                        ) -> list[dict[str, Any]]:
+    """What a subscriber to ``channel`` receives once ``service`` has taken ``events``: one message each."""
+    import redis.asyncio as aioredis
+
+    listener = aioredis.from_url(redis_url)
+    pubsub = listener.pubsub()
+    await pubsub.subscribe(channel)
+    await pubsub.get_message(timeout=1.0)   # the subscribe confirmation
+    for event in events:
+        service.on_event(event)
+    await asyncio.wait_for(service.drain(), 10)
+    received = []
+    while len(received) < len(events):
+        message = await pubsub.get_message(ignore_subscribe_messages=True, timeout=5.0)
+        assert message is not None, "no live message within 5 s"
+        received.append(json.loads(message["data"]))
+    await pubsub.aclose()
+    await listener.aclose()
+    return received
+
+
 def test_a_change_reaches_a_subscriber_and_the_snapshot_is_stored(redis_db: Any, database_url: str) -> None:
     import redis.asyncio as aioredis
 
@@ -236,23 +258,10 @@ def test_a_change_reaches_a_subscriber_and_the_snapshot_is_stored(redis_db: Any,
         store = StoreWorker(CallFactsStore(sessions))
         service = MonitorService(LivePicture(), store, publisher, now=lambda: T0)
         tasks = [asyncio.create_task(service.run_publisher()), asyncio.create_task(store.run())]
-        listener = aioredis.from_url(REDIS_URL)
-        pubsub = listener.pubsub()
-        await pubsub.subscribe("test:live:node:node-a")
-        await pubsub.get_message(timeout=1.0)   # the subscribe confirmation
-        service.on_event(MEMBER)
-        service.on_event(JOIN)
-        await asyncio.wait_for(service.drain(), 10)
-        received = []
-        while len(received) < 2:
-            message = await pubsub.get_message(ignore_subscribe_messages=True, timeout=5.0)
-            assert message is not None, "no live message within 5 s"
-            received.append(json.loads(message["data"]))
+        received = await live_messages(service, REDIS_URL, "test:live:node:node-a", [MEMBER, JOIN])
         snapshot = json.loads(await client.get("test:live:node:node-a:snapshot"))
         for task in tasks:
             task.cancel()
-        await pubsub.aclose()
-        await listener.aclose()
         await publisher.close()
         return received, snapshot
 

@@ -2,7 +2,7 @@
 the folders it writes, the units' secrets and the units, and what it says where systemd does not run.
 
 No system user is created on this machine: useradd and groupadd write to a passwd and group file of the
-test's own, as the real ones would (the way tests/unit/test_asterisk_user.py does)."""
+test's own, as the real ones would (tests/support/host.py)."""
 from __future__ import annotations
 
 import os
@@ -16,10 +16,11 @@ from pathlib import Path
 import pytest
 
 from hotline.config.settings import load_settings
+from tests.support.host import FakeHost
 from tooling.system import production
 from tooling.system.asterisk import AsteriskInstall
 from tooling.system.asterisk_process import AsteriskProcess, untraversable
-from tooling.system.asterisk_user import Tables, ids_of
+from tooling.system.asterisk_user import ids_of
 from tooling.system.shell import SetupError
 
 ASTERISK_IDS = (4101, 4102)     # the root's (and host's) asterisk, ids no one holds here
@@ -35,26 +36,10 @@ def open_tmp() -> Iterator[Path]:
     shutil.rmtree(path)
 
 
-class Host:
-    """The host's /etc of the test's own."""
-
-    def __init__(self, etc: Path) -> None:
-        etc.mkdir(parents=True)
-        (etc / "passwd").write_text("root:x:0:0::/root:/bin/sh\npostgres:x:101:104::/var/lib/postgresql:/bin/bash\n")
-        (etc / "group").write_text("root:x:0:\npostgres:x:104:\n")
-        self.tables = Tables.of(etc)
-        self.commands: list[list[str]] = []
-
-    def run(self, argv: list[str]) -> None:
-        self.commands.append(argv)
-        value = {a: b for a, b in zip(argv, argv[1:], strict=False)}
-        if argv[0] == "groupadd":
-            with self.tables.group.open("a") as f:
-                f.write(f"{argv[-1]}:x:4990:\n")
-        elif argv[0] == "useradd":
-            assert value["--gid"] == "hotline"
-            with self.tables.passwd.open("a") as f:
-                f.write(f"{argv[-1]}:x:4991:4990::{value['--home-dir']}:{value['--shell']}\n")
+def _host(etc: Path) -> FakeHost:
+    """The host's /etc of the test's own: the hotline user created there gets uid 4991, gid 4990."""
+    return FakeHost(etc, "root:x:0:0::/root:/bin/sh\npostgres:x:101:104::/var/lib/postgresql:/bin/bash\n",
+                    "root:x:0:\npostgres:x:104:\n", new_uid=4991, new_gid=4990)
 
 
 def _asterisk_root(tmp: Path) -> AsteriskInstall:
@@ -66,7 +51,7 @@ def _asterisk_root(tmp: Path) -> AsteriskInstall:
 
 
 def test_the_hotline_user_is_a_system_user_without_a_login_shell_whose_home_is_the_state_dir(tmp_path: Path) -> None:
-    host, said = Host(tmp_path / "etc"), []
+    host, said = _host(tmp_path / "etc"), []
     assert production.ensure_user(tmp_path / "state", said.append, host.tables, host.run) == (4991, 4990)
     assert host.commands == [["groupadd", "--system", "hotline"],
                              ["useradd", "--system", "--gid", "hotline", "--home-dir", str(tmp_path / "state"),
@@ -91,7 +76,7 @@ def test_setup_systemd_gives_the_hotline_user_its_folders_and_writes_units_and_s
                                   "HOTLINE_DATABASE_URL": f"sqlite:///{state}/db/hotline.db"})
     from hotline.config.secrets import load_or_create_secrets
     secrets = load_or_create_secrets(state)
-    host, said = Host(tmp_path / "host-etc"), []
+    host, said = _host(tmp_path / "host-etc"), []
     blocked = untraversable(Path(os.path.realpath(sys.executable)), 4991, 4990)
     if blocked is not None:     # this machine's venv runs pyenv's Python in /root: the set-up says so and stops
         with pytest.raises(SetupError, match=f"cannot enter {blocked}"):

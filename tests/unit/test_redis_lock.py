@@ -29,7 +29,7 @@ from monitor.state import LivePicture
 from operator_console import create_app
 from tests.support.redis_server import hotline_redis, locked_env, redis_server
 from tests.support.stack import ROOT, wait_for
-from tests.unit.test_monitor import MEMBER, T0, ami, caller_headers
+from tests.unit.test_monitor import MEMBER, T0, ami, caller_headers, live_messages
 from tooling.system.assembly import command
 from tooling.system.services import ensure_redis
 from tooling.system.shell import SetupError
@@ -105,21 +105,8 @@ def test_the_snapshot_the_monitor_publishes_holds_no_whole_caller_number(
                                   ctx.settings.cluster.node)      # as monitor/main.py builds it
         service = MonitorService(LivePicture(), None, publisher, now=lambda: T0)
         task = asyncio.create_task(service.run_publisher())
-        listener = aioredis.from_url(ctx.redis_url)
-        pubsub = listener.pubsub()
-        await pubsub.subscribe(ctx.settings.live_node_channel)
-        await pubsub.get_message(timeout=1.0)
-        service.on_event(MEMBER)
-        service.on_event(join)
-        await asyncio.wait_for(service.drain(), 10)
-        received = []
-        while len(received) < 2:
-            message = await pubsub.get_message(ignore_subscribe_messages=True, timeout=5.0)
-            assert message is not None, "no live message within 5 s"
-            received.append(json.loads(message["data"]))
+        received = await live_messages(service, ctx.redis_url, ctx.settings.live_node_channel, [MEMBER, join])
         task.cancel()
-        await pubsub.aclose()
-        await listener.aclose()
         await publisher.close()
         return received
 

@@ -1,16 +1,15 @@
 """tooling.sipp: pcap writers, scenario generator, and SIPp-to-SIPp calls on loopback."""
 from __future__ import annotations
 
-import math
 import struct
 import warnings
-import wave
 import xml.etree.ElementTree as ET
 from itertools import pairwise
 from pathlib import Path
 
 import pytest
 
+from tests.support.audio import write_tone
 from tooling.sipp import (
     AwaitHangup,
     CallerScript,
@@ -33,18 +32,6 @@ from tooling.sipp.process import read_stats
 from tooling.sipp.rtpsink import RtpSink
 
 # SIPp (sip-tester) and sox are installed by scripts/bootstrap: without them these tests fail.
-
-
-def write_tone(path: Path, seconds: float, rate: int = 8000) -> Path:
-    """A 440 Hz mono 16-bit WAV."""
-    frames = b"".join(struct.pack("<h", int(8000 * math.sin(2 * math.pi * 440 * n / rate)))
-                      for n in range(int(seconds * rate)))
-    with wave.open(str(path), "wb") as wav:
-        wav.setnchannels(1)
-        wav.setsampwidth(2)
-        wav.setframerate(rate)
-        wav.writeframes(frames)
-    return path
 
 
 def events_of(packets: list) -> list[tuple[int, int, int]]:

@@ -13,15 +13,12 @@ from __future__ import annotations
 import hashlib
 import os
 import signal
-import threading
 from collections.abc import Iterator
-from dataclasses import dataclass, field
 from datetime import UTC, datetime, timedelta
 from pathlib import Path
 from typing import Any
 
 import pytest
-from aiosmtpd.controller import Controller
 from rq.job import Job, JobStatus
 from rq.serializers import JSONSerializer
 from sqlalchemy import select
@@ -36,7 +33,8 @@ from hotline.worker.rqworker import HotlineWorker
 from hotline.worker.runtime import Runtime
 from hotline.worker.sweep import RETENTION_EVERY, sweep
 from tests.support.audio import write_wav
-from tests.support.redis_server import free_port, redis_server
+from tests.support.redis_server import redis_server
+from tests.support.smtp import SmtpSink, smtp_sink
 
 NOW = datetime.fromisoformat("2027-03-10T10:00:00+07:00")    # a Wednesday morning on the hotline clock
 QUEUE = "hotline"
@@ -77,34 +75,11 @@ def redis_url(tmp_path_factory: pytest.TempPathFactory) -> Iterator[str]:
         yield url
 
 
-@dataclass
-class SmtpSink:
-    """aiosmtpd's handler: refuses every message while ``refusing`` (as a mail server in trouble does)."""
-
-    refusing: bool = True
-    refused: int = 0
-    received: list[Any] = field(default_factory=list)
-    lock: threading.Lock = field(default_factory=threading.Lock)
-
-    async def handle_DATA(self, server: Any, session: Any, envelope: Any) -> str:
-        with self.lock:
-            if self.refusing:
-                self.refused += 1
-                return "451 4.3.0 Mailbox temporarily unavailable"
-            self.received.append(envelope)
-            return "250 OK"
-
-
 @pytest.fixture()
-def sink() -> Iterator[tuple[SmtpSink, int]]:
-    handler = SmtpSink()
-    port = free_port()
-    controller = Controller(handler, hostname="127.0.0.1", port=port)
-    controller.start()
-    try:
-        yield handler, port
-    finally:
-        controller.stop()
+def sink() -> Iterator[SmtpSink]:
+    """A mail server that refuses every message (as one in trouble does) until told otherwise."""
+    with smtp_sink(refusing=True) as handler:
+        yield handler
 
 
 def make_runtime(tmp: Path, redis_url: str, *, database_url: str = "",
@@ -214,9 +189,9 @@ def test_the_hourly_retention_pass_deletes_old_recordings_and_keeps_calls_and_me
 # -- (d) an e-mail failing every retry, then the sweep after the cooldown ----------------------------
 
 def test_an_e_mail_failing_every_retry_is_queued_again_by_the_sweep_after_the_cooldown(
-        tmp_path: Path, redis_url: str, sink: tuple[SmtpSink, int]) -> None:
-    mails, port = sink
-    rt = make_runtime(tmp_path, redis_url, smtp_port=port)
+        tmp_path: Path, redis_url: str, sink: SmtpSink) -> None:
+    mails = sink
+    rt = make_runtime(tmp_path, redis_url, smtp_port=sink.port)
     recorded_call(rt, "hotline1-200", NOW - timedelta(hours=1))
     ticket = rt.tickets.create(channel="phone", caller="0912345678", content="Hỏi về cấp đổi giấy phép lái xe",
                                actor="lan", call_id="hotline1-200")
@@ -250,7 +225,7 @@ def test_an_e_mail_failing_every_retry_is_queued_again_by_the_sweep_after_the_co
     assert mails.refused == 4 and len(mails.received) == 1
     [mail] = mails.received
     assert sorted(mail.rcpt_tos) == sorted(f.email for f in rt.tickets.agency("department:03").focal_points)
-    assert ticket["code"] in mail.content.decode("utf-8", "replace")
+    assert ticket["code"] in mail.message.as_string()
     assert fetch_job(rt, job_id).get_status() == JobStatus.FINISHED
     row = rt.tickets.by_id(ticket["id"])
     assert row is not None and row["notified_at"]
