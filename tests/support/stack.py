@@ -36,7 +36,8 @@ ROOT = Path(__file__).resolve().parents[2]
 T = TypeVar("T")
 
 # Desk phones the tests run with SIPp, by directory entry: endpoint -> UDP port.
-DESK_PORTS = {"desk-d01": 15071, "desk-d02": 15072, "desk-h01": 15073, "desk-bd": 15074}
+DESK_PORTS = {"desk-d01": 15071, "desk-d02": 15072, "desk-h01": 15073, "desk-bd": 15074,
+              "desk-c002": 15075}     # the last: a ward of the merged province's sample (samples/)
 #: The fixed ports of the n-th stack on one host (pytest-xdist's worker gw<n>) are n × this higher.
 STACK_PORT_STEP = 1000
 
@@ -84,11 +85,11 @@ def wait_for(condition: Callable[[], T], timeout: float, what: str, interval: fl
     raise AssertionError(f"timed out after {timeout:.0f} s waiting for {what} (last value: {last!r})")
 
 
-def write_test_directory(dest: Path, index: int | None = None) -> Path:
-    """The shipped directory, with fixed contacts for the desks the tests answer with SIPp (on the ports of
-    the stack at ``index``)."""
+def write_test_directory(dest: Path, index: int | None = None, source: Path | None = None) -> Path:
+    """The shipped directory (or ``source``), with fixed contacts for the desks the tests answer with SIPp (on
+    the ports of the stack at ``index``)."""
     dest.mkdir(parents=True, exist_ok=True)
-    for src in sorted((ROOT / "transfer_directory").glob("*.yaml")):
+    for src in sorted((source or ROOT / "transfer_directory").glob("*.yaml")):
         data = yaml.safe_load(src.read_text(encoding="utf-8"))
         for entry in data.get("entries", []):
             desk = entry.get("desk") or {}
@@ -116,10 +117,11 @@ def _free_tcp_port() -> int:
 class Stack:
     """``port_index``: the stack's place among the fixed ports (default this test worker's, stack_index());
     a stack of a test's own beside the worker's takes another. ``settings``: a province.toml of the test's
-    own (HOTLINE_SETTINGS) instead of the shipped one."""
+    own (HOTLINE_SETTINGS) instead of the shipped one; ``directory``: the transfer directory to copy instead of
+    the shipped one (its desks' contacts set as for the shipped one)."""
 
     def __init__(self, base: Path, database_url: str | None = None, *, port_index: int | None = None,
-                 settings: Path | None = None) -> None:
+                 settings: Path | None = None, directory: Path | None = None) -> None:
         self.base = base
         self.port_index = stack_index() if port_index is None else port_index
         self.state = base / "state"
@@ -127,7 +129,7 @@ class Stack:
         self.logs = base / "logs"
         for d in (self.state, self.recordings, self.logs):
             d.mkdir(parents=True, exist_ok=True)
-        directory = write_test_directory(base / "directory", self.port_index)
+        directory = write_test_directory(base / "directory", self.port_index, directory)
         # The stack's own Redis (tests stop and start it), never the machine's: the hotline's own as `hotline up`
         # runs it ([redis] url left out), on a free port, locked with the password of the stack's secrets.toml.
         self.redis_port = _free_tcp_port()
