@@ -21,6 +21,7 @@ from types import TracebackType
 from typing import IO, TYPE_CHECKING
 
 from tooling.system import mounts
+from tooling.system.owners import chown_tree
 from tooling.system.shell import SetupError, run, tail_file, terminate, wait_until
 
 if TYPE_CHECKING:
@@ -344,13 +345,8 @@ class AsteriskProcess:
                 if (top.stat().st_uid, top.stat().st_gid) != (uid, gid):
                     os.chown(top, uid, gid)
                 continue
-            for dirpath, dirnames, filenames in os.walk(top):
-                dirnames[:] = [d for d in dirnames if Path(dirpath, d) not in self.not_owned]
-                for name in [".", *dirnames, *filenames]:
-                    path = os.path.join(dirpath, name)
-                    st = os.lstat(path)
-                    if (st.st_uid, st.st_gid) != (uid, gid):
-                        os.lchown(path, uid, gid)
+            # the recordings and the spool are written by others too (group asterisk): through handles only
+            chown_tree(top, (uid, gid), skip=self.not_owned)
 
     def _share_config(self, gid: int) -> None:
         """Let Asterisk's group read its configuration files (they may hold passwords: 0640, not 0644)."""

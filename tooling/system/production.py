@@ -26,8 +26,9 @@ from tooling.system.assembly import asterisk_process
 from tooling.system.asterisk import AsteriskInstall
 from tooling.system.asterisk_process import untraversable
 from tooling.system.asterisk_user import HOST, Tables, ids_of
+from tooling.system.owners import chown_tree, share_with_group
 from tooling.system.services import redis_server_config
-from tooling.system.shell import Progress, SetupError, chown_tree, run
+from tooling.system.shell import Progress, SetupError, run
 from tooling.system.sip_guard import Guard, fail2ban_command
 
 USER = units.USER
@@ -138,7 +139,7 @@ def give_folders(settings: Any, owner: tuple[int, int], asterisk_gid: int, progr
         os.chmod(secrets, 0o640)
     recordings = Path(settings.paths.recordings_root)
     recordings.mkdir(parents=True, exist_ok=True)
-    _share_with_group(recordings, asterisk_gid)
+    share_with_group(recordings, asterisk_gid)
     progress(f"[setup] {state} stays root's; what the processes write there belongs to {USER}, secrets.toml is "
              f"readable by its group; the recordings in {recordings} stay Asterisk's, writable by its group")
 
@@ -178,21 +179,6 @@ def _chown_tree(top: Path, owner: tuple[int, int]) -> None:
     """``top`` and everything in it ``owner``'s, no link followed; ``top`` itself a link refused."""
     _refuse_link(top)
     chown_tree(top, owner)
-
-
-def _share_with_group(top: Path, gid: int) -> None:
-    """Group ``gid`` may write everything under ``top``; new folders inherit the group (setgid)."""
-    for folder, dirs, files in os.walk(top):
-        for name, is_dir in [(".", True), *((d, True) for d in dirs), *((f, False) for f in files)]:
-            path = os.path.join(folder, name)
-            st = os.lstat(path)
-            if stat.S_ISLNK(st.st_mode):
-                continue
-            if st.st_gid != gid:
-                os.lchown(path, -1, gid)
-            extra = stat.S_IRGRP | stat.S_IWGRP | (stat.S_IXGRP | stat.S_ISGID if is_dir else 0)
-            if st.st_mode & extra != extra:
-                os.chmod(path, stat.S_IMODE(st.st_mode) | extra)
 
 
 def check_reachable(settings: Any, owner: tuple[int, int]) -> None:

@@ -16,7 +16,8 @@ from hotline.config.schema import RedisSettings
 from hotline.config.secrets import Secrets
 from hotline.domain.redact import redact_url
 from tooling.system import apt
-from tooling.system.shell import Progress, SetupError, chown_tree, is_alive, run, terminate, wait_until
+from tooling.system.owners import chown_tree
+from tooling.system.shell import Progress, SetupError, is_alive, run, terminate, wait_until
 
 LOCAL_HOSTS = {"127.0.0.1", "localhost", "::1", ""}
 

@@ -103,12 +103,3 @@ def is_alive(pid: int) -> bool:
     except (OSError, IndexError):
         return False
     return state != "Z"
-
-
-def chown_tree(top: Path, owner: tuple[int, int]) -> None:
-    """``top`` and everything in it ``owner``'s (uid, gid), no symbolic link followed (a link is re-owned
-    itself, never what it points to)."""
-    os.lchown(top, *owner)
-    for folder, dirs, files in os.walk(top):
-        for name in [*dirs, *files]:
-            os.lchown(os.path.join(folder, name), *owner)
