@@ -346,7 +346,8 @@ class AsteriskProcess:
                     os.chown(top, uid, gid)
                 continue
             # the recordings and the spool are written by others too (group asterisk): through handles only
-            chown_tree(top, (uid, gid), skip=self.not_owned)
+            chown_tree(Path(os.path.realpath(top)), (uid, gid),      # a link left there is root's own
+                       skip=[Path(os.path.realpath(p)) for p in self.not_owned])
 
     def _share_config(self, gid: int) -> None:
         """Let Asterisk's group read its configuration files (they may hold passwords: 0640, not 0644)."""
