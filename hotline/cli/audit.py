@@ -1,7 +1,6 @@
 """What the command line writes in the AccessLog: who ran a command that printed or exported personal data."""
 from __future__ import annotations
 
-import getpass
 import os
 import pwd
 from pathlib import Path
@@ -21,15 +20,18 @@ def who() -> str:
 
 
 def account(loginuid: Path = Path("/proc/self/loginuid")) -> str:
-    """Who ran the command: the account of the login session (the kernel's loginuid: kept through sudo and su,
-    and not one its user may change), else the one who ran sudo, else the process's own."""
+    """Who ran the command. As root: the account of the login session (the kernel's loginuid: kept through sudo
+    and su, and not one its user may change), else the one who ran sudo, else root. As any other user (the
+    hotline's own processes): that user, whatever the session or the environment says."""
+    if os.geteuid() != 0:
+        return pwd.getpwuid(os.getuid()).pw_name
     try:
         uid = int(loginuid.read_text().strip())
         if uid != NO_LOGIN:
             return pwd.getpwuid(uid).pw_name
     except (OSError, ValueError, KeyError):
         pass
-    return os.environ.get("SUDO_USER") or getpass.getuser()
+    return os.environ.get("SUDO_USER") or pwd.getpwuid(0).pw_name
 
 
 def log_read(ctx: Any, sessions: sessionmaker[Session], action: str, resource: str, *,

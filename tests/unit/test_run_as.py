@@ -58,6 +58,7 @@ def test_a_child_runs_as_its_user_with_only_the_groups_named_and_its_beat_is_see
         assert beats["Uid"].split() == [str(nobody.pw_uid)] * 4, beats["Uid"]
         assert beats["Gid"].split() == [str(nobody.pw_gid)] * 4, beats["Gid"]
         assert beats["Groups"].split() == [str(daemon_gid)], beats["Groups"]
+        assert beats["Umask"] == "0027"                 # what it writes is not the world's (systemd's UMask=0027)
         assert plain["Uid"].split() == ["0"] * 4      # a spec without a user: the supervisor's own
         wait_until(lambda: sup.heartbeat_file("beats").exists(), 10, "the child's first beat")
         assert sup.heartbeat_file("beats").stat().st_uid == nobody.pw_uid
@@ -132,3 +133,17 @@ def test_a_database_the_settings_name_is_never_moved(tmp_path: Path) -> None:
     settings = _Settings(state, f"sqlite:///{mine}")
     production.move_old_database(settings, lambda _line: None)
     assert (state / "hotline.db").exists() and settings.database.url == f"sqlite:///{mine}"
+
+
+def test_the_supervisor_never_writes_a_child_s_log_through_a_link_planted_in_the_log_folder(open_tmp: Path) -> None:
+    """The log folder is Asterisk's, writable by its group (the hotline's processes): a link planted as
+    worker.log must not make root append to /etc/cron.d or any file of root's."""
+    decoy = open_tmp / "roots_file"
+    decoy.write_text("root's\n")
+    (open_tmp / "state" / "log").mkdir(parents=True)
+    (open_tmp / "state" / "log" / "worker.log").symlink_to(decoy)
+    sup = supervisor.Supervisor(open_tmp / "state")
+    with pytest.raises(OSError):
+        sup.start([supervisor.ProcessSpec("worker", [SYSTEM_PYTHON, "-c", "print('into the log')"])])
+    sup.stop()
+    assert decoy.read_text() == "root's\n"

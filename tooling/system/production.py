@@ -127,7 +127,7 @@ def give_folders(settings: Any, owner: tuple[int, int], asterisk_gid: int, progr
     state = Path(settings.paths.state_dir)
     state.mkdir(parents=True, exist_ok=True)
     _keep_roots(state)
-    (state / "log").mkdir(exist_ok=True)    # Asterisk's (asterisk-prepare gives it): the worker rotates its log
+    _share_log_folder(state / "log", asterisk_gid)
     for top in hotline_writable(settings):
         top.mkdir(parents=True, exist_ok=True)
         _chown_tree(top, owner)
@@ -142,6 +142,22 @@ def give_folders(settings: Any, owner: tuple[int, int], asterisk_gid: int, progr
     share_with_group(recordings, asterisk_gid)
     progress(f"[setup] {state} stays root's; what the processes write there belongs to {USER}, secrets.toml is "
              f"readable by its group; the recordings in {recordings} stay Asterisk's, writable by its group")
+
+
+def _share_log_folder(folder: Path, asterisk_gid: int) -> None:
+    """Asterisk's log folder (asterisk-prepare gives it to Asterisk) writable by its group (2775): the worker,
+    in that group, rotates messages.log there by making the day's copy."""
+    folder.mkdir(exist_ok=True)
+    _refuse_link(folder)
+    fd = os.open(folder, os.O_RDONLY | os.O_DIRECTORY | os.O_NOFOLLOW)
+    try:
+        st = os.fstat(fd)
+        if st.st_gid != asterisk_gid:
+            os.fchown(fd, -1, asterisk_gid)
+        if stat.S_IMODE(st.st_mode) != 0o2775:
+            os.fchmod(fd, 0o2775)
+    finally:
+        os.close(fd)
 
 
 def give_database(settings: Any, owner: tuple[int, int]) -> None:

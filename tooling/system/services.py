@@ -3,10 +3,12 @@ from __future__ import annotations
 
 import getpass
 import glob
+import os
 import pwd
 import re
 import shutil
 import socket
+import stat
 import subprocess
 from pathlib import Path
 from urllib.parse import unquote, urlsplit
@@ -58,7 +60,8 @@ def redis_server_argv(port: int, state_dir: Path, user: str | None = None) -> li
     user's group alone) where given. Its password is read from standard input (redis_server_config), never
     from this command line: ``ps`` shows it to anyone."""
     data = state_dir / "redis"
-    as_user = ["setpriv", f"--reuid={user}", f"--regid={user}", "--clear-groups", "--"] if user else []
+    as_user = ["setpriv", f"--reuid={user}", f"--regid={user}", "--clear-groups", "--",     # its files 0640
+               "sh", "-c", 'umask 027 && exec "$0" "$@"'] if user else []
     return [*as_user, "redis-server", "-", "--bind", "127.0.0.1", "--port", str(port), "--protected-mode", "yes",
             "--dir", str(data), "--daemonize", "yes", "--pidfile", str(data / "redis.pid"),
             "--logfile", str(data / "redis.log"), "--save", "60 1000", "--appendonly", "yes",
@@ -126,6 +129,18 @@ def _redis_folder(state_dir: Path, user: str | None) -> None:
     chown_tree(data, (account.pw_uid, account.pw_gid))
 
 
+def _read_small(path: Path, limit: int = 32) -> str:
+    """A small regular file another user may have written (Redis's pid file, when it runs as the hotline's
+    user), read without following a link or waiting on a pipe, ``limit`` bytes at most."""
+    fd = os.open(path, os.O_RDONLY | os.O_NOFOLLOW | os.O_NONBLOCK | os.O_CLOEXEC)
+    try:
+        if not stat.S_ISREG(os.fstat(fd).st_mode):
+            raise ValueError(f"{path} is not a regular file")
+        return os.read(fd, limit).decode("ascii", "replace").strip()
+    finally:
+        os.close(fd)
+
+
 class OwnRedis:
     """The Redis ``ensure_redis`` started for the hotline (its pid file in ``<state_dir>/redis``), as a
     Watchdog (tooling/system/watchdog.py) sees it: PING as the probe, the same command to start it again.
@@ -148,7 +163,7 @@ class OwnRedis:
     def pid(self) -> int | None:
         """The pid of our redis-server, from its pid file, if that process runs."""
         try:
-            pid = int(self.pid_file.read_text().strip())
+            pid = int(_read_small(self.pid_file))
             argv = Path(f"/proc/{pid}/cmdline").read_bytes()
         except (OSError, ValueError):
             return None

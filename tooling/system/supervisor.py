@@ -167,8 +167,10 @@ class Supervisor:
         return self.heartbeat_dir / name
 
     def _spawn(self, child: _Child) -> None:
-        if child.log_file is None:
-            child.log_file = (self.log_dir / f"{child.spec.name}.log").open("ab")
+        if child.log_file is None:     # Asterisk's group writes this folder too: never through a planted link
+            fd = os.open(self.log_dir / f"{child.spec.name}.log",
+                         os.O_WRONLY | os.O_APPEND | os.O_CREAT | os.O_NOFOLLOW | os.O_CLOEXEC, 0o640)
+            child.log_file = os.fdopen(fd, "ab")
         env = {**os.environ, **child.spec.env}
         if child.spec.heartbeat is not None:
             beat = self.heartbeat_file(child.spec.name)
@@ -248,7 +250,8 @@ def _identity(spec: ProcessSpec, env: dict[str, str]) -> dict[str, Any]:
         return {}
     account = pwd.getpwnam(spec.user)
     env.update(HOME=account.pw_dir, USER=spec.user, LOGNAME=spec.user)
-    return {"user": account.pw_uid, "group": account.pw_gid, "extra_groups": list(spec.groups)}
+    # what it writes (the database, the spool, alerts) is its own and its group's, as under systemd (UMask=0027)
+    return {"user": account.pw_uid, "group": account.pw_gid, "extra_groups": list(spec.groups), "umask": 0o027}
 
 
 def _signal_group(proc: subprocess.Popen[bytes] | None, sig: signal.Signals) -> None:
