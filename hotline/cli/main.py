@@ -152,6 +152,7 @@ def render_config() -> None:
 def _register_commands() -> None:
     """Every command group, one module each in hotline/cli/."""
     from hotline.cli.call import call_command
+    from hotline.cli.cluster import cluster_group
     from hotline.cli.console import console_command
     from hotline.cli.kb import kb_group
     from hotline.cli.operators import operators_group
@@ -166,6 +167,7 @@ def _register_commands() -> None:
     from hotline.cli.watch import watch_command
     main.add_command(setup_command, "setup")
     main.add_command(up_command, "up")
+    main.add_command(cluster_group, "cluster")
     main.add_command(call_command, "call")
     main.add_command(operators_group, "operators")
     main.add_command(report_command, "report")

@@ -24,6 +24,12 @@ from hotline.domain.errors import ConfigError
 #: Environment variables that override a key of the file (they win).
 ENV_OVERRIDES: dict[str, tuple[str, str]] = {
     "HOTLINE_SIP_PORT": ("sip", "port"),
+    "HOTLINE_SIP_BIND": ("sip", "bind"),
+    "HOTLINE_HTTP_BIND": ("asterisk", "http_bind"),
+    "HOTLINE_AMI_BIND": ("asterisk", "ami_bind"),
+    "HOTLINE_AMI_PERMIT": ("asterisk", "ami_permit"),
+    "HOTLINE_SYSTEM_NAME": ("asterisk", "system_name"),
+    "HOTLINE_AGI_BIND": ("agi", "bind"),
     "HOTLINE_ASTERISK_ROOT": ("asterisk", "root"),
     "HOTLINE_HTTP_PORT": ("asterisk", "http_port"),
     "HOTLINE_AMI_PORT": ("asterisk", "ami_port"),

@@ -205,6 +205,9 @@ class AsteriskSettings(_Section):
     http_port: Port = 8088
     ami_bind: str = "127.0.0.1"
     ami_port: Port = 5038
+    # The one address AMI accepts its clients from: the hotline's processes (an Asterisk node of a cluster is
+    # reached from the host's address on the nodes' network, README: Scaling out)
+    ami_permit: str = "127.0.0.1"
     ari_app: str = Field(default="hotline", pattern=r"^[A-Za-z0-9_-]+$")
     ari_user: str = Field(default="hotline", pattern=r"^[A-Za-z0-9_-]+$")
     ami_user: str = Field(default="hotline", pattern=r"^[A-Za-z0-9_-]+$")
@@ -214,7 +217,7 @@ class AsteriskSettings(_Section):
     min_version: int = Field(default=22, ge=1)
     reconcile_seconds: float = Field(default=30.0, ge=5, le=3600)
 
-    _binds = field_validator("http_bind", "ami_bind", mode="before")(_check_bind)
+    _binds = field_validator("http_bind", "ami_bind", "ami_permit", mode="before")(_check_bind)
     _root = field_validator("root", mode="before")(_resolve_path)
 
     @model_validator(mode="after")

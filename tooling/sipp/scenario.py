@@ -162,15 +162,18 @@ def _answer_phase(caller: str, answer_timeout_ms: int, response_timeout_ms: int)
         outcome = quoteattr(f"OUTCOME rejected {code} [call_id]")
         xml += (f'  <recv response="{code}" optional="true" next="rejected">'
                 f"<action><log message={outcome}/>{FAIL_MARK}</action></recv>\n")
-    xml += f'  <recv response="200" rtd="answer" {wait}>{log_action("ANSWERED [call_id]")}</recv>\n'
-    ack = "ACK sip:[service]@[remote_ip]:[remote_port] SIP/2.0" + _DIALOG + "CSeq: 1 ACK\n" + _CONTACT
+    # rrs: the dialog's route set from the 200's Record-Route (Kamailio in front of a cluster, README: Scaling
+    # out) and its Contact, so ACK and BYE go through the proxy to the node that answered; without a proxy the
+    # route set is empty and [next_url] is Asterisk's own Contact.
+    xml += f'  <recv response="200" rtd="answer" rrs="true" {wait}>{log_action("ANSWERED [call_id]")}</recv>\n'
+    ack = "ACK [next_url] SIP/2.0" + _DIALOG + "[routes]\nCSeq: 1 ACK\n" + _CONTACT
     xml += send(ack.format(caller=caller) + "Content-Length: 0")
     return xml
 
 
 def _endings(caller: str) -> str:
     """The labelled tails every path jumps to: local or remote BYE, rejected, no answer, no response."""
-    bye = "BYE sip:[service]@[remote_ip]:[remote_port] SIP/2.0" + _DIALOG + "CSeq: 2 BYE\n" + _CONTACT
+    bye = "BYE [next_url] SIP/2.0" + _DIALOG + "[routes]\nCSeq: 2 BYE\n" + _CONTACT
     reply_200 = "SIP/2.0 200 OK\n[last_Via:]\n[last_From:]\n[last_To:]\n[last_Call-ID:]\n[last_CSeq:]\n"
     ack_reject = ("ACK sip:[service]@[remote_ip]:[remote_port] SIP/2.0\n[last_Via:]\n[last_From:]\n"
                   "[last_To:]\n[last_Call-ID:]\nCSeq: 1 ACK\nMax-Forwards: 70\nContent-Length: 0")

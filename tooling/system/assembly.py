@@ -66,10 +66,12 @@ def render_asterisk_config(settings: Any, secrets: Any, directory: Any, state_di
 
 
 def asterisk_process(install: AsteriskInstall, conf: Path, state_dir: Path, recordings_root: Path,
-                     call_log_spool: Path | None = None) -> AsteriskProcess:
+                     call_log_spool: Path | None = None, netns: list[str] | None = None,
+                     shared_state: Path | None = None) -> AsteriskProcess:
     """Asterisk in its root, seeing the state directory and the recordings at the same paths as the
     Python processes, and owning the directories it writes to but the ARI app's call-log spool (inside
-    Asterisk's spool by default: under systemd it is the hotline user's)."""
-    return AsteriskProcess(install, conf, bind_paths=[state_dir, recordings_root],
+    Asterisk's spool by default: under systemd it is the hotline user's). A cluster's node: ``netns`` runs it in
+    its network namespace, and the cluster's ``shared_state`` (which holds the node's) is mounted in its root."""
+    return AsteriskProcess(install, conf, bind_paths=[shared_state or state_dir, recordings_root],
                            owned_paths=writable_dirs(state_dir, recordings_root),
-                           not_owned=[call_log_spool] if call_log_spool is not None else None)
+                           not_owned=[call_log_spool] if call_log_spool is not None else None, netns=netns)

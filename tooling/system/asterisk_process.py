@@ -81,15 +81,18 @@ class AsteriskProcess:
     """One Asterisk started with our asterisk.conf; a context manager that always cleans up."""
 
     def __init__(self, install: AsteriskInstall, conf_path: Path, bind_paths: list[Path],
-                 owned_paths: list[Path], log_path: Path | None = None, not_owned: list[Path] | None = None) -> None:
+                 owned_paths: list[Path], log_path: Path | None = None, not_owned: list[Path] | None = None,
+                 netns: list[str] | None = None) -> None:
         """``not_owned``: folders inside ``owned_paths`` that stay their owner's (the call-log spool inside
-        Asterisk's spool belongs to the ARI app's user)."""
+        Asterisk's spool belongs to the ARI app's user); ``netns``: the command that runs Asterisk in a network
+        namespace of its own (a cluster's node, tooling/system/netns.py); its console commands need none."""
         self.install = install
         self.conf_path = Path(os.path.abspath(conf_path))
         self.bind_paths = sorted({Path(os.path.abspath(p)) for p in bind_paths}, key=lambda p: len(p.parts))
         self.owned_paths = [Path(os.path.abspath(p)) for p in owned_paths]
         self.not_owned = {Path(os.path.abspath(p)) for p in not_owned or []}
         self._log_path = log_path
+        self.netns = list(netns or [])
         self._proc: subprocess.Popen[bytes] | None = None
         self._log: IO[bytes] | None = None
         self._mounted: list[Path] = []
@@ -171,7 +174,7 @@ class AsteriskProcess:
 
     def command(self) -> list[str]:
         """Asterisk's own command line, in the foreground (as ``start`` runs it, and the systemd unit)."""
-        return self.install.command("-f", "-n", "-C", str(self.conf_path))
+        return [*self.netns, *self.install.command("-f", "-n", "-C", str(self.conf_path))]
 
     def wait_booted(self, timeout: float = 60) -> None:
         """Return once an Asterisk on this configuration has fully booted (SetupError at the deadline)."""

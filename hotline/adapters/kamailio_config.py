@@ -1,0 +1,63 @@
+"""Render kamailio_conf/kamailio.cfg.j2 and the dispatcher's list of Asterisk nodes (README: Scaling out)."""
+from __future__ import annotations
+
+from collections.abc import Sequence
+from dataclasses import dataclass
+from pathlib import Path
+
+import jinja2
+
+TEMPLATES = Path(__file__).resolve().parents[2] / "kamailio_conf"
+BANNER = "Rendered by `hotline cluster up` from kamailio_conf/kamailio.cfg.j2 — do not edit; edit the template."
+#: Unanswered OPTIONS (one a second) before a node is taken out: with the 1 s ping interval and the
+#: response time-out below, a dead node gets no new call within about 4 s.
+PROBE_FAILURES = 2
+RESPONSE_MS = 1500
+
+
+@dataclass(frozen=True)
+class Edge:
+    """What Kamailio is told: where it listens, the nodes' SIP addresses (``host:port``), the sources never
+    counted as floods, and pike's limit in requests per second per source (``invites_per_second``)."""
+
+    address: str
+    port: int
+    nodes: Sequence[str]
+    trusted: Sequence[str]
+    per_second: int
+    state_dir: Path
+
+    @property
+    def config_path(self) -> Path:
+        return self.state_dir / "kamailio" / "kamailio.cfg"
+
+    @property
+    def list_path(self) -> Path:
+        return self.state_dir / "kamailio" / "dispatcher.list"
+
+    @property
+    def ctl_socket(self) -> Path:
+        return self.state_dir / "kamailio" / "ctl.sock"
+
+
+def dispatcher_list(nodes: Sequence[str]) -> str:
+    """Set 1, one line per node: ``1 sip:10.22.0.11:5060 0 0 duid=<n>`` (flag 0: probed like the others)."""
+    lines = ["# set destination flags priority attributes (rendered by `hotline cluster up`)"]
+    lines += [f"1 sip:{node} 0 0 duid=node{i}" for i, node in enumerate(nodes, 1)]
+    return "\n".join(lines) + "\n"
+
+
+def render(edge: Edge, *, debug: int = 2, children: int = 4) -> Path:
+    """Write Kamailio's configuration and its dispatcher list; return the configuration's path."""
+    edge.config_path.parent.mkdir(parents=True, exist_ok=True)
+    env = jinja2.Environment(loader=jinja2.FileSystemLoader(str(TEMPLATES)), undefined=jinja2.StrictUndefined,
+                             keep_trailing_newline=True, trim_blocks=True, lstrip_blocks=True, autoescape=False)
+    unit = 2     # pike's sampling unit, seconds
+    text = env.get_template("kamailio.cfg.j2").render(
+        banner=BANNER, debug=debug, children=children, address=edge.address, port=edge.port,
+        ctl_socket=str(edge.ctl_socket), list_file=str(edge.list_path), response_ms=RESPONSE_MS,
+        probe_failures=PROBE_FAILURES, probe_seconds=PROBE_FAILURES + 2, trusted=list(edge.trusted),
+        pike_unit=unit, pike_per_unit=max(1, edge.per_second) * unit)
+    edge.list_path.write_text(dispatcher_list(edge.nodes), encoding="utf-8")
+    edge.config_path.write_text(text, encoding="utf-8")
+    return edge.config_path

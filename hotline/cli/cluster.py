@@ -1,0 +1,156 @@
+"""``hotline cluster up``: the two-node cluster on one machine, Kamailio in front (README: Scaling out)."""
+from __future__ import annotations
+
+import os
+import signal
+import sys
+from pathlib import Path
+from typing import Any
+
+import click
+
+from hotline.cli.errors import as_click_error
+from hotline.cli.system import (
+    _least_privilege,
+    _load_settings,
+    _operators,
+    _raise_interrupt,
+    _restore_logins,
+    echo,
+    run_setup,
+)
+from tooling.system import netns, production
+from tooling.system.assembly import asterisk_process, process_specs, render_asterisk_config
+from tooling.system.asterisk import AsteriskProcess
+from tooling.system.cluster import NODES, SHARED_PROCESSES, ClusterNode, edge, kamailio_spec, node_specs, nodes
+from tooling.system.services import is_postgres_url
+from tooling.system.shell import Progress, SetupError
+from tooling.system.supervisor import ProcessSpec, Supervisor
+from tooling.system.watchdog import Watchdog, WatchedAsterisk
+
+
+@click.group("cluster")
+def cluster_group() -> None:
+    """The hotline on two Asterisk nodes behind Kamailio, on this machine (demos and tests)."""
+
+
+@cluster_group.command("up")
+@click.option("--fake-now", metavar="ISO", default=None,
+              help="Run the hotline's clock from this time, e.g. 2027-02-06T10:00:00+07:00.")
+def up_command(fake_now: str | None) -> None:
+    """Set up, then run Kamailio, two Asterisk nodes and the hotline's processes until Ctrl-C."""
+    signal.signal(signal.SIGTERM, _raise_interrupt)
+    try:
+        with as_click_error():
+            code = cluster_up(fake_now, echo)
+    except KeyboardInterrupt:
+        code = 0
+    if code:
+        sys.exit(code)
+
+
+class _Node:
+    """One node while the cluster runs: its settings, Asterisk and watchdog."""
+
+    def __init__(self, member: ClusterNode, settings: Any, env: dict[str, str], asterisk: AsteriskProcess,
+                 operators: Any) -> None:
+        self.member, self.settings, self.env = member, settings, env
+        self.asterisk, self.operators = asterisk, operators
+
+
+def _node_settings(member: ClusterNode, shared: Any) -> tuple[Any, dict[str, str]]:
+    from hotline.config.settings import load_settings
+    env = member.env(shared)
+    return load_settings(env={**os.environ, **env}), env
+
+
+def _start_node(member: ClusterNode, shared: Any, install: Any, progress: Progress) -> _Node:
+    from hotline.config.secrets import load_or_create_secrets
+    from hotline.domain.clock import clock_from_env
+    from hotline.domain.directory import load_directory
+    netns.ensure_node(member.net)
+    member.prepare_state()
+    settings, env = _node_settings(member, shared)
+    secrets = load_or_create_secrets(member.state_dir)
+    clock = clock_from_env(settings.tz)
+    directory = load_directory(settings.paths.directory)
+    operators = _operators(settings, secrets, clock, directory)
+    conf = render_asterisk_config(settings, secrets, directory, member.state_dir, clock.offset_seconds(),
+                                  operators.endpoints())
+    asterisk = asterisk_process(install, conf, member.state_dir, Path(settings.paths.recordings_root),
+                                settings.call_log_spool, netns=member.net.exec_prefix(),
+                                shared_state=member.shared_state)
+    progress(f"[cluster] Starting node {member.name}: Asterisk at {member.net.address} (namespace {member.net.netns})")
+    asterisk.start()
+    _restore_logins(operators, progress)
+    return _Node(member, settings, env, asterisk, operators)
+
+
+def _watchdog(node: _Node, progress: Progress) -> Watchdog:
+    a = node.settings.asterisk
+    from hotline.config.secrets import load_or_create_secrets
+    secrets = load_or_create_secrets(node.member.state_dir)
+    watched = WatchedAsterisk(node.asterisk, f"http://{a.http_bind}:{a.http_port}", a.ari_user, secrets.ari_password)
+    return Watchdog(watched, after_restart=lambda: _restore_logins(node.operators, progress))
+
+
+def cluster_up(fake_now: str | None, progress: Progress) -> int:
+    """Everything ``hotline cluster up`` runs, until a signal."""
+    from hotline.adapters.kamailio_config import render as render_kamailio
+    from hotline.context import setup_logging
+    from hotline.domain.clock import fake_clock_env, parse_fake_now
+
+    setup_logging("cluster")
+    shared = _load_settings()
+    if not is_postgres_url(str(shared.database.url)):
+        raise SetupError("The cluster's nodes share one database, PostgreSQL: set HOTLINE_DATABASE_URL, e.g. "
+                         "HOTLINE_DATABASE_URL=postgresql://postgres@127.0.0.1:5432/hotline_cluster hotline cluster up")
+    env: dict[str, str] = {}
+    if fake_now:
+        env.update(fake_clock_env(parse_fake_now(fake_now, shared.tz)))
+        os.environ.update(env)
+    owner = _least_privilege(shared, progress)
+    user = production.USER if owner else None
+    result = run_setup(shared, progress, user=user)
+    members = nodes(Path(shared.paths.state_dir), NODES)
+    running: list[_Node] = []
+    dogs: list[Watchdog] = []
+    try:
+        specs = [s for s in process_specs(env, result.redis_url, shared.transcription.queue, user=user)
+                 if s.name in SHARED_PROCESSES]
+        for member in members:
+            node = _start_node(member, shared, result.install, progress)
+            running.append(node)
+            specs += node_specs(process_specs(env, result.redis_url, shared.transcription.queue, user=user),
+                                member, node.env)
+        specs = [_console_on(spec, running[0]) for spec in specs]
+        the_edge = edge(shared, members)
+        specs.append(kamailio_spec(render_kamailio(the_edge)))
+        if owner:
+            for node in running:
+                production.give_folders(node.settings, owner, result.install.user_ids()[1], progress)
+            production.give_folders(shared, owner, result.install.user_ids()[1], progress)
+        dogs = [_watchdog(node, progress) for node in running]
+        for dog in dogs:
+            dog.start()
+        supervisor = Supervisor(Path(shared.paths.state_dir))
+        numbers = ", ".join(f"sip:{n}@{the_edge.address}:{the_edge.port}" for n in shared.province.hotline_numbers)
+        progress(f"[cluster] Kamailio at {the_edge.address}:{the_edge.port} in front of "
+                 + ", ".join(f"node {m.name} ({m.net.address})" for m in members)
+                 + f"; logs in {supervisor.log_dir}")
+        progress(f"Tổng đài {shared.province.hotline_numbers[0]} đang trả lời qua Kamailio: {numbers} (UDP)")
+        return supervisor.run(specs)
+    finally:
+        for dog in dogs:
+            dog.stop()
+        for node in running:
+            progress(f"[cluster] Stopping node {node.member.name}")
+            node.asterisk.stop()
+
+
+def _console_on(spec: ProcessSpec, node: _Node) -> ProcessSpec:
+    """The console works with the first node's Asterisk (its operators' queue and softphone WebSocket)."""
+    if spec.name != "console":
+        return spec
+    from dataclasses import replace
+    return replace(spec, env={**spec.env, **node.env})

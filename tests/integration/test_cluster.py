@@ -1,0 +1,208 @@
+"""The two-node cluster as `hotline cluster up` runs it (issue 14): Debian's Kamailio in front of two real
+Asterisk nodes in network namespaces of their own, each with its own ARI app, AGI server and monitor, one
+PostgreSQL, one Redis, one worker; SIPp callers dial Kamailio's address.
+
+Its own state directory, recordings root, database and Redis; the nodes' network (10.22.0.0/24) is its own,
+so it runs beside the test stacks on loopback.
+"""
+from __future__ import annotations
+
+import os
+import re
+import signal
+import subprocess
+import sys
+import tempfile
+import time
+from collections import Counter
+from collections.abc import Iterator
+from dataclasses import dataclass
+from pathlib import Path
+
+import pytest
+from sqlalchemy import select
+
+from hotline.adapters.db.models import Call
+from hotline.config.settings import ENV_OVERRIDES
+from hotline.context import load_context
+from tests.support.db import fresh_postgres
+from tests.support.stack import ROOT, _free_tcp_port, stack_index, wait_for
+from tooling.sipp.runner import CallerProcess, run_load, start_caller
+from tooling.sipp.scenario import AwaitHangup, CallerScript, Wait
+from tooling.system.netns import NodeNet, host_address, set_link
+
+pytestmark = pytest.mark.asterisk
+
+SATURDAY = "2026-11-28T10:00:00+07:00"      # closed: every caller is offered the message after the beep
+SIP_PORT = 5060
+
+
+@dataclass
+class Cluster:
+    env: dict[str, str]
+    base: Path
+    process: subprocess.Popen[bytes]
+
+    @property
+    def state(self) -> Path:
+        return self.base / "state"
+
+    @property
+    def log(self) -> str:
+        return (self.base / "cluster.log").read_text(errors="replace")
+
+    def rows(self, callers: list[str]) -> dict[str, Call]:
+        """The latest call row of each caller (by caller), as the shared database has it now."""
+        ctx = load_context(env=self.env)
+        with ctx.sessions()() as s:
+            found = s.scalars(select(Call).where(Call.caller.in_(callers)).order_by(Call.id)).all()
+            s.expunge_all()
+        return {row.caller: row for row in found}
+
+    def asterisk_pid(self, node: str) -> int:
+        conf = self.state / "nodes" / node / "asterisk" / "asterisk.conf"
+        found = subprocess.run(["pgrep", "-f", "--", f"-f -n -C {conf}"], capture_output=True, text=True)
+        pids = [int(p) for p in found.stdout.split()]
+        assert pids, f"no Asterisk of node {node}"
+        return pids[0]
+
+    def dispatcher(self) -> dict[str, str]:
+        """Kamailio's view of each node: its address -> the dispatcher's flags (AP active, IP inactive...)."""
+        out = subprocess.run(["kamcmd", "-s", f"unix:{self.state / 'kamailio' / 'ctl.sock'}", "dispatcher.list"],
+                             capture_output=True, text=True, timeout=10).stdout
+        return dict(re.findall(r"URI: sip:([\d.]+):\d+\s+FLAGS: (\w+)", out))
+
+
+@pytest.fixture(scope="module")
+def cluster(postgres_url: str) -> Iterator[Cluster]:
+    base = Path(tempfile.mkdtemp(prefix="hotline-cluster-", dir="/var/tmp"))
+    base.chmod(0o755)       # Asterisk, as its own user, reaches the state directory
+    settings = base / "province.toml"
+    shipped = (ROOT / "province.toml").read_text(encoding="utf-8")
+    # beats every 2 s, dead after 10 s unseen: the survivor's take-over within the test's patience
+    shipped = re.sub(r'^(flow|directory|prompts_dir) = "', rf'\1 = "{ROOT}/', shipped, flags=re.M)
+    settings.write_text(shipped.replace("[cluster]\n", "[cluster]\nbeat_seconds = 2\ndead_after = 10\n", 1),
+                        encoding="utf-8")
+    url = fresh_postgres(postgres_url.rsplit("/", 1)[0] + f"/hotline_cluster_{stack_index()}")
+    env = {k: v for k, v in os.environ.items() if k not in ENV_OVERRIDES and not k.startswith("HOTLINE_FAKE")}
+    env.update({"HOTLINE_SETTINGS": str(settings), "HOTLINE_STATE_DIR": str(base / "state"),
+                "HOTLINE_RECORDINGS_ROOT": str(base / "recordings"), "HOTLINE_DATABASE_URL": url,
+                "HOTLINE_REDIS_PORT": str(_free_tcp_port()), "HOTLINE_CONSOLE_PORT": str(8590 + 100 * stack_index()),
+                "PYTHONUNBUFFERED": "1"})
+    out = (base / "cluster.log").open("wb")
+    process = subprocess.Popen([sys.executable, "-c", "from hotline.cli.main import main; main()",
+                                "cluster", "up", "--fake-now", SATURDAY],
+                               cwd=ROOT, env=env, stdout=out, stderr=subprocess.STDOUT, start_new_session=True)
+    found = Cluster(env, base, process)
+    try:
+        wait_for(lambda: "đang trả lời qua Kamailio" in found.log or process.poll() is not None, 300,
+                 "hotline cluster up to answer calls")
+        assert process.poll() is None, found.log[-3000:]
+        wait_for(lambda: set(found.dispatcher().values()) == {"AP"} and len(found.dispatcher()) == 2, 30,
+                 "Kamailio to see both nodes answer")
+        yield found
+    finally:
+        process.send_signal(signal.SIGTERM)
+        try:
+            process.wait(timeout=90)
+        finally:
+            artifacts = Path(os.environ.get("HOTLINE_TEST_ARTIFACTS", "test-artifacts")) / "integration-logs"
+            artifacts = artifacts / "cluster"
+            artifacts.mkdir(parents=True, exist_ok=True)
+            subprocess.run(["cp", "-r", str(base / "cluster.log"), str(base / "state" / "log"), str(artifacts)],
+                           check=False, capture_output=True)
+            subprocess.run(["rm", "-rf", str(base)], check=False)
+
+
+def test_forty_calls_through_kamailio_land_on_both_nodes(cluster: Cluster, tmp_path: Path) -> None:
+    callers = [f"09410000{i:02d}" for i in range(40)]
+    load = run_load(host_address(), SIP_PORT, "1022", CallerScript([Wait(3)]), rate_per_s=8, limit_concurrent=40,
+                    total_calls=40, callers=callers, timeout=120, workdir=tmp_path)
+    assert load.exit_code == 0 and load.stats.successful == 40, (load.stats, load.workdir)
+
+    def all_closed() -> dict[str, Call] | None:
+        rows = cluster.rows(callers)
+        done = len(rows) == 40 and all(r.ended_at and r.recording_file for r in rows.values())
+        return rows if done else None
+    rows = wait_for(all_closed, 60, "the 40 calls to be closed with their recordings")
+    per_node = Counter(r.asterisk_node for r in rows.values())
+    assert set(per_node) == {"a", "b"} and all(16 <= n <= 24 for n in per_node.values()), per_node
+    for row in rows.values():
+        wav = Path(row.recording_file or "")
+        assert wav.is_file() and wav.stat().st_size > 44 + 8000, (row.call_id, wav)     # over 0.5 s of audio
+        assert row.call_id.startswith(f"hotline1-{row.asterisk_node}-"), row.call_id
+
+
+def _long_calls(cluster: Cluster, prefix: str, count: int, tmp_path: Path) -> dict[str, CallerProcess]:
+    """``count`` callers who stay on the line (60 s unless hung up); returns caller -> its SIPp process."""
+    calls: dict[str, CallerProcess] = {}
+    for i in range(count):
+        caller = f"{prefix}{i:02d}"
+        calls[caller] = start_caller(host_address(), SIP_PORT, "1022", CallerScript([AwaitHangup(60)]),
+                                     caller=caller, workdir=tmp_path / caller)
+    wait_for(lambda: len([r for r in cluster.rows(list(calls)).values() if r.answered_at]) == count, 30,
+             f"the {count} long calls to be answered")
+    return calls
+
+
+def test_node_a_killed_new_calls_go_to_b_and_a_rejoins(cluster: Cluster, tmp_path: Path) -> None:
+    calls = _long_calls(cluster, "094200000", 6, tmp_path)
+    before = cluster.rows(list(calls))
+    on_b = {c for c, r in before.items() if r.asterisk_node == "b"}
+    assert on_b and len(on_b) < 6, {c: r.asterisk_node for c, r in before.items()}
+    killed = time.monotonic()
+    os.kill(cluster.asterisk_pid("a"), signal.SIGKILL)
+    # a new call right after the kill is answered (by b, or by a once its watchdog restarted it)
+    script = CallerScript([Wait(2)])
+    result = start_caller(host_address(), SIP_PORT, "1022", script, caller="0942000099",
+                          workdir=tmp_path / "after").result()
+    answered_after = time.monotonic() - killed
+    assert result.ok, result.problems
+    assert answered_after < 5.0 + 2 + 3, answered_after
+    # b's calls went on untouched while a was down
+    now = cluster.rows(list(on_b))
+    assert all(r.ended_at is None for r in now.values()), {c: r.disposition for c, r in now.items()}
+    # a rejoins: Kamailio sees it answer again and it takes calls again
+    wait_for(lambda: cluster.dispatcher().get(NodeNet("a", 1).address) == "AP", 30, "node a to rejoin")
+    callers = [f"09430000{i:02d}" for i in range(6)]
+    load = run_load(host_address(), SIP_PORT, "1022", CallerScript([Wait(1)]), rate_per_s=4, limit_concurrent=6,
+                    total_calls=6, callers=callers, timeout=60, workdir=tmp_path / "rejoin")
+    assert load.exit_code == 0, load.stats
+    assert {r.asterisk_node for r in cluster.rows(callers).values()} == {"a", "b"}
+    for process in calls.values():
+        process.terminate()
+
+
+def test_node_a_cut_off_is_skipped_and_its_calls_closed_by_b(cluster: Cluster, tmp_path: Path) -> None:
+    calls = _long_calls(cluster, "094400000", 6, tmp_path)
+    rows = cluster.rows(list(calls))
+    on_a = {c for c, r in rows.items() if r.asterisk_node == "a"}
+    on_b = set(calls) - on_a
+    assert on_a and on_b, {c: r.asterisk_node for c, r in rows.items()}
+    net = NodeNet("a", 1)
+    cut = time.monotonic()
+    set_link(net, up=False)
+    try:
+        wait_for(lambda: cluster.dispatcher().get(net.address, "").startswith("I"), 10,
+                 "Kamailio to take node a out")
+        taken_out = time.monotonic() - cut
+        assert taken_out < 5.0, taken_out
+        callers = [f"09450000{i:02d}" for i in range(4)]
+        load = run_load(host_address(), SIP_PORT, "1022", CallerScript([Wait(1)]), rate_per_s=4,
+                        limit_concurrent=4, total_calls=4, callers=callers, timeout=60, workdir=tmp_path / "during")
+        assert load.exit_code == 0 and load.stats.successful == 4, load.stats
+        assert {r.asterisk_node for r in cluster.rows(callers).values()} == {"b"}
+        # a's calls: untouched until a is declared dead (10 s unseen), then closed by b as node_lost
+        assert all(r.ended_at is None for r in cluster.rows(list(on_a)).values())
+        def a_closed() -> dict[str, Call] | None:
+            found = cluster.rows(list(on_a))
+            return found if all(r.ended_at for r in found.values()) else None
+        closed = wait_for(a_closed, 60, "node b to close node a's calls")
+        assert time.monotonic() - cut >= 10, "closed before node a was declared dead"
+        assert {r.disposition for r in closed.values()} <= {"node_lost", "closed_hours", "voicemail"}, closed
+        assert all(r.ended_at is None for r in cluster.rows(list(on_b)).values())
+    finally:
+        set_link(net, up=True)
+    wait_for(lambda: cluster.dispatcher().get(net.address) == "AP", 30, "node a to rejoin after its link is back")
+    for process in calls.values():
+        process.terminate()

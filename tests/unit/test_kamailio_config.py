@@ -1,0 +1,65 @@
+"""Kamailio's rendered configuration is one Debian's Kamailio accepts, and says what the cluster needs; each node's
+settings are the shared ones with its own addresses (tooling/system/cluster.py)."""
+from __future__ import annotations
+
+import subprocess
+from pathlib import Path
+
+from hotline.adapters.kamailio_config import Edge, dispatcher_list, render
+from hotline.config.settings import load_settings
+from tooling.system.cluster import NODE_PROCESSES, edge, node_specs, nodes
+from tooling.system.supervisor import ProcessSpec
+
+
+def _edge(tmp_path: Path) -> Edge:
+    return Edge(address="10.22.0.1", port=5060, nodes=["10.22.0.11:5060", "10.22.0.12:5060"],
+                trusted=["127.0.0.1", "10.22.0.11", "10.22.0.12"], per_second=20, state_dir=tmp_path)
+
+
+def test_kamailio_accepts_the_rendered_configuration(tmp_path: Path) -> None:
+    config = render(_edge(tmp_path))
+    checked = subprocess.run(["kamailio", "-c", "-f", str(config)], capture_output=True, text=True, timeout=30)
+    assert checked.returncode == 0, checked.stderr[-2000:]
+    assert "udp: 10.22.0.1 [10.22.0.1]:5060" in checked.stdout + checked.stderr
+
+
+def test_the_configuration_probes_the_nodes_and_limits_untrusted_sources(tmp_path: Path) -> None:
+    text = render(_edge(tmp_path)).read_text()
+    assert 'modparam("dispatcher", "ds_ping_interval", 1)' in text
+    assert 'modparam("pike", "reqs_density_per_unit", 40)' in text      # 20 per second, 2 s units
+    assert 'if ($si == "127.0.0.1") return;' in text and 'if ($si == "10.22.0.12") return;' in text
+    assert "record_route();" in text and 'ds_select_dst("1", "4")' in text
+    listed = (tmp_path / "kamailio" / "dispatcher.list").read_text()
+    assert listed == dispatcher_list(["10.22.0.11:5060", "10.22.0.12:5060"])
+    assert "1 sip:10.22.0.11:5060 0 0 duid=node1\n1 sip:10.22.0.12:5060 0 0 duid=node2\n" in listed
+
+
+def test_each_node_is_the_shared_settings_with_its_own_addresses(tmp_path: Path) -> None:
+    shared = load_settings(env={"HOTLINE_STATE_DIR": str(tmp_path),
+                                "HOTLINE_DATABASE_URL": "postgresql://postgres@127.0.0.1:5432/x"})
+    a, b = nodes(tmp_path)
+    settings_b = load_settings(env={"HOTLINE_STATE_DIR": str(tmp_path), **b.env(shared)})
+    assert settings_b.cluster.node == "b" and settings_b.sip.bind == "10.22.0.12"
+    assert settings_b.asterisk.http_bind == settings_b.asterisk.ami_bind == "10.22.0.12"
+    assert settings_b.asterisk.ami_permit == settings_b.agi.bind == "10.22.0.1"
+    assert settings_b.agi.port == shared.agi.port + 2 and a.env(shared)["HOTLINE_AGI_PORT"] == str(shared.agi.port + 1)
+    assert settings_b.asterisk.system_name == f"{shared.asterisk.system_name}-b"
+    assert settings_b.database.url == shared.database.url          # one database
+    assert settings_b.paths.state_dir == tmp_path / "nodes" / "b"
+    the_edge = edge(shared, [a, b])
+    assert the_edge.nodes == [f"10.22.0.11:{shared.sip.port}", f"10.22.0.12:{shared.sip.port}"]
+    specs = [ProcessSpec(name, ["x"]) for name in ("ari_app", "agi", "monitor", "worker", "console")]
+    named = node_specs(specs, b, {"HOTLINE_NODE": "b"})
+    assert [s.name for s in named] == [f"{n}-b" for n in NODE_PROCESSES]
+    assert all(s.env["HOTLINE_NODE"] == "b" for s in named)
+
+
+def test_the_ami_lets_in_only_the_permitted_address(tmp_path: Path) -> None:
+    from hotline.adapters.asterisk_config import render as render_asterisk
+    from hotline.config.secrets import load_or_create_secrets
+    from hotline.domain.directory import load_directory
+    settings = load_settings(env={"HOTLINE_STATE_DIR": str(tmp_path), "HOTLINE_AMI_PERMIT": "10.22.0.1"})
+    render_asterisk(settings, load_or_create_secrets(tmp_path), load_directory(settings.paths.directory),
+                    tmp_path / "asterisk", only={"manager.conf"})
+    manager = (tmp_path / "asterisk" / "manager.conf").read_text()
+    assert "permit = 10.22.0.1/255.255.255.255" in manager and "permit = 127.0.0.1" not in manager
