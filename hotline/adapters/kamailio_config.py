@@ -7,6 +7,8 @@ from pathlib import Path
 
 import jinja2
 
+from hotline.adapters.kamailio_db import REALM
+
 TEMPLATES = Path(__file__).resolve().parents[2] / "kamailio_conf"
 BANNER = "Rendered by `hotline cluster up` from kamailio_conf/kamailio.cfg.j2 — do not edit; edit the template."
 #: Unanswered OPTIONS (one a second) before a node is taken out: with the 1 s ping interval and the
@@ -26,6 +28,7 @@ class Edge:
     trusted: Sequence[str]
     per_second: int
     state_dir: Path
+    db_url: str = "postgres://postgres@127.0.0.1:5432/hotline_kamailio"    # db_postgres's form (kamailio_db.py)
 
     @property
     def config_path(self) -> Path:
@@ -57,7 +60,8 @@ def render(edge: Edge, *, debug: int = 2, children: int = 4) -> Path:
         banner=BANNER, debug=debug, children=children, address=edge.address, port=edge.port,
         ctl_socket=str(edge.ctl_socket), list_file=str(edge.list_path), response_ms=RESPONSE_MS,
         probe_failures=PROBE_FAILURES, probe_seconds=PROBE_FAILURES + 2, trusted=list(edge.trusted),
-        pike_unit=unit, pike_per_unit=max(1, edge.per_second) * unit)
+        pike_unit=unit, pike_per_unit=max(1, edge.per_second) * unit, db_url=edge.db_url, realm=REALM,
+        node_addresses=[node.rsplit(":", 1)[0] for node in edge.nodes])
     edge.list_path.write_text(dispatcher_list(edge.nodes), encoding="utf-8")
     edge.config_path.write_text(text, encoding="utf-8")
     return edge.config_path

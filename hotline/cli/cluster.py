@@ -4,6 +4,7 @@ from __future__ import annotations
 import os
 import signal
 import sys
+from dataclasses import replace
 from pathlib import Path
 from typing import Any
 
@@ -23,7 +24,7 @@ from tooling.system import netns, production
 from tooling.system.assembly import asterisk_process, process_specs, render_asterisk_config
 from tooling.system.asterisk import AsteriskProcess
 from tooling.system.cluster import NODES, SHARED_PROCESSES, ClusterNode, edge, kamailio_spec, node_specs, nodes
-from tooling.system.services import is_postgres_url
+from tooling.system.services import ensure_postgres, is_postgres_url
 from tooling.system.shell import Progress, SetupError
 from tooling.system.supervisor import ProcessSpec, Supervisor
 from tooling.system.watchdog import Watchdog, WatchedAsterisk
@@ -124,7 +125,7 @@ def cluster_up(fake_now: str | None, progress: Progress) -> int:
             specs += node_specs(process_specs(env, result.redis_url, shared.transcription.queue, user=user),
                                 member, node.env)
         specs = [_console_on(spec, running[0]) for spec in specs]
-        the_edge = edge(shared, members)
+        the_edge = replace(edge(shared, members), db_url=_registrar_database(shared, running[0], progress))
         specs.append(kamailio_spec(render_kamailio(the_edge)))
         if owner:
             for node in running:
@@ -148,9 +149,26 @@ def cluster_up(fake_now: str | None, progress: Progress) -> int:
             node.asterisk.stop()
 
 
+def _registrar_database(shared: Any, node: _Node, progress: Progress) -> str:
+    """Kamailio's registrar tables ready, with an account for every desk and operator (their passwords from
+    secrets.toml, kept as HA1); returns the database as Kamailio's db_postgres reads it."""
+    from hotline.adapters.kamailio_db import db_postgres_url, ensure_schema, kamailio_database_url, write_subscribers
+    from hotline.config.secrets import load_or_create_secrets
+    from hotline.domain.directory import load_directory
+    url = kamailio_database_url(str(shared.database.url))
+    ensure_postgres(url, progress)
+    if ensure_schema(url):
+        progress("[cluster] Kamailio's registrar tables made (location, subscriber)")
+    secrets = load_or_create_secrets(Path(shared.paths.state_dir))
+    names = [op.name for op in node.operators.endpoints()]
+    names += [a.desk.endpoint for a in load_directory(shared.paths.directory).entries if a.desk.endpoint]
+    count = write_subscribers(url, [(name, secrets.endpoint_password(name)) for name in names])
+    progress(f"[cluster] Kamailio is the registrar of {count} desk and operator phones")
+    return db_postgres_url(url)
+
+
 def _console_on(spec: ProcessSpec, node: _Node) -> ProcessSpec:
     """The console works with the first node's Asterisk (its operators' queue and softphone WebSocket)."""
     if spec.name != "console":
         return spec
-    from dataclasses import replace
     return replace(spec, env={**spec.env, **node.env})

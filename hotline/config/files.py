@@ -46,6 +46,7 @@ ENV_OVERRIDES: dict[str, tuple[str, str]] = {
     "HOTLINE_TRANSCRIPTION_ENGINE": ("transcription", "engine"),
     "HOTLINE_SMTP_PORT": ("notifications", "smtp_port"),
     "HOTLINE_NODE": ("cluster", "node"),
+    "HOTLINE_REGISTRAR": ("cluster", "registrar"),
 }
 _REQUIRED_EXAMPLES = {
     "province": 'add a [province] table with name = "Đồng Tháp" and area_code = "0277"',

@@ -470,6 +470,9 @@ class ClusterSettings(_Section):
     node: str = Field(default_factory=default_node, pattern=r"^[A-Za-z0-9_-]{1,64}$")   # env HOTLINE_NODE
     beat_seconds: float = Field(default=5.0, ge=1, le=60)      # how often the ARI app says it is alive
     dead_after: float = Field(default=30.0, ge=10, le=3600)     # unseen this long: declared dead
+    # Kamailio's address ("10.22.0.1:5060") where the desks' and operators' phones register: this node rings
+    # a phone without a fixed contact through it. Empty: the phones register with this Asterisk.
+    registrar: str = Field(default="", pattern=r"^$|^[A-Za-z0-9.\[\]:-]+:\d{1,5}$")    # env HOTLINE_REGISTRAR
 
     @model_validator(mode="after")
     def _beats_before_death(self) -> ClusterSettings:

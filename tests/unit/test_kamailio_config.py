@@ -5,6 +5,8 @@ from __future__ import annotations
 import subprocess
 from pathlib import Path
 
+import pytest
+
 from hotline.adapters.kamailio_config import Edge, dispatcher_list, render
 from hotline.config.settings import load_settings
 from tooling.system.cluster import NODE_PROCESSES, edge, node_specs, nodes
@@ -63,3 +65,30 @@ def test_the_ami_lets_in_only_the_permitted_address(tmp_path: Path) -> None:
                     tmp_path / "asterisk", only={"manager.conf"})
     manager = (tmp_path / "asterisk" / "manager.conf").read_text()
     assert "permit = 10.22.0.1/255.255.255.255" in manager and "permit = 127.0.0.1" not in manager
+
+
+def test_registrar_accounts_are_digest_hashes() -> None:
+    from hotline.adapters.kamailio_db import db_postgres_url, ha1, kamailio_database_url
+    assert ha1("Mufasa", "Circle Of Life", "testrealm@host.com") == "939e7578ed9e3c518a452acee763bce9"  # RFC 2617
+    url = kamailio_database_url("postgresql://hotline:s3cret@db.example:5433/hotline")
+    assert url == "postgresql://hotline:s3cret@db.example:5433/hotline_kamailio"
+    assert db_postgres_url(url) == "postgres://hotline:s3cret@db.example:5433/hotline_kamailio"
+
+
+@pytest.mark.postgres
+def test_registrar_tables_made_once_and_accounts_replaced(postgres_url: str) -> None:
+    from sqlalchemy import create_engine, text
+
+    from hotline.adapters.kamailio_db import REALM, ensure_schema, ha1, kamailio_database_url, write_subscribers
+    from tests.support.db import fresh_postgres
+    url = fresh_postgres(kamailio_database_url(postgres_url))
+    assert ensure_schema(url) is True and ensure_schema(url) is False
+    assert write_subscribers(url, [("op-lan", "pw1"), ("desk-d01", "pw2")]) == 2
+    assert write_subscribers(url, [("op-lan", "pw3")]) == 1
+    engine = create_engine(url.replace("postgresql://", "postgresql+psycopg://", 1))
+    with engine.connect() as conn:
+        rows = conn.execute(text("SELECT username, ha1, password FROM subscriber")).all()
+        tables = set(conn.execute(text("SELECT table_name FROM version")).scalars())
+    engine.dispose()
+    assert rows == [("op-lan", ha1("op-lan", "pw3", REALM), "")]     # never the password itself
+    assert {"location", "subscriber"} <= tables

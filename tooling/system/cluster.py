@@ -53,6 +53,7 @@ class ClusterNode:
             "HOTLINE_AMI_PERMIT": host_address(),
             "HOTLINE_AGI_BIND": host_address(),
             "HOTLINE_AGI_PORT": str(settings.agi.port + self.index),
+            "HOTLINE_REGISTRAR": f"{host_address()}:{settings.sip.port}",
             # shared by every node: the one database, the one recordings root
             "HOTLINE_DATABASE_URL": str(settings.database.url),
             "HOTLINE_RECORDINGS_ROOT": str(settings.paths.recordings_root),
@@ -79,12 +80,13 @@ def node_specs(specs: Sequence[ProcessSpec], node: ClusterNode, env: Mapping[str
             for spec in specs if spec.name in NODE_PROCESSES]
 
 
-def edge(settings: Any, members: Sequence[ClusterNode], trusted: Sequence[str] = ("127.0.0.1",)) -> Edge:
-    """Kamailio on the host's address of the nodes' network, at the hotline's SIP port, in front of the nodes;
-    ``trusted``: the sources pike never counts (the trunk's addresses; here the tests' callers' loopback)."""
+def edge(settings: Any, members: Sequence[ClusterNode], trusted: Sequence[str] = ()) -> Edge:
+    """Kamailio on the host's address of the nodes' network, at the hotline's SIP port, in front of the nodes.
+    The sources pike never counts: the nodes, ``trusted`` and the host itself, which stands in for the telco's
+    trunk on one machine (its callers are the tests' and demos' SIPp); any other source is limited."""
     port = int(settings.sip.port)
     return Edge(address=host_address(), port=port, nodes=[f"{m.net.address}:{port}" for m in members],
-                trusted=[*trusted, *(m.net.address for m in members)],
+                trusted=["127.0.0.1", host_address(), *trusted, *(m.net.address for m in members)],
                 per_second=int(settings.security.invites_per_second), state_dir=Path(settings.paths.state_dir))
 
 
