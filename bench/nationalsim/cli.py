@@ -7,10 +7,11 @@ import argparse
 import json
 import sys
 from dataclasses import replace
+from pathlib import Path
 from typing import Any
 
 from . import assumptions as assumptions_mod
-from . import montecarlo, provinces, report, sizing
+from . import montecarlo, provinces, report, routing, sizing
 
 EXIT_OK, EXIT_DISAGREES, EXIT_BAD_INPUT = 0, 1, 2
 PG_URL = "postgresql://postgres@127.0.0.1:5432/hotline_national_sim"
@@ -24,6 +25,11 @@ def parse(argv: list[str]) -> argparse.Namespace:
     p.add_argument("--mc-province", default="Hồ Chí Minh", help="the province whose busy hour is simulated")
     p.add_argument("--mc-hours", type=int, default=5000,
                    help="busy hours simulated back to back (default 5000; the first warms up)")
+    p.add_argument("--routes", action="store_true", help="print Kamailio's routes (dialled number -> province -> "
+                   "dispatcher set), then stop")
+    p.add_argument("--kamailio", metavar="DIR", help="write province_route.cfg and dispatcher.list for --layout")
+    p.add_argument("--layout", choices=("a", "b"), default="b",
+                   help="for --kamailio: (a) a pair per province, (b) regional clusters (default)")
     p.add_argument("--measure-rows", type=int, default=0, metavar="N",
                    help="also measure bytes per row with N rows of each table on a fresh database")
     p.add_argument("--measure-db", choices=("sqlite", "postgresql"), default="sqlite",
@@ -45,15 +51,22 @@ def main(argv: list[str]) -> int:
     if options.assumptions:
         print(report.table(["assumption", "value", "source"], assumptions_mod.describe(assumed)))
         return EXIT_OK
+    if options.routes:
+        print(report.routes_table(routing.routes(country)))
+        return EXIT_OK
     plan = sizing.plan(country, assumed)
+    if options.kamailio:
+        for path in routing.write(country, options.layout, _set_nodes(plan, options.layout), Path(options.kamailio)):
+            print(f"wrote {path}", file=sys.stderr)
     low = sizing.plan(country, replace(assumed, calls_per_1000_per_year=country.low.per_1000_per_year))
     checks = _checks(plan, mc_province.name, assumed, options)
     measured = _measure(options) if options.measure_rows else None
+    headroom = {layout: sizing.headroom(country, assumed, layout) for layout in ("a", "b")}
     if options.json:
-        print(json.dumps(report.as_json(plan, low, assumed, checks, measured), ensure_ascii=False, indent=1,
-                         default=_plain))
+        print(json.dumps(report.as_json(plan, low, assumed, checks, measured, headroom), ensure_ascii=False,
+                         indent=1, default=_plain))
     else:
-        print(_text(plan, low, country, assumed, measured))
+        print(_text(plan, low, country, assumed, measured, headroom))
         print("\n" + report.checks_table(mc_province.name, _queued(plan, mc_province.name, assumed), checks, assumed))
     return EXIT_OK if all(check.agrees for check in checks) else EXIT_DISAGREES
 
@@ -64,6 +77,11 @@ def _checks(plan: sizing.Plan, name: str, assumed: assumptions_mod.Assumptions,
     operators = next(p.staffing.operators for p in plan.provinces if p.province.name == name)
     return montecarlo.around(_queued(plan, name, assumed), assumed.aht_seconds, operators, assumed.answer_within,
                              options.mc_hours, options.seed)
+
+
+def _set_nodes(plan: sizing.Plan, layout: str) -> dict[int, int]:
+    """Nodes of each dispatcher set (numbered from 1 in the provinces' or the regions' order)."""
+    return dict(enumerate(plan.site_nodes(layout), start=1))
 
 
 def _queued(plan: sizing.Plan, name: str, assumed: assumptions_mod.Assumptions) -> float:
@@ -85,10 +103,12 @@ def _measure(options: argparse.Namespace) -> dict[str, float]:
 
 
 def _text(plan: sizing.Plan, low: sizing.Plan, country: provinces.Country, assumed: assumptions_mod.Assumptions,
-          measured: dict[str, float] | None) -> str:
+          measured: dict[str, float] | None, headroom: dict[str, float]) -> str:
     parts = [
         f"bench/national_sim: 34 provinces, populations {country.year} ({country.source})",
-        "\n".join(report.totals_lines(plan, country, assumed, low)),
+        "\n".join([*report.totals_lines(plan, country, assumed, low),
+                   f"headroom: the rate can grow {headroom['a']:.0f}x before the busiest province's pair (a), "
+                   f"{headroom['b']:.0f}x before the busiest region's pair (b) needs a third node"]),
         "Per province (busy hour of the busiest ordinary day; nodes (a): the province's own, N+1, at least 2)\n"
         + report.provinces_table(plan),
         "Layouts: (a) a pair per province against (b) shared regional clusters (machines: Asterisk nodes + "

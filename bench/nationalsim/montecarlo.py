@@ -45,25 +45,16 @@ def simulate(calls_per_hour: float, aht: float, operators: int, within: float, h
         raise ValueError(f"needs calls, a handling time, an operator and at least {1 + 2 * BATCH_HOURS} hours")
     rng = random.Random(seed)
     free = [0.0] * operators          # when each operator is next free, a heap
-    batches: list[tuple[int, int]] = []   # (answered within the target, calls) of each counted hour
-    waited = 0
-    clock = 0.0
+    batches: list[tuple[int, int]] = []   # (answered within the target, calls) of each batch
+    waited, clock = 0, 0.0
     for hour in range(hours):
-        end, in_time, total = (hour + 1) * 3600.0, 0, 0
-        while True:
-            clock += rng.expovariate(calls_per_hour / 3600)
-            if clock >= end:
-                clock = end               # memoryless: the next arrival is drawn afresh from the hour's end
-                break
-            start = max(clock, heapq.heappop(free))
-            heapq.heappush(free, start + rng.expovariate(1 / aht))
-            total += 1
-            in_time += start - clock <= within
-            waited += hour > 0 and start > clock
-        if hour % BATCH_HOURS == 1 or BATCH_HOURS == 1:
+        clock, in_time, total, waits = _hour(rng, free, clock, (hour + 1) * 3600.0, calls_per_hour, aht, within)
+        if hour == 0:
+            continue
+        if (hour - 1) % BATCH_HOURS == 0:
             batches.append((0, 0))
-        if hour:
-            batches[-1] = (batches[-1][0] + in_time, batches[-1][1] + total)
+        batches[-1] = (batches[-1][0] + in_time, batches[-1][1] + total)
+        waited += waits
     traffic = calls_per_hour * aht / 3600
     calls = sum(total for _, total in batches)
     level, interval = ratio_estimate(batches)
@@ -71,6 +62,22 @@ def simulate(calls_per_hour: float, aht: float, operators: int, within: float, h
                  formula_level=erlang.service_level(traffic, operators, aht, within),
                  simulated_wait_share=waited / calls if calls else math.nan,
                  formula_wait_share=erlang.erlang_c(traffic, operators))
+
+
+def _hour(rng: random.Random, free: list[float], clock: float, end: float, calls_per_hour: float, aht: float,
+          within: float) -> tuple[float, int, int, int]:
+    """Callers arriving from ``clock`` to ``end``, each taken by the operator free first (``free`` is
+    updated); returns (``end``, answered within the target, calls, calls that waited)."""
+    in_time = total = waited = 0
+    while True:
+        clock += rng.expovariate(calls_per_hour / 3600)
+        if clock >= end:
+            return end, in_time, total, waited   # memoryless: the next arrival is drawn afresh from the end
+        start = max(clock, heapq.heappop(free))
+        heapq.heappush(free, start + rng.expovariate(1 / aht))
+        total += 1
+        in_time += start - clock <= within
+        waited += start > clock
 
 
 def ratio_estimate(batches: list[tuple[int, int]]) -> tuple[float, float]:

@@ -2,11 +2,13 @@
 from __future__ import annotations
 
 from collections.abc import Sequence
+from dataclasses import asdict
 from typing import Any
 
-from .assumptions import Assumptions, describe
+from .assumptions import Assumptions
 from .montecarlo import Check
 from .provinces import REGION_NAMES, Country
+from .routing import Route
 from .sizing import DATABASES_PER_SITE, PROXIES_PER_SITE, Plan
 
 GB, TB = 1e9, 1e12           # decimal units, as disks are sold
@@ -100,10 +102,10 @@ def checks_table(province: str, calls_per_hour: float, checks: list[Check], assu
 
 
 def as_json(plan: Plan, low: Plan, assumptions: Assumptions, checks: list[Check],
-            measured: dict[str, float] | None) -> dict[str, Any]:
+            measured: dict[str, float] | None, headroom: dict[str, float]) -> dict[str, Any]:
     """Everything printed, as plain data (bytes and counts per year, unrounded)."""
     return {
-        "assumptions": {name: value for name, value, _ in describe(assumptions)},
+        "assumptions": asdict(assumptions),
         "rate_per_1000_per_year": plan.rate,
         "provinces": [{"name": p.province.name, "region": p.province.region, "population": p.province.population,
                        "calls_per_year": p.demand.calls_per_year, "busy_hour_calls": p.demand.busy_hour_calls,
@@ -117,8 +119,8 @@ def as_json(plan: Plan, low: Plan, assumptions: Assumptions, checks: list[Check]
         "regions": [{"region": r.region, "provinces": [p.province.name for p in r.provinces],
                      "trunk_erlangs": r.trunk_erlangs, "channels": r.channels, "nodes": r.nodes}
                     for r in plan.regions],
-        "layouts": {"a": {"nodes": plan.total("nodes"), "machines": plan.machines("a")},
-                    "b": {"nodes": sum(r.nodes for r in plan.regions), "machines": plan.machines("b")}},
+        "layouts": {layout: {"nodes": sum(plan.site_nodes(layout)), "machines": plan.machines(layout),
+                             "headroom": headroom[layout]} for layout in ("a", "b")},
         "national": {"calls_per_year": plan.total("demand.calls_per_year"),
                      "calls_per_year_low_seed": low.total("demand.calls_per_year"),
                      "busy_hour_calls": plan.total("demand.busy_hour_calls"),
@@ -129,6 +131,11 @@ def as_json(plan: Plan, low: Plan, assumptions: Assumptions, checks: list[Check]
         "monte_carlo": [vars(check) | {"agrees": check.agrees} for check in checks],
         "measured_bytes_per_row": measured,
     }
+
+
+def routes_table(routes: Sequence[Route]) -> str:
+    return table(["dialled", "province", "set (a)", "set (b)", "fallback (b)"],
+                 [[r.dialled, r.province, r.pair_set, r.region_set, r.fallback_set] for r in routes])
 
 
 def _is_number(cell: str) -> bool:

@@ -3,7 +3,7 @@ nodes per province, (b) shared regional clusters behind Kamailio routing by dial
 from __future__ import annotations
 
 import math
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 
 from . import erlang
 from .assumptions import HOURLY_SHARE, Assumptions
@@ -67,10 +67,15 @@ class Plan:
     def storage(self) -> Storage:
         return sum((plan.storage for plan in self.provinces), EMPTY)
 
+    def site_nodes(self, layout: str) -> list[int]:
+        """Asterisk nodes of each site of layout ``"a"`` (a province) or ``"b"`` (a region), in order."""
+        if layout == "a":
+            return [site.nodes for site in self.provinces]
+        return [site.nodes for site in self.regions]
+
     def machines(self, layout: str) -> int:
         """Machines of layout ``"a"`` or ``"b"``: Asterisk nodes plus each site's proxies and databases."""
-        sites: tuple[ProvincePlan, ...] | tuple[RegionPlan, ...] = self.provinces if layout == "a" else self.regions
-        return sum(site.nodes + PROXIES_PER_SITE + DATABASES_PER_SITE for site in sites)
+        return sum(nodes + PROXIES_PER_SITE + DATABASES_PER_SITE for nodes in self.site_nodes(layout))
 
 
 def nodes_for(channels: int, capacity: int) -> int:
@@ -128,6 +133,24 @@ def plan(country: Country, assumptions: Assumptions) -> Plan:
     regions = tuple(plan_region(region, provinces, assumptions) for region in REGIONS)
     national = erlang.servers_for_blocking(sum(p.trunk_erlangs for p in provinces), assumptions.blocking)
     return Plan(rate=rate, provinces=provinces, regions=regions, national_channels=national)
+
+
+def headroom(country: Country, assumptions: Assumptions, layout: str) -> float:
+    """How many times the plan's rate can grow before layout ``layout`` needs more than two nodes at any of
+    its sites (a province in (a), a region in (b)); to within 1 %, at most 1000."""
+    base = rate_per_1000(country, assumptions)
+
+    def grows(factor: float) -> bool:
+        scaled = replace(assumptions, calls_per_1000_per_year=base * factor)
+        return max(plan(country, scaled).site_nodes(layout)) > 2
+
+    low, high = 0.0, 1.0
+    while not grows(high) and high < 1000:
+        low, high = high, high * 2
+    while high - low > 0.01 * high:
+        middle = (low + high) / 2
+        low, high = (low, middle) if grows(middle) else (middle, high)
+    return low
 
 
 def _dotted(value: object, attribute: str) -> float:
