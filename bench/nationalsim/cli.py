@@ -105,10 +105,11 @@ def _measure(options: argparse.Namespace) -> dict[str, float]:
 def _text(plan: sizing.Plan, low: sizing.Plan, country: provinces.Country, assumed: assumptions_mod.Assumptions,
           measured: dict[str, float] | None, headroom: dict[str, float]) -> str:
     parts = [
-        f"bench/national_sim: 34 provinces, populations {country.year} ({country.source})",
+        f"bench/national_sim: {len(country.provinces)} provinces, populations of {country.year}, approximate "
+        "(the source: bench/nationalsim/provinces.yaml)",
         "\n".join([*report.totals_lines(plan, country, assumed, low),
-                   f"headroom: the rate can grow {headroom['a']:.0f}x before the busiest province's pair (a), "
-                   f"{headroom['b']:.0f}x before the busiest region's pair (b) needs a third node"]),
+                   f"headroom: the rate can grow {headroom['a']:.1f}x before the busiest province's pair (a), "
+                   f"{headroom['b']:.1f}x before the busiest region's pair (b) needs a third node"]),
         "Per province (busy hour of the busiest ordinary day; nodes (a): the province's own, N+1, at least 2)\n"
         + report.provinces_table(plan),
         "Layouts: (a) a pair per province against (b) shared regional clusters (machines: Asterisk nodes + "
