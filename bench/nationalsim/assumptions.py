@@ -68,13 +68,13 @@ class Assumptions:
     bytes_call: int = _f(600, "PostgreSQL bytes per calls row, indexes included", _MEASURED.format(500))
     bytes_recording: int = _f(300, "bytes per recordings row", _MEASURED.format(270))
     bytes_voicemail: int = _f(5000, "bytes per voicemails row (transcript, word timings)",
-                              "measured 2,480 (TOAST-compressed, repetitive sample words); real words compress "
+                              "measured 2,482 (TOAST-compressed, repetitive sample words); real words compress "
                               "less: assumption")
     bytes_transfer: int = _f(350, "bytes per transfers row", _MEASURED.format(311))
     bytes_ticket: int = _f(2500, "bytes per tickets row (400-char note, 300-char answer, tsvector, indexes)",
                            _MEASURED.format("2,413"))
     bytes_event: int = _f(300, "bytes per ticket_events row", _MEASURED.format(246))
-    bytes_access: int = _f(350, "bytes per access_log row", _MEASURED.format(315))
+    bytes_access: int = _f(350, "bytes per access_log row", _MEASURED.format(324))
     bytes_operator_event: int = _f(200, "bytes per operator_events row", _MEASURED.format(164))
 
 
