@@ -14,7 +14,7 @@ import pytest
 
 ROOT = Path(__file__).resolve().parents[2]
 if str(ROOT / "bench") not in sys.path:
-    sys.path.insert(0, str(ROOT / "bench"))
+    sys.path.append(str(ROOT / "bench"))
 
 from nationalsim import cli, erlang, montecarlo, provinces, routing, rowsize, sizing  # noqa: E402
 from nationalsim.assumptions import Assumptions  # noqa: E402
