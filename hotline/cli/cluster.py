@@ -59,19 +59,20 @@ class _Node:
         self.asterisk, self.operators = asterisk, operators
 
 
-def _node_settings(member: ClusterNode, shared: Any) -> tuple[Any, dict[str, str]]:
+def _node_settings(member: ClusterNode, shared: Any, members: list[ClusterNode]) -> tuple[Any, dict[str, str]]:
     from hotline.config.settings import load_settings
-    env = member.env(shared)
+    env = member.env(shared, members)
     return load_settings(env={**os.environ, **env}), env
 
 
-def _start_node(member: ClusterNode, shared: Any, install: Any, progress: Progress) -> _Node:
+def _start_node(member: ClusterNode, members: list[ClusterNode], shared: Any, install: Any,
+                progress: Progress) -> _Node:
     from hotline.config.secrets import load_or_create_secrets
     from hotline.domain.clock import clock_from_env
     from hotline.domain.directory import load_directory
     netns.ensure_node(member.net)
     member.prepare_state()
-    settings, env = _node_settings(member, shared)
+    settings, env = _node_settings(member, shared, members)
     secrets = load_or_create_secrets(member.state_dir)
     clock = clock_from_env(settings.tz)
     directory = load_directory(settings.paths.directory)
@@ -120,7 +121,7 @@ def cluster_up(fake_now: str | None, progress: Progress) -> int:
         specs = [s for s in process_specs(env, result.redis_url, shared.transcription.queue, user=user)
                  if s.name in SHARED_PROCESSES]
         for member in members:
-            node = _start_node(member, shared, result.install, progress)
+            node = _start_node(member, members, shared, result.install, progress)
             running.append(node)
             specs += node_specs(process_specs(env, result.redis_url, shared.transcription.queue, user=user),
                                 member, node.env)

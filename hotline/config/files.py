@@ -47,6 +47,7 @@ ENV_OVERRIDES: dict[str, tuple[str, str]] = {
     "HOTLINE_SMTP_PORT": ("notifications", "smtp_port"),
     "HOTLINE_NODE": ("cluster", "node"),
     "HOTLINE_REGISTRAR": ("cluster", "registrar"),
+    "HOTLINE_CLUSTER_PEERS": ("cluster", "peers"),
 }
 _REQUIRED_EXAMPLES = {
     "province": 'add a [province] table with name = "Đồng Tháp" and area_code = "0277"',

@@ -6,10 +6,12 @@ into a ``ConfigError`` with the file and the line).
 from __future__ import annotations
 
 import datetime as dt
+import hashlib
 import ipaddress
 import os
 import re
 import socket
+from dataclasses import dataclass
 from pathlib import Path
 from typing import Annotated, Any, Literal
 from zoneinfo import ZoneInfo
@@ -19,6 +21,7 @@ from pydantic import (
     ConfigDict,
     Field,
     PrivateAttr,
+    StringConstraints,
     ValidationInfo,
     field_validator,
     model_validator,
@@ -459,6 +462,15 @@ def default_node() -> str:
     return name or "hotline"
 
 
+@dataclass(frozen=True)
+class Peer:
+    """Another node of the cluster: its ``[cluster] node`` name, address and SIP port."""
+
+    name: str
+    host: str
+    port: int
+
+
 class ClusterSettings(_Section):
     """The Asterisk node this host is, among the nodes that share one database (README: Scaling out).
 
@@ -473,6 +485,35 @@ class ClusterSettings(_Section):
     # Kamailio's address ("10.22.0.1:5060") where the desks' and operators' phones register: this node rings
     # a phone without a fixed contact through it. Empty: the phones register with this Asterisk.
     registrar: str = Field(default="", pattern=r"^$|^[A-Za-z0-9.\[\]:-]+:\d{1,5}$")    # env HOTLINE_REGISTRAR
+    # The other nodes, "<node>@<address>:<sip port>" (env HOTLINE_CLUSTER_PEERS, comma-separated): this node's
+    # Asterisk exchanges the phones' device states with theirs (a phone in a call on one is busy on all), and
+    # an operator's login, pause and logout reach their queues too (README: Scaling out).
+    peers: list[Annotated[str, StringConstraints(pattern=r"^[A-Za-z0-9_-]{1,64}@[0-9.]+:\d{1,5}$")]] = Field(
+        default_factory=list)
+
+    @field_validator("peers", mode="before")
+    @classmethod
+    def _peers_from_text(cls, value: Any) -> Any:
+        if isinstance(value, str):
+            return [part.strip() for part in value.split(",") if part.strip()]
+        return value
+
+    @property
+    def entity_id(self) -> str:
+        """Asterisk's entity id for this node (``entityid``, a MAC-like value): one per node name, locally
+        administered, so that the device states the nodes exchange are told apart."""
+        digest = hashlib.sha1(self.node.encode(), usedforsecurity=False).digest()
+        return ":".join(f"{b:02x}" for b in (0x02, 0x48, 0x4C, *digest[:3]))
+
+    @property
+    def peer_nodes(self) -> list[Peer]:
+        """``peers`` read: each other node's name, address and SIP port."""
+        found = []
+        for peer in self.peers:
+            name, _, where = peer.partition("@")
+            host, _, port = where.rpartition(":")
+            found.append(Peer(name, host, int(port)))
+        return found
 
     @model_validator(mode="after")
     def _beats_before_death(self) -> ClusterSettings:

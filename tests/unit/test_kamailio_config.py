@@ -40,8 +40,10 @@ def test_each_node_is_the_shared_settings_with_its_own_addresses(tmp_path: Path)
     shared = load_settings(env={"HOTLINE_STATE_DIR": str(tmp_path),
                                 "HOTLINE_DATABASE_URL": "postgresql://postgres@127.0.0.1:5432/x"})
     a, b = nodes(tmp_path)
-    settings_b = load_settings(env={"HOTLINE_STATE_DIR": str(tmp_path), **b.env(shared)})
+    settings_b = load_settings(env={"HOTLINE_STATE_DIR": str(tmp_path), **b.env(shared, [a, b])})
     assert settings_b.cluster.node == "b" and settings_b.sip.bind == "10.22.0.12"
+    assert settings_b.cluster.peers == [f"a@10.22.0.11:{shared.sip.port}"]
+    assert settings_b.cluster.registrar == f"10.22.0.1:{shared.sip.port}"
     assert settings_b.asterisk.http_bind == settings_b.asterisk.ami_bind == "10.22.0.12"
     assert settings_b.asterisk.ami_permit == settings_b.agi.bind == "10.22.0.1"
     assert settings_b.agi.port == shared.agi.port + 2 and a.env(shared)["HOTLINE_AGI_PORT"] == str(shared.agi.port + 1)
@@ -92,3 +94,24 @@ def test_registrar_tables_made_once_and_accounts_replaced(postgres_url: str) -> 
     engine.dispose()
     assert rows == [("op-lan", ha1("op-lan", "pw3", REALM), "")]     # never the password itself
     assert {"location", "subscriber"} <= tables
+
+
+def test_a_node_exchanges_device_states_with_its_peers_only(tmp_path: Path) -> None:
+    from hotline.adapters.asterisk_config import render as render_asterisk
+    from hotline.config.secrets import load_or_create_secrets
+    from hotline.domain.directory import load_directory
+    env = {"HOTLINE_STATE_DIR": str(tmp_path), "HOTLINE_NODE": "a", "HOTLINE_SIP_BIND": "10.22.0.11",
+           "HOTLINE_CLUSTER_PEERS": "b@10.22.0.12:5060", "HOTLINE_REGISTRAR": "10.22.0.1:5060"}
+    settings = load_settings(env=env)
+    render_asterisk(settings, load_or_create_secrets(tmp_path), load_directory(settings.paths.directory),
+                    tmp_path / "asterisk", only={"pjsip.conf", "asterisk.conf"})
+    pjsip = (tmp_path / "asterisk" / "pjsip.conf").read_text()
+    assert "server_uri = sip:node-a@10.22.0.12:5060" in pjsip and "match = 10.22.0.12" in pjsip
+    assert "device_state_filter = ^PJSIP/" in pjsip and "event_asterisk-devicestate = node-b" in pjsip
+    assert "contact = sip:desk-d01@10.22.0.1:5060" in pjsip       # the desks ring through Kamailio
+    assert f"entityid = {settings.cluster.entity_id}" in (tmp_path / "asterisk" / "asterisk.conf").read_text()
+    assert settings.cluster.entity_id != load_settings(env={**env, "HOTLINE_NODE": "b"}).cluster.entity_id
+    single = load_settings(env={"HOTLINE_STATE_DIR": str(tmp_path / "one")})
+    render_asterisk(single, load_or_create_secrets(tmp_path), load_directory(single.paths.directory),
+                    tmp_path / "one", only={"pjsip.conf"})
+    assert "outbound-publish" not in (tmp_path / "one" / "pjsip.conf").read_text()

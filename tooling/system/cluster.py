@@ -41,9 +41,12 @@ class ClusterNode:
     def state_dir(self) -> Path:
         return self.shared_state / "nodes" / self.name
 
-    def env(self, settings: Any) -> dict[str, str]:
-        """The environment overrides that make the shared settings this node's (hotline/config/files.py)."""
+    def env(self, settings: Any, members: Sequence[ClusterNode] = ()) -> dict[str, str]:
+        """The environment overrides that make the shared settings this node's (hotline/config/files.py);
+        ``members``: the cluster's nodes (the others become this one's peers)."""
+        peers = ",".join(f"{m.name}@{m.net.address}:{settings.sip.port}" for m in members if m.name != self.name)
         return {
+            "HOTLINE_CLUSTER_PEERS": peers,
             "HOTLINE_NODE": self.name,
             "HOTLINE_STATE_DIR": str(self.state_dir),
             "HOTLINE_SYSTEM_NAME": f"{settings.asterisk.system_name}-{self.name}",
