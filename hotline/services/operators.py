@@ -115,6 +115,35 @@ class AmiQueueMembers:
             return None
 
 
+class ClusterQueueMembers:
+    """The operator queue of every node of a cluster as one (README: Scaling out): a login, pause or logout
+    reaches each node's queue; a node that does not answer is skipped (its restart puts the logins back,
+    ``restore_logins``); the members and their states are read from this node's queue."""
+
+    def __init__(self, own: QueueMembers, peers: Sequence[QueueMembers]) -> None:
+        self.own, self.peers = own, list(peers)
+
+    def _everywhere(self, act: Callable[[QueueMembers], None]) -> None:
+        act(self.own)
+        for peer in self.peers:
+            try:
+                act(peer)
+            except AmiError as exc:     # AmiUnavailable too: that node is down, its restart restores it
+                log.warning("a node of the cluster did not take the queue change: %s", exc)
+
+    def add(self, name: str, paused: bool = False, reason: str | None = None) -> None:
+        self._everywhere(lambda q: q.add(name, paused, reason))
+
+    def remove(self, name: str) -> None:
+        self._everywhere(lambda q: q.remove(name))
+
+    def pause(self, name: str, paused: bool, reason: str | None = None) -> None:
+        self._everywhere(lambda q: q.pause(name, paused, reason))
+
+    def members(self) -> list[QueueMember] | None:
+        return self.own.members()
+
+
 class OperatorService:
     """Add, list and remove operators; log them in and out, pause and resume them.
 
@@ -291,8 +320,18 @@ def operator_service(settings: Any, secrets: Any, clock: Any, directory: Any,
                      sessions: sessionmaker[Session]) -> OperatorService:
     """The service wired to the hotline's AMI (a Context gives every argument)."""
     desks = [a.desk.endpoint for a in directory.entries if a.desk.endpoint]
-    return OperatorService(sessions, secrets, clock, AmiQueueMembers(lambda: ami_client(settings, secrets)),
-                           wrapup_seconds=settings.queue.wrapup_seconds, reserved=desks)
+    queue: QueueMembers = AmiQueueMembers(lambda: ami_client(settings, secrets))
+    if settings.cluster.peer_nodes:
+        queue = ClusterQueueMembers(queue, [AmiQueueMembers(_peer_ami(settings, secrets, peer.host))
+                                            for peer in settings.cluster.peer_nodes])
+    return OperatorService(sessions, secrets, clock, queue, wrapup_seconds=settings.queue.wrapup_seconds,
+                           reserved=desks)
+
+
+def _peer_ami(settings: Any, secrets: Any, host: str) -> Callable[[], AmiClient]:
+    """An AMI client of another node: its address, this node's port and account (one secrets.toml)."""
+    other = settings.model_copy(update={"asterisk": settings.asterisk.model_copy(update={"ami_bind": host})})
+    return lambda: ami_client(other, secrets)
 
 
 def context_service(ctx: Any) -> OperatorService:

@@ -182,3 +182,30 @@ def test_queue_sounds_cover_what_app_queue_plays() -> None:
     assert sounds["queue-thereare"] == "Quý vị đang ở vị trí số"
     assert "nhấn phím 1" in sounds["queue-periodic-announce"]
     assert digits["5a"] == "lăm" and digits["1a"] == "mốt"
+
+
+class DownQueue(RecordingQueue):
+    """A node whose Asterisk does not answer."""
+
+    def add(self, name: str, paused: bool = False, reason: str | None = None) -> None:
+        from hotline.adapters.ami import AmiUnavailable
+        raise AmiUnavailable("node b: connection refused")
+
+    pause = remove = add     # type: ignore[assignment]
+
+
+def test_on_a_cluster_every_node_s_queue_gets_the_operator(database_url: str, tmp_path: Path) -> None:
+    from hotline.services.operators import ClusterQueueMembers
+    own, peer, down = RecordingQueue(), RecordingQueue(), DownQueue()
+    queue = ClusterQueueMembers(own, [down, peer])
+    service = OperatorService(open_database(database_url), load_or_create_secrets(tmp_path), FixedClock(), queue,
+                              wrapup_seconds=15)
+    service.add("op-lan", "Lan")
+    service.login("op-lan")
+    service.pause("op-lan", "break")
+    service.resume("op-lan")
+    service.logout("op-lan")
+    assert own.calls == peer.calls and [c[0] for c in peer.calls] == ["add", "pause", "pause", "remove"]
+    assert queue.members() == own.members()
+    own.live = False
+    assert queue.members() is None      # the node's own view: its Asterisk is down
