@@ -15,6 +15,7 @@ from hotline.context import load_context, run_service
 from hotline.domain.redact import redact_url
 from hotline.heartbeat import Heartbeat
 
+from .pool import IdlePool
 from .publish import LivePublisher
 from .service import EVENTS, MonitorService
 from .state import LivePicture
@@ -24,6 +25,7 @@ from .waker import QueueWaker, wake_action
 log = logging.getLogger("monitor")
 
 REFRESH_SECONDS = 5.0   # the snapshot is rewritten at least this often (waits grow, wrap-ups end)
+POOL_SECONDS = 1.0      # another node's ended call reaches this node's idle order within this
 
 
 async def amain() -> None:
@@ -44,7 +46,10 @@ async def amain() -> None:
 
     waker = QueueWaker(picture, send=lambda wake: listener.send(wake_action(wake)), schedule=schedule,
                        clock=time.time)
-    service = MonitorService(picture, store, publisher, ctx.clock.now, waker)
+    pool = IdlePool(client, send=lambda action: listener.send(action),
+                    members=lambda: [m.name for m in picture.members.values() if m.logged_in],
+                    clock=time.time) if s.cluster.peer_nodes else None     # one node: app_queue's own order
+    service = MonitorService(picture, store, publisher, ctx.clock.now, waker, pool)
     user, secret = ami_login(s, ctx.secrets.for_ami("monitor"))
     listener = AmiListener(s.asterisk.ami_bind, s.asterisk.ami_port, user, secret, EVENTS, service.on_event,
                            service.on_status)
@@ -53,6 +58,7 @@ async def amain() -> None:
         loop.add_signal_handler(sig, stop.set)
     tasks = [asyncio.create_task(store.run()), asyncio.create_task(service.run_publisher()),
              asyncio.create_task(service.run_refresher(REFRESH_SECONDS)),
+             asyncio.create_task(service.run_pool(POOL_SECONDS)),
              asyncio.create_task(Heartbeat.from_env().run())]     # from the loop: a blocked loop is seen
     log.info("monitor starting on node %s: AMI %s:%d, Redis %s, clock %s", s.cluster.node, s.asterisk.ami_bind,
              s.asterisk.ami_port, redact_url(ctx.redis_url), ctx.clock.now().isoformat())

@@ -15,6 +15,7 @@ from typing import Any
 from hotline.adapters.ami import Event, field
 
 from .facts import call_update
+from .pool import IdlePool
 from .publish import LivePublisher
 from .state import LivePicture
 from .store import StoreWorker
@@ -30,9 +31,10 @@ EVENTS = ("QueueCallerJoin", "QueueCallerLeave", "QueueCallerAbandon", "QueueMem
 
 class MonitorService:
     def __init__(self, picture: LivePicture, store: StoreWorker | None, publisher: LivePublisher,
-                 now: Callable[[], datetime], waker: QueueWaker | None = None) -> None:
+                 now: Callable[[], datetime], waker: QueueWaker | None = None, pool: IdlePool | None = None) -> None:
         self.picture, self.store, self.publisher, self.now = picture, store, publisher, now
-        self.waker = waker
+        self.waker, self.pool = waker, pool
+        self._pool_work: asyncio.Queue[str | None] = asyncio.Queue()
         self._outbox: asyncio.Queue[tuple[list[dict[str, Any]], dict[str, Any]]] = asyncio.Queue()
 
     def on_event(self, event: Event) -> None:
@@ -43,6 +45,13 @@ class MonitorService:
             if field(event, "Event") == "AgentComplete":
                 self.waker.call_ended(field(event, "MemberName") or field(event, "Interface"))
             self.waker.look()      # before anything else: a free operator's phone should ring now
+        if self.pool is not None:
+            kind = field(event, "Event")
+            if kind == "AgentComplete":
+                self._pool_work.put_nowait(field(event, "MemberName") or field(event, "Interface"))
+            elif kind == "QueueMemberAdded":
+                self.pool.forget()
+                self._pool_work.put_nowait(None)
         update = call_update(event, now)
         if update is not None and self.store is not None:
             self.store.submit(update)
@@ -54,6 +63,9 @@ class MonitorService:
         now = self.now()
         messages = list(messages)
         summary = self.picture.rebuild(messages, now)
+        if self.pool is not None:
+            self.pool.forget()
+            self._pool_work.put_nowait(None)
         if self.waker is not None:
             self.waker.look()
         log.info("picture rebuilt from QueueStatus: %d waiting, %d operators",
@@ -77,6 +89,24 @@ class MonitorService:
                 await self.publisher.publish(messages, snapshot)
             finally:
                 self._outbox.task_done()
+
+    async def run_pool(self, every: float) -> None:
+        """The operators' idle order across the cluster's nodes (monitor/pool.py): a call ended here is told
+        at once; another node's is read at least every ``every`` seconds."""
+        if self.pool is None:
+            return
+        while True:
+            try:
+                operator = await asyncio.wait_for(self._pool_work.get(), every)
+            except TimeoutError:
+                operator = None
+            try:
+                if operator:
+                    await self.pool.call_ended(operator)
+                else:
+                    await self.pool.align()
+            except Exception as exc:     # Redis away: the order waits, calls do not
+                log.warning("idle order not updated: %s", exc)
 
     async def run_refresher(self, every: float) -> None:
         while True:

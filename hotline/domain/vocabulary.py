@@ -124,6 +124,8 @@ class AccessAction:
 
 
 LIVE_CHANNEL = "hotline:live"   # the default of [redis] live_channel: the monitor's pub/sub channel
+#: operator -> the epoch second their last queue call ended, on any node (monitor/pool.py: one idle order)
+LAST_CALL_KEY = "hotline:operators:last_call"
 
 
 def live_snapshot_key(channel: str) -> str:
