@@ -115,6 +115,7 @@ def cluster_up(fake_now: str | None, progress: Progress) -> int:
     user = production.USER if owner else None
     result = run_setup(shared, progress, user=user)
     members = nodes(Path(shared.paths.state_dir), NODES)
+    accounts = _phone_accounts(shared)      # before the nodes copy secrets.toml: one password per phone
     running: list[_Node] = []
     dogs: list[Watchdog] = []
     try:
@@ -126,7 +127,7 @@ def cluster_up(fake_now: str | None, progress: Progress) -> int:
             specs += node_specs(process_specs(env, result.redis_url, shared.transcription.queue, user=user),
                                 member, node.env)
         specs = [_console_on(spec, running[0]) for spec in specs]
-        the_edge = replace(edge(shared, members), db_url=_registrar_database(shared, running[0], progress))
+        the_edge = replace(edge(shared, members), db_url=_registrar_database(shared, accounts, progress))
         specs.append(kamailio_spec(render_kamailio(the_edge)))
         if owner:
             for node in running:
@@ -150,20 +151,28 @@ def cluster_up(fake_now: str | None, progress: Progress) -> int:
             node.asterisk.stop()
 
 
-def _registrar_database(shared: Any, node: _Node, progress: Progress) -> str:
-    """Kamailio's registrar tables ready, with an account for every desk and operator (their passwords from
-    secrets.toml, kept as HA1); returns the database as Kamailio's db_postgres reads it."""
-    from hotline.adapters.kamailio_db import db_postgres_url, ensure_schema, kamailio_database_url, write_subscribers
+def _phone_accounts(shared: Any) -> list[tuple[str, str]]:
+    """Every desk's and operator's SIP account (name, password), each password made now if it is new: the nodes
+    then copy one secrets.toml. An operator added while the cluster runs needs its restart."""
     from hotline.config.secrets import load_or_create_secrets
+    from hotline.domain.clock import clock_from_env
     from hotline.domain.directory import load_directory
+    secrets = load_or_create_secrets(Path(shared.paths.state_dir))
+    directory = load_directory(shared.paths.directory)
+    operators = _operators(shared, secrets, clock_from_env(shared.tz), directory)
+    names = [op.name for op in operators.endpoints()] + [a.desk.endpoint for a in directory.entries if a.desk.endpoint]
+    return [(name, secrets.endpoint_password(name)) for name in names]
+
+
+def _registrar_database(shared: Any, accounts: list[tuple[str, str]], progress: Progress) -> str:
+    """Kamailio's registrar tables ready, with ``accounts`` (kept as HA1); returns the database as Kamailio's
+    db_postgres reads it."""
+    from hotline.adapters.kamailio_db import db_postgres_url, ensure_schema, kamailio_database_url, write_subscribers
     url = kamailio_database_url(str(shared.database.url))
     ensure_postgres(url, progress)
     if ensure_schema(url):
         progress("[cluster] Kamailio's registrar tables made (location, subscriber)")
-    secrets = load_or_create_secrets(Path(shared.paths.state_dir))
-    names = [op.name for op in node.operators.endpoints()]
-    names += [a.desk.endpoint for a in load_directory(shared.paths.directory).entries if a.desk.endpoint]
-    count = write_subscribers(url, [(name, secrets.endpoint_password(name)) for name in names])
+    count = write_subscribers(url, accounts)
     progress(f"[cluster] Kamailio is the registrar of {count} desk and operator phones")
     return db_postgres_url(url)
 

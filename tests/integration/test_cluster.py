@@ -33,8 +33,9 @@ from tooling.system.netns import NodeNet, host_address, set_link
 
 pytestmark = pytest.mark.asterisk
 
-SATURDAY = "2026-11-28T10:00:00+07:00"      # closed: every caller is offered the message after the beep
+WEDNESDAY = "2026-11-25T10:00:00+07:00"     # staffed: key 0 puts a caller in the operator queue
 SIP_PORT = 5060
+OPERATORS = ("op-lan", "op-minh")           # their phones register with Kamailio (no fixed contact)
 
 
 @dataclass
@@ -81,17 +82,21 @@ def cluster(postgres_url: str) -> Iterator[Cluster]:
     shipped = (ROOT / "province.toml").read_text(encoding="utf-8")
     # beats every 2 s, dead after 10 s unseen: the survivor's take-over within the test's patience
     shipped = re.sub(r'^(flow|directory|prompts_dir) = "', rf'\1 = "{ROOT}/', shipped, flags=re.M)
-    settings.write_text(shipped.replace("[cluster]\n", "[cluster]\nbeat_seconds = 2\ndead_after = 10\n", 1),
-                        encoding="utf-8")
+    settings.write_text(shipped.replace("[cluster]\n", "[cluster]\nbeat_seconds = 2\ndead_after = 10\n", 1)
+                        + "\n[queue]\nwrapup_seconds = 1\n", encoding="utf-8")
     url = fresh_postgres(postgres_url.rsplit("/", 1)[0] + f"/hotline_cluster_{stack_index()}")
     env = {k: v for k, v in os.environ.items() if k not in ENV_OVERRIDES and not k.startswith("HOTLINE_FAKE")}
     env.update({"HOTLINE_SETTINGS": str(settings), "HOTLINE_STATE_DIR": str(base / "state"),
                 "HOTLINE_RECORDINGS_ROOT": str(base / "recordings"), "HOTLINE_DATABASE_URL": url,
                 "HOTLINE_REDIS_PORT": str(_free_tcp_port()), "HOTLINE_CONSOLE_PORT": str(8590 + 100 * stack_index()),
                 "PYTHONUNBUFFERED": "1"})
+    for name in OPERATORS:       # before the start: the cluster gives every phone its account then
+        added = subprocess.run([sys.executable, "-m", "hotline.cli.main", "operators", "add", name, "--name",
+                                f"Tổng đài viên {name}"], cwd=ROOT, env=env, capture_output=True, text=True)
+        assert added.returncode == 0, added.stderr[-2000:]
     out = (base / "cluster.log").open("wb")
     process = subprocess.Popen([sys.executable, "-c", "from hotline.cli.main import main; main()",
-                                "cluster", "up", "--fake-now", SATURDAY],
+                                "cluster", "up", "--fake-now", WEDNESDAY],
                                cwd=ROOT, env=env, stdout=out, stderr=subprocess.STDOUT, start_new_session=True)
     found = Cluster(env, base, process)
     try:
@@ -199,10 +204,74 @@ def test_node_a_cut_off_is_skipped_and_its_calls_closed_by_b(cluster: Cluster, t
             return found if all(r.ended_at for r in found.values()) else None
         closed = wait_for(a_closed, 60, "node b to close node a's calls")
         assert time.monotonic() - cut >= 10, "closed before node a was declared dead"
-        assert {r.disposition for r in closed.values()} <= {"node_lost", "closed_hours", "voicemail"}, closed
+        assert {r.disposition for r in closed.values()} == {"node_lost"}, {c: r.disposition for c, r in closed.items()}
         assert all(r.ended_at is None for r in cluster.rows(list(on_b)).values())
     finally:
         set_link(net, up=True)
     wait_for(lambda: cluster.dispatcher().get(net.address) == "AP", 30, "node a to rejoin after its link is back")
     for process in calls.values():
         process.terminate()
+
+
+def _closed_row(cluster: Cluster, caller: str) -> Call:
+    def closed() -> Call | None:
+        row = cluster.rows([caller]).get(caller)
+        return row if row is not None and row.ended_at else None
+    return wait_for(closed, 20, f"the call of {caller} to be closed")
+
+
+def _node_env(cluster: Cluster, node: str) -> dict[str, str]:
+    """The environment of node ``node``'s processes, as `hotline cluster up` gives it (for the CLI)."""
+    from tooling.system.cluster import nodes
+    shared = load_context(env=cluster.env).settings
+    members = nodes(cluster.state)
+    member = next(m for m in members if m.name == node)
+    return {**cluster.env, **member.env(shared, members)}
+
+
+def test_one_pool_of_operators_serves_both_nodes_longest_idle_first(cluster: Cluster, tmp_path: Path) -> None:
+    from hotline.adapters.prompts import prompt_duration
+    from hotline.config.secrets import load_or_create_secrets
+    from tests.support.sip_register import register
+    from tooling.sipp.process import free_udp_port
+    from tooling.sipp.runner import start_uas
+    from tooling.sipp.scenario import Keys
+
+    secrets = load_or_create_secrets(cluster.state)
+    phones = {}
+    for name in OPERATORS:
+        port = free_udp_port()
+        status = register(name, secrets.endpoint_password(name), (host_address(), port), (host_address(), SIP_PORT))
+        assert status == 200, f"{name}'s phone could not register with Kamailio: {status}"
+        phones[name] = start_uas(port, ring_seconds=0.5, talk_seconds=4, hangup="local", local_ip=host_address(),
+                                 workdir=tmp_path / name)
+    env = _node_env(cluster, "a")
+    try:
+        for name in OPERATORS:
+            done = subprocess.run([sys.executable, "-m", "hotline.cli.main", "operators", "login", name], cwd=ROOT,
+                                  env=env, capture_output=True, text=True)
+            assert done.returncode == 0, done.stderr[-2000:]
+        prompts = cluster.state / "prompts"       # the menu starts after these; the next caller's wrap-up (1 s) is over
+        ivr = sum(prompt_duration(prompts / f"{name}.wav") for name in ("welcome", "recording_notice")) + 1.0
+        last_end: dict[str, float] = {}
+        served: list[tuple[str, str, str]] = []      # (node, operator, the longest idle by the cluster's order)
+        for i in range(4):
+            caller = f"09460000{i:02d}"
+            expected = min(OPERATORS, key=lambda n: (last_end.get(n, 0.0), n))
+            result = start_caller(host_address(), SIP_PORT, "1022", CallerScript([Wait(ivr), Keys("0"),
+                                  AwaitHangup(40)]), caller=caller, workdir=tmp_path / caller).result()
+            assert result.ok, result.problems
+            row = _closed_row(cluster, caller)
+            assert row.operator in OPERATORS, (caller, row.disposition, row.operator)
+            served.append((row.asterisk_node or "", row.operator or "", expected))
+            last_end[row.operator] = time.time()
+        assert [op for _n, op, _e in served] == [e for _n, _op, e in served], served
+        assert {n for n, _op, _e in served} == {"a", "b"}, served
+    finally:
+        for name in OPERATORS:
+            subprocess.run([sys.executable, "-m", "hotline.cli.main", "operators", "logout", name], cwd=ROOT, env=env,
+                           capture_output=True)
+        for phone in phones.values():
+            phone.terminate()
+    for phone in phones.values():
+        assert phone.invites == phone.answered, "a phone was rung while it was in a call"
