@@ -198,6 +198,7 @@ class Call:
         await self.ari.set_variable(self.channel_id, "QUEUE_MAX_WAIT", str(int(max_wait)))
         self.in_dialplan = True
         self.s.log.update(self.call_id, queued_at=self.s.now())
+        await self._written()
         await self.ari.continue_in_dialplan(self.channel_id, Context.QUEUE)
 
     def queue_returned(self, status: str, operator: str) -> None:
@@ -210,7 +211,14 @@ class Call:
         await self.ari.subscribe(f"channel:{self.channel_id}")   # still hear of the hangup while away
         await self.ari.set_variable(self.channel_id, "TICKET_NODE", node)
         self.in_dialplan = True
+        await self._written()
         await self.ari.continue_in_dialplan(self.channel_id, Context.TICKET_STATUS)
+
+    async def _written(self) -> None:
+        """Until what the call did so far (its keys, its steps) is in the database or the durable spool: an app
+        killed while the caller is in the dialplan must find it after its restart (a write only queued in
+        memory dies with it; seen in CI: the key that led to the ticket lookup was lost)."""
+        await self.s.log.flush()
 
     def ticket_status_returned(self, outcome: str, keys: tuple[str, ...]) -> None:
         self.in_dialplan = False
