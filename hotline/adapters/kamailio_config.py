@@ -43,11 +43,24 @@ class Edge:
         return self.state_dir / "kamailio" / "ctl.sock"
 
 
+#: A node's flags in the list: disabled (4), so Kamailio neither sends it calls nor probes it until `hotline
+#: cluster up` says its call application is connected (NodeGate, hotline/cli/cluster.py).
+DISABLED = 4
+
+
 def dispatcher_list(nodes: Sequence[str]) -> str:
-    """Set 1, one line per node: ``1 sip:10.22.0.11:5060 0 0 duid=<n>`` (flag 0: probed like the others)."""
+    """Set 1, one line per node: ``1 sip:10.22.0.11:5060 4 0 duid=<n>`` (disabled until its app is ready)."""
     lines = ["# set destination flags priority attributes (rendered by `hotline cluster up`)"]
-    lines += [f"1 sip:{node} 0 0 duid=node{i}" for i, node in enumerate(nodes, 1)]
+    lines += [f"1 sip:{node} {DISABLED} 0 duid=node{i}" for i, node in enumerate(nodes, 1)]
     return "\n".join(lines) + "\n"
+
+
+def set_state(edge: Edge, node: str, state: str) -> bool:
+    """Tell the running Kamailio a node's state (``ap``: active and probed, ``d``: disabled); True if it took it."""
+    import subprocess
+    done = subprocess.run(["kamcmd", "-s", f"unix:{edge.ctl_socket}", "dispatcher.set_state", state, "1",
+                           f"sip:{node}"], capture_output=True, text=True, timeout=5)
+    return done.returncode == 0 and "error" not in done.stdout.lower()
 
 
 def render(edge: Edge, *, debug: int = 2, children: int = 4) -> Path:

@@ -1,15 +1,19 @@
 """``hotline cluster up``: the two-node cluster on one machine, Kamailio in front (README: Scaling out)."""
 from __future__ import annotations
 
+import contextlib
+import logging
 import os
 import signal
 import sys
+import time
 from dataclasses import replace
 from pathlib import Path
 from typing import Any
 
 import click
 
+from hotline.adapters.kamailio_config import Edge, set_state
 from hotline.cli.errors import as_click_error
 from hotline.cli.system import (
     _least_privilege,
@@ -28,6 +32,8 @@ from tooling.system.services import ensure_postgres, is_postgres_url
 from tooling.system.shell import Progress, SetupError
 from tooling.system.supervisor import ProcessSpec, Supervisor
 from tooling.system.watchdog import Watchdog, WatchedAsterisk
+
+log = logging.getLogger("hotline.cluster")
 
 
 @click.group("cluster")
@@ -88,6 +94,41 @@ def _start_node(member: ClusterNode, members: list[ClusterNode], shared: Any, in
     return _Node(member, settings, env, asterisk, operators)
 
 
+class NodeGate:
+    """Checked by the supervisor: a node gets calls from Kamailio only while its call application is connected
+    to its Asterisk (the dispatcher's list starts with every node disabled). A node whose app is gone is
+    disabled at once (its Asterisk alive or not: Kamailio's probing also sees a dead Asterisk), and enabled
+    again, probed, once the app is back; the answering line is printed once every node is in."""
+
+    EVERY = 1.0
+
+    def __init__(self, nodes: list[_Node], edge: Edge, app: str, banner: str, progress: Progress) -> None:
+        self.nodes, self.edge, self.app, self.banner, self.progress = nodes, edge, app, banner, progress
+        self.ready: dict[str, bool] = {}
+        self.announced = False
+        self.next_look = 0.0
+
+    def __call__(self) -> str | None:
+        now = time.monotonic()
+        if now < self.next_look:
+            return None
+        self.next_look = now + self.EVERY
+        for node in self.nodes:
+            try:
+                ready = self.app in node.asterisk.rx("ari show apps", timeout=2).split()
+            except SetupError:
+                ready = False
+            name = node.member.name
+            if ready != self.ready.get(name) and set_state(self.edge, f"{node.member.net.address}:{self.edge.port}",
+                                                           "ap" if ready else "d"):
+                self.ready[name] = ready
+                log.info("node %s %s", name, "takes calls" if ready else "left out: its call application is away")
+        if not self.announced and all(self.ready.get(n.member.name) for n in self.nodes):
+            self.announced = True
+            self.progress(self.banner)
+        return None
+
+
 def _watchdog(node: _Node, progress: Progress) -> Watchdog:
     a = node.settings.asterisk
     from hotline.config.secrets import load_or_create_secrets
@@ -141,13 +182,16 @@ def cluster_up(fake_now: str | None, progress: Progress) -> int:
         progress(f"[cluster] Kamailio at {the_edge.address}:{the_edge.port} in front of "
                  + ", ".join(f"node {m.name} ({m.net.address})" for m in members)
                  + f"; logs in {supervisor.log_dir}")
-        progress(f"Tổng đài {shared.province.hotline_numbers[0]} đang trả lời qua Kamailio: {numbers} (UDP)")
-        return supervisor.run(specs)
+        banner = f"Tổng đài {shared.province.hotline_numbers[0]} đang trả lời qua Kamailio: {numbers} (UDP)"
+        return supervisor.run(specs, check=NodeGate(running, the_edge, shared.asterisk.ari_app, banner, progress))
     finally:
         for dog in dogs:
             dog.stop()
-        for node in running:
+        for node in running:     # all at once: a node stopping alone waits for its peers' answers (PUBLISH)
             progress(f"[cluster] Stopping node {node.member.name}")
+            with contextlib.suppress(SetupError):
+                node.asterisk.rx("core stop now", timeout=5)
+        for node in running:
             node.asterisk.stop()
 
 

@@ -125,11 +125,18 @@ def test_forty_calls_through_kamailio_land_on_both_nodes(cluster: Cluster, tmp_p
                     total_calls=40, callers=callers, timeout=120, workdir=tmp_path)
     assert load.exit_code == 0 and load.stats.successful == 40, (load.stats, load.workdir)
 
+    seen: list[dict[str, Call]] = [{}]
+
     def all_closed() -> dict[str, Call] | None:
-        rows = cluster.rows(callers)
+        rows = seen[0] = cluster.rows(callers)
         done = len(rows) == 40 and all(r.ended_at and r.recording_file for r in rows.values())
         return rows if done else None
-    rows = wait_for(all_closed, 60, "the 40 calls to be closed with their recordings")
+    try:
+        rows = wait_for(all_closed, 60, "the 40 calls to be closed with their recordings")
+    except AssertionError:
+        raise AssertionError(f"{len(seen[0])} rows; open or without recording: "
+                             + str({c: (r.disposition, r.recording_file) for c, r in seen[0].items()
+                                    if not (r.ended_at and r.recording_file)})) from None
     per_node = Counter(r.asterisk_node for r in rows.values())
     assert set(per_node) == {"a", "b"} and all(16 <= n <= 24 for n in per_node.values()), per_node
     for row in rows.values():

@@ -28,12 +28,13 @@ def test_kamailio_accepts_the_rendered_configuration(tmp_path: Path) -> None:
 def test_the_configuration_probes_the_nodes_and_limits_untrusted_sources(tmp_path: Path) -> None:
     text = render(_edge(tmp_path)).read_text()
     assert 'modparam("dispatcher", "ds_ping_interval", 1)' in text
+    assert "class=4" not in text and "code=408" not in text     # a time-out never counts as an answer
     assert 'modparam("pike", "reqs_density_per_unit", 40)' in text      # 20 per second, 2 s units
     assert 'if ($si == "127.0.0.1") return;' in text and 'if ($si == "10.22.0.12") return;' in text
     assert "record_route();" in text and 'ds_select_dst("1", "4")' in text
     listed = (tmp_path / "kamailio" / "dispatcher.list").read_text()
     assert listed == dispatcher_list(["10.22.0.11:5060", "10.22.0.12:5060"])
-    assert "1 sip:10.22.0.11:5060 0 0 duid=node1\n1 sip:10.22.0.12:5060 0 0 duid=node2\n" in listed
+    assert "1 sip:10.22.0.11:5060 4 0 duid=node1\n1 sip:10.22.0.12:5060 4 0 duid=node2\n" in listed
 
 
 def test_each_node_is_the_shared_settings_with_its_own_addresses(tmp_path: Path) -> None:
