@@ -183,3 +183,38 @@ def test_claiming_a_dead_node_is_won_once_across_threads(database_url: str) -> N
     with ThreadPoolExecutor(8) as pool:
         won = list(pool.map(lambda i: cluster.claim_dead(f"survivor-{i}", now, DEAD_AFTER), range(8)))
     assert sorted(map(len, won)) == [0] * 7 + [1]
+
+
+def test_beats_go_on_while_a_dead_nodes_calls_are_being_closed(database_url: str) -> None:
+    """Closing waits for recordings to go quiet; meanwhile this node must keep beating, or the others declare it
+    dead and close its live calls (seen on the real cluster before the closing ran beside the beats)."""
+    from hotline.adapters.db import open_database
+    sessions = open_database(database_url)
+    cluster = ClusterRepository(sessions)
+    started = datetime.now(UTC)
+    cluster.beat("node-dead", started - timedelta(seconds=120))
+    CallRepository(sessions, node="node-dead").start_call("lost-1", channel_id="lost-1", caller="0940000071",
+                                                          dialled="1022", started_at=started, answered_at=started)
+    beats: list[datetime] = []
+    release = asyncio.Event()
+
+    class SlowReconciler:
+        async def close_lost(self, calls: list[str], disposition: str) -> None:
+            await release.wait()          # a recording that stays loud
+
+    class CountingCluster(ClusterRepository):
+        def beat(self, node: str, now: datetime) -> bool:
+            beats.append(now)
+            return super().beat(node, now)
+
+    watch = NodeWatch(CountingCluster(sessions), SlowReconciler(), "node-alive",  # type: ignore[arg-type]
+                      beat_seconds=0.05, dead_after=10)
+
+    async def scenario() -> None:
+        task = asyncio.create_task(watch.run())
+        await asyncio.sleep(0.6)
+        release.set()
+        await asyncio.sleep(0.1)
+        task.cancel()
+    asyncio.run(scenario())
+    assert len(beats) >= 8, f"only {len(beats)} beats in 0.6 s while the closing waited"
