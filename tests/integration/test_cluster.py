@@ -211,7 +211,8 @@ def test_node_a_cut_off_is_skipped_and_its_calls_closed_by_b(cluster: Cluster, t
             return found if all(r.ended_at for r in found.values()) else None
         closed = wait_for(a_closed, 60, "node b to close node a's calls")
         assert time.monotonic() - cut >= 10, "closed before node a was declared dead"
-        assert {r.disposition for r in closed.values()} == {"node_lost"}, {c: r.disposition for c, r in closed.items()}
+        # closed as far as each call had got (README: Scaling out), never left in progress
+        assert "in_progress" not in {r.disposition for r in closed.values()}, closed
         assert all(r.ended_at is None for r in cluster.rows(list(on_b)).values())
     finally:
         set_link(net, up=True)

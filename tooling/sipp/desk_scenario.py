@@ -21,14 +21,15 @@ class DeskHangup(StrEnum):
     NOANSWER = "noanswer"  # ring until the caller cancels
 
 
-_REPLY = "[last_Via:]\n[last_From:]\n[last_To:];tag=[pid]SIPpTag01[call_number]\n[last_Call-ID:]\n[last_CSeq:]\n"
+# [last_Record-Route:]: a proxy in front (the cluster's Kamailio) stays on the path of the call's later requests
+_REPLY = ("[last_Via:]\n[last_From:]\n[last_To:];tag=[pid]SIPpTag01[call_number]\n[last_Call-ID:]\n[last_CSeq:]\n"
+          "[last_Record-Route:]\n")
 _CONTACT = "Contact: <sip:desk@[local_ip]:[local_port];transport=[transport]>\n"
 
 
 _CAPTURES = {
     "remote_from": '<ereg regexp=".*" search_in="hdr" header="From:" assign_to="remote_from"/>',
     "local_to": '<ereg regexp=".*" search_in="hdr" header="To:" assign_to="local_to"/>',
-    "remote_contact": '<ereg regexp="sip:[^>;]*" search_in="hdr" header="Contact:" assign_to="remote_contact"/>',
     "invite_cseq": '<ereg regexp="[0-9]+" search_in="hdr" header="CSeq:" assign_to="invite_cseq"/>',
 }
 
@@ -36,7 +37,7 @@ _CAPTURES = {
 def _invite(captures: tuple[str, ...]) -> str:
     """Receive the INVITE, keeping only the headers later messages use (SIPp rejects unused variables)."""
     regs = "".join(_CAPTURES[name] for name in captures) + '<log message="INVITE [call_id]"/>'
-    return f'  <recv request="INVITE" crlf="true"><action>{regs}</action></recv>\n'
+    return f'  <recv request="INVITE" crlf="true" rrs="true"><action>{regs}</action></recv>\n'
 
 
 def _cancelled() -> str:
@@ -49,9 +50,10 @@ def _cancelled() -> str:
 
 
 def _bye_from_desk() -> str:
-    bye = ("BYE [$remote_contact] SIP/2.0\nVia: SIP/2.0/[transport] [local_ip]:[local_port];branch=[branch]\n"
+    # to the caller's Contact, through the route set the INVITE's Record-Route made (none without a proxy)
+    bye = ("BYE [next_url] SIP/2.0\nVia: SIP/2.0/[transport] [local_ip]:[local_port];branch=[branch]\n"
            "From: [$local_to];tag=[pid]SIPpTag01[call_number]\nTo: [$remote_from]\nCall-ID: [call_id]\n"
-           "CSeq: 101 BYE\n" + _CONTACT + "Max-Forwards: 70\nContent-Length: 0")
+           "[routes]\nCSeq: 101 BYE\n" + _CONTACT + "Max-Forwards: 70\nContent-Length: 0")
     return ('  <label id="local_bye"/>\n' + send(bye, retrans=True)
             + '  <recv request="BYE" optional="true" next="remote_bye"/>\n'
             + '  <recv response="200"/>\n' + nop("OUTCOME local_bye [call_id]", next_label="end"))
