@@ -23,6 +23,7 @@ import pytest
 from sqlalchemy import select
 
 from hotline.adapters.db.models import Call
+from hotline.adapters.kamailio_db import kamailio_database_url
 from hotline.config.settings import ENV_OVERRIDES
 from hotline.context import load_context
 from tests.support.db import fresh_postgres
@@ -85,6 +86,7 @@ def cluster(postgres_url: str) -> Iterator[Cluster]:
     settings.write_text(shipped.replace("[cluster]\n", "[cluster]\nbeat_seconds = 2\ndead_after = 10\n", 1)
                         + "\n[queue]\nwrapup_seconds = 1\n", encoding="utf-8")
     url = fresh_postgres(postgres_url.rsplit("/", 1)[0] + f"/hotline_cluster_{stack_index()}")
+    fresh_postgres(kamailio_database_url(url))      # no registration left from an earlier run
     env = {k: v for k, v in os.environ.items() if k not in ENV_OVERRIDES and not k.startswith("HOTLINE_FAKE")}
     env.update({"HOTLINE_SETTINGS": str(settings), "HOTLINE_STATE_DIR": str(base / "state"),
                 "HOTLINE_RECORDINGS_ROOT": str(base / "recordings"), "HOTLINE_DATABASE_URL": url,
@@ -248,7 +250,11 @@ def test_one_pool_of_operators_serves_both_nodes_longest_idle_first(cluster: Clu
     secrets = load_or_create_secrets(cluster.state)
     phones = {}
     for name in OPERATORS:
-        port = free_udp_port()
+        port, earlier = free_udp_port(), free_udp_port()
+        # a phone that registered before from another port (restarted, or a NAT's new mapping) is replaced
+        assert register(name, secrets.endpoint_password(name), (host_address(), earlier),
+                        (host_address(), SIP_PORT)) == 200
+        assert register(name, "not-the-password", (host_address(), port), (host_address(), SIP_PORT)) == 401
         status = register(name, secrets.endpoint_password(name), (host_address(), port), (host_address(), SIP_PORT))
         assert status == 200, f"{name}'s phone could not register with Kamailio: {status}"
         phones[name] = start_uas(port, ring_seconds=0.5, talk_seconds=4, hangup="local", local_ip=host_address(),
