@@ -183,7 +183,7 @@ def test_each_process_has_its_own_ami_account_with_only_what_it_uses(rendered: t
     assert set(accounts) == {"hotline-monitor", "hotline-console", "hotline-watch", "hotline-cli"}
     classes = {name: set(a["write"].split(",")) | set(a["read"].split(",")) for name, a in accounts.items()}
     assert all(not c & {"system", "config", "all"} for c in classes.values()), classes
-    assert accounts["hotline-monitor"]["read"] == "agent" and accounts["hotline-monitor"]["write"] == "call"
+    assert accounts["hotline-monitor"]["read"] == "agent" and accounts["hotline-monitor"]["write"] == "call,agent"
     assert "originate" in classes["hotline-console"] and "originate" not in classes["hotline-cli"]
     assert classes["hotline-watch"] == {"reporting", "command", "none"}
     secrets = {a["secret"] for a in accounts.values()}

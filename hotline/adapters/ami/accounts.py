@@ -23,8 +23,9 @@ class AmiAccount:
 
 
 ACCOUNTS = (
-    AmiAccount("monitor", "agent", "call",
-               "the monitor: app_queue's events; QueueStatus after each login; PlayDTMF wakes a waiting caller"),
+    AmiAccount("monitor", "agent", "call,agent",
+               "the monitor: app_queue's events; QueueStatus after each login; PlayDTMF wakes a waiting caller; "
+               "QueuePenalty keeps a cluster's one idle order (monitor/pool.py)"),
     AmiAccount("console", "", "agent,call,reporting,originate,command",
                "the console: operators' states (Queue*), transfers (channel list, Setvar, BlindTransfer, Atxfer), "
                "a supervisor's ChanSpy call (Originate), /healthz (CoreSettings, CoreStatus, two `show` commands)"),
