@@ -208,9 +208,9 @@ class AsteriskSettings(_Section):
     http_port: Port = 8088
     ami_bind: str = "127.0.0.1"
     ami_port: Port = 5038
-    # The one address AMI accepts its clients from: the hotline's processes (an Asterisk node of a cluster is
-    # reached from the host's address on the nodes' network, README: Scaling out)
-    ami_permit: str = "127.0.0.1"
+    # The addresses AMI accepts its clients from: the hotline's processes (a cluster's node: also the other
+    # nodes', whose operators' logins reach its queue; README: Scaling out)
+    ami_permit: list[str] = Field(default_factory=lambda: ["127.0.0.1"])   # env HOTLINE_AMI_PERMIT, comma-separated
     ari_app: str = Field(default="hotline", pattern=r"^[A-Za-z0-9_-]+$")
     ari_user: str = Field(default="hotline", pattern=r"^[A-Za-z0-9_-]+$")
     ami_user: str = Field(default="hotline", pattern=r"^[A-Za-z0-9_-]+$")
@@ -220,7 +220,13 @@ class AsteriskSettings(_Section):
     min_version: int = Field(default=22, ge=1)
     reconcile_seconds: float = Field(default=30.0, ge=5, le=3600)
 
-    _binds = field_validator("http_bind", "ami_bind", "ami_permit", mode="before")(_check_bind)
+    _binds = field_validator("http_bind", "ami_bind", mode="before")(_check_bind)
+
+    @field_validator("ami_permit", mode="before")
+    @classmethod
+    def _permits(cls, value: Any) -> Any:
+        items = [p.strip() for p in value.split(",") if p.strip()] if isinstance(value, str) else value
+        return [_check_bind(item) for item in items] if isinstance(items, list) else items
     _root = field_validator("root", mode="before")(_resolve_path)
 
     @model_validator(mode="after")

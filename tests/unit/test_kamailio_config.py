@@ -46,7 +46,7 @@ def test_each_node_is_the_shared_settings_with_its_own_addresses(tmp_path: Path)
     assert settings_b.cluster.peers == [f"a@10.22.0.11:{shared.sip.port}"]
     assert settings_b.cluster.registrar == f"10.22.0.1:{shared.sip.port}"
     assert settings_b.asterisk.http_bind == settings_b.asterisk.ami_bind == "10.22.0.12"
-    assert settings_b.asterisk.ami_permit == settings_b.agi.bind == "10.22.0.1"
+    assert settings_b.asterisk.ami_permit == ["10.22.0.1"] and settings_b.agi.bind == "10.22.0.1"
     assert settings_b.agi.port == shared.agi.port + 2 and a.env(shared)["HOTLINE_AGI_PORT"] == str(shared.agi.port + 1)
     assert settings_b.asterisk.system_name == f"{shared.asterisk.system_name}-b"
     assert settings_b.database.url == shared.database.url          # one database
@@ -63,11 +63,12 @@ def test_the_ami_lets_in_only_the_permitted_address(tmp_path: Path) -> None:
     from hotline.adapters.asterisk_config import render as render_asterisk
     from hotline.config.secrets import load_or_create_secrets
     from hotline.domain.directory import load_directory
-    settings = load_settings(env={"HOTLINE_STATE_DIR": str(tmp_path), "HOTLINE_AMI_PERMIT": "10.22.0.1"})
+    settings = load_settings(env={"HOTLINE_STATE_DIR": str(tmp_path), "HOTLINE_AMI_PERMIT": "10.22.0.1, 10.0.0.12"})
     render_asterisk(settings, load_or_create_secrets(tmp_path), load_directory(settings.paths.directory),
                     tmp_path / "asterisk", only={"manager.conf"})
     manager = (tmp_path / "asterisk" / "manager.conf").read_text()
-    assert "permit = 10.22.0.1/255.255.255.255" in manager and "permit = 127.0.0.1" not in manager
+    assert "permit = 10.22.0.1/255.255.255.255" in manager and "permit = 10.0.0.12/255.255.255.255" in manager
+    assert "permit = 127.0.0.1" not in manager
 
 
 def test_registrar_accounts_are_digest_hashes() -> None:
