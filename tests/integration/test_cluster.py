@@ -140,6 +140,7 @@ def test_forty_calls_through_kamailio_land_on_both_nodes(cluster: Cluster, tmp_p
                              + str({c: (r.disposition, r.recording_file) for c, r in seen[0].items()
                                     if not (r.ended_at and r.recording_file)})) from None
     per_node = Counter(r.asterisk_node for r in rows.values())
+    _record("40 calls: " + ", ".join(f"{n} on node {node}" for node, n in sorted(per_node.items())))
     assert set(per_node) == {"a", "b"} and all(16 <= n <= 24 for n in per_node.values()), per_node
     for row in rows.values():
         wav = Path(row.recording_file or "")
@@ -148,11 +149,16 @@ def test_forty_calls_through_kamailio_land_on_both_nodes(cluster: Cluster, tmp_p
 
 
 def _figures(what: str, **seconds: float) -> None:
-    """The failover times of a run, for README (test-artifacts/integration-logs/cluster-figures.txt)."""
+    """The failover times of a run, for README."""
+    _record(f"{what}: " + ", ".join(f"{k} {v:.2f} s" for k, v in seconds.items()))
+
+
+def _record(line: str) -> None:
+    """A figure of this run (test-artifacts/integration-logs/cluster-figures.txt)."""
     folder = Path(os.environ.get("HOTLINE_TEST_ARTIFACTS", "test-artifacts")) / "integration-logs"
     folder.mkdir(parents=True, exist_ok=True)
     with (folder / "cluster-figures.txt").open("a", encoding="utf-8") as out:
-        out.write(f"{what}: " + ", ".join(f"{k} {v:.2f} s" for k, v in seconds.items()) + "\n")
+        out.write(line + "\n")
 
 
 def _long_calls(cluster: Cluster, prefix: str, count: int, tmp_path: Path) -> dict[str, CallerProcess]:
