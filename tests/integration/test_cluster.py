@@ -254,6 +254,27 @@ def _closed_row(cluster: Cluster, caller: str) -> Call:
     return wait_for(closed, 20, f"the call of {caller} to be closed")
 
 
+def _wallboard_shows_both_nodes(cluster: Cluster) -> None:
+    """The floor as the console's wallboard reads it (``read_floor``: every node's monitor snapshot, summed)."""
+    import redis
+
+    from operator_console.wallboard import read_floor
+    ctx = load_context(env=cluster.env)
+    client = redis.Redis.from_url(ctx.redis_url, socket_timeout=2)
+
+    def both() -> dict | None:
+        floor = read_floor(client, ctx.settings.redis.live_channel, ctx.settings.cluster.dead_after)
+        nodes = {n["node"]: n for n in (floor or {}).get("nodes", [])}
+        ready = (set(nodes) == {"a", "b"} and all(not n["stale"] and n["operators"] == 2 for n in nodes.values())
+                 and floor is not None and {(o["operator"], o["node"]) for o in floor["operators"]}
+                 == {(op, node) for op in OPERATORS for node in "ab"})
+        return floor if ready else None
+    try:
+        wait_for(both, 15, "the wallboard to show both operators on both nodes")
+    finally:
+        client.close()
+
+
 def _node_env(cluster: Cluster, node: str) -> dict[str, str]:
     """The environment of node ``node``'s processes, as `hotline cluster up` gives it (for the CLI)."""
     from tooling.system.cluster import nodes
@@ -289,6 +310,7 @@ def test_one_pool_of_operators_serves_both_nodes_longest_idle_first(cluster: Clu
             done = subprocess.run([sys.executable, "-m", "hotline.cli.main", "operators", "login", name], cwd=ROOT,
                                   env=env, capture_output=True, text=True)
             assert done.returncode == 0, done.stderr[-2000:]
+        _wallboard_shows_both_nodes(cluster)
         prompts = cluster.state / "prompts"       # the menu starts after these; the next caller's wrap-up (1 s) is over
         ivr = sum(prompt_duration(prompts / f"{name}.wav") for name in ("welcome", "recording_notice")) + 1.0
         last_end: dict[str, float] = {}
