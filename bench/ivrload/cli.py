@@ -48,14 +48,20 @@ def parse(argv: list[str]) -> argparse.Namespace:
                         "--overload-seconds, then a probe caller a second")
     p.add_argument("--overload-seconds", type=float, default=60.0, help="seconds of new calls in the overload run")
     p.add_argument("--overload-factor", type=float, default=2.0, help="the overload run's rate / the sustainable")
+    p.add_argument("--cluster", action="store_true",
+                   help="the cluster run only: `hotline cluster up`, then the same calls (--calls, --rate, --hold) "
+                        "straight to one node and through Kamailio to both, side by side (needs PostgreSQL)")
     p.add_argument("--json", action="store_true", help="print JSON instead of the table")
     p.add_argument("--keep", action="store_true", help="keep the temporary directory (logs, SIPp files)")
     args = p.parse_args(argv)
+    args.cluster_calls = args.calls or (20 if args.quick else 60)
     args.calls = args.calls or (20 if args.quick else 120)
     args.rate = args.rate or (2.0 if args.quick else 5.0)
     args.ramp = [] if args.quick else [float(x) for x in args.rates.split(",") if x.strip()]
     if args.queue and args.no_queue:
         p.error("--queue and --no-queue exclude each other")
+    if args.cluster and (args.queue or args.overload):
+        p.error("--cluster runs alone (no --queue, no --overload)")
     if args.overload and (args.queue or args.quick):
         p.error("--overload runs alone (no --queue, no --quick)")
     args.ivr = not (args.queue or args.overload)
@@ -146,6 +152,21 @@ def _overload(instance: BenchInstance, observer: Observer, args: argparse.Namesp
     return EXIT_TARGET_FAILED if any(g["result"] == "FAIL" for g in goals) else EXIT_PASS
 
 
+def _cluster(args: argparse.Namespace, started: float) -> int:
+    """The cluster run: the same load straight to one node and through Kamailio; zero failed calls passes."""
+    from .cluster_run import render, run_cluster, to_json
+    calls = args.cluster_calls
+    results = run_cluster(calls, args.rate, args.hold, log)
+    if args.json:
+        print(json.dumps({"machine": machine(), "calls": calls, "rate": args.rate, "hold": args.hold,
+                          "paths": to_json(results), "elapsed_s": time.monotonic() - started}, indent=2))
+    else:
+        print(f"bench/ivr_load --cluster  {datetime.now().astimezone().isoformat(timespec='seconds')}  {machine()}")
+        print(f"{calls} calls at {args.rate:g}/s, each {args.hold:g} s; total {time.monotonic() - started:.0f} s\n")
+        print(render(results))
+    return EXIT_TARGET_FAILED if any(r.failed for r in results) else EXIT_PASS
+
+
 def preflight() -> None:
     if os.geteuid() != 0:
         raise SystemExit("bench/ivr_load runs Asterisk in its chroot with bind mounts: run it as root")
@@ -165,6 +186,8 @@ def main(argv: list[str]) -> int:
     args = parse(argv)
     preflight()
     started, load_before = time.monotonic(), os.getloadavg()
+    if args.cluster:
+        return _cluster(args, started)
     if others_running()["asterisk"]:
         log("note: another Asterisk runs on this machine; it shares the 2 cores and skews the figures")
     signal.signal(signal.SIGINT, signal.default_int_handler)   # also when started in the background

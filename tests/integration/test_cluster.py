@@ -8,7 +8,6 @@ so it runs beside the test stacks on loopback.
 from __future__ import annotations
 
 import os
-import re
 import signal
 import subprocess
 import sys
@@ -16,18 +15,14 @@ import tempfile
 import time
 from collections import Counter
 from collections.abc import Iterator
-from dataclasses import dataclass
 from pathlib import Path
 
 import pytest
-from sqlalchemy import select
 
 from hotline.adapters.db.models import Call
-from hotline.adapters.kamailio_db import kamailio_database_url
-from hotline.config.settings import ENV_OVERRIDES
 from hotline.context import load_context
-from tests.support.db import fresh_postgres
-from tests.support.stack import ROOT, _free_tcp_port, stack_index, wait_for
+from tests.support.cluster import Cluster, running_cluster
+from tests.support.stack import ROOT, stack_index, wait_for
 from tooling.sipp.runner import CallerProcess, run_load, start_caller
 from tooling.sipp.scenario import AwaitHangup, CallerScript, Wait
 from tooling.system.netns import NodeNet, host_address, set_link
@@ -39,86 +34,17 @@ SIP_PORT = 5060
 OPERATORS = ("op-lan", "op-minh")           # their phones register with Kamailio (no fixed contact)
 
 
-@dataclass
-class Cluster:
-    env: dict[str, str]
-    base: Path
-    process: subprocess.Popen[bytes]
-
-    @property
-    def state(self) -> Path:
-        return self.base / "state"
-
-    @property
-    def log(self) -> str:
-        return (self.base / "cluster.log").read_text(errors="replace")
-
-    def rows(self, callers: list[str]) -> dict[str, Call]:
-        """The latest call row of each caller (by caller), as the shared database has it now."""
-        ctx = load_context(env=self.env)
-        with ctx.sessions()() as s:
-            found = s.scalars(select(Call).where(Call.caller.in_(callers)).order_by(Call.id)).all()
-            s.expunge_all()
-        return {row.caller: row for row in found}
-
-    def asterisk_pid(self, node: str) -> int:
-        conf = self.state / "nodes" / node / "asterisk" / "asterisk.conf"
-        found = subprocess.run(["pgrep", "-f", "--", f"-f -n -C {conf}"], capture_output=True, text=True)
-        pids = [int(p) for p in found.stdout.split()]
-        assert pids, f"no Asterisk of node {node}"
-        return pids[0]
-
-    def dispatcher(self) -> dict[str, str]:
-        """Kamailio's view of each node: its address -> the dispatcher's flags (AP active, IP inactive...)."""
-        out = subprocess.run(["kamcmd", "-s", f"unix:{self.state / 'kamailio' / 'ctl.sock'}", "dispatcher.list"],
-                             capture_output=True, text=True, timeout=10).stdout
-        return dict(re.findall(r"URI: sip:([\d.]+):\d+\s+FLAGS: (\w+)", out))
-
-
 @pytest.fixture(scope="module")
 def cluster(postgres_url: str) -> Iterator[Cluster]:
     base = Path(tempfile.mkdtemp(prefix="hotline-cluster-", dir="/var/tmp"))
-    base.chmod(0o755)       # Asterisk, as its own user, reaches the state directory
-    settings = base / "province.toml"
-    shipped = (ROOT / "province.toml").read_text(encoding="utf-8")
-    # beats every 2 s, dead after 10 s unseen: the survivor's take-over within the test's patience
-    shipped = re.sub(r'^(flow|directory|prompts_dir) = "', rf'\1 = "{ROOT}/', shipped, flags=re.M)
-    settings.write_text(shipped.replace("[cluster]\n", "[cluster]\nbeat_seconds = 2\ndead_after = 10\n", 1)
-                        + "\n[queue]\nwrapup_seconds = 1\n", encoding="utf-8")
-    url = fresh_postgres(postgres_url.rsplit("/", 1)[0] + f"/hotline_cluster_{stack_index()}")
-    fresh_postgres(kamailio_database_url(url))      # no registration left from an earlier run
-    env = {k: v for k, v in os.environ.items() if k not in ENV_OVERRIDES and not k.startswith("HOTLINE_FAKE")}
-    env.update({"HOTLINE_SETTINGS": str(settings), "HOTLINE_STATE_DIR": str(base / "state"),
-                "HOTLINE_RECORDINGS_ROOT": str(base / "recordings"), "HOTLINE_DATABASE_URL": url,
-                "HOTLINE_REDIS_PORT": str(_free_tcp_port()), "HOTLINE_CONSOLE_PORT": str(8590 + 100 * stack_index()),
-                "PYTHONUNBUFFERED": "1"})
-    for name in OPERATORS:       # before the start: the cluster gives every phone its account then
-        added = subprocess.run([sys.executable, "-m", "hotline.cli.main", "operators", "add", name, "--name",
-                                f"Tổng đài viên {name}"], cwd=ROOT, env=env, capture_output=True, text=True)
-        assert added.returncode == 0, added.stderr[-2000:]
-    out = (base / "cluster.log").open("wb")
-    process = subprocess.Popen([sys.executable, "-c", "from hotline.cli.main import main; main()",
-                                "cluster", "up", "--fake-now", WEDNESDAY],
-                               cwd=ROOT, env=env, stdout=out, stderr=subprocess.STDOUT, start_new_session=True)
-    found = Cluster(env, base, process)
+    artifacts = Path(os.environ.get("HOTLINE_TEST_ARTIFACTS", "test-artifacts")) / "integration-logs" / "cluster"
     try:
-        wait_for(lambda: "đang trả lời qua Kamailio" in found.log or process.poll() is not None, 300,
-                 "hotline cluster up to answer calls")
-        assert process.poll() is None, found.log[-3000:]
-        wait_for(lambda: set(found.dispatcher().values()) == {"AP"} and len(found.dispatcher()) == 2, 30,
-                 "Kamailio to see both nodes answer")
-        yield found
+        with running_cluster(base, postgres_url.rsplit("/", 1)[0] + f"/hotline_cluster_{stack_index()}",
+                             fake_now=WEDNESDAY, operators=OPERATORS, settings_extra="\n[queue]\nwrapup_seconds = 1\n",
+                             console_port=8590 + 100 * stack_index(), artifacts=artifacts) as found:
+            yield found
     finally:
-        process.send_signal(signal.SIGTERM)
-        try:
-            process.wait(timeout=90)
-        finally:
-            artifacts = Path(os.environ.get("HOTLINE_TEST_ARTIFACTS", "test-artifacts")) / "integration-logs"
-            artifacts = artifacts / "cluster"
-            artifacts.mkdir(parents=True, exist_ok=True)
-            subprocess.run(["cp", "-r", str(base / "cluster.log"), str(base / "state" / "log"), str(artifacts)],
-                           check=False, capture_output=True)
-            subprocess.run(["rm", "-rf", str(base)], check=False)
+        subprocess.run(["rm", "-rf", str(base)], check=False)
 
 
 def test_forty_calls_through_kamailio_land_on_both_nodes(cluster: Cluster, tmp_path: Path) -> None:

@@ -1,0 +1,107 @@
+"""The two-node cluster as `hotline cluster up` runs it, for the tests and the benchmarks: its own state
+directory, recordings root, PostgreSQL database and Redis, and the nodes' network (10.22.0.0/24)."""
+from __future__ import annotations
+
+import os
+import re
+import signal
+import subprocess
+import sys
+from collections.abc import Iterator, Sequence
+from contextlib import contextmanager
+from dataclasses import dataclass
+from pathlib import Path
+
+from sqlalchemy import select
+
+from hotline.adapters.db.models import Call
+from hotline.adapters.kamailio_db import kamailio_database_url
+from hotline.config.settings import ENV_OVERRIDES
+from hotline.context import load_context
+from tests.support.db import fresh_postgres
+from tests.support.stack import ROOT, _free_tcp_port, wait_for
+
+
+@dataclass
+class Cluster:
+    env: dict[str, str]
+    base: Path
+    process: subprocess.Popen[bytes]
+
+    @property
+    def state(self) -> Path:
+        return self.base / "state"
+
+    @property
+    def log(self) -> str:
+        return (self.base / "cluster.log").read_text(errors="replace")
+
+    def rows(self, callers: list[str]) -> dict[str, Call]:
+        """The latest call row of each caller (by caller), as the shared database has it now."""
+        ctx = load_context(env=self.env)
+        with ctx.sessions()() as s:
+            found = s.scalars(select(Call).where(Call.caller.in_(callers)).order_by(Call.id)).all()
+            s.expunge_all()
+        return {row.caller: row for row in found}
+
+    def asterisk_pid(self, node: str) -> int:
+        conf = self.state / "nodes" / node / "asterisk" / "asterisk.conf"
+        found = subprocess.run(["pgrep", "-f", "--", f"-f -n -C {conf}"], capture_output=True, text=True)
+        pids = [int(p) for p in found.stdout.split()]
+        assert pids, f"no Asterisk of node {node}"
+        return pids[0]
+
+    def dispatcher(self) -> dict[str, str]:
+        """Kamailio's view of each node: its address -> the dispatcher's flags (AP active, IP inactive...)."""
+        out = subprocess.run(["kamcmd", "-s", f"unix:{self.state / 'kamailio' / 'ctl.sock'}", "dispatcher.list"],
+                             capture_output=True, text=True, timeout=10).stdout
+        return dict(re.findall(r"URI: sip:([\d.]+):\d+\s+FLAGS: (\w+)", out))
+
+
+
+@contextmanager
+def running_cluster(base: Path, database_url: str, *, fake_now: str, operators: Sequence[str] = (),
+                    settings_extra: str = "", console_port: int = 8590,
+                    artifacts: Path | None = None) -> Iterator[Cluster]:
+    """`hotline cluster up --fake-now` on the shipped settings (plus ``settings_extra`` TOML, and
+    ``[cluster]`` beats every 2 s, dead after 10 s), its database emptied first, ``operators`` added before
+    the start; yields once both nodes take calls; stops it and copies its logs to ``artifacts``."""
+    base.chmod(0o755)       # Asterisk, as its own user, reaches the state directory
+    settings = base / "province.toml"
+    shipped = (ROOT / "province.toml").read_text(encoding="utf-8")
+    shipped = re.sub(r'^(flow|directory|prompts_dir) = "', rf'\1 = "{ROOT}/', shipped, flags=re.M)
+    settings.write_text(shipped.replace("[cluster]\n", "[cluster]\nbeat_seconds = 2\ndead_after = 10\n", 1)
+                        + settings_extra, encoding="utf-8")
+    url = fresh_postgres(database_url)
+    fresh_postgres(kamailio_database_url(url))      # no registration left from an earlier run
+    env = {k: v for k, v in os.environ.items() if k not in ENV_OVERRIDES and not k.startswith("HOTLINE_FAKE")}
+    env.update({"HOTLINE_SETTINGS": str(settings), "HOTLINE_STATE_DIR": str(base / "state"),
+                "HOTLINE_RECORDINGS_ROOT": str(base / "recordings"), "HOTLINE_DATABASE_URL": url,
+                "HOTLINE_REDIS_PORT": str(_free_tcp_port()), "HOTLINE_CONSOLE_PORT": str(console_port),
+                "PYTHONUNBUFFERED": "1"})
+    for name in operators:       # before the start: the cluster gives every phone its account then
+        added = subprocess.run([sys.executable, "-m", "hotline.cli.main", "operators", "add", name, "--name",
+                                f"Tổng đài viên {name}"], cwd=ROOT, env=env, capture_output=True, text=True)
+        assert added.returncode == 0, added.stderr[-2000:]
+    out = (base / "cluster.log").open("wb")
+    process = subprocess.Popen([sys.executable, "-c", "from hotline.cli.main import main; main()",
+                                "cluster", "up", "--fake-now", fake_now],
+                               cwd=ROOT, env=env, stdout=out, stderr=subprocess.STDOUT, start_new_session=True)
+    found = Cluster(env, base, process)
+    try:
+        wait_for(lambda: "đang trả lời qua Kamailio" in found.log or process.poll() is not None, 300,
+                 "hotline cluster up to answer calls")
+        assert process.poll() is None, found.log[-3000:]
+        wait_for(lambda: set(found.dispatcher().values()) == {"AP"} and len(found.dispatcher()) == 2, 30,
+                 "Kamailio to see both nodes answer")
+        yield found
+    finally:
+        process.send_signal(signal.SIGTERM)
+        try:
+            process.wait(timeout=90)
+        finally:
+            out.close()
+            if artifacts is not None:
+                artifacts.mkdir(parents=True, exist_ok=True)
+                subprocess.run(["cp", "-r", str(base / "cluster.log"), str(base / "state" / "log"), str(artifacts)],
+                               check=False, capture_output=True)
