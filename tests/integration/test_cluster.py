@@ -241,6 +241,8 @@ def test_one_pool_of_operators_serves_both_nodes_longest_idle_first(cluster: Clu
         ivr = sum(prompt_duration(prompts / f"{name}.wav") for name in ("welcome", "recording_notice")) + 1.0
         last_end: dict[str, float] = {}
         served: list[tuple[str, str, str]] = []      # (node, operator, the longest idle by the cluster's order)
+        telling = []     # calls where the node's own order (only the calls it put through) names another operator
+        history: list[tuple[str, str, float]] = []       # (node, operator, when that call ended)
         for i in range(4):
             caller = f"09460000{i:02d}"
             expected = min(OPERATORS, key=lambda n: (last_end.get(n, 0.0), n))
@@ -250,8 +252,16 @@ def test_one_pool_of_operators_serves_both_nodes_longest_idle_first(cluster: Clu
             row = _closed_row(cluster, caller)
             assert row.operator in OPERATORS, (caller, row.disposition, row.operator)
             served.append((row.asterisk_node or "", row.operator or "", expected))
+            own = {op: max((t for n, o, t in history if n == row.asterisk_node and o == op), default=0.0)
+                   for op in OPERATORS}
+            if len(set(own.values())) > 1 and min(own, key=lambda o: own[o]) != expected:
+                telling.append(caller)
             last_end[row.operator] = time.time()
+            history.append((row.asterisk_node or "", row.operator, last_end[row.operator]))
         assert [op for _n, op, _e in served] == [e for _n, _op, e in served], served
+        # a,b,a,b (round robin): the third caller's node put op-lan's call through, not op-minh's, and would ring
+        # op-minh by its own order; the cluster's order says op-lan (test fails without monitor/pool.py)
+        assert telling, f"no call told the cluster's order from each node's own: {served}"
         assert {n for n, _op, _e in served} == {"a", "b"}, served
     finally:
         for name in OPERATORS:
