@@ -59,6 +59,17 @@ class IdlePool:
         """After a reconnection, or a member added: the queue's penalties are not known; set them all again."""
         self.applied.clear()
 
+    def neutral(self) -> int:
+        """Redis away: every penalty back to 0, so app_queue's own order serves meanwhile (stale ranks would send
+        every call to one operator); returns how many were set. ``align`` takes over once Redis answers."""
+        changed = 0
+        for name in list(self.members()):
+            if self.applied.get(name, 0) != 0:
+                self.send(penalty_action(name, 0))
+                changed += 1
+            self.applied[name] = 0
+        return changed
+
     async def align(self) -> int:
         """Set the penalties that differ from the idle order; returns how many were set."""
         raw = await self.store.hgetall(LAST_CALL_KEY)

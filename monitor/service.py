@@ -105,8 +105,9 @@ class MonitorService:
                     await self.pool.call_ended(operator)
                 else:
                     await self.pool.align()
-            except Exception as exc:     # Redis away: the order waits, calls do not
-                log.warning("idle order not updated: %s", exc)
+            except Exception as exc:     # Redis away: app_queue's own order until it answers again
+                if self.pool.neutral():
+                    log.warning("idle order not readable (%s): the queue's own order meanwhile", exc)
 
     async def run_refresher(self, every: float) -> None:
         while True:

@@ -1,6 +1,9 @@
 """Render kamailio_conf/kamailio.cfg.j2 and the dispatcher's list of Asterisk nodes (README: Scaling out)."""
 from __future__ import annotations
 
+import os
+import re
+import subprocess
 from collections.abc import Sequence
 from dataclasses import dataclass
 from pathlib import Path
@@ -55,12 +58,27 @@ def dispatcher_list(nodes: Sequence[str]) -> str:
     return "\n".join(lines) + "\n"
 
 
+def _kamcmd(edge: Edge, *args: str) -> subprocess.CompletedProcess[str] | None:
+    try:
+        return subprocess.run(["kamcmd", "-s", f"unix:{edge.ctl_socket}", *args], capture_output=True, text=True,
+                              timeout=5)
+    except (OSError, subprocess.TimeoutExpired):
+        return None
+
+
 def set_state(edge: Edge, node: str, state: str) -> bool:
     """Tell the running Kamailio a node's state (``ap``: active and probed, ``d``: disabled); True if it took it."""
-    import subprocess
-    done = subprocess.run(["kamcmd", "-s", f"unix:{edge.ctl_socket}", "dispatcher.set_state", state, "1",
-                           f"sip:{node}"], capture_output=True, text=True, timeout=5)
-    return done.returncode == 0 and "error" not in done.stdout.lower()
+    done = _kamcmd(edge, "dispatcher.set_state", state, "1", f"sip:{node}")
+    return done is not None and done.returncode == 0 and "error" not in done.stdout.lower()
+
+
+def dispatcher_states(edge: Edge) -> dict[str, str]:
+    """The running Kamailio's view of each node: its address -> flags (``AP`` active and probed, ``IP``
+    inactive, ``DX`` disabled...); {} when Kamailio does not answer."""
+    done = _kamcmd(edge, "dispatcher.list")
+    if done is None or done.returncode != 0:
+        return {}
+    return dict(re.findall(r"URI: sip:([\d.]+):\d+\s+FLAGS: (\w+)", done.stdout))
 
 
 def render(edge: Edge, *, debug: int = 2, children: int = 4) -> Path:
@@ -75,6 +93,7 @@ def render(edge: Edge, *, debug: int = 2, children: int = 4) -> Path:
         probe_failures=PROBE_FAILURES, probe_seconds=PROBE_FAILURES + 2, trusted=list(edge.trusted),
         pike_unit=unit, pike_per_unit=max(1, edge.per_second) * unit, db_url=edge.db_url, realm=REALM,
         node_addresses=[node.rsplit(":", 1)[0] for node in edge.nodes])
-    edge.list_path.write_text(dispatcher_list(edge.nodes), encoding="utf-8")
-    edge.config_path.write_text(text, encoding="utf-8")
+    for path, content in ((edge.list_path, dispatcher_list(edge.nodes)), (edge.config_path, text)):
+        path.write_text(content, encoding="utf-8")
+        os.chmod(path, 0o600)      # the database password: Kamailio reads both as root, before it drops to its user
     return edge.config_path

@@ -10,7 +10,7 @@ from __future__ import annotations
 import hashlib
 from collections.abc import Iterable
 from pathlib import Path
-from urllib.parse import urlsplit, urlunsplit
+from urllib.parse import quote, unquote, urlsplit, urlunsplit
 
 from sqlalchemy import Engine, create_engine, text
 
@@ -32,9 +32,9 @@ def db_postgres_url(url: str) -> str:
     """The same database as Kamailio's db_postgres writes it: ``postgres://user[:password]@host:port/name``."""
     parts = urlsplit(url)
     host = parts.hostname or "127.0.0.1"
-    auth = parts.username or "postgres"
+    auth = unquote(parts.username or "postgres")
     if parts.password:
-        auth += f":{parts.password}"
+        auth += f":{unquote(parts.password)}"
     return f"postgres://{auth}@{host}:{parts.port or 5432}{parts.path}"
 
 
@@ -60,6 +60,36 @@ def ensure_schema(url: str, sql_dir: Path = SQL_DIR) -> bool:
         return True
     finally:
         engine.dispose()
+
+
+#: Kamailio's own PostgreSQL role: it reads the accounts and keeps the registrations, and nothing else.
+ROLE = "hotline_kamailio"
+_GRANTS = ("GRANT SELECT ON subscriber, version TO {role}",
+           "GRANT SELECT, INSERT, UPDATE, DELETE ON location, location_attrs TO {role}",
+           "GRANT USAGE, SELECT ON SEQUENCE location_id_seq, location_attrs_id_seq TO {role}")
+
+
+def ensure_role(url: str, password: str, role: str = ROLE) -> str:
+    """Kamailio's role in ``url``'s server with only what the registrar needs (made or given its password
+    again); returns ``url`` with that role and password, for Kamailio alone (the hotline's role is never its)."""
+    engine = _engine(url)
+    try:
+        with engine.begin() as conn:
+            exists = conn.execute(text("SELECT 1 FROM pg_roles WHERE rolname = :r"), {"r": role}).scalar()
+            verb = "ALTER" if exists else "CREATE"
+            quoted = conn.execute(text("SELECT quote_literal(:p)"), {"p": password}).scalar()
+            conn.exec_driver_sql(f"{verb} ROLE {role} WITH LOGIN NOSUPERUSER NOCREATEDB NOCREATEROLE "
+                                 f"PASSWORD {quoted}")
+            database = urlsplit(url).path.lstrip("/")
+            conn.exec_driver_sql(f'GRANT CONNECT ON DATABASE "{database}" TO {role}')
+            for grant in _GRANTS:
+                conn.exec_driver_sql(grant.format(role=role))
+    finally:
+        engine.dispose()
+    parts = urlsplit(url)
+    host = parts.hostname or "127.0.0.1"
+    netloc = f"{role}:{quote(password, safe='')}@{host}" + (f":{parts.port}" if parts.port else "")
+    return urlunsplit(parts._replace(netloc=netloc))
 
 
 def write_subscribers(url: str, accounts: Iterable[tuple[str, str]]) -> int:

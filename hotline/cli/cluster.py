@@ -13,7 +13,7 @@ from typing import Any
 
 import click
 
-from hotline.adapters.kamailio_config import Edge, set_state
+from hotline.adapters.kamailio_config import Edge, dispatcher_states, set_state
 from hotline.cli.errors import as_click_error
 from hotline.cli.system import (
     _least_privilege,
@@ -96,15 +96,18 @@ def _start_node(member: ClusterNode, members: list[ClusterNode], shared: Any, in
 
 class NodeGate:
     """Checked by the supervisor: a node gets calls from Kamailio only while its call application is connected
-    to its Asterisk (the dispatcher's list starts with every node disabled). A node whose app is gone is
-    disabled at once (its Asterisk alive or not: Kamailio's probing also sees a dead Asterisk), and enabled
-    again, probed, once the app is back; the answering line is printed once every node is in."""
+    to its Asterisk (the dispatcher's list starts with every node disabled). Every second Kamailio's own view is
+    read and put right: a node whose app is connected is enabled (active, probed) if Kamailio has it disabled
+    (also after Kamailio restarted with its list), and a node whose app missed two looks in a row is disabled
+    (its Asterisk alive or not: Kamailio's probing also sees a dead Asterisk). The answering line is printed once
+    every node is in."""
 
     EVERY = 1.0
+    MISSES = 2      # looks in a row without the app before a node is left out (one slow CLI answer is not enough)
 
     def __init__(self, nodes: list[_Node], edge: Edge, app: str, banner: str, progress: Progress) -> None:
         self.nodes, self.edge, self.app, self.banner, self.progress = nodes, edge, app, banner, progress
-        self.ready: dict[str, bool] = {}
+        self.misses: dict[str, int] = {}
         self.announced = False
         self.next_look = 0.0
 
@@ -113,20 +116,28 @@ class NodeGate:
         if now < self.next_look:
             return None
         self.next_look = now + self.EVERY
+        flags = dispatcher_states(self.edge)        # {} while Kamailio is not up
+        if not flags:
+            return None
         for node in self.nodes:
-            try:
-                ready = self.app in node.asterisk.rx("ari show apps", timeout=2).split()
-            except SetupError:
-                ready = False
-            name = node.member.name
-            if ready != self.ready.get(name) and set_state(self.edge, f"{node.member.net.address}:{self.edge.port}",
-                                                           "ap" if ready else "d"):
-                self.ready[name] = ready
-                log.info("node %s %s", name, "takes calls" if ready else "left out: its call application is away")
-        if not self.announced and all(self.ready.get(n.member.name) for n in self.nodes):
+            self._put_right(node, flags.get(node.member.net.address, ""))
+        if not self.announced and all(self.misses.get(n.member.name) == 0 for n in self.nodes):
             self.announced = True
             self.progress(self.banner)
         return None
+
+    def _put_right(self, node: _Node, flags: str) -> None:
+        name = node.member.name
+        try:
+            connected = self.app in node.asterisk.rx("ari show apps", timeout=2).split()
+        except SetupError:
+            connected = False
+        self.misses[name] = 0 if connected else self.misses.get(name, self.MISSES - 1) + 1
+        address = f"{node.member.net.address}:{self.edge.port}"
+        if connected and flags.startswith("D") and set_state(self.edge, address, "ap"):
+            log.info("node %s takes calls", name)
+        elif self.misses[name] >= self.MISSES and not flags.startswith("D") and set_state(self.edge, address, "d"):
+            log.info("node %s left out: its call application is away", name)
 
 
 def _watchdog(node: _Node, progress: Progress) -> Watchdog:
@@ -168,7 +179,8 @@ def cluster_up(fake_now: str | None, progress: Progress) -> int:
             specs += node_specs(process_specs(env, result.redis_url, shared.transcription.queue, user=user),
                                 member, node.env)
         specs = [_console_on(spec, running[0]) for spec in specs]
-        the_edge = replace(edge(shared, members), db_url=_registrar_database(shared, accounts, progress))
+        the_edge = replace(edge(shared, members, shared.cluster.trusted),
+                           db_url=_registrar_database(shared, accounts, progress))
         specs.append(kamailio_spec(render_kamailio(the_edge)))
         if owner:
             for node in running:
@@ -210,15 +222,23 @@ def _phone_accounts(shared: Any) -> list[tuple[str, str]]:
 
 def _registrar_database(shared: Any, accounts: list[tuple[str, str]], progress: Progress) -> str:
     """Kamailio's registrar tables ready, with ``accounts`` (kept as HA1); returns the database as Kamailio's
-    db_postgres reads it."""
-    from hotline.adapters.kamailio_db import db_postgres_url, ensure_schema, kamailio_database_url, write_subscribers
+    db_postgres reads it, through Kamailio's own role (those tables only)."""
+    from hotline.adapters.kamailio_db import (
+        db_postgres_url,
+        ensure_role,
+        ensure_schema,
+        kamailio_database_url,
+        write_subscribers,
+    )
+    from hotline.config.secrets import load_or_create_secrets
     url = kamailio_database_url(str(shared.database.url))
     ensure_postgres(url, progress)
     if ensure_schema(url):
         progress("[cluster] Kamailio's registrar tables made (location, subscriber)")
     count = write_subscribers(url, accounts)
     progress(f"[cluster] Kamailio is the registrar of {count} desk and operator phones")
-    return db_postgres_url(url)
+    own = ensure_role(url, load_or_create_secrets(Path(shared.paths.state_dir)).kamailio_db_password)
+    return db_postgres_url(own)
 
 
 def _console_on(spec: ProcessSpec, node: _Node) -> ProcessSpec:

@@ -496,6 +496,15 @@ class ClusterSettings(_Section):
     # an operator's login, pause and logout reach their queues too (README: Scaling out).
     peers: list[Annotated[str, StringConstraints(pattern=r"^[A-Za-z0-9_-]{1,64}@[0-9.]+:\d{1,5}$")]] = Field(
         default_factory=list)
+    # Kamailio's trusted sources (the telco trunk's addresses): never counted by pike. Any other source
+    # sending over [security] invites_per_second requests is dropped while it floods.
+    trusted: list[str] = Field(default_factory=list)
+
+    @field_validator("trusted", mode="before")
+    @classmethod
+    def _trusted(cls, value: Any) -> Any:
+        items = [p.strip() for p in value.split(",") if p.strip()] if isinstance(value, str) else value
+        return [_check_bind(item) for item in items] if isinstance(items, list) else items
 
     @field_validator("peers", mode="before")
     @classmethod

@@ -67,6 +67,11 @@ class Secrets:
         """Signs the console's session cookies and CSRF tokens."""
         return str(self._values["console_secret_key"])
 
+    @property
+    def kamailio_db_password(self) -> str:
+        """The password of Kamailio's own PostgreSQL role (its registrar tables only), generated the first time."""
+        return self._generated("kamailio", "database")
+
     def endpoint_password(self, name: str) -> str:
         """The SIP password of endpoint ``name``, generated and saved the first time."""
         if not _ENDPOINT_RE.match(name):

@@ -24,9 +24,10 @@ class Context:
     DESK_TRANSFER = "hotline-desk-transfer"     # an operator's transfer to a desk (AMI transfers)
     DESK_ANSWERED = "hotline-desk-answered"     # the desk's channel when it answers a transfer
     FALLBACK = "fallback"                       # the plain path when the ARI app is down
+    NODE_PEERS = "hotline-node-peers"           # a cluster's other nodes: device states only, no call
 
     ALL = (FROM_CITIZENS, FROM_DESKS, HOTLINE, BUSY, QUEUE, OPERATOR_LEG, SUPERVISE, QUEUE_KEYS, TICKET_STATUS,
-           DESK_TRANSFER, DESK_ANSWERED, FALLBACK)
+           DESK_TRANSFER, DESK_ANSWERED, FALLBACK, NODE_PEERS)
 
 
 QUEUE_NAME = "hotline"      # the app_queue queue of the operators (queues.conf, AMI QueueAdd)

@@ -68,12 +68,17 @@ def enforce_retention(sessions: sessionmaker[Session], root: Path, now: datetime
             "transcripts": purge_transcripts(sessions, now, r.transcripts_days),
             "ticket_content": purge_ticket_content(sessions, now, r.ticket_content_days),
             "caller_numbers": purge_caller_numbers(sessions, now, r.caller_numbers_days),
-            "asterisk_logs": len(rotate_asterisk_log(settings.paths.state_dir / "log", now.astimezone(settings.tz),
-                                                     r.asterisk_logs_days)),
+            "asterisk_logs": sum(len(rotate_asterisk_log(folder, now.astimezone(settings.tz), r.asterisk_logs_days))
+                                 for folder in asterisk_log_dirs(Path(settings.paths.state_dir))),
             "access_log": purge_access_log(sessions, now, r.access_log_days)}
 
 
 ASTERISK_LOG = "messages.log"     # logger.conf: every call's channel, with the caller's number
+
+
+def asterisk_log_dirs(state_dir: Path) -> list[Path]:
+    """Asterisk's log folder, and each node's of a cluster on this machine (``<state>/nodes/<node>/log``)."""
+    return [state_dir / "log", *sorted(state_dir.glob("nodes/*/log"))]
 
 
 def rotate_asterisk_log(log_dir: Path, now: datetime, days: int) -> list[str]:

@@ -52,3 +52,11 @@ def test_a_call_ended_on_one_node_reorders_the_other(server: str) -> None:
     expected = [penalty_action("op-a", 1), penalty_action("op-b", 0)]
     assert sorted(sent_a, key=str) == sorted(expected, key=str) == sorted(sent_b, key=str)
     assert unchanged == 0        # nothing sent again while the order holds
+
+
+def test_without_redis_the_queue_falls_back_to_its_own_order() -> None:
+    sent: list[dict[str, str]] = []
+    pool = IdlePool(object(), sent.append, lambda: ["op-a", "op-b"], lambda: 0.0)
+    pool.applied.update({"op-a": 1, "op-b": 0})
+    assert pool.neutral() == 1 and sent == [penalty_action("op-a", 0)]
+    assert pool.neutral() == 0       # nothing sent again

@@ -156,3 +156,15 @@ def test_the_access_log_goes_at_its_limit_and_not_a_minute_earlier(rt: Runtime) 
     rt.ctx.settings.retention.access_log_days = 0
     assert enforce_retention(rt.sessions, root, t0 + timedelta(days=9000), rt.ctx.settings)["access_log"] == 0
     assert len(log()) == 2
+
+
+def test_each_cluster_node_s_asterisk_log_is_rotated_too(tmp_path: Path) -> None:
+    from hotline.services.retention import asterisk_log_dirs, rotate_asterisk_log
+    for folder in (tmp_path / "log", tmp_path / "nodes" / "a" / "log", tmp_path / "nodes" / "b" / "log"):
+        folder.mkdir(parents=True)
+        (folder / "messages.log").write_bytes(b"[2027-03-10 09:00:00] VERBOSE: <0912345678>\n")
+    folders = asterisk_log_dirs(tmp_path)
+    assert folders == [tmp_path / "log", tmp_path / "nodes" / "a" / "log", tmp_path / "nodes" / "b" / "log"]
+    for folder in folders:
+        rotate_asterisk_log(folder, NOW, 30)
+        assert (folder / "messages.log").read_bytes() == b"" and (folder / "messages.log.2027-03-10").exists()
