@@ -180,6 +180,31 @@ def _closed_row(cluster: Cluster, caller: str) -> Call:
     return wait_for(closed, 20, f"the call of {caller} to be closed")
 
 
+def test_kamailio_restarted_takes_calls_again_and_keeps_registrations(cluster: Cluster, tmp_path: Path) -> None:
+    """Kamailio's list starts with the nodes disabled: after Kamailio itself is killed and restarted by the
+    supervisor, the gate must enable them again; the registrations, written through to PostgreSQL, stay."""
+    from hotline.config.secrets import load_or_create_secrets
+    from tests.support.sip_register import register
+    from tooling.sipp.process import free_udp_port
+    secrets = load_or_create_secrets(cluster.state)
+    port = free_udp_port()
+    assert register("desk-d01", secrets.endpoint_password("desk-d01"), (host_address(), port),
+                    (host_address(), SIP_PORT)) == 200
+    pid = int((cluster.state / "pids" / "kamailio.pid").read_text())
+    killed = time.monotonic()
+    os.killpg(pid, signal.SIGKILL)
+    wait_for(lambda: int((cluster.state / "pids" / "kamailio.pid").read_text()) != pid
+             and set(cluster.dispatcher().values()) == {"AP"} and len(cluster.dispatcher()) == 2, 30,
+             "Kamailio restarted with both nodes taking calls")
+    _figures("kamailio killed", back=time.monotonic() - killed)
+    result = start_caller(host_address(), SIP_PORT, "1022", CallerScript([Wait(2)]), caller="0947000001",
+                          workdir=tmp_path / "after").result()
+    assert result.ok, result.problems
+    found = subprocess.run(["kamcmd", "-s", f"unix:{cluster.state / 'kamailio' / 'ctl.sock'}", "ul.lookup",
+                            "location", "desk-d01"], capture_output=True, text=True, timeout=10).stdout
+    assert f"sip:desk-d01@{host_address()}:{port}" in found, found
+
+
 def _wallboard_shows_both_nodes(cluster: Cluster) -> None:
     """The floor as the console's wallboard reads it (``read_floor``: every node's monitor snapshot, summed)."""
     import redis
