@@ -64,7 +64,8 @@ def ensure_schema(url: str, sql_dir: Path = SQL_DIR) -> bool:
 
 #: Kamailio's own PostgreSQL role: it reads the accounts and keeps the registrations, and nothing else.
 ROLE = "hotline_kamailio"
-_GRANTS = ("GRANT SELECT ON subscriber, version TO {role}",
+_GRANTS = ("GRANT USAGE ON SCHEMA public TO {role}",     # a schema made anew grants nothing to others
+           "GRANT SELECT ON subscriber, version TO {role}",
            "GRANT SELECT, INSERT, UPDATE, DELETE ON location, location_attrs TO {role}",
            "GRANT USAGE, SELECT ON SEQUENCE location_id_seq, location_attrs_id_seq TO {role}")
 

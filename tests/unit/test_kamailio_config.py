@@ -117,3 +117,28 @@ def test_a_node_exchanges_device_states_with_its_peers_only(tmp_path: Path) -> N
     render_asterisk(single, load_or_create_secrets(tmp_path), load_directory(single.paths.directory),
                     tmp_path / "one", only={"pjsip.conf"})
     assert "outbound-publish" not in (tmp_path / "one" / "pjsip.conf").read_text()
+
+
+@pytest.mark.postgres
+def test_kamailio_s_role_reads_the_accounts_and_nothing_of_the_hotline(postgres_url: str) -> None:
+    from sqlalchemy import create_engine, text
+    from sqlalchemy.exc import ProgrammingError
+
+    from hotline.adapters.kamailio_db import ensure_role, ensure_schema, kamailio_database_url, write_subscribers
+    from tests.support.db import fresh_postgres
+    url = fresh_postgres(kamailio_database_url(postgres_url))
+    ensure_schema(url)
+    write_subscribers(url, [("op-lan", "pw1")])
+    own = ensure_role(url, "a-generated-password")
+    assert own.startswith("postgresql://hotline_kamailio:a-generated-password@")
+    engine = create_engine(own.replace("postgresql://", "postgresql+psycopg://", 1))
+    try:
+        with engine.connect() as conn:
+            assert conn.execute(text("SELECT count(*) FROM subscriber")).scalar() == 1
+            assert conn.execute(text("SELECT table_version FROM version WHERE table_name = 'location'")).scalar()
+        with engine.begin() as conn:
+            conn.execute(text("INSERT INTO location (ruid, username, contact) VALUES ('r1', 'op-lan', 'sip:x')"))
+        with pytest.raises(ProgrammingError), engine.begin() as conn:
+            conn.execute(text("DELETE FROM subscriber"))       # the accounts are the hotline's to write
+    finally:
+        engine.dispose()
