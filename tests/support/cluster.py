@@ -101,7 +101,20 @@ def running_cluster(base: Path, database_url: str, *, fake_now: str, operators: 
             process.wait(timeout=90)
         finally:
             out.close()
+            _stop_own_redis(base / "state")
             if artifacts is not None:
                 artifacts.mkdir(parents=True, exist_ok=True)
                 subprocess.run(["cp", "-r", str(base / "cluster.log"), str(base / "state" / "log"), str(artifacts)],
                                check=False, capture_output=True)
+
+
+def _stop_own_redis(state: Path) -> None:
+    """The hotline's own Redis outlives `hotline cluster up` by design (a service keeping its data); the test's
+    and the bench's, on a port of their own, goes with them."""
+    pid_file = state / "redis" / "redis.pid"
+    try:
+        pid = int(pid_file.read_text().strip())
+        if b"redis-server" in Path(f"/proc/{pid}/cmdline").read_bytes():
+            os.kill(pid, signal.SIGTERM)
+    except (OSError, ValueError):
+        pass
