@@ -78,6 +78,9 @@ def running_cluster(base: Path, database_url: str, *, fake_now: str, operators: 
     env.update({"HOTLINE_SETTINGS": str(settings), "HOTLINE_STATE_DIR": str(base / "state"),
                 "HOTLINE_RECORDINGS_ROOT": str(base / "recordings"), "HOTLINE_DATABASE_URL": url,
                 "HOTLINE_REDIS_PORT": str(_free_tcp_port()), "HOTLINE_CONSOLE_PORT": str(console_port),
+                # a port no test stack's Asterisk has on loopback: `hotline operators add` below must not log in
+                # to another stack's AMI (seen in CI: refused, the add failed); the nodes bind it on their own address
+                "HOTLINE_AMI_PORT": str(_free_tcp_port()),
                 "PYTHONUNBUFFERED": "1"})
     for name in operators:       # before the start: the cluster gives every phone its account then
         added = subprocess.run([sys.executable, "-m", "hotline.cli.main", "operators", "add", name, "--name",
