@@ -173,6 +173,21 @@ def test_node_a_cut_off_is_skipped_and_its_calls_closed_by_b(cluster: Cluster, t
         process.terminate()
 
 
+def _last_ends(cluster: Cluster) -> dict[tuple[str, str], float]:
+    """When each operator's last queue call ended: per node (``(node, operator)``) and on any (``("*", op)``)."""
+    from sqlalchemy import func, select
+    ctx = load_context(env=cluster.env)
+    with ctx.sessions()() as s:
+        rows = s.execute(select(Call.asterisk_node, Call.operator, func.max(Call.ended_at))
+                         .where(Call.operator.in_(OPERATORS), Call.ended_at.is_not(None))
+                         .group_by(Call.asterisk_node, Call.operator)).all()
+    ends: dict[tuple[str, str], float] = {}
+    for node, op, ended in rows:
+        ends[(node or "", op)] = ended.timestamp()
+        ends[("*", op)] = max(ends.get(("*", op), 0.0), ended.timestamp())
+    return ends
+
+
 def _closed_row(cluster: Cluster, caller: str) -> Call:
     def closed() -> Call | None:
         row = cluster.rows([caller]).get(caller)
@@ -264,25 +279,23 @@ def test_one_pool_of_operators_serves_both_nodes_longest_idle_first(cluster: Clu
         _wallboard_shows_both_nodes(cluster)
         prompts = cluster.state / "prompts"       # the menu starts after these; the next caller's wrap-up (1 s) is over
         ivr = sum(prompt_duration(prompts / f"{name}.wav") for name in ("welcome", "recording_notice")) + 1.0
-        last_end: dict[str, float] = {}
         served: list[tuple[str, str, str]] = []      # (node, operator, the longest idle by the cluster's order)
         telling = []     # calls where the node's own order (only the calls it put through) names another operator
-        history: list[tuple[str, str, float]] = []       # (node, operator, when that call ended)
         for i in range(4):
             caller = f"09460000{i:02d}"
-            expected = min(OPERATORS, key=lambda n: (last_end.get(n, 0.0), n))
+            # the truth from the call log: every call an operator took, on either node, by any test before
+            ends = _last_ends(cluster)
+            expected = min(OPERATORS, key=lambda n: (ends.get(("*", n), 0.0), n))
             result = start_caller(host_address(), SIP_PORT, "1022", CallerScript([Wait(ivr), Keys("0"),
                                   AwaitHangup(40)]), caller=caller, workdir=tmp_path / caller).result()
             assert result.ok, result.problems
             row = _closed_row(cluster, caller)
             assert row.operator in OPERATORS, (caller, row.disposition, row.operator)
-            served.append((row.asterisk_node or "", row.operator or "", expected))
-            own = {op: max((t for n, o, t in history if n == row.asterisk_node and o == op), default=0.0)
-                   for op in OPERATORS}
+            node = row.asterisk_node or ""
+            served.append((node, row.operator or "", expected))
+            own = {op: ends.get((node, op), 0.0) for op in OPERATORS}
             if len(set(own.values())) > 1 and min(own, key=lambda o: own[o]) != expected:
                 telling.append(caller)
-            last_end[row.operator] = time.time()
-            history.append((row.asterisk_node or "", row.operator, last_end[row.operator]))
         assert [op for _n, op, _e in served] == [e for _n, _op, e in served], served
         # a,b,a,b (round robin): the third caller's node put op-lan's call through, not op-minh's, and would ring
         # op-minh by its own order; the cluster's order says op-lan (test fails without monitor/pool.py)
