@@ -173,6 +173,18 @@ def test_node_a_cut_off_is_skipped_and_its_calls_closed_by_b(cluster: Cluster, t
         process.terminate()
 
 
+def _phone_ports(used: set[int]) -> tuple[int, int]:
+    """A phone's SIP port and media port (SIPp binds media to media + 3) apart from the ports in ``used`` (the
+    other phone's: a free-port check on loopback does not see a port bound on 10.22.0.1)."""
+    from tooling.sipp.process import free_media_port, free_udp_port
+    while True:
+        port, media = free_udp_port(), free_media_port()
+        taken = {port, *range(media, media + 4)}
+        if len(taken) == 5 and not taken & used:
+            used |= taken
+            return port, media
+
+
 def _last_ends(cluster: Cluster) -> dict[tuple[str, str], float]:
     """When each operator's last queue call ended: per node (``(node, operator)``) and on any (``("*", op)``)."""
     from sqlalchemy import func, select
@@ -260,8 +272,10 @@ def test_one_pool_of_operators_serves_both_nodes_longest_idle_first(cluster: Clu
 
     secrets = load_or_create_secrets(cluster.state)
     phones = {}
+    used: set[int] = set()
     for name in OPERATORS:
-        port, earlier = free_udp_port(), free_udp_port()
+        port, media = _phone_ports(used)
+        earlier = free_udp_port()
         # a phone that registered before from another port (restarted, or a NAT's new mapping) is replaced
         assert register(name, secrets.endpoint_password(name), (host_address(), earlier),
                         (host_address(), SIP_PORT)) == 200
@@ -269,7 +283,7 @@ def test_one_pool_of_operators_serves_both_nodes_longest_idle_first(cluster: Clu
         status = register(name, secrets.endpoint_password(name), (host_address(), port), (host_address(), SIP_PORT))
         assert status == 200, f"{name}'s phone could not register with Kamailio: {status}"
         phones[name] = start_uas(port, ring_seconds=0.5, talk_seconds=4, hangup="local", local_ip=host_address(),
-                                 workdir=tmp_path / name)
+                                 media_port=media, workdir=tmp_path / name)
     env = _node_env(cluster, "a")
     try:
         for name in OPERATORS:
