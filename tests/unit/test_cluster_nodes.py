@@ -7,6 +7,7 @@ PostgreSQL, as several nodes sharing it would.
 from __future__ import annotations
 
 import asyncio
+import contextlib
 import struct
 from collections.abc import Awaitable, Callable
 from datetime import UTC, datetime, timedelta
@@ -212,9 +213,17 @@ def test_beats_go_on_while_a_dead_nodes_calls_are_being_closed(database_url: str
 
     async def scenario() -> None:
         task = asyncio.create_task(watch.run())
-        await asyncio.sleep(0.6)
+        with contextlib.suppress(TimeoutError):      # 8 beats while the closing is held, within 5 s
+            await asyncio.wait_for(_until(lambda: len(beats) >= 8), 5)
         release.set()
-        await asyncio.sleep(0.1)
         task.cancel()
+        await asyncio.gather(task, return_exceptions=True)
     asyncio.run(scenario())
-    assert len(beats) >= 8, f"only {len(beats)} beats in 0.6 s while the closing waited"
+    assert len(beats) >= 8, f"only {len(beats)} beats in 5 s while the closing waited"
+
+
+async def _until(condition: Callable[[], bool]) -> None:
+    """Return once ``condition`` holds, looking again at every turn of the loop's timers (the caller's
+    wait_for gives the deadline)."""
+    while not condition():
+        await asyncio.sleep(0.01)
