@@ -47,6 +47,13 @@ def cluster(postgres_url: str) -> Iterator[Cluster]:
         subprocess.run(["rm", "-rf", str(base)], check=False)
 
 
+@pytest.fixture(autouse=True)
+def no_call_left(cluster: Cluster) -> Iterator[None]:
+    """Each test leaves the cluster with no call: its stopped callers are hung up and every row closed."""
+    yield
+    cluster.end_calls()
+
+
 def test_forty_calls_through_kamailio_land_on_both_nodes(cluster: Cluster, tmp_path: Path) -> None:
     callers = [f"09410000{i:02d}" for i in range(40)]
     load = run_load(host_address(), SIP_PORT, "1022", CallerScript([Wait(3)]), rate_per_s=8, limit_concurrent=40,
