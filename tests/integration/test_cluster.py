@@ -32,6 +32,7 @@ pytestmark = pytest.mark.asterisk
 WEDNESDAY = "2026-11-25T10:00:00+07:00"     # staffed: key 0 puts a caller in the operator queue
 SIP_PORT = 5060
 OPERATORS = ("op-lan", "op-minh")           # their phones register with Kamailio (no fixed contact)
+BUFFER = 32768                              # bytes of a recording Asterisk holds before writing them
 
 
 @pytest.fixture(scope="module")
@@ -178,6 +179,83 @@ def test_node_a_cut_off_is_skipped_and_its_calls_closed_by_b(cluster: Cluster, t
     wait_for(lambda: cluster.dispatcher().get(net.address) == "AP", 30, "node a to rejoin after its link is back")
     for process in calls.values():
         process.terminate()
+
+
+def test_a_dead_nodes_message_becomes_a_ticket_through_the_survivor(cluster: Cluster, tmp_path: Path) -> None:
+    """Two callers leave a message (key 0, no operator: voicemail), one on each node. Node a's link is cut while
+    its caller is still on the line after speaking: node b, once it declared a dead, closes the call as a message
+    and the message, in the shared recordings root, becomes one ticket, transcribed in Vietnamese. Node b's
+    caller is untouched meanwhile; its message is a ticket when the line is hung up."""
+    from hotline.adapters.prompts import prompt_duration
+    from tests.support.speech_vi import joined_message, samples, score
+    from tooling.sipp.scenario import Keys, Speak
+
+    prompts = cluster.state / "prompts"
+
+    def seconds(*names: str) -> float:
+        return sum(prompt_duration(prompts / f"{name}.wav") for name in names)
+    sentences = samples()[2:4]
+    # Asterisk writes a recording through a 32 KiB buffer (2.05 s of audio): until the file is closed, that much
+    # of the end is not on the shared storage, and is lost with a node that dies. The caller stays silent for
+    # 2.5 s after speaking (RTP silence, which is recorded), so what is lost is silence.
+    message = joined_message(tmp_path / "vi.wav", sentences, pause=2.5)
+    speech = prompt_duration(message)
+    script = CallerScript([Wait(seconds("welcome", "recording_notice") + 1.0), Keys("0"),
+                           Wait(seconds("to_operator", "operators_busy", "leave_message") + 3.0), Speak(message),
+                           AwaitHangup(180)])
+    callers = ["0948000000", "0948000001"]       # one after the other: round robin puts one on each node
+    calls = {c: start_caller(host_address(), SIP_PORT, "1022", script, caller=c, workdir=tmp_path / c)
+             for c in callers}
+    ctx = load_context(env=cluster.env)
+    sessions = ctx.sessions()
+    tickets = ctx.tickets(sessions)
+
+    def spoken() -> dict[str, Call] | None:
+        """Each caller's message holds the speech on disk (8 kHz 16-bit: 16,000 bytes a second, less the
+        buffer)."""
+        rows = cluster.rows(callers)
+        if len(rows) < 2:
+            return None
+        for row in rows.values():
+            found = list((cluster.base / "recordings").rglob(f"{row.call_id}.voicemail.wav"))
+            if not found or found[0].stat().st_size < 44 + 16000 * speech - BUFFER:
+                return None
+        return rows
+    try:
+        rows = wait_for(spoken, 120, "both callers to have spoken their message")
+        on = {r.asterisk_node: r for r in rows.values()}
+        assert set(on) == {"a", "b"}, {c: r.asterisk_node for c, r in rows.items()}
+        net = NodeNet("a", 1)
+        cut = time.monotonic()
+        set_link(net, up=False)
+        try:
+            closed = wait_for(lambda: (r := cluster.rows([on["a"].caller])[on["a"].caller]).ended_at and r, 60,
+                              "node b to close node a's call")
+            assert time.monotonic() - cut >= 10, "closed before node a was declared dead"
+            assert closed.disposition == "voicemail", closed.disposition
+            assert cluster.rows([on["b"].caller])[on["b"].caller].ended_at is None, "node b's caller was cut off"
+        finally:
+            set_link(net, up=True)
+        wait_for(lambda: cluster.dispatcher().get(net.address) == "AP", 30, "node a to rejoin")
+
+        def heard(call_id: str) -> dict | None:
+            ticket = next((t for t in tickets.list(limit=500) if t["call_id"] == call_id), None)
+            vm = (ticket or {}).get("voicemail") or {}
+            return ticket if vm.get("status") in ("transcribed", "no_speech", "failed") else None
+        ticket = wait_for(lambda: heard(on["a"].call_id), 120, "node a's message to be a transcribed ticket")
+        vm = ticket["voicemail"]
+        assert speech - BUFFER / 16000 <= vm["duration"] <= speech + 6.0, (vm["duration"], speech)
+        got = score([s.text for s in sentences], vm["transcript"])
+        assert vm["status"] == "transcribed" and got.wer <= 0.3 and not got.missing, (got, vm["transcript"])
+    finally:
+        for process in calls.values():
+            process.terminate()
+    cluster.end_calls()
+    # node b's caller, hung up while recording: its message is a ticket too; node a's, back, is not made twice
+    assert wait_for(lambda: heard(on["b"].call_id), 120, "node b's message to be a ticket")["voicemail"]["duration"] \
+        >= speech - 0.5
+    assert [t["call_id"] for t in tickets.list(limit=500)].count(on["a"].call_id) == 1
+    assert cluster.rows([on["a"].caller])[on["a"].caller].disposition == "voicemail"
 
 
 def _phone_ports(used: set[int]) -> tuple[int, int]:
