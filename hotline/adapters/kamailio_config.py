@@ -45,9 +45,14 @@ class Edge:
     def ctl_socket(self) -> Path:
         return self.state_dir / "kamailio" / "ctl.sock"
 
+    @property
+    def ctl(self) -> str:
+        """The control socket as kamcmd names it."""
+        return f"unix:{self.ctl_socket}"
+
 
 #: A node's flags in the list: disabled (4), so Kamailio neither sends it calls nor probes it until `hotline
-#: cluster up` says its call application is connected (NodeGate, hotline/cli/cluster.py).
+#: cluster up` or `hotline cluster gate` sees its call application connected (hotline/services/node_gate.py).
 DISABLED = 4
 
 
@@ -58,24 +63,24 @@ def dispatcher_list(nodes: Sequence[str]) -> str:
     return "\n".join(lines) + "\n"
 
 
-def _kamcmd(edge: Edge, *args: str) -> subprocess.CompletedProcess[str] | None:
+def _kamcmd(ctl: str, *args: str) -> subprocess.CompletedProcess[str] | None:
     try:
-        return subprocess.run(["kamcmd", "-s", f"unix:{edge.ctl_socket}", *args], capture_output=True, text=True,
-                              timeout=5)
+        return subprocess.run(["kamcmd", "-s", ctl, *args], capture_output=True, text=True, timeout=5)
     except (OSError, subprocess.TimeoutExpired):
         return None
 
 
-def set_state(edge: Edge, node: str, state: str) -> bool:
-    """Tell the running Kamailio a node's state (``ap``: active and probed, ``d``: disabled); True if it took it."""
-    done = _kamcmd(edge, "dispatcher.set_state", state, "1", f"sip:{node}")
+def set_state(ctl: str, node: str, state: str) -> bool:
+    """Tell the Kamailio listening on control socket ``ctl`` (``unix:/path``) a node's state (``ap``: active and
+    probed, ``d``: disabled) by its ``host:port``; True if it took it."""
+    done = _kamcmd(ctl, "dispatcher.set_state", state, "1", f"sip:{node}")
     return done is not None and done.returncode == 0 and "error" not in done.stdout.lower()
 
 
-def dispatcher_states(edge: Edge) -> dict[str, str]:
-    """The running Kamailio's view of each node: its address -> flags (``AP`` active and probed, ``IP``
-    inactive, ``DX`` disabled...); {} when Kamailio does not answer."""
-    done = _kamcmd(edge, "dispatcher.list")
+def dispatcher_states(ctl: str) -> dict[str, str]:
+    """The view of the Kamailio on control socket ``ctl``: each node's host -> flags (``AP`` active and probed,
+    ``IP`` inactive, ``DX`` disabled...); {} when Kamailio does not answer."""
+    done = _kamcmd(ctl, "dispatcher.list")
     if done is None or done.returncode != 0:
         return {}
     return dict(re.findall(r"URI: sip:([\d.]+):\d+\s+FLAGS: (\w+)", done.stdout))

@@ -6,7 +6,8 @@ import logging
 import os
 import signal
 import sys
-import time
+import threading
+from collections.abc import Callable
 from dataclasses import replace
 from pathlib import Path
 from typing import Any
@@ -56,6 +57,62 @@ def up_command(fake_now: str | None) -> None:
         sys.exit(code)
 
 
+@cluster_group.command("gate")
+@click.option("--node", "node_specs_", multiple=True, required=True, metavar="NAME@HOST:PORT",
+              help="A node as Kamailio's list has it (its SIP address), e.g. a@10.0.0.11:5060; once per node.")
+@click.option("--ctl", default=None, metavar="SOCKET",
+              help="Kamailio's control socket (default: unix:<state dir>/kamailio/ctl.sock, where the hotline's "
+                   "Kamailio configuration puts it).")
+@click.option("--once", is_flag=True, help="Look once, print what was found and done, and exit (0: every node in).")
+def gate_command(node_specs_: tuple[str, ...], ctl: str | None, once: bool) -> None:
+    """Let a node into Kamailio's list while its call application is connected, leave it out when it is away.
+
+    For real servers, on the machine Kamailio runs on (`hotline cluster up` runs the same gate itself). A node's
+    application is connected while its beats in the shared database ([database] url) are fresh."""
+    from hotline.adapters.db import open_database
+    from hotline.adapters.db.cluster import ClusterRepository
+    from hotline.services.node_gate import NodeGate, beating
+
+    with as_click_error():
+        settings = _load_settings()
+        gate_nodes = _gate_nodes(node_specs_)
+        socket = ctl or f"unix:{Path(settings.paths.state_dir) / 'kamailio' / 'ctl.sock'}"
+        cluster = ClusterRepository(open_database(settings.database.url, migrate=False))
+        gate = NodeGate(gate_nodes, beating(cluster, settings.cluster.beat_seconds),
+                        lambda: dispatcher_states(socket), lambda node, state: set_state(socket, node, state),
+                        misses=1 if once else 2)
+        if once:
+            found = gate.look()
+            echo(found.line())
+            if not found.kamailio or not all(up for up, _f, _a in found.nodes.values()):
+                sys.exit(1)
+            return
+        echo(f"[gate] watching {', '.join(f'node {n.name} ({n.sip})' for n in gate_nodes)} for Kamailio at "
+             f"{socket}; Ctrl-C to stop")
+        stop = threading.Event()
+        signal.signal(signal.SIGTERM, lambda *_: stop.set())
+        try:
+            gate.run(stop, report=lambda found: echo(f"[gate] {found.line()}"))
+        except KeyboardInterrupt:
+            pass
+
+
+def _gate_nodes(specs: tuple[str, ...]) -> list[Any]:
+    """``NAME@HOST:PORT`` read (the same form as ``[cluster] peers``); a wrong one is refused with the form."""
+    import re
+
+    from hotline.services.node_gate import GateNode
+    found = []
+    for spec in specs:
+        match = re.fullmatch(r"([A-Za-z0-9_-]{1,64})@([0-9.]+):(\d{1,5})", spec.strip())
+        if match is None:
+            raise SetupError(f"--node {spec!r} is not NAME@HOST:PORT: give each node as Kamailio's list has it, "
+                             "e.g. --node a@10.0.0.11:5060")
+        name, host, port = match.groups()
+        found.append(GateNode(name, f"{host}:{port}"))
+    return found
+
+
 class _Node:
     """One node while the cluster runs: its settings, Asterisk and watchdog."""
 
@@ -94,50 +151,22 @@ def _start_node(member: ClusterNode, members: list[ClusterNode], shared: Any, in
     return _Node(member, settings, env, asterisk, operators)
 
 
-class NodeGate:
-    """Checked by the supervisor: a node gets calls from Kamailio only while its call application is connected
-    to its Asterisk (the dispatcher's list starts with every node disabled). Every second Kamailio's own view is
-    read and put right: a node whose app is connected is enabled (active, probed) if Kamailio has it disabled
-    (also after Kamailio restarted with its list), and a node whose app missed two looks in a row is disabled
-    (its Asterisk alive or not: Kamailio's probing also sees a dead Asterisk). The answering line is printed once
-    every node is in."""
+def _gate(nodes: list[_Node], the_edge: Edge, app: str, banner: str, progress: Progress) -> Callable[[], None]:
+    """The supervisor's check: the gate (hotline/services/node_gate.py) over this machine's nodes, looking once
+    a second, each node's application read on its Asterisk's console; the answering line is printed once every
+    node is in."""
+    from hotline.services.node_gate import GateNode, NodeGate
+    by_name = {node.member.name: node for node in nodes}
 
-    EVERY = 1.0
-    MISSES = 2      # looks in a row without the app before a node is left out (one slow CLI answer is not enough)
-
-    def __init__(self, nodes: list[_Node], edge: Edge, app: str, banner: str, progress: Progress) -> None:
-        self.nodes, self.edge, self.app, self.banner, self.progress = nodes, edge, app, banner, progress
-        self.misses: dict[str, int] = {}
-        self.announced = False
-        self.next_look = 0.0
-
-    def __call__(self) -> str | None:
-        now = time.monotonic()
-        if now < self.next_look:
-            return None
-        self.next_look = now + self.EVERY
-        flags = dispatcher_states(self.edge)        # {} while Kamailio is not up
-        if not flags:
-            return None
-        for node in self.nodes:
-            self._put_right(node, flags.get(node.member.net.address, ""))
-        if not self.announced and all(self.misses.get(n.member.name) == 0 for n in self.nodes):
-            self.announced = True
-            self.progress(self.banner)
-        return None
-
-    def _put_right(self, node: _Node, flags: str) -> None:
-        name = node.member.name
+    def connected(gate_node: GateNode) -> bool:
         try:
-            connected = self.app in node.asterisk.rx("ari show apps", timeout=2).split()
+            return app in by_name[gate_node.name].asterisk.rx("ari show apps", timeout=2).split()
         except SetupError:
-            connected = False
-        self.misses[name] = 0 if connected else self.misses.get(name, self.MISSES - 1) + 1
-        address = f"{node.member.net.address}:{self.edge.port}"
-        if connected and flags.startswith("D") and set_state(self.edge, address, "ap"):
-            log.info("node %s takes calls", name)
-        elif self.misses[name] >= self.MISSES and not flags.startswith("D") and set_state(self.edge, address, "d"):
-            log.info("node %s left out: its call application is away", name)
+            return False
+    gate = NodeGate([GateNode(n.member.name, f"{n.member.net.address}:{the_edge.port}") for n in nodes], connected,
+                    lambda: dispatcher_states(the_edge.ctl), lambda node, state: set_state(the_edge.ctl, node, state),
+                    on_all_in=lambda: progress(banner))
+    return gate.maybe_look
 
 
 def _watchdog(node: _Node, progress: Progress) -> Watchdog:
@@ -195,7 +224,7 @@ def cluster_up(fake_now: str | None, progress: Progress) -> int:
                  + ", ".join(f"node {m.name} ({m.net.address})" for m in members)
                  + f"; logs in {supervisor.log_dir}")
         banner = f"Tổng đài {shared.province.hotline_numbers[0]} đang trả lời qua Kamailio: {numbers} (UDP)"
-        return supervisor.run(specs, check=NodeGate(running, the_edge, shared.asterisk.ari_app, banner, progress))
+        return supervisor.run(specs, check=_gate(running, the_edge, shared.asterisk.ari_app, banner, progress))
     finally:
         for dog in dogs:
             dog.stop()
