@@ -139,10 +139,13 @@ def running_cluster(base: Path, database_url: str, *, fake_now: str, operators: 
 def _stop_own_redis(state: Path) -> None:
     """The hotline's own Redis outlives `hotline cluster up` by design (a service keeping its data); the test's
     and the bench's, on a port of their own, goes with them."""
+    from tooling.system.shell import terminate
     pid_file = state / "redis" / "redis.pid"
     try:
         pid = int(pid_file.read_text().strip())
         if b"redis-server" in Path(f"/proc/{pid}/cmdline").read_bytes():
-            os.kill(pid, signal.SIGTERM)
+            # waited for: Redis saves on SIGTERM, and one whose folder the caller deletes meanwhile fails to save
+            # and refuses to exit (one was left running per test run)
+            terminate(pid, timeout=10)
     except (OSError, ValueError):
         pass
