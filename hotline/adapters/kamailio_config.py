@@ -78,12 +78,12 @@ def set_state(ctl: str, node: str, state: str) -> bool:
 
 
 def dispatcher_states(ctl: str) -> dict[str, str]:
-    """The view of the Kamailio on control socket ``ctl``: each node's host -> flags (``AP`` active and probed,
-    ``IP`` inactive, ``DX`` disabled...); {} when Kamailio does not answer."""
+    """The view of the Kamailio on control socket ``ctl``: each node's ``host:port`` -> flags (``AP`` active and
+    probed, ``IP`` inactive, ``DX`` disabled...); {} when Kamailio does not answer."""
     done = _kamcmd(ctl, "dispatcher.list")
     if done is None or done.returncode != 0:
         return {}
-    return dict(re.findall(r"URI: sip:([\d.]+):\d+\s+FLAGS: (\w+)", done.stdout))
+    return dict(re.findall(r"URI: sip:([\d.]+:\d+)\s+FLAGS: (\w+)", done.stdout))
 
 
 def render(edge: Edge, *, debug: int = 2, children: int = 4) -> Path:

@@ -59,32 +59,44 @@ def up_command(fake_now: str | None) -> None:
 
 @cluster_group.command("gate")
 @click.option("--node", "node_specs_", multiple=True, required=True, metavar="NAME@HOST:PORT",
-              help="A node as Kamailio's list has it (its SIP address), e.g. a@10.0.0.11:5060; once per node.")
+              help="A node: its [cluster] node name and its SIP address as Kamailio's list has it, e.g. "
+                   "a@10.0.0.11:5060; once per node.")
 @click.option("--ctl", default=None, metavar="SOCKET",
               help="Kamailio's control socket (default: unix:<state dir>/kamailio/ctl.sock, where the hotline's "
                    "Kamailio configuration puts it).")
-@click.option("--once", is_flag=True, help="Look once, print what was found and done, and exit (0: every node in).")
+@click.option("--once", is_flag=True,
+              help="A check: look once, change nothing, print what was found; exit 0 only when every node's "
+                   "application is connected and every node is active in Kamailio's list.")
 def gate_command(node_specs_: tuple[str, ...], ctl: str | None, once: bool) -> None:
     """Let a node into Kamailio's list while its call application is connected, leave it out when it is away.
 
     For real servers, on the machine Kamailio runs on (`hotline cluster up` runs the same gate itself). A node's
-    application is connected while its beats in the shared database ([database] url) are fresh."""
-    from hotline.adapters.db import open_database
+    application is connected while its beats in the shared database ([database] url; the gate reads the
+    cluster_nodes table only) are fresh."""
     from hotline.adapters.db.cluster import ClusterRepository
-    from hotline.services.node_gate import NodeGate, beating
+    from hotline.services.node_gate import BeatWatch, NodeGate
 
     with as_click_error():
         settings = _load_settings()
         gate_nodes = _gate_nodes(node_specs_)
         socket = ctl or f"unix:{Path(settings.paths.state_dir) / 'kamailio' / 'ctl.sock'}"
-        cluster = ClusterRepository(open_database(settings.database.url, migrate=False))
-        gate = NodeGate(gate_nodes, beating(cluster, settings.cluster.beat_seconds),
-                        lambda: dispatcher_states(socket), lambda node, state: set_state(socket, node, state),
-                        misses=1 if once else 2)
+        watch = BeatWatch(ClusterRepository(_gate_database(str(settings.database.url))), settings.cluster.beat_seconds)
+        try:
+            known = watch.names()
+        except Exception as exc:
+            raise SetupError(f"The gate cannot read the nodes' beats (cluster_nodes) in the database: {exc}. Check "
+                             "[database] url (HOTLINE_DATABASE_URL) and that this machine may reach it.") from exc
+        unknown = [n.name for n in gate_nodes if n.name not in known]
+        if unknown:
+            raise SetupError(f"No node named {', '.join(unknown)} has ever beaten in the database (known: "
+                             f"{', '.join(known) or 'none yet'}): give each node by its [cluster] node name "
+                             "(HOTLINE_NODE; the host's short name by default), once its call application has run.")
+        gate = NodeGate(gate_nodes, watch, lambda: dispatcher_states(socket),
+                        lambda node, state: set_state(socket, node, state))
         if once:
-            found = gate.look()
+            found = gate.look(change=False)
             echo(found.line())
-            if not found.kamailio or not all(up for up, _f, _a in found.nodes.values()):
+            if not found.all_in:
                 sys.exit(1)
             return
         echo(f"[gate] watching {', '.join(f'node {n.name} ({n.sip})' for n in gate_nodes)} for Kamailio at "
@@ -95,6 +107,18 @@ def gate_command(node_specs_: tuple[str, ...], ctl: str | None, once: bool) -> N
             gate.run(stop, report=lambda found: echo(f"[gate] {found.line()}"))
         except KeyboardInterrupt:
             pass
+
+
+def _gate_database(url: str) -> Any:
+    """The database for the gate, each read with a deadline (a look must not hang on a silent network): on
+    PostgreSQL 3 s to connect and 2 s per statement."""
+    from sqlalchemy.engine import make_url
+
+    from hotline.adapters.db import open_database
+    if is_postgres_url(url):
+        url = make_url(url).update_query_dict({"connect_timeout": "3", "options": "-c statement_timeout=2000"}
+                                              ).render_as_string(hide_password=False)
+    return open_database(url, migrate=False)
 
 
 def _gate_nodes(specs: tuple[str, ...]) -> list[Any]:

@@ -52,12 +52,15 @@ class Cluster:
         return pids[0]
 
     def rx(self, node: str, command: str) -> str:
-        """A command on node ``node``'s Asterisk console (``asterisk -rx``); its output, empty if it failed."""
+        """A command on node ``node``'s Asterisk console (``asterisk -rx``); its output, empty if it failed (then
+        said on the test's output, so that a node that stopped answering shows with its cause)."""
         from tooling.system.asterisk import AsteriskInstall
         root = Path(load_context(env=self.env).settings.asterisk.root)
         argv = AsteriskInstall(root=root if root.is_dir() else None).command(
             "-C", str(self.state / "nodes" / node / "asterisk" / "asterisk.conf"), "-rx", command)
         done = subprocess.run(argv, capture_output=True, text=True, timeout=10, stdin=subprocess.DEVNULL)
+        if done.returncode != 0:
+            print(f"node {node}: `{command}` failed ({done.returncode}): {(done.stderr or done.stdout)[-300:]}")
         return done.stdout if done.returncode == 0 else ""
 
     def end_calls(self, timeout: float = 30) -> None:
@@ -65,7 +68,8 @@ class Cluster:
 
         A SIPp caller stopped by a signal sends no BYE: its call, silent, goes on through the menu and reaches
         the operators minutes later, in another test (seen in CI: the pool test's longest-idle operator was
-        taken by an earlier test's caller). The nodes hang them up, as they would a line that went dead."""
+        taken by an earlier test's caller). They are hung up by hand on the nodes (the hotline itself does not
+        end a silent line: README, Known limits)."""
         from sqlalchemy import func
         for node in ("a", "b"):
             self.rx(node, "channel request hangup all")
