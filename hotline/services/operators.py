@@ -117,19 +117,31 @@ class AmiQueueMembers:
 
 class ClusterQueueMembers:
     """The operator queue of every node of a cluster as one (README: Scaling out): a login, pause or logout
-    reaches each node's queue; a node that does not answer is skipped (its restart puts the logins back,
-    ``restore_logins``); the members and their states are read from this node's queue."""
+    reaches each node's queue; a node that does not answer is skipped, this node too (its restart puts the logins
+    back, ``restore_logins``), and the change fails only when no node took it; the members and their states are
+    read from this node's queue."""
 
     def __init__(self, own: QueueMembers, peers: Sequence[QueueMembers]) -> None:
         self.own, self.peers = own, list(peers)
 
     def _everywhere(self, act: Callable[[QueueMembers], None]) -> None:
-        act(self.own)
+        """The change on every node; one that does not answer is skipped (its restart restores the logins). It
+        fails only when no node took it: this node being down must not keep the operator from the others."""
+        own_failure: AmiError | None = None
+        try:
+            act(self.own)
+        except AmiError as exc:
+            log.warning("this node did not take the queue change (the other nodes are still told): %s", exc)
+            own_failure = exc
+        taken = 0
         for peer in self.peers:
             try:
                 act(peer)
+                taken += 1
             except AmiError as exc:     # AmiUnavailable too: that node is down, its restart restores it
                 log.warning("a node of the cluster did not take the queue change: %s", exc)
+        if own_failure is not None and not taken:
+            raise own_failure
 
     def add(self, name: str, paused: bool = False, reason: str | None = None) -> None:
         self._everywhere(lambda q: q.add(name, paused, reason))

@@ -209,3 +209,16 @@ def test_on_a_cluster_every_node_s_queue_gets_the_operator(database_url: str, tm
     assert queue.members() == own.members()
     own.live = False
     assert queue.members() is None      # the node's own view: its Asterisk is down
+
+
+def test_on_a_cluster_this_node_down_still_tells_the_others_and_fails_only_when_none_took_it() -> None:
+    """The console runs beside node a: with node a's Asterisk down, an operator's login must still reach node b's
+    queue (it used to stop at node a's error)."""
+    from hotline.adapters.ami import AmiUnavailable
+    from hotline.services.operators import ClusterQueueMembers
+    peer = RecordingQueue()
+    ClusterQueueMembers(DownQueue(), [peer]).add("op-lan")
+    ClusterQueueMembers(DownQueue(), [peer]).pause("op-lan", True, "break")
+    assert [c[0] for c in peer.calls] == ["add", "pause"]
+    with pytest.raises(AmiUnavailable):
+        ClusterQueueMembers(DownQueue(), [DownQueue()]).add("op-lan")
