@@ -46,7 +46,7 @@ class BeatWatch:
     (ari_app/cluster.py). A node is connected while its ``last_seen`` has changed within two beats and a second,
     timed on this machine's own steady clock (the nodes' clocks and this one's may differ), and it is not
     declared dead. Until a node has been watched that long, its ``last_seen`` is compared with this machine's
-    real time instead. The table is read once per look (``nodes`` asked again after ``every`` seconds)."""
+    real time instead. The table is read once per look (again only after half a second)."""
 
     def __init__(self, cluster: Any, beat_seconds: float, *, clock: Callable[[], datetime] = lambda: datetime.now(UTC),
                  steady: Callable[[], float] = time.monotonic) -> None:
@@ -111,9 +111,10 @@ class NodeGate:
 
     Args:
         nodes: the nodes in Kamailio's list.
-        connected: whether a node's call application is connected (``app_connected`` with its credentials).
-        states: Kamailio's view, host -> flags (``kamailio_config.dispatcher_states``); {} when it does not
-            answer.
+        connected: whether a node's call application is connected (``BeatWatch``, or a node's console); an
+            exception means not known.
+        states: Kamailio's view, ``host:port`` -> flags (``kamailio_config.dispatcher_states``); {} when it does
+            not answer.
         set_state: tells Kamailio a node's new state (``ap`` or ``d``) by its ``host:port``; True if taken.
         misses: looks in a row without the application before a node is left out (one slow answer is not
             enough).

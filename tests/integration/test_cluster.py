@@ -135,9 +135,8 @@ def test_node_a_killed_new_calls_go_to_b_and_a_rejoins(cluster: Cluster, tmp_pat
         flags = cluster.dispatcher().get(address)
         if flags is not None and flags != "AP":
             return "left_out"
-        found = subprocess.run(["pgrep", "-f", "--", f"-f -n -C {cluster.state}/nodes/a/"], capture_output=True,
-                               text=True).stdout.split()
-        if flags == "AP" and found and int(found[0]) != pid and app in cluster.rx("a", "ari show apps").split():
+        found = cluster.asterisk_pids("a")
+        if flags == "AP" and found and found[0] != pid and app in cluster.rx("a", "ari show apps").split():
             return "back_at_once"
         return None
     how = wait_for(out_or_back, 5, "Kamailio to stop sending node a calls, or node a to be back in service")

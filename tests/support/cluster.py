@@ -44,10 +44,14 @@ class Cluster:
             s.expunge_all()
         return {row.caller: row for row in found}
 
-    def asterisk_pid(self, node: str) -> int:
+    def asterisk_pids(self, node: str) -> list[int]:
+        """Node ``node``'s running Asterisk processes (none while it is down)."""
         conf = self.state / "nodes" / node / "asterisk" / "asterisk.conf"
         found = subprocess.run(["pgrep", "-f", "--", f"-f -n -C {conf}"], capture_output=True, text=True)
-        pids = [int(p) for p in found.stdout.split()]
+        return [int(p) for p in found.stdout.split()]
+
+    def asterisk_pid(self, node: str) -> int:
+        pids = self.asterisk_pids(node)
         assert pids, f"no Asterisk of node {node}"
         return pids[0]
 
