@@ -81,7 +81,8 @@ def account() -> Any:
     name = _operator()
     s = svc.ctx.settings
     ws = sip_websocket_url(s)
-    host = s.asterisk.http_bind
+    # on a cluster the softphone registers with Kamailio (its domain); else with Asterisk itself
+    host = s.cluster.registrar.rsplit(":", 1)[0] if s.cluster.softphones_at_registrar else s.asterisk.http_bind
     try:
         password = svc.ctx.secrets.endpoint_password(name)
     except PermissionError:     # none yet, and secrets.toml is root's: the console (user hotline) may not add one

@@ -23,7 +23,8 @@ RESPONSE_MS = 1500
 @dataclass(frozen=True)
 class Edge:
     """What Kamailio is told: where it listens, the nodes' SIP addresses (``host:port``), the sources never
-    counted as floods, and pike's limit in requests per second per source (``invites_per_second``)."""
+    counted as floods, pike's limit in requests per second per source (``invites_per_second``), and the
+    WebSocket port of the console's softphones with the console's origins (``ws_port`` 0: no WebSocket)."""
 
     address: str
     port: int
@@ -32,6 +33,20 @@ class Edge:
     per_second: int
     state_dir: Path
     db_url: str = "postgres://postgres@127.0.0.1:5432/hotline_kamailio"    # db_postgres's form (kamailio_db.py)
+    ws_port: int = 0
+    origins: Sequence[str] = ()
+
+    def __post_init__(self) -> None:
+        if self.ws_port and not self.origins:
+            raise ValueError("a WebSocket for the softphones needs the console's origins (none would let any page in)")
+        for origin in self.origins:
+            if not re.fullmatch(r"https?://[A-Za-z0-9.:\[\]-]+", origin):
+                raise ValueError(f"not an origin (scheme://host[:port]): {origin!r}")
+
+    @property
+    def websocket_url(self) -> str:
+        """Where the console's softphones reach Kamailio's WebSocket (empty without one)."""
+        return f"ws://{self.address}:{self.ws_port}" if self.ws_port else ""
 
     @property
     def config_path(self) -> Path:
@@ -97,7 +112,8 @@ def render(edge: Edge, *, debug: int = 2, children: int = 4) -> Path:
         ctl_socket=str(edge.ctl_socket), list_file=str(edge.list_path), response_ms=RESPONSE_MS,
         probe_failures=PROBE_FAILURES, probe_seconds=PROBE_FAILURES + 2, trusted=list(edge.trusted),
         pike_unit=unit, pike_per_unit=max(1, edge.per_second) * unit, db_url=edge.db_url, realm=REALM,
-        node_addresses=[node.rsplit(":", 1)[0] for node in edge.nodes])
+        node_addresses=[node.rsplit(":", 1)[0] for node in edge.nodes], ws_port=edge.ws_port,
+        origins=list(edge.origins))
     for path, content in ((edge.list_path, dispatcher_list(edge.nodes)), (edge.config_path, text)):
         path.write_text(content, encoding="utf-8")
         os.chmod(path, 0o600)      # the database password: Kamailio reads both as root, before it drops to its user

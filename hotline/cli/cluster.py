@@ -231,9 +231,9 @@ def cluster_up(fake_now: str | None, progress: Progress) -> int:
             running.append(node)
             specs += node_specs(process_specs(env, result.redis_url, shared.transcription.queue, user=user),
                                 member, node.env)
-        specs = [_console_on(spec, running[0]) for spec in specs]
         the_edge = replace(edge(shared, members, shared.cluster.trusted),
                            db_url=_registrar_database(shared, accounts, progress))
+        specs = [_console_on(spec, running[0], the_edge.websocket_url) for spec in specs]
         specs.append(kamailio_spec(render_kamailio(the_edge)))
         if owner:
             for node in running:
@@ -261,12 +261,18 @@ def cluster_up(fake_now: str | None, progress: Progress) -> int:
 
 
 def _phone_accounts(shared: Any) -> list[tuple[str, str]]:
-    """Every desk's and operator's SIP account (name, password), each password made now if it is new: the nodes
-    then copy one secrets.toml. An operator added while the cluster runs needs its restart."""
+    """Every desk's and operator's SIP account (name, password), each password made now if it is new (and every
+    AMI account's): the nodes then copy one secrets.toml. An operator added while the cluster runs needs its
+    restart."""
+    from hotline.adapters.ami.accounts import ACCOUNTS
     from hotline.config.secrets import load_or_create_secrets
     from hotline.domain.clock import clock_from_env
     from hotline.domain.directory import load_directory
     secrets = load_or_create_secrets(Path(shared.paths.state_dir))
+    # every AMI account's password too: a process of one node logs in to the others' (the console's operator
+    # logins reach every node's queue); each node making its own would refuse the others' processes
+    for account in ACCOUNTS:
+        secrets.ami_password_of(account.name)
     directory = load_directory(shared.paths.directory)
     operators = _operators(shared, secrets, clock_from_env(shared.tz), directory)
     names = [op.name for op in operators.endpoints()] + [a.desk.endpoint for a in directory.entries if a.desk.endpoint]
@@ -294,8 +300,11 @@ def _registrar_database(shared: Any, accounts: list[tuple[str, str]], progress: 
     return db_postgres_url(own)
 
 
-def _console_on(spec: ProcessSpec, node: _Node) -> ProcessSpec:
-    """The console works with the first node's Asterisk (its operators' queue and softphone WebSocket)."""
+def _console_on(spec: ProcessSpec, node: _Node, websocket_url: str) -> ProcessSpec:
+    """The console works with the first node's Asterisk (its operators' queue: every node's when it changes, see
+    ClusterQueueMembers); its softphones register with Kamailio's WebSocket (``websocket_url``), or with that
+    node's own when Kamailio has none (``[cluster] websocket_port = 0``)."""
     if spec.name != "console":
         return spec
-    return replace(spec, env={**spec.env, **node.env})
+    extra = {"HOTLINE_SIP_WEBSOCKET_URL": websocket_url} if websocket_url else {}
+    return replace(spec, env={**spec.env, **node.env, **extra})

@@ -499,6 +499,12 @@ class ClusterSettings(_Section):
     # Kamailio's trusted sources (the telco trunk's addresses): never counted by pike. Any other source
     # sending over [security] invites_per_second requests is dropped while it floods.
     trusted: list[str] = Field(default_factory=list)
+    # Kamailio's WebSocket for the console's softphones (0: none; they then register with their node's Asterisk),
+    # and the console's addresses as operators' browsers open it: a WebSocket from any other page is refused.
+    # Empty: http://<[console] bind>:<[console] port>; behind the TLS proxy: ["https://console.example.gov.vn"].
+    websocket_port: int = Field(default=5066, ge=0, le=65535)
+    softphone_origins: list[Annotated[str, StringConstraints(pattern=r"^https?://[A-Za-z0-9.:\[\]-]+$")]] = Field(
+        default_factory=list)
 
     @field_validator("trusted", mode="before")
     @classmethod
@@ -512,6 +518,11 @@ class ClusterSettings(_Section):
         if isinstance(value, str):
             return [part.strip() for part in value.split(",") if part.strip()]
         return value
+
+    @property
+    def softphones_at_registrar(self) -> bool:
+        """Whether the console's softphones register with Kamailio (a node with a registrar and its WebSocket)."""
+        return bool(self.registrar and self.websocket_port)
 
     @property
     def entity_id(self) -> str:

@@ -32,6 +32,7 @@ pytestmark = pytest.mark.asterisk
 WEDNESDAY = "2026-11-25T10:00:00+07:00"     # staffed: key 0 puts a caller in the operator queue
 SIP_PORT = 5060
 OPERATORS = ("op-lan", "op-minh")           # their phones register with Kamailio (no fixed contact)
+WEB_OPERATOR = "op-web-hoa"                 # the console's softphone, over Kamailio's WebSocket
 BUFFER = 32768                              # bytes of a recording Asterisk holds before writing them
 
 
@@ -41,7 +42,8 @@ def cluster(postgres_url: str) -> Iterator[Cluster]:
     artifacts = Path(os.environ.get("HOTLINE_TEST_ARTIFACTS", "test-artifacts")) / "integration-logs" / "cluster"
     try:
         with running_cluster(base, postgres_url.rsplit("/", 1)[0] + f"/hotline_cluster_{stack_index()}",
-                             fake_now=WEDNESDAY, operators=OPERATORS, settings_extra="\n[queue]\nwrapup_seconds = 1\n",
+                             fake_now=WEDNESDAY, operators=OPERATORS, web_operators=(WEB_OPERATOR,),
+                             settings_extra="\n[queue]\nwrapup_seconds = 1\n",
                              console_port=8590 + 100 * stack_index(), artifacts=artifacts) as found:
             yield found
     finally:
@@ -442,3 +444,117 @@ def test_one_pool_of_operators_serves_both_nodes_longest_idle_first(cluster: Clu
             phone.terminate()
     for phone in phones.values():
         assert phone.invites == phone.answered, "a phone was rung while it was in a call"
+
+
+def _ivr_seconds(cluster: Cluster) -> float:
+    """How long a caller hears the menu's opening before key 0 is taken."""
+    from hotline.adapters.prompts import prompt_duration
+    prompts = cluster.state / "prompts"
+    return sum(prompt_duration(prompts / f"{name}.wav") for name in ("welcome", "recording_notice")) + 1.0
+
+
+def _browser_answers(cluster: Cluster, page: object, caller: str, speech: Path, tmp_path: Path, *, at: str) -> Call:
+    """A caller presses 0 at ``at`` (an address) and speaks (about 30 s); the browser rings with their number,
+    the operator answers, audio flows both ways on the node's WebRTC channel, then the operator hangs up.
+    Returns the closed row."""
+    from tests.integration.test_console_softphone import channel_rtp
+    from tooling.sipp.scenario import Keys, Speak
+    process = start_caller(at, SIP_PORT, "1022", CallerScript([Wait(_ivr_seconds(cluster)), Keys("0"),
+                           Speak(speech), Speak(speech), Speak(speech), AwaitHangup(60)]), caller=caller,
+                           workdir=tmp_path / caller)
+    try:
+        page.wait_for_selector('#call-card[data-state="ringing"]', timeout=60_000)      # type: ignore[attr-defined]
+        assert page.text_content("#caller") == caller                                   # type: ignore[attr-defined]
+        node = wait_for(lambda: cluster.rows([caller]).get(caller), 10, "the call's row").asterisk_node or ""
+        page.click("#btn-answer")                                                        # type: ignore[attr-defined]
+        page.wait_for_selector('#call-card[data-state="talking"]')                       # type: ignore[attr-defined]
+        stats = [""]
+
+        def both_ways() -> bool:
+            stats[0] = cluster.rx(node, "pjsip show channelstats")
+            received, sent = channel_rtp(stats[0], WEB_OPERATOR)
+            return received > 50 and sent > 50
+        try:
+            wait_for(both_ways, 20, f"RTP both ways between the browser and node {node}")
+        except AssertionError:
+            raise AssertionError(f"no RTP both ways between the browser and node {node}: {stats[0]}") from None
+        page.click("#btn-hangup")                                                        # type: ignore[attr-defined]
+        page.wait_for_selector('#call-card[data-state="ended"]')                         # type: ignore[attr-defined]
+        result = process.result(90)
+        assert result.ok and result.ended_by_remote, result.problems
+    finally:
+        process.terminate()
+    row = _closed_row(cluster, caller)
+    assert row.operator == WEB_OPERATOR and row.queue_answered_at and row.disposition == "answered", \
+        (row.operator, row.disposition)
+    return row
+
+
+def _handshake(cluster: Cluster, origin: str) -> str:
+    """The status line Kamailio's WebSocket answers a handshake from a page of ``origin`` with."""
+    import socket
+    port = load_context(env=cluster.env).settings.cluster.websocket_port
+    with socket.create_connection((host_address(), port), timeout=5) as conn:
+        conn.sendall(f"GET / HTTP/1.1\r\nHost: {host_address()}:{port}\r\nUpgrade: websocket\r\n"
+                     "Connection: Upgrade\r\nSec-WebSocket-Key: dGhlIHNhbXBsZSBub25jZQ==\r\n"
+                     f"Sec-WebSocket-Version: 13\r\nSec-WebSocket-Protocol: sip\r\nOrigin: {origin}\r\n\r\n"
+                     .encode())
+        return conn.recv(200).decode(errors="replace").split("\r\n", 1)[0]
+
+
+def test_the_browser_softphone_answers_both_nodes_and_outlives_node_a(cluster: Cluster, speech: Path,
+                                                                     tmp_path: Path) -> None:
+    """The console's softphone registers once, with Kamailio over its WebSocket: a caller who reached node b is
+    answered in the browser; node a's Asterisk is killed; the next caller is still answered in the browser (the
+    registration was never node a's). A page from another origin cannot open the WebSocket."""
+    from tests.support.browser import MEDIA_ARGS, chromium_page, shot, sign_in
+    user, password = "hoa.web", "mật-khẩu-thử-nghiệm"
+    added = subprocess.run([sys.executable, "-m", "hotline.cli.main", "users", "add", user, "--name",
+                            "Trần Thị Hoa", "--role", "operator", "--operator", WEB_OPERATOR, "--password", password],
+                           cwd=ROOT, env=cluster.env, capture_output=True, text=True)
+    assert added.returncode == 0, added.stderr[-2000:]
+    ctl = f"unix:{cluster.state / 'kamailio' / 'ctl.sock'}"
+    # the WebSocket, opened from a page that is not the console's, is refused before any SIP
+    assert _handshake(cluster, "http://attacker.example").startswith("HTTP/1.1 403")
+    assert _handshake(cluster, cluster.console).startswith("HTTP/1.1 101")
+    with chromium_page("cluster-softphone", *MEDIA_ARGS, permissions=("microphone",)) as page:
+        sign_in(page, cluster.console, user, password)
+        page.goto(cluster.console + "/phone/")
+        page.wait_for_selector('#reg-state[data-state="registered"]')
+        found = subprocess.run(["kamcmd", "-s", ctl, "ul.lookup", "location", WEB_OPERATOR], capture_output=True,
+                               text=True, timeout=10).stdout
+        assert "transport=ws" in found, found        # registered with Kamailio, over the browser's WebSocket
+        page.click("#btn-available")
+        page.wait_for_selector('#op-state[data-state="available"]')
+        try:
+            # a caller who reached node b straight (as one whose call Kamailio gave b)
+            row = _browser_answers(cluster, page, "0949000001", speech, tmp_path, at=NodeNet("b", 2).address)
+            assert row.asterisk_node == "b"
+            shot(page, "cluster-softphone-after-node-b")
+            killed = time.monotonic()
+            pid = cluster.asterisk_pid("a")
+            os.kill(pid, signal.SIGKILL)
+            address = NodeNet("a", 1).address
+
+            def next_call_can_come() -> bool:
+                """Node a left out by Kamailio, or back with the operator in its queue again (its restart puts the
+                logins back): either way the next caller has a way to the browser."""
+                if cluster.dispatcher().get(address, "AP") != "AP":
+                    return True
+                found = cluster.asterisk_pids("a")
+                return bool(found and found[0] != pid and WEB_OPERATOR in cluster.rx("a", "queue show"))
+            wait_for(next_call_can_come, 10, "node a left out, or back with the operator")
+            ready = time.monotonic() - killed
+            # through Kamailio, as a citizen calls: still answered in the same page, which never re-registered
+            row = _browser_answers(cluster, page, "0949000002", speech, tmp_path, at=host_address())
+            _record(f"browser softphone: next caller through Kamailio answered in the same page on node "
+                    f"{row.asterisk_node} (node a out or back {ready:.2f} s after its SIGKILL)")
+            assert page.get_attribute("#reg-state", "data-state") == "registered"
+        finally:
+            subprocess.run([sys.executable, "-m", "hotline.cli.main", "operators", "logout", WEB_OPERATOR], cwd=ROOT,
+                           env=_node_env(cluster, "a"), capture_output=True)
+    # the tab closed: its WebSocket gone, Kamailio forgets the registration (a node rings nobody)
+    wait_for(lambda: "transport=ws" not in subprocess.run(["kamcmd", "-s", ctl, "ul.lookup", "location",
+                                                           WEB_OPERATOR], capture_output=True, text=True,
+                                                          timeout=10).stdout, 40, "the browser's registration to end")
+    wait_for(lambda: cluster.dispatcher().get(NodeNet("a", 1).address) == "AP", 30, "node a to rejoin")

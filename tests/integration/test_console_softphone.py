@@ -64,7 +64,11 @@ def page(console: str) -> Iterator[Any]:
 def rtp_counts(stack: Stack, endpoint: str) -> tuple[int, int]:
     """Received and sent RTP packets of ``endpoint``'s channel (`pjsip show channelstats`)."""
     assert stack.asterisk is not None
-    out = stack.asterisk.rx("pjsip show channelstats")
+    return channel_rtp(stack.asterisk.rx("pjsip show channelstats"), endpoint)
+
+
+def channel_rtp(out: str, endpoint: str) -> tuple[int, int]:
+    """Received and sent RTP packets of ``endpoint``'s channel in `pjsip show channelstats`'s output ``out``."""
     for line in out.splitlines():
         if endpoint in line:
             numbers = [int(n) for n in re.findall(r"(?<![\w.:/-])(\d+)(?![\w.:/-])", line.split(endpoint, 1)[1])]

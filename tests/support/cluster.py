@@ -33,6 +33,11 @@ class Cluster:
         return self.base / "state"
 
     @property
+    def console(self) -> str:
+        """The cluster's console, as an operator's browser opens it."""
+        return f"http://127.0.0.1:{self.env['HOTLINE_CONSOLE_PORT']}"
+
+    @property
     def log(self) -> str:
         return (self.base / "cluster.log").read_text(errors="replace")
 
@@ -94,11 +99,12 @@ class Cluster:
 
 @contextmanager
 def running_cluster(base: Path, database_url: str, *, fake_now: str, operators: Sequence[str] = (),
-                    settings_extra: str = "", console_port: int = 8590,
+                    web_operators: Sequence[str] = (), settings_extra: str = "", console_port: int = 8590,
                     artifacts: Path | None = None) -> Iterator[Cluster]:
     """`hotline cluster up --fake-now` on the shipped settings (plus ``settings_extra`` TOML, and
-    ``[cluster]`` beats every 2 s, dead after 10 s), its database emptied first, ``operators`` added before
-    the start; yields once both nodes take calls; stops it and copies its logs to ``artifacts``."""
+    ``[cluster]`` beats every 2 s, dead after 10 s), its database emptied first, ``operators`` (desk phones) and
+    ``web_operators`` (the console's softphone) added before the start; yields once both nodes take calls; stops
+    it and copies its logs to ``artifacts``."""
     base.chmod(0o755)       # Asterisk, as its own user, reaches the state directory
     settings = base / "province.toml"
     shipped = (ROOT / "province.toml").read_text(encoding="utf-8")
@@ -115,9 +121,10 @@ def running_cluster(base: Path, database_url: str, *, fake_now: str, operators: 
                 # to another stack's AMI (seen in CI: refused, the add failed); the nodes bind it on their own address
                 "HOTLINE_AMI_PORT": str(_free_tcp_port()),
                 "PYTHONUNBUFFERED": "1"})
-    for name in operators:       # before the start: the cluster gives every phone its account then
+    phones = [(name, ()) for name in operators] + [(name, ("--web",)) for name in web_operators]
+    for name, kind in phones:       # before the start: the cluster gives every phone its account then
         added = subprocess.run([sys.executable, "-m", "hotline.cli.main", "operators", "add", name, "--name",
-                                f"Tổng đài viên {name}"], cwd=ROOT, env=env, capture_output=True, text=True)
+                                f"Tổng đài viên {name}", *kind], cwd=ROOT, env=env, capture_output=True, text=True)
         assert added.returncode == 0, added.stderr[-2000:]
     out = (base / "cluster.log").open("wb")
     process = subprocess.Popen([sys.executable, "-c", "from hotline.cli.main import main; main()",
@@ -142,6 +149,9 @@ def running_cluster(base: Path, database_url: str, *, fake_now: str, operators: 
                 artifacts.mkdir(parents=True, exist_ok=True)
                 subprocess.run(["cp", "-r", str(base / "cluster.log"), str(base / "state" / "log"), str(artifacts)],
                                check=False, capture_output=True)
+                for node in sorted((base / "state" / "nodes").glob("*")):     # each Asterisk's own log
+                    subprocess.run(["cp", "-r", str(node / "log"), str(artifacts / f"node-{node.name}")],
+                                   check=False, capture_output=True)
 
 
 def _stop_own_redis(state: Path) -> None:

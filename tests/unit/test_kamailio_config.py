@@ -25,6 +25,28 @@ def test_kamailio_accepts_the_rendered_configuration(tmp_path: Path) -> None:
     assert "udp: 10.22.0.1 [10.22.0.1]:5060" in checked.stdout + checked.stderr
 
 
+def test_the_softphones_websocket_lets_in_the_console_s_pages_only(tmp_path: Path) -> None:
+    from dataclasses import replace
+    edge_ws = replace(_edge(tmp_path), ws_port=5066, origins=["http://127.0.0.1:8090", "https://console.example.gov.vn"])
+    config = render(edge_ws)
+    checked = subprocess.run(["kamailio", "-c", "-f", str(config)], capture_output=True, text=True, timeout=30)
+    assert checked.returncode == 0, checked.stderr[-2000:]
+    assert "tcp: 10.22.0.1 [10.22.0.1]:5066" in checked.stdout + checked.stderr
+    text = config.read_text()
+    assert ('if (!($hdr(Origin) == "http://127.0.0.1:8090" || $hdr(Origin) == "https://console.example.gov.vn"))'
+            in text)
+    assert "ws_handle_handshake()" in text and "fix_nated_register();" in text and "handle_ruri_alias();" in text
+    assert 'modparam("usrloc", "handle_lost_tcp", 1)' in text and "disable_tcp" not in text
+    assert edge_ws.websocket_url == "ws://10.22.0.1:5066"
+    # no WebSocket at all without a port; never one open to every page
+    plain = render(_edge(tmp_path)).read_text()
+    assert "disable_tcp=yes" in plain and "websocket.so" not in plain and "xhttp" not in plain
+    with pytest.raises(ValueError, match="origins"):
+        replace(_edge(tmp_path), ws_port=5066)
+    with pytest.raises(ValueError, match="not an origin"):
+        replace(_edge(tmp_path), ws_port=5066, origins=['http://x" || 1 == 1'])
+
+
 def test_the_configuration_probes_the_nodes_and_limits_untrusted_sources(tmp_path: Path) -> None:
     text = render(_edge(tmp_path)).read_text()
     assert 'modparam("dispatcher", "ds_ping_interval", 1)' in text
@@ -142,3 +164,48 @@ def test_kamailio_s_role_reads_the_accounts_and_nothing_of_the_hotline(postgres_
             conn.execute(text("DELETE FROM subscriber"))       # the accounts are the hotline's to write
     finally:
         engine.dispose()
+
+
+def test_a_node_rings_the_console_s_softphone_through_kamailio(tmp_path: Path) -> None:
+    """A web operator's endpoint on a node: WebRTC still, but over UDP to Kamailio, where the browser registered
+    over its WebSocket; without Kamailio's WebSocket (port 0), the browser registers with the node itself."""
+    import re
+
+    from hotline.adapters.asterisk_config import render as render_asterisk
+    from hotline.config.secrets import load_or_create_secrets
+    from hotline.domain.directory import load_directory
+    from hotline.services.operators import OperatorEndpoint
+
+    web = [OperatorEndpoint("op-web-hoa", "Trần Thị Hoa", None, "web")]
+    env = {"HOTLINE_STATE_DIR": str(tmp_path), "HOTLINE_NODE": "a", "HOTLINE_SIP_BIND": "10.22.0.11",
+           "HOTLINE_CLUSTER_PEERS": "b@10.22.0.12:5060", "HOTLINE_REGISTRAR": "10.22.0.1:5060"}
+
+    def endpoint(settings_env: dict[str, str], folder: str) -> str:
+        settings = load_settings(env=settings_env)
+        render_asterisk(settings, load_or_create_secrets(tmp_path), load_directory(settings.paths.directory),
+                        tmp_path / folder, operators=web, only={"pjsip.conf"})
+        pjsip = (tmp_path / folder / "pjsip.conf").read_text()
+        return "\n".join(re.findall(r"^\[op-web-hoa\].*?(?=^\[|\Z)", pjsip, flags=re.M | re.S))
+    on_node = endpoint(env, "node")
+    assert "[op-web-hoa](operator-webrtc)" in on_node and "transport = transport-udp" in on_node
+    assert "contact = sip:op-web-hoa@10.22.0.1:5060" in on_node
+    root = Path(__file__).resolve().parents[2]
+    shipped = re.sub(r'^(flow|directory|prompts_dir) = "', rf'\1 = "{root}/',
+                     (root / "province.toml").read_text(encoding="utf-8"), flags=re.M)
+    no_ws = tmp_path / "no-ws.toml"
+    no_ws.write_text(shipped.replace("[cluster]\n", "[cluster]\nwebsocket_port = 0\n", 1), encoding="utf-8")
+    own = endpoint({**env, "HOTLINE_SETTINGS": str(no_ws)}, "own")
+    assert "transport = transport-udp" not in own and "contact =" not in own
+
+
+def test_every_node_gets_one_set_of_ami_passwords(tmp_path: Path) -> None:
+    """The console beside node a logs in to node b's AMI with its own account: `hotline cluster up` makes every
+    account's password before the nodes copy secrets.toml (one node making its own would refuse the other's)."""
+    import tomllib
+
+    from hotline.adapters.ami.accounts import ACCOUNTS
+    from hotline.cli.cluster import _phone_accounts
+    shared = load_settings(env={"HOTLINE_STATE_DIR": str(tmp_path)})
+    _phone_accounts(shared)
+    saved = tomllib.loads((tmp_path / "secrets.toml").read_text())
+    assert set(saved["ami"]) >= {a.name for a in ACCOUNTS}

@@ -86,11 +86,14 @@ def node_specs(specs: Sequence[ProcessSpec], node: ClusterNode, env: Mapping[str
 def edge(settings: Any, members: Sequence[ClusterNode], trusted: Sequence[str] = ()) -> Edge:
     """Kamailio on the host's address of the nodes' network, at the hotline's SIP port, in front of the nodes.
     The sources pike never counts: the nodes, ``trusted`` and the host itself, which stands in for the telco's
-    trunk on one machine (its callers are the tests' and demos' SIPp); any other source is limited."""
+    trunk on one machine (its callers are the tests' and demos' SIPp); any other source is limited. The console's
+    softphones register with it over its WebSocket, from the console's origins (``[cluster] softphone_origins``)."""
     port = int(settings.sip.port)
+    origins = settings.cluster.softphone_origins or [f"http://{settings.console.bind}:{settings.console.port}"]
     return Edge(address=host_address(), port=port, nodes=[f"{m.net.address}:{port}" for m in members],
                 trusted=["127.0.0.1", host_address(), *trusted, *(m.net.address for m in members)],
-                per_second=int(settings.security.invites_per_second), state_dir=Path(settings.paths.state_dir))
+                per_second=int(settings.security.invites_per_second), state_dir=Path(settings.paths.state_dir),
+                ws_port=int(settings.cluster.websocket_port), origins=origins)
 
 
 def kamailio_spec(config: Path) -> ProcessSpec:
