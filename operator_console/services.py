@@ -71,7 +71,7 @@ class ConsoleServices:
                                            idle=timedelta(minutes=c.console.session_idle_minutes))
         return cls(ctx, sessions, ctx.tickets(sessions, jobs=True), users, console_sessions,
                    operator_service(c, ctx.secrets, ctx.clock, ctx.directory, sessions),
-                   transfer_service(c, ctx.secrets, ctx.directory),
+                   transfer_service(c, ctx.secrets, ctx.directory, sessions),
                    KnowledgeBase(sessions, ctx.clock.now, ctx.categories, agency_known),
                    CallRepository(sessions), SyncAmi(lambda: ami_client(c, ctx.secrets)),
                    AccessLogService(sessions, ctx.clock.now))

@@ -19,7 +19,7 @@ def transfer_command(call_id: str, code: str, kind: str, operator: str, attended
     from hotline.cli.main import _context
     with refusal_exits():
         ctx = _context()
-        service = transfer_service(ctx.settings, ctx.secrets, ctx.directory)
+        service = transfer_service(ctx.settings, ctx.secrets, ctx.directory, ctx.sessions())
         request = TransferRequest(call_id, kind, code, operator, attended)
         channel = service.transfer(request)
     how = "attended (hang up to hand the caller over)" if attended else "blind"

@@ -18,7 +18,7 @@ from typing import Any, Protocol
 from sqlalchemy import select
 from sqlalchemy.orm import Session, sessionmaker
 
-from hotline.adapters.ami import AmiClient, AmiError, AmiUnavailable, QueueMember, SyncAmi, ami_client
+from hotline.adapters.ami import AmiClient, AmiError, AmiUnavailable, QueueMember, SyncAmi, ami_client, node_ami
 from hotline.adapters.db.models import Operator, OperatorEvent
 from hotline.domain.errors import HotlineError
 from hotline.domain.vocabulary import QUEUE_NAME, DeviceState, OperatorState
@@ -119,7 +119,7 @@ class ClusterQueueMembers:
     """The operator queue of every node of a cluster as one (README: Scaling out): a login, pause or logout
     reaches each node's queue; a node that does not answer is skipped, this node too (its restart puts the logins
     back, ``restore_logins``), and the change fails only when no node took it; the members and their states are
-    read from this node's queue."""
+    read from this node's queue, or another node's while this one does not answer."""
 
     def __init__(self, own: QueueMembers, peers: Sequence[QueueMembers]) -> None:
         self.own, self.peers = own, list(peers)
@@ -153,7 +153,13 @@ class ClusterQueueMembers:
         self._everywhere(lambda q: q.pause(name, paused, reason))
 
     def members(self) -> list[QueueMember] | None:
-        return self.own.members()
+        """This node's queue, or while it does not answer (its Asterisk restarting), the first peer's that does:
+        every node's queue has the same members."""
+        for queue in (self.own, *self.peers):
+            found = queue.members()
+            if found is not None:
+                return found
+        return None
 
 
 class OperatorService:
@@ -334,16 +340,10 @@ def operator_service(settings: Any, secrets: Any, clock: Any, directory: Any,
     desks = [a.desk.endpoint for a in directory.entries if a.desk.endpoint]
     queue: QueueMembers = AmiQueueMembers(lambda: ami_client(settings, secrets))
     if settings.cluster.peer_nodes:
-        queue = ClusterQueueMembers(queue, [AmiQueueMembers(_peer_ami(settings, secrets, peer.host))
+        queue = ClusterQueueMembers(queue, [AmiQueueMembers(node_ami(settings, secrets, peer.host))
                                             for peer in settings.cluster.peer_nodes])
     return OperatorService(sessions, secrets, clock, queue, wrapup_seconds=settings.queue.wrapup_seconds,
                            reserved=desks)
-
-
-def _peer_ami(settings: Any, secrets: Any, host: str) -> Callable[[], AmiClient]:
-    """An AMI client of another node: its address, this node's port and account (one secrets.toml)."""
-    other = settings.model_copy(update={"asterisk": settings.asterisk.model_copy(update={"ami_bind": host})})
-    return lambda: ami_client(other, secrets)
 
 
 def context_service(ctx: Any) -> OperatorService:

@@ -13,7 +13,20 @@ from collections.abc import Awaitable, Callable, Iterable, Mapping
 from dataclasses import dataclass
 from typing import Any, TypeVar
 
-from hotline.adapters.ami import AmiClient, SyncAmi, ami_client, bridge_id, channel_with_id, endpoint_channel, field
+from sqlalchemy import select
+from sqlalchemy.orm import Session, sessionmaker
+
+from hotline.adapters.ami import (
+    AmiClient,
+    SyncAmi,
+    ami_client,
+    bridge_id,
+    channel_with_id,
+    endpoint_channel,
+    field,
+    node_ami,
+)
+from hotline.adapters.db.models import Call
 from hotline.domain.errors import HotlineError
 from hotline.domain.vocabulary import Context
 
@@ -89,17 +102,30 @@ class TransferRequest:
         return f"{self.kind}:{self.code}"
 
 
+Runner = Callable[[Callable[[AmiClient], Awaitable[Any]]], Any]
+
+
 class TransferService:
     """Starts operators' transfers over AMI.
 
     Args:
         directory: the transfer directory (``find(kind, code)``).
-        run: runs one AMI conversation (``SyncAmi.run`` or an async equivalent).
+        run: runs one AMI conversation (``SyncAmi.run`` or an async equivalent) on this node's Asterisk.
+        nodes: on a cluster, the other nodes' runners by node name; a call is then transferred on the node its
+            row says it is on (``node_of(call_id)``: ``calls.asterisk_node``, None when unknown: this node).
     """
 
-    def __init__(self, directory: Any, run: Callable[[Callable[[AmiClient], Awaitable[Any]]], Any]) -> None:
+    def __init__(self, directory: Any, run: Runner, nodes: Mapping[str, Runner] | None = None,
+                 node_of: Callable[[str], str | None] | None = None) -> None:
         self.directory = directory
         self.run = run
+        self.nodes = dict(nodes or {})
+        self.node_of = node_of
+
+    def _on_node_of(self, call_id: str) -> Runner:
+        """The runner of the Asterisk the call is on."""
+        node = self.node_of(call_id) if self.node_of is not None and self.nodes else None
+        return self.nodes.get(node, self.run) if node else self.run
 
     def transfer(self, request: TransferRequest) -> str:
         """Start the transfer; return the operator's channel it was started from."""
@@ -113,7 +139,7 @@ class TransferService:
             channel = operator_channel(await client.channels(), request.call_id, request.operator)
             await self._start(client, request, channel, exten)
             return channel
-        channel: str = self.run(work)
+        channel: str = self._on_node_of(request.call_id)(work)
         log.info("call=%s %s transfer by %s to %s (%s) started", request.call_id,
                  "attended" if request.attended else "blind", request.operator, request.target, agency.name)
         return channel
@@ -124,7 +150,7 @@ class TransferService:
             channel = consulting_channel(await client.channels(), call_id, operator)
             await client.cancel_attended_transfer(channel)
             return channel
-        channel: str = self.run(work)
+        channel: str = self._on_node_of(call_id)(work)
         log.info("call=%s attended transfer by %s cancelled: back to the caller", call_id, operator)
         return channel
 
@@ -155,6 +181,18 @@ async def _caller_channel(client: AmiClient, call_id: str) -> str:
                         vi="Người gọi đã gác máy trước khi kịp chuyển.")
 
 
-def transfer_service(settings: Any, secrets: Any, directory: Any) -> TransferService:
-    """The service wired to the hotline's AMI."""
-    return TransferService(directory, SyncAmi(lambda: ami_client(settings, secrets)).run)
+def transfer_service(settings: Any, secrets: Any, directory: Any,
+                     sessions: sessionmaker[Session] | None = None) -> TransferService:
+    """The service wired to the hotline's AMI; on a cluster (``[cluster] peers``, with ``sessions``: the call
+    log), to every node's, each call transferred where it is."""
+    own = SyncAmi(lambda: ami_client(settings, secrets)).run
+    peers = settings.cluster.peer_nodes
+    if not peers or sessions is None:
+        return TransferService(directory, own)
+
+    def node_of(call_id: str) -> str | None:
+        with sessions() as s:
+            return s.scalar(select(Call.asterisk_node).where(Call.call_id == call_id))
+    nodes = {peer.name: SyncAmi(node_ami(settings, secrets, peer.host)).run for peer in peers}
+    nodes[settings.cluster.node] = own
+    return TransferService(directory, own, nodes, node_of)

@@ -193,6 +193,9 @@ class DownQueue(RecordingQueue):
 
     pause = remove = add     # type: ignore[assignment]
 
+    def members(self) -> list[QueueMember] | None:
+        return None
+
 
 def test_on_a_cluster_every_node_s_queue_gets_the_operator(database_url: str, tmp_path: Path) -> None:
     from hotline.services.operators import ClusterQueueMembers
@@ -207,8 +210,12 @@ def test_on_a_cluster_every_node_s_queue_gets_the_operator(database_url: str, tm
     service.logout("op-lan")
     assert own.calls == peer.calls and [c[0] for c in peer.calls] == ["add", "pause", "pause", "remove"]
     assert queue.members() == own.members()
+    service.login("op-lan")
     own.live = False
-    assert queue.members() is None      # the node's own view: its Asterisk is down
+    # this node's Asterisk down (restarting): the console still shows the operators, from another node's queue
+    assert [m.name for m in queue.members() or []] == ["op-lan"]
+    peer.live = False
+    assert queue.members() is None      # no node answers
 
 
 def test_on_a_cluster_this_node_down_still_tells_the_others_and_fails_only_when_none_took_it() -> None:
@@ -222,3 +229,27 @@ def test_on_a_cluster_this_node_down_still_tells_the_others_and_fails_only_when_
     assert [c[0] for c in peer.calls] == ["add", "pause"]
     with pytest.raises(AmiUnavailable):
         ClusterQueueMembers(DownQueue(), [DownQueue()]).add("op-lan")
+
+
+def test_on_a_cluster_a_transfer_is_made_on_the_node_the_call_is_on() -> None:
+    """The console runs beside node a: a call on node b is transferred by node b's Asterisk (node a has no
+    channel of it); a call of no known node, by this node's."""
+    from hotline.config.settings import load_settings
+    from hotline.domain.directory import load_directory
+    from hotline.services.transfers import TransferRequest, TransferService
+
+    asked: list[str] = []
+
+    def runner(node: str) -> object:
+        def run(work: object) -> str:
+            asked.append(node)
+            return f"PJSIP/op-lan-{node}"
+        return run
+    directory = load_directory(load_settings(env={}).paths.directory)
+    service = TransferService(directory, runner("a"), {"a": runner("a"), "b": runner("b")},
+                              {"call-on-b": "b", "call-on-a": "a"}.get)
+    assert service.transfer(TransferRequest("call-on-b", "department", "02", "op-lan")) == "PJSIP/op-lan-b"
+    service.transfer(TransferRequest("call-on-a", "department", "02", "op-lan"))
+    service.back_to_caller("call-on-b", "op-lan")
+    service.transfer(TransferRequest("call-of-no-row", "department", "02", "op-lan"))
+    assert asked == ["b", "a", "b", "a"]

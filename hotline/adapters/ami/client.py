@@ -203,6 +203,13 @@ def ami_client(settings: Any, secrets: Any, events: bool = False, timeout: float
     return AmiClient(a.ami_bind, a.ami_port, user, secret, events=events, timeout=timeout)
 
 
+def node_ami(settings: Any, secrets: Any, host: str) -> Callable[[], AmiClient]:
+    """AMI clients of another node of a cluster (README: Scaling out): its address, this node's port and
+    account (every node has one secrets.toml)."""
+    other = settings.model_copy(update={"asterisk": settings.asterisk.model_copy(update={"ami_bind": host})})
+    return lambda: ami_client(other, secrets)
+
+
 def ami_login(settings: Any, secrets: Any) -> tuple[str, str]:
     """(user, secret) of the process's AMI account."""
     return ami_user(settings.asterisk.ami_user, secrets.ami_account), secrets.own_ami_password
