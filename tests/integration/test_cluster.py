@@ -16,6 +16,7 @@ import time
 from collections import Counter
 from collections.abc import Iterator
 from pathlib import Path
+from typing import Any
 
 import pytest
 
@@ -453,10 +454,12 @@ def _ivr_seconds(cluster: Cluster) -> float:
     return sum(prompt_duration(prompts / f"{name}.wav") for name in ("welcome", "recording_notice")) + 1.0
 
 
-def _browser_answers(cluster: Cluster, page: object, caller: str, speech: Path, tmp_path: Path, *, at: str) -> Call:
+def _browser_answers(cluster: Cluster, page: object, caller: str, speech: Path, tmp_path: Path, *, at: str,
+                     desk: object = None) -> Call:
     """A caller presses 0 at ``at`` (an address) and speaks (about 30 s); the browser rings with their number,
-    the operator answers, audio flows both ways on the node's WebRTC channel, then the operator hangs up.
-    Returns the closed row."""
+    the operator answers, audio flows both ways on the node's WebRTC channel, then the operator hangs up, or
+    sends the caller on to ``desk`` (department 02's SIPp phone, which hangs up after a few seconds). Returns
+    the closed row."""
     from tests.integration.test_console_softphone import channel_rtp
     from tooling.sipp.scenario import Keys, Speak
     process = start_caller(at, SIP_PORT, "1022", CallerScript([Wait(_ivr_seconds(cluster)), Keys("0"),
@@ -478,7 +481,12 @@ def _browser_answers(cluster: Cluster, page: object, caller: str, speech: Path, 
             wait_for(both_ways, 20, f"RTP both ways between the browser and node {node}")
         except AssertionError:
             raise AssertionError(f"no RTP both ways between the browser and node {node}: {stats[0]}") from None
-        page.click("#btn-hangup")                                                        # type: ignore[attr-defined]
+        if desk is None:
+            page.click("#btn-hangup")                                                    # type: ignore[attr-defined]
+        else:       # the console beside node a makes the transfer on the call's own node
+            page.fill("#xfer-search", "department:02")                                   # type: ignore[attr-defined]
+            page.click("#btn-blind")                                                     # type: ignore[attr-defined]
+            wait_for(lambda: desk.answered == 1, 30, "the desk to answer the transfer")   # type: ignore[attr-defined]
         page.wait_for_selector('#call-card[data-state="ended"]')                         # type: ignore[attr-defined]
         result = process.result(90)
         assert result.ok and result.ended_by_remote, result.problems
@@ -488,6 +496,29 @@ def _browser_answers(cluster: Cluster, page: object, caller: str, speech: Path, 
     assert row.operator == WEB_OPERATOR and row.queue_answered_at and row.disposition == "answered", \
         (row.operator, row.disposition)
     return row
+
+
+def _desk_phone(cluster: Cluster, endpoint: str, tmp_path: Path) -> Any:
+    """A desk's SIPp phone registered with Kamailio: it rings 1 s, talks 4 s and hangs up."""
+    from hotline.config.secrets import load_or_create_secrets
+    from tests.support.sip_register import register
+    from tooling.sipp.runner import start_uas
+    port, media = _phone_ports(set())
+    status = register(endpoint, load_or_create_secrets(cluster.state).endpoint_password(endpoint),
+                      (host_address(), port), (host_address(), SIP_PORT))
+    assert status == 200, f"{endpoint} could not register with Kamailio: {status}"
+    return start_uas(port, ring_seconds=1, talk_seconds=4, hangup="local", local_ip=host_address(), media_port=media,
+                     workdir=tmp_path / endpoint)
+
+
+def _transfers(cluster: Cluster, row: Call) -> list[Any]:
+    from sqlalchemy import select
+
+    from hotline.adapters.db.models import Transfer
+    with load_context(env=cluster.env).sessions()() as s:
+        found = list(s.scalars(select(Transfer).where(Transfer.call_id == row.id)))
+        s.expunge_all()
+    return found
 
 
 def _handshake(cluster: Cluster, origin: str) -> str:
@@ -517,7 +548,8 @@ def test_the_browser_softphone_answers_both_nodes_and_outlives_node_a(cluster: C
     # the WebSocket, opened from a page that is not the console's, is refused before any SIP
     assert _handshake(cluster, "http://attacker.example").startswith("HTTP/1.1 403")
     assert _handshake(cluster, cluster.console).startswith("HTTP/1.1 101")
-    with chromium_page("cluster-softphone", *MEDIA_ARGS, permissions=("microphone",)) as page:
+    desk = _desk_phone(cluster, "desk-d02", tmp_path)
+    with desk, chromium_page("cluster-softphone", *MEDIA_ARGS, permissions=("microphone",)) as page:
         sign_in(page, cluster.console, user, password)
         page.goto(cluster.console + "/phone/")
         page.wait_for_selector('#reg-state[data-state="registered"]')
@@ -527,9 +559,14 @@ def test_the_browser_softphone_answers_both_nodes_and_outlives_node_a(cluster: C
         page.click("#btn-available")
         page.wait_for_selector('#op-state[data-state="available"]')
         try:
-            # a caller who reached node b straight (as one whose call Kamailio gave b)
-            row = _browser_answers(cluster, page, "0949000001", speech, tmp_path, at=NodeNet("b", 2).address)
+            # a caller who reached node b straight (as one whose call Kamailio gave b), sent on to department 02's
+            # desk, whose phone registered with Kamailio
+            row = _browser_answers(cluster, page, "0949000001", speech, tmp_path, at=NodeNet("b", 2).address,
+                                   desk=desk)
             assert row.asterisk_node == "b"
+            [transfer] = _transfers(cluster, row)
+            assert (transfer.kind, transfer.target, transfer.requested_by, transfer.outcome) == \
+                ("blind", "department:02", WEB_OPERATOR, "answered")
             shot(page, "cluster-softphone-after-node-b")
             killed = time.monotonic()
             pid = cluster.asterisk_pid("a")
