@@ -31,6 +31,7 @@ from flask import Blueprint, Flask, Response, current_app, jsonify, render_templ
 from flask_login import current_user
 from redis.exceptions import RedisError
 
+from hotline.adapters.ami import node_amis, node_with_channel
 from hotline.domain.errors import HotlineError, for_people
 from hotline.domain.live import NodePicture, floor
 from hotline.domain.reports import CallSums
@@ -284,8 +285,11 @@ def spy() -> Any:
         await client.originate(f"PJSIP/{own}", Context.SUPERVISE, exten=mode,
                                variables={"SPY_TARGET": f"PJSIP/{operator}-"},
                                caller_id=f'"Giám sát {operator}" <1022>')
+    # on a cluster, the node the operator's call is on (the console runs beside node a)
+    amis = node_amis(svc.ctx.settings, svc.ctx.secrets)
+    node = node_with_channel(amis, f"PJSIP/{operator}-") if len(amis) > 1 else None
     try:
-        svc.ami.run(work)
+        (amis[node] if node else svc.ami).run(work)
     except HotlineError as exc:
         return jsonify(error="refused", message=f"Không gọi được máy của bạn: {for_people(exc)}"), 409
     svc.access(current_user.name, mode, f"PJSIP/{operator}", remote_addr=request.remote_addr, phone=own)

@@ -18,13 +18,11 @@ from sqlalchemy.orm import Session, sessionmaker
 
 from hotline.adapters.ami import (
     AmiClient,
-    SyncAmi,
-    ami_client,
     bridge_id,
     channel_with_id,
     endpoint_channel,
     field,
-    node_ami,
+    node_amis,
 )
 from hotline.adapters.db.models import Call
 from hotline.domain.errors import HotlineError
@@ -185,14 +183,12 @@ def transfer_service(settings: Any, secrets: Any, directory: Any,
                      sessions: sessionmaker[Session] | None = None) -> TransferService:
     """The service wired to the hotline's AMI; on a cluster (``[cluster] peers``, with ``sessions``: the call
     log), to every node's, each call transferred where it is."""
-    own = SyncAmi(lambda: ami_client(settings, secrets)).run
-    peers = settings.cluster.peer_nodes
-    if not peers or sessions is None:
+    nodes = {name: ami.run for name, ami in node_amis(settings, secrets).items()}
+    own = nodes[settings.cluster.node]
+    if len(nodes) == 1 or sessions is None:
         return TransferService(directory, own)
 
     def node_of(call_id: str) -> str | None:
         with sessions() as s:
             return s.scalar(select(Call.asterisk_node).where(Call.call_id == call_id))
-    nodes = {peer.name: SyncAmi(node_ami(settings, secrets, peer.host)).run for peer in peers}
-    nodes[settings.cluster.node] = own
     return TransferService(directory, own, nodes, node_of)

@@ -253,3 +253,24 @@ def test_on_a_cluster_a_transfer_is_made_on_the_node_the_call_is_on() -> None:
     service.back_to_caller("call-on-b", "op-lan")
     service.transfer(TransferRequest("call-of-no-row", "department", "02", "op-lan"))
     assert asked == ["b", "a", "b", "a"]
+
+
+def test_on_a_cluster_the_supervisor_listens_on_the_node_the_operator_talks_on() -> None:
+    """The wallboard's ChanSpy is placed on the node that has the operator's channel; a node that does not answer
+    is passed over; no node with one: None (the console's own node then)."""
+    from hotline.adapters.ami import AmiUnavailable, node_with_channel
+
+    class Node:
+        def __init__(self, *channels: str, up: bool = True) -> None:
+            self.channels, self.up = list(channels), up
+
+        def run(self, work: object) -> list[str]:
+            if not self.up:
+                raise AmiUnavailable("connection refused")
+            return self.channels
+    amis = {"a": Node("PJSIP/anonymous-0001", "PJSIP/op-lan-0002"), "b": Node("PJSIP/op-minh-0003"),
+            "c": Node(up=False)}
+    assert node_with_channel(amis, "PJSIP/op-minh-") == "b"
+    assert node_with_channel(amis, "PJSIP/op-lan-") == "a"
+    assert node_with_channel({"c": Node(up=False), **amis}, "PJSIP/op-minh-") == "b"
+    assert node_with_channel(amis, "PJSIP/op-hoa-") is None

@@ -11,7 +11,17 @@ Every process that talks to Asterisk's manager goes through here:
 - ``messages``: what the others read and build, without a connection: event headers, app_queue's
   device states, queue members, channel lists, the PlayDTMF action.
 """
-from .client import AmiClient, AmiError, AmiUnavailable, SyncAmi, ami_client, ami_login, node_ami
+from .client import (
+    AmiClient,
+    AmiError,
+    AmiUnavailable,
+    SyncAmi,
+    ami_client,
+    ami_login,
+    node_ami,
+    node_amis,
+    node_with_channel,
+)
 from .listener import AmiListener
 from .messages import (
     Event,
@@ -27,4 +37,4 @@ from .messages import (
 
 __all__ = ["AmiClient", "AmiError", "AmiListener", "AmiUnavailable", "Event", "QueueMember", "SyncAmi",
            "ami_client", "ami_login", "bridge_id", "channel_with_id", "device_state", "endpoint_channel", "field",
-           "node_ami", "number", "play_dtmf"]
+           "node_ami", "node_amis", "node_with_channel", "number", "play_dtmf"]

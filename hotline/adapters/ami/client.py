@@ -210,6 +210,28 @@ def node_ami(settings: Any, secrets: Any, host: str) -> Callable[[], AmiClient]:
     return lambda: ami_client(other, secrets)
 
 
+def node_amis(settings: Any, secrets: Any) -> dict[str, SyncAmi]:
+    """Every node's AMI by node name, this node's first; one entry without a cluster."""
+    found = {settings.cluster.node: SyncAmi(lambda: ami_client(settings, secrets))}
+    for peer in settings.cluster.peer_nodes:
+        found[peer.name] = SyncAmi(node_ami(settings, secrets, peer.host))
+    return found
+
+
+def node_with_channel(amis: Mapping[str, Any], prefix: str) -> str | None:
+    """The first node (of ``amis``, as ``node_amis`` gives them) with a channel whose name starts with ``prefix``
+    (``PJSIP/op-lan-``); nodes that do not answer are passed over; None if no node has one."""
+    async def names(client: AmiClient) -> list[str]:
+        return [str(row.get("Channel", "")) for row in await client.channels()]
+    for node, ami in amis.items():
+        try:
+            if any(name.startswith(prefix) for name in ami.run(names)):
+                return node
+        except HotlineError as exc:
+            log.info("node %s did not list its channels: %s", node, exc)
+    return None
+
+
 def ami_login(settings: Any, secrets: Any) -> tuple[str, str]:
     """(user, secret) of the process's AMI account."""
     return ami_user(settings.asterisk.ami_user, secrets.ami_account), secrets.own_ami_password
