@@ -13,7 +13,8 @@ import jinja2
 from hotline.adapters.kamailio_db import REALM
 
 TEMPLATES = Path(__file__).resolve().parents[2] / "kamailio_conf"
-BANNER = "Rendered by `hotline cluster up` from kamailio_conf/kamailio.cfg.j2 — do not edit; edit the template."
+BANNER = ("Rendered by `hotline cluster up` or `hotline cluster kamailio` from kamailio_conf/kamailio.cfg.j2 — do not "
+          "edit; edit the template.")
 #: Unanswered OPTIONS (one a second) before a node is taken out: with the 1 s ping interval and the
 #: response time-out below, a dead node gets no new call within about 4 s.
 PROBE_FAILURES = 2
@@ -73,7 +74,8 @@ DISABLED = 4
 
 def dispatcher_list(nodes: Sequence[str]) -> str:
     """Set 1, one line per node: ``1 sip:10.22.0.11:5060 4 0 duid=<n>`` (disabled until its app is ready)."""
-    lines = ["# set destination flags priority attributes (rendered by `hotline cluster up`)"]
+    lines = ["# set destination flags priority attributes (rendered by `hotline cluster up` or `hotline cluster "
+             "kamailio`)"]
     lines += [f"1 sip:{node} {DISABLED} 0 duid=node{i}" for i, node in enumerate(nodes, 1)]
     return "\n".join(lines) + "\n"
 

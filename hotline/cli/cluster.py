@@ -109,6 +109,55 @@ def gate_command(node_specs_: tuple[str, ...], ctl: str | None, once: bool) -> N
             pass
 
 
+@cluster_group.command("kamailio")
+@click.option("--listen", required=True, metavar="HOST:PORT",
+              help="Kamailio's address on this server: the hotline's SIP address, e.g. 10.0.0.5:5060.")
+@click.option("--node", "node_specs_", multiple=True, required=True, metavar="NAME@HOST:PORT",
+              help="A node: its [cluster] node name and its SIP address, e.g. a@10.0.0.11:5060; once per node.")
+def kamailio_command(listen: str, node_specs_: tuple[str, ...]) -> None:
+    """Write Kamailio's configuration for real servers, and its registrar's accounts in the shared database.
+
+    On the server Kamailio runs on, with the province's settings (the same province.toml and secrets.toml as the
+    nodes): kamailio.cfg and dispatcher.list go to <state dir>/kamailio (root's, 0600), every desk's and
+    operator's SIP account is written as a digest hash to the registrar's tables, and the commands that run
+    Kamailio and the gate are printed. `hotline cluster up` writes the same files for one machine."""
+    import re
+    import shlex
+
+    from hotline.adapters.kamailio_config import render
+    from tooling.system.cluster import kamailio_spec
+
+    with as_click_error():
+        settings = _load_settings()
+        match = re.fullmatch(r"([0-9.]+):(\d{1,5})", listen.strip())
+        if match is None:
+            raise SetupError(f"--listen {listen!r} is not HOST:PORT: give the address Kamailio listens on, e.g. "
+                             "--listen 10.0.0.5:5060")
+        if not is_postgres_url(str(settings.database.url)):
+            raise SetupError("Kamailio's registrar keeps its tables in the nodes' shared PostgreSQL: set [database] "
+                             "url (HOTLINE_DATABASE_URL) to it.")
+        gate_nodes = _gate_nodes(node_specs_)
+        ensure_postgres(str(settings.database.url), echo)      # the operators' list, read for their accounts
+        address, port = match.group(1), int(match.group(2))
+        console = settings.console
+        node_hosts = [n.sip.rsplit(":", 1)[0] for n in gate_nodes]
+        the_edge = Edge(address=address, port=port, nodes=[n.sip for n in gate_nodes],
+                        trusted=["127.0.0.1", *settings.cluster.trusted, *node_hosts],
+                        per_second=int(settings.security.invites_per_second),
+                        state_dir=Path(settings.paths.state_dir), ws_port=int(settings.cluster.websocket_port),
+                        origins=settings.cluster.softphone_origins or [f"http://{console.bind}:{console.port}"],
+                        db_url=_registrar_database(settings, _phone_accounts(settings), echo))
+        config = render(the_edge)
+        echo(f"[cluster] Kamailio's configuration: {config} (nodes {', '.join(n.sip for n in gate_nodes)}; "
+             f"SIP at {address}:{port}"
+             + (f", the softphones' WebSocket at {the_edge.websocket_url} for {', '.join(the_edge.origins)}"
+                if the_edge.ws_port else "") + ")")
+        echo("[cluster] Run Kamailio (as root; it drops to the user kamailio): "
+             + shlex.join(list(kamailio_spec(config).argv)))
+        echo("[cluster] and beside it the gate, which lets each node in while its application runs: hotline cluster "
+             "gate " + " ".join(f"--node {n.name}@{n.sip}" for n in gate_nodes))
+
+
 def _gate_database(url: str) -> Any:
     """The database for the gate, each read with a deadline (a look must not hang on a silent network): on
     PostgreSQL 3 s to connect and 2 s per statement."""

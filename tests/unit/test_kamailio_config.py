@@ -209,3 +209,64 @@ def test_every_node_gets_one_set_of_ami_passwords(tmp_path: Path) -> None:
     _phone_accounts(shared)
     saved = tomllib.loads((tmp_path / "secrets.toml").read_text())
     assert set(saved["ami"]) >= {a.name for a in ACCOUNTS}
+
+
+@pytest.mark.postgres
+def test_kamailio_for_a_real_server_takes_a_desk_s_registration(postgres_url: str, tmp_path: Path) -> None:
+    """`hotline cluster kamailio` on the Kamailio server: the files it writes run Debian's Kamailio, which takes
+    a desk phone's REGISTER with the password of the shared secrets.toml (its accounts were written to the
+    registrar's tables) and refuses a wrong one; the commands to run Kamailio and the gate are printed."""
+    import contextlib
+    import os
+    import re
+    import signal
+    import sys
+    import time
+
+    from hotline.adapters.kamailio_db import kamailio_database_url
+    from hotline.config.secrets import load_or_create_secrets
+    from tests.support.db import fresh_postgres
+    from tests.support.sip_register import register
+    from tooling.sipp.process import free_udp_port
+    root = Path(__file__).resolve().parents[2]
+    sip, ws, phone = free_udp_port(), free_udp_port(), free_udp_port()
+    shipped = re.sub(r'^(flow|directory|prompts_dir) = "', rf'\1 = "{root}/',
+                     (root / "province.toml").read_text(encoding="utf-8"), flags=re.M)
+    settings = tmp_path / "province.toml"
+    settings.write_text(shipped.replace("[cluster]\n", f"[cluster]\nwebsocket_port = {ws}\n"
+                                        'softphone_origins = ["https://console.example.gov.vn"]\n', 1),
+                        encoding="utf-8")
+    url = fresh_postgres(postgres_url.rsplit("/", 1)[0] + "/hotline_kamailio_cli")
+    fresh_postgres(kamailio_database_url(url))
+    tmp_path.chmod(0o755)
+    env = {**os.environ, "HOTLINE_SETTINGS": str(settings), "HOTLINE_STATE_DIR": str(tmp_path / "state"),
+           "HOTLINE_DATABASE_URL": url}
+    bad = subprocess.run([sys.executable, "-m", "hotline.cli.main", "cluster", "kamailio", "--listen", "127.0.0.1",
+                          "--node", "a@10.0.0.11:5060"], cwd=root, env=env, capture_output=True, text=True)
+    assert bad.returncode != 0 and "--listen '127.0.0.1' is not HOST:PORT" in bad.stderr, bad.stderr
+    done = subprocess.run([sys.executable, "-m", "hotline.cli.main", "cluster", "kamailio", "--listen",
+                           f"127.0.0.1:{sip}", "--node", "a@10.0.0.11:5060", "--node", "b@10.0.0.12:5060"],
+                          cwd=root, env=env, capture_output=True, text=True, timeout=120)
+    assert done.returncode == 0, done.stderr[-2000:]
+    assert "hotline cluster gate --node a@10.0.0.11:5060 --node b@10.0.0.12:5060" in done.stdout
+    assert f"the softphones' WebSocket at ws://127.0.0.1:{ws} for https://console.example.gov.vn" in done.stdout
+    folder = tmp_path / "state" / "kamailio"
+    assert (folder / "dispatcher.list").read_text().count(" 4 0 duid=") == 2      # both nodes, disabled at first
+    assert oct((folder / "kamailio.cfg").stat().st_mode & 0o777) == "0o600"
+    argv = done.stdout.split("it drops to the user kamailio): ", 1)[1].split("\n", 1)[0].split()
+    kamailio = subprocess.Popen(argv, stdout=subprocess.DEVNULL, stderr=subprocess.PIPE, start_new_session=True)
+    try:
+        secrets = load_or_create_secrets(tmp_path / "state")
+        status = 0
+        deadline = time.monotonic() + 15
+        while time.monotonic() < deadline and status != 200:     # Kamailio starting: no answer yet
+            with contextlib.suppress(TimeoutError):
+                status = register("desk-d01", secrets.endpoint_password("desk-d01"), ("127.0.0.1", phone),
+                                  ("127.0.0.1", sip), timeout=1.0)
+            assert kamailio.poll() is None, kamailio.stderr.read().decode(errors="replace")[-2000:] \
+                if kamailio.stderr else ""
+        assert status == 200, status
+        assert register("desk-d01", "not-the-password", ("127.0.0.1", phone), ("127.0.0.1", sip)) == 401
+    finally:
+        os.killpg(kamailio.pid, signal.SIGTERM)
+        kamailio.wait(timeout=20)
