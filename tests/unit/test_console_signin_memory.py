@@ -6,24 +6,18 @@ from __future__ import annotations
 
 import html
 import http.client
-import os
 import re
-import subprocess
-import sys
 import threading
 import time
-from datetime import datetime
 from pathlib import Path
 from urllib.parse import urlencode
 
 from hotline.adapters.db.models import Role
 from hotline.context import load_context
-from hotline.domain.clock import fake_clock_env
-from operator_console import create_app
 from operator_console.signin import BUSY_VI
-from tests.unit.test_console import PASSWORD, closed_port
+from tests.support.cli import console_env, console_services, running_console
+from tests.unit.test_console import PASSWORD
 
-ROOT = Path(__file__).resolve().parents[2]
 CLIENTS = 200
 ARGON2_MIB = 64
 #: Beyond the slots' argon2 memory: 200 sockets, the request threads' work, the allocator's slack.
@@ -61,28 +55,11 @@ def _sign_in(port: int, cookie: str, token: str, username: str) -> tuple[int, st
 
 
 def test_200_parallel_sign_ins_keep_the_consoles_memory_within_its_argon2_slots(tmp_path: Path) -> None:
-    env = {"HOTLINE_STATE_DIR": str(tmp_path / "state"), "HOTLINE_RECORDINGS_ROOT": str(tmp_path / "rec"),
-           "HOTLINE_DATABASE_URL": f"sqlite:///{tmp_path}/hotline.db", "HOTLINE_REDIS_URL": "redis://127.0.0.1:1/0",
-           "HOTLINE_AMI_PORT": str(closed_port()),
-           **fake_clock_env(datetime.fromisoformat("2026-11-25T09:00:00+07:00"))}
-    ctx = load_context(env=env)
-    slots = ctx.settings.console.hashing_slots
-    svc = create_app(ctx).extensions["hotline"]          # the database made as the console makes it
-    svc.users.add("qt.admin", "Quản trị viên", Role.ADMIN, PASSWORD)
-    port = closed_port()
-    console = subprocess.Popen([sys.executable, "-c", "from hotline.cli.main import main; main()", "console",
-                                "--port", str(port)], cwd=ROOT, env={**os.environ, **env},
-                               stdout=subprocess.PIPE, stderr=subprocess.STDOUT)
-    try:
-        deadline = time.monotonic() + 30
-        while True:
-            assert console.poll() is None, console.stdout.read().decode() if console.stdout else ""
-            try:
-                _login_form(port)
-                break
-            except OSError:
-                assert time.monotonic() < deadline, "the console answers within 30 s"
-                time.sleep(0.2)
+    env = console_env(tmp_path)
+    slots = load_context(env=env).settings.console.hashing_slots
+    console_services(env).users.add("qt.admin", "Quản trị viên", Role.ADMIN, PASSWORD)
+    with running_console(env) as (url, console):
+        port = int(url.rsplit(":", 1)[1])
         status, _ = _sign_in(port, *_login_form(port), "qt.admin")      # one argon2 check: its memory is known
         assert status == 302
         before = _status_kib(console.pid, "VmHWM")
@@ -105,9 +82,6 @@ def test_200_parallel_sign_ins_keep_the_consoles_memory_within_its_argon2_slots(
             t.join(120)
         took = time.monotonic() - began
         peak = _status_kib(console.pid, "VmHWM")
-    finally:
-        console.terminate()
-        console.wait(10)
     failed = [a for a in answers if isinstance(a, BaseException)]
     assert len(answers) == CLIENTS and not failed, failed[:3]
     statuses = [a[0] for a in answers if not isinstance(a, BaseException)]
