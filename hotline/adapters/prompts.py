@@ -16,8 +16,8 @@ from concurrent.futures import ThreadPoolExecutor
 from pathlib import Path
 from typing import Any
 
+from hotline.adapters.programs import Progress, run
 from hotline.domain.errors import ConfigError
-from tooling.system.shell import Progress, run
 
 VOICE = "vi"
 SPEED = 150            # words per minute: a little slower than espeak's 175, for the telephone

@@ -11,11 +11,11 @@ from pathlib import Path
 from typing import Any
 
 from hotline.adapters.asterisk_config import sounds_dir
+from hotline.adapters.programs import Progress
 from hotline.adapters.prompts import render_texts
 from hotline.config.settings import REPO_ROOT
 from hotline.domain.errors import ConfigError
 from hotline.domain.yamlio import load_yaml
-from tooling.system.shell import Progress
 
 SOUNDS_FILE = REPO_ROOT / "ivr_flows" / "queue_sounds.yaml"
 #: What app_queue plays (Asterisk 22 app_queue.c say_position, periodic announcements).

@@ -2,8 +2,8 @@
 
 Dialplan contexts (``asterisk_conf/extensions.conf.j2``) and the operator queue's name
 (``queues.conf.j2``), how a call ended (``Call.disposition``), an operator's state (the wallboard,
-``OperatorEvent.state``), app_queue's view of an operator's phone, what an AccessLog row records, and the
-monitor's Redis names.
+``OperatorEvent.state``), app_queue's view of an operator's phone, where a message's transcription stands
+(``Voicemail.status``), a console user's role, what an AccessLog row records, and the monitor's Redis names.
 Pure constants: no I/O, no Asterisk library.
 """
 from __future__ import annotations
@@ -84,6 +84,30 @@ class DeviceState:
     ON_CALL = frozenset({IN_USE, BUSY, RING_IN_USE, ON_HOLD})
     OFFLINE = frozenset({INVALID, UNAVAILABLE})        # the phone is not registered
     IDLE = frozenset({UNKNOWN, NOT_IN_USE})            # what app_queue counts as available
+
+
+class VoicemailStatus:
+    """Where a voice message's transcription stands (Voicemail.status)."""
+
+    PENDING = "pending"            # waiting for transcription (worker, Redis or model not there yet)
+    TRANSCRIBING = "transcribing"  # a worker holds it until lease_until
+    TRANSCRIBED = "transcribed"    # transcript, words and confidence stored
+    NO_SPEECH = "no_speech"        # the recognizer heard no words (silence, noise)
+    FAILED = "failed"              # the audio could not be read, after every retry; the file is kept
+    TOO_SHORT = "too_short"        # under settings.voicemail.min_seconds of audio; kept anyway
+
+    WAITING = (PENDING, TRANSCRIBING)
+
+
+class Role:
+    """What a console user may do (operator_console/permissions.py holds the table)."""
+
+    OPERATOR = "operator"          # tổng đài viên: takes calls, writes tickets
+    SUPERVISOR = "supervisor"      # giám sát viên: the floor, recordings, reports
+    ADMIN = "admin"                # quản trị: users and settings, and everything a supervisor does
+    AGENCY = "agency"              # đầu mối của cơ quan: only their agency's tickets
+
+    ALL = (OPERATOR, SUPERVISOR, ADMIN, AGENCY)
 
 
 class AccessAction:

@@ -11,7 +11,8 @@ from sqlalchemy.engine import Dialect
 from sqlalchemy.orm import DeclarativeBase, Mapped, mapped_column, relationship
 from sqlalchemy.types import TypeDecorator
 
-from hotline.domain.vocabulary import Disposition
+from hotline.domain.vocabulary import Disposition, VoicemailStatus
+from hotline.domain.vocabulary import Role as Role  # defined in the vocabulary; still importable from here
 
 
 class UTCDateTime(TypeDecorator[datetime]):
@@ -35,17 +36,6 @@ class UTCDateTime(TypeDecorator[datetime]):
 
 class Base(DeclarativeBase):
     pass
-
-
-class VoicemailStatus:
-    PENDING = "pending"            # waiting for transcription (worker, Redis or model not there yet)
-    TRANSCRIBING = "transcribing"  # a worker holds it until lease_until
-    TRANSCRIBED = "transcribed"    # transcript, words and confidence stored
-    NO_SPEECH = "no_speech"        # the recognizer heard no words (silence, noise)
-    FAILED = "failed"              # the audio could not be read, after every retry; the file is kept
-    TOO_SHORT = "too_short"        # under settings.voicemail.min_seconds of audio; kept anyway
-
-    WAITING = (PENDING, TRANSCRIBING)
 
 
 class Call(Base):
@@ -243,17 +233,6 @@ class TicketEvent(Base):
     detail: Mapped[dict[str, Any]] = mapped_column(JSON, default=dict)
 
     ticket: Mapped[Ticket] = relationship(back_populates="events")
-
-
-class Role:
-    """What a console user may do (operator_console/permissions.py holds the table)."""
-
-    OPERATOR = "operator"          # tổng đài viên: takes calls, writes tickets
-    SUPERVISOR = "supervisor"      # giám sát viên: the floor, recordings, reports
-    ADMIN = "admin"                # quản trị: users and settings, and everything a supervisor does
-    AGENCY = "agency"              # đầu mối của cơ quan: only their agency's tickets
-
-    ALL = (OPERATOR, SUPERVISOR, ADMIN, AGENCY)
 
 
 class User(Base):
