@@ -131,3 +131,11 @@ def test_hotline_up_runs_each_process_as_its_own_user(hotline_up: tuple[dict[str
     # what the processes write is theirs, and the state directory stays root's
     assert (state / "db" / "hotline.db").stat().st_uid == hotline.pw_uid
     assert state.stat().st_uid == 0 and (state / "secrets.toml").stat().st_mode & 0o777 == 0o640
+
+
+def test_hotline_up_says_how_to_make_the_first_admin(hotline_up: tuple[dict[str, str], Path]) -> None:
+    """A new install has no console account: `hotline up` itself prints the command that makes the first admin
+    (issue 17, item 8; the command's own behaviour is tests/unit/test_first_sign_in.py)."""
+    _env, base = hotline_up
+    log = (base / "up.log").read_text(errors="replace")
+    assert "users add admin --name 'Quản trị hệ thống' --role admin" in log, log[-3000:]
