@@ -128,6 +128,8 @@ def test_hotline_up_runs_each_process_as_its_own_user(hotline_up: tuple[dict[str
     for pid in pids:
         ids = _ids(pid)
         assert ids["Uid"] == [asterisk.pw_uid] * 4 and 0 not in ids["Groups"], ids
+    # Asterisk's console socket (its whole CLI) is not open to the hotline's processes in group asterisk
+    assert (state / "run" / "asterisk.ctl").stat().st_mode & 0o777 == 0o600
     # what the processes write is theirs, and the state directory stays root's
     assert (state / "db" / "hotline.db").stat().st_uid == hotline.pw_uid
     assert state.stat().st_uid == 0 and (state / "secrets.toml").stat().st_mode & 0o777 == 0o640
