@@ -95,7 +95,9 @@ class LinkBeat:
     which was dropped as the cluster gate's frequent probe after a restarted Asterisk stopped answering ARI and
     AMI while it was polled (Asterisk issue 2170: the request blocks behind an application's teardown and keeps
     its HTTP thread). The health checks run every few seconds (``hotline watch``; /healthz, open to anyone,
-    cached 2 s), so they stay off that path; ARI would also put an ARI account in two processes that have none.
+    cached 2 s), so they stay off that path; and Asterisk keeps an application listed for a while after its
+    WebSocket closed (tests/support/stack.py waits for the app's own "connected" for that reason), so an answer
+    there would not even mean connected. ARI would also put an ARI account in two processes that have none.
     ``cluster_nodes``' beat says "connected" too, but every ``[cluster] beat_seconds`` (5 s) through the database:
     a killed app would be seen only after two beats, and a database outage, which the app rides out with its
     spool, would read as the app being down. What this does not see: an Asterisk whose ARI is wedged while the
