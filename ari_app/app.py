@@ -12,6 +12,7 @@ import aiohttp
 
 from hotline.domain.flows import engine as fe
 from hotline.domain.vocabulary import Disposition
+from hotline.heartbeat import LinkBeat
 
 from .call import Call, CallerHungUp
 from .client import AriClient, AriError
@@ -25,11 +26,13 @@ log = logging.getLogger("ari_app")
 class HotlineApp:
     """Owns the live calls of this Asterisk node; one instance per process."""
 
-    def __init__(self, services: CallServices, reconciler: Reconciler, watch: NodeWatch | None = None) -> None:
+    def __init__(self, services: CallServices, reconciler: Reconciler, watch: NodeWatch | None = None,
+                 link: LinkBeat | None = None) -> None:
         self.s = services
         self.ari: AriClient = services.ari
         self.reconciler = reconciler
         self.watch = watch      # this node's beat and its watch over the others, while connected
+        self.link = link        # "connected" for the health checks, while connected (hotline/heartbeat.py's LinkBeat)
         self.calls: dict[str, Call] = {}          # caller channel id -> call
         self.by_channel: dict[str, Call] = {}     # caller and desk channel ids -> call
         self.tasks: set[asyncio.Task[None]] = set()
@@ -63,6 +66,8 @@ class HotlineApp:
             closer = asyncio.ensure_future(self._close_on(stop, ws))
             checker = asyncio.ensure_future(self._reconcile_every(self.s.settings.asterisk.reconcile_seconds))
             beat = asyncio.ensure_future(self.watch.run()) if self.watch is not None else None
+            said = self.link
+            link = asyncio.ensure_future(said.run()) if said is not None else None
             try:
                 await self.reconcile()
                 async for event in self.ari.events(ws):
@@ -72,6 +77,9 @@ class HotlineApp:
                 checker.cancel()
                 if beat is not None:
                     beat.cancel()
+                if link is not None and said is not None:
+                    link.cancel()
+                    said.clear()      # at once: the health checks see a closed WebSocket without waiting
         if not stop.is_set():
             log.warning("ARI WebSocket closed")
 

@@ -14,7 +14,7 @@ from hotline.adapters.disk import message_space_problem
 from hotline.adapters.jobqueue import JobQueue, connect
 from hotline.context import load_context, run_service
 from hotline.domain.flows.engine import FlowEngine
-from hotline.heartbeat import Heartbeat
+from hotline.heartbeat import Heartbeat, LinkBeat, link_file
 
 from .app import HotlineApp
 from .client import AriClient
@@ -46,7 +46,7 @@ async def amain() -> None:
     reconciler = Reconciler(services)
     watch = NodeWatch(ClusterRepository(sessions), reconciler, s.cluster.node, beat_seconds=s.cluster.beat_seconds,
                       dead_after=s.cluster.dead_after)
-    app = HotlineApp(services, reconciler, watch)
+    app = HotlineApp(services, reconciler, watch, LinkBeat(link_file(s.call_log_spool)))
     stop = asyncio.Event()
     loop = asyncio.get_running_loop()
     for sig in (signal.SIGINT, signal.SIGTERM):

@@ -29,6 +29,7 @@ from hotline.adapters.db.models import Voicemail, VoicemailStatus
 from hotline.adapters.db.spool import spool_status
 from hotline.adapters.disk import free_mb, message_space_problem
 from hotline.domain.vocabulary import live_beat_key
+from hotline.heartbeat import LINK_STALE, link_age, link_file
 
 #: The parts of the hotline, in the order they are shown.
 COMPONENTS = ("asterisk", "ari_app", "agi", "monitor", "worker", "redis", "database", "spool", "disk",
@@ -86,46 +87,43 @@ class Report:
 
 # -- the checks -------------------------------------------------------------------------------------
 
-def check_asterisk_and_app(client: AmiClient, app: str) -> list[Check]:
-    """Asterisk over AMI (version, channels, uptime) and whether the ARI app holds its WebSocket; down both
-    when AMI does not answer."""
+def check_asterisk_and_app(client: AmiClient, app: str, link: Path,
+                           now: Callable[[], float] = time.time) -> list[Check]:
+    """Asterisk over AMI (version, channels, uptime) and whether the ARI app holds its WebSocket, as the app says
+    in ``link`` (hotline/heartbeat.py's LinkBeat: why not Asterisk's own list); both down when AMI does not
+    answer."""
     try:
-        return asyncio.run(_asterisk_conversation(client, app))
+        facts = asyncio.run(_asterisk_facts(client))
     except (AmiError, OSError) as exc:
         why = f"Asterisk does not answer on AMI ({exc})"
         return [_check("asterisk", {}, [why]), _check("ari_app", {"app": app}, [f"unknown: {why}"])]
+    try:
+        age = link_age(link, now())
+    except OSError as exc:      # a user who may not read the ARI app's folder
+        return [_check("asterisk", facts, []),
+                _check("ari_app", {"app": app}, [f"unknown: cannot read {link} ({exc.strerror or exc})"])]
+    return [_check("asterisk", facts, []), check_app(app, age)]
 
 
-async def _asterisk_conversation(client: AmiClient, app: str) -> list[Check]:
+async def _asterisk_facts(client: AmiClient) -> dict[str, Any]:
+    """Only ``reporting`` actions (CoreSettings, CoreStatus, CoreShowChannels, Getvar): the console's and the
+    watch's AMI accounts have no ``command``."""
     async with client:
         settings = await client.action("CoreSettings")
         status = await client.action("CoreStatus")
-        uptime = await client.command("core show uptime seconds")
         channels = await client.channels()
-        sessions = await client.command("ari show websocket sessions")
-    facts = {"version": str(settings.get("AsteriskVersion", "")), "calls": _int(status.get("CoreCurrentCalls")),
-             "channels": len(channels), "uptime_seconds": _uptime(uptime)}
-    connected = app_connected(sessions, app)
-    problems = [] if connected else [f"the ARI app {app!r} holds no WebSocket to Asterisk: callers get the "
-                                     "dialplan's fallback (is `python -m ari_app` running?)"]
-    return [_check("asterisk", facts, []), _check("ari_app", {"app": app}, problems)]
+        uptime = await client.uptime(status)
+    return {"version": str(settings.get("AsteriskVersion", "")), "calls": _int(status.get("CoreCurrentCalls")),
+            "channels": len(channels), "uptime_seconds": uptime}
 
 
-def app_connected(sessions: str, app: str) -> bool:
-    """Whether ``ari show websocket sessions`` lists a session that is up for ``app``. Its lines read
-    ``<connection id>  inbound  127.0.0.1:60660  Up  hotline`` (the apps comma-separated)."""
-    for line in sessions.splitlines():
-        fields = line.split()
-        if len(fields) >= 5 and fields[3] == "Up" and app in fields[4].split(","):
-            return True
-    return False
-
-
-def _uptime(output: str) -> int | None:
-    for line in output.splitlines():
-        if line.startswith("System uptime:"):
-            return _int(line.split(":", 1)[1])
-    return None
+def check_app(app: str, age: float | None) -> Check:
+    """The ARI app from the age of its last "connected" (None: it said its WebSocket closed, or never said)."""
+    if age is not None and age <= LINK_STALE:
+        return _check("ari_app", {"app": app}, [])
+    said = "" if age is None else f" (it last said so {age:.0f} s ago: killed or stuck?)"
+    return _check("ari_app", {"app": app}, [f"the ARI app {app!r} holds no WebSocket to Asterisk{said}: callers get "
+                                            "the dialplan's fallback (is `python -m ari_app` running?)"])
 
 
 def _int(value: Any) -> int | None:
@@ -297,7 +295,7 @@ class HealthProbe:
         s = self.settings
         jobs: dict[str, Callable[[], Check | list[Check]]] = {
             "asterisk": lambda: check_asterisk_and_app(ami_client(s, self.secrets, timeout=TIMEOUT),
-                                                       s.asterisk.ari_app),
+                                                       s.asterisk.ari_app, link_file(s.call_log_spool)),
             "agi": lambda: check_agi(s.agi.bind, s.agi.port),
             "monitor": lambda: check_monitor(self.redis, s.live_node_channel, time.time()),   # this node's
             "worker": lambda: check_worker(self.redis, s.transcription.queue),

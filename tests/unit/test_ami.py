@@ -4,6 +4,7 @@ from __future__ import annotations
 from panoramisk.message import Message
 
 from hotline.adapters import ami
+from hotline.adapters.ami.messages import startup_epoch_function, uptime_seconds
 from hotline.domain.vocabulary import DeviceState
 
 
@@ -56,3 +57,13 @@ def test_play_dtmf_presses_a_key_as_the_caller() -> None:
     assert ami.play_dtmf("PJSIP/anonymous-00000001", "D", 100) == {
         "Action": "PlayDTMF", "Channel": "PJSIP/anonymous-00000001", "Digit": "D", "Duration": "100",
         "Receive": "yes", "Async": "false"}
+
+
+def test_asterisks_start_goes_back_to_asterisk_as_a_strptime_in_its_own_zone() -> None:
+    status = message("Response: Success\nCoreStartupDate: 2026-12-07\nCoreStartupTime: 11:36:40\n"
+                     "CoreReloadDate: 2026-12-07\nCoreReloadTime: 11:40:02\nCoreCurrentCalls: 0")
+    assert startup_epoch_function(status) == "STRPTIME(2026-12-07 11:36:40,,%Y-%m-%d %H:%M:%S)"
+    assert startup_epoch_function(message("Response: Success\nCoreStartupTime: 11:36:40")) is None   # no date
+    assert startup_epoch_function({"CoreStartupDate": "2026-12-07", "CoreStartupTime": "1:2:3),SHELL(x"}) is None
+    assert uptime_seconds("1796618200", "1796623200 ") == 5000
+    assert uptime_seconds("", "1796623200") is None and uptime_seconds("1796623200", "1796618200") is None

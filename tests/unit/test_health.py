@@ -3,6 +3,7 @@ registered in it, SQLite, a listening socket, the disk), the deadline that keeps
 a part hangs, the cache that keeps /healthz cheap, and what /healthz may show to anyone."""
 from __future__ import annotations
 
+import asyncio
 import os
 import socket
 import subprocess
@@ -12,14 +13,18 @@ from collections.abc import Iterator
 from datetime import UTC, datetime, timedelta
 from pathlib import Path
 from typing import Any
+from zoneinfo import ZoneInfo
 
 import pytest
 import redis
+from panoramisk.message import Message
 from rq import Queue, Worker
 
 from hotline.adapters.ami import AmiClient
 from hotline.adapters.db.spool import Spool, SpooledWrite
 from hotline.domain.vocabulary import live_beat_key
+from hotline.heartbeat import LINK_STALE as STALE
+from hotline.heartbeat import LinkBeat, link_file
 from hotline.services import health
 from hotline.services.health import (
     CachedHealth,
@@ -60,22 +65,112 @@ def test_agi_is_up_while_its_port_accepts(tmp_path: Path) -> None:
     assert not down.ok and "nothing accepts" in down.problems[0]
 
 
-def test_asterisk_and_the_app_are_down_together_when_ami_does_not_answer() -> None:
+def test_asterisk_and_the_app_are_down_together_when_ami_does_not_answer(tmp_path: Path) -> None:
+    LinkBeat(link_file(tmp_path)).touch()       # the app says it is connected: AMI's silence still wins
     started = time.monotonic()
-    found = check_asterisk_and_app(AmiClient("127.0.0.1", free_port(), "hotline", "x", timeout=1), "hotline")
+    found = check_asterisk_and_app(AmiClient("127.0.0.1", free_port(), "hotline", "x", timeout=1), "hotline",
+                                   link_file(tmp_path))
     assert [(c.name, c.ok) for c in found] == [("asterisk", False), ("ari_app", False)]
     assert "does not answer on AMI" in found[0].problems[0] and time.monotonic() - started < 3
 
 
-def test_the_app_is_connected_while_asterisk_lists_its_websocket_session_up() -> None:
-    sessions = ("Connection ID                         Type            RemoteAddr                       State Apps\n"
-                "------------------------------------- --------------- -------------------------------- ----- ----\n"
-                "3528b588-71b4-4dbb-a347-44ac052bc12a  inbound         127.0.0.1:60660                  Up    {apps}")
-    assert health.app_connected(sessions.format(apps="hotline"), "hotline")
-    assert health.app_connected(sessions.format(apps="bench,hotline"), "hotline")
-    assert not health.app_connected(sessions.format(apps="hotline-bench"), "hotline")
-    assert not health.app_connected(sessions.format(apps="hotline").replace(" Up ", " Down "), "hotline")
-    assert not health.app_connected(sessions.splitlines()[0], "hotline")
+#: Where the fake Asterisk's root says it is (its /etc/localtime), unlike this machine and the province's clock.
+ASTERISK_ZONE = ZoneInfo("Asia/Ho_Chi_Minh")
+ASTERISK_NOW = 1796623200      # 2026-12-07 06:00:00 UTC
+STARTED = ASTERISK_NOW - 5000
+
+
+def answer(text: str) -> Message:
+    parsed = Message.from_line(text.strip().replace("\n", "\r\n"))
+    assert parsed is not None
+    return parsed
+
+
+class Asterisk22(AmiClient):
+    """An AmiClient answered as Asterisk 22's manager.c answers these actions, without a socket; ``sent``: the
+    actions asked. Getvar evaluates STRPTIME in the fake's zone and EPOCH on its clock, as Asterisk does."""
+
+    def __init__(self) -> None:
+        super().__init__("127.0.0.1", 5038, "hotline-watch", "x")
+        self.sent: list[dict[str, Any]] = []
+
+    async def connect(self) -> AmiClient:
+        self.manager = object()
+        return self
+
+    async def close(self) -> None:
+        self.manager = None
+
+    async def _send(self, action: dict[str, Any], as_list: bool) -> Any:
+        self.sent.append(action)
+        started = datetime.fromtimestamp(STARTED, ASTERISK_ZONE)
+        name = action["Action"]
+        if name == "CoreSettings":
+            return answer("Response: Success\nAMIversion: 11.0.0\nAsteriskVersion: 22.10.1\nSystemName: \n"
+                          "CoreMaxCalls: 0\nCoreRunUser: asterisk\nCoreHTTPenabled: Yes")
+        if name == "CoreStatus":
+            return answer(f"Response: Success\nCoreStartupDate: {started:%Y-%m-%d}\n"
+                          f"CoreStartupTime: {started:%H:%M:%S}\nCoreReloadDate: {started:%Y-%m-%d}\n"
+                          f"CoreReloadTime: {started:%H:%M:%S}\n"
+                          "CoreCurrentCalls: 2\nCoreProcessedCalls: 40")
+        if name == "CoreShowChannels":
+            return [answer("Response: Success\nEventList: start\nMessage: Channels will follow"),
+                    answer("Event: CoreShowChannel\nChannel: PJSIP/anonymous-00000001\nUniqueid: c1"),
+                    answer("Event: CoreShowChannel\nChannel: PJSIP/op-lan-00000002\nUniqueid: c2"),
+                    answer("Event: CoreShowChannelsComplete\nEventList: Complete\nListItems: 2")]
+        if name == "Getvar":
+            return answer(f"Response: Success\nVariable: {action['Variable']}\nValue: {getvar(action['Variable'])}")
+        return answer("Response: Error\nMessage: Permission denied")
+
+
+def getvar(variable: str) -> str:
+    if variable == "EPOCH":
+        return str(ASTERISK_NOW)
+    if variable.startswith("STRPTIME(") and variable.endswith(")"):
+        when, zone, fmt = variable[len("STRPTIME("):-1].split(",")
+        assert zone == ""           # Asterisk's own zone, the one CoreStatus wrote in
+        return str(int(datetime.strptime(when, fmt).replace(tzinfo=ASTERISK_ZONE).timestamp()))
+    return ""
+
+
+def test_uptime_is_asterisks_own_count_from_corestatus_in_its_zone_without_any_cli_command(tmp_path: Path) -> None:
+    ami = Asterisk22()
+    LinkBeat(link_file(tmp_path)).touch()
+    asterisk, app = check_asterisk_and_app(ami, "hotline", link_file(tmp_path))
+    assert asterisk.ok and asterisk.facts == {"version": "22.10.1", "calls": 2, "channels": 2, "uptime_seconds": 5000}
+    assert app.ok and app.facts == {"app": "hotline"}
+    assert [a["Action"] for a in ami.sent] == ["CoreSettings", "CoreStatus", "CoreShowChannels", "Getvar", "Getvar"]
+    assert ami.sent[3]["Variable"] == "STRPTIME(2026-12-07 11:36:40,,%Y-%m-%d %H:%M:%S)"    # its local time, +07
+    naive = int(datetime(2026, 12, 7, 11, 36, 40, tzinfo=UTC).timestamp())
+    assert ASTERISK_NOW - naive < 0       # read in UTC here, its start would be in the future
+
+
+def test_uptime_is_none_when_corestatus_has_no_readable_start() -> None:
+    class Older(Asterisk22):
+        async def _send(self, action: dict[str, Any], as_list: bool) -> Any:
+            if action["Action"] == "CoreStatus":       # before Asterisk 12: no date, only the time of day
+                self.sent.append(action)
+                return answer("Response: Success\nCoreStartupTime: 11:36:40\nCoreCurrentCalls: 0")
+            return await super()._send(action, as_list)
+    ami = Older()
+    facts = asyncio.run(health._asterisk_facts(ami))
+    assert facts["uptime_seconds"] is None and "Getvar" not in [a["Action"] for a in ami.sent]
+
+
+def test_the_app_is_connected_while_its_link_file_is_fresh(tmp_path: Path) -> None:
+    link = link_file(tmp_path)
+    (tmp_path / "file").write_text("")          # a folder that is a file: not FileNotFoundError, any OSError
+    never = check_asterisk_and_app(Asterisk22(), "hotline", link)[1]
+    assert not never.ok and never.problems[0].startswith("the ARI app 'hotline' holds no WebSocket to Asterisk:")
+    LinkBeat(link).touch()
+    said = link.stat().st_mtime
+    assert check_asterisk_and_app(Asterisk22(), "hotline", link, lambda: said + STALE)[1].ok
+    stale = check_asterisk_and_app(Asterisk22(), "hotline", link, lambda: said + STALE + 1)[1]
+    assert not stale.ok and "it last said so 4 s ago: killed or stuck?" in stale.problems[0]
+    LinkBeat(link).clear()          # the app's WebSocket closed
+    assert not check_asterisk_and_app(Asterisk22(), "hotline", link)[1].ok
+    unreadable = check_asterisk_and_app(Asterisk22(), "hotline", link_file(tmp_path / "file") / "x")
+    assert unreadable[0].ok and unreadable[1].problems[0].startswith("unknown: cannot read")
 
 
 def test_the_monitor_is_alive_while_its_beat_is_fresh(client: redis.Redis) -> None:

@@ -3,8 +3,8 @@
 Every process that talks to Asterisk's manager goes through here:
 
 - ``client``: ``AmiClient`` sends actions and waits for their answers (queue members, channel
-  lists, transfers, Originate, CLI commands); ``SyncAmi.run`` runs one conversation for blocking
-  callers (the command line, the console).
+  lists, Asterisk's uptime, transfers, Originate, CLI commands: only the command line's account may
+  run those); ``SyncAmi.run`` runs one conversation for blocking callers (the command line, the console).
 - ``listener``: ``AmiListener`` keeps one connection open for the monitor: events, a QueueStatus
   after every login, fire-and-forget actions.
 - ``accounts``: the AMI account of each process and the classes it may use (manager.conf).

@@ -3,9 +3,12 @@
 Asterisk checks an action against the account's ``write`` classes (any one of the action's classes will
 do) and sends an event only if its class is in ``read``. The classes each action needs are Asterisk 22's
 (manager.c, app_queue.c): QueueAdd/QueueRemove/QueuePause ``agent``; PlayDTMF, Setvar, BlindTransfer,
-Atxfer, CancelAtxfer ``call``; CoreShowChannels, CoreSettings, CoreStatus ``reporting``; Originate
+Atxfer, CancelAtxfer ``call``; CoreShowChannels, CoreSettings, CoreStatus, Getvar ``reporting``; Originate
 ``originate``; Command ``command``; QueueStatus and Ping none. No account has ``system`` or ``config``
-(restart, reload, read or write any configuration file).
+(restart, reload, read or write any configuration file). Only the command line's has ``command``, which runs any
+CLI command (``core stop now`` included): it reloads PJSIP after an operator is added. The health checks of the
+console and ``hotline watch`` need none: Asterisk's uptime comes from CoreStatus and Getvar, and whether the ARI
+app holds its WebSocket from the app itself (hotline/heartbeat.py's LinkBeat).
 """
 from __future__ import annotations
 
@@ -26,13 +29,16 @@ ACCOUNTS = (
     AmiAccount("monitor", "agent", "call,agent",
                "the monitor: app_queue's events; QueueStatus after each login; PlayDTMF wakes a waiting caller; "
                "QueuePenalty keeps a cluster's one idle order (monitor/pool.py)"),
-    AmiAccount("console", "", "agent,call,reporting,originate,command",
+    AmiAccount("console", "", "agent,call,reporting,originate",
                "the console: operators' states (Queue*), transfers (channel list, Setvar, BlindTransfer, Atxfer), "
-               "a supervisor's ChanSpy call (Originate), /healthz (CoreSettings, CoreStatus, two `show` commands)"),
-    AmiAccount("watch", "", "reporting,command",
-               "hotline watch: the health checks (CoreSettings, CoreStatus, CoreShowChannels, two `show` commands)"),
+               "a supervisor's ChanSpy call (Originate), /healthz (CoreSettings, CoreStatus, CoreShowChannels, "
+               "Getvar; no CLI command)"),
+    AmiAccount("watch", "", "reporting",
+               "hotline watch: the health checks (CoreSettings, CoreStatus, CoreShowChannels, Getvar; no CLI "
+               "command)"),
     AmiAccount("cli", "", "agent,call,reporting,command",
-               "the hotline command: operators (Queue*, `module reload res_pjsip.so`), transfer, status"),
+               "the hotline command: operators (Queue*; `module reload res_pjsip.so` after an operator "
+               "is added, the one CLI command the hotline runs), transfer, status"),
 )
 NAMES = tuple(a.name for a in ACCOUNTS)
 #: The account a process uses unless its composition root chooses another: the command line's.

@@ -2,7 +2,7 @@
 
 ``AmiClient`` sends actions and waits for their answers: the operator queue's members
 (QueueAdd, QueueRemove, QueuePause, QueueStatus), CLI commands (``module reload res_pjsip.so``),
-channel lists, transfers and Originate. ``SyncAmi.run`` runs one conversation (connect, act,
+channel lists, Asterisk's uptime, transfers and Originate. ``SyncAmi.run`` runs one conversation (connect, act,
 close) for the command line and the console.
 """
 from __future__ import annotations
@@ -18,7 +18,7 @@ from panoramisk.message import Message
 from hotline.domain.errors import HotlineError
 
 from .accounts import ami_user
-from .messages import QueueMember, events_named
+from .messages import QueueMember, events_named, field, startup_epoch_function, uptime_seconds
 
 log = logging.getLogger("hotline.adapters.ami")
 T = TypeVar("T")
@@ -131,6 +131,18 @@ class AmiClient:
         output = response.get("Output", "")
         lines = output if isinstance(output, list) else [output]
         return "\n".join(str(line) for line in lines if line) or str(response.content or "")
+
+    async def uptime(self, status: Mapping[str, Any]) -> int | None:
+        """Seconds since Asterisk started, as ``core show uptime seconds`` counts them, without the ``command``
+        class: CoreStatus (``status``) gives the start in the local time of Asterisk's host, which Asterisk itself
+        turns back into a Unix time (Getvar of STRPTIME, in its own zone) to subtract from its ``EPOCH`` (Getvar:
+        ``reporting``). None when the start cannot be read."""
+        function = startup_epoch_function(status)
+        if function is None:
+            return None
+        started = await self.action("Getvar", Variable=function)
+        now = await self.action("Getvar", Variable="EPOCH")
+        return uptime_seconds(field(started, "Value"), field(now, "Value"))
 
     async def originate(self, channel: str, context: str, exten: str = "s", priority: int = 1,
                         variables: Mapping[str, str] | None = None, caller_id: str | None = None) -> None:

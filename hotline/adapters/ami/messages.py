@@ -5,6 +5,7 @@ writes it. Headers are read case-insensitively; numbers that are not numbers rea
 """
 from __future__ import annotations
 
+import re
 from collections.abc import Iterable, Mapping
 from dataclasses import dataclass
 from typing import Any
@@ -80,6 +81,31 @@ class QueueMember:
 def events_named(messages: Iterable[Event], name: str) -> list[Event]:
     """The events called ``name`` in a list answer (QueueStatus, CoreShowChannels)."""
     return [m for m in messages if field(m, "Event") == name]
+
+
+# -- Asterisk's start (CoreStatus) --------------------------------------------------------------
+#: How CoreStatus writes when Asterisk started: CoreStartupDate and CoreStartupTime (manager.c's strftime).
+STARTUP_FORMAT = "%Y-%m-%d %H:%M:%S"
+_STARTUP = re.compile(r"\d{4}-\d{2}-\d{2} \d{2}:\d{2}:\d{2}")
+
+
+def startup_epoch_function(status: Event) -> str | None:
+    """The Getvar variable that turns a CoreStatus answer's start back into a Unix time: ``STRPTIME(...)`` with no
+    zone, so Asterisk reads it in the zone it wrote it in (its root's ``/etc/localtime``, which need not be this
+    machine's or the province's), DST included. None when the answer has no start of that shape (nothing else
+    ever goes into the function)."""
+    local = f"{field(status, 'CoreStartupDate')} {field(status, 'CoreStartupTime')}"
+    return f"STRPTIME({local},,{STARTUP_FORMAT})" if _STARTUP.fullmatch(local) else None
+
+
+def uptime_seconds(started: str, now: str) -> int | None:
+    """Seconds Asterisk has run, from the Getvar values of its start and of ``EPOCH`` (both its clock's Unix
+    times, as ``core show uptime seconds`` counts); None when either is not a number or the start is later."""
+    try:
+        seconds = int(now.strip()) - int(started.strip())
+    except ValueError:
+        return None
+    return seconds if seconds >= 0 else None
 
 
 # -- channel lists (CoreShowChannel rows) -----------------------------------------------------
