@@ -3,7 +3,8 @@
 Dialplan contexts (``asterisk_conf/extensions.conf.j2``) and the operator queue's name
 (``queues.conf.j2``), how a call ended (``Call.disposition``), an operator's state (the wallboard,
 ``OperatorEvent.state``), app_queue's view of an operator's phone, where a message's transcription stands
-(``Voicemail.status``), a console user's role, what an AccessLog row records, and the monitor's Redis names.
+(``Voicemail.status``), a console user's role, what an AccessLog row records, and the Redis names of the
+monitor and the console.
 Pure constants: no I/O, no Asterisk library.
 """
 from __future__ import annotations
@@ -151,6 +152,8 @@ class AccessAction:
 LIVE_CHANNEL = "hotline:live"   # the default of [redis] live_channel: the monitor's pub/sub channel
 #: operator -> the epoch second their last queue call ended, on any node (monitor/pool.py: one idle order)
 LAST_CALL_KEY = "hotline:operators:last_call"
+#: the prefix of the console's sign-in limiter's counts in Redis (operator_console/signin.py, Flask-Limiter)
+SIGNIN_KEY_PREFIX = "hotline:console:signin"
 
 
 def live_snapshot_key(channel: str) -> str:

@@ -6,7 +6,16 @@ from pathlib import Path
 
 from hotline.adapters.asterisk_config import render
 from hotline.context import load_context
-from hotline.domain.vocabulary import QUEUE_NAME, Context, Disposition, OperatorState, live_snapshot_key
+from hotline.domain.vocabulary import (
+    LAST_CALL_KEY,
+    LIVE_CHANNEL,
+    QUEUE_NAME,
+    SIGNIN_KEY_PREFIX,
+    Context,
+    Disposition,
+    OperatorState,
+    live_snapshot_key,
+)
 
 
 def _rendered(tmp_path: Path, name: str) -> str:
@@ -32,3 +41,9 @@ def test_the_words_are_distinct_and_the_snapshot_key_follows_the_channel() -> No
     assert len(set(Disposition.ALL)) == len(Disposition.ALL)
     assert len(set(OperatorState.ALL)) == len(OperatorState.ALL)
     assert live_snapshot_key("hotline:live") == "hotline:live:snapshot"
+
+
+def test_the_redis_names_are_the_hotlines_and_distinct() -> None:
+    names = (LIVE_CHANNEL, LAST_CALL_KEY, SIGNIN_KEY_PREFIX)
+    assert all(name.startswith("hotline:") for name in names)
+    assert len(set(names)) == len(names)
