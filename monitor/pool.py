@@ -15,6 +15,7 @@ from collections.abc import Callable, Iterable, Mapping
 from dataclasses import dataclass, field
 from typing import Any
 
+from hotline.adapters.ami import queue_penalty
 from hotline.domain.vocabulary import LAST_CALL_KEY, QUEUE_NAME
 
 log = logging.getLogger("monitor.pool")
@@ -27,8 +28,8 @@ def ranks(last_calls: Mapping[str, float], operators: Iterable[str]) -> dict[str
 
 
 def penalty_action(operator: str, penalty: int, queue: str = QUEUE_NAME) -> dict[str, str]:
-    """The AMI action that sets a member's penalty in the queue."""
-    return {"Action": "QueuePenalty", "Interface": f"PJSIP/{operator}", "Penalty": str(penalty), "Queue": queue}
+    """The AMI action that sets an operator's penalty in the queue."""
+    return queue_penalty(queue, f"PJSIP/{operator}", penalty)
 
 
 @dataclass

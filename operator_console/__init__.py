@@ -20,6 +20,7 @@ from flask import Flask
 from flask_wtf.csrf import CSRFProtect
 
 from hotline.context import Context, load_context
+from hotline.domain.vocabulary import SIGNIN_KEY_PREFIX
 
 csrf = CSRFProtect()
 
@@ -70,5 +71,5 @@ def create_app(ctx: Context | None = None, *, testing: bool = False, config: dic
     wallboard.init_app(app, total=s.max_streams, per_user=s.streams_per_user)
     signin.init_app(app, redis_url=ctx.redis_url, failures=s.signin_failures,
                     per_address=s.signin_per_address, minutes=s.signin_lock_minutes, slots=s.hashing_slots,
-                    key_prefix=app.config.get("SIGNIN_KEY_PREFIX", "hotline:console:signin"))
+                    key_prefix=app.config.get("SIGNIN_KEY_PREFIX", SIGNIN_KEY_PREFIX))
     return app

@@ -17,7 +17,7 @@ from flask_login import current_user
 from hotline.domain.errors import HotlineError, for_people
 from hotline.domain.labels import AGENCY_KIND, PAUSE_REASON, label
 from hotline.domain.redact import masked_number
-from hotline.domain.vocabulary import AccessAction
+from hotline.domain.vocabulary import AccessAction, OperatorState
 from hotline.services.operators import PAUSE_REASONS
 from hotline.services.tickets import TicketError
 from hotline.services.transfers import TransferRequest
@@ -107,26 +107,26 @@ def state() -> Any:
         wanted, reason = body.get("state"), body.get("reason") or "break"
         current = next((o for o in ops.states() if o.name == name), None)
         try:
-            if wanted == "available":
-                if current is None or current.state == "logged_out":
+            if wanted == OperatorState.AVAILABLE:
+                if current is None or current.state == OperatorState.LOGGED_OUT:
                     ops.login(name)
-                elif current.state == "paused":
+                elif current.state == OperatorState.PAUSED:
                     ops.resume(name)
-            elif wanted == "paused":
+            elif wanted == OperatorState.PAUSED:
                 if reason not in PAUSE_REASONS:
                     return _fail("Hãy chọn lý do tạm nghỉ: " + ", ".join(PAUSE_REASON[r] for r in PAUSE_REASONS)
                                  + ".")
-                if current is None or current.state == "logged_out":
+                if current is None or current.state == OperatorState.LOGGED_OUT:
                     ops.login(name)
                 ops.pause(name, reason)
-            elif wanted == "logged_out":
+            elif wanted == OperatorState.LOGGED_OUT:
                 ops.logout(name)
             else:
                 return _fail("Trạng thái chỉ là: sẵn sàng, tạm nghỉ hoặc kết thúc ca.")
         except HotlineError as exc:
             return _fail(exc)
     now = next((o for o in ops.states() if o.name == name), None)
-    return jsonify(now.to_json() if now else {"name": name, "state": "logged_out"})
+    return jsonify(now.to_json() if now else {"name": name, "state": OperatorState.LOGGED_OUT})
 
 
 @bp.route("/history")

@@ -26,6 +26,8 @@ from flask import Flask, Response, flash, render_template, request
 from flask_limiter import Limiter, RequestLimit
 from flask_login import current_user
 
+from hotline.domain.vocabulary import SIGNIN_KEY_PREFIX
+
 log = logging.getLogger("hotline.console.signin")
 HASH_WAIT = 2.0            # seconds a sign-in waits for an argon2 slot before it is turned away
 LOCKED_VI = "Đăng nhập sai quá nhiều lần. Tài khoản hoặc địa chỉ này tạm bị khoá {minutes} phút; hãy thử lại sau."
@@ -80,7 +82,7 @@ GUARDED: dict[str, tuple[Any, str]] = {"auth.login": (account_tried, "login.html
 
 
 def init_app(app: Flask, *, redis_url: str, failures: int, per_address: int, minutes: float, slots: int,
-             key_prefix: str = "hotline:console:signin") -> Limiter:
+             key_prefix: str = SIGNIN_KEY_PREFIX) -> Limiter:
     """Guard the views of ``GUARDED`` (already registered) of ``app``; the Limiter is the app's own."""
     limiter = Limiter(client_address, app=app, storage_uri=limits_storage(redis_url), key_prefix=key_prefix,
                       strategy="fixed-window", in_memory_fallback_enabled=True, swallow_errors=True,

@@ -35,7 +35,14 @@ from hotline.adapters.ami import node_amis, node_with_channel
 from hotline.domain.errors import HotlineError, for_people
 from hotline.domain.live import NodePicture, floor
 from hotline.domain.reports import CallSums
-from hotline.domain.vocabulary import Context, live_node_channel, live_node_pattern, live_nodes_key, live_snapshot_key
+from hotline.domain.vocabulary import (
+    AccessAction,
+    Context,
+    live_node_channel,
+    live_node_pattern,
+    live_nodes_key,
+    live_snapshot_key,
+)
 from hotline.services.operators import NAME_RE
 from hotline.services.report_queries import day_sums, overdue_open_tickets
 
@@ -229,7 +236,7 @@ def stream() -> Response:
     live = svc.ctx.settings.redis
     gone = request.environ.get("waitress.client_disconnected")
     try:    # until the response owns the slot, a failure (the AccessLog write) gives it back
-        svc.access(current_user.name, "wallboard_open", "wallboard", remote_addr=request.remote_addr)   # AccessLog
+        svc.access(current_user.name, AccessAction.WALLBOARD_OPEN, "wallboard", remote_addr=request.remote_addr)
         response = Response(stream_with_context(stream_events(svc.live, live.live_channel,
                                                               stale_after=svc.ctx.settings.cluster.dead_after,
                                                               alerts=svc.alerts_banner, check=still_allowed,
@@ -253,7 +260,7 @@ def live_floor() -> Any:
         picture = read_floor(svc.live, s.redis.live_channel, s.cluster.dead_after)
     except (RedisError, OSError):
         return jsonify(error="redis_down", message="Không đọc được dữ liệu trực tuyến: Redis không trả lời."), 503
-    svc.access(current_user.name, "wallboard_open", "wallboard:live", remote_addr=request.remote_addr)   # AccessLog
+    svc.access(current_user.name, AccessAction.WALLBOARD_OPEN, "wallboard:live", remote_addr=request.remote_addr)
     return jsonify(picture or floor([], time.time(), s.cluster.dead_after))
 
 

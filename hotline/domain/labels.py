@@ -8,11 +8,11 @@ that every code the hotline writes has its label and that no page shows a code.
 """
 from __future__ import annotations
 
-from hotline.adapters.db.models import TicketStatus as T
 from hotline.domain.vocabulary import AccessAction as A
 from hotline.domain.vocabulary import Disposition as D
 from hotline.domain.vocabulary import OperatorState as O
 from hotline.domain.vocabulary import Role as R
+from hotline.domain.vocabulary import TicketStatus as T
 from hotline.domain.vocabulary import VoicemailStatus as V
 
 #: Call.disposition: how the call ended (README: Dispositions).

@@ -39,7 +39,7 @@ from dataclasses import astuple, dataclass, field
 from datetime import date, datetime, tzinfo
 from typing import Any
 
-from hotline.domain.vocabulary import Disposition
+from hotline.domain.vocabulary import Disposition, TicketStatus
 
 SERVICE_LEVEL_SECONDS = 20.0
 SHORT_ABANDON_SECONDS = 5.0
@@ -264,7 +264,7 @@ class TicketRow:
     answered_at: datetime | None = None
 
 
-OPEN_STATUSES = ("new", "assigned", "in_progress")
+OPEN_STATUSES = TicketStatus.OPEN
 
 
 @dataclass(frozen=True)

@@ -1,9 +1,10 @@
 """The words the hotline's processes share with Asterisk, Redis and each other: defined once, here.
 
 Dialplan contexts (``asterisk_conf/extensions.conf.j2``) and the operator queue's name
-(``queues.conf.j2``), how a call ended (``Call.disposition``), an operator's state (the wallboard,
-``OperatorEvent.state``), app_queue's view of an operator's phone, where a message's transcription stands
-(``Voicemail.status``), a console user's role, what an AccessLog row records, and the monitor's Redis names.
+(``queues.conf.j2``), how a call ended (``Call.disposition``), where a ticket stands (``Ticket.status``),
+an operator's state (the wallboard, ``OperatorEvent.state``), app_queue's view of an operator's phone, where a
+message's transcription stands (``Voicemail.status``), a console user's role, what an AccessLog row records,
+and the Redis names of the monitor and the console.
 Pure constants: no I/O, no Asterisk library.
 """
 from __future__ import annotations
@@ -52,6 +53,22 @@ class Disposition:
     FROM_QUEUE = (ANSWERED, ABANDONED_QUEUE)   # what the queue's events tell; finer than TO_QUEUE
     ALL = (IN_PROGRESS, ABANDONED_IVR, TO_QUEUE, TRANSFERRED, TRANSFER_FAILED, VOICEMAIL,
            CLOSED_HOURS, APP_FALLBACK, ANSWERED, ABANDONED_QUEUE, TURNED_AWAY, NODE_LOST)
+
+
+class TicketStatus:
+    """Where a request stands (Ticket.status); see hotline/services/tickets.py for the moves."""
+
+    NEW = "new"
+    ASSIGNED = "assigned"          # forwarded to the competent agency
+    IN_PROGRESS = "in_progress"    # the agency is working on it
+    ANSWERED = "answered"          # the agency's answer is in, to be relayed to the citizen
+    CLOSED = "closed"
+    OUT_OF_SCOPE = "out_of_scope"
+    DUPLICATE = "duplicate"
+
+    OPEN = (NEW, ASSIGNED, IN_PROGRESS)
+    FINAL = (CLOSED, OUT_OF_SCOPE, DUPLICATE)   # what closing a ticket may make it
+    ALL = (NEW, ASSIGNED, IN_PROGRESS, ANSWERED, CLOSED, OUT_OF_SCOPE, DUPLICATE)
 
 
 class OperatorState:
@@ -151,6 +168,8 @@ class AccessAction:
 LIVE_CHANNEL = "hotline:live"   # the default of [redis] live_channel: the monitor's pub/sub channel
 #: operator -> the epoch second their last queue call ended, on any node (monitor/pool.py: one idle order)
 LAST_CALL_KEY = "hotline:operators:last_call"
+#: the prefix of the console's sign-in limiter's counts in Redis (operator_console/signin.py, Flask-Limiter)
+SIGNIN_KEY_PREFIX = "hotline:console:signin"
 
 
 def live_snapshot_key(channel: str) -> str:

@@ -67,3 +67,8 @@ def test_asterisks_start_goes_back_to_asterisk_as_a_strptime_in_its_own_zone() -
     assert startup_epoch_function({"CoreStartupDate": "2026-12-07", "CoreStartupTime": "1:2:3),SHELL(x"}) is None
     assert uptime_seconds("1796618200", "1796623200 ") == 5000
     assert uptime_seconds("", "1796623200") is None and uptime_seconds("1796623200", "1796618200") is None
+
+
+def test_queue_penalty_sets_a_members_penalty() -> None:
+    assert ami.queue_penalty("hotline", "PJSIP/op-a", 2) == {
+        "Action": "QueuePenalty", "Interface": "PJSIP/op-a", "Penalty": "2", "Queue": "hotline"}

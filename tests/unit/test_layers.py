@@ -12,8 +12,6 @@ ROOT = Path(__file__).resolve().parents[2]
 PRODUCT = ("hotline", "ari_app", "agi", "monitor", "operator_console")
 #: `hotline setup`/`up`, `hotline cluster …`, the units' steps and `hotline call` drive tooling on purpose.
 TOOLING_DOORS = {"hotline/cli/system.py", "hotline/cli/cluster.py", "hotline/cli/units.py", "hotline/cli/call.py"}
-#: (module, imported module, name) the domain still takes from an adapter, until it moves; each must be used.
-DOMAIN_PENDING = {("hotline/domain/labels.py", "hotline.adapters.db.models", "TicketStatus")}
 
 
 def _modules(*folders: str) -> list[str]:
@@ -43,17 +41,10 @@ def _within(module: str, package: str) -> bool:
 def test_the_domain_imports_no_adapter_and_no_tooling() -> None:
     modules = _modules("hotline/domain")
     assert "hotline/domain/vocabulary.py" in modules
-    leaks, pending_seen = [], set()
-    for path in modules:
-        for module, name in _imports(path):
-            if (path, module, name) in DOMAIN_PENDING:
-                pending_seen.add((path, module, name))
-            elif _within(module, "hotline.adapters") or _within(module, "tooling") or \
-                    (module == "hotline" and name == "adapters"):
-                leaks.append(f"{path}: {module} {name}".rstrip())
+    leaks = [f"{path}: {module} {name}".rstrip() for path in modules for module, name in _imports(path)
+             if _within(module, "hotline.adapters") or _within(module, "tooling")
+             or (module == "hotline" and name == "adapters")]
     assert not leaks, "the domain imports an adapter or tooling:\n" + "\n".join(leaks)
-    stale = DOMAIN_PENDING - pending_seen
-    assert not stale, f"no longer imported, drop from DOMAIN_PENDING: {stale}"
 
 
 def test_the_product_imports_no_tooling() -> None:

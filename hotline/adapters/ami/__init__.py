@@ -9,7 +9,7 @@ Every process that talks to Asterisk's manager goes through here:
   after every login, fire-and-forget actions.
 - ``accounts``: the AMI account of each process and the classes it may use (manager.conf).
 - ``messages``: what the others read and build, without a connection: event headers, app_queue's
-  device states, queue members, channel lists, the PlayDTMF action.
+  device states, queue members, channel lists, the PlayDTMF and QueuePenalty actions.
 """
 from .client import (
     AmiClient,
@@ -33,8 +33,9 @@ from .messages import (
     field,
     number,
     play_dtmf,
+    queue_penalty,
 )
 
 __all__ = ["AmiClient", "AmiError", "AmiListener", "AmiUnavailable", "Event", "QueueMember", "SyncAmi",
            "ami_client", "ami_login", "bridge_id", "channel_with_id", "device_state", "endpoint_channel", "field",
-           "node_ami", "node_amis", "node_with_channel", "number", "play_dtmf"]
+           "node_ami", "node_amis", "node_with_channel", "number", "play_dtmf", "queue_penalty"]

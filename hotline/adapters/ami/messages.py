@@ -140,3 +140,8 @@ def play_dtmf(channel: str, digit: str, duration_ms: int) -> dict[str, str]:
     """
     return {"Action": "PlayDTMF", "Channel": channel, "Digit": digit, "Duration": str(duration_ms),
             "Receive": "yes", "Async": "false"}
+
+
+def queue_penalty(queue: str, interface: str, penalty: int) -> dict[str, str]:
+    """The action that sets the penalty of the member ``interface`` (``PJSIP/op-a``) in ``queue``."""
+    return {"Action": "QueuePenalty", "Interface": interface, "Penalty": str(penalty), "Queue": queue}

@@ -13,6 +13,7 @@ from sqlalchemy.types import TypeDecorator
 
 from hotline.domain.vocabulary import Disposition, VoicemailStatus
 from hotline.domain.vocabulary import Role as Role  # defined in the vocabulary; still importable from here
+from hotline.domain.vocabulary import TicketStatus as TicketStatus  # likewise
 
 
 class UTCDateTime(TypeDecorator[datetime]):
@@ -169,22 +170,6 @@ class OperatorEvent(Base):
     state: Mapped[str] = mapped_column(String(16))
     reason: Mapped[str | None] = mapped_column(String(64))             # pause reason: break, training, meeting
     call_id: Mapped[str | None] = mapped_column(String(64))
-
-
-class TicketStatus:
-    """Where a request stands (Ticket.status); see hotline/services/tickets.py for the moves."""
-
-    NEW = "new"
-    ASSIGNED = "assigned"          # forwarded to the competent agency
-    IN_PROGRESS = "in_progress"    # the agency is working on it
-    ANSWERED = "answered"          # the agency's answer is in, to be relayed to the citizen
-    CLOSED = "closed"
-    OUT_OF_SCOPE = "out_of_scope"
-    DUPLICATE = "duplicate"
-
-    OPEN = (NEW, ASSIGNED, IN_PROGRESS)
-    FINAL = (CLOSED, OUT_OF_SCOPE, DUPLICATE)   # what closing a ticket may make it
-    ALL = (NEW, ASSIGNED, IN_PROGRESS, ANSWERED, CLOSED, OUT_OF_SCOPE, DUPLICATE)
 
 
 class Ticket(Base):

@@ -9,6 +9,8 @@ from __future__ import annotations
 from dataclasses import dataclass, field
 from typing import Literal
 
+from hotline.domain.vocabulary import TicketStatus
+
 AgencyKind = Literal["department", "district", "commune", "provincial_office", "postal_service"]
 
 
@@ -142,8 +144,8 @@ class TicketStatusNode:
 
     # Said by the AGI server for a ticket found: "ticket_status_<status>", then "ticket_agency" and
     # the agency's generated name prompt, then whether the answer is ready.
-    STATUSES = ("new", "assigned", "in_progress", "answered", "closed", "out_of_scope", "duplicate")
-    FINAL_WITHOUT_ANSWER = ("out_of_scope", "duplicate")   # no "answer ready / not yet" for these
+    STATUSES = TicketStatus.ALL
+    FINAL_WITHOUT_ANSWER = (TicketStatus.OUT_OF_SCOPE, TicketStatus.DUPLICATE)   # no "answer ready / not yet" for these
     READBACK_PROMPTS = (*(f"ticket_status_{s}" for s in STATUSES), "ticket_agency", "ticket_answer_ready",
                         "ticket_answer_not_ready")
 
