@@ -294,7 +294,7 @@ def spy() -> Any:
                                caller_id=f'"Giám sát {operator}" <1022>')
     # on a cluster, the node the operator's call is on (the console runs beside node a)
     amis = node_amis(svc.ctx.settings, svc.ctx.secrets)
-    node = node_with_channel(amis, f"PJSIP/{operator}-") if len(amis) > 1 else None
+    node = node_with_channel(amis, operator) if len(amis) > 1 else None
     try:
         (amis[node] if node else svc.ami).run(work)
     except HotlineError as exc:

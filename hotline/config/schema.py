@@ -499,10 +499,12 @@ class ClusterSettings(_Section):
     # Kamailio's trusted sources (the telco trunk's addresses): never counted by pike. Any other source
     # sending over [security] invites_per_second requests is dropped while it floods.
     trusted: list[str] = Field(default_factory=list)
-    # Kamailio's WebSocket for the console's softphones (0: none; they then register with their node's Asterisk),
-    # and the console's addresses as operators' browsers open it: a WebSocket from any other page is refused.
-    # Empty: http://<[console] bind>:<[console] port>; behind the TLS proxy: ["https://console.example.gov.vn"].
-    websocket_port: int = Field(default=5066, ge=0, le=65535)
+    # Kamailio's WebSocket for the console's softphones (0, the default: none; they then register with node a's
+    # Asterisk and get its callers only), on Kamailio's address: keep it behind the TLS proxy or a firewall (README:
+    # Known limits); and the console's addresses as operators' browsers open it: a browser's WebSocket from any
+    # other page is refused. Empty: http://<[console] bind>:<[console] port>; behind the TLS proxy:
+    # ["https://console.example.gov.vn"].
+    websocket_port: int = Field(default=0, ge=0, le=65535)
     softphone_origins: list[Annotated[str, StringConstraints(pattern=r"^https?://[A-Za-z0-9.:\[\]-]+$")]] = Field(
         default_factory=list)
 

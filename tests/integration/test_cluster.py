@@ -44,7 +44,7 @@ def cluster(postgres_url: str) -> Iterator[Cluster]:
     try:
         with running_cluster(base, postgres_url.rsplit("/", 1)[0] + f"/hotline_cluster_{stack_index()}",
                              fake_now=WEDNESDAY, operators=OPERATORS, web_operators=(WEB_OPERATOR,),
-                             settings_extra="\n[queue]\nwrapup_seconds = 1\n",
+                             websocket_port=5066, settings_extra="\n[queue]\nwrapup_seconds = 1\n",
                              console_port=8590 + 100 * stack_index(), artifacts=artifacts) as found:
             yield found
     finally:
@@ -595,3 +595,30 @@ def test_the_browser_softphone_answers_both_nodes_and_outlives_node_a(cluster: C
                                                            WEB_OPERATOR], capture_output=True, text=True,
                                                           timeout=10).stdout, 40, "the browser's registration to end")
     wait_for(lambda: cluster.dispatcher().get(NodeNet("a", 1).address) == "AP", 30, "node a to rejoin")
+
+
+def test_kamailio_relays_nothing_inside_a_call_that_no_node_is_in(cluster: Cluster) -> None:
+    """A forged request "inside a call" (a To tag and Kamailio's Route, both easy to write) toward an address of the
+    sender's choice is refused (403) and never reaches it: straight, or through a WebSocket contact's alias."""
+    import secrets
+    import socket
+    with socket.socket(socket.AF_INET, socket.SOCK_DGRAM) as target, \
+            socket.socket(socket.AF_INET, socket.SOCK_DGRAM) as sender:
+        target.bind((host_address(), 0))
+        sender.bind((host_address(), 0))
+        target.settimeout(2)
+        sender.settimeout(5)
+        port, source = target.getsockname()[1], sender.getsockname()[1]
+        for uri in (f"sip:victim@{host_address()}:{port}",
+                    f"sip:victim@somewhere.invalid;alias={host_address()}~{port}~1"):
+            request = (f"BYE {uri} SIP/2.0\r\n"
+                       f"Via: SIP/2.0/UDP {host_address()}:{source};branch=z9hG4bK{secrets.token_hex(8)};rport\r\n"
+                       f"Route: <sip:{host_address()}:{SIP_PORT};lr>\r\nMax-Forwards: 70\r\n"
+                       f"From: <sip:a@{host_address()}>;tag={secrets.token_hex(4)}\r\n"
+                       f"To: <sip:victim@{host_address()}>;tag={secrets.token_hex(4)}\r\n"
+                       f"Call-ID: {secrets.token_hex(12)}\r\nCSeq: 1 BYE\r\nContent-Length: 0\r\n\r\n")
+            sender.sendto(request.encode(), (host_address(), SIP_PORT))
+            answer = sender.recv(65535).decode(errors="replace")
+            assert answer.startswith("SIP/2.0 403"), (uri, answer[:200])
+            with pytest.raises(TimeoutError):
+                target.recv(65535)          # nothing was relayed to the sender's chosen address

@@ -99,17 +99,20 @@ class Cluster:
 
 @contextmanager
 def running_cluster(base: Path, database_url: str, *, fake_now: str, operators: Sequence[str] = (),
-                    web_operators: Sequence[str] = (), settings_extra: str = "", console_port: int = 8590,
+                    web_operators: Sequence[str] = (), websocket_port: int = 0, settings_extra: str = "",
+                    console_port: int = 8590,
                     artifacts: Path | None = None) -> Iterator[Cluster]:
     """`hotline cluster up --fake-now` on the shipped settings (plus ``settings_extra`` TOML, and
     ``[cluster]`` beats every 2 s, dead after 10 s), its database emptied first, ``operators`` (desk phones) and
-    ``web_operators`` (the console's softphone) added before the start; yields once both nodes take calls; stops
+    ``web_operators`` (the console's softphone, registering with Kamailio's WebSocket on ``websocket_port``)
+    added before the start; yields once both nodes take calls; stops
     it and copies its logs to ``artifacts``."""
     base.chmod(0o755)       # Asterisk, as its own user, reaches the state directory
     settings = base / "province.toml"
     shipped = (ROOT / "province.toml").read_text(encoding="utf-8")
     shipped = re.sub(r'^(flow|directory|prompts_dir) = "', rf'\1 = "{ROOT}/', shipped, flags=re.M)
-    settings.write_text(shipped.replace("[cluster]\n", "[cluster]\nbeat_seconds = 2\ndead_after = 10\n", 1)
+    settings.write_text(shipped.replace("[cluster]\n", "[cluster]\nbeat_seconds = 2\ndead_after = 10\n"
+                                        f"websocket_port = {websocket_port}\n", 1)
                         + settings_extra, encoding="utf-8")
     url = fresh_postgres(database_url)
     fresh_postgres(kamailio_database_url(url))      # no registration left from an earlier run

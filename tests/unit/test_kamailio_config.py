@@ -52,7 +52,11 @@ def test_the_configuration_probes_the_nodes_and_limits_untrusted_sources(tmp_pat
     assert 'modparam("dispatcher", "ds_ping_interval", 1)' in text
     assert "class=4" not in text and "code=408" not in text     # a time-out never counts as an answer
     assert 'modparam("pike", "reqs_density_per_unit", 40)' in text      # 20 per second, 2 s units
-    assert 'if ($si == "127.0.0.1") return;' in text and 'if ($si == "10.22.0.12") return;' in text
+    # trusted by address over UDP only; a request inside a call must come from a node or go to one (no open relay)
+    assert 'if ($proto == "udp" && $si == "127.0.0.1") return;' in text
+    assert 'if ($proto == "udp" && $si == "10.22.0.12") return;' in text
+    assert 'if (!route(FROM_NODE) && !route(TO_NODE_HOP)) {' in text
+    assert 'if ($var(hop) == "10.22.0.11") return 1;' in text
     assert "record_route();" in text and 'ds_select_dst("1", "4")' in text
     listed = (tmp_path / "kamailio" / "dispatcher.list").read_text()
     assert listed == dispatcher_list(["10.22.0.11:5060", "10.22.0.12:5060"])
@@ -186,15 +190,15 @@ def test_a_node_rings_the_console_s_softphone_through_kamailio(tmp_path: Path) -
                         tmp_path / folder, operators=web, only={"pjsip.conf"})
         pjsip = (tmp_path / folder / "pjsip.conf").read_text()
         return "\n".join(re.findall(r"^\[op-web-hoa\].*?(?=^\[|\Z)", pjsip, flags=re.M | re.S))
-    on_node = endpoint(env, "node")
-    assert "[op-web-hoa](operator-webrtc)" in on_node and "transport = transport-udp" in on_node
-    assert "contact = sip:op-web-hoa@10.22.0.1:5060" in on_node
     root = Path(__file__).resolve().parents[2]
     shipped = re.sub(r'^(flow|directory|prompts_dir) = "', rf'\1 = "{root}/',
                      (root / "province.toml").read_text(encoding="utf-8"), flags=re.M)
-    no_ws = tmp_path / "no-ws.toml"
-    no_ws.write_text(shipped.replace("[cluster]\n", "[cluster]\nwebsocket_port = 0\n", 1), encoding="utf-8")
-    own = endpoint({**env, "HOTLINE_SETTINGS": str(no_ws)}, "own")
+    with_ws = tmp_path / "ws.toml"
+    with_ws.write_text(shipped.replace("[cluster]\n", "[cluster]\nwebsocket_port = 5066\n", 1), encoding="utf-8")
+    on_node = endpoint({**env, "HOTLINE_SETTINGS": str(with_ws)}, "node")
+    assert "[op-web-hoa](operator-webrtc)" in on_node and "transport = transport-udp" in on_node
+    assert "contact = sip:op-web-hoa@10.22.0.1:5060" in on_node
+    own = endpoint(env, "own")          # the default: no WebSocket at Kamailio
     assert "transport = transport-udp" not in own and "contact =" not in own
 
 

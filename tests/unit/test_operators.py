@@ -268,9 +268,10 @@ def test_on_a_cluster_the_supervisor_listens_on_the_node_the_operator_talks_on()
             if not self.up:
                 raise AmiUnavailable("connection refused")
             return self.channels
-    amis = {"a": Node("PJSIP/anonymous-0001", "PJSIP/op-lan-0002"), "b": Node("PJSIP/op-minh-0003"),
-            "c": Node(up=False)}
-    assert node_with_channel(amis, "PJSIP/op-minh-") == "b"
-    assert node_with_channel(amis, "PJSIP/op-lan-") == "a"
-    assert node_with_channel({"c": Node(up=False), **amis}, "PJSIP/op-minh-") == "b"
-    assert node_with_channel(amis, "PJSIP/op-hoa-") is None
+    amis = {"a": Node("PJSIP/anonymous-00000001", "PJSIP/op-lan-00000002"), "b": Node("PJSIP/op-minh-0000000a"),
+            "c": Node(up=False), "d": Node("PJSIP/op-hoa-2-0000000b")}
+    assert node_with_channel(amis, "op-minh") == "b"
+    assert node_with_channel(amis, "op-lan") == "a"
+    assert node_with_channel({"c": Node(up=False), **amis}, "op-minh") == "b"
+    assert node_with_channel(amis, "op-hoa") is None        # op-hoa-2's channel is not op-hoa's
+    assert node_with_channel(amis, "op-hoa-2") == "d"

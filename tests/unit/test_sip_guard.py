@@ -59,3 +59,19 @@ def test_the_configuration_is_made_anew_so_nothing_another_user_left_in_it_is_re
     assert (again / "filter.d" / "asterisk.conf").resolve() == Path("/etc/fail2ban/filter.d/asterisk.conf").resolve()
     assert sorted(p.name for p in again.rglob("*")) == ["action.d", "asterisk.conf", "common.conf", "fail2ban.conf",
                                                         "filter.d", "hotline-nft.conf", "jail.conf"]
+
+
+def test_a_cluster_node_never_bans_nor_limits_kamailio(tmp_path: Path) -> None:
+    """On a cluster's node every caller's INVITE and any caller's wrong password come from Kamailio: banning it (5
+    forged digest answers through Kamailio would do) would take the line off the air."""
+    settings = load_settings(env={"HOTLINE_STATE_DIR": str(tmp_path), "HOTLINE_REGISTRAR": "10.22.0.1:5060"})
+    guard = Guard.from_settings(settings, tmp_path)
+    assert guard.exempt == ("10.22.0.1",)
+    rules = nft_ruleset(guard)
+    accept = "th dport 5060 ip saddr { 10.22.0.1 } accept"
+    assert accept in rules and rules.index(accept) < rules.index("@banned drop") < rules.index("@invites")
+    jail = configparser.ConfigParser(interpolation=None)
+    jail.read(render_fail2ban(guard) / "jail.conf")
+    assert jail["hotline-sip"]["ignoreip"].split() == ["127.0.0.1/32", "::1", "10.22.0.1"]
+    alone = Guard.from_settings(load_settings(env={"HOTLINE_STATE_DIR": str(tmp_path)}), tmp_path)
+    assert alone.exempt == () and "} accept" not in nft_ruleset(alone)

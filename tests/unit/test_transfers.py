@@ -50,3 +50,13 @@ def test_consulting_channel_is_the_operators_channel_of_the_call_out_of_the_call
 def test_dial_status_outcomes() -> None:
     assert [dial_outcome(s) for s in ("ANSWER", "BUSY", "NOANSWER", "CANCEL", "", "CHANUNAVAIL", "CONGESTION")] == \
         ["answered", "busy", "noanswer", "abandoned", "abandoned", "failed", "failed"]
+
+
+def test_an_operator_s_channel_is_never_another_whose_name_it_begins() -> None:
+    """op-hoa is not on the call op-hoa-2 talks in: a transfer by op-hoa finds no channel of its own there."""
+    from hotline.adapters.ami.messages import endpoint_channel, is_endpoint_channel
+    rows = [{"Channel": "PJSIP/op-hoa-2-0000001c", "BridgeId": "b1", "Uniqueid": "x", "Linkedid": "l1"}]
+    assert endpoint_channel(rows, "op-hoa", bridge="b1") is None
+    assert endpoint_channel(rows, "op-hoa-2", bridge="b1") == "PJSIP/op-hoa-2-0000001c"
+    assert is_endpoint_channel("PJSIP/op-hoa-0000001c", "op-hoa")
+    assert not is_endpoint_channel("PJSIP/op-hoa-0000001c;2", "op-hoa") and not is_endpoint_channel("PJSIP/op-h", "op")

@@ -43,12 +43,17 @@ class Guard:
     max_failures: int = 5
     find_seconds: int = 60
     invites_per_second: int = 20
+    #: Sources never banned nor limited: on a cluster's node, Kamailio ([cluster] registrar), which carries every
+    #: caller's INVITE and any caller's wrong password (banning it would take the line off the air).
+    exempt: tuple[str, ...] = ()
 
     @classmethod
     def from_settings(cls, settings: Any, state_dir: Path) -> Guard:
         s = settings.security
+        registrar = settings.cluster.registrar
+        exempt = (registrar.rsplit(":", 1)[0],) if registrar else ()
         return cls(int(settings.sip.port), state_dir / "log" / "security.log", state_dir / "fail2ban",
-                   s.ban_minutes, s.max_failures, s.find_seconds, s.invites_per_second)
+                   s.ban_minutes, s.max_failures, s.find_seconds, s.invites_per_second, exempt)
 
     @property
     def table(self) -> str:
@@ -65,6 +70,8 @@ def nft_ruleset(guard: Guard) -> str:
     port, table = guard.sip_port, guard.table
     rate = guard.invites_per_second
     invite = '@th,64,48 0x494e56495445'   # a UDP payload that starts with "INVITE"
+    exempt = (f"        meta l4proto {{ udp, tcp }} th dport {port} ip saddr {{ {', '.join(guard.exempt)} }} accept\n"
+              if guard.exempt else "")
     limit = (f"        udp dport {port} {invite} update @invites {{ ip saddr limit rate over {rate}/second "
              f"burst {2 * rate} packets }} counter drop\n" if rate else "")
     return (f"table inet {table} {{}}\ndelete table inet {table}\n"
@@ -74,6 +81,7 @@ def nft_ruleset(guard: Guard) -> str:
             "    set invites { type ipv4_addr; size 65535; flags dynamic,timeout; timeout 1m; }\n"
             "    chain input {\n"
             "        type filter hook input priority -10; policy accept;\n"
+            f"{exempt}"
             f"        meta l4proto {{ udp, tcp }} th dport {port} ip saddr @banned drop\n"
             f"        meta l4proto {{ udp, tcp }} th dport {port} ip6 saddr @banned6 drop\n"
             f"{limit}"
@@ -166,7 +174,7 @@ def _jail_conf(guard: Guard) -> str:
             "[DEFAULT]\nbackend = polling\n"
             f"\n[{JAIL}]\nenabled = true\nfilter = asterisk\nlogpath = {guard.security_log}\n"
             f"maxretry = {guard.max_failures}\nfindtime = {guard.find_seconds}\n"
-            f"bantime = {guard.ban_minutes * 60}\nignoreip = {IGNORED}\n"
+            f"bantime = {guard.ban_minutes * 60}\nignoreip = {' '.join((IGNORED, *guard.exempt))}\n"
             f"action = hotline-nft[table={guard.table}]\n")
 
 

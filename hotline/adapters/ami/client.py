@@ -18,7 +18,7 @@ from panoramisk.message import Message
 from hotline.domain.errors import HotlineError
 
 from .accounts import ami_user
-from .messages import QueueMember, events_named, field, startup_epoch_function, uptime_seconds
+from .messages import QueueMember, events_named, field, is_endpoint_channel, startup_epoch_function, uptime_seconds
 
 log = logging.getLogger("hotline.adapters.ami")
 T = TypeVar("T")
@@ -230,14 +230,14 @@ def node_amis(settings: Any, secrets: Any) -> dict[str, SyncAmi]:
     return found
 
 
-def node_with_channel(amis: Mapping[str, Any], prefix: str) -> str | None:
-    """The first node (of ``amis``, as ``node_amis`` gives them) with a channel whose name starts with ``prefix``
-    (``PJSIP/op-lan-``); nodes that do not answer are passed over; None if no node has one."""
+def node_with_channel(amis: Mapping[str, Any], endpoint: str) -> str | None:
+    """The first node (of ``amis``, as ``node_amis`` gives them) with a channel of PJSIP ``endpoint`` (its own:
+    ``op-lan`` never matches ``op-lan-2``'s); nodes that do not answer are passed over; None if no node has one."""
     async def names(client: AmiClient) -> list[str]:
         return [str(row.get("Channel", "")) for row in await client.channels()]
     for node, ami in amis.items():
         try:
-            if any(name.startswith(prefix) for name in ami.run(names)):
+            if any(is_endpoint_channel(name, endpoint) for name in ami.run(names)):
                 return node
         except HotlineError as exc:
             log.info("node %s did not list its channels: %s", node, exc)

@@ -119,11 +119,16 @@ def bridge_id(row: Event) -> str:
     return field(row, "BridgeId")
 
 
+def is_endpoint_channel(name: str, endpoint: str) -> bool:
+    """Whether channel ``name`` is PJSIP ``endpoint``'s own (``PJSIP/op-lan-0000001a``): the name, then Asterisk's
+    8 hex digits, so that op-lan's check never takes op-lan-2's channel."""
+    return re.fullmatch(rf"PJSIP/{re.escape(endpoint)}-[0-9a-f]{{8}}", name) is not None
+
+
 def endpoint_channel(rows: Iterable[Event], endpoint: str, *, bridge: str = "", linkedid: str = "") -> str | None:
     """The channel name of PJSIP ``endpoint`` in ``bridge``, or in the call ``linkedid``; None if none."""
-    prefix = f"PJSIP/{endpoint}-"
     for row in rows:
-        if not field(row, "Channel").startswith(prefix):
+        if not is_endpoint_channel(field(row, "Channel"), endpoint):
             continue
         if (bridge and bridge_id(row) == bridge) or (linkedid and field(row, "Linkedid") == linkedid):
             return field(row, "Channel")
