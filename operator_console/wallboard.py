@@ -31,7 +31,7 @@ from flask import Blueprint, Flask, Response, current_app, jsonify, render_templ
 from flask_login import current_user
 from redis.exceptions import RedisError
 
-from hotline.adapters.ami import node_amis, node_with_channel
+from hotline.adapters.ami import endpoint_channel_on, node_amis
 from hotline.domain.errors import HotlineError, for_people
 from hotline.domain.live import NodePicture, floor
 from hotline.domain.reports import CallSums
@@ -288,15 +288,18 @@ def spy() -> Any:
         return jsonify(error="refused", message="Tài khoản giám sát chưa gắn với máy điện thoại nào "
                        "(hotline users add … --operator TÊN_MÁY)."), 409
 
+    # the operator's own channel, exactly (op-hoa is not op-hoa-2), on the node it is on (the console runs beside
+    # node a); not in a call yet: ChanSpy waits for a channel of theirs
+    amis = node_amis(svc.ctx.settings, svc.ctx.secrets)
+    found = endpoint_channel_on(amis, operator)
+    target = found[1] if found else f"PJSIP/{operator}-"
+
     async def work(client: Any) -> None:
         await client.originate(f"PJSIP/{own}", Context.SUPERVISE, exten=mode,
-                               variables={"SPY_TARGET": f"PJSIP/{operator}-"},
+                               variables={"SPY_TARGET": target},
                                caller_id=f'"Giám sát {operator}" <1022>')
-    # on a cluster, the node the operator's call is on (the console runs beside node a)
-    amis = node_amis(svc.ctx.settings, svc.ctx.secrets)
-    node = node_with_channel(amis, operator) if len(amis) > 1 else None
     try:
-        (amis[node] if node else svc.ami).run(work)
+        (amis[found[0]] if found else svc.ami).run(work)
     except HotlineError as exc:
         return jsonify(error="refused", message=f"Không gọi được máy của bạn: {for_people(exc)}"), 409
     svc.access(current_user.name, mode, f"PJSIP/{operator}", remote_addr=request.remote_addr, phone=own)

@@ -18,6 +18,7 @@ from .client import (
     SyncAmi,
     ami_client,
     ami_login,
+    endpoint_channel_on,
     node_ami,
     node_amis,
     node_with_channel,
@@ -37,5 +38,6 @@ from .messages import (
 )
 
 __all__ = ["AmiClient", "AmiError", "AmiListener", "AmiUnavailable", "Event", "QueueMember", "SyncAmi",
-           "ami_client", "ami_login", "bridge_id", "channel_with_id", "device_state", "endpoint_channel", "field",
-           "node_ami", "node_amis", "node_with_channel", "number", "play_dtmf", "queue_penalty"]
+           "ami_client", "ami_login", "bridge_id", "channel_with_id", "device_state", "endpoint_channel",
+           "endpoint_channel_on", "field", "node_ami", "node_amis", "node_with_channel", "number", "play_dtmf",
+           "queue_penalty"]
