@@ -66,8 +66,7 @@ class HotlineApp:
             closer = asyncio.ensure_future(self._close_on(stop, ws))
             checker = asyncio.ensure_future(self._reconcile_every(self.s.settings.asterisk.reconcile_seconds))
             beat = asyncio.ensure_future(self.watch.run()) if self.watch is not None else None
-            said = self.link
-            link = asyncio.ensure_future(said.run()) if said is not None else None
+            link = asyncio.ensure_future(self.link.run()) if self.link is not None else None
             try:
                 await self.reconcile()
                 async for event in self.ari.events(ws):
@@ -77,9 +76,9 @@ class HotlineApp:
                 checker.cancel()
                 if beat is not None:
                     beat.cancel()
-                if link is not None and said is not None:
+                if link is not None and self.link is not None:
                     link.cancel()
-                    said.clear()      # at once: the health checks see a closed WebSocket without waiting
+                    self.link.clear()      # at once: the health checks see a closed WebSocket without waiting
         if not stop.is_set():
             log.warning("ARI WebSocket closed")
 

@@ -28,7 +28,16 @@ from hotline.cli.system import (
 from tooling.system import netns, production
 from tooling.system.assembly import asterisk_process, process_specs, render_asterisk_config
 from tooling.system.asterisk import AsteriskProcess
-from tooling.system.cluster import NODES, SHARED_PROCESSES, ClusterNode, edge, kamailio_spec, node_specs, nodes
+from tooling.system.cluster import (
+    NODES,
+    SHARED_PROCESSES,
+    ClusterNode,
+    edge,
+    edge_of,
+    kamailio_spec,
+    node_specs,
+    nodes,
+)
 from tooling.system.services import ensure_postgres, is_postgres_url
 from tooling.system.shell import Progress, SetupError
 from tooling.system.supervisor import ProcessSpec, Supervisor
@@ -139,14 +148,8 @@ def kamailio_command(listen: str, node_specs_: tuple[str, ...]) -> None:
         gate_nodes = _gate_nodes(node_specs_)
         ensure_postgres(str(settings.database.url), echo)      # the operators' list, read for their accounts
         address, port = match.group(1), int(match.group(2))
-        console = settings.console
-        node_hosts = [n.sip.rsplit(":", 1)[0] for n in gate_nodes]
-        the_edge = Edge(address=address, port=port, nodes=[n.sip for n in gate_nodes],
-                        trusted=["127.0.0.1", *settings.cluster.trusted, *node_hosts],
-                        per_second=int(settings.security.invites_per_second),
-                        state_dir=Path(settings.paths.state_dir), ws_port=int(settings.cluster.websocket_port),
-                        origins=settings.cluster.softphone_origins or [f"http://{console.bind}:{console.port}"],
-                        db_url=_registrar_database(settings, _phone_accounts(settings), echo))
+        the_edge = replace(edge_of(settings, address, port, [n.sip for n in gate_nodes], settings.cluster.trusted),
+                           db_url=_registrar_database(settings, _phone_accounts(settings), echo))
         config = render(the_edge)
         echo(f"[cluster] Kamailio's configuration: {config} (nodes {', '.join(n.sip for n in gate_nodes)}; "
              f"SIP at {address}:{port}"

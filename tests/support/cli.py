@@ -9,7 +9,6 @@ import os
 import socket
 import subprocess
 import sys
-import time
 from collections.abc import Iterator
 from contextlib import contextmanager
 from datetime import datetime
@@ -19,7 +18,7 @@ from typing import Any
 from hotline.domain.clock import fake_clock_env
 
 from .ports import Phone
-from .stack import ROOT, Stack
+from .stack import ROOT, Stack, wait_for
 
 
 def hotline(stack: Stack, *args: str) -> str:
@@ -76,11 +75,8 @@ def running_console(env: dict[str, str], timeout: float = 30) -> Iterator[tuple[
                                 "--port", str(port)], cwd=ROOT, env={**os.environ, **env},
                                stdout=subprocess.PIPE, stderr=subprocess.STDOUT)
     try:
-        deadline = time.monotonic() + timeout
-        while not _answers(port):
-            assert console.poll() is None, console.stdout.read().decode() if console.stdout else ""
-            assert time.monotonic() < deadline, f"the console answers within {timeout:.0f} s"
-            time.sleep(0.2)
+        wait_for(lambda: console.poll() is not None or _answers(port), timeout, "the console to answer")
+        assert console.poll() is None, console.stdout.read().decode() if console.stdout else ""
         yield f"http://127.0.0.1:{port}", console
     finally:
         console.terminate()

@@ -258,7 +258,11 @@ def test_on_a_cluster_a_transfer_is_made_on_the_node_the_call_is_on() -> None:
 def test_on_a_cluster_the_supervisor_listens_on_the_node_the_operator_talks_on() -> None:
     """The wallboard's ChanSpy is placed on the node that has the operator's channel; a node that does not answer
     is passed over; no node with one: None (the console's own node then)."""
-    from hotline.adapters.ami import AmiUnavailable, node_with_channel
+    from hotline.adapters.ami import AmiUnavailable, endpoint_channel_on
+
+    def node_with_channel(amis: dict[str, Node], endpoint: str) -> str | None:
+        found = endpoint_channel_on(amis, endpoint)
+        return found[0] if found else None
 
     class Node:
         def __init__(self, *channels: str, up: bool = True) -> None:
@@ -275,3 +279,4 @@ def test_on_a_cluster_the_supervisor_listens_on_the_node_the_operator_talks_on()
     assert node_with_channel({"c": Node(up=False), **amis}, "op-minh") == "b"
     assert node_with_channel(amis, "op-hoa") is None        # op-hoa-2's channel is not op-hoa's
     assert node_with_channel(amis, "op-hoa-2") == "d"
+    assert endpoint_channel_on(amis, "op-minh") == ("b", "PJSIP/op-minh-0000000a")     # ChanSpy's exact target

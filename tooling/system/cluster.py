@@ -86,12 +86,20 @@ def node_specs(specs: Sequence[ProcessSpec], node: ClusterNode, env: Mapping[str
 def edge(settings: Any, members: Sequence[ClusterNode], trusted: Sequence[str] = ()) -> Edge:
     """Kamailio on the host's address of the nodes' network, at the hotline's SIP port, in front of the nodes.
     The sources pike never counts: the nodes, ``trusted`` and the host itself, which stands in for the telco's
-    trunk on one machine (its callers are the tests' and demos' SIPp); any other source is limited. The console's
-    softphones register with it over its WebSocket, from the console's origins (``[cluster] softphone_origins``)."""
+    trunk on one machine (its callers are the tests' and demos' SIPp); any other source is limited."""
     port = int(settings.sip.port)
+    return edge_of(settings, host_address(), port, [f"{m.net.address}:{port}" for m in members],
+                   [host_address(), *trusted])
+
+
+def edge_of(settings: Any, address: str, port: int, nodes: Sequence[str], trusted: Sequence[str] = ()) -> Edge:
+    """What Kamailio at ``address``:``port`` is told from the province's settings, in front of ``nodes``
+    (``host:port``): loopback, ``trusted`` and the nodes are never counted as floods; the console's softphones
+    register over its WebSocket (``[cluster] websocket_port``) from the console's origins (``[cluster]
+    softphone_origins``, else the console's own address). ``hotline cluster up`` and ``hotline cluster kamailio``."""
     origins = settings.cluster.softphone_origins or [f"http://{settings.console.bind}:{settings.console.port}"]
-    return Edge(address=host_address(), port=port, nodes=[f"{m.net.address}:{port}" for m in members],
-                trusted=["127.0.0.1", host_address(), *trusted, *(m.net.address for m in members)],
+    return Edge(address=address, port=port, nodes=list(nodes),
+                trusted=["127.0.0.1", *trusted, *(node.rsplit(":", 1)[0] for node in nodes)],
                 per_second=int(settings.security.invites_per_second), state_dir=Path(settings.paths.state_dir),
                 ws_port=int(settings.cluster.websocket_port), origins=origins)
 

@@ -21,7 +21,6 @@ from .client import (
     endpoint_channel_on,
     node_ami,
     node_amis,
-    node_with_channel,
 )
 from .listener import AmiListener
 from .messages import (
@@ -39,5 +38,5 @@ from .messages import (
 
 __all__ = ["AmiClient", "AmiError", "AmiListener", "AmiUnavailable", "Event", "QueueMember", "SyncAmi",
            "ami_client", "ami_login", "bridge_id", "channel_with_id", "device_state", "endpoint_channel",
-           "endpoint_channel_on", "field", "node_ami", "node_amis", "node_with_channel", "number", "play_dtmf",
+           "endpoint_channel_on", "field", "node_ami", "node_amis", "number", "play_dtmf",
            "queue_penalty"]

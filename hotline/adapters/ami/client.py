@@ -230,15 +230,10 @@ def node_amis(settings: Any, secrets: Any) -> dict[str, SyncAmi]:
     return found
 
 
-def node_with_channel(amis: Mapping[str, Any], endpoint: str) -> str | None:
-    """The first node (of ``amis``, as ``node_amis`` gives them) with a channel of PJSIP ``endpoint`` (its own:
-    ``op-lan`` never matches ``op-lan-2``'s); nodes that do not answer are passed over; None if no node has one."""
-    found = endpoint_channel_on(amis, endpoint)
-    return found[0] if found else None
-
-
 def endpoint_channel_on(amis: Mapping[str, Any], endpoint: str) -> tuple[str, str] | None:
-    """(node, channel name) of PJSIP ``endpoint``'s first channel on the nodes of ``amis``; None if none has one."""
+    """(node, channel name) of PJSIP ``endpoint``'s first channel on the nodes of ``amis`` (as ``node_amis`` gives
+    them; its own: ``op-lan`` never matches ``op-lan-2``'s); nodes that do not answer are passed over; None if no
+    node has one."""
     async def names(client: AmiClient) -> list[str]:
         return [str(row.get("Channel", "")) for row in await client.channels()]
     for node, ami in amis.items():
