@@ -1,7 +1,5 @@
 """calls, recordings, voicemails
 
-Revision ID: 0001
-Revises:
 Create Date: 2026-11-23 14:48:40.194650
 """
 from alembic import op  # noqa: I001
@@ -10,8 +8,6 @@ import sqlalchemy as sa
 
 revision = '0001'
 down_revision = None
-branch_labels = None
-depends_on = None
 
 
 def upgrade() -> None:

@@ -1,7 +1,5 @@
 """tickets, ticket events, voicemail transcription
 
-Revision ID: 0003
-Revises: 0002
 Create Date: 2026-12-01 18:11:01.350590
 """
 import sqlalchemy as sa
@@ -9,8 +7,6 @@ from alembic import op
 
 revision = '0003'
 down_revision = '0002'
-branch_labels = None
-depends_on = None
 
 
 def upgrade() -> None:

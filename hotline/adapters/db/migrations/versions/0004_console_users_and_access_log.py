@@ -1,7 +1,5 @@
 """console users, access log, knowledge base; operators' phone kind (desk or the console's softphone)
 
-Revision ID: 0004
-Revises: 0003
 Create Date: 2026-12-01 21:46:42.565329
 """
 import sqlalchemy as sa
@@ -9,8 +7,6 @@ from alembic import op
 
 revision = '0004'
 down_revision = '0003'
-branch_labels = None
-depends_on = None
 
 
 def upgrade() -> None:

@@ -1,7 +1,5 @@
 """voicemails: the speech engine's own words beside the readable transcript
 
-Revision ID: 0005
-Revises: 0004
 Create Date: 2026-12-04 16:40:00
 """
 import sqlalchemy as sa
@@ -9,8 +7,6 @@ from alembic import op
 
 revision = '0005'
 down_revision = '0004'
-branch_labels = None
-depends_on = None
 
 
 def upgrade() -> None:

@@ -1,7 +1,5 @@
 """transfers: the writer's own key, so the ARI app logs a transfer without waiting for the database
 
-Revision ID: 0006
-Revises: 0005
 Create Date: 2026-12-05 05:30:00
 """
 import sqlalchemy as sa
@@ -9,8 +7,6 @@ from alembic import op
 
 revision = '0006'
 down_revision = '0005'
-branch_labels = None
-depends_on = None
 
 
 def upgrade() -> None:

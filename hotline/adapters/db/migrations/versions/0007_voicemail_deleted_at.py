@@ -1,7 +1,5 @@
 """voicemails: when the message's audio file was deleted (retention, a citizen's erasure)
 
-Revision ID: 0007
-Revises: 0006
 Create Date: 2026-12-05 09:20:00
 """
 import sqlalchemy as sa
@@ -9,8 +7,6 @@ from alembic import op
 
 revision = '0007'
 down_revision = '0006'
-branch_labels = None
-depends_on = None
 
 
 def upgrade() -> None:

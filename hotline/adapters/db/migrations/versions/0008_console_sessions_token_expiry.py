@@ -1,7 +1,5 @@
 """console sessions (server-side, revocable); API tokens' expiry and last use
 
-Revision ID: 0008
-Revises: 0007
 Create Date: 2026-12-06 10:00:00
 
 Tokens issued before this revision get an expiry 90 days from the upgrade ([console] token_days' default):
@@ -14,8 +12,6 @@ from alembic import op
 
 revision = '0008'
 down_revision = '0007'
-branch_labels = None
-depends_on = None
 
 
 def upgrade() -> None:

@@ -1,7 +1,5 @@
 """calls: the Asterisk node each call is on; cluster_nodes: each node's last sign of life
 
-Revision ID: 0009
-Revises: 0008
 Create Date: 2026-12-06 12:00:00
 
 Rows written before this revision keep no node (NULL): the local node's for its reconciler, so a
@@ -12,8 +10,6 @@ from alembic import op
 
 revision = '0009'
 down_revision = '0008'
-branch_labels = None
-depends_on = None
 
 
 def upgrade() -> None:
