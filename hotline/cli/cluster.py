@@ -20,10 +20,10 @@ from hotline.cli.system import (
     _least_privilege,
     _load_settings,
     _operators,
-    _raise_interrupt,
     _restore_logins,
     echo,
     run_setup,
+    run_until_stopped,
 )
 from tooling.system import netns, production
 from tooling.system.assembly import asterisk_process, process_specs, render_asterisk_config
@@ -56,14 +56,7 @@ def cluster_group() -> None:
               help="Run the hotline's clock from this time, e.g. 2027-02-06T10:00:00+07:00.")
 def up_command(fake_now: str | None) -> None:
     """Set up, then run Kamailio, two Asterisk nodes and the hotline's processes until Ctrl-C."""
-    signal.signal(signal.SIGTERM, _raise_interrupt)
-    try:
-        with as_click_error():
-            code = cluster_up(fake_now, echo)
-    except KeyboardInterrupt:
-        code = 0
-    if code:
-        sys.exit(code)
+    run_until_stopped(cluster_up, fake_now)
 
 
 @cluster_group.command("gate")

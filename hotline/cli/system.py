@@ -192,10 +192,16 @@ def _raise_interrupt(_signum: int, _frame: FrameType | None) -> None:
               help="Run the hotline's clock from this time, e.g. 2027-02-05T23:05:00+07:00 (for tests and demos).")
 def up_command(fake_now: str | None) -> None:
     """Set up, then run Asterisk and the hotline's processes until Ctrl-C."""
+    run_until_stopped(_up, fake_now)
+
+
+def run_until_stopped(up: Callable[[str | None, Callable[[str], None]], int], fake_now: str | None) -> None:
+    """Run ``up`` (one of the `up` commands' bodies) until Ctrl-C or SIGTERM, both a clean stop (exit 0); a
+    set-up error is the command's error, and ``up``'s own non-zero code its exit status."""
     signal.signal(signal.SIGTERM, _raise_interrupt)
     try:
         with as_click_error():
-            code = _up(fake_now, echo)
+            code = up(fake_now, echo)
     except KeyboardInterrupt:
         code = 0
     if code:
