@@ -23,6 +23,12 @@ from typing import Any
 from hotline.domain.errors import ConfigError
 
 FILE_NAME = "secrets.toml"
+#: The file's tables besides [endpoints], with what each holds (every other table is kept too, uncommented).
+TABLES = {"ami": "   # one AMI account per process (hotline.adapters.ami.accounts)",
+          "kamailio": "   # Kamailio's PostgreSQL role (hotline cluster)",
+          "channels": "   # what the province's SMS gateway, Zalo OA, Facebook Page and mailbox gave it (hotline "
+                      "channels secret)",
+          "open311": "   # one API key per Open311 client (hotline channels open311-key)"}
 _TOKEN_BYTES = 24
 _ENDPOINT_RE = re.compile(r"^[A-Za-z0-9][A-Za-z0-9_.-]*$")
 
@@ -89,6 +95,36 @@ class Secrets:
                 self._values[table][name] = secrets.token_urlsafe(_TOKEN_BYTES)
                 _write(self.path, self._values)
         return str(self._values[table][name])
+
+    def channel_secret(self, name: str) -> str:
+        """A credential a channel's provider gave the province (``hotline channels secret NAME``); empty when it
+        has not been set."""
+        return str(self._values.get("channels", {}).get(name, ""))
+
+    def set_channel_secret(self, name: str, value: str) -> None:
+        """Keep ``value`` as channel credential ``name`` (replacing the one before)."""
+        with _locked(self.path):
+            self._values.update(_read(self.path) or {})
+            self._values.setdefault("channels", {})[name] = value
+            _write(self.path, self._values)
+
+    def open311_key(self, client: str) -> str:
+        """The Open311 API key of ``client``, generated the first time."""
+        if not _ENDPOINT_RE.match(client):
+            raise ValueError(f"{client!r} is not a client name (letters, digits, . _ -)")
+        return self._generated("open311", client)
+
+    def open311_client(self, key: str) -> str | None:
+        """The Open311 client whose API key ``key`` is (compared in constant time), or None. The file is read
+        again for a key not known yet (one made by ``hotline channels open311-key`` since this process began)."""
+        for values in (self._values, _read(self.path) or {}):
+            found = None
+            for client, known in values.get("open311", {}).items():
+                if secrets.compare_digest(str(known).encode(), key.encode()):
+                    found = client
+            if found is not None:
+                return found
+        return None
 
     def endpoint_names(self) -> list[str]:
         """Endpoints that have a password so far."""
@@ -157,9 +193,10 @@ def _write(path: Path, values: dict[str, Any]) -> None:
              *([f"redis_password = {json.dumps(values['redis_password'])}"] if "redis_password" in values else []),
              "", "[endpoints]"]
     lines += [f"{json.dumps(name)} = {json.dumps(pw)}" for name, pw in sorted(values["endpoints"].items())]
-    if values.get("ami"):
-        lines += ["", "[ami]   # one AMI account per process (hotline.adapters.ami.accounts)"]
-        lines += [f"{json.dumps(name)} = {json.dumps(pw)}" for name, pw in sorted(values["ami"].items())]
+    for table, comment in sorted({**{t: "" for t, v in values.items() if isinstance(v, dict)}, **TABLES}.items()):
+        if table != "endpoints" and values.get(table):
+            lines += ["", f"[{table}]{comment}"]
+            lines += [f"{json.dumps(name)} = {json.dumps(pw)}" for name, pw in sorted(values[table].items())]
     fd, tmp = tempfile.mkstemp(prefix=".secrets-", suffix=".tmp", dir=path.parent)   # created 0600
     try:
         _keep_group(fd, path)

@@ -124,3 +124,27 @@ def test_a_new_password_keeps_the_files_owner_and_mode(tmp_path: Path) -> None:
     assert stat.S_IMODE(path.stat().st_mode) == 0o640
     if os.getuid() == 0:
         assert (path.stat().st_uid, path.stat().st_gid) == (0, 4321)
+
+
+def test_every_table_is_kept_when_another_is_written(tmp_path: Path) -> None:
+    """Kamailio's database password, a channel's credential and an Open311 key survive any later write (the
+    file was once rewritten with [endpoints] and [ami] only, and Kamailio's password changed at each start)."""
+    first = load_or_create_secrets(tmp_path)
+    kamailio = first.kamailio_db_password
+    first.set_channel_secret("zalo_secret_key", "khóa-bí-mật")
+    key = first.open311_key("cong-dich-vu-cong")
+    first.endpoint_password("desk-d02")        # a later write of another table
+    again = load_or_create_secrets(tmp_path)
+    assert again.kamailio_db_password == kamailio
+    assert again.channel_secret("zalo_secret_key") == "khóa-bí-mật"
+    assert again.channel_secret("sms_token") == ""
+    assert again.open311_client(key) == "cong-dich-vu-cong"
+    assert again.open311_client(key + "x") is None
+
+
+def test_an_open311_key_made_by_another_process_is_known_without_a_restart(tmp_path: Path) -> None:
+    running = load_or_create_secrets(tmp_path)
+    key = load_or_create_secrets(tmp_path).open311_key("a-client")     # the CLI, meanwhile
+    assert running.open311_client(key) == "a-client"
+    with pytest.raises(ValueError):
+        running.open311_key("../etc")
