@@ -28,6 +28,7 @@ from hotline.domain.redact import redact_url
 from hotline.domain.tickets.categories import Categories, load_categories
 
 if TYPE_CHECKING:
+    from hotline.intake import Intake
     from hotline.services.tickets import TicketService
 
 
@@ -64,6 +65,19 @@ class Context:
                          deadlines) if jobs else None
         return TicketService(sessions, self.clock.now, deadlines, self.categories, self.directory,
                              s.tickets.code_digits, queue)
+
+
+    def intake(self, sessions: sessionmaker[Session] | None = None, *, jobs: bool = False) -> Intake:
+        """The door of every written request (hotline.intake) on ``sessions``; ``jobs``: its tickets' follow-up
+        jobs and its replies are queued on the worker's queue."""
+        from hotline.intake import Intake
+        sessions = sessions or self.sessions()
+        tickets = self.tickets(sessions, jobs=jobs)
+        i = self.settings.intake
+        return Intake(tickets, sessions, self.settings.paths.state_dir / "attachments", max_chars=i.max_chars,
+                      max_files=i.max_files, max_file_bytes=int(i.max_file_mb * 1_000_000),
+                      photo_max_side=i.photo_max_side, public_url=i.public_url,
+                      send=tickets.jobs.send_message if tickets.jobs is not None else None)
 
 
 def load_context(settings_path: Path | None = None, env: Mapping[str, str] | None = None) -> Context:

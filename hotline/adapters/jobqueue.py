@@ -21,6 +21,7 @@ from sqlalchemy.orm import Session, sessionmaker
 
 from hotline.adapters.db.models import TicketStatus, Voicemail
 from hotline.domain.tickets.deadlines import DeadlineClock
+from hotline.domain.vocabulary import Channel
 
 log = logging.getLogger("hotline.adapters.jobqueue")
 
@@ -120,12 +121,23 @@ class JobQueue:
         """Run a reminder or escalation whose time has come (its scheduled job was lost or never made)."""
         return self._enqueue(f"{name}-{ticket['id']}-{int(at.timestamp())}", f"{JOBS}.milestone", ticket["id"], name)
 
+    def send_message(self, message_id: int) -> Enqueued:
+        """Send one of the hotline's messages to a citizen through its channel (hotline.intake.outbox)."""
+        return self._enqueue(f"send-{message_id}", f"{JOBS}.send_message", message_id)
+
     def after_change(self, ticket: dict[str, Any]) -> None:
         """What a new or changed ticket needs: its milestones scheduled, its agency told if just assigned."""
         if ticket["status"] in TicketStatus.OPEN:
             self.milestones(ticket)
         if ticket["status"] == TicketStatus.ASSIGNED and not ticket["notified_at"]:
             self.notification(ticket["id"])
+        if ticket["status"] == TicketStatus.ANSWERED and ticket["channel"] in Channel.REPLIES:
+            self.answer_back(ticket)
+
+    def answer_back(self, ticket: dict[str, Any]) -> Enqueued:
+        """Send an answered ticket's answer to the citizen through the channel they wrote from."""
+        answered = int(datetime.fromisoformat(ticket["answered_at"]).timestamp()) if ticket["answered_at"] else 0
+        return self._enqueue(f"answer-{ticket['id']}-{answered}", f"{JOBS}.answer_back", ticket["code"])
 
     def _enqueue(self, job_id: str, func: str, *args: Any, at: datetime | None = None) -> Enqueued:
         try:

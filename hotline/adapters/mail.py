@@ -12,6 +12,7 @@ import ssl
 from dataclasses import dataclass
 from email import policy
 from email.message import EmailMessage
+from email.utils import make_msgid
 
 from hotline.config.settings import NotificationSettings
 
@@ -36,10 +37,20 @@ class Mailer:
         """Send ``mail``; False when notifications are off or nobody is to receive it. SMTP errors raise."""
         if not self.settings.enabled or not mail.to:
             return False
+        self.deliver(mail)
+        return True
+
+    def deliver(self, mail: Mail, *, sender: str | None = None, headers: dict[str, str] | None = None) -> str:
+        """Send ``mail`` from ``sender`` (default: ``[notifications] sender``) with ``headers`` (a reply's
+        In-Reply-To); its Message-ID. SMTP errors raise."""
         msg = EmailMessage(policy=_POLICY)
-        msg["From"] = self.settings.sender
+        msg["From"] = sender or self.settings.sender
         msg["To"] = ", ".join(mail.to)
         msg["Subject"] = mail.subject
+        domain = (sender or self.settings.sender).rpartition("@")[2] or "localhost"
+        msg["Message-ID"] = make_msgid(domain=domain)
+        for name, value in (headers or {}).items():
+            msg[name] = value
         msg.set_content(mail.body)
         s = self.settings
         with smtplib.SMTP(s.smtp_host, s.smtp_port, timeout=20) as smtp:
@@ -49,7 +60,7 @@ class Mailer:
                 smtp.login(s.smtp_user, s.smtp_password)
             smtp.send_message(msg)
         log.info("mail to %s: %s", msg["To"], mail.subject)
-        return True
+        return str(msg["Message-ID"])
 
 
 def tls_context(settings: NotificationSettings) -> ssl.SSLContext:

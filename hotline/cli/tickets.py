@@ -11,7 +11,7 @@ import click
 
 from hotline.adapters.db.models import TicketStatus
 from hotline.cli.audit import log_read
-from hotline.domain.vocabulary import AccessAction
+from hotline.domain.vocabulary import AccessAction, Channel
 from hotline.services.tickets import TicketError
 
 
@@ -114,7 +114,8 @@ def show_command(code: str, as_json: bool) -> None:
 @click.option("--content", required=True, help="What the citizen asks or reports.")
 @click.option("--caller", default="")
 @click.option("--category", help="A code of ticket_categories.yaml (default: the first).")
-@click.option("--channel", default="phone", show_default=True, type=click.Choice(["phone", "web", "email", "other"]))
+@click.option("--channel", default="phone", show_default=True,
+              type=click.Choice([c for c in Channel.ALL if c != Channel.VOICEMAIL]))
 @click.option("--call", "call_id", help="The call it came from (hotline calls).")
 @click.option("--agency", help="Forward at once to KIND:CODE.")
 @_by

@@ -314,6 +314,72 @@ class TicketSettings(_Section):
     code_digits: int = Field(default=7, ge=5, le=10)
 
 
+class IntakeSettings(_Section):
+    """Requests in writing (hotline.intake): the web form, e-mail, SMS, Zalo, Facebook and Open311 (README:
+    Channels)."""
+
+    max_chars: int = Field(default=5000, ge=200, le=100_000)    # a request's text at the most
+    max_files: int = Field(default=3, ge=0, le=20)              # photos or attachments of one request
+    max_file_mb: float = Field(default=10.0, gt=0, le=100)      # ... each, as received
+    photo_max_side: int = Field(default=2560, ge=320, le=10_000)   # a photo is re-encoded at most this wide
+    # Where citizens open the public site (the status page); in every receipt. Empty: no link is sent.
+    public_url: str = ""
+
+
+class PublicSettings(_Section):
+    """The public site (public_site/): the citizens' web form, the status page, Open311 and the channels'
+    webhooks. No sign-in; behind the province's TLS reverse proxy like the console, never beside it."""
+
+    enabled: bool = True
+    bind: str = "127.0.0.1"
+    port: Port = 8095
+    proxy_hops: int = Field(default=0, ge=0, le=5)     # as [console] proxy_hops
+    form_per_hour: int = Field(default=5, ge=1, le=1000)    # web form requests one address may send an hour
+    lookups_per_minute: int = Field(default=20, ge=1, le=1000)   # status-page look-ups of one address
+
+
+class SmsSettings(_Section):
+    """The province's SMS gateway: it calls /sms/inbound on the public site with each text to the hotline's
+    number (credential: secrets.toml [channels] sms_token), and the hotline sends through its API."""
+
+    enabled: bool = False
+    send_url: str = ""          # POST JSON {"to", "text", "sender"}, bearer secrets.toml [channels] sms_send_token
+    sender: str = "1022"
+    voicemail_code: bool = False     # text a voicemail caller with a mobile number their ticket's code, once
+    answered_notice: bool = True     # text a citizen with a mobile number when their ticket is answered
+
+
+class ZaloSettings(_Section):
+    """The province's Zalo Official Account: its webhook is /zalo/webhook on the public site (signature key:
+    secrets.toml [channels] zalo_secret_key), replies through the OA message API (zalo_access_token)."""
+
+    enabled: bool = False
+    app_id: str = ""
+    api_url: str = Field(default="https://openapi.zalo.me/v3.0/oa/message/cs", pattern=r"^https?://")
+
+
+class FacebookSettings(_Section):
+    """The province's Facebook Page: Messenger's webhook is /facebook/webhook on the public site (secrets.toml
+    [channels] facebook_app_secret, facebook_verify_token), replies through the Send API (facebook_page_token)."""
+
+    enabled: bool = False
+    api_url: str = Field(default="https://graph.facebook.com/v21.0/me/messages", pattern=r"^https?://")
+
+
+class MailboxSettings(_Section):
+    """The hotline's mailbox, read over IMAP (password: secrets.toml [channels] mailbox_password); its
+    receipts and answers leave through [notifications]' SMTP server from ``address``."""
+
+    enabled: bool = False
+    host: str = "127.0.0.1"
+    port: Port = 993
+    tls: bool = True              # IMAPS; false only for a server on this machine
+    user: str = ""
+    folder: str = "INBOX"
+    address: str = ""              # the hotline's public address (From: of the receipts and answers)
+    poll_seconds: Seconds = 30.0   # between looks when the server has no IDLE
+
+
 class TranscriptionSettings(_Section):
     """Voicemail transcription by the RQ worker: viet-asr (built in) or Vosk (a model a province installs)."""
 
@@ -567,6 +633,12 @@ class Settings(_Section):
     queue: QueueSettings = Field(default_factory=QueueSettings)
     capacity: CapacitySettings = Field(default_factory=CapacitySettings)
     tickets: TicketSettings = Field(default_factory=TicketSettings)
+    intake: IntakeSettings = Field(default_factory=IntakeSettings)
+    public: PublicSettings = Field(default_factory=PublicSettings)
+    sms: SmsSettings = Field(default_factory=SmsSettings)
+    zalo: ZaloSettings = Field(default_factory=ZaloSettings)
+    facebook: FacebookSettings = Field(default_factory=FacebookSettings)
+    mailbox: MailboxSettings = Field(default_factory=MailboxSettings)
     transcription: TranscriptionSettings = Field(default_factory=TranscriptionSettings)
     notifications: NotificationSettings = Field(default_factory=NotificationSettings)
     console: ConsoleSettings = Field(default_factory=ConsoleSettings)

@@ -33,6 +33,7 @@ TICKET_STATUS = {
 }
 #: Ticket.channel: how the request came in.
 CHANNEL = {"phone": "Điện thoại", "voicemail": "Hộp thư thoại", "web": "Cổng thông tin", "email": "Thư điện tử",
+           "sms": "Tin nhắn SMS", "zalo": "Zalo", "facebook": "Facebook", "open311": "Hệ thống khác (Open311)",
            "other": "Kênh khác"}
 #: TicketEvent.action: a line of a ticket's timeline.
 TICKET_EVENT = {
@@ -42,6 +43,7 @@ TICKET_EVENT = {
     T.ANSWERED: "Trả lời", T.CLOSED: "Đóng phiếu", T.OUT_OF_SCOPE: "Không thuộc phạm vi",
     T.DUPLICATE: "Trùng lặp", "deadline": "Đổi hạn", "category": "Đổi lĩnh vực", "notified": "Gửi thư cho cơ quan",
     "remind_50": "Nhắc hạn 50 %", "remind_80": "Nhắc hạn 80 %", "escalate": "Báo giám sát: quá hạn",
+    "message": "Người dân gửi thêm", "answer_sent": "Gửi trả lời cho người dân",
 }
 #: TicketEvent.actor when no person did it (a person's actor is their user name, shown as it is).
 ACTOR = {"system": "Hệ thống", "worker": "Hệ thống (tự động)", "cli": "Quản trị (dòng lệnh)"}

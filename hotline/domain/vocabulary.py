@@ -71,6 +71,24 @@ class TicketStatus:
     ALL = (NEW, ASSIGNED, IN_PROGRESS, ANSWERED, CLOSED, OUT_OF_SCOPE, DUPLICATE)
 
 
+class Channel:
+    """How a request came in (Ticket.channel, IntakeMessage.channel); labels in hotline/domain/labels.py."""
+
+    PHONE = "phone"               # an operator's ticket of a call
+    VOICEMAIL = "voicemail"
+    WEB = "web"                   # the public site's form
+    EMAIL = "email"               # the hotline's mailbox
+    SMS = "sms"
+    ZALO = "zalo"
+    FACEBOOK = "facebook"
+    OPEN311 = "open311"           # another system, through /open311/v2
+    OTHER = "other"
+
+    WRITTEN = (WEB, EMAIL, SMS, ZALO, FACEBOOK, OPEN311)      # hotline.intake's doors
+    REPLIES = (EMAIL, SMS, ZALO, FACEBOOK)                   # the hotline can write back through these
+    ALL = (PHONE, VOICEMAIL, *WRITTEN, OTHER)
+
+
 class OperatorState:
     """An operator's state: on the wallboard, in OperatorEvent.state and OperatorStatus.state."""
 

@@ -54,6 +54,19 @@ class TicketError(HotlineError, LookupError):
     """A ticket operation that cannot be done; the message says what to do instead."""
 
 
+@dataclass(frozen=True)
+class Citizen:
+    """What a citizen gave of themselves and of the place through a written channel (all optional): their
+    name, e-mail, and the address and map point (WGS 84) the request is about. Their phone number is the
+    ticket's ``caller``, as on the phone."""
+
+    name: str = ""
+    email: str = ""
+    address: str = ""
+    latitude: float | None = None
+    longitude: float | None = None
+
+
 @dataclass
 class TicketService:
     """Tickets on ``sessions``; ``jobs``: the worker's queue its changes schedule their jobs on (None:
@@ -70,8 +83,11 @@ class TicketService:
     # -- creating ------------------------------------------------------------------
     def create(self, *, channel: str, caller: str = "", content: str = "", category: str | None = None,
                agency: str | None = None, received_at: datetime | None = None, actor: str = "system",
-               call_id: str | None = None, deadline_hours: float | None = None) -> dict[str, Any]:
-        """A new ticket (an operator's, or from another channel); returns it as a dict."""
+               call_id: str | None = None, deadline_hours: float | None = None, citizen: Citizen | None = None,
+               with_ticket: Callable[[Session, Ticket], None] | None = None) -> dict[str, Any]:
+        """A new ticket (an operator's, or from another channel); returns it as a dict. ``citizen``: the
+        contact and place a written channel gave; ``with_ticket``: run in the ticket's own transaction once it
+        has its id (the intake's message rows: both are written, or neither)."""
         cat = self.categories.get(category) if category else self.categories.default
         if agency is not None:
             self.agency(agency)
@@ -83,10 +99,12 @@ class TicketService:
                                      "cuộc gọi hoặc thử lại.")
             ticket = self._new(s, channel=channel, caller=caller, content=content, category=cat.code,
                                received_at=received_at or self.now(), hours=deadline_hours or cat.deadline_hours,
-                               call=call, actor=actor)
+                               call=call, actor=actor, citizen=citizen)
             if agency:
                 self._move(s, ticket, TicketStatus.ASSIGNED, actor, {"agency": agency})
                 ticket.agency = agency
+            if with_ticket is not None:
+                with_ticket(s, ticket)
             created = ticket_to_dict(ticket)
         return self._followed_up(created)
 
@@ -115,11 +133,14 @@ class TicketService:
             return ticket_to_dict(found) if found else None
 
     def _new(self, s: Session, *, channel: str, caller: str, content: str, category: str, received_at: datetime,
-             hours: float, call: Call | None, actor: str, voicemail: Voicemail | None = None) -> Ticket:
+             hours: float, call: Call | None, actor: str, voicemail: Voicemail | None = None,
+             citizen: Citizen | None = None) -> Ticket:
+        c = citizen or Citizen()
         ticket = Ticket(code=self._free_code(s), channel=channel, caller=caller, content=content,
                         category=category, status=TicketStatus.NEW, received_at=received_at,
                         deadline_hours=hours, due_at=self.deadlines.due(received_at, hours), call=call,
-                        voicemail=voicemail)
+                        voicemail=voicemail, contact_name=c.name or None, contact_email=c.email or None,
+                        address=c.address or None, latitude=c.latitude, longitude=c.longitude)
         s.add(ticket)
         s.flush()
         self._event(s, ticket, actor, "created", {"channel": channel, "category": category,
@@ -363,7 +384,8 @@ def _pg_matches(words: list[str]) -> Any:
 
 def _full() -> Any:
     return select(Ticket).options(selectinload(Ticket.events), selectinload(Ticket.voicemail),
-                                  selectinload(Ticket.call).selectinload(Call.recording))
+                                  selectinload(Ticket.call).selectinload(Call.recording),
+                                  selectinload(Ticket.attachments), selectinload(Ticket.messages))
 
 
 def _voicemail_content(vm: Voicemail) -> str:
@@ -390,6 +412,8 @@ def ticket_to_dict(t: Ticket, events: bool = False) -> dict[str, Any]:
         "recording": rec.path if rec is not None else None,
         "notified_at": _iso(t.notified_at), "reminded_50_at": _iso(t.reminded_50_at),
         "reminded_80_at": _iso(t.reminded_80_at), "escalated_at": _iso(t.escalated_at),
+        "contact_name": t.contact_name, "contact_email": t.contact_email, "address": t.address,
+        "latitude": t.latitude, "longitude": t.longitude,
         "voicemail": None if vm is None else {
             "id": vm.id, "path": vm.path, "duration": round(vm.duration, 3), "status": vm.status,
             "transcript": vm.transcript, "transcript_raw": vm.transcript_raw, "confidence": vm.confidence,
@@ -399,4 +423,9 @@ def ticket_to_dict(t: Ticket, events: bool = False) -> dict[str, Any]:
     if events:
         out["events"] = [{"at": _iso(e.at), "actor": e.actor, "action": e.action, "detail": e.detail}
                          for e in t.events]
+        out["messages"] = [{"id": m.id, "direction": m.direction, "channel": m.channel, "address": m.address,
+                            "subject": m.subject, "body": m.body, "at": _iso(m.at), "sent_at": _iso(m.sent_at),
+                            "attempts": m.attempts, "error": m.error} for m in t.messages]
+        out["attachments"] = [{"id": a.id, "filename": a.filename, "media_type": a.media_type, "size": a.size,
+                               "at": _iso(a.at)} for a in t.attachments]
     return out

@@ -17,6 +17,7 @@ from hotline.adapters.db.models import TicketStatus
 from hotline.adapters.mail import Mail
 from hotline.adapters.speech.engines import transcribe_file
 from hotline.domain.vocabulary import AccessAction
+from hotline.intake import outbox
 from hotline.services.access_log import add_access
 from hotline.worker.runtime import Runtime
 from hotline.worker.voicemails import VoicemailStore
@@ -165,3 +166,17 @@ def _local(rt: Runtime, iso: str) -> datetime:
 
 #: every function a job may name (the worker refuses any other: hotline.worker.rqworker.ALLOWED_JOBS)
 JOB_FUNCTIONS = (transcribe_voicemail, notify_assigned, milestone)
+
+
+def send_message(message_id: int, runtime: Runtime | None = None) -> str:
+    """Send one of the hotline's messages to a citizen (a receipt, an answer) through its channel; a failure is
+    kept on its row and tried again by the sweep (hotline.intake.outbox)."""
+    rt = runtime or Runtime.build()
+    return outbox.send(rt.sessions, message_id, rt.senders, rt.now)
+
+
+def answer_back(code: str, runtime: Runtime | None = None) -> str:
+    """Queue an answered ticket's answer to the citizen through the channel they wrote from (once an answer)."""
+    rt = runtime or Runtime.build()
+    queued = rt.intake.answer_back(code, actor="worker")
+    return "queued" if queued else "nothing to send"

@@ -18,6 +18,8 @@ from hotline.adapters.jobqueue import JobQueue
 from hotline.adapters.mail import Mailer
 from hotline.adapters.speech.engines import Engine, EngineUnavailable, engine_problem, open_engine
 from hotline.context import Context, load_context
+from hotline.intake import Intake
+from hotline.intake.outbox import Sender, senders
 from hotline.services.tickets import TicketService
 
 log = logging.getLogger("hotline.worker")
@@ -34,6 +36,8 @@ class Runtime:
     engine_error: str | None = None    # why the engine is not loaded (the message waits, and says so)
     _lock: threading.Lock = field(default_factory=threading.Lock)
     retention_ran_at: float | None = None   # monotonic: the retention pass runs at most once an hour
+    _intake: Intake | None = None
+    _senders: dict[str, Sender] | None = None
 
     @classmethod
     def build(cls, ctx: Context | None = None) -> Runtime:
@@ -46,6 +50,20 @@ class Runtime:
 
     def now(self) -> Any:
         return self.ctx.clock.now()
+
+    @property
+    def intake(self) -> Intake:
+        """The written channels' door (its answers back to citizens)."""
+        if self._intake is None:
+            self._intake = self.ctx.intake(self.sessions, jobs=True)
+        return self._intake
+
+    @property
+    def senders(self) -> dict[str, Sender]:
+        """How each channel set up in the settings sends the hotline's messages."""
+        if self._senders is None:
+            self._senders = senders(self.ctx.settings, self.ctx.secrets, self.mailer)
+        return self._senders
 
     def model_available(self) -> bool:
         """The engine is loaded, or loads now (the sweep asks: while it cannot, messages are not queued,

@@ -8,12 +8,16 @@ from __future__ import annotations
 
 import logging
 import time
+from datetime import datetime, timedelta
 from pathlib import Path
 
 from sqlalchemy import select
+from sqlalchemy.orm import selectinload
 
 from hotline.adapters.db.models import Ticket, TicketStatus
 from hotline.adapters.jobqueue import Enqueued
+from hotline.domain.vocabulary import Channel
+from hotline.intake import outbox
 from hotline.services.retention import enforce_retention
 from hotline.worker.jobs import FLAGS, store
 from hotline.worker.runtime import Runtime
@@ -26,7 +30,7 @@ def sweep(rt: Runtime) -> dict[str, int]:
     """One pass; returns how many of each kind of work it queued."""
     counts = {"tickets": 0, "transcriptions": 0, "notifications": 0, "milestones": 0, "failed": 0, "purged": 0,
               "messages": 0, "transcripts": 0, "ticket_content": 0, "caller_numbers": 0, "asterisk_logs": 0,
-              "access_log": 0}
+              "access_log": 0, "replies": 0, "answers": 0}
     vms = store(rt)
     for voicemail_id in vms.without_ticket():
         created = rt.tickets.for_voicemail(voicemail_id)
@@ -49,6 +53,10 @@ def sweep(rt: Runtime) -> dict[str, int]:
         for name, at in rt.tickets.deadlines.milestones(ticket.received_at, ticket.deadline_hours).items():
             if at <= now and getattr(ticket, FLAGS[name]) is None:
                 counts["milestones"] += rt.jobs.milestone_now({"id": ticket.id}, name, at) == Enqueued.NEW
+    for code in _answers_not_sent(rt, now):
+        counts["answers"] += rt.intake.answer_back(code, actor="worker") is not None
+    for message_id in outbox.due(rt.sessions, now):
+        counts["replies"] += rt.jobs.send_message(message_id) == Enqueued.NEW
     last = rt.retention_ran_at      # None: not yet in this process (monotonic time may start near 0 at boot)
     if last is None or time.monotonic() - last >= RETENTION_EVERY:
         rt.retention_ran_at = time.monotonic()
@@ -58,6 +66,17 @@ def sweep(rt: Runtime) -> dict[str, int]:
     if any(counts.values()):
         log.info("sweep: %s", ", ".join(f"{k} {v}" for k, v in counts.items() if v))
     return counts
+
+
+def _answers_not_sent(rt: Runtime, now: datetime, days: int = 7) -> list[str]:
+    """Codes of tickets answered in the last ``days`` through a channel that writes back, whose answer has no
+    message yet (its job was lost with Redis)."""
+    with rt.sessions() as s:
+        found = s.scalars(select(Ticket).options(selectinload(Ticket.messages)).where(
+            Ticket.status.in_((TicketStatus.ANSWERED, TicketStatus.CLOSED)), Ticket.channel.in_(Channel.REPLIES),
+            Ticket.answered_at >= now - timedelta(days=days))).all()
+        return [t.code for t in found if t.answered_at is not None and t.answer
+                and f"answer:{t.id}:{t.answered_at.isoformat()}" not in {m.external_id for m in t.messages}]
 
 
 def _open_tickets(rt: Runtime, limit: int = 5000) -> list[Ticket]:

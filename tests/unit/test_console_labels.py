@@ -41,7 +41,7 @@ def _constants(cls: type) -> set[str]:
 
 def test_every_code_the_hotline_writes_has_a_vietnamese_label() -> None:
     from hotline.cli.tickets import create_command
-    from hotline.domain.vocabulary import OperatorState
+    from hotline.domain.vocabulary import Channel, OperatorState
     from hotline.services.operators import PAUSE_REASONS
     from hotline.services.transfers import DIAL_OUTCOMES
     from hotline.worker.jobs import FLAGS
@@ -52,7 +52,7 @@ def test_every_code_the_hotline_writes_has_a_vietnamese_label() -> None:
     assert set(LABELS["voicemail_status"]) == _constants(VoicemailStatus)
     assert set(LABELS["pause_reason"]) == set(PAUSE_REASONS)
     assert set(LABELS["operator_state"]) == set(OperatorState.ALL)
-    assert set(CHANNEL) == {*cli_channels, "voicemail"}
+    assert set(CHANNEL) == {*cli_channels, "voicemail"} == set(Channel.ALL)
     # Transfer rows: Dial()'s outcomes (agi), a desk's hangup causes and a caller leaving (ari_app/call.py),
     # an operator back to the caller (console) or completing (models.Transfer.outcome).
     assert set(LABELS["transfer_outcome"]) == {*DIAL_OUTCOMES.values(), "failed", "rejected", "returned", "completed"}
@@ -61,7 +61,7 @@ def test_every_code_the_hotline_writes_has_a_vietnamese_label() -> None:
     assert set(LABELS["queue_outcome"]) == {"answered", "abandoned", "timeout", "empty", "message", "full"}
     assert set(TICKET_EVENT) >= {*FLAGS, *(set(TicketStatus.ALL) - {TicketStatus.NEW}), "created", "transcribed",
                                  "no_speech", "transcribe_again", "transcription_failed", "deadline", "category",
-                                 "notified"}
+                                 "notified", "message", "answer_sent"}
     for kind, table in LABELS.items():
         for code, text in table.items():
             assert text.strip() and text != code and not RAW.search(text), (kind, code, text)

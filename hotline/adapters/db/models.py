@@ -199,10 +199,18 @@ class Ticket(Base):
     reminded_50_at: Mapped[datetime | None] = mapped_column(UTCDateTime())
     reminded_80_at: Mapped[datetime | None] = mapped_column(UTCDateTime())
     escalated_at: Mapped[datetime | None] = mapped_column(UTCDateTime())
+    # What a citizen gave through a written channel (hotline.intake): all optional, all personal data.
+    contact_name: Mapped[str | None] = mapped_column(String(128))
+    contact_email: Mapped[str | None] = mapped_column(String(254))
+    address: Mapped[str | None] = mapped_column(Text)         # the place the request is about, as written
+    latitude: Mapped[float | None] = mapped_column(Float)      # ... and its map point (WGS 84), if given
+    longitude: Mapped[float | None] = mapped_column(Float)
 
     call: Mapped[Call | None] = relationship()
     voicemail: Mapped[Voicemail | None] = relationship(back_populates="ticket")
     events: Mapped[list[TicketEvent]] = relationship(back_populates="ticket", order_by="TicketEvent.id")
+    messages: Mapped[list[IntakeMessage]] = relationship(back_populates="ticket", order_by="IntakeMessage.id")
+    attachments: Mapped[list[Attachment]] = relationship(back_populates="ticket", order_by="Attachment.id")
 
 
 class TicketEvent(Base):
@@ -218,6 +226,50 @@ class TicketEvent(Base):
     detail: Mapped[dict[str, Any]] = mapped_column(JSON, default=dict)
 
     ticket: Mapped[Ticket] = relationship(back_populates="events")
+
+
+class IntakeMessage(Base):
+    """One message of a ticket's thread through a written channel (hotline.intake): the citizen's (``in``: the
+    request, a reply on its e-mail thread, a second SMS) or the hotline's (``out``: the receipt with the code,
+    the answer), kept until sent. ``external_id`` is the channel's own id of the message (an e-mail's
+    Message-ID, the gateway's or Zalo's message id): the same message delivered twice is one row, one ticket."""
+
+    __tablename__ = "intake_messages"
+    __table_args__ = (UniqueConstraint("channel", "direction", "external_id", name="uq_intake_messages_external"),)
+
+    id: Mapped[int] = mapped_column(Integer, primary_key=True)
+    ticket_id: Mapped[int] = mapped_column(ForeignKey("tickets.id", ondelete="CASCADE"), index=True)
+    channel: Mapped[str] = mapped_column(String(16))
+    direction: Mapped[str] = mapped_column(String(3))          # in | out
+    external_id: Mapped[str | None] = mapped_column(String(255))
+    address: Mapped[str] = mapped_column(String(254), default="")   # whom it is from (in) or to (out)
+    subject: Mapped[str] = mapped_column(String(255), default="")
+    body: Mapped[str] = mapped_column(Text, default="")
+    at: Mapped[datetime] = mapped_column(UTCDateTime(), index=True)
+    sent_at: Mapped[datetime | None] = mapped_column(UTCDateTime())     # out: when the channel took it
+    attempts: Mapped[int] = mapped_column(Integer, default=0)           # out: tries so far
+    error: Mapped[str | None] = mapped_column(Text)                     # out: the last try's failure
+
+    ticket: Mapped[Ticket] = relationship(back_populates="messages")
+
+
+class Attachment(Base):
+    """A file a citizen sent with a request (a photo from the web form, an e-mail's attachment), stored under
+    ``<state dir>/attachments`` by its SHA-256; photos re-encoded, their metadata dropped."""
+
+    __tablename__ = "ticket_attachments"
+
+    id: Mapped[int] = mapped_column(Integer, primary_key=True)
+    ticket_id: Mapped[int] = mapped_column(ForeignKey("tickets.id", ondelete="CASCADE"), index=True)
+    message_id: Mapped[int | None] = mapped_column(ForeignKey("intake_messages.id", ondelete="SET NULL"))
+    filename: Mapped[str] = mapped_column(String(255))          # as the citizen named it (shown, never a path)
+    media_type: Mapped[str] = mapped_column(String(127))
+    size: Mapped[int] = mapped_column(Integer)
+    sha256: Mapped[str] = mapped_column(String(64))
+    path: Mapped[str] = mapped_column(String(512))              # relative to the attachments folder
+    at: Mapped[datetime] = mapped_column(UTCDateTime())
+
+    ticket: Mapped[Ticket] = relationship(back_populates="attachments")
 
 
 class User(Base):

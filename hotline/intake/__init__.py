@@ -1,0 +1,12 @@
+"""Requests in writing: every channel's door to the one ticket queue (README: Channels).
+
+``service`` is the door itself (checks, files, the ticket and its thread, the receipt); ``files`` keeps photos
+and attachments; ``outbox`` sends the hotline's messages back through each channel (the worker's job). A
+channel is an adapter that turns what it receives into a ``Request`` (the public site's form, webhooks and
+Open311; the mailbox reader) plus, if the hotline can write back through it, a sender in ``outbox``.
+"""
+from hotline.intake.files import FileRefused, Upload
+from hotline.intake.service import CHANNELS, Intake, IntakeError, Receipt, Request, is_mobile, normal_phone
+
+__all__ = ["CHANNELS", "FileRefused", "Intake", "IntakeError", "Receipt", "Request", "Upload", "is_mobile",
+           "normal_phone"]

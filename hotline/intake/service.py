@@ -1,0 +1,338 @@
+"""The one door of every written request: a web form, an e-mail, an SMS, a Zalo or Facebook message, an Open311
+client. Each channel's adapter turns what it received into a :class:`Request`; :meth:`Intake.receive` checks it,
+keeps its files, makes the ticket (code, deadline, TicketEvent, follow-up jobs: the ticket service) with the
+message as the first line of its thread in the same transaction, and queues the receipt the citizen is sent back
+through the same channel. The same message delivered twice (a webhook retried, a mailbox read again) is one
+ticket; a reply on a thread joins its ticket."""
+from __future__ import annotations
+
+import logging
+import re
+from collections.abc import Callable
+from dataclasses import dataclass, field
+from datetime import datetime
+from pathlib import Path
+from typing import Any
+
+from sqlalchemy import select
+from sqlalchemy.exc import IntegrityError
+from sqlalchemy.orm import Session, sessionmaker
+
+from hotline.adapters.db.models import Attachment, IntakeMessage, Ticket, TicketEvent
+from hotline.domain.errors import HotlineError
+from hotline.domain.vocabulary import Channel
+from hotline.intake import files
+from hotline.intake.files import FileRefused, Upload
+from hotline.services.tickets import Citizen, TicketService
+
+log = logging.getLogger("hotline.intake")
+
+CHANNELS = Channel.WRITTEN
+REPLIES = Channel.REPLIES
+_PHONE = re.compile(r"^0\d{9,10}$")
+_MOBILE = re.compile(r"^0[35789]\d{8}$")
+_EMAIL = re.compile(r"^[^@\s<>\"',;]{1,64}@[A-Za-z0-9](?:[A-Za-z0-9-]{0,61}[A-Za-z0-9])?(?:\.[A-Za-z0-9-]{1,63})+$")
+
+
+class IntakeError(HotlineError, ValueError):
+    """A request the hotline cannot take as it is; ``vi`` tells the citizen what to change."""
+
+
+@dataclass(frozen=True)
+class Request:
+    """A citizen's request as a channel received it.
+
+    Args:
+        channel: one of CHANNELS.
+        content: what they ask or report, in their words.
+        external_id: the channel's own id of the message (Message-ID, the gateway's id): the same id again is
+            the same request.
+        reply_to: where the hotline writes back (an e-mail address, a mobile number, a Zalo or Facebook user
+            id); empty: nowhere (the web form: the status page).
+        thread: ids of earlier messages this one answers (an e-mail's In-Reply-To and References): a match
+            joins that ticket instead of making one.
+        phone, name, email, address, latitude, longitude: what the citizen gave of themselves and the place.
+        subject: an e-mail's subject.
+        category, agency: when the channel knows them (an Open311 service code, a form's choice).
+        files: photos and attachments.
+    """
+
+    channel: str
+    content: str
+    external_id: str | None = None
+    reply_to: str = ""
+    thread: tuple[str, ...] = ()
+    phone: str = ""
+    name: str = ""
+    email: str = ""
+    address: str = ""
+    latitude: float | None = None
+    longitude: float | None = None
+    subject: str = ""
+    category: str | None = None
+    agency: str | None = None
+    files: tuple[Upload, ...] = ()
+    received_at: datetime | None = None
+
+
+@dataclass(frozen=True)
+class Receipt:
+    """What came of a request: its ticket, whether it made the ticket now (``new``), joined an earlier one
+    (``joined``) or was a message already taken (neither), and what the citizen is told."""
+
+    ticket: dict[str, Any]
+    new: bool
+    joined: bool
+    reply: str
+    refused_files: tuple[str, ...] = field(default=())
+
+    @property
+    def code(self) -> str:
+        return str(self.ticket["code"])
+
+
+def normal_phone(number: str) -> str:
+    """A Vietnamese number as the hotline keeps it (0912345678), from any usual way of writing it; IntakeError
+    when it is not one."""
+    digits = re.sub(r"[\s.\-()]", "", number or "")
+    if digits.startswith("+84"):
+        digits = "0" + digits[3:]
+    elif digits.startswith("84") and len(digits) >= 11:
+        digits = "0" + digits[2:]
+    if not _PHONE.match(digits):
+        raise IntakeError(f"{number!r} is not a Vietnamese phone number",
+                          vi="Số điện thoại không hợp lệ: hãy nhập số Việt Nam, ví dụ 0912 345 678.")
+    return digits
+
+
+def is_mobile(number: str) -> bool:
+    """True for a Vietnamese mobile number (one an SMS reaches)."""
+    return bool(_MOBILE.match(number or ""))
+
+
+def normal_email(address: str) -> str:
+    address = (address or "").strip()
+    if len(address) > 254 or not _EMAIL.match(address):
+        raise IntakeError(f"{address!r} is not an e-mail address",
+                          vi="Địa chỉ thư điện tử không hợp lệ, ví dụ: ten@example.vn.")
+    return address
+
+
+class Intake:
+    """Takes every written request.
+
+    Args:
+        tickets: the ticket service (codes, deadlines, events, follow-up jobs).
+        sessions: the database.
+        attachments: where files are kept (``<state dir>/attachments``).
+        max_chars, max_files, max_file_bytes, photo_max_side: ``[intake]``.
+        public_url: the public site; the receipt links to the status page there.
+        send: queues an outgoing message for the worker (its IntakeMessage id); None: the worker's sweep does.
+    """
+
+    def __init__(self, tickets: TicketService, sessions: sessionmaker[Session], attachments: Path, *,
+                 max_chars: int = 5000, max_files: int = 3, max_file_bytes: int = 10_000_000,
+                 photo_max_side: int = 2560, public_url: str = "",
+                 send: Callable[[int], object] | None = None) -> None:
+        self.tickets = tickets
+        self.sessions = sessions
+        self.attachments = attachments
+        self.max_chars = max_chars
+        self.max_files = max_files
+        self.max_file_bytes = max_file_bytes
+        self.photo_max_side = photo_max_side
+        self.public_url = public_url.rstrip("/")
+        self.send = send
+
+    # -- in ---------------------------------------------------------------------------
+    def check(self, req: Request) -> Request:
+        """``req`` with its contact details in the hotline's form; IntakeError when it cannot be taken."""
+        if req.channel not in CHANNELS:
+            raise IntakeError(f"unknown channel {req.channel!r}; one of {', '.join(CHANNELS)}")
+        content = _clean(req.content)
+        if not content:
+            raise IntakeError("the request has no text", vi="Hãy viết nội dung phản ánh, kiến nghị.")
+        if len(content) > self.max_chars:
+            raise IntakeError(f"the request has {len(content)} characters, more than {self.max_chars}",
+                              vi=f"Nội dung dài quá {self.max_chars} ký tự; hãy viết ngắn gọn hơn hoặc gửi "
+                                 "thành nhiều phản ánh.")
+        if len(req.files) > self.max_files:
+            raise IntakeError(f"{len(req.files)} files, at most {self.max_files}",
+                              vi=f"Chỉ gửi được tối đa {self.max_files} tệp kèm theo.")
+        if req.category is not None:
+            try:
+                self.tickets.categories.get(req.category)
+            except Exception as e:
+                raise IntakeError(str(e), vi="Lĩnh vực không có trong danh sách; hãy chọn lại.") from None
+        if (req.latitude is None) != (req.longitude is None) or (
+                req.latitude is not None and not (-90 <= req.latitude <= 90 and -180 <= (req.longitude or 0) <= 180)):
+            raise IntakeError("a map point needs a latitude and a longitude in range",
+                              vi="Vị trí trên bản đồ không hợp lệ; hãy chọn lại.")
+        return Request(**{**req.__dict__, "content": content, "name": _clean(req.name)[:128],
+                          "address": _clean(req.address)[:1000], "subject": _clean(req.subject)[:255],
+                          "phone": normal_phone(req.phone) if req.phone.strip() else "",
+                          "email": normal_email(req.email) if req.email.strip() else ""})
+
+    def receive(self, req: Request) -> Receipt:
+        """The request's ticket, made once (IntakeError or FileRefused if it cannot be taken; nothing is kept
+        then)."""
+        req = self.check(req)
+        earlier = self._known(req)
+        if earlier is not None:
+            return earlier
+        stored = [self._keep(f) for f in req.files]
+        now = self.tickets.now()
+        received = req.received_at or now
+        joined = self._joined(req, stored, received)
+        if joined is not None:
+            return joined
+        message: list[IntakeMessage] = []
+
+        def with_ticket(s: Session, ticket: Ticket) -> None:
+            msg = self._message_in(req, ticket, received)
+            s.add(msg)
+            s.flush()
+            message.append(msg)
+            for f in stored:
+                s.add(Attachment(ticket=ticket, message_id=msg.id, filename=f.filename, media_type=f.media_type,
+                                 size=f.size, sha256=f.sha256, path=f.path, at=now))
+
+        try:
+            ticket = self.tickets.create(
+                channel=req.channel, caller=req.phone, content=_content(req), category=req.category,
+                agency=req.agency, received_at=received, actor=req.channel, with_ticket=with_ticket,
+                citizen=Citizen(req.name, req.email, req.address, req.latitude, req.longitude))
+        except IntegrityError:      # another process took the same message at the same moment: theirs stands
+            found = self._known(req)
+            if found is None:
+                raise
+            return found
+        log.info("%s %s is ticket %s (%d files)", req.channel, req.external_id or "-", ticket["code"],
+                 len(stored))
+        reply = self.receipt_text(ticket)
+        self._reply(ticket["id"], req, reply, subject=f"Đã tiếp nhận phản ánh, mã phiếu {ticket['code']}")
+        return Receipt(ticket, new=True, joined=False, reply=reply)
+
+    def receipt_text(self, ticket: dict[str, Any]) -> str:
+        """What the citizen is told when their request is taken (short enough for one SMS page of Unicode)."""
+        link = f" Tra cứu: {self.status_url(ticket['code'])}" if self.public_url else ""
+        return f"Đường dây nóng 1022 đã tiếp nhận phản ánh của bạn. Mã phiếu: {ticket['code']}.{link}"
+
+    def status_url(self, code: str) -> str:
+        return f"{self.public_url}/tra-cuu/{code}"
+
+    # -- out --------------------------------------------------------------------------
+    def answer_back(self, code: str, *, actor: str) -> dict[str, Any] | None:
+        """Queue the ticket's answer to the citizen through the channel they wrote from (once per answer);
+        the message row, or None when the channel cannot be written back to."""
+        with self.sessions.begin() as s:
+            ticket = s.scalar(select(Ticket).where(Ticket.code == code))
+            if ticket is None or not ticket.answer:
+                return None
+            first = next((m for m in ticket.messages if m.direction == "in"), None)
+            if first is None or first.channel not in REPLIES or not first.address:
+                return None
+            key = f"answer:{ticket.id}:{ticket.answered_at.isoformat() if ticket.answered_at else ''}"
+            if any(m.external_id == key for m in ticket.messages):
+                return None
+            msg = IntakeMessage(ticket=ticket, channel=first.channel, direction="out", external_id=key,
+                                address=first.address, subject=f"Trả lời phản ánh, mã phiếu {ticket.code}",
+                                body=f"Trả lời phản ánh mã {ticket.code}:\n{ticket.answer}", at=self.tickets.now(),
+                                attempts=0)
+            s.add(msg)
+            s.add(TicketEvent(ticket=ticket, at=self.tickets.now(), actor=actor, action="answer_sent",
+                              detail={"channel": first.channel}))
+            s.flush()
+            out: dict[str, Any] = {"id": msg.id, "channel": msg.channel, "address": msg.address}
+            msg_id = msg.id
+        self._queue(msg_id)
+        return out
+
+    def _reply(self, ticket_id: int, req: Request, body: str, *, subject: str) -> None:
+        if req.channel not in REPLIES or not req.reply_to:
+            return
+        key = f"receipt:{req.external_id}" if req.external_id else None
+        with self.sessions.begin() as s:
+            msg = IntakeMessage(ticket_id=ticket_id, channel=req.channel, direction="out", external_id=key,
+                                address=req.reply_to, subject=subject, body=body, at=self.tickets.now(), attempts=0)
+            s.add(msg)
+            s.flush()
+            msg_id = msg.id
+        self._queue(msg_id)
+
+    def _queue(self, message_id: int) -> None:
+        if self.send is None:
+            return
+        try:
+            self.send(message_id)
+        except Exception:       # Redis down: the worker's sweep sends it
+            log.exception("message %s not queued; the worker's sweep will send it", message_id)
+
+    # -- helpers ----------------------------------------------------------------------
+    def _known(self, req: Request) -> Receipt | None:
+        """The receipt of a message taken before (same channel, same id)."""
+        if not req.external_id:
+            return None
+        with self.sessions() as s:
+            msg = s.scalar(select(IntakeMessage).where(IntakeMessage.channel == req.channel,
+                                                       IntakeMessage.direction == "in",
+                                                       IntakeMessage.external_id == req.external_id))
+            if msg is None:
+                return None
+            ticket_id = msg.ticket_id
+        ticket = self.tickets.by_id(ticket_id)
+        assert ticket is not None
+        return Receipt(ticket, new=False, joined=False, reply=self.receipt_text(ticket))
+
+    def _joined(self, req: Request, stored: list[files.Stored], received: datetime) -> Receipt | None:
+        """A reply on an earlier message's thread, added to that message's ticket."""
+        if not req.thread:
+            return None
+        try:
+            with self.sessions.begin() as s:
+                earlier = s.scalar(select(IntakeMessage).where(IntakeMessage.channel == req.channel,
+                                                               IntakeMessage.external_id.in_(req.thread))
+                                   .order_by(IntakeMessage.id))
+                if earlier is None:
+                    return None
+                ticket = earlier.ticket
+                msg = self._message_in(req, ticket, received)
+                s.add(msg)
+                s.flush()
+                for f in stored:
+                    s.add(Attachment(ticket=ticket, message_id=msg.id, filename=f.filename, media_type=f.media_type,
+                                     size=f.size, sha256=f.sha256, path=f.path, at=self.tickets.now()))
+                s.add(TicketEvent(ticket=ticket, at=self.tickets.now(), actor=req.channel, action="message",
+                                  detail={"message_id": msg.id, "files": len(stored)}))
+                ticket_id = ticket.id
+        except IntegrityError:
+            return self._known(req)
+        found = self.tickets.by_id(ticket_id)
+        assert found is not None
+        log.info("%s %s joins ticket %s", req.channel, req.external_id or "-", found["code"])
+        return Receipt(found, new=False, joined=True, reply=self.receipt_text(found))
+
+    def _message_in(self, req: Request, ticket: Ticket, received: datetime) -> IntakeMessage:
+        return IntakeMessage(ticket=ticket, channel=req.channel, direction="in", external_id=req.external_id,
+                             address=(req.reply_to or req.email or req.phone)[:254], subject=req.subject,
+                             body=req.content, at=received, attempts=0)
+
+    def _keep(self, upload: Upload) -> files.Stored:
+        if upload.media_type.startswith("image/") or not upload.media_type:
+            media_type, data = files.photo(upload, self.max_file_bytes, self.photo_max_side)
+        else:
+            media_type, data = files.document(upload, self.max_file_bytes)
+        return files.store(self.attachments, upload, media_type, data)
+
+
+def _clean(text: str) -> str:
+    """Text as a person wrote it, without control characters (tabs and line breaks kept) or outer blanks."""
+    return "".join(ch for ch in (text or "") if ch.isprintable() or ch in "\n\t").strip()
+
+
+def _content(req: Request) -> str:
+    return f"{req.subject}\n\n{req.content}" if req.subject and req.subject not in req.content else req.content
+
+
+__all__ = ["CHANNELS", "FileRefused", "Intake", "IntakeError", "Receipt", "Request", "Upload", "is_mobile",
+           "normal_email", "normal_phone"]
