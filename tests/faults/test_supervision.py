@@ -16,14 +16,12 @@ import os
 import pwd
 import signal
 import subprocess
-import sys
 import tempfile
 import time
 import wave
 from collections.abc import Iterator
 from contextlib import contextmanager
 from dataclasses import dataclass
-from functools import cached_property
 from pathlib import Path
 from typing import Any
 
@@ -31,16 +29,14 @@ import pytest
 from sqlalchemy import select
 
 from hotline.adapters.db.models import Call, Recording, Ticket, Voicemail
-from hotline.config.settings import ENV_OVERRIDES
-from hotline.context import load_context
 from hotline.domain.vocabulary import QUEUE_NAME, Disposition
 from tests.support.calls import menu_starts, prompt_seconds
-from tests.support.stack import ROOT, _free_tcp_port, desk_ports, stack_index, wait_for, write_test_directory
+from tests.support.running import Running, clean_env, integration_logs, running
+from tests.support.stack import _free_tcp_port, desk_ports, stack_index, wait_for, write_test_directory
 from tooling.sipp.process import free_udp_port
 from tooling.sipp.runner import CallerProcess, start_caller, start_uas
 from tooling.sipp.scenario import AwaitHangup, CallerScript, HangUp, Keys, Speak, Step, Wait
 from tooling.system.assembly import PROCESSES
-from tooling.system.asterisk import AsteriskInstall
 from tooling.system.services import OwnRedis
 from tooling.system.shell import is_alive
 
@@ -48,29 +44,13 @@ pytestmark = pytest.mark.asterisk
 
 WEDNESDAY = "2026-12-02T09:30:00+07:00"     # open hours: a caller goes to the IVR's menu
 PORTS = {"HOTLINE_SIP_PORT": 5480, "HOTLINE_HTTP_PORT": 8478, "HOTLINE_AMI_PORT": 5448, "HOTLINE_AGI_PORT": 4883,
-         "HOTLINE_CONSOLE_PORT": 8480}     # + 100 per test worker; none is test_hotline_up's or a stack's
+         "HOTLINE_CONSOLE_PORT": 8480, "HOTLINE_PUBLIC_PORT": 8482}     # + 100 per test worker; none is test_hotline_up's or a stack's
 SERVICE_TARGET = 15.0    # seconds from the crash to a new caller answered (issue 12)
 OPERATOR = "op-fault"
 
 
-@dataclass
-class Up:
-    env: dict[str, str]
-    base: Path
-    proc: subprocess.Popen[bytes]
-
-    @property
-    def state(self) -> Path:
-        return self.base / "state"
-
-    @property
-    def log(self) -> Path:
-        return self.base / "up.log"
-
-    def text(self, since: int = 0) -> str:
-        with self.log.open("rb") as f:
-            f.seek(since)
-            return f.read().decode(errors="replace")
+class Up(Running):
+    """`hotline up` of this file, with what the tests look at."""
 
     def pid(self, path: Path) -> int | None:
         try:
@@ -85,66 +65,30 @@ class Up:
     def child_pid(self, name: str) -> int | None:
         return self.pid(self.state / "pids" / f"{name}.pid")
 
-    def hotline(self, *args: str) -> str:
-        done = subprocess.run([sys.executable, "-c", "from hotline.cli.main import main; main()", *args], cwd=ROOT,
-                              env=self.env, capture_output=True, text=True, timeout=60)
-        assert done.returncode == 0, done.stderr + done.stdout
-        return done.stdout
-
-    @cached_property
-    def ctx(self) -> Any:
-        return load_context(env=self.env)
-
-    @cached_property
-    def sessions(self) -> Any:
-        return self.ctx.sessions()
-
-    def rx(self, command: str) -> str:
-        root = Path(self.ctx.settings.asterisk.root)
-        argv = AsteriskInstall(root=root if root.is_dir() else None).command(
-            "-C", str(self.state / "asterisk" / "asterisk.conf"), "-rx", command)
-        done = subprocess.run(argv, capture_output=True, text=True, timeout=10, stdin=subprocess.DEVNULL)
-        return done.stdout if done.returncode == 0 else ""
+    def asterisk(self, command: str) -> str:
+        return self.rx(self.state / "asterisk" / "asterisk.conf", command)
 
     def app_registered(self) -> bool:
-        return any(line.strip() == "hotline" for line in self.rx("ari show apps").splitlines())
+        return any(line.strip() == "hotline" for line in self.asterisk("ari show apps").splitlines())
 
 
 @pytest.fixture(scope="module")
 def up() -> Iterator[Up]:
     base = Path(tempfile.mkdtemp(prefix="hotline-faults-", dir="/var/tmp"))
     base.chmod(0o755)       # Asterisk, as its own user, reaches the state directory
-    env = {k: v for k, v in os.environ.items() if k not in ENV_OVERRIDES and not k.startswith("HOTLINE_FAKE")}
-    env.update({"HOTLINE_STATE_DIR": str(base / "state"), "HOTLINE_RECORDINGS_ROOT": str(base / "recordings"),
-                # the shipped desks, with SIPp desks of the test's own at the district desks' addresses
-                "HOTLINE_DIRECTORY": str(write_test_directory(base / "directory")),
-                # no [redis] url: `hotline up` starts its own Redis here, locked with the generated password,
-                # and supervises it
-                "HOTLINE_REDIS_PORT": str(_free_tcp_port()), "PYTHONUNBUFFERED": "1",
-                **{k: str(v + 100 * stack_index()) for k, v in PORTS.items()}})
-    out = (base / "up.log").open("wb")
-    proc = subprocess.Popen([sys.executable, "-c", "from hotline.cli.main import main; main()",
-                             "up", "--fake-now", WEDNESDAY],
-                            cwd=ROOT, env=env, stdout=out, stderr=subprocess.STDOUT, start_new_session=True)
-    hotline = Up(env, base, proc)
+    env = clean_env(base, {
+        # the shipped desks, with SIPp desks of the test's own at the district desks' addresses
+        "HOTLINE_DIRECTORY": str(write_test_directory(base / "directory")),
+        # no [redis] url: `hotline up` starts its own Redis here, locked with the generated password, and
+        # supervises it
+        "HOTLINE_REDIS_PORT": str(_free_tcp_port()),
+        **{k: str(v + 100 * stack_index()) for k, v in PORTS.items()}})
     try:
-        wait_for(lambda: "đang trả lời" in hotline.text() or proc.poll() is not None, 240, "hotline up to answer")
-        assert proc.poll() is None, hotline.text()[-3000:]
-        yield hotline
+        with running(base, env, ["up", "--fake-now", WEDNESDAY], log="up.log", ready="đang trả lời", timeout=240,
+                     artifacts=integration_logs("hotline-up-faults"), copied={"state/log": "log"}) as hotline:
+            yield Up(hotline.env, hotline.base, hotline.process, hotline.log)
     finally:
-        proc.send_signal(signal.SIGTERM)
-        try:
-            proc.wait(timeout=60)
-        finally:
-            redis = OwnRedis.find(hotline.ctx.redis_url, base / "state")
-            if redis is not None:
-                redis.kill()
-            artifacts = Path(os.environ.get("HOTLINE_TEST_ARTIFACTS", "test-artifacts")) / "integration-logs"
-            artifacts.mkdir(parents=True, exist_ok=True)
-            subprocess.run(["cp", str(base / "up.log"), str(artifacts / "hotline-up-faults.log")], check=False)
-            subprocess.run(["cp", "-r", str(base / "state" / "log"), str(artifacts / "hotline-up-faults")],
-                           check=False)
-            subprocess.run(["rm", "-rf", str(base)], check=False)
+        subprocess.run(["rm", "-rf", str(base)], check=False)
 
 
 @dataclass
@@ -210,7 +154,7 @@ def _served(up: Up, answered: dict[str, float]) -> float | None:
 
 
 def queue_members(up: Up) -> str:
-    return up.rx(f"queue show {QUEUE_NAME}")
+    return up.asterisk(f"queue show {QUEUE_NAME}")
 
 
 LIVE = {"menu": 5, "queue": 5, "desk": 5, "message": 5}    # the 20 calls live when Asterisk is killed
@@ -364,7 +308,7 @@ def test_asterisk_killed_with_20_live_calls_a_new_caller_is_answered_within_15_s
         assert "Asterisk died (signal 9); restarting" in text and "Asterisk answered again after" in text, text
         wait_for(lambda: f"PJSIP/{OPERATOR}" in queue_members(up), 10, "the operator back in app_queue")
         assert {name: up.child_pid(name) for name in children} == children     # nothing else was restarted
-        assert up.proc.poll() is None
+        assert up.process.poll() is None
         nothing_lost(up, live, fault, "Asterisk SIGKILL")
 
 

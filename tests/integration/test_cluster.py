@@ -139,7 +139,7 @@ def test_node_a_killed_new_calls_go_to_b_and_a_rejoins(cluster: Cluster, tmp_pat
         if flags is not None and flags != "AP":
             return "left_out"
         found = cluster.asterisk_pids("a")
-        if flags == "AP" and found and found[0] != pid and app in cluster.rx("a", "ari show apps").split():
+        if flags == "AP" and found and found[0] != pid and app in cluster.node_rx("a", "ari show apps").split():
             return "back_at_once"
         return None
     how = wait_for(out_or_back, 5, "Kamailio to stop sending node a calls, or node a to be back in service")
@@ -474,7 +474,7 @@ def _browser_answers(cluster: Cluster, page: object, caller: str, speech: Path, 
         stats = [""]
 
         def both_ways() -> bool:
-            stats[0] = cluster.rx(node, "pjsip show channelstats")
+            stats[0] = cluster.node_rx(node, "pjsip show channelstats")
             received, sent = channel_rtp(stats[0], WEB_OPERATOR)
             return received > 50 and sent > 50
         try:
@@ -579,7 +579,7 @@ def test_the_browser_softphone_answers_both_nodes_and_outlives_node_a(cluster: C
                 if cluster.dispatcher().get(address, "AP") != "AP":
                     return True
                 found = cluster.asterisk_pids("a")
-                return bool(found and found[0] != pid and WEB_OPERATOR in cluster.rx("a", "queue show"))
+                return bool(found and found[0] != pid and WEB_OPERATOR in cluster.node_rx("a", "queue show"))
             wait_for(next_call_can_come, 10, "node a left out, or back with the operator")
             ready = time.monotonic() - killed
             # through Kamailio, as a citizen calls: still answered in the same page, which never re-registered

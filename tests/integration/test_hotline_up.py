@@ -6,12 +6,9 @@ test stacks'); the real `hotline up` process with every child it starts.
 """
 from __future__ import annotations
 
-import os
 import pwd
 import secrets
-import signal
 import subprocess
-import sys
 import tempfile
 from collections.abc import Iterator
 from pathlib import Path
@@ -20,10 +17,10 @@ from urllib.parse import urlsplit
 import pytest
 
 from hotline.adapters.prompts import prompt_duration
-from hotline.config.settings import ENV_OVERRIDES
 from hotline.context import load_context
+from tests.support.running import clean_env, integration_logs, running
 from tests.support.speech_vi import joined_message, samples, score
-from tests.support.stack import ROOT, _free_tcp_port, stack_index, wait_for
+from tests.support.stack import _free_tcp_port, stack_index, wait_for
 from tooling.sipp.runner import start_caller
 from tooling.sipp.scenario import AwaitHangup, CallerScript, Keys, Speak, Wait
 from tooling.system.services import redis_answers, redis_server_config
@@ -32,7 +29,7 @@ pytestmark = pytest.mark.asterisk
 
 SATURDAY = "2026-11-28T10:00:00+07:00"
 PORTS = {"HOTLINE_SIP_PORT": 5460, "HOTLINE_HTTP_PORT": 8488, "HOTLINE_AMI_PORT": 5438, "HOTLINE_AGI_PORT": 4873,
-         "HOTLINE_CONSOLE_PORT": 8490}
+         "HOTLINE_CONSOLE_PORT": 8490, "HOTLINE_PUBLIC_PORT": 8492}
 
 
 @pytest.fixture(scope="module")
@@ -47,31 +44,17 @@ def hotline_up() -> Iterator[tuple[dict[str, str], Path]]:
     assert redis.stdin is not None
     redis.stdin.write(redis_server_config(password).encode())
     redis.stdin.close()
-    env = {k: v for k, v in os.environ.items() if k not in ENV_OVERRIDES and not k.startswith("HOTLINE_FAKE")}
-    env.update({"HOTLINE_STATE_DIR": str(base / "state"), "HOTLINE_RECORDINGS_ROOT": str(base / "recordings"),
-                "HOTLINE_REDIS_URL": f"redis://:{password}@127.0.0.1:{redis_port}/0", "PYTHONUNBUFFERED": "1",
-                **{k: str(v + 100 * stack_index()) for k, v in PORTS.items()}})
-    out = (base / "up.log").open("wb")
-    up = subprocess.Popen([sys.executable, "-c", "from hotline.cli.main import main; main()",
-                           "up", "--fake-now", SATURDAY],
-                          cwd=ROOT, env=env, stdout=out, stderr=subprocess.STDOUT, start_new_session=True)
+    env = clean_env(base, {"HOTLINE_REDIS_URL": f"redis://:{password}@127.0.0.1:{redis_port}/0",
+                           **{k: str(v + 100 * stack_index()) for k, v in PORTS.items()}})
     try:
         wait_for(lambda: redis_answers(env["HOTLINE_REDIS_URL"]), 15, "the test's Redis")
-        wait_for(lambda: "đang trả lời" in (base / "up.log").read_text(errors="replace") or up.poll() is not None,
-                 240, "hotline up to answer calls")
-        assert up.poll() is None, (base / "up.log").read_text(errors="replace")[-3000:]
-        yield env, base
+        with running(base, env, ["up", "--fake-now", SATURDAY], log="up.log", ready="đang trả lời", timeout=240,
+                     artifacts=integration_logs("hotline-up")):
+            yield env, base
     finally:
-        up.send_signal(signal.SIGTERM)
-        try:
-            up.wait(timeout=60)
-        finally:
-            redis.terminate()
-            redis.wait(timeout=15)
-            artifacts = Path(os.environ.get("HOTLINE_TEST_ARTIFACTS", "test-artifacts")) / "integration-logs"
-            artifacts.mkdir(parents=True, exist_ok=True)
-            subprocess.run(["cp", str(base / "up.log"), str(artifacts / "hotline-up.log")], check=False)
-            subprocess.run(["rm", "-rf", str(base)], check=False)
+        redis.terminate()
+        redis.wait(timeout=15)
+        subprocess.run(["rm", "-rf", str(base)], check=False)
 
 
 def test_hotline_up_on_the_shipped_settings_transcribes_a_vietnamese_message(
@@ -117,7 +100,7 @@ def test_hotline_up_runs_each_process_as_its_own_user(hotline_up: tuple[dict[str
     state = Path(load_context(env=env).settings.paths.state_dir)
     hotline, asterisk = pwd.getpwnam("hotline"), pwd.getpwnam("asterisk")
     in_asterisk_group = {"ari_app", "agi", "monitor", "worker"}
-    for name in ("ari_app", "agi", "monitor", "worker", "console", "watch"):
+    for name in ("ari_app", "agi", "monitor", "worker", "console", "public", "watch"):
         ids = _ids(int((state / "pids" / f"{name}.pid").read_text()))
         assert ids["Uid"] == [hotline.pw_uid] * 4 and ids["Gid"] == [hotline.pw_gid] * 4, (name, ids)
         assert ids["Groups"] == ([asterisk.pw_gid] if name in in_asterisk_group else []), (name, ids)

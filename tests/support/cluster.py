@@ -2,44 +2,30 @@
 directory, recordings root, PostgreSQL database and Redis, and the nodes' network (10.22.0.0/24)."""
 from __future__ import annotations
 
-import os
 import re
-import signal
 import subprocess
 import sys
 from collections.abc import Iterator, Sequence
 from contextlib import contextmanager
-from dataclasses import dataclass
 from pathlib import Path
 
 from sqlalchemy import select
 
 from hotline.adapters.db.models import Call
 from hotline.adapters.kamailio_db import kamailio_database_url
-from hotline.config.settings import ENV_OVERRIDES
 from hotline.context import load_context
 from tests.support.db import fresh_postgres
+from tests.support.running import Running, clean_env, running
 from tests.support.stack import ROOT, _free_tcp_port, wait_for
 
 
-@dataclass
-class Cluster:
-    env: dict[str, str]
-    base: Path
-    process: subprocess.Popen[bytes]
-
-    @property
-    def state(self) -> Path:
-        return self.base / "state"
+class Cluster(Running):
+    """`hotline cluster up` of a test or a bench, with what they look at."""
 
     @property
     def console(self) -> str:
         """The cluster's console, as an operator's browser opens it."""
         return f"http://127.0.0.1:{self.env['HOTLINE_CONSOLE_PORT']}"
-
-    @property
-    def log(self) -> str:
-        return (self.base / "cluster.log").read_text(errors="replace")
 
     def rows(self, callers: list[str]) -> dict[str, Call]:
         """The latest call row of each caller (by caller), as the shared database has it now."""
@@ -60,17 +46,9 @@ class Cluster:
         assert pids, f"no Asterisk of node {node}"
         return pids[0]
 
-    def rx(self, node: str, command: str) -> str:
-        """A command on node ``node``'s Asterisk console (``asterisk -rx``); its output, empty if it failed (then
-        said on the test's output, so that a node that stopped answering shows with its cause)."""
-        from tooling.system.asterisk import AsteriskInstall
-        root = Path(load_context(env=self.env).settings.asterisk.root)
-        argv = AsteriskInstall(root=root if root.is_dir() else None).command(
-            "-C", str(self.state / "nodes" / node / "asterisk" / "asterisk.conf"), "-rx", command)
-        done = subprocess.run(argv, capture_output=True, text=True, timeout=10, stdin=subprocess.DEVNULL)
-        if done.returncode != 0:
-            print(f"node {node}: `{command}` failed ({done.returncode}): {(done.stderr or done.stdout)[-300:]}")
-        return done.stdout if done.returncode == 0 else ""
+    def node_rx(self, node: str, command: str) -> str:
+        """A command on node ``node``'s Asterisk console (``asterisk -rx``)."""
+        return self.rx(self.state / "nodes" / node / "asterisk" / "asterisk.conf", command)
 
     def end_calls(self, timeout: float = 30) -> None:
         """Hang up every call on both nodes and wait until the database has no call open.
@@ -81,7 +59,7 @@ class Cluster:
         end a silent line: README, Known limits)."""
         from sqlalchemy import func
         for node in ("a", "b"):
-            self.rx(node, "channel request hangup all")
+            self.node_rx(node, "channel request hangup all")
         ctx = load_context(env=self.env)
 
         def open_calls() -> int:
@@ -116,57 +94,22 @@ def running_cluster(base: Path, database_url: str, *, fake_now: str, operators: 
                         + settings_extra, encoding="utf-8")
     url = fresh_postgres(database_url)
     fresh_postgres(kamailio_database_url(url))      # no registration left from an earlier run
-    env = {k: v for k, v in os.environ.items() if k not in ENV_OVERRIDES and not k.startswith("HOTLINE_FAKE")}
-    env.update({"HOTLINE_SETTINGS": str(settings), "HOTLINE_STATE_DIR": str(base / "state"),
-                "HOTLINE_RECORDINGS_ROOT": str(base / "recordings"), "HOTLINE_DATABASE_URL": url,
-                "HOTLINE_REDIS_PORT": str(_free_tcp_port()), "HOTLINE_CONSOLE_PORT": str(console_port),
-                # a port no test stack's Asterisk has on loopback: `hotline operators add` below must not log in
-                # to another stack's AMI (seen in CI: refused, the add failed); the nodes bind it on their own address
-                "HOTLINE_AMI_PORT": str(_free_tcp_port()),
-                "PYTHONUNBUFFERED": "1"})
+    env = clean_env(base, {
+        "HOTLINE_SETTINGS": str(settings), "HOTLINE_DATABASE_URL": url, "HOTLINE_REDIS_PORT": str(_free_tcp_port()),
+        "HOTLINE_CONSOLE_PORT": str(console_port), "HOTLINE_PUBLIC_PORT": str(_free_tcp_port()),
+        # a port no test stack's Asterisk has on loopback: `hotline operators add` below must not log in to another
+        # stack's AMI (seen in CI: refused, the add failed); the nodes bind it on their own address
+        "HOTLINE_AMI_PORT": str(_free_tcp_port())})
     phones = [(name, ()) for name in operators] + [(name, ("--web",)) for name in web_operators]
     for name, kind in phones:       # before the start: the cluster gives every phone its account then
         added = subprocess.run([sys.executable, "-m", "hotline.cli.main", "operators", "add", name, "--name",
                                 f"Tổng đài viên {name}", *kind], cwd=ROOT, env=env, capture_output=True, text=True)
         assert added.returncode == 0, added.stderr[-2000:]
-    out = (base / "cluster.log").open("wb")
-    process = subprocess.Popen([sys.executable, "-c", "from hotline.cli.main import main; main()",
-                                "cluster", "up", "--fake-now", fake_now],
-                               cwd=ROOT, env=env, stdout=out, stderr=subprocess.STDOUT, start_new_session=True)
-    found = Cluster(env, base, process)
-    try:
-        wait_for(lambda: "đang trả lời qua Kamailio" in found.log or process.poll() is not None, 300,
-                 "hotline cluster up to answer calls")
-        assert process.poll() is None, found.log[-3000:]
+    nodes = {f"state/nodes/{node}/log": f"node-{node}" for node in ("a", "b")}        # each Asterisk's own log
+    with running(base, env, ["cluster", "up", "--fake-now", fake_now], log="cluster.log",
+                 ready="đang trả lời qua Kamailio", timeout=300, stop_timeout=90, artifacts=artifacts,
+                 copied={"state/log": "log", **nodes}) as up:
+        found = Cluster(up.env, up.base, up.process, up.log)
         wait_for(lambda: set(found.dispatcher().values()) == {"AP"} and len(found.dispatcher()) == 2, 30,
                  "Kamailio to see both nodes answer")
         yield found
-    finally:
-        process.send_signal(signal.SIGTERM)
-        try:
-            process.wait(timeout=90)
-        finally:
-            out.close()
-            _stop_own_redis(base / "state")
-            if artifacts is not None:
-                artifacts.mkdir(parents=True, exist_ok=True)
-                subprocess.run(["cp", "-r", str(base / "cluster.log"), str(base / "state" / "log"), str(artifacts)],
-                               check=False, capture_output=True)
-                for node in sorted((base / "state" / "nodes").glob("*")):     # each Asterisk's own log
-                    subprocess.run(["cp", "-r", str(node / "log"), str(artifacts / f"node-{node.name}")],
-                                   check=False, capture_output=True)
-
-
-def _stop_own_redis(state: Path) -> None:
-    """The hotline's own Redis outlives `hotline cluster up` by design (a service keeping its data); the test's
-    and the bench's, on a port of their own, goes with them."""
-    from tooling.system.shell import terminate
-    pid_file = state / "redis" / "redis.pid"
-    try:
-        pid = int(pid_file.read_text().strip())
-        if b"redis-server" in Path(f"/proc/{pid}/cmdline").read_bytes():
-            # waited for: Redis saves on SIGTERM, and one whose folder the caller deletes meanwhile fails to save
-            # and refuses to exit (one was left running per test run)
-            terminate(pid, timeout=10)
-    except (OSError, ValueError):
-        pass
