@@ -26,6 +26,7 @@ from flask import Flask, Response, flash, render_template, request
 from flask_limiter import Limiter, RequestLimit
 from flask_login import current_user
 
+from hotline.config.redis_url import limits_storage
 from hotline.domain.vocabulary import SIGNIN_KEY_PREFIX
 
 log = logging.getLogger("hotline.console.signin")
@@ -52,11 +53,6 @@ class HashSlots:
             yield
         finally:
             self._slots.release()
-
-
-def limits_storage(redis_url: str) -> str:
-    """The limits library's address of the hotline's Redis (``unix://`` is ``redis+unix://`` there)."""
-    return "redis+unix://" + redis_url.removeprefix("unix://") if redis_url.startswith("unix://") else redis_url
 
 
 def account_tried() -> str:

@@ -270,7 +270,7 @@ def cluster_up(fake_now: str | None, progress: Progress) -> int:
     dogs: list[Watchdog] = []
     try:
         specs = [s for s in process_specs(env, result.redis_url, shared.transcription.queue, user=user)
-                 if s.name in SHARED_PROCESSES]
+                 if s.name in SHARED_PROCESSES and (s.name != "public" or shared.public.enabled)]
         for member in members:
             node = _start_node(member, members, shared, result.install, progress)
             running.append(node)

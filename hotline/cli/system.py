@@ -288,11 +288,14 @@ def _up(fake_now: str | None, progress: Progress, supervisor_factory: Callable[[
         progress("[up] Starting Asterisk")
         asterisk.start()
         _restore_logins(operators, progress)
-        specs = process_specs(env, result.redis_url, settings.transcription.queue, user=user)
+        specs = [spec for spec in process_specs(env, result.redis_url, settings.transcription.queue, user=user)
+                 if spec.name != "public" or settings.public.enabled]
         specs += _sip_guard(settings, state_dir, progress)
         supervisor = supervisor_factory(state_dir)
-        progress(f"[up] Starting the call application, the AGI server, the monitor, the worker and the console "
-                 f"on http://{settings.console.bind}:{settings.console.port}/ (logs in {supervisor.log_dir})")
+        public = (f" and the public site on http://{settings.public.bind}:{settings.public.port}/"
+                  if settings.public.enabled else "")
+        progress(f"[up] Starting the call application, the AGI server, the monitor, the worker, the console "
+                 f"on http://{settings.console.bind}:{settings.console.port}/{public} (logs in {supervisor.log_dir})")
         first_admin(settings, progress, os.environ)
         if owner:   # after this process's own first writes: the database's files are then the user's
             production.give_folders(settings, owner, result.install.user_ids()[1], progress)

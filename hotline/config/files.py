@@ -35,6 +35,7 @@ ENV_OVERRIDES: dict[str, tuple[str, str]] = {
     "HOTLINE_AMI_PORT": ("asterisk", "ami_port"),
     "HOTLINE_AGI_PORT": ("agi", "port"),
     "HOTLINE_CONSOLE_PORT": ("console", "port"),
+    "HOTLINE_PUBLIC_PORT": ("public", "port"),
     "HOTLINE_SIP_WEBSOCKET_URL": ("console", "sip_websocket_url"),
     "HOTLINE_STATE_DIR": ("paths", "state_dir"),
     "HOTLINE_RECORDINGS_ROOT": ("paths", "recordings_root"),

@@ -28,3 +28,9 @@ def own_redis_url(port: int, password: str) -> str:
 def is_own(redis: RedisSettings) -> bool:
     """True when the settings name no Redis of the province's: the hotline runs its own."""
     return not redis.url
+
+
+def limits_storage(redis_url: str) -> str:
+    """The limits library's address of the hotline's Redis (``unix://`` is ``redis+unix://`` there): the console's
+    sign-in lockout and the public site's rate limits."""
+    return "redis+unix://" + redis_url.removeprefix("unix://") if redis_url.startswith("unix://") else redis_url

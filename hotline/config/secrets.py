@@ -28,7 +28,8 @@ TABLES = {"ami": "   # one AMI account per process (hotline.adapters.ami.account
           "kamailio": "   # Kamailio's PostgreSQL role (hotline cluster)",
           "channels": "   # what the province's SMS gateway, Zalo OA, Facebook Page and mailbox gave it (hotline "
                       "channels secret)",
-          "open311": "   # one API key per Open311 client (hotline channels open311-key)"}
+          "open311": "   # one API key per Open311 client (hotline channels open311-key)",
+          "site": "   # the public site's own keys"}
 _TOKEN_BYTES = 24
 _ENDPOINT_RE = re.compile(r"^[A-Za-z0-9][A-Za-z0-9_.-]*$")
 
@@ -72,6 +73,11 @@ class Secrets:
     def console_secret_key(self) -> str:
         """Signs the console's session cookies and CSRF tokens."""
         return str(self._values["console_secret_key"])
+
+    @property
+    def public_secret_key(self) -> str:
+        """Signs the public site's CSRF tokens (its own: nothing it signs opens the console)."""
+        return self._generated("site", "public_secret_key")
 
     @property
     def kamailio_db_password(self) -> str:

@@ -9,7 +9,7 @@ import subprocess
 from pathlib import Path
 
 ROOT = Path(__file__).resolve().parents[2]
-PRODUCT = ("hotline", "ari_app", "agi", "monitor", "operator_console")
+PRODUCT = ("hotline", "ari_app", "agi", "monitor", "operator_console", "public_site")
 #: `hotline setup`/`up`, `hotline cluster …`, the units' steps and `hotline call` drive tooling on purpose.
 TOOLING_DOORS = {"hotline/cli/system.py", "hotline/cli/cluster.py", "hotline/cli/units.py", "hotline/cli/call.py"}
 

@@ -13,7 +13,7 @@ from pathlib import Path, PurePosixPath
 
 ROOT = Path(__file__).resolve().parents[2]
 #: folders whose every Python module the map names
-MODULE_FOLDERS = ("hotline", "ari_app", "agi", "monitor", "operator_console", "tooling", "tests/support")
+MODULE_FOLDERS = ("hotline", "ari_app", "agi", "monitor", "operator_console", "public_site", "tooling", "tests/support")
 #: folders the map names as a whole (Alembic's own layout: env.py and the versions)
 WHOLE = ("hotline/adapters/db/migrations",)
 #: folders whose entries (files and folders just below) the map names

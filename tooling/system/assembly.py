@@ -16,7 +16,7 @@ from tooling.system.asterisk_process import writable_dirs
 from tooling.system.supervisor import ProcessSpec
 
 #: The hotline's Python processes beside Asterisk, in the order they start.
-PROCESSES = ("ari_app", "agi", "monitor", "worker", "console", "watch")
+PROCESSES = ("ari_app", "agi", "monitor", "worker", "console", "public", "watch")
 #: Seconds each process may go without its heartbeat (hotline/heartbeat.py) before the Supervisor restarts
 #: it: those whose main loop beats. The worker runs a job in its main loop (minutes of transcription) and
 #: the console serves from waitress's threads: they are restarted when they exit, not on a heartbeat.
@@ -34,8 +34,8 @@ def command(name: str, redis_url: str, queue: str) -> list[str]:
     if name == "worker":
         from hotline.worker.rqworker import worker_command
         return worker_command(redis_url, queue)
-    if name == "console":
-        return [sys.executable, "-m", "hotline.cli.main", "console"]
+    if name in ("console", "public"):      # the operators' console; the citizens' site (public_site/)
+        return [sys.executable, "-m", "hotline.cli.main", name]
     if name == "watch":     # the health checks and the supervisors' alerts (hotline.services.alerts)
         return [sys.executable, "-m", "hotline.cli.main", "watch"]
     return [sys.executable, "-m", name]

@@ -22,7 +22,7 @@ from tooling.system.supervisor import ProcessSpec
 NODES = ("a", "b")
 #: A node's own processes; the worker and the console are the cluster's.
 NODE_PROCESSES = ("ari_app", "agi", "monitor")
-SHARED_PROCESSES = ("worker", "console")
+SHARED_PROCESSES = ("worker", "console", "public")
 
 
 @dataclass(frozen=True)

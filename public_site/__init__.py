@@ -1,0 +1,123 @@
+"""The hotline's public site (Flask): the doors citizens and other systems use without signing in.
+
+``create_app()`` is its factory; each door is a blueprint: ``form`` (the citizens' web form and the status page
+of a ticket, in Vietnamese, for a phone's browser), ``open311`` (GeoReport v2 under /open311/v2/, an API key for
+POST) and ``webhooks`` (the SMS gateway, Zalo OA and Facebook Page call these, each signed). Every request goes
+through ``hotline.intake``. It runs apart from the operators' console (its own process, port and secret key) and
+shares nothing with it but the database: a flaw here reaches no operator's session, no recording.
+"""
+from __future__ import annotations
+
+import logging
+from datetime import datetime
+from typing import Any
+
+from flask import Flask, Response, render_template, request
+from flask_limiter import Limiter
+from flask_wtf.csrf import CSRFError, CSRFProtect
+from werkzeug.exceptions import HTTPException
+
+from hotline.config.redis_url import limits_storage
+from hotline.context import Context, load_context
+from hotline.intake import Intake
+
+log = logging.getLogger("hotline.public")
+csrf = CSRFProtect()
+#: The site's rate limits, counted in the hotline's Redis (every process of the site shares them; while Redis is
+#: away, in this process's memory): each door's views say their own.
+limiter = Limiter(lambda: request.remote_addr or "-", key_prefix="hotline:public:limits",
+                  in_memory_fallback_enabled=True, headers_enabled=True,
+                  on_breach=lambda _limit: services().refused("rate"))
+REFUSALS_KEY = "hotline:public:refused"     # a Redis hash: why -> how many requests were refused
+CSP = ("default-src 'self'; script-src 'self'; style-src 'self'; img-src 'self' data:; object-src 'none'; "
+       "base-uri 'none'; form-action 'self'; frame-ancestors 'none'")
+
+
+class PublicServices:
+    """What the views share, built once: the intake door, the settings and the Redis of the counters."""
+
+    def __init__(self, ctx: Context, intake: Intake) -> None:
+        self.ctx = ctx
+        self.intake = intake
+        self._redis: Any = None
+
+    def refused(self, why: str) -> None:
+        """Count a refused request (the wallboard and `hotline status` show the counts); never fails."""
+        log.info("refused (%s) from %s %s", why, request.remote_addr, request.path)
+        try:
+            if self._redis is None:
+                import redis
+                self._redis = redis.Redis.from_url(self.ctx.redis_url, socket_timeout=1, socket_connect_timeout=1)
+            self._redis.hincrby(REFUSALS_KEY, why, 1)
+        except Exception:
+            log.warning("refusal (%s) not counted: Redis not reached", why)
+
+
+def services(app: Flask | None = None) -> PublicServices:
+    from flask import current_app
+    found: PublicServices = (app or current_app).extensions["hotline_public"]
+    return found
+
+
+def create_app(ctx: Context | None = None, *, intake: Intake | None = None, testing: bool = False,
+               config: dict[str, Any] | None = None) -> Flask:
+    """The public site for ``ctx`` (default: this machine's settings)."""
+    from . import form, open311, webhooks
+
+    ctx = ctx or load_context()
+    s, i = ctx.settings.public, ctx.settings.intake
+    app = Flask(__name__)
+    app.config.update(
+        SECRET_KEY=ctx.secrets.public_secret_key, SESSION_COOKIE_HTTPONLY=True, SESSION_COOKIE_SAMESITE="Lax",
+        SESSION_COOKIE_NAME="hotline_public", WTF_CSRF_TIME_LIMIT=6 * 3600, TESTING=testing,
+        # every photo at its largest and the text: a larger body is refused (413) before it is read
+        MAX_CONTENT_LENGTH=int((i.max_files * i.max_file_mb + 1) * 1_000_000), JSON_AS_ASCII=False)
+    app.json.ensure_ascii = False    # type: ignore[attr-defined]
+    app.config.update(config or {})
+    if s.proxy_hops > 0:
+        from werkzeug.middleware.proxy_fix import ProxyFix
+        app.wsgi_app = ProxyFix(app.wsgi_app, x_for=s.proxy_hops, x_proto=s.proxy_hops)   # type: ignore[method-assign]
+    app.extensions["hotline_public"] = PublicServices(ctx, intake or ctx.intake(jobs=True))
+    csrf.init_app(app)
+    app.config.setdefault("RATELIMIT_STORAGE_URI", limits_storage(ctx.redis_url))
+    limiter.init_app(app)
+    for module in (form, open311, webhooks):
+        app.register_blueprint(module.bp)
+    csrf.exempt(open311.bp)      # an API key, never a cookie
+    csrf.exempt(webhooks.bp)     # each signed by its sender
+
+    tz = ctx.settings.tz
+    app.jinja_env.filters["local"] = lambda iso: (
+        datetime.fromisoformat(iso).astimezone(tz).strftime("%H:%M ngày %d/%m/%Y") if iso else "—")
+
+    @app.after_request
+    def _headers(response: Response) -> Response:
+        response.headers.setdefault("Content-Security-Policy", CSP)
+        response.headers["X-Frame-Options"] = "DENY"
+        response.headers["X-Content-Type-Options"] = "nosniff"
+        response.headers["Referrer-Policy"] = "no-referrer"
+        return response
+
+    @app.errorhandler(CSRFError)
+    def _csrf(_e: CSRFError) -> tuple[str, int]:
+        services().refused("csrf")
+        return render_template("error.html", message="Trang đã mở quá lâu hoặc không hợp lệ. Hãy tải lại trang và "
+                                                     "gửi lại; nội dung bạn đã viết chưa được gửi."), 400
+
+    @app.errorhandler(413)
+    def _too_large(_e: HTTPException) -> tuple[str, int]:
+        services().refused("too_large")
+        return render_template("error.html", message=f"Tệp gửi kèm quá lớn: mỗi ảnh tối đa {i.max_file_mb:g} MB, "
+                                                     f"tối đa {i.max_files} ảnh. Hãy chọn ảnh nhỏ hơn rồi gửi "
+                                                     "lại."), 413
+
+    @app.errorhandler(429)
+    def _too_many(_e: HTTPException) -> tuple[str, int]:
+        return render_template("error.html", message="Bạn đã gửi quá nhiều lần trong thời gian ngắn. Hãy thử lại "
+                                                     "sau ít phút, hoặc gọi 1022."), 429
+
+    @app.errorhandler(404)
+    def _not_found(_e: HTTPException) -> tuple[str, int]:
+        return render_template("error.html", message="Không có trang này."), 404
+
+    return app
