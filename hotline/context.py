@@ -73,10 +73,12 @@ class Context:
         from hotline.intake import Intake
         sessions = sessions or self.sessions()
         tickets = self.tickets(sessions, jobs=jobs)
-        i = self.settings.intake
+        i, sms = self.settings.intake, self.settings.sms
         return Intake(tickets, sessions, self.settings.paths.state_dir / "attachments", max_chars=i.max_chars,
                       max_files=i.max_files, max_file_bytes=int(i.max_file_mb * 1_000_000),
                       photo_max_side=i.photo_max_side, public_url=i.public_url,
+                      sms_codes=sms.enabled and bool(sms.send_url) and sms.voicemail_code,
+                      sms_notices=sms.enabled and bool(sms.send_url) and sms.answered_notice,
                       send=tickets.jobs.send_message if tickets.jobs is not None else None)
 
 

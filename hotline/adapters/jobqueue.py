@@ -21,7 +21,6 @@ from sqlalchemy.orm import Session, sessionmaker
 
 from hotline.adapters.db.models import TicketStatus, Voicemail
 from hotline.domain.tickets.deadlines import DeadlineClock
-from hotline.domain.vocabulary import Channel
 
 log = logging.getLogger("hotline.adapters.jobqueue")
 
@@ -125,17 +124,22 @@ class JobQueue:
         """Send one of the hotline's messages to a citizen through its channel (hotline.intake.outbox)."""
         return self._enqueue(f"send-{message_id}", f"{JOBS}.send_message", message_id)
 
+    def text_code(self, ticket: dict[str, Any]) -> Enqueued:
+        """Text a voicemail caller their ticket's code ([sms] voicemail_code; the job checks the number)."""
+        return self._enqueue(f"code-{ticket['id']}", f"{JOBS}.text_code", ticket["id"])
+
     def after_change(self, ticket: dict[str, Any]) -> None:
         """What a new or changed ticket needs: its milestones scheduled, its agency told if just assigned."""
         if ticket["status"] in TicketStatus.OPEN:
             self.milestones(ticket)
         if ticket["status"] == TicketStatus.ASSIGNED and not ticket["notified_at"]:
             self.notification(ticket["id"])
-        if ticket["status"] == TicketStatus.ANSWERED and ticket["channel"] in Channel.REPLIES:
+        if ticket["status"] == TicketStatus.ANSWERED:
             self.answer_back(ticket)
 
     def answer_back(self, ticket: dict[str, Any]) -> Enqueued:
-        """Send an answered ticket's answer to the citizen through the channel they wrote from."""
+        """Send an answered ticket's answer to the citizen: through the channel they wrote from, or a text saying
+        it is answered (hotline.intake: the job finds whom to write to, if anybody)."""
         answered = int(datetime.fromisoformat(ticket["answered_at"]).timestamp()) if ticket["answered_at"] else 0
         return self._enqueue(f"answer-{ticket['id']}-{answered}", f"{JOBS}.answer_back", ticket["code"])
 

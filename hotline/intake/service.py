@@ -127,13 +127,15 @@ class Intake:
         attachments: where files are kept (``<state dir>/attachments``).
         max_chars, max_files, max_file_bytes, photo_max_side: ``[intake]``.
         public_url: the public site; the receipt links to the status page there.
+        sms_codes, sms_notices: text voicemail callers their code, and citizens with a mobile number that their
+            ticket is answered (``[sms]``, when the gateway is set up).
         send: queues an outgoing message for the worker (its IntakeMessage id); None: the worker's sweep does.
     """
 
     def __init__(self, tickets: TicketService, sessions: sessionmaker[Session], attachments: Path, *,
                  max_chars: int = 5000, max_files: int = 3, max_file_bytes: int = 10_000_000,
-                 photo_max_side: int = 2560, public_url: str = "",
-                 send: Callable[[int], object] | None = None) -> None:
+                 photo_max_side: int = 2560, public_url: str = "", sms_codes: bool = False,
+                 sms_notices: bool = False, send: Callable[[int], object] | None = None) -> None:
         self.tickets = tickets
         self.sessions = sessions
         self.attachments = attachments
@@ -142,6 +144,8 @@ class Intake:
         self.max_file_bytes = max_file_bytes
         self.photo_max_side = photo_max_side
         self.public_url = public_url.rstrip("/")
+        self.sms_codes = sms_codes          # [sms] voicemail_code: a voicemail caller's code by text
+        self.sms_notices = sms_notices      # [sms] answered_notice: "your ticket is answered" by text
         self.send = send
 
     # -- in ---------------------------------------------------------------------------
@@ -223,30 +227,67 @@ class Intake:
 
     # -- out --------------------------------------------------------------------------
     def answer_back(self, code: str, *, actor: str) -> dict[str, Any] | None:
-        """Queue the ticket's answer to the citizen through the channel they wrote from (once per answer);
-        the message row, or None when the channel cannot be written back to."""
+        """Queue the ticket's answer to the citizen (once per answer): in full through the channel they wrote
+        from; else, with ``[sms] answered_notice``, a text to their mobile number saying it is answered. The
+        message row, or None when there is nobody to write to."""
         with self.sessions.begin() as s:
             ticket = s.scalar(select(Ticket).where(Ticket.code == code))
             if ticket is None or not ticket.answer:
                 return None
-            first = next((m for m in ticket.messages if m.direction == "in"), None)
-            if first is None or first.channel not in REPLIES or not first.address:
+            target = self.answer_target(ticket)
+            if target is None:
                 return None
-            key = f"answer:{ticket.id}:{ticket.answered_at.isoformat() if ticket.answered_at else ''}"
+            channel, address = target
+            key = answer_key(ticket)
             if any(m.external_id == key for m in ticket.messages):
                 return None
-            msg = IntakeMessage(ticket=ticket, channel=first.channel, direction="out", external_id=key,
-                                address=first.address, subject=f"Trả lời phản ánh, mã phiếu {ticket.code}",
-                                body=f"Trả lời phản ánh mã {ticket.code}:\n{ticket.answer}", at=self.tickets.now(),
-                                attempts=0)
-            s.add(msg)
-            s.add(TicketEvent(ticket=ticket, at=self.tickets.now(), actor=actor, action="answer_sent",
-                              detail={"channel": first.channel}))
-            s.flush()
-            out: dict[str, Any] = {"id": msg.id, "channel": msg.channel, "address": msg.address}
-            msg_id = msg.id
-        self._queue(msg_id)
+            if channel == Channel.SMS and ticket.channel != Channel.SMS:
+                body = (f"Phản ánh mã {ticket.code} đã có kết quả trả lời."
+                        f"{f' Xem tại {self.status_url(ticket.code)}' if self.public_url else ''} hoặc gọi 1022.")
+            else:
+                body = f"Trả lời phản ánh mã {ticket.code}:\n{ticket.answer}"
+            out = self._out(s, ticket, channel, address, key, f"Trả lời phản ánh, mã phiếu {ticket.code}", body,
+                            actor=actor, action="answer_sent")
+        self._queue(out["id"])
         return out
+
+    def answer_target(self, ticket: Ticket) -> tuple[str, str] | None:
+        """(channel, address) an answered ticket's answer goes to, or None."""
+        first = next((m for m in ticket.messages if m.direction == "in"), None)
+        if first is not None and first.channel in REPLIES and first.address:
+            return first.channel, first.address
+        if self.sms_notices and is_mobile(ticket.caller):
+            return Channel.SMS, ticket.caller
+        return None
+
+    def text_code(self, ticket_id: int, *, actor: str = "worker") -> dict[str, Any] | None:
+        """Text a voicemail caller with a mobile number their ticket's code (``[sms] voicemail_code``), once."""
+        if not self.sms_codes:
+            return None
+        with self.sessions.begin() as s:
+            ticket = s.get(Ticket, ticket_id)
+            if ticket is None or ticket.channel != Channel.VOICEMAIL or not is_mobile(ticket.caller):
+                return None
+            key = f"code:{ticket.id}"
+            if any(m.external_id == key for m in ticket.messages):
+                return None
+            link = f" Tra cứu: {self.status_url(ticket.code)}" if self.public_url else ""
+            body = (f"Đường dây nóng 1022 đã nhận lời nhắn của bạn. Mã phiếu: {ticket.code}.{link} Hoặc gọi 1022, "
+                    "bấm phím tra cứu và nhập mã phiếu.")
+            out = self._out(s, ticket, Channel.SMS, ticket.caller, key, "", body, actor=actor, action="code_sent")
+        self._queue(out["id"])
+        return out
+
+    def _out(self, s: Session, ticket: Ticket, channel: str, address: str, key: str, subject: str, body: str, *,
+             actor: str, action: str) -> dict[str, Any]:
+        """An outgoing message row and its TicketEvent in ``s`` (queue it once ``s`` commits)."""
+        msg = IntakeMessage(ticket=ticket, channel=channel, direction="out", external_id=key, address=address,
+                            subject=subject, body=body, at=self.tickets.now(), attempts=0)
+        s.add(msg)
+        s.add(TicketEvent(ticket=ticket, at=self.tickets.now(), actor=actor, action=action,
+                          detail={"channel": channel}))
+        s.flush()
+        return {"id": msg.id, "channel": channel, "address": address}
 
     def _reply(self, ticket_id: int, req: Request, body: str, *, subject: str) -> None:
         if req.channel not in REPLIES or not req.reply_to:
@@ -323,6 +364,11 @@ class Intake:
         else:
             media_type, data = files.document(upload, self.max_file_bytes)
         return files.store(self.attachments, upload, media_type, data)
+
+
+def answer_key(ticket: Ticket) -> str:
+    """The external id of the message that carries one answer of ``ticket`` (a new answer, a new message)."""
+    return f"answer:{ticket.id}:{ticket.answered_at.isoformat() if ticket.answered_at else ''}"
 
 
 def _clean(text: str) -> str:

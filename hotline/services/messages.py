@@ -69,12 +69,14 @@ class MessageIntake:
         return SavedMessage(voicemail_id, ticket)
 
     def queue_work(self, saved: SavedMessage) -> None:
-        """Its transcription and deadline reminders; a Redis outage only delays them (the worker's sweep)."""
+        """Its transcription, deadline reminders and the text of its code to the caller ([sms] voicemail_code); a
+        Redis outage only delays them (the worker's sweep)."""
         if self.jobs is None or saved.ticket is None or saved.voicemail_id is None:
             return
         try:
             self.jobs.transcription(saved.voicemail_id)
             self.jobs.milestones(saved.ticket)
+            self.jobs.text_code(saved.ticket)
         except Exception:
             log.exception("voicemail=%s: work not queued; the worker's sweep will queue it", saved.voicemail_id)
 

@@ -180,3 +180,9 @@ def answer_back(code: str, runtime: Runtime | None = None) -> str:
     rt = runtime or Runtime.build()
     queued = rt.intake.answer_back(code, actor="worker")
     return "queued" if queued else "nothing to send"
+
+
+def text_code(ticket_id: int, runtime: Runtime | None = None) -> str:
+    """Text a voicemail caller with a mobile number their ticket's code, once ([sms] voicemail_code)."""
+    rt = runtime or Runtime.build()
+    return "queued" if rt.intake.text_code(ticket_id) else "nothing to send"

@@ -17,7 +17,8 @@ from sqlalchemy.orm import selectinload
 from hotline.adapters.db.models import Ticket, TicketStatus
 from hotline.adapters.jobqueue import Enqueued
 from hotline.domain.vocabulary import Channel
-from hotline.intake import outbox
+from hotline.intake import is_mobile, outbox
+from hotline.intake.service import answer_key
 from hotline.services.retention import enforce_retention
 from hotline.worker.jobs import FLAGS, store
 from hotline.worker.runtime import Runtime
@@ -30,7 +31,7 @@ def sweep(rt: Runtime) -> dict[str, int]:
     """One pass; returns how many of each kind of work it queued."""
     counts = {"tickets": 0, "transcriptions": 0, "notifications": 0, "milestones": 0, "failed": 0, "purged": 0,
               "messages": 0, "transcripts": 0, "ticket_content": 0, "caller_numbers": 0, "asterisk_logs": 0,
-              "access_log": 0, "replies": 0, "answers": 0}
+              "access_log": 0, "replies": 0, "answers": 0, "codes": 0}
     vms = store(rt)
     for voicemail_id in vms.without_ticket():
         created = rt.tickets.for_voicemail(voicemail_id)
@@ -55,6 +56,8 @@ def sweep(rt: Runtime) -> dict[str, int]:
                 counts["milestones"] += rt.jobs.milestone_now({"id": ticket.id}, name, at) == Enqueued.NEW
     for code in _answers_not_sent(rt, now):
         counts["answers"] += rt.intake.answer_back(code, actor="worker") is not None
+    for ticket_id in _codes_not_sent(rt, now):
+        counts["codes"] += rt.intake.text_code(ticket_id) is not None
     for message_id in outbox.due(rt.sessions, now):
         counts["replies"] += rt.jobs.send_message(message_id) == Enqueued.NEW
     last = rt.retention_ran_at      # None: not yet in this process (monotonic time may start near 0 at boot)
@@ -69,14 +72,26 @@ def sweep(rt: Runtime) -> dict[str, int]:
 
 
 def _answers_not_sent(rt: Runtime, now: datetime, days: int = 7) -> list[str]:
-    """Codes of tickets answered in the last ``days`` through a channel that writes back, whose answer has no
-    message yet (its job was lost with Redis)."""
+    """Codes of tickets answered in the last ``days`` with somebody to tell (hotline.intake's answer_target)
+    whose answer has no message yet (its job was lost with Redis)."""
     with rt.sessions() as s:
         found = s.scalars(select(Ticket).options(selectinload(Ticket.messages)).where(
-            Ticket.status.in_((TicketStatus.ANSWERED, TicketStatus.CLOSED)), Ticket.channel.in_(Channel.REPLIES),
+            Ticket.status.in_((TicketStatus.ANSWERED, TicketStatus.CLOSED)),
             Ticket.answered_at >= now - timedelta(days=days))).all()
-        return [t.code for t in found if t.answered_at is not None and t.answer
-                and f"answer:{t.id}:{t.answered_at.isoformat()}" not in {m.external_id for m in t.messages}]
+        return [t.code for t in found if t.answer and rt.intake.answer_target(t) is not None
+                and answer_key(t) not in {m.external_id for m in t.messages}]
+
+
+def _codes_not_sent(rt: Runtime, now: datetime, days: int = 1) -> list[int]:
+    """Voicemail tickets of the last ``days`` whose caller's text of the code was not written ([sms]
+    voicemail_code on; the intake checks the number)."""
+    if not rt.intake.sms_codes:
+        return []
+    with rt.sessions() as s:
+        found = s.scalars(select(Ticket).options(selectinload(Ticket.messages)).where(
+            Ticket.channel == Channel.VOICEMAIL, Ticket.received_at >= now - timedelta(days=days))).all()
+        return [t.id for t in found
+                if is_mobile(t.caller) and f"code:{t.id}" not in {m.external_id for m in t.messages}]
 
 
 def _open_tickets(rt: Runtime, limit: int = 5000) -> list[Ticket]:

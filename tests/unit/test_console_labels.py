@@ -61,7 +61,7 @@ def test_every_code_the_hotline_writes_has_a_vietnamese_label() -> None:
     assert set(LABELS["queue_outcome"]) == {"answered", "abandoned", "timeout", "empty", "message", "full"}
     assert set(TICKET_EVENT) >= {*FLAGS, *(set(TicketStatus.ALL) - {TicketStatus.NEW}), "created", "transcribed",
                                  "no_speech", "transcribe_again", "transcription_failed", "deadline", "category",
-                                 "notified", "message", "answer_sent"}
+                                 "notified", "message", "answer_sent", "code_sent"}
     for kind, table in LABELS.items():
         for code, text in table.items():
             assert text.strip() and text != code and not RAW.search(text), (kind, code, text)

@@ -195,3 +195,32 @@ def _png() -> bytes:
     out = io.BytesIO()
     Image.new("RGBA", (64, 64), (0, 0, 0, 0)).save(out, "PNG")
     return out.getvalue()
+
+
+def test_a_voicemail_caller_s_mobile_is_texted_the_code_once_and_a_landline_never(intake: Intake) -> None:
+    mobile = intake.tickets.create(channel="voicemail", caller="0912345678", content="(lời nhắn)")
+    landline = intake.tickets.create(channel="voicemail", caller="02773851234", content="(lời nhắn)")
+    assert intake.text_code(mobile["id"]) is None                     # [sms] voicemail_code off: nothing
+    intake.sms_codes = True
+    out = intake.text_code(mobile["id"])
+    assert out is not None and (out["channel"], out["address"]) == ("sms", "0912345678")
+    assert intake.text_code(mobile["id"]) is None                     # once
+    assert intake.text_code(landline["id"]) is None                   # an SMS reaches no landline
+    ticket = intake.tickets.get(mobile["code"])
+    assert ticket is not None
+    [text] = [m["body"] for m in ticket["messages"]]
+    assert f"Mã phiếu: {mobile['code']}." in text and "https://1022.example.gov.vn/tra-cuu/" in text
+    assert ticket["events"][-1]["action"] == "code_sent"
+
+
+def test_a_phone_ticket_s_answer_is_announced_by_text_to_a_mobile_when_enabled(intake: Intake) -> None:
+    phone = intake.tickets.create(channel="phone", caller="0987000111", content="Hỏi lịch tiếp công dân.")
+    intake.tickets.answer(phone["code"], "Thứ Năm hằng tuần, tại trụ sở tiếp công dân tỉnh.", actor="op-hoa")
+    assert intake.answer_back(phone["code"], actor="worker") is None          # [sms] answered_notice off
+    intake.sms_notices = True
+    out = intake.answer_back(phone["code"], actor="worker")
+    assert out is not None and (out["channel"], out["address"]) == ("sms", "0987000111")
+    ticket = intake.tickets.get(phone["code"])
+    assert ticket is not None
+    [text] = [m["body"] for m in ticket["messages"]]
+    assert text.startswith(f"Phản ánh mã {phone['code']} đã có kết quả trả lời.") and "Thứ Năm" not in text

@@ -1,0 +1,156 @@
+"""A citizen's request through the public site's web form, in a real headless Chromium on a phone-sized screen,
+to its answer (issue 15): the citizen writes, attaches a photo, sends, sees the code and opens the status page;
+an operator finds the ticket in the console's inbox with its channel and the photo, and forwards it; the agency
+answers in the console; the citizen's status page shows the answer. The public site and the console are served
+by waitress as `hotline public` and `hotline console` serve them, on one real database and the machine's Redis;
+no Asterisk needed. Screenshots go to test-artifacts/public/."""
+from __future__ import annotations
+
+import io
+import os
+import re
+import socket
+import threading
+import uuid
+from collections.abc import Iterator
+from datetime import datetime
+from pathlib import Path
+from typing import Any
+
+import pytest
+from PIL import Image
+from playwright import sync_api as playwright  # part of requirements.lock: missing, the run fails
+
+from hotline.adapters.db.models import Role
+from hotline.context import load_context
+from hotline.domain.clock import fake_clock_env
+from hotline.domain.tickets import codes
+
+CHROMIUM = os.environ.get("HOTLINE_TEST_CHROMIUM", "/usr/bin/chromium")
+ARTIFACTS = Path(os.environ.get("HOTLINE_TEST_ARTIFACTS", "test-artifacts")) / "public"
+REDIS_URL = "redis://127.0.0.1:6379/13"
+PASSWORD = "mật-khẩu-thử-nghiệm"
+AGENCY = "department:03"
+REQUEST = "Cây xanh trên đường Nguyễn Huệ bị gãy cành, đè lên vỉa hè trước trường tiểu học."
+ANSWER = "Công ty Công viên cây xanh đã cắt tỉa và dọn cành gãy sáng 26/11."
+
+
+def _free_port() -> int:
+    with socket.socket() as s:
+        s.bind(("127.0.0.1", 0))
+        return int(s.getsockname()[1])
+
+
+def _serve(app: Any) -> tuple[str, Any]:
+    from waitress.server import create_server
+    server = create_server(app, host="127.0.0.1", port=_free_port(), threads=8)
+    threading.Thread(target=server.run, daemon=True).start()
+    return f"http://127.0.0.1:{server.effective_port}", server
+
+
+@pytest.fixture(scope="module")
+def sites(tmp_path_factory: pytest.TempPathFactory) -> Iterator[dict[str, Any]]:
+    from operator_console import create_app as console_app
+    from public_site import create_app as public_app
+    tmp = tmp_path_factory.mktemp("public")
+    env = {"HOTLINE_STATE_DIR": str(tmp / "state"), "HOTLINE_RECORDINGS_ROOT": str(tmp / "rec"),
+           "HOTLINE_REDIS_URL": REDIS_URL, **fake_clock_env(datetime.fromisoformat("2026-11-25T09:00:00+07:00"))}
+    ctx = load_context(env=env)
+    ctx.settings.redis.live_channel = f"test:live:{uuid.uuid4().hex}"
+    ctx.settings.public.form_per_hour = 1000      # every test run on this machine shares 127.0.0.1's count
+    console = console_app(ctx)
+    svc = console.extensions["hotline"]
+    svc.users.add("lan", "Tổng đài viên Lan", Role.OPERATOR, PASSWORD)
+    svc.users.add("xd", "Đầu mối Sở Xây dựng", Role.AGENCY, PASSWORD, agency=AGENCY)
+    public_url, public = _serve(public_app(ctx))
+    console_url, console_server = _serve(console)
+    try:
+        yield {"public": public_url, "console": console_url, "ctx": ctx, "tmp": tmp}
+    finally:
+        public.close()
+        console_server.close()
+
+
+@pytest.fixture()
+def browser() -> Iterator[Any]:
+    if not Path(CHROMIUM).exists():
+        pytest.fail(f"no Chromium at {CHROMIUM}: scripts/test installs Debian's chromium")
+    with playwright.sync_playwright() as p:
+        b = p.chromium.launch(executable_path=CHROMIUM, headless=True)
+        try:
+            yield b
+        finally:
+            b.close()
+
+
+def shot(page: Any, name: str) -> None:
+    ARTIFACTS.mkdir(parents=True, exist_ok=True)
+    page.screenshot(path=str(ARTIFACTS / f"{name}.png"), full_page=True)
+
+
+def signed_in(browser: Any, url: str, user: str) -> Any:
+    page = browser.new_context(viewport={"width": 1366, "height": 768}, locale="vi-VN").new_page()
+    page.set_default_timeout(15_000)
+    page.goto(url + "/login")
+    page.fill("input[name=username]", user)
+    page.fill("input[name=password]", PASSWORD)
+    page.click("button[type=submit]")
+    page.wait_for_url(url + "/**")
+    return page
+
+
+def test_a_citizen_s_web_request_with_a_photo_to_its_answer(browser: Any, sites: dict[str, Any]) -> None:
+    photo = sites["tmp"] / "cay-gay.jpg"
+    Image.new("RGB", (1600, 1200), (40, 120, 40)).save(photo, "JPEG")
+    phone = browser.new_context(viewport={"width": 390, "height": 844}, is_mobile=True, has_touch=True,
+                                locale="vi-VN")
+    citizen = phone.new_page()
+    citizen.set_default_timeout(15_000)
+    problems: list[str] = []
+    citizen.on("console", lambda m: problems.append(m.text) if m.type == "error" else None)
+    citizen.goto(sites["public"] + "/")
+    assert citizen.evaluate("document.documentElement.scrollWidth <= window.innerWidth")    # no sideways scroll
+    citizen.fill("#noi_dung", REQUEST)
+    citizen.select_option("#linh_vuc", "infrastructure")
+    citizen.fill("#dia_chi", "Đường Nguyễn Huệ, phường 1")
+    citizen.set_input_files("#anh", str(photo))
+    citizen.fill("#dien_thoai", "0918 222 333")
+    shot(citizen, "form")
+    citizen.click("button[type=submit]")
+    code = citizen.wait_for_selector("#ma-phieu").inner_text()
+    assert codes.is_valid(code, 7)
+    shot(citizen, "receipt")
+    citizen.click("#tra-cuu")
+    citizen.wait_for_url(f"**/tra-cuu/{code}")
+    assert citizen.inner_text("#tinh-trang") == "Mới tiếp nhận"
+    assert "0918222333" not in citizen.content() and REQUEST not in citizen.content()
+    assert not problems, problems      # no script refused by the CSP, no error
+
+    operator = signed_in(browser, sites["console"], "lan")
+    operator.goto(sites["console"] + "/tickets/?channel=web")
+    row = operator.wait_for_selector(f"text={code}")
+    assert "Cổng thông tin" in operator.inner_text("main")
+    row.click()
+    operator.wait_for_url(f"**/tickets/{code}")
+    files = operator.eval_on_selector_all(f"a[href*='/tickets/{code}/files/'], img[src*='/tickets/{code}/files/']",
+                                          "els => els.map(e => e.href || e.src)")
+    assert files, "the ticket page shows no photo"
+    got = operator.request.get(files[0])
+    assert got.status == 200 and got.headers["content-type"] == "image/jpeg"
+    assert Image.open(io.BytesIO(got.body())).size == (1600, 1200)
+    shot(operator, "ticket")
+    operator.select_option("select[name=agency]", AGENCY)
+    operator.click("form[action$='/assign'] button[type=submit]")
+    operator.wait_for_selector("text=Đã chuyển cơ quan có thẩm quyền")
+
+    agency = signed_in(browser, sites["console"], "xd")
+    agency.goto(f"{sites['console']}/tickets/{code}")
+    agency.fill("textarea[name=text]", ANSWER)
+    agency.click("form[action$='/answer'] button[type=submit]")
+    agency.wait_for_selector("text=Đã có kết quả trả lời")
+
+    citizen.reload()
+    assert citizen.inner_text("#tinh-trang") == "Đã có kết quả trả lời"
+    assert citizen.inner_text("#tra-loi") == ANSWER
+    assert re.search(r"Sở Xây dựng", citizen.inner_text("#co-quan")), citizen.inner_text("#co-quan")
+    shot(citizen, "status-answered")
