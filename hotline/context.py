@@ -74,7 +74,7 @@ class Context:
         sessions = sessions or self.sessions()
         tickets = self.tickets(sessions, jobs=jobs)
         i, sms = self.settings.intake, self.settings.sms
-        return Intake(tickets, sessions, self.settings.paths.state_dir / "attachments", max_chars=i.max_chars,
+        return Intake(tickets, sessions, self.settings.paths.attachments, max_chars=i.max_chars,
                       max_files=i.max_files, max_file_bytes=int(i.max_file_mb * 1_000_000),
                       photo_max_side=i.photo_max_side, public_url=i.public_url,
                       sms_codes=sms.enabled and bool(sms.send_url) and sms.voicemail_code,

@@ -34,7 +34,8 @@ def export() -> Any:
     """The zip of everything kept about the number in the form (calls, recordings, messages, tickets)."""
     svc = services()
     caller = (request.form.get("caller") or "").strip()
-    privacy = PrivacyService(svc.sessions, Path(svc.ctx.settings.paths.recordings_root), svc.ctx.clock.now)
+    privacy = PrivacyService(svc.sessions, Path(svc.ctx.settings.paths.recordings_root), svc.ctx.clock.now,
+                             svc.ctx.settings.paths.attachments)
     folder = Path(tempfile.mkdtemp(prefix="hotline-export-"))
     archive = folder / f"du-lieu-{caller[-3:]}-{svc.ctx.clock.now():%Y%m%d-%H%M%S}.zip"
     try:

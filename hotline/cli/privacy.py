@@ -15,7 +15,8 @@ from hotline.services.privacy import PrivacyError, PrivacyService
 def _service() -> PrivacyService:
     from hotline.cli.main import _context
     ctx = _context()
-    return PrivacyService(ctx.sessions(), Path(ctx.settings.paths.recordings_root), ctx.clock.now)
+    return PrivacyService(ctx.sessions(), Path(ctx.settings.paths.recordings_root), ctx.clock.now,
+                          ctx.settings.paths.attachments)
 
 
 def _done(result: dict[str, Any], as_json: bool, line: str) -> None:
@@ -34,7 +35,8 @@ def privacy_group() -> None:
 
 
 @privacy_group.command("export")
-@click.option("--caller", required=True, help="The citizen's number (0912345678, 84912345678 or +84912345678).")
+@click.option("--caller", required=True, help="The citizen's number (0912345678, 84912345678 or +84912345678), or "
+                                               "the e-mail address they wrote from.")
 @click.option("--out", "out", type=click.Path(dir_okay=False, path_type=Path), default=None,
               help="The archive to write (default: ./du-lieu-<last 3 digits>-<date>.zip).")
 @click.option("--by", default=None, help=_BY)
@@ -49,11 +51,11 @@ def export_command(caller: str, out: Path | None, by: str | None, as_json: bool)
         click.secho(f"✗ {exc}", fg="red", err=True)
         sys.exit(2)
     _done(result, as_json, f"✓ {archive}: {len(result['calls'])} calls, {len(result['tickets'])} tickets, "
-                           f"{result['files']} audio files")
+                           f"{result['files']} files")
 
 
 @privacy_group.command("erase")
-@click.option("--caller", required=True, help="The citizen's number.")
+@click.option("--caller", required=True, help="The citizen's number, or the e-mail address they wrote from.")
 @click.option("--reason", required=True, help="Why (the citizen's request and its reference): kept in the AccessLog.")
 @click.option("--dry-run", is_flag=True, help="Say what would be erased, erase nothing.")
 @click.option("--force", is_flag=True, help="Erase even while one of the citizen's tickets is open.")

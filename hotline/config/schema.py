@@ -254,6 +254,11 @@ class PathSettings(_Section):
 
     _paths = field_validator("*", mode="before")(_resolve_path)
 
+    @property
+    def attachments(self) -> Path:
+        """Where citizens' photos and attachments are kept (hotline.intake.files), by their SHA-256."""
+        return self.state_dir / "attachments"
+
 
 class VoicemailSettings(_Section):
     max_seconds: Seconds = 180.0

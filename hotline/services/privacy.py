@@ -22,10 +22,10 @@ from datetime import datetime
 from pathlib import Path
 from typing import Any
 
-from sqlalchemy import String, cast, or_, select
+from sqlalchemy import String, cast, func, or_, select
 from sqlalchemy.orm import Session, selectinload, sessionmaker
 
-from hotline.adapters.db.models import AccessLog, Call, Ticket, TicketStatus
+from hotline.adapters.db.models import AccessLog, Call, IntakeMessage, Ticket, TicketStatus
 from hotline.domain.errors import HotlineError
 from hotline.domain.labels import label
 from hotline.domain.sheets import safe_row
@@ -41,6 +41,14 @@ ERASED = "[Nội dung đã xoá theo yêu cầu của công dân]"
 
 class PrivacyError(HotlineError):
     """A request that cannot be served as asked (no number, an open ticket without --force)."""
+
+
+def identity_forms(who: str) -> tuple[list[str], list[str]]:
+    """(the number's forms, the e-mail addresses) a citizen is known by: a request may name either (a citizen
+    who wrote by e-mail has no number)."""
+    if "@" in who:
+        return [], [who.strip().lower()]
+    return number_forms(who), []
 
 
 def number_forms(number: str) -> list[str]:
@@ -68,25 +76,39 @@ class Found:
         out = [("recording", c.recording.path) for c in self.calls if c.recording and c.recording.deleted_at is None]
         return out + [("message", vm.path) for c in self.calls for vm in c.voicemails if vm.deleted_at is None]
 
+    def attachments(self) -> list[tuple[str, str]]:
+        """(name in the archive, path under the attachments folder) of every photo and file the citizen sent."""
+        return [(f"tep_dinh_kem/{t.code}-{a.id}-{a.filename}", a.path) for t in self.tickets for a in t.attachments]
+
     def summary(self) -> dict[str, Any]:
         """What the AccessLog keeps of a request: ids and codes, never the number."""
         return {"calls": [c.call_id for c in self.calls], "tickets": [t.code for t in self.tickets],
-                "files": len(self.files())}
+                "files": len(self.files()) + len(self.attachments())}
 
 
 class PrivacyService:
-    def __init__(self, sessions: sessionmaker[Session], root: Path, now: Callable[[], datetime]) -> None:
+    """A citizen's export and erasure; ``root``: the recordings root, ``attachments``: the folder of the files
+    citizens sent (settings.paths.attachments)."""
+
+    def __init__(self, sessions: sessionmaker[Session], root: Path, now: Callable[[], datetime],
+                 attachments: Path | None = None) -> None:
         self.sessions = sessions
         self.root = root
         self.now = now
+        self.attachments = attachments
 
-    def find(self, s: Session, number: str) -> Found:
-        forms = number_forms(number)
+    def find(self, s: Session, who: str) -> Found:
+        """The rows kept about a number or an e-mail address (a ticket names them as its caller, its contact's
+        e-mail, or the address of a message of its thread)."""
+        forms, emails = identity_forms(who)
         calls = list(s.scalars(select(Call).where(Call.caller.in_(forms)).order_by(Call.started_at)
                                .options(selectinload(Call.recording), selectinload(Call.voicemails))))
         ids = [c.id for c in calls]
-        tickets = list(s.scalars(select(Ticket).where(or_(Ticket.caller.in_(forms), Ticket.call_id.in_(ids)))
-                                 .order_by(Ticket.received_at).options(selectinload(Ticket.events))))
+        threads = select(IntakeMessage.ticket_id).where(func.lower(IntakeMessage.address).in_([*forms, *emails]))
+        tickets = list(s.scalars(select(Ticket).where(or_(
+            Ticket.caller.in_(forms), Ticket.call_id.in_(ids), func.lower(Ticket.contact_email).in_(emails),
+            Ticket.id.in_(threads))).order_by(Ticket.received_at).options(
+            selectinload(Ticket.events), selectinload(Ticket.messages), selectinload(Ticket.attachments))))
         return Found(calls, tickets)
 
     def export(self, number: str, archive: Path, *, actor: str, remote_addr: str | None = None,
@@ -105,6 +127,9 @@ class PrivacyService:
                     path = self.root / rel
                     if path.is_file():
                         z.write(path, f"{'ghi_am' if kind == 'recording' else 'loi_nhan'}/{Path(rel).name}")
+                for name, rel in found.attachments():
+                    if self.attachments is not None and (self.attachments / rel).is_file():
+                        z.write(self.attachments / rel, name)
             summary = {**found.summary(), "archive": archive.name}
             add_access(s, at=self.now(), username=actor, action=AccessAction.EXPORT, resource="privacy:export",
                        remote_addr=remote_addr, **summary, **_served(served_by))
@@ -117,7 +142,7 @@ class PrivacyService:
         """Erase what is kept about ``number`` (see the module); ``dry_run``: say what would go, change nothing."""
         if not reason.strip():
             raise PrivacyError("an erasure needs its reason", vi="Cần ghi lý do xoá dữ liệu.")
-        forms = number_forms(number)
+        forms, _emails = identity_forms(number)
         with self.sessions.begin() as s:
             found = self.find(s, number)
             summary = {**found.summary(), "open_tickets": found.open_tickets, "forced": force, "reason": reason}
@@ -139,8 +164,9 @@ class PrivacyService:
                     vm.deleted_at = vm.deleted_at or now
                     scrub_transcript(vm)
             for ticket in found.tickets:
-                scrub_ticket(ticket, ERASED)
-            _mask_in_access_log(s, forms)
+                scrub_ticket(ticket, ERASED, self.attachments)
+            if forms:
+                _mask_in_access_log(s, forms)
             compact_search_index(s)
             add_access(s, at=now, username=actor, action=AccessAction.ERASE, resource="privacy:erase",
                        remote_addr=remote_addr, **summary, **_served(served_by))
@@ -195,6 +221,12 @@ def _index(found: Found) -> dict[str, Any]:
                 "Lĩnh vực": t.category, "Nội dung": t.content, "Cơ quan": t.agency or "",
                 "Trạng thái": label("ticket_status", t.status), "Tiếp nhận": _when(t.received_at),
                 "Hạn trả lời": _when(t.due_at), "Trả lời": t.answer or "", "Ngày trả lời": _when(t.answered_at),
+                "Họ tên": t.contact_name or "", "Thư điện tử": t.contact_email or "", "Địa chỉ": t.address or "",
+                "Vị trí": f"{t.latitude}, {t.longitude}" if t.latitude is not None else "",
+                "Tin nhắn": [{"Lúc": _when(m.at), "Chiều": "Người dân gửi" if m.direction == "in" else "Tổng đài gửi",
+                              "Kênh": label("channel", m.channel), "Địa chỉ": m.address, "Tiêu đề": m.subject,
+                              "Nội dung": m.body} for m in t.messages],
+                "Tệp đính kèm": [f"tep_dinh_kem/{t.code}-{a.id}-{a.filename}" for a in t.attachments],
                 "Lịch sử": [{"Lúc": _when(e.at), "Người": e.actor, "Việc": label("ticket_event", e.action)}
                             for e in t.events]}
                for t in found.tickets]

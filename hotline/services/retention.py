@@ -17,10 +17,10 @@ from datetime import date, datetime, timedelta
 from pathlib import Path
 from typing import Any
 
-from sqlalchemy import or_, select, text
-from sqlalchemy.orm import Session, sessionmaker
+from sqlalchemy import func, or_, select, text
+from sqlalchemy.orm import Session, object_session, sessionmaker
 
-from hotline.adapters.db.models import Call, Recording, Ticket, TicketStatus, Voicemail
+from hotline.adapters.db.models import Attachment, Call, Recording, Ticket, TicketStatus, Voicemail
 from hotline.domain.vocabulary import AccessAction
 from hotline.services.access_log import add_access, purge_access_log
 
@@ -66,7 +66,8 @@ def enforce_retention(sessions: sessionmaker[Session], root: Path, now: datetime
     return {"recordings": len(purge_recordings(sessions, root, now, settings.recordings.retention_days)),
             "messages": len(purge_messages(sessions, root, now, r.messages_days)),
             "transcripts": purge_transcripts(sessions, now, r.transcripts_days),
-            "ticket_content": purge_ticket_content(sessions, now, r.ticket_content_days),
+            "ticket_content": purge_ticket_content(sessions, now, r.ticket_content_days,
+                                                   attachments=settings.paths.attachments),
             "caller_numbers": purge_caller_numbers(sessions, now, r.caller_numbers_days),
             "asterisk_logs": sum(len(rotate_asterisk_log(folder, now.astimezone(settings.tz), r.asterisk_logs_days))
                                  for folder in asterisk_log_dirs(Path(settings.paths.state_dir))),
@@ -138,7 +139,8 @@ def purge_messages(sessions: sessionmaker[Session], root: Path, now: datetime, d
 
 
 def delete_file(root: Path, relative: str) -> bool:
-    """Delete a file under the recordings root (never outside it); whether it was there."""
+    """Delete a file under ``root`` (the recordings root, the attachments folder; never outside it); whether it
+    was there."""
     path = (root / relative).resolve()
     if root.resolve() not in path.parents:
         log.error("%s is outside the recordings root; left alone", relative)
@@ -167,9 +169,11 @@ def purge_transcripts(sessions: sessionmaker[Session], now: datetime, days: int,
     return len(rows)
 
 
-def scrub_ticket(ticket: Ticket, marker: str) -> None:
-    """Take the person out of a ticket: number, content, answer and the words in its events; what the
-    reports count (category, channel, agency, status, times, deadline) stays."""
+def scrub_ticket(ticket: Ticket, marker: str, attachments: Path | None = None) -> None:
+    """Take the person out of a ticket: number, content, answer, the words in its events, the contact and
+    place a written channel gave, its thread's words and addresses, and its files (deleted from
+    ``attachments``, the folder they are in, unless another ticket holds the same file); what the reports count
+    (category, channel, agency, status, times, deadline) stays."""
     ticket.caller = ""
     ticket.content = marker
     if ticket.answer is not None:
@@ -177,10 +181,26 @@ def scrub_ticket(ticket: Ticket, marker: str) -> None:
     for event in ticket.events:
         if any(k in event.detail for k in PERSONAL_DETAIL):
             event.detail = {k: (marker if k in PERSONAL_DETAIL and v else v) for k, v in event.detail.items()}
+    ticket.contact_name = ticket.contact_email = ticket.address = None
+    ticket.latitude = ticket.longitude = None
+    for message in ticket.messages:
+        message.body, message.subject, message.address = marker, "", ""
+    s = object_session(ticket)
+    gone = [a.path for a in ticket.attachments]
+    if s is None or not gone:
+        return
+    for attachment in list(ticket.attachments):
+        s.delete(attachment)
+    s.flush()
+    for path in gone:
+        held = s.scalar(select(func.count()).select_from(Attachment).where(Attachment.path == path))
+        if not held and attachments is not None:
+            delete_file(attachments, path)
 
 
-def purge_ticket_content(sessions: sessionmaker[Session], now: datetime, days: int, *, limit: int = 1000) -> int:
-    """Scrub tickets received more than ``days`` ago that are no longer open."""
+def purge_ticket_content(sessions: sessionmaker[Session], now: datetime, days: int, *, limit: int = 1000,
+                         attachments: Path | None = None) -> int:
+    """Scrub tickets received more than ``days`` ago that are no longer open (their files in ``attachments``)."""
     if days <= 0:
         return 0
     with sessions.begin() as s:
@@ -188,7 +208,7 @@ def purge_ticket_content(sessions: sessionmaker[Session], now: datetime, days: i
             Ticket.received_at < now - timedelta(days=days), Ticket.status.notin_(TicketStatus.OPEN),
             or_(Ticket.content != EXPIRED, Ticket.caller != "")).limit(limit)))
         for ticket in rows:
-            scrub_ticket(ticket, EXPIRED)
+            scrub_ticket(ticket, EXPIRED, attachments)
         _logged(s, now, "tickets:content", days, [t.code for t in rows])
         if rows:
             compact_search_index(s)

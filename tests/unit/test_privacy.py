@@ -19,7 +19,7 @@ import pytest
 from click.testing import CliRunner
 from sqlalchemy import inspect, select, text
 
-from hotline.adapters.db.models import AccessLog, Voicemail
+from hotline.adapters.db.models import AccessLog, Attachment, Ticket, Voicemail
 from hotline.adapters.db.repository import CallRepository
 from hotline.cli.audit import who
 from hotline.cli.main import main
@@ -199,3 +199,60 @@ def test_the_account_in_the_access_log_is_the_login_s_not_what_the_environment_s
     assert account(loginuid) == "someone-else"
     monkeypatch.delenv("SUDO_USER")
     assert account(loginuid) == account(tmp_path / "missing") == pwd.getpwuid(os.geteuid()).pw_name
+
+
+def test_a_citizen_who_wrote_is_exported_and_erased_by_their_e_mail_address(tmp_path: Path,
+                                                                               database_url: str) -> None:
+    """Law 91 for the written channels: the contact, the place, the thread and the photos a citizen sent are in
+    their export and gone after their erasure, found by the e-mail address they wrote from; a photo another
+    citizen also sent stays for them."""
+    from PIL import Image
+
+    from hotline.intake import Request, Upload
+    rt = make_runtime(tmp_path, "redis://127.0.0.1:1/0", database_url=database_url)
+    door = rt.ctx.intake(rt.sessions)
+    out = io.BytesIO()
+    Image.new("RGB", (320, 240), (200, 30, 30)).save(out, "JPEG")
+    photo = Upload("o-ga.jpg", "image/jpeg", out.getvalue())
+    mine = door.receive(Request(channel="email", content="Ổ gà sâu trước nhà số 7 Lý Thường Kiệt.",
+                                email="Mai.Pham@Example.vn", reply_to="Mai.Pham@Example.vn", name="Phạm Thị Mai",
+                                address="7 Lý Thường Kiệt", external_id="<m1@example.vn>", files=(photo,)))
+    theirs = door.receive(Request(channel="web", content="Ổ gà ở ngã tư.", files=(photo,)))     # the same photo
+    rt.tickets.close(mine.code, actor="op-lan", status="out_of_scope")
+    with rt.sessions() as s:
+        stored = door.attachments / s.scalars(select(Attachment.path)).first()
+    got = cli(tmp_path, "privacy", "export", "--caller", "mai.pham@example.vn", "--out", str(tmp_path / "mai.zip"),
+              "--json")
+    assert got["tickets"] == [mine.code] and got["files"] == 1
+    with zipfile.ZipFile(tmp_path / "mai.zip") as z:
+        index = json.loads(z.read("muc_luc.json"))
+        [ticket] = index["Phiếu phản ánh, kiến nghị"]
+        assert ticket["Họ tên"] == "Phạm Thị Mai" and ticket["Địa chỉ"] == "7 Lý Thường Kiệt"
+        assert [m["Chiều"] for m in ticket["Tin nhắn"]] == ["Người dân gửi", "Tổng đài gửi"]     # and the receipt
+        [name] = ticket["Tệp đính kèm"]
+        assert name.endswith("-o-ga.jpg") and z.read(name) == stored.read_bytes()
+    cli(tmp_path, "privacy", "erase", "--caller", "mai.pham@example.vn", "--reason", "Đơn số 3", "--json")
+    rows = every_row(rt)
+    for words in ("Phạm Thị Mai", "mai.pham", "Lý Thường Kiệt", "Ổ gà sâu"):
+        assert words.lower() not in rows.lower(), words
+    assert "Ổ gà ở ngã tư" in rows                                       # another citizen's request stays
+    kept = rt.tickets.get(theirs.code)
+    assert kept is not None and len(kept["attachments"]) == 1           # ... with the photo they sent too
+    assert stored.exists()
+    erased = rt.tickets.get(mine.code)
+    assert erased is not None and erased["attachments"] == [] and erased["contact_email"] is None
+    only_mine = door.receive(Request(channel="email", content="Thêm ảnh.", email="mai.pham@example.vn",
+                                     external_id="<m2@example.vn>",
+                                     files=(Upload("khac.png", "image/png", _png()),)))
+    with rt.sessions() as s:
+        path = door.attachments / s.scalars(select(Attachment.path).join(Attachment.ticket).where(
+            Ticket.code == only_mine.code)).one()
+    cli(tmp_path, "privacy", "erase", "--caller", "mai.pham@example.vn", "--reason", "Đơn số 4", "--force")
+    assert not path.exists() and only_mine.code                      # a photo no one else holds is deleted
+
+
+def _png() -> bytes:
+    from PIL import Image
+    out = io.BytesIO()
+    Image.new("RGB", (16, 16), (0, 0, 255)).save(out, "PNG")
+    return out.getvalue()
