@@ -4,9 +4,7 @@ from __future__ import annotations
 import argparse
 import json
 import os
-import shutil
 import time
-from datetime import datetime
 from pathlib import Path
 from typing import Any
 
@@ -20,9 +18,9 @@ from .common import (
     EXIT_TARGET_FAILED,
     CannotRun,
     catch_signals,
-    commit,
     log,
-    machine,
+    require_tools,
+    run_identity,
     run_then_close,
 )
 from .phone import PORTS, SATURDAY, PhoneStack
@@ -34,11 +32,8 @@ NOT_ROOT = ("--accuracy needs root: it runs Asterisk in its chroot with bind mou
 def preflight() -> None:
     if os.geteuid() != 0:
         raise CannotRun(NOT_ROOT)
-    sipp = os.environ.get("HOTLINE_SIPP", "sipp")
-    missing = [tool for tool in (sipp, "sox", "redis-server") if shutil.which(tool) is None]
-    if missing:
-        raise CannotRun(f"missing: {', '.join(missing)} (scripts/bootstrap installs SIPp (sip-tester) and sox; "
-                         "redis-server is Debian's redis-server package)")
+    require_tools((os.environ.get("HOTLINE_SIPP", "sipp"), "sox", "redis-server"),
+                  "scripts/bootstrap installs SIPp (sip-tester) and sox; redis-server is Debian's redis-server package")
 
 
 def vosk_plan(model: Path | None) -> tuple[Path | None, str | None]:
@@ -57,8 +52,7 @@ def header(phone: PhoneStack, started: float) -> dict[str, str]:
     ast = phone.stack.asterisk
     version = ast.rx("core show version").split()[1] if ast is not None else "?"
     ports = ", ".join(f"{section}.{key} {value}" for (section, key), value in PORTS.items())
-    return {"date": datetime.now().astimezone().isoformat(timespec="seconds"), "machine": machine(),
-            "commit": commit(), "asterisk": version, "stack": f"own instance in {phone.base}: {ports}",
+    return {**run_identity(), "asterisk": version, "stack": f"own instance in {phone.base}: {ports}",
             "hotline clock": f"{SATURDAY.isoformat()} (a Saturday: closed, voicemail)",
             "speech": "tests/fixtures/speech_vi: 6 read sentences (4 Northern, 2 Southern speakers), 16 kHz",
             "elapsed": f"{time.monotonic() - started:.0f} s",

@@ -6,11 +6,9 @@ from __future__ import annotations
 import argparse
 import json
 import os
-import shutil
 import sys
 import time
 from dataclasses import dataclass, field
-from datetime import datetime
 from pathlib import Path
 from typing import Any
 
@@ -22,9 +20,9 @@ from .common import (
     EXIT_TARGET_FAILED,
     CannotRun,
     catch_signals,
-    commit,
     log,
-    machine,
+    require_tools,
+    run_identity,
     run_then_close,
 )
 from .hangups import Hangups
@@ -79,10 +77,7 @@ def parse_runs(p: argparse.ArgumentParser, text: str) -> list[tuple[float, int]]
 
 def preflight(engine: str) -> None:
     tools = ("espeak-ng", "sox", "redis-server") if engine == "vosk" else ("sox", "redis-server")
-    missing = [tool for tool in tools if shutil.which(tool) is None]
-    if missing:
-        raise CannotRun(f"missing: {', '.join(missing)} (scripts/bootstrap installs espeak-ng and sox; "
-                         "redis-server is Debian's redis-server package)")
+    require_tools(tools, "scripts/bootstrap installs espeak-ng and sox; redis-server is Debian's redis-server package")
 
 
 @dataclass
@@ -104,8 +99,7 @@ class Clock:
 def header(args: argparse.Namespace, choice: EngineChoice, instance: Instance, clock: Clock) -> dict[str, str]:
     db = "PostgreSQL (own schema)" if args.database_url else "SQLite"
     elapsed = time.monotonic() - clock.started
-    return {"date": datetime.now().astimezone().isoformat(timespec="seconds"), "machine": machine(),
-            "commit": commit(), "engine": choice.describe(), "reference": report.REFERENCE[choice.engine][0],
+    return {**run_identity(), "engine": choice.describe(), "reference": report.REFERENCE[choice.engine][0],
             "speech": choice.speech(), "database": db,
             "redis": f"own redis-server on 127.0.0.1:{instance.redis_server.port}",
             "elapsed": f"{elapsed:.0f} s" + (" (--quick: a smoke run, too few messages for firm figures)"

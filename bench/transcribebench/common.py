@@ -2,12 +2,14 @@
 from __future__ import annotations
 
 import os
+import shutil
 import signal
 import subprocess
 import sys
 import time
 import traceback
 from collections.abc import Callable
+from datetime import datetime
 from pathlib import Path
 from typing import Any, NoReturn, Protocol
 
@@ -37,6 +39,19 @@ def commit() -> str:
     dirty = subprocess.run(["git", "-C", str(REPO_ROOT), "status", "--porcelain", "--untracked-files=no"],
                            capture_output=True, text=True).stdout.strip()
     return (out.stdout.strip() or "?") + (" (with uncommitted changes)" if dirty else "")
+
+
+def run_identity() -> dict[str, str]:
+    """The first lines of a run's header: when, on what machine, at which commit."""
+    return {"date": datetime.now().astimezone().isoformat(timespec="seconds"), "machine": machine(),
+            "commit": commit()}
+
+
+def require_tools(tools: tuple[str, ...], how_to_install: str) -> None:
+    """Raise CannotRun naming the ``tools`` not on PATH, and ``how_to_install`` them."""
+    missing = [tool for tool in tools if shutil.which(tool) is None]
+    if missing:
+        raise CannotRun(f"missing: {', '.join(missing)} ({how_to_install})")
 
 
 def _interrupt(signum: int, _frame: Any) -> NoReturn:

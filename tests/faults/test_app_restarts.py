@@ -17,7 +17,7 @@ from typing import Any
 import pytest
 
 from tests.support.ari_events import AriEvents
-from tests.support.calls import menu_starts, prompt_seconds, recording_starts, start
+from tests.support.calls import menu_starts, prompt_seconds, recording_starts, start, talk_to_desk
 from tests.support.cli import add_operator, hotline
 from tests.support.ports import Phones
 from tests.support.stack import Stack, desk_ports, wait_for
@@ -45,9 +45,8 @@ def _restart(stack: Stack) -> float:
 def _to_desk_d01(stack: Stack, caller: str, workdir: Path, speech: Path, speak_after: float) -> CallerProcess:
     """A caller who keys 3, then 01 (desk d01), speaks ``speak_after`` s after the transfer prompt, and waits
     for the end."""
-    return start(stack, [Wait(menu_starts(stack)), Keys("3"), Wait(2), Keys("01"),
-                         Wait(prompt_seconds(stack, "transferring") + speak_after), Speak(speech), AwaitHangup(60)],
-                 caller=caller, workdir=workdir / "c")
+    return start(stack, talk_to_desk(stack, "3", "01", speech, speak_after=speak_after), caller=caller,
+                 workdir=workdir / "c")
 
 
 def _app_log(stack: Stack) -> str:
@@ -57,8 +56,8 @@ def _app_log(stack: Stack) -> str:
 def test_killed_in_the_code_entry_the_caller_is_asked_again_and_reaches_the_desk(open_hours: Stack,
                                                                                  workdir: Path) -> None:
     stack, caller = open_hours, "0960000101"
-    desk = start_uas(desk_ports()["desk-d01"], ring_seconds=1, talk_seconds=2, hangup="local", workdir=workdir / "d")
-    try:
+    with start_uas(desk_ports()["desk-d01"], ring_seconds=1, talk_seconds=2, hangup="local",
+                   workdir=workdir / "d") as desk:
         with AriEvents(stack) as events:
             # 3, then the app dies while the caller thinks; keyed after the code is asked again.
             again = prompt_seconds(stack, "enter_department_code")
@@ -68,8 +67,6 @@ def test_killed_in_the_code_entry_the_caller_is_asked_again_and_reaches_the_desk
             result = c.result(90)
         assert result.ok and result.ended_by_remote, result.problems
         assert desk.answered == 1
-    finally:
-        desk.terminate()
     row = stack.ended_call(caller)
     assert row["disposition"] == "transferred" and [s["keys"] for s in row["ivr_path"]] == ["3", "01"]
     assert [t["outcome"] for t in row["transfers"]] == ["answered"]
@@ -80,9 +77,8 @@ def test_killed_in_the_code_entry_the_caller_is_asked_again_and_reaches_the_desk
 def test_killed_while_bridged_to_a_desk_the_call_stays_bridged_and_the_desk_is_not_dialled_again(
         open_hours: Stack, workdir: Path, speech: Path) -> None:
     stack, caller = open_hours, "0960000102"
-    desk = start_uas(desk_ports()["desk-d01"], ring_seconds=1, talk_seconds=16, hangup="local",
-                     workdir=workdir / "d")
-    try:
+    with start_uas(desk_ports()["desk-d01"], ring_seconds=1, talk_seconds=16, hangup="local",
+                   workdir=workdir / "d") as desk:
         with AriEvents(stack) as events:
             c = _to_desk_d01(stack, caller, workdir, speech, speak_after=2)
             # Killed once the app has bridged the caller to the desk (not in the milliseconds between the
@@ -94,8 +90,6 @@ def test_killed_while_bridged_to_a_desk_the_call_stays_bridged_and_the_desk_is_n
             result = c.result(90)
         assert result.ok and result.ended_by_remote, result.problems      # ended when the desk hung up
         assert desk.invites == 1 and desk.answered == 1
-    finally:
-        desk.terminate()
     row = stack.ended_call(caller)
     assert row["disposition"] == "transferred"
     [transfer] = row["transfers"]
@@ -118,9 +112,8 @@ def test_killed_while_the_desk_rings_or_has_just_answered_the_caller_is_bridged_
     restarted app bridges the answered leg at once. Either way the caller is neither asked again nor
     redialled, and the transfer is answered."""
     stack, caller = open_hours, {"ringing": "0960000107", "answered": "0960000108"}[moment]
-    desk = start_uas(desk_ports()["desk-d01"], ring_seconds=6, talk_seconds=4, hangup="local",
-                     workdir=workdir / "d")
-    try:
+    with start_uas(desk_ports()["desk-d01"], ring_seconds=6, talk_seconds=4, hangup="local",
+                   workdir=workdir / "d") as desk:
         with AriEvents(stack) as events:
             c = _to_desk_d01(stack, caller, workdir, speech, speak_after=8)
             wait_for(lambda: desk.invites == 1, 40, "the desk to ring")
@@ -133,8 +126,6 @@ def test_killed_while_the_desk_rings_or_has_just_answered_the_caller_is_bridged_
             result = c.result(90)
         assert result.ok and result.ended_by_remote, result.problems      # ended when the desk hung up
         assert desk.invites == 1 and desk.answered == 1
-    finally:
-        desk.terminate()
     row = stack.ended_call(caller)
     assert row["disposition"] == "transferred" and [s["keys"] for s in row["ivr_path"]] == ["3", "01"]
     [transfer] = row["transfers"]

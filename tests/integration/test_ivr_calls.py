@@ -6,10 +6,10 @@ from pathlib import Path
 
 import pytest
 
-from tests.support.calls import call, menu_starts, prompt_seconds
+from tests.support.calls import call, menu_starts, prompt_seconds, talk_to_desk
 from tests.support.stack import Stack, desk_ports, wait_for
 from tooling.sipp.runner import start_uas
-from tooling.sipp.scenario import AwaitHangup, HangUp, Keys, Speak, Wait
+from tooling.sipp.scenario import AwaitHangup, HangUp, Keys, Wait
 
 pytestmark = pytest.mark.asterisk
 
@@ -60,17 +60,11 @@ def test_numbers_other_than_the_hotline_are_refused(open_hours: Stack, workdir: 
 
 @pytest.mark.postgres_calls
 def test_department_code_reaches_that_desk(open_hours: Stack, workdir: Path, speech: Path) -> None:
-    desk = start_uas(desk_ports()["desk-d01"], ring_seconds=1, talk_seconds=4, hangup="local",
-                     workdir=workdir / "desk")
-    try:
-        # The caller talks to the desk (a phone sends RTP while its user speaks) until the desk hangs up.
-        result = call(open_hours, [Wait(menu_starts(open_hours)), Keys("3"), Wait(2), Keys("01"),
-                                   Wait(prompt_seconds(open_hours, "transferring")), Speak(speech), AwaitHangup(60)],
-                      caller="0910000101", workdir=workdir)
+    with start_uas(desk_ports()["desk-d01"], ring_seconds=1, talk_seconds=4, hangup="local",
+                   workdir=workdir / "desk") as desk:
+        result = call(open_hours, talk_to_desk(open_hours, "3", "01", speech), caller="0910000101", workdir=workdir)
         assert result.ok and result.ended_by_remote, result.problems
         wait_for(lambda: desk.answered == 1, 10, "the desk to have answered one call")
-    finally:
-        desk.terminate()
     row = open_hours.ended_call("0910000101")
     assert row["disposition"] == "transferred"
     assert row["transfer_target"] == "department:01" and row["transfer_outcome"] == "answered"
@@ -85,16 +79,13 @@ def test_department_code_reaches_that_desk(open_hours: Stack, workdir: Path, spe
 
 
 def test_unknown_code_is_refused_and_asked_again(open_hours: Stack, workdir: Path) -> None:
-    desk = start_uas(desk_ports()["desk-d01"], ring_seconds=1, talk_seconds=2, hangup="local",
-                     workdir=workdir / "desk")
     refusal = prompt_seconds(open_hours, "unknown_code")
-    try:
+    with start_uas(desk_ports()["desk-d01"], ring_seconds=1, talk_seconds=2, hangup="local",
+                   workdir=workdir / "desk"):
         result = call(open_hours, [Wait(menu_starts(open_hours)), Keys("3"), Wait(2), Keys("99"),
                                    Wait(refusal + 1), Keys("01"), AwaitHangup(60)],
                       caller="0910000102", workdir=workdir)
         assert result.ok, result.problems
-    finally:
-        desk.terminate()
     row = open_hours.ended_call("0910000102")
     assert [s["keys"] for s in row["ivr_path"]] == ["3", "99", "01"]
     assert row["transfer_target"] == "department:01"
@@ -102,15 +93,12 @@ def test_unknown_code_is_refused_and_asked_again(open_hours: Stack, workdir: Pat
 
 
 def test_busy_desk_sends_the_caller_to_the_operator_queue(open_hours: Stack, workdir: Path) -> None:
-    desk = start_uas(desk_ports()["desk-d02"], hangup="busy", workdir=workdir / "desk")
-    try:
+    with start_uas(desk_ports()["desk-d02"], hangup="busy", workdir=workdir / "desk") as desk:
         result = call(open_hours, [Wait(menu_starts(open_hours)), Keys("3"), Wait(2), Keys("02"),
                                    Wait(prompt_seconds(open_hours, "transferring", "desk_unavailable") + 4), HangUp()],
                       caller="0910000103", workdir=workdir)
         assert result.ok, result.problems
         assert desk.invites == 1
-    finally:
-        desk.terminate()
     row = open_hours.ended_call("0910000103")
     assert row["transfer_target"] == "department:02" and row["transfer_outcome"] == "busy"
     assert [(t["kind"], t["outcome"], t["answered_at"]) for t in row["transfers"]] == [("ivr", "busy", None)]

@@ -13,7 +13,7 @@ from pathlib import Path
 
 import pytest
 
-from tests.support.calls import call, menu_starts, prompt_seconds
+from tests.support.calls import call, menu_starts, prompt_seconds, talk_to_desk
 from tests.support.cli import add_operator, hotline
 from tests.support.ports import FIRST_PHONE_PORT, Phones
 from tests.support.stack import ROOT, Stack, desk_ports, shifted_port, stack_index, wait_for
@@ -56,16 +56,11 @@ def test_the_sample_is_the_merged_province(merged: Stack) -> None:
 
 
 def test_a_ward_s_three_digit_code_reaches_its_desk(merged: Stack, tmp_path: Path, speech: Path) -> None:
-    desk = start_uas(desk_ports(PORT_INDEX)["desk-c002"], ring_seconds=1, talk_seconds=3, hangup="local",
-                     workdir=tmp_path / "desk")
-    try:
-        result = call(merged, [Wait(menu_starts(merged)), Keys("4"), Wait(2), Keys("002"),
-                               Wait(prompt_seconds(merged, "transferring")), Speak(speech), AwaitHangup(60)],
-                      caller="0910000402", workdir=tmp_path)
+    with start_uas(desk_ports(PORT_INDEX)["desk-c002"], ring_seconds=1, talk_seconds=3, hangup="local",
+                   workdir=tmp_path / "desk") as desk:
+        result = call(merged, talk_to_desk(merged, "4", "002", speech), caller="0910000402", workdir=tmp_path)
         assert result.ok and result.ended_by_remote, result.problems
         wait_for(lambda: desk.answered == 1, 10, "the ward's desk to have answered one call")
-    finally:
-        desk.terminate()
     row = merged.ended_call("0910000402")
     assert row["disposition"] == "transferred" and row["transfer_outcome"] == "answered"
     assert row["transfer_target"] == "commune:002"

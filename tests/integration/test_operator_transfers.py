@@ -57,16 +57,13 @@ def transfer_to_desk(stack: Stack, operator: DeskProcess, caller: str, *options:
 
 def test_blind_transfer_to_a_department_desk(open_hours: Stack, operator: DeskProcess, workdir: Path,
                                              speech: Path) -> None:
-    desk = start_uas(desk_ports()[DESK], ring_seconds=1, talk_seconds=5, hangup="local", workdir=workdir / "desk")
-    caller = start(open_hours, caller_steps(open_hours, speech, 3), caller="0950000101", workdir=workdir)
-    try:
+    with (start_uas(desk_ports()[DESK], ring_seconds=1, talk_seconds=5, hangup="local",
+                    workdir=workdir / "desk") as desk,
+          start(open_hours, caller_steps(open_hours, speech, 3), caller="0950000101", workdir=workdir) as caller):
         assert "blind" in transfer_to_desk(open_hours, operator, "0950000101")
         wait_for(lambda: desk.answered == 1, 20, "the desk to answer")
         result = caller.result(60)
         assert result.ok and result.ended_by_remote, result.problems
-    finally:
-        caller.terminate()
-        desk.terminate()
     row = open_hours.ended_call("0950000101")
     [transfer] = row["transfers"]
     assert transfer["kind"] == "blind" and transfer["target"] == "department:02"
@@ -80,9 +77,9 @@ def test_blind_transfer_to_a_department_desk(open_hours: Stack, operator: DeskPr
 
 def test_attended_transfer_operator_hangs_up_and_caller_joins_desk(open_hours: Stack, operator: DeskProcess,
                                                                    workdir: Path, speech: Path) -> None:
-    desk = start_uas(desk_ports()[DESK], ring_seconds=1, talk_seconds=12, hangup="local", workdir=workdir / "desk")
-    caller = start(open_hours, caller_steps(open_hours, speech, 4), caller="0950000102", workdir=workdir)
-    try:
+    with (start_uas(desk_ports()[DESK], ring_seconds=1, talk_seconds=12, hangup="local",
+                    workdir=workdir / "desk") as desk,
+          start(open_hours, caller_steps(open_hours, speech, 4), caller="0950000102", workdir=workdir) as caller):
         transfer_to_desk(open_hours, operator, "0950000102", "--attended")
         wait_for(lambda: desk.answered == 1, 20, "the desk to answer the consultation")
         # The operator's phone hangs up the original call and the consultation: the caller joins the desk.
@@ -90,9 +87,6 @@ def test_attended_transfer_operator_hangs_up_and_caller_joins_desk(open_hours: S
         hangup_operator(open_hours)
         result = caller.result(60)
         assert result.ok and result.ended_by_remote, result.problems
-    finally:
-        caller.terminate()
-        desk.terminate()
     row = open_hours.ended_call("0950000102")
     [transfer] = row["transfers"]
     assert transfer["kind"] == "attended" and transfer["target"] == "department:02"
@@ -102,19 +96,15 @@ def test_attended_transfer_operator_hangs_up_and_caller_joins_desk(open_hours: S
 
 def test_desk_no_answer_sends_caller_back_to_the_queue(open_hours: Stack, operator: DeskProcess, workdir: Path,
                                                        speech: Path) -> None:
-    desk = start_uas(desk_ports()[DESK], hangup="noanswer", workdir=workdir / "desk")
     ring = open_hours.ctx.settings.ivr.transfer_ring_seconds
-    caller = start(open_hours, caller_steps(open_hours, speech, 6), caller="0950000103", workdir=workdir)
-    try:
+    with (start_uas(desk_ports()[DESK], hangup="noanswer", workdir=workdir / "desk") as desk,
+          start(open_hours, caller_steps(open_hours, speech, 6), caller="0950000103", workdir=workdir) as caller):
         transfer_to_desk(open_hours, operator, "0950000103")
         wait_for(lambda: desk.invites == 1, 20, "the desk to ring")
         # The desk never answers: desk_unavailable, then the queue rings the operator again.
         wait_for(lambda: operator.answered == 2, ring + 40, "the operator to answer the caller again")
         hangup_operator(open_hours)
         caller.result(90)
-    finally:
-        caller.terminate()
-        desk.terminate()
     row = open_hours.ended_call("0950000103")
     [transfer] = row["transfers"]
     assert transfer["kind"] == "blind" and transfer["outcome"] == "noanswer"

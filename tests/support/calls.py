@@ -6,7 +6,7 @@ from pathlib import Path
 
 from hotline.adapters.prompts import prompt_duration
 from tooling.sipp.runner import CallerProcess, CallResult, start_caller
-from tooling.sipp.scenario import CallerScript, Step
+from tooling.sipp.scenario import AwaitHangup, CallerScript, Keys, Speak, Step, Wait
 
 from .stack import Stack
 
@@ -33,6 +33,14 @@ def beep_starts(stack: Stack) -> float:
 def recording_starts(stack: Stack) -> float:
     """Seconds after answer when a closed-hours caller may speak (after the beep)."""
     return prompt_seconds(stack, "welcome", "recording_notice", "closed_hours", "leave_message") + 2.0
+
+
+def talk_to_desk(stack: Stack, menu_key: str, code: str, speech: Path, *, speak_after: float = 0.0) -> list[Step]:
+    """A caller's steps: ``menu_key`` at the main menu, then a desk's ``code``; once put through (``speak_after``
+    s after the transfer prompt) the caller speaks, as a phone sends RTP while its user talks, and waits for
+    the desk to hang up."""
+    return [Wait(menu_starts(stack)), Keys(menu_key), Wait(2), Keys(code),
+            Wait(prompt_seconds(stack, "transferring") + speak_after), Speak(speech), AwaitHangup(60)]
 
 
 def call(stack: Stack, steps: list[Step], *, caller: str, dialled: str = "1022", workdir: Path,

@@ -19,7 +19,7 @@ from typing import Any
 
 import pytest
 from sqlalchemy import create_engine
-from sqlalchemy.orm import Session, sessionmaker
+from sqlalchemy.orm import sessionmaker
 
 from ari_app.call_log import PENDING, CallLog
 from hotline.adapters.db import open_database
@@ -46,9 +46,22 @@ def locked(db: Path) -> Iterator[None]:
         conn.close()
 
 
-def impatient(db: Path) -> sessionmaker[Session]:
-    """Sessions on ``db`` that give up on a lock at once, as a stopped PostgreSQL refuses at once."""
-    return sessionmaker(create_engine(f"sqlite:///{db}", connect_args={"timeout": 0.05}), expire_on_commit=False)
+@pytest.fixture
+def db(tmp_path: Path) -> Path:
+    return tmp_path / "hotline.db"
+
+
+@pytest.fixture
+def repo(db: Path) -> CallRepository:
+    """The SQLite call log as the app opens it: a write waits up to 30 s on a lock."""
+    return CallRepository(open_database(f"sqlite:///{db}"))
+
+
+def impatient_log(db: Path, spool_dir: Path) -> CallLog:
+    """A call log whose sessions on ``db`` give up on a lock at once, as a stopped PostgreSQL refuses at once;
+    what it cannot write waits in ``spool_dir``, retried within 0.2 s."""
+    sessions = sessionmaker(create_engine(f"sqlite:///{db}", connect_args={"timeout": 0.05}), expire_on_commit=False)
+    return CallLog(CallRepository(sessions), Spool(spool_dir), retry_max=0.2)
 
 
 async def settle(condition: Callable[[], Any], what: str, timeout: float = 10.0) -> Any:
@@ -122,12 +135,10 @@ def test_the_spool_outlives_a_killed_process(tmp_path: Path) -> None:
     assert spool.reserve() > 3      # after the writes already kept
 
 
-def test_writes_the_database_cannot_take_wait_in_the_spool_and_arrive_in_order(tmp_path: Path) -> None:
-    db = tmp_path / "hotline.db"
-    repo = CallRepository(open_database(f"sqlite:///{db}"))
-
+def test_writes_the_database_cannot_take_wait_in_the_spool_and_arrive_in_order(tmp_path: Path, db: Path,
+                                                                               repo: CallRepository) -> None:
     async def main() -> None:
-        log = CallLog(CallRepository(impatient(db)), Spool(tmp_path / "spool"), retry_max=0.2)
+        log = impatient_log(db, tmp_path / "spool")
         log.start()
         _start_call(log)
         log.add_step("c1", "main", "3")
@@ -153,10 +164,8 @@ def test_writes_the_database_cannot_take_wait_in_the_spool_and_arrive_in_order(t
     assert [(t["target"], t["outcome"]) for t in row["transfers"]] == [("department:02", "answered")]
 
 
-def test_a_write_slower_than_its_deadline_goes_to_the_spool_and_so_do_the_next(tmp_path: Path) -> None:
-    db = tmp_path / "hotline.db"
-    repo = CallRepository(open_database(f"sqlite:///{db}"))     # the app's own: waits 30 s on a lock
-
+def test_a_write_slower_than_its_deadline_goes_to_the_spool_and_so_do_the_next(tmp_path: Path, db: Path,
+                                                                               repo: CallRepository) -> None:
     async def main() -> None:
         log = CallLog(repo, Spool(tmp_path / "spool"), deadline=0.3, retry_max=0.2)
         log.start()
@@ -217,10 +226,8 @@ def test_a_stopped_postgresql_is_ridden_through_and_caught_up_once_it_is_back(tm
     assert [(t["target"], t["outcome"]) for t in row["transfers"]] == [("district:01", "answered")]
 
 
-def test_a_replay_after_a_crash_half_way_adds_nothing_twice(tmp_path: Path) -> None:
+def test_a_replay_after_a_crash_half_way_adds_nothing_twice(tmp_path: Path, repo: CallRepository) -> None:
     """Every write was applied, but the crash came before the spool forgot them: all replayed again."""
-    db = tmp_path / "hotline.db"
-    repo = CallRepository(open_database(f"sqlite:///{db}"))
     spool = Spool(tmp_path / "spool")
     writes = [("start_call", ("c1",), {"channel_id": "c1", "caller": "0912345678", "dialled": "1022",
                                        "started_at": T0}),
@@ -248,12 +255,10 @@ def test_a_replay_after_a_crash_half_way_adds_nothing_twice(tmp_path: Path) -> N
     assert len(repo.latest()) == 1
 
 
-def test_the_spool_left_by_a_stopped_app_is_replayed_at_start(tmp_path: Path) -> None:
-    db = tmp_path / "hotline.db"
-    repo = CallRepository(open_database(f"sqlite:///{db}"))
-
+def test_the_spool_left_by_a_stopped_app_is_replayed_at_start(tmp_path: Path, db: Path,
+                                                              repo: CallRepository) -> None:
     async def before_restart() -> None:
-        log = CallLog(CallRepository(impatient(db)), Spool(tmp_path / "spool"), retry_max=0.2)
+        log = impatient_log(db, tmp_path / "spool")
         log.start()
         _start_call(log)
         log.add_step("c1", "main", "0")
@@ -274,12 +279,10 @@ def test_the_spool_left_by_a_stopped_app_is_replayed_at_start(tmp_path: Path) ->
     assert row is not None and [s["keys"] for s in row["ivr_path"]] == ["0"]
 
 
-def test_a_write_the_database_refuses_is_kept_aside_and_the_rest_arrive(tmp_path: Path) -> None:
-    db = tmp_path / "hotline.db"
-    repo = CallRepository(open_database(f"sqlite:///{db}"))
-
+def test_a_write_the_database_refuses_is_kept_aside_and_the_rest_arrive(tmp_path: Path, db: Path,
+                                                                        repo: CallRepository) -> None:
     async def main() -> None:
-        log = CallLog(CallRepository(impatient(db)), Spool(tmp_path / "spool"), retry_max=0.2)
+        log = impatient_log(db, tmp_path / "spool")
         log.start()
         log.update("nobody", node="main")       # no such call: refused at once
         with locked(db):

@@ -67,6 +67,13 @@ def only_error(path: Path, **kwargs: object) -> ConfigError:
     return errors[0]
 
 
+def error_at(tmp_path: Path, text: str, fragment: str, **kwargs: object) -> ConfigError:
+    """The one error of the flow ``text``, which must name the line holding ``fragment``."""
+    error = only_error(write(tmp_path, text), **kwargs)
+    assert error.line == line_of(text, fragment)
+    return error
+
+
 # -- the shipped flow ---------------------------------------------------------------
 
 def test_shipped_flow_loads_without_warnings() -> None:
@@ -134,8 +141,7 @@ def test_default_target_that_does_not_exist_says_so(tmp_path: Path) -> None:
 
 def test_unreachable_node(tmp_path: Path) -> None:
     text = MINIMAL + "  spare: {type: hangup}\n"
-    error = only_error(write(tmp_path, text))
-    assert error.line == line_of(text, "spare:")
+    error = error_at(tmp_path, text, "spare:")
     assert error.message == "node 'spare' cannot be reached from start 'welcome'"
     assert error.hint == "link it from a menu option or delete it"
 
@@ -163,15 +169,13 @@ def test_recorded_wav_stands_in_for_a_prompt(tmp_path: Path) -> None:
 
 def test_generated_prompt_may_not_be_written(tmp_path: Path) -> None:
     text = edit("prompts:\n", 'prompts:\n  department_list: "mã 01, Sở Tư pháp"\n')
-    error = only_error(write(tmp_path, text))
-    assert error.line == line_of(text, "department_list:")
+    error = error_at(tmp_path, text, "department_list:")
     assert "generated from the transfer directory" in error.message
 
 
 def test_unknown_placeholder(tmp_path: Path) -> None:
     text = edit("{province}", "{provinse}")
-    error = only_error(write(tmp_path, text))
-    assert error.line == line_of(text, "{provinse}")
+    error = error_at(tmp_path, text, "{provinse}")
     assert "{provinse}" in error.message and "did you mean {province}?" in error.hint
 
 
@@ -182,8 +186,7 @@ def test_unmatched_brace(tmp_path: Path) -> None:
 
 def test_key_written_as_int_and_as_string_is_a_duplicate(tmp_path: Path) -> None:
     text = edit('"0": queue\n', '"0": queue\n      0: voicemail\n')
-    error = only_error(write(tmp_path, text))
-    assert error.line == line_of(text, "0: voicemail")
+    error = error_at(tmp_path, text, "0: voicemail")
     assert error.message == "node 'main' has key '0' twice"
     first = line_of(text, '"0": queue')
     assert f"on line {first}" in error.hint
@@ -191,8 +194,8 @@ def test_key_written_as_int_and_as_string_is_a_duplicate(tmp_path: Path) -> None
 
 def test_same_key_twice_is_caught_by_the_yaml_loader(tmp_path: Path) -> None:
     text = edit('"0": queue\n', '"0": queue\n      "0": voicemail\n')
-    error = only_error(write(tmp_path, text))
-    assert error.line == line_of(text, '"0": voicemail') and "twice" in error.message
+    error = error_at(tmp_path, text, '"0": voicemail')
+    assert "twice" in error.message
 
 
 def test_int_key_is_accepted_as_a_string(tmp_path: Path) -> None:
@@ -204,15 +207,13 @@ def test_int_key_is_accepted_as_a_string(tmp_path: Path) -> None:
 @pytest.mark.parametrize("key", ["10", '"a"', '"**"', "true"])
 def test_bad_key(tmp_path: Path, key: str) -> None:
     text = edit('"6": pickup', f"{key}: pickup")
-    error = only_error(write(tmp_path, text))
-    assert error.line == line_of(text, f"{key}: pickup")
+    error = error_at(tmp_path, text, f"{key}: pickup")
     assert "is not a phone key" in error.message and '"*" or "#"' in error.hint
 
 
 def test_unquoted_star_gets_a_quoting_hint(tmp_path: Path) -> None:
     text = edit('"6": pickup', "*: pickup")
-    error = only_error(write(tmp_path, text))
-    assert error.line == line_of(text, "*: pickup")
+    error = error_at(tmp_path, text, "*: pickup")
     assert "not valid YAML" in error.message and '"*"' in error.hint
 
 
@@ -245,22 +246,20 @@ def test_shipped_flow_matches_the_shipped_directory(tmp_path: Path) -> None:
     directory = load_directory(ROOT / "transfer_directory")
     check_flow(SHIPPED, directory=directory)
     text = edit('code: "01"', 'code: "07"', SHIPPED.read_text(encoding="utf-8"))
-    error = only_error(write(tmp_path, text), directory=directory)
-    assert error.line == line_of(text, 'code: "07"')
+    error = error_at(tmp_path, text, 'code: "07"', directory=directory)
     postal = directory.find("postal_service", "01")
     assert postal is not None and error.hint == f'write one of: "01" ({postal.name})'
 
 
 def test_code_written_without_quotes(tmp_path: Path) -> None:
     text = edit('code: "01"', "code: 01")
-    error = only_error(write(tmp_path, text))
-    assert error.line == line_of(text, "code: 01") and 'code: "01"' in error.hint
+    error = error_at(tmp_path, text, "code: 01")
+    assert 'code: "01"' in error.hint
 
 
 def test_unknown_node_type(tmp_path: Path) -> None:
     text = edit("type: menu", "type: manu")
-    error = only_error(write(tmp_path, text))
-    assert error.line == line_of(text, "type: manu")
+    error = error_at(tmp_path, text, "type: manu")
     assert error.message == "node 'main' has the unknown type 'manu'"
     assert error.hint.startswith("write one of: menu")
     assert all(t in error.hint for t in NODE_TYPES)
@@ -268,16 +267,14 @@ def test_unknown_node_type(tmp_path: Path) -> None:
 
 def test_unknown_field(tmp_path: Path) -> None:
     text = edit("    prompt: main_menu", "    promt: main_menu")
-    error = only_error(write(tmp_path, text))     # not also "missing prompt"
-    assert error.line == line_of(text, "promt")
+    error = error_at(tmp_path, text, "promt")     # not also "missing prompt"
     assert error.message == "node 'main' has the unknown field 'promt'"
     assert error.hint.startswith("write one of: prompt") and "menu node" in error.hint
 
 
 def test_missing_field(tmp_path: Path) -> None:
     text = edit("    prompt: main_menu\n", "")
-    error = only_error(write(tmp_path, text))
-    assert error.line == line_of(text, "main:")
+    error = error_at(tmp_path, text, "main:")
     assert error.message == "node 'main' (menu) is missing prompt"
 
 
@@ -291,15 +288,14 @@ def test_missing_field(tmp_path: Path) -> None:
 ])
 def test_bad_field_value(tmp_path: Path, old: str, new: str, expected: str) -> None:
     text = edit(old, new)
-    error = only_error(write(tmp_path, text))
-    assert error.line == line_of(text, new.strip().splitlines()[-1])
+    error = error_at(tmp_path, text, new.strip().splitlines()[-1])
     assert expected in error.message
 
 
 def test_list_prompt_must_match_the_code_kind(tmp_path: Path) -> None:
     text = edit("list_prompt: department_list", "list_prompt: district_list")
-    error = only_error(write(tmp_path, text))
-    assert error.line == line_of(text, "district_list") and error.hint == "write list_prompt: department_list"
+    error = error_at(tmp_path, text, "district_list")
+    assert error.hint == "write list_prompt: department_list"
 
 
 def test_missing_start_and_nodes(tmp_path: Path) -> None:
@@ -397,8 +393,7 @@ def test_a_ticket_status_node_with_its_readback_prompts_loads(tmp_path: Path) ->
 def test_a_missing_readback_prompt_is_named_at_the_node(tmp_path: Path) -> None:
     prompts = TICKET_PROMPTS.replace('  ticket_agency: "Lời ticket_agency."\n', "")
     text = with_ticket_status(prompts)
-    error = only_error(write(tmp_path, text))
-    assert error.line == line_of(text, "tickets: {type: ticket_status")
+    error = error_at(tmp_path, text, "tickets: {type: ticket_status")
     assert "'ticket_agency', which is not defined" in error.message
     assert error.hint == "add 'ticket_agency: \"…\"' under prompts: or record prompts/ticket_agency.wav"
 
@@ -413,8 +408,7 @@ def test_a_recorded_readback_prompt_stands_in_for_its_text(tmp_path: Path) -> No
 def test_ticket_status_prompt_fields_must_be_defined(tmp_path: Path) -> None:
     text = with_ticket_status(node="  tickets: {type: ticket_status, prompt: enter_ticket, next: main,\n"
                                    "            unknown_prompt: ticket_unknwn}\n")
-    error = only_error(write(tmp_path, text))
-    assert error.line == line_of(text, "unknown_prompt: ticket_unknwn")
+    error = error_at(tmp_path, text, "unknown_prompt: ticket_unknwn")
     assert "node 'tickets' unknown_prompt 'ticket_unknwn' is not defined" in error.message
 
 
@@ -433,8 +427,7 @@ def test_ticket_status_leading_back_to_itself_is_no_endless_loop(tmp_path: Path)
 
 def test_agency_name_prompts_are_generated_not_written(tmp_path: Path) -> None:
     text = edit("prompts:\n", 'prompts:\n  agency_department_01: "Sở Tư pháp"\n')
-    error = only_error(write(tmp_path, text))
-    assert error.line == line_of(text, "agency_department_01:")
+    error = error_at(tmp_path, text, "agency_department_01:")
     assert "generated from the transfer directory" in error.message
 
 

@@ -14,6 +14,7 @@ from typing import Any
 
 import pytest
 
+from ari_app.call import Call
 from hotline.domain.flows import engine as fe
 from hotline.domain.vocabulary import Context, Disposition
 from tests.support.ari_app import OPEN, AppUnderTest, run_app
@@ -57,6 +58,14 @@ def _row(t: AppUnderTest) -> dict[str, Any]:
 
 def _in_stasis(t: AppUnderTest) -> dict[str, Any]:
     return stasis_channel("c1", str(_rec(t)))
+
+
+async def _hung_up(t: AppUnderTest, call: Call) -> dict[str, Any]:
+    """The caller hangs up: the call's row once the app has ended ``call`` and written it."""
+    t.app.handle({"type": "ChannelDestroyed", "channel": {"id": "c1"}, "cause": 16})
+    await asyncio.wait_for(call.done.wait(), 5)
+    await t.flush()
+    return _row(t)
 
 
 def test_a_call_in_the_menu_is_adopted_and_hears_the_menu_again(tmp_path: Path) -> None:
@@ -154,10 +163,7 @@ def test_a_bridged_call_ends_transferred_when_the_caller_hangs_up(tmp_path: Path
         t.repo.finish_transfer("k1", outcome="answered", answered_at=OPEN)
         await _restart(t, _in_stasis(t), bridges=({"id": "bridge-c1", "channels": ["c1", DESK]},))
         call = t.app.calls["c1"]
-        t.app.handle({"type": "ChannelDestroyed", "channel": {"id": "c1"}, "cause": 16})
-        await asyncio.wait_for(call.done.wait(), 5)
-        await t.flush()
-        row = _row(t)
+        row = await _hung_up(t, call)
         assert row["ended_at"] is not None and row["disposition"] == Disposition.TRANSFERRED
         [transfer] = row["transfers"]           # the desk attempt started before the restart, closed after it
         assert transfer["outcome"] == "answered" and transfer["ended_at"] is not None
@@ -185,10 +191,7 @@ def test_killed_while_the_desk_rings_the_caller_waits_for_it_and_is_bridged_when
         t.app.handle({"type": "StasisStart", "channel": {"id": DESK}, "args": ["desk", "c1"]})
         await t.settle(lambda: _state(t).phase == "bridged", "the caller bridged to the desk")
         assert [r.args[1] for r in t.ari.asked("add_to_bridge")] == [["c1", DESK]]
-        t.app.handle({"type": "ChannelDestroyed", "channel": {"id": "c1"}, "cause": 16})
-        await asyncio.wait_for(call.done.wait(), 5)
-        await t.flush()
-        row = _row(t)
+        row = await _hung_up(t, call)
         assert row["disposition"] == Disposition.TRANSFERRED
         assert [(x["outcome"], x["ended_at"] is not None) for x in row["transfers"]] == [("answered", True)]
     run_app(tmp_path, scenario)
@@ -224,10 +227,7 @@ def test_a_caller_in_the_queue_is_followed(tmp_path: Path) -> None:
         t.app.handle({"type": "StasisEnd", "channel": {"id": "c1"}})            # not a hangup: still in the queue
         await asyncio.sleep(0.05)
         assert not call.done.is_set()
-        t.app.handle({"type": "ChannelDestroyed", "channel": {"id": "c1"}, "cause": 16})
-        await asyncio.wait_for(call.done.wait(), 5)
-        await t.flush()
-        row = _row(t)
+        row = await _hung_up(t, call)
         assert row["ended_at"] is not None and row["disposition"] == Disposition.TO_QUEUE
     run_app(tmp_path, scenario)
 
@@ -264,10 +264,7 @@ def test_a_call_in_the_survey_hears_the_question_again_and_its_key_is_kept(tmp_p
         call = t.app.calls["c1"]
         t.app.handle({"type": "ChannelDtmfReceived", "channel": {"id": "c1"}, "digit": "1"})
         await t.settle(lambda: _state(t).node == "survey" and _state(t).phase != "prompt", "the key heard")
-        t.app.handle({"type": "ChannelDestroyed", "channel": {"id": "c1"}, "cause": 16})
-        await asyncio.wait_for(call.done.wait(), 5)
-        await t.flush()
-        row = _row(t)
+        row = await _hung_up(t, call)
         assert row["disposition"] == Disposition.ANSWERED and row["survey_score"] == 1
     run_app(tmp_path, scenario)
 
