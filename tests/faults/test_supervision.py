@@ -43,8 +43,9 @@ from tooling.system.shell import is_alive
 pytestmark = pytest.mark.asterisk
 
 WEDNESDAY = "2026-12-02T09:30:00+07:00"     # open hours: a caller goes to the IVR's menu
+# + 100 per test worker; none is test_hotline_up's or a stack's
 PORTS = {"HOTLINE_SIP_PORT": 5480, "HOTLINE_HTTP_PORT": 8478, "HOTLINE_AMI_PORT": 5448, "HOTLINE_AGI_PORT": 4883,
-         "HOTLINE_CONSOLE_PORT": 8480, "HOTLINE_PUBLIC_PORT": 8482}     # + 100 per test worker; none is test_hotline_up's or a stack's
+         "HOTLINE_CONSOLE_PORT": 8480, "HOTLINE_PUBLIC_PORT": 8482}
 SERVICE_TARGET = 15.0    # seconds from the crash to a new caller answered (issue 12)
 OPERATOR = "op-fault"
 
