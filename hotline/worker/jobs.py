@@ -165,9 +165,6 @@ def _local(rt: Runtime, iso: str) -> datetime:
 
 
 #: every function a job may name (the worker refuses any other: hotline.worker.rqworker.ALLOWED_JOBS)
-JOB_FUNCTIONS = (transcribe_voicemail, notify_assigned, milestone)
-
-
 def send_message(message_id: int, runtime: Runtime | None = None) -> str:
     """Send one of the hotline's messages to a citizen (a receipt, an answer) through its channel; a failure is
     kept on its row and tried again by the sweep (hotline.intake.outbox)."""
@@ -186,3 +183,7 @@ def text_code(ticket_id: int, runtime: Runtime | None = None) -> str:
     """Text a voicemail caller with a mobile number their ticket's code, once ([sms] voicemail_code)."""
     rt = runtime or Runtime.build()
     return "queued" if rt.intake.text_code(ticket_id) else "nothing to send"
+
+
+#: The only functions the worker runs (hotline.worker.rqworker refuses any other a job names).
+JOB_FUNCTIONS = (transcribe_voicemail, notify_assigned, milestone, send_message, answer_back, text_code)
