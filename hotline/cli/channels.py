@@ -13,7 +13,7 @@ CHANNEL_SECRETS = {
     "sms_token": "the token the SMS gateway sends with each text (Authorization: Bearer, or the HMAC key of "
                  "X-Signature)",
     "sms_send_token": "the SMS gateway's API key for sending",
-    "zalo_secret_key": "the Zalo OA app's secret key (checks each event's X-ZEvent-Signature)",
+    "zalo_secret_key": "the Zalo OA secret key, not the app's (checks each event's X-ZEvent-Signature)",
     "zalo_access_token": "the Zalo OA's access token (sends messages)",
     "facebook_app_secret": "the Facebook app's secret (checks X-Hub-Signature-256)",
     "facebook_verify_token": "the token Facebook sends when the webhook is set up",
