@@ -316,3 +316,28 @@ def test_a_channel_switched_off_has_no_door(channel: str, path: str, client: Fla
     answer = DOORS[channel](client, SENDER[channel], "m1", TEXT)
     assert answer.status_code == 404 and "chưa được bật" in answer.get_json()["error"]
     assert client.post(path).status_code == 404
+
+
+def test_the_worker_sends_the_receipt_then_the_answer_from_the_queue(ctx: Context, client: FlaskClient,
+                                                                     gateway: StandinGateway) -> None:
+    """The real worker (HotlineWorker, burst) runs what the door and the answer queued: the receipt with the
+    code, then the agency's answer, each once, through the stand-in SMS gateway."""
+    from rq import Queue
+    from rq.serializers import JSONSerializer
+
+    from hotline.worker.rqworker import HotlineWorker
+    from hotline.worker.runtime import Runtime
+    rt = Runtime.build(ctx)
+    connection = redis.Redis.from_url(ctx.redis_url)
+    queue = Queue(ctx.settings.transcription.queue, connection=connection, serializer=JSONSerializer)
+    code = sms(client, SENDER["sms"], "gw-worker-1", TEXT).get_json()["code"]
+    assert [j.split("-")[0] for j in queue.job_ids] == ["send"]
+    HotlineWorker([queue], connection=connection, runtime=rt).work(burst=True)
+    [receipt] = gateway.received("/sms/send")
+    assert receipt.body["to"] == ADDRESS["sms"] and code in receipt.body["text"]
+    rt.tickets.answer(code, "Điện lực huyện đã thay bóng đèn ngày 26/11.", actor="dl-huyen")
+    HotlineWorker([queue], connection=connection, runtime=rt).work(burst=True)
+    texts = [p.body["text"] for p in gateway.received("/sms/send")]
+    assert len(texts) == 2 and texts[1] == f"Trả lời phản ánh mã {code}:\nĐiện lực huyện đã thay bóng đèn ngày 26/11."
+    HotlineWorker([queue], connection=connection, runtime=rt).work(burst=True)
+    assert len(gateway.received("/sms/send")) == 2                   # nothing sent twice
