@@ -17,12 +17,11 @@ import click
 from hotline.adapters.kamailio_config import Edge, dispatcher_states, set_state
 from hotline.cli.errors import as_click_error
 from hotline.cli.system import (
-    _least_privilege,
     _load_settings,
     _operators,
     _restore_logins,
     echo,
-    run_setup,
+    prepare,
     run_until_stopped,
 )
 from tooling.system import netns, production
@@ -250,20 +249,12 @@ def cluster_up(fake_now: str | None, progress: Progress) -> int:
     """Everything ``hotline cluster up`` runs, until a signal."""
     from hotline.adapters.kamailio_config import render as render_kamailio
     from hotline.context import setup_logging
-    from hotline.domain.clock import fake_clock_env, parse_fake_now
-
     setup_logging("cluster")
     shared = _load_settings()
     if not is_postgres_url(str(shared.database.url)):
         raise SetupError("The cluster's nodes share one database, PostgreSQL: set HOTLINE_DATABASE_URL, e.g. "
                          "HOTLINE_DATABASE_URL=postgresql://postgres@127.0.0.1:5432/hotline_cluster hotline cluster up")
-    env: dict[str, str] = {}
-    if fake_now:
-        env.update(fake_clock_env(parse_fake_now(fake_now, shared.tz)))
-        os.environ.update(env)
-    owner = _least_privilege(shared, progress)
-    user = production.USER if owner else None
-    result = run_setup(shared, progress, user=user)
+    env, owner, user, result = prepare(shared, fake_now, progress)
     members = nodes(Path(shared.paths.state_dir), NODES)
     accounts = _phone_accounts(shared)      # before the nodes copy secrets.toml: one password per phone
     running: list[_Node] = []

@@ -260,20 +260,29 @@ def first_admin(settings: Any, progress: Progress, env: Mapping[str, str]) -> No
         progress(f"[up] {line}")
 
 
-def _up(fake_now: str | None, progress: Progress, supervisor_factory: Callable[[Path], Supervisor] = Supervisor) -> int:
-    from hotline.config.secrets import load_or_create_secrets
-    from hotline.context import setup_logging
-    from hotline.domain.clock import clock_from_env, fake_clock_env, parse_fake_now
-
-    setup_logging("up")
-    settings = _load_settings()
+def prepare(settings: Any, fake_now: str | None, progress: Progress) -> tuple[dict[str, str], Any, str | None, Any]:
+    """What both `up` commands do before they start anything: the fake clock (``--fake-now``) in this process's
+    environment and its children's, the least privilege the machine allows, and the set-up. Returns the
+    children's extra environment, the hotline user's ids (None: this user), that user's name, the set-up's
+    result."""
+    from hotline.domain.clock import fake_clock_env, parse_fake_now
     env: dict[str, str] = {}
     if fake_now:
         env.update(fake_clock_env(parse_fake_now(fake_now, settings.tz)))
         os.environ.update(env)
     owner = _least_privilege(settings, progress)
     user = production.USER if owner else None
-    result = run_setup(settings, progress, user=user)
+    return env, owner, user, run_setup(settings, progress, user=user)
+
+
+def _up(fake_now: str | None, progress: Progress, supervisor_factory: Callable[[Path], Supervisor] = Supervisor) -> int:
+    from hotline.config.secrets import load_or_create_secrets
+    from hotline.context import setup_logging
+    from hotline.domain.clock import clock_from_env
+
+    setup_logging("up")
+    settings = _load_settings()
+    env, owner, user, result = prepare(settings, fake_now, progress)
     # Each child builds the same Redis URL from the settings and secrets.toml; only the worker (rq's command
     # line) is given it, in its environment (tooling/system/assembly.py), never in its argv.
     state_dir = Path(settings.paths.state_dir)

@@ -13,7 +13,6 @@ from __future__ import annotations
 
 import asyncio
 import os
-import socket
 import threading
 import time
 import uuid
@@ -23,7 +22,6 @@ from pathlib import Path
 from typing import Any
 
 import pytest
-from playwright import sync_api as playwright  # part of requirements.lock: missing, the run fails
 from sqlalchemy import select
 
 from ari_app.audio import audio_facts
@@ -33,8 +31,8 @@ from hotline.context import load_context
 from hotline.domain.clock import fake_clock_env
 from operator_console import create_app
 from tests.support.audio import write_wav
+from tests.support.browser import chromium, serve_app
 
-CHROMIUM = os.environ.get("HOTLINE_TEST_CHROMIUM", "/usr/bin/chromium")
 ARTIFACTS = Path(os.environ.get("HOTLINE_TEST_ARTIFACTS", "test-artifacts")) / "console"
 REDIS_URL = "redis://127.0.0.1:6379/13"
 PASSWORD = "mật-khẩu-thử-nghiệm"
@@ -43,15 +41,8 @@ REC = "2026/11/25/hotline1-7.wav"
 
 
 
-def _free_port() -> int:
-    with socket.socket() as s:
-        s.bind(("127.0.0.1", 0))
-        return int(s.getsockname()[1])
-
-
 @pytest.fixture(scope="module")
 def site(tmp_path_factory: pytest.TempPathFactory) -> Iterator[dict[str, Any]]:
-    from waitress.server import create_server
     tmp = tmp_path_factory.mktemp("console")
     env = {"HOTLINE_STATE_DIR": str(tmp / "state"), "HOTLINE_RECORDINGS_ROOT": str(tmp / "rec"),
            "HOTLINE_REDIS_URL": REDIS_URL, **fake_clock_env(datetime.fromisoformat("2026-11-25T09:00:00+07:00"))}
@@ -69,11 +60,9 @@ def site(tmp_path_factory: pytest.TempPathFactory) -> Iterator[dict[str, Any]]:
     repo.add_recording("hotline1-7", audio_facts(tmp / "rec" / REC, tmp / "rec"), now)
     svc.tickets.create(channel="phone", caller="0912000777", content="Hỏi thủ tục đăng ký khai sinh",
                        category="procedures", actor="lan")
-    server = create_server(app, host="127.0.0.1", port=_free_port(), threads=8)
-    thread = threading.Thread(target=server.run, daemon=True)
-    thread.start()
+    url, server = serve_app(app)
     try:
-        yield {"url": f"http://127.0.0.1:{server.effective_port}", "svc": svc, "ctx": ctx, "tmp": tmp,
+        yield {"url": url, "svc": svc, "ctx": ctx, "tmp": tmp,
                "repo": repo}
     finally:
         server.close()
@@ -81,15 +70,8 @@ def site(tmp_path_factory: pytest.TempPathFactory) -> Iterator[dict[str, Any]]:
 
 @pytest.fixture()
 def browser() -> Iterator[Any]:
-    if not Path(CHROMIUM).exists():
-        pytest.fail(f"no Chromium at {CHROMIUM}: scripts/test installs Debian's chromium")
-    with playwright.sync_playwright() as p:
-        b = p.chromium.launch(executable_path=CHROMIUM, headless=True,
-                              args=["--autoplay-policy=no-user-gesture-required"])
-        try:
-            yield b
-        finally:
-            b.close()
+    with chromium() as b:
+        yield b
 
 
 def signed_in(browser: Any, site: dict[str, Any], user: str) -> Any:

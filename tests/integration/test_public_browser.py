@@ -9,8 +9,6 @@ from __future__ import annotations
 import io
 import os
 import re
-import socket
-import threading
 import uuid
 from collections.abc import Iterator
 from datetime import datetime
@@ -19,33 +17,19 @@ from typing import Any
 
 import pytest
 from PIL import Image
-from playwright import sync_api as playwright  # part of requirements.lock: missing, the run fails
 
 from hotline.adapters.db.models import Role
 from hotline.context import load_context
 from hotline.domain.clock import fake_clock_env
 from hotline.domain.tickets import codes
+from tests.support.browser import chromium, serve_app
 
-CHROMIUM = os.environ.get("HOTLINE_TEST_CHROMIUM", "/usr/bin/chromium")
 ARTIFACTS = Path(os.environ.get("HOTLINE_TEST_ARTIFACTS", "test-artifacts")) / "public"
 REDIS_URL = "redis://127.0.0.1:6379/13"
 PASSWORD = "mật-khẩu-thử-nghiệm"
 AGENCY = "department:03"
 REQUEST = "Cây xanh trên đường Nguyễn Huệ bị gãy cành, đè lên vỉa hè trước trường tiểu học."
 ANSWER = "Công ty Công viên cây xanh đã cắt tỉa và dọn cành gãy sáng 26/11."
-
-
-def _free_port() -> int:
-    with socket.socket() as s:
-        s.bind(("127.0.0.1", 0))
-        return int(s.getsockname()[1])
-
-
-def _serve(app: Any) -> tuple[str, Any]:
-    from waitress.server import create_server
-    server = create_server(app, host="127.0.0.1", port=_free_port(), threads=8)
-    threading.Thread(target=server.run, daemon=True).start()
-    return f"http://127.0.0.1:{server.effective_port}", server
 
 
 @pytest.fixture(scope="module")
@@ -62,8 +46,8 @@ def sites(tmp_path_factory: pytest.TempPathFactory) -> Iterator[dict[str, Any]]:
     svc = console.extensions["hotline"]
     svc.users.add("lan", "Tổng đài viên Lan", Role.OPERATOR, PASSWORD)
     svc.users.add("xd", "Đầu mối Sở Xây dựng", Role.AGENCY, PASSWORD, agency=AGENCY)
-    public_url, public = _serve(public_app(ctx))
-    console_url, console_server = _serve(console)
+    public_url, public = serve_app(public_app(ctx))
+    console_url, console_server = serve_app(console)
     try:
         yield {"public": public_url, "console": console_url, "ctx": ctx, "tmp": tmp}
     finally:
@@ -73,14 +57,8 @@ def sites(tmp_path_factory: pytest.TempPathFactory) -> Iterator[dict[str, Any]]:
 
 @pytest.fixture()
 def browser() -> Iterator[Any]:
-    if not Path(CHROMIUM).exists():
-        pytest.fail(f"no Chromium at {CHROMIUM}: scripts/test installs Debian's chromium")
-    with playwright.sync_playwright() as p:
-        b = p.chromium.launch(executable_path=CHROMIUM, headless=True)
-        try:
-            yield b
-        finally:
-            b.close()
+    with chromium() as b:
+        yield b
 
 
 def shot(page: Any, name: str) -> None:

@@ -8,6 +8,7 @@ from __future__ import annotations
 import os
 import socket
 import sys
+import threading
 from collections.abc import Iterator
 from contextlib import contextmanager
 from pathlib import Path
@@ -50,14 +51,33 @@ def serve_console(stack: Stack) -> Iterator[str]:
 
 
 @contextmanager
-def chromium_page(log_name: str, *args: str, permissions: tuple[str, ...] = ()) -> Iterator[Any]:
-    """A page of a new headless Chromium at 1366×768, in Vietnamese; its console goes to ARTIFACTS."""
+def chromium(*args: str) -> Iterator[Any]:
+    """A new headless Chromium (Debian's, through Playwright), closed on the way out."""
     if not Path(CHROMIUM).exists():
         raise AssertionError(f"no Chromium at {CHROMIUM}: scripts/test installs Debian's chromium")
-    ARTIFACTS.mkdir(parents=True, exist_ok=True)
-    with sync_playwright() as p, (ARTIFACTS / f"{log_name}-browser.log").open("a", encoding="utf-8") as log:
+    with sync_playwright() as p:
         browser = p.chromium.launch(executable_path=CHROMIUM, headless=True,
                                     args=[*args, "--autoplay-policy=no-user-gesture-required"])
+        try:
+            yield browser
+        finally:
+            browser.close()
+
+
+def serve_app(app: Any, threads: int = 8) -> tuple[str, Any]:
+    """A Flask app served by waitress in a thread on a free port, as `hotline console` and `hotline public` serve
+    theirs: (its URL, the server to close)."""
+    from waitress.server import create_server
+    server = create_server(app, host="127.0.0.1", port=_free_port(), threads=threads)
+    threading.Thread(target=server.run, daemon=True).start()
+    return f"http://127.0.0.1:{server.effective_port}", server
+
+
+@contextmanager
+def chromium_page(log_name: str, *args: str, permissions: tuple[str, ...] = ()) -> Iterator[Any]:
+    """A page of a new headless Chromium at 1366×768, in Vietnamese; its console goes to ARTIFACTS."""
+    ARTIFACTS.mkdir(parents=True, exist_ok=True)
+    with chromium(*args) as browser, (ARTIFACTS / f"{log_name}-browser.log").open("a", encoding="utf-8") as log:
         context = browser.new_context(viewport={"width": 1366, "height": 768}, locale="vi-VN",
                                       permissions=list(permissions))
         page = context.new_page()
@@ -67,7 +87,6 @@ def chromium_page(log_name: str, *args: str, permissions: tuple[str, ...] = ()) 
             yield page
         finally:
             context.close()
-            browser.close()
 
 
 def _write(log: Any, line: str) -> None:
