@@ -15,7 +15,6 @@ import asyncio
 import os
 import threading
 import time
-import uuid
 from collections.abc import Iterator
 from datetime import datetime
 from pathlib import Path
@@ -27,14 +26,11 @@ from sqlalchemy import select
 from ari_app.audio import audio_facts
 from hotline.adapters.db.models import AccessLog, Role, VoicemailStatus
 from hotline.adapters.db.repository import CallRepository
-from hotline.context import load_context
-from hotline.domain.clock import fake_clock_env
 from operator_console import create_app
 from tests.support.audio import write_wav
-from tests.support.browser import chromium, serve_app
+from tests.support.browser import REDIS_URL, chromium, serve_app, site_context
 
 ARTIFACTS = Path(os.environ.get("HOTLINE_TEST_ARTIFACTS", "test-artifacts")) / "console"
-REDIS_URL = "redis://127.0.0.1:6379/13"
 PASSWORD = "mật-khẩu-thử-nghiệm"
 REC = "2026/11/25/hotline1-7.wav"
 
@@ -44,10 +40,7 @@ REC = "2026/11/25/hotline1-7.wav"
 @pytest.fixture(scope="module")
 def site(tmp_path_factory: pytest.TempPathFactory) -> Iterator[dict[str, Any]]:
     tmp = tmp_path_factory.mktemp("console")
-    env = {"HOTLINE_STATE_DIR": str(tmp / "state"), "HOTLINE_RECORDINGS_ROOT": str(tmp / "rec"),
-           "HOTLINE_REDIS_URL": REDIS_URL, **fake_clock_env(datetime.fromisoformat("2026-11-25T09:00:00+07:00"))}
-    ctx = load_context(env=env)
-    ctx.settings.redis.live_channel = f"test:live:{uuid.uuid4().hex}"   # its own channel: others run beside it
+    ctx = site_context(tmp)
     app = create_app(ctx)
     svc = app.extensions["hotline"]
     for name, role in (("binh", Role.SUPERVISOR), ("lan", Role.OPERATOR)):

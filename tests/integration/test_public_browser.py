@@ -9,9 +9,7 @@ from __future__ import annotations
 import io
 import os
 import re
-import uuid
 from collections.abc import Iterator
-from datetime import datetime
 from pathlib import Path
 from typing import Any
 
@@ -19,13 +17,10 @@ import pytest
 from PIL import Image
 
 from hotline.adapters.db.models import Role
-from hotline.context import load_context
-from hotline.domain.clock import fake_clock_env
 from hotline.domain.tickets import codes
-from tests.support.browser import chromium, serve_app
+from tests.support.browser import chromium, serve_app, site_context
 
 ARTIFACTS = Path(os.environ.get("HOTLINE_TEST_ARTIFACTS", "test-artifacts")) / "public"
-REDIS_URL = "redis://127.0.0.1:6379/13"
 PASSWORD = "mật-khẩu-thử-nghiệm"
 AGENCY = "department:03"
 REQUEST = "Cây xanh trên đường Nguyễn Huệ bị gãy cành, đè lên vỉa hè trước trường tiểu học."
@@ -37,10 +32,7 @@ def sites(tmp_path_factory: pytest.TempPathFactory) -> Iterator[dict[str, Any]]:
     from operator_console import create_app as console_app
     from public_site import create_app as public_app
     tmp = tmp_path_factory.mktemp("public")
-    env = {"HOTLINE_STATE_DIR": str(tmp / "state"), "HOTLINE_RECORDINGS_ROOT": str(tmp / "rec"),
-           "HOTLINE_REDIS_URL": REDIS_URL, **fake_clock_env(datetime.fromisoformat("2026-11-25T09:00:00+07:00"))}
-    ctx = load_context(env=env)
-    ctx.settings.redis.live_channel = f"test:live:{uuid.uuid4().hex}"
+    ctx = site_context(tmp)
     ctx.settings.public.form_per_hour = 1000      # every test run on this machine shares 127.0.0.1's count
     console = console_app(ctx)
     svc = console.extensions["hotline"]

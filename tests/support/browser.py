@@ -105,3 +105,21 @@ def sign_in(page: Any, url: str, username: str, password: str) -> None:
 def shot(page: Any, name: str) -> None:
     ARTIFACTS.mkdir(parents=True, exist_ok=True)
     page.screenshot(path=str(ARTIFACTS / f"{name}.png"), full_page=True)
+
+
+#: the machine's Redis (database 13), which the browser tests without a stack share
+REDIS_URL = "redis://127.0.0.1:6379/13"
+
+
+def site_context(tmp: Path, now: str = "2026-11-25T09:00:00+07:00") -> Any:
+    """The settings of a console or public site served in a browser test: its state and recordings under
+    ``tmp``, the machine's Redis, the clock at ``now``, a live channel of its own (others run beside it)."""
+    import uuid
+    from datetime import datetime
+
+    from hotline.context import load_context
+    from hotline.domain.clock import fake_clock_env
+    ctx = load_context(env={"HOTLINE_STATE_DIR": str(tmp / "state"), "HOTLINE_RECORDINGS_ROOT": str(tmp / "rec"),
+                            "HOTLINE_REDIS_URL": REDIS_URL, **fake_clock_env(datetime.fromisoformat(now))})
+    ctx.settings.redis.live_channel = f"test:live:{uuid.uuid4().hex}"
+    return ctx
