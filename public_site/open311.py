@@ -183,17 +183,11 @@ def _public(ticket: dict[str, Any]) -> dict[str, Any]:
     """What anyone may read of a ticket (see the module's docstring: nothing of the citizen, nor their words)."""
     svc = services()
     categories = svc.ctx.categories
-    agency = None
-    if ticket["agency"]:
-        try:
-            agency = svc.intake.tickets.agency(ticket["agency"]).name
-        except LookupError:
-            agency = None
     updated = max([ticket["received_at"], *(e["at"] for e in ticket.get("events", ()))], key=datetime.fromisoformat)
     out = {"service_request_id": ticket["code"], "status": STATUS[ticket["status"]],
            "status_notes": ticket["status_vi"],
            "service_name": categories.get(ticket["category"]).name if ticket["category"] in categories else None,
-           "service_code": ticket["category"], "agency_responsible": agency,
+           "service_code": ticket["category"], "agency_responsible": svc.agency_name(ticket["agency"]),
            "service_notice": f"Thời hạn trả lời: {ticket['deadline_hours']:g} giờ làm việc.",
            "requested_datetime": ticket["received_at"], "updated_datetime": updated,
            "expected_datetime": ticket["due_at"]}

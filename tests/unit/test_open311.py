@@ -7,23 +7,23 @@ from __future__ import annotations
 
 import json
 import threading
-from collections.abc import Iterator
+from collections.abc import Callable, Iterator
 from datetime import timedelta
-from pathlib import Path
 from typing import Any
 from xml.etree import ElementTree
 
 import pytest
-import redis
 import requests
 import waitress
 from flask.testing import FlaskClient
 from georeport import GeoReport
 
-from hotline.context import Context, load_context
+from hotline.context import Context
 from hotline.domain.tickets import codes
-from public_site import REFUSALS_KEY, create_app
-from tests.support.redis_server import redis_server
+from public_site import create_app
+
+Counts = Callable[[], dict[str, int]]
+pytest_plugins = ("tests.support.public_site",)      # the ctx, client and refusals fixtures
 
 BASE = "/open311/v2"
 CITIZEN = {"first_name": "Bình", "last_name": "Trần Văn", "phone": "0903 123 456", "email": "binh@example.vn",
@@ -37,25 +37,8 @@ REQUEST_FIELDS = ["service_request_id", "status", "status_notes", "service_name"
 
 
 @pytest.fixture
-def ctx(tmp_path: Path, database_url: str) -> Iterator[Context]:
-    with redis_server(tmp_path / "redis") as url:
-        yield load_context(env={"HOTLINE_STATE_DIR": str(tmp_path / "state"), "HOTLINE_DATABASE_URL": database_url,
-                                "HOTLINE_REDIS_URL": url})
-
-
-@pytest.fixture
-def client(ctx: Context) -> FlaskClient:
-    return create_app(ctx, testing=True).test_client()
-
-
-@pytest.fixture
 def key(ctx: Context) -> str:
     return ctx.secrets.open311_key("thanhpho-app")
-
-
-def refusals(ctx: Context) -> dict[str, int]:
-    got = redis.Redis.from_url(ctx.redis_url).hgetall(REFUSALS_KEY)
-    return {k.decode(): int(v) for k, v in got.items()}
 
 
 def xml(answer: Any) -> ElementTree.Element:
@@ -104,13 +87,14 @@ def test_the_services_are_the_ticket_categories_in_json_and_xml(client: FlaskCli
                                                                   f"services.{fmt}."]
 
 
-def test_a_post_without_a_valid_key_is_refused_and_makes_nothing(client: FlaskClient, ctx: Context) -> None:
+def test_a_post_without_a_valid_key_is_refused_and_makes_nothing(client: FlaskClient, ctx: Context,
+                                                                 refusals: Counts) -> None:
     missing = post(client, service_code="infrastructure", description=WORDS)
     assert missing.status_code == 403 and "Thiếu api_key" in errors(missing)[0]
     wrong = post(client, "xml", api_key="not-a-key", service_code="infrastructure", description=WORDS)
     assert wrong.status_code == 403 and "không hợp lệ" in errors(wrong)[0]
     assert ctx.tickets(ctx.sessions()).list() == []
-    assert refusals(ctx) == {"open311": 2}
+    assert refusals() == {"open311": 2}
 
 
 def test_a_post_with_a_key_makes_an_open311_ticket(client: FlaskClient, ctx: Context, key: str) -> None:
@@ -144,20 +128,21 @@ def test_a_post_with_a_key_makes_an_open311_ticket(client: FlaskClient, ctx: Con
     ({"service_code": "infrastructure", "description": WORDS, "media_url": "file:///etc/passwd"}, "media_url"),
 ])
 def test_a_bad_post_is_told_why_in_vietnamese(client: FlaskClient, ctx: Context, key: str, fields: dict[str, str],
-                                             says: str) -> None:
+                                              says: str, refusals: Counts) -> None:
     for fmt in ("json", "xml"):
         refused = post(client, fmt, api_key=key, **fields)
         assert refused.status_code == 400 and says in errors(refused)[0]
-    assert ctx.tickets(ctx.sessions()).list() == [] and refusals(ctx) == {"open311": 2}
+    assert ctx.tickets(ctx.sessions()).list() == [] and refusals() == {"open311": 2}
 
 
-def test_a_flood_of_posts_from_one_client_is_throttled(client: FlaskClient, ctx: Context, key: str) -> None:
+def test_a_flood_of_posts_from_one_client_is_throttled(client: FlaskClient, ctx: Context, key: str,
+                                                       refusals: Counts) -> None:
     per_minute = ctx.settings.public.open311_per_minute
     answers = [post(client, api_key=key, service_code="potholes").status_code for _ in range(per_minute + 1)]
     assert answers == [400] * per_minute + [429]
     throttled = post(client, "xml", api_key=key, service_code="potholes")
     assert throttled.status_code == 429 and "quá nhiều yêu cầu" in errors(throttled)[0]
-    assert refusals(ctx)["rate"] == 2
+    assert refusals()["rate"] == 2
     other = client.post(f"{BASE}/requests.json", data={"api_key": ctx.secrets.open311_key("other")},
                         environ_base={"REMOTE_ADDR": "127.0.0.1"})
     assert other.status_code == 400         # another client's key is not held back
