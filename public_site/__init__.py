@@ -41,6 +41,15 @@ class PublicServices:
         self.intake = intake
         self._redis: Any = None
 
+    def agency_name(self, key: str | None) -> str | None:
+        """The name of a ticket's agency: None before it has one, or when the transfer directory no longer does."""
+        if not key:
+            return None
+        try:
+            return str(self.intake.tickets.agency(key).name)
+        except LookupError:
+            return None
+
     def refused(self, why: str) -> None:
         """Count a refused request (the wallboard and `hotline status` show the counts); never fails."""
         log.info("refused (%s) from %s %s", why, request.remote_addr, request.path)

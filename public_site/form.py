@@ -79,12 +79,7 @@ def status(code: str) -> Any:
 
 def public_view(ticket: dict[str, Any], svc: Any) -> dict[str, Any]:
     """What anyone holding a ticket's code may see of it: nothing about the citizen, nor their words."""
-    agency = None
-    if ticket["agency"]:
-        try:
-            agency = svc.intake.tickets.agency(ticket["agency"]).name
-        except LookupError:
-            agency = None
+    agency = svc.agency_name(ticket["agency"])
     answered = ticket["status"] in (TicketStatus.ANSWERED, TicketStatus.CLOSED)
     category = svc.ctx.categories.get(ticket["category"]).name if ticket["category"] in svc.ctx.categories else ""
     return {"code": ticket["code"], "status": ticket["status"], "status_vi": ticket["status_vi"],

@@ -342,6 +342,7 @@ class PublicSettings(_Section):
     form_per_hour: int = Field(default=5, ge=1, le=1000)    # web form requests one address may send an hour
     lookups_per_minute: int = Field(default=20, ge=1, le=1000)   # status-page look-ups of one address
     messages_per_hour: int = Field(default=20, ge=1, le=1000)    # SMS, Zalo, Facebook messages of one sender
+    open311_per_minute: int = Field(default=60, ge=1, le=10000)   # Open311 POSTs of one API key (or address)
 
 
 class SmsSettings(_Section):

@@ -10,7 +10,7 @@ the command line. A Redis outage only delays them (the worker's sweep queues the
 from __future__ import annotations
 
 import re
-from collections.abc import Callable
+from collections.abc import Callable, Sequence
 from dataclasses import dataclass
 from datetime import UTC, datetime
 from typing import TYPE_CHECKING, Any
@@ -165,6 +165,24 @@ class TicketService:
         with self.sessions() as s:
             ticket = s.scalar(_full().where(Ticket.id == ticket_id))
             return ticket_to_dict(ticket, events=True) if ticket else None
+
+    def published(self, *, since: datetime, until: datetime, codes: Sequence[str] = (),
+                  statuses: Sequence[str] = (), categories: Sequence[str] = (), limit: int = 1000,
+                  ) -> list[dict[str, Any]]:
+        """Tickets received from ``since`` to ``until`` (or those of ``codes``, whenever received: the window
+        and the other filters then do not apply), newest received first, with their events: what an open
+        data reader (Open311) is given a view of."""
+        q = _full().order_by(Ticket.received_at.desc(), Ticket.id.desc()).limit(limit)
+        if codes:
+            q = q.where(Ticket.code.in_(codes))
+        else:
+            q = q.where(Ticket.received_at >= since, Ticket.received_at <= until)
+            if statuses:
+                q = q.where(Ticket.status.in_(statuses))
+            if categories:
+                q = q.where(Ticket.category.in_(categories))
+        with self.sessions() as s:
+            return [ticket_to_dict(t, events=True) for t in s.scalars(q)]
 
     def list(self, *, status: str | None = None, agency: str | None = None, category: str | None = None,
              overdue: bool = False, limit: int = 50, channel: str | None = None, search: str | None = None,

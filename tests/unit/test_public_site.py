@@ -6,34 +6,21 @@ from __future__ import annotations
 
 import io
 import re
-from collections.abc import Iterator
-from pathlib import Path
+from collections.abc import Callable
 from typing import Any
 
 import pytest
-import redis
 from flask.testing import FlaskClient
 from PIL import Image
 from stdnum import damm
 
-from hotline.context import Context, load_context
+from hotline.context import Context
 from hotline.domain.tickets import codes
-from public_site import REFUSALS_KEY, create_app
-from tests.support.redis_server import redis_server
+
+Counts = Callable[[], dict[str, int]]
+pytest_plugins = ("tests.support.public_site",)      # the ctx, client and refusals fixtures
 
 CONTENT = "Cống thoát nước trước chợ phường 2 bị tắc, nước tràn lên đường."
-
-
-@pytest.fixture
-def ctx(tmp_path: Path, database_url: str) -> Iterator[Context]:
-    with redis_server(tmp_path / "redis") as url:
-        yield load_context(env={"HOTLINE_STATE_DIR": str(tmp_path / "state"), "HOTLINE_DATABASE_URL": database_url,
-                                "HOTLINE_REDIS_URL": url})
-
-
-@pytest.fixture
-def client(ctx: Context) -> FlaskClient:
-    return create_app(ctx, testing=True).test_client()
 
 
 def token(client: FlaskClient) -> str:
@@ -52,11 +39,6 @@ def photo() -> bytes:
 def send(client: FlaskClient, address: str = "127.0.0.1", **fields: Any) -> Any:
     data: dict[str, Any] = {"csrf_token": token(client), "noi_dung": CONTENT, **fields}
     return client.post("/gui", data=data, content_type="multipart/form-data", environ_base={"REMOTE_ADDR": address})
-
-
-def refusals(ctx: Context) -> dict[str, int]:
-    got = redis.Redis.from_url(ctx.redis_url).hgetall(REFUSALS_KEY)
-    return {k.decode(): int(v) for k, v in got.items()}
 
 
 def test_the_form_is_vietnamese_and_locked_down(client: FlaskClient, ctx: Context) -> None:
@@ -95,7 +77,8 @@ def test_a_request_with_a_photo_gets_its_code_and_its_status_page(client: FlaskC
     assert "Đã có kết quả trả lời" in answered and "đã thông cống ngày 5/12" in answered
 
 
-def test_a_refused_request_is_shown_again_with_what_was_written(client: FlaskClient, ctx: Context) -> None:
+def test_a_refused_request_is_shown_again_with_what_was_written(client: FlaskClient, ctx: Context,
+                                                                refusals: Counts) -> None:
     sent = send(client, noi_dung="   ", ho_ten="Lê Thị Cúc", dien_thoai="0903123456",
                 anh=(io.BytesIO(photo()), "a.jpg", "image/jpeg"))
     assert sent.status_code == 400
@@ -105,28 +88,28 @@ def test_a_refused_request_is_shown_again_with_what_was_written(client: FlaskCli
     assert not_photo.status_code == 400 and "không phải là ảnh" in not_photo.get_data(as_text=True)
     assert CONTENT in not_photo.get_data(as_text=True)
     assert ctx.tickets(ctx.sessions()).list() == []
-    assert refusals(ctx) == {"invalid": 1, "file": 1}
+    assert refusals() == {"invalid": 1, "file": 1}
 
 
-def test_a_50_mb_photo_is_refused_before_it_is_read(client: FlaskClient, ctx: Context) -> None:
+def test_a_50_mb_photo_is_refused_before_it_is_read(client: FlaskClient, ctx: Context, refusals: Counts) -> None:
     sent = send(client, anh=(io.BytesIO(b"\xff\xd8" + b"0" * 50_000_000), "lon.jpg", "image/jpeg"))
     assert sent.status_code == 413
     assert "mỗi ảnh tối đa 10 MB" in sent.get_data(as_text=True)
-    assert refusals(ctx) == {"too_large": 1}
+    assert refusals() == {"too_large": 1}
 
 
-def test_a_request_without_the_form_s_token_is_refused(client: FlaskClient, ctx: Context) -> None:
+def test_a_request_without_the_form_s_token_is_refused(client: FlaskClient, ctx: Context, refusals: Counts) -> None:
     sent = client.post("/gui", data={"noi_dung": CONTENT})
     assert sent.status_code == 400 and "tải lại trang" in sent.get_data(as_text=True)
-    assert ctx.tickets(ctx.sessions()).list() == [] and refusals(ctx) == {"csrf": 1}
+    assert ctx.tickets(ctx.sessions()).list() == [] and refusals() == {"csrf": 1}
 
 
-def test_a_flood_from_one_address_is_throttled_and_counted(client: FlaskClient, ctx: Context) -> None:
+def test_a_flood_from_one_address_is_throttled_and_counted(client: FlaskClient, ctx: Context, refusals: Counts) -> None:
     per_hour = ctx.settings.public.form_per_hour
     answers = [send(client, noi_dung=f"{CONTENT} ({i})").status_code for i in range(per_hour + 2)]
     assert answers == [200] * per_hour + [429, 429]
     assert len(ctx.tickets(ctx.sessions()).list()) == per_hour
-    assert refusals(ctx) == {"rate": 2}
+    assert refusals() == {"rate": 2}
     assert send(client, address="203.0.113.9").status_code == 200      # another address is not held back
 
 
