@@ -48,6 +48,11 @@ class Context:
         from hotline.config.redis_url import redis_url
         return redis_url(self.settings.redis, self.secrets)
 
+    @property
+    def attachments_dir(self) -> Path:
+        """Where the files citizens send with their requests are kept (hotline.intake)."""
+        return self.settings.paths.state_dir / "attachments"
+
     def sessions(self, migrate: bool = True, *, tolerate_outage: bool = False) -> sessionmaker[Session]:
         """The database's session factory (``tolerate_outage``: see open_database)."""
         from hotline.adapters.db import open_database
@@ -74,7 +79,7 @@ class Context:
         sessions = sessions or self.sessions()
         tickets = self.tickets(sessions, jobs=jobs)
         i = self.settings.intake
-        return Intake(tickets, sessions, self.settings.paths.state_dir / "attachments", max_chars=i.max_chars,
+        return Intake(tickets, sessions, self.attachments_dir, max_chars=i.max_chars,
                       max_files=i.max_files, max_file_bytes=int(i.max_file_mb * 1_000_000),
                       photo_max_side=i.photo_max_side, public_url=i.public_url,
                       send=tickets.jobs.send_message if tickets.jobs is not None else None)
