@@ -14,7 +14,7 @@ from flask_login import current_user
 from hotline.domain.vocabulary import AccessAction
 
 from .auth import public, requires
-from .permissions import mask_number
+from .permissions import for_role
 from .recordings import log_recordings, search_recordings
 from .services import log_read, services
 from .tickets import filters_from, log_list, log_ticket, visible
@@ -28,7 +28,7 @@ def _number(name: str, default: int, highest: int) -> int:
 
 
 def _masked(ticket: dict[str, Any]) -> dict[str, Any]:
-    return {**ticket, "caller": mask_number(ticket.get("caller"), current_user.role)}
+    return for_role(ticket, current_user.role)
 
 
 @bp.route("/openapi.yaml")

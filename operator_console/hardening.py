@@ -25,7 +25,7 @@ from werkzeug.wrappers import Response
 
 from hotline.adapters.db.models import TicketStatus
 from hotline.config.schema import Settings
-from hotline.domain.vocabulary import AccessAction
+from hotline.domain.vocabulary import AccessAction, Channel
 
 MAX_TEXT = 200                      # the longest free-text query value (a search, a number, a code)
 LONGER = {"next": 2000}             # the page to go back to after signing in is a whole path with its query
@@ -64,6 +64,7 @@ CHECKS: dict[str, Callable[[str], str | None]] = {
     "to": _iso_day,
     "by": _one_of(*PERIODS),
     "status": _one_of(*TicketStatus.ALL),
+    "channel": _one_of(*Channel.ALL),
     "overdue": _one_of("0", "1", "on", "true", "false"),
     "download": _one_of("0", "1"),
     "action": _one_of(*AccessAction.ALL),

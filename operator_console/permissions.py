@@ -6,6 +6,8 @@ walks every route of the application against this table.
 """
 from __future__ import annotations
 
+from typing import Any
+
 from hotline.adapters.db.models import Role
 from hotline.domain.redact import masked_number
 
@@ -54,3 +56,15 @@ def mask_number(number: str | None, role: str | None) -> str:
     if number and role in FULL_NUMBERS:
         return number
     return masked_number(number)
+
+
+def for_role(ticket: dict[str, Any], role: str | None) -> dict[str, Any]:
+    """A ticket as ``role`` may see it (pages and API alike): for the roles without full numbers, the citizen's
+    number, e-mail and the thread's addresses masked as a number is (the hotline writes back, not they)."""
+    if role in FULL_NUMBERS:
+        return ticket
+    out = {**ticket, "caller": masked_number(ticket.get("caller")),
+           "contact_email": masked_number(ticket.get("contact_email"))}
+    if "messages" in ticket:
+        out["messages"] = [{**m, "address": masked_number(m["address"])} for m in ticket["messages"]]
+    return out

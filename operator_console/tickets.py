@@ -8,22 +8,30 @@ scoped on the server, a ticket of another agency is a 404 for them. A ticket's a
 recording, the voicemail) is served by the ticket's own routes to whoever holds ``tickets.audio``:
 an agency's focal point plays its own tickets' audio (another agency's is a 403), every play in the
 AccessLog with the ticket; the recordings search stays with supervisors and admins.
+
+A written request's page shows its channel, the citizen's contact and place, the thread of messages (the
+hotline's with their sent or failed state) and the files sent with it: each file is served by the ticket's
+own route to whoever may see the ticket, every read in the AccessLog, only from the attachments folder.
+An answer to a ticket of a channel the hotline writes back through (``Channel.REPLIES``) goes to the citizen
+by itself: the ticket service's follow-up queues ``answer_back`` for the worker.
 """
 from __future__ import annotations
 
+from collections.abc import Callable
 from typing import Any
 
-from flask import Blueprint, abort, flash, jsonify, redirect, render_template, request, url_for
+from flask import Blueprint, abort, flash, jsonify, redirect, render_template, request, send_file, url_for
 from flask_login import current_user
 from werkzeug.wrappers import Response
 
 from hotline.adapters.db.models import Role, TicketStatus
 from hotline.domain.errors import for_people
-from hotline.domain.vocabulary import AccessAction
+from hotline.domain.labels import label
+from hotline.domain.vocabulary import AccessAction, Channel
 from hotline.services.tickets import TicketError
 
 from .auth import requires
-from .permissions import FULL_NUMBERS
+from .permissions import FULL_NUMBERS, for_role
 from .recordings import known, serve, waveform_svg
 from .services import log_read, services
 
@@ -101,7 +109,33 @@ def show(code: str) -> Any:
     svc = services()
     ticket = visible(svc.tickets.get(code))
     log_ticket(AccessAction.TICKET_VIEW, ticket, transcript=bool((ticket["voicemail"] or {}).get("words")))
-    return render_template("ticket.html", t=ticket, agencies=svc.ctx.directory.entries, now=svc.ctx.clock.now())
+    return render_template("ticket.html", t=for_role(ticket, current_user.role), agencies=svc.ctx.directory.entries,
+                           now=svc.ctx.clock.now(), replies=Channel.REPLIES, photos=PHOTOS)
+
+
+#: The files shown in the page (the photos hotline.intake re-encoded); any other is only downloaded.
+PHOTOS = ("image/jpeg", "image/png")
+
+
+@bp.route("/<code>/files/<int:file_id>")
+@requires("tickets.view")
+def file(code: str, file_id: int) -> Any:
+    """A file the citizen sent with the ticket, to whoever may see the ticket (another agency's: 404), each
+    read in the AccessLog with the ticket; never a path outside the attachments folder."""
+    svc = services()
+    ticket = visible(svc.tickets.get(code))
+    found = svc.tickets.attachment(code, file_id)
+    root = svc.ctx.settings.paths.attachments.resolve()
+    path = (root / found["path"]).resolve() if found else root
+    if found is None or not path.is_relative_to(root) or not path.is_file():
+        abort(404)
+    log_read(AccessAction.FILE_VIEW, f"ticket:{code}", call_id=ticket["call_id"], file=file_id,
+             filename=found["filename"])
+    photo = found["media_type"] in PHOTOS
+    response = send_file(path, mimetype=found["media_type"], as_attachment=not photo,
+                         download_name=found["filename"], conditional=True, max_age=0)
+    response.headers["X-Content-Type-Options"] = "nosniff"
+    return response
 
 
 def _audio_path(code: str, kind: str) -> str:
@@ -147,7 +181,17 @@ def assign(code: str) -> Response:
 @requires("tickets.answer")
 def answer(code: str) -> Response:
     return _act(code, lambda t: services().tickets.answer(code, request.form.get("text", ""),
-                                                         actor=current_user.name), "Đã ghi nội dung trả lời.")
+                                                         actor=current_user.name), answered_note)
+
+
+def answered_note(ticket: dict[str, Any]) -> str:
+    """What the operator is told once the answer is kept: where the citizen will read it."""
+    if ticket["channel"] in Channel.REPLIES:
+        channel = label("channel", ticket["channel"])
+        return f"Đã ghi nội dung trả lời; câu trả lời sẽ được gửi cho người dân qua {channel}."
+    if ticket["channel"] == Channel.WEB:
+        return "Đã ghi nội dung trả lời; câu trả lời hiện trên trang tra cứu công khai của mã phiếu."
+    return "Đã ghi nội dung trả lời."
 
 
 @bp.route("/<code>/start", methods=["POST"])
@@ -164,12 +208,12 @@ def close(code: str) -> Response:
                                                         note=request.form.get("note", "")), "Đã đóng phiếu.")
 
 
-def _act(code: str, action: Any, done: str) -> Response:
+def _act(code: str, action: Any, done: str | Callable[[dict[str, Any]], str]) -> Response:
     ticket = visible(services().tickets.get(code))
     try:
         action(ticket)
     except TicketError as exc:
         flash(f"Không thực hiện được: {for_people(exc)}", "error")
     else:
-        flash(done, "info")
+        flash(done if isinstance(done, str) else done(ticket), "info")
     return redirect(url_for("tickets.show", code=code))

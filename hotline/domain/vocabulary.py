@@ -163,6 +163,7 @@ class AccessAction:
     TICKET_VIEW = "ticket_view"            # a ticket's page
     TICKET_LIST = "ticket_list"            # the inbox: a page of tickets (and the rows it gets live)
     TRANSCRIPT_VIEW = "transcript_view"    # a message's transcript shown (the ticket's page, the API)
+    FILE_VIEW = "file_view"                # a file a citizen sent with a request (a photo), on its ticket's page
     RECORDING_LIST = "recording_list"      # the recordings search (callers' numbers)
     CALLER_HISTORY = "caller_history"      # a number's earlier calls and tickets (the softphone's call card)
     REPORT_EXPORT = "report_export"        # a report downloaded (CSV, XLSX: operators' names and figures)
@@ -177,9 +178,9 @@ class AccessAction:
     CLI_CALL_LIST = "cli_call_list"        # hotline calls
 
     ALL = (PLAY, DOWNLOAD, LISTEN, WHISPER, BARGE, DELETE, RETENTION, EMAIL, EXPORT, ERASE, TICKET_VIEW,
-           TICKET_LIST, TRANSCRIPT_VIEW, RECORDING_LIST, CALLER_HISTORY, REPORT_EXPORT, WALLBOARD_OPEN, LOG_EXPORT,
-           API_TICKET_VIEW, API_TICKET_LIST, API_CALL_LIST, API_RECORDINGS, CLI_TICKET_VIEW, CLI_TICKET_LIST,
-           CLI_CALL_LIST)
+           TICKET_LIST, TRANSCRIPT_VIEW, FILE_VIEW, RECORDING_LIST, CALLER_HISTORY, REPORT_EXPORT, WALLBOARD_OPEN,
+           LOG_EXPORT, API_TICKET_VIEW, API_TICKET_LIST, API_CALL_LIST, API_RECORDINGS, CLI_TICKET_VIEW,
+           CLI_TICKET_LIST, CLI_CALL_LIST)
     SPY = (LISTEN, WHISPER, BARGE)
 
 

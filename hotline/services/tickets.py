@@ -19,7 +19,16 @@ from sqlalchemy import Integer, column, func, literal_column, or_, select, text
 from sqlalchemy.exc import IntegrityError
 from sqlalchemy.orm import Session, selectinload, sessionmaker
 
-from hotline.adapters.db.models import Call, Recording, Ticket, TicketEvent, TicketStatus, Voicemail, VoicemailStatus
+from hotline.adapters.db.models import (
+    Attachment,
+    Call,
+    Recording,
+    Ticket,
+    TicketEvent,
+    TicketStatus,
+    Voicemail,
+    VoicemailStatus,
+)
 from hotline.domain.directory import Directory
 from hotline.domain.errors import HotlineError
 from hotline.domain.labels import TICKET_STATUS
@@ -183,6 +192,14 @@ class TicketService:
                 q = q.where(Ticket.category.in_(categories))
         with self.sessions() as s:
             return [ticket_to_dict(t, events=True) for t in s.scalars(q)]
+
+    def attachment(self, code: str, attachment_id: int) -> dict[str, Any] | None:
+        """The file ``attachment_id`` of the ticket ``code`` with its ``path`` under the attachments folder;
+        None when that ticket has no such file."""
+        with self.sessions() as s:
+            a = s.scalar(select(Attachment).join(Ticket).where(Ticket.code == code, Attachment.id == attachment_id))
+            return None if a is None else {"id": a.id, "filename": a.filename, "media_type": a.media_type,
+                                           "size": a.size, "path": a.path}
 
     def list(self, *, status: str | None = None, agency: str | None = None, category: str | None = None,
              overdue: bool = False, limit: int = 50, channel: str | None = None, search: str | None = None,

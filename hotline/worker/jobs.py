@@ -164,7 +164,6 @@ def _local(rt: Runtime, iso: str) -> datetime:
     return datetime.fromisoformat(iso).astimezone(rt.ctx.settings.tz)
 
 
-#: every function a job may name (the worker refuses any other: hotline.worker.rqworker.ALLOWED_JOBS)
 def send_message(message_id: int, runtime: Runtime | None = None) -> str:
     """Send one of the hotline's messages to a citizen (a receipt, an answer) through its channel; a failure is
     kept on its row and tried again by the sweep (hotline.intake.outbox)."""

@@ -29,8 +29,8 @@ from tests.unit.test_console import world as world  # noqa: F401  (the same fixt
 ROOT = Path(__file__).resolve().parents[2]
 #: Not pages: audio, pictures, the event stream and the live picture's JSON, the JSON API (codes are its
 #: vocabulary: openapi.yaml) and the monitoring systems' /healthz.
-NOT_READ = ("recordings.file", "recordings.waveform", "tickets.audio", "tickets.waveform", "wallboard.stream",
-            "wallboard.live", "api.", "health.")
+NOT_READ = ("recordings.file", "recordings.waveform", "tickets.audio", "tickets.waveform", "tickets.file",
+            "wallboard.stream", "wallboard.live", "api.", "health.")
 CODES = sorted({code for table in LABELS.values() for code in table}, key=len, reverse=True)
 RAW = re.compile(r"(?<![\w-])(" + "|".join(map(re.escape, CODES)) + r")(?![\w-])")
 

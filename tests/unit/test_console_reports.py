@@ -18,6 +18,7 @@ from openpyxl import load_workbook
 
 from hotline.adapters.db.models import Call, Operator, Ticket, Transfer
 from hotline.domain.reports import build_report, period_key, ticket_figures, ticket_periods
+from hotline.domain.vocabulary import Channel
 from hotline.services.report_queries import load_rows, load_ticket_rows
 from operator_console.filters import figure
 from operator_console.report_tables import AGENCY_COLUMNS, CALL_COLUMNS, OPERATOR_COLUMNS, period_label
@@ -28,7 +29,7 @@ TZ = ZoneInfo("Asia/Ho_Chi_Minh")
 FIRST, LAST = date(2026, 11, 1), date(2026, 11, 30)
 S = timedelta(seconds=1)
 CATEGORIES = ["procedures", "officials", "postal", "public_services", "infrastructure", "violations", "investment"]
-CHANNELS = ["phone", "voicemail", "web", "email", "other"]
+CHANNELS = list(Channel.ALL)       # every channel a column, written ones too (issue 15)
 TITLES = ["Cuộc gọi theo {}", "Theo tổng đài viên", "Phiếu tiếp nhận theo lĩnh vực, theo {}",
           "Phiếu tiếp nhận theo kênh, theo {}", "Phiếu theo cơ quan, theo {}"]
 SHEETS = ["Cuộc gọi", "Tổng đài viên", "Phiếu theo lĩnh vực", "Phiếu theo kênh", "Phiếu theo cơ quan"]
@@ -175,8 +176,8 @@ def test_page_csv_and_xlsx_carry_every_figure_per_period(world: dict[str, Any]) 
     assert [r[-2:] for r in operators] == [[1, 0], [1, 1]]                       # transfers requested, answered
     assert categories == [["Tuần 47/2026", 2, 1, 1, 1, 0, 0, 0, 0, 0], ["Tuần 48/2026", 2, 0, 1, 0, 0, 0, 1, 0, 0],
                           ["Tổng", 4, 1, 2, 1, 0, 0, 1, 0, 0]]
-    assert channels == [["Tuần 47/2026", 2, 0, 1, 1, 0, 0], ["Tuần 48/2026", 2, 2, 0, 0, 0, 0],
-                        ["Tổng", 4, 2, 1, 1, 0, 0]]
+    assert channels == [["Tuần 47/2026", 2, 0, 1, 1, 0, 0, 0, 0, 0, 0], ["Tuần 48/2026", 2, 2, 0, 0, 0, 0, 0, 0, 0, 0],
+                        ["Tổng", 4, 2, 1, 1, 0, 0, 0, 0, 0, 0]]
     assert agencies == [["Tuần 47/2026", "Sở Tư pháp", 1, 1, 0, 0.0, 1],
                         ["Tuần 47/2026", "Sở Xây dựng", 1, 0, 0, None, 1],
                         ["Tuần 48/2026", "Sở Xây dựng", 1, 1, 1, 1.0, 0],
@@ -193,7 +194,8 @@ def test_the_page_is_in_vietnamese_with_its_charts(world: dict[str, Any]) -> Non
                                                       "Từ chối do bận"]
     assert "Thủ tục hành chính" in tables["Phiếu tiếp nhận theo lĩnh vực, theo tuần"][0]
     assert tables["Phiếu tiếp nhận theo kênh, theo tuần"][0][2:] == [
-        "Điện thoại", "Hộp thư thoại", "Cổng thông tin", "Thư điện tử", "Kênh khác"]
+        "Điện thoại", "Hộp thư thoại", "Cổng thông tin", "Thư điện tử", "Tin nhắn SMS", "Zalo", "Facebook",
+        "Hệ thống khác (Open311)", "Kênh khác"]
     assert "4 phiếu tiếp nhận, 1 quá hạn chưa trả lời" in text
     month = page_tables(sup, f"from={FIRST}&to={LAST}&by=month")["Cuộc gọi theo tháng"][1]
     assert [r[0] for r in month] == ["Tháng 11/2026", "Tổng"]
