@@ -1,5 +1,5 @@
-"""``hotline public`` (serve the public site) and ``hotline channels`` (the written channels' credentials and
-Open311 keys; README: Channels)."""
+"""``hotline public`` (serve the public site), ``hotline mailbox`` (read the hotline's mailbox) and ``hotline
+channels`` (the written channels' credentials and Open311 keys; README: Channels)."""
 from __future__ import annotations
 
 import sys
@@ -41,6 +41,28 @@ def public_command(port: int | None) -> None:
           ident="hotline-1022")
 
 
+@click.command("mailbox")
+def mailbox_command() -> None:
+    """Read [mailbox] over IMAP until stopped (SIGTERM, Ctrl-C): each e-mail a ticket, its receipt by e-mail."""
+    import signal
+    import threading
+
+    from hotline.cli.main import _context
+    from hotline.context import setup_logging
+    from hotline.intake.mailbox import reader
+    ctx = _context()
+    m = ctx.settings.mailbox
+    if not m.enabled:
+        click.echo("[mailbox] enabled = false: the mailbox is not read.")
+        return
+    setup_logging("mailbox")
+    stop = threading.Event()
+    for sig in (signal.SIGINT, signal.SIGTERM):
+        signal.signal(sig, lambda _signum, _frame: stop.set())
+    click.echo(f"Đọc hộp thư {m.user}@{m.host}:{m.port}/{m.folder}")
+    reader(ctx, ctx.intake(ctx.sessions(tolerate_outage=True), jobs=True)).run(stop)   # the database may come later
+
+
 @click.group("channels")
 def channels_group() -> None:
     """The written channels: credentials and Open311 API keys."""
@@ -57,7 +79,8 @@ def secret_command(name: str) -> None:
         raise click.UsageError("no value given; nothing changed")
     with as_click_error():
         _context().secrets.set_channel_secret(name, value)
-    click.echo(f"Đã lưu {name} (secrets.toml [channels]). Khởi động lại `hotline public` và worker để dùng.")
+    click.echo(f"Đã lưu {name} (secrets.toml [channels]). Khởi động lại `hotline public`, `hotline mailbox` và "
+               "worker để dùng.")
 
 
 @channels_group.command("open311-key")

@@ -25,7 +25,7 @@ from hotline.cli.system import (
     run_until_stopped,
 )
 from tooling.system import netns, production
-from tooling.system.assembly import asterisk_process, process_specs, render_asterisk_config
+from tooling.system.assembly import asterisk_process, process_specs, render_asterisk_config, switched_on
 from tooling.system.asterisk import AsteriskProcess
 from tooling.system.cluster import (
     NODES,
@@ -261,7 +261,7 @@ def cluster_up(fake_now: str | None, progress: Progress) -> int:
     dogs: list[Watchdog] = []
     try:
         specs = [s for s in process_specs(env, result.redis_url, shared.transcription.queue, user=user)
-                 if s.name in SHARED_PROCESSES and (s.name != "public" or shared.public.enabled)]
+                 if s.name in SHARED_PROCESSES and switched_on(s.name, shared)]
         for member in members:
             node = _start_node(member, members, shared, result.install, progress)
             running.append(node)

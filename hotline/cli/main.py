@@ -152,7 +152,7 @@ def render_config() -> None:
 def _register_commands() -> None:
     """Every command group, one module each in hotline/cli/."""
     from hotline.cli.call import call_command
-    from hotline.cli.channels import channels_group, public_command
+    from hotline.cli.channels import channels_group, mailbox_command, public_command
     from hotline.cli.cluster import cluster_group
     from hotline.cli.console import console_command
     from hotline.cli.kb import kb_group
@@ -178,6 +178,7 @@ def _register_commands() -> None:
     main.add_command(console_command, "console")
     main.add_command(public_command, "public")
     main.add_command(channels_group, "channels")
+    main.add_command(mailbox_command, "mailbox")
     main.add_command(kb_group, "kb")
     main.add_command(status_command, "status")
     main.add_command(watch_command, "watch")

@@ -21,7 +21,7 @@ from hotline.config.redis_url import redis_url as redis_url_of
 from hotline.domain.errors import HotlineError
 from hotline.domain.redact import redact_url
 from tooling.system import production, sip_guard
-from tooling.system.assembly import asterisk_process, process_specs, render_asterisk_config
+from tooling.system.assembly import asterisk_process, process_specs, render_asterisk_config, switched_on
 from tooling.system.asterisk import AsteriskInstall, AsteriskProcess, asterisk_version, ensure_asterisk
 from tooling.system.services import OwnRedis, ensure_postgres, ensure_redis, ensure_redis_installed, is_postgres_url
 from tooling.system.shell import Progress, SetupError
@@ -298,7 +298,7 @@ def _up(fake_now: str | None, progress: Progress, supervisor_factory: Callable[[
         asterisk.start()
         _restore_logins(operators, progress)
         specs = [spec for spec in process_specs(env, result.redis_url, settings.transcription.queue, user=user)
-                 if spec.name != "public" or settings.public.enabled]
+                 if switched_on(spec.name, settings)]
         specs += _sip_guard(settings, state_dir, progress)
         supervisor = supervisor_factory(state_dir)
         public = (f" and the public site on http://{settings.public.bind}:{settings.public.port}/"

@@ -108,6 +108,7 @@ COMPONENT = {
     "worker": "Tiến trình xử lý nền (chuyển lời nhắn thành chữ, gửi thư)", "redis": "Redis (hàng đợi công việc)",
     "database": "Cơ sở dữ liệu", "spool": "Hàng chờ ghi nhật ký cuộc gọi", "disk": "Dung lượng ổ đĩa lưu ghi âm",
     "transcription": "Chuyển lời nhắn thành chữ", "lost_messages": "Lời nhắn không lưu được",
+    "mailbox": "Hộp thư điện tử tiếp nhận phản ánh",
 }
 
 #: Every table by the name templates and scripts use: ``labels.disposition``, ``vi('ticket_status')``.

@@ -358,12 +358,21 @@ class Intake:
                              address=(req.reply_to or req.email or req.phone)[:254], subject=req.subject,
                              body=req.content, at=received, attempts=0)
 
+    def refusal(self, upload: Upload) -> FileRefused | None:
+        """Why ``upload`` would not be taken (None: it would be); nothing is kept."""
+        try:
+            self._checked(upload)
+        except FileRefused as e:
+            return e
+        return None
+
     def _keep(self, upload: Upload) -> files.Stored:
+        return files.store(self.attachments, upload, *self._checked(upload))
+
+    def _checked(self, upload: Upload) -> tuple[str, bytes]:
         if upload.media_type.startswith("image/") or not upload.media_type:
-            media_type, data = files.photo(upload, self.max_file_bytes, self.photo_max_side)
-        else:
-            media_type, data = files.document(upload, self.max_file_bytes)
-        return files.store(self.attachments, upload, media_type, data)
+            return files.photo(upload, self.max_file_bytes, self.photo_max_side)
+        return files.document(upload, self.max_file_bytes)
 
 
 def answer_key(ticket: Ticket) -> str:

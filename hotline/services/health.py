@@ -33,7 +33,7 @@ from hotline.heartbeat import LINK_STALE, link_age, link_file
 
 #: The parts of the hotline, in the order they are shown.
 COMPONENTS = ("asterisk", "ari_app", "agi", "monitor", "worker", "redis", "database", "spool", "disk",
-              "transcription")
+              "transcription", "mailbox")
 TIMEOUT = 2.0          # seconds each check may take to connect and to get each answer
 DEADLINE = 3.0         # seconds the whole status may take: a check still running then is down
 MONITOR_STALE = 20.0   # the monitor rewrites its snapshot every 5 s; this long without one, it is down
@@ -261,6 +261,28 @@ def check_transcription(engine: Engine, settings: Any, workers: int | None, now:
         "failed": int(failed)}, problems)
 
 
+def check_mailbox(settings: Any, status: dict[str, Any] | None, now: float) -> Check:
+    """The mailbox reader (``hotline mailbox``), from the status file it writes after each look and each
+    failure: down when it has failed for FAILING_ALERT seconds or has not written for a while; off: fine."""
+    from hotline.intake.mailbox import FAILING_ALERT, LAST_RETRY
+    if not settings.enabled:
+        return _check("mailbox", {"enabled": False}, [])
+    if status is None:
+        return _check("mailbox", {"enabled": True}, ["the mailbox reader has never said how it is doing "
+                                                     "(is `hotline mailbox` running?)"])
+    age = round(now - float(status.get("at") or 0), 1)
+    since = status.get("failing_since")
+    failing = None if status.get("ok") or since is None else round(now - float(since), 1)
+    facts = {"enabled": True, "status_age_seconds": age, "failing_seconds": failing}
+    problems = []
+    if age > 3 * max(settings.poll_seconds, LAST_RETRY) + 30:
+        problems.append(f"the mailbox reader last said something {age:.0f} s ago (is `hotline mailbox` running?)")
+    if failing is not None and failing >= FAILING_ALERT:
+        problems.append(f"the mailbox {settings.user}@{settings.host} has not been read for {failing / 60:.0f} min: "
+                        f"{status.get('error')}; e-mailed requests wait in it")
+    return _check("mailbox", facts, problems)
+
+
 # -- running them ----------------------------------------------------------------------------------
 
 def health_engine(url: str, timeout: float = TIMEOUT) -> Engine:
@@ -304,6 +326,7 @@ class HealthProbe:
             "spool": lambda: check_spool(s.call_log_spool, datetime.now(UTC)),
             "disk": lambda: check_disk(Path(s.paths.recordings_root), s.recordings.min_free_mb),
             "transcription": self._transcription,
+            "mailbox": self._mailbox,
         }
         pool = ThreadPoolExecutor(max_workers=len(jobs), thread_name_prefix="health")
         futures = {name: pool.submit(job) for name, job in jobs.items()}
@@ -313,6 +336,11 @@ class HealthProbe:
         for name, future in futures.items():
             found.update(_results(name, future, self.deadline))
         return Report({name: found[name] for name in COMPONENTS if name in found}, datetime.now(UTC))
+
+    def _mailbox(self) -> Check:
+        from hotline.intake.mailbox import read_status, status_file
+        return check_mailbox(self.settings.mailbox, read_status(status_file(self.settings.paths.state_dir)),
+                             time.time())
 
     def _transcription(self) -> Check:
         t = self.settings.transcription

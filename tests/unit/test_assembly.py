@@ -15,7 +15,7 @@ from hotline.context import Context
 from hotline.worker.rqworker import worker_command
 from tests.support.stack import ROOT, wait_for
 from tests.unit.test_redis_lock import locked as locked  # noqa: F401  (the same fixture, re-used)
-from tooling.system.assembly import PROCESSES, command, process_specs
+from tooling.system.assembly import PROCESSES, command, process_specs, switched_on
 from tooling.system.services import OwnRedis
 
 
@@ -24,6 +24,8 @@ def test_every_process_has_its_command() -> None:
     assert command("agi", "redis://r", "q") == [sys.executable, "-m", "agi"]
     assert command("monitor", "redis://r", "q") == [sys.executable, "-m", "monitor"]
     assert command("console", "redis://r", "q") == [sys.executable, "-m", "hotline.cli.main", "console"]
+    assert command("public", "redis://r", "q") == [sys.executable, "-m", "hotline.cli.main", "public"]
+    assert command("mailbox", "redis://r", "q") == [sys.executable, "-m", "hotline.cli.main", "mailbox"]
     assert command("watch", "redis://r", "q") == [sys.executable, "-m", "hotline.cli.main", "watch"]
     assert command("worker", "redis://r", "q") == worker_command("redis://r", "q")
 
@@ -31,12 +33,22 @@ def test_every_process_has_its_command() -> None:
 def test_process_specs_are_the_processes_in_order_with_the_environment() -> None:
     specs = process_specs({"HOTLINE_REDIS_URL": "redis://r"}, "redis://r", "q")
     assert tuple(s.name for s in specs) == PROCESSES == ("ari_app", "agi", "monitor", "worker", "console",
-                                                              "watch")
+                                                              "public", "mailbox", "watch")
     assert all(s.env == {"HOTLINE_REDIS_URL": "redis://r"} for s in specs if s.name != "worker")
     assert dict(specs[3].env) == {"HOTLINE_REDIS_URL": "redis://r", "RQ_REDIS_URL": "redis://r"}
     # the processes whose main loop beats are restarted on a missed heartbeat; the worker and console are not
     assert {s.name: s.heartbeat for s in specs} == {"ari_app": 20.0, "agi": 20.0, "monitor": 20.0, "worker": None,
-                                                    "console": None, "watch": None}
+                                                    "console": None, "public": None, "mailbox": None,
+                                                    "watch": None}
+
+
+def test_the_public_site_and_the_mailbox_run_only_when_switched_on() -> None:
+    from hotline.config.settings import load_settings
+    s = load_settings(env={})
+    assert (switched_on("public", s), switched_on("mailbox", s), switched_on("worker", s)) == (True, False, True)
+    on = s.model_copy(update={"mailbox": s.mailbox.model_copy(update={"enabled": True}),
+                              "public": s.public.model_copy(update={"enabled": False})})
+    assert (switched_on("public", on), switched_on("mailbox", on)) == (False, True)
 
 
 def test_an_unknown_process_is_refused() -> None:

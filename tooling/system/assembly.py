@@ -16,7 +16,7 @@ from tooling.system.asterisk_process import writable_dirs
 from tooling.system.supervisor import ProcessSpec
 
 #: The hotline's Python processes beside Asterisk, in the order they start.
-PROCESSES = ("ari_app", "agi", "monitor", "worker", "console", "public", "watch")
+PROCESSES = ("ari_app", "agi", "monitor", "worker", "console", "public", "mailbox", "watch")
 #: Seconds each process may go without its heartbeat (hotline/heartbeat.py) before the Supervisor restarts
 #: it: those whose main loop beats. The worker runs a job in its main loop (minutes of transcription) and
 #: the console serves from waitress's threads: they are restarted when they exit, not on a heartbeat.
@@ -34,11 +34,16 @@ def command(name: str, redis_url: str, queue: str) -> list[str]:
     if name == "worker":
         from hotline.worker.rqworker import worker_command
         return worker_command(redis_url, queue)
-    if name in ("console", "public"):      # the operators' console; the citizens' site (public_site/)
+    if name in ("console", "public", "mailbox"):   # the operators' console; the citizens' site; the mailbox
         return [sys.executable, "-m", "hotline.cli.main", name]
     if name == "watch":     # the health checks and the supervisors' alerts (hotline.services.alerts)
         return [sys.executable, "-m", "hotline.cli.main", "watch"]
     return [sys.executable, "-m", name]
+
+
+def switched_on(name: str, settings: Any) -> bool:
+    """Whether ``settings`` want process ``name`` run: the public site and the mailbox reader can be off."""
+    return {"public": settings.public.enabled, "mailbox": settings.mailbox.enabled}.get(name, True)
 
 
 def process_specs(env: Mapping[str, str], redis_url: str, queue: str,

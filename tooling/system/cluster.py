@@ -20,9 +20,9 @@ from tooling.system.supervisor import ProcessSpec
 
 #: The nodes ``hotline cluster up`` starts, in order.
 NODES = ("a", "b")
-#: A node's own processes; the worker and the console are the cluster's.
+#: A node's own processes; the worker, the console, the public site and the mailbox reader are the cluster's.
 NODE_PROCESSES = ("ari_app", "agi", "monitor")
-SHARED_PROCESSES = ("worker", "console", "public")
+SHARED_PROCESSES = ("worker", "console", "public", "mailbox")
 
 
 @dataclass(frozen=True)

@@ -147,6 +147,7 @@ def _python(plan: Plan, name: str) -> str:
 _DESCRIPTIONS = {"ari_app": "the call application (ARI)", "agi": "the FastAGI server", "monitor": "the AMI monitor",
                  "worker": "the background worker (RQ)", "console": "the operators' console",
                  "public": "the public site (web form, status page, Open311, webhooks)",
+                 "mailbox": "the mailbox reader (e-mailed requests, IMAP)",
                  "watch": "health checks and supervisors' alerts"}
 
 
