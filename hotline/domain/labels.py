@@ -47,7 +47,10 @@ TICKET_EVENT = {
     "code_sent": "Nhắn mã phiếu cho người gọi",
 }
 #: TicketEvent.actor when no person did it (a person's actor is their user name, shown as it is).
-ACTOR = {"system": "Hệ thống", "worker": "Hệ thống (tự động)", "cli": "Quản trị (dòng lệnh)"}
+ACTOR = {"system": "Hệ thống", "worker": "Hệ thống (tự động)", "cli": "Quản trị (dòng lệnh)",
+         # a written request's own door made its ticket (hotline.intake): the citizen, through it
+         **{c: f"Người dân qua {CHANNEL[c]}" for c in ("web", "email", "sms", "zalo", "facebook")},
+         "open311": CHANNEL["open311"]}
 #: The transfer directory's kinds (hotline/domain/directory.py).
 AGENCY_KIND = {
     "department": "Sở, ngành", "district": "Huyện, thị xã, thành phố", "commune": "Xã, phường, đặc khu",

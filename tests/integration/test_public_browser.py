@@ -108,6 +108,7 @@ def test_a_citizen_s_web_request_with_a_photo_to_its_answer(browser: Any, sites:
     got = operator.request.get(files[0])
     assert got.status == 200 and got.headers["content-type"] == "image/jpeg"
     assert Image.open(io.BytesIO(got.body())).size == (1600, 1200)
+    assert "Người dân qua Cổng thông tin" in operator.inner_text("main")      # who made it, in the timeline
     shot(operator, "ticket")
     operator.select_option("select[name=agency]", AGENCY)
     operator.click("form[action$='/assign'] button[type=submit]")
