@@ -19,6 +19,7 @@ from werkzeug.exceptions import HTTPException
 
 from hotline.config.redis_url import limits_storage
 from hotline.context import Context, load_context
+from hotline.domain.vocabulary import PUBLIC_REFUSALS_KEY
 from hotline.intake import Intake
 
 log = logging.getLogger("hotline.public")
@@ -28,7 +29,7 @@ csrf = CSRFProtect()
 limiter = Limiter(lambda: request.remote_addr or "-", key_prefix="hotline:public:limits",
                   in_memory_fallback_enabled=True, headers_enabled=True,
                   on_breach=lambda _limit: services().refused("rate"))
-REFUSALS_KEY = "hotline:public:refused"     # a Redis hash: why -> how many requests were refused
+REFUSALS_KEY = PUBLIC_REFUSALS_KEY     # a Redis hash: why -> how many requests were refused (hotline status)
 CSP = ("default-src 'self'; script-src 'self'; style-src 'self'; img-src 'self' data:; object-src 'none'; "
        "base-uri 'none'; form-action 'self'; frame-ancestors 'none'")
 
@@ -51,7 +52,7 @@ class PublicServices:
             return None
 
     def refused(self, why: str) -> None:
-        """Count a refused request (the wallboard and `hotline status` show the counts); never fails."""
+        """Count a refused request (`hotline status` and /healthz show the counts); never fails."""
         log.info("refused (%s) from %s %s", why, request.remote_addr, request.path)
         try:
             if self._redis is None:

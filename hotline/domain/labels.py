@@ -112,6 +112,8 @@ COMPONENT = {
     "database": "Cơ sở dữ liệu", "spool": "Hàng chờ ghi nhật ký cuộc gọi", "disk": "Dung lượng ổ đĩa lưu ghi âm",
     "transcription": "Chuyển lời nhắn thành chữ", "lost_messages": "Lời nhắn không lưu được",
     "mailbox": "Hộp thư điện tử tiếp nhận phản ánh",
+    "public": "Trang công khai (gửi phản ánh, tra cứu, SMS, Zalo, Facebook, Open311)",
+    "outbox": "Tin trả lời gửi người dân",
 }
 
 #: Every table by the name templates and scripts use: ``labels.disposition``, ``vi('ticket_status')``.

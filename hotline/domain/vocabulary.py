@@ -184,6 +184,7 @@ class AccessAction:
     SPY = (LISTEN, WHISPER, BARGE)
 
 
+PUBLIC_REFUSALS_KEY = "hotline:public:refused"   # a hash: why the public site refused a request -> how many
 LIVE_CHANNEL = "hotline:live"   # the default of [redis] live_channel: the monitor's pub/sub channel
 #: operator -> the epoch second their last queue call ended, on any node (monitor/pool.py: one idle order)
 LAST_CALL_KEY = "hotline:operators:last_call"

@@ -28,12 +28,13 @@ from hotline.adapters.ami import AmiClient, AmiError, ami_client
 from hotline.adapters.db.models import Voicemail, VoicemailStatus
 from hotline.adapters.db.spool import spool_status
 from hotline.adapters.disk import free_mb, message_space_problem
-from hotline.domain.vocabulary import live_beat_key
+from hotline.domain.vocabulary import PUBLIC_REFUSALS_KEY, live_beat_key
 from hotline.heartbeat import LINK_STALE, link_age, link_file
 
 #: The parts of the hotline, in the order they are shown.
 COMPONENTS = ("asterisk", "ari_app", "agi", "monitor", "worker", "redis", "database", "spool", "disk",
-              "transcription", "mailbox")
+              "transcription", "mailbox", "public", "outbox")
+OUTBOX_LATE = 3600.0   # a message to a citizen not sent this long after it was written: its channel is failing
 TIMEOUT = 2.0          # seconds each check may take to connect and to get each answer
 DEADLINE = 3.0         # seconds the whole status may take: a check still running then is down
 MONITOR_STALE = 20.0   # the monitor rewrites its snapshot every 5 s; this long without one, it is down
@@ -283,6 +284,57 @@ def check_mailbox(settings: Any, status: dict[str, Any] | None, now: float) -> C
     return _check("mailbox", facts, problems)
 
 
+def check_public(settings: Any, client: redis.Redis, timeout: float = TIMEOUT) -> Check:
+    """The public site (``hotline public``) accepts connections; its refusals so far, by why (rate, invalid,
+    a forged signature...: numbers only)."""
+    if not settings.enabled:
+        return _check("public", {"enabled": False}, [])
+    facts: dict[str, Any] = {"enabled": True}
+    try:
+        refused = client.hgetall(PUBLIC_REFUSALS_KEY)
+        facts.update({f"refused_{k.decode() if isinstance(k, bytes) else k}": int(v)
+                      for k, v in sorted(refused.items())})
+    except (redis.RedisError, OSError, ValueError):
+        pass
+    try:
+        with socket.create_connection((settings.bind, settings.port), timeout=timeout):
+            pass
+    except OSError as exc:
+        return _check("public", facts, [f"nothing accepts on {settings.bind}:{settings.port} "
+                                        f"({exc.strerror or exc}): citizens cannot send the web form, the SMS "
+                                        "gateway, Zalo and Facebook cannot deliver (is `hotline public` running?)"])
+    return _check("public", facts, [])
+
+
+def check_outbox(engine: Engine, now: datetime) -> Check:
+    """The hotline's messages to citizens (receipts, answers) waiting to be sent: how many, how many failing,
+    how many given up; down when one has waited OUTBOX_LATE or was given up."""
+    from hotline.adapters.db.models import IntakeMessage
+    from hotline.intake.outbox import MAX_ATTEMPTS
+    try:
+        with engine.connect() as conn:
+            rows = conn.execute(select(IntakeMessage.attempts, IntakeMessage.at, IntakeMessage.channel).where(
+                IntakeMessage.direction == "out", IntakeMessage.sent_at.is_(None))).all()
+    except Exception as exc:
+        return _check("outbox", {"waiting": None}, [f"unknown: the database does not answer ({type(exc).__name__})"])
+    late = [r for r in rows if (now - _aware(r.at)).total_seconds() >= OUTBOX_LATE]
+    given_up = [r for r in rows if r.attempts >= MAX_ATTEMPTS]
+    facts = {"waiting": len(rows), "failing": sum(1 for r in rows if r.attempts > 0), "given_up": len(given_up)}
+    problems = []
+    if late:
+        channels = ", ".join(sorted({r.channel for r in late}))
+        problems.append(f"{len(late)} message(s) to citizens unsent for over {OUTBOX_LATE / 60:.0f} min ({channels}): "
+                        "see the ticket's thread for the channel's error, and its settings and credentials")
+    if given_up:
+        problems.append(f"{len(given_up)} message(s) given up after {MAX_ATTEMPTS} tries: tell the citizens another "
+                        "way (the ticket's thread shows the error)")
+    return _check("outbox", facts, problems)
+
+
+def _aware(at: datetime) -> datetime:
+    return at if at.tzinfo is not None else at.replace(tzinfo=UTC)
+
+
 # -- running them ----------------------------------------------------------------------------------
 
 def health_engine(url: str, timeout: float = TIMEOUT) -> Engine:
@@ -327,6 +379,8 @@ class HealthProbe:
             "disk": lambda: check_disk(Path(s.paths.recordings_root), s.recordings.min_free_mb),
             "transcription": self._transcription,
             "mailbox": self._mailbox,
+            "public": lambda: check_public(s.public, self.redis),
+            "outbox": lambda: check_outbox(self.engine, datetime.now(UTC)),
         }
         pool = ThreadPoolExecutor(max_workers=len(jobs), thread_name_prefix="health")
         futures = {name: pool.submit(job) for name, job in jobs.items()}

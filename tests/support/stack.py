@@ -9,6 +9,7 @@ import base64
 import json
 import os
 import signal
+import socket
 import subprocess
 import time
 import urllib.error
@@ -60,8 +61,8 @@ def desk_ports(index: int | None = None) -> dict[str, int]:
 
 
 def stack_port_env(index: int | None = None) -> dict[str, str]:
-    """Asterisk's, the AGI server's and the console's ports of this stack (of the stack at ``index``), as
-    environment overrides."""
+    """Asterisk's, the AGI server's, the console's and the public site's ports of this stack (of the stack at
+    ``index``), as environment overrides."""
     from hotline.config.settings import ENV_OVERRIDES, load_settings
     index = stack_index() if index is None else index
     if index == 0:
@@ -69,8 +70,14 @@ def stack_port_env(index: int | None = None) -> dict[str, str]:
     s = load_settings(env={k: v for k, v in os.environ.items() if k not in ENV_OVERRIDES})
     ports = {"HOTLINE_SIP_PORT": s.sip.port, "HOTLINE_HTTP_PORT": s.asterisk.http_port,
              "HOTLINE_AMI_PORT": s.asterisk.ami_port, "HOTLINE_AGI_PORT": s.agi.port,
-             "HOTLINE_CONSOLE_PORT": s.console.port}
+             "HOTLINE_CONSOLE_PORT": s.console.port, "HOTLINE_PUBLIC_PORT": s.public.port}
     return {name: str(shifted_port(port, index)) for name, port in ports.items()}
+
+
+def _accepts(host: str, port: int) -> bool:
+    with socket.socket() as sock:
+        sock.settimeout(0.5)
+        return sock.connect_ex((host, port)) == 0
 
 
 def wait_for(condition: Callable[[], T], timeout: float, what: str, interval: float = 0.1) -> T:
@@ -253,7 +260,10 @@ class Stack:
         self.start_proc("agi", env)
         self.start_proc("monitor", env)
         self.start_proc("ari_app", env)
+        self.start_proc("public", env)      # as `hotline up` runs it: `hotline status` checks it answers
         wait_for(self.app_registered, 20, "the ARI app to register")
+        public = self.ctx.settings.public
+        wait_for(lambda: _accepts(public.bind, public.port), 20, f"the public site on port {public.port}")
 
     def start_proc(self, name: str, env: dict[str, str] | None = None, argv: list[str] | None = None) -> None:
         log_path = self.logs / f"{name}.log"

@@ -36,6 +36,8 @@ from hotline.services.health import (
     check_database,
     check_disk,
     check_monitor,
+    check_outbox,
+    check_public,
     check_redis,
     check_spool,
     check_worker,
@@ -284,3 +286,41 @@ def test_healthz_shows_only_numbers_and_the_cache_runs_the_checks_once_per_ttl()
     now[0] = 2.5
     cached.get()
     assert Probe.runs == 2
+
+
+def test_the_public_site_is_up_while_its_port_accepts_and_its_refusals_are_counted(client: redis.Redis) -> None:
+    from hotline.config.schema import PublicSettings
+    from hotline.domain.vocabulary import PUBLIC_REFUSALS_KEY
+    client.delete(PUBLIC_REFUSALS_KEY)
+    client.hincrby(PUBLIC_REFUSALS_KEY, "rate", 3)
+    client.hincrby(PUBLIC_REFUSALS_KEY, "zalo_signature", 1)
+    with socket.socket() as server:
+        server.bind(("127.0.0.1", 0))
+        server.listen()
+        up = check_public(PublicSettings(port=server.getsockname()[1]), client)
+    assert up.ok and up.public() == {"ok": True, "refused_rate": 3, "refused_zalo_signature": 1}
+    down = check_public(PublicSettings(port=free_port()), client)
+    assert not down.ok and "hotline public" in down.problems[0]
+    assert check_public(PublicSettings(enabled=False), nowhere()).ok         # off: nothing to check
+
+
+def test_messages_to_citizens_unsent_for_an_hour_or_given_up_are_a_problem(tmp_path: Path) -> None:
+    from hotline.adapters.db import open_database
+    from hotline.adapters.db.models import IntakeMessage, Ticket
+    url = f"sqlite:///{tmp_path}/hotline.db"
+    sessions = open_database(url)
+    now = datetime(2026, 12, 7, 9, 0, tzinfo=UTC)
+    with sessions.begin() as s:
+        ticket = Ticket(code="1234567", channel="sms", category="procedures", received_at=now, deadline_hours=8,
+                        due_at=now, status="new")
+        s.add(ticket)
+        s.add(IntakeMessage(ticket=ticket, channel="sms", direction="out", address="0912345678", body="Mã phiếu",
+                            at=now - timedelta(minutes=5), attempts=1, error="500"))
+    fresh = check_outbox(health_engine(url), now)
+    assert fresh.ok and fresh.facts == {"waiting": 1, "failing": 1, "given_up": 0}
+    late = check_outbox(health_engine(url), now + timedelta(hours=1))
+    assert not late.ok and "unsent for over 60 min (sms)" in late.problems[0]
+    with sessions.begin() as s:
+        s.execute(IntakeMessage.__table__.update().values(attempts=8, at=now))
+    given_up = check_outbox(health_engine(url), now)
+    assert not given_up.ok and "given up after 8 tries" in given_up.problems[0]
