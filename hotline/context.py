@@ -79,6 +79,7 @@ class Context:
                       photo_max_side=i.photo_max_side, public_url=i.public_url,
                       sms_codes=sms.enabled and bool(sms.send_url) and sms.voicemail_code,
                       sms_notices=sms.enabled and bool(sms.send_url) and sms.answered_notice,
+                      link_key=self.secrets.public_secret_key,
                       send=tickets.jobs.send_message if tickets.jobs is not None else None)
 
 

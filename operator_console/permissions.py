@@ -59,12 +59,15 @@ def mask_number(number: str | None, role: str | None) -> str:
 
 
 def for_role(ticket: dict[str, Any], role: str | None) -> dict[str, Any]:
-    """A ticket as ``role`` may see it (pages and API alike): for the roles without full numbers, the citizen's
-    number, e-mail and the thread's addresses masked as a number is (the hotline writes back, not they)."""
+    """A ticket as ``role`` may see it (pages and API alike): for the roles without full numbers (agencies), the
+    citizen's number, e-mail and name and the thread's addresses masked (the hotline writes back, not they), and
+    no channel's error text; the place the request is about stays: the agency goes there."""
     if role in FULL_NUMBERS:
         return ticket
+    name = ticket.get("contact_name")
     out = {**ticket, "caller": masked_number(ticket.get("caller")),
-           "contact_email": masked_number(ticket.get("contact_email"))}
+           "contact_email": masked_number(ticket.get("contact_email")),
+           "contact_name": f"{name.split()[-1][:1]}." if name else name}
     if "messages" in ticket:
-        out["messages"] = [{**m, "address": masked_number(m["address"])} for m in ticket["messages"]]
+        out["messages"] = [{**m, "address": masked_number(m["address"]), "error": None} for m in ticket["messages"]]
     return out

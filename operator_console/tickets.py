@@ -129,8 +129,8 @@ def file(code: str, file_id: int) -> Any:
     path = (root / found["path"]).resolve() if found else root
     if found is None or not path.is_relative_to(root) or not path.is_file():
         abort(404)
-    log_read(AccessAction.FILE_VIEW, f"ticket:{code}", call_id=ticket["call_id"], file=file_id,
-             filename=found["filename"])
+    # the file's id, never its name: a citizen's file name is theirs, and an erasure does not reach this log
+    log_read(AccessAction.FILE_VIEW, f"ticket:{code}", call_id=ticket["call_id"], file=file_id)
     photo = found["media_type"] in PHOTOS
     response = send_file(path, mimetype=found["media_type"], as_attachment=not photo,
                          download_name=found["filename"], conditional=True, max_age=0)

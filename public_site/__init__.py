@@ -8,6 +8,7 @@ shares nothing with it but the database: a flaw here reaches no operator's sessi
 """
 from __future__ import annotations
 
+import ipaddress
 import logging
 from datetime import datetime
 from typing import Any
@@ -26,7 +27,19 @@ log = logging.getLogger("hotline.public")
 csrf = CSRFProtect()
 #: The site's rate limits, counted in the hotline's Redis (every process of the site shares them; while Redis is
 #: away, in this process's memory): each door's views say their own.
-limiter = Limiter(lambda: request.remote_addr or "-", key_prefix="hotline:public:limits",
+def client_key() -> str:
+    """Whom a rate limit counts: the client's address, an IPv6 one by its /64 (one subscriber's network, which
+    may hand out any number of addresses)."""
+    address = request.remote_addr or "-"
+    if ":" in address:
+        try:
+            return str(ipaddress.ip_network(f"{address}/64", strict=False))
+        except ValueError:
+            return address
+    return address
+
+
+limiter = Limiter(client_key, key_prefix="hotline:public:limits",
                   in_memory_fallback_enabled=True, headers_enabled=True,
                   on_breach=lambda _limit: services().refused("rate"))
 REFUSALS_KEY = PUBLIC_REFUSALS_KEY     # a Redis hash: why -> how many requests were refused (hotline status)

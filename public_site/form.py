@@ -7,6 +7,7 @@ it stands, the agency handling it, its deadline and, once given, the answer; nev
 """
 from __future__ import annotations
 
+import hmac
 from typing import Any
 
 from flask import Blueprint, redirect, render_template, request, url_for
@@ -15,6 +16,7 @@ from hotline.domain.labels import CHANNEL
 from hotline.domain.tickets import codes
 from hotline.domain.vocabulary import TicketStatus
 from hotline.intake import FileRefused, IntakeError, Request, Upload
+from hotline.intake.service import status_token
 
 from . import limiter, services
 
@@ -51,8 +53,8 @@ def submit() -> Any:
     except (IntakeError, FileRefused) as e:
         svc.refused("file" if isinstance(e, FileRefused) else "invalid")
         return _form(values, e.vi or str(e), photos_lost=bool(uploads)), 400
-    return render_template("receipt.html", code=receipt.code,
-                           status_url=url_for("form.status", code=receipt.code, _external=False))
+    return render_template("receipt.html", code=receipt.code, status_url=url_for(
+        "form.status", code=receipt.code, k=status_token(svc.intake.link_key, receipt.code)))
 
 
 @bp.get("/tra-cuu")
@@ -74,18 +76,23 @@ def status(code: str) -> Any:
     ticket = svc.intake.tickets.get(code)
     if ticket is None:
         return render_template("lookup.html", error=f"Không tìm thấy phiếu mã {code}."), 404
-    return render_template("status.html", t=public_view(ticket, svc))
+    given = request.args.get("k", "")
+    own = bool(svc.intake.link_key) and hmac.compare_digest(given.encode(), status_token(svc.intake.link_key,
+                                                                                        code).encode())
+    return render_template("status.html", t=public_view(ticket, svc, with_answer=own), own=own)
 
 
-def public_view(ticket: dict[str, Any], svc: Any) -> dict[str, Any]:
-    """What anyone holding a ticket's code may see of it: nothing about the citizen, nor their words."""
+def public_view(ticket: dict[str, Any], svc: Any, with_answer: bool = False) -> dict[str, Any]:
+    """What anyone holding a ticket's code may see of it: nothing about the citizen, nor their words; the answer
+    (it may name them) only with ``with_answer``: the link the citizen was sent."""
     agency = svc.agency_name(ticket["agency"])
     answered = ticket["status"] in (TicketStatus.ANSWERED, TicketStatus.CLOSED)
     category = svc.ctx.categories.get(ticket["category"]).name if ticket["category"] in svc.ctx.categories else ""
     return {"code": ticket["code"], "status": ticket["status"], "status_vi": ticket["status_vi"],
             "channel": CHANNEL.get(ticket["channel"], ticket["channel"]), "category": category, "agency": agency,
             "received_at": ticket["received_at"], "due_at": ticket["due_at"],
-            "answer": ticket["answer"] if answered else None, "answered_at": ticket["answered_at"]}
+            "answer": ticket["answer"] if answered and with_answer else None, "answered": answered,
+            "answered_at": ticket["answered_at"]}
 
 
 def _form(values: dict[str, str], error: str | None, photos_lost: bool = False) -> str:

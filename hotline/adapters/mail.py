@@ -40,15 +40,16 @@ class Mailer:
         self.deliver(mail)
         return True
 
-    def deliver(self, mail: Mail, *, sender: str | None = None, headers: dict[str, str] | None = None) -> str:
+    def deliver(self, mail: Mail, *, sender: str | None = None, headers: dict[str, str] | None = None,
+                msgid: str | None = None) -> str:
         """Send ``mail`` from ``sender`` (default: ``[notifications] sender``) with ``headers`` (a reply's
-        In-Reply-To); its Message-ID. SMTP errors raise."""
+        In-Reply-To) and ``msgid`` (default: a new one); its Message-ID. SMTP errors raise."""
         msg = EmailMessage(policy=_POLICY)
         msg["From"] = sender or self.settings.sender
         msg["To"] = ", ".join(mail.to)
         msg["Subject"] = mail.subject
         domain = (sender or self.settings.sender).rpartition("@")[2] or "localhost"
-        msg["Message-ID"] = make_msgid(domain=domain)
+        msg["Message-ID"] = msgid or make_msgid(domain=domain)
         for name, value in (headers or {}).items():
             msg[name] = value
         msg.set_content(mail.body)

@@ -36,6 +36,10 @@ def public_command(port: int | None) -> None:
         click.echo("[public] enabled = false: the public site is off.")
         return
     app = create_app(ctx)
+    if s.proxy_hops == 0 and s.bind in ("127.0.0.1", "::1", "localhost"):
+        click.echo("[public] Listening on this machine only with proxy_hops = 0: behind the TLS proxy every citizen "
+                   "seems to come from the proxy and shares one rate limit; set [public] proxy_hops = 1 there.",
+                   err=True)
     click.echo(f"Trang công khai 1022: http://{s.bind}:{port or s.port}/")
     serve(app, host=s.bind, port=port or s.port, threads=16, connection_limit=200, channel_timeout=60,
           ident="hotline-1022")

@@ -386,6 +386,13 @@ class MailboxSettings(_Section):
     address: str = ""              # the hotline's public address (From: of the receipts and answers)
     poll_seconds: Seconds = 30.0   # between looks when the server has no IDLE
 
+    @model_validator(mode="after")
+    def _password_never_in_clear(self) -> MailboxSettings:
+        if not self.tls and self.host not in ("127.0.0.1", "::1", "localhost"):
+            raise _bad(f"tls = false would send the mailbox's password to {self.host} in clear",
+                       "keep tls = true (IMAPS, port 993); plain IMAP only for a server on this machine", ("tls",))
+        return self
+
 
 class TranscriptionSettings(_Section):
     """Voicemail transcription by the RQ worker: viet-asr (built in) or Vosk (a model a province installs)."""

@@ -28,8 +28,7 @@ TABLES = {"ami": "   # one AMI account per process (hotline.adapters.ami.account
           "kamailio": "   # Kamailio's PostgreSQL role (hotline cluster)",
           "channels": "   # what the province's SMS gateway, Zalo OA, Facebook Page and mailbox gave it (hotline "
                       "channels secret)",
-          "open311": "   # one API key per Open311 client (hotline channels open311-key)",
-          "site": "   # the public site's own keys"}
+          "open311": "   # one API key per Open311 client (hotline channels open311-key)"}
 _TOKEN_BYTES = 24
 _ENDPOINT_RE = re.compile(r"^[A-Za-z0-9][A-Za-z0-9_.-]*$")
 
@@ -76,8 +75,9 @@ class Secrets:
 
     @property
     def public_secret_key(self) -> str:
-        """Signs the public site's CSRF tokens (its own: nothing it signs opens the console)."""
-        return self._generated("site", "public_secret_key")
+        """Signs the public site's CSRF tokens and the status links of the receipts (its own: nothing it signs
+        opens the console)."""
+        return str(self._values["public_secret_key"])
 
     @property
     def kamailio_db_password(self) -> str:
@@ -153,6 +153,7 @@ def load_or_create_secrets(state_dir: Path) -> Secrets:
                 values.setdefault("ami_password", secrets.token_urlsafe(_TOKEN_BYTES))
                 values.setdefault("endpoints", {})
                 values.setdefault("console_secret_key", secrets.token_urlsafe(32))
+                values.setdefault("public_secret_key", secrets.token_urlsafe(32))
                 values.setdefault("redis_password", secrets.token_urlsafe(_TOKEN_BYTES))
                 _write(path, values)
     _tighten(path)
@@ -169,7 +170,7 @@ def _tighten(path: Path) -> None:
 
 def _complete(values: dict[str, Any]) -> bool:
     return all(k in values for k in ("ari_password", "ami_password", "endpoints", "console_secret_key",
-                                     "redis_password"))
+                                     "redis_password", "public_secret_key"))
 
 
 def _read(path: Path) -> dict[str, Any] | None:
@@ -197,6 +198,8 @@ def _write(path: Path, values: dict[str, Any]) -> None:
              *([f"console_secret_key = {json.dumps(values['console_secret_key'])}"]
                if "console_secret_key" in values else []),
              *([f"redis_password = {json.dumps(values['redis_password'])}"] if "redis_password" in values else []),
+             *([f"public_secret_key = {json.dumps(values['public_secret_key'])}"]
+               if "public_secret_key" in values else []),
              "", "[endpoints]"]
     lines += [f"{json.dumps(name)} = {json.dumps(pw)}" for name, pw in sorted(values["endpoints"].items())]
     for table, comment in sorted({**{t: "" for t, v in values.items() if isinstance(v, dict)}, **TABLES}.items()):

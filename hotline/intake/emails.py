@@ -150,13 +150,16 @@ def trim_quotes(text: str) -> str:
     """The text without the earlier message it quotes ("> " lines and the "On … wrote:" line above them); the
     text as it is when nothing else would be left."""
     lines = text.splitlines()
-    kept: list[str] = []
-    for i, line in enumerate(lines):
-        if _ATTRIBUTION.match(line.strip()) and all(not ln.strip() or ln.startswith(">") or _ATTRIBUTION.match(
-                ln.strip()) for ln in lines[i + 1:]):
+    # where the quoted tail begins: after the last line that is neither blank, quoted nor an attribution (one
+    # pass from the end: a mail of 100,000 lines costs no more than reading it)
+    tail = len(lines)
+    for i in range(len(lines) - 1, -1, -1):
+        line = lines[i]
+        if line.strip() and not line.startswith(">") and not _ATTRIBUTION.match(line.strip()):
             break
-        if not line.startswith(">"):
-            kept.append(line)
+        if _ATTRIBUTION.match(line.strip()):
+            tail = i
+    kept = [line for line in lines[:tail] if not line.startswith(">")]
     trimmed = "\n".join(kept).strip()
     return trimmed or text.strip()
 

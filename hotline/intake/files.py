@@ -15,7 +15,7 @@ from hotline.domain.errors import HotlineError
 PHOTO_FORMATS = {"JPEG", "PNG", "WEBP", "GIF", "MPO"}
 #: Attachments an e-mail may bring besides photos, kept as they are (the console offers them as downloads).
 DOCUMENT_TYPES = {"application/pdf", "text/plain"}
-MAX_PIXELS = 40_000_000          # a decompression bomb is refused before it is decoded
+MAX_PIXELS = 25_000_000          # a larger image is refused before it is decoded (a 300 kB PNG may say 80 Mpx)
 
 
 class FileRefused(HotlineError, ValueError):
@@ -52,6 +52,9 @@ def photo(upload: Upload, max_bytes: int, max_side: int) -> tuple[str, bytes]:
         with Image.open(io.BytesIO(upload.data)) as opened:
             if opened.format not in PHOTO_FORMATS:
                 raise UnidentifiedImageError(opened.format)
+            if opened.width * opened.height > MAX_PIXELS:     # Pillow itself only warns below twice its limit
+                raise Image.DecompressionBombError(f"{opened.width}x{opened.height}")
+            opened.draft("RGB", (max_side, max_side))          # a JPEG is decoded at the size it is kept
             opened.load()
             image = ImageOps.exif_transpose(opened)      # the orientation kept, the EXIF block itself dropped
             image.thumbnail((max_side, max_side))

@@ -11,6 +11,7 @@ import urllib.error
 import urllib.request
 from collections.abc import Callable
 from datetime import datetime, timedelta
+from email.utils import make_msgid
 from typing import Any
 
 from sqlalchemy import select
@@ -20,6 +21,7 @@ from hotline.adapters.db.models import IntakeMessage
 from hotline.adapters.mail import Mail, Mailer
 from hotline.config.secrets import Secrets
 from hotline.config.settings import Settings
+from hotline.domain.redact import redact_url
 
 log = logging.getLogger("hotline.intake.outbox")
 
@@ -91,10 +93,20 @@ def senders(settings: Settings, secrets: Secrets, mailer: Mailer | None = None) 
     return out
 
 
+def message_id(code: str, sender: str) -> str:
+    """The Message-ID of a mail the hotline sends about ticket ``code``: it names the code, so a reply to it
+    joins that ticket (hotline.intake.service) instead of making one and being answered again."""
+    return make_msgid(idstring=f"phieu{code}", domain=sender.rpartition("@")[2] or "localhost")
+
+
 def _email(mailer: Mailer, sender: str) -> Sender:
     def send_mail(msg: IntakeMessage, answers: str | None) -> str | None:
-        headers = {"In-Reply-To": answers, "References": answers} if answers else {}
-        return mailer.deliver(Mail((msg.address,), msg.subject, msg.body), sender=sender, headers=headers)
+        headers = {"In-Reply-To": answers, "References": answers} if answers and "@" in answers else {}
+        if not (msg.external_id or "").startswith("answer:"):
+            # a receipt answers the citizen's mail automatically (RFC 3834): their auto-responder stays quiet
+            headers |= {"Auto-Submitted": "auto-replied", "X-Auto-Response-Suppress": "All"}
+        return mailer.deliver(Mail((msg.address,), msg.subject, msg.body), sender=sender, headers=headers,
+                              msgid=message_id(msg.ticket.code, sender))
     return send_mail
 
 
@@ -125,16 +137,18 @@ def _facebook(url: str, token: str) -> Sender:
 
 
 def post_json(url: str, body: dict[str, Any], headers: dict[str, str], timeout: float = 15) -> dict[str, Any]:
-    """POST ``body`` as JSON; the JSON answer (SendError on an HTTP error, with the start of what was said)."""
+    """POST ``body`` as JSON; the JSON answer (SendError on an HTTP error or none, naming the URL without its
+    credentials or query)."""
     req = urllib.request.Request(url, data=json.dumps(body, ensure_ascii=False).encode(), method="POST",
                                  headers={"Content-Type": "application/json; charset=utf-8", **headers})
+    shown = redact_url(url).split("?")[0]      # the error is kept and shown: never a password or key of the URL
     try:
         with urllib.request.urlopen(req, timeout=timeout) as resp:  # noqa: S310 (the province's own URL)
             text = resp.read(1_000_000).decode(errors="replace")
     except urllib.error.HTTPError as e:
-        raise SendError(f"{url} answered {e.code}: {e.read(300).decode(errors='replace')}") from None
+        raise SendError(f"{shown} answered {e.code}") from None
     except (urllib.error.URLError, OSError) as e:
-        raise SendError(f"{url} not reached: {e}") from None
+        raise SendError(f"{shown} not reached: {getattr(e, 'reason', e)}") from None
     try:
         got = json.loads(text) if text.strip() else {}
     except ValueError:

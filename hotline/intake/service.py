@@ -6,15 +6,18 @@ through the same channel. The same message delivered twice (a webhook retried, a
 ticket; a reply on a thread joins its ticket."""
 from __future__ import annotations
 
+import base64
+import hashlib
+import hmac
 import logging
 import re
 from collections.abc import Callable
 from dataclasses import dataclass, field
-from datetime import datetime
+from datetime import datetime, timedelta
 from pathlib import Path
 from typing import Any
 
-from sqlalchemy import select
+from sqlalchemy import func, select
 from sqlalchemy.exc import IntegrityError
 from sqlalchemy.orm import Session, sessionmaker
 
@@ -29,6 +32,10 @@ log = logging.getLogger("hotline.intake")
 
 CHANNELS = Channel.WRITTEN
 REPLIES = Channel.REPLIES
+#: doors that take photos only (the web form says so): anything else sent there is refused as no photo
+PHOTOS_ONLY = (Channel.WEB,)
+#: a Message-ID the hotline gave a mail it sent (hotline.intake.outbox): it names the ticket's code
+_OWN_MESSAGE_ID = re.compile(r"\.phieu(\d{5,10})@")
 _PHONE = re.compile(r"^0\d{9,10}$")
 _MOBILE = re.compile(r"^0[35789]\d{8}$")
 _EMAIL = re.compile(r"^[^@\s<>\"',;]{1,64}@[A-Za-z0-9](?:[A-Za-z0-9-]{0,61}[A-Za-z0-9])?(?:\.[A-Za-z0-9-]{1,63})+$")
@@ -129,13 +136,15 @@ class Intake:
         public_url: the public site; the receipt links to the status page there.
         sms_codes, sms_notices: text voicemail callers their code, and citizens with a mobile number that their
             ticket is answered (``[sms]``, when the gateway is set up).
+        link_key: the public site's key; the status links sent to citizens carry ``status_token``.
         send: queues an outgoing message for the worker (its IntakeMessage id); None: the worker's sweep does.
     """
 
     def __init__(self, tickets: TicketService, sessions: sessionmaker[Session], attachments: Path, *,
                  max_chars: int = 5000, max_files: int = 3, max_file_bytes: int = 10_000_000,
                  photo_max_side: int = 2560, public_url: str = "", sms_codes: bool = False,
-                 sms_notices: bool = False, send: Callable[[int], object] | None = None) -> None:
+                 sms_notices: bool = False, link_key: str = "",
+                 send: Callable[[int], object] | None = None) -> None:
         self.tickets = tickets
         self.sessions = sessions
         self.attachments = attachments
@@ -146,6 +155,7 @@ class Intake:
         self.public_url = public_url.rstrip("/")
         self.sms_codes = sms_codes          # [sms] voicemail_code: a voicemail caller's code by text
         self.sms_notices = sms_notices      # [sms] answered_notice: "your ticket is answered" by text
+        self.link_key = link_key            # signs the status links sent to citizens (status_token)
         self.send = send
 
     # -- in ---------------------------------------------------------------------------
@@ -184,7 +194,9 @@ class Intake:
         earlier = self._known(req)
         if earlier is not None:
             return earlier
-        stored = [self._keep(f) for f in req.files]
+        photos_only = req.channel in PHOTOS_ONLY
+        checked = [(f, *self._checked(f, photos_only)) for f in req.files]     # every file checked before one is kept
+        stored = [files.store(self.attachments, upload, media_type, data) for upload, media_type, data in checked]
         now = self.tickets.now()
         received = req.received_at or now
         joined = self._joined(req, stored, received)
@@ -207,10 +219,14 @@ class Intake:
                 agency=req.agency, received_at=received, actor=req.channel, with_ticket=with_ticket,
                 citizen=Citizen(req.name, req.email, req.address, req.latitude, req.longitude))
         except IntegrityError:      # another process took the same message at the same moment: theirs stands
+            self._forget(stored)
             found = self._known(req)
             if found is None:
                 raise
             return found
+        except BaseException:
+            self._forget(stored)
+            raise
         log.info("%s %s is ticket %s (%d files)", req.channel, req.external_id or "-", ticket["code"],
                  len(stored))
         reply = self.receipt_text(ticket)
@@ -223,7 +239,9 @@ class Intake:
         return f"Đường dây nóng 1022 đã tiếp nhận phản ánh của bạn. Mã phiếu: {ticket['code']}.{link}"
 
     def status_url(self, code: str) -> str:
-        return f"{self.public_url}/tra-cuu/{code}"
+        """The status page of ``code`` with the key that shows its answer (only the citizen is given it)."""
+        key = f"?k={status_token(self.link_key, code)}" if self.link_key else ""
+        return f"{self.public_url}/tra-cuu/{code}{key}"
 
     # -- out --------------------------------------------------------------------------
     def answer_back(self, code: str, *, actor: str) -> dict[str, Any] | None:
@@ -256,7 +274,9 @@ class Intake:
         first = next((m for m in ticket.messages if m.direction == "in"), None)
         if first is not None and first.channel in REPLIES and first.address:
             return first.channel, first.address
-        if self.sms_notices and is_mobile(ticket.caller):
+        # a number the network gave (a call's caller ID), never one typed into a form: nobody makes the hotline
+        # text a stranger
+        if self.sms_notices and ticket.channel in (Channel.PHONE, Channel.VOICEMAIL) and is_mobile(ticket.caller):
             return Channel.SMS, ticket.caller
         return None
 
@@ -292,6 +312,10 @@ class Intake:
     def _reply(self, ticket_id: int, req: Request, body: str, *, subject: str) -> None:
         if req.channel not in REPLIES or not req.reply_to:
             return
+        if req.channel == Channel.EMAIL and self._receipted_today(req.reply_to):
+            log.info("no e-mail receipt for %s: one was sent in the last day (a forged sender is not flooded)",
+                     req.external_id or "-")
+            return
         key = f"receipt:{req.external_id}" if req.external_id else None
         with self.sessions.begin() as s:
             msg = IntakeMessage(ticket_id=ticket_id, channel=req.channel, direction="out", external_id=key,
@@ -300,6 +324,14 @@ class Intake:
             s.flush()
             msg_id = msg.id
         self._queue(msg_id)
+
+    def _receipted_today(self, address: str) -> bool:
+        since = self.tickets.now() - timedelta(days=1)
+        with self.sessions() as s:
+            return s.scalar(select(IntakeMessage.id).where(
+                IntakeMessage.channel == Channel.EMAIL, IntakeMessage.direction == "out",
+                func.lower(IntakeMessage.address) == address.lower(), IntakeMessage.at >= since,
+                IntakeMessage.external_id.like("receipt:%")).limit(1)) is not None
 
     def _queue(self, message_id: int) -> None:
         if self.send is None:
@@ -331,12 +363,9 @@ class Intake:
             return None
         try:
             with self.sessions.begin() as s:
-                earlier = s.scalar(select(IntakeMessage).where(IntakeMessage.channel == req.channel,
-                                                               IntakeMessage.external_id.in_(req.thread))
-                                   .order_by(IntakeMessage.id))
-                if earlier is None:
+                ticket = self._thread_ticket(s, req)
+                if ticket is None:
                     return None
-                ticket = earlier.ticket
                 msg = self._message_in(req, ticket, received)
                 s.add(msg)
                 s.flush()
@@ -347,11 +376,32 @@ class Intake:
                                   detail={"message_id": msg.id, "files": len(stored)}))
                 ticket_id = ticket.id
         except IntegrityError:
+            self._forget(stored)
             return self._known(req)
         found = self.tickets.by_id(ticket_id)
         assert found is not None
         log.info("%s %s joins ticket %s", req.channel, req.external_id or "-", found["code"])
         return Receipt(found, new=False, joined=True, reply=self.receipt_text(found))
+
+    def _thread_ticket(self, s: Session, req: Request) -> Ticket | None:
+        """The ticket whose thread ``req`` answers: one of its messages is named in ``req.thread`` (the citizen's
+        own earlier mail, or one the hotline sent, whose Message-ID names the code: outbox.message_id), and
+        ``req`` comes from the address that began it; anyone else's mail naming it is a request of its own."""
+        earlier = s.scalar(select(IntakeMessage).where(IntakeMessage.channel == req.channel,
+                                                       IntakeMessage.external_id.in_(req.thread))
+                           .order_by(IntakeMessage.id))
+        ticket = earlier.ticket if earlier is not None else None
+        if ticket is None:
+            codes_named = [m.group(1) for t in req.thread if (m := _OWN_MESSAGE_ID.search(t))]
+            ticket = s.scalar(select(Ticket).where(Ticket.code.in_(codes_named))) if codes_named else None
+        if ticket is None:
+            return None
+        first = next((m for m in ticket.messages if m.direction == "in"), None)
+        if first is None or first.address.lower() != (req.reply_to or req.email or req.phone).lower():
+            log.warning("%s %s names ticket %s's thread from another sender: taken as a request of its own",
+                        req.channel, req.external_id or "-", ticket.code)
+            return None
+        return ticket
 
     def _message_in(self, req: Request, ticket: Ticket, received: datetime) -> IntakeMessage:
         return IntakeMessage(ticket=ticket, channel=req.channel, direction="in", external_id=req.external_id,
@@ -366,13 +416,28 @@ class Intake:
             return e
         return None
 
-    def _keep(self, upload: Upload) -> files.Stored:
-        return files.store(self.attachments, upload, *self._checked(upload))
-
-    def _checked(self, upload: Upload) -> tuple[str, bytes]:
-        if upload.media_type.startswith("image/") or not upload.media_type:
+    def _checked(self, upload: Upload, photos_only: bool = False) -> tuple[str, bytes]:
+        """What is kept of ``upload``: a photo re-encoded, another file as it came (FileRefused)."""
+        if photos_only or upload.media_type.startswith("image/") or not upload.media_type:
             return files.photo(upload, self.max_file_bytes, self.photo_max_side)
         return files.document(upload, self.max_file_bytes)
+
+    def _forget(self, stored: list[files.Stored]) -> None:
+        """Files written for a request that made no row: deleted unless a row holds the same file."""
+        if not stored:
+            return
+        with self.sessions() as s:
+            held = set(s.scalars(select(Attachment.path).where(Attachment.path.in_([f.path for f in stored]))))
+        for f in stored:
+            if f.path not in held:
+                (self.attachments / f.path).unlink(missing_ok=True)
+
+
+def status_token(key: str, code: str) -> str:
+    """What a status link carries beside the code so that its holder, and only they, read the answer: a code is
+    7 digits anyone may try, this is an HMAC of it with the site's key (72 bits)."""
+    digest = hmac.new(key.encode(), code.encode(), hashlib.sha256).digest()[:9]
+    return base64.urlsafe_b64encode(digest).decode()
 
 
 def answer_key(ticket: Ticket) -> str:

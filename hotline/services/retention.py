@@ -68,6 +68,7 @@ def enforce_retention(sessions: sessionmaker[Session], root: Path, now: datetime
             "transcripts": purge_transcripts(sessions, now, r.transcripts_days),
             "ticket_content": purge_ticket_content(sessions, now, r.ticket_content_days,
                                                    attachments=settings.paths.attachments),
+            "orphan_files": len(purge_orphan_attachments(sessions, settings.paths.attachments, now)),
             "caller_numbers": purge_caller_numbers(sessions, now, r.caller_numbers_days),
             "asterisk_logs": sum(len(rotate_asterisk_log(folder, now.astimezone(settings.tz), r.asterisk_logs_days))
                                  for folder in asterisk_log_dirs(Path(settings.paths.state_dir))),
@@ -213,6 +214,26 @@ def purge_ticket_content(sessions: sessionmaker[Session], now: datetime, days: i
         if rows:
             compact_search_index(s)
     return len(rows)
+
+
+def purge_orphan_attachments(sessions: sessionmaker[Session], root: Path, now: datetime,
+                             grace: timedelta = timedelta(days=1)) -> list[Path]:
+    """Delete files under the attachments folder that no row holds, written more than ``grace`` ago (a request
+    that died between its files and its ticket; the intake deletes its own otherwise). Returns them."""
+    if not root.is_dir():
+        return []
+    with sessions() as s:
+        held = set(s.scalars(select(Attachment.path)))
+    gone = []
+    for path in root.rglob("*"):
+        if not path.is_file() or path.relative_to(root).as_posix() in held:
+            continue
+        if now.timestamp() - path.stat().st_mtime >= grace.total_seconds():
+            path.unlink(missing_ok=True)
+            gone.append(path)
+    if gone:
+        log.info("deleted %d file(s) of the attachments folder that no ticket holds", len(gone))
+    return gone
 
 
 def purge_caller_numbers(sessions: sessionmaker[Session], now: datetime, days: int, *, limit: int = 5000) -> int:

@@ -31,7 +31,7 @@ def sweep(rt: Runtime) -> dict[str, int]:
     """One pass; returns how many of each kind of work it queued."""
     counts = {"tickets": 0, "transcriptions": 0, "notifications": 0, "milestones": 0, "failed": 0, "purged": 0,
               "messages": 0, "transcripts": 0, "ticket_content": 0, "caller_numbers": 0, "asterisk_logs": 0,
-              "access_log": 0, "replies": 0, "answers": 0, "codes": 0}
+              "access_log": 0, "orphan_files": 0, "replies": 0, "answers": 0, "codes": 0}
     vms = store(rt)
     for voicemail_id in vms.without_ticket():
         created = rt.tickets.for_voicemail(voicemail_id)

@@ -20,6 +20,7 @@ from hotline.adapters.db.models import Attachment, IntakeMessage, Ticket
 from hotline.context import Context, load_context
 from hotline.domain.tickets import codes
 from hotline.intake import FileRefused, Intake, IntakeError, Request, Upload, outbox
+from hotline.intake.service import status_token
 
 GPS = 0x8825    # the EXIF tag of a photo's GPS position
 
@@ -60,8 +61,10 @@ def test_a_web_request_is_one_ticket_with_its_contact_place_photo_and_thread(int
         longitude=105.63, category="infrastructure", files=(Upload("IMG_0001.JPG", "image/jpeg", photo),)))
     assert got.new and not got.joined
     assert codes.is_valid(got.code, 7)
+    key = status_token(intake.link_key, got.code)        # the link lets its holder read the answer
+    assert len(key) == 12 and intake.link_key
     assert got.reply == (f"Đường dây nóng 1022 đã tiếp nhận phản ánh của bạn. Mã phiếu: {got.code}. "
-                         f"Tra cứu: https://1022.example.gov.vn/tra-cuu/{got.code}")
+                         f"Tra cứu: https://1022.example.gov.vn/tra-cuu/{got.code}?k={key}")
     ticket = intake.tickets.get(got.code)
     assert ticket is not None
     assert (ticket["channel"], ticket["caller"], ticket["content"], ticket["category"]) == (
@@ -111,8 +114,8 @@ def test_a_request_that_cannot_be_taken_is_refused_in_vietnamese_and_keeps_nothi
 ])
 def test_a_file_that_is_not_taken_refuses_the_request_and_keeps_nothing(
         intake: Intake, upload: Upload, said: str) -> None:
-    with pytest.raises(FileRefused) as refused:
-        intake.receive(Request(channel="web", content="Ảnh kèm theo.", files=(upload,)))
+    with pytest.raises(FileRefused) as refused:      # by e-mail, which takes PDF and text files besides photos
+        intake.receive(Request(channel="email", content="Ảnh kèm theo.", files=(upload,)))
     assert refused.value.vi and said in refused.value.vi
     assert tickets(intake) == 0
     assert not list(intake.attachments.rglob("*.*"))

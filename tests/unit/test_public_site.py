@@ -73,8 +73,14 @@ def test_a_request_with_a_photo_gets_its_code_and_its_status_page(client: FlaskC
         assert personal not in page, personal       # nothing of who sent it, nor their words
     ctx.tickets(ctx.sessions()).answer(code.group(1), "Công ty Công trình đô thị đã thông cống ngày 5/12.",
                                        actor="agency-xd")
-    answered = client.get(f"/tra-cuu/{code.group(1)}").get_data(as_text=True)
+    guessed = client.get(f"/tra-cuu/{code.group(1)}").get_data(as_text=True)      # the code alone: anyone's
+    assert "Đã có kết quả trả lời" in guessed and "đã thông cống" not in guessed and "tra-loi-rieng" in guessed
+    link = re.search(r'id="tra-cuu" href="([^"]+)"', sent.get_data(as_text=True))
+    assert link and "?k=" in link.group(1)                                          # the receipt's own link
+    answered = client.get(link.group(1).replace("&amp;", "&")).get_data(as_text=True)
     assert "Đã có kết quả trả lời" in answered and "đã thông cống ngày 5/12" in answered
+    forged = client.get(f"/tra-cuu/{code.group(1)}?k=AAAAAAAAAAAA").get_data(as_text=True)
+    assert "đã thông cống" not in forged
 
 
 def test_a_refused_request_is_shown_again_with_what_was_written(client: FlaskClient, ctx: Context,
@@ -127,3 +133,12 @@ def test_a_valid_code_of_no_ticket_is_not_found(client: FlaskClient) -> None:
     got = client.get(f"/tra-cuu/{code}")
     assert got.status_code == 404 and f"Không tìm thấy phiếu mã {code}" in got.get_data(as_text=True)
     assert client.get(f"/tra-cuu?ma={code[:3]} {code[3:]}").headers["Location"].endswith(f"/tra-cuu/{code}")
+
+
+def test_an_ipv6_network_counts_as_one_client(client: FlaskClient, ctx: Context) -> None:
+    """A subscriber's /64 may hand out any number of addresses: the limit counts the network."""
+    per_hour = ctx.settings.public.form_per_hour
+    answers = [send(client, address=f"2001:db8:1:2::{i + 1:x}", noi_dung=f"{CONTENT} ({i})").status_code
+               for i in range(per_hour + 1)]
+    assert answers == [200] * per_hour + [429]
+    assert send(client, address="2001:db8:1:3::1").status_code == 200       # the next /64 is another client

@@ -178,11 +178,13 @@ def test_a_message_is_a_ticket_whose_receipt_reaches_the_citizen(
     assert deliver(app, ctx) == [] and len(gateway.posts) == 1         # sent once
 
 
-def test_the_sms_answer_holds_the_code_and_the_receipt(client: FlaskClient) -> None:
+def test_the_sms_answer_holds_the_code_and_the_receipt(client: FlaskClient, ctx: Context) -> None:
+    from hotline.intake.service import status_token
     body = sms(client, SENDER["sms"], "gw-1", TEXT).get_json()
     assert body["new"] is True
+    key = status_token(ctx.secrets.public_secret_key, body["code"])     # the link lets the citizen read the answer
     assert body["reply"] == (f"Đường dây nóng 1022 đã tiếp nhận phản ánh của bạn. Mã phiếu: {body['code']}. "
-                             f"Tra cứu: https://1022.example.gov.vn/tra-cuu/{body['code']}")
+                             f"Tra cứu: https://1022.example.gov.vn/tra-cuu/{body['code']}?k={key}")
 
 
 @pytest.mark.parametrize("channel", CHANNELS)

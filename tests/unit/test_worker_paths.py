@@ -318,7 +318,8 @@ def test_a_last_attempt_whose_worker_died_fails_the_message_instead_of_holding_i
     monkeypatch.setattr(rt.ctx.clock, "now", lambda: NOW + timedelta(minutes=1))     # the lease (15 s) ran out
     assert sweep(rt) == {**dict.fromkeys(("tickets", "transcriptions", "notifications", "milestones", "purged",
                                           "messages", "transcripts", "ticket_content", "caller_numbers",
-                                          "asterisk_logs", "access_log", "replies", "answers", "codes"), 0),
+                                          "asterisk_logs", "access_log", "orphan_files", "replies", "answers",
+                                          "codes"), 0),
                          "failed": 1}
     vm = voicemail_of(rt, "hotline1-400")
     assert vm.status == "failed" and vm.error and "stopped without finishing" in vm.error
