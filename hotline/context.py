@@ -29,6 +29,7 @@ from hotline.domain.tickets.categories import Categories, load_categories
 
 if TYPE_CHECKING:
     from hotline.intake import Intake
+    from hotline.services.suggest import SuggestService
     from hotline.services.tickets import TicketService
 
 
@@ -66,6 +67,10 @@ class Context:
         return TicketService(sessions, self.clock.now, deadlines, self.categories, self.directory,
                              s.tickets.code_digits, queue)
 
+    def suggestions(self, tickets: TicketService) -> SuggestService:
+        """The suggested category and agency of ``tickets``' tickets ([suggest]; the model under the state dir)."""
+        from hotline.services.suggest import SuggestService
+        return SuggestService(tickets, self.settings.paths.models, self.settings.suggest.min_confidence)
 
     def intake(self, sessions: sessionmaker[Session] | None = None, *, jobs: bool = False) -> Intake:
         """The door of every written request (hotline.intake) on ``sessions``; ``jobs``: its tickets' follow-up

@@ -20,6 +20,7 @@ from hotline.services.console_sessions import ConsoleSessions
 from hotline.services.health import CachedHealth, HealthProbe
 from hotline.services.knowledge import KnowledgeBase
 from hotline.services.operators import OperatorService, operator_service
+from hotline.services.suggest import SuggestService
 from hotline.services.tickets import TicketService
 from hotline.services.transfers import TransferService, transfer_service
 from hotline.services.users import UserService
@@ -75,6 +76,11 @@ class ConsoleServices:
                    KnowledgeBase(sessions, ctx.clock.now, ctx.categories, agency_known),
                    CallRepository(sessions), SyncAmi(lambda: ami_client(c, ctx.secrets)),
                    AccessLogService(sessions, ctx.clock.now))
+
+    @cached_property
+    def suggest(self) -> SuggestService:
+        """The suggested category and agency of a ticket (its model read or trained at first use)."""
+        return self.ctx.suggestions(self.tickets)
 
     @cached_property
     def live(self) -> redis.Redis:

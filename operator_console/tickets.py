@@ -31,7 +31,7 @@ from hotline.domain.vocabulary import AccessAction, Channel
 from hotline.services.tickets import TicketError
 
 from .auth import requires
-from .permissions import FULL_NUMBERS, for_role
+from .permissions import FULL_NUMBERS, allowed, for_role
 from .recordings import known, serve, waveform_svg
 from .services import log_read, services
 
@@ -109,8 +109,10 @@ def show(code: str) -> Any:
     svc = services()
     ticket = visible(svc.tickets.get(code))
     log_ticket(AccessAction.TICKET_VIEW, ticket, transcript=bool((ticket["voicemail"] or {}).get("words")))
+    suggestion = (svc.suggest.for_ticket(ticket) if svc.ctx.settings.suggest.enabled
+                  and allowed(current_user.role, "tickets.write") else None)
     return render_template("ticket.html", t=for_role(ticket, current_user.role), agencies=svc.ctx.directory.entries,
-                           now=svc.ctx.clock.now(), replies=Channel.REPLIES, photos=PHOTOS)
+                           now=svc.ctx.clock.now(), replies=Channel.REPLIES, photos=PHOTOS, suggestion=suggestion)
 
 
 #: The files shown in the page (the photos hotline.intake re-encoded); any other is only downloaded.
@@ -175,6 +177,16 @@ def assign(code: str) -> Response:
                                                          actor=current_user.name,
                                                          note=request.form.get("note", "")),
                 "Đã chuyển phiếu cho cơ quan.")
+
+
+@bp.route("/<code>/suggestion", methods=["POST"])
+@requires("tickets.write")
+def confirm_suggestion(code: str) -> Response:
+    """The operator's one click on the suggested category and agency (the suggestions learn from it)."""
+    return _act(code, lambda t: services().suggest.confirm(code, category=request.form.get("category") or None,
+                                                          agency=request.form.get("agency") or None,
+                                                          actor=current_user.name),
+                "Đã xác nhận gợi ý: phiếu đã được phân loại và chuyển cơ quan.")
 
 
 @bp.route("/<code>/answer", methods=["POST"])

@@ -128,6 +128,10 @@ class JobQueue:
         """Text a voicemail caller their ticket's code ([sms] voicemail_code; the job checks the number)."""
         return self._enqueue(f"code-{ticket['id']}", f"{JOBS}.text_code", ticket["id"])
 
+    def retrain_suggestions(self, day: str) -> Enqueued:
+        """Train the ticket suggestions again (once a day: ``day`` is the local date)."""
+        return self._enqueue(f"suggest-{day}", f"{JOBS}.retrain_suggestions")
+
     def after_change(self, ticket: dict[str, Any]) -> None:
         """What a new or changed ticket needs: its milestones scheduled, its agency told if just assigned."""
         if ticket["status"] in TicketStatus.OPEN:

@@ -259,6 +259,11 @@ class PathSettings(_Section):
         """Where citizens' photos and attachments are kept (hotline.intake.files), by their SHA-256."""
         return self.state_dir / "attachments"
 
+    @property
+    def models(self) -> Path:
+        """Where the ticket suggestions' model is kept (hotline.services.suggest)."""
+        return self.state_dir / "models"
+
 
 class VoicemailSettings(_Section):
     max_seconds: Seconds = 180.0
@@ -317,6 +322,15 @@ class TicketSettings(_Section):
     """Tickets: the digits of a code a caller keys (the last one is a check digit)."""
 
     code_digits: int = Field(default=7, ge=5, le=10)
+
+
+class SuggestSettings(_Section):
+    """Suggested category and agency of a ticket (hotline.services.suggest): shown to the operator only at or
+    above ``min_confidence`` (0 to 1); the worker trains the model again each night after ``retrain_hour``."""
+
+    enabled: bool = True
+    min_confidence: float = Field(default=0.3, ge=0.0, le=1.0)
+    retrain_hour: int = Field(default=2, ge=0, le=23)
 
 
 class IntakeSettings(_Section):
@@ -647,6 +661,7 @@ class Settings(_Section):
     queue: QueueSettings = Field(default_factory=QueueSettings)
     capacity: CapacitySettings = Field(default_factory=CapacitySettings)
     tickets: TicketSettings = Field(default_factory=TicketSettings)
+    suggest: SuggestSettings = Field(default_factory=SuggestSettings)
     intake: IntakeSettings = Field(default_factory=IntakeSettings)
     public: PublicSettings = Field(default_factory=PublicSettings)
     sms: SmsSettings = Field(default_factory=SmsSettings)

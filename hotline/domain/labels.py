@@ -44,7 +44,7 @@ TICKET_EVENT = {
     T.DUPLICATE: "Trùng lặp", "deadline": "Đổi hạn", "category": "Đổi lĩnh vực", "notified": "Gửi thư cho cơ quan",
     "remind_50": "Nhắc hạn 50 %", "remind_80": "Nhắc hạn 80 %", "escalate": "Báo giám sát: quá hạn",
     "message": "Người dân gửi thêm", "answer_sent": "Gửi trả lời cho người dân",
-    "code_sent": "Nhắn mã phiếu cho người gọi",
+    "code_sent": "Nhắn mã phiếu cho người gọi", "suggestion_confirmed": "Xác nhận gợi ý phân loại",
 }
 #: TicketEvent.actor when no person did it (a person's actor is their user name, shown as it is).
 ACTOR = {"system": "Hệ thống", "worker": "Hệ thống (tự động)", "cli": "Quản trị (dòng lệnh)",

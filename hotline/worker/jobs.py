@@ -184,5 +184,17 @@ def text_code(ticket_id: int, runtime: Runtime | None = None) -> str:
     return "queued" if rt.intake.text_code(ticket_id) else "nothing to send"
 
 
+def retrain_suggestions(runtime: Runtime | None = None) -> dict[str, Any]:
+    """Train the ticket suggestions again on everything operators decided (nightly, queued by the sweep).
+
+    Args:
+        runtime: what the job uses (the worker's; default: built from the environment).
+    """
+    rt = runtime or Runtime.build()
+    model = rt.suggest.train()
+    return {"trained_at": model.trained_at.isoformat(), **model.sizes}
+
+
 #: The only functions the worker runs (hotline.worker.rqworker refuses any other a job names).
-JOB_FUNCTIONS = (transcribe_voicemail, notify_assigned, milestone, send_message, answer_back, text_code)
+JOB_FUNCTIONS = (transcribe_voicemail, notify_assigned, milestone, send_message, answer_back, text_code,
+                 retrain_suggestions)

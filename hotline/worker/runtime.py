@@ -20,6 +20,7 @@ from hotline.adapters.speech.engines import Engine, EngineUnavailable, engine_pr
 from hotline.context import Context, load_context
 from hotline.intake import Intake
 from hotline.intake.outbox import Sender, senders
+from hotline.services.suggest import SuggestService
 from hotline.services.tickets import TicketService
 
 log = logging.getLogger("hotline.worker")
@@ -38,6 +39,7 @@ class Runtime:
     retention_ran_at: float | None = None   # monotonic: the retention pass runs at most once an hour
     _intake: Intake | None = None
     _senders: dict[str, Sender] | None = None
+    _suggest: SuggestService | None = None
 
     @classmethod
     def build(cls, ctx: Context | None = None) -> Runtime:
@@ -64,6 +66,13 @@ class Runtime:
         if self._senders is None:
             self._senders = senders(self.ctx.settings, self.ctx.secrets, self.mailer)
         return self._senders
+
+    @property
+    def suggest(self) -> SuggestService:
+        """The ticket suggestions (their model read or trained on first need, once per process)."""
+        if self._suggest is None:
+            self._suggest = self.ctx.suggestions(self.tickets)
+        return self._suggest
 
     def model_available(self) -> bool:
         """The engine is loaded, or loads now (the sweep asks: while it cannot, messages are not queued,

@@ -31,7 +31,7 @@ def sweep(rt: Runtime) -> dict[str, int]:
     """One pass; returns how many of each kind of work it queued."""
     counts = {"tickets": 0, "transcriptions": 0, "notifications": 0, "milestones": 0, "failed": 0, "purged": 0,
               "messages": 0, "transcripts": 0, "ticket_content": 0, "caller_numbers": 0, "asterisk_logs": 0,
-              "access_log": 0, "orphan_files": 0, "replies": 0, "answers": 0, "codes": 0}
+              "access_log": 0, "orphan_files": 0, "replies": 0, "answers": 0, "codes": 0, "suggestions": 0}
     vms = store(rt)
     for voicemail_id in vms.without_ticket():
         created = rt.tickets.for_voicemail(voicemail_id)
@@ -60,6 +60,7 @@ def sweep(rt: Runtime) -> dict[str, int]:
         counts["codes"] += rt.intake.text_code(ticket_id) is not None
     for message_id in outbox.due(rt.sessions, now):
         counts["replies"] += rt.jobs.send_message(message_id) == Enqueued.NEW
+    counts["suggestions"] = _retrain_due(rt, now)
     last = rt.retention_ran_at      # None: not yet in this process (monotonic time may start near 0 at boot)
     if last is None or time.monotonic() - last >= RETENTION_EVERY:
         rt.retention_ran_at = time.monotonic()
@@ -69,6 +70,15 @@ def sweep(rt: Runtime) -> dict[str, int]:
     if any(counts.values()):
         log.info("sweep: %s", ", ".join(f"{k} {v}" for k, v in counts.items() if v))
     return counts
+
+
+def _retrain_due(rt: Runtime, now: datetime) -> int:
+    """Queue the nightly training of the ticket suggestions when the model is older than last night's
+    [suggest] retrain_hour (or missing); 1 if queued now."""
+    s = rt.ctx.settings
+    if not s.suggest.enabled or not rt.suggest.due(now, s.tz, s.suggest.retrain_hour):
+        return 0
+    return int(rt.jobs.retrain_suggestions(f"{now.astimezone(s.tz):%Y-%m-%d}") == Enqueued.NEW)
 
 
 def _answers_not_sent(rt: Runtime, now: datetime, days: int = 7) -> list[str]:

@@ -93,4 +93,5 @@ def test_a_job_naming_any_other_function_is_refused_and_never_run(tmp_path: Path
         assert not owned.exists() and not unpickled.exists()
         client.close()
     assert ALLOWED_JOBS == {f"{JOBS}.{name}" for name in ("transcribe_voicemail", "notify_assigned", "milestone",
-                                                          "send_message", "answer_back", "text_code")}
+                                                          "send_message", "answer_back", "text_code",
+                                                          "retrain_suggestions")}

@@ -1,0 +1,1 @@
+"""bench/suggest: how well and how fast the ticket suggestions sort the labelled requests."""
