@@ -105,7 +105,7 @@ class Redacted:
 def redact_personal(text: str) -> Redacted:
     """``text`` with e-mails, phone and ID numbers, house-numbered addresses and people's names replaced by
     bracketed words (the rules above); ``removed`` lists them in the order they were found."""
-    out, removed = unicodedata.normalize("NFC", text), []
+    out, removed = unicodedata.normalize("NFC", text), list[Removed]()
     for step in (_emails, _numbers, _addresses, _cued_names, _full_names):
         out = step(out, removed)
     return Redacted(out, tuple(removed))
