@@ -32,19 +32,16 @@ AGENCY_COLUMNS = (("assigned", "Được chuyển"), ("answered", "Đã trả l�
 
 @bp.get("/so-lieu")
 def page() -> Any:
-    svc = services()
-    try:
-        month = checked_month(request.args.get("thang"), svc.figures.today())
-    except MonthError as e:
-        svc.refused("invalid")
-        return render_template("error.html", message=e.vi, title="Không có số liệu"), 400
-    view = labelled(svc.figures.month(month))
+    figures, error = _month(request.args.get("thang"))
+    if error is not None:
+        return error
+    view, month = labelled(figures), figures["month"]
     charts = {"channels": bar_chart("Phản ánh, kiến nghị theo kênh", view["channels"]),
               "categories": bar_chart("Phản ánh, kiến nghị theo lĩnh vực", view["categories"]),
               "agencies": bar_chart("Tỉ lệ trả lời đúng hạn theo cơ quan",
                                     [(a["name"], a["on_time_rate"]) for a in view["agencies"]], percent=True),
               "satisfaction": bar_chart("Mức hài lòng qua khảo sát sau cuộc gọi", view["satisfaction"], percent=True)}
-    answers = [{**a, "category_name": _category(a["category"])} for a in svc.publishing.published()]
+    answers = [{**a, "category_name": _category(a["category"])} for a in services().publishing.published()]
     body = render_template("figures.html", v=view, charts=charts, answers=answers, month=month,
                            columns=AGENCY_COLUMNS)
     return _cached(Response(body, mimetype="text/html"), PAGE_MAX_AGE)
@@ -105,7 +102,8 @@ def csv_rows(figures: dict[str, Any], labels: dict[str, dict[str, str]]) -> list
     return rows
 
 
-def _month(month: str) -> tuple[dict[str, Any], Any]:
+def _month(month: str | None) -> tuple[dict[str, Any], Any]:
+    """The figures of ``month`` (None: the last complete one), or the Vietnamese 400 of a month refused."""
     svc = services()
     try:
         return svc.figures.month(checked_month(month, svc.figures.today())), None
