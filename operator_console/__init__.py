@@ -5,7 +5,8 @@ sessions), ``account`` (a user's own password), ``home``, ``phone`` (the softpho
 ``tickets`` (inbox, ticket page), ``knowledge``, ``recordings`` (search, replay with HTTP ranges, the
 AccessLog), ``reports``, ``wallboard`` (supervisors, live, with the alerts' banner), ``api`` (JSON under
 /api/, token-authenticated), ``health`` (``/healthz``, open to anyone, no personal data) and ``access_log``
-(admins: who read which personal data; every such read is logged through ``services.log_read``). Every
+(admins: who read which personal data; every such read is logged through ``services.log_read``) and
+``publishing`` (supervisors: the answers approved for the public figures page). Every
 route declares the permission it needs (``operator_console.permissions``); a route without one is
 refused. The views share one ``ConsoleServices`` (``operator_console.services``), built here and kept in
 ``app.extensions["hotline"]``; none builds a service or runs SQL itself.
@@ -39,6 +40,7 @@ def create_app(ctx: Context | None = None, *, testing: bool = False, config: dic
         knowledge,
         phone,
         privacy,
+        publishing,
         recordings,
         reports,
         signin,
@@ -65,7 +67,7 @@ def create_app(ctx: Context | None = None, *, testing: bool = False, config: dic
     auth.init_app(app)
     filters.init_app(app)
     for module in (auth, account, home, phone, tickets, knowledge, recordings, reports, wallboard, api, health,
-                   privacy, access_log):
+                   privacy, access_log, publishing):
         app.register_blueprint(module.bp)
     csrf.exempt(api.bp)                  # token-authenticated, never by cookie
     wallboard.init_app(app, total=s.max_streams, per_user=s.streams_per_user)

@@ -29,6 +29,7 @@ PERMISSIONS: dict[str, frozenset[str]] = {
     "reports.view": frozenset({SUP, ADM}),                  # figures, charts, CSV / XLSX
     "kb.view": frozenset({OP, SUP, ADM, AG}),               # the knowledge base
     "kb.edit": frozenset({SUP, ADM}),
+    "answers.publish": frozenset({SUP, ADM}),               # approve or withdraw an answer on the public page
     "users.manage": frozenset({ADM}),
     "privacy.export": frozenset({ADM}),                     # a citizen's data, as one archive (AccessLog)
     "access_log.view": frozenset({ADM}),                    # the AccessLog: who read which personal data; CSV

@@ -20,6 +20,7 @@ from hotline.services.console_sessions import ConsoleSessions
 from hotline.services.health import CachedHealth, HealthProbe
 from hotline.services.knowledge import KnowledgeBase
 from hotline.services.operators import OperatorService, operator_service
+from hotline.services.publishing import Publishing
 from hotline.services.suggest import SuggestService
 from hotline.services.tickets import TicketService
 from hotline.services.transfers import TransferService, transfer_service
@@ -44,6 +45,7 @@ class ConsoleServices:
         calls: the call log (calls, recordings, voicemails, transfers).
         ami: one AMI conversation at a time (the supervisor's ChanSpy call).
         access_log: the AccessLog (every read of personal data; the admins' page).
+        publishing: the answers approved for the public figures page.
     """
 
     ctx: Context
@@ -57,6 +59,7 @@ class ConsoleServices:
     calls: CallRepository
     ami: SyncAmi
     access_log: AccessLogService
+    publishing: Publishing
 
     @classmethod
     def build(cls, ctx: Context) -> ConsoleServices:
@@ -75,7 +78,7 @@ class ConsoleServices:
                    transfer_service(c, ctx.secrets, ctx.directory, sessions),
                    KnowledgeBase(sessions, ctx.clock.now, ctx.categories, agency_known),
                    CallRepository(sessions), SyncAmi(lambda: ami_client(c, ctx.secrets)),
-                   AccessLogService(sessions, ctx.clock.now))
+                   AccessLogService(sessions, ctx.clock.now), Publishing(sessions, ctx.clock.now))
 
     @cached_property
     def suggest(self) -> SuggestService:

@@ -2,8 +2,9 @@
 
 ``create_app()`` is its factory; each door is a blueprint: ``form`` (the citizens' web form and the status page
 of a ticket, in Vietnamese, for a phone's browser), ``open311`` (GeoReport v2 under /open311/v2/, an API key for
-POST) and ``webhooks`` (the SMS gateway, Zalo OA and Facebook Page call these, each signed). Every request goes
-through ``hotline.intake``. It runs apart from the operators' console (its own process, port and secret key) and
+POST), ``webhooks`` (the SMS gateway, Zalo OA and Facebook Page call these, each signed) and ``figures`` (the
+public transparency page: a month's figures, its open data and the answers supervisors approved). Every request
+goes through ``hotline.intake``. It runs apart from the operators' console (its own process, port and secret key) and
 shares nothing with it but the database: a flaw here reaches no operator's session, no recording.
 """
 from __future__ import annotations
@@ -22,6 +23,8 @@ from hotline.config.redis_url import limits_storage
 from hotline.context import Context, load_context
 from hotline.domain.vocabulary import PUBLIC_REFUSALS_KEY
 from hotline.intake import Intake
+from hotline.services.public_figures import PublicFigures
+from hotline.services.publishing import Publishing
 
 log = logging.getLogger("hotline.public")
 csrf = CSRFProtect()
@@ -43,16 +46,22 @@ limiter = Limiter(client_key, key_prefix="hotline:public:limits",
                   in_memory_fallback_enabled=True, headers_enabled=True,
                   on_breach=lambda _limit: services().refused("rate"))
 REFUSALS_KEY = PUBLIC_REFUSALS_KEY     # a Redis hash: why -> how many requests were refused (hotline status)
+FIGURES_TTL = 300.0                   # seconds this process keeps a month's figures (public_site/figures.py)
 CSP = ("default-src 'self'; script-src 'self'; style-src 'self'; img-src 'self' data:; object-src 'none'; "
        "base-uri 'none'; form-action 'self'; frame-ancestors 'none'")
 
 
 class PublicServices:
-    """What the views share, built once: the intake door, the settings and the Redis of the counters."""
+    """What the views share, built once: the intake door, the settings, the month's figures (kept a few minutes),
+    the published answers and the Redis of the counters."""
 
     def __init__(self, ctx: Context, intake: Intake) -> None:
         self.ctx = ctx
         self.intake = intake
+        tickets = intake.tickets
+        self.figures = PublicFigures(tickets.sessions, tickets.deadlines, ctx.settings.tz, ctx.clock.now,
+                                     ttl=FIGURES_TTL)
+        self.publishing = Publishing(tickets.sessions, ctx.clock.now)
         self._redis: Any = None
 
     def agency_name(self, key: str | None) -> str | None:
@@ -85,7 +94,7 @@ def services(app: Flask | None = None) -> PublicServices:
 def create_app(ctx: Context | None = None, *, intake: Intake | None = None, testing: bool = False,
                config: dict[str, Any] | None = None) -> Flask:
     """The public site for ``ctx`` (default: this machine's settings)."""
-    from . import form, open311, webhooks
+    from . import figures, form, open311, webhooks
 
     ctx = ctx or load_context()
     s, i = ctx.settings.public, ctx.settings.intake
@@ -104,7 +113,7 @@ def create_app(ctx: Context | None = None, *, intake: Intake | None = None, test
     csrf.init_app(app)
     app.config.setdefault("RATELIMIT_STORAGE_URI", limits_storage(ctx.redis_url))
     limiter.init_app(app)
-    for module in (form, open311, webhooks):
+    for module in (form, open311, webhooks, figures):
         app.register_blueprint(module.bp)
     csrf.exempt(open311.bp)      # an API key, never a cookie
     csrf.exempt(webhooks.bp)     # each signed by its sender

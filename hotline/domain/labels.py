@@ -45,6 +45,7 @@ TICKET_EVENT = {
     "remind_50": "Nhắc hạn 50 %", "remind_80": "Nhắc hạn 80 %", "escalate": "Báo giám sát: quá hạn",
     "message": "Người dân gửi thêm", "answer_sent": "Gửi trả lời cho người dân",
     "code_sent": "Nhắn mã phiếu cho người gọi", "suggestion_confirmed": "Xác nhận gợi ý phân loại",
+    "published": "Duyệt công bố câu trả lời", "unpublished": "Gỡ câu trả lời khỏi trang công khai",
 }
 #: TicketEvent.actor when no person did it (a person's actor is their user name, shown as it is).
 ACTOR = {"system": "Hệ thống", "worker": "Hệ thống (tự động)", "cli": "Quản trị (dòng lệnh)",

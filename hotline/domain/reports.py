@@ -333,3 +333,13 @@ def ticket_periods(tickets: Iterable[TicketRow], now: datetime, key: Callable[[d
     for t in tickets:
         groups[key(t.received_at)].append(t)
     return [{name: k, **ticket_figures(groups[k], now)} for k in sorted(groups)]
+
+
+def median(values: Iterable[float]) -> float | None:
+    """The median of ``values`` rounded to 0.1 (None when there are none): the public page's "median working
+    hours to answer"."""
+    ordered = sorted(values)
+    if not ordered:
+        return None
+    mid = len(ordered) // 2
+    return round(ordered[mid] if len(ordered) % 2 else (ordered[mid - 1] + ordered[mid]) / 2, 1)

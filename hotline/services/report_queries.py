@@ -172,3 +172,13 @@ def operator_names(sessions: sessionmaker[Session]) -> dict[str, str]:
     """Each operator's display name by its name (the reports' tables name operators)."""
     with sessions() as s:
         return {str(n): str(d) for n, d in s.execute(select(Operator.name, Operator.display_name))}
+
+
+def answer_instants(sessions: sessionmaker[Session], first: date, last: date,
+                    tz: tzinfo) -> list[tuple[datetime, datetime]]:
+    """(received, answered) of the tickets received between ``first`` and ``last`` that have an answer."""
+    start, end = period_bounds(first, last, tz)
+    with sessions() as s:
+        rows = s.execute(select(Ticket.received_at, Ticket.answered_at).where(
+            Ticket.received_at >= start, Ticket.received_at < end, Ticket.answered_at.is_not(None))).all()
+    return [(r, a) for r, a in rows if a is not None]

@@ -17,10 +17,10 @@ from datetime import date, datetime, timedelta
 from pathlib import Path
 from typing import Any
 
-from sqlalchemy import func, or_, select, text
+from sqlalchemy import delete, func, or_, select, text
 from sqlalchemy.orm import Session, object_session, sessionmaker
 
-from hotline.adapters.db.models import Attachment, Call, Recording, Ticket, TicketStatus, Voicemail
+from hotline.adapters.db.models import Attachment, Call, PublishedAnswer, Recording, Ticket, TicketStatus, Voicemail
 from hotline.domain.vocabulary import AccessAction
 from hotline.services.access_log import add_access, purge_access_log
 
@@ -187,6 +187,8 @@ def scrub_ticket(ticket: Ticket, marker: str, attachments: Path | None = None) -
     for message in ticket.messages:
         message.body, message.subject, message.address = marker, "", ""
     s = object_session(ticket)
+    if s is not None:      # the published answer (and what its redaction removed) goes with the person
+        s.execute(delete(PublishedAnswer).where(PublishedAnswer.ticket_id == ticket.id))
     gone = [a.path for a in ticket.attachments]
     if s is None or not gone:
         return

@@ -47,6 +47,7 @@ DECLARED = {
     ("GET", "wallboard.live_floor"): 503,    # the floor needs Redis (a closed port here)
     ("POST", "privacy.export"): 400,         # no number
     ("POST", "account.password"): 400,       # no password (refused before any check: no wrong sign-in counted)
+    ("POST", "publishing.approve"): 400,     # no text to publish (tests/unit/test_console_publishing.py)
     ("GET", "tickets.file"): 404,            # a phone ticket has no files (tests/unit/test_console_channels.py)
 }
 

@@ -323,3 +323,23 @@ class Article(Base):
     desk: Mapped[str | None] = mapped_column(String(64))               # "department:03": where to file it
     updated_at: Mapped[datetime] = mapped_column(UTCDateTime())
     updated_by: Mapped[str] = mapped_column(String(64))
+
+
+class PublishedAnswer(Base):
+    """A ticket's question and answer as the public figures page shows them (public_site/figures.py): the text a
+    supervisor approved, after redaction (hotline.services.publishing); ``removed`` is what redaction took out
+    of the ticket's words (kept here only, never shown); gone from the page once ``withdrawn_at`` is set."""
+
+    __tablename__ = "published_answers"
+
+    id: Mapped[int] = mapped_column(Integer, primary_key=True)
+    ticket_id: Mapped[int] = mapped_column(ForeignKey("tickets.id", ondelete="CASCADE"), unique=True)
+    question: Mapped[str] = mapped_column(Text)
+    answer: Mapped[str] = mapped_column(Text)
+    removed: Mapped[list[Any]] = mapped_column(JSON, default=list)     # [{"kind": "phone", "text": "0912…"}]
+    approved_by: Mapped[str] = mapped_column(String(64))
+    approved_at: Mapped[datetime] = mapped_column(UTCDateTime(), index=True)
+    withdrawn_at: Mapped[datetime | None] = mapped_column(UTCDateTime())
+    withdrawn_by: Mapped[str | None] = mapped_column(String(64))
+
+    ticket: Mapped[Ticket] = relationship()
