@@ -69,9 +69,12 @@ def ensure_user(home: Path, progress: Progress, host: Tables = HOST, run_: Runne
 def hotline_writable(settings: Any, redis: bool = True) -> list[Path]:
     """The folders of the state directory the hotline's processes write, each of them its own (the state
     directory itself stays root's: root-run steps read what is in it, fail2ban's and Asterisk's configuration):
-    the call-log spool, ``alerts/``, the SQLite database's folder, ``redis/`` for its own Redis (``redis``)."""
+    the call-log spool, ``alerts/``, the citizens' files (``attachments/``), the suggestions' model
+    (``models/``), the mailbox reader's state (``mailbox/``), the SQLite database's folder, ``redis/`` for its own
+    Redis (``redis``)."""
     state = Path(os.path.abspath(settings.paths.state_dir))
-    folders = [Path(settings.call_log_spool), state / "alerts"]
+    folders = [Path(settings.call_log_spool), state / "alerts", Path(settings.paths.attachments),
+               Path(settings.paths.models), state / "mailbox"]
     if redis and is_own(settings.redis):
         folders.append(state / "redis")
     database = _sqlite_file(settings.database.url)
