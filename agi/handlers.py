@@ -12,8 +12,8 @@ from ari_app import audio
 from hotline.adapters.db.repository import CallRepository
 from hotline.adapters.disk import message_space_problem
 from hotline.domain.vocabulary import Disposition
+from hotline.intake.voice import MessageIntake
 from hotline.services.alerts import note_lost_message
-from hotline.services.messages import MessageIntake
 
 from .server import Handler
 

@@ -11,7 +11,7 @@ from hotline.adapters.asterisk_config import prompts_dir
 from hotline.adapters.db.repository import CallRepository
 from hotline.context import load_context, setup_logging
 from hotline.domain.errors import HotlineError
-from hotline.services.messages import MessageIntake
+from hotline.intake.voice import MessageIntake
 
 from .admission import AdmissionHandlers
 from .handlers import FallbackHandlers

@@ -13,7 +13,7 @@ from typing import Any
 from hotline.adapters.db.repository import AudioFacts
 from hotline.adapters.jobqueue import JobQueue
 from hotline.domain.flows.engine import FlowEngine
-from hotline.services.messages import MessageIntake, SavedMessage
+from hotline.intake.voice import MessageIntake, SavedMessage
 from hotline.services.tickets import TicketService
 
 from . import audio

@@ -14,8 +14,8 @@ from hotline.adapters.db.repository import CallRepository
 from hotline.context import load_context
 from hotline.domain.clock import fake_clock_env
 from hotline.domain.vocabulary import Disposition
+from hotline.intake.voice import MessageIntake
 from hotline.services.alerts import AlertStore, alerts_dir
-from hotline.services.messages import MessageIntake
 
 NOW = datetime.fromisoformat("2026-11-28T10:00:00+07:00")
 

@@ -12,7 +12,7 @@ import redis
 from hotline.adapters.db.repository import AudioFacts, CallRepository
 from hotline.context import load_context
 from hotline.domain.clock import fake_clock_env
-from hotline.services.messages import MessageIntake
+from hotline.intake.voice import MessageIntake
 from hotline.services.tickets import TicketService
 
 

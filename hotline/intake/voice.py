@@ -19,7 +19,7 @@ from hotline.adapters.db.repository import AudioFacts, CallRepository
 from hotline.adapters.jobqueue import JobQueue
 from hotline.services.tickets import TicketService
 
-log = logging.getLogger("hotline.services.messages")
+log = logging.getLogger("hotline.intake.voice")
 
 
 @dataclass(frozen=True)
