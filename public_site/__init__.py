@@ -17,6 +17,7 @@ from typing import Any
 from flask import Flask, Response, render_template, request
 from flask_limiter import Limiter
 from flask_wtf.csrf import CSRFError, CSRFProtect
+from sqlalchemy.exc import OperationalError
 from werkzeug.exceptions import HTTPException
 
 from hotline.config.redis_url import limits_storage
@@ -109,7 +110,9 @@ def create_app(ctx: Context | None = None, *, intake: Intake | None = None, test
     if s.proxy_hops > 0:
         from werkzeug.middleware.proxy_fix import ProxyFix
         app.wsgi_app = ProxyFix(app.wsgi_app, x_for=s.proxy_hops, x_proto=s.proxy_hops)   # type: ignore[method-assign]
-    app.extensions["hotline_public"] = PublicServices(ctx, intake or ctx.intake(jobs=True))
+    # started during a database outage it serves what needs no database and answers 503 to the rest (below)
+    app.extensions["hotline_public"] = PublicServices(
+        ctx, intake or ctx.intake(ctx.sessions(tolerate_outage=True), jobs=True))
     csrf.init_app(app)
     app.config.setdefault("RATELIMIT_STORAGE_URI", limits_storage(ctx.redis_url))
     limiter.init_app(app)
@@ -147,6 +150,19 @@ def create_app(ctx: Context | None = None, *, intake: Intake | None = None, test
     def _too_many(_e: HTTPException) -> tuple[str, int]:
         return render_template("error.html", message="Bạn đã gửi quá nhiều lần trong thời gian ngắn. Hãy thử lại "
                                                      "sau ít phút, hoặc gọi 1022."), 429
+
+    @app.errorhandler(OperationalError)
+    def _database_away(e: OperationalError) -> tuple[Any, int, dict[str, str]]:
+        # The database is unreachable: nothing was saved. A webhook's or Open311 client's sender retries on a
+        # 503 (the same message id later makes one ticket); a citizen is told to send again or call.
+        log.warning("database unreachable, %s %s answered 503: %s", request.method, request.path, e.orig)
+        services().refused("database")
+        retry = {"Retry-After": "60"}
+        if request.blueprint in ("webhooks", "open311"):
+            return {"error": "database_unavailable", "description": "Hệ thống tạm gián đoạn; hãy gửi lại sau."}, \
+                503, retry
+        return render_template("error.html", message="Hệ thống đang tạm gián đoạn, yêu cầu của bạn chưa được "
+                                                     "ghi nhận. Hãy gửi lại sau ít phút, hoặc gọi 1022."), 503, retry
 
     @app.errorhandler(404)
     def _not_found(_e: HTTPException) -> tuple[str, int]:
