@@ -7,6 +7,7 @@ import shutil
 import tempfile
 from collections.abc import Iterator
 from pathlib import Path
+from typing import Any
 
 import pytest
 
@@ -90,6 +91,14 @@ def open_hours(stack: Stack) -> Stack:
     from datetime import datetime
     stack.set_clock(datetime.fromisoformat("2026-11-25T10:00:00+07:00"))
     return stack
+
+
+@pytest.fixture()
+def browser() -> Iterator[Any]:
+    """A new headless Chromium (tests/support/browser.py), closed after the test."""
+    from tests.support.browser import chromium
+    with chromium() as b:
+        yield b
 
 
 @pytest.fixture()

@@ -1,4 +1,5 @@
-"""``hotline report``: the call-centre figures per day and per operator (definitions in hotline/domain/reports.py)."""
+"""``hotline report``: the call-centre figures per day and per operator, and the requests (tickets) received in the
+period per channel, category and agency (definitions in hotline/domain/reports.py)."""
 from __future__ import annotations
 
 import json
@@ -8,8 +9,9 @@ from typing import Any
 
 import click
 
+from hotline.domain.labels import CHANNEL
 from hotline.domain.reports import build_report, period_label
-from hotline.services.report_queries import load_rows
+from hotline.services.report_queries import load_rows, ticket_figures_sql
 
 # Column headings for operators and supervisors (Vietnamese), by JSON key.
 CALL_COLUMNS = [
@@ -31,7 +33,9 @@ OPERATOR_COLUMNS = [c for c in CALL_COLUMNS if c[0] not in ("offered", "abandone
                                                             "service_level", "calls", "turned_away")]
 TRANSFER_COLUMNS = [("target", "Nơi chuyển đến"), ("attempts", "Lần chuyển"), ("answered", "Đã nghe máy"),
                     ("answer_rate", "Tỉ lệ nghe máy")]
-SHARES = {"service_level", "satisfied_share", "normal_share", "not_satisfied_share", "answer_rate",
+AGENCY_COLUMNS = [("assigned", "Được chuyển"), ("answered", "Đã trả lời"), ("on_time", "Đúng hạn"),
+                  ("on_time_rate", "Tỉ lệ đúng hạn"), ("overdue", "Quá hạn")]
+SHARES = {"on_time_rate", "service_level", "satisfied_share", "normal_share", "not_satisfied_share", "answer_rate",
           "abandon_rate"}
 
 
@@ -49,6 +53,12 @@ def _wrapup_seconds(settings: Any) -> float:
         if isinstance(value, (int, float)):
             return float(value)
     return 0.0
+
+
+def _agency_name(ctx: Any, key: str) -> str:
+    kind, _, code = key.partition(":")
+    agency = ctx.directory.find(kind, code)
+    return str(agency.name) if agency is not None else key
 
 
 def _cell(key: str, value: Any) -> str:
@@ -98,6 +108,14 @@ def render_text(report: dict[str, Any]) -> str:
     parts += ["", "Chuyển tiếp theo nơi nhận"]
     parts.append(_table(report["transfers"], TRANSFER_COLUMNS[1:], TRANSFER_COLUMNS[0])
                  if report["transfers"] else "(không có)")
+    if "tickets" in report:
+        t, names = report["tickets"], report.get("names", {})
+        parts += ["", f"Phản ánh, kiến nghị tiếp nhận: {t['received']}; quá hạn chưa trả lời: {t['overdue_open']}"]
+        for key, title, heading in (("by_channel", "Theo kênh", "Kênh"), ("by_category", "Theo lĩnh vực", "Lĩnh vực")):
+            rows = [{"name": names.get(key, {}).get(k, k), "received": n} for k, n in t[key].items()]
+            parts += ["", title, _table(rows, [("received", "Số phiếu")], ("name", heading)) if rows else "(không có)"]
+        rows = [{**a, "name": names.get("agencies", {}).get(a["agency"], a["agency"])} for a in t["agencies"]]
+        parts += ["", "Theo cơ quan", _table(rows, AGENCY_COLUMNS, ("name", "Cơ quan")) if rows else "(không có)"]
     return "\n".join(parts)
 
 
@@ -120,6 +138,13 @@ def report_command(first: str, last: str, as_json: bool, by: str | None) -> None
                           by=(by,) if by else ("day", "operator"))
     report = {"from": start.isoformat(), "to": end.isoformat(), "timezone": str(tz),
               "generated_at": datetime.now(tz).isoformat(timespec="seconds"), **report}
+    # the requests received in the period, whatever their door (the figures the public page publishes)
+    tickets = ticket_figures_sql(ctx.sessions(), start, end, tz, ctx.clock.now())
+    report["tickets"] = tickets
+    report["names"] = {"by_channel": {k: CHANNEL.get(k, k) for k in tickets["by_channel"]},
+                       "by_category": {k: ctx.categories.get(k).name if k in ctx.categories else k
+                                       for k in tickets["by_category"]},
+                       "agencies": {a["agency"]: _agency_name(ctx, a["agency"]) for a in tickets["agencies"]}}
     if as_json:
         click.echo(json.dumps(report, ensure_ascii=False, indent=2))
     else:

@@ -28,10 +28,9 @@ from hotline.adapters.db.models import AccessLog, Role, VoicemailStatus
 from hotline.adapters.db.repository import CallRepository
 from operator_console import create_app
 from tests.support.audio import write_wav
-from tests.support.browser import REDIS_URL, chromium, serve_app, site_context
+from tests.support.browser import PASSWORD, REDIS_URL, serve_app, signed_in, site_context
 
 ARTIFACTS = Path(os.environ.get("HOTLINE_TEST_ARTIFACTS", "test-artifacts")) / "console"
-PASSWORD = "mật-khẩu-thử-nghiệm"
 REC = "2026/11/25/hotline1-7.wav"
 
 
@@ -61,31 +60,13 @@ def site(tmp_path_factory: pytest.TempPathFactory) -> Iterator[dict[str, Any]]:
         server.close()
 
 
-@pytest.fixture()
-def browser() -> Iterator[Any]:
-    with chromium() as b:
-        yield b
-
-
-def signed_in(browser: Any, site: dict[str, Any], user: str) -> Any:
-    context = browser.new_context(viewport={"width": 1366, "height": 768}, locale="vi-VN")
-    page = context.new_page()
-    page.set_default_timeout(15_000)
-    page.goto(site["url"] + "/login")
-    page.fill("input[name=username]", user)
-    page.fill("input[name=password]", PASSWORD)
-    page.click("button[type=submit]")
-    page.wait_for_url(site["url"] + "/**")
-    return page
-
-
 def shot(page: Any, name: str) -> None:
     ARTIFACTS.mkdir(parents=True, exist_ok=True)
     page.screenshot(path=str(ARTIFACTS / f"{name}.png"), full_page=True)
 
 
 def test_supervisor_replays_and_seeks_an_operator_is_refused(browser: Any, site: dict[str, Any]) -> None:
-    page = signed_in(browser, site, "binh")
+    page = signed_in(browser, site["url"], "binh")
     statuses: list[tuple[int, str | None]] = []
     page.on("response", lambda r: statuses.append((r.status, r.request.headers.get("range")))
             if "/recordings/file/" in r.url else None)
@@ -111,14 +92,14 @@ def test_supervisor_replays_and_seeks_an_operator_is_refused(browser: Any, site:
     assert "binh" in searched                                   # the search page itself is a read (its numbers)
     assert logged and all(u == "binh" and act == "play" and res == REC for u, act, res, _r in logged)
     assert any(r and r.startswith("bytes=") and r != "bytes=0-" for _u, _a, _res, r in logged), logged
-    op = signed_in(browser, site, "lan")
+    op = signed_in(browser, site["url"], "lan")
     refused = op.goto(site["url"] + f"/recordings/file/{REC}")
     assert refused is not None and refused.status == 403
     assert "Không có quyền truy cập" in op.text_content("h1")
 
 
 def test_a_voicemail_ticket_appears_in_an_open_inbox_within_2_s(browser: Any, site: dict[str, Any]) -> None:
-    page = signed_in(browser, site, "lan")
+    page = signed_in(browser, site["url"], "lan")
     page.goto(site["url"] + "/tickets/")
     page.wait_for_selector("#inbox tbody tr")
     svc, repo, tmp = site["svc"], site["repo"], site["tmp"]
@@ -142,7 +123,7 @@ def test_wallboard_shows_what_the_monitor_publishes(browser: Any, site: dict[str
     import redis.asyncio as aioredis
 
     from monitor.publish import LivePublisher
-    page = signed_in(browser, site, "binh")
+    page = signed_in(browser, site["url"], "binh")
     page.goto(site["url"] + "/wallboard/")
     page.wait_for_selector('#live-state[data-state="up"]')
     snapshot = {"at": "2026-11-25T02:00:05+00:00", "longest_wait": 42, "by_state": {},
@@ -167,7 +148,7 @@ def test_wallboard_shows_what_the_monitor_publishes(browser: Any, site: dict[str
 
 
 def test_the_report_draws_its_chart(browser: Any, site: dict[str, Any]) -> None:
-    page = signed_in(browser, site, "binh")
+    page = signed_in(browser, site["url"], "binh")
     page.goto(site["url"] + "/reports/?from=2026-11-01&to=2026-11-30")
     assert page.locator("svg.chart").count() == 2
     assert page.locator("svg.chart rect").count() >= 1
@@ -190,7 +171,7 @@ def test_the_transcript_follows_the_voicemail_as_it_plays(browser: Any, site: di
         vm.words, vm.transcript, vm.status = words, "xin chào tổng đài", VoicemailStatus.TRANSCRIBED
     ticket = svc.tickets.for_voicemail(voicemail)
     assert ticket is not None
-    page = signed_in(browser, site, "binh")
+    page = signed_in(browser, site["url"], "binh")
     page.goto(site["url"] + f"/tickets/{ticket['code']}")
     assert page.locator("#transcript span").all_text_contents() == ["xin", "chào", "tổng", "đài"]
     page.click("#transcript span:text('tổng')")                     # a click on a word plays from there
@@ -214,7 +195,7 @@ def test_the_call_card_shows_the_callers_earlier_tickets_and_calls(browser: Any,
                                 category="procedures", actor="worker", call_id="hotline1-51",
                                 received_at=datetime.fromisoformat("2026-11-23T16:41:00+07:00"))
     svc.tickets.assign(ticket["code"], "department:03", actor="lan")
-    page = signed_in(browser, site, "lan")
+    page = signed_in(browser, site["url"], "lan")
     page.goto(site["url"] + "/phone/")
     page.wait_for_selector('#reg-state[data-state="failed"]')          # no Asterisk here: nothing rings
     assert "chưa gắn với máy tổng đài viên" in page.text_content("#reg-state")   # and the page says why

@@ -18,10 +18,10 @@ from PIL import Image
 
 from hotline.adapters.db.models import Role
 from hotline.domain.tickets import codes
-from tests.support.browser import chromium, serve_app, site_context
+from tests.support.browser import console_and_public, signed_in, site_context
+from tests.support.browser import shot as shot_in
 
 ARTIFACTS = Path(os.environ.get("HOTLINE_TEST_ARTIFACTS", "test-artifacts")) / "public"
-PASSWORD = "mật-khẩu-thử-nghiệm"
 AGENCY = "department:03"
 REQUEST = "Cây xanh trên đường Nguyễn Huệ bị gãy cành, đè lên vỉa hè trước trường tiểu học."
 ANSWER = "Công ty Công viên cây xanh đã cắt tỉa và dọn cành gãy sáng 26/11."
@@ -29,44 +29,16 @@ ANSWER = "Công ty Công viên cây xanh đã cắt tỉa và dọn cành gãy s
 
 @pytest.fixture(scope="module")
 def sites(tmp_path_factory: pytest.TempPathFactory) -> Iterator[dict[str, Any]]:
-    from operator_console import create_app as console_app
-    from public_site import create_app as public_app
     tmp = tmp_path_factory.mktemp("public")
     ctx = site_context(tmp)
     ctx.settings.public.form_per_hour = 1000      # every test run on this machine shares 127.0.0.1's count
-    console = console_app(ctx)
-    svc = console.extensions["hotline"]
-    svc.users.add("lan", "Tổng đài viên Lan", Role.OPERATOR, PASSWORD)
-    svc.users.add("xd", "Đầu mối Sở Xây dựng", Role.AGENCY, PASSWORD, agency=AGENCY)
-    public_url, public = serve_app(public_app(ctx))
-    console_url, console_server = serve_app(console)
-    try:
-        yield {"public": public_url, "console": console_url, "ctx": ctx, "tmp": tmp}
-    finally:
-        public.close()
-        console_server.close()
-
-
-@pytest.fixture()
-def browser() -> Iterator[Any]:
-    with chromium() as b:
-        yield b
+    with console_and_public(ctx, [("lan", "Tổng đài viên Lan", Role.OPERATOR, None),
+                                  ("xd", "Đầu mối Sở Xây dựng", Role.AGENCY, AGENCY)]) as served:
+        yield {**served, "tmp": tmp}
 
 
 def shot(page: Any, name: str) -> None:
-    ARTIFACTS.mkdir(parents=True, exist_ok=True)
-    page.screenshot(path=str(ARTIFACTS / f"{name}.png"), full_page=True)
-
-
-def signed_in(browser: Any, url: str, user: str) -> Any:
-    page = browser.new_context(viewport={"width": 1366, "height": 768}, locale="vi-VN").new_page()
-    page.set_default_timeout(15_000)
-    page.goto(url + "/login")
-    page.fill("input[name=username]", user)
-    page.fill("input[name=password]", PASSWORD)
-    page.click("button[type=submit]")
-    page.wait_for_url(url + "/**")
-    return page
+    shot_in(page, name, ARTIFACTS)
 
 
 def test_a_citizen_s_web_request_with_a_photo_to_its_answer(browser: Any, sites: dict[str, Any]) -> None:

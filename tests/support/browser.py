@@ -102,9 +102,41 @@ def sign_in(page: Any, url: str, username: str, password: str) -> None:
     page.wait_for_url(lambda u: not u.split("?")[0].endswith("/login"))
 
 
-def shot(page: Any, name: str) -> None:
-    ARTIFACTS.mkdir(parents=True, exist_ok=True)
-    page.screenshot(path=str(ARTIFACTS / f"{name}.png"), full_page=True)
+def shot(page: Any, name: str, folder: Path = ARTIFACTS) -> None:
+    """A full-page screenshot ``name``.png in ``folder`` (default test-artifacts/console)."""
+    folder.mkdir(parents=True, exist_ok=True)
+    page.screenshot(path=str(folder / f"{name}.png"), full_page=True)
+
+
+@contextmanager
+def console_and_public(ctx: Any, users: list[tuple[str, str, Any, str | None]]) -> Iterator[dict[str, Any]]:
+    """The console and the public site of ``ctx`` served side by side, with ``users`` (username, full name, role,
+    agency) added, each with PASSWORD: {"console": URL, "public": URL, "ctx": ctx, "svc": the console's services}."""
+    from operator_console import create_app as console_app
+    from public_site import create_app as public_app
+    console = console_app(ctx)
+    svc = console.extensions["hotline"]
+    for username, full_name, role, agency in users:
+        svc.users.add(username, full_name, role, PASSWORD, agency=agency)
+    public_url, public = serve_app(public_app(ctx))
+    console_url, console_server = serve_app(console)
+    try:
+        yield {"public": public_url, "console": console_url, "ctx": ctx, "svc": svc}
+    finally:
+        public.close()
+        console_server.close()
+
+
+#: the password of the users the browser tests add
+PASSWORD = "mật-khẩu-thử-nghiệm"
+
+
+def signed_in(browser: Any, url: str, username: str, password: str = PASSWORD) -> Any:
+    """A new page of its own (1366×768, Vietnamese) in ``browser``, signed in to the console at ``url``."""
+    page = browser.new_context(viewport={"width": 1366, "height": 768}, locale="vi-VN").new_page()
+    page.set_default_timeout(15_000)
+    sign_in(page, url, username, password)
+    return page
 
 
 #: the machine's Redis (database 13), which the browser tests without a stack share

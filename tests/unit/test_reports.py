@@ -114,12 +114,14 @@ def test_the_command_prints_vietnamese_tables_and_english_json(database_url: str
     data = json.loads(result.output)
     assert data["from"] == "2027-03-01" and data["timezone"] == "Asia/Ho_Chi_Minh"
     assert data["total"]["offered"] == 7 and data["total"]["service_level"] == 0.4286
+    assert data["tickets"]["received"] == 0 and data["tickets"]["by_channel"] == {}      # no request came in
     result = runner.invoke(main, ["report", "--from", "2027-03-01", "--to", "2027-03-01"], env=env)
     assert result.exit_code == 0, result.output
     text = result.output
     for heading in ("Cuộc gọi vào hàng đợi", "Đã trả lời", "Bỏ máy khi chờ", "Mức phục vụ 20 giây",
                     "Thời gian chờ trung bình", "Thời gian xử lý trung bình", "Hài lòng", "Tổng đài viên"):
         assert heading in text
+    assert "Phản ánh, kiến nghị tiếp nhận: 0; quá hạn chưa trả lời: 0" in text
     day_line = next(line for line in text.splitlines() if line.startswith("01/03/2027"))
     assert day_line.split()[:6] == ["01/03/2027", "5", "3", "2", "1", "40.0%"]
     only_ops = runner.invoke(main, ["report", "--from", "2027-03-01", "--to", "2027-03-01", "--by", "operator"],
