@@ -24,6 +24,7 @@ DISPOSITION = {
     D.APP_FALLBACK: "Ứng dụng tạm ngừng, tổng đài nhận lời nhắn",
     D.TURNED_AWAY: "Từ chối do tất cả các đường dây đều bận",
     D.NODE_LOST: "Máy chủ tổng đài ngừng hoạt động, cuộc gọi bị ngắt",
+    D.CALLBACK: "Đăng ký gọi lại, giữ lượt chờ",
 }
 #: Ticket.status.
 TICKET_STATUS = {

@@ -49,10 +49,11 @@ class Disposition:
     ABANDONED_QUEUE = "abandoned_queue"    # caller hung up while waiting in the operator queue
     TURNED_AWAY = "turned_away"            # past [capacity] max_calls: heard "all lines are busy", refused
     NODE_LOST = "node_lost"                # its Asterisk node died; closed by a surviving node
+    CALLBACK = "callback"                  # left the queue to be called back, keeping their place (a CallbackRequest)
 
     FROM_QUEUE = (ANSWERED, ABANDONED_QUEUE)   # what the queue's events tell; finer than TO_QUEUE
     ALL = (IN_PROGRESS, ABANDONED_IVR, TO_QUEUE, TRANSFERRED, TRANSFER_FAILED, VOICEMAIL,
-           CLOSED_HOURS, APP_FALLBACK, ANSWERED, ABANDONED_QUEUE, TURNED_AWAY, NODE_LOST)
+           CLOSED_HOURS, APP_FALLBACK, ANSWERED, ABANDONED_QUEUE, TURNED_AWAY, NODE_LOST, CALLBACK)
 
 
 class TicketStatus:

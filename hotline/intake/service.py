@@ -23,6 +23,7 @@ from sqlalchemy.orm import Session, sessionmaker
 
 from hotline.adapters.db.models import Attachment, IntakeMessage, Ticket, TicketEvent
 from hotline.domain.errors import HotlineError
+from hotline.domain.numbers import is_mobile, vietnamese_number
 from hotline.domain.vocabulary import Channel
 from hotline.intake import files
 from hotline.intake.files import FileRefused, Upload
@@ -36,8 +37,6 @@ REPLIES = Channel.REPLIES
 PHOTOS_ONLY = (Channel.WEB,)
 #: a Message-ID the hotline gave a mail it sent (hotline.intake.outbox): it names the ticket's code
 _OWN_MESSAGE_ID = re.compile(r"\.phieu(\d{5,10})@")
-_PHONE = re.compile(r"^0\d{9,10}$")
-_MOBILE = re.compile(r"^0[35789]\d{8}$")
 _EMAIL = re.compile(r"^[^@\s<>\"',;]{1,64}@[A-Za-z0-9](?:[A-Za-z0-9-]{0,61}[A-Za-z0-9])?(?:\.[A-Za-z0-9-]{1,63})+$")
 
 
@@ -101,20 +100,11 @@ class Receipt:
 def normal_phone(number: str) -> str:
     """A Vietnamese number as the hotline keeps it (0912345678), from any usual way of writing it; IntakeError
     when it is not one."""
-    digits = re.sub(r"[\s.\-()]", "", number or "")
-    if digits.startswith("+84"):
-        digits = "0" + digits[3:]
-    elif digits.startswith("84") and len(digits) >= 11:
-        digits = "0" + digits[2:]
-    if not _PHONE.match(digits):
+    digits = vietnamese_number(number)
+    if digits is None:
         raise IntakeError(f"{number!r} is not a Vietnamese phone number",
                           vi="Số điện thoại không hợp lệ: hãy nhập số Việt Nam, ví dụ 0912 345 678.")
     return digits
-
-
-def is_mobile(number: str) -> bool:
-    """True for a Vietnamese mobile number (one an SMS reaches)."""
-    return bool(_MOBILE.match(number or ""))
 
 
 def normal_email(address: str) -> str:

@@ -369,3 +369,104 @@ def test_adopting_at_a_node_enters_it_again_and_an_unknown_place_is_refused() ->
     assert make().adopt("main", Disposition.IN_PROGRESS, fe.TRANSFERRING)[0].phase == "prompt"  # nor a transfer
     with pytest.raises(ValueError):
         make().adopt("main", Disposition.IN_PROGRESS, "elsewhere")
+
+
+# -- call-back instead of waiting (key 2 in the queue) -----------------------------------------------------
+def asked_callback(engine: fe.FlowEngine, caller: str = "0912345678", position: int = 2) -> tuple[
+        fe.CallState, list[fe.Action]]:
+    return engine.handle(in_queue(engine), fe.QueueReturned("CALLBACK", caller=caller, position=position))
+
+
+def digits_of(number: str) -> tuple[str, ...]:
+    return tuple(f"digit:{d}" for d in number)
+
+
+def test_a_waiting_caller_confirms_their_own_number_and_keeps_their_place() -> None:
+    engine = make()
+    state, actions = asked_callback(engine, "+84 912 345 678", 2)
+    assert fe.Note("queue", keys="2", fields={"queue_outcome": "callback"}) in actions
+    assert state.node == "callback" and state.callback_number == "0912345678" and state.queue_position == 2
+    assert plays(actions) == [("callback_number_is", *digits_of("0912345678"), "callback_confirm")]
+    state, actions = engine.handle(state, fe.PromptsDone())
+    assert actions == [fe.WaitForInput(6.0)]
+    state, actions = engine.handle(state, fe.Digit("1"))
+    assert fe.KeepCallback("0912345678", 2) in actions and state.phase == "keeping"
+    state, actions = engine.handle(state, fe.CallbackKept(ok=True))
+    assert plays(actions) == [("callback_kept",)] and state.disposition == Disposition.CALLBACK
+    state, actions = engine.handle(state, fe.PromptsDone())
+    assert actions == [fe.Hangup()]
+
+
+def test_another_number_is_keyed_checked_and_read_back() -> None:
+    engine = make()
+    state, _ = asked_callback(engine)
+    state, actions = engine.handle(state, fe.Digit("2"))         # during the read-back: it stops
+    assert actions[0] == fe.StopPlayback() and plays(actions) == [("callback_enter_number",)]
+    for key in "0277385123":
+        state, actions = engine.handle(state, fe.Digit(key))
+    assert state.phase == "number" and actions[-1] == fe.WaitForInput(6.0)
+    state, actions = engine.handle(state, fe.Digit("4"))          # 11 digits: a landline, no '#' needed
+    assert plays(actions) == [("callback_number_is", *digits_of("02773851234"), "callback_confirm")]
+    state, actions = engine.handle(state, fe.Digit("1"))
+    assert fe.KeepCallback("02773851234", 2) in actions
+
+
+def test_a_number_ended_by_hash_or_by_silence_is_taken() -> None:
+    engine = make()
+    for end in (fe.Digit("#"), fe.InputTimeout()):
+        state, _ = asked_callback(engine, caller="")             # a withheld number: asked for one at once
+        assert state.phase == "number_prompt"
+        for key in "0987654321":
+            state, _ = engine.handle(state, fe.Digit(key))
+        state, actions = engine.handle(state, end)
+        assert state.callback_number == "0987654321" and plays(actions)[0][0] == "callback_number_is"
+
+
+@pytest.mark.parametrize("keyed", ["0012025550123#", "1900123#", "12#", "#"])
+def test_a_number_that_is_not_vietnamese_is_refused_and_asked_again(keyed: str) -> None:
+    """International, premium-rate, too short or nothing at all: never kept."""
+    engine = make()
+    state, _ = asked_callback(engine, caller="anonymous")
+    actions: list[fe.Action] = []
+    for key in keyed:
+        state, actions = engine.handle(state, fe.Digit(key))
+    assert not any(isinstance(a, fe.KeepCallback) for a in actions)
+    assert plays(actions)[-1] == ("callback_invalid", "callback_enter_number") and state.attempts == 1
+
+
+def test_three_failures_send_the_caller_back_to_the_queue() -> None:
+    engine = make()
+    state, _ = asked_callback(engine)
+    for _ in range(2):
+        state, actions = engine.handle(state, fe.Digit("7"))
+        assert plays(actions)[-1][0] == "callback_invalid"
+    state, actions = engine.handle(state, fe.Digit("7"))
+    assert state.node == "queue" and not any(isinstance(a, fe.KeepCallback) for a in actions)
+
+
+def test_silence_at_the_confirmation_asks_again_then_gives_up() -> None:
+    engine = make()
+    state, _ = asked_callback(engine)
+    state, _ = engine.handle(state, fe.PromptsDone())
+    state, actions = engine.handle(state, fe.InputTimeout())
+    assert plays(actions) == [("callback_no_input", "callback_number_is", *digits_of("0912345678"),
+                               "callback_confirm")]
+
+
+def test_a_call_back_that_could_not_be_kept_is_said_and_the_caller_waits_again() -> None:
+    engine = make()
+    state, _ = asked_callback(engine)
+    state, _ = engine.handle(state, fe.Digit("1"))
+    state, actions = engine.handle(state, fe.CallbackKept(ok=False))
+    assert state.node == "queue" and plays(actions) == [("callback_unavailable", "to_operator")]
+    assert state.disposition == Disposition.TO_QUEUE
+
+
+def test_no_call_back_once_the_staffed_hours_are_over() -> None:
+    open_now: list[str | None] = [None]
+    engine = fe.FlowEngine(load_flow(ROOT / "ivr_flows" / "hotline_1022.yaml"), Directory(), lambda: open_now[0])
+    waiting = in_queue(engine)
+    open_now[0] = "after_hours"
+    state, actions = engine.handle(waiting, fe.QueueReturned("CALLBACK", caller="0912345678", position=1))
+    assert state.node == "voicemail" and plays(actions)[0][:2] == ("callback_unavailable", "leave_message")
+    assert not any(isinstance(a, fe.KeepCallback) for a in actions)

@@ -442,3 +442,15 @@ def test_ticket_digits_placeholder_is_known(tmp_path: Path) -> None:
     text = edit('enter_code: "Xin vui lòng nhập mã số gồm hai chữ số."',
                 'enter_code: "Xin vui lòng nhập mã số gồm {ticket_digits} chữ số."')
     assert check_flow(write(tmp_path, text)).warnings == []
+
+
+def test_a_callback_node_is_reached_only_from_a_queue_s_on_callback(tmp_path: Path) -> None:
+    shipped = SHIPPED.read_text(encoding="utf-8")
+    from_menu = write(tmp_path, edit('"9": main ', '"9": callback ', shipped))
+    error = only_error(from_menu)
+    assert "node 'main' option '9' leads to callback node 'callback'" in str(error)
+    assert error.line == line_of(shipped, '"9": main ')
+    not_a_callback = write(tmp_path, edit("on_callback: callback}", "on_callback: operators_busy}", shipped))
+    errors = [str(e) for e in errors_of(not_a_callback)]
+    assert any("node 'queue' on_callback leads to 'operators_busy', which is not a callback node" in e
+               for e in errors), errors

@@ -3,6 +3,7 @@ from __future__ import annotations
 
 from hotline.domain.flows.loader import SPECS, FlowReport, check_flow, load_flow
 from hotline.domain.flows.model import (
+    CallbackNode,
     CodeEntryNode,
     Flow,
     HangupNode,
@@ -33,6 +34,7 @@ __all__ = [
     "GENERATED_PROMPTS",
     "NODE_TYPES",
     "PLACEHOLDERS",
+    "CallbackNode",
     "CodeEntryNode",
     "Flow",
     "FlowReport",

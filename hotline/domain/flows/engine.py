@@ -11,6 +11,7 @@ from dataclasses import dataclass, field, replace
 from typing import Any
 
 from hotline.domain.flows.model import (
+    CallbackNode,
     CodeEntryNode,
     Flow,
     HangupNode,
@@ -24,6 +25,7 @@ from hotline.domain.flows.model import (
     TransferNode,
     VoicemailNode,
 )
+from hotline.domain.numbers import vietnamese_number
 from hotline.domain.vocabulary import Disposition
 
 # ----------------------------------------------------------------- ticket status outcomes
@@ -85,10 +87,20 @@ class QueueTimeout:
 @dataclass(frozen=True)
 class QueueReturned:
     """The caller came back from app_queue: QUEUESTATUS (CONTINUE after an operator hung up first,
-    TIMEOUT, JOINEMPTY, LEAVEEMPTY, FULL, …, or MESSAGE for the leave-a-message key)."""
+    TIMEOUT, JOINEMPTY, LEAVEEMPTY, FULL, …, MESSAGE for the leave-a-message key, CALLBACK for the call-back
+    key: then ``caller``, the number they call from, and ``position``, their place when they left)."""
 
     status: str
     operator: str = ""
+    caller: str = ""
+    position: int = 0
+
+
+@dataclass(frozen=True)
+class CallbackKept:
+    """The app kept the call-back asked for (a row, and a place in the queue), or could not (``ok`` False)."""
+
+    ok: bool
 
 
 @dataclass(frozen=True)
@@ -101,7 +113,7 @@ class TicketStatusReturned:
 
 
 Event = (PromptsDone | Digit | InputTimeout | TransferResult | BridgeEnded | VoicemailDone | QueueTimeout
-         | QueueReturned | TicketStatusReturned)
+         | QueueReturned | TicketStatusReturned | CallbackKept)
 
 
 # ----------------------------------------------------------------- actions
@@ -144,6 +156,15 @@ class RecordVoicemail:
 
 
 @dataclass(frozen=True)
+class KeepCallback:
+    """Keep the caller's call-back: a row (the number to call, when asked) and a place in the queue at
+    ``position`` (0: the end), which an operator answers to call the citizen back; answer with CallbackKept."""
+
+    number: str
+    position: int
+
+
+@dataclass(frozen=True)
 class Hangup:
     pass
 
@@ -158,7 +179,7 @@ class Note:
 
 
 Action = (Play | StopPlayback | WaitForInput | Transfer | EnterQueue | EnterTicketStatus | RecordVoicemail | Hangup
-          | Note)
+          | Note | KeepCallback)
 
 
 # ----------------------------------------------------------------- state
@@ -166,10 +187,12 @@ Action = (Play | StopPlayback | WaitForInput | Transfer | EnterQueue | EnterTick
 class CallState:
     node: str
     phase: str = "prompt"   # prompt | input | announce | transfer | bridged | queue | ticket_status | voicemail
-    #                         | after | done
+    #                         | number_prompt | number | keeping (a callback node) | after | done
     attempts: int = 0
     digits: str = ""
     disposition: str = Disposition.ABANDONED_IVR
+    callback_number: str = ""     # a callback node: the number to call back (read back, confirmed)
+    queue_position: int = 0       # ... and the caller's place in the queue when they left it
 
     @property
     def label(self) -> str:
@@ -288,6 +311,11 @@ class FlowEngine:
             return replace(state, phase="done"), [Hangup()]
         return replace(state, phase="after"), [Play(prompts)]
 
+    def _enter_CallbackNode(self, node: CallbackNode, state: CallState) -> Step:
+        if state.callback_number:        # "we will call you back at 0 9 1 2 …; 1 to confirm, 2 for another"
+            return state, [Play(_confirmation(node, state.callback_number), interruptible=True)]
+        return replace(state, phase="number_prompt"), [Play((node.enter_prompt,), interruptible=True)]
+
     def _enter_TicketStatusNode(self, node: TicketStatusNode, state: CallState) -> Step:
         return replace(state, phase="ticket_status"), [EnterTicketStatus(node.name)]
 
@@ -323,6 +351,8 @@ class FlowEngine:
             return self._queue_returned(node, state, event)
         if isinstance(event, TicketStatusReturned):
             return self._ticket_status_returned(node, state, event)
+        if isinstance(event, CallbackKept):
+            return self._callback_kept(node, state, event)
         return state, []
 
     def _ticket_status_returned(self, node: Node, state: CallState, event: TicketStatusReturned) -> Step:
@@ -354,6 +384,8 @@ class FlowEngine:
         elif status == "MESSAGE":
             note, target = Note(node.name, keys="1", fields={"queue_outcome": "message"}), \
                 node.on_message or node.on_timeout
+        elif status == "CALLBACK":
+            return self._callback_asked(node, state, event)
         else:
             outcome = {"TIMEOUT": "timeout", "FULL": "full"}.get(status, "empty")   # FULL: [queue] max_waiting
             note, target = Note(node.name, fields={"queue_outcome": outcome}), node.on_timeout
@@ -362,9 +394,82 @@ class FlowEngine:
         nxt, actions = self.enter(target, state)
         return nxt, [note, *actions]
 
+    # -- call-back (key 2 while waiting) ----------------------------------------
+    def _callback_asked(self, node: QueueNode, state: CallState, event: QueueReturned) -> Step:
+        note = Note(node.name, keys="2", fields={"queue_outcome": "callback"})
+        target = node.on_callback
+        if target is None or not isinstance(self.flow.nodes.get(target), CallbackNode):
+            # no call-back in this flow (a key the dialplan has for every flow): back to waiting
+            return replace(state, phase="queue"), [note, EnterQueue(node.max_wait)]
+        callback = self.flow.nodes[target]
+        assert isinstance(callback, CallbackNode)
+        if self.closed_reason() is not None:     # the staffed hours ended while they waited: no call-back
+            nxt, actions = self.enter(node.on_message or node.on_timeout or callback.on_failure, state)
+            return nxt, [note, *_prefix_prompt(actions, callback.unavailable_prompt)]
+        state = replace(state, callback_number=vietnamese_number(event.caller) or "",
+                        queue_position=max(event.position, 0))
+        nxt, actions = self.enter(target, state)
+        return nxt, [note, *actions]
+
+    def _callback_digit(self, node: CallbackNode, state: CallState, key: str) -> Step:
+        stop: list[Action] = [StopPlayback()] if state.phase in ("prompt", "number_prompt") else []
+        if state.phase in ("prompt", "input"):
+            if key == "1" and state.callback_number:
+                return (replace(state, phase="keeping"),
+                        [*stop, Note(node.name, keys="1"), KeepCallback(state.callback_number, state.queue_position)])
+            if key == "2":
+                return (replace(state, phase="number_prompt", digits=""),
+                        [*stop, Note(node.name, keys="2"), Play((node.enter_prompt,), interruptible=True)])
+            return self._callback_failed(node, state, node.invalid_prompt, stop, key)
+        if state.phase not in ("number_prompt", "number"):
+            return state, []
+        if key == "#":
+            return self._callback_number(node, state, stop)
+        if not key.isdigit():
+            return self._callback_failed(node, state, node.invalid_prompt, stop, state.digits + key)
+        digits = state.digits + key
+        if len(digits) >= 11:            # the longest Vietnamese number: no '#' needed
+            return self._callback_number(node, replace(state, digits=digits), stop)
+        return replace(state, phase="number", digits=digits), [*stop, WaitForInput(node.timeout)]
+
+    def _callback_number(self, node: CallbackNode, state: CallState, stop: list[Action]) -> Step:
+        number = vietnamese_number(state.digits)
+        if number is None:
+            return self._callback_failed(node, state, node.invalid_prompt, stop, state.digits or "#")
+        state = replace(state, phase="prompt", digits="", callback_number=number)
+        return state, [*stop, Note(node.name, keys=number),
+                       Play(_confirmation(node, number), interruptible=True)]
+
+    def _callback_failed(self, node: CallbackNode, state: CallState, say: str | None, stop: list[Action],
+                         keys: str | None) -> Step:
+        attempts = state.attempts + 1
+        note = [Note(node.name, keys=keys, fields={"invalid": True})] if keys else []
+        if attempts >= node.max_attempts:
+            nxt, actions = self.enter(node.on_failure, state)
+            return nxt, [*stop, *note, *actions]
+        again = state.phase in ("number_prompt", "number") or not state.callback_number
+        prompts = (node.enter_prompt,) if again else _confirmation(node, state.callback_number)
+        phase = "number_prompt" if again else "prompt"
+        return (replace(state, phase=phase, attempts=attempts, digits=""),
+                [*stop, *note, Play(tuple(p for p in (say, *prompts) if p), interruptible=True)])
+
+    def _callback_kept(self, node: Node, state: CallState, event: CallbackKept) -> Step:
+        if not isinstance(node, CallbackNode) or state.phase != "keeping":
+            return state, []
+        if not event.ok:                 # nothing kept: the caller is told, and goes on (e.g. waits again)
+            nxt, actions = self.enter(node.on_failure, state)
+            return nxt, _prefix_prompt(actions, node.unavailable_prompt)
+        state = replace(state, disposition=Disposition.CALLBACK)
+        if node.done_prompt:
+            return replace(state, phase="after"), [Play((node.done_prompt,))]
+        return replace(state, phase="done"), [Hangup()]
+
     def _after_prompts(self, node: Node, state: CallState) -> Step:
         if state.phase == "after" or state.phase == "done":
             return replace(state, phase="done"), [Hangup()]
+        if isinstance(node, CallbackNode) and state.phase in ("prompt", "number_prompt"):
+            return (replace(state, phase="input" if state.phase == "prompt" else "number"),
+                    [WaitForInput(node.timeout)])
         if state.phase == "announce" and isinstance(node, CodeEntryNode):
             return self._dial(node, self.directory.find(node.kind, state.digits), state)
         if state.phase != "prompt":
@@ -384,6 +489,8 @@ class FlowEngine:
         return replace(state, phase="done"), [Hangup()]
 
     def _digit(self, node: Node, state: CallState, key: str) -> Step:
+        if isinstance(node, CallbackNode):
+            return self._callback_digit(node, state, key)
         if state.phase not in ("prompt", "input"):
             return state, []
         if isinstance(node, MenuNode):
@@ -435,6 +542,10 @@ class FlowEngine:
         return nxt, [*stop, Note(node.name, keys=digits), *actions]
 
     def _timeout(self, node: Node, state: CallState) -> Step:
+        if isinstance(node, CallbackNode) and state.phase == "number" and state.digits:   # no '#': the number ends
+            return self._callback_number(node, state, [])
+        if isinstance(node, CallbackNode) and state.phase in ("input", "number"):
+            return self._callback_failed(node, state, node.no_input_prompt, [], None)
         if state.phase != "input" or not isinstance(node, (MenuNode, CodeEntryNode, SurveyNode)):
             return state, []
         if isinstance(node, SurveyNode):
@@ -511,6 +622,11 @@ def _code_readback(node: VoicemailNode, code: str) -> list[str]:
     digits = [f"digit:{d}" for d in code if d.isdigit()]
     again = [node.code_again_prompt] if node.code_again_prompt else [node.code_prompt]
     return [node.code_prompt, *digits, *again, *digits]
+
+
+def _confirmation(node: CallbackNode, number: str) -> tuple[str, ...]:
+    """"We will call you back at", the number digit by digit, "1 to confirm, 2 for another"."""
+    return (node.prompt, *(f"digit:{d}" for d in number), node.confirm_prompt)
 
 
 def _prefix_prompt(actions: list[Action], prompt: str | None) -> list[Action]:

@@ -97,7 +97,9 @@ SPECS: dict[str, tuple[type, dict[str, Any]]] = {
     "transfer": (m.TransferNode, {**_PROMPT, "kind": _kind, "code": _code, "busy_prompt": _opt_name,
                                   "on_failure": _name}),
     "queue": (m.QueueNode, {**_PROMPT, "max_wait": _opt_seconds, "on_timeout": _opt_name, "on_message": _opt_name,
-                            "on_operator_hangup": _opt_name}),
+                            "on_operator_hangup": _opt_name, "on_callback": _opt_name}),
+    "callback": (m.CallbackNode, {**_MENU_LIKE, "confirm_prompt": _name, "enter_prompt": _name,
+                                  "done_prompt": _opt_name, "unavailable_prompt": _opt_name}),
     "survey": (m.SurveyNode, {"prompt": _name, "thanks_prompt": _opt_name, "timeout": _seconds,
                               "max_attempts": _attempts, "invalid_prompt": _opt_name}),
     "voicemail": (m.VoicemailNode, {**_PROMPT, "max_seconds": _opt_seconds, "after_prompt": _opt_name,
@@ -133,6 +135,7 @@ def check_flow(path: Path, *, directory: v.DirectoryLike | None = None,
         v.check_links(src, problems)
         v.check_reachable(flow.start, src, problems)
         v.check_instant_loops(flow, src, problems)
+        v.check_callbacks(flow, src, problems)
         v.check_prompts(flow, src, problems, recorded)
         if directory is not None:
             v.check_directory(flow, src, problems, directory)

@@ -101,6 +101,31 @@ class QueueNode:
     on_message: str | None = None          # the caller pressed 1 to leave a message (default: on_timeout)
     on_operator_hangup: str | None = None  # the operator hung up first: e.g. the survey
     line: int = 0
+    on_callback: str | None = None         # the caller pressed 2 to be called back (a callback node)
+
+
+@dataclass(frozen=True)
+class CallbackNode:
+    """A waiting caller asked to be called back instead of waiting (key 2 in the queue), keeping their place.
+
+    The number they call from is read back (``prompt``, its digits, ``confirm_prompt``): 1 confirms it, 2 keys
+    another (``enter_prompt``; the number, then '#'), which must be a Vietnamese number (``invalid_prompt``, and
+    again). Confirmed: the call-back is kept (a row, and a place in the queue where the caller was), the caller
+    hears ``done_prompt`` and the call ends. Wrong keys or silence ``max_attempts`` times, a caller outside staffed
+    hours, or a call-back that could not be kept: ``on_failure`` (after ``unavailable_prompt`` for the last two)."""
+
+    name: str
+    prompt: str                            # "we will call you back at"
+    confirm_prompt: str                    # "press 1 to confirm, press 2 to key another number"
+    enter_prompt: str                      # "key the number to call you back at, then the hash key"
+    done_prompt: str | None = None         # "you keep your place; we will call you back; you may hang up"
+    invalid_prompt: str | None = None      # a wrong key, or no Vietnamese number
+    no_input_prompt: str | None = None
+    unavailable_prompt: str | None = None  # no call-back now (closed, or it could not be kept)
+    timeout: float = 6.0
+    max_attempts: int = 3
+    on_failure: str = "queue"
+    line: int = 0
 
 
 @dataclass(frozen=True)
@@ -174,7 +199,7 @@ class HangupNode:
     line: int = 0
 
 
-Node = (PlayNode | HoursNode | MenuNode | CodeEntryNode | TransferNode | QueueNode
+Node = (PlayNode | HoursNode | MenuNode | CodeEntryNode | TransferNode | QueueNode | CallbackNode
         | VoicemailNode | TicketStatusNode | SurveyNode | HangupNode)
 
 

@@ -15,7 +15,17 @@ from typing import Any, Protocol
 
 from hotline.domain.directory import CODE_DIGITS
 from hotline.domain.errors import ConfigError
-from hotline.domain.flows.model import CodeEntryNode, Flow, HoursNode, MenuNode, Node, PlayNode, TicketStatusNode
+from hotline.domain.flows.model import (
+    CallbackNode,
+    CodeEntryNode,
+    Flow,
+    HoursNode,
+    MenuNode,
+    Node,
+    PlayNode,
+    QueueNode,
+    TicketStatusNode,
+)
 
 GENERATED_PROMPTS = frozenset({"department_list", "district_list"})
 # Played by the dialplan itself (asterisk_conf/extensions.conf.j2): when the ARI app is down ([fallback];
@@ -33,11 +43,12 @@ PLACEHOLDERS = ("province", "hotline", "staffed_hours", "area_code", "ticket_dig
 DTMF_KEYS = tuple("0123456789*#")
 
 _TARGET_FIELDS = ("next", "open", "closed", "on_failure", "on_transfer_failure", "on_timeout", "on_message",
-                  "on_operator_hangup", "on_list")
+                  "on_operator_hangup", "on_list", "on_callback")
 _PROMPT_FIELDS = ("prompt", "invalid_prompt", "no_input_prompt", "list_prompt",
                   "transfer_prompt", "busy_prompt", "after_prompt", "thanks_prompt",
                   "unknown_prompt", "failure_prompt", "unavailable_prompt",
-                  "code_prompt", "code_again_prompt", "failed_prompt", "call_back_prompt")
+                  "code_prompt", "code_again_prompt", "failed_prompt", "call_back_prompt", "confirm_prompt",
+                  "enter_prompt", "done_prompt")
 # Nodes that go on without waiting for the caller or the network: a cycle of them never ends.
 _INSTANT = (PlayNode, HoursNode)
 
@@ -208,6 +219,24 @@ def check_instant_loops(flow: Flow, src: SourceLines, problems: Problems) -> Non
             reported.update(path)
             problems.error(src.of(first), f"nodes {' -> '.join(path + [first])} loop forever "
                            "without waiting for a key", "send one of them to a menu, queue or hangup node")
+
+
+def check_callbacks(flow: Flow, src: SourceLines, problems: Problems) -> None:
+    """A queue's on_callback names a callback node, and a callback node is reached only that way: it needs the
+    caller's place in the queue, which only the queue's key 2 gives."""
+    for node in flow.nodes.values():
+        if isinstance(node, QueueNode) and node.on_callback in flow.nodes \
+                and not isinstance(flow.nodes[node.on_callback], CallbackNode):
+            problems.error(src.of(node.name, "on_callback"), f"node '{node.name}' on_callback leads to "
+                           f"'{node.on_callback}', which is not a callback node",
+                           "name a node of type: callback (key 2 in the queue asks for the number to call back)")
+        for field_name, key, target in links(node):
+            if isinstance(flow.nodes.get(target), CallbackNode) and not (
+                    isinstance(node, QueueNode) and field_name == "on_callback"):
+                problems.error(src.of(node.name, field_name, key),
+                               f"node '{node.name}' {_what(field_name, key)} leads to callback node '{target}'",
+                               "a callback node is reached only from a queue's on_callback (it keeps the caller's "
+                               "place in the queue)")
 
 
 def check_prompts(flow: Flow, src: SourceLines, problems: Problems, recorded: set[str]) -> None:
