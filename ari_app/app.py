@@ -180,13 +180,14 @@ class HotlineApp:
 
     def queue_return(self, channel: dict[str, Any], args: list[str]) -> None:
         """Back from app_queue: args status (QUEUESTATUS; CONTINUE after an operator hung up first;
-        MESSAGE for key 1), the operator and the call's recording."""
-        status, operator, rec = (args[1:] + ["", "", ""])[:3]
+        MESSAGE for key 1, CALLBACK for key 2), the operator, the call's recording and the caller's place in the
+        queue when they left (QUEUEPOSITION)."""
+        status, operator, rec, position = (args[1:] + ["", "", "", ""])[:4]
         call = self.calls.get(channel["id"])
         if call is None:       # the app restarted while the caller was in the queue
             call = self.adopt(channel, Path(rec) if rec else None, "", Disposition.TO_QUEUE, fe.IN_QUEUE)
         log.info("call=%s back from the queue: %s %s", channel["id"], status or "?", operator)
-        call.queue_returned(status, operator)
+        call.queue_returned(status, operator, int(position) if position.isdigit() else 0)
 
     def ticket_status_return(self, channel: dict[str, Any], args: list[str]) -> None:
         """Back from [hotline-ticket-status]: args outcome, the codes keyed (a-b-c), node, recording."""

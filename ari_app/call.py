@@ -165,6 +165,8 @@ class Call:
             await self._enter_ticket_status(action.node)
         elif isinstance(action, fe.RecordVoicemail):
             await self._record_voicemail(action.max_seconds)
+        elif isinstance(action, fe.KeepCallback):
+            await self._keep_callback(action.number, action.position)
         elif isinstance(action, fe.Hangup):
             await self.ari.hangup(self.channel_id)
 
@@ -201,9 +203,37 @@ class Call:
         await self._written()
         await self.ari.continue_in_dialplan(self.channel_id, Context.QUEUE)
 
-    def queue_returned(self, status: str, operator: str) -> None:
+    def queue_returned(self, status: str, operator: str, position: int = 0) -> None:
         self.in_dialplan = False
-        self.post(fe.QueueReturned(status, operator))
+        self.post(fe.QueueReturned(status, operator, caller=self.caller, position=position))
+
+    # -- call-back instead of waiting (key 2 in the queue) -------------------------------
+    async def _keep_callback(self, number: str, position: int) -> None:
+        """The call-back a waiting caller confirmed: its row, then its placeholder in the queue at the caller's
+        place (a Local channel: its second half waits in app_queue with the citizen's number as caller ID; when an
+        operator answers it, its first half runs [hotline-callback-connect], which calls the citizen through the
+        outbound route). Either failing: the flow hears CallbackKept(False) and nothing is promised."""
+        place = f"{self.channel_id}-cb"
+        callback_id: int | None = None
+        try:
+            await self._written()               # the call's row first: the call-back belongs to it
+            callback_id = await asyncio.to_thread(self.s.callbacks.request, self.call_id, number, position)
+            await self.ari.originate_to_dialplan(
+                f"Local/s@{Context.CALLBACK_PLACE}/n", channel_id=place, context=Context.CALLBACK_CONNECT,
+                caller_id=f'"Gọi lại" <{number}>',
+                variables={"CALLBACK_ID": str(callback_id), "CALLBACK_NUMBER": number,
+                           "CALLBACK_POSITION": str(position or ""), "__CALLBACK_OF": self.call_id})
+            await asyncio.to_thread(self.s.callbacks.placed, callback_id, place)
+        except Exception as exc:
+            log.warning("call=%s call-back to %s not kept: %s", self.call_id, number, exc)
+            if callback_id is not None:
+                with contextlib.suppress(Exception):
+                    await asyncio.to_thread(self.s.callbacks.failed, callback_id, "not_placed")
+            self.post(fe.CallbackKept(False))
+            return
+        log.info("call=%s call-back %s to %s waits in the queue at position %s as %s", self.call_id, callback_id,
+                 number, position or "last", place)
+        self.post(fe.CallbackKept(True))
 
     # -- ticket status by phone (the AGI server, in the dialplan) ------------------------
     async def _enter_ticket_status(self, node: str) -> None:

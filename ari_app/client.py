@@ -105,6 +105,14 @@ class AriClient:
             "endpoint": endpoint, "app": self.app, "appArgs": app_args, "channelId": channel_id,
             "timeout": int(timeout), "callerId": caller_id, "originator": originator})
 
+    async def originate_to_dialplan(self, endpoint: str, *, channel_id: str, context: str, caller_id: str,
+                                    variables: dict[str, str], timeout: float = -1) -> Any:
+        """A channel to ``endpoint`` that, once answered, runs ``context``,s,1 (not the app); -1: never times out."""
+        return await self.request("POST", "/channels", params={
+            "endpoint": endpoint, "context": context, "extension": "s", "priority": 1, "channelId": channel_id,
+            "otherChannelId": f"{channel_id}-2", "timeout": int(timeout), "callerId": caller_id},
+            body={"variables": variables})
+
     async def set_variable(self, channel_id: str, name: str, value: str) -> None:
         await self.request("POST", f"/channels/{channel_id}/variable", params={"variable": name, "value": value})
 

@@ -14,6 +14,7 @@ from hotline.adapters.db.repository import AudioFacts
 from hotline.adapters.jobqueue import JobQueue
 from hotline.domain.flows.engine import FlowEngine
 from hotline.intake.voice import MessageIntake, SavedMessage
+from hotline.services.callbacks import Callbacks
 from hotline.services.tickets import TicketService
 
 from . import audio
@@ -42,12 +43,14 @@ class CallServices:
     file_wait: float = 15.0            # for a file nobody said was closed (MixMonitor's, an adopted message)
     recording_report_wait: float = 2.0  # for Asterisk's word that a message ended, once the caller hung up
     messages: MessageIntake = field(init=False)    # the one intake path, on the call log, tickets and jobs
+    callbacks: Callbacks = field(init=False)       # the call-backs' rows
     _background: set[asyncio.Task[None]] = field(default_factory=set)
 
     def __post_init__(self) -> None:
         self.messages = MessageIntake(self.log.repo, self.tickets, self.settings.voicemail.min_seconds,
                                       self.now, self.jobs)
         self.log.register("save_message", self.messages.save, after_replay=self._queue_work)
+        self.callbacks = Callbacks(self.tickets.sessions, self.now)
 
     def from_real(self, epoch: float) -> datetime:
         """A real-clock instant (a file's mtime) on the hotline's clock (HOTLINE_FAKE_NOW aware)."""

@@ -26,9 +26,11 @@ class Context:
     DESK_ANSWERED = "hotline-desk-answered"     # the desk's channel when it answers a transfer
     FALLBACK = "fallback"                       # the plain path when the ARI app is down
     NODE_PEERS = "hotline-node-peers"           # a cluster's other nodes: device states only, no call
+    CALLBACK_PLACE = "hotline-callback-place"   # a call-back's placeholder waiting in the caller's place
+    CALLBACK_CONNECT = "hotline-callback-connect"   # the operator took the call-back: the citizen is called
 
     ALL = (FROM_CITIZENS, FROM_DESKS, HOTLINE, BUSY, QUEUE, OPERATOR_LEG, SUPERVISE, QUEUE_KEYS, TICKET_STATUS,
-           DESK_TRANSFER, DESK_ANSWERED, FALLBACK, NODE_PEERS)
+           DESK_TRANSFER, DESK_ANSWERED, FALLBACK, NODE_PEERS, CALLBACK_PLACE, CALLBACK_CONNECT)
 
 
 QUEUE_NAME = "hotline"      # the app_queue queue of the operators (queues.conf, AMI QueueAdd)
@@ -54,6 +56,16 @@ class Disposition:
     FROM_QUEUE = (ANSWERED, ABANDONED_QUEUE)   # what the queue's events tell; finer than TO_QUEUE
     ALL = (IN_PROGRESS, ABANDONED_IVR, TO_QUEUE, TRANSFERRED, TRANSFER_FAILED, VOICEMAIL,
            CLOSED_HOURS, APP_FALLBACK, ANSWERED, ABANDONED_QUEUE, TURNED_AWAY, NODE_LOST, CALLBACK)
+
+
+class CallbackStatus:
+    """Where a call-back stands (CallbackRequest.status)."""
+
+    WAITING = "waiting"        # its placeholder waits in the queue, in the caller's place
+    CALLING = "calling"        # an operator took it: the citizen's phone is being called
+    COMPLETED = "completed"    # the citizen answered
+    FAILED = "failed"          # could not be kept or placed (no placeholder, no outbound route)
+    OPEN = (WAITING, CALLING)
 
 
 class TicketStatus:

@@ -29,6 +29,7 @@ class FakeAri:
         self.listed_channels: list[dict[str, Any]] = []
         self.listed_bridges: list[dict[str, Any]] = []
         self.gone: set[str] = set()
+        self.refuse_originate = False       # originate_to_dialplan fails (Asterisk refuses the channel)
 
     def _ask(self, name: str, channel: str | None, *args: Any, **kwargs: Any) -> None:
         self.requests.append(Request(name, (channel, *args) if channel is not None else args, kwargs))
@@ -66,6 +67,14 @@ class FakeAri:
     async def originate(self, endpoint: str, *, channel_id: str, app_args: str, timeout: float,
                         **kwargs: Any) -> Any:
         self._ask("originate", None, endpoint, channel_id=channel_id, app_args=app_args)
+        return {"id": channel_id}
+
+    async def originate_to_dialplan(self, endpoint: str, *, channel_id: str, context: str, caller_id: str,
+                                    variables: dict[str, str], timeout: float = -1) -> Any:
+        self._ask("originate_to_dialplan", None, endpoint, channel_id=channel_id, context=context,
+                  caller_id=caller_id, variables=variables)
+        if self.refuse_originate:
+            raise AriError(500, "Allocation failed")
         return {"id": channel_id}
 
     async def set_variable(self, channel_id: str, name: str, value: str) -> None:

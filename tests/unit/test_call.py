@@ -124,3 +124,51 @@ def test_a_message_asterisk_could_not_record_is_noted_for_the_supervisors_alert(
         await t.settle(lambda: lost.exists() and "c9" in lost.read_text(), "the lost message noted")
         assert "0912345678" not in lost.read_text()          # the call's id and why, nothing personal
     run_app(tmp_path, scenario)
+
+
+async def _back_from_the_queue_for_a_call_back(t: AppUnderTest, tmp: Path) -> Call:
+    """A caller waiting in the queue presses 2 (third in line): the dialplan sends them back to the app."""
+    call = await _at_main_menu(t, tmp)
+    t.app.handle({"type": "ChannelDtmfReceived", "channel": {"id": "c1"}, "digit": "0"})
+    await _prompt_done(t, call)
+    await t.settle(lambda: t.ari.asked("continue_in_dialplan"), "the caller sent to the queue")
+    t.app.handle({"type": "StasisStart", "channel": {"id": "c1", "caller": {"number": "0912345678"}},
+                  "args": ["queue-return", "CALLBACK", "", str(call.rec_file), "3"]})
+    await t.settle(lambda: call.state is not None and call.state.node == "callback", "the callback node")
+    return call
+
+
+def test_a_confirmed_call_back_is_a_row_and_a_placeholder_at_the_caller_s_place(tmp_path: Path) -> None:
+    async def scenario(t: AppUnderTest) -> None:
+        call = await _back_from_the_queue_for_a_call_back(t, tmp_path)
+        assert _played(t)[-1].split() == ["callback_number_is", *(f"digit:{d}" for d in "0912345678"),
+                                          "callback_confirm"]
+        t.app.handle({"type": "ChannelDtmfReceived", "channel": {"id": "c1"}, "digit": "1"})
+        [placed] = await t.settle(lambda: t.ari.asked("originate_to_dialplan"), "the placeholder")
+        assert placed.args == (f"Local/s@{Context.CALLBACK_PLACE}/n",)
+        assert placed.kwargs["context"] == Context.CALLBACK_CONNECT and placed.kwargs["channel_id"] == "c1-cb"
+        assert placed.kwargs["variables"]["CALLBACK_NUMBER"] == "0912345678"
+        assert placed.kwargs["variables"]["CALLBACK_POSITION"] == "3"
+        assert placed.kwargs["variables"]["__CALLBACK_OF"] == "c1"
+        await _prompt_done(t, call)          # callback_kept; then the app hangs up
+        assert _played(t)[-1] == "callback_kept"
+        await t.settle(lambda: t.ari.asked("hangup"), "the hangup")
+        row = await _hang_up(t, call)
+        assert row["disposition"] == Disposition.CALLBACK
+        [kept] = t.services.callbacks.of_call("c1")
+        assert (kept["number"], kept["position"], kept["status"], kept["place_channel"]) == (
+            "0912345678", 3, "waiting", "c1-cb")
+    run_app(tmp_path, scenario)
+
+
+def test_a_call_back_asterisk_refuses_is_said_and_the_caller_waits_again(tmp_path: Path) -> None:
+    async def scenario(t: AppUnderTest) -> None:
+        t.ari.refuse_originate = True
+        call = await _back_from_the_queue_for_a_call_back(t, tmp_path)
+        t.app.handle({"type": "ChannelDtmfReceived", "channel": {"id": "c1"}, "digit": "1"})
+        await t.settle(lambda: call.state is not None and call.state.node == "queue", "back to the queue")
+        assert _played(t)[-1] == "callback_unavailable to_operator"
+        [failed] = t.services.callbacks.of_call("c1")
+        assert failed["status"] == "failed" and failed["outcome"] == "not_placed"
+        await _hang_up(t, call)
+    run_app(tmp_path, scenario)

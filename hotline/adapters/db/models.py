@@ -123,6 +123,29 @@ class Voicemail(Base):
     ticket: Mapped[Ticket | None] = relationship(back_populates="voicemail", uselist=False)
 
 
+class CallbackRequest(Base):
+    """A waiting caller who asked to be called back (key 2 in the queue) instead of waiting: their place in the
+    queue is kept by a placeholder channel (``place_channel``) that an operator answers like a caller; then the
+    hotline calls ``number`` through the outbound route."""
+
+    __tablename__ = "callback_requests"
+
+    id: Mapped[int] = mapped_column(Integer, primary_key=True)
+    call_id: Mapped[int] = mapped_column(ForeignKey("calls.id", ondelete="CASCADE"), index=True)
+    number: Mapped[str] = mapped_column(String(20))
+    position: Mapped[int] = mapped_column(Integer, default=0)        # the caller's place when they left (0: end)
+    requested_at: Mapped[datetime] = mapped_column(UTCDateTime(), index=True)
+    status: Mapped[str] = mapped_column(String(16), default="waiting", index=True)   # CallbackStatus
+    place_channel: Mapped[str | None] = mapped_column(String(64))     # the placeholder (a Local channel) in the queue
+    attempts: Mapped[int] = mapped_column(Integer, default=0)          # calls placed to the number so far
+    operator: Mapped[str | None] = mapped_column(String(64))
+    offered_at: Mapped[datetime | None] = mapped_column(UTCDateTime())   # an operator answered the placeholder
+    ended_at: Mapped[datetime | None] = mapped_column(UTCDateTime())
+    outcome: Mapped[str | None] = mapped_column(String(32))            # the last call's DIALSTATUS, or why it ended
+
+    call: Mapped[Call] = relationship()
+
+
 class Transfer(Base):
     """One attempt to send a caller on to a one-stop desk (from the IVR or by an operator)."""
 
