@@ -1,0 +1,86 @@
+"""Call-back instead of waiting, with real callers (SIPp) through the IVR into app_queue (issue 16).
+
+One operator talks with a first caller; a second caller waits, presses 2, hears the number they call from read
+back, confirms it with 1, hears that their place is kept and is hung up on; a third caller waits behind them. When
+the operator is free again, the queue offers the second caller's call-back first (its placeholder waited in the
+second caller's place), with the citizen's number and their call id for the softphone; only then the third caller.
+The operator phone's SIPp trace is the ground truth of the order; the call and call-back rows say the rest.
+"""
+from __future__ import annotations
+
+import re
+from collections.abc import Iterator
+from pathlib import Path
+
+import pytest
+
+from tests.support.calls import menu_starts, start
+from tests.support.cli import add_operator, hotline
+from tests.support.ports import Phones
+from tests.support.queue import invites, joins_queue
+from tests.support.stack import Stack, wait_for
+from tooling.sipp.runner import start_uas
+from tooling.sipp.scenario import AwaitHangup, Keys, Wait
+
+pytestmark = pytest.mark.asterisk
+
+OPERATOR = "op-cb-an"
+FIRST, SECOND, THIRD = "0951000201", "0951000202", "0951000203"
+
+
+@pytest.fixture()
+def operator(open_hours: Stack, phone_ports: Phones) -> Iterator[str]:
+    add_operator(open_hours, phone_ports.phone(OPERATOR), "Tổng đài viên Ân")
+    hotline(open_hours, "operators", "login", OPERATOR)
+    yield OPERATOR
+    hotline(open_hours, "operators", "logout", OPERATOR)
+    hotline(open_hours, "operators", "remove", OPERATOR)
+
+
+def _invite_from(trace: Path, caller: str) -> tuple[str, str]:
+    """(the From display name, the X-Hotline-Call header) of the INVITE from ``caller`` the operator phone got."""
+    text = trace.read_text(encoding="utf-8", errors="replace")
+    for message in re.split(r"^-{20,} .*$", text, flags=re.M):
+        sender = re.search(rf'^From:\s*"([^"]*)"\s*<sip:{caller}@', message, re.M | re.I)
+        if "received" in message and re.search(r"^INVITE sip:", message, re.M) and sender:
+            found = re.search(r"^X-Hotline-Call:\s*(\S+)", message, re.M | re.I)
+            return sender.group(1), found.group(1) if found else ""
+    return "", ""
+
+
+def test_the_call_back_keeps_the_callers_place_in_the_queue(open_hours: Stack, operator: str, workdir: Path,
+                                                            phone_ports: Phones) -> None:
+    stack = open_hours
+    wrapup = stack.ctx.settings.queue.wrapup_seconds
+    phone = start_uas(phone_ports.port(operator), workdir=workdir / operator, ring_seconds=1, talk_seconds=30,
+                      hangup="local")
+    callers = []
+    try:
+        callers.append(start(stack, [Wait(menu_starts(stack)), Keys("0"), AwaitHangup(200)],
+                             caller=FIRST, workdir=workdir / "first"))
+        phone.wait_for(r"^INVITE ", 30)          # the first caller is with the operator
+        # The second caller waits a few seconds, presses 2, hears their number read back and confirms it.
+        callers.append(start(stack, [Wait(menu_starts(stack)), Keys("0"), Wait(joins_queue(stack) - menu_starts(stack)
+                                                                             + 3), Keys("2"), Wait(3), Keys("1"),
+                                     AwaitHangup(60)], caller=SECOND, workdir=workdir / "second"))
+        second_in = wait_for(lambda: stack.latest_call(SECOND).get("queued_at"), 40, "the second caller queued")
+        assert second_in
+        callers.append(start(stack, [Wait(menu_starts(stack)), Keys("0"), AwaitHangup(200)],
+                             caller=THIRD, workdir=workdir / "third"))
+        left = callers[1].result(90)            # hung up on by the hotline once the call-back was kept
+        assert left is not None
+        kept = stack.ended_call(SECOND)
+        assert kept["disposition"] == "callback" and kept["queue_outcome"] == "callback"
+        phone.wait_for(r"^INVITE ", 30 + wrapup + 60, count=3)
+    finally:
+        for process in callers:
+            process.terminate()
+        phone.terminate()
+
+    order = [m.caller for m in invites(phone.messages_path)]
+    assert order[:3] == [FIRST, SECOND, THIRD], order        # the call-back before the caller who came after
+    # the softphone names it a call-back and shows the caller's history (their call's id)
+    assert _invite_from(phone.messages_path, SECOND) == ("Gọi lại", kept["call_id"])
+    from hotline.services.callbacks import Callbacks
+    [row] = Callbacks(stack.repo.sessions, stack.ctx.clock.now).of_call(kept["call_id"])
+    assert row["number"] == SECOND and row["position"] == 1 and row["place_channel"] == f"{kept['call_id']}-cb"
