@@ -3,7 +3,7 @@ from __future__ import annotations
 
 import json
 import unicodedata
-from datetime import date, datetime
+from datetime import date, datetime, time, timedelta
 from typing import Any
 
 import click
@@ -98,6 +98,13 @@ def render_text(report: dict[str, Any]) -> str:
     parts += ["", "Chuyển tiếp theo nơi nhận"]
     parts.append(_table(report["transfers"], TRANSFER_COLUMNS[1:], TRANSFER_COLUMNS[0])
                  if report["transfers"] else "(không có)")
+    if "hotspots" in report:
+        h = report["hotspots"]
+        parts += ["", f"Điểm nóng: từ {h['min']} phiếu cùng lĩnh vực, cùng địa điểm trong {h['days']} ngày "
+                      f"đến {h['until']}"]
+        rows = [{**r, "codes": ", ".join(r["codes"])} for r in h["rows"]]
+        parts.append(_table(rows, [("place", "Địa điểm"), ("count", "Số phiếu"), ("codes", "Mã phiếu")],
+                            ("category_name", "Lĩnh vực")) if rows else "(không có)")
     return "\n".join(parts)
 
 
@@ -118,8 +125,12 @@ def report_command(first: str, last: str, as_json: bool, by: str | None) -> None
     calls, transfers = load_rows(ctx.sessions(), start, end, tz)
     report = build_report(calls, transfers, tz, _wrapup_seconds(ctx.settings),
                           by=(by,) if by else ("day", "operator"))
+    until = min(ctx.clock.now(), datetime.combine(end + timedelta(days=1), time(0), tz))
+    t = ctx.settings.tickets
+    hotspots = {"days": t.hotspot_days, "min": t.hotspot_min, "until": until.astimezone(tz).strftime("%d/%m/%Y %H:%M"),
+                "rows": ctx.tickets(ctx.sessions()).hotspot_rows(until)}
     report = {"from": start.isoformat(), "to": end.isoformat(), "timezone": str(tz),
-              "generated_at": datetime.now(tz).isoformat(timespec="seconds"), **report}
+              "generated_at": datetime.now(tz).isoformat(timespec="seconds"), **report, "hotspots": hotspots}
     if as_json:
         click.echo(json.dumps(report, ensure_ascii=False, indent=2))
     else:

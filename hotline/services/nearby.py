@@ -116,7 +116,7 @@ def merge(s: Session, duplicate: Ticket, kept: Ticket, now: datetime, actor: str
                              sha256=a.sha256, path=a.path, at=a.at))
     event(s, kept, actor, "merged", {
         "from": duplicate.code, "channel": duplicate.channel, "received_at": duplicate.received_at.isoformat(),
-        "content": duplicate.content, "caller": duplicate.caller or None, "address": duplicate.address,
+        "content": duplicate.content, "address": duplicate.address,
         "files": len(duplicate.attachments),
         "events": [{"at": e.at.isoformat(), "actor": e.actor, "action": e.action} for e in duplicate.events]})
     duplicate.merged_into_id = kept.id

@@ -283,6 +283,14 @@ class TicketService:
         with self.sessions() as s:
             return nearby.hotspots(s, self.rules, until or self.now())
 
+    def hotspot_rows(self, until: datetime | None = None) -> builtins.list[dict[str, Any]]:
+        """The hotspots as the wallboard, the report page and ``hotline report`` show them: the category's
+        Vietnamese name, the place, how many tickets and their codes (newest first)."""
+        return [{"category": h.category, "category_name": self.categories.get(h.category).name
+                 if h.category in self.categories else h.category, "place": h.place, "count": h.count,
+                 "codes": list(h.codes), "first_at": _iso(h.first_at), "last_at": _iso(h.last_at)}
+                for h in self.hotspots(until)]
+
     def flag_duplicate(self, code: str) -> dict[str, Any] | None:
         """Look again whether the ticket is a probable duplicate (its text came: a transcript); the flag, or None."""
         with self.sessions.begin() as s:

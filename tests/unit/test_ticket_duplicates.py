@@ -14,7 +14,7 @@ from sqlalchemy import select
 from hotline.adapters.db import open_database
 from hotline.adapters.db.models import IntakeMessage
 from hotline.context import Context, load_context
-from hotline.domain.tickets.nearby import Place, phone_forms, phone_key, place_of, place_names, same_place
+from hotline.domain.tickets.nearby import Place, phone_forms, phone_key, place_names, place_of, same_place
 from hotline.intake import Intake, Request
 from hotline.services.tickets import Citizen, TicketError, TicketService
 

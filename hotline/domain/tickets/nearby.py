@@ -203,9 +203,14 @@ class Hotspot:
 
 def hotspots(tickets: Sequence[Nearby], min_count: int, near: float = NEAR_METRES) -> list[Hotspot]:
     """Clusters of tickets of the same category at the same place (linked pairwise: same_place), those of at
-    least ``min_count`` tickets, the biggest first."""
-    placed = [t for t in tickets if t.place.known]
-    parent = list(range(len(placed)))
+    least ``min_count`` tickets, the biggest first. Tickets of one category at one written place are one bucket
+    first: the pairs compared are the places', not the tickets'."""
+    buckets: dict[tuple[str, Place], list[Nearby]] = {}
+    for t in tickets:
+        if t.place.known:
+            buckets.setdefault((t.category, t.place), []).append(t)
+    keys = list(buckets)
+    parent = list(range(len(keys)))
 
     def root(i: int) -> int:
         while parent[i] != i:
@@ -213,14 +218,14 @@ def hotspots(tickets: Sequence[Nearby], min_count: int, near: float = NEAR_METRE
             i = parent[i]
         return i
 
-    for i, a in enumerate(placed):
-        for j in range(i + 1, len(placed)):
-            b = placed[j]
-            if a.category == b.category and same_place(a.place, b.place, near):
+    for i, (cat_a, place_a) in enumerate(keys):
+        for j in range(i + 1, len(keys)):
+            cat_b, place_b = keys[j]
+            if cat_a == cat_b and same_place(place_a, place_b, near):
                 parent[root(j)] = root(i)
     groups: dict[int, list[Nearby]] = {}
-    for i, t in enumerate(placed):
-        groups.setdefault(root(i), []).append(t)
+    for i, key in enumerate(keys):
+        groups.setdefault(root(i), []).extend(buckets[key])
     out = []
     for members in groups.values():
         if len(members) < min_count:
