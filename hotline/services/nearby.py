@@ -110,14 +110,15 @@ def merge(s: Session, duplicate: Ticket, kept: Ticket, now: datetime, actor: str
     """Join ``duplicate`` onto ``kept``'s timeline (its text, citizen, place and events, its files too) and mark
     it merged; the caller moves it to ``duplicate`` (closed). Nothing is sent to anybody: ``kept``'s answer
     reaches every citizen of both once (hotline.intake.service.Intake.answer_back)."""
-    for a in duplicate.attachments:
-        if not any(k.sha256 == a.sha256 for k in kept.attachments):
-            s.add(Attachment(ticket=kept, filename=a.filename, media_type=a.media_type, size=a.size,
-                             sha256=a.sha256, path=a.path, at=a.at))
+    copies = [Attachment(ticket=kept, filename=a.filename, media_type=a.media_type, size=a.size, sha256=a.sha256,
+                         path=a.path, at=a.at)
+              for a in duplicate.attachments if not any(k.sha256 == a.sha256 for k in kept.attachments)]
+    s.add_all(copies)
+    s.flush()
     event(s, kept, actor, "merged", {
         "from": duplicate.code, "channel": duplicate.channel, "received_at": duplicate.received_at.isoformat(),
         "content": duplicate.content, "address": duplicate.address,
-        "files": len(duplicate.attachments),
+        "files": len(duplicate.attachments), "file_ids": [a.id for a in copies],
         "events": [{"at": e.at.isoformat(), "actor": e.actor, "action": e.action} for e in duplicate.events]})
     duplicate.merged_into_id = kept.id
     duplicate.closed_at = now
@@ -125,6 +126,25 @@ def merge(s: Session, duplicate: Ticket, kept: Ticket, now: datetime, actor: str
         kept.duplicate_of_id = kept.duplicate_reason = kept.duplicate_score = None
     for other in s.scalars(select(Ticket).where(Ticket.duplicate_of_id == duplicate.id, Ticket.id != kept.id)):
         other.duplicate_of_id = kept.id       # flagged against the duplicate: now against the ticket kept
+
+
+def forget_merged(s: Session, ticket: Ticket, marker: str) -> list[str]:
+    """A merged duplicate's citizen erased (or its content expired): what its merge put on the kept ticket goes
+    too: the timeline line's text and address become ``marker``, and its files' copies are removed (their paths
+    returned: the caller deletes a file no ticket holds any more)."""
+    kept = ticket.merged_into
+    if kept is None:
+        return []
+    gone: list[str] = []
+    for e in kept.events:
+        if e.action == "merged" and e.detail.get("from") == ticket.code:
+            ids = set(e.detail.get("file_ids") or ())
+            for a in [a for a in kept.attachments if a.id in ids]:
+                gone.append(a.path)
+                s.delete(a)
+            e.detail = {**e.detail, "content": marker, "address": marker if e.detail.get("address") else None,
+                        "file_ids": []}
+    return gone
 
 
 def hotspots(s: Session, rules: NearbyRules, until: datetime, categories: Sequence[str] = ()) -> list[Hotspot]:

@@ -210,3 +210,31 @@ def test_three_reports_of_one_category_at_one_place_in_seven_days_are_a_hotspot(
     tickets.create(channel="phone", content="Lai Vung có cây cầu bị lún", category="infrastructure")
     places = {h.place: h.count for h in tickets.hotspots()}
     assert places["Huyện Lai Vung"] == 3
+
+
+def test_erasing_a_merged_duplicate_s_citizen_takes_what_the_merge_copied_too(ctx: Context, intake: Intake,
+                                                                              tickets: TicketService) -> None:
+    import io
+
+    from PIL import Image
+
+    from hotline.intake import Upload
+    from hotline.services.privacy import ERASED, PrivacyService
+    photo = io.BytesIO()
+    Image.new("RGB", (64, 48), (200, 120, 40)).save(photo, "JPEG")
+    kept = intake.receive(Request(channel="web", content=POTHOLE, phone="0933000111", address=STREET))
+    dup = intake.receive(Request(channel="web", content=POTHOLE_AGAIN, phone="0944000222", address=STREET,
+                                 files=(Upload("o-ga.jpg", "image/jpeg", photo.getvalue()),)))
+    tickets.merge(dup.code, kept.code, actor="op-lan")
+    shown = tickets.get(kept.code)
+    assert shown is not None and [a["filename"] for a in shown["attachments"]] == ["o-ga.jpg"]
+    [path] = [tickets.attachment(kept.code, a["id"])["path"] for a in shown["attachments"]]      # type: ignore[index]
+    root = ctx.settings.paths.attachments
+    assert (root / path).is_file()
+    PrivacyService(intake.sessions, Path(ctx.settings.paths.recordings_root), tickets.now, root).erase(
+        "0944000222", actor="an", reason="Công dân yêu cầu xoá")
+    shown = tickets.get(kept.code)
+    assert shown is not None and shown["attachments"] == [] and shown["content"] == POTHOLE
+    [line] = [e for e in shown["events"] if e["action"] == "merged"]
+    assert line["detail"]["content"] == ERASED and line["detail"]["address"] == ERASED
+    assert not (root / path).exists()
