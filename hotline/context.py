@@ -29,6 +29,7 @@ from hotline.domain.tickets.categories import Categories, load_categories
 
 if TYPE_CHECKING:
     from hotline.intake import Intake
+    from hotline.services.nearby import NearbyRules
     from hotline.services.suggest import SuggestService
     from hotline.services.tickets import TicketService
 
@@ -65,7 +66,16 @@ class Context:
         queue = JobQueue(connect(self.redis_url), s.transcription.queue, sessions, self.clock.offset_seconds,
                          deadlines) if jobs else None
         return TicketService(sessions, self.clock.now, deadlines, self.categories, self.directory,
-                             s.tickets.code_digits, queue)
+                             s.tickets.code_digits, queue, self.nearby_rules())
+
+    def nearby_rules(self) -> NearbyRules:
+        """[tickets]' rules of duplicates and hotspots, with the directory's communes and districts."""
+        from hotline.domain.tickets.nearby import place_names
+        from hotline.services.nearby import NearbyRules
+        t = self.settings.tickets
+        names = place_names(a.name for a in self.directory.entries if a.kind in ("commune", "district"))
+        return NearbyRules(t.duplicate_days, t.similar_text, t.near_metres, t.hotspot_min, t.hotspot_days,
+                           tuple(names))
 
     def suggestions(self, tickets: TicketService) -> SuggestService:
         """The suggested category and agency of ``tickets``' tickets ([suggest]; the model under the state dir)."""

@@ -132,7 +132,8 @@ def state() -> Any:
 @bp.route("/history")
 @requires("calls.view")
 def history() -> Any:
-    """A number's earlier tickets and calls (newest first, ten of each) for the incoming-call card; ``call``:
+    """A number's earlier tickets and calls (newest first, ten of each) and its open tickets (``open``: the number
+    in any of its forms) for the incoming-call card; ``call``:
     the ringing call itself, left out. Codes with their Vietnamese labels, times in the province's zone; the
     number itself is never sent back (the roles that may ask see numbers whole: permissions.FULL_NUMBERS).
     Each look-up is an AccessLog row (the number masked, the tickets and calls shown)."""
@@ -144,16 +145,19 @@ def history() -> Any:
     if not number:
         return jsonify(tickets=[], calls=[])
     tickets = svc.tickets.list(caller=number, limit=10)
+    still_open = svc.tickets.open_of_caller(number)      # whatever way each ticket wrote the number
     calls = [{"call_id": c["call_id"], "started_at": c["started_at"], "started_vi": localtime(c["started_at"]),
               "disposition": c["disposition"], "disposition_vi": label("disposition", c["disposition"]),
               "operator": c["operator"], "talk_seconds": c["talk_seconds"]}
              for c in svc.calls.latest(10, caller=number, leave_out=ringing)]
     log_read(AccessAction.CALLER_HISTORY, f"caller:{masked_number(number)}", call_id=ringing or None, number=number,
-             codes=[t["code"] for t in tickets], calls=[c["call_id"] for c in calls])
-    return jsonify(tickets=[{"code": t["code"], "received_at": t["received_at"],
-                             "received_vi": localtime(t["received_at"]), "status": t["status"],
-                             "status_vi": t["status_vi"], "content": t["content"][:200]} for t in tickets],
-                   calls=calls)
+             codes=sorted({t["code"] for t in (*tickets, *still_open)}), calls=[c["call_id"] for c in calls])
+    return jsonify(tickets=[_brief(t) for t in tickets], open=[_brief(t) for t in still_open], calls=calls)
+
+
+def _brief(t: dict[str, Any]) -> dict[str, Any]:
+    return {"code": t["code"], "received_at": t["received_at"], "received_vi": localtime(t["received_at"]),
+            "status": t["status"], "status_vi": t["status_vi"], "content": t["content"][:200]}
 
 
 @bp.route("/transfer", methods=["POST"])

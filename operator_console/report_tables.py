@@ -59,7 +59,16 @@ def tables(f: Mapping[str, Any], categories: Mapping[str, str], agency_name: Cal
                        for r in f["operators"]])
     periods = [(period_label(by, p[by]), p) for p in f["tickets"]["periods"]]
     periods.append((TOTAL, f["tickets"]["total"]))
-    return [calls, operators, *_ticket_tables(periods, by, word, categories, agency_name)]
+    tickets = _ticket_tables(periods, by, word, categories, agency_name)
+    return [calls, operators, *tickets, *([hotspot_table(f["hotspots"])] if "hotspots" in f else [])]
+
+
+def hotspot_table(h: Mapping[str, Any]) -> Table:
+    """The hotspots of the days up to the report's last day (hotline.domain.tickets.nearby)."""
+    return Table(f"Điểm nóng: từ {h['min']} phiếu cùng lĩnh vực, cùng địa điểm trong {h['days']} ngày "
+                 f"đến {h['until']}", "Điểm nóng", ["Lĩnh vực", "Địa điểm", "Số phiếu", "Mã phiếu"],
+                 ["", "", "count", ""],
+                 [[r["category_name"], r["place"], r["count"], ", ".join(r["codes"])] for r in h["rows"]])
 
 
 def _ticket_tables(periods: list[tuple[str, Mapping[str, Any]]], by: str, word: str, categories: Mapping[str, str],

@@ -4,7 +4,7 @@ drawn on the server: no script needed), as tables, and as CSV and XLSX downloads
 (operator_console/report_tables.py)."""
 from __future__ import annotations
 
-from datetime import date, timedelta
+from datetime import date, datetime, time, timedelta
 from typing import Any
 
 from flask import Blueprint, Response, render_template, request
@@ -68,11 +68,20 @@ def figures() -> dict[str, Any]:
         tickets[key] = tickets.get(key, TicketSums()) + tsums
     operators = operator_rows(operator_sums(svc.sessions, first, last, tz),
                               operator_transfers(svc.sessions, first, last, tz), wrapup)
-    return {"from": first, "to": last, "by": period,
+    return {"from": first, "to": last, "by": period, "hotspots": hotspots(first, last),
             "rows": [{period: key, **sums.figures(wrapup)} for key, sums in calls.items()],
             "total": sum(calls.values(), CallSums()).figures(wrapup), "operators": operators,
             "tickets": {"periods": [{period: key, **tickets[key].figures()} for key in sorted(tickets)],
                         "total": sum(tickets.values(), TicketSums()).figures()}}
+
+
+def hotspots(first: date, last: date) -> dict[str, Any]:
+    """The hotspots of the ``[tickets] hotspot_days`` up to the end of the report's last day (or now)."""
+    svc = services()
+    t, tz, now = svc.ctx.settings.tickets, svc.ctx.settings.tz, svc.ctx.clock.now()
+    until = min(now, datetime.combine(last + timedelta(days=1), time(0), tz))
+    return {"days": t.hotspot_days, "min": t.hotspot_min, "until": until.astimezone(tz).strftime("%d/%m/%Y %H:%M"),
+            "rows": svc.tickets.hotspot_rows(until)}
 
 
 def report_tables(f: dict[str, Any]) -> list[Table]:

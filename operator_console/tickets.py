@@ -27,6 +27,7 @@ from werkzeug.wrappers import Response
 from hotline.adapters.db.models import Role, TicketStatus
 from hotline.domain.errors import for_people
 from hotline.domain.labels import label
+from hotline.domain.redact import masked_number
 from hotline.domain.vocabulary import AccessAction, Channel
 from hotline.services.tickets import TicketError
 
@@ -111,8 +112,15 @@ def show(code: str) -> Any:
     log_ticket(AccessAction.TICKET_VIEW, ticket, transcript=bool((ticket["voicemail"] or {}).get("words")))
     suggestion = (svc.suggest.for_ticket(ticket) if svc.ctx.settings.suggest.enabled
                   and allowed(current_user.role, "tickets.write") else None)
+    others = allowed(current_user.role, "calls.view")      # the caller's other tickets: not an agency's to see
+    open_of_caller = svc.tickets.open_of_caller(ticket["caller"], leave_out=code) if others else []
+    related = svc.tickets.related(code) if others else None
+    if open_of_caller:
+        log_read(AccessAction.CALLER_HISTORY, f"caller:{masked_number(ticket['caller'])}", call_id=ticket["call_id"],
+                 number=ticket["caller"], codes=[t["code"] for t in open_of_caller], ticket=code)
     return render_template("ticket.html", t=for_role(ticket, current_user.role), agencies=svc.ctx.directory.entries,
-                           now=svc.ctx.clock.now(), replies=Channel.REPLIES, photos=PHOTOS, suggestion=suggestion)
+                           now=svc.ctx.clock.now(), replies=Channel.REPLIES, photos=PHOTOS, suggestion=suggestion,
+                           open_of_caller=open_of_caller, related=related)
 
 
 #: The files shown in the page (the photos hotline.intake re-encoded); any other is only downloaded.
@@ -187,6 +195,17 @@ def confirm_suggestion(code: str) -> Response:
                                                           agency=request.form.get("agency") or None,
                                                           actor=current_user.name),
                 "Đã xác nhận gợi ý: phiếu đã được phân loại và chuyển cơ quan.")
+
+
+@bp.route("/<code>/merge", methods=["POST"])
+@requires("tickets.write")
+def merge(code: str) -> Response:
+    """Merge this ticket into another (the probable duplicate's link, or a code typed): it is closed as a
+    duplicate, its content, files and events join the other's timeline; the citizen hears the answer once."""
+    into = (request.form.get("into") or "").strip()
+    return _act(code, lambda t: services().tickets.merge(code, into, actor=current_user.name,
+                                                        note=request.form.get("note", "")),
+                f"Đã gộp phiếu vào phiếu {into}.")
 
 
 @bp.route("/<code>/answer", methods=["POST"])

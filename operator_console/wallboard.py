@@ -5,9 +5,9 @@ The stream sends the floor (``hotline.domain.live.floor``: every node's monitor 
 each node apart, a node silent for ``[cluster] dead_after`` seconds shown stale and left out of the sum) at
 once, again on every message of any node's channel (``hotline:live:node:*``) and whenever it changed
 (read every ``FLOOR_EVERY`` seconds); ``GET /wallboard/live`` returns the same floor as JSON. Today's
-figures (service level, abandoned calls, overdue tickets) every ``FIGURES_EVERY`` seconds, and the
-alerts' banner (``hotline watch``'s open alerts) whenever it changes. While Redis is away it says so and
-tries again; the page shows the last picture greyed out.
+figures (service level, abandoned calls, overdue tickets, the hotspots of the last days) every
+``FIGURES_EVERY`` seconds, and the alerts' banner (``hotline watch``'s open alerts) whenever it changes.
+While Redis is away it says so and tries again; the page shows the last picture greyed out.
 
 Each stream holds one of the server's threads for as long as it is open, so they are capped in this process
 (``StreamSlots``): ``[console] streams_per_user`` (3) for one user, refused with 429, and ``max_streams`` (32)
@@ -115,7 +115,7 @@ def today_figures() -> dict[str, Any]:
     overdue = overdue_open_tickets(svc.sessions, now)
     return {"day": today.isoformat(), "offered": total["offered"], "answered": total["answered"],
             "abandoned": total["abandoned"], "service_level": total["service_level"], "overdue_tickets": overdue,
-            "at": now.isoformat()}
+            "hotspots": svc.tickets.hotspot_rows(now), "at": now.isoformat()}
 
 
 def read_floor(client: redis.Redis, live_channel: str, stale_after: float, now: float | None = None
@@ -213,7 +213,9 @@ def _close(pubsub: Any) -> None:
 @bp.route("/")
 @requires("wallboard.view")
 def page() -> Any:
-    return render_template("wallboard.html", figures=today_figures(), alerts=services().alerts_banner())
+    t = services().ctx.settings.tickets
+    return render_template("wallboard.html", figures=today_figures(), alerts=services().alerts_banner(),
+                           hotspot_days=t.hotspot_days, hotspot_min=t.hotspot_min)
 
 
 @bp.route("/stream")

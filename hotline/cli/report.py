@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import json
 import unicodedata
-from datetime import date, datetime
+from datetime import date, datetime, time, timedelta
 from typing import Any
 
 import click
@@ -116,6 +116,13 @@ def render_text(report: dict[str, Any]) -> str:
             parts += ["", title, _table(rows, [("received", "Số phiếu")], ("name", heading)) if rows else "(không có)"]
         rows = [{**a, "name": names.get("agencies", {}).get(a["agency"], a["agency"])} for a in t["agencies"]]
         parts += ["", "Theo cơ quan", _table(rows, AGENCY_COLUMNS, ("name", "Cơ quan")) if rows else "(không có)"]
+    if "hotspots" in report:
+        h = report["hotspots"]
+        parts += ["", f"Điểm nóng: từ {h['min']} phiếu cùng lĩnh vực, cùng địa điểm trong {h['days']} ngày "
+                      f"đến {h['until']}"]
+        rows = [{**r, "codes": ", ".join(r["codes"])} for r in h["rows"]]
+        parts.append(_table(rows, [("place", "Địa điểm"), ("count", "Số phiếu"), ("codes", "Mã phiếu")],
+                            ("category_name", "Lĩnh vực")) if rows else "(không có)")
     return "\n".join(parts)
 
 
@@ -136,8 +143,12 @@ def report_command(first: str, last: str, as_json: bool, by: str | None) -> None
     calls, transfers = load_rows(ctx.sessions(), start, end, tz)
     report = build_report(calls, transfers, tz, _wrapup_seconds(ctx.settings),
                           by=(by,) if by else ("day", "operator"))
+    until = min(ctx.clock.now(), datetime.combine(end + timedelta(days=1), time(0), tz))
+    t = ctx.settings.tickets
+    hotspots = {"days": t.hotspot_days, "min": t.hotspot_min, "until": until.astimezone(tz).strftime("%d/%m/%Y %H:%M"),
+                "rows": ctx.tickets(ctx.sessions()).hotspot_rows(until)}
     report = {"from": start.isoformat(), "to": end.isoformat(), "timezone": str(tz),
-              "generated_at": datetime.now(tz).isoformat(timespec="seconds"), **report}
+              "generated_at": datetime.now(tz).isoformat(timespec="seconds"), **report, "hotspots": hotspots}
     # the requests received in the period, whatever their door (the figures the public page publishes)
     tickets = ticket_figures_sql(ctx.sessions(), start, end, tz, ctx.clock.now())
     report["tickets"] = tickets

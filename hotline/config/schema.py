@@ -319,9 +319,17 @@ class CapacitySettings(_Section):
 
 
 class TicketSettings(_Section):
-    """Tickets: the digits of a code a caller keys (the last one is a check digit)."""
+    """Tickets: the digits of a code a caller keys (the last one is a check digit); probable duplicates (an open
+    ticket of the same citizen, or of a like text at the same place, received within ``duplicate_days``; like
+    texts: a cosine of at least ``similar_text``; one place: map points within ``near_metres``); hotspots (at
+    least ``hotspot_min`` tickets of one category at one place within ``hotspot_days``)."""
 
     code_digits: int = Field(default=7, ge=5, le=10)
+    duplicate_days: int = Field(default=14, ge=0, le=365)    # 0: no ticket is flagged
+    similar_text: float = Field(default=0.45, gt=0, le=1)
+    near_metres: float = Field(default=150, gt=0, le=5000)
+    hotspot_min: int = Field(default=3, ge=2, le=1000)
+    hotspot_days: int = Field(default=7, ge=1, le=90)
 
 
 class SuggestSettings(_Section):

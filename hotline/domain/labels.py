@@ -47,7 +47,10 @@ TICKET_EVENT = {
     "message": "Người dân gửi thêm", "answer_sent": "Gửi trả lời cho người dân",
     "code_sent": "Nhắn mã phiếu cho người gọi", "suggestion_confirmed": "Xác nhận gợi ý phân loại",
     "published": "Duyệt công bố câu trả lời", "unpublished": "Gỡ câu trả lời khỏi trang công khai",
+    "duplicate_flagged": "Có thể trùng với phiếu khác", "merged": "Gộp phiếu trùng vào phiếu này",
 }
+#: Ticket.duplicate_reason: why a ticket is flagged as a probable duplicate.
+DUPLICATE_REASON = {"caller": "cùng người gửi", "text_place": "nội dung giống nhau, cùng địa điểm"}
 #: TicketEvent.actor when no person did it (a person's actor is their user name, shown as it is).
 ACTOR = {"system": "Hệ thống", "worker": "Hệ thống (tự động)", "cli": "Quản trị (dòng lệnh)",
          # a written request's own door made its ticket (hotline.intake): the citizen, through it
@@ -124,6 +127,7 @@ LABELS: dict[str, dict[str, str]] = {
     "actor": ACTOR, "transfer_kind": TRANSFER_KIND, "transfer_outcome": TRANSFER_OUTCOME,
     "queue_outcome": QUEUE_OUTCOME, "operator_state": OPERATOR_STATE, "pause_reason": PAUSE_REASON, "role": ROLE,
     "voicemail_status": VOICEMAIL_STATUS, "agency_kind": AGENCY_KIND,
+    "duplicate_reason": DUPLICATE_REASON,
 }
 
 

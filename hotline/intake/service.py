@@ -11,7 +11,7 @@ import hashlib
 import hmac
 import logging
 import re
-from collections.abc import Callable
+from collections.abc import Callable, Iterable
 from dataclasses import dataclass, field
 from datetime import datetime, timedelta
 from pathlib import Path
@@ -24,6 +24,7 @@ from sqlalchemy.orm import Session, sessionmaker
 from hotline.adapters.db.models import Attachment, IntakeMessage, Ticket, TicketEvent
 from hotline.domain.errors import HotlineError
 from hotline.domain.numbers import is_mobile, vietnamese_number
+from hotline.domain.tickets.nearby import phone_key
 from hotline.domain.vocabulary import Channel
 from hotline.intake import files
 from hotline.intake.files import FileRefused, Upload
@@ -105,6 +106,17 @@ def normal_phone(number: str) -> str:
         raise IntakeError(f"{number!r} is not a Vietnamese phone number",
                           vi="Số điện thoại không hợp lệ: hãy nhập số Việt Nam, ví dụ 0912 345 678.")
     return digits
+
+
+def _distinct(targets: Iterable[tuple[tuple[str, str] | None, str]]) -> list[tuple[str, str, str]]:
+    """(channel, address, the channel the citizen wrote from) once each citizen: a number in any of its forms,
+    an address in any case, is one citizen; the first ticket's first."""
+    seen: dict[tuple[str, str], tuple[str, str, str]] = {}
+    for target, wrote_from in targets:
+        if target is not None:
+            channel, address = target
+            seen.setdefault((channel, phone_key(address) or address.strip().lower()), (channel, address, wrote_from))
+    return list(seen.values())
 
 
 def normal_email(address: str) -> str:
@@ -237,27 +249,30 @@ class Intake:
     def answer_back(self, code: str, *, actor: str) -> dict[str, Any] | None:
         """Queue the ticket's answer to the citizen (once per answer): in full through the channel they wrote
         from; else, with ``[sms] answered_notice``, a text to their mobile number saying it is answered. The
-        message row, or None when there is nobody to write to."""
+        citizens of the tickets merged into it get it too, each once (the same citizen of both: one message).
+        The first message row, or None when there is nobody to write to."""
         with self.sessions.begin() as s:
             ticket = s.scalar(select(Ticket).where(Ticket.code == code))
             if ticket is None or not ticket.answer:
                 return None
-            target = self.answer_target(ticket)
-            if target is None:
-                return None
-            channel, address = target
-            key = answer_key(ticket)
-            if any(m.external_id == key for m in ticket.messages):
-                return None
-            if channel == Channel.SMS and ticket.channel != Channel.SMS:
-                body = (f"Phản ánh mã {ticket.code} đã có kết quả trả lời."
-                        f"{f' Xem tại {self.status_url(ticket.code)}' if self.public_url else ''} hoặc gọi 1022.")
-            else:
-                body = f"Trả lời phản ánh mã {ticket.code}:\n{ticket.answer}"
-            out = self._out(s, ticket, channel, address, key, f"Trả lời phản ánh, mã phiếu {ticket.code}", body,
-                            actor=actor, action="answer_sent")
-        self._queue(out["id"])
-        return out
+            key, sent = answer_key(ticket), []
+            merged = s.scalars(select(Ticket).where(Ticket.merged_into_id == ticket.id).order_by(Ticket.id))
+            targets = _distinct((self.answer_target(t), t.channel) for t in (ticket, *merged))
+            for i, (channel, address, wrote_from) in enumerate(targets):
+                one_key = key if i == 0 else f"{key}:{channel}:{address}"[:255]
+                if any(m.external_id == one_key for m in ticket.messages):
+                    continue
+                if channel == Channel.SMS and wrote_from != Channel.SMS:
+                    body = (f"Phản ánh mã {ticket.code} đã có kết quả trả lời."
+                            f"{f' Xem tại {self.status_url(ticket.code)}' if self.public_url else ''} hoặc gọi 1022.")
+                else:
+                    body = f"Trả lời phản ánh mã {ticket.code}:\n{ticket.answer}"
+                sent.append(self._out(s, ticket, channel, address, one_key,
+                                      f"Trả lời phản ánh, mã phiếu {ticket.code}", body, actor=actor,
+                                      action="answer_sent"))
+        for out in sent:
+            self._queue(out["id"])
+        return sent[0] if sent else None
 
     def answer_target(self, ticket: Ticket) -> tuple[str, str] | None:
         """(channel, address) an answered ticket's answer goes to, or None."""

@@ -23,6 +23,7 @@ from sqlalchemy.orm import Session, object_session, sessionmaker
 from hotline.adapters.db.models import Attachment, Call, PublishedAnswer, Recording, Ticket, TicketStatus, Voicemail
 from hotline.domain.vocabulary import AccessAction
 from hotline.services.access_log import add_access, purge_access_log
+from hotline.services.nearby import forget_merged
 
 #: what a ticket's content and answer become when retention removes them
 EXPIRED = "[Nội dung đã xoá khi hết thời hạn lưu trữ]"
@@ -189,8 +190,10 @@ def scrub_ticket(ticket: Ticket, marker: str, attachments: Path | None = None) -
     s = object_session(ticket)
     if s is not None:      # the published answer (and what its redaction removed) goes with the person
         s.execute(delete(PublishedAnswer).where(PublishedAnswer.ticket_id == ticket.id))
-    gone = [a.path for a in ticket.attachments]
-    if s is None or not gone:
+    if s is None:
+        return
+    gone = [a.path for a in ticket.attachments] + forget_merged(s, ticket, marker)   # and its merge's copies
+    if not gone:
         return
     for attachment in list(ticket.attachments):
         s.delete(attachment)

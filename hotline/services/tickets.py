@@ -9,6 +9,8 @@ the command line. A Redis outage only delays them (the worker's sweep queues the
 """
 from __future__ import annotations
 
+import builtins
+import logging
 import re
 from collections.abc import Callable, Sequence
 from dataclasses import dataclass
@@ -35,6 +37,9 @@ from hotline.domain.labels import TICKET_STATUS
 from hotline.domain.tickets import codes
 from hotline.domain.tickets.categories import Categories
 from hotline.domain.tickets.deadlines import DeadlineClock
+from hotline.domain.tickets.nearby import Hotspot
+from hotline.services import nearby
+from hotline.services.nearby import NearbyRules
 
 if TYPE_CHECKING:
     from hotline.adapters.jobqueue import JobQueue
@@ -57,6 +62,7 @@ WAITING_CONTENT = "(Lời nhắn thoại đang chờ chuyển thành văn bản.
 NO_SPEECH_CONTENT = "(Lời nhắn thoại không có tiếng nói.)"
 FAILED_CONTENT = "(Không chuyển được lời nhắn thoại thành văn bản: hãy nghe lời nhắn.)"
 _CODE_TRIES = 20
+log = logging.getLogger("hotline.services.tickets")
 
 
 class TicketError(HotlineError, LookupError):
@@ -88,6 +94,7 @@ class TicketService:
     directory: Directory
     code_digits: int = 7
     jobs: JobQueue | None = None
+    rules: NearbyRules = NearbyRules()
 
     # -- creating ------------------------------------------------------------------
     def create(self, *, channel: str, caller: str = "", content: str = "", category: str | None = None,
@@ -114,6 +121,7 @@ class TicketService:
                 ticket.agency = agency
             if with_ticket is not None:
                 with_ticket(s, ticket)
+            nearby.flag(s, ticket, self.rules, self._event)
             created = ticket_to_dict(ticket)
         return self._followed_up(created)
 
@@ -134,6 +142,7 @@ class TicketService:
                                        content=_voicemail_content(vm), category=self.categories.default.code,
                                        received_at=vm.created_at, hours=self.categories.default.deadline_hours,
                                        call=vm.call, actor="system", voicemail=vm)
+                    nearby.flag(s, ticket, self.rules, self._event)
                     return ticket_to_dict(ticket)
             except IntegrityError:   # another process created it at the same moment: read theirs
                 continue
@@ -256,6 +265,61 @@ class TicketService:
                                                            "name": agency.name},
                     "answer_ready": ticket.status in (TicketStatus.ANSWERED, TicketStatus.CLOSED)
                     and bool(ticket.answer)}
+
+    def open_of_caller(self, number: str, *, leave_out: str | None = None) -> builtins.list[dict[str, Any]]:
+        """The open tickets of a number, whatever way it is written (0912…, 84912…, +84912…), newest first."""
+        with self.sessions() as s:
+            return [ticket_to_dict(t) for t in nearby.open_of_caller(s, number, leave_out)]
+
+    def related(self, code: str) -> dict[str, builtins.list[dict[str, Any]]]:
+        """The open tickets flagged as probable duplicates of ``code``, and those merged into it."""
+        with self.sessions() as s:
+            ticket = self._ticket(s, code)
+            return {k: [ticket_to_dict(t) for t in v] for k, v in nearby.related(s, ticket).items()}
+
+    def hotspots(self, until: datetime | None = None) -> builtins.list[Hotspot]:
+        """Clusters of ``[tickets] hotspot_min`` tickets or more of one category at one place in the last
+        ``hotspot_days`` up to ``until`` (now)."""
+        with self.sessions() as s:
+            return nearby.hotspots(s, self.rules, until or self.now())
+
+    def hotspot_rows(self, until: datetime | None = None) -> builtins.list[dict[str, Any]]:
+        """The hotspots as the wallboard, the report page and ``hotline report`` show them: the category's
+        Vietnamese name, the place, how many tickets and their codes (newest first)."""
+        return [{"category": h.category, "category_name": self.categories.get(h.category).name
+                 if h.category in self.categories else h.category, "place": h.place, "count": h.count,
+                 "codes": list(h.codes), "first_at": _iso(h.first_at), "last_at": _iso(h.last_at)}
+                for h in self.hotspots(until)]
+
+    def flag_duplicate(self, code: str) -> dict[str, Any] | None:
+        """Look again whether the ticket is a probable duplicate (its text came: a transcript); the flag, or None."""
+        with self.sessions.begin() as s:
+            ticket = self._ticket(s, code)
+            match = nearby.flag(s, ticket, self.rules, self._event)
+            return None if match is None else {"of": match.ticket.code, "reason": match.reason, "score": match.score}
+
+    def merge(self, code: str, into: str, *, actor: str, note: str = "") -> dict[str, Any]:
+        """Merge the ticket ``code`` into ``into``: its content, files and events join ``into``'s timeline, and it
+        is closed as a duplicate with a link to ``into``. Nothing is sent to the citizen: ``into``'s answer, when it
+        comes, reaches the citizens of both, once each."""
+        if code == into:
+            raise TicketError("a ticket cannot be merged into itself", vi="Không thể gộp một phiếu vào chính nó.")
+        with self.sessions.begin() as s:
+            duplicate, kept = self._ticket(s, code), self._ticket(s, into)
+            if kept.status not in TicketStatus.OPEN:
+                raise TicketError(f"ticket {into} is {kept.status}; merge into an open ticket",
+                                  vi=f"Phiếu {into} đang «{STATUS_VI[kept.status]}»; chỉ gộp vào phiếu đang xử lý.")
+            if kept.merged_into_id is not None:
+                raise TicketError(f"ticket {into} was merged into another",
+                                  vi=f"Phiếu {into} đã được gộp vào phiếu khác.")
+            if duplicate.status not in TicketStatus.OPEN:
+                self._move(s, duplicate, TicketStatus.DUPLICATE, actor, {})     # refused, with what it may become
+            nearby.merge(s, duplicate, kept, self.now(), actor, self._event)
+            self._move(s, duplicate, TicketStatus.DUPLICATE, actor, {"into": into, **({"note": note} if note else {})})
+            s.flush()
+            merged = ticket_to_dict(duplicate)
+        log.info("ticket=%s merged into %s by %s", code, into, actor)
+        return merged
 
     # -- changing ------------------------------------------------------------------
     def assign(self, code: str, agency: str, *, actor: str, note: str = "") -> dict[str, Any]:
@@ -420,7 +484,8 @@ def _pg_matches(words: list[str]) -> Any:
 def _full() -> Any:
     return select(Ticket).options(selectinload(Ticket.events), selectinload(Ticket.voicemail),
                                   selectinload(Ticket.call).selectinload(Call.recording),
-                                  selectinload(Ticket.attachments), selectinload(Ticket.messages))
+                                  selectinload(Ticket.attachments), selectinload(Ticket.messages),
+                                  selectinload(Ticket.duplicate_of), selectinload(Ticket.merged_into))
 
 
 def _voicemail_content(vm: Voicemail) -> str:
@@ -449,6 +514,9 @@ def ticket_to_dict(t: Ticket, events: bool = False) -> dict[str, Any]:
         "reminded_80_at": _iso(t.reminded_80_at), "escalated_at": _iso(t.escalated_at),
         "contact_name": t.contact_name, "contact_email": t.contact_email, "address": t.address,
         "latitude": t.latitude, "longitude": t.longitude,
+        "duplicate_of": t.duplicate_of.code if t.duplicate_of is not None else None,
+        "duplicate_reason": t.duplicate_reason, "duplicate_score": t.duplicate_score,
+        "merged_into": t.merged_into.code if t.merged_into is not None else None,
         "voicemail": None if vm is None else {
             "id": vm.id, "path": vm.path, "duration": round(vm.duration, 3), "status": vm.status,
             "transcript": vm.transcript, "transcript_raw": vm.transcript_raw, "confidence": vm.confidence,

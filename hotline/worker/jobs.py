@@ -71,6 +71,8 @@ def transcribe_voicemail(voicemail_id: int, runtime: Runtime | None = None) -> d
                       "; giving up, the audio stays on the ticket" if final else "")
         raise
     status, code = vms.finish(voicemail_id, result, engine.name)
+    if code is not None and result.has_speech:     # its text came: a probable duplicate of an open ticket?
+        rt.tickets.flag_duplicate(code)
     log.info("voicemail=%s ticket=%s %s by %s: %d words in %d pieces, confidence %s, %.1f s of audio in %.1f s",
              voicemail_id, code, status, engine.name, len(result.words), result.pieces, result.confidence,
              result.audio_seconds, time.monotonic() - started)

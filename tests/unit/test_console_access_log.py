@@ -78,9 +78,12 @@ def test_each_read_of_personal_data_is_one_row_with_the_reader_and_the_clients_a
     reads: list[tuple[FlaskClient, str, dict[str, str], list[tuple[str, str, str]]]] = [
         (lan, f"/tickets/?search={CALLER}", FORWARDED, [("lan", "ticket_list", "tickets")]),
         (lan, f"/tickets/latest?after={fresh['id'] - 1}", FORWARDED, [("lan", "ticket_list", "tickets")]),
-        (lan, f"/tickets/{mine}", FORWARDED, [("lan", "ticket_view", f"ticket:{mine}")]),
+        # the caller's other open tickets shown on a ticket's page are a caller-history read
+        (lan, f"/tickets/{mine}", FORWARDED, [("lan", "ticket_view", f"ticket:{mine}"),
+                                               ("lan", "caller_history", "caller:*******678")]),
         (lan, f"/tickets/{message}", FORWARDED, [("lan", "ticket_view", f"ticket:{message}"),
-                                                  ("lan", "transcript_view", f"ticket:{message}")]),
+                                                  ("lan", "transcript_view", f"ticket:{message}"),
+                                                  ("lan", "caller_history", "caller:*******678")]),
         (lan, f"/phone/history?number={CALLER}&call=hotline1-9", FORWARDED,
          [("lan", "caller_history", "caller:*******678")]),
         (binh, f"/recordings/?caller={CALLER}", FORWARDED, [("binh", "recording_list", "recordings")]),

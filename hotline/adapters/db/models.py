@@ -228,8 +228,16 @@ class Ticket(Base):
     address: Mapped[str | None] = mapped_column(Text)         # the place the request is about, as written
     latitude: Mapped[float | None] = mapped_column(Float)      # ... and its map point (WGS 84), if given
     longitude: Mapped[float | None] = mapped_column(Float)
+    # A probable duplicate of an open ticket (hotline.domain.tickets.nearby: "caller" or "text_place", and how
+    # alike the texts are), flagged when made or when its transcript came; merged_into: closed as its duplicate.
+    duplicate_of_id: Mapped[int | None] = mapped_column(ForeignKey("tickets.id", ondelete="SET NULL"), index=True)
+    duplicate_reason: Mapped[str | None] = mapped_column(String(16))
+    duplicate_score: Mapped[float | None] = mapped_column(Float)
+    merged_into_id: Mapped[int | None] = mapped_column(ForeignKey("tickets.id", ondelete="SET NULL"), index=True)
 
     call: Mapped[Call | None] = relationship()
+    duplicate_of: Mapped[Ticket | None] = relationship(foreign_keys=[duplicate_of_id], remote_side=[id])
+    merged_into: Mapped[Ticket | None] = relationship(foreign_keys=[merged_into_id], remote_side=[id])
     voicemail: Mapped[Voicemail | None] = relationship(back_populates="ticket")
     events: Mapped[list[TicketEvent]] = relationship(back_populates="ticket", order_by="TicketEvent.id")
     messages: Mapped[list[IntakeMessage]] = relationship(back_populates="ticket", order_by="IntakeMessage.id")
