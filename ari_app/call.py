@@ -325,7 +325,7 @@ class Call:
         if recorded:
             try:
                 saved = await self.s.save_voicemail(self.call_id, self.recording_name or "", ended_by,
-                                                    closed=on_disk is True)
+                                                    closed=on_disk is True, node=self._message_node())
                 recorded = saved is not None
             except Exception:
                 log.exception("call=%s message not saved yet; it is saved again at hangup", self.call_id)
@@ -335,6 +335,10 @@ class Call:
         self.message = fe.VoicemailDone(ended_by, ticket_code=(saved.ticket_code or "") if saved else "",
                                         recorded=recorded)
         self.post(self.message)
+
+    def _message_node(self) -> str:
+        """The flow's message node the caller is recording at (or was, when it ended): it says what the ticket is."""
+        return self.state.node if self.state is not None else ""
 
     async def _settle_message(self, state: fe.CallState | None) -> fe.CallState | None:
         """At the end of a call that recorded a message: save it if not yet done and, if the caller left
@@ -350,7 +354,7 @@ class Call:
         if self.message is not None and self.message.recorded and not self.voicemail_saved:
             try:
                 self.voicemail_saved = await self.s.save_voicemail(
-                    self.call_id, self.recording_name, self.voicemail_ended_by) is not None
+                    self.call_id, self.recording_name, self.voicemail_ended_by, node=self._message_node()) is not None
             except Exception:    # the call is closed all the same; the file stays on disk
                 log.exception("call=%s message not saved", self.call_id)
         if state is not None and state.phase == "voicemail" and self.message is not None:

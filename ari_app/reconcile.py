@@ -167,7 +167,7 @@ class Reconciler:
             ended = self.s.from_real(rec_file.stat().st_mtime)
         vm_name = self.s.voicemail_name(rec_file) if rec_file else None
         if vm_name and self.s.voicemail_path(vm_name).exists():
-            await self.s.save_voicemail(call_id, vm_name, "hangup")
+            await self.s.save_voicemail(call_id, vm_name, "hangup", node=row.get("node") or "")
             disposition = Disposition.VOICEMAIL
         if not await asyncio.to_thread(self.repo.end_call, call_id, ended_at=ended, disposition=disposition):
             return      # closed meanwhile by its own writer
@@ -190,7 +190,8 @@ class Reconciler:
             await self._log_orphan(path)
         for call_id, path in await asyncio.to_thread(self._unlogged_messages, busy):
             facts = await asyncio.to_thread(audio.audio_facts, path, self.s.recordings_root)
-            saved = await self.s.keep_message(call_id, facts, "unknown")
+            row = await asyncio.to_thread(self.repo.get, call_id)     # its node: what the message's ticket is
+            saved = await self.s.keep_message(call_id, facts, "unknown", node=(row or {}).get("node") or "")
             log.info("call=%s message %s had no row: kept (%.1f s), ticket %s", call_id, facts.path,
                      facts.duration, saved.ticket_code or "none")
 

@@ -13,6 +13,7 @@ from typing import Any
 from hotline.adapters.db.repository import AudioFacts
 from hotline.adapters.jobqueue import JobQueue
 from hotline.domain.flows.engine import FlowEngine
+from hotline.domain.flows.model import VoicemailNode
 from hotline.intake.voice import MessageIntake, SavedMessage
 from hotline.services.callbacks import Callbacks
 from hotline.services.tickets import TicketService
@@ -82,14 +83,23 @@ class CallServices:
     def voicemail_path(self, name: str) -> Path:
         return self.recordings_root / f"{name}.wav"
 
+    def message_route(self, node: str) -> dict[str, str]:
+        """What the flow's message node ``node`` makes its messages' tickets: ``category`` and ``agency`` when it
+        names them (key 6's: postal, the post office); nothing for the hotline's own voicemail."""
+        found = self.engine.flow.nodes.get(node)
+        if not isinstance(found, VoicemailNode):
+            return {}
+        return {k: v for k, v in (("category", found.category), ("agency", found.agency)) if v}
+
     async def save_voicemail(self, call_id: str, name: str, ended_by: str, *,
-                             closed: bool = False) -> SavedMessage | None:
+                             closed: bool = False, node: str = "") -> SavedMessage | None:
         """Log the message once its file is closed (the file is kept whatever it holds), make it a
         ticket at once, and queue its transcription. None when there is no file at all.
 
         Args:
             closed: Asterisk reported the recording finished, so the file is complete as it is
                 (even with no audio in it): nothing to wait for.
+            node: the flow's message node the caller was at (its category and agency: ``message_route``).
         """
         path = self.voicemail_path(name)
         if closed and not await asyncio.to_thread(path.exists):
@@ -104,13 +114,15 @@ class CallServices:
             log.warning("call=%s message file %s never closed by Asterisk: %s", call_id, path,
                         "its header repaired to the audio on disk" if repaired else "logged as it is")
         facts = await asyncio.to_thread(audio.audio_facts, path, self.recordings_root)
-        return await self.keep_message(call_id, facts, ended_by)
+        return await self.keep_message(call_id, facts, ended_by, node=node)
 
-    async def keep_message(self, call_id: str, facts: AudioFacts, ended_by: str) -> SavedMessage:
+    async def keep_message(self, call_id: str, facts: AudioFacts, ended_by: str, *, node: str = "") -> SavedMessage:
         """The message's rows and ticket, in the call log's order; its work queued in the background
         (a Redis outage must not delay the caller). Without the database, the message waits in the call
-        log's spool: its rows, ticket and work come when the spool is replayed."""
-        saved = await self.log.call("save_message", call_id, facts, ended_by=ended_by, created_at=self.now())
+        log's spool: its rows, ticket and work come when the spool is replayed. ``node``: the flow's message
+        node it was left at (its ticket's category and agency)."""
+        saved = await self.log.call("save_message", call_id, facts, ended_by=ended_by, created_at=self.now(),
+                                    **self.message_route(node))
         if saved is PENDING:
             log.warning("call=%s message %s kept in the call log's spool: ticket once the database is back",
                         call_id, facts.path)

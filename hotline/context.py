@@ -104,9 +104,10 @@ def load_context(settings_path: Path | None = None, env: Mapping[str, str] | Non
     settings = load_settings(settings_path, env)
     clock = clock_from_env(settings.tz, env)
     directory = load_directory(settings.paths.directory)
-    flow = load_flow(settings.paths.flow, directory=directory, recorded_prompts_dir=settings.paths.prompts_dir)
-    hours = HotlineHours(settings.staffed_hours, HolidayCalendar(settings.holidays), settings.tz)
     categories = load_categories(settings.paths.categories)
+    flow = load_flow(settings.paths.flow, directory=directory, recorded_prompts_dir=settings.paths.prompts_dir,
+                     categories=[c.code for c in categories.entries])
+    hours = HotlineHours(settings.staffed_hours, HolidayCalendar(settings.holidays), settings.tz)
     secrets = load_or_create_secrets(settings.paths.state_dir)
     return Context(settings, clock, directory, flow, hours, secrets, categories)
 

@@ -69,8 +69,11 @@ def run_setup(settings: Any, progress: Progress, *, start_redis: bool = True, us
     state_dir.mkdir(parents=True, exist_ok=True)
     production.move_old_database(settings, progress)
     # The province's files first: a mistake there stops set-up before anything is installed.
+    from hotline.domain.tickets.categories import load_categories
     directory = load_directory(settings.paths.directory)
-    flow = load_flow(settings.paths.flow, directory=directory, recorded_prompts_dir=settings.paths.prompts_dir)
+    categories = [c.code for c in load_categories(settings.paths.categories).entries]
+    flow = load_flow(settings.paths.flow, directory=directory, recorded_prompts_dir=settings.paths.prompts_dir,
+                     categories=categories)
     install = ensure_asterisk(settings, progress)
     version = asterisk_version(install)
     progress(f"[setup] Asterisk {'.'.join(map(str, version))} ready ({install.describe()})")

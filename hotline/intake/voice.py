@@ -54,13 +54,16 @@ class MessageIntake:
         self.now = now
         self.jobs = jobs
 
-    def save(self, call_id: str, facts: AudioFacts, *, ended_by: str,
-             created_at: datetime | None = None) -> SavedMessage:
-        """The message's Voicemail row and, unless it is too short, its ticket (both idempotent)."""
+    def save(self, call_id: str, facts: AudioFacts, *, ended_by: str, created_at: datetime | None = None,
+             category: str | None = None, agency: str | None = None) -> SavedMessage:
+        """The message's Voicemail row and, unless it is too short, its ticket (both idempotent). ``category``
+        and ``agency`` ("kind:code"): what the flow's message node makes its ticket (None: the first category,
+        no agency), kept on the row."""
         too_short = facts.duration < self.min_seconds
         status = VoicemailStatus.TOO_SHORT if too_short else VoicemailStatus.PENDING
         voicemail_id = self.calls.add_voicemail(call_id, facts, status=status, ended_by=ended_by,
-                                                created_at=created_at or self.now())
+                                                created_at=created_at or self.now(), category=category,
+                                                agency=agency)
         log.info("call=%s voicemail %s: %.1f s, %s", call_id, facts.path, facts.duration, status)
         ticket = None if too_short else self.tickets.for_voicemail(voicemail_id)
         if ticket is not None:
@@ -69,20 +72,21 @@ class MessageIntake:
         return SavedMessage(voicemail_id, ticket)
 
     def queue_work(self, saved: SavedMessage) -> None:
-        """Its transcription, deadline reminders and the text of its code to the caller ([sms] voicemail_code); a
-        Redis outage only delays them (the worker's sweep)."""
+        """Its transcription, deadline reminders, its agency's e-mail when it is assigned, and the text of its code
+        to the caller ([sms] voicemail_code); a Redis outage only delays them (the worker's sweep)."""
         if self.jobs is None or saved.ticket is None or saved.voicemail_id is None:
             return
         try:
             self.jobs.transcription(saved.voicemail_id)
-            self.jobs.milestones(saved.ticket)
+            self.jobs.after_change(saved.ticket)
             self.jobs.text_code(saved.ticket)
         except Exception:
             log.exception("voicemail=%s: work not queued; the worker's sweep will queue it", saved.voicemail_id)
 
-    def take(self, call_id: str, facts: AudioFacts, *, ended_by: str,
-             created_at: datetime | None = None) -> SavedMessage:
+    def take(self, call_id: str, facts: AudioFacts, *, ended_by: str, created_at: datetime | None = None,
+             category: str | None = None, agency: str | None = None) -> SavedMessage:
         """:meth:`save` then :meth:`queue_work`, for callers that may wait on Redis."""
-        saved = self.save(call_id, facts, ended_by=ended_by, created_at=created_at)
+        saved = self.save(call_id, facts, ended_by=ended_by, created_at=created_at, category=category,
+                          agency=agency)
         self.queue_work(saved)
         return saved

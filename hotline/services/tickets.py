@@ -35,7 +35,7 @@ from hotline.domain.directory import Directory
 from hotline.domain.errors import HotlineError
 from hotline.domain.labels import TICKET_STATUS
 from hotline.domain.tickets import codes
-from hotline.domain.tickets.categories import Categories
+from hotline.domain.tickets.categories import Categories, Category
 from hotline.domain.tickets.deadlines import DeadlineClock
 from hotline.domain.tickets.nearby import Hotspot
 from hotline.services import nearby
@@ -138,10 +138,14 @@ class TicketService:
                         return ticket_to_dict(vm.ticket)
                     if vm.status == VoicemailStatus.TOO_SHORT:
                         return None
+                    cat = self._message_category(vm)
                     ticket = self._new(s, channel="voicemail", caller=vm.call.caller,
-                                       content=_voicemail_content(vm), category=self.categories.default.code,
-                                       received_at=vm.created_at, hours=self.categories.default.deadline_hours,
+                                       content=_voicemail_content(vm), category=cat.code,
+                                       received_at=vm.created_at, hours=cat.deadline_hours,
                                        call=vm.call, actor="system", voicemail=vm)
+                    if vm.agency and self._known_agency(vm.agency):   # the flow's message node names it
+                        self._move(s, ticket, TicketStatus.ASSIGNED, "system", {"agency": vm.agency})
+                        ticket.agency = vm.agency
                     nearby.flag(s, ticket, self.rules, self._event)
                     return ticket_to_dict(ticket)
             except IntegrityError:   # another process created it at the same moment: read theirs
@@ -149,6 +153,22 @@ class TicketService:
         with self.sessions() as s:
             found = s.scalar(select(Ticket).where(Ticket.voicemail_id == voicemail_id))
             return ticket_to_dict(found) if found else None
+
+    def _message_category(self, vm: Voicemail) -> Category:
+        """The category the flow gave the message (the default one if none, or one no longer in the file)."""
+        if vm.category and vm.category in self.categories:
+            return self.categories.get(vm.category)
+        if vm.category:
+            log.warning("voicemail=%s: category %r is not in ticket_categories.yaml; the default is used",
+                            vm.id, vm.category)
+        return self.categories.default
+
+    def _known_agency(self, key: str) -> bool:
+        kind, _, code = key.partition(":")
+        if self.directory.find(kind, code) is None:
+            log.warning("no agency %r in the transfer directory: the message's ticket stays unassigned", key)
+            return False
+        return True
 
     def _new(self, s: Session, *, channel: str, caller: str, content: str, category: str, received_at: datetime,
              hours: float, call: Call | None, actor: str, voicemail: Voicemail | None = None,

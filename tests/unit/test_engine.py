@@ -8,6 +8,7 @@ import pytest
 
 from hotline.domain.flows import engine as fe
 from hotline.domain.flows.loader import load_flow
+from hotline.domain.flows.model import VoicemailNode
 from hotline.domain.vocabulary import Disposition
 
 ROOT = Path(__file__).resolve().parents[2]
@@ -210,11 +211,73 @@ def test_nine_repeats_the_menu() -> None:
 
 def test_desk_busy_says_why_and_goes_to_the_queue() -> None:
     engine = make()
-    state, _ = run(engine, fe.PromptsDone(), fe.Digit("6"), fe.PromptsDone())
+    state, _ = run(engine, fe.PromptsDone(), fe.Digit("3"), fe.Digit("0"), fe.Digit("1"), fe.PromptsDone())
     assert state.phase == "transfer"
     state, actions = engine.handle(state, fe.TransferResult(False, "busy"))
     assert state.node == "queue" and plays(actions) == [("desk_unavailable", "to_operator")]
-    assert fe.Note("pickup", fields={"transfer_outcome": "busy"}) in actions
+    assert fe.Note("department", fields={"transfer_outcome": "busy"}) in actions
+
+
+# -- key 6: the post office's desk, or its message (on_unavailable) ----------------------------------
+
+def test_key_six_dials_the_post_office_while_staffed() -> None:
+    state, actions = run(make(), fe.PromptsDone(), fe.Digit("6"), fe.PromptsDone())
+    assert state.node == "pickup" and state.phase == "transfer"
+    [transfer] = [a for a in actions if isinstance(a, fe.Transfer)]
+    assert (transfer.agency.kind, transfer.agency.code) == ("postal_service", "01")
+
+
+@pytest.mark.parametrize("reason", ["busy", "noanswer", "failed"])
+def test_post_office_unavailable_takes_a_postal_message_and_reads_its_code(reason: str) -> None:
+    engine = make()
+    state, _ = run(engine, fe.PromptsDone(), fe.Digit("6"), fe.PromptsDone())
+    state, actions = engine.handle(state, fe.TransferResult(False, reason))
+    assert (state.node, state.phase, state.disposition) == ("postal_message", "prompt", Disposition.TRANSFER_FAILED)
+    assert plays(actions) == [("postal_unavailable", "postal_leave_message")]
+    assert fe.Note("pickup", fields={"transfer_outcome": reason}) in actions
+    state, actions = engine.handle(state, fe.PromptsDone())
+    assert state.phase == "voicemail" and isinstance(actions[-1], fe.RecordVoicemail)
+    state, actions = engine.handle(state, fe.VoicemailDone("pound", ticket_code="3077345"))
+    digits = tuple(f"digit:{d}" for d in "3077345")
+    assert state.disposition == Disposition.VOICEMAIL
+    assert plays(actions) == [("ticket_code_is", *digits, "ticket_code_again", *digits, "postal_message_saved")]
+    node = engine.flow.node("postal_message")
+    assert isinstance(node, VoicemailNode) and (node.category, node.agency) == ("postal", "postal_service:01")
+
+
+def test_post_office_message_hung_up_during_is_still_a_message_and_plays_nothing() -> None:
+    engine = make()
+    state, _ = run(engine, fe.PromptsDone(), fe.Digit("6"), fe.PromptsDone(), fe.TransferResult(False, "busy"),
+                   fe.PromptsDone())
+    state, actions = engine.handle(state, fe.VoicemailDone("hangup"))
+    assert state.disposition == Disposition.VOICEMAIL and actions == [fe.Hangup()]
+
+
+def test_closed_hours_key_six_during_the_hours_message_leaves_a_postal_message_without_dialling() -> None:
+    engine = make("night")
+    state, actions = run(engine, fe.PromptsDone())
+    assert state.node == "closed" and plays(actions)[-1] == ("closed_hours",)
+    state, actions = engine.handle(state, fe.Digit("6"))
+    assert actions[:2] == [fe.StopPlayback(), fe.Note("closed", keys="6")]
+    assert not any(isinstance(a, fe.Transfer) for a in actions)
+    assert (state.node, state.disposition) == ("postal_message", Disposition.CLOSED_HOURS)
+    assert plays(actions) == [("postal_leave_message",)]
+
+
+def test_closed_hours_other_keys_are_ignored_and_silence_leads_to_the_hotline_voicemail() -> None:
+    engine = make("night")
+    state, _ = run(engine, fe.PromptsDone())
+    assert engine.handle(state, fe.Digit("1")) == (state, [])
+    state, actions = engine.handle(state, fe.PromptsDone())
+    assert state.node == "voicemail" and plays(actions) == [("leave_message",)]
+    assert engine.handle(state, fe.Digit("6")) == (state, [])      # only while the hours are said
+
+
+def test_a_transfer_without_on_unavailable_still_dials_when_closed() -> None:
+    flow = load_flow(Path(__file__).parent / "fixtures" / "flows" / "minimal.yaml")
+    engine = fe.FlowEngine(flow, Directory(), lambda: "night")
+    state, actions = engine.enter("pickup", fe.CallState(node="pickup"))
+    assert state.phase == "transfer" and any(isinstance(a, fe.Transfer) for a in actions)
 
 
 def test_queue_timeout_offers_voicemail() -> None:

@@ -454,3 +454,94 @@ def test_a_callback_node_is_reached_only_from_a_queue_s_on_callback(tmp_path: Pa
     errors = [str(e) for e in errors_of(not_a_callback)]
     assert any("node 'queue' on_callback leads to 'operators_busy', which is not a callback node" in e
                for e in errors), errors
+
+
+# -- a transfer's on_unavailable (key 6: the post office's message) ---------------------------------
+
+POSTAL = edit('  pickup: {type: transfer, kind: postal_service, code: "01"}\n',
+              '  pickup: {type: transfer, kind: postal_service, code: "01", on_unavailable: postal_message}\n'
+              '  postal_message: {type: voicemail, prompt: leave_message, category: postal,\n'
+              '                   agency: "postal_service:01"}\n')
+
+
+def test_on_unavailable_with_a_category_and_an_agency_loads(tmp_path: Path) -> None:
+    from hotline.domain.flows import TransferNode, VoicemailNode
+    flow = check_flow(write(tmp_path, POSTAL), directory=Directory(("postal_service", "01")),
+                      categories=["procedures", "postal"]).flow
+    pickup, message = flow.node("pickup"), flow.node("postal_message")
+    assert isinstance(pickup, TransferNode) and pickup.on_unavailable == "postal_message"
+    assert isinstance(message, VoicemailNode) and (message.category, message.agency) == ("postal", "postal_service:01")
+
+
+def test_on_unavailable_must_lead_to_a_voicemail_node(tmp_path: Path) -> None:
+    text = edit("on_unavailable: postal_message", "on_unavailable: queue", POSTAL)
+    text = edit('  postal_message: {type: voicemail, prompt: leave_message, category: postal,\n'
+                '                   agency: "postal_service:01"}\n', "", text)
+    error = error_at(tmp_path, text, "on_unavailable: queue")
+    assert "on_unavailable leads to 'queue', which is not a voicemail node" in error.message
+    assert "category: postal" in error.hint
+
+
+def test_on_unavailable_to_a_node_that_does_not_exist(tmp_path: Path) -> None:
+    text = edit("on_unavailable: postal_message", "on_unavailable: postal_mesage", POSTAL)
+    error = error_at(tmp_path, text, "on_unavailable: postal_mesage")
+    assert "on_unavailable leads to 'postal_mesage', which does not exist" in error.message
+    assert error.hint.startswith("write one of: postal_message")
+
+
+def test_on_unavailable_and_on_failure_together_are_refused(tmp_path: Path) -> None:
+    text = edit("on_unavailable: postal_message", "on_unavailable: postal_message,\n           on_failure: queue",
+                POSTAL)
+    error = only_error(write(tmp_path, text))
+    assert error.line == line_of(text, "on_unavailable: postal_message,") + 1
+    assert error.message == "node 'pickup' has both on_failure and on_unavailable"
+
+
+def test_a_message_category_not_in_ticket_categories(tmp_path: Path) -> None:
+    text = edit("category: postal", "category: postel", POSTAL)
+    error = error_at(tmp_path, text, "category: postel", categories=["procedures", "postal"])
+    assert "category 'postel' is not in ticket_categories.yaml" in error.message
+    assert error.hint.startswith("write one of: postal")
+    check_flow(write(tmp_path, text))     # without the categories the code is not looked up
+
+
+@pytest.mark.parametrize(("old", "new", "expected"), [
+    ('agency: "postal_service:01"', "agency: postal_service", "KIND:CODE"),
+    ('agency: "postal_service:01"', 'agency: "post_office:01"', "KIND:CODE"),
+    ("category: postal", "category: Bưu chính", "a category code"),
+])
+def test_bad_message_category_or_agency_value(tmp_path: Path, old: str, new: str, expected: str) -> None:
+    error = error_at(tmp_path, edit(old, new, POSTAL), new)
+    assert expected in error.message
+
+
+def test_a_message_agency_not_in_the_directory(tmp_path: Path) -> None:
+    text = edit('agency: "postal_service:01"', 'agency: "postal_service:02"', POSTAL)
+    directory = load_directory(ROOT / "transfer_directory")
+    error = error_at(tmp_path, text, 'agency: "postal_service:02"', directory=directory)
+    assert "assigns its messages to postal_service:02, which is not in the transfer directory" in error.message
+    assert error.hint == 'write one of: "postal_service:01" (Bưu điện tỉnh Đồng Tháp)'
+
+
+def test_a_play_node_key_must_be_a_phone_key_and_lead_to_a_node(tmp_path: Path) -> None:
+    text = edit("  welcome: {type: play, prompts: [welcome], next: main}",
+                '  welcome: {type: play, prompts: [welcome], next: main, options: {"6": pikup}}')
+    error = error_at(tmp_path, text, "pikup")
+    assert "option '6' leads to 'pikup', which does not exist" in error.message
+    text = edit("  welcome: {type: play, prompts: [welcome], next: main}",
+                '  welcome: {type: play, prompts: [welcome], next: main, options: {"A": pickup}}')
+    assert "is not a phone key" in error_at(tmp_path, text, '"A": pickup').message
+
+
+def test_shipped_flow_key_six_leaves_a_postal_message_when_the_desk_cannot_answer() -> None:
+    from hotline.domain.flows import PlayNode, TransferNode, VoicemailNode
+    from hotline.domain.tickets.categories import load_categories
+    categories = [c.code for c in load_categories(ROOT / "ticket_categories.yaml").entries]
+    flow = check_flow(SHIPPED, directory=load_directory(ROOT / "transfer_directory"), categories=categories).flow
+    pickup, message, closed = flow.node("pickup"), flow.node("postal_message"), flow.node("closed")
+    assert isinstance(pickup, TransferNode) and pickup.on_unavailable == "postal_message"
+    assert isinstance(message, VoicemailNode) and (message.category, message.agency) == ("postal", "postal_service:01")
+    assert message.code_prompt == "ticket_code_is"
+    assert isinstance(closed, PlayNode) and closed.options == {"6": "pickup"}
+    assert "phím 6" in flow.prompts["closed_hours"]
+    assert "họ tên, địa chỉ" in flow.prompts["postal_leave_message"]

@@ -28,8 +28,11 @@ class Jobs:
             raise redis.ConnectionError("refused")
         self.queued.append(("transcription", voicemail_id))
 
-    def milestones(self, ticket: dict[str, Any]) -> None:
+    def after_change(self, ticket: dict[str, Any]) -> None:
+        """Its milestones, and its agency's e-mail when it is assigned (JobQueue.after_change)."""
         self.queued.append(("milestones", ticket["id"]))
+        if ticket["status"] == "assigned":
+            self.queued.append(("notification", ticket["id"]))
 
 
 @pytest.fixture()
@@ -57,6 +60,30 @@ def test_a_message_is_a_row_a_ticket_and_queued_work(service: TicketService) -> 
     assert saved.ticket is not None and saved.ticket_code == saved.ticket["code"]
     assert saved.ticket["channel"] == "voicemail" and saved.ticket["voicemail"]["status"] == "pending"
     assert jobs.queued == [("transcription", saved.voicemail_id), ("milestones", saved.ticket["id"])]
+
+
+def test_a_message_for_an_agency_is_a_ticket_of_its_category_assigned_to_it(service: TicketService) -> None:
+    """Key 6's message (the flow's postal_message node): category postal, the post office, its e-mail queued."""
+    jobs = Jobs()
+    saved = intake(service, jobs).take("hotline1-1", facts(12.0), ended_by="pound", category="postal",
+                                       agency="postal_service:01")
+    assert saved.ticket is not None
+    assert (saved.ticket["category"], saved.ticket["agency"], saved.ticket["status"]) == \
+        ("postal", "postal_service:01", "assigned")
+    assert saved.ticket["deadline_hours"] == 8
+    assert jobs.queued == [("transcription", saved.voicemail_id), ("milestones", saved.ticket["id"]),
+                           ("notification", saved.ticket["id"])]
+    full = service.get(saved.ticket["code"])
+    assert full is not None and [e["action"] for e in full["events"]] == ["created", "assigned"]
+
+
+def test_a_message_whose_ticket_the_sweep_makes_keeps_its_category_and_agency(service: TicketService) -> None:
+    """The app died between the message's row and its ticket: the sweep's ticket is the same as the app's."""
+    repo = CallRepository(service.sessions)
+    voicemail_id = repo.add_voicemail("hotline1-1", facts(12.0), status="pending", ended_by="pound",
+                                      created_at=service.now(), category="postal", agency="postal_service:01")
+    ticket = service.for_voicemail(voicemail_id)
+    assert ticket is not None and (ticket["category"], ticket["agency"]) == ("postal", "postal_service:01")
 
 
 def test_saved_twice_it_is_still_one_row_and_one_ticket(service: TicketService) -> None:

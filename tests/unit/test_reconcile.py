@@ -415,3 +415,49 @@ def test_stopping_the_app_leaves_its_callers_on_the_line_for_the_next_start(tmp_
         assert t.ari.asked("hangup") == []
         assert _row(t)["ended_at"] is None
     asyncio.run(main())
+
+
+# -- key 6's message (the flow's postal_message node): a postal ticket assigned to the post office ---------
+
+def _postal_ticket(t: AppUnderTest, code: str) -> None:
+    ticket = t.services.tickets.get(code)
+    assert ticket is not None
+    assert (ticket["category"], ticket["agency"], ticket["status"]) == ("postal", "postal_service:01", "assigned")
+
+
+def test_a_postal_message_that_ended_while_the_app_was_away_is_a_postal_ticket(tmp_path: Path) -> None:
+    async def scenario(t: AppUnderTest) -> None:
+        _logged(t, "postal_message", Disposition.TRANSFER_FAILED)
+        _message_file(t, 6.0, closed=True)
+        await _restart(t, _in_stasis(t))
+        await t.settle(lambda: _state(t).phase == "after", "the code read back")
+        assert _played(t)[-1].startswith("ticket_code_is") and _played(t)[-1].endswith("postal_message_saved")
+        await t.flush()
+        [vm] = _row(t)["voicemails"]
+        _postal_ticket(t, vm["ticket"])
+    run_app(tmp_path, scenario)
+
+
+def test_a_postal_message_of_a_call_closed_while_the_app_was_away_is_a_postal_ticket(tmp_path: Path) -> None:
+    async def scenario(t: AppUnderTest) -> None:
+        _logged(t, "postal_message", Disposition.TRANSFER_FAILED)
+        _message_file(t, 8.0, closed=True)
+        await _restart(t)                                # the caller hung up meanwhile: no channel
+        await t.flush()
+        row = _row(t)
+        [vm] = row["voicemails"]
+        assert row["disposition"] == Disposition.VOICEMAIL and vm["ended_by"] == "hangup"
+        _postal_ticket(t, vm["ticket"])
+    run_app(tmp_path, scenario)
+
+
+def test_the_sweep_makes_a_postal_message_with_no_row_a_postal_ticket(tmp_path: Path) -> None:
+    async def scenario(t: AppUnderTest) -> None:
+        _logged(t, "postal_message", Disposition.TRANSFER_FAILED)
+        t.repo.end_call("c1", ended_at=OPEN, disposition=Disposition.TRANSFER_FAILED)
+        _message_file(t, 7.0, closed=True)
+        await t.app.reconciler.sweep_files()
+        await t.flush()
+        [vm] = _row(t)["voicemails"]
+        _postal_ticket(t, vm["ticket"])
+    run_app(tmp_path, scenario)

@@ -118,6 +118,10 @@ class Voicemail(Base):
     lease_until: Mapped[datetime | None] = mapped_column(UTCDateTime())   # a worker is on it until then
     error: Mapped[str | None] = mapped_column(Text)           # why it is still waiting, or failed
     deleted_at: Mapped[datetime | None] = mapped_column(UTCDateTime())   # the audio file went (retention, erasure)
+    # Where the flow's message node sends its ticket (key 6: category postal, "postal_service:01"); None: the
+    # first category, no agency. Kept on the row so that a ticket made later (the sweep) is made the same.
+    category: Mapped[str | None] = mapped_column(String(32))
+    agency: Mapped[str | None] = mapped_column(String(64))
 
     call: Mapped[Call] = relationship(back_populates="voicemails")
     ticket: Mapped[Ticket | None] = relationship(back_populates="voicemail", uselist=False)

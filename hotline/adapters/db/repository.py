@@ -118,8 +118,9 @@ class CallRepository:
             rec.path, rec.duration, rec.sha256, rec.size = audio.path, audio.duration, audio.sha256, audio.size
 
     def add_voicemail(self, call_id: str, audio: AudioFacts, *, status: str, ended_by: str,
-                      created_at: datetime) -> int:
-        """Log a message file once (a second call updates it); returns the Voicemail's id."""
+                      created_at: datetime, category: str | None = None, agency: str | None = None) -> int:
+        """Log a message file once (a second call updates it); returns the Voicemail's id. ``category`` and
+        ``agency``: what its ticket is to be (kept once given)."""
         with self._sessions.begin() as s:
             call = self._get(s, call_id)
             vm = s.scalar(select(Voicemail).where(Voicemail.call_id == call.id,
@@ -130,6 +131,7 @@ class CallRepository:
             if vm.status in (None, VoicemailStatus.PENDING, VoicemailStatus.TOO_SHORT):   # not the worker's
                 vm.status = status
             vm.duration, vm.sha256, vm.ended_by = audio.duration, audio.sha256, ended_by
+            vm.category, vm.agency = category or vm.category, agency or vm.agency
             s.flush()
             return vm.id
 

@@ -262,7 +262,7 @@ class FlowEngine:
         return handler(node, state)  # type: ignore[no-any-return,unused-ignore]
 
     def _enter_PlayNode(self, node: PlayNode, state: CallState) -> Step:
-        return state, [Play(node.prompts)]
+        return state, [Play(node.prompts, interruptible=bool(node.options))]
 
     def _enter_HoursNode(self, node: HoursNode, state: CallState) -> Step:
         reason = self.closed_reason()
@@ -280,6 +280,8 @@ class FlowEngine:
         return state, [Play((node.prompt,), interruptible=True)]
 
     def _enter_TransferNode(self, node: TransferNode, state: CallState) -> Step:
+        if node.on_unavailable and self.closed_reason() is not None:    # a closed desk is not dialled
+            return self.enter(node.on_unavailable, state)
         if node.prompt:
             return state, [Play((node.prompt,))]
         return self._dial(node, self.directory.find(node.kind, node.code), state)
@@ -495,6 +497,9 @@ class FlowEngine:
             return state, []
         if isinstance(node, MenuNode):
             return self._menu_digit(node, state, key)
+        if isinstance(node, PlayNode) and state.phase == "prompt" and key in node.options:
+            nxt, actions = self.enter(node.options[key], state)
+            return nxt, [StopPlayback(), Note(node.name, keys=key), *actions]
         if isinstance(node, SurveyNode):
             return self._survey_digit(node, state, key)
         if isinstance(node, CodeEntryNode):
@@ -582,7 +587,8 @@ class FlowEngine:
         if event.answered:
             return (replace(state, phase="bridged", disposition=Disposition.TRANSFERRED),
                     [Note(node.name, fields={"transfer_outcome": "answered"})])
-        fallback = getattr(node, "on_transfer_failure", None) or getattr(node, "on_failure", None)
+        fallback = (getattr(node, "on_unavailable", None) or getattr(node, "on_transfer_failure", None)
+                    or getattr(node, "on_failure", None))
         note = Note(node.name, fields={"transfer_outcome": event.reason or "failed"})
         if not fallback:
             return replace(state, phase="done"), [note, Hangup()]

@@ -9,7 +9,7 @@ import dataclasses
 import difflib
 import logging
 import re
-from collections.abc import Callable
+from collections.abc import Callable, Iterable
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any, get_args
@@ -79,6 +79,10 @@ _list_key = _rule(lambda x: x is None or x in ("*", "#"),
 _kind = _rule(lambda x: x in _KINDS, "one of " + ", ".join(_KINDS), "department")
 _code = _rule(lambda x: isinstance(x, str) and x.isdigit() and len(x) <= 4,
               "a code of 1 to 4 digits in quotes", '"01"')
+_category = _rule(lambda x: isinstance(x, str) and bool(_PROMPT_NAME.match(x)),
+                  "a category code of ticket_categories.yaml", "postal")
+_agency = _rule(lambda x: isinstance(x, str) and x.partition(":")[0] in _KINDS and x.partition(":")[2].isdigit(),
+                "KIND:CODE of the transfer directory in quotes", '"postal_service:01"')
 _opt_name, _opt_seconds = _optional(_name), _optional(_seconds)
 _OPTIONS = object()   # parsed by _options: it needs the line of each key
 _PROMPT: dict[str, Conv] = {"prompt": _opt_name}
@@ -87,7 +91,7 @@ _MENU_LIKE: dict[str, Conv] = {
     "invalid_prompt": _opt_name, "no_input_prompt": _opt_name, "on_failure": _name,
 }
 SPECS: dict[str, tuple[type, dict[str, Any]]] = {
-    "play": (m.PlayNode, {"prompts": _prompt_list, "next": _name}),
+    "play": (m.PlayNode, {"prompts": _prompt_list, "next": _name, "options": _OPTIONS}),
     "hours": (m.HoursNode, {"open": _name, "closed": _name}),
     "menu": (m.MenuNode, {**_MENU_LIKE, "options": _OPTIONS}),
     "code_entry": (m.CodeEntryNode, {
@@ -95,7 +99,7 @@ SPECS: dict[str, tuple[type, dict[str, Any]]] = {
         "list_prompt": _opt_name, "transfer_prompt": _opt_name, "busy_prompt": _opt_name,
         "on_transfer_failure": _name, "on_list": _opt_name}),
     "transfer": (m.TransferNode, {**_PROMPT, "kind": _kind, "code": _code, "busy_prompt": _opt_name,
-                                  "on_failure": _name}),
+                                  "on_failure": _name, "on_unavailable": _opt_name}),
     "queue": (m.QueueNode, {**_PROMPT, "max_wait": _opt_seconds, "on_timeout": _opt_name, "on_message": _opt_name,
                             "on_operator_hangup": _opt_name, "on_callback": _opt_name}),
     "callback": (m.CallbackNode, {**_MENU_LIKE, "confirm_prompt": _name, "enter_prompt": _name,
@@ -105,7 +109,8 @@ SPECS: dict[str, tuple[type, dict[str, Any]]] = {
     "voicemail": (m.VoicemailNode, {**_PROMPT, "max_seconds": _opt_seconds, "after_prompt": _opt_name,
                                     "code_prompt": _opt_name, "code_again_prompt": _opt_name,
                                     "unavailable_prompt": _opt_name, "failed_prompt": _opt_name,
-                                    "call_back_prompt": _opt_name}),
+                                    "call_back_prompt": _opt_name, "category": _optional(_category),
+                                    "agency": _optional(_agency)}),
     "ticket_status": (m.TicketStatusNode, {
         **_MENU_LIKE, "next": _opt_name, "unknown_prompt": _opt_name, "failure_prompt": _opt_name,
         "unavailable_prompt": _opt_name}),
@@ -115,12 +120,14 @@ SPECS: dict[str, tuple[type, dict[str, Any]]] = {
 
 
 def check_flow(path: Path, *, directory: v.DirectoryLike | None = None,
-               recorded_prompts_dir: Path | None = None) -> FlowReport:
+               recorded_prompts_dir: Path | None = None, categories: Iterable[str] | None = None) -> FlowReport:
     """Check a flow file; raise ConfigErrors listing every mistake, else return the flow and warnings.
 
     Args:
         path: the flow file.
-        directory: the transfer directory; when given, fixed transfer codes are looked up in it.
+        directory: the transfer directory; when given, fixed transfer codes and messages' agencies are
+            looked up in it.
+        categories: the codes of ticket_categories.yaml; when given, messages' categories are checked.
         recorded_prompts_dir: where ``<prompt>.wav`` recordings live; default ``prompts/`` beside the file.
     """
     problems = v.Problems(str(path))
@@ -137,8 +144,11 @@ def check_flow(path: Path, *, directory: v.DirectoryLike | None = None,
         v.check_instant_loops(flow, src, problems)
         v.check_callbacks(flow, src, problems)
         v.check_prompts(flow, src, problems, recorded)
+        v.check_unavailable(flow, src, problems)
         if directory is not None:
             v.check_directory(flow, src, problems, directory)
+        if categories is not None:
+            v.check_categories(flow, src, problems, categories)
     if problems.errors:
         raise ConfigErrors(sorted(problems.errors, key=lambda e: e.line or 0))
     assert flow is not None
@@ -146,9 +156,10 @@ def check_flow(path: Path, *, directory: v.DirectoryLike | None = None,
 
 
 def load_flow(path: Path, *, directory: v.DirectoryLike | None = None,
-              recorded_prompts_dir: Path | None = None) -> m.Flow:
+              recorded_prompts_dir: Path | None = None, categories: Iterable[str] | None = None) -> m.Flow:
     """Load a flow that passes :func:`check_flow`; its warnings are logged."""
-    report = check_flow(path, directory=directory, recorded_prompts_dir=recorded_prompts_dir)
+    report = check_flow(path, directory=directory, recorded_prompts_dir=recorded_prompts_dir,
+                        categories=categories)
     for warning in report.warnings:
         log.warning("%s", warning)
     return report.flow

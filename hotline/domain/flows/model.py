@@ -16,12 +16,14 @@ AgencyKind = Literal["department", "district", "commune", "provincial_office", "
 
 @dataclass(frozen=True)
 class PlayNode:
-    """Play prompts in order, then go on."""
+    """Play prompts in order, then go on. A key of ``options`` pressed while they play stops them and goes
+    to its node (e.g. key 6 during the closed-hours message); any other key is ignored."""
 
     name: str
     prompts: tuple[str, ...]
     next: str
     line: int = 0
+    options: dict[str, str] = field(default_factory=dict)   # DTMF key -> node name
 
 
 @dataclass(frozen=True)
@@ -79,7 +81,11 @@ class CodeEntryNode:
 
 @dataclass(frozen=True)
 class TransferNode:
-    """Transfer to a fixed directory entry (e.g. key 6: the provincial post office)."""
+    """Transfer to a fixed directory entry (e.g. key 6: the provincial post office).
+
+    ``on_unavailable`` (a voicemail node: the desk's message instead of the desk) takes the caller when the
+    desk is busy, does not answer or cannot be reached, and, outside staffed hours, at once: the desk is not
+    dialled. Without it a failed transfer goes to ``on_failure``."""
 
     name: str
     kind: AgencyKind
@@ -88,6 +94,7 @@ class TransferNode:
     on_failure: str = "queue"          # desk busy / no answer
     line: int = 0
     busy_prompt: str | None = None     # said when the desk is busy, before on_failure
+    on_unavailable: str | None = None  # a voicemail node, instead of on_failure and of dialling a closed desk
 
 
 @dataclass(frozen=True)
@@ -130,7 +137,9 @@ class CallbackNode:
 
 @dataclass(frozen=True)
 class VoicemailNode:
-    """Leave a message after the beep: up to ``max_seconds`` (settings default), ends on '#' or hangup."""
+    """Leave a message after the beep: up to ``max_seconds`` (settings default), ends on '#' or hangup.
+    The message is a ticket of ``category`` (default: the first category), assigned to ``agency`` if given
+    (key 6's message: category postal, the postal service)."""
 
     name: str
     prompt: str | None = None
@@ -142,6 +151,8 @@ class VoicemailNode:
     failed_prompt: str | None = None       # the recording failed: the message may not be kept whole
     call_back_prompt: str | None = None    # after either: when to call again
     line: int = 0
+    category: str | None = None        # the ticket's category (ticket_categories.yaml); None: the default
+    agency: str | None = None          # "kind:code" in the transfer directory: the ticket is assigned to it
 
 
 @dataclass(frozen=True)

@@ -25,6 +25,8 @@ from hotline.domain.flows.model import (
     PlayNode,
     QueueNode,
     TicketStatusNode,
+    TransferNode,
+    VoicemailNode,
 )
 
 GENERATED_PROMPTS = frozenset({"department_list", "district_list"})
@@ -43,7 +45,7 @@ PLACEHOLDERS = ("province", "hotline", "staffed_hours", "area_code", "ticket_dig
 DTMF_KEYS = tuple("0123456789*#")
 
 _TARGET_FIELDS = ("next", "open", "closed", "on_failure", "on_transfer_failure", "on_timeout", "on_message",
-                  "on_operator_hangup", "on_list", "on_callback")
+                  "on_operator_hangup", "on_list", "on_callback", "on_unavailable")
 _PROMPT_FIELDS = ("prompt", "invalid_prompt", "no_input_prompt", "list_prompt",
                   "transfer_prompt", "busy_prompt", "after_prompt", "thanks_prompt",
                   "unknown_prompt", "failure_prompt", "unavailable_prompt",
@@ -115,7 +117,7 @@ def one_of(wrong: str, choices: Iterable[str], limit: int = 8) -> str:
 def links(node: Node) -> list[Link]:
     """Every node name ``node`` leads to, as (field, menu key or None, target)."""
     found: list[Link] = []
-    if isinstance(node, MenuNode):
+    if isinstance(node, (MenuNode, PlayNode)):
         found += [("options", key, target) for key, target in node.options.items()]
     for f in fields(node):
         value = getattr(node, f.name)
@@ -307,8 +309,19 @@ def _check_placeholders(name: str, text: str, line: int | None, problems: Proble
 
 
 def check_directory(flow: Flow, src: SourceLines, problems: Problems, directory: DirectoryLike) -> None:
-    """Every fixed transfer names a code the transfer directory knows."""
+    """Every fixed transfer, and every message's agency, names a code the transfer directory knows."""
     for node in flow.nodes.values():
+        if isinstance(node, VoicemailNode) and node.agency:
+            agency_kind, _, agency_code = node.agency.partition(":")
+            if directory.find(agency_kind, agency_code) is None:
+                listed_agencies: list[Any] = getattr(directory, "of_kind", lambda _kind: [])(agency_kind)
+                problems.error(src.of(node.name, "agency"),
+                               f"node '{node.name}' assigns its messages to {node.agency}, which is not in the "
+                               "transfer directory",
+                               "write one of: " + ", ".join(f'"{agency_kind}:{a.code}" ({a.name})'
+                                                            for a in listed_agencies[:6])
+                               if listed_agencies else
+                               f"add a {agency_kind} with code '{agency_code}' to the transfer directory")
         code = getattr(node, "code", None)
         kind = getattr(node, "kind", None)
         if isinstance(code, str) and kind and directory.find(kind, code) is None:
@@ -355,3 +368,32 @@ def check_comment_keys(text: str, problems: Problems) -> None:
         if re.match(r"^\s*#\s*:\s*\S", line):
             problems.warn(number, "this line is a comment, so key # is not set",
                           'write the # key in quotes, e.g. "#": main')
+
+
+def check_categories(flow: Flow, src: SourceLines, problems: Problems, categories: Iterable[str]) -> None:
+    """Every message's category is one of ticket_categories.yaml."""
+    known = set(categories)
+    for node in flow.nodes.values():
+        if isinstance(node, VoicemailNode) and node.category and node.category not in known:
+            problems.error(src.of(node.name, "category"),
+                           f"node '{node.name}' category '{node.category}' is not in ticket_categories.yaml",
+                           one_of(node.category, known))
+
+
+def check_unavailable(flow: Flow, src: SourceLines, problems: Problems) -> None:
+    """A transfer's on_unavailable leads to a voicemail node (the desk's message), and replaces on_failure."""
+    for node in flow.nodes.values():
+        if not isinstance(node, TransferNode) or not node.on_unavailable:
+            continue
+        raw = src.nodes.get(node.name)
+        if raw is not None and "on_failure" in raw:
+            problems.error(raw.line_of("on_failure"), f"node '{node.name}' has both on_failure and on_unavailable",
+                           "delete on_failure: a desk that is busy, does not answer or is closed sends the caller "
+                           "to on_unavailable")
+        target = flow.nodes.get(node.on_unavailable)
+        if target is not None and not isinstance(target, VoicemailNode):
+            problems.error(src.of(node.name, "on_unavailable"),
+                           f"node '{node.name}' on_unavailable leads to '{node.on_unavailable}', which is not a "
+                           "voicemail node: it must be one (the message that replaces the desk)",
+                           "write e.g. on_unavailable: postal_message, with postal_message: {type: voicemail, "
+                           "prompt: …, category: postal, agency: \"postal_service:01\"}; or use on_failure")
