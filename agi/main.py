@@ -15,6 +15,7 @@ from hotline.intake.voice import MessageIntake
 
 from .admission import AdmissionHandlers
 from .handlers import FallbackHandlers
+from .outbound import OutboundHandlers
 from .server import FastAGIServer
 from .ticket_status import TicketStatusHandlers
 from .transfers import TransferHandlers
@@ -38,8 +39,10 @@ def main() -> None:
     transfers = TransferHandlers(repo, ctx.clock.now)
     ticket_status = TicketStatusHandlers(ctx.tickets(repo.sessions), ctx.flow, prompts_dir(s), s.tickets.code_digits)
     admission = AdmissionHandlers(repo, ctx.clock.now)
+    outbound = OutboundHandlers(repo, s.paths.recordings_root, ctx.clock.now)
     server = FastAGIServer((s.agi.bind, s.agi.port), {**handlers.routes(), **transfers.routes(),
-                                                      **ticket_status.routes(), **admission.routes()})
+                                                      **ticket_status.routes(), **admission.routes(),
+                                                      **outbound.routes()})
 
     def stop(_sig: int, _frame: Any) -> None:
         threading.Thread(target=server.shutdown, daemon=True).start()

@@ -21,6 +21,7 @@ PERMISSIONS: dict[str, frozenset[str]] = {
     "tickets.answer": frozenset({OP, SUP, ADM, AG}),        # agency: their agency's tickets only
     "calls.view": frozenset({OP, SUP, ADM}),                # call history of a number
     "phone.use": frozenset({OP, SUP, ADM}),                 # the softphone (users linked to an operator)
+    "calls.place": frozenset({OP, SUP}),                    # call a citizen (back) and say what came of it
     "recordings.play": frozenset({SUP, ADM}),               # any recording: search, replay, download (AccessLog)
     "tickets.audio": frozenset({SUP, ADM, AG}),             # a ticket's call recording and voicemail, on its
                                                             # page (AccessLog with the ticket); agency: its own

@@ -208,3 +208,46 @@ def ticket() -> Any:
     except (TicketError, LookupError) as exc:
         return _fail(exc)
     return jsonify(code=created["code"], due_at=created["due_at"])
+
+
+@bp.route("/call", methods=["POST"])
+@requires("calls.place")
+def call() -> Any:
+    """{number, ticket?}: call a citizen. The operator's own phone rings first; picked up, it calls the number
+    through the outbound route (only Vietnamese numbers). Every call in the AccessLog with the number."""
+    name = _operator()
+    body = request.get_json(silent=True) or {}
+    ticket = str(body["ticket"]) if body.get("ticket") else None
+    return placed_call(name, str(body.get("number", "")), ticket)
+
+
+def placed_call(operator: str, number: str, ticket: str | None) -> Response:
+    """Place the call (the softphone's number field, a ticket's button): JSON, 409 with the Vietnamese refusal."""
+    svc = services()
+    try:
+        placed = svc.outbound.place(operator=operator, number=number, actor=current_user.name, ticket=ticket)
+    except HotlineError as exc:
+        return _fail(exc)
+    svc.access(current_user.name, AccessAction.CALL_OUT, f"tel:{placed.number}", call_id=placed.call_id,
+               remote_addr=request.remote_addr, ticket=ticket, phone=operator)
+    log.info("call=%s out: %s asked to call %s (ticket %s)", placed.call_id, current_user.name, placed.number,
+             ticket or "none")
+    return jsonify(call_id=placed.call_id, number=placed.number, ticket=ticket,
+                   message=f"Máy của bạn sẽ đổ chuông: nhấc máy để gọi số {placed.number}.")
+
+
+@bp.route("/calls/<call_id>")
+@requires("calls.place")
+def call_state(call_id: str) -> Any:
+    """A call out's row as the page follows it: ringing, talking, ended with its disposition (own calls only)."""
+    if not CALL_ID.fullmatch(call_id):
+        abort(404)
+    row = services().calls.get(call_id)
+    if row is None:
+        return jsonify(call_id=call_id, state="placing")
+    if row.get("direction") != "out" or (row.get("operator") != current_user.user.operator
+                                         and current_user.role != "supervisor"):
+        abort(404)
+    state = "ended" if row["ended_at"] else "talking" if row["answered_at"] else "ringing"
+    return jsonify(call_id=call_id, state=state, disposition=row["disposition"],
+                   disposition_vi=label("disposition", row["disposition"]), talk_seconds=row["talk_seconds"])

@@ -20,6 +20,7 @@ from hotline.services.console_sessions import ConsoleSessions
 from hotline.services.health import CachedHealth, HealthProbe
 from hotline.services.knowledge import KnowledgeBase
 from hotline.services.operators import OperatorService, operator_service
+from hotline.services.outbound import OutboundCalls
 from hotline.services.publishing import Publishing
 from hotline.services.suggest import SuggestService
 from hotline.services.tickets import TicketService
@@ -79,6 +80,12 @@ class ConsoleServices:
                    KnowledgeBase(sessions, ctx.clock.now, ctx.categories, agency_known),
                    CallRepository(sessions), SyncAmi(lambda: ami_client(c, ctx.secrets)),
                    AccessLogService(sessions, ctx.clock.now), Publishing(sessions, ctx.clock.now))
+
+    @cached_property
+    def outbound(self) -> OutboundCalls:
+        """Click-to-call: the operator's phone rung, then the citizen through the outbound route."""
+        c = self.ctx.settings
+        return OutboundCalls(self.ami, self.tickets, c.callback.dial, c.callback_caller_id)
 
     @cached_property
     def suggest(self) -> SuggestService:

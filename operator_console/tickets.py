@@ -25,7 +25,7 @@ from flask_login import current_user
 from werkzeug.wrappers import Response
 
 from hotline.adapters.db.models import Role, TicketStatus
-from hotline.domain.errors import for_people
+from hotline.domain.errors import HotlineError, for_people
 from hotline.domain.labels import label
 from hotline.domain.redact import masked_number
 from hotline.domain.vocabulary import AccessAction, Channel
@@ -237,6 +237,36 @@ def close(code: str) -> Response:
     status = request.form.get("status", TicketStatus.CLOSED)
     return _act(code, lambda t: services().tickets.close(code, actor=current_user.name, status=status,
                                                         note=request.form.get("note", "")), "Đã đóng phiếu.")
+
+
+@bp.route("/<code>/call", methods=["POST"])
+@requires("calls.place")
+def call(code: str) -> Response:
+    """"Gọi cho công dân": the operator's phone rings, then the citizen's number (the ticket's, or the one typed)."""
+    svc = services()
+    ticket = visible(svc.tickets.get(code))
+    operator = current_user.user.operator or ""
+    try:
+        placed = svc.outbound.place(operator=operator, number=request.form.get("number") or ticket["caller"],
+                                    actor=current_user.name, ticket=code)
+    except HotlineError as exc:
+        flash(f"Không gọi được: {for_people(exc)}", "error")
+        return redirect(url_for("tickets.show", code=code))
+    svc.access(current_user.name, AccessAction.CALL_OUT, f"tel:{placed.number}", call_id=placed.call_id,
+               remote_addr=request.remote_addr, ticket=code, phone=operator)
+    flash(f"Máy của bạn sẽ đổ chuông: nhấc máy để gọi cho công dân số {placed.number}. Sau cuộc gọi, hãy ghi "
+          "kết quả.", "info")
+    return redirect(url_for("tickets.show", code=code))
+
+
+@bp.route("/<code>/call-outcome", methods=["POST"])
+@requires("calls.place")
+def call_outcome(code: str) -> Response:
+    """What came of the call: relayed (the answered ticket is closed), no answer, wrong number (noted)."""
+    outcome = request.form.get("outcome", "")
+    return _act(code, lambda t: services().outbound.outcome(code, outcome, actor=current_user.name,
+                                                           call_id=request.form.get("call_id", "")),
+                lambda t: f"Đã ghi kết quả cuộc gọi: {label('call_outcome', outcome)}.")
 
 
 def _act(code: str, action: Any, done: str | Callable[[dict[str, Any]], str]) -> Response:

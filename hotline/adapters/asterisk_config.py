@@ -16,6 +16,7 @@ import jinja2
 
 from hotline.adapters.ami.accounts import ACCOUNTS as AMI_ACCOUNTS
 from hotline.domain.errors import ConfigError
+from hotline.domain.numbers import OUTBOUND_PATTERNS
 from hotline.domain.vocabulary import QUEUE_NAME
 
 TEMPLATES = Path(__file__).resolve().parents[2] / "asterisk_conf"
@@ -77,6 +78,9 @@ def render(settings: Any, secrets: Any, directory: Any, dest_dir: Path, clock_of
         "voicemail_max": int(settings.voicemail.max_seconds),
         "queue_name": QUEUE_NAME,
         "operators": list(operators),
+        "outbound_patterns": OUTBOUND_PATTERNS,
+        "callback_dial": settings.callback.dial.replace("{number}", "${OUT_NUMBER}"),
+        "callback_caller_id": settings.callback_caller_id,
         "ami_accounts": AMI_ACCOUNTS,
         **dtls_certificate(dest_dir),
         "data_dir": str(data_dir(settings)),

@@ -48,6 +48,7 @@ ENV_OVERRIDES: dict[str, tuple[str, str]] = {
     "HOTLINE_TRANSCRIPTION_ENGINE": ("transcription", "engine"),
     "HOTLINE_SMTP_PORT": ("notifications", "smtp_port"),
     "HOTLINE_NODE": ("cluster", "node"),
+    "HOTLINE_CALLBACK_DIAL": ("callback", "dial"),
     "HOTLINE_REGISTRAR": ("cluster", "registrar"),
     "HOTLINE_CLUSTER_PEERS": ("cluster", "peers"),
 }

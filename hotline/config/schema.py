@@ -332,6 +332,37 @@ class TicketSettings(_Section):
     hotspot_days: int = Field(default=7, ge=1, le=90)
 
 
+class CallbackSettings(_Section):
+    """Calls the hotline places to citizens (an operator calling a citizen back with the answer).
+
+    ``dial``: Asterisk's dial string of the outbound route with ``{number}`` where the citizen's number goes
+    (national form, e.g. ``PJSIP/{number}@trunk-telco``); empty: no call goes out. ``caller_id``: the number the
+    citizen sees (default the hotline's number with the area code). ``ring_seconds``: how long the citizen's phone
+    rings before the call counts as not answered.
+    """
+
+    dial: str = ""
+    caller_id: str = ""
+    ring_seconds: Seconds = 40.0
+
+    @field_validator("dial")
+    @classmethod
+    def _dial(cls, value: str) -> str:
+        value = value.strip()
+        hint = 'write a dial string with {number}, e.g. dial = "PJSIP/{number}@trunk-telco"'
+        if value and (value.count("{number}") != 1 or not re.fullmatch(r"[A-Za-z]+/[^,&|\s${}]*\{number\}[^,&|\s${}]*",
+                                                                       value)):
+            raise _bad(f"{value!r} is not one dial string with {{number}} (no commas, & or variables)", hint)
+        return value
+
+    @field_validator("caller_id")
+    @classmethod
+    def _caller_id(cls, value: str) -> str:
+        if value and not re.fullmatch(r"\d{3,15}", value.strip()):
+            raise _bad(f"{value!r} is not a phone number (digits only)", 'e.g. caller_id = "02771022"')
+        return value.strip()
+
+
 class SuggestSettings(_Section):
     """Suggested category and agency of a ticket (hotline.services.suggest): shown to the operator only at or
     above ``min_confidence`` (0 to 1); the worker trains the model again each night after ``retrain_hour``."""
@@ -669,6 +700,7 @@ class Settings(_Section):
     queue: QueueSettings = Field(default_factory=QueueSettings)
     capacity: CapacitySettings = Field(default_factory=CapacitySettings)
     tickets: TicketSettings = Field(default_factory=TicketSettings)
+    callback: CallbackSettings = Field(default_factory=CallbackSettings)
     suggest: SuggestSettings = Field(default_factory=SuggestSettings)
     intake: IntakeSettings = Field(default_factory=IntakeSettings)
     public: PublicSettings = Field(default_factory=PublicSettings)
@@ -695,6 +727,11 @@ class Settings(_Section):
         if not self.database.url:
             self.database.url = f"sqlite:///{default_database(self.paths.state_dir)}"
         return self
+
+    @property
+    def callback_caller_id(self) -> str:
+        """The number a citizen called back sees: ``[callback] caller_id``, or the hotline's last number."""
+        return self.callback.caller_id or self.province.hotline_numbers[-1]
 
     @property
     def live_node_channel(self) -> str:

@@ -25,7 +25,14 @@ DISPOSITION = {
     D.TURNED_AWAY: "Từ chối do tất cả các đường dây đều bận",
     D.NODE_LOST: "Máy chủ tổng đài ngừng hoạt động, cuộc gọi bị ngắt",
     D.CALLBACK: "Đăng ký gọi lại, giữ lượt chờ",
+    D.OUT_ANSWERED: "Gọi ra: công dân đã nghe máy", D.OUT_NO_ANSWER: "Gọi ra: không nghe máy",
+    D.OUT_BUSY: "Gọi ra: máy bận", D.OUT_FAILED: "Gọi ra: không gọi được",
+    D.OUT_CANCELLED: "Gọi ra: tổng đài viên dừng trước khi nghe máy", D.OUT_REFUSED: "Gọi ra: số không được phép gọi",
 }
+#: Call.direction (not in LABELS: "in" is also a Vietnamese word of the pages).
+DIRECTION = {"in": "Gọi đến", "out": "Gọi ra"}
+#: What came of a call to a citizen about a ticket (CallOutcome).
+CALL_OUTCOME = {"relayed": "Đã thông báo kết quả", "no_answer": "Không nghe máy", "wrong_number": "Sai số"}
 #: Ticket.status.
 TICKET_STATUS = {
     T.NEW: "Mới tiếp nhận", T.ASSIGNED: "Đã chuyển cơ quan có thẩm quyền", T.IN_PROGRESS: "Đang xử lý",
@@ -48,6 +55,7 @@ TICKET_EVENT = {
     "code_sent": "Nhắn mã phiếu cho người gọi", "suggestion_confirmed": "Xác nhận gợi ý phân loại",
     "published": "Duyệt công bố câu trả lời", "unpublished": "Gỡ câu trả lời khỏi trang công khai",
     "duplicate_flagged": "Có thể trùng với phiếu khác", "merged": "Gộp phiếu trùng vào phiếu này",
+    "call_placed": "Gọi cho công dân", "call_outcome": "Kết quả cuộc gọi cho công dân",
 }
 #: Ticket.duplicate_reason: why a ticket is flagged as a probable duplicate.
 DUPLICATE_REASON = {"caller": "cùng người gửi", "text_place": "nội dung giống nhau, cùng địa điểm"}
@@ -106,7 +114,7 @@ ACCESS_ACTION = {
     A.API_TICKET_VIEW: "Xem phiếu qua API", A.API_TICKET_LIST: "Xem danh sách phiếu qua API",
     A.API_CALL_LIST: "Xem danh sách cuộc gọi qua API", A.API_RECORDINGS: "Tìm ghi âm qua API",
     A.CLI_TICKET_VIEW: "Xem phiếu bằng dòng lệnh", A.CLI_TICKET_LIST: "Xem danh sách phiếu bằng dòng lệnh",
-    A.CLI_CALL_LIST: "Xem danh sách cuộc gọi bằng dòng lệnh",
+    A.CLI_CALL_LIST: "Xem danh sách cuộc gọi bằng dòng lệnh", A.CALL_OUT: "Gọi cho công dân",
 }
 #: A part of the hotline, in the supervisors' alerts and the wallboard's banner (not in LABELS: pages never show
 #: these codes, and words such as "disk" are no codes in a page's text).
@@ -126,7 +134,7 @@ LABELS: dict[str, dict[str, str]] = {
     "disposition": DISPOSITION, "ticket_status": TICKET_STATUS, "channel": CHANNEL, "ticket_event": TICKET_EVENT,
     "actor": ACTOR, "transfer_kind": TRANSFER_KIND, "transfer_outcome": TRANSFER_OUTCOME,
     "queue_outcome": QUEUE_OUTCOME, "operator_state": OPERATOR_STATE, "pause_reason": PAUSE_REASON, "role": ROLE,
-    "voicemail_status": VOICEMAIL_STATUS, "agency_kind": AGENCY_KIND,
+    "voicemail_status": VOICEMAIL_STATUS, "agency_kind": AGENCY_KIND, "call_outcome": CALL_OUTCOME,
     "duplicate_reason": DUPLICATE_REASON,
 }
 

@@ -14,7 +14,8 @@ class Context:
     """Dialplan contexts of ``extensions.conf.j2`` (tests/unit/test_vocabulary.py checks each is there)."""
 
     FROM_CITIZENS = "from-citizens"             # every citizen call enters here
-    FROM_DESKS = "from-desks"                   # desks and operators' phones calling the hotline
+    FROM_DESKS = "from-desks"                   # desks calling the hotline
+    FROM_OPERATORS = "from-operators"           # operators' phones: the hotline, and calls out to citizens
     HOTLINE = "hotline"                         # answer, recording, then the ARI app's IVR
     BUSY = "hotline-busy"                       # past [capacity] max_calls: "all lines are busy"
     QUEUE = "hotline-queue"                     # the operator queue (app_queue)
@@ -28,9 +29,13 @@ class Context:
     NODE_PEERS = "hotline-node-peers"           # a cluster's other nodes: device states only, no call
     CALLBACK_PLACE = "hotline-callback-place"   # a call-back's placeholder waiting in the caller's place
     CALLBACK_CONNECT = "hotline-callback-connect"   # the operator took the call-back: the citizen is called
+    OUTBOUND = "hotline-outbound"               # the numbers an operator may call out to (and the refusal)
+    OUTBOUND_CALL = "hotline-outbound-call"     # a call out: the row, the hotline's number, Dial
+    OUTBOUND_ANSWERED = "hotline-outbound-answered"   # the citizen answered: the recording starts
 
-    ALL = (FROM_CITIZENS, FROM_DESKS, HOTLINE, BUSY, QUEUE, OPERATOR_LEG, SUPERVISE, QUEUE_KEYS, TICKET_STATUS,
-           DESK_TRANSFER, DESK_ANSWERED, FALLBACK, NODE_PEERS, CALLBACK_PLACE, CALLBACK_CONNECT)
+    ALL = (FROM_CITIZENS, FROM_DESKS, FROM_OPERATORS, HOTLINE, BUSY, QUEUE, OPERATOR_LEG, SUPERVISE, QUEUE_KEYS,
+           TICKET_STATUS, DESK_TRANSFER, DESK_ANSWERED, FALLBACK, NODE_PEERS, CALLBACK_PLACE, CALLBACK_CONNECT,
+           OUTBOUND, OUTBOUND_CALL, OUTBOUND_ANSWERED)
 
 
 QUEUE_NAME = "hotline"      # the app_queue queue of the operators (queues.conf, AMI QueueAdd)
@@ -52,10 +57,19 @@ class Disposition:
     TURNED_AWAY = "turned_away"            # past [capacity] max_calls: heard "all lines are busy", refused
     NODE_LOST = "node_lost"                # its Asterisk node died; closed by a surviving node
     CALLBACK = "callback"                  # left the queue to be called back, keeping their place (a CallbackRequest)
+    # calls out (Call.direction "out"): an operator calling a citizen (back)
+    OUT_ANSWERED = "out_answered"          # the citizen answered
+    OUT_NO_ANSWER = "out_no_answer"        # rang [callback] ring_seconds unanswered
+    OUT_BUSY = "out_busy"                  # the citizen's line was busy
+    OUT_FAILED = "out_failed"              # the route could not reach the number (congestion, unavailable)
+    OUT_CANCELLED = "out_cancelled"        # the operator hung up before the citizen answered
+    OUT_REFUSED = "out_refused"            # a number the hotline never calls (international, premium…)
 
     FROM_QUEUE = (ANSWERED, ABANDONED_QUEUE)   # what the queue's events tell; finer than TO_QUEUE
     ALL = (IN_PROGRESS, ABANDONED_IVR, TO_QUEUE, TRANSFERRED, TRANSFER_FAILED, VOICEMAIL,
-           CLOSED_HOURS, APP_FALLBACK, ANSWERED, ABANDONED_QUEUE, TURNED_AWAY, NODE_LOST, CALLBACK)
+           CLOSED_HOURS, APP_FALLBACK, ANSWERED, ABANDONED_QUEUE, TURNED_AWAY, NODE_LOST, CALLBACK,
+           OUT_ANSWERED, OUT_NO_ANSWER, OUT_BUSY, OUT_FAILED, OUT_CANCELLED, OUT_REFUSED)
+    OUT = (OUT_ANSWERED, OUT_NO_ANSWER, OUT_BUSY, OUT_FAILED, OUT_CANCELLED, OUT_REFUSED)
 
 
 class CallbackStatus:
@@ -66,6 +80,23 @@ class CallbackStatus:
     COMPLETED = "completed"    # the citizen answered
     FAILED = "failed"          # could not be kept or placed (no placeholder, no outbound route)
     OPEN = (WAITING, CALLING)
+
+
+class Direction:
+    """Who placed the call (Call.direction): a citizen calling the hotline, or the hotline calling out."""
+
+    IN = "in"
+    OUT = "out"
+
+
+class CallOutcome:
+    """What the operator says came of a call to a citizen about a ticket (the ticket's ``call_outcome`` event)."""
+
+    RELAYED = "relayed"              # the answer was given: the ticket is closed
+    NO_ANSWER = "no_answer"          # nobody answered: the ticket stays as it is
+    WRONG_NUMBER = "wrong_number"    # not the citizen's number: the ticket stays as it is
+
+    ALL = (RELAYED, NO_ANSWER, WRONG_NUMBER)
 
 
 class TicketStatus:
@@ -189,11 +220,12 @@ class AccessAction:
     CLI_TICKET_VIEW = "cli_ticket_view"    # hotline tickets show
     CLI_TICKET_LIST = "cli_ticket_list"    # hotline tickets list
     CLI_CALL_LIST = "cli_call_list"        # hotline calls
+    CALL_OUT = "call_out"                  # an operator called a citizen's number from the console
 
     ALL = (PLAY, DOWNLOAD, LISTEN, WHISPER, BARGE, DELETE, RETENTION, EMAIL, EXPORT, ERASE, TICKET_VIEW,
            TICKET_LIST, TRANSCRIPT_VIEW, FILE_VIEW, RECORDING_LIST, CALLER_HISTORY, REPORT_EXPORT, WALLBOARD_OPEN,
            LOG_EXPORT, API_TICKET_VIEW, API_TICKET_LIST, API_CALL_LIST, API_RECORDINGS, CLI_TICKET_VIEW,
-           CLI_TICKET_LIST, CLI_CALL_LIST)
+           CLI_TICKET_LIST, CLI_CALL_LIST, CALL_OUT)
     SPY = (LISTEN, WHISPER, BARGE)
 
 

@@ -23,6 +23,7 @@ from hotline.domain.reports import (
     TicketSums,
     TransferRow,
 )
+from hotline.domain.vocabulary import Direction
 
 
 def period_bounds(first: date, last: date, tz: tzinfo) -> tuple[datetime, datetime]:
@@ -95,7 +96,7 @@ def _sums_by(sessions: sessionmaker[Session], first: date, last: date, tz: tzinf
                     func.coalesce(func.sum(case((and_(queued, answered), Call.talk_seconds), else_=0.0)), 0.0),
                     count(Call.survey_score == 1), count(Call.survey_score == 2), count(Call.survey_score == 3),
                     func.count(Call.id), count(Call.disposition == TURNED_AWAY))
-             .where(Call.started_at >= start, Call.started_at < end).group_by(key))
+             .where(Call.started_at >= start, Call.started_at < end, Call.direction == Direction.IN).group_by(key))
         if by_operator:
             q = q.where(Call.operator.is_not(None), Call.operator != "")
         return {str(r[0]): CallSums(int(r[1]), int(r[2]), int(r[3]), int(r[4]), int(r[5]), int(r[6]), float(r[7]),
@@ -112,7 +113,8 @@ def load_rows(sessions: sessionmaker[Session], first: date, last: date,
         calls = [CallRow(*tuple(r)) for r in s.execute(
             select(Call.call_id, Call.started_at, Call.queued_at, Call.queue_answered_at, Call.queue_left_at,
                    Call.queue_outcome, Call.operator, Call.talk_seconds, Call.survey_score, Call.disposition)
-            .where(Call.started_at >= start, Call.started_at < end).order_by(Call.started_at))]
+            .where(Call.started_at >= start, Call.started_at < end, Call.direction == Direction.IN)
+            .order_by(Call.started_at))]
         transfers = [TransferRow(*r) for r in s.execute(
             select(Transfer.target, Transfer.started_at, Transfer.answered_at, Transfer.requested_by, Transfer.outcome)
             .where(Transfer.started_at >= start, Transfer.started_at < end).order_by(Transfer.started_at))]

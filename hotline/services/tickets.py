@@ -33,11 +33,12 @@ from hotline.adapters.db.models import (
 )
 from hotline.domain.directory import Directory
 from hotline.domain.errors import HotlineError
-from hotline.domain.labels import TICKET_STATUS
+from hotline.domain.labels import CALL_OUTCOME, TICKET_STATUS
 from hotline.domain.tickets import codes
 from hotline.domain.tickets.categories import Categories, Category
 from hotline.domain.tickets.deadlines import DeadlineClock
 from hotline.domain.tickets.nearby import Hotspot
+from hotline.domain.vocabulary import CallOutcome
 from hotline.services import nearby
 from hotline.services.nearby import NearbyRules
 
@@ -404,6 +405,32 @@ class TicketService:
             ticket = self._ticket(s, code)
             ticket.category = cat.code
             self._event(s, ticket, actor, "category", {"category": cat.code})
+            changed = ticket_to_dict(ticket)
+        return self._followed_up(changed)
+
+    def call_placed(self, code: str, *, call_id: str, number: str, actor: str) -> dict[str, Any]:
+        """The ticket's timeline notes a call out to the citizen (the call's row has its recording)."""
+        with self.sessions.begin() as s:
+            ticket = self._ticket(s, code)
+            self._event(s, ticket, actor, "call_placed", {"call_id": call_id, "number": number})
+            return ticket_to_dict(ticket)
+
+    def call_outcome(self, code: str, outcome: str, *, actor: str, call_id: str = "") -> dict[str, Any]:
+        """What came of a call to the citizen: ``relayed`` closes an answered ticket (the answer was relayed);
+        ``no_answer`` and ``wrong_number`` leave it as it is, noted in its timeline."""
+        if outcome not in CallOutcome.ALL:
+            raise TicketError(f"the outcome of a call is one of {', '.join(CallOutcome.ALL)}",
+                              vi="Hãy chọn kết quả cuộc gọi: " + ", ".join(CALL_OUTCOME.values()) + ".")
+        with self.sessions.begin() as s:
+            ticket = self._ticket(s, code)
+            if outcome == CallOutcome.RELAYED and ticket.status != TicketStatus.ANSWERED:
+                raise TicketError(f"ticket {code} is {ticket.status}: only an answered ticket is relayed and closed",
+                                  vi=f"Phiếu {code} đang «{STATUS_VI[ticket.status]}»: chỉ phiếu «"
+                                     f"{STATUS_VI[TicketStatus.ANSWERED]}» mới thông báo kết quả và đóng được.")
+            self._event(s, ticket, actor, "call_outcome", {"outcome": outcome, "call_id": call_id})
+            if outcome == CallOutcome.RELAYED:
+                self._move(s, ticket, TicketStatus.CLOSED, actor, {"note": CALL_OUTCOME[outcome], "call_id": call_id})
+                ticket.closed_at = self.now()
             changed = ticket_to_dict(ticket)
         return self._followed_up(changed)
 

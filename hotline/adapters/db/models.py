@@ -70,6 +70,8 @@ class Call(Base):
     talk_seconds: Mapped[float | None] = mapped_column(Float)              # with the operator
     hangup_by: Mapped[str | None] = mapped_column(String(16))              # caller|operator|desk|system
     survey_score: Mapped[int | None] = mapped_column(Integer)              # 1 satisfied, 2 normal, 3 not
+    # "in": a citizen called the hotline; "out": an operator called a citizen (hotline-outbound)
+    direction: Mapped[str] = mapped_column(String(3), default="in", server_default="in", index=True)
 
     recording: Mapped[Recording | None] = relationship(back_populates="call", uselist=False)
     voicemails: Mapped[list[Voicemail]] = relationship(back_populates="call")

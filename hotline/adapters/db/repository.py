@@ -14,7 +14,7 @@ from sqlalchemy import ColumnElement, or_, select, true
 from sqlalchemy.orm import Session, selectinload, sessionmaker
 
 from hotline.adapters.db.models import Call, Recording, Ticket, Transfer, Voicemail, VoicemailStatus
-from hotline.domain.vocabulary import Disposition
+from hotline.domain.vocabulary import Direction, Disposition
 
 
 @dataclass(frozen=True)
@@ -77,6 +77,18 @@ class CallRepository:
                 return True
             call.channel_id = channel_id
             return False
+
+    def start_outbound(self, call_id: str, *, channel_id: str, number: str, operator: str, started_at: datetime,
+                       recording_file: str | None, disposition: str = Disposition.IN_PROGRESS,
+                       ended_at: datetime | None = None) -> bool:
+        """The row of a call out to ``number`` by ``operator`` (direction "out"); False when it already existed."""
+        with self._sessions.begin() as s:
+            if s.scalar(select(Call.id).where(Call.call_id == call_id)) is not None:
+                return False
+            s.add(Call(call_id=call_id, channel_id=channel_id, caller=number, dialled=number, started_at=started_at,
+                       ivr_path=[], disposition=disposition, recording_file=recording_file, operator=operator or None,
+                       asterisk_node=self.node, direction=Direction.OUT, ended_at=ended_at))
+            return True
 
     def update(self, call_id: str, **fields: Any) -> None:
         """Set plain columns (hours, transfer_target, transfer_outcome, node, disposition, answered_at)."""
@@ -302,6 +314,7 @@ def call_to_dict(call: Call) -> dict[str, Any]:
         "talk_seconds": call.talk_seconds,
         "hangup_by": call.hangup_by,
         "survey_score": call.survey_score,
+        "direction": call.direction,
         "recording": None if rec is None else {
             "path": rec.path, "duration": round(rec.duration, 3), "sha256": rec.sha256, "size": rec.size},
         "transfers": [

@@ -32,9 +32,9 @@ from hotline.domain.flows.model import (
 GENERATED_PROMPTS = frozenset({"department_list", "district_list"})
 # Played by the dialplan itself (asterisk_conf/extensions.conf.j2): when the ARI app is down ([fallback];
 # system_unavailable when no message can be written either), and to a caller past [capacity] max_calls
-# ([hotline-busy]).
+# ([hotline-busy]); to an operator dialling a number the hotline never calls ([hotline-outbound]).
 DIALPLAN_PROMPTS = frozenset({"fallback_message", "message_saved", "all_lines_busy", "system_unavailable",
-                              "message_not_saved", "call_back_later"})
+                              "message_not_saved", "call_back_later", "outbound_refused"})
 """Prompts built from the transfer directory at set-up; never written under ``prompts:``."""
 AGENCY_PROMPT_PREFIX = "agency_"
 """``agency_<kind>_<code>``: each directory entry's name, generated at set-up (a ticket's agency)."""
