@@ -272,3 +272,13 @@ $("kb-q").addEventListener("input", () => {
 });
 
 main().catch((err) => { $("reg-state").dataset.state = "failed"; say("reg-state", "Không kết nối được: " + err.message); });
+
+// A call out to any number: the console has Asterisk ring this softphone first (it answers like any call), then
+// the number; a number the hotline never calls is refused with the reason in Vietnamese.
+$("call-out").addEventListener("submit", async (ev) => {
+  ev.preventDefault();
+  try {
+    const placed = await api("/phone/call", { number: $("out-number").value });
+    say("out-msg", placed.message);
+  } catch (err) { say("out-msg", "Không gọi được: " + err.message); }
+});

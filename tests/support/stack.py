@@ -39,6 +39,8 @@ T = TypeVar("T")
 # Desk phones the tests run with SIPp, by directory entry: endpoint -> UDP port.
 DESK_PORTS = {"desk-d01": 15071, "desk-d02": 15072, "desk-h01": 15073, "desk-bd": 15074,
               "desk-c002": 15075}     # the last: a ward of the merged province's sample (samples/)
+#: The citizens' phone the stack's calls out reach ([callback] dial, HOTLINE_CALLBACK_DIAL): one SIPp phone.
+CITIZEN_PORT = 15076
 #: The fixed ports of the n-th stack on one host (pytest-xdist's worker gw<n>) are n × this higher.
 STACK_PORT_STEP = 1000
 
@@ -53,6 +55,11 @@ def shifted_port(port: int, index: int | None = None) -> int:
     """A fixed port of the tests (SIP, AMI, a SIPp phone's), moved out of the way of other stacks (``index``:
     the stack's place, default stack_index())."""
     return port + STACK_PORT_STEP * (stack_index() if index is None else index)
+
+
+def citizen_port(index: int | None = None) -> int:
+    """CITIZEN_PORT of this stack (of the stack at ``index``)."""
+    return shifted_port(CITIZEN_PORT, index)
 
 
 def desk_ports(index: int | None = None) -> dict[str, int]:
@@ -151,6 +158,8 @@ class Stack:
             "HOTLINE_VOSK_MODEL": str(vosk_test_model()),     # for the tests of the Vosk engine
             "HOTLINE_TRANSCRIPTION_ENGINE": "viet-asr",
             "PYTHONUNBUFFERED": "1",
+            # calls out go to the SIPp phone on the citizens' port, whatever the number (the telco's trunk here)
+            "HOTLINE_CALLBACK_DIAL": f"PJSIP/anonymous/sip:{{number}}@127.0.0.1:{citizen_port(self.port_index)}",
             **({"HOTLINE_SETTINGS": str(settings)} if settings else {}),
             **stack_port_env(self.port_index),
         }

@@ -42,6 +42,7 @@ DECLARED = {
     ("POST", "phone.transfer"): 409,         # no call, no desk
     ("POST", "phone.transfer_back"): 409,    # no call (and no Asterisk: AMI is on a closed port)
     ("POST", "phone.ticket"): 409,           # a ticket without content
+    ("POST", "phone.call"): 409,             # no number to call
     ("POST", "kb.edit"): 400,                # an article without a title
     ("POST", "wallboard.spy"): 400,          # no operator, no way of listening
     ("GET", "wallboard.live_floor"): 503,    # the floor needs Redis (a closed port here)
@@ -133,7 +134,7 @@ def csrf_of(client: FlaskClient, url: str = "/tickets/") -> str:
 def urls(app: Flask, world: dict[str, Any]) -> list[tuple[str, str, str]]:
     """(method, url, endpoint) of every route, with real values for its arguments."""
     values = {"code": world["mine"], "rel": REC, "article_id": str(world["article"]), "kind": "recording",
-              "file_id": "1"}
+              "file_id": "1", "call_id": "out-0000"}
     out = []
     for rule in app.url_map.iter_rules():
         if rule.endpoint == "static":

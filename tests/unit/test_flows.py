@@ -305,7 +305,7 @@ def test_missing_start_and_nodes(tmp_path: Path) -> None:
     # The dialplan's own prompts are still asked for: the fallback path needs them.
     assert sorted(m.split("'")[1] for m in messages[2:]) == ["all_lines_busy", "call_back_later", "fallback_message",
                                                              "message_not_saved", "message_saved",
-                                                             "system_unavailable"]
+                                                             "outbound_refused", "system_unavailable"]
 
 
 def test_start_must_be_a_node(tmp_path: Path) -> None:

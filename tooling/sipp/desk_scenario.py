@@ -8,6 +8,7 @@ from __future__ import annotations
 
 from enum import StrEnum
 from pathlib import Path
+from xml.sax.saxutils import quoteattr
 
 from tooling.sipp.scenario import SDP, interruptible_wait, nop, send
 
@@ -65,11 +66,13 @@ def _remote_bye() -> str:
 
 
 def build_desk_xml(*, ring_seconds: float = 1.0, talk_seconds: float = 5.0,
-                   hangup: DeskHangup | str = DeskHangup.LOCAL, sdp_port: int | None = None) -> str:
+                   hangup: DeskHangup | str = DeskHangup.LOCAL, sdp_port: int | None = None,
+                   speak: str | Path | None = None) -> str:
     """The desk scenario's XML.
 
     ``sdp_port`` puts a fixed port in the answer's SDP instead of SIPp's media
-    port, so that a test can receive the caller's RTP on a socket of its own.
+    port, so that a test can receive the caller's RTP on a socket of its own. ``speak``: a pcap of RTP audio the
+    phone sends once it has answered (a citizen speaking).
     """
     mode = DeskHangup(hangup)
     captures = {DeskHangup.BUSY: (), DeskHangup.NOANSWER: ("invite_cseq",)}.get(mode, tuple(_CAPTURES))
@@ -90,6 +93,9 @@ def build_desk_xml(*, ring_seconds: float = 1.0, talk_seconds: float = 5.0,
                   + "Content-Type: application/sdp\nContent-Length: [len]\n\n" + sdp)
             xml += nop("ANSWERED [call_id]") + send(ok, retrans=True)
             xml += '  <recv request="ACK" crlf="true"/>\n'
+            if speak is not None:
+                xml += (f'  <nop><action><exec play_pcap_audio={quoteattr(str(Path(speak).resolve()))}/>'
+                        '</action></nop>\n')
             if mode is DeskHangup.LOCAL:
                 xml += interruptible_wait(int(talk_seconds * 1000), "talked") + '  <nop next="local_bye"/>\n'
             else:

@@ -155,11 +155,12 @@ class DeskProcess(SippProcess):
 def start_uas(port: int, *, ring_seconds: float = 1.0, talk_seconds: float = 5.0,
               hangup: DeskHangup | str = DeskHangup.LOCAL, local_ip: str = "127.0.0.1",
               media_port: int | None = None, sdp_port: int | None = None,
-              workdir: str | Path | None = None) -> DeskProcess:
-    """Start a desk phone on ``port`` that answers every call as told (until terminated)."""
+              workdir: str | Path | None = None, speak: str | Path | None = None) -> DeskProcess:
+    """Start a desk phone on ``port`` that answers every call as told (until terminated); ``speak``: a pcap of
+    audio it sends once it has answered."""
     work = _workdir(workdir, "desk")
     scenario = write_desk_scenario(work, ring_seconds=ring_seconds, talk_seconds=talk_seconds,
-                                   hangup=hangup, sdp_port=sdp_port)
+                                   hangup=hangup, sdp_port=sdp_port, speak=speak)
     files = SippFiles(work, "desk")
     command = base_command(scenario, files, local_ip=local_ip, local_port=port,
                            media_port=media_port or free_media_port(), timeout=None)
