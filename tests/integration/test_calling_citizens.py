@@ -10,16 +10,18 @@ never rings, and the refused attempt is a row.
 """
 from __future__ import annotations
 
+import itertools
 import re
 import uuid
 from collections.abc import Iterator
 from pathlib import Path
+from typing import NamedTuple
 
 import pytest
 from flask.testing import FlaskClient
 from sqlalchemy import select
 
-from hotline.adapters.ami import SyncAmi, ami_client
+from hotline.adapters.ami import AmiClient, SyncAmi, ami_client
 from hotline.adapters.db.models import AccessLog
 from hotline.domain.vocabulary import Context, Disposition
 from operator_console import create_app
@@ -31,31 +33,41 @@ from tooling.sipp.runner import DeskProcess, start_uas
 
 pytestmark = pytest.mark.asterisk
 
-OPERATOR, USER, PASSWORD = "op-out-mai", "mai.out", "mật-khẩu-gọi-ra"
+PASSWORD = "mật-khẩu-gọi-ra"
+_OPERATORS = itertools.count(1)
 CITIZEN = "0912345678"
 TALK = 6.0
 
 
+class Operator(NamedTuple):
+    name: str          # the endpoint
+    user: str          # the console user
+    phone: DeskProcess
+
+
 @pytest.fixture()
-def operator_phone(open_hours: Stack, workdir: Path, phone_ports: Phones) -> Iterator[DeskProcess]:
-    add_operator(open_hours, phone_ports.phone(OPERATOR), "Lê Thị Mai")
-    hotline(open_hours, "users", "add", USER, "--name", "Lê Thị Mai", "--role", "operator", "--operator", OPERATOR,
+def operator(open_hours: Stack, workdir: Path, phone_ports: Phones) -> Iterator[Operator]:
+    """An operator of this test's own (a removed operator's name is not taken again) with a SIPp phone."""
+    n = next(_OPERATORS)
+    name, user = f"op-out-{n}", f"out.{n}"
+    add_operator(open_hours, phone_ports.phone(name), "Lê Thị Mai")
+    hotline(open_hours, "users", "add", user, "--name", "Lê Thị Mai", "--role", "operator", "--operator", name,
             "--password", PASSWORD)
-    phone = start_uas(phone_ports.port(OPERATOR), ring_seconds=1, talk_seconds=120, hangup="remote",
+    phone = start_uas(phone_ports.port(name), ring_seconds=1, talk_seconds=120, hangup="remote",
                       workdir=workdir / "op")
     try:
-        yield phone
+        yield Operator(name, user, phone)
     finally:
         phone.terminate()
-        hotline(open_hours, "users", "disable", USER)
-        hotline(open_hours, "operators", "remove", OPERATOR)
+        hotline(open_hours, "users", "disable", user)
+        hotline(open_hours, "operators", "remove", name)
 
 
-def _signed_in(stack: Stack) -> FlaskClient:
+def _signed_in(stack: Stack, user: str) -> FlaskClient:
     client = create_app(stack.ctx).test_client()
     token = re.search(r'name="csrf_token" value="([^"]+)"', client.get("/login").get_data(as_text=True))
     assert token
-    assert client.post("/login", data={"username": USER, "password": PASSWORD,
+    assert client.post("/login", data={"username": user, "password": PASSWORD,
                                        "csrf_token": token.group(1)}).status_code == 302
     return client
 
@@ -67,7 +79,7 @@ def _csrf(client: FlaskClient, code: str) -> str:
 
 
 def test_operator_relays_the_answer_by_phone_recorded_and_on_the_ticket(
-        open_hours: Stack, operator_phone: DeskProcess, workdir: Path, speech: Path) -> None:
+        open_hours: Stack, operator: Operator, workdir: Path, speech: Path) -> None:
     tickets = open_hours.ctx.tickets(open_hours.ctx.sessions())
     code = tickets.create(channel="phone", caller=CITIZEN, content="Hỏi thủ tục cấp đổi giấy phép lái xe.",
                           actor="cli")["code"]
@@ -76,12 +88,12 @@ def test_operator_relays_the_answer_by_phone_recorded_and_on_the_ticket(
     citizen = start_uas(citizen_port(open_hours.port_index), ring_seconds=2, talk_seconds=TALK, hangup="local",
                         workdir=workdir / "citizen", speak=pcap)
     try:
-        client = _signed_in(open_hours)
+        client = _signed_in(open_hours, operator.user)
         page = client.post(f"/tickets/{code}/call", data={"number": "+84 912 345 678",
                                                             "csrf_token": _csrf(client, code)},
                            follow_redirects=True).get_data(as_text=True)
         assert "Máy của bạn sẽ đổ chuông" in page, page
-        wait_for(lambda: operator_phone.answered == 1, 30, "the operator's phone to ring and answer")
+        wait_for(lambda: operator.phone.answered == 1, 30, "the operator's phone to ring and answer")
         wait_for(lambda: citizen.answered == 1, 30, "the citizen's phone to ring and answer")
         event = next(e for e in tickets.get(code)["events"] if e["action"] == "call_placed")
         call_id = event["detail"]["call_id"]
@@ -94,7 +106,7 @@ def test_operator_relays_the_answer_by_phone_recorded_and_on_the_ticket(
     from_lines = [line for line in invite.splitlines() if line.startswith("From:")]
     assert any(open_hours.ctx.settings.callback_caller_id in line for line in from_lines), from_lines
     assert (row["direction"], row["operator"], row["caller"], row["disposition"]) == (
-        "out", OPERATOR, CITIZEN, Disposition.OUT_ANSWERED)
+        "out", operator.name, CITIZEN, Disposition.OUT_ANSWERED)
     assert row["answered_at"] and row["ended_at"]
     assert TALK - 1.5 <= row["recording"]["duration"] <= TALK + 2.0, row["recording"]
     assert TALK - 1.5 <= row["talk_seconds"] <= TALK + 2.0
@@ -111,39 +123,40 @@ def test_operator_relays_the_answer_by_phone_recorded_and_on_the_ticket(
     assert "Gọi cho công dân" in page and "Kết quả cuộc gọi cho công dân" in page
     with open_hours.ctx.sessions()() as s:
         logged = [(a.action, a.resource, a.call_id, (a.detail or {}).get("ticket"))
-                  for a in s.scalars(select(AccessLog).where(AccessLog.username == USER)) if a.action == "call_out"]
+                  for a in s.scalars(select(AccessLog).where(AccessLog.username == operator.user))
+                  if a.action == "call_out"]
     assert logged == [("call_out", "tel:*******678", call_id, code)]     # the AccessLog keeps numbers masked
 
 
 def test_the_console_refuses_international_and_premium_numbers_in_vietnamese(
-        open_hours: Stack, operator_phone: DeskProcess) -> None:
-    client = _signed_in(open_hours)
+        open_hours: Stack, operator: Operator) -> None:
+    client = _signed_in(open_hours, operator.user)
     csrf = re.search(r'name="csrf-token" content="([^"]+)"', client.get("/phone/").get_data(as_text=True))
     assert csrf
     for number, words in (("0012025550123", "Không được gọi số quốc tế"), ("19001234", "đầu số 1900")):
         got = client.post("/phone/call", json={"number": number}, headers={"X-CSRFToken": csrf.group(1)})
         assert got.status_code == 409 and words in got.get_json()["message"], got.get_json()
-    assert operator_phone.invites == 0          # nothing was asked of Asterisk
+    assert operator.phone.invites == 0          # nothing was asked of Asterisk
 
 
 def test_the_dialplan_refuses_an_international_number_when_the_console_is_bypassed(
-        open_hours: Stack, operator_phone: DeskProcess, workdir: Path) -> None:
+        open_hours: Stack, operator: Operator, workdir: Path) -> None:
     citizen = start_uas(citizen_port(open_hours.port_index), ring_seconds=1, talk_seconds=3, hangup="local",
                         workdir=workdir / "citizen")
     call_id = f"out-test-{uuid.uuid4().hex[:12]}"
-    ami = SyncAmi(lambda: ami_client(open_hours.ctx.settings, open_hours.ctx.secrets))
+    ami = SyncAmi(lambda: ami_client(open_hours.ctx.settings, open_hours.ctx.secrets.for_ami("console")))
 
-    async def dial(client: object) -> None:
+    async def dial(client: AmiClient) -> None:
         # the operator's phone dials 00… itself: its endpoint's own context, no console in between
-        await client.originate(f"PJSIP/{OPERATOR}", Context.FROM_OPERATORS, exten="0012025550123",  # type: ignore[attr-defined]
+        await client.originate(f"PJSIP/{operator.name}", Context.FROM_OPERATORS, exten="0012025550123",
                                channel_id=call_id)
     try:
         ami.run(dial)
-        wait_for(lambda: operator_phone.answered == 1, 30, "the operator's phone to answer")
+        wait_for(lambda: operator.phone.answered == 1, 30, "the operator's phone to answer")
         row = wait_for(lambda: open_hours.repo.get(call_id), 30, "the refused attempt's row")
-        wait_for(lambda: operator_phone.outcomes() == ["remote_bye"], 30, "the dialplan to hang up on the operator")
+        wait_for(lambda: operator.phone.outcomes() == ["remote_bye"], 30, "the dialplan to hang up on the operator")
     finally:
         citizen.terminate()
     assert (row["direction"], row["disposition"], row["caller"], row["operator"]) == (
-        "out", Disposition.OUT_REFUSED, "0012025550123", OPERATOR)
+        "out", Disposition.OUT_REFUSED, "0012025550123", operator.name)
     assert citizen.invites == 0                 # the citizen's side never rang
