@@ -451,3 +451,28 @@ def test_transcribe_again_puts_a_finished_message_back_and_refuses_what_cannot_b
     plain = service.create(channel="phone", content="x")
     with pytest.raises(TicketError, match="has no voice message"):
         service.transcribe_again(plain["code"], actor="admin")
+
+
+# -- calling the citizen back ----------------------------------------------------------
+
+def test_a_call_to_the_citizen_is_on_the_timeline_and_relayed_closes_the_answered_ticket(
+        service: TicketService) -> None:
+    code = service.create(channel="phone", caller="0912345678", content="Hỏi thủ tục.", actor="lan")["code"]
+    service.call_placed(code, call_id="out-1", number="0912345678", actor="lan")
+    with pytest.raises(TicketError) as refused:          # nothing to relay yet
+        service.call_outcome(code, "relayed", actor="lan", call_id="out-1")
+    assert refused.value.vi is not None and "chỉ phiếu «Đã có kết quả trả lời»" in refused.value.vi
+    service.call_outcome(code, "no_answer", actor="lan", call_id="out-1")
+    service.call_outcome(code, "wrong_number", actor="lan", call_id="out-1")
+    assert service.get(code)["status"] == "new"
+    service.answer(code, "Hồ sơ nộp tại Sở Tư pháp.", actor="binh")
+    service.call_placed(code, call_id="out-2", number="0912345678", actor="lan")
+    closed = service.call_outcome(code, "relayed", actor="lan", call_id="out-2")
+    assert closed["status"] == "closed" and closed["closed_at"] is not None
+    events = [(e["action"], e["detail"].get("outcome") or e["detail"].get("call_id"))
+              for e in service.get(code)["events"]]
+    assert events[1:] == [("call_placed", "out-1"), ("call_outcome", "no_answer"), ("call_outcome", "wrong_number"),
+                          ("answered", None), ("call_placed", "out-2"), ("call_outcome", "relayed"),
+                          ("closed", "out-2")]
+    with pytest.raises(TicketError):
+        service.call_outcome(code, "maybe", actor="lan")
