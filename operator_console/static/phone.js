@@ -91,7 +91,10 @@ function incoming(invitation) {
   card.hidden = false;
   card.dataset.state = "ringing";
   card.dataset.callId = callId;
-  say("call-title", "Cuộc gọi đến");
+  // the console's own click-to-call rings this phone first ("Gọi <number>": hotline/services/outbound.py)
+  const callingOut = (invitation.remoteIdentity.displayName || "").startsWith("Gọi ");
+  card.dataset.direction = callingOut ? "out" : "in";
+  say("call-title", callingOut ? "Nhấc máy để gọi cho công dân" : "Cuộc gọi đến");
   say("caller", caller);
   say("call-msg", "");
   say("call-timer", "");
@@ -102,7 +105,7 @@ function incoming(invitation) {
   invitation.stateChange.addListener((st) => {
     if (st === SessionState.Established) {
       card.dataset.state = "talking";
-      say("call-title", "Đang nói chuyện với");
+      say("call-title", card.dataset.direction === "out" ? "Đang gọi cho công dân" : "Đang nói chuyện với");
       $("btn-answer").disabled = true;
       attachAudio(invitation);
       startTimer();
