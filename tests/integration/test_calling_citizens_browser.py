@@ -65,6 +65,7 @@ def test_the_ticket_pages_button_rings_the_softphone_then_the_citizen(open_hours
     ticket_page.click("#call-outcome button[type=submit]")
     ticket_page.wait_for_selector("text=Đã ghi kết quả cuộc gọi: Không nghe máy.")
     timeline = ticket_page.text_content(".timeline") or ""
-    assert "Gọi cho công dân" in timeline and "Kết quả cuộc gọi cho công dân — Không nghe máy" in timeline
+    assert f"Gọi cho công dân · {softphone.USER} — số {CITIZEN}" in timeline
+    assert f"Kết quả cuộc gọi cho công dân · {softphone.USER} — Không nghe máy" in timeline
     shot(ticket_page, "ticket-call-outcome")
     assert tickets.get(code)["status"] == "new"
