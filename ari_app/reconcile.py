@@ -27,7 +27,7 @@ from typing import TYPE_CHECKING, Any
 
 from hotline.domain.flows import engine as fe
 from hotline.domain.flows.model import VoicemailNode
-from hotline.domain.vocabulary import Context, Disposition
+from hotline.domain.vocabulary import Context, Direction, Disposition
 
 from . import audio
 from .call import CallerHungUp
@@ -160,7 +160,8 @@ class Reconciler:
             return
         disposition = row["disposition"]
         if disposition == Disposition.IN_PROGRESS:
-            disposition = unfinished
+            disposition = unfinished if row.get("direction") != Direction.OUT else (
+                Disposition.OUT_ANSWERED if row.get("answered_at") else Disposition.OUT_FAILED)   # a call out
         rec_file = Path(row["recording_file"]) if row.get("recording_file") else None
         ended = self.s.now()
         if rec_file is not None and rec_file.exists():

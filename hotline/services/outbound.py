@@ -62,8 +62,7 @@ class OutboundCalls:
 
         async def work(client: Any) -> None:
             await client.originate(f"PJSIP/{operator}", Context.OUTBOUND, exten=dialled, channel_id=call_id,
-                                   caller_id=f'"Gọi {dialled}" <{dialled}>', timeout_ms=OPERATOR_RING_MS,
-                                   variables={"OUT_TICKET": ticket or ""})
+                                   caller_id=f'"Gọi {dialled}" <{dialled}>', timeout_ms=OPERATOR_RING_MS)
         self.ami.run(work)
         if ticket is not None:
             self.tickets.call_placed(ticket, call_id=call_id, number=dialled, actor=actor)

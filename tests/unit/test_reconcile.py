@@ -279,6 +279,20 @@ def test_a_call_whose_channel_is_gone_is_closed(tmp_path: Path) -> None:
     run_app(tmp_path, scenario)
 
 
+def test_a_call_out_whose_end_the_agi_server_missed_is_closed_as_a_call_out(tmp_path: Path) -> None:
+    async def scenario(t: AppUnderTest) -> None:
+        for call_id, answered in (("out-a", True), ("out-b", False)):
+            t.repo.start_outbound(call_id, channel_id=call_id, number="0912345678", operator="op-lan", started_at=OPEN,
+                                  recording_file=None)
+            if answered:
+                t.repo.update(call_id, answered_at=OPEN)
+        await _restart(t)
+        await t.flush()
+        rows = [t.repo.get(c) for c in ("out-a", "out-b")]
+        assert [(r or {}).get("disposition") for r in rows] == [Disposition.OUT_ANSWERED, Disposition.OUT_FAILED]
+    run_app(tmp_path, scenario)
+
+
 def test_a_held_call_whose_hangup_was_missed_ends_at_the_next_check(tmp_path: Path) -> None:
     """The WebSocket was down while the caller hung up: the reconnection's check ends the call."""
     async def scenario(t: AppUnderTest) -> None:
