@@ -160,3 +160,26 @@ def test_the_dialplan_refuses_an_international_number_when_the_console_is_bypass
     assert (row["direction"], row["disposition"], row["caller"], row["operator"]) == (
         "out", Disposition.OUT_REFUSED, "0012025550123", operator.name)
     assert citizen.invites == 0                 # the citizen's side never rang
+
+
+def test_an_operators_phone_dialling_plus_84_reaches_the_citizen_in_the_national_form(
+        open_hours: Stack, operator: Operator, workdir: Path) -> None:
+    """The dialplan's own normalisation (+84 → 0), with the console out of the way."""
+    citizen = start_uas(citizen_port(open_hours.port_index), ring_seconds=1, talk_seconds=2, hangup="local",
+                        workdir=workdir / "citizen")
+    call_id = f"out-test-{uuid.uuid4().hex[:12]}"
+    ami = SyncAmi(lambda: ami_client(open_hours.ctx.settings, open_hours.ctx.secrets.for_ami("console")))
+
+    async def dial(client: AmiClient) -> None:
+        await client.originate(f"PJSIP/{operator.name}", Context.FROM_OPERATORS, exten="+84912345678",
+                               channel_id=call_id)
+    try:
+        ami.run(dial)
+        wait_for(lambda: citizen.answered == 1, 30, "the citizen's phone to answer")
+        row = wait_for(lambda: (lambda r: r if r and r["ended_at"] else None)(open_hours.repo.get(call_id)), 30,
+                       "the call out's row, closed")
+    finally:
+        citizen.terminate()
+    assert "INVITE sip:0912345678@" in citizen.messages_path.read_text(errors="replace")
+    assert (row["direction"], row["disposition"], row["caller"], row["operator"]) == (
+        "out", Disposition.OUT_ANSWERED, "0912345678", operator.name)
