@@ -12,8 +12,10 @@ from hotline.adapters.db.repository import CallRepository
 from hotline.context import load_context, setup_logging
 from hotline.domain.errors import HotlineError
 from hotline.intake.voice import MessageIntake
+from hotline.services.callbacks import Callbacks
 
 from .admission import AdmissionHandlers
+from .callbacks import CallbackHandlers
 from .handlers import FallbackHandlers
 from .outbound import OutboundHandlers
 from .server import FastAGIServer
@@ -40,9 +42,10 @@ def main() -> None:
     ticket_status = TicketStatusHandlers(ctx.tickets(repo.sessions), ctx.flow, prompts_dir(s), s.tickets.code_digits)
     admission = AdmissionHandlers(repo, ctx.clock.now)
     outbound = OutboundHandlers(repo, s.paths.recordings_root, ctx.clock.now)
+    callbacks = CallbackHandlers(Callbacks(repo.sessions, ctx.clock.now))
     server = FastAGIServer((s.agi.bind, s.agi.port), {**handlers.routes(), **transfers.routes(),
                                                       **ticket_status.routes(), **admission.routes(),
-                                                      **outbound.routes()})
+                                                      **outbound.routes(), **callbacks.routes()})
 
     def stop(_sig: int, _frame: Any) -> None:
         threading.Thread(target=server.shutdown, daemon=True).start()

@@ -78,6 +78,7 @@ class CallbackStatus:
     WAITING = "waiting"        # its placeholder waits in the queue, in the caller's place
     CALLING = "calling"        # an operator took it: the citizen's phone is being called
     COMPLETED = "completed"    # the citizen answered
+    NO_ANSWER = "no_answer"    # the citizen's line did not answer (busy, no answer, unreachable)
     FAILED = "failed"          # could not be kept or placed (no placeholder, no outbound route)
     OPEN = (WAITING, CALLING)
 

@@ -37,6 +37,23 @@ class Callbacks:
         """Its placeholder waits in the queue as ``channel``."""
         self._update(callback_id, place_channel=channel)
 
+    def taken(self, callback_id: int, operator: str) -> None:
+        """An operator answered its placeholder: the citizen is being called (one more attempt)."""
+        with self.sessions.begin() as s:
+            row = s.get(CallbackRequest, callback_id)
+            if row is None:
+                raise LookupError(f"no call-back {callback_id}")
+            row.status, row.operator, row.offered_at = CallbackStatus.CALLING, operator or row.operator, self.now()
+            row.attempts += 1
+
+    def ended(self, callback_id: int, dial_status: str, out_call: str) -> str:
+        """The call out to the citizen ended with Dial's ``dial_status``; the call-back's status."""
+        answered = dial_status == "ANSWER"
+        status = CallbackStatus.COMPLETED if answered else CallbackStatus.NO_ANSWER
+        self._update(callback_id, status=status, outcome=(dial_status or "hangup").lower(), out_call=out_call or None,
+                     ended_at=self.now())
+        return status
+
     def failed(self, callback_id: int, why: str) -> None:
         self._update(callback_id, status=CallbackStatus.FAILED, outcome=why, ended_at=self.now())
 
@@ -48,7 +65,8 @@ class Callbacks:
             return {"id": row.id, "call_id": row.call.call_id if row.call else None, "number": row.number,
                     "position": row.position, "status": row.status, "place_channel": row.place_channel,
                     "attempts": row.attempts, "operator": row.operator, "requested_at": row.requested_at,
-                    "offered_at": row.offered_at, "ended_at": row.ended_at, "outcome": row.outcome}
+                    "offered_at": row.offered_at, "ended_at": row.ended_at, "outcome": row.outcome,
+                    "out_call": row.out_call}
 
     def of_call(self, call_id: str) -> list[dict[str, Any]]:
         with self.sessions() as s:

@@ -4,6 +4,8 @@ One operator talks with a first caller; a second caller waits, presses 2, hears 
 back, confirms it with 1, hears that their place is kept and is hung up on; a third caller waits behind them. When
 the operator is free again, the queue offers the second caller's call-back first (its placeholder waited in the
 second caller's place), with the citizen's number and their call id for the softphone; only then the third caller.
+Answering it calls the citizen's phone (the stack's SIPp "citizen", standing in for the province's trunk) through
+the outbound route: the call out is recorded and the call-back row ends completed, with its operator and call out.
 The operator phone's SIPp trace is the ground truth of the order; the call and call-back rows say the rest.
 """
 from __future__ import annotations
@@ -18,7 +20,8 @@ from tests.support.calls import menu_starts, start
 from tests.support.cli import add_operator, hotline
 from tests.support.ports import Phones
 from tests.support.queue import invites, joins_queue
-from tests.support.stack import Stack, wait_for
+from tests.support.stack import Stack, citizen_port, wait_for
+from tooling.sipp.pcap import write_audio_pcap
 from tooling.sipp.runner import start_uas
 from tooling.sipp.scenario import AwaitHangup, Keys, Wait
 
@@ -49,11 +52,13 @@ def _invite_from(trace: Path, caller: str) -> tuple[str, str]:
 
 
 def test_the_call_back_keeps_the_callers_place_in_the_queue(open_hours: Stack, operator: str, workdir: Path,
-                                                            phone_ports: Phones) -> None:
+                                                            phone_ports: Phones, speech: Path) -> None:
     stack = open_hours
     wrapup = stack.ctx.settings.queue.wrapup_seconds
     phone = start_uas(phone_ports.port(operator), workdir=workdir / operator, ring_seconds=1, talk_seconds=30,
                       hangup="local")
+    citizen = start_uas(citizen_port(stack.port_index), workdir=workdir / "citizen", ring_seconds=1, talk_seconds=5,
+                        hangup="local", speak=write_audio_pcap(workdir / "citizen.pcap", speech))
     callers = []
     try:
         callers.append(start(stack, [Wait(menu_starts(stack)), Keys("0"), AwaitHangup(200)],
@@ -71,16 +76,27 @@ def test_the_call_back_keeps_the_callers_place_in_the_queue(open_hours: Stack, o
         assert left is not None
         kept = stack.ended_call(SECOND)
         assert kept["disposition"] == "callback" and kept["queue_outcome"] == "callback"
+        wait_for(lambda: citizen.answered == 1, 30 + wrapup + 60, "the citizen's phone to ring and answer")
         phone.wait_for(r"^INVITE ", 30 + wrapup + 60, count=3)
     finally:
         for process in callers:
             process.terminate()
         phone.terminate()
+        citizen.terminate()
 
     order = [m.caller for m in invites(phone.messages_path)]
     assert order[:3] == [FIRST, SECOND, THIRD], order        # the call-back before the caller who came after
     # the softphone names it a call-back and shows the caller's history (their call's id)
     assert _invite_from(phone.messages_path, SECOND) == ("Gọi lại", kept["call_id"])
     from hotline.services.callbacks import Callbacks
-    [row] = Callbacks(stack.repo.sessions, stack.ctx.clock.now).of_call(kept["call_id"])
+    callbacks = Callbacks(stack.repo.sessions, stack.ctx.clock.now)
+    row = wait_for(lambda: (lambda r: r if r["status"] != "calling" else None)(callbacks.of_call(kept["call_id"])[0]),
+                   30, "the call-back to end")
     assert row["number"] == SECOND and row["position"] == 1 and row["place_channel"] == f"{kept['call_id']}-cb"
+    assert (row["status"], row["operator"], row["attempts"], row["outcome"]) == ("completed", OPERATOR, 1, "answer")
+    assert f"INVITE sip:{SECOND}@" in citizen.messages_path.read_text(errors="replace")    # the number called back
+    out = wait_for(lambda: (lambda r: r if r and r["recording"] else None)(stack.repo.get(row["out_call"])), 60,
+                   "the call out's row with its recording")
+    assert (out["direction"], out["caller"], out["operator"], out["disposition"]) == (
+        "out", SECOND, OPERATOR, "out_answered")
+    assert 3.5 <= out["recording"]["duration"] <= 7.0, out["recording"]        # the citizen talked 5 s

@@ -148,6 +148,7 @@ class CallbackRequest(Base):
     offered_at: Mapped[datetime | None] = mapped_column(UTCDateTime())   # an operator answered the placeholder
     ended_at: Mapped[datetime | None] = mapped_column(UTCDateTime())
     outcome: Mapped[str | None] = mapped_column(String(32))            # the last call's DIALSTATUS, or why it ended
+    out_call: Mapped[str | None] = mapped_column(String(64))           # the call out to the citizen (its Call row)
 
     call: Mapped[Call] = relationship()
 

@@ -1,0 +1,40 @@
+"""What a call-back's channels tell the AGI server ([hotline-callback-connect], [hotline-outbound-call]): an
+operator took the call-back (its placeholder answered), and how the call out to the citizen ended."""
+from __future__ import annotations
+
+import logging
+from typing import Any
+
+from hotline.services.callbacks import Callbacks
+
+from .server import Handler
+
+log = logging.getLogger("agi.callbacks")
+
+
+class CallbackHandlers:
+    """The call-backs' rows as their calls go; a call-back unknown here is logged and left alone."""
+
+    def __init__(self, callbacks: Callbacks) -> None:
+        self.callbacks = callbacks
+
+    def routes(self) -> dict[str, Handler]:
+        return {"callback_taken": self.callback_taken, "callback_end": self.callback_end}
+
+    def callback_taken(self, _agi: Any, args: list[str]) -> None:
+        """Args: the call-back's id, the operator (MEMBERNAME of its placeholder)."""
+        callback_id, operator = (args + ["", ""])[:2]
+        if not callback_id.isdigit():
+            log.warning("callback_taken without a call-back id: %r", args)
+            return
+        self.callbacks.taken(int(callback_id), operator)
+        log.info("call-back %s taken by %s", callback_id, operator or "?")
+
+    def callback_end(self, _agi: Any, args: list[str]) -> None:
+        """Args: the call-back's id, DIALSTATUS of the call out, the call out's id."""
+        callback_id, status, out_call = (args + ["", "", ""])[:3]
+        if not callback_id.isdigit():
+            log.warning("callback_end without a call-back id: %r", args)
+            return
+        became = self.callbacks.ended(int(callback_id), status, out_call)
+        log.info("call-back %s: the call out %s ended %s -> %s", callback_id, out_call, status or "?", became)
