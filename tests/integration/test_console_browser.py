@@ -26,9 +26,8 @@ from sqlalchemy import select
 from ari_app.audio import audio_facts
 from hotline.adapters.db.models import AccessLog, Role, VoicemailStatus
 from hotline.adapters.db.repository import CallRepository
-from operator_console import create_app
 from tests.support.audio import write_wav
-from tests.support.browser import PASSWORD, REDIS_URL, serve_app, signed_in, site_context
+from tests.support.browser import REDIS_URL, console_served, signed_in, site_context
 
 ARTIFACTS = Path(os.environ.get("HOTLINE_TEST_ARTIFACTS", "test-artifacts")) / "console"
 REC = "2026/11/25/hotline1-7.wav"
@@ -39,11 +38,12 @@ REC = "2026/11/25/hotline1-7.wav"
 @pytest.fixture(scope="module")
 def site(tmp_path_factory: pytest.TempPathFactory) -> Iterator[dict[str, Any]]:
     tmp = tmp_path_factory.mktemp("console")
-    ctx = site_context(tmp)
-    app = create_app(ctx)
-    svc = app.extensions["hotline"]
-    for name, role in (("binh", Role.SUPERVISOR), ("lan", Role.OPERATOR)):
-        svc.users.add(name, f"Người dùng {name}", role, PASSWORD)
+    with console_served(site_context(tmp), (("binh", Role.SUPERVISOR), ("lan", Role.OPERATOR))) as served:
+        yield {**served, "tmp": tmp, "repo": _filled(served["svc"], served["ctx"], tmp)}
+
+
+def _filled(svc: Any, ctx: Any, tmp: Path) -> CallRepository:
+    """A 10-minute recording of a call and a ticket of the same number."""
     now = ctx.clock.now()
     repo = CallRepository(svc.sessions)
     repo.start_call("hotline1-7", channel_id="hotline1-7", caller="0912000777", dialled="1022", started_at=now,
@@ -52,12 +52,7 @@ def site(tmp_path_factory: pytest.TempPathFactory) -> Iterator[dict[str, Any]]:
     repo.add_recording("hotline1-7", audio_facts(tmp / "rec" / REC, tmp / "rec"), now)
     svc.tickets.create(channel="phone", caller="0912000777", content="Hỏi thủ tục đăng ký khai sinh",
                        category="procedures", actor="lan")
-    url, server = serve_app(app)
-    try:
-        yield {"url": url, "svc": svc, "ctx": ctx, "tmp": tmp,
-               "repo": repo}
-    finally:
-        server.close()
+    return repo
 
 
 def shot(page: Any, name: str) -> None:

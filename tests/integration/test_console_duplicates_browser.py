@@ -10,10 +10,8 @@ test-artifacts/console/.
 """
 from __future__ import annotations
 
-import os
 from collections.abc import Iterator
 from datetime import timedelta
-from pathlib import Path
 from typing import Any
 
 import pytest
@@ -22,12 +20,9 @@ from ari_app.audio import audio_facts
 from hotline.adapters.db.models import Role, VoicemailStatus
 from hotline.adapters.db.repository import CallRepository
 from hotline.services.tickets import Citizen
-from operator_console import create_app
 from tests.support.audio import write_wav
-from tests.support.browser import chromium, serve_app, site_context
+from tests.support.browser import console_served, shot, signed_in, site_context
 
-ARTIFACTS = Path(os.environ.get("HOTLINE_TEST_ARTIFACTS", "test-artifacts")) / "console"
-PASSWORD = "mật-khẩu-thử-nghiệm"
 NUMBER = "0912000888"
 STREET = "Số 12 đường Nguyễn Huệ, phường 1, thành phố Cao Lãnh"
 POTHOLE = "Đường Nguyễn Huệ trước nhà số 12 có ổ gà rất lớn, xe máy té ngã nhiều lần"
@@ -37,38 +32,8 @@ POTHOLE_AGAIN = "Ổ gà lớn trên đường Nguyễn Huệ gần nhà số 12
 @pytest.fixture(scope="module")
 def site(tmp_path_factory: pytest.TempPathFactory) -> Iterator[dict[str, Any]]:
     tmp = tmp_path_factory.mktemp("duplicates")
-    ctx = site_context(tmp)
-    app = create_app(ctx)
-    svc = app.extensions["hotline"]
-    for name, role in (("binh", Role.SUPERVISOR), ("lan", Role.OPERATOR)):
-        svc.users.add(name, f"Người dùng {name}", role, PASSWORD)
-    url, server = serve_app(app)
-    try:
-        yield {"url": url, "svc": svc, "ctx": ctx, "tmp": tmp, "repo": CallRepository(svc.sessions)}
-    finally:
-        server.close()
-
-
-@pytest.fixture()
-def browser() -> Iterator[Any]:
-    with chromium() as b:
-        yield b
-
-
-def signed_in(browser: Any, site: dict[str, Any], user: str) -> Any:
-    page = browser.new_context(viewport={"width": 1366, "height": 900}, locale="vi-VN").new_page()
-    page.set_default_timeout(15_000)
-    page.goto(site["url"] + "/login")
-    page.fill("input[name=username]", user)
-    page.fill("input[name=password]", PASSWORD)
-    page.click("button[type=submit]")
-    page.wait_for_url(site["url"] + "/**")
-    return page
-
-
-def shot(page: Any, name: str) -> None:
-    ARTIFACTS.mkdir(parents=True, exist_ok=True)
-    page.screenshot(path=str(ARTIFACTS / f"{name}.png"), full_page=True)
+    with console_served(site_context(tmp), (("binh", Role.SUPERVISOR), ("lan", Role.OPERATOR))) as served:
+        yield {**served, "tmp": tmp, "repo": CallRepository(served["svc"].sessions)}
 
 
 def voicemail_ticket(site: dict[str, Any], call_id: str, caller: str) -> dict[str, Any]:
@@ -90,7 +55,7 @@ def test_an_operator_sees_the_repeat_caller_and_the_flag_follows_it_and_merges(b
                                category="infrastructure", actor="lan")
     svc.tickets.assign(first["code"], "department:03", actor="lan")
     message = voicemail_ticket(site, "hotline1-70", "84" + NUMBER[1:])     # the same number, another form
-    page = signed_in(browser, site, "lan")
+    page = signed_in(browser, site["url"], "lan")
     page.goto(site["url"] + f"/tickets/{message['code']}")
     repeat = page.locator("#repeat-caller")
     assert "Người gọi này có 1 yêu cầu đang xử lý" in repeat.inner_text()
@@ -123,7 +88,7 @@ def test_like_reports_of_one_place_are_flagged_in_the_inbox(browser: Any, site: 
                            citizen=Citizen(address=STREET), actor="web")
     b = svc.tickets.create(channel="web", caller="0944000222", content=POTHOLE_AGAIN, category="infrastructure",
                            citizen=Citizen(address="số 12 Nguyễn Huệ, Phường 1"), actor="web")
-    page = signed_in(browser, site, "lan")
+    page = signed_in(browser, site["url"], "lan")
     page.goto(site["url"] + "/tickets/")
     row = page.locator("#inbox tbody tr", has=page.locator(f"a:text('{b['code']}')")).first
     assert f"Có thể trùng phiếu {a['code']}" in row.inner_text()
@@ -136,7 +101,7 @@ def test_the_call_card_shows_the_caller_s_open_ticket(browser: Any, site: dict[s
     number = "0977000999"
     ticket = site["svc"].tickets.create(channel="phone", caller=number, content="Hỏi tiến độ cấp sổ đỏ",
                                         category="procedures", actor="lan")
-    page = signed_in(browser, site, "lan")
+    page = signed_in(browser, site["url"], "lan")
     page.goto(site["url"] + "/phone/")
     page.wait_for_selector('#reg-state[data-state="failed"]')          # no Asterisk here: nothing rings
     page.evaluate("""async ([number, call]) => {
@@ -158,7 +123,7 @@ def test_a_supervisor_sees_the_hotspot_on_the_wallboard(browser: Any, site: dict
     codes = [svc.tickets.create(channel="web", caller=f"09{i}5000333", content=f"Rác thải ùn ứ ở chợ, lần {i}",
                                 category="public_services", received_at=now - timedelta(days=2 * i),
                                 citizen=Citizen(address=place), actor="web")["code"] for i in range(3)]
-    page = signed_in(browser, site, "binh")
+    page = signed_in(browser, site["url"], "binh")
     page.goto(site["url"] + "/wallboard/")
     spot = page.locator("#w-hotspots li[data-category='public_services']")
     spot.wait_for()

@@ -127,6 +127,22 @@ def console_and_public(ctx: Any, users: list[tuple[str, str, Any, str | None]]) 
         console_server.close()
 
 
+@contextmanager
+def console_served(ctx: Any, users: tuple[tuple[str, Any], ...]) -> Iterator[dict[str, Any]]:
+    """The console of ``ctx`` served alone, with ``users`` (username, role) added as "Người dùng <username>",
+    each with PASSWORD: {"url": its URL, "svc": its services, "ctx": ctx}."""
+    from operator_console import create_app
+    app = create_app(ctx)
+    svc = app.extensions["hotline"]
+    for username, role in users:
+        svc.users.add(username, f"Người dùng {username}", role, PASSWORD)
+    url, server = serve_app(app)
+    try:
+        yield {"url": url, "svc": svc, "ctx": ctx}
+    finally:
+        server.close()
+
+
 #: the password of the users the browser tests add
 PASSWORD = "mật-khẩu-thử-nghiệm"
 
