@@ -6,6 +6,7 @@ import logging
 from typing import Any
 
 from hotline.services.callbacks import Callbacks
+from hotline.services.tickets import TicketService
 
 from .server import Handler
 
@@ -15,11 +16,13 @@ log = logging.getLogger("agi.callbacks")
 class CallbackHandlers:
     """The call-backs' rows as their calls go; a call-back unknown here is logged and left alone."""
 
-    def __init__(self, callbacks: Callbacks) -> None:
+    def __init__(self, callbacks: Callbacks, tickets: TicketService | None = None) -> None:
         self.callbacks = callbacks
+        self.tickets = tickets          # a call-back nobody could place becomes a ticket
 
     def routes(self) -> dict[str, Handler]:
-        return {"callback_taken": self.callback_taken, "callback_end": self.callback_end}
+        return {"callback_taken": self.callback_taken, "callback_end": self.callback_end,
+                "callback_left": self.callback_left}
 
     def callback_taken(self, _agi: Any, args: list[str]) -> None:
         """Args: the call-back's id, the operator (MEMBERNAME of its placeholder)."""
@@ -36,5 +39,14 @@ class CallbackHandlers:
         if not callback_id.isdigit():
             log.warning("callback_end without a call-back id: %r", args)
             return
-        became = self.callbacks.ended(int(callback_id), status, out_call)
+        became = self.callbacks.ended(int(callback_id), status, out_call, self.tickets)
         log.info("call-back %s: the call out %s ended %s -> %s", callback_id, out_call, status or "?", became)
+
+    def callback_left(self, _agi: Any, args: list[str]) -> None:
+        """Args: the call-back's id, QUEUESTATUS of its placeholder's Queue() (no operator took it)."""
+        callback_id, status = (args + ["", ""])[:2]
+        if not callback_id.isdigit():
+            log.warning("callback_left without a call-back id: %r", args)
+            return
+        became = self.callbacks.left(int(callback_id), status, self.tickets)
+        log.info("call-back %s: its place left the queue (%s) -> %s", callback_id, status or "?", became)

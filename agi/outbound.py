@@ -14,6 +14,7 @@ from typing import Any
 
 from ari_app import audio
 from hotline.adapters.db.repository import CallRepository
+from hotline.domain.redact import masked_number
 from hotline.domain.vocabulary import Disposition
 
 from .server import Handler
@@ -55,7 +56,7 @@ class OutboundHandlers:
         call_id, _, number, operator, rec_file = (args + [""] * 5)[:5]
         self.repo.start_outbound(call_id, channel_id=agi.env.get("agi_uniqueid", call_id), number=number,
                                  operator=operator, started_at=self._started(args), recording_file=rec_file or None)
-        log.info("call=%s out:start by %s --> ringing %s", call_id, operator or "?", number)
+        log.info("call=%s out:start by %s --> ringing %s", call_id, operator or "?", masked_number(number))
 
     def outbound_answered(self, _agi: Any, args: list[str]) -> None:
         call_id = args[0] if args else ""
@@ -94,7 +95,8 @@ class OutboundHandlers:
         self.repo.start_outbound(call_id, channel_id=call_id, number=number[:64], operator=operator,
                                  started_at=started, recording_file=None, disposition=Disposition.OUT_REFUSED,
                                  ended_at=started)
-        log.warning("call=%s out: %s refused a number the hotline never calls: %s", call_id, operator or "?", number)
+        log.warning("call=%s out: %s refused a number the hotline never calls: %s", call_id, operator or "?",
+                    masked_number(number))
 
     def _log_recording(self, call_id: str, rec_file: Path) -> None:
         if audio.wait_complete(rec_file, self.file_wait):

@@ -17,6 +17,7 @@ from pathlib import Path
 from typing import Any
 
 from hotline.domain.flows import engine as fe
+from hotline.domain.redact import masked_number
 from hotline.domain.vocabulary import Context, Disposition
 from hotline.services.alerts import note_lost_message
 
@@ -215,6 +216,11 @@ class Call:
         outbound route). Either failing: the flow hears CallbackKept(False) and nothing is promised."""
         place = f"{self.channel_id}-cb"
         callback_id: int | None = None
+        placed = False
+        if not self.s.settings.callback.dial:   # no outbound route: nobody could ever be called back
+            log.warning("call=%s call-back asked but [callback] dial is not set: not kept", self.call_id)
+            self.post(fe.CallbackKept(False))
+            return
         try:
             await self._written()               # the call's row first: the call-back belongs to it
             callback_id = await asyncio.to_thread(self.s.callbacks.request, self.call_id, number, position)
@@ -223,16 +229,20 @@ class Call:
                 caller_id=f'"Gọi lại" <{number}>',
                 variables={"CALLBACK_ID": str(callback_id), "CALLBACK_NUMBER": number,
                            "CALLBACK_POSITION": str(position or ""), "__CALLBACK_OF": self.call_id})
+            placed = True
             await asyncio.to_thread(self.s.callbacks.placed, callback_id, place)
         except Exception as exc:
-            log.warning("call=%s call-back to %s not kept: %s", self.call_id, number, exc)
+            log.warning("call=%s call-back to %s not kept: %s", self.call_id, masked_number(number), exc)
+            if placed:          # the placeholder waits but nothing follows it: it must not ring an operator
+                with contextlib.suppress(AriError):
+                    await self.ari.hangup(place)
             if callback_id is not None:
                 with contextlib.suppress(Exception):
                     await asyncio.to_thread(self.s.callbacks.failed, callback_id, "not_placed")
             self.post(fe.CallbackKept(False))
             return
         log.info("call=%s call-back %s to %s waits in the queue at position %s as %s", self.call_id, callback_id,
-                 number, position or "last", place)
+                 masked_number(number), position or "last", place)
         self.post(fe.CallbackKept(True))
 
     # -- ticket status by phone (the AGI server, in the dialplan) ------------------------

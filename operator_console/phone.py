@@ -230,7 +230,8 @@ def placed_call(operator: str, number: str, ticket: str | None) -> Response:
         return _fail(exc)
     svc.access(current_user.name, AccessAction.CALL_OUT, f"tel:{placed.number}", call_id=placed.call_id,
                remote_addr=request.remote_addr, ticket=ticket, phone=operator)
-    log.info("call=%s out: %s asked to call %s (ticket %s)", placed.call_id, current_user.name, placed.number,
+    log.info("call=%s out: %s asked to call %s (ticket %s)", placed.call_id, current_user.name,
+             masked_number(placed.number),
              ticket or "none")
     return jsonify(call_id=placed.call_id, number=placed.number, ticket=ticket,
                    message=f"Máy của bạn sẽ đổ chuông: nhấc máy để gọi số {placed.number}.")

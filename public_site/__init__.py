@@ -17,7 +17,8 @@ from typing import Any
 from flask import Flask, Response, render_template, request
 from flask_limiter import Limiter
 from flask_wtf.csrf import CSRFError, CSRFProtect
-from sqlalchemy.exc import OperationalError
+from sqlalchemy.exc import DBAPIError
+from sqlalchemy.exc import TimeoutError as PoolTimeout
 from werkzeug.exceptions import HTTPException
 
 from hotline.config.redis_url import limits_storage
@@ -151,11 +152,13 @@ def create_app(ctx: Context | None = None, *, intake: Intake | None = None, test
         return render_template("error.html", message="Bạn đã gửi quá nhiều lần trong thời gian ngắn. Hãy thử lại "
                                                      "sau ít phút, hoặc gọi 1022."), 429
 
-    @app.errorhandler(OperationalError)
-    def _database_away(e: OperationalError) -> tuple[Any, int, dict[str, str]]:
+    @app.errorhandler(DBAPIError)
+    @app.errorhandler(PoolTimeout)
+    def _database_away(e: Exception) -> tuple[Any, int, dict[str, str]]:
         # The database is unreachable: nothing was saved. A webhook's or Open311 client's sender retries on a
         # 503 (the same message id later makes one ticket); a citizen is told to send again or call.
-        log.warning("database unreachable, %s %s answered 503: %s", request.method, request.path, e.orig)
+        log.warning("database unreachable, %s %s answered 503: %s", request.method, request.path,
+                    getattr(e, "orig", None) or e)
         services().refused("database")
         retry = {"Retry-After": "60"}
         if request.blueprint in ("webhooks", "open311"):

@@ -78,9 +78,11 @@ class CallbackStatus:
     WAITING = "waiting"        # its placeholder waits in the queue, in the caller's place
     CALLING = "calling"        # an operator took it: the citizen's phone is being called
     COMPLETED = "completed"    # the citizen answered
-    NO_ANSWER = "no_answer"    # the citizen's line did not answer (busy, no answer, unreachable)
+    NO_ANSWER = "no_answer"    # the citizen's line did not answer (busy, no answer, unreachable): a ticket
+    NO_OPERATOR = "no_operator"   # its placeholder left the queue unanswered (no operator left, full): a ticket
     FAILED = "failed"          # could not be kept or placed (no placeholder, no outbound route)
     OPEN = (WAITING, CALLING)
+    ENDED = (COMPLETED, NO_ANSWER, NO_OPERATOR, FAILED)
 
 
 class Direction:

@@ -126,6 +126,8 @@ def merge(s: Session, duplicate: Ticket, kept: Ticket, now: datetime, actor: str
         kept.duplicate_of_id = kept.duplicate_reason = kept.duplicate_score = None
     for other in s.scalars(select(Ticket).where(Ticket.duplicate_of_id == duplicate.id, Ticket.id != kept.id)):
         other.duplicate_of_id = kept.id       # flagged against the duplicate: now against the ticket kept
+    for earlier in s.scalars(select(Ticket).where(Ticket.merged_into_id == duplicate.id, Ticket.id != kept.id)):
+        earlier.merged_into_id = kept.id      # merged into the duplicate before: its citizen hears kept's answer
 
 
 def forget_merged(s: Session, ticket: Ticket, marker: str) -> list[str]:

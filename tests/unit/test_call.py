@@ -4,6 +4,8 @@ from __future__ import annotations
 import asyncio
 from pathlib import Path
 
+import pytest
+
 from ari_app.call import Call
 from hotline.domain.vocabulary import Context, Disposition
 from tests.support.ari_app import AppUnderTest, run_app
@@ -128,6 +130,7 @@ def test_a_message_asterisk_could_not_record_is_noted_for_the_supervisors_alert(
 
 async def _back_from_the_queue_for_a_call_back(t: AppUnderTest, tmp: Path) -> Call:
     """A caller waiting in the queue presses 2 (third in line): the dialplan sends them back to the app."""
+    t.services.settings.callback.dial = "PJSIP/{number}@trunk"       # the outbound route call-backs need
     call = await _at_main_menu(t, tmp)
     t.app.handle({"type": "ChannelDtmfReceived", "channel": {"id": "c1"}, "digit": "0"})
     await _prompt_done(t, call)
@@ -170,5 +173,32 @@ def test_a_call_back_asterisk_refuses_is_said_and_the_caller_waits_again(tmp_pat
         assert _played(t)[-1] == "callback_unavailable to_operator"
         [failed] = t.services.callbacks.of_call("c1")
         assert failed["status"] == "failed" and failed["outcome"] == "not_placed"
+        await _hang_up(t, call)
+    run_app(tmp_path, scenario)
+
+
+def test_no_call_back_is_promised_without_an_outbound_route(tmp_path: Path) -> None:
+    async def scenario(t: AppUnderTest) -> None:
+        call = await _back_from_the_queue_for_a_call_back(t, tmp_path)
+        t.services.settings.callback.dial = ""           # [callback] dial not set: nobody could call back
+        t.app.handle({"type": "ChannelDtmfReceived", "channel": {"id": "c1"}, "digit": "1"})
+        await t.settle(lambda: call.state is not None and call.state.node == "queue", "back to the queue")
+        assert not t.ari.asked("originate_to_dialplan") and t.services.callbacks.of_call("c1") == []
+        assert _played(t)[-1] == "callback_unavailable to_operator"
+        await _hang_up(t, call)
+    run_app(tmp_path, scenario)
+
+
+def test_a_placeholder_whose_row_could_not_be_completed_is_hung_up(tmp_path: Path,
+                                                                   monkeypatch: pytest.MonkeyPatch) -> None:
+    """The placeholder is in the queue but its row could not say so: it must not ring an operator for nothing."""
+    async def scenario(t: AppUnderTest) -> None:
+        def refuse(*_args: object) -> None:
+            raise ConnectionError("database away")
+        monkeypatch.setattr(t.services.callbacks, "placed", refuse)
+        call = await _back_from_the_queue_for_a_call_back(t, tmp_path)
+        t.app.handle({"type": "ChannelDtmfReceived", "channel": {"id": "c1"}, "digit": "1"})
+        await t.settle(lambda: call.state is not None and call.state.node == "queue", "back to the queue")
+        assert ("c1-cb",) in [r.args for r in t.ari.asked("hangup")]
         await _hang_up(t, call)
     run_app(tmp_path, scenario)

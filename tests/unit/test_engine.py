@@ -485,9 +485,10 @@ def test_a_number_ended_by_hash_or_by_silence_is_taken() -> None:
         assert state.callback_number == "0987654321" and plays(actions)[0][0] == "callback_number_is"
 
 
-@pytest.mark.parametrize("keyed", ["0012025550123#", "1900123#", "12#", "#"])
+@pytest.mark.parametrize("keyed", ["0012025550#", "0067712345#", "19001234#", "0412345678#", "12#", "#"])
 def test_a_number_that_is_not_vietnamese_is_refused_and_asked_again(keyed: str) -> None:
-    """International, premium-rate, too short or nothing at all: never kept."""
+    """International (00 and a country: 0067712345 is the Solomon Islands), premium-rate, no such prefix, too short
+    or nothing at all: none is a number the outbound route calls, so none is kept."""
     engine = make()
     state, _ = asked_callback(engine, caller="anonymous")
     actions: list[fe.Action] = []

@@ -177,6 +177,27 @@ def test_a_merge_brings_the_other_citizen_and_files_and_each_citizen_hears_once(
     assert sent == [("email", "an@example.vn"), ("sms", "0922000222")]
 
 
+def test_a_ticket_merged_into_one_merged_again_hears_the_last_one_s_answer(intake: Intake,
+                                                                          tickets: TicketService) -> None:
+    """A merged into B, then B merged into C: A's citizen hears C's answer (the merge follows the chain)."""
+    a = intake.receive(Request(channel="sms", content=POTHOLE, phone="0912000111", reply_to="0912000111",
+                               external_id="gw-a"))
+    b = intake.receive(Request(channel="sms", content=POTHOLE_AGAIN, phone="0922000222", reply_to="0922000222",
+                               external_id="gw-b"))
+    c = intake.receive(Request(channel="sms", content=POTHOLE, phone="0933000333", reply_to="0933000333",
+                               external_id="gw-c"))
+    tickets.merge(a.code, b.code, actor="op-lan")
+    tickets.merge(b.code, c.code, actor="op-lan")
+    assert tickets.get(a.code)["merged_into"] == c.code      # type: ignore[index]
+    tickets.assign(c.code, "department:03", actor="op-lan")
+    tickets.answer(c.code, "Đã vá ổ gà.", actor="sxd")
+    intake.answer_back(c.code, actor="worker")
+    with intake.sessions() as s:
+        told = sorted(m.address for m in s.scalars(select(IntakeMessage).where(
+            IntakeMessage.direction == "out", IntakeMessage.external_id.like("answer:%"))))
+    assert told == ["0912000111", "0922000222", "0933000333"]
+
+
 def test_merging_into_itself_or_a_closed_ticket_is_refused_in_vietnamese(tickets: TicketService) -> None:
     a = tickets.create(channel="phone", caller="0912000111", content="Một")
     b = tickets.create(channel="phone", caller="0912000999", content="Hai")

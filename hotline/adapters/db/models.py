@@ -149,6 +149,7 @@ class CallbackRequest(Base):
     ended_at: Mapped[datetime | None] = mapped_column(UTCDateTime())
     outcome: Mapped[str | None] = mapped_column(String(32))            # the last call's DIALSTATUS, or why it ended
     out_call: Mapped[str | None] = mapped_column(String(64))           # the call out to the citizen (its Call row)
+    ticket_code: Mapped[str | None] = mapped_column(String(16))        # the ticket it became when nobody was reached
 
     call: Mapped[Call] = relationship()
 

@@ -25,7 +25,7 @@ from hotline.domain.flows.model import (
     TransferNode,
     VoicemailNode,
 )
-from hotline.domain.numbers import vietnamese_number
+from hotline.domain.numbers import NumberRefused, outbound_number
 from hotline.domain.vocabulary import Disposition
 
 # ----------------------------------------------------------------- ticket status outcomes
@@ -408,7 +408,7 @@ class FlowEngine:
         if self.closed_reason() is not None:     # the staffed hours ended while they waited: no call-back
             nxt, actions = self.enter(node.on_message or node.on_timeout or callback.on_failure, state)
             return nxt, [note, *_prefix_prompt(actions, callback.unavailable_prompt)]
-        state = replace(state, callback_number=vietnamese_number(event.caller) or "",
+        state = replace(state, callback_number=_callable(event.caller),
                         queue_position=max(event.position, 0))
         nxt, actions = self.enter(target, state)
         return nxt, [note, *actions]
@@ -435,8 +435,8 @@ class FlowEngine:
         return replace(state, phase="number", digits=digits), [*stop, WaitForInput(node.timeout)]
 
     def _callback_number(self, node: CallbackNode, state: CallState, stop: list[Action]) -> Step:
-        number = vietnamese_number(state.digits)
-        if number is None:
+        number = _callable(state.digits)
+        if not number:
             return self._callback_failed(node, state, node.invalid_prompt, stop, state.digits or "#")
         state = replace(state, phase="prompt", digits="", callback_number=number)
         return state, [*stop, Note(node.name, keys=number),
@@ -628,6 +628,14 @@ def _code_readback(node: VoicemailNode, code: str) -> list[str]:
     digits = [f"digit:{d}" for d in code if d.isdigit()]
     again = [node.code_again_prompt] if node.code_again_prompt else [node.code_prompt]
     return [node.code_prompt, *digits, *again, *digits]
+
+
+def _callable(text: str) -> str:
+    """``text`` as the outbound route dials it, or "" for a number it never calls (international, premium…)."""
+    try:
+        return outbound_number(text).number
+    except NumberRefused:
+        return ""
 
 
 def _confirmation(node: CallbackNode, number: str) -> tuple[str, ...]:

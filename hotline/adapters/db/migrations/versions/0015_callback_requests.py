@@ -24,6 +24,7 @@ def upgrade() -> None:
     sa.Column('ended_at', sa.DateTime(timezone=True), nullable=True),
     sa.Column('outcome', sa.String(length=32), nullable=True),
     sa.Column('out_call', sa.String(length=64), nullable=True),
+    sa.Column('ticket_code', sa.String(length=16), nullable=True),
     sa.ForeignKeyConstraint(['call_id'], ['calls.id'], ondelete='CASCADE'),
     sa.PrimaryKeyConstraint('id')
     )
