@@ -45,6 +45,10 @@ def check() -> None:
     click.echo(f"✓ directory  {s.paths.directory} — {tiers}, {len(ctx.directory.entries)} entries")
     click.echo(f"✓ flow       {ctx.flow.source} — {len(ctx.flow.nodes)} nodes, {len(ctx.flow.prompts)} prompts")
     click.echo(f"✓ categories {s.paths.categories} — {len(ctx.categories)} ticket categories")
+    if not s.callback.dial and any(getattr(n, "on_callback", None) for n in ctx.flow.nodes.values()):
+        click.echo("! call-back  the flow offers key 2 (a queue's on_callback) but [callback] dial is empty: key 2 is "
+                   "not offered and nobody can be called back; set [callback] dial (README: Calling citizens back), "
+                   "or remove on_callback and the sentence about key 2 from to_operator and queue-periodic-announce")
     speech_problem = _check_speech(s.transcription)
     now = ctx.clock.now()
     reason = ctx.hours.closed_reason(now)

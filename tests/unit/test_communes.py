@@ -235,3 +235,9 @@ def test_hotline_check_passes_on_the_merged_sample() -> None:
     assert "dong-thap-2025/hotline_1022.yaml — 15 nodes" in done.stdout
     assert done.returncode in (0, 1), done.stderr     # 1: only when no speech engine can load here
     assert "✗ directory" not in done.stdout and "✗ flow" not in done.stdout
+    # the sample offers a call-back (key 2) with no outbound route set: said, with what to do
+    assert "! call-back  the flow offers key 2" in done.stdout and "set [callback] dial" in done.stdout
+    with_route = subprocess.run([sys.executable, "-c", "from hotline.cli.main import main; main()", "check"],
+                                cwd=REPO_ROOT, env={**env, "HOTLINE_CALLBACK_DIAL": "PJSIP/{number}@trunk"},
+                                capture_output=True, text=True, timeout=120)
+    assert "✓ flow" in with_route.stdout and "! call-back" not in with_route.stdout
