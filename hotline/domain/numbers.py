@@ -33,11 +33,7 @@ OUTBOUND_PATTERNS = ("_0[35789]XXXXXXXX", "_02XXXXXXXXX", "_1800XXXX", "_1800XXX
 def vietnamese_number(text: str | None) -> str | None:
     """The number as the hotline keeps it, or None when ``text`` is no Vietnamese number (an international one,
     a short code, a withheld caller ID)."""
-    digits = _SEPARATORS.sub("", text or "")
-    if digits.startswith("+84"):
-        digits = "0" + digits[3:]
-    elif digits.startswith("84") and len(digits) >= 11:
-        digits = "0" + digits[2:]
+    digits = national(text or "")
     return digits if _PHONE.match(digits) else None
 
 

@@ -139,19 +139,24 @@ def test_the_console_refuses_international_and_premium_numbers_in_vietnamese(
     assert operator.phone.invites == 0          # nothing was asked of Asterisk
 
 
+def _phone_dials(stack: Stack, operator: Operator, number: str) -> str:
+    """The operator's own phone dials ``number`` (its endpoint's context, the console out of the way): AMI
+    Originate rings it, then it dials; the call's id."""
+    call_id = f"out-test-{uuid.uuid4().hex[:12]}"
+
+    async def dial(client: AmiClient) -> None:
+        await client.originate(f"PJSIP/{operator.name}", Context.FROM_OPERATORS, exten=number, channel_id=call_id)
+    SyncAmi(lambda: ami_client(stack.ctx.settings, stack.ctx.secrets.for_ami("console"))).run(dial)
+    return call_id
+
+
 def test_the_dialplan_refuses_an_international_number_when_the_console_is_bypassed(
         open_hours: Stack, operator: Operator, workdir: Path) -> None:
     citizen = start_uas(citizen_port(open_hours.port_index), ring_seconds=1, talk_seconds=3, hangup="local",
                         workdir=workdir / "citizen")
-    call_id = f"out-test-{uuid.uuid4().hex[:12]}"
-    ami = SyncAmi(lambda: ami_client(open_hours.ctx.settings, open_hours.ctx.secrets.for_ami("console")))
-
-    async def dial(client: AmiClient) -> None:
-        # the operator's phone dials 00… itself: its endpoint's own context, no console in between
-        await client.originate(f"PJSIP/{operator.name}", Context.FROM_OPERATORS, exten="0012025550123",
-                               channel_id=call_id)
     try:
-        ami.run(dial)
+        # the operator's phone dials 00… itself: its endpoint's own context, no console in between
+        call_id = _phone_dials(open_hours, operator, "0012025550123")
         wait_for(lambda: operator.phone.answered == 1, 30, "the operator's phone to answer")
         row = wait_for(lambda: open_hours.repo.get(call_id), 30, "the refused attempt's row")
         wait_for(lambda: operator.phone.outcomes() == ["remote_bye"], 30, "the dialplan to hang up on the operator")
@@ -167,14 +172,8 @@ def test_an_operators_phone_dialling_plus_84_reaches_the_citizen_in_the_national
     """The dialplan's own normalisation (+84 → 0), with the console out of the way."""
     citizen = start_uas(citizen_port(open_hours.port_index), ring_seconds=1, talk_seconds=2, hangup="local",
                         workdir=workdir / "citizen")
-    call_id = f"out-test-{uuid.uuid4().hex[:12]}"
-    ami = SyncAmi(lambda: ami_client(open_hours.ctx.settings, open_hours.ctx.secrets.for_ami("console")))
-
-    async def dial(client: AmiClient) -> None:
-        await client.originate(f"PJSIP/{operator.name}", Context.FROM_OPERATORS, exten="+84912345678",
-                               channel_id=call_id)
     try:
-        ami.run(dial)
+        call_id = _phone_dials(open_hours, operator, "+84912345678")
         wait_for(lambda: citizen.answered == 1, 30, "the citizen's phone to answer")
         row = wait_for(lambda: (lambda r: r if r and r["ended_at"] else None)(open_hours.repo.get(call_id)), 30,
                        "the call out's row, closed")

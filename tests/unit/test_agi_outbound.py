@@ -1,7 +1,6 @@
 """The AGI routes of [hotline-outbound-call]: a call out is one row (direction out), closed once, with its recording."""
 from __future__ import annotations
 
-import wave
 from datetime import UTC, datetime, timedelta
 from pathlib import Path
 from types import SimpleNamespace
@@ -9,6 +8,8 @@ from types import SimpleNamespace
 from agi.outbound import OutboundHandlers, out_disposition
 from hotline.adapters.db import open_database
 from hotline.adapters.db.repository import CallRepository
+from tests.support.audio import write_wav
+from tests.support.stack import wait_for
 
 NOW = datetime(2026, 11, 25, 3, 0, 0, tzinfo=UTC)
 
@@ -21,15 +22,6 @@ class Clock:
         return self.now
 
 
-def _wav(path: Path, seconds: float) -> None:
-    path.parent.mkdir(parents=True, exist_ok=True)
-    with wave.open(str(path), "wb") as w:
-        w.setnchannels(1)
-        w.setsampwidth(2)
-        w.setframerate(8000)
-        w.writeframes(b"\x10\x00" * int(8000 * seconds))
-
-
 def test_an_answered_call_out_is_an_outbound_row_with_its_talk_time_and_recording(database_url: str,
                                                                                   tmp_path: Path) -> None:
     repo, clock = CallRepository(open_database(database_url)), Clock()
@@ -40,7 +32,7 @@ def test_an_answered_call_out_is_an_outbound_row_with_its_talk_time_and_recordin
         handlers["outbound_start"](agi, ["out-1", f"{NOW.timestamp():.0f}", "0912345678", "op-lan", str(rec)])
     clock.now = NOW + timedelta(seconds=4)
     handlers["outbound_answered"](agi, ["out-1"])
-    _wav(rec, 6.0)
+    write_wav(rec, 6.0)
     clock.now = NOW + timedelta(seconds=10)
     for _ in range(2):
         handlers["outbound_end"](agi, ["out-1", "ANSWER"])
@@ -49,11 +41,8 @@ def test_an_answered_call_out_is_an_outbound_row_with_its_talk_time_and_recordin
     assert (row["direction"], row["caller"], row["operator"], row["disposition"]) == (
         "out", "0912345678", "op-lan", "out_answered")
     assert row["talk_seconds"] == 6.0 and row["ended_at"] == clock.now.isoformat()
-    import time
-    deadline = time.monotonic() + 10
-    while (row := repo.get("out-1")) and row["recording"] is None and time.monotonic() < deadline:
-        time.sleep(0.05)
-    assert row is not None and row["recording"] is not None
+    row = wait_for(lambda: (lambda r: r if r and r["recording"] else None)(repo.get("out-1")), 10,
+                   "the recording logged by the AGI's thread")
     assert row["recording"]["path"] == "2026/11/25/out-1.wav" and abs(row["recording"]["duration"] - 6.0) < 0.01
 
 
