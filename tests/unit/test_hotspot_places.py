@@ -49,6 +49,8 @@ NAMES = place_names(e.name for d in (ROOT / "transfer_directory", ROOT / "sample
     ("Nhà ông Nguyễn Văn Ba, số 12 Lê Lợi, phường 2", "Đường Lê Lợi, Phường 2"),
     ("đường Lê Lợi nhà bà Tư 0912345678, phường 2", "Đường Lê Lợi, Phường 2"),
     ("0912 345 678 - 20 Nguyễn Trãi, xã Tân Phú", "Đường Nguyễn Trãi, Xã Tân Phú"),
+    ("đường Trần Hưng Đạo chị Lan, phường 2 ông Ba", "Đường Trần Hưng Đạo, Phường 2"),
+    ("Đường Bà Triệu, phường Bà Rịa, thành phố Bà Rịa", "Đường Bà Triệu, Phường Bà Rịa, Thành phố Bà Rịa"),
     # only a place of the directory: that place (of two of one name, the first listed: the shipped districts')
     ("Chợ Sa Đéc", "Thành phố Sa Đéc"),
     ("Khu dân cư Mỹ Hiệp, Đồng Tháp", "Xã Mỹ Hiệp"),

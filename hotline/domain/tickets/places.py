@@ -55,10 +55,11 @@ _ABBREVIATIONS = (
 _SEGMENTS = re.compile(r"[,;\n|()]+|\s[-–—]\s")
 _NUMBER = re.compile(r"^(?:số)?\d+[A-Za-z]?(?:[/-]\d+[A-Za-z]?)*[.:]?$", re.IGNORECASE)
 _PHONE_LIKE = re.compile(r"\d{5,}|@")
-#: words after which nothing more belongs to a place's name (a person, a house, a phone)
-#: (not "ông", "bà": Hai Bà Trưng, Bà Rịa, Ông Lãnh are places; a person comes after "nhà" in an address)
+#: words after which nothing more belongs to a place's name (a house, a person, a phone); a person's cue only in
+#: lower case ("phường 2 ông Ba"), as places write it with a capital (Hai Bà Trưng, Bà Rịa, Ông Lãnh)
 _CUES = frozenset("nhà cạnh gần đối trước sau sđt đt điện số".split())
 _CUES_PLAIN = frozenset("nha sdt dt gan canh so".split())
+_PERSON_CUES = frozenset("ông bà anh chị em cô chú bác cháu".split())
 #: cities of the province level: named after a ward, they are the province, not a district
 _PROVINCE_CITIES = frozenset({"ho chi minh", "hcm", "ha noi", "hai phong", "da nang", "can tho", "hue"})
 
@@ -152,7 +153,8 @@ def _cut(words: list[str]) -> tuple[str, ...]:
     out: list[str] = []
     for i, w in enumerate(words):
         low = w.lower().strip(".:")
-        if _PHONE_LIKE.search(w) or (i > 0 and (low in _CUES or (low.isascii() and low in _CUES_PLAIN))):
+        if _PHONE_LIKE.search(w) or (i > 0 and (low in _CUES or w in _PERSON_CUES
+                                                or (low.isascii() and low in _CUES_PLAIN))):
             break
         out.append(w.strip(".:"))
     return tuple(out[:6])
