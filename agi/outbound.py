@@ -89,14 +89,19 @@ class OutboundHandlers:
                              daemon=True).start()
 
     def outbound_refused(self, _agi: Any, args: list[str]) -> None:
-        """Args: call id, epoch, the number as dialled, the operator's endpoint: a row of the refused attempt."""
-        call_id, _, number, operator = (args + [""] * 4)[:4]
+        """Args: call id, epoch, the number as dialled, the operator's endpoint, and ``busy`` when the number was
+        refused for too many calls out at once ([callback] max_out_per_operator, max_out): a row of the attempt."""
+        call_id, _, number, operator, why = (args + [""] * 5)[:5]
         started = self._started(args)
         self.repo.start_outbound(call_id, channel_id=call_id, number=number[:64], operator=operator,
                                  started_at=started, recording_file=None, disposition=Disposition.OUT_REFUSED,
                                  ended_at=started)
-        log.warning("call=%s out: %s refused a number the hotline never calls: %s", call_id, operator or "?",
-                    masked_number(number))
+        if why == "busy":
+            log.warning("call=%s out: %s refused, too many calls out at once (to %s)", call_id, operator or "?",
+                        masked_number(number))
+        else:
+            log.warning("call=%s out: %s refused a number the hotline never calls: %s", call_id, operator or "?",
+                        masked_number(number))
 
     def _log_recording(self, call_id: str, rec_file: Path) -> None:
         if audio.wait_complete(rec_file, self.file_wait):

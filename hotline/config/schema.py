@@ -338,12 +338,16 @@ class CallbackSettings(_Section):
     ``dial``: Asterisk's dial string of the outbound route with ``{number}`` where the citizen's number goes
     (national form, e.g. ``PJSIP/{number}@trunk-telco``); empty: no call goes out. ``caller_id``: the number the
     citizen sees (default the hotline's number with the area code). ``ring_seconds``: how long the citizen's phone
-    rings before the call counts as not answered.
+    rings before the call counts as not answered. Toll-fraud limits (a stolen softphone password): at most
+    ``max_out_per_operator`` calls out at once from one operator, and ``max_out`` from this node; one more is
+    refused as busy by the dialplan (0: no limit).
     """
 
     dial: str = ""
     caller_id: str = ""
     ring_seconds: Seconds = 40.0
+    max_out_per_operator: int = Field(default=1, ge=0, le=100)
+    max_out: int = Field(default=10, ge=0, le=10000)
 
     @field_validator("dial")
     @classmethod

@@ -6,7 +6,9 @@ dial (a SIPp phone on the citizens' port, which speaks). What a user checks: the
 hotline's number, the call is recorded for about as long as they talked, its row is an outbound call of the
 operator to that number, the ticket's timeline has the call, and "relayed" closes the ticket. An international
 number dialled from an operator's phone (the console bypassed) is refused by the dialplan: the citizen's phone
-never rings, and the refused attempt is a row.
+never rings, and the refused attempt is a row. A second call out from the same operator's phone while the first is
+up is refused too ([callback] max_out_per_operator 1: toll fraud with a stolen password), and once the first is
+over the operator calls out again.
 """
 from __future__ import annotations
 
@@ -182,3 +184,32 @@ def test_an_operators_phone_dialling_plus_84_reaches_the_citizen_in_the_national
     assert "INVITE sip:0912345678@" in citizen.messages_path.read_text(errors="replace")
     assert (row["direction"], row["disposition"], row["caller"], row["operator"]) == (
         "out", Disposition.OUT_ANSWERED, "0912345678", operator.name)
+
+
+def test_a_second_call_out_from_the_same_operator_is_refused_while_the_first_is_up(
+        open_hours: Stack, operator: Operator, workdir: Path) -> None:
+    """[callback] max_out_per_operator (1): the dialplan counts each operator's calls out (GROUP_COUNT)."""
+    assert open_hours.ctx.settings.callback.max_out_per_operator == 1
+    citizen = start_uas(citizen_port(open_hours.port_index), ring_seconds=1, talk_seconds=15, hangup="local",
+                        workdir=workdir / "citizen")
+    try:
+        first = _phone_dials(open_hours, operator, CITIZEN)
+        wait_for(lambda: citizen.answered == 1, 30, "the citizen's phone to answer the first call out")
+        second = _phone_dials(open_hours, operator, "0987654321")
+        refused = wait_for(lambda: open_hours.repo.get(second), 30, "the second call out's row")
+        wait_for(lambda: operator.phone.outcomes() == ["remote_bye"], 30, "the dialplan to hang up the second call")
+        assert (refused["direction"], refused["disposition"], refused["caller"], refused["operator"]) == (
+            "out", Disposition.OUT_REFUSED, "0987654321", operator.name)
+        up = open_hours.repo.get(first)
+        assert up is not None and up["answered_at"] and up["ended_at"] is None      # the first one is still up
+        assert citizen.invites == 1                                                 # the second never went out
+        done = wait_for(lambda: (lambda r: r if r and r["ended_at"] else None)(open_hours.repo.get(first)), 40,
+                        "the first call out to end (the citizen hangs up)")
+        assert done["disposition"] == Disposition.OUT_ANSWERED
+        # the first one over, the operator's phone calls out again: nothing of the refused call is counted
+        third = _phone_dials(open_hours, operator, CITIZEN)
+        wait_for(lambda: citizen.answered == 2, 30, "the citizen's phone to answer the third call out")
+        again = wait_for(lambda: open_hours.repo.get(third), 30, "the third call out's row")
+        assert again["disposition"] != Disposition.OUT_REFUSED
+    finally:
+        citizen.terminate()

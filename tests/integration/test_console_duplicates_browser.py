@@ -5,8 +5,8 @@ A caller with an open ticket leaves a voicemail from the same number written ano
 voicemail's ticket, reads "Người gọi này có 1 yêu cầu đang xử lý" and the probable-duplicate flag, follows its
 link, comes back and merges; the kept ticket's timeline holds the message's text. Two like reports of one place
 from different citizens are flagged in the inbox. The softphone's call card (phone.js's own history script) shows
-the caller's open ticket. A supervisor sees a hotspot of three reports on the wallboard. Screenshots go to
-test-artifacts/console/.
+the caller's open ticket. A supervisor sees a hotspot of three reports on the wallboard, its place the ward and
+the district, not the address written. Screenshots go to test-artifacts/console/.
 """
 from __future__ import annotations
 
@@ -128,7 +128,7 @@ def test_a_supervisor_sees_the_hotspot_on_the_wallboard(browser: Any, site: dict
     spot = page.locator("#w-hotspots li[data-category='public_services']")
     spot.wait_for()
     said = spot.inner_text()
-    assert said.startswith("3 phiếu · ") and place in said
+    assert said.startswith("3 phiếu · ") and "Phường 2, Thành phố Sa Đéc" in said and place not in said
     assert spot.locator("a").all_text_contents() == codes
     assert "Điểm nóng 7 ngày qua" in page.inner_text("#w-hotspots-h")
     shot(page, "wallboard-hotspot")

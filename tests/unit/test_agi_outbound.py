@@ -59,6 +59,13 @@ def test_an_unanswered_call_out_waits_for_no_file_and_a_refused_number_is_a_clos
     assert (two["disposition"], two["recording_file"]) == ("out_no_answer", None)
     assert (three["direction"], three["disposition"], three["caller"]) == ("out", "out_refused", "0012025550123")
     assert three["ended_at"] is not None
+    # refused for too many calls out at once ([callback] max_out_per_operator): the same closed row, and the
+    # hangup that follows (h runs outbound_end) changes nothing
+    handlers["outbound_refused"](agi, ["out-4", "", "0912345678", "op-lan", "busy"])
+    handlers["outbound_end"](agi, ["out-4", ""])
+    four = repo.get("out-4")
+    assert four is not None and (four["disposition"], four["operator"], four["caller"]) == (
+        "out_refused", "op-lan", "0912345678")
     assert repo.open_call_ids() == [] and repo.ended_without_recording() == []
 
 

@@ -192,3 +192,33 @@ def test_each_process_has_its_own_ami_account_with_only_what_it_uses(rendered: t
     secrets = {a["secret"] for a in accounts.values()}
     assert len(secrets) == 4 and all(len(s) >= 30 for s in secrets)
     assert ctx.secrets.for_ami("watch").own_ami_password == accounts["hotline-watch"]["secret"]  # type: ignore[attr-defined]
+
+
+def test_calls_out_are_limited_per_operator_and_per_node_and_one_more_is_refused_as_busy(tmp_path: Path) -> None:
+    """Toll fraud with a stolen softphone password: one call out at once per operator ([callback]
+    max_out_per_operator), ten per node (max_out), counted first and checked next, before any row or Dial."""
+    env = {"HOTLINE_STATE_DIR": str(tmp_path / "state"), "HOTLINE_RECORDINGS_ROOT": str(tmp_path / "rec"),
+           "HOTLINE_CALLBACK_DIAL": "PJSIP/{number}@trunk-telco"}
+    ctx = load_context(env=env)
+    assert (ctx.settings.callback.max_out_per_operator, ctx.settings.callback.max_out) == (1, 10)
+    text = (render(ctx.settings, ctx.secrets, ctx.directory, tmp_path / "conf").parent / "extensions.conf").read_text()
+    assert re.search(r"^MAX_OUT_BY = 1\b", text, re.M) and re.search(r"^MAX_OUT = 10\b", text, re.M)
+    call = text.split("\n[hotline-outbound-call]")[1].split("\n[")[0]
+    lines = [line for line in call.splitlines() if line.startswith(("exten", " same"))]
+    operator = "${FILTER(0-9a-zA-Z_.-,${OUT_OPERATOR})}"
+    at = next(i for i, line in enumerate(lines) if "GROUP(out_by)" in line)
+    assert lines[at].endswith(f"Set(GROUP(out_by)={operator})")
+    assert lines[at + 1].endswith(f"GotoIf($[${{MAX_OUT_BY}} > 0 & ${{GROUP_COUNT({operator}@out_by)}} > "
+                                  "${MAX_OUT_BY}]?busy,1)")
+    assert lines[at + 2].endswith("Set(GROUP(out)=all)")
+    assert lines[at + 3].endswith("GotoIf($[${MAX_OUT} > 0 & ${GROUP_COUNT(all@out)} > ${MAX_OUT}]?busy,1)")
+    assert not any("outbound_start" in line or "Dial(" in line for line in lines[:at + 4])   # nothing before
+    busy = "\n".join(lines[next(i for i, line in enumerate(lines) if line.startswith("exten => busy,1,")):])
+    busy = busy.removeprefix("exten => busy,1,")
+    assert busy.startswith("Set(GROUP(out_by)=)") and "Set(GROUP(out)=)" in busy          # no longer counted
+    assert "AGI(${AGI_URL}/outbound_refused,${CALL_ID},${CALL_EPOCH},${OUT_NUMBER},${OUT_OPERATOR},busy)" in busy
+    assert "Answer" not in busy and "Progress()" in busy
+    assert "Playback(${PROMPTS}/all_lines_busy,noanswer)" in busy and busy.rstrip().endswith("Hangup(17)")
+    ctx.settings.callback.max_out_per_operator, ctx.settings.callback.max_out = 2, 0
+    text = (render(ctx.settings, ctx.secrets, ctx.directory, tmp_path / "conf2").parent / "extensions.conf").read_text()
+    assert re.search(r"^MAX_OUT_BY = 2\b", text, re.M) and re.search(r"^MAX_OUT = 0\b", text, re.M)   # 0: no limit

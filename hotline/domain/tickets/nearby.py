@@ -11,6 +11,7 @@ from __future__ import annotations
 
 import math
 import re
+from collections import Counter
 from collections.abc import Iterable, Sequence
 from dataclasses import dataclass, field
 from datetime import datetime
@@ -19,6 +20,7 @@ from sklearn.feature_extraction.text import TfidfVectorizer
 from sklearn.metrics.pairwise import cosine_similarity
 
 from hotline.domain.directory import fold
+from hotline.domain.tickets.places import UNKNOWN, place_label
 
 SIMILAR_TEXT = 0.45          # cosine at or above which two texts tell the same thing
 NEAR_METRES = 150.0          # two map points at most this far apart are one place
@@ -54,7 +56,8 @@ def phone_key(number: str | None) -> str | None:
 @dataclass(frozen=True)
 class Place:
     """Where a request is about: ``key`` (its address, or a commune or district named in its text, folded), and
-    its map point if the citizen gave one; ``label`` as a person reads it."""
+    its map point if the citizen gave one; ``label`` as anyone may read it: never the citizen's address, only its
+    street, commune and district (hotline.domain.tickets.places), or "" when it names none of them."""
 
     key: str = ""
     label: str = ""
@@ -73,29 +76,31 @@ def place_key(text: str) -> str:
 
 def place_names(names: Iterable[str]) -> list[tuple[str, str]]:
     """(folded name without its kind, name) of the communes and districts a text may name ("Huyện Lai Vung" ->
-    "lai vung"), longest first, so that "cao lanh" of a city does not hide "thanh pho cao lanh"."""
-    out: dict[str, str] = {}
+    "lai vung"), longest first, so that "cao lanh" of a city does not hide "thanh pho cao lanh"; two places of one
+    name and two kinds (Thành phố and Huyện Cao Lãnh) are both there, the first listed first."""
+    out: dict[str, tuple[str, str]] = {}
     for name in names:
-        folded = place_key(name)
+        folded = whole = place_key(name)
         for prefix in _PLACE_PREFIXES:
             if folded.startswith(prefix + " "):
                 folded = folded[len(prefix) + 1:]
                 break
         if len(folded) >= 4:
-            out.setdefault(folded, name)
-    return sorted(out.items(), key=lambda kv: -len(kv[0]))
+            out.setdefault(whole, (folded, name))
+    return sorted(out.values(), key=lambda kv: -len(kv[0]))
 
 
 def place_of(address: str | None, latitude: float | None, longitude: float | None, text: str = "",
              names: Sequence[tuple[str, str]] = ()) -> Place:
     """The place of a request: its address if written, else the first commune or district of ``names`` its text
-    names; with its map point."""
-    if address and place_key(address):
-        return Place(place_key(address), address.strip(), latitude, longitude)
+    names; with its map point. Its label: the address's street, commune and district, else that commune."""
     padded = f" {place_key(text)} "
-    for folded, name in names:
-        if f" {folded} " in padded:
-            return Place(f"~{folded}", name, latitude, longitude)
+    named = next(((folded, name) for folded, name in names if f" {folded} " in padded), None)
+    if address and place_key(address):
+        return Place(place_key(address), place_label(address, names) or (named[1] if named else ""), latitude,
+                     longitude)
+    if named:
+        return Place(f"~{named[0]}", named[1], latitude, longitude)
     return Place("", "", latitude, longitude)
 
 
@@ -188,7 +193,8 @@ def probable_duplicate(new: Nearby, open_ones: Sequence[Nearby], *, similar: flo
 
 @dataclass(frozen=True)
 class Hotspot:
-    """Many reports of one category at one place: the tickets' codes (newest first) and the place's label."""
+    """Many reports of one category at one place: the tickets' codes (newest first) and the place's label (what the
+    wallboard and the reports show: never a citizen's address)."""
 
     category: str
     place: str
@@ -231,12 +237,18 @@ def hotspots(tickets: Sequence[Nearby], min_count: int, near: float = NEAR_METRE
         if len(members) < min_count:
             continue
         members.sort(key=lambda t: (t.received_at, t.id), reverse=True)
-        label = next((m.place.label for m in members if m.place.label), "") or _point_label(members[0].place)
-        out.append(Hotspot(members[0].category, label, tuple(m.code for m in members), members[-1].received_at,
-                           members[0].received_at))
+        out.append(Hotspot(members[0].category, _label(members), tuple(m.code for m in members),
+                           members[-1].received_at, members[0].received_at))
     return sorted(out, key=lambda h: (-h.count, -h.last_at.timestamp(), h.category))
 
 
-def _point_label(p: Place) -> str:
-    return f"Vị trí {p.latitude:.5f}, {p.longitude:.5f}" if p.latitude is not None and p.longitude is not None \
-        else ""
+def _label(members: Sequence[Nearby]) -> str:
+    """A cluster's place as anyone may read it: the label its tickets give most (the longest of those given as
+    often), else the area of its newest map point (about 100 m: three decimals), else ``UNKNOWN``."""
+    labels = Counter(m.place.label for m in members if m.place.label)
+    if labels:
+        return max(labels.items(), key=lambda kv: (kv[1], len(kv[0])))[0]
+    p = next((m.place for m in members if m.place.latitude is not None and m.place.longitude is not None), None)
+    if p is not None and p.latitude is not None and p.longitude is not None:
+        return f"Khu vực quanh {p.latitude:.3f}, {p.longitude:.3f}"
+    return UNKNOWN
