@@ -31,6 +31,15 @@ from hotline.domain.reports import median
 from hotline.domain.vocabulary import CallbackStatus, Disposition
 
 NOT_REACHED = (CallbackStatus.NO_ANSWER, CallbackStatus.NO_OPERATOR)
+#: The tables' columns (``hotline report``, the console's page and downloads): key, Vietnamese heading.
+CALLBACK_COLUMNS = [("callbacks", "Đăng ký gọi lại"), ("callbacks_completed", "Đã gọi lại được"),
+                    ("callback_completion_rate", "Tỉ lệ gọi lại được"),
+                    ("callbacks_not_reached", "Không liên lạc được (thành phiếu)"),
+                    ("callbacks_failed", "Không giữ được"), ("callbacks_open", "Đang chờ, đang gọi"),
+                    ("callback_mean_seconds", "Thời gian đến khi gọi lại TB (giây)"),
+                    ("callback_median_seconds", "Trung vị (giây)")]
+CALL_OUT_COLUMNS = [("calls_out", "Cuộc gọi ra"), ("calls_out_answered", "Công dân nghe máy"),
+                    ("calls_out_answer_rate", "Tỉ lệ nghe máy")]
 
 
 @dataclass(frozen=True)

@@ -3,6 +3,7 @@ and for the whole period, with the definitions of ``hotline/domain/reports_callb
 back is the database's too (window functions, the same SQL on SQLite and PostgreSQL)."""
 from __future__ import annotations
 
+from collections.abc import Iterable
 from datetime import date, datetime, timedelta, tzinfo
 from typing import Any
 
@@ -62,7 +63,8 @@ def callback_figures(sessions: sessionmaker[Session], first: date, last: date, t
             _count(and_(not_reached, cb.ticket_code.is_not(None), cb.ticket_code != "")),
             _count(cb.status == CallbackStatus.FAILED), _count(cb.status.in_(CallbackStatus.OPEN)), _count(timed),
             func.coalesce(func.sum(case((timed, wait), else_=0.0)), 0.0)).group_by(literal_column("period_key"))).all()
-        sums = {str(r[0]): CallbackSums(*(int(v) for v in r[1:8]), float(r[8])) for r in rows}
+        sums = {str(r[0]): CallbackSums(int(r[1]), int(r[2]), int(r[3]), int(r[4]), int(r[5]), int(r[6]), int(r[7]),
+                                        float(r[8])) for r in rows}
         # the median per key: each timed wait numbered in its key's order; the middle one, or the two middle ones
         waits = scoped(key, wait.label("wait")).where(timed).subquery()
         ranked = select(waits.c.period_key, waits.c.wait,
@@ -99,3 +101,19 @@ def calls_out_now(sessions: sessionmaker[Session], now: datetime, within_hours: 
         return s.scalar(select(func.count(Call.id)).where(
             Call.direction == Direction.OUT, Call.ended_at.is_(None),
             Call.started_at >= now - timedelta(hours=within_hours), Call.started_at <= now)) or 0
+
+
+def callback_report(sessions: sessionmaker[Session], first: date, last: date, tz: tzinfo,
+                    by: Iterable[str] = ()) -> dict[str, Any]:
+    """The report's ``callbacks`` and ``calls_out``: each its ``total`` (zeros when there were none) and, for each
+    of ``by``'s periods (day, week, month), ``days``/``weeks``/``months``: rows with the period's key."""
+    out: dict[str, Any] = {}
+    for name, figures, empty in (("callbacks", callback_figures, CallbackSums().figures(None)),
+                                 ("calls_out", outbound_figures, OutboundSums().figures())):
+        section: dict[str, Any] = {"total": figures(sessions, first, last, tz).get(TOTAL, empty)}
+        for period in ("day", "week", "month"):
+            if period in by:
+                rows = figures(sessions, first, last, tz, period)
+                section[f"{period}s"] = [{period: k, **v} for k, v in rows.items()]
+        out[name] = section
+    return out
