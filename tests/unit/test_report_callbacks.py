@@ -2,11 +2,16 @@
 figures, the database's sums and median against the rows' own (hotline/domain/reports_callbacks.py)."""
 from __future__ import annotations
 
+import json
 from datetime import UTC, date, datetime, timedelta
+from pathlib import Path
 from zoneinfo import ZoneInfo
+
+from click.testing import CliRunner
 
 from hotline.adapters.db import open_database
 from hotline.adapters.db.models import Call, CallbackRequest
+from hotline.cli.main import main
 from hotline.domain.reports_callbacks import CallbackRow, callback_sums, outbound_sums
 from hotline.services.report_callbacks import callback_figures, calls_out_now, outbound_figures
 
@@ -102,3 +107,24 @@ def test_calls_out_per_outcome_and_those_going_on(database_url: str) -> None:
     assert calls_out_now(sessions, DAY2 + 40 * S) == 1
     assert calls_out_now(sessions, DAY2 + timedelta(hours=5)) == 0       # a row never closed is not "now" forever
     assert calls_out_now(sessions, datetime(2027, 3, 1, 0, 0, tzinfo=UTC)) == 0
+
+
+def test_hotline_report_shows_them(database_url: str, tmp_path: Path) -> None:
+    fill(database_url)
+    env = {"HOTLINE_DATABASE_URL": database_url, "HOTLINE_STATE_DIR": str(tmp_path / "state"), "HOTLINE_FAKE_NOW": ""}
+    runner = CliRunner()
+    got = runner.invoke(main, ["report", "--from", "2027-03-01", "--to", "2027-03-08", "--json"], env=env)
+    assert got.exit_code == 0, got.output
+    data = json.loads(got.output)
+    assert data["callbacks"]["total"]["callback_median_seconds"] == 120.0
+    assert [d["day"] for d in data["callbacks"]["days"]] == ["2027-03-01", "2027-03-08"]
+    assert data["calls_out"]["total"]["calls_out_by_outcome"]["out_answered"] == 3
+    text = runner.invoke(main, ["report", "--from", "2027-03-01", "--to", "2027-03-08", "--by", "week"], env=env).output
+    lines = text.splitlines()
+    at = lines.index("Gọi lại cho người chờ (phím 2)")
+    assert "Đăng ký gọi lại" in lines[at + 1] and "Trung vị (giây)" in lines[at + 1]
+    assert lines[at + 5].split() == ["Tổng", "7", "3", "42.9%", "2", "1", "1", "126.7", "120.0"]
+    assert lines[lines.index("Cuộc gọi ra") + 5].split() == ["Tổng", "7", "3", "42.9%"]
+    assert "Gọi ra: máy bận" in text and "out_busy" not in text
+    only = runner.invoke(main, ["report", "--from", "2027-04-01", "--to", "2027-04-02", "--json"], env=env)
+    assert json.loads(only.output)["callbacks"]["total"]["callbacks"] == 0      # none: zeros, not an error
