@@ -6,16 +6,22 @@ the operator is free again, the queue offers the second caller's call-back first
 second caller's place), with the citizen's number and their call id for the softphone; only then the third caller.
 Answering it calls the citizen's phone (the stack's SIPp "citizen", standing in for the province's trunk) through
 the outbound route: the call out is recorded and the call-back row ends completed, with its operator and call out.
-The operator phone's SIPp trace is the ground truth of the order; the call and call-back rows say the rest.
+The operator phone's SIPp trace is the ground truth of the order; the call and call-back rows say the rest. While the
+placeholder waits, the monitor's live picture (the wallboard's) counts it as a waiting caller and as a call-back;
+afterwards ``hotline calls --json`` lists the call-back under the second caller's call with the call out's recording.
 """
 from __future__ import annotations
 
+import json
 import re
-from collections.abc import Iterator
+from collections.abc import Callable, Iterator
 from pathlib import Path
+from typing import Any
 
 import pytest
+import redis
 
+from hotline.domain.vocabulary import live_node_channel, live_snapshot_key
 from tests.support.calls import menu_starts, start
 from tests.support.cli import add_operator, hotline
 from tests.support.ports import Phones
@@ -51,6 +57,20 @@ def _invite_from(trace: Path, caller: str) -> tuple[str, str]:
     return "", ""
 
 
+def _live_waiting(stack: Stack) -> Callable[[], list[dict[str, Any]]]:
+    """Reads the monitor's snapshot in the stack's Redis: who waits, in queue order."""
+    s = stack.ctx.settings
+    key = live_snapshot_key(live_node_channel(s.redis.live_channel, s.cluster.node))
+    client = redis.Redis.from_url(stack.redis_url, socket_timeout=2)
+
+    def waiting() -> list[dict[str, Any]]:
+        raw = client.get(key)
+        snapshot = json.loads(raw) if raw else {}
+        return [w for w in snapshot.get("waiting", [])
+                if snapshot.get("callbacks_waiting") == sum(1 for x in snapshot["waiting"] if x.get("callback"))]
+    return waiting
+
+
 def test_the_call_back_keeps_the_callers_place_in_the_queue(open_hours: Stack, operator: str, workdir: Path,
                                                             phone_ports: Phones, speech: Path) -> None:
     stack = open_hours
@@ -76,6 +96,10 @@ def test_the_call_back_keeps_the_callers_place_in_the_queue(open_hours: Stack, o
         assert left is not None
         kept = stack.ended_call(SECOND)
         assert kept["disposition"] == "callback" and kept["queue_outcome"] == "callback"
+        live = _live_waiting(stack)         # the wallboard's picture: the place is a waiting caller, and a call-back
+        shown = wait_for(lambda: (lambda w: w if [c["callback"] for c in w] == [True, False] else None)(live()), 30,
+                         "the monitor to show the call-back waiting ahead of the third caller")
+        assert shown[0]["caller"].endswith(SECOND[-3:]) and shown[1]["caller"].endswith(THIRD[-3:])
         wait_for(lambda: citizen.answered == 1, 30 + wrapup + 60, "the citizen's phone to ring and answer")
         phone.wait_for(r"^INVITE ", 30 + wrapup + 60, count=3)
     finally:
@@ -100,3 +124,8 @@ def test_the_call_back_keeps_the_callers_place_in_the_queue(open_hours: Stack, o
     assert (out["direction"], out["caller"], out["operator"], out["disposition"]) == (
         "out", SECOND, OPERATOR, "out_answered")
     assert 3.5 <= out["recording"]["duration"] <= 7.0, out["recording"]        # the citizen talked 5 s
+    listed = json.loads(hotline(stack, "calls", "--json", "--direction", "in", "--limit", "10"))
+    [mine] = [c for c in listed if c["call_id"] == kept["call_id"]]
+    [back] = mine["callbacks"]
+    assert (back["status"], back["out_call"]["call_id"], back["recording"]["path"]) == (
+        "completed", row["out_call"], out["recording"]["path"])
