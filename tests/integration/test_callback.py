@@ -14,7 +14,8 @@ from __future__ import annotations
 
 import json
 import re
-from collections.abc import Callable, Iterator
+import threading
+from collections.abc import Iterator
 from pathlib import Path
 from typing import Any
 
@@ -57,18 +58,32 @@ def _invite_from(trace: Path, caller: str) -> tuple[str, str]:
     return "", ""
 
 
-def _live_waiting(stack: Stack) -> Callable[[], list[dict[str, Any]]]:
-    """Reads the monitor's snapshot in the stack's Redis: who waits, in queue order."""
-    s = stack.ctx.settings
-    key = live_snapshot_key(live_node_channel(s.redis.live_channel, s.cluster.node))
-    client = redis.Redis.from_url(stack.redis_url, socket_timeout=2)
+class LiveWatch:
+    """Polls the monitor's snapshot in the stack's Redis (the wallboard's picture) in a thread and keeps each
+    distinct list of who waits: (the number's last three digits, marked a call-back), in queue order, when the
+    snapshot's ``callbacks_waiting`` agrees with the list."""
 
-    def waiting() -> list[dict[str, Any]]:
-        raw = client.get(key)
-        snapshot = json.loads(raw) if raw else {}
-        return [w for w in snapshot.get("waiting", [])
-                if snapshot.get("callbacks_waiting") == sum(1 for x in snapshot["waiting"] if x.get("callback"))]
-    return waiting
+    def __init__(self, stack: Stack) -> None:
+        s = stack.ctx.settings
+        self.key = live_snapshot_key(live_node_channel(s.redis.live_channel, s.cluster.node))
+        self.client = redis.Redis.from_url(stack.redis_url, socket_timeout=2)
+        self.seen: list[list[tuple[str, bool]]] = []
+        self.done = threading.Event()
+        self.thread = threading.Thread(target=self._run, daemon=True)
+        self.thread.start()
+
+    def _run(self) -> None:
+        while not self.done.wait(0.2):
+            raw = self.client.get(self.key)
+            snapshot: dict[str, Any] = json.loads(raw) if raw else {}
+            waiting = [(str(w.get("caller", ""))[-3:], bool(w.get("callback"))) for w in snapshot.get("waiting", [])]
+            if snapshot.get("callbacks_waiting") == sum(c for _n, c in waiting) and waiting not in self.seen[-1:]:
+                self.seen.append(waiting)
+
+    def stop(self) -> None:
+        self.done.set()
+        self.thread.join(5)
+        self.client.close()
 
 
 def test_the_call_back_keeps_the_callers_place_in_the_queue(open_hours: Stack, operator: str, workdir: Path,
@@ -80,6 +95,7 @@ def test_the_call_back_keeps_the_callers_place_in_the_queue(open_hours: Stack, o
     citizen = start_uas(citizen_port(stack.port_index), workdir=workdir / "citizen", ring_seconds=1, talk_seconds=5,
                         hangup="local", speak=write_audio_pcap(workdir / "citizen.pcap", speech))
     callers = []
+    live = LiveWatch(stack)
     try:
         callers.append(start(stack, [Wait(menu_starts(stack)), Keys("0"), AwaitHangup(200)],
                              caller=FIRST, workdir=workdir / "first"))
@@ -96,18 +112,21 @@ def test_the_call_back_keeps_the_callers_place_in_the_queue(open_hours: Stack, o
         assert left is not None
         kept = stack.ended_call(SECOND)
         assert kept["disposition"] == "callback" and kept["queue_outcome"] == "callback"
-        live = _live_waiting(stack)         # the wallboard's picture: the place is a waiting caller, and a call-back
-        shown = wait_for(lambda: (lambda w: w if [c["callback"] for c in w] == [True, False] else None)(live()), 30,
-                         "the monitor to show the call-back waiting ahead of the third caller")
-        assert shown[0]["caller"].endswith(SECOND[-3:]) and shown[1]["caller"].endswith(THIRD[-3:])
         wait_for(lambda: citizen.answered == 1, 30 + wrapup + 60, "the citizen's phone to ring and answer")
         phone.wait_for(r"^INVITE ", 30 + wrapup + 60, count=3)
     finally:
+        live.stop()
         for process in callers:
             process.terminate()
         phone.terminate()
         citizen.terminate()
 
+    # the wallboard's picture while the place waited: a waiting caller marked as a call-back, in the second caller's
+    # place (ahead of the third caller whenever both waited); no other caller marked
+    shown = "; ".join(map(str, live.seen))
+    marked = [w for w in live.seen if (SECOND[-3:], True) in w]
+    assert marked and all(w.index((SECOND[-3:], True)) == 0 for w in marked), shown
+    assert all(not callback for w in live.seen for number, callback in w if number != SECOND[-3:]), shown
     order = [m.caller for m in invites(phone.messages_path)]
     assert order[:3] == [FIRST, SECOND, THIRD], order        # the call-back before the caller who came after
     # the softphone names it a call-back and shows the caller's history (their call's id)
