@@ -8,7 +8,9 @@ is what the wallboard shows: callers waiting since when, operators by state.
 
 Callers are keyed by ``Uniqueid``: for the queue events it is the caller's channel (the
 hotline's call id); the operator's leg (a PJSIP or Local channel) is ``DestUniqueid``. A caller's number
-is kept masked (last 3 digits): nothing the monitor publishes holds a whole one.
+is kept masked (last 3 digits): nothing the monitor publishes holds a whole one. A call-back waiting in its
+caller's place (key 2: a Local channel of [hotline-callback-place], named "Gọi lại") is a waiting caller like any
+other, marked ``callback`` so that the wallboard shows how many of the waiting are call-backs.
 """
 from __future__ import annotations
 
@@ -20,9 +22,17 @@ from typing import Any
 
 from hotline.adapters.ami import Event, device_state, field, number
 from hotline.domain.redact import masked_number
-from hotline.domain.vocabulary import DeviceState, OperatorState
+from hotline.domain.vocabulary import Context, DeviceState, OperatorState
 
 log = logging.getLogger("monitor.state")
+#: The channel name of a call-back's placeholder in the queue (ari_app/call.py originates Local/s@<context>/n).
+CALLBACK_PLACE_CHANNEL = f"Local/s@{Context.CALLBACK_PLACE}-"
+
+
+def is_callback_place(e: Event) -> bool:
+    """Whether a queue event's caller is a call-back's placeholder rather than a citizen on the line."""
+    return field(e, "Channel").startswith(CALLBACK_PLACE_CHANNEL) or field(e, "Context") == Context.CALLBACK_PLACE
+
 
 @dataclass
 class Waiting:
@@ -35,11 +45,12 @@ class Waiting:
     caller: str
     position: int
     since: datetime
+    callback: bool = False      # a call-back's placeholder keeping its caller's place
 
     def to_json(self, now: datetime) -> dict[str, Any]:
         return {"call_id": self.call_id, "queue": self.queue, "channel": self.channel, "caller": self.caller,
                 "position": self.position, "since": self.since.isoformat(),
-                "wait": round((now - self.since).total_seconds())}
+                "wait": round((now - self.since).total_seconds()), "callback": self.callback}
 
 
 @dataclass
@@ -113,14 +124,14 @@ class LivePicture:
         call_id = field(e, "Uniqueid")
         known = self.waiting.get(call_id)
         entry = Waiting(call_id, field(e, "Queue"), field(e, "Channel"), masked_number(field(e, "CallerIDNum")),
-                        number(e, "Position"), known.since if known else now)
+                        number(e, "Position"), known.since if known else now, is_callback_place(e))
         if known is None:      # a caller with priority (back from a desk) goes in ahead of others
             for other in self.waiting.values():
                 if other.queue == entry.queue and other.position >= entry.position:
                     other.position += 1
         self.waiting[call_id] = entry
         return [{"type": "caller_joined", "call_id": call_id, "queue": entry.queue, "caller": entry.caller,
-                 "position": entry.position, "count": number(e, "Count")}]
+                 "position": entry.position, "count": number(e, "Count"), "callback": entry.callback}]
 
     def _on_QueueCallerLeave(self, e: Event, now: datetime) -> list[dict[str, Any]]:
         call_id = field(e, "Uniqueid")
@@ -207,7 +218,8 @@ class LivePicture:
                 old = self.waiting.get(call_id)
                 since = old.since if old else now - timedelta(seconds=number(m, "Wait"))
                 waiting[call_id] = Waiting(call_id, field(m, "Queue"), field(m, "Channel"),
-                                           masked_number(field(m, "CallerIDNum")), number(m, "Position"), since)
+                                           masked_number(field(m, "CallerIDNum")), number(m, "Position"), since,
+                                           is_callback_place(m))
             elif kind == "QueueMember":
                 name = field(m, "Name") or field(m, "MemberName") or field(m, "Location")
                 old_member = self.members.get(name)
@@ -241,6 +253,7 @@ class LivePicture:
             by_state.setdefault(op["state"], []).append(op["operator"])
         waiting = sorted(self.waiting.values(), key=lambda w: (w.queue, w.position, w.since))
         return {"at": now.isoformat(), "waiting": [w.to_json(now) for w in waiting],
+                "callbacks_waiting": sum(1 for w in waiting if w.callback),
                 "longest_wait": max((round((now - w.since).total_seconds()) for w in waiting), default=0),
                 "operators": operators, "by_state": by_state}
 

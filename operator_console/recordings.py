@@ -20,6 +20,7 @@ from werkzeug.security import safe_join
 
 from hotline.adapters.db.repository import RecordingSearch
 from hotline.domain.vocabulary import AccessAction
+from hotline.services.callback_calls import callback_origins, callbacks_of_calls
 
 from .auth import requires
 from .services import log_read, services
@@ -62,7 +63,11 @@ def index() -> Any:
     svc = services()
     rows = search_recordings(request.args, svc.ctx.settings.console.page_size)
     log_recordings(AccessAction.RECORDING_LIST, rows)
-    return render_template("recordings.html", rows=rows, args=request.args, tz=svc.ctx.settings.tz)
+    # a caller's call with the call-backs it asked for and their call out's recording; a call out that was a
+    # call-back says so (each play below goes through ``file``: an AccessLog row, as every play)
+    ids = [r["call_id"] for r in rows]
+    return render_template("recordings.html", rows=rows, args=request.args, tz=svc.ctx.settings.tz,
+                           callbacks=callbacks_of_calls(svc.sessions, ids), origins=callback_origins(svc.sessions, ids))
 
 
 def known(rel: str) -> tuple[str, str | None]:

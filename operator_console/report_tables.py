@@ -13,8 +13,9 @@ from collections.abc import Callable, Mapping
 from dataclasses import dataclass
 from typing import Any
 
-from hotline.domain.labels import CHANNEL
+from hotline.domain.labels import CHANNEL, DISPOSITION
 from hotline.domain.reports import period_label as period_label  # re-exported for the pages and exports
+from hotline.domain.reports_callbacks import CALL_OUT_COLUMNS, CALLBACK_COLUMNS, OUTCOME_ORDER
 from hotline.domain.sheets import safe_row
 
 PERIODS = {"day": "Ngày", "week": "Tuần", "month": "Tháng"}
@@ -60,7 +61,29 @@ def tables(f: Mapping[str, Any], categories: Mapping[str, str], agency_name: Cal
     periods = [(period_label(by, p[by]), p) for p in f["tickets"]["periods"]]
     periods.append((TOTAL, f["tickets"]["total"]))
     tickets = _ticket_tables(periods, by, word, categories, agency_name)
-    return [calls, operators, *tickets, *([hotspot_table(f["hotspots"])] if "hotspots" in f else [])]
+    return [calls, operators, *callback_tables(f, by, word), *tickets,
+            *([hotspot_table(f["hotspots"])] if "hotspots" in f else [])]
+
+
+def callback_tables(f: Mapping[str, Any], by: str, word: str) -> list[Table]:
+    """The call-backs and the calls out per period and in all, the calls out per outcome as columns
+    (hotline/domain/reports_callbacks.py); none when the report has no such figures."""
+    if "callbacks" not in f:
+        return []
+    cb, out = f["callbacks"], f["calls_out"]
+    callbacks = Table(f"Gọi lại cho người chờ (phím 2) theo {word}", "Gọi lại",
+                      [PERIODS[by], *(t for _k, t in CALLBACK_COLUMNS)], ["", *(k for k, _t in CALLBACK_COLUMNS)],
+                      [[period_label(by, r[by]), *(r.get(k) for k, _t in CALLBACK_COLUMNS)] for r in cb[f"{by}s"]]
+                      + [[TOTAL, *(cb["total"].get(k) for k, _t in CALLBACK_COLUMNS)]])
+    seen = {k for r in [*out[f"{by}s"], out["total"]] for k in r["calls_out_by_outcome"]}
+    outcomes = [*(o for o in OUTCOME_ORDER if o in seen), *sorted(seen - set(OUTCOME_ORDER))]
+    rows = [(period_label(by, r[by]), r) for r in out[f"{by}s"]] + [(TOTAL, out["total"])]
+    calls_out = Table(f"Cuộc gọi ra theo {word}", "Cuộc gọi ra",
+                      [PERIODS[by], *(t for _k, t in CALL_OUT_COLUMNS), *(DISPOSITION.get(o, o) for o in outcomes)],
+                      ["", *(k for k, _t in CALL_OUT_COLUMNS), *outcomes],
+                      [[label, *(r.get(k) for k, _t in CALL_OUT_COLUMNS),
+                        *(r["calls_out_by_outcome"].get(o, 0) for o in outcomes)] for label, r in rows])
+    return [callbacks, calls_out]
 
 
 def hotspot_table(h: Mapping[str, Any]) -> Table:

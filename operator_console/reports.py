@@ -11,6 +11,7 @@ from flask import Blueprint, Response, render_template, request
 
 from hotline.domain.reports import CallSums, TicketSums, operator_rows
 from hotline.domain.vocabulary import AccessAction
+from hotline.services.report_callbacks import callback_report
 from hotline.services.report_queries import (
     day_sums,
     operator_names,
@@ -72,7 +73,8 @@ def figures() -> dict[str, Any]:
             "rows": [{period: key, **sums.figures(wrapup)} for key, sums in calls.items()],
             "total": sum(calls.values(), CallSums()).figures(wrapup), "operators": operators,
             "tickets": {"periods": [{period: key, **tickets[key].figures()} for key in sorted(tickets)],
-                        "total": sum(tickets.values(), TicketSums()).figures()}}
+                        "total": sum(tickets.values(), TicketSums()).figures()},
+            **callback_report(svc.sessions, first, last, tz, (period,))}
 
 
 def hotspots(first: date, last: date) -> dict[str, Any]:

@@ -17,6 +17,7 @@ by itself: the ticket service's follow-up queues ``answer_back`` for the worker.
 """
 from __future__ import annotations
 
+import re
 from collections.abc import Callable
 from typing import Any
 
@@ -29,6 +30,7 @@ from hotline.domain.errors import HotlineError, for_people
 from hotline.domain.labels import label
 from hotline.domain.redact import masked_number
 from hotline.domain.vocabulary import AccessAction, Channel
+from hotline.services.callback_calls import callbacks_of_calls
 from hotline.services.tickets import TicketError
 
 from .auth import requires
@@ -120,11 +122,19 @@ def show(code: str) -> Any:
                  number=ticket["caller"], codes=[t["code"] for t in open_of_caller], ticket=code)
     return render_template("ticket.html", t=for_role(ticket, current_user.role), agencies=svc.ctx.directory.entries,
                            now=svc.ctx.clock.now(), replies=Channel.REPLIES, photos=PHOTOS, suggestion=suggestion,
-                           open_of_caller=open_of_caller, related=related)
+                           open_of_caller=open_of_caller, related=related, callbacks=_callbacks(ticket))
+
+
+def _callbacks(ticket: dict[str, Any]) -> list[dict[str, Any]]:
+    """The call-backs the ticket's call asked for (key 2 while waiting), each with its call out's recording."""
+    call_id = ticket.get("call_id")
+    return callbacks_of_calls(services().sessions, [call_id]).get(call_id, []) if call_id else []
 
 
 #: The files shown in the page (the photos hotline.intake re-encoded); any other is only downloaded.
 PHOTOS = ("image/jpeg", "image/png")
+#: A call-back's call out recording among a ticket's audio: ``callback-<the call-back's id>``.
+CALLBACK_AUDIO = re.compile(r"callback-[0-9]{1,9}")
 
 
 @bp.route("/<code>/files/<int:file_id>")
@@ -149,14 +159,19 @@ def file(code: str, file_id: int) -> Any:
 
 
 def _audio_path(code: str, kind: str) -> str:
-    """The path of the ticket's ``kind`` of audio ("recording": the call's, "voicemail"), if the user may
-    hear it: 404 for no such ticket or audio, 403 for another agency's ticket."""
+    """The path of the ticket's ``kind`` of audio ("recording": the call's, "voicemail", "callback-<id>": the call
+    out of a call-back its call asked for), if the user may hear it: 404 for no such ticket or audio, 403 for
+    another agency's ticket."""
     ticket = services().tickets.get(code)
-    if ticket is None or kind not in ("recording", "voicemail"):
+    if ticket is None or not (kind in ("recording", "voicemail") or CALLBACK_AUDIO.fullmatch(kind)):
         abort(404)
     if current_user.role == Role.AGENCY and ticket["agency"] != current_user.user.agency:
         abort(403)
-    path = ticket["recording"] if kind == "recording" else (ticket["voicemail"] or {}).get("path")
+    if kind.startswith("callback-"):
+        wanted = int(kind.removeprefix("callback-"))
+        path = next(((cb["recording"] or {}).get("path") for cb in _callbacks(ticket) if cb["id"] == wanted), None)
+    else:
+        path = ticket["recording"] if kind == "recording" else (ticket["voicemail"] or {}).get("path")
     if not path:
         abort(404)
     return str(path)
@@ -176,6 +191,13 @@ def audio(code: str, kind: str) -> Any:
 def waveform(code: str) -> Any:
     """The loudness of the ticket's call recording, drawn under its player (not a play: not logged)."""
     return waveform_svg(known(_audio_path(code, "recording"))[0])
+
+
+@bp.route("/<code>/waveform/<kind>")
+@requires("tickets.audio")
+def waveform_of(code: str, kind: str) -> Any:
+    """The loudness of another recording of the ticket (a call-back's call out), drawn under its player."""
+    return waveform_svg(known(_audio_path(code, kind))[0])
 
 
 @bp.route("/<code>/assign", methods=["POST"])

@@ -5,7 +5,8 @@ The stream sends the floor (``hotline.domain.live.floor``: every node's monitor 
 each node apart, a node silent for ``[cluster] dead_after`` seconds shown stale and left out of the sum) at
 once, again on every message of any node's channel (``hotline:live:node:*``) and whenever it changed
 (read every ``FLOOR_EVERY`` seconds); ``GET /wallboard/live`` returns the same floor as JSON. Today's
-figures (service level, abandoned calls, overdue tickets, the hotspots of the last days) every
+figures (service level, abandoned calls, overdue tickets, calls out going on now — rows of calls out not yet
+ended, from every node —, the hotspots of the last days) every
 ``FIGURES_EVERY`` seconds, and the alerts' banner (``hotline watch``'s open alerts) whenever it changes.
 While Redis is away it says so and tries again; the page shows the last picture greyed out.
 
@@ -44,6 +45,7 @@ from hotline.domain.vocabulary import (
     live_snapshot_key,
 )
 from hotline.services.operators import NAME_RE
+from hotline.services.report_callbacks import calls_out_now
 from hotline.services.report_queries import day_sums, overdue_open_tickets
 
 from .auth import requires
@@ -115,6 +117,7 @@ def today_figures() -> dict[str, Any]:
     overdue = overdue_open_tickets(svc.sessions, now)
     return {"day": today.isoformat(), "offered": total["offered"], "answered": total["answered"],
             "abandoned": total["abandoned"], "service_level": total["service_level"], "overdue_tickets": overdue,
+            "calls_out": calls_out_now(svc.sessions, now),
             "hotspots": svc.tickets.hotspot_rows(now), "at": now.isoformat()}
 
 

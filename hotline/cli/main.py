@@ -89,22 +89,40 @@ def directory(as_json: bool, kind: str | None) -> None:
 @main.command()
 @click.option("--json", "as_json", is_flag=True, help="Machine-readable output.")
 @click.option("--limit", default=20, show_default=True, help="How many of the latest calls.")
-def calls(as_json: bool, limit: int) -> None:
-    """The latest calls with their IVR path, disposition and recording (in the AccessLog: who listed them)."""
+@click.option("--direction", type=click.Choice(["in", "out"]), default=None,
+              help="Only calls to the hotline (in) or calls out to citizens (out).")
+def calls(as_json: bool, limit: int, direction: str | None) -> None:
+    """The latest calls with their direction, IVR path, disposition and recording; a caller's call lists the
+    call-backs it asked for with their call out's recording (in the AccessLog: who listed them)."""
     from hotline.adapters.db.repository import CallRepository
     from hotline.cli.audit import log_read
     from hotline.domain.vocabulary import AccessAction
+    from hotline.services.callback_calls import callback_origins, callbacks_of_calls
     ctx = _context()
     sessions = ctx.sessions()
-    rows = CallRepository(sessions).latest(limit)
+    rows = CallRepository(sessions).latest(limit, direction=direction)
     log_read(ctx, sessions, AccessAction.CLI_CALL_LIST, "calls", count=len(rows), calls=[r["call_id"] for r in rows])
+    callbacks = callbacks_of_calls(sessions, [r["call_id"] for r in rows if r["direction"] != "out"])
+    origins = callback_origins(sessions, [r["call_id"] for r in rows if r["direction"] == "out"])
+    for r in rows:
+        if r["direction"] == "out":
+            r["callback_of"] = origins.get(r["call_id"])
+        else:
+            r["callbacks"] = callbacks.get(r["call_id"], [])
     if as_json:
         click.echo(json.dumps(rows, ensure_ascii=False, indent=2))
         return
     for r in rows:
         keys = " ".join(step["keys"] for step in r["ivr_path"])
         rec = r["recording"]["path"] if r["recording"] else "-"
-        click.echo(f"{r['started_at'][:19]}  {r['caller']:<12} {r['disposition']:<16} keys[{keys}]  {rec}")
+        click.echo(f"{r['started_at'][:19]}  {r['direction']:<3} {r['caller']:<12} {r['disposition']:<16} "
+                   f"keys[{keys}]  {rec}")
+        if r.get("callback_of"):
+            click.echo(f"    call-back of {r['callback_of']}")
+        for cb in r.get("callbacks", []):
+            out = cb["recording"]["path"] if cb["recording"] else (cb["out_call"] or {}).get("call_id", "-")
+            click.echo(f"    call-back {cb['status']:<11} {cb['number']:<12} attempts {cb['attempts']}  "
+                       f"{cb['ticket_code'] or ''} {out or '-'}".rstrip())
 
 
 @main.group()

@@ -11,6 +11,8 @@ import click
 
 from hotline.domain.labels import CHANNEL
 from hotline.domain.reports import build_report, period_label
+from hotline.domain.reports_callbacks import CALL_OUT_COLUMNS, CALLBACK_COLUMNS
+from hotline.services.report_callbacks import callback_report
 from hotline.services.report_queries import load_rows, ticket_figures_sql
 
 # Column headings for operators and supervisors (Vietnamese), by JSON key.
@@ -35,7 +37,8 @@ TRANSFER_COLUMNS = [("target", "Nơi chuyển đến"), ("attempts", "Lần chuy
                     ("answer_rate", "Tỉ lệ nghe máy")]
 AGENCY_COLUMNS = [("assigned", "Được chuyển"), ("answered", "Đã trả lời"), ("on_time", "Đúng hạn"),
                   ("on_time_rate", "Tỉ lệ đúng hạn"), ("overdue", "Quá hạn")]
-SHARES = {"on_time_rate", "service_level", "satisfied_share", "normal_share", "not_satisfied_share", "answer_rate",
+SHARES = {"calls_out_answer_rate", "callback_completion_rate",
+          "on_time_rate", "service_level", "satisfied_share", "normal_share", "not_satisfied_share", "answer_rate",
           "abandon_rate"}
 
 
@@ -108,6 +111,7 @@ def render_text(report: dict[str, Any]) -> str:
     parts += ["", "Chuyển tiếp theo nơi nhận"]
     parts.append(_table(report["transfers"], TRANSFER_COLUMNS[1:], TRANSFER_COLUMNS[0])
                  if report["transfers"] else "(không có)")
+    parts += _callback_tables(report)
     if "tickets" in report:
         t, names = report["tickets"], report.get("names", {})
         parts += ["", f"Phản ánh, kiến nghị tiếp nhận: {t['received']}; quá hạn chưa trả lời: {t['overdue_open']}"]
@@ -124,6 +128,27 @@ def render_text(report: dict[str, Any]) -> str:
         parts.append(_table(rows, [("place", "Địa điểm"), ("count", "Số phiếu"), ("codes", "Mã phiếu")],
                             ("category_name", "Lĩnh vực")) if rows else "(không có)")
     return "\n".join(parts)
+
+
+def _callback_tables(report: dict[str, Any]) -> list[str]:
+    """The call-backs and the calls out: per period when the report is by period, and in all."""
+    from hotline.domain.labels import DISPOSITION
+    parts: list[str] = []
+    for key, title, columns in (("callbacks", "Gọi lại cho người chờ (phím 2)", CALLBACK_COLUMNS),
+                                ("calls_out", "Cuộc gọi ra", CALL_OUT_COLUMNS)):
+        if key not in report:
+            continue
+        figures = report[key]
+        period = next((p for p in ("day", "week", "month") if f"{p}s" in figures), None)
+        rows = [{**r, "when": period_label(period, r[period])} for r in figures.get(f"{period}s", [])] \
+            if period else []
+        parts += ["", title, _table([*rows, {"when": "Tổng", **figures["total"]}], columns,
+                                    ("when", {"day": "Ngày", "week": "Tuần", "month": "Tháng"}.get(period or "", "")))]
+        if key == "calls_out" and figures["total"]["calls_out_by_outcome"]:
+            outcomes = [{"outcome": DISPOSITION.get(k, k), "n": n}
+                        for k, n in figures["total"]["calls_out_by_outcome"].items()]
+            parts += ["", "Cuộc gọi ra theo kết quả", _table(outcomes, [("n", "Số cuộc")], ("outcome", "Kết quả"))]
+    return parts
 
 
 @click.command("report")
@@ -149,6 +174,7 @@ def report_command(first: str, last: str, as_json: bool, by: str | None) -> None
                 "rows": ctx.tickets(ctx.sessions()).hotspot_rows(until)}
     report = {"from": start.isoformat(), "to": end.isoformat(), "timezone": str(tz),
               "generated_at": datetime.now(tz).isoformat(timespec="seconds"), **report, "hotspots": hotspots}
+    report.update(callback_report(ctx.sessions(), start, end, tz, by=(by,) if by else ("day", "operator")))
     # the requests received in the period, whatever their door (the figures the public page publishes)
     tickets = ticket_figures_sql(ctx.sessions(), start, end, tz, ctx.clock.now())
     report["tickets"] = tickets

@@ -9,6 +9,7 @@ that every code the hotline writes has its label and that no page shows a code.
 from __future__ import annotations
 
 from hotline.domain.vocabulary import AccessAction as A
+from hotline.domain.vocabulary import CallbackStatus as CB
 from hotline.domain.vocabulary import Disposition as D
 from hotline.domain.vocabulary import OperatorState as O
 from hotline.domain.vocabulary import Role as R
@@ -31,6 +32,12 @@ DISPOSITION = {
 }
 #: Call.direction (not in LABELS: "in" is also a Vietnamese word of the pages).
 DIRECTION = {"in": "Gọi đến", "out": "Gọi ra"}
+#: CallbackRequest.status: where a call-back a waiting caller asked for (key 2) stands.
+CALLBACK_STATUS = {
+    CB.WAITING: "Đang giữ lượt chờ gọi lại", CB.CALLING: "Đang gọi lại cho công dân", CB.COMPLETED: "Đã gọi lại được",
+    CB.NO_ANSWER: "Gọi lại không được, đã tạo phiếu", CB.NO_OPERATOR: "Không còn tổng đài viên gọi lại, đã tạo phiếu",
+    CB.FAILED: "Không giữ được lượt gọi lại",
+}
 #: What came of a call to a citizen about a ticket (CallOutcome).
 CALL_OUTCOME = {"relayed": "Đã thông báo kết quả", "no_answer": "Không nghe máy", "wrong_number": "Sai số"}
 #: Ticket.status.
@@ -135,7 +142,7 @@ LABELS: dict[str, dict[str, str]] = {
     "actor": ACTOR, "transfer_kind": TRANSFER_KIND, "transfer_outcome": TRANSFER_OUTCOME,
     "queue_outcome": QUEUE_OUTCOME, "operator_state": OPERATOR_STATE, "pause_reason": PAUSE_REASON, "role": ROLE,
     "voicemail_status": VOICEMAIL_STATUS, "agency_kind": AGENCY_KIND, "call_outcome": CALL_OUTCOME,
-    "duplicate_reason": DUPLICATE_REASON,
+    "duplicate_reason": DUPLICATE_REASON, "callback_status": CALLBACK_STATUS,
 }
 
 

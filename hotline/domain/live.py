@@ -3,7 +3,8 @@
 Each node's monitor keeps its own snapshot (``monitor.state.LivePicture.snapshot``: callers waiting,
 operators by state) and the real time it last wrote it. ``floor`` adds up the nodes heard from within
 ``stale_after`` seconds, in the snapshot's own shape (``waiting``, ``longest_wait``, ``operators``,
-``by_state``, ``at``; each caller and operator with its ``node``), and lists every node apart in ``nodes``;
+``by_state``, ``at``, ``callbacks_waiting``: how many of the waiting are call-backs keeping a caller's place; each
+caller and operator with its ``node``), and lists every node apart in ``nodes``;
 a node silent longer is listed as ``stale`` and left out of the sum (its callers went with it).
 """
 from __future__ import annotations
@@ -35,7 +36,8 @@ def floor(pictures: list[NodePicture], now: float, stale_after: float) -> dict[s
         node_operators = [{**o, "node": p.node} for o in snap.get("operators", [])]
         nodes.append({"node": p.node, "stale": stale, "at": snap.get("at"),
                       "age": None if p.written is None else round(now - p.written, 1),
-                      "waiting": len(node_waiting), "longest_wait": snap.get("longest_wait", 0),
+                      "waiting": len(node_waiting), "callbacks_waiting": _callbacks(node_waiting),
+                      "longest_wait": snap.get("longest_wait", 0),
                       "operators": len(node_operators), "by_state": _count(node_operators)})
         if not stale:
             waiting += node_waiting
@@ -46,9 +48,14 @@ def floor(pictures: list[NodePicture], now: float, stale_after: float) -> dict[s
         by_state.setdefault(o.get("state", ""), []).append(o.get("operator", ""))
     return {"at": max(ats, key=datetime.fromisoformat) if ats else None,
             "waiting": waiting,       # each node's in its queue order, the nodes by name
+            "callbacks_waiting": _callbacks(waiting),
             "longest_wait": max((w.get("wait", 0) for w in waiting), default=0),
             "operators": sorted(operators, key=lambda o: (o.get("operator", ""), o["node"])),
             "by_state": by_state, "nodes": nodes}
+
+
+def _callbacks(waiting: list[dict[str, Any]]) -> int:
+    return sum(1 for w in waiting if w.get("callback"))
 
 
 def _count(operators: list[dict[str, Any]]) -> dict[str, int]:

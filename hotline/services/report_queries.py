@@ -40,6 +40,13 @@ def local_day(s: Session, column: Any, tz: tzinfo, start: datetime) -> Any:
     return func.date(column, f"{offset:+d} seconds")
 
 
+def seconds_between(s: Session, a: Any, b: Any) -> Any:
+    """SQL for the seconds from instant ``a`` to instant ``b`` (PostgreSQL or SQLite)."""
+    if s.get_bind().dialect.name == "postgresql":
+        return func.extract("epoch", b - a)
+    return (func.julianday(b) - func.julianday(a)) * 86400.0
+
+
 def day_sums(sessions: sessionmaker[Session], first: date, last: date, tz: tzinfo) -> dict[str, CallSums]:
     """``CallSums`` per day (hotline time) between ``first`` and ``last``, added up by the database.
 
@@ -74,12 +81,8 @@ def _sums_by(sessions: sessionmaker[Session], first: date, last: date, tz: tzinf
              by_operator: bool) -> dict[str, CallSums]:
     start, end = period_bounds(first, last, tz)
     with sessions() as s:
-        if s.get_bind().dialect.name == "postgresql":
-            def seconds(a: Any, b: Any) -> Any:
-                return func.extract("epoch", b - a)
-        else:
-            def seconds(a: Any, b: Any) -> Any:
-                return (func.julianday(b) - func.julianday(a)) * 86400.0
+        def seconds(a: Any, b: Any) -> Any:
+            return seconds_between(s, a, b)
         key = Call.operator if by_operator else local_day(s, Call.started_at, tz, start)
         queued, answered = Call.queued_at.is_not(None), Call.queue_answered_at.is_not(None)
         abandoned = and_(queued, Call.queue_outcome == "abandoned")

@@ -6,16 +6,23 @@ the operator is free again, the queue offers the second caller's call-back first
 second caller's place), with the citizen's number and their call id for the softphone; only then the third caller.
 Answering it calls the citizen's phone (the stack's SIPp "citizen", standing in for the province's trunk) through
 the outbound route: the call out is recorded and the call-back row ends completed, with its operator and call out.
-The operator phone's SIPp trace is the ground truth of the order; the call and call-back rows say the rest.
+The operator phone's SIPp trace is the ground truth of the order; the call and call-back rows say the rest. While the
+placeholder waits, the monitor's live picture (the wallboard's) counts it as a waiting caller and as a call-back;
+afterwards ``hotline calls --json`` lists the call-back under the second caller's call with the call out's recording.
 """
 from __future__ import annotations
 
+import json
 import re
+import threading
 from collections.abc import Iterator
 from pathlib import Path
+from typing import Any
 
 import pytest
+import redis
 
+from hotline.domain.vocabulary import live_node_channel, live_snapshot_key
 from tests.support.calls import menu_starts, start
 from tests.support.cli import add_operator, hotline
 from tests.support.ports import Phones
@@ -51,6 +58,34 @@ def _invite_from(trace: Path, caller: str) -> tuple[str, str]:
     return "", ""
 
 
+class LiveWatch:
+    """Polls the monitor's snapshot in the stack's Redis (the wallboard's picture) in a thread and keeps each
+    distinct list of who waits: (the number's last three digits, marked a call-back), in queue order, when the
+    snapshot's ``callbacks_waiting`` agrees with the list."""
+
+    def __init__(self, stack: Stack) -> None:
+        s = stack.ctx.settings
+        self.key = live_snapshot_key(live_node_channel(s.redis.live_channel, s.cluster.node))
+        self.client = redis.Redis.from_url(stack.redis_url, socket_timeout=2)
+        self.seen: list[list[tuple[str, bool]]] = []
+        self.done = threading.Event()
+        self.thread = threading.Thread(target=self._run, daemon=True)
+        self.thread.start()
+
+    def _run(self) -> None:
+        while not self.done.wait(0.2):
+            raw = self.client.get(self.key)
+            snapshot: dict[str, Any] = json.loads(raw) if raw else {}
+            waiting = [(str(w.get("caller", ""))[-3:], bool(w.get("callback"))) for w in snapshot.get("waiting", [])]
+            if snapshot.get("callbacks_waiting") == sum(c for _n, c in waiting) and waiting not in self.seen[-1:]:
+                self.seen.append(waiting)
+
+    def stop(self) -> None:
+        self.done.set()
+        self.thread.join(5)
+        self.client.close()
+
+
 def test_the_call_back_keeps_the_callers_place_in_the_queue(open_hours: Stack, operator: str, workdir: Path,
                                                             phone_ports: Phones, speech: Path) -> None:
     stack = open_hours
@@ -60,6 +95,7 @@ def test_the_call_back_keeps_the_callers_place_in_the_queue(open_hours: Stack, o
     citizen = start_uas(citizen_port(stack.port_index), workdir=workdir / "citizen", ring_seconds=1, talk_seconds=5,
                         hangup="local", speak=write_audio_pcap(workdir / "citizen.pcap", speech))
     callers = []
+    live = LiveWatch(stack)
     try:
         callers.append(start(stack, [Wait(menu_starts(stack)), Keys("0"), AwaitHangup(200)],
                              caller=FIRST, workdir=workdir / "first"))
@@ -79,11 +115,18 @@ def test_the_call_back_keeps_the_callers_place_in_the_queue(open_hours: Stack, o
         wait_for(lambda: citizen.answered == 1, 30 + wrapup + 60, "the citizen's phone to ring and answer")
         phone.wait_for(r"^INVITE ", 30 + wrapup + 60, count=3)
     finally:
+        live.stop()
         for process in callers:
             process.terminate()
         phone.terminate()
         citizen.terminate()
 
+    # the wallboard's picture while the place waited: a waiting caller marked as a call-back, in the second caller's
+    # place (ahead of the third caller whenever both waited); no other caller marked
+    shown = "; ".join(map(str, live.seen))
+    marked = [w for w in live.seen if (SECOND[-3:], True) in w]
+    assert marked and all(w.index((SECOND[-3:], True)) == 0 for w in marked), shown
+    assert all(not callback for w in live.seen for number, callback in w if number != SECOND[-3:]), shown
     order = [m.caller for m in invites(phone.messages_path)]
     assert order[:3] == [FIRST, SECOND, THIRD], order        # the call-back before the caller who came after
     # the softphone names it a call-back and shows the caller's history (their call's id)
@@ -100,3 +143,8 @@ def test_the_call_back_keeps_the_callers_place_in_the_queue(open_hours: Stack, o
     assert (out["direction"], out["caller"], out["operator"], out["disposition"]) == (
         "out", SECOND, OPERATOR, "out_answered")
     assert 3.5 <= out["recording"]["duration"] <= 7.0, out["recording"]        # the citizen talked 5 s
+    listed = json.loads(hotline(stack, "calls", "--json", "--direction", "in", "--limit", "10"))
+    [mine] = [c for c in listed if c["call_id"] == kept["call_id"]]
+    [back] = mine["callbacks"]
+    assert (back["status"], back["out_call"]["call_id"], back["recording"]["path"]) == (
+        "completed", row["out_call"], out["recording"]["path"])

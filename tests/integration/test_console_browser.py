@@ -3,7 +3,8 @@ on a real database and the machine's Redis; no Asterisk needed.
 
 A supervisor replays a recording and seeks in it (the browser's range request gets 206, the
 AccessLog has it), an operator is refused the same file, a voicemail's ticket appears in an open
-inbox within 2 s, the wallboard shows what the monitor publishes, and the report draws its chart.
+inbox within 2 s, the wallboard shows what the monitor publishes (a call-back waiting among the waiting callers, also
+counted apart, and a call out going on), and the report draws its chart.
 A click on a recording's waveform seeks its player. The softphone's call card shows a caller's earlier
 tickets and calls (phone.js's own history script, from the page; ringing a page needs Asterisk: the
 softphone's test). Screenshots of the recordings, the inbox, the wallboard, a report and the call card
@@ -118,11 +119,15 @@ def test_wallboard_shows_what_the_monitor_publishes(browser: Any, site: dict[str
     import redis.asyncio as aioredis
 
     from monitor.publish import LivePublisher
+    site["repo"].start_outbound("out-wall", channel_id="out-wall", number="0933000111", operator="op-lan",
+                                started_at=site["ctx"].clock.now(), recording_file=None)    # ringing a citizen now
     page = signed_in(browser, site["url"], "binh")
     page.goto(site["url"] + "/wallboard/")
     page.wait_for_selector('#live-state[data-state="up"]')
     snapshot = {"at": "2026-11-25T02:00:05+00:00", "longest_wait": 42, "by_state": {},
-                "waiting": [{"caller": "0912345678", "wait": 42}, {"caller": "0987000111", "wait": 7}],
+                "callbacks_waiting": 1,
+                "waiting": [{"caller": "*******678", "wait": 42, "callback": True},
+                            {"caller": "0987000111", "wait": 7, "callback": False}],
                 "operators": [{"operator": "op-lan", "state": "on_call", "reason": None, "since": None},
                               {"operator": "op-binh", "state": "paused", "reason": "break", "since": None}]}
 
@@ -137,6 +142,10 @@ def test_wallboard_shows_what_the_monitor_publishes(browser: Any, site: dict[str
     page.wait_for_selector('#w-ops tr[data-operator="op-binh"][data-state="paused"]')
     assert page.text_content("#w-waiting") == "2" and page.text_content("#w-longest") == "42 giây"
     assert "Tạm nghỉ (nghỉ giải lao)" in page.text_content('#w-ops tr[data-operator="op-binh"]')
+    assert page.text_content("#w-callbacks") == "1" and page.text_content("#w-calls-out") == "1"
+    assert page.locator("#w-queue li").all_text_contents() == ["Gọi lại *******678 · chờ 42 giây",
+                                                               "0987000111 · chờ 7 giây"]
+    assert page.locator("#w-queue li.callback").count() == 1
     shot(page, "wallboard")
     client = redis.Redis.from_url(REDIS_URL)
     client.delete(*client.keys(f"{site['ctx'].settings.redis.live_channel}:*"))

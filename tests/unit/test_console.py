@@ -387,8 +387,8 @@ def test_reports_chart_csv_and_xlsx_agree_with_the_rows(world: dict[str, Any]) -
     assert rows[0] == ["Cuộc gọi theo tuần"] and rows[1][:3] == ["Tuần", "Cuộc gọi vào hàng đợi", "Đã trả lời"]
     assert ["Tuần 48/2026", "Sở Xây dựng", "1", "1", "1", "1.0", "0"] in rows
     book = load_workbook(io.BytesIO(sup.get("/reports/export.xlsx?from=2026-11-01&to=2026-11-30").data))
-    assert book.sheetnames == ["Cuộc gọi", "Tổng đài viên", "Phiếu theo lĩnh vực", "Phiếu theo kênh",
-                               "Phiếu theo cơ quan", "Điểm nóng"]
+    assert book.sheetnames == ["Cuộc gọi", "Tổng đài viên", "Gọi lại", "Cuộc gọi ra", "Phiếu theo lĩnh vực",
+                               "Phiếu theo kênh", "Phiếu theo cơ quan", "Điểm nóng"]
     sheet = list(book["Phiếu theo cơ quan"].values)
     assert sheet[1][:2] == ("Ngày", "Cơ quan") and sheet[2][:5] == ("25/11/2026", "Sở Xây dựng", 1, 1, 1)
     assert sign_in(world["app"], "lan").get("/reports/").status_code == 403

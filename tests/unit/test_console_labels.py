@@ -41,7 +41,7 @@ def _constants(cls: type) -> set[str]:
 
 def test_every_code_the_hotline_writes_has_a_vietnamese_label() -> None:
     from hotline.cli.tickets import create_command
-    from hotline.domain.vocabulary import Channel, OperatorState
+    from hotline.domain.vocabulary import CallbackStatus, Channel, OperatorState
     from hotline.services.operators import PAUSE_REASONS
     from hotline.services.transfers import DIAL_OUTCOMES
     from hotline.worker.jobs import FLAGS
@@ -49,6 +49,7 @@ def test_every_code_the_hotline_writes_has_a_vietnamese_label() -> None:
     assert set(LABELS["disposition"]) == set(Disposition.ALL)
     assert set(LABELS["ticket_status"]) == set(TicketStatus.ALL)
     assert set(LABELS["role"]) == set(Role.ALL)
+    assert set(LABELS["callback_status"]) == {*CallbackStatus.OPEN, *CallbackStatus.ENDED}
     assert set(LABELS["voicemail_status"]) == _constants(VoicemailStatus)
     assert set(LABELS["pause_reason"]) == set(PAUSE_REASONS)
     assert set(LABELS["operator_state"]) == set(OperatorState.ALL)

@@ -16,8 +16,16 @@ from zoneinfo import ZoneInfo
 from flask.testing import FlaskClient
 from openpyxl import load_workbook
 
-from hotline.adapters.db.models import Call, Operator, Ticket, Transfer
+from hotline.adapters.db.models import Call, CallbackRequest, Operator, Ticket, Transfer
+from hotline.domain.labels import DISPOSITION
 from hotline.domain.reports import build_report, period_key, ticket_figures, ticket_periods
+from hotline.domain.reports_callbacks import (
+    CALL_OUT_COLUMNS,
+    CALLBACK_COLUMNS,
+    CallbackRow,
+    callback_sums,
+    outbound_sums,
+)
 from hotline.domain.vocabulary import Channel
 from hotline.services.report_queries import load_rows, load_ticket_rows
 from operator_console.filters import figure
@@ -30,9 +38,11 @@ FIRST, LAST = date(2026, 11, 1), date(2026, 11, 30)
 S = timedelta(seconds=1)
 CATEGORIES = ["procedures", "officials", "postal", "public_services", "infrastructure", "violations", "investment"]
 CHANNELS = list(Channel.ALL)       # every channel a column, written ones too (issue 15)
-TITLES = ["Cuộc gọi theo {}", "Theo tổng đài viên", "Phiếu tiếp nhận theo lĩnh vực, theo {}",
+TITLES = ["Cuộc gọi theo {}", "Theo tổng đài viên", "Gọi lại cho người chờ (phím 2) theo {}", "Cuộc gọi ra theo {}",
+          "Phiếu tiếp nhận theo lĩnh vực, theo {}",
           "Phiếu tiếp nhận theo kênh, theo {}", "Phiếu theo cơ quan, theo {}"]
-SHEETS = ["Cuộc gọi", "Tổng đài viên", "Phiếu theo lĩnh vực", "Phiếu theo kênh", "Phiếu theo cơ quan", "Điểm nóng"]
+SHEETS = ["Cuộc gọi", "Tổng đài viên", "Gọi lại", "Cuộc gọi ra", "Phiếu theo lĩnh vực", "Phiếu theo kênh",
+          "Phiếu theo cơ quan", "Điểm nóng"]
 
 
 def _at(text: str) -> datetime:
@@ -50,6 +60,13 @@ def _call(call_id: str, started: str, *, answered_after: float | None = None, le
                 queue_left_at=queued + (answered_after if answered_after is not None else left_after or 0) * S,
                 queue_outcome="answered" if answered_after is not None else "abandoned", operator=operator,
                 talk_seconds=talk, survey_score=survey)
+
+
+def _out(call_id: str, started: str, disposition: str, answered: str | None = None) -> Call:
+    """A call out to the citizen (an operator's, or a call-back's)."""
+    return Call(call_id=call_id, channel_id=call_id, caller="op-lan", dialled="0911000111", started_at=_at(started),
+                ended_at=_at(started) + 90 * S, answered_at=_at(answered) if answered else None, ivr_path=[],
+                disposition=disposition, direction="out", operator="op-lan")
 
 
 def _ticket(code: str, received: str, channel: str, category: str, *, agency: str | None, status: str,
@@ -83,6 +100,15 @@ def seed(world: dict[str, Any]) -> None:
                             outcome="answered"),
                    Transfer(call_id=ids["w47-2"], kind="attended", target="district:02", requested_by="op-hoa",
                             started_at=_at("2026-11-17T11:01"), outcome="noanswer")])
+        s.add_all([_out("o1", "2026-11-17T10:07", "out_answered", answered="2026-11-17T10:07:30"),
+                   _out("o2", "2026-11-24T10:02", "out_no_answer"), _out("o3", "2026-11-25T09:00", "out_refused")])
+        s.add_all([   # the short abandon's caller asked three times (a test's licence): 150 s, not reached, 60 s
+            CallbackRequest(call_id=ids["w48-1"], number="0911000111", requested_at=_at("2026-11-17T10:05"),
+                            status="completed", out_call="o1", offered_at=_at("2026-11-17T10:07")),
+            CallbackRequest(call_id=ids["w48-1"], number="0911000111", requested_at=_at("2026-11-24T10:00"),
+                            status="no_answer", out_call="o2", ticket_code="9000044"),
+            CallbackRequest(call_id=ids["w48-1"], number="0911000111", requested_at=_at("2026-11-25T08:00"),
+                            status="completed", offered_at=_at("2026-11-25T08:01"))])
         s.add_all([
             _ticket("9000011", "2026-11-18T09:00", "voicemail", "procedures", agency="department:01",
                     status="answered", due_hours=48, answered="2026-11-21T09:00"),          # answered late
@@ -110,12 +136,37 @@ def expected(world: dict[str, Any], by: str) -> dict[str, list[list[Any]]]:
         + [["Tổng", *(report["total"][k] for k, _h in CALL_COLUMNS)]],
         t[1]: [[names.get(r["operator"], r["operator"]), *(r[k] for k, _h in OPERATOR_COLUMNS)]
                for r in report["operators"]],
-        t[2]: [[label, p["received"], p["overdue_open"], *(p["by_category"].get(c, 0) for c in CATEGORIES)]
+        **callback_expected(world, by, t[2], t[3]),
+        t[4]: [[label, p["received"], p["overdue_open"], *(p["by_category"].get(c, 0) for c in CATEGORIES)]
                for label, p in periods],
-        t[3]: [[label, p["received"], *(p["by_channel"].get(c, 0) for c in CHANNELS)] for label, p in periods],
-        t[4]: [[label, names[a["agency"]], *(a[k] for k, _h in AGENCY_COLUMNS)] for label, p in periods
+        t[5]: [[label, p["received"], *(p["by_channel"].get(c, 0) for c in CHANNELS)] for label, p in periods],
+        t[6]: [[label, names[a["agency"]], *(a[k] for k, _h in AGENCY_COLUMNS)] for label, p in periods
                for a in p["agencies"]],
     }
+
+
+def callback_expected(world: dict[str, Any], by: str, cb_title: str, out_title: str) -> dict[str, list[list[Any]]]:
+    """The call-back and calls-out tables from the rows (hotline/domain/reports_callbacks.py), per period."""
+    key = period_key(by, TZ)
+    start, end = datetime.combine(FIRST, datetime.min.time(), TZ), datetime.combine(LAST + timedelta(days=1),
+                                                                                   datetime.min.time(), TZ)
+    with world["svc"].sessions() as s:
+        outs = {c.call_id: c for c in s.query(Call).filter(Call.direction == "out")
+                if start <= c.started_at < end}
+        cbs = [CallbackRow(r.requested_at, r.status, outs[r.out_call].answered_at if r.out_call in outs
+                           and outs[r.out_call].answered_at else r.offered_at, r.ticket_code)
+               for r in s.query(CallbackRequest) if start <= r.requested_at < end]
+    cb_rows = [(period_label(by, k), [r for r in cbs if key(r.requested_at) == k])
+               for k in sorted({key(r.requested_at) for r in cbs})] + [("Tổng", cbs)]
+    out_rows = [(period_label(by, k), [c for c in outs.values() if key(c.started_at) == k])
+                for k in sorted({key(c.started_at) for c in outs.values()})] + [("Tổng", list(outs.values()))]
+    seen = sorted({c.disposition for c in outs.values()}, key=lambda d: list(DISPOSITION).index(d))
+    return {cb_title: [[label, *(f.get(k) for k, _h in CALLBACK_COLUMNS)]
+                       for label, rows in cb_rows for f in [callback_sums(rows)[0].figures(callback_sums(rows)[1])]],
+            out_title: [[label, *(f.get(k) for k, _h in CALL_OUT_COLUMNS),
+                         *(f["calls_out_by_outcome"].get(d, 0) for d in seen)]
+                        for label, calls in out_rows
+                        for f in [outbound_sums((c.disposition, c.answered_at) for c in calls).figures()]]}
 
 
 def page_tables(client: FlaskClient, query: str) -> dict[str, tuple[list[str], list[list[str]]]]:
@@ -150,7 +201,9 @@ def test_page_csv_and_xlsx_carry_every_figure_per_period(world: dict[str, Any]) 
     for by in ("week", "day", "month"):
         query = f"from={FIRST}&to={LAST}&by={by}"
         want = expected(world, by)
-        formats = [["", *(k for k, _h in CALL_COLUMNS)], ["", *(k for k, _h in OPERATOR_COLUMNS)], [], [],
+        formats = [["", *(k for k, _h in CALL_COLUMNS)], ["", *(k for k, _h in OPERATOR_COLUMNS)],
+                   ["", *(k for k, _h in CALLBACK_COLUMNS)], ["", *(k for k, _h in CALL_OUT_COLUMNS), "", "", ""],
+                   [], [],
                    ["", "", *(k for k, _h in AGENCY_COLUMNS)]]
         keys = {title: f or [""] * len(rows[0]) for (title, rows), f in zip(want.items(), formats, strict=True)}
         page, sheet = page_tables(sup, query), csv_tables(sup, query)
@@ -168,7 +221,12 @@ def test_page_csv_and_xlsx_carry_every_figure_per_period(world: dict[str, Any]) 
             assert [list(r) for r in values[2:]] == rows, (by, title)
     # Known counts, whatever the code computes (per ISO week: 17-18-19 November are in week 47).
     week = expected(world, "week")
-    calls, operators, categories, channels, agencies = week.values()
+    calls, operators, callbacks, calls_out, categories, channels, agencies = week.values()
+    assert callbacks == [["Tuần 47/2026", 1, 1, 1.0, 0, 0, 0, 150.0, 150.0],
+                         ["Tuần 48/2026", 2, 1, 0.5, 1, 0, 0, 60.0, 60.0],
+                         ["Tổng", 3, 2, 0.6667, 1, 0, 0, 105.0, 105.0]]
+    assert calls_out == [["Tuần 47/2026", 1, 1, 1.0, 1, 0, 0], ["Tuần 48/2026", 2, 0, 0.0, 0, 1, 1],
+                         ["Tổng", 3, 1, 0.3333, 1, 1, 1]]
     w47, w48, total = calls[0], calls[-2], calls[-1]
     assert w47[:3] == ["Tuần 47/2026", 2, 2] and w47[9:12] == [0.5, 0.5, 0.0]
     assert w48[:5] == ["Tuần 48/2026", 3, 2, 1, 1] and w48[9:12] == [0.5, 0.0, 0.5]

@@ -18,7 +18,8 @@ def test_one_node_shows_as_before_plus_its_name() -> None:
     assert [w["wait"] for w in shown["waiting"]] == [30, 5] and shown["longest_wait"] == 30 and shown["at"] == AT
     assert shown["by_state"] == {"available": ["op-lan"]}
     assert shown["nodes"] == [{"node": "hotline-a", "stale": False, "at": AT, "age": 2.0, "waiting": 2,
-                               "longest_wait": 30, "operators": 1, "by_state": {"available": 1}}]
+                               "callbacks_waiting": 0, "longest_wait": 30, "operators": 1,
+                               "by_state": {"available": 1}}]
 
 
 def test_two_nodes_are_added_up_and_a_silent_one_is_left_out() -> None:
@@ -32,3 +33,13 @@ def test_two_nodes_are_added_up_and_a_silent_one_is_left_out() -> None:
     assert shown["by_state"] == {"available": ["op-lan"], "on_call": ["op-binh"]}
     assert [(n["node"], n["stale"], n["waiting"]) for n in shown["nodes"]] == [
         ("a", False, 2), ("b", False, 1), ("c", True, 1), ("d", True, 0)]
+
+
+def test_call_backs_waiting_are_added_up_over_the_nodes_heard_from() -> None:
+    def snap(callbacks: list[bool]) -> dict[str, object]:
+        return {"at": AT, "longest_wait": 9, "operators": [], "by_state": {},
+                "waiting": [{"call_id": f"c{i}", "wait": 9, "callback": c} for i, c in enumerate(callbacks)]}
+    shown = floor([NodePicture("a", snap([True, False]), NOW), NodePicture("b", snap([True, True]), NOW),
+                   NodePicture("c", snap([True]), NOW - 99)], NOW, 30)
+    assert len(shown["waiting"]) == 4 and shown["callbacks_waiting"] == 3       # the silent node's is left out
+    assert [n["callbacks_waiting"] for n in shown["nodes"]] == [1, 2, 1]

@@ -71,7 +71,8 @@ def test_a_caller_waits_is_answered_and_the_operator_goes_through_wrap_up() -> N
     assert added["state"] == OperatorState.AVAILABLE and added["operator"] == "op-lan"
     [joined] = picture.apply(JOIN, T0)
     assert joined == {"type": "caller_joined", "call_id": CALLER, "queue": "hotline", "caller": "*******678",
-                      "position": 1, "count": 1, "at": T0.isoformat(), "event": "QueueCallerJoin"}
+                      "position": 1, "count": 1, "callback": False, "at": T0.isoformat(),
+                      "event": "QueueCallerJoin"}
     snap = picture.snapshot(T0 + timedelta(seconds=9))
     assert snap["waiting"][0]["wait"] == 9 and snap["waiting"][0]["since"] == T0.isoformat()
     [ringing] = picture.apply(CALLED, T0 + timedelta(seconds=9))
@@ -139,11 +140,41 @@ def test_queue_status_rebuilds_the_picture_after_a_reconnect() -> None:
     snap = picture.snapshot(T0)
     assert snap["waiting"] == [{"call_id": "c9", "queue": "hotline", "channel": "PJSIP/anonymous-00000009",
                                 "caller": "*******999", "position": 1,
-                                "since": (T0 - timedelta(seconds=30)).isoformat(), "wait": 30}]
+                                "since": (T0 - timedelta(seconds=30)).isoformat(), "wait": 30, "callback": False}]
     assert snap["by_state"] == {OperatorState.ON_CALL: ["op-lan"], OperatorState.PAUSED: ["op-hoa"]}
     assert snap["longest_wait"] == 30
     backfill = call_update(status[3], T0)
     assert backfill is not None and backfill.first == {"queued_at": T0 - timedelta(seconds=30)}
+
+
+def _place_headers(uniqueid: str = "hotline1-1795445926.12-cb;2") -> str:
+    """A call-back's placeholder as app_queue reports it: the second half of the Local channel the ARI app
+    originates into [hotline-callback-place], named "Gọi lại" with the citizen's number."""
+    return (f"Channel: Local/s@hotline-callback-place-0000001a;2\nChannelState: 6\nChannelStateDesc: Up\n"
+            f"CallerIDNum: 0912345678\nCallerIDName: Gọi lại\nConnectedLineNum: <unknown>\n"
+            f"ConnectedLineName: <unknown>\nLanguage: vi\nAccountCode: \nContext: hotline-callback-place\nExten: s\n"
+            f"Priority: 3\nUniqueid: {uniqueid}\nLinkedid: {uniqueid}\n")
+
+
+def test_a_waiting_call_back_is_a_waiting_caller_counted_apart() -> None:
+    """Key 2: the caller's place is held by a Local channel; the wallboard counts it as waiting, and apart."""
+    picture = LivePicture()
+    picture.apply(JOIN, T0)
+    [joined] = picture.apply(ami("Event: QueueCallerJoin\nPrivilege: agent,all\n" + _place_headers()
+                                 + "Queue: hotline\nPosition: 1\nCount: 2"), T0 + timedelta(seconds=5))
+    assert joined["callback"] is True and joined["caller"] == "*******678" and joined["position"] == 1
+    snap = picture.snapshot(T0 + timedelta(seconds=10))
+    assert [(w["position"], w["callback"]) for w in snap["waiting"]] == [(1, True), (2, False)]
+    assert len(snap["waiting"]) == 2 and snap["callbacks_waiting"] == 1
+    picture.apply(ami("Event: QueueCallerLeave\nPrivilege: agent,all\n" + _place_headers()
+                      + "Queue: hotline\nCount: 1\nPosition: 1"), T0 + timedelta(seconds=20))
+    assert picture.snapshot(T0)["callbacks_waiting"] == 0 and len(picture.snapshot(T0)["waiting"]) == 1
+    # after a reconnect QueueStatus tells it by its channel alone (a QueueEntry has no context)
+    picture.rebuild([ami("Event: QueueEntry\nQueue: hotline\nPosition: 1\n"
+                         "Channel: Local/s@hotline-callback-place-0000001b;2\nUniqueid: cb7\nCallerIDNum: 0912345678\n"
+                         "CallerIDName: Gọi lại\nConnectedLineNum: <unknown>\nConnectedLineName: <unknown>\n"
+                         "Wait: 30\nPriority: 0")], T0)
+    assert picture.snapshot(T0)["callbacks_waiting"] == 1
 
 
 def test_events_become_call_updates_keyed_by_the_caller_channel() -> None:

@@ -232,9 +232,10 @@ class CallRepository:
                             .where(Call.call_id == call_id))
             return call_to_dict(call) if call else None
 
-    def latest(self, limit: int = 20, *, caller: str | None = None,
-               leave_out: str | None = None) -> list[dict[str, Any]]:
-        """The newest calls (``call_to_dict``), of one ``caller`` if given, without the call ``leave_out``."""
+    def latest(self, limit: int = 20, *, caller: str | None = None, leave_out: str | None = None,
+               direction: str | None = None) -> list[dict[str, Any]]:
+        """The newest calls (``call_to_dict``), of one ``caller`` if given, without the call ``leave_out``, only
+        those of ``direction`` ("in", "out") if given."""
         q = (select(Call).options(selectinload(Call.recording),
                                   selectinload(Call.voicemails).selectinload(Voicemail.ticket),
                                   selectinload(Call.transfers))
@@ -243,6 +244,8 @@ class CallRepository:
             q = q.where(Call.caller == caller)
         if leave_out:
             q = q.where(Call.call_id != leave_out)
+        if direction:
+            q = q.where(Call.direction == direction)
         with self._sessions() as s:
             return [call_to_dict(c) for c in s.scalars(q)]
 
