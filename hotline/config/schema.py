@@ -338,12 +338,16 @@ class CallbackSettings(_Section):
     ``dial``: Asterisk's dial string of the outbound route with ``{number}`` where the citizen's number goes
     (national form, e.g. ``PJSIP/{number}@trunk-telco``); empty: no call goes out. ``caller_id``: the number the
     citizen sees (default the hotline's number with the area code). ``ring_seconds``: how long the citizen's phone
-    rings before the call counts as not answered.
+    rings before the call counts as not answered. ``attempts``: how many times a call-back (key 2 in the queue) calls
+    a citizen who does not answer (no answer, busy, unreachable) before it becomes a ticket; ``retry_minutes``: how
+    long after a try the next one is offered to an operator (fractions allowed).
     """
 
     dial: str = ""
     caller_id: str = ""
     ring_seconds: Seconds = 40.0
+    attempts: int = Field(default=3, ge=1, le=10)
+    retry_minutes: float = Field(default=10.0, gt=0, le=24 * 60)
 
     @field_validator("dial")
     @classmethod
