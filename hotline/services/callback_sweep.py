@@ -80,9 +80,9 @@ class CallbackSweep:
             except HotlineError as exc:
                 log.warning("call-back %s: node %s did not take its placeholder: %s", row["id"], node, exc)
                 continue
-            log.info("call-back %s of call %s to %s back in the queue at the front as %s on %s (try %d, was %s)",
-                     row["id"], row["call_id"], masked_number(row["number"]), place, node, row["attempts"] + 1,
-                     row["place_channel"] or "never placed")
+            why = "its next try is due" if row["next_try_at"] else f"its place {row['place_channel'] or '?'} was gone"
+            log.info("call-back %s of call %s to %s back in the queue at the front as %s on %s (%s; try %d)",
+                     row["id"], row["call_id"], masked_number(row["number"]), place, node, why, row["attempts"] + 1)
             return True
         return False        # its claimed placeholder does not exist: the next sweep after PLACE_GRACE tries again
 
