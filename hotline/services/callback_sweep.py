@@ -50,8 +50,7 @@ class CallbackSweep:
         rows = self.callbacks.due(now)
         suspects = self.callbacks.placed_before(now - PLACE_GRACE)
         if suspects:
-            live = self._live_channels()
-            rows += [r for r in suspects if live is not None and r["place_channel"] not in live]
+            rows += self._lost(suspects)
         for row in rows:
             why = None if self.dial else "no_route"
             why = why or (None if self.hours.is_open(now) else "closed")
@@ -90,16 +89,25 @@ class CallbackSweep:
         """The call's node first (its operators know the caller), then the others."""
         return sorted(self.amis, key=lambda name: name != own)
 
-    def _live_channels(self) -> set[str] | None:
-        """The unique ids of every channel on every node; None when a node does not answer (a placeholder there
-        cannot be judged gone)."""
+    def _lost(self, rows: list[dict[str, Any]]) -> list[dict[str, Any]]:
+        """The rows whose placeholder no node has; a row whose own node does not answer is not judged (its
+        placeholder may be there), nor any when no node answers."""
+        live = self._live_channels()
+        anywhere = set().union(*(ids for ids in live.values() if ids is not None))
+        if all(ids is None for ids in live.values()):
+            return []
+        return [r for r in rows if live.get(r.get("node") or "", set()) is not None
+                and r["place_channel"] not in anywhere]
+
+    def _live_channels(self) -> dict[str, set[str] | None]:
+        """The unique ids of the channels of each node; None for a node that does not answer."""
         async def ids(client: AmiClient) -> list[str]:
             return [row.get("Uniqueid", "") for row in await client.channels()]
-        live: set[str] = set()
+        live: dict[str, set[str] | None] = {}
         for node, ami in self.amis.items():
             try:
-                live.update(ami.run(ids))
+                live[node] = set(ami.run(ids))
             except HotlineError as exc:
-                log.warning("call-backs not checked: node %s did not list its channels: %s", node, exc)
-                return None
+                log.warning("call-backs on node %s not checked: it did not list its channels: %s", node, exc)
+                live[node] = None
         return live

@@ -13,6 +13,7 @@ from types import SimpleNamespace
 from typing import Any
 
 import pytest
+from sqlalchemy import text
 
 from agi.callbacks import CallbackHandlers
 from hotline.adapters.ami import AmiUnavailable
@@ -149,6 +150,16 @@ def test_a_lost_placeholder_at_night_or_without_a_route_is_a_ticket(world: World
     assert world.sweep(dial="")["callbacks_ticketed"] == 1
     row = world.callbacks.get(world.id)
     assert (row["status"], row["outcome"]) == ("no_operator", "no_route") and not world.ami.originated
+
+
+def test_a_node_down_holds_only_its_own_call_backs(world: World) -> None:
+    world.now = NOW + PLACE_GRACE * 2
+    with world.sessions.begin() as s:                   # the caller's call was on node2, which is down
+        s.execute(text("UPDATE calls SET asterisk_node = 'node2'"))
+    assert world.sweep(amis={"node1": world.ami, "node2": FakeAmi(down=True)})["callbacks_placed"] == 0
+    with world.sessions.begin() as s:                   # on node1, which answers: its lost place is put back
+        s.execute(text("UPDATE calls SET asterisk_node = 'node1'"))
+    assert world.sweep(amis={"node1": world.ami, "node2": FakeAmi(down=True)})["callbacks_placed"] == 1
 
 
 def test_a_call_back_is_claimed_once(world: World) -> None:
