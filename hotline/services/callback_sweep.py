@@ -2,7 +2,9 @@
 
 A call-back waits in the queue as a placeholder channel (ari_app/call.py). Two kinds of rows have none: a retry
 that is due (the citizen did not answer, ``[callback] retry_minutes`` ago) and a placeholder that is gone
-(Asterisk restarted, the node was lost, the app died before placing it). In staffed hours each gets a new
+(Asterisk restarted, the node was lost, the app died before placing it); a call-back whose call out went
+the same way (taken, but its end never reported) counts that call as a try the citizen did not answer, unless
+the call out's row says they answered. In staffed hours each gets a new
 placeholder at the front of the queue (position 1: the caller already waited their turn), through AMI Originate
 on the call's node; outside them, or with no route out, it becomes a ticket: nobody calls citizens at night.
 A placeholder is judged gone only from Asterisk's own channel list, and a row is taken with one atomic UPDATE,
@@ -51,6 +53,11 @@ class CallbackSweep:
         suspects = self.callbacks.placed_before(now - PLACE_GRACE)
         if suspects:
             rows += self._lost(suspects)
+        for row in self._lost(self.callbacks.calling_before(now - PLACE_GRACE)):
+            became = self.callbacks.call_lost(row["id"], self.tickets)
+            counts["callbacks_ticketed"] += became == "no_answer"
+            log.warning("call-back %s of call %s: its call out %s went without a word -> %s", row["id"],
+                        row["call_id"], row["place_channel"], became)
         for row in rows:
             why = None if self.dial else "no_route"
             why = why or (None if self.hours.is_open(now) else "closed")

@@ -20,9 +20,11 @@ if TYPE_CHECKING:
 #: Dial's DIALSTATUS of a call-back not answered, as a ticket says it.
 NOT_REACHED = {"noanswer": "không nhấc máy", "busy": "máy bận", "congestion": "không liên lạc được",
                "chanunavail": "không liên lạc được", "cancel": "cuộc gọi bị hủy", "hangup": "cuộc gọi bị ngắt",
-               "closed": "đến lượt gọi lại thì đã hết giờ trực", "no_route": "tổng đài không có đường gọi ra"}
-#: DIALSTATUS of a try the citizen did not answer: tried again while ``attempts`` are left.
-RETRIED = ("noanswer", "busy", "congestion", "chanunavail")
+               "closed": "đến lượt gọi lại thì đã hết giờ trực", "no_route": "tổng đài không có đường gọi ra",
+               "lost": "cuộc gọi bị ngắt do sự cố tổng đài"}
+#: DIALSTATUS of a try the citizen did not answer (lost: the call out's channel went without a report, as when
+#: Asterisk dies): tried again while ``attempts`` are left.
+RETRIED = ("noanswer", "busy", "congestion", "chanunavail", "lost")
 
 
 class Callbacks:
@@ -77,11 +79,29 @@ class Callbacks:
         return self._waiting(CallbackRequest.next_try_at.is_(None),
                              func.coalesce(CallbackRequest.placed_at, CallbackRequest.requested_at) <= before)
 
+    def calling_before(self, before: datetime) -> list[dict[str, Any]]:
+        """Call-backs an operator took before ``before`` whose call out has not reported its end yet."""
+        return self._rows(CallbackStatus.CALLING, CallbackRequest.offered_at <= before)
+
     def _waiting(self, *where: Any) -> list[dict[str, Any]]:
+        return self._rows(CallbackStatus.WAITING, *where)
+
+    def _rows(self, status: str, *where: Any) -> list[dict[str, Any]]:
         with self.sessions() as s:
-            ids = s.scalars(select(CallbackRequest.id).where(CallbackRequest.status == CallbackStatus.WAITING, *where)
+            ids = s.scalars(select(CallbackRequest.id).where(CallbackRequest.status == status, *where)
                             .order_by(CallbackRequest.requested_at)).all()
         return [r for r in (self.get(i) for i in ids) if r is not None]
+
+    def call_lost(self, callback_id: int, tickets: TicketService | None = None) -> str:
+        """Its call out's channel (the placeholder's first half, which dialled) is gone without a report of how it
+        ended (Asterisk died, the AGI server was down): completed if the call out's row says the citizen answered,
+        otherwise a try not answered (``lost``: tried again, or the ticket)."""
+        row = self.get(callback_id)
+        if row is None or row["status"] != CallbackStatus.CALLING:
+            return str(row["status"]) if row else ""
+        with self.sessions() as s:
+            answered = s.scalar(select(Call.answered_at).where(Call.call_id == row["place_channel"]))
+        return self.ended(callback_id, "ANSWER" if answered else "LOST", row["place_channel"] or "", tickets)
 
     def taken(self, callback_id: int, operator: str) -> None:
         """An operator answered its placeholder: the citizen is being called (one more attempt)."""

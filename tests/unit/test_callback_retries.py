@@ -175,3 +175,23 @@ def test_the_place_is_the_first_node_that_takes_it(world: World) -> None:
     other = FakeAmi()
     assert world.sweep(amis={"node1": FakeAmi(down=True), "node2": other})["callbacks_placed"] == 1
     assert len(other.originated) == 1
+
+
+def test_a_call_out_gone_without_a_report_is_a_try_unless_its_row_says_answered(world: World) -> None:
+    world.agi.callback_taken(AGI, [str(world.id), "op-lan"])           # then Asterisk dies: no callback_end
+    world.ami.live = ["c1-cb"]
+    world.now = NOW + PLACE_GRACE * 2
+    assert world.sweep()["callbacks_ticketed"] == 0 and world.callbacks.get(world.id)["status"] == "calling"
+    world.ami.live = []
+    world.sweep()
+    row = world.callbacks.get(world.id)
+    assert (row["status"], row["outcome"], row["tries"][0]["outcome"]) == ("waiting", "lost", "lost")
+    # a second call-back of the same caller, whose call out's row says the citizen answered: completed
+    second = world.callbacks.request("c1", NUMBER, 0)
+    world.callbacks.placed(second, "c1-cb-second")
+    world.agi.callback_taken(AGI, [str(second), "op-lan"])
+    CallRepository(world.sessions).start_call("c1-cb-second", channel_id="c1-cb-second", caller=NUMBER,
+                                              dialled=NUMBER, started_at=world.now, answered_at=world.now)
+    world.now += PLACE_GRACE * 2
+    world.sweep()
+    assert world.callbacks.get(second)["status"] == "completed"
