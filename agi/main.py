@@ -42,7 +42,8 @@ def main() -> None:
     ticket_status = TicketStatusHandlers(ctx.tickets(repo.sessions), ctx.flow, prompts_dir(s), s.tickets.code_digits)
     admission = AdmissionHandlers(repo, ctx.clock.now)
     outbound = OutboundHandlers(repo, s.paths.recordings_root, ctx.clock.now)
-    callbacks = CallbackHandlers(Callbacks(repo.sessions, ctx.clock.now), ctx.tickets(repo.sessions, jobs=True))
+    callbacks = CallbackHandlers(Callbacks.configured(repo.sessions, ctx.clock.now, s.callback),
+                                 ctx.tickets(repo.sessions, jobs=True))
     server = FastAGIServer((s.agi.bind, s.agi.port), {**handlers.routes(), **transfers.routes(),
                                                       **ticket_status.routes(), **admission.routes(),
                                                       **outbound.routes(), **callbacks.routes()})

@@ -51,7 +51,7 @@ class CallServices:
         self.messages = MessageIntake(self.log.repo, self.tickets, self.settings.voicemail.min_seconds,
                                       self.now, self.jobs)
         self.log.register("save_message", self.messages.save, after_replay=self._queue_work)
-        self.callbacks = Callbacks(self.tickets.sessions, self.now)
+        self.callbacks = Callbacks.configured(self.tickets.sessions, self.now, self.settings.callback)
 
     def from_real(self, epoch: float) -> datetime:
         """A real-clock instant (a file's mtime) on the hotline's clock (HOTLINE_FAKE_NOW aware)."""

@@ -49,6 +49,8 @@ ENV_OVERRIDES: dict[str, tuple[str, str]] = {
     "HOTLINE_SMTP_PORT": ("notifications", "smtp_port"),
     "HOTLINE_NODE": ("cluster", "node"),
     "HOTLINE_CALLBACK_DIAL": ("callback", "dial"),
+    "HOTLINE_CALLBACK_ATTEMPTS": ("callback", "attempts"),
+    "HOTLINE_CALLBACK_RETRY_MINUTES": ("callback", "retry_minutes"),
     "HOTLINE_REGISTRAR": ("cluster", "registrar"),
     "HOTLINE_CLUSTER_PEERS": ("cluster", "peers"),
 }

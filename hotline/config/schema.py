@@ -341,6 +341,9 @@ class CallbackSettings(_Section):
     rings before the call counts as not answered. Toll-fraud limits (a stolen softphone password): at most
     ``max_out_per_operator`` calls out at once from one operator, and ``max_out`` from this node; one more is
     refused as busy by the dialplan (0: no limit).
+    rings before the call counts as not answered. ``attempts``: how many times a call-back (key 2 in the queue) calls
+    a citizen who does not answer (no answer, busy, unreachable) before it becomes a ticket; ``retry_minutes``: how
+    long after a try the next one is offered to an operator (fractions allowed).
     """
 
     dial: str = ""
@@ -348,6 +351,8 @@ class CallbackSettings(_Section):
     ring_seconds: Seconds = 40.0
     max_out_per_operator: int = Field(default=1, ge=0, le=100)
     max_out: int = Field(default=10, ge=0, le=10000)
+    attempts: int = Field(default=3, ge=1, le=10)
+    retry_minutes: float = Field(default=10.0, gt=0, le=24 * 60)
 
     @field_validator("dial")
     @classmethod

@@ -20,6 +20,7 @@ from hotline.adapters.speech.engines import Engine, EngineUnavailable, engine_pr
 from hotline.context import Context, load_context
 from hotline.intake import Intake
 from hotline.intake.outbox import Sender, senders
+from hotline.services.callback_sweep import CallbackSweep
 from hotline.services.suggest import SuggestService
 from hotline.services.tickets import TicketService
 
@@ -40,6 +41,7 @@ class Runtime:
     _intake: Intake | None = None
     _senders: dict[str, Sender] | None = None
     _suggest: SuggestService | None = None
+    _callbacks: CallbackSweep | None = None
 
     @classmethod
     def build(cls, ctx: Context | None = None) -> Runtime:
@@ -73,6 +75,18 @@ class Runtime:
         if self._suggest is None:
             self._suggest = self.ctx.suggestions(self.tickets)
         return self._suggest
+
+    @property
+    def callback_sweep(self) -> CallbackSweep:
+        """Call-backs due for a retry or whose placeholder is gone, back in the queue (the worker's AMI account)."""
+        if self._callbacks is None:
+            from hotline.adapters.ami import node_amis
+            from hotline.services.callbacks import Callbacks
+            s = self.ctx.settings
+            callbacks = Callbacks.configured(self.sessions, self.ctx.clock.now, s.callback)
+            self._callbacks = CallbackSweep(callbacks, self.tickets, self.ctx.hours,
+                                            node_amis(s, self.ctx.secrets.for_ami("worker")), s.callback.dial)
+        return self._callbacks
 
     def model_available(self) -> bool:
         """The engine is loaded, or loads now (the sweep asks: while it cannot, messages are not queued,

@@ -31,7 +31,8 @@ def sweep(rt: Runtime) -> dict[str, int]:
     """One pass; returns how many of each kind of work it queued."""
     counts = {"tickets": 0, "transcriptions": 0, "notifications": 0, "milestones": 0, "failed": 0, "purged": 0,
               "messages": 0, "transcripts": 0, "ticket_content": 0, "caller_numbers": 0, "asterisk_logs": 0,
-              "access_log": 0, "orphan_files": 0, "replies": 0, "answers": 0, "codes": 0, "suggestions": 0}
+              "access_log": 0, "orphan_files": 0, "replies": 0, "answers": 0, "codes": 0, "suggestions": 0,
+              "callbacks_placed": 0, "callbacks_ticketed": 0}
     vms = store(rt)
     for voicemail_id in vms.without_ticket():
         created = rt.tickets.for_voicemail(voicemail_id)
@@ -61,6 +62,7 @@ def sweep(rt: Runtime) -> dict[str, int]:
     for message_id in outbox.due(rt.sessions, now):
         counts["replies"] += rt.jobs.send_message(message_id) == Enqueued.NEW
     counts["suggestions"] = _retrain_due(rt, now)
+    counts.update(rt.callback_sweep.run())
     last = rt.retention_ran_at      # None: not yet in this process (monotonic time may start near 0 at boot)
     if last is None or time.monotonic() - last >= RETENTION_EVERY:
         rt.retention_ran_at = time.monotonic()

@@ -80,6 +80,7 @@ function ended(msg) {
   say("call-msg", msg || "");
   $("btn-answer").disabled = true;
   $("btn-hangup").disabled = true;
+  say("btn-hangup", "Kết thúc");
 }
 
 function incoming(invitation) {
@@ -92,19 +93,26 @@ function incoming(invitation) {
   card.dataset.state = "ringing";
   card.dataset.callId = callId;
   // the console's own click-to-call rings this phone first ("Gọi <number>": hotline/services/outbound.py)
-  const callingOut = (invitation.remoteIdentity.displayName || "").startsWith("Gọi ");
+  // a call-back a waiting caller asked for (key 2 in the queue) comes as "Gọi lại" (asterisk_conf: hotline-callback-place)
+  const name = invitation.remoteIdentity.displayName || "";
+  const callingBack = name === "Gọi lại";
+  const callingOut = callingBack || name.startsWith("Gọi ");
   card.dataset.direction = callingOut ? "out" : "in";
-  say("call-title", callingOut ? "Nhấc máy để gọi cho công dân" : "Cuộc gọi đến");
+  card.dataset.callback = callingBack ? "yes" : "no";
+  say("call-title", callingBack ? "Gọi lại cho công dân" : callingOut ? "Nhấc máy để gọi cho công dân" : "Cuộc gọi đến");
   say("caller", caller);
-  say("call-msg", "");
+  say("call-msg", callingBack ? "Công dân đã bấm phím 2 khi chờ để được gọi lại. Trả lời: tổng đài gọi cho công dân; "
+    + "Từ chối: cuộc gọi lại chuyển sang tổng đài viên khác." : "");
   say("call-timer", "");
   $("btn-answer").disabled = false;
   $("btn-hangup").disabled = false;
+  say("btn-hangup", "Từ chối");            // ringing: declining sends it to the next operator (603 Decline)
   say("ticket-msg", "");
   showHistory($("history"), caller, callId);
   invitation.stateChange.addListener((st) => {
     if (st === SessionState.Established) {
       card.dataset.state = "talking";
+      say("btn-hangup", "Kết thúc");
       say("call-title", card.dataset.direction === "out" ? "Đang gọi cho công dân" : "Đang nói chuyện với");
       $("btn-answer").disabled = true;
       attachAudio(invitation);
@@ -162,7 +170,7 @@ $("btn-answer").addEventListener("click", () => {
 });
 $("btn-hangup").addEventListener("click", () => {
   if (!session) { return; }
-  if (session.state === SessionState.Established) { session.bye(); } else { session.reject(); }
+  if (session.state === SessionState.Established) { session.bye(); } else { session.reject({ statusCode: 603 }); }
 });
 $("btn-mute").addEventListener("click", (e) => {
   if (!session || !session.sessionDescriptionHandler) { return; }

@@ -138,8 +138,10 @@ def test_operator_answers_in_the_browser_writes_a_ticket_and_transfers(open_hour
         call_id = page.get_attribute("#call-card", "data-call-id")
         assert call_id and call_id in {r["call_id"] for r in open_hours.call_rows(CALLER)}
         shot(page, "softphone-ringing")
+        assert page.text_content("#btn-hangup") == "Từ chối"        # ringing: the red button declines it
         page.click("#btn-answer")
         page.wait_for_selector('#call-card[data-state="talking"]')
+        assert page.text_content("#btn-hangup") == "Kết thúc"
         received, sent = wait_for(lambda: (lambda c: c if c[0] > 50 and c[1] > 50 else None)(
             rtp_counts(open_hours, OPERATOR)), 20, "RTP both ways on the operator's channel")
         assert received > 50 and sent > 50

@@ -181,16 +181,17 @@ def test_each_process_has_its_own_ami_account_with_only_what_it_uses(rendered: t
     manager = configparser.ConfigParser(inline_comment_prefixes=(";",), interpolation=None, strict=False)
     manager.read_string((conf_dir / "manager.conf").read_text())
     accounts = {name: manager[name] for name in manager.sections() if name != "general"}
-    assert set(accounts) == {"hotline-monitor", "hotline-console", "hotline-watch", "hotline-cli"}
+    assert set(accounts) == {"hotline-monitor", "hotline-console", "hotline-watch", "hotline-cli", "hotline-worker"}
     classes = {name: set(a["write"].split(",")) | set(a["read"].split(",")) for name, a in accounts.items()}
     assert all(not c & {"system", "config", "all"} for c in classes.values()), classes
     assert accounts["hotline-monitor"]["read"] == "agent" and accounts["hotline-monitor"]["write"] == "call,agent"
     assert "originate" in classes["hotline-console"] and "originate" not in classes["hotline-cli"]
     assert classes["hotline-watch"] == {"reporting", "none"}
+    assert classes["hotline-worker"] == {"reporting", "originate", "none"}    # call-backs: channel list, Originate
     # `command` runs any CLI command (`core stop now`): only the command line's account, for PJSIP's reload
     assert [name for name, c in classes.items() if "command" in c] == ["hotline-cli"], classes
     secrets = {a["secret"] for a in accounts.values()}
-    assert len(secrets) == 4 and all(len(s) >= 30 for s in secrets)
+    assert len(secrets) == 5 and all(len(s) >= 30 for s in secrets)
     assert ctx.secrets.for_ami("watch").own_ami_password == accounts["hotline-watch"]["secret"]  # type: ignore[attr-defined]
 
 

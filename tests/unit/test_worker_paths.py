@@ -319,7 +319,7 @@ def test_a_last_attempt_whose_worker_died_fails_the_message_instead_of_holding_i
     assert sweep(rt) == {**dict.fromkeys(("tickets", "transcriptions", "notifications", "milestones", "purged",
                                           "messages", "transcripts", "ticket_content", "caller_numbers",
                                           "asterisk_logs", "access_log", "orphan_files", "replies", "answers",
-                                          "codes", "suggestions"), 0),
+                                          "codes", "suggestions", "callbacks_placed", "callbacks_ticketed"), 0),
                          "failed": 1}
     vm = voicemail_of(rt, "hotline1-400")
     assert vm.status == "failed" and vm.error and "stopped without finishing" in vm.error

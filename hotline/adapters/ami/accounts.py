@@ -33,6 +33,9 @@ ACCOUNTS = (
                "the console: operators' states (Queue*), transfers (channel list, Setvar, BlindTransfer, Atxfer), "
                "a supervisor's ChanSpy call (Originate), /healthz (CoreSettings, CoreStatus, CoreShowChannels, "
                "Getvar; no CLI command)"),
+    AmiAccount("worker", "", "reporting,originate",
+               "the worker's sweep: a call-back's placeholder still in the queue? (CoreShowChannels); put one back "
+               "for a retry or when it was lost (Originate)"),
     AmiAccount("watch", "", "reporting",
                "hotline watch: the health checks (CoreSettings, CoreStatus, CoreShowChannels, Getvar; no CLI "
                "command)"),

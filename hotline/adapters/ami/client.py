@@ -146,13 +146,17 @@ class AmiClient:
 
     async def originate(self, channel: str, context: str, exten: str = "s", priority: int = 1,
                         variables: Mapping[str, str] | None = None, caller_id: str | None = None,
-                        channel_id: str | None = None, timeout_ms: int | None = None) -> None:
+                        channel_id: str | None = None, timeout_ms: int | None = None,
+                        other_channel_id: str | None = None) -> None:
         """Start a call (asynchronously: the answer says it was queued, not that it was answered); ``channel_id``:
-        the new channel's unique id (its call id), ``timeout_ms``: how long ``channel`` rings."""
+        the new channel's unique id (its call id; ``other_channel_id``: a Local channel's second half's),
+        ``timeout_ms``: how long ``channel`` rings."""
         fields: dict[str, Any] = {"Channel": channel, "Context": context, "Exten": exten, "Priority": priority,
                                   "Async": "true"}
         if channel_id:
             fields["ChannelId"] = channel_id
+        if other_channel_id:
+            fields["OtherChannelId"] = other_channel_id
         if timeout_ms:
             fields["Timeout"] = timeout_ms
         if caller_id:

@@ -150,6 +150,9 @@ class CallbackRequest(Base):
     outcome: Mapped[str | None] = mapped_column(String(32))            # the last call's DIALSTATUS, or why it ended
     out_call: Mapped[str | None] = mapped_column(String(64))           # the call out to the citizen (its Call row)
     ticket_code: Mapped[str | None] = mapped_column(String(16))        # the ticket it became when nobody was reached
+    placed_at: Mapped[datetime | None] = mapped_column(UTCDateTime())  # its placeholder was last put in the queue
+    next_try_at: Mapped[datetime | None] = mapped_column(UTCDateTime(), index=True)   # waiting for a retry until then
+    tries: Mapped[list[dict[str, str]] | None] = mapped_column(JSON)   # each call out: {"at": ISO time, "outcome"}
 
     call: Mapped[Call] = relationship()
 
