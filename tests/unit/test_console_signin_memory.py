@@ -12,12 +12,15 @@ import time
 from pathlib import Path
 from urllib.parse import urlencode
 
+import pytest
+
 from hotline.adapters.db.models import Role
 from hotline.context import load_context
 from operator_console.signin import BUSY_VI
 from tests.support.cli import console_env, console_services, running_console
 from tests.unit.test_console import PASSWORD
 
+pytestmark = pytest.mark.real_password_hashing      # its user's hash must cost what production's does
 CLIENTS = 200
 ARGON2_MIB = 64
 #: Beyond the slots' argon2 memory: 200 sockets, the request threads' work, the allocator's slack.
