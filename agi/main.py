@@ -43,7 +43,7 @@ def main() -> None:
     admission = AdmissionHandlers(repo, ctx.clock.now)
     outbound = OutboundHandlers(repo, s.paths.recordings_root, ctx.clock.now)
     callbacks = CallbackHandlers(Callbacks.configured(repo.sessions, ctx.clock.now, s.callback),
-                                 ctx.tickets(repo.sessions, jobs=True))
+                                 ctx.tickets(repo.sessions, jobs=True), lambda: ctx.hours.is_open(ctx.clock.now()))
     server = FastAGIServer((s.agi.bind, s.agi.port), {**handlers.routes(), **transfers.routes(),
                                                       **ticket_status.routes(), **admission.routes(),
                                                       **outbound.routes(), **callbacks.routes()})

@@ -223,7 +223,8 @@ class Call:
             return
         try:
             await self._written()               # the call's row first: the call-back belongs to it
-            callback_id = await asyncio.to_thread(self.s.callbacks.request, self.call_id, number, position)
+            callback_id = await asyncio.to_thread(self.s.callbacks.request, self.call_id, number, position,
+                                                    place)
             await self.ari.originate_to_dialplan(
                 f"Local/s@{Context.CALLBACK_PLACE}/n", channel_id=place, context=Context.CALLBACK_CONNECT,
                 caller_id=f'"Gọi lại" <{number}>',

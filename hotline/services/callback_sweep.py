@@ -33,6 +33,8 @@ log = logging.getLogger("hotline.callbacks")
 PLACE_GRACE = timedelta(seconds=30)
 #: How long a placeholder may wait in the queue (AMI Originate's timeout): longer than any staffed day.
 PLACE_TIMEOUT_MS = 18 * 3600 * 1000
+#: Placeholders put back for one call-back before it becomes a ticket instead.
+MAX_PLACEMENTS = 5
 
 
 @dataclass
@@ -51,16 +53,24 @@ class CallbackSweep:
         counts = {"callbacks_placed": 0, "callbacks_ticketed": 0}
         rows = self.callbacks.due(now)
         suspects = self.callbacks.placed_before(now - PLACE_GRACE)
+        calling = self.callbacks.calling_before(now - PLACE_GRACE)
+        live = self._live_channels() if suspects or calling else {}     # no AMI at all when nothing to judge
         if suspects:
-            rows += self._lost(suspects)
-        for row in self._lost(self.callbacks.calling_before(now - PLACE_GRACE)):
+            rows += self._lost(suspects, live)
+        for row in self._lost(calling, live):
             became = self.callbacks.call_lost(row["id"], self.tickets)
             counts["callbacks_ticketed"] += became == "no_answer"
             log.warning("call-back %s of call %s: its call out %s went without a word -> %s", row["id"],
                         row["call_id"], row["place_channel"], became)
+        tz = self.tickets.deadlines.tz
         for row in rows:
             why = None if self.dial else "no_route"
             why = why or (None if self.hours.is_open(now) else "closed")
+            # asked on another day: the citizen is not called about it out of the blue (an operator reads the ticket)
+            why = why or ("stale" if row["requested_at"].astimezone(tz).date() != now.astimezone(tz).date() else None)
+            # its placeholder put back MAX_PLACEMENTS times and lost each time (the AGI server or Asterisk failing
+            # at every turn): a ticket rather than an operator's phone rung for nothing all day
+            why = why or ("replaced" if row["placements"] >= MAX_PLACEMENTS else None)
             if why is not None:
                 became = self.callbacks.give_up(row["id"], why, self.tickets)
                 counts["callbacks_ticketed"] += became != "waiting"
@@ -96,10 +106,13 @@ class CallbackSweep:
         """The call's node first (its operators know the caller), then the others."""
         return sorted(self.amis, key=lambda name: name != own)
 
-    def _lost(self, rows: list[dict[str, Any]]) -> list[dict[str, Any]]:
-        """The rows whose placeholder no node has; a row whose own node does not answer is not judged (its
-        placeholder may be there), nor any when no node answers."""
-        live = self._live_channels()
+    def _lost(self, rows: list[dict[str, Any]], live: dict[str, set[str] | None]) -> list[dict[str, Any]]:
+        """The rows whose placeholder no node has (``live``: each node's channels); a row whose own node does not
+        answer is not judged (its placeholder may be there), nor any when no node answers. A placeholder wrongly
+        judged lost costs an operator one silent ring, never a second call: only the row's current placeholder
+        may take it (Callbacks.taken)."""
+        if not rows:
+            return []
         anywhere = set().union(*(ids for ids in live.values() if ids is not None))
         if all(ids is None for ids in live.values()):
             return []

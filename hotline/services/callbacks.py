@@ -21,10 +21,12 @@ if TYPE_CHECKING:
 NOT_REACHED = {"noanswer": "không nhấc máy", "busy": "máy bận", "congestion": "không liên lạc được",
                "chanunavail": "không liên lạc được", "cancel": "cuộc gọi bị hủy", "hangup": "cuộc gọi bị ngắt",
                "closed": "đến lượt gọi lại thì đã hết giờ trực", "no_route": "tổng đài không có đường gọi ra",
-               "lost": "cuộc gọi bị ngắt do sự cố tổng đài"}
+               "lost": "cuộc gọi bị ngắt do sự cố tổng đài", "outlimit": "tổng đài đang có quá nhiều cuộc gọi ra",
+               "stale": "đến lượt gọi lại thì đã sang ngày khác",
+               "replaced": "chỗ chờ gọi lại bị mất nhiều lần do sự cố tổng đài"}
 #: DIALSTATUS of a try the citizen did not answer (lost: the call out's channel went without a report, as when
-#: Asterisk dies): tried again while ``attempts`` are left.
-RETRIED = ("noanswer", "busy", "congestion", "chanunavail", "lost")
+#: Asterisk dies; outlimit: refused by [callback] max_out before any dial): tried again while ``attempts`` are left.
+RETRIED = ("noanswer", "busy", "congestion", "chanunavail", "lost", "outlimit")
 
 
 class Callbacks:
@@ -43,14 +45,18 @@ class Callbacks:
         """With the tries of ``[callback]`` (attempts, retry_minutes)."""
         return cls(sessions, now, settings.attempts, timedelta(minutes=settings.retry_minutes))
 
-    def request(self, call_id: str, number: str, position: int) -> int:
-        """Keep the call-back the caller of ``call_id`` asked for; its id. LookupError: no such call (yet)."""
+    def request(self, call_id: str, number: str, position: int, place: str | None = None) -> int:
+        """Keep the call-back the caller of ``call_id`` asked for; its id. ``place``: the id its placeholder is
+        about to get, written before it exists, so that a sweep never takes a live placeholder for a lost one
+        (the app dying between the two). LookupError: no such call (yet)."""
         with self.sessions.begin() as s:
             call = s.scalar(select(Call).where(Call.call_id == call_id))
             if call is None:
                 raise LookupError(f"no call {call_id!r} in the call log")
-            row = CallbackRequest(call_id=call.id, number=number, position=position, requested_at=self.now(),
-                                  status=CallbackStatus.WAITING, attempts=0)
+            now = self.now()
+            row = CallbackRequest(call_id=call.id, number=number, position=position, requested_at=now,
+                                  status=CallbackStatus.WAITING, attempts=0, place_channel=place,
+                                  placed_at=now if place else None)
             s.add(row)
             s.flush()
             return int(row.id)
@@ -66,7 +72,8 @@ class Callbacks:
         with self.sessions.begin() as s:
             done = s.execute(update(CallbackRequest).where(
                 CallbackRequest.id == callback_id, CallbackRequest.status == CallbackStatus.WAITING, same)
-                .values(place_channel=channel, placed_at=self.now(), next_try_at=None))
+                .values(place_channel=channel, placed_at=self.now(), next_try_at=None,
+                        placements=func.coalesce(CallbackRequest.placements, 0) + 1))
             return bool(getattr(done, "rowcount", 0) == 1)
 
     def due(self, now: datetime) -> list[dict[str, Any]]:
@@ -103,14 +110,23 @@ class Callbacks:
             answered = s.scalar(select(Call.answered_at).where(Call.call_id == row["place_channel"]))
         return self.ended(callback_id, "ANSWER" if answered else "LOST", row["place_channel"] or "", tickets)
 
-    def taken(self, callback_id: int, operator: str) -> None:
-        """An operator answered its placeholder: the citizen is being called (one more attempt)."""
+    def taken(self, callback_id: int, operator: str, place: str = "") -> bool:
+        """An operator answered its placeholder ``place`` (its first half's id; "" for any): the citizen is to be
+        called (one more attempt). One atomic UPDATE: only a waiting call-back whose placeholder is ``place`` is
+        taken, so that a second placeholder (or one answered after the call-back ended) never calls the citizen
+        twice; False: not taken, the citizen must not be called. LookupError: no such call-back."""
+        where = [CallbackRequest.id == callback_id, CallbackRequest.status == CallbackStatus.WAITING]
+        if place:
+            where.append(CallbackRequest.place_channel == place)
         with self.sessions.begin() as s:
-            row = s.get(CallbackRequest, callback_id)
-            if row is None:
+            done = s.execute(update(CallbackRequest).where(*where).values(
+                status=CallbackStatus.CALLING, offered_at=self.now(), attempts=CallbackRequest.attempts + 1,
+                operator=func.coalesce(operator or None, CallbackRequest.operator)))
+            if getattr(done, "rowcount", 0) == 1:
+                return True
+            if s.get(CallbackRequest, callback_id) is None:
                 raise LookupError(f"no call-back {callback_id}")
-            row.status, row.operator, row.offered_at = CallbackStatus.CALLING, operator or row.operator, self.now()
-            row.attempts += 1
+            return False
 
     def ended(self, callback_id: int, dial_status: str, out_call: str, tickets: TicketService | None = None) -> str:
         """The call out to the citizen ended with Dial's ``dial_status``; the call-back's status. Not answered
@@ -186,7 +202,7 @@ class Callbacks:
                     "attempts": row.attempts, "operator": row.operator, "requested_at": row.requested_at,
                     "offered_at": row.offered_at, "ended_at": row.ended_at, "outcome": row.outcome,
                     "out_call": row.out_call, "ticket_code": row.ticket_code, "placed_at": row.placed_at,
-                    "next_try_at": row.next_try_at, "tries": list(row.tries or []),
+                    "next_try_at": row.next_try_at, "tries": list(row.tries or []), "placements": row.placements or 0,
                     "node": row.call.asterisk_node if row.call else None}
 
     def of_call(self, call_id: str) -> list[dict[str, Any]]:

@@ -25,11 +25,11 @@ from typing import Any
 from sqlalchemy import String, cast, func, or_, select
 from sqlalchemy.orm import Session, selectinload, sessionmaker
 
-from hotline.adapters.db.models import AccessLog, Call, IntakeMessage, Ticket, TicketStatus
+from hotline.adapters.db.models import AccessLog, Call, CallbackRequest, IntakeMessage, Ticket, TicketStatus
 from hotline.domain.errors import HotlineError
 from hotline.domain.labels import label
 from hotline.domain.sheets import safe_row
-from hotline.domain.vocabulary import AccessAction
+from hotline.domain.vocabulary import AccessAction, CallbackStatus
 from hotline.services.access_log import add_access, masked_text
 from hotline.services.retention import compact_search_index, delete_file, scrub_ticket, scrub_transcript
 
@@ -165,6 +165,14 @@ class PrivacyService:
                     scrub_transcript(vm)
             for ticket in found.tickets:
                 scrub_ticket(ticket, ERASED, self.attachments)
+            # the call-backs asked from those calls or to that number: the number goes, and one still to be made
+            # is ended (the worker's sweep never calls an erased citizen)
+            asked = [CallbackRequest.call_id.in_([c.id for c in found.calls])] if found.calls else []
+            for callback in s.scalars(select(CallbackRequest).where(or_(CallbackRequest.number.in_(forms or [""]),
+                                                                       *asked))):
+                callback.number = ""
+                if callback.status in (CallbackStatus.WAITING, CallbackStatus.CALLING):
+                    callback.status, callback.outcome, callback.ended_at = CallbackStatus.FAILED, "erased", now
             if forms:
                 _mask_in_access_log(s, forms)
             compact_search_index(s)

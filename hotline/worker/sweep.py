@@ -62,7 +62,10 @@ def sweep(rt: Runtime) -> dict[str, int]:
     for message_id in outbox.due(rt.sessions, now):
         counts["replies"] += rt.jobs.send_message(message_id) == Enqueued.NEW
     counts["suggestions"] = _retrain_due(rt, now)
-    counts.update(rt.callback_sweep.run())
+    try:
+        counts.update(rt.callback_sweep.run())
+    except Exception:       # the call-backs failing (AMI, a ticket not written) must not stop retention below
+        log.exception("sweep: the call-backs' pass failed; the next sweep tries again")
     last = rt.retention_ran_at      # None: not yet in this process (monotonic time may start near 0 at boot)
     if last is None or time.monotonic() - last >= RETENTION_EVERY:
         rt.retention_ran_at = time.monotonic()

@@ -9,7 +9,6 @@ from __future__ import annotations
 from collections.abc import Awaitable, Callable
 from datetime import datetime, timedelta
 from pathlib import Path
-from types import SimpleNamespace
 from typing import Any
 
 import pytest
@@ -22,10 +21,11 @@ from hotline.context import Context, load_context
 from hotline.domain.clock import fake_clock_env
 from hotline.services.callback_sweep import PLACE_GRACE, CallbackSweep
 from hotline.services.callbacks import Callbacks
+from tests.support.agi import RecordingAgi
 
 NOW = datetime.fromisoformat("2026-11-25T10:00:00+07:00")       # a Wednesday: staffed
 NUMBER = "0912345678"
-AGI = SimpleNamespace(env={})
+AGI = RecordingAgi()
 
 
 class FakeAmi:
@@ -195,3 +195,40 @@ def test_a_call_out_gone_without_a_report_is_a_try_unless_its_row_says_answered(
     world.now += PLACE_GRACE * 2
     world.sweep()
     assert world.callbacks.get(second)["status"] == "completed"
+
+
+def test_a_call_back_refused_by_the_limit_on_calls_out_is_tried_again(world: World) -> None:
+    """[callback] max_out refused the call out before any dial (the dialplan's DIALSTATUS OUTLIMIT): not a ticket
+    saying the citizen did not answer, but a try again after retry_minutes."""
+    assert world.not_answered("OUTLIMIT") == "waiting"
+    assert world.callbacks.get(world.id)["tries"][0]["outcome"] == "outlimit"
+
+
+def test_a_call_back_asked_yesterday_is_not_called_today_but_a_ticket(world: World) -> None:
+    world.not_answered("BUSY")
+    world.now = datetime.fromisoformat("2026-11-26T07:30:00+07:00")      # the next morning, staffed again
+    assert world.sweep() == {"callbacks_placed": 0, "callbacks_ticketed": 1}
+    row = world.callbacks.get(world.id)
+    assert (row["status"], row["outcome"]) == ("no_answer", "stale") and not world.ami.originated
+    assert "sang ngày khác" in world.tickets.get(row["ticket_code"])["content"]
+
+
+def test_a_placeholder_lost_again_and_again_becomes_a_ticket(world: World) -> None:
+    from hotline.services.callback_sweep import MAX_PLACEMENTS
+    for _ in range(MAX_PLACEMENTS):                 # each placeholder put back is lost again (the AGI server away)
+        world.now += PLACE_GRACE * 2
+        assert world.sweep()["callbacks_placed"] == 1
+    world.now += PLACE_GRACE * 2
+    assert world.sweep() == {"callbacks_placed": 0, "callbacks_ticketed": 1}
+    row = world.callbacks.get(world.id)
+    assert (row["status"], row["outcome"], row["placements"]) == ("no_operator", "replaced", MAX_PLACEMENTS)
+    assert len(world.ami.originated) == MAX_PLACEMENTS
+
+
+def test_a_sweep_with_nothing_to_judge_asks_asterisk_nothing(world: World) -> None:
+    class Untouchable(FakeAmi):
+        def run(self, work: Callable[[Any], Awaitable[Any]]) -> Any:
+            raise AssertionError("the sweep asked AMI with nothing to judge")
+    world.callbacks.taken(world.id, "op-lan", "c1-cb")
+    world.callbacks.ended(world.id, "ANSWER", "out-1", world.tickets)
+    assert world.sweep(amis={"node1": Untouchable()}) == {"callbacks_placed": 0, "callbacks_ticketed": 0}

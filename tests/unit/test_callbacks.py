@@ -5,7 +5,6 @@ from __future__ import annotations
 
 from datetime import datetime
 from pathlib import Path
-from types import SimpleNamespace
 from typing import Any
 
 import pytest
@@ -15,6 +14,7 @@ from hotline.adapters.db.repository import CallRepository
 from hotline.context import Context, load_context
 from hotline.domain.clock import fake_clock_env
 from hotline.services.callbacks import Callbacks
+from tests.support.agi import RecordingAgi
 
 NOW = datetime.fromisoformat("2026-11-25T10:00:00+07:00")
 NUMBER = "0912345678"
@@ -33,7 +33,7 @@ def world(tmp_path: Path, database_url: str) -> dict[str, Any]:
             "id": callbacks.request("c1", NUMBER, 2)}
 
 
-AGI = SimpleNamespace(env={})
+AGI = RecordingAgi()
 
 
 def test_taken_then_answered_is_completed_with_its_operator_and_call_out(world: dict[str, Any]) -> None:
@@ -80,3 +80,39 @@ def test_a_report_without_an_id_is_logged_and_left(world: dict[str, Any], caplog
         getattr(world["agi"], route)(AGI, ["", "ANSWER"])
     assert caplog.text.count("without a call-back id") == 3
     assert world["callbacks"].get(world["id"])["status"] == "waiting"
+
+
+def test_only_the_rows_own_placeholder_takes_it_once_and_only_then_is_the_citizen_called(
+        world: dict[str, Any]) -> None:
+    """Two placeholders of one call-back (one judged lost but alive, or placed on two nodes): the dialplan calls the
+    citizen only when CALLBACK_TAKEN is 1, and only the row's own placeholder, once, gets it."""
+    cb = world["callbacks"]
+    cb.placed(world["id"], "c1-cb")
+    stale, own, again = RecordingAgi(), RecordingAgi(), RecordingAgi()
+    world["agi"].callback_taken(stale, [str(world["id"]), "op-lan", "cb-old-one"])
+    assert stale.variables == {"CALLBACK_TAKEN": "no"} and cb.get(world["id"])["status"] == "waiting"
+    world["agi"].callback_taken(own, [str(world["id"]), "op-lan", "c1-cb"])
+    assert own.variables == {"CALLBACK_TAKEN": "1"}
+    world["agi"].callback_taken(again, [str(world["id"]), "op-binh", "c1-cb"])      # answered twice: once only
+    assert again.variables == {"CALLBACK_TAKEN": "no"}
+    row = cb.get(world["id"])
+    assert (row["status"], row["operator"], row["attempts"]) == ("calling", "op-lan", 1)
+
+
+def test_a_call_back_answered_after_the_staffed_hours_calls_nobody_and_is_a_ticket(world: dict[str, Any]) -> None:
+    closed = CallbackHandlers(world["callbacks"], world["tickets"], is_open=lambda: False)
+    agi = RecordingAgi()
+    closed.callback_taken(agi, [str(world["id"]), "op-lan", ""])
+    row = world["callbacks"].get(world["id"])
+    assert agi.variables == {"CALLBACK_TAKEN": "no"}
+    assert (row["status"], row["outcome"], row["attempts"]) == ("no_operator", "closed", 0) and row["ticket_code"]
+    assert "hết giờ trực" in world["tickets"].get(row["ticket_code"])["content"]
+
+
+def test_the_placeholder_is_on_the_row_before_it_exists(world: dict[str, Any]) -> None:
+    """The app writes the placeholder's id with the row, before asking Asterisk for it: a sweep that runs while the
+    app is stuck between the two sees a placeholder to look for, not a row without one."""
+    cb = world["callbacks"]
+    second = cb.request("c1", NUMBER, 3, "c1-cb")
+    row = cb.get(second)
+    assert row["place_channel"] == "c1-cb" and row["placed_at"] == row["requested_at"]

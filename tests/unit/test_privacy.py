@@ -256,3 +256,25 @@ def _png() -> bytes:
     out = io.BytesIO()
     Image.new("RGB", (16, 16), (0, 0, 255)).save(out, "PNG")
     return out.getvalue()
+
+
+def test_an_erasure_takes_the_number_out_of_the_citizens_call_backs_and_ends_one_still_waiting(
+        tmp_path: Path, database_url: str) -> None:
+    """A call-back the citizen asked (key 2) still waiting, and one asked by another caller to the citizen's
+    number: both lose the number, and the waiting one is ended, so the worker's sweep never calls them; another
+    citizen's call-back is left as it is."""
+    from hotline.services.callbacks import Callbacks
+    rt = make_runtime(tmp_path, "redis://127.0.0.1:1/0", database_url=database_url)
+    citizen(rt, tmp_path)
+    callbacks = Callbacks(rt.sessions, rt.ctx.clock.now)
+    own = callbacks.request("hotline1-500", CITIZEN, 2, "hotline1-500-cb")
+    to_them = callbacks.request("hotline1-502", f"+84{CITIZEN[1:]}", 1, "hotline1-502-cb")
+    others = callbacks.request("hotline1-502", OTHER, 3, "hotline1-502-cb2")
+    cli(tmp_path, "privacy", "erase", "--caller", CITIZEN, "--reason", "Đơn yêu cầu số 13", "--force",
+        "--by", "admin-an", "--json")
+    for callback_id in (own, to_them):
+        row = callbacks.get(callback_id)
+        assert (row["number"], row["status"], row["outcome"]) == ("", "failed", "erased"), row
+    row = callbacks.get(others)
+    assert (row["number"], row["status"]) == (OTHER, "waiting")
+    assert CITIZEN[1:] not in every_row(rt)

@@ -153,6 +153,7 @@ class CallbackRequest(Base):
     placed_at: Mapped[datetime | None] = mapped_column(UTCDateTime())  # its placeholder was last put in the queue
     next_try_at: Mapped[datetime | None] = mapped_column(UTCDateTime(), index=True)   # waiting for a retry until then
     tries: Mapped[list[dict[str, str]] | None] = mapped_column(JSON)   # each call out: {"at": ISO time, "outcome"}
+    placements: Mapped[int | None] = mapped_column(Integer, default=0)   # placeholders the sweep put back for it
 
     call: Mapped[Call] = relationship()
 
