@@ -3,13 +3,16 @@ district of an address written the old way, with quận/huyện), and the street
 citizen's address. Pure code.
 
 A citizen's address is personal data (Law 91/2025): "Số 12 hẻm 5/3 đường Lê Lợi, ấp Mỹ Hòa, xã Mỹ Hiệp, huyện Cao
-Lãnh" becomes "Đường Lê Lợi, Xã Mỹ Hiệp, Huyện Cao Lãnh". Taken out: the house number (số, số nhà, 12, 12A/3), the
-alley and its number (hẻm, ngõ, ngách, kiệt), the hamlet or block (thôn, ấp, tổ, khu phố, khóm, xóm), anything
-written before the street that is not a street (a landmark, "nhà ông Ba"), the province, and any word after a cue of
-a house or a person (nhà, gần, cạnh, sđt…) or a run of five digits or more (a phone number). Addresses written
-without diacritics or with the usual abbreviations (P.1, Q3, TP., TX, Đ.) are read too; a commune or district of the
-transfer directory is written with the directory's name. An address with none of these has no label: the caller
-falls back to a commune the text names, or to ``UNKNOWN``.
+Lãnh" becomes "Đường Lê Lợi, Xã Mỹ Hiệp, Huyện Cao Lãnh". What is kept is allowed, not what is taken out: after a
+street's keyword (đường, phố, quốc lộ…) its name only, up to four words of letters in the case of the first, ended
+by a digit, a word of a house, a flat, a phone or a person in any case (nhà, căn hộ, sđt, zalo, ông, bà, anh,
+chị…), a family name after its first word or the next keyword; or a road's number ("Quốc lộ 30", "Đường số 5");
+after a commune's or district's keyword the directory's place it starts with, else its number ("Phường 3") or its
+name as a street's ("Phường Hải Châu 1": a ward's own digit when nothing follows); nothing else. Without a street's
+keyword there is no street ("12 Nguyễn Văn A" may be a person), and the house, alley, hamlet and province are never
+shown. Addresses written without diacritics or with the usual abbreviations (P.1, Q3, TP., TX, Đ.) are read too; a
+commune or district of the transfer directory is written with the directory's name. An address with none of these
+has no label: the caller falls back to a commune the text names, or to ``UNKNOWN``.
 """
 from __future__ import annotations
 
