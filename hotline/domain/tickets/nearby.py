@@ -243,11 +243,12 @@ def hotspots(tickets: Sequence[Nearby], min_count: int, near: float = NEAR_METRE
 
 
 def _label(members: Sequence[Nearby]) -> str:
-    """A cluster's place as anyone may read it: the label its tickets give most (the longest of those given as
-    often), else the area of its newest map point (about 100 m: three decimals), else ``UNKNOWN``."""
+    """A cluster's place as anyone may read it: the label its tickets give most (the shortest of those given as
+    often: the one that says least), else the area of its newest map point (about 100 m: three decimals), else
+    ``UNKNOWN``."""
     labels = Counter(m.place.label for m in members if m.place.label)
     if labels:
-        return max(labels.items(), key=lambda kv: (kv[1], len(kv[0])))[0]
+        return max(labels.items(), key=lambda kv: (kv[1], -len(kv[0]), kv[0]))[0]
     p = next((m.place for m in members if m.place.latitude is not None and m.place.longitude is not None), None)
     if p is not None and p.latitude is not None and p.longitude is not None:
         return f"Khu vực quanh {p.latitude:.3f}, {p.longitude:.3f}"
