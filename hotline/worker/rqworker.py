@@ -115,7 +115,10 @@ class HotlineWorker(SimpleWorker):
         return self._sweep_interval
 
     def run_maintenance_tasks(self) -> None:
-        super().run_maintenance_tasks()
+        try:    # RQ's registries' cleaning: Redis away must not end the worker (the sweep below needs no Redis)
+            super().run_maintenance_tasks()
+        except (redis.exceptions.ConnectionError, redis.exceptions.TimeoutError) as exc:
+            log.warning("Redis does not answer (%s): its registries are cleaned next time", exc)
         self.register_again()
         try:
             sweep(self.runtime)
