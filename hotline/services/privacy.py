@@ -167,9 +167,9 @@ class PrivacyService:
                 scrub_ticket(ticket, ERASED, self.attachments)
             # the call-backs asked from those calls or to that number: the number goes, and one still to be made
             # is ended (the worker's sweep never calls an erased citizen)
-            asked = [CallbackRequest.call_id.in_([c.id for c in found.calls])] if found.calls else []
-            for callback in s.scalars(select(CallbackRequest).where(or_(CallbackRequest.number.in_(forms or [""]),
-                                                                       *asked))):
+            whose = ([CallbackRequest.number.in_(forms)] if forms else []) + (
+                [CallbackRequest.call_id.in_([c.id for c in found.calls])] if found.calls else [])
+            for callback in s.scalars(select(CallbackRequest).where(or_(*whose))) if whose else ():
                 callback.number = ""
                 if callback.status in (CallbackStatus.WAITING, CallbackStatus.CALLING):
                     callback.status, callback.outcome, callback.ended_at = CallbackStatus.FAILED, "erased", now
