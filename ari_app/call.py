@@ -117,6 +117,12 @@ class Call:
         state, actions = step
         if before is None or state != before or actions:
             log.info("call=%s %s --%s--> %s", self.call_id, before.label if before else "answer", why, state.label)
+        # What the step records goes to the call log first, in its order: the keys pressed before the node
+        # they lead to. Written after an ARI request (a StopPlayback), a restart in between (the node written,
+        # the keys not yet) lost the keys from the call's path: the restarted app resumes at the new node.
+        for action in actions:
+            if isinstance(action, fe.Note):
+                self._note(action, state)
         changed: dict[str, Any] = {}
         if before is None or state.disposition != before.disposition:
             changed["disposition"] = state.disposition
@@ -127,7 +133,8 @@ class Call:
         self.state = state
         self._cancel_timer()
         for action in actions:
-            await self._perform(action)
+            if not isinstance(action, fe.Note):
+                await self._perform(action)
 
     async def _perform_subscribe(self) -> None:
         try:
@@ -156,8 +163,6 @@ class Call:
             await self._stop_playback()
         elif isinstance(action, fe.WaitForInput):
             self._start_timer(action.timeout, fe.InputTimeout())
-        elif isinstance(action, fe.Note):
-            self._note(action)
         elif isinstance(action, fe.Transfer):
             await self._transfer(action.agency)
         elif isinstance(action, fe.EnterQueue):
@@ -171,11 +176,12 @@ class Call:
         elif isinstance(action, fe.Hangup):
             await self.ari.hangup(self.channel_id)
 
-    def _note(self, note: fe.Note) -> None:
+    def _note(self, note: fe.Note, state: fe.CallState) -> None:
+        """Log what ``note`` records; ``state``: the state its step leads to."""
         if note.keys is not None:
             self.s.log.add_step(self.call_id, note.node, note.keys)
-            if self.state is not None and note.node != self.state.node:   # add_step set the node keyed at
-                self.s.log.update(self.call_id, node=self.state.node)     # where a restart resumes: here
+            if note.node != state.node:                                   # add_step set the node keyed at
+                self.s.log.update(self.call_id, node=state.node)          # where a restart resumes: here
         if note.fields:
             fields = {k: v for k, v in note.fields.items() if k != "invalid"}
             if fields:

@@ -33,15 +33,28 @@ LIST_MOST = 1000                                        # codes or call ids kept
 _DIGIT_RUN = re.compile(r"\+?\(?\d(?:(?:[ .\-]|\) ?|\)?[ .\-]\(?)?\d){7,}\)?")
 _CALL_ID = re.compile(r"\d{9,11}\.\d{1,9}")      # Asterisk's unique id (epoch seconds.sequence): not a number
 _DATE = re.compile(r"\d{4}-\d{2}-\d{2}|\d{2}[/.-]\d{2}[/.-]\d{4}")     # 2026-12-06, 06/12/2026, 06.12.2026
+# A hexadecimal id (a uuid's hex, as in a call out's ``out-b20c73da2a87433685d57259``): the digits in it are not a
+# number. Only a word of 16 or more hexadecimal characters holding a letter; "SDT0912345678" is no such word.
+_HEX_WORD = re.compile(r"[0-9a-fA-F]*[a-fA-F][0-9a-fA-F]*")
+_ALNUM = re.compile(r"[0-9A-Za-z]")
+
+
+def _in_hex_id(text: str, start: int, end: int) -> bool:
+    """Whether ``text[start:end]`` (a run of digits) lies inside a hexadecimal id of 16 characters or more."""
+    while start > 0 and _ALNUM.match(text[start - 1]):
+        start -= 1
+    while end < len(text) and _ALNUM.match(text[end]):
+        end += 1
+    return end - start >= 16 and _HEX_WORD.fullmatch(text, start, end) is not None
 
 
 def masked_text(text: str) -> str:
     """``text`` with every run of 8 or more digits (a phone number, spaced or not) cut to its last 3 digits;
-    ticket codes (7 digits unless ``[tickets] code_digits`` says more), dates and Asterisk's call ids
-    (``1733456789.42``) stay readable."""
+    ticket codes (7 digits unless ``[tickets] code_digits`` says more), dates, Asterisk's call ids
+    (``1733456789.42``) and hexadecimal ids (a call out's ``out-b20c73da2a87433685d57259``) stay readable."""
     def mask(m: re.Match[str]) -> str:
         found = m.group(0)
-        if _CALL_ID.fullmatch(found) or _DATE.fullmatch(found):
+        if _CALL_ID.fullmatch(found) or _DATE.fullmatch(found) or _in_hex_id(text, m.start(), m.end()):
             return found
         return masked_number(re.sub(r"[^\d+]", "", found))
     return _DIGIT_RUN.sub(mask, text)

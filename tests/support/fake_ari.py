@@ -5,6 +5,7 @@ It has the methods ari_app.call.Call, ari_app.app.HotlineApp and ari_app.reconci
 """
 from __future__ import annotations
 
+import asyncio
 from dataclasses import dataclass, field
 from typing import Any
 
@@ -30,6 +31,7 @@ class FakeAri:
         self.listed_bridges: list[dict[str, Any]] = []
         self.gone: set[str] = set()
         self.refuse_originate = False       # originate_to_dialplan fails (Asterisk refuses the channel)
+        self.stop_playback_held: asyncio.Event | None = None   # set: stop_playback answers only once it is set
 
     def _ask(self, name: str, channel: str | None, *args: Any, **kwargs: Any) -> None:
         self.requests.append(Request(name, (channel, *args) if channel is not None else args, kwargs))
@@ -49,6 +51,8 @@ class FakeAri:
 
     async def stop_playback(self, playback_id: str) -> None:
         self._ask("stop_playback", None, playback_id)
+        if self.stop_playback_held is not None:     # Asterisk slow to answer (a loaded machine)
+            await self.stop_playback_held.wait()
 
     async def hangup(self, channel_id: str, reason: str = "normal") -> None:
         self._ask("hangup", channel_id)

@@ -105,6 +105,24 @@ def test_key_3_and_a_department_code_dial_the_desk_and_bridge_it_when_it_answers
     run_app(tmp_path, scenario)
 
 
+def test_the_keys_are_in_the_path_before_the_node_they_lead_to(tmp_path: Path) -> None:
+    """A restart resumes the call at the node its row names: the keys that led there must already be in the
+    row's path (seen in CI: the app killed while Asterisk was slow to stop the menu's prompt, and the path
+    lost its "3")."""
+    async def scenario(t: AppUnderTest) -> None:
+        call = await _at_main_menu(t, tmp_path)
+        t.ari.stop_playback_held = asyncio.Event()
+        t.app.handle({"type": "ChannelDtmfReceived", "channel": {"id": "c1"}, "digit": "3"})   # over the menu
+        await t.settle(lambda: t.ari.asked("stop_playback"), "the menu's prompt stopped")
+        await t.flush()
+        row = t.repo.get("c1")
+        assert row is not None and row["node"] == "department"
+        assert [(s["node"], s["keys"]) for s in row["ivr_path"]] == [("main", "3")]
+        t.ari.stop_playback_held.set()
+        await t.settle(lambda: call.state is not None and call.state.node == "department", "the code entry")
+    run_app(tmp_path, scenario)
+
+
 def test_a_request_on_a_channel_already_gone_is_skipped_and_the_call_still_closes(tmp_path: Path) -> None:
     async def scenario(t: AppUnderTest) -> None:
         t.ari.gone.add("c1")

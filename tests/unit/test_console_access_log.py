@@ -269,6 +269,13 @@ def test_no_row_ever_holds_a_whole_number() -> None:
     assert masked_text("2026/12/06/1733456789.123.wav") == "2026/12/06/1733456789.123.wav"
     assert masked_text("từ 06/12/2026 đến 2026-12-31") == "từ 06/12/2026 đến 2026-12-31"
     assert masked_text("phiếu 1234567, ngày 2026-11-25") == "phiếu 1234567, ngày 2026-11-25"   # codes and dates
+    # A call out's id is a uuid's hex, which may hold 8 digits in a row (as a call out did in CI): not a number.
+    for call_out in ("out-b20c73da2a87433685d57259", "out-87433685b20c73da2a5d5725", "0912345678abcdef"):
+        assert masked_text(call_out) == call_out
+    # Letters that are no hex id around a number do not hide it.
+    assert masked_text("SDT0912345678") == "SDT*******678"
+    assert masked_text("so0912345678x") == "so*******678x"
+    assert masked_text("0912345678abc") == "*******678abc"
     assert safe_detail({"number": "0912345678", "caller": "+84912345678", "reason": "Đơn của số 0912345678",
                         "codes": ["1234567"], "range": None, "forced": False}) == {
         "number": "*******678", "caller": "*********678", "reason": "Đơn của số *******678",
