@@ -4,9 +4,10 @@ hotline.worker.rqworker.HotlineWorker``.
 A SimpleWorker (jobs run in this process, no fork per job), so the speech engine is loaded
 once, when the worker starts, and every job uses it: the worker builds the process's Runtime
 in its constructor and passes it to each job it runs (``runtime=``; see :class:`RuntimeJob`).
-Redis going away never stops it: RQ's own wait for a job retries a lost connection, but not
-the state it writes before waiting; that write is retried here (seen: a worker that quit when
-Redis stopped a second after it started).
+Redis going away never stops it: RQ's own wait for a job retries a lost connection, but not what
+it writes to Redis around that wait (the worker's state, its heartbeat, the check for `rq suspend`,
+a job's start and result); those are retried or skipped here (seen: a worker that quit when Redis
+stopped a second after it started, and one that quit when Redis stopped while it ran a job).
 Between jobs it sweeps the database for work Redis lost (``hotline.worker.sweep``), every
 [transcription] sweep_seconds.
 It runs only the hotline's own jobs (``hotline.worker.jobs.JOB_FUNCTIONS``): whoever can write to Redis
@@ -38,6 +39,8 @@ from hotline.worker.sweep import sweep
 log = logging.getLogger("hotline.worker")
 #: the only functions a job may name: the hotline's own jobs, by their import path
 ALLOWED_JOBS = frozenset(f"{f.__module__}.{f.__name__}" for f in JOB_FUNCTIONS)
+#: what redis-py raises when Redis is away (stopped, restarting, the network gone)
+_REDIS_DOWN = (redis.exceptions.ConnectionError, redis.exceptions.TimeoutError)
 
 
 def _allowed(job: Job) -> bool:
@@ -86,12 +89,47 @@ class HotlineWorker(SimpleWorker):
             log.warning("no speech engine: %s; messages wait for transcription", self.runtime.engine_error)
 
     def execute_job(self, job: Job, queue: Queue) -> None:
-        """Run ``job`` here, with this worker's Runtime; a job that is not one of the hotline's fails unrun."""
+        """Run ``job`` here, with this worker's Runtime; a job that is not one of the hotline's fails unrun.
+        Redis going away while it runs (RQ writes the job's start and its result there) does not end the
+        worker: what the job did is in the database, and the sweep queues again whatever it left undone."""
         if isinstance(job, RuntimeJob):
             job.runtime = self.runtime
         if not _allowed(job):
             log.error("job %s is not one of the hotline's jobs: refused, not run", job.id)
-        super().execute_job(job, queue)     # a refused job fails in RuntimeJob.func, before anything runs
+        try:
+            super().execute_job(job, queue)     # a refused job fails in RuntimeJob.func, before anything runs
+        except _REDIS_DOWN as exc:
+            log.warning("Redis went away while job %s ran (%s): its state in Redis is lost; the database sweep "
+                        "queues again what it left undone", job.id, exc)
+
+    def heartbeat(self, timeout: int | None = None, pipeline: Any = None) -> None:
+        """RQ's refresh of this worker's entry in Redis; Redis away: the next one (RQ calls it between jobs,
+        outside its own retries)."""
+        try:
+            super().heartbeat(timeout, pipeline)
+        except _REDIS_DOWN as exc:
+            log.warning("Redis does not answer (%s): heartbeat skipped", exc)
+
+    def check_for_suspension(self, burst: bool) -> None:
+        """RQ's check for `rq suspend`, which it makes before each job outside its own retries: while Redis
+        does not answer, wait for it (backing off to 2 s) instead of ending the worker."""
+        wait = 0.5
+        while True:
+            try:
+                return super().check_for_suspension(burst)
+            except _REDIS_DOWN as exc:
+                if self._stop_requested:
+                    return
+                log.warning("Redis does not answer (%s); trying again in %.1f s", exc, wait)
+                time.sleep(wait)
+                wait = min(wait * 2, self.max_connection_wait_time)
+
+    def teardown(self) -> None:
+        """RQ's farewell in Redis (stop the scheduler, unregister): with Redis away, a stop is still a clean one."""
+        try:
+            super().teardown()
+        except _REDIS_DOWN as exc:
+            log.warning("Redis does not answer (%s): this worker stays listed there until its entry expires", exc)
 
     def dequeue_job_and_maintain_ttl(self, timeout: int | None, max_idle_time: int | None = None) -> Any:
         """RQ's wait for a job, again and again while Redis does not answer (backing off to 2 s)."""
@@ -99,7 +137,7 @@ class HotlineWorker(SimpleWorker):
         while True:
             try:
                 return super().dequeue_job_and_maintain_ttl(timeout, max_idle_time)
-            except (redis.exceptions.ConnectionError, redis.exceptions.TimeoutError) as exc:
+            except _REDIS_DOWN as exc:
                 log.warning("Redis does not answer (%s); trying again in %.1f s", exc, wait)
                 time.sleep(wait)
                 wait = min(wait * 2, self.max_connection_wait_time)
@@ -117,7 +155,7 @@ class HotlineWorker(SimpleWorker):
     def run_maintenance_tasks(self) -> None:
         try:    # RQ's registries' cleaning: Redis away must not end the worker (the sweep below needs no Redis)
             super().run_maintenance_tasks()
-        except (redis.exceptions.ConnectionError, redis.exceptions.TimeoutError) as exc:
+        except _REDIS_DOWN as exc:
             log.warning("Redis does not answer (%s): its registries are cleaned next time", exc)
         self.register_again()
         try:

@@ -26,13 +26,14 @@ def free_port() -> int:
 
 
 @contextmanager
-def redis_server(workdir: Path, password: str = "") -> Iterator[str]:
+def redis_server(workdir: Path, password: str = "", port: int | None = None) -> Iterator[str]:
     """Start ``redis-server`` keeping nothing on disk (requiring ``password``, if given, as a province's own
-    Redis would); yields its URL, stops it on exit."""
+    Redis would) on ``port`` (default: a free one; the same port again: a Redis restarted empty); yields its
+    URL, stops it on exit."""
     if shutil.which("redis-server") is None:
         raise AssertionError("redis-server is missing: scripts/bootstrap installs it")
     workdir.mkdir(parents=True, exist_ok=True)
-    port = free_port()
+    port = port or free_port()
     url = f"redis://{f':{password}@' if password else ''}127.0.0.1:{port}/0"
     with (workdir / "redis.log").open("ab") as log:
         proc = subprocess.Popen(["redis-server", "-", "--bind", "127.0.0.1", "--port", str(port), "--save", "",

@@ -95,3 +95,51 @@ def test_a_job_naming_any_other_function_is_refused_and_never_run(tmp_path: Path
     assert ALLOWED_JOBS == {f"{JOBS}.{name}" for name in ("transcribe_voicemail", "notify_assigned", "milestone",
                                                           "send_message", "answer_back", "text_code",
                                                           "retrain_suggestions")}
+
+
+def test_the_worker_outlives_redis_going_away_while_it_runs_a_job(tmp_path: Path) -> None:
+    """Redis stopped while a job runs, and started again empty: the job's work is done, the worker is still
+    there, registers again and runs the next job (it used to quit: RQ writes a job's end to Redis outside its
+    own retries; seen in CI as a message never transcribed after Redis came back)."""
+    import subprocess
+    import sys
+
+    from rq import Queue, Worker
+    from rq.job import JobStatus
+    from rq.serializers import JSONSerializer
+
+    from hotline.worker.rqworker import RuntimeJob
+    from tests.support import rq_worker_proc
+    from tests.support.redis_server import free_port, redis_server
+    from tests.support.stack import wait_for
+
+    port, log_path = free_port(), tmp_path / "worker.log"
+
+    def queue(url: str) -> Queue:
+        return Queue("q", connection=redis.Redis.from_url(url), job_class=RuntimeJob, serializer=JSONSerializer)
+
+    def listed(url: str) -> bool:
+        return len(Worker.all(connection=redis.Redis.from_url(url))) == 1
+
+    with log_path.open("ab") as log:
+        worker = subprocess.Popen([sys.executable, "-m", "tests.support.rq_worker_proc",
+                                   f"redis://127.0.0.1:{port}/0", "q"],
+                                  cwd=Path(__file__).resolve().parents[2], stdout=log, stderr=subprocess.STDOUT)
+    try:
+        with redis_server(tmp_path / "before", port=port) as url:
+            wait_for(lambda: listed(url), 30, "the worker to register in Redis")
+            job = queue(url).enqueue(rq_worker_proc.JOB, str(tmp_path / "first"), 3)
+            wait_for(lambda: job.get_status(refresh=True) == JobStatus.STARTED, 15, "the job to start")
+        # Redis is gone while the job sleeps
+        wait_for(lambda: "Redis went away while job" in log_path.read_text(), 20, "the job's end without Redis")
+        assert (tmp_path / "first").exists() and worker.poll() is None, log_path.read_text()
+        with redis_server(tmp_path / "after", port=port) as url:      # back, and empty
+            wait_for(lambda: listed(url), 30, "the worker to register again")
+            queue(url).enqueue(rq_worker_proc.JOB, str(tmp_path / "second"), 0)
+            wait_for(lambda: (tmp_path / "second").exists(), 30, "the next job to run")
+            assert worker.poll() is None
+            worker.terminate()
+            assert worker.wait(20) == 0, log_path.read_text()
+    finally:
+        if worker.poll() is None:
+            worker.kill()
