@@ -51,7 +51,7 @@ def export_command(caller: str, out: Path | None, by: str | None, as_json: bool)
         click.secho(f"✗ {exc}", fg="red", err=True)
         sys.exit(2)
     _done(result, as_json, f"✓ {archive}: {len(result['calls'])} calls, {len(result['tickets'])} tickets, "
-                           f"{result['files']} files")
+                           f"{len(result['callbacks'])} call-backs, {result['files']} files")
 
 
 @privacy_group.command("erase")
@@ -71,4 +71,5 @@ def erase_command(caller: str, reason: str, dry_run: bool, force: bool, by: str 
         click.secho(f"✗ {exc}", fg="red", err=True)
         sys.exit(2)
     _done(result, as_json, f"✓ {'would erase' if dry_run else 'erased'}: {len(result['calls'])} calls, "
-                           f"{len(result['tickets'])} tickets, {result['files']} audio files")
+                           f"{len(result['tickets'])} tickets, {len(result['callbacks'])} call-backs, "
+                           f"{result['files']} audio files")

@@ -1,6 +1,6 @@
 """A citizen's data rights (Law 91/2025/QH15): everything kept about a number, given or erased.
 
-``export`` puts in one zip archive the citizen's calls, recordings, messages, transcripts and
+``export`` puts in one zip archive the citizen's calls, recordings, messages, transcripts, call-backs and
 tickets, with an index in Vietnamese (``muc_luc.json`` and ``muc_luc.csv``). ``erase`` deletes the
 recordings' and messages' files and the transcripts, takes the number and the personal content out
 of the call and ticket rows (hotline.services.retention.scrub_ticket) and keeps what the reports
@@ -31,6 +31,7 @@ from hotline.domain.labels import label
 from hotline.domain.sheets import safe_row
 from hotline.domain.vocabulary import AccessAction, CallbackStatus
 from hotline.services.access_log import add_access, masked_text
+from hotline.services.callbacks import NOT_REACHED
 from hotline.services.retention import compact_search_index, delete_file, scrub_ticket, scrub_transcript
 
 log = logging.getLogger("hotline.services.privacy")
@@ -66,6 +67,7 @@ class Found:
 
     calls: list[Call] = field(default_factory=list)
     tickets: list[Ticket] = field(default_factory=list)
+    callbacks: list[CallbackRequest] = field(default_factory=list)   # asked from those calls, or to that number
 
     @property
     def open_tickets(self) -> list[str]:
@@ -83,7 +85,7 @@ class Found:
     def summary(self) -> dict[str, Any]:
         """What the AccessLog keeps of a request: ids and codes, never the number."""
         return {"calls": [c.call_id for c in self.calls], "tickets": [t.code for t in self.tickets],
-                "files": len(self.files()) + len(self.attachments())}
+                "callbacks": [cb.id for cb in self.callbacks], "files": len(self.files()) + len(self.attachments())}
 
 
 class PrivacyService:
@@ -109,7 +111,11 @@ class PrivacyService:
             Ticket.caller.in_(forms), Ticket.call_id.in_(ids), func.lower(Ticket.contact_email).in_(emails),
             Ticket.id.in_(threads))).order_by(Ticket.received_at).options(
             selectinload(Ticket.events), selectinload(Ticket.messages), selectinload(Ticket.attachments))))
-        return Found(calls, tickets)
+        whose = ([CallbackRequest.number.in_(forms)] if forms else []) + (
+            [CallbackRequest.call_id.in_(ids)] if ids else [])
+        callbacks = list(s.scalars(select(CallbackRequest).where(or_(*whose)).order_by(CallbackRequest.requested_at)
+                                   .options(selectinload(CallbackRequest.call)))) if whose else []
+        return Found(calls, tickets, callbacks)
 
     def export(self, number: str, archive: Path, *, actor: str, remote_addr: str | None = None,
                served_by: str | None = None) -> dict[str, Any]:
@@ -167,9 +173,7 @@ class PrivacyService:
                 scrub_ticket(ticket, ERASED, self.attachments)
             # the call-backs asked from those calls or to that number: the number goes, and one still to be made
             # is ended (the worker's sweep never calls an erased citizen)
-            whose = ([CallbackRequest.number.in_(forms)] if forms else []) + (
-                [CallbackRequest.call_id.in_([c.id for c in found.calls])] if found.calls else [])
-            for callback in s.scalars(select(CallbackRequest).where(or_(*whose))) if whose else ():
+            for callback in found.callbacks:
                 callback.number = ""
                 if callback.status in (CallbackStatus.WAITING, CallbackStatus.CALLING):
                     callback.status, callback.outcome, callback.ended_at = CallbackStatus.FAILED, "erased", now
@@ -238,7 +242,18 @@ def _index(found: Found) -> dict[str, Any]:
                 "Lịch sử": [{"Lúc": _when(e.at), "Người": e.actor, "Việc": label("ticket_event", e.action)}
                             for e in t.events]}
                for t in found.tickets]
-    return {"Cuộc gọi": calls, "Phiếu phản ánh, kiến nghị": tickets}
+    callbacks = [{"Yêu cầu lúc": _when(cb.requested_at), "Từ cuộc gọi": cb.call.call_id if cb.call else "",
+                  "Số xin gọi lại": cb.number, "Trạng thái": label("callback_status", cb.status),
+                  "Các lần gọi lại": [{"Lúc": t.get("at", ""), "Kết quả": _try_said(t.get("outcome", ""))}
+                                      for t in cb.tries or []],
+                  "Cuộc gọi lại": cb.out_call or "", "Phiếu tạo ra": cb.ticket_code or "",
+                  "Kết thúc": _when(cb.ended_at)} for cb in found.callbacks]
+    return {"Cuộc gọi": calls, "Phiếu phản ánh, kiến nghị": tickets, "Yêu cầu gọi lại": callbacks}
+
+
+def _try_said(outcome: str) -> str:
+    """A call-back's try as the citizen reads it: "máy bận", "nghe máy"."""
+    return "nghe máy" if outcome == "answer" else NOT_REACHED.get(outcome, outcome)
 
 
 def _message(vm: Any) -> dict[str, Any]:
@@ -258,6 +273,9 @@ def _csv(index: dict[str, Any]) -> str:
             w.writerow(safe_row(["Lời nhắn", c["Mã cuộc gọi"], m["Ghi lúc"], m["Tệp"], m["Bản ghi lời nhắn"]]))
     for t in index["Phiếu phản ánh, kiến nghị"]:
         w.writerow(safe_row(["Phiếu", t["Mã phiếu"], t["Tiếp nhận"], "", t["Nội dung"]]))
+    for cb in index["Yêu cầu gọi lại"]:
+        w.writerow(safe_row(["Yêu cầu gọi lại", cb["Từ cuộc gọi"], cb["Yêu cầu lúc"], "",
+                             f"{cb['Số xin gọi lại']}: {cb['Trạng thái']}"]))
     return "\ufeff" + out.getvalue()     # a BOM: spreadsheet programs then read the Vietnamese right
 
 

@@ -266,10 +266,23 @@ def test_an_erasure_takes_the_number_out_of_the_citizens_call_backs_and_ends_one
     from hotline.services.callbacks import Callbacks
     rt = make_runtime(tmp_path, "redis://127.0.0.1:1/0", database_url=database_url)
     citizen(rt, tmp_path)
-    callbacks = Callbacks(rt.sessions, rt.ctx.clock.now)
+    callbacks = Callbacks(rt.sessions, rt.ctx.clock.now, attempts=3)
     own = callbacks.request("hotline1-500", CITIZEN, 2, "hotline1-500-cb")
     to_them = callbacks.request("hotline1-502", f"+84{CITIZEN[1:]}", 1, "hotline1-502-cb")
     others = callbacks.request("hotline1-502", OTHER, 3, "hotline1-502-cb2")
+    assert callbacks.taken(own, "op-lan", "hotline1-500-cb")
+    assert callbacks.ended(own, "BUSY", "out-1") == "waiting"        # a try: busy, to be tried again
+    # The export lists them (Law 91/2025: everything kept about the citizen), and not the other citizen's.
+    got = cli(tmp_path, "privacy", "export", "--caller", CITIZEN, "--out", str(tmp_path / "a.zip"), "--json")
+    assert sorted(got["callbacks"]) == sorted([own, to_them])
+    with zipfile.ZipFile(tmp_path / "a.zip") as z:
+        listed = json.loads(z.read("muc_luc.json"))["Yêu cầu gọi lại"]
+        table = list(csv.reader(io.StringIO(z.read("muc_luc.csv").decode("utf-8-sig"))))
+    assert [(c["Từ cuộc gọi"], c["Số xin gọi lại"]) for c in listed] == [
+        ("hotline1-500", CITIZEN), ("hotline1-502", f"+84{CITIZEN[1:]}")]
+    assert [t["Kết quả"] for t in listed[0]["Các lần gọi lại"]] == ["máy bận"]
+    assert listed[0]["Trạng thái"] == "Đang giữ lượt chờ gọi lại"
+    assert OTHER not in json.dumps(listed) and [r[0] for r in table].count("Yêu cầu gọi lại") == 2
     cli(tmp_path, "privacy", "erase", "--caller", CITIZEN, "--reason", "Đơn yêu cầu số 13", "--force",
         "--by", "admin-an", "--json")
     for callback_id in (own, to_them):
