@@ -33,28 +33,20 @@ LIST_MOST = 1000                                        # codes or call ids kept
 _DIGIT_RUN = re.compile(r"\+?\(?\d(?:(?:[ .\-]|\) ?|\)?[ .\-]\(?)?\d){7,}\)?")
 _CALL_ID = re.compile(r"\d{9,11}\.\d{1,9}")      # Asterisk's unique id (epoch seconds.sequence): not a number
 _DATE = re.compile(r"\d{4}-\d{2}-\d{2}|\d{2}[/.-]\d{2}[/.-]\d{4}")     # 2026-12-06, 06/12/2026, 06.12.2026
-# A hexadecimal id (a uuid's hex, as in a call out's ``out-b20c73da2a87433685d57259``): the digits in it are not a
-# number. Only a word of 16 or more hexadecimal characters holding a letter; "SDT0912345678" is no such word.
-_HEX_WORD = re.compile(r"[0-9a-fA-F]*[a-fA-F][0-9a-fA-F]*")
-_ALNUM = re.compile(r"[0-9A-Za-z]")
-
-
-def _in_hex_id(text: str, start: int, end: int) -> bool:
-    """Whether ``text[start:end]`` (a run of digits) lies inside a hexadecimal id of 16 characters or more."""
-    while start > 0 and _ALNUM.match(text[start - 1]):
-        start -= 1
-    while end < len(text) and _ALNUM.match(text[end]):
-        end += 1
-    return end - start >= 16 and _HEX_WORD.fullmatch(text, start, end) is not None
+# A call out's id (hotline.services.outbound: "out-" and 24 hexadecimal digits of a uuid), which may hold 8 digits
+# in a row: not a number. Only that shape: a citizen's ID number after "CCCD" is all hex digits too.
+_CALL_OUT_ID = re.compile(r"(?<![0-9A-Za-z])out-[0-9a-f]{24}(?![0-9A-Za-z])")
 
 
 def masked_text(text: str) -> str:
     """``text`` with every run of 8 or more digits (a phone number, spaced or not) cut to its last 3 digits;
     ticket codes (7 digits unless ``[tickets] code_digits`` says more), dates, Asterisk's call ids
-    (``1733456789.42``) and hexadecimal ids (a call out's ``out-b20c73da2a87433685d57259``) stay readable."""
+    (``1733456789.42``) and a call out's id (``out-b20c73da2a87433685d57259``) stay readable."""
+    ids = [m.span() for m in _CALL_OUT_ID.finditer(text)]
+
     def mask(m: re.Match[str]) -> str:
         found = m.group(0)
-        if _CALL_ID.fullmatch(found) or _DATE.fullmatch(found) or _in_hex_id(text, m.start(), m.end()):
+        if _CALL_ID.fullmatch(found) or _DATE.fullmatch(found) or any(a <= m.start() and m.end() <= b for a, b in ids):
             return found
         return masked_number(re.sub(r"[^\d+]", "", found))
     return _DIGIT_RUN.sub(mask, text)

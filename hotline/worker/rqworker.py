@@ -90,8 +90,9 @@ class HotlineWorker(SimpleWorker):
 
     def execute_job(self, job: Job, queue: Queue) -> None:
         """Run ``job`` here, with this worker's Runtime; a job that is not one of the hotline's fails unrun.
-        Redis going away while it runs (RQ writes the job's start and its result there) does not end the
-        worker: what the job did is in the database, and the sweep queues again whatever it left undone."""
+        Redis going away around it (RQ writes the job's start and its result there) does not end the worker:
+        what the job did is in the database; a job that never started is put back by RQ's maintenance (from its
+        intermediate queue, when Redis kept its data) or queued again by the database sweep (when it did not)."""
         if isinstance(job, RuntimeJob):
             job.runtime = self.runtime
         if not _allowed(job):
@@ -99,8 +100,9 @@ class HotlineWorker(SimpleWorker):
         try:
             super().execute_job(job, queue)     # a refused job fails in RuntimeJob.func, before anything runs
         except _REDIS_DOWN as exc:
-            log.warning("Redis went away while job %s ran (%s): its state in Redis is lost; the database sweep "
-                        "queues again what it left undone", job.id, exc)
+            log.warning("Redis went away during job %s (%s): what the job wrote to the database stays; a job that "
+                        "did not run is queued again by RQ's maintenance (Redis kept it) or the database sweep "
+                        "(Redis lost it)", job.id, exc)
 
     def heartbeat(self, timeout: int | None = None, pipeline: Any = None) -> None:
         """RQ's refresh of this worker's entry in Redis; Redis away: the next one (RQ calls it between jobs,

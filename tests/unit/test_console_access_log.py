@@ -270,12 +270,16 @@ def test_no_row_ever_holds_a_whole_number() -> None:
     assert masked_text("từ 06/12/2026 đến 2026-12-31") == "từ 06/12/2026 đến 2026-12-31"
     assert masked_text("phiếu 1234567, ngày 2026-11-25") == "phiếu 1234567, ngày 2026-11-25"   # codes and dates
     # A call out's id is a uuid's hex, which may hold 8 digits in a row (as a call out did in CI): not a number.
-    for call_out in ("out-b20c73da2a87433685d57259", "out-87433685b20c73da2a5d5725", "0912345678abcdef"):
+    for call_out in ("out-b20c73da2a87433685d57259", "out-87433685b20c73da2a5d5725",
+                     "gọi out-87433685b20c73da2a5d5725."):
         assert masked_text(call_out) == call_out
-    # Letters that are no hex id around a number do not hide it.
+    # Only that shape: numbers joined to letters, even hexadecimal ones, stay masked.
     assert masked_text("SDT0912345678") == "SDT*******678"
     assert masked_text("so0912345678x") == "so*******678x"
-    assert masked_text("0912345678abc") == "*******678abc"
+    assert masked_text("Đơn kèm CCCD079203012345 của bà A") == "Đơn kèm CCCD*********345 của bà A"
+    assert masked_text("0912345678deadbeef") == "*******678deadbeef"
+    assert masked_text("out-0912345678") == "out-*******678"
+    assert masked_text("xout-b20c73da2a87433685d57259") == "xout-b20c73da2a*****685d57259"
     assert safe_detail({"number": "0912345678", "caller": "+84912345678", "reason": "Đơn của số 0912345678",
                         "codes": ["1234567"], "range": None, "forced": False}) == {
         "number": "*******678", "caller": "*********678", "reason": "Đơn của số *******678",

@@ -131,7 +131,7 @@ def test_the_worker_outlives_redis_going_away_while_it_runs_a_job(tmp_path: Path
             job = queue(url).enqueue(rq_worker_proc.JOB, str(tmp_path / "first"), 3)
             wait_for(lambda: job.get_status(refresh=True) == JobStatus.STARTED, 15, "the job to start")
         # Redis is gone while the job sleeps
-        wait_for(lambda: "Redis went away while job" in log_path.read_text(), 20, "the job's end without Redis")
+        wait_for(lambda: "Redis went away during job" in log_path.read_text(), 20, "the job's end without Redis")
         assert (tmp_path / "first").exists() and worker.poll() is None, log_path.read_text()
         with redis_server(tmp_path / "after", port=port) as url:      # back, and empty
             wait_for(lambda: listed(url), 30, "the worker to register again")
