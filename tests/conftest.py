@@ -40,11 +40,18 @@ def database_url(request: pytest.FixtureRequest, tmp_path: Path) -> Iterator[str
 
 
 def pytest_collection_modifyitems(config: pytest.Config, items: list[pytest.Item]) -> None:
-    """Mark ``asterisk`` every test that runs on the stack (a conftest's pytestmark marks nothing); the tests
-    of the worker and of the console alone (test_ticket_reminders, test_console_browser) need no Asterisk."""
+    """Mark ``asterisk`` every test that runs on the stack (a conftest's pytestmark marks nothing; the tests
+    of the worker and of the console alone, test_ticket_reminders and test_console_browser, need no Asterisk);
+    then order the files longest first."""
     for item in items:
         if "stack" in getattr(item, "fixturenames", ()):
             item.add_marker(pytest.mark.asterisk)
+    # The longest files first (tests.support.durations), each file's tests in their own order: the test stacks
+    # then finish together instead of one running the last long file alone.
+    from tests.support.durations import file_costs, read_table
+    costs = file_costs(((item.nodeid.split("::")[0], item.get_closest_marker("asterisk") is not None)
+                        for item in items), read_table())
+    items.sort(key=lambda item: -costs[item.nodeid.split("::")[0]])
 
 
 def _base_dir() -> Path:

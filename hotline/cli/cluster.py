@@ -237,12 +237,23 @@ def _gate(nodes: list[_Node], the_edge: Edge, app: str, banner: str, progress: P
     return gate.maybe_look
 
 
-def _watchdog(node: _Node, progress: Progress) -> Watchdog:
+def _watchdog(node: _Node, the_edge: Edge, progress: Progress) -> Watchdog:
+    """The node's Asterisk watched and restarted; Kamailio leaves the node out as soon as its Asterisk is found
+    dead or silent, and the gate lets it in again once its application is connected: a restarted Asterisk
+    answers SIP (and Kamailio's probing would take it back) before its application has reconnected, and a
+    caller sent there in between heard the dialplan's apology instead of the menu (seen in the cluster test)."""
     a = node.settings.asterisk
     from hotline.config.secrets import load_or_create_secrets
     secrets = load_or_create_secrets(node.member.state_dir)
     watched = WatchedAsterisk(node.asterisk, f"http://{a.http_bind}:{a.http_port}", a.ari_user, secrets.ari_password)
-    return Watchdog(watched, after_restart=lambda: _restore_logins(node.operators, progress))
+    sip = f"{node.member.net.address}:{the_edge.port}"
+
+    def leave_out() -> None:
+        if set_state(the_edge.ctl, sip, "d"):
+            log.info("node %s left out while its Asterisk restarts", node.member.name)
+        else:
+            log.error("node %s: Kamailio refused to leave it out while its Asterisk restarts", node.member.name)
+    return Watchdog(watched, after_restart=lambda: _restore_logins(node.operators, progress), before_restart=leave_out)
 
 
 def cluster_up(fake_now: str | None, progress: Progress) -> int:
@@ -275,7 +286,7 @@ def cluster_up(fake_now: str | None, progress: Progress) -> int:
             for node in running:
                 production.give_folders(node.settings, owner, result.install.user_ids()[1], progress)
             production.give_folders(shared, owner, result.install.user_ids()[1], progress)
-        dogs = [_watchdog(node, progress) for node in running]
+        dogs = [_watchdog(node, the_edge, progress) for node in running]
         for dog in dogs:
             dog.start()
         supervisor = Supervisor(Path(shared.paths.state_dir))

@@ -574,12 +574,14 @@ def test_the_browser_softphone_answers_both_nodes_and_outlives_node_a(cluster: C
             address = NodeNet("a", 1).address
 
             def next_call_can_come() -> bool:
-                """Node a left out by Kamailio, or back with the operator in its queue again (its restart puts the
-                logins back): either way the next caller has a way to the browser."""
+                """Node a left out by Kamailio (its watchdog does so before restarting it, the gate lets it in again
+                once its application is connected), or back with its application and the operator in its queue
+                again (its restart puts the logins back): either way the next caller has a way to the browser."""
                 if cluster.dispatcher().get(address, "AP") != "AP":
                     return True
                 found = cluster.asterisk_pids("a")
-                return bool(found and found[0] != pid and WEB_OPERATOR in cluster.node_rx("a", "queue show"))
+                return bool(found and found[0] != pid and WEB_OPERATOR in cluster.node_rx("a", "queue show")
+                            and "hotline" in cluster.node_rx("a", "ari show apps").split())
             wait_for(next_call_can_come, 10, "node a left out, or back with the operator")
             ready = time.monotonic() - killed
             # through Kamailio, as a citizen calls: still answered in the same page, which never re-registered

@@ -147,7 +147,16 @@ def echo() -> Iterator[EchoService]:
 def test_the_watchdog_restarts_a_service_that_died(echo: EchoService, caplog: pytest.LogCaptureFixture) -> None:
     caplog.set_level(logging.INFO, "hotline.watchdog")
     restored = threading.Event()
-    dog = Watchdog(echo, after_restart=restored.set, poll=0.05, interval=0.2, timeout=0.3, misses=3, retry=0.2)
+    steps: list[str] = []
+
+    def before() -> None:      # as a cluster leaves the node out of Kamailio's list: found dead, not yet restarted
+        steps.append(f"before restart: answers {echo.answers(0.2)}")
+
+    def after() -> None:
+        steps.append(f"after restart: answers {echo.answers(1.0)}")
+        restored.set()
+    dog = Watchdog(echo, after_restart=after, before_restart=before, poll=0.05, interval=0.2, timeout=0.3, misses=3,
+                   retry=0.2)
     dog.start()
     try:
         assert echo.proc is not None
@@ -155,6 +164,7 @@ def test_the_watchdog_restarts_a_service_that_died(echo: EchoService, caplog: py
         os.kill(old, signal.SIGKILL)
         assert restored.wait(10)
         assert echo.proc.pid != old and echo.answers(1.0) and dog.restarts == 1
+        assert steps == ["before restart: answers False", "after restart: answers True"]
     finally:
         dog.stop()
     detected, back = dog.recoveries[0]

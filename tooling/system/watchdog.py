@@ -56,8 +56,10 @@ class Watchdog:
 
     def __init__(self, service: Watched, after_restart: Callable[[], None] | None = None, *, poll: float = POLL,
                  interval: float = INTERVAL, timeout: float = TIMEOUT, misses: int = MISSES,
-                 retry: float = RETRY) -> None:
-        self.service, self.after_restart = service, after_restart
+                 retry: float = RETRY, before_restart: Callable[[], None] | None = None) -> None:
+        """``before_restart``: run once the fault is seen, before the kill and the start (a cluster leaves the
+        node out of Kamailio's list there); ``after_restart``: once it serves again."""
+        self.service, self.after_restart, self.before_restart = service, after_restart, before_restart
         self.poll, self.interval, self.timeout, self.misses, self.retry = poll, interval, timeout, misses, retry
         self.restarts = 0
         self.recoveries: list[tuple[float, float]] = []    # (detected after, answered again after), seconds
@@ -105,6 +107,11 @@ class Watchdog:
         """Kill, start again until it serves (or the watchdog is stopped), then run ``after_restart``."""
         log.error("%s", why)
         name = self.service.name
+        if self.before_restart is not None:
+            try:
+                self.before_restart()
+            except Exception:   # the restart matters more than what comes before it
+                log.exception("before restarting %s", name)
         while True:
             self.service.kill()
             try:
