@@ -19,6 +19,7 @@ from __future__ import annotations
 import logging
 import sys
 import time
+from collections.abc import Callable
 from functools import partial
 from typing import Any
 
@@ -112,19 +113,24 @@ class HotlineWorker(SimpleWorker):
         except _REDIS_DOWN as exc:
             log.warning("Redis does not answer (%s): heartbeat skipped", exc)
 
-    def check_for_suspension(self, burst: bool) -> None:
-        """RQ's check for `rq suspend`, which it makes before each job outside its own retries: while Redis
-        does not answer, wait for it (backing off to 2 s) instead of ending the worker."""
+    def _until_redis_answers(self, call: Callable[[], Any]) -> Any:
+        """``call()`` again and again while Redis does not answer (backing off to 2 s); None once a stop is
+        requested meanwhile."""
         wait = 0.5
         while True:
             try:
-                return super().check_for_suspension(burst)
+                return call()
             except _REDIS_DOWN as exc:
                 if self._stop_requested:
-                    return
+                    return None
                 log.warning("Redis does not answer (%s); trying again in %.1f s", exc, wait)
                 time.sleep(wait)
                 wait = min(wait * 2, self.max_connection_wait_time)
+
+    def check_for_suspension(self, burst: bool) -> None:
+        """RQ's check for `rq suspend`, which it makes before each job outside its own retries: while Redis
+        does not answer, wait for it instead of ending the worker."""
+        self._until_redis_answers(lambda: super(HotlineWorker, self).check_for_suspension(burst))
 
     def teardown(self) -> None:
         """RQ's farewell in Redis (stop the scheduler, unregister): with Redis away, a stop is still a clean one."""
@@ -135,14 +141,10 @@ class HotlineWorker(SimpleWorker):
 
     def dequeue_job_and_maintain_ttl(self, timeout: int | None, max_idle_time: int | None = None) -> Any:
         """RQ's wait for a job, again and again while Redis does not answer (backing off to 2 s)."""
-        wait = 0.5
         while True:
             try:
-                return super().dequeue_job_and_maintain_ttl(timeout, max_idle_time)
-            except _REDIS_DOWN as exc:
-                log.warning("Redis does not answer (%s); trying again in %.1f s", exc, wait)
-                time.sleep(wait)
-                wait = min(wait * 2, self.max_connection_wait_time)
+                return self._until_redis_answers(
+                    lambda: super(HotlineWorker, self).dequeue_job_and_maintain_ttl(timeout, max_idle_time))
             except Exception as exc:    # a job that is not JSON (pickled by someone else): refused, never read
                 if getattr(exc, "job_id", None) is None:
                     raise

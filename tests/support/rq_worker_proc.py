@@ -5,7 +5,6 @@ stand-in (no database, no speech engine: the database sweep does nothing here) a
 from __future__ import annotations
 
 import sys
-import time
 from pathlib import Path
 from types import SimpleNamespace
 from typing import Any
@@ -13,9 +12,11 @@ from typing import Any
 JOB = "tests.support.rq_worker_proc.touch_after"       # by its import path, not __main__
 
 
-def touch_after(path: str, seconds: float, runtime: Any = None) -> str:
-    """Sleep ``seconds``, then create ``path``: a job that is still running when a test stops Redis."""
-    time.sleep(seconds)
+def touch_after(path: str, release: str, runtime: Any = None) -> str:
+    """Wait until the test creates ``release`` (60 s at most), then create ``path``: a job that is still running
+    when a test stops Redis, for as long as the test wants."""
+    from tests.support.stack import wait_for
+    wait_for(Path(release).exists, 60, f"the test to create {release}")
     Path(path).touch()
     return path
 

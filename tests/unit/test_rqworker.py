@@ -128,14 +128,14 @@ def test_the_worker_outlives_redis_going_away_while_it_runs_a_job(tmp_path: Path
     try:
         with redis_server(tmp_path / "before", port=port) as url:
             wait_for(lambda: listed(url), 30, "the worker to register in Redis")
-            job = queue(url).enqueue(rq_worker_proc.JOB, str(tmp_path / "first"), 3)
+            job = queue(url).enqueue(rq_worker_proc.JOB, str(tmp_path / "first"), str(tmp_path / "release"))
             wait_for(lambda: job.get_status(refresh=True) == JobStatus.STARTED, 15, "the job to start")
-        # Redis is gone while the job sleeps
+        (tmp_path / "release").touch()      # Redis is gone: the job ends now
         wait_for(lambda: "Redis went away during job" in log_path.read_text(), 20, "the job's end without Redis")
         assert (tmp_path / "first").exists() and worker.poll() is None, log_path.read_text()
         with redis_server(tmp_path / "after", port=port) as url:      # back, and empty
             wait_for(lambda: listed(url), 30, "the worker to register again")
-            queue(url).enqueue(rq_worker_proc.JOB, str(tmp_path / "second"), 0)
+            queue(url).enqueue(rq_worker_proc.JOB, str(tmp_path / "second"), str(tmp_path / "release"))
             wait_for(lambda: (tmp_path / "second").exists(), 30, "the next job to run")
             assert worker.poll() is None
             worker.terminate()
