@@ -148,6 +148,10 @@ class HotlineApp:
             if call.desk_channel:
                 self.by_channel[call.desk_channel] = call
             call.transfer_key = transfer_key
+            if transfer_key is not None:    # its answer may have died with the process that made the bridge
+                created = bridge.get("creationtime")
+                at = self.s.from_real(datetime.fromisoformat(created).timestamp()) if created else self.s.now()
+                self.s.log.transfer_bridged(call.call_id, transfer_key, at)
         call.in_dialplan = state.phase in ("queue", "ticket_status")
         if state.phase == "voicemail":
             call.adopt_message(self._voicemail_seconds(state.node))

@@ -23,6 +23,7 @@ import uuid
 from collections import Counter
 from collections.abc import Callable
 from dataclasses import dataclass
+from datetime import datetime
 from typing import Any
 
 from sqlalchemy import exc as sa_exc
@@ -34,7 +35,7 @@ log = logging.getLogger("ari_app.call_log")
 
 #: The repository's writes the call log makes (each one idempotent).
 REPOSITORY_WRITES = ("start_call", "update", "add_step", "end_call", "add_recording", "start_transfer",
-                     "finish_transfer")
+                     "finish_transfer", "transfer_bridged")
 RETRY_FIRST = 0.5     # seconds before the first retry of the spool's oldest write
 OUTAGE_LOG_EVERY = 60.0
 
@@ -131,6 +132,10 @@ class CallLog:
 
     def finish_transfer(self, call_id: str, key: str, **fields: Any) -> None:
         self._enqueue("finish_transfer", (key,), fields, call_id)
+
+    def transfer_bridged(self, call_id: str, key: str, answered_at: datetime) -> None:
+        """The attempt ``key`` found bridged to its desk: answered, unless logged already."""
+        self._enqueue("transfer_bridged", (key,), {"answered_at": answered_at}, call_id)
 
     # -- what other code reads --------------------------------------------------------
     def depth(self) -> int:

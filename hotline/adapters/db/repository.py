@@ -179,6 +179,19 @@ class CallRepository:
             if ended_at is not None:
                 row.ended_at = ended_at
 
+    def transfer_bridged(self, transfer: str, *, answered_at: datetime) -> None:
+        """An attempt found bridged to its desk (an app restart): answered at ``answered_at`` unless its
+        answer is logged already. The first process logs the answer once the bridge is made: killed in
+        between, the bridge is the only word left of it."""
+        with self._sessions.begin() as s:
+            row = s.scalar(select(Transfer).where(Transfer.key == transfer))
+            if row is None:
+                raise LookupError(f"no transfer {transfer}")
+            if row.outcome is None:
+                row.outcome = row.call.transfer_outcome = "answered"
+            if row.answered_at is None:
+                row.answered_at = answered_at
+
     def open_transfer(self, call_id: str) -> int | None:
         """The id of the call's latest transfer not yet ended (None: none open, or no such call)."""
         with self._sessions() as s:
