@@ -22,12 +22,12 @@ from typing import Any, TypeVar
 import yaml
 
 from hotline.adapters.db.repository import CallRepository
-from hotline.adapters.prompts import render_prompts
 from hotline.adapters.queue_sounds import render_queue_sounds
 from hotline.context import Context, load_context
 from hotline.domain.clock import fake_clock_env
 from hotline.services.operators import context_service
 from hotline.worker.rqworker import worker_env
+from tests.support.short_prompts import render_test_prompts
 from tooling.system.assembly import asterisk_process, command, render_asterisk_config
 from tooling.system.asterisk import ensure_asterisk
 from tooling.system.asterisk_process import AsteriskProcess
@@ -183,7 +183,7 @@ class Stack:
     def start(self) -> None:
         self.start_redis()
         s = self.ctx.settings
-        render_prompts(s, self.ctx.flow, self.ctx.directory, s.paths.state_dir / "prompts", lambda _m: None)
+        render_test_prompts(s, self.ctx.flow, self.ctx.directory, s.paths.state_dir / "prompts")
         render_queue_sounds(s, lambda _m: None)
         conf = self._render(0.0)
         install = ensure_asterisk(s, lambda _m: None)
