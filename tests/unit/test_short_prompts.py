@@ -1,4 +1,4 @@
-"""The test stacks' prompts (tests.support.short_prompts): the shipped ones, the longest cut to their first sentences."""
+"""The test stacks' prompts (tests.support.short_prompts): the shipped ones, the longest cut short."""
 from __future__ import annotations
 
 from hotline.adapters.prompts import prompt_texts
