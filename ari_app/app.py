@@ -123,8 +123,7 @@ class HotlineApp:
     def start_call(self, channel: dict[str, Any], rec_file: Path, dialled: str, answered: datetime | None) -> Call:
         """A new caller in the app: their call row, then the flow from its start."""
         call = self._new_call(channel, rec_file)
-        created = channel.get("creationtime")
-        started = self.s.from_real(datetime.fromisoformat(created).timestamp()) if created else None
+        started = self.s.asterisk_time(channel.get("creationtime"))
         answered = answered or self.s.now()
         self.s.log.start_call(call.call_id, channel_id=call.call_id, caller=call.caller, dialled=dialled,
                               started_at=started or answered, answered_at=answered, recording_file=str(rec_file))
@@ -149,8 +148,7 @@ class HotlineApp:
                 self.by_channel[call.desk_channel] = call
             call.transfer_key = transfer_key
             if transfer_key is not None:    # its answer may have died with the process that made the bridge
-                created = bridge.get("creationtime")
-                at = self.s.from_real(datetime.fromisoformat(created).timestamp()) if created else self.s.now()
+                at = self.s.asterisk_time(bridge.get("creationtime")) or self.s.now()
                 self.s.log.transfer_bridged(call.call_id, transfer_key, at)
         call.in_dialplan = state.phase in ("queue", "ticket_status")
         if state.phase == "voicemail":

@@ -60,10 +60,12 @@ class CallServices:
 
     def event_time(self, event: dict[str, Any]) -> datetime:
         """When Asterisk says an event happened, on the hotline clock."""
-        stamp = event.get("timestamp")
-        if not stamp:
-            return self.now()
-        return self.from_real(datetime.fromisoformat(stamp).timestamp())
+        return self.asterisk_time(event.get("timestamp")) or self.now()
+
+    def asterisk_time(self, stamp: str | None) -> datetime | None:
+        """An instant Asterisk gives (an event's timestamp, a channel's or bridge's creationtime) on the
+        hotline clock; None when it gives none."""
+        return self.from_real(datetime.fromisoformat(stamp).timestamp()) if stamp else None
 
     @property
     def recordings_root(self) -> Path:

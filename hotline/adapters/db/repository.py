@@ -167,10 +167,7 @@ class CallRepository:
         """Record how an attempt went (``transfer``: its id, or the key it was started with); fields
         left None keep their value."""
         with self._sessions.begin() as s:
-            row = (s.get(Transfer, transfer) if isinstance(transfer, int)
-                   else s.scalar(select(Transfer).where(Transfer.key == transfer)))
-            if row is None:
-                raise LookupError(f"no transfer {transfer}")
+            row = _transfer(s, transfer)
             if outcome is not None:
                 row.outcome = outcome
                 row.call.transfer_outcome = outcome
@@ -184,9 +181,7 @@ class CallRepository:
         answer is logged already. The first process logs the answer once the bridge is made: killed in
         between, the bridge is the only word left of it."""
         with self._sessions.begin() as s:
-            row = s.scalar(select(Transfer).where(Transfer.key == transfer))
-            if row is None:
-                raise LookupError(f"no transfer {transfer}")
+            row = _transfer(s, transfer)
             if row.outcome is None:
                 row.outcome = row.call.transfer_outcome = "answered"
             if row.answered_at is None:
@@ -298,6 +293,15 @@ class CallRepository:
         if call is None:
             raise LookupError(f"no call {call_id!r} in the call log")
         return call
+
+
+def _transfer(s: Session, transfer: int | str) -> Transfer:
+    """A desk attempt by its id or by the key it was started with; LookupError when there is none."""
+    row = s.get(Transfer, transfer) if isinstance(transfer, int) else s.scalar(select(Transfer).where(
+        Transfer.key == transfer))
+    if row is None:
+        raise LookupError(f"no transfer {transfer}")
+    return row
 
 
 def _iso(value: datetime | None) -> str | None:
